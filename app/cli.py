@@ -1,0 +1,116 @@
+"""Command line: `python main.py` opens the window, subcommands do headless work.
+
+Subcommand implementations are imported lazily so that `--version` and `doctor` stay fast and
+work without the optional converter extras (torch, onnx).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app import __version__, APP_NAME
+
+CONVERT_EXTRAS_HINT = ("the converters need the optional extras: "
+                       ".venv/bin/pip install -e '.[convert]' (torch==2.13.0, onnx)")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="main.py", description=f"{APP_NAME}: mirror the two halves of a face in video.")
+    p.add_argument("--version", action="store_true", help="print versions and exit")
+    sub = p.add_subparsers(dest="command")
+
+    sub.add_parser("doctor", help="versions, ONNX Runtime providers, model files present or missing")
+
+    conv = sub.add_parser("convert", help="convert a published checkpoint to ONNX")
+    conv_sub = conv.add_subparsers(dest="model", required=True)
+    for name, default_out in (("star", "weights/star_landmark_98.onnx"),
+                              ("retinaface", "weights/retinaface_mobilenet025.onnx")):
+        c = conv_sub.add_parser(name, help=f"convert the {name} checkpoint")
+        c.add_argument("checkpoint", nargs="?", type=Path, help="checkpoint file (.pkl / .pth)")
+        c.add_argument("--out", type=Path, default=Path(default_out), help=f"output ONNX file (default {default_out})")
+        c.add_argument("--random-weights", action="store_true",
+                       help="export the architecture with random weights (development and tests; marked untrained)")
+        c.add_argument("--seed", type=int, default=0, help="seed for --random-weights")
+        c.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+        c.add_argument("--skip-coreml-check", action="store_true", help="do not run ONNX Runtime's CoreML checker")
+
+    models = sub.add_parser("models", help="official model files")
+    models_sub = models.add_subparsers(dest="action", required=True)
+    fetch = models_sub.add_parser("fetch", help="download the official checkpoints and convert them")
+    fetch.add_argument("--base-url", default=None, help="where the checkpoints are served (default: OpenFace 3.0's Hugging Face repository)")
+    fetch.add_argument("--dest", type=Path, default=None, help="weights folder (default: the repository's weights/)")
+    fetch.add_argument("--no-convert", action="store_true", help="download only")
+    fetch.add_argument("--overwrite", action="store_true", help="replace existing converted models")
+    fetch.add_argument("--timeout", type=float, default=30.0, help="network timeout in seconds")
+
+    bench = sub.add_parser("benchmark", help="print speed figures")
+    bench_sub = bench.add_subparsers(dest="what", required=True)
+    bstar = bench_sub.add_parser("star", help="STAR latency: ONNX Runtime vs PyTorch eager, same weights")
+    bstar.add_argument("--model", type=Path, default=None, help="STAR ONNX model (default: a random-weights export made for the run)")
+    bstar.add_argument("--checkpoint", type=Path, default=None, help="checkpoint for the PyTorch side (default: the same random weights)")
+    bstar.add_argument("--iterations", type=int, default=10)
+    bstar.add_argument("--warmup", type=int, default=3)
+    bstar.add_argument("--no-torch", action="store_true", help="skip the PyTorch eager measurement")
+    return p
+
+
+def _print_version() -> None:
+    import platform
+
+    print(f"{APP_NAME} {__version__}")
+    print(f"Python {platform.python_version()} on {platform.system()} {platform.machine()}")
+    for mod in ("onnxruntime", "numpy", "cv2", "PySide6"):
+        try:
+            m = __import__(mod)
+            print(f"{mod} {getattr(m, '__version__', '?')}")
+        except Exception:  # noqa: BLE001
+            print(f"{mod} not installed")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _build_parser().parse_args(argv)
+    if args.version:
+        _print_version()
+        return 0
+    if args.command is None:
+        from app.gui_launch import launch_gui
+        return launch_gui()
+    if args.command == "doctor":
+        from app.doctor import run_doctor
+        return run_doctor()
+    if args.command == "convert":
+        return _convert(args)
+    if args.command == "models":
+        from app.tools.fetch import fetch_command
+        return fetch_command(args)
+    if args.command == "benchmark":
+        from app.tools.benchmark import benchmark_command
+        return benchmark_command(args)
+    return 2
+
+
+def _convert(args) -> int:
+    from app.tools.export_common import ConvertError
+
+    if not args.random_weights and args.checkpoint is None:
+        print(f"error: give a checkpoint file or --random-weights", file=sys.stderr)
+        return 2
+    try:
+        import torch  # noqa: F401
+        import onnx  # noqa: F401
+    except ImportError:
+        print(f"error: {CONVERT_EXTRAS_HINT}", file=sys.stderr)
+        return 2
+    try:
+        if args.model == "star":
+            from app.tools.convert_star import convert_star as convert
+        else:
+            from app.tools.convert_retinaface import convert_retinaface as convert
+        convert(args.checkpoint, args.out, random_weights=args.random_weights, seed=args.seed,
+                overwrite=args.overwrite, coreml_check=not args.skip_coreml_check)
+    except ConvertError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

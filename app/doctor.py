@@ -1,0 +1,72 @@
+"""`python main.py doctor`: what this installation has and what it lacks, in plain words."""
+from __future__ import annotations
+
+import platform
+
+from app import __version__, APP_NAME, model_files, paths
+
+
+def _describe_model(key: str, path) -> list[str]:
+    lines = []
+    size_mb = path.stat().st_size / 1e6
+    lines.append(f"    found: {path} ({size_mb:.1f} MB)")
+    try:
+        import onnx
+
+        meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+        if meta.get("facemirror.untrained", "").lower() == "true":
+            lines.append("    WARNING: untrained development model (random weights): landmarks are meaningless")
+    except ImportError:
+        pass
+    except Exception as exc:  # noqa: BLE001
+        lines.append(f"    WARNING: cannot read the model file: {exc}")
+    return lines
+
+
+def run_doctor() -> int:
+    print(f"{APP_NAME} {__version__}")
+    print(f"Python {platform.python_version()} ({platform.system()} {platform.machine()})")
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        print(f"onnxruntime: NOT INSTALLED ({exc})")
+        return 1
+    from app.engine import runtime
+
+    available = ort.get_available_providers()
+    print(f"onnxruntime {ort.__version__}; available providers: {', '.join(available)}")
+    plan = runtime.provider_plan(available)
+    print(f"backend order tried: {' -> '.join(plan)}; threads: {runtime.default_threads()}")
+    print(f"CoreML cache folder: {runtime.coreml_cache_dir()}")
+    for mod, label in (("cv2", "OpenCV"), ("numpy", "NumPy"), ("PySide6", "PySide6")):
+        try:
+            m = __import__(mod)
+            print(f"{label} {m.__version__}")
+        except ImportError:
+            print(f"{label}: NOT INSTALLED")
+    try:
+        import torch
+
+        print(f"converter extras: torch {torch.__version__} installed")
+    except ImportError:
+        print("converter extras: not installed (only needed to convert checkpoints: "
+              ".venv/bin/pip install -e '.[convert]')")
+
+    print("model files (searched: " + ", ".join(str(d) for d in paths.weights_search_dirs()) + ")")
+    missing = 0
+    for m in model_files.expected_models():
+        path = model_files.find_model(m.key)
+        print(f"  {m.filename}: {m.description}")
+        if path is None:
+            missing += 1
+            print("    MISSING. Create it with:")
+            print(f"      {m.create_command}")
+        else:
+            for line in _describe_model(m.key, path):
+                print(line)
+    if missing:
+        print("To download the official checkpoints and convert them in one step (needs internet and the "
+              "converter extras): python main.py models fetch")
+        if model_files.find_model(model_files.STAR_KEY) is None:
+            print("Without the STAR model FaceMirror falls back to the detector's 5 points: the midline is coarse.")
+    return 0

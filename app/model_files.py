@@ -1,0 +1,123 @@
+"""The model files the app expects, read from weights/manifest.json.
+
+The manifest is the single list of model files: their names, where they come from, the command
+that creates them and, once known, their sha256. Converters record the sha256 of what they write
+into the manifest that sits beside their output.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from app import paths
+
+MANIFEST_NAME = "manifest.json"
+
+STAR_KEY = "star"
+RETINAFACE_KEY = "retinaface"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    key: str
+    filename: str
+    description: str
+    create_command: str
+    required: bool
+
+
+def manifest_path() -> Path:
+    return paths.repo_weights_dir() / MANIFEST_NAME
+
+
+def load_manifest(path: Path | None = None) -> dict:
+    path = path or manifest_path()
+    if not path.exists():
+        return {"models": {}, "checkpoints": {}}
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def expected_models(manifest: dict | None = None) -> list[ModelFile]:
+    manifest = manifest if manifest is not None else load_manifest()
+    out = []
+    for key, entry in manifest.get("models", {}).items():
+        out.append(ModelFile(key=key, filename=entry["file"], description=entry.get("description", ""),
+                             create_command=entry.get("create", ""), required=bool(entry.get("required", True))))
+    return out
+
+
+def model_entry(key: str) -> ModelFile:
+    for m in expected_models():
+        if m.key == key:
+            return m
+    raise KeyError(f"no model '{key}' in {manifest_path()}")
+
+
+def find_model(key: str) -> Path | None:
+    """First existing file for a model key in the weights search folders, else None."""
+    entry = model_entry(key)
+    for d in paths.weights_search_dirs():
+        candidate = d / entry.filename
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(chunk)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def record_converted(model_path: Path, key: str, info: dict) -> Path:
+    """Record a converted model's sha256 (and conversion facts) in the manifest beside it.
+
+    Writing to weights/ updates the project's manifest; converting into any other folder writes
+    (or updates) a manifest.json in that folder, so test conversions never touch the project's.
+    """
+    target = model_path.parent / MANIFEST_NAME
+    data = load_manifest(target)
+    if target != manifest_path() and not data.get("models"):
+        # A fresh folder: start from the project's list so the entry carries its description.
+        base = load_manifest()
+        data = {"models": {}, "checkpoints": base.get("checkpoints", {})}
+    models = data.setdefault("models", {})
+    entry = models.setdefault(key, dict(load_manifest().get("models", {}).get(key, {})))
+    entry["file"] = entry.get("file") or model_path.name
+    converted = entry.setdefault("converted", {})
+    converted[model_path.name] = {"sha256": sha256_file(model_path), **info}
+    write_json_atomic(target, data)
+    return target
+
+
+def record_checkpoint_sha(key: str, sha: str, manifest: Path | None = None) -> None:
+    target = manifest or manifest_path()
+    data = load_manifest(target)
+    ck = data.setdefault("checkpoints", {}).setdefault(key, {})
+    if not ck.get("sha256"):
+        ck["sha256"] = sha
+        write_json_atomic(target, data)

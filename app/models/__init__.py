@@ -1,0 +1,1 @@
+"""PyTorch network definitions. Imported only by the converters (torch is optional)."""

@@ -1,0 +1,66 @@
+"""Where FaceMirror finds its model files and keeps its caches.
+
+Models are looked up, in order: inside a frozen bundle, in the repository's weights/ folder
+(running from source), then in the user's data folder. Caches (compiled CoreML models) always
+go to the user's cache folder, never inside the app bundle, which is signed and read-only.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+APP_DIR_NAME = "FaceMirror"
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def bundle_dir() -> Path | None:
+    """Folder PyInstaller unpacked the app into, or None when running from source."""
+    base = getattr(sys, "_MEIPASS", None)
+    return Path(base) if base else None
+
+
+def repo_weights_dir() -> Path:
+    return repo_root() / "weights"
+
+
+def user_data_dir() -> Path:
+    override = os.environ.get("FACEMIRROR_DATA_DIR")
+    if override:
+        return Path(override)
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / APP_DIR_NAME
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA", Path.home())) / APP_DIR_NAME
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / APP_DIR_NAME
+
+
+def user_cache_dir() -> Path:
+    override = os.environ.get("FACEMIRROR_CACHE_DIR")
+    if override:
+        return Path(override)
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / APP_DIR_NAME
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / APP_DIR_NAME / "Cache"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / APP_DIR_NAME
+
+
+def weights_search_dirs() -> list[Path]:
+    """Folders searched for model files, most specific first.
+
+    FACEMIRROR_WEIGHTS_DIR (tests, custom installs), when set, is the only folder searched.
+    """
+    override = os.environ.get("FACEMIRROR_WEIGHTS_DIR")
+    if override:
+        return [Path(override)]
+    dirs: list[Path] = []
+    b = bundle_dir()
+    if b is not None:
+        dirs.append(b / "weights")
+    dirs.append(repo_weights_dir())
+    dirs.append(user_data_dir() / "weights")
+    return dirs

@@ -1,0 +1,123 @@
+"""Habits every converter shares: never overwrite unless asked, write to a temporary name and
+rename only after verification, mark development models, run ONNX Runtime's CoreML checker and
+record the result in the manifest beside the output.
+
+torch-free so that it can be used (and tested) without the converter extras.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# ONNX metadata keys FaceMirror writes into every model it exports.
+META_MODEL = "facemirror.model"
+META_UNTRAINED = "facemirror.untrained"
+META_SOURCE = "facemirror.source_checkpoint"
+META_SOURCE_SHA = "facemirror.source_sha256"
+
+
+class ConvertError(RuntimeError):
+    """A conversion that cannot go on; the message is shown to the user as is."""
+
+
+def check_output_path(out: Path, overwrite: bool) -> None:
+    if out.exists() and not overwrite:
+        raise ConvertError(f"{out} already exists; pass --overwrite to replace it.")
+    if not out.parent.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(out.parent, os.W_OK):
+        raise ConvertError(f"cannot write to folder {out.parent}")
+
+
+def temp_output_path(out: Path) -> Path:
+    return out.with_name(f".{out.name}.partial-{os.getpid()}")
+
+
+def finish_output(tmp: Path, out: Path) -> None:
+    os.replace(tmp, out)
+
+
+def discard(tmp: Path) -> None:
+    try:
+        tmp.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def set_metadata(onnx_path: Path, meta: dict[str, str]) -> None:
+    """Write string metadata_props into an ONNX file in place (before it is renamed)."""
+    import onnx
+
+    model = onnx.load(str(onnx_path))
+    existing = {p.key: p for p in model.metadata_props}
+    for key, value in meta.items():
+        if key in existing:
+            existing[key].value = str(value)
+        else:
+            prop = model.metadata_props.add()
+            prop.key, prop.value = key, str(value)
+    onnx.save(model, str(onnx_path))
+
+
+@dataclass
+class CoreMLCheck:
+    """What ONNX Runtime's mobile usability checker says about the CoreML MLProgram EP."""
+    partitions: int
+    supported_nodes: int
+    total_nodes: int
+    unsupported_ops: list[str] = field(default_factory=list)
+    raw: str = ""
+
+    @property
+    def fully_supported(self) -> bool:
+        return self.partitions == 1 and self.supported_nodes == self.total_nodes
+
+    def summary(self) -> str:
+        pct = 100.0 * self.supported_nodes / self.total_nodes if self.total_nodes else 0.0
+        text = (f"CoreML MLProgram: {self.partitions} partition(s), "
+                f"{self.supported_nodes}/{self.total_nodes} nodes supported ({pct:.1f} %)")
+        if self.unsupported_ops:
+            text += "; unsupported ops: " + ", ".join(self.unsupported_ops)
+        return text
+
+    def as_dict(self) -> dict:
+        return {"partitions": self.partitions, "supported_nodes": self.supported_nodes,
+                "total_nodes": self.total_nodes, "unsupported_ops": self.unsupported_ops}
+
+
+_PARTITIONS = re.compile(r"(\d+) partitions with a total of (\d+)/(\d+) nodes")
+_UNSUPPORTED = re.compile(r"Unsupported ops:\s*(.*)")
+
+
+def parse_coreml_check(text: str) -> CoreMLCheck:
+    """Parse the 'Checking CoreML MLProgram' section of the checker's log."""
+    start = text.find("Checking CoreML MLProgram")
+    if start < 0:
+        raise ConvertError("ONNX Runtime's checker printed no CoreML MLProgram section:\n" + text[-2000:])
+    section = text[start:]
+    end = section.find("================")
+    if end > 0:
+        section = section[:end]
+    m = _PARTITIONS.search(section)
+    if not m:
+        raise ConvertError("could not read the CoreML MLProgram partition count:\n" + section)
+    ops: list[str] = []
+    u = _UNSUPPORTED.search(section)
+    if u:
+        ops = [op.strip() for op in u.group(1).split(",") if op.strip()]
+    return CoreMLCheck(int(m.group(1)), int(m.group(2)), int(m.group(3)), ops, section.strip())
+
+
+def run_coreml_check(onnx_path: Path) -> CoreMLCheck:
+    """Run `python -m onnxruntime.tools.check_onnx_model_mobile_usability` on a model."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "onnxruntime.tools.check_onnx_model_mobile_usability", str(onnx_path)],
+        capture_output=True, text=True, timeout=600)
+    text = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        raise ConvertError(f"ONNX Runtime's checker failed (exit {proc.returncode}):\n{text[-2000:]}")
+    return parse_coreml_check(text)

@@ -1,0 +1,64 @@
+"""Shared test fixtures.
+
+Real data lives in ../shared (beside the repository); tests that need it skip cleanly when it is
+absent. Development models (random weights) are exported once per test session.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+MEDIA = SHARED / "media"
+SHARED_WEIGHTS = SHARED / "weights"
+RETINAFACE_PTH = SHARED_WEIGHTS / "retinaface_mobilenet0.25.pth"
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} not present (../shared is only beside the repository in CI and dev machines)")
+    return path
+
+
+@pytest.fixture
+def media():
+    """Return a function giving a path under ../shared/media, skipping when it is absent."""
+    return lambda name: _need(MEDIA / name)
+
+
+@pytest.fixture(scope="session")
+def retinaface_pth() -> Path:
+    return _need(RETINAFACE_PTH)
+
+
+def _torch_or_skip():
+    return pytest.importorskip("torch", reason="converter extras (torch) not installed")
+
+
+@pytest.fixture(scope="session")
+def star_dev_model(tmp_path_factory) -> Path:
+    """A STAR-architecture ONNX model with random weights (seed 0), exported once per session."""
+    _torch_or_skip()
+    from app.tools.convert_star import convert_star
+
+    out = tmp_path_factory.mktemp("star_dev") / "star_landmark_98.onnx"
+    convert_star(None, out, random_weights=True, seed=0, overwrite=False, coreml_check=False,
+                 verify_inputs=1)
+    return out
+
+
+@pytest.fixture(scope="session")
+def retinaface_model(tmp_path_factory, retinaface_pth) -> Path:
+    """The real RetinaFace weights converted to ONNX, once per session."""
+    _torch_or_skip()
+    from app.tools.convert_retinaface import convert_retinaface
+
+    out = tmp_path_factory.mktemp("retinaface") / "retinaface_mobilenet025.onnx"
+    convert_retinaface(retinaface_pth, out, random_weights=False, seed=0, overwrite=False,
+                       coreml_check=False)
+    return out

@@ -1,0 +1,146 @@
+"""Backend selection, tested with the provider list injected (CoreML and CUDA cannot run here)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.engine import runtime
+
+
+class FakeSession:
+    def __init__(self, providers, meta=None):
+        self._providers = [p[0] if isinstance(p, tuple) else p for p in providers]
+        self._meta = meta or {}
+
+    def get_providers(self):
+        return self._providers
+
+    def get_modelmeta(self):
+        return type("Meta", (), {"custom_metadata_map": self._meta})()
+
+
+class Recorder:
+    """Session factory that records what it was asked and fails for chosen providers."""
+
+    def __init__(self, fail=(), meta=None, drop=()):
+        self.calls = []
+        self.fail = set(fail)
+        self.meta = meta
+        self.drop = set(drop)
+
+    def __call__(self, path, providers, threads):
+        self.calls.append((path, providers, threads))
+        first = providers[0][0] if isinstance(providers[0], tuple) else providers[0]
+        if first in self.fail:
+            raise RuntimeError(f"{first} init exploded")
+        active = [p for p in providers if (p[0] if isinstance(p, tuple) else p) not in self.drop]
+        return FakeSession(active, self.meta)
+
+
+@pytest.fixture
+def model_file(tmp_path) -> Path:
+    p = tmp_path / "m.onnx"
+    p.write_bytes(b"not empty")
+    return p
+
+
+def test_coreml_listed_is_chosen_with_mlprogram_all_units_static_and_user_cache(model_file, tmp_path):
+    rec = Recorder()
+    cache = tmp_path / "cache" / "coreml"
+    _, backend = runtime.create_session(model_file, threads=2, session_factory=rec, cache_dir=cache,
+                                        available_providers=["CoreMLExecutionProvider", "CPUExecutionProvider"])
+    assert backend.provider == runtime.COREML
+    assert backend.label == "CoreML (MLProgram, all units)"
+    providers = rec.calls[0][1]
+    name, opts = providers[0]
+    assert name == runtime.COREML
+    assert opts["ModelFormat"] == "MLProgram"
+    assert opts["MLComputeUnits"] == "ALL"
+    assert opts["RequireStaticInputShapes"] == "1"
+    assert opts["ModelCacheDirectory"] == str(cache)
+    assert cache.is_dir()
+    assert providers[-1] == runtime.CPU  # CPU stays as the fallback for nodes CoreML leaves
+    assert backend.fallback_reasons == []
+
+
+def test_coreml_cache_defaults_to_user_cache_dir_not_bundle(monkeypatch, tmp_path):
+    monkeypatch.setenv("FACEMIRROR_CACHE_DIR", str(tmp_path / "userCache"))
+    opts = runtime.coreml_options()
+    assert opts["ModelCacheDirectory"] == str(tmp_path / "userCache" / "coreml")
+
+
+def test_coreml_init_failure_falls_back_to_cpu_with_reason(model_file):
+    rec = Recorder(fail={runtime.COREML})
+    _, backend = runtime.create_session(model_file, threads=2, session_factory=rec,
+                                        available_providers=[runtime.COREML, runtime.CPU])
+    assert backend.provider == runtime.CPU
+    assert backend.label == "CPU, 2 threads"
+    assert len(backend.fallback_reasons) == 1
+    assert "CoreML" in backend.fallback_reasons[0] and "exploded" in backend.fallback_reasons[0]
+    assert [c[1][0] if isinstance(c[1][0], str) else c[1][0][0] for c in rec.calls] == [runtime.COREML, runtime.CPU]
+
+
+def test_coreml_silently_dropped_by_ort_is_reported(model_file):
+    rec = Recorder(drop={runtime.COREML})
+    _, backend = runtime.create_session(model_file, threads=1, session_factory=rec,
+                                        available_providers=[runtime.COREML, runtime.CPU])
+    assert backend.provider == runtime.CPU
+    assert backend.label == "CPU, 1 thread"
+    assert "not registered" in backend.fallback_reasons[0]
+
+
+def test_cpu_only(model_file):
+    rec = Recorder()
+    _, backend = runtime.create_session(model_file, threads=2, session_factory=rec,
+                                        available_providers=[runtime.CPU])
+    assert backend.provider == runtime.CPU
+    assert rec.calls[0][1] == [runtime.CPU]
+
+
+def test_preference_order_coreml_then_cuda_then_cpu():
+    assert runtime.provider_plan([runtime.CPU, runtime.CUDA, runtime.COREML]) == [runtime.COREML, runtime.CUDA, runtime.CPU]
+    assert runtime.provider_plan([runtime.CUDA, runtime.CPU]) == [runtime.CUDA, runtime.CPU]
+    # Providers we do not know (e.g. Azure) are never picked.
+    assert runtime.provider_plan(["AzureExecutionProvider", runtime.CPU]) == [runtime.CPU]
+
+
+def test_cuda_failure_then_cpu(model_file):
+    rec = Recorder(fail={runtime.CUDA})
+    _, backend = runtime.create_session(model_file, threads=2, session_factory=rec,
+                                        available_providers=[runtime.CUDA, runtime.CPU])
+    assert backend.provider == runtime.CPU
+    assert "CUDA" in backend.fallback_reasons[0]
+
+
+def test_untrained_metadata_is_reported(model_file):
+    rec = Recorder(meta={"facemirror.untrained": "true", "facemirror.model": "star-wflw-98"})
+    _, backend = runtime.create_session(model_file, threads=2, session_factory=rec,
+                                        available_providers=[runtime.CPU])
+    assert backend.untrained
+    assert "UNTRAINED" in backend.describe()
+    assert backend.model_name == "star-wflw-98"
+
+
+def test_missing_model_names_path_and_command(tmp_path):
+    missing = tmp_path / "nope.onnx"
+    with pytest.raises(runtime.ModelFileError) as exc:
+        runtime.create_session(missing, create_command="python main.py convert star X")
+    assert str(missing) in str(exc.value)
+    assert "python main.py convert star X" in str(exc.value)
+
+
+def test_corrupt_model_names_path_and_command_with_real_onnxruntime(tmp_path):
+    bad = tmp_path / "corrupt.onnx"
+    bad.write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(runtime.ModelFileError) as exc:
+        runtime.create_session(bad, create_command="python main.py convert star X")
+    assert str(bad) in str(exc.value)
+    assert "python main.py convert star X" in str(exc.value)
+
+
+def test_empty_model_file(tmp_path):
+    empty = tmp_path / "empty.onnx"
+    empty.write_bytes(b"")
+    with pytest.raises(runtime.ModelFileError, match="empty"):
+        runtime.create_session(empty)
