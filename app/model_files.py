@@ -86,6 +86,7 @@ def write_json_atomic(path: Path, data: dict) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=2, sort_keys=False)
             fh.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the manifest is an ordinary project file
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

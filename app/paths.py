@@ -61,6 +61,7 @@ def weights_search_dirs() -> list[Path]:
     b = bundle_dir()
     if b is not None:
         dirs.append(b / "weights")
-    dirs.append(repo_weights_dir())
-    dirs.append(user_data_dir() / "weights")
+    for d in (repo_weights_dir(), user_data_dir() / "weights"):
+        if d not in dirs:  # frozen: the "repository" folder is the bundle itself
+            dirs.append(d)
     return dirs

@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# Build, sign, notarize and package FaceMirror.app for Apple Silicon (see packaging/README.md).
+#
+#   packaging/build_macos.sh [--dry-run] [--no-notarize] [--skip-build] [--no-dmg]
+#
+# Steps: PyInstaller build from FaceMirror.spec -> sign every Mach-O file inside-out with the
+# hardened runtime -> sign the .app with the entitlements -> verify -> notarize + staple the app
+# -> DMG -> sign, notarize + staple the DMG -> Gatekeeper assessment.
+#
+# Environment:
+#   FACEMIRROR_CODESIGN_IDENTITY  required: "Developer ID Application: NAME (TEAMID)";
+#                                 "-" signs ad hoc (local test builds; needs --no-notarize)
+#   FACEMIRROR_NOTARY_PROFILE     required unless --no-notarize: keychain profile made once with
+#                                 `xcrun notarytool store-credentials PROFILE ...`
+#   FACEMIRROR_NOTARY_KEYCHAIN    keychain holding that profile, when not the login keychain (CI)
+#   FACEMIRROR_ENTITLEMENTS       entitlements file (default: packaging/entitlements.plist)
+#   DIST_DIR, BUILD_DIR           PyInstaller output and work folders (default: dist/, build/)
+#   PYINSTALLER                   PyInstaller command (default: pyinstaller on PATH)
+#   DRY_RUN=1                     same as --dry-run
+#   FACEMIRROR_SPEC_REQUIRE_MODELS  passed to the spec; default 1 (a release must carry real models)
+#
+# Written for the bash 3.2 that macOS ships: no associative arrays, no mapfile.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+APP_NAME="FaceMirror"
+TAB=$'\t'
+NL=$'\n'
+
+die() { echo "build_macos.sh: error: $*" >&2; exit 1; }
+log() { echo "==> $*"; }
+
+usage() {
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
+}
+
+DRY_RUN="${DRY_RUN:-0}"
+NOTARIZE=1
+BUILD=1
+MAKE_DMG=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dry-run) DRY_RUN=1 ;;
+    --no-notarize) NOTARIZE=0 ;;
+    --skip-build) BUILD=0 ;;
+    --no-dmg) MAKE_DMG=0 ;;
+    -h|--help) usage; exit 0 ;;
+    *) die "unknown option '$1' (see --help)" ;;
+  esac
+  shift
+done
+case "$DRY_RUN" in 1|true|yes) DRY_RUN=1 ;; *) DRY_RUN=0 ;; esac
+
+# ---- configuration and its checks, before anything runs
+IDENTITY="${FACEMIRROR_CODESIGN_IDENTITY:-}"
+PROFILE="${FACEMIRROR_NOTARY_PROFILE:-}"
+NOTARY_KEYCHAIN="${FACEMIRROR_NOTARY_KEYCHAIN:-}"
+ENTITLEMENTS="${FACEMIRROR_ENTITLEMENTS:-$HERE/entitlements.plist}"
+DIST_DIR="${DIST_DIR:-$ROOT/dist}"
+BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
+PYINSTALLER="${PYINSTALLER:-pyinstaller}"
+APP="$DIST_DIR/$APP_NAME.app"
+
+[ -n "$IDENTITY" ] || die "FACEMIRROR_CODESIGN_IDENTITY is not set. Set it to your signing identity, e.g.
+  export FACEMIRROR_CODESIGN_IDENTITY=\"Developer ID Application: Your Name (TEAMID)\"
+(\`security find-identity -v -p codesigning\` lists them), or to - for an ad-hoc test build with --no-notarize."
+if [ "$IDENTITY" = "-" ] && [ "$NOTARIZE" = 1 ]; then
+  die "an ad-hoc signature (FACEMIRROR_CODESIGN_IDENTITY=-) cannot be notarized; add --no-notarize"
+fi
+if [ "$NOTARIZE" = 1 ] && [ -z "$PROFILE" ]; then
+  die "FACEMIRROR_NOTARY_PROFILE is not set. Create a keychain profile once with
+  xcrun notarytool store-credentials facemirror-notary --apple-id YOU@EXAMPLE.COM --team-id TEAMID
+then export FACEMIRROR_NOTARY_PROFILE=facemirror-notary (or pass --no-notarize for a local build)."
+fi
+[ -f "$ENTITLEMENTS" ] || die "entitlements file not found: $ENTITLEMENTS (FACEMIRROR_ENTITLEMENTS)"
+
+VERSION="$(sed -n "s/^__version__[[:space:]]*=[[:space:]]*['\"]\([^'\"]*\)['\"].*/\1/p" "$ROOT/app/__init__.py" | head -n 1)"
+[ -n "$VERSION" ] || die "cannot read __version__ from $ROOT/app/__init__.py"
+DMG="$DIST_DIR/$APP_NAME-$VERSION-arm64.dmg"
+NOTARY_ZIP="$DIST_DIR/$APP_NAME-$VERSION-notarize.zip"
+STAGE="$DIST_DIR/.dmg-staging"
+
+if [ "$DRY_RUN" = 0 ]; then
+  needed="codesign xcrun ditto xattr"
+  if [ "$MAKE_DMG" = 1 ]; then needed="$needed hdiutil"; fi
+  if [ "$NOTARIZE" = 1 ]; then needed="$needed spctl"; fi
+  if [ "$BUILD" = 1 ]; then needed="$needed $PYINSTALLER"; fi
+  for tool in $needed; do
+    command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found: this script runs on macOS with Xcode's command line tools (and PyInstaller from the project's venv)"
+  done
+fi
+
+# Every command that changes something goes through run: printed, then executed unless this is
+# a dry run.
+run() {
+  printf '+'
+  printf ' %q' "$@"
+  printf '\n'
+  if [ "$DRY_RUN" = 0 ]; then
+    "$@"
+  fi
+}
+
+# codesign flags for code: hardened runtime (required for notarization) and a secure timestamp
+# (ad-hoc signatures cannot carry one).
+SIGN_FLAGS=(--force --options runtime)
+if [ "$IDENTITY" != "-" ]; then SIGN_FLAGS+=(--timestamp); fi
+SIGN_FLAGS+=(--sign "$IDENTITY")
+
+sign() { run codesign "${SIGN_FLAGS[@]}" "$@"; }
+
+is_macho() {
+  local magic
+  magic="$(od -An -tx1 -N4 "$1" 2>/dev/null | tr -d ' \n')"
+  case "$magic" in
+    cffaedfe|cefaedfe|feedfacf|feedface|cafebabe|cafebabf) return 0 ;;
+  esac
+  return 1
+}
+
+# Paths sorted deepest first (then by name, so runs are reproducible).
+deepest_first() {
+  awk -F/ '{ printf "%d\t%s\n", NF, $0 }' | LC_ALL=C sort -t "$TAB" -k1,1nr -k2 | cut -f2-
+}
+
+NOTARY_AUTH=(--keychain-profile "$PROFILE")
+if [ -n "$NOTARY_KEYCHAIN" ]; then
+  NOTARY_AUTH+=(--keychain "$NOTARY_KEYCHAIN")
+fi
+
+notarize() {
+  local file="$1" out id
+  if [ "$DRY_RUN" = 1 ]; then
+    run xcrun notarytool submit "$file" "${NOTARY_AUTH[@]}" --wait --output-format json
+    return 0
+  fi
+  log "notarizing $(basename "$file") (waits for Apple's answer, usually a few minutes)"
+  if ! out="$(xcrun notarytool submit "$file" "${NOTARY_AUTH[@]}" --wait --output-format json)"; then
+    echo "$out" >&2
+    die "xcrun notarytool submit failed for $file"
+  fi
+  echo "$out"
+  # notarytool exits 0 for a finished but rejected submission: read the status.
+  if ! printf '%s' "$out" | grep -q '"status"[[:space:]]*:[[:space:]]*"Accepted"'; then
+    id="$(printf '%s' "$out" | sed -n 's/.*"id"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1)"
+    die "notarization of $(basename "$file") was not accepted. Apple's log: xcrun notarytool log ${id:-SUBMISSION_ID} ${NOTARY_AUTH[*]}"
+  fi
+}
+
+# ---- 1. build
+if [ "$BUILD" = 1 ]; then
+  log "building $APP_NAME $VERSION with PyInstaller"
+  # PyInstaller signs ad hoc here; the real signature is applied below, once, inside-out.
+  run env FACEMIRROR_CODESIGN_IDENTITY= FACEMIRROR_ENTITLEMENTS= \
+    FACEMIRROR_SPEC_REQUIRE_MODELS="${FACEMIRROR_SPEC_REQUIRE_MODELS:-1}" \
+    "$PYINSTALLER" --clean --noconfirm --distpath "$DIST_DIR" --workpath "$BUILD_DIR" "$ROOT/FaceMirror.spec"
+fi
+
+if [ ! -d "$APP" ]; then
+  if [ "$DRY_RUN" = 1 ]; then
+    log "(dry run: $APP does not exist yet; the listing below shows only the outer steps)"
+  else
+    die "$APP not found (build it first, or check DIST_DIR)"
+  fi
+fi
+
+# ---- 2. sign inside-out: loose Mach-O files, then frameworks, then the app
+log "signing with identity: $IDENTITY"
+if [ -d "$APP" ]; then
+  run xattr -cr "$APP"  # Finder info / resource forks make codesign fail
+
+  frameworks=()
+  while IFS= read -r fw; do
+    frameworks+=("$fw")
+  done < <(find "$APP/Contents" -type d -name '*.framework' | deepest_first)
+
+  # A framework's own binary (X.framework/Versions/V/X) is signed with the framework itself.
+  fw_binaries="$NL"
+  if [ "${#frameworks[@]}" -gt 0 ]; then
+    for fw in "${frameworks[@]}"; do
+      name="$(basename "$fw" .framework)"
+      for bin in "$fw"/Versions/*/"$name" "$fw/$name"; do
+        if [ -f "$bin" ] && [ ! -L "$bin" ]; then
+          fw_binaries="$fw_binaries$bin$NL"
+        fi
+      done
+    done
+  fi
+
+  main_exe="$APP/Contents/MacOS/$APP_NAME"
+  count=0
+  while IFS= read -r f; do
+    [ "$f" = "$main_exe" ] && continue
+    case "$fw_binaries" in *"$NL$f$NL"*) continue ;; esac
+    case "$f" in
+      *.so|*.dylib) ;;
+      *) is_macho "$f" || continue ;;
+    esac
+    sign "$f"
+    count=$((count + 1))
+  done < <(find "$APP/Contents" -type f | deepest_first)
+  log "signed $count nested binaries"
+
+  if [ "${#frameworks[@]}" -gt 0 ]; then
+    for fw in "${frameworks[@]}"; do
+      sign "$fw"
+    done
+  fi
+fi
+
+# The bundle last: this signs Contents/MacOS/FaceMirror with the entitlements and seals resources.
+sign --entitlements "$ENTITLEMENTS" "$APP"
+run codesign --verify --deep --strict --verbose=2 "$APP"
+
+# ---- 3. notarize and staple the app (the ticket travels inside the bundle)
+if [ "$NOTARIZE" = 1 ]; then
+  run ditto -c -k --keepParent "$APP" "$NOTARY_ZIP"
+  notarize "$NOTARY_ZIP"
+  run xcrun stapler staple "$APP"
+  run xcrun stapler validate "$APP"
+  run rm -f "$NOTARY_ZIP"
+fi
+
+# ---- 4. disk image: the stapled app plus an Applications link to drag it onto
+if [ "$MAKE_DMG" = 1 ]; then
+  log "creating $(basename "$DMG")"
+  run rm -rf "$STAGE"
+  run mkdir -p "$STAGE"
+  run ditto "$APP" "$STAGE/$APP_NAME.app"
+  run ln -s /Applications "$STAGE/Applications"
+  run hdiutil create -volname "$APP_NAME" -srcfolder "$STAGE" -ov -format UDZO "$DMG"
+  run rm -rf "$STAGE"
+  # A disk image is not code: no hardened runtime, but signed and timestamped.
+  if [ "$IDENTITY" = "-" ]; then
+    run codesign --force --sign "$IDENTITY" "$DMG"
+  else
+    run codesign --force --timestamp --sign "$IDENTITY" "$DMG"
+  fi
+  if [ "$NOTARIZE" = 1 ]; then
+    notarize "$DMG"
+    run xcrun stapler staple "$DMG"
+    run xcrun stapler validate "$DMG"
+  fi
+fi
+
+# ---- 5. what Gatekeeper will say on a user's Mac
+if [ "$NOTARIZE" = 1 ]; then
+  run spctl --assess --type execute --verbose "$APP"
+  if [ "$MAKE_DMG" = 1 ]; then
+    run spctl -a -t open --context context:primary-signature -v "$DMG"
+  fi
+else
+  log "not notarized: skipping the Gatekeeper assessment (spctl rejects unnotarized apps)"
+fi
+
+log "done: $APP"
+if [ "$MAKE_DMG" = 1 ]; then
+  log "disk image: $DMG"
+fi

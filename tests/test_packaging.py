@@ -1,0 +1,616 @@
+"""Packaging: the macOS build script (with stub Apple tools), the spec's configuration, the icon.
+
+Everything here runs on Linux in about a second: build_macos.sh runs against a fake
+FaceMirror.app tree with stub codesign/xcrun/hdiutil/spctl/ditto/xattr/pyinstaller executables
+that log their argv as JSON lines; the spec's pure parts come from packaging/spec_config.py; the
+icns container is parsed. No PyInstaller build happens here.
+"""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGING = REPO / "packaging"
+SCRIPT = PACKAGING / "build_macos.sh"
+IDENTITY = "Developer ID Application: Test Clinic (ABCDE12345)"
+PROFILE = "facemirror-test-profile"
+MACHO_64 = b"\xcf\xfa\xed\xfe"  # MH_MAGIC_64, little-endian: what arm64 binaries start with
+
+
+def _load(name: str, path: Path):
+    # By path: packaging/ is not a Python package (it would shadow the PyPI `packaging`).
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+cfg = _load("facemirror_spec_config_test", PACKAGING / "spec_config.py")
+
+
+# ============================================================================================
+# build_macos.sh with stub tools
+
+# Each stub appends {"tool", "argv"[, "env"]} as one JSON line to $STUB_LOG and succeeds. Plain
+# bash (no Python start-up per call) keeps a full script run around a tenth of a second.
+STUB = r"""#!/usr/bin/env bash
+esc() { local s="${1//\\/\\\\}"; s="${s//\"/\\\"}"; printf '"%s"' "$s"; }
+name="$(basename "$0")"
+line="{\"tool\": $(esc "$name"), \"argv\": ["
+sep=""
+for a in "$@"; do line="$line$sep$(esc "$a")"; sep=", "; done
+line="$line]"
+if [ "$name" = pyinstaller ]; then
+  line="$line, \"env\": {\"FACEMIRROR_SPEC_REQUIRE_MODELS\": $(esc "${FACEMIRROR_SPEC_REQUIRE_MODELS-}"),"
+  line="$line \"FACEMIRROR_CODESIGN_IDENTITY\": $(esc "${FACEMIRROR_CODESIGN_IDENTITY-}"),"
+  line="$line \"FACEMIRROR_ENTITLEMENTS\": $(esc "${FACEMIRROR_ENTITLEMENTS-}")}"
+fi
+printf '%s}\n' "$line" >> "$STUB_LOG"
+if [ "$name" = xcrun ] && [ "${1-}" = notarytool ] && [ "${2-}" = submit ]; then
+  printf '{"id": "0f1e2d3c-test", "status": "%s", "message": "Processing complete"}\n' "${STUB_NOTARY_STATUS:-Accepted}"
+fi
+"""
+
+STUB_TOOLS = ("codesign", "xcrun", "hdiutil", "spctl", "ditto", "xattr", "pyinstaller")
+
+
+@pytest.fixture
+def stubs(tmp_path):
+    bindir = tmp_path / "stubbin"
+    bindir.mkdir()
+    for tool in STUB_TOOLS:
+        p = bindir / tool
+        p.write_text(STUB)
+        p.chmod(0o755)
+    return bindir
+
+
+def _write(path: Path, data: bytes = b"") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def _framework(lib_dir: Path, name: str) -> Path:
+    """A macOS-style versioned framework: Versions/A/NAME, Versions/Current -> A, top links."""
+    fw = lib_dir / f"{name}.framework"
+    _write(fw / "Versions" / "A" / name, MACHO_64 + b"framework binary")
+    _write(fw / "Versions" / "A" / "Resources" / "Info.plist", b"<plist/>")
+    (fw / "Versions" / "Current").symlink_to("A")
+    (fw / name).symlink_to(f"Versions/Current/{name}")
+    (fw / "Resources").symlink_to("Versions/Current/Resources")
+    return fw
+
+
+@pytest.fixture
+def fake_app(tmp_path):
+    """A FaceMirror.app shaped like PyInstaller's: code in Frameworks, data in Resources."""
+    dist = tmp_path / "dist"
+    app = dist / "FaceMirror.app"
+    c = app / "Contents"
+    _write(c / "Info.plist", b"<plist/>")
+    main_exe = _write(c / "MacOS" / "FaceMirror", MACHO_64 + b"bootloader")
+    fr = c / "Frameworks"
+    code = [
+        _write(fr / "Python", MACHO_64 + b"libpython"),  # Mach-O without a suffix
+        _write(fr / "lib-dynload" / "_ssl.cpython-311-darwin.so", MACHO_64),
+        _write(fr / "numpy" / "_core" / "_multiarray_umath.cpython-311-darwin.so", MACHO_64),
+        _write(fr / "numpy" / "__dot__dylibs" / "libopenblas64_.0.dylib", MACHO_64),
+        _write(fr / "onnxruntime" / "capi" / "onnxruntime_pybind11_state.so", MACHO_64),
+        _write(fr / "onnxruntime" / "capi" / "libonnxruntime.1.32.0.dylib", MACHO_64),
+        _write(fr / "cv2" / "cv2.abi3.so", MACHO_64),
+        _write(fr / "cv2" / "__dot__dylibs" / "libavcodec.61.dylib", MACHO_64),
+        _write(fr / "PySide6" / "QtCore.abi3.so", MACHO_64),
+        _write(fr / "PySide6" / "QtWidgets.abi3.so", MACHO_64),
+        _write(fr / "PySide6" / "Qt" / "plugins" / "platforms" / "libqcocoa.dylib", MACHO_64),
+        _write(fr / "PySide6" / "Qt" / "plugins" / "styles" / "libqmacstyle.dylib", MACHO_64),
+        _write(fr / "shiboken6" / "libshiboken6.abi3.6.12.dylib", MACHO_64),
+    ]
+    (fr / "numpy" / ".dylibs").symlink_to("__dot__dylibs")  # PyInstaller's dot-directory link
+    lib = fr / "PySide6" / "Qt" / "lib"
+    frameworks = [_framework(lib, "QtCore"), _framework(lib, "QtGui"), _framework(lib, "QtWidgets")]
+    # A dylib and a framework nested inside a framework must be signed before their framework.
+    code.append(_write(frameworks[0] / "Versions" / "A" / "Helpers" / "libhelper.dylib", MACHO_64))
+    frameworks.insert(0, _framework(frameworks[0] / "Versions" / "A" / "Frameworks", "QtInner"))
+    res = c / "Resources"
+    data = [
+        _write(res / "FaceMirror.icns", b"icns\x00\x00\x00\x08"),
+        _write(res / "base_library.zip", b"PK\x03\x04"),
+        _write(res / "weights" / "star_landmark_98.onnx", b"\x08\x07onnx"),
+        _write(res / "weights" / "manifest.json", b"{}"),
+    ]
+    (res / "PySide6").symlink_to("../Frameworks/PySide6")
+    return {"dist": dist, "app": app, "main_exe": main_exe, "code": code,
+            "frameworks": frameworks, "data": data}
+
+
+def _run(stubs: Path, dist: Path, *args: str, env_extra: dict | None = None, drop: tuple = ()):
+    log = stubs.parent / "calls.jsonl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FACEMIRROR_", "DRY_RUN"))}
+    env.update({
+        "PATH": f"{stubs}{os.pathsep}{env.get('PATH', '')}",
+        "STUB_LOG": str(log),
+        "DIST_DIR": str(dist),
+        "BUILD_DIR": str(stubs.parent / "build"),
+        "FACEMIRROR_CODESIGN_IDENTITY": IDENTITY,
+        "FACEMIRROR_NOTARY_PROFILE": PROFILE,
+    })
+    env.update(env_extra or {})
+    for k in drop:
+        env.pop(k, None)
+    proc = subprocess.run(["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return proc, calls
+
+
+def _is_sign(call) -> bool:
+    return call["tool"] == "codesign" and "--sign" in call["argv"]
+
+
+def _opt(argv: list[str], flag: str) -> str | None:
+    return argv[argv.index(flag) + 1] if flag in argv else None
+
+
+def _index(calls, pred) -> int:
+    for i, c in enumerate(calls):
+        if pred(c):
+            return i
+    raise AssertionError("no matching call in:\n" + "\n".join(json.dumps(c) for c in calls))
+
+
+def test_release_run_signs_inside_out_then_notarizes_staples_and_packages(stubs, fake_app):
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    app = str(fake_app["app"])
+    assert not any(c["tool"] == "pyinstaller" for c in calls)
+
+    signs = [(i, c) for i, c in enumerate(calls) if _is_sign(c)]
+    target = {c["argv"][-1]: i for i, c in signs}
+    app_sign = target[app]
+
+    # Every nested binary signed (each once), and before the app; no data file, no symlink.
+    for f in fake_app["code"]:
+        assert str(f) in target, f"{f} was not signed"
+        assert target[str(f)] < app_sign
+    signed_paths = [c["argv"][-1] for _, c in signs]
+    assert len(signed_paths) == len(set(signed_paths)), "a file was signed twice"
+    for f in fake_app["data"]:
+        assert str(f) not in target
+    assert not any(Path(p).is_symlink() for p in signed_paths)
+    # The main executable is signed as part of the app; framework binaries with their framework.
+    assert str(fake_app["main_exe"]) not in target
+    for fw in fake_app["frameworks"]:
+        assert str(fw) in target
+        assert str(fw / "Versions" / "A" / fw.stem) not in target
+        for f, i in target.items():
+            if f.startswith(str(fw) + os.sep):
+                assert i < target[str(fw)], f"{f} signed after its framework"
+
+    # Code signatures: hardened runtime, secure timestamp, our identity; entitlements on the app only.
+    dmg_signs = [c for _, c in signs if c["argv"][-1].endswith(".dmg")]
+    for _, c in signs:
+        a = c["argv"]
+        assert "--timestamp" in a and _opt(a, "--sign") == IDENTITY and "--force" in a
+        if c not in dmg_signs:
+            assert _opt(a, "--options") == "runtime", a
+    assert _opt(calls[app_sign]["argv"], "--entitlements") == str(PACKAGING / "entitlements.plist")
+    assert [c for _, c in signs if "--entitlements" in c["argv"]] == [calls[app_sign]]
+    assert app_sign == max(i for i, c in signs if not c["argv"][-1].endswith(".dmg"))
+
+    verify = _index(calls, lambda c: c["tool"] == "codesign" and "--verify" in c["argv"])
+    assert verify > app_sign
+    assert {"--deep", "--strict", "--verbose=2"} <= set(calls[verify]["argv"]) and calls[verify]["argv"][-1] == app
+
+    # Notarize the zipped app, then staple the app.
+    submits = [i for i, c in enumerate(calls) if c["tool"] == "xcrun" and c["argv"][:2] == ["notarytool", "submit"]]
+    assert len(submits) == 2
+    for i in submits:
+        a = calls[i]["argv"]
+        assert _opt(a, "--keychain-profile") == PROFILE and "--wait" in a
+    zip_path = calls[submits[0]]["argv"][2]
+    assert zip_path.endswith(".zip")
+    zipping = _index(calls, lambda c: c["tool"] == "ditto" and c["argv"][-1] == zip_path)
+    assert calls[zipping]["argv"][:3] == ["-c", "-k", "--keepParent"] and app in calls[zipping]["argv"]
+    assert verify < zipping < submits[0]
+    staple_app = _index(calls, lambda c: c["tool"] == "xcrun" and c["argv"][:2] == ["stapler", "staple"] and c["argv"][-1] == app)
+    assert staple_app > submits[0]
+
+    # DMG from the stapled app, then signed, notarized, stapled.
+    create = _index(calls, lambda c: c["tool"] == "hdiutil" and c["argv"][:1] == ["create"])
+    a = calls[create]["argv"]
+    dmg = a[-1]
+    assert create > staple_app
+    assert _opt(a, "-volname") == "FaceMirror" and _opt(a, "-format") == "UDZO" and "-ov" in a and "-srcfolder" in a
+    assert dmg.endswith(".dmg") and _app_version() in Path(dmg).name
+    dmg_sign = _index(calls, lambda c: _is_sign(c) and c["argv"][-1] == dmg)
+    assert dmg_sign > create
+    assert calls[submits[1]]["argv"][2] == dmg and submits[1] > dmg_sign
+    staple_dmg = _index(calls, lambda c: c["tool"] == "xcrun" and c["argv"][:2] == ["stapler", "staple"] and c["argv"][-1] == dmg)
+    assert staple_dmg > submits[1]
+
+    # Gatekeeper's view last.
+    tail = calls[-2:]
+    assert [c["tool"] for c in tail] == ["spctl", "spctl"]
+    assert tail[0]["argv"] == ["--assess", "--type", "execute", "--verbose", app]
+    assert tail[1]["argv"][:5] == ["-a", "-t", "open", "--context", "context:primary-signature"]
+    assert tail[1]["argv"][-1] == dmg
+
+
+def _app_version() -> str:
+    return cfg.read_version(REPO / "app" / "__init__.py")
+
+
+def test_build_step_runs_pyinstaller_on_the_spec_with_release_settings(stubs, fake_app):
+    proc, calls = _run(stubs, fake_app["dist"], "--no-notarize", "--no-dmg")
+    assert proc.returncode == 0, proc.stderr
+    assert calls[0]["tool"] == "pyinstaller"
+    a = calls[0]["argv"]
+    assert "--clean" in a and "--noconfirm" in a and a[-1] == str(REPO / "FaceMirror.spec")
+    assert _opt(a, "--distpath") == str(fake_app["dist"])
+    # A release build refuses missing or untrained models; PyInstaller itself only signs ad hoc.
+    assert calls[0]["env"]["FACEMIRROR_SPEC_REQUIRE_MODELS"] == "1"
+    assert not calls[0]["env"]["FACEMIRROR_CODESIGN_IDENTITY"]
+    assert all(_is_sign(c) or c["tool"] in ("codesign", "xattr") for c in calls[1:])
+
+
+def test_no_notarize_skips_notary_staple_and_gatekeeper(stubs, fake_app):
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build", "--no-notarize",
+                       drop=("FACEMIRROR_NOTARY_PROFILE",))
+    assert proc.returncode == 0, proc.stderr
+    tools = [(c["tool"], c["argv"][0]) for c in calls]
+    assert ("xcrun", "notarytool") not in tools and ("xcrun", "stapler") not in tools
+    assert not any(c["tool"] == "spctl" for c in calls)
+    assert any(c["tool"] == "hdiutil" for c in calls)
+
+
+def test_dry_run_prints_every_step_and_calls_nothing(stubs, fake_app):
+    proc, calls = _run(stubs, fake_app["dist"], "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert calls == []
+    out = proc.stdout
+    lines = [line for line in out.splitlines() if line.startswith("+ ")]
+    for needle in ("pyinstaller", "codesign --force --options runtime --timestamp", "--entitlements",
+                   "codesign --verify --deep --strict", "notarytool submit", "stapler staple",
+                   "hdiutil create", "spctl --assess --type execute", "context:primary-signature"):
+        assert any(needle in line for line in lines), needle
+    for f in fake_app["code"]:
+        assert any(line.endswith(str(f).replace(" ", "\\ ")) for line in lines), f
+    # DRY_RUN=1 in the environment means the same.
+    proc2, calls2 = _run(stubs, fake_app["dist"], "--skip-build", env_extra={"DRY_RUN": "1"})
+    assert proc2.returncode == 0 and calls2 == [] and "+ codesign" in proc2.stdout
+
+
+def test_missing_identity_fails_clearly_before_any_tool_runs(stubs, fake_app):
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build", drop=("FACEMIRROR_CODESIGN_IDENTITY",))
+    assert proc.returncode != 0
+    assert "FACEMIRROR_CODESIGN_IDENTITY is not set" in proc.stderr
+    assert calls == []
+
+
+def test_missing_notary_profile_fails_clearly(stubs, fake_app):
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build", drop=("FACEMIRROR_NOTARY_PROFILE",))
+    assert proc.returncode != 0
+    assert "FACEMIRROR_NOTARY_PROFILE is not set" in proc.stderr and "--no-notarize" in proc.stderr
+    assert calls == []
+
+
+def test_rejected_notarization_stops_the_release(stubs, fake_app):
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build", env_extra={"STUB_NOTARY_STATUS": "Invalid"})
+    assert proc.returncode != 0
+    assert "not accepted" in proc.stderr and "notarytool log 0f1e2d3c-test" in proc.stderr
+    assert not any(c["tool"] == "xcrun" and c["argv"][0] == "stapler" for c in calls)
+    assert not any(c["tool"] == "hdiutil" for c in calls)
+
+
+def test_ad_hoc_signature_for_local_builds(stubs, fake_app):
+    proc, _ = _run(stubs, fake_app["dist"], "--skip-build", env_extra={"FACEMIRROR_CODESIGN_IDENTITY": "-"})
+    assert proc.returncode != 0 and "--no-notarize" in proc.stderr
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build", "--no-notarize",
+                       env_extra={"FACEMIRROR_CODESIGN_IDENTITY": "-"})
+    assert proc.returncode == 0, proc.stderr
+    signs = [c for c in calls if _is_sign(c)]
+    assert signs and all(_opt(c["argv"], "--sign") == "-" and "--timestamp" not in c["argv"] for c in signs)
+    assert all(_opt(c["argv"], "--options") == "runtime" for c in signs if not c["argv"][-1].endswith(".dmg"))
+
+
+def test_skip_build_without_an_app_and_unknown_options_fail(stubs, tmp_path):
+    proc, calls = _run(stubs, tmp_path / "empty_dist", "--skip-build")
+    assert proc.returncode != 0 and "FaceMirror.app not found" in proc.stderr and calls == []
+    proc, _ = _run(stubs, tmp_path / "empty_dist", "--frobnicate")
+    assert proc.returncode != 0 and "unknown option" in proc.stderr
+
+
+def test_notary_keychain_is_passed_to_notarytool(stubs, fake_app, tmp_path):
+    kc = str(tmp_path / "ci signing.keychain-db")
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build", env_extra={"FACEMIRROR_NOTARY_KEYCHAIN": kc})
+    assert proc.returncode == 0, proc.stderr
+    submits = [c["argv"] for c in calls if c["tool"] == "xcrun" and c["argv"][:2] == ["notarytool", "submit"]]
+    assert len(submits) == 2 and all(_opt(a, "--keychain") == kc and _opt(a, "--keychain-profile") == PROFILE
+                                     for a in submits)
+
+
+def test_missing_entitlements_file_fails(stubs, fake_app, tmp_path):
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build",
+                       env_extra={"FACEMIRROR_ENTITLEMENTS": str(tmp_path / "nope.plist")})
+    assert proc.returncode != 0 and "entitlements file not found" in proc.stderr and calls == []
+
+
+# ============================================================================================
+# Spec configuration (packaging/spec_config.py) and the spec file itself
+
+def test_info_plist_declares_movies_version_and_retina():
+    version = _app_version()
+    import app
+
+    assert version == app.__version__
+    plist = cfg.info_plist(version)
+    assert plist["CFBundleShortVersionString"] == version == plist["CFBundleVersion"]
+    assert plist["CFBundleIdentifier"] == cfg.BUNDLE_IDENTIFIER == "org.facemirror.FaceMirror"
+    assert plist["NSHighResolutionCapable"] is True
+    assert plist["LSMinimumSystemVersion"] == cfg.MIN_MACOS
+    assert cfg.version_tuple(cfg.MIN_MACOS) >= (14, 0)  # the pinned wheels are macosx_14_0
+    (doc,) = plist["CFBundleDocumentTypes"]
+    assert doc["LSItemContentTypes"] == ["public.movie"]
+    assert doc["CFBundleTypeRole"] == "Viewer"
+    assert doc["LSHandlerRank"] == "Alternate"
+    assert doc["CFBundleTypeName"]
+    # plistlib must be able to write it (PyInstaller does exactly that).
+    import plistlib
+
+    assert plistlib.loads(plistlib.dumps(plist)) == plist
+
+
+def test_read_version_parses_without_importing(tmp_path):
+    f = tmp_path / "__init__.py"
+    f.write_text('"""doc"""\nimport does_not_exist\n__version__ = "2.3.4"\n')
+    assert cfg.read_version(f) == "2.3.4"
+    f.write_text("VERSION = 1\n")
+    with pytest.raises(ValueError):
+        cfg.read_version(f)
+
+
+def test_excludes_keep_torch_and_converters_out():
+    ex = cfg.excluded_modules(REPO / "app", ["QtCore", "QtGui", "QtWidgets", "QtNetwork", "QtQml"])
+    for name in ("torch", "torchvision", "onnx", "onnxscript", "tkinter", "matplotlib", "app.models",
+                 "app.tools.convert_star", "app.tools.convert_retinaface",
+                 "PySide6.QtNetwork", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtWebEngineCore"):
+        assert name in ex, name
+    for used in ("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "onnxruntime", "cv2", "numpy"):
+        assert used not in ex, used
+    hidden = cfg.app_hiddenimports(REPO / "app")
+    assert "app.cli" in hidden and "app.paths" in hidden and "app.gui.main_window" in hidden
+    assert not [m for m in hidden if cfg.is_excluded(m, ex)]
+    assert not [m for m in hidden if m.startswith("app.models") or ".convert_" in m]
+
+
+def test_converters_found_by_glob(tmp_path):
+    app_dir = tmp_path / "app"
+    for rel in ("__init__.py", "cli.py", "tools/__init__.py", "tools/convert_foo.py", "tools/fetch.py",
+                "models/__init__.py", "models/net.py"):
+        _write(app_dir / rel, b"")
+    ex = cfg.excluded_app_modules(app_dir)
+    assert "app.tools.convert_foo" in ex and "app.models" in ex
+    assert cfg.app_hiddenimports(app_dir) == ["app", "app.cli", "app.tools", "app.tools.fetch"]
+
+
+def test_pyside6_modules_listed_from_disk(tmp_path):
+    for n in ("QtCore.abi3.so", "QtNetwork.abi3.so", "QtGui.pyd", "libpyside6.abi3.so.6.12", "__init__.py"):
+        _write(tmp_path / n)
+    assert cfg.pyside6_modules_on_disk(tmp_path) == ["QtCore", "QtGui", "QtNetwork"]
+    assert cfg.pyside6_modules_on_disk(None) == []
+
+
+def test_cv2_qt_files_are_filtered_out():
+    toc = [
+        ("cv2/__init__.py", "/site/cv2/__init__.py", "DATA"),
+        ("cv2/cv2.abi3.so", "/site/cv2/cv2.abi3.so", "EXTENSION"),
+        ("cv2/qt/plugins/platforms/libqxcb.so", "/site/cv2/qt/plugins/platforms/libqxcb.so", "BINARY"),
+        ("cv2/qt/fonts/DejaVuSans.ttf", "/site/cv2/qt/fonts/DejaVuSans.ttf", "DATA"),
+        ("cv2\\qt\\plugins\\platforms\\qwindows.dll", "C:/site/cv2/qt/plugins/platforms/qwindows.dll", "BINARY"),
+        ("libqxcb.so", "cv2/qt/plugins/platforms/libqxcb.so", "SYMLINK"),
+        ("mycv2/qtstuff.py", "/x/mycv2/qtstuff.py", "DATA"),
+    ]
+    kept, dropped = cfg.filter_toc(toc)
+    assert [e[0] for e in kept] == ["cv2/__init__.py", "cv2/cv2.abi3.so", "mycv2/qtstuff.py"]
+    assert len(dropped) == 4
+
+
+def test_unused_qt_plugins_and_libraries_are_filtered_out():
+    keep = [
+        "PySide6/Qt/lib/libQt6Core.so.6", "PySide6/Qt/lib/libQt6Gui.so.6", "PySide6/Qt/lib/libQt6Widgets.so.6",
+        "PySide6/Qt/lib/libQt6DBus.so.6", "PySide6/Qt/lib/QtCore.framework/Versions/A/QtCore",
+        "PySide6/Qt/plugins/platforms/libqcocoa.dylib", "PySide6/Qt/plugins/platforms/libqxcb.so",
+        "PySide6/Qt/plugins/platforms/libqoffscreen.so", "PySide6/Qt/plugins/styles/libqmacstyle.dylib",
+        "PySide6/Qt/plugins/imageformats/libqjpeg.dylib", "PySide6/QtWidgets.abi3.so",
+    ]
+    drop = [
+        "PySide6/Qt/lib/libQt6Network.so.6", "PySide6/Qt/lib/libQt6Qml.so.6", "PySide6/Qt/lib/libQt6Svg.so.6",
+        "PySide6/Qt/lib/QtQuick.framework/Versions/A/QtQuick", "PySide6/Qt/lib/QtSvg.framework/Resources/Info.plist",
+        "PySide6/Qt/plugins/imageformats/libqsvg.dylib", "PySide6/Qt/plugins/imageformats/libqpdf.so",
+        "PySide6/Qt/plugins/iconengines/libqsvgicon.so", "PySide6/Qt/plugins/tls/libqopensslbackend.so",
+        "PySide6/Qt/plugins/platforminputcontexts/libqtvirtualkeyboardplugin.dylib",
+        "PySide6/Qt/plugins/qmltooling/libqmldbg_tcp.so",
+    ]
+    for d in keep:
+        assert not cfg.should_drop(d), d
+    for d in drop:
+        assert cfg.should_drop(d), d
+    # The top-level symlink PyInstaller adds for a dropped library goes with it.
+    toc = [("PySide6/Qt/lib/libQt6Svg.so.6", "/site/PySide6/Qt/lib/libQt6Svg.so.6", "BINARY"),
+           ("libQt6Svg.so.6", "PySide6/Qt/lib/libQt6Svg.so.6", "SYMLINK"),
+           ("libQt6Core.so.6", "PySide6/Qt/lib/libQt6Core.so.6", "SYMLINK")]
+    kept, dropped = cfg.filter_toc(toc)
+    assert [e[0] for e in kept] == ["libQt6Core.so.6"]
+
+
+def test_broken_link_check_names_the_offender():
+    kept = [("a.so", "/src/a.so", "BINARY"), ("b.so", "/src/b.so", "EXTENSION"), ("x.txt", "/src/x.txt", "DATA")]
+    dropped = [("PySide6/Qt/lib/libQt6Svg.so.6", "/src/libQt6Svg.so.6", "BINARY")]
+    imports = {"/src/a.so": [("libQt6Svg.so.6", "/src/libQt6Svg.so.6"), ("libc.so.6", None)],
+               "/src/b.so": [("libQt6Core.so.6", "/src/libQt6Core.so.6")]}
+    broken = cfg.find_broken_links(kept, dropped, lambda src: imports.get(src, []))
+    assert broken == [("a.so", "PySide6/Qt/lib/libQt6Svg.so.6")]
+    assert cfg.find_broken_links(kept, [], lambda src: imports[src]) == []
+
+
+def _macho(arch_cpu: int, minos: tuple[int, int], legacy: bool = False) -> bytes:
+    """A minimal 64-bit little-endian Mach-O with one version load command."""
+    ver = (minos[0] << 16) | (minos[1] << 8)
+    if legacy:
+        lc = struct.pack("<IIII", cfg.LC_VERSION_MIN_MACOSX, 16, ver, ver)
+    else:
+        lc = struct.pack("<IIIIII", cfg.LC_BUILD_VERSION, 24, cfg.PLATFORM_MACOS, ver, ver, 0)
+    other = struct.pack("<II", 0x2, 16) + b"\0" * 8  # an unrelated command first (LC_SYMTAB-sized)
+    hdr = struct.pack("<IiiIIIII", 0xFEEDFACF, arch_cpu, 0, 6, 2, len(other) + len(lc), 0, 0)
+    return hdr + other + lc
+
+
+def test_macho_minimum_macos_thin_and_fat(tmp_path):
+    arm = _macho(0x0100000C, (14, 4))
+    x86 = _macho(0x01000007, (10, 13), legacy=True)
+    thin = _write(tmp_path / "thin.dylib", arm)
+    assert cfg.macho_min_os(thin) == {"arm64": "14.4"}
+    off1, off2 = 4096, 8192
+    fat = bytearray(struct.pack(">II", 0xCAFEBABE, 2)
+                    + struct.pack(">iiIII", 0x01000007, 3, off1, len(x86), 12)
+                    + struct.pack(">iiIII", 0x0100000C, 0, off2, len(arm), 14))
+    fat += b"\0" * (off1 - len(fat)) + x86
+    fat += b"\0" * (off2 - len(fat)) + arm
+    fatp = _write(tmp_path / "fat.so", bytes(fat))
+    assert cfg.macho_min_os(fatp) == {"x86_64": "10.13", "arm64": "14.4"}
+    assert cfg.macho_min_os(_write(tmp_path / "data.bin", b"not a binary at all")) == {}
+    assert cfg.macho_min_os(_write(tmp_path / "Foo.class", b"\xca\xfe\xba\xbe\x00\x00\x00\x41")) == {}
+
+    new = _write(tmp_path / "new.so", _macho(0x0100000C, (26, 0)))
+    entries = [("ok.dylib", str(thin), "BINARY"), ("PySide6/QtCore.abi3.so", str(new), "EXTENSION"),
+               ("other/new.so", str(new), "BINARY"), ("fat.so", str(fatp), "BINARY")]
+    too_new, excused = cfg.check_min_macos(entries, "14.4", "arm64")
+    assert too_new == [("other/new.so", "26.0")]
+    assert excused == [("PySide6/QtCore.abi3.so", "26.0")]
+    too_new, _ = cfg.check_min_macos(entries, "14.4", "arm64", exceptions=())
+    assert len(too_new) == 2
+
+
+def test_weights_are_bundled_from_the_chosen_folder(tmp_path):
+    repo_w = tmp_path / "repo_weights"
+    _write(repo_w / "manifest.json", json.dumps({"models": {
+        "star": {"file": "star_landmark_98.onnx", "required": True, "create": "make star"},
+        "retinaface": {"file": "retinaface_mobilenet025.onnx", "required": True, "create": "make rf"},
+        "extra": {"file": "extra.onnx", "required": False}}}).encode())
+    dev = tmp_path / "dev"
+    _write(dev / "star_landmark_98.onnx", b"x")
+    _write(dev / "notes.txt", b"x")
+    assert cfg.weights_source_dir(REPO, {}) == REPO / "weights"
+    assert cfg.weights_source_dir(REPO, {cfg.ENV_WEIGHTS_DIR: str(dev)}) == dev.resolve()
+    datas = cfg.weights_datas(dev, repo_w)
+    assert datas == [(str(dev / "star_landmark_98.onnx"), "weights"), (str(repo_w / "manifest.json"), "weights")]
+    missing = cfg.missing_required_models(datas, cfg.load_manifest(repo_w / "manifest.json"))
+    assert missing == [("retinaface_mobilenet025.onnx", "make rf")]
+    # A folder with its own manifest uses that one.
+    _write(dev / "manifest.json", b"{}")
+    assert cfg.weights_datas(dev, repo_w)[-1] == (str(dev / "manifest.json"), "weights")
+    assert cfg.env_flag({"X": "1"}, "X") and not cfg.env_flag({"X": "0"}, "X") and not cfg.env_flag({}, "X")
+
+
+def test_untrained_model_detected(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, tmp_path / "trained.onnx")
+    helper.set_model_props(m, {"facemirror.untrained": "true"})
+    onnx.save(m, tmp_path / "dev.onnx")
+    assert cfg.model_is_untrained(tmp_path / "dev.onnx")
+    assert not cfg.model_is_untrained(tmp_path / "trained.onnx")
+
+
+def test_spec_uses_the_config_and_builds_an_arm64_bundle():
+    """The spec parses and wires the settings the release depends on (checked without running it)."""
+    src = (REPO / "FaceMirror.spec").read_text()
+    tree = ast.parse(src)
+    calls = {n.func.id: n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    for target in ("Analysis", "PYZ", "EXE", "COLLECT", "BUNDLE"):
+        assert target in calls, target
+    kw = lambda call: {k.arg: ast.unparse(k.value) for k in call.keywords}  # noqa: E731
+    exe, bundle, analysis = kw(calls["EXE"]), kw(calls["BUNDLE"]), kw(calls["Analysis"])
+    assert exe["argv_emulation"] == "False" and exe["upx"] == "False"
+    assert "TARGET_ARCH" in exe["target_arch"] and cfg.TARGET_ARCH == "arm64"
+    assert "ENV_CODESIGN_IDENTITY" in exe["codesign_identity"] and "ENV_ENTITLEMENTS" in exe["entitlements_file"]
+    assert exe["exclude_binaries"] == "True"  # onedir
+    assert "FaceMirror.icns" in bundle["icon"] and "info_plist" in bundle["info_plist"]
+    assert "BUNDLE_IDENTIFIER" in bundle["bundle_identifier"] and bundle["version"] == "VERSION"
+    assert "excluded_modules" in analysis["excludes"] and "model_datas" == analysis["datas"]
+    assert "filter_toc(a.binaries)" in src and "filter_toc(a.datas)" in src
+    assert (REPO / "resources" / "FaceMirror.icns").is_file()
+
+
+def test_entitlements_are_a_valid_minimal_plist():
+    import plistlib
+
+    ent = plistlib.loads((PACKAGING / "entitlements.plist").read_bytes())
+    assert isinstance(ent, dict)
+    # Everything is signed by us and nothing generates code: none of these may creep in unexplained.
+    for key in ("com.apple.security.cs.disable-library-validation", "com.apple.security.cs.allow-jit",
+                "com.apple.security.cs.allow-dyld-environment-variables", "com.apple.security.device.camera"):
+        assert key not in ent, key
+
+
+# ============================================================================================
+# Icon
+
+make_icns = _load("facemirror_make_icns_test", PACKAGING / "make_icns.py")
+
+
+def test_committed_icns_parses_with_pngs_of_the_declared_sizes():
+    data = (REPO / "resources" / "FaceMirror.icns").read_bytes()
+    assert data[:4] == b"icns"
+    assert struct.unpack(">I", data[4:8])[0] == len(data)
+    entries = make_icns.read_icns(data)
+    kinds = [k for k, _ in entries]
+    for required in ("ic07", "ic08", "ic09", "ic10"):
+        assert required in kinds
+    pos = 8
+    for kind, payload in entries:
+        assert struct.unpack(">I", data[pos + 4:pos + 8])[0] == len(payload) + 8
+        pos += len(payload) + 8
+        assert payload[:8] == make_icns.PNG_SIGNATURE
+        size = make_icns.ICNS_TYPES[kind]
+        assert make_icns.png_size(payload) == (size, size), kind
+    assert pos == len(data)
+    png = (REPO / "resources" / "FaceMirror.png").read_bytes()
+    assert make_icns.png_size(png) == (1024, 1024)
+
+
+def test_icns_writer_round_trips_and_rejects_garbage():
+    blob = make_icns.build_icns([("ic07", b"A" * 10), ("ic08", b"")])
+    assert make_icns.read_icns(blob) == [("ic07", b"A" * 10), ("ic08", b"")]
+    with pytest.raises(ValueError):
+        make_icns.read_icns(b"nope" + blob[4:])
+    with pytest.raises(ValueError):
+        make_icns.read_icns(blob[:-3])
+    with pytest.raises(ValueError):
+        make_icns.build_icns([("toolong", b"")])
+
+
+def test_icon_drawing_is_square_with_transparent_corners():
+    img = make_icns.draw_icon(128, supersample=2)
+    assert img.shape == (128, 128, 4)
+    assert img[0, 0, 3] == 0 and img[64, 64, 3] == 255
+    # The two halves of the face differ in tone.
+    left, right = img[64, 40, :3].astype(int), img[64, 88, :3].astype(int)
+    assert abs(left - right).sum() > 60
