@@ -18,6 +18,9 @@ CONVERT_EXTRAS_HINT = ("the converters need the optional extras: "
 def _build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="main.py", description=f"{APP_NAME}: mirror the two halves of a face in video.")
     p.add_argument("--version", action="store_true", help="print versions and exit")
+    p.add_argument("--self-test", action="store_true",
+                   help="load the models, run one detection and one STAR inference, open the window offscreen, exit")
+    p.add_argument("--require-coreml", action="store_true", help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command")
 
     sub.add_parser("doctor", help="versions, ONNX Runtime providers, model files present or missing")
@@ -43,6 +46,14 @@ def _build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--no-convert", action="store_true", help="download only")
     fetch.add_argument("--overwrite", action="store_true", help="replace existing converted models")
     fetch.add_argument("--timeout", type=float, default=30.0, help="network timeout in seconds")
+
+    proc = sub.add_parser("process", help="process videos headless (files or folders)")
+    proc.add_argument("inputs", nargs="+", help="video files or folders containing videos")
+    proc.add_argument("--out", type=Path, default=None, help="output folder (default: beside each input)")
+    proc.add_argument("--midline", choices=["glabella-chin", "pupils"], default="glabella-chin",
+                      help="midline definition (STAR only; default glabella-chin)")
+    proc.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    proc.add_argument("--no-annotated", action="store_true", help="do not write NAME_annotated.mp4")
 
     bench = sub.add_parser("benchmark", help="print speed figures")
     bench_sub = bench.add_subparsers(dest="what", required=True)
@@ -74,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.version:
         _print_version()
         return 0
+    if args.self_test:
+        from app.selftest import run_self_test
+        return run_self_test(require_coreml=args.require_coreml)
     if args.command is None:
         from app.gui_launch import launch_gui
         return launch_gui()
@@ -85,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "models":
         from app.tools.fetch import fetch_command
         return fetch_command(args)
+    if args.command == "process":
+        from app.batch import process_command
+        return process_command(args)
     if args.command == "benchmark":
         from app.tools.benchmark import benchmark_command
         return benchmark_command(args)
