@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -60,15 +61,22 @@ def run_self_test(require_coreml: bool = False) -> int:
             print(f"STAR inference: 98 points in {1000 * (time.perf_counter() - t):.0f} ms "
                   f"({models.landmarks.backend.describe()})")
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        import tempfile
+
+        from PySide6.QtCore import QSettings
         from PySide6.QtWidgets import QApplication
         from app.gui.main_window import MainWindow
 
         app = QApplication.instance() or QApplication([sys.argv[0]])
-        window = MainWindow()
-        window.show()
-        app.processEvents()
-        print(f"window: '{window.windowTitle()}' created ({window.width()}x{window.height()})")
-        window.close()
+        with tempfile.TemporaryDirectory(prefix="facemirror-selftest-") as tmp:
+            # A throwaway settings file: the self-test must not change the user's preferences.
+            settings = QSettings(str(Path(tmp) / "selftest.ini"), QSettings.IniFormat)
+            window = MainWindow(settings=settings)
+            window.show()
+            app.processEvents()
+            print(f"window: '{window.windowTitle()}' created ({window.width()}x{window.height()})")
+            window.close()
+            app.processEvents()
         print(f"backend: {models.describe()}")
         print("self-test passed")
         return 0

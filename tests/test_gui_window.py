@@ -7,17 +7,42 @@ import pytest
 pytest.importorskip("PySide6")
 
 
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path):
+    """QSettings go to a temporary folder: tests never touch the user's settings."""
+    from PySide6.QtCore import QSettings
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+
+
+def _window(qtbot):
+    from app.gui.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.models_known, timeout=20000)
+    return w
+
+
 def test_models_missing_state(qtbot, monkeypatch, tmp_path):
-    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(tmp_path / "weights"))
     from app.gui.main_window import MainWindow
 
     w = MainWindow()
     qtbot.addWidget(w)
     w.show()
-    text = w.models_label.text()
+    text = w.models_label.text()   # known at once, before the models are loaded
     assert "Models missing" in text
     assert "main.py convert star" in text and "models fetch" in text
+    assert "nutPace/openface_weights" in text
+    assert "No face detector model" in w.backend_label.text()
+    qtbot.waitUntil(lambda: w.models_known, timeout=20000)
+    assert w.models_panel.isVisible()
     assert "5-point fallback" in w.backend_label.text()
+    assert not w.start_action.isEnabled()
+    w.start()
+    assert "face detector model is not installed" in w.statusBar().currentMessage()
 
 
 def test_status_bar_names_backend_and_warns_for_untrained_model(qtbot, monkeypatch, tmp_path):
@@ -26,12 +51,66 @@ def test_status_bar_names_backend_and_warns_for_untrained_model(qtbot, monkeypat
 
     constant_landmarks_model(tmp_path / "star_landmark_98.onnx", np.zeros((98, 2)), untrained=True)
     monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(tmp_path))
-    from app.gui.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
+    w = _window(qtbot)
     assert "CPU" in w.backend_label.text() and "STAR 98-point" in w.backend_label.text()
     assert "UNTRAINED" in w.backend_label.text()
     assert "UNTRAINED" in w.models_label.text()
+    assert "UNTRAINED" in w.warning_label.text().upper()
+    assert "FaceMirror" in w.version_label.text()
     w.grab().save(str(tmp_path / "window.png"))
     assert (tmp_path / "window.png").stat().st_size > 0
+
+
+def test_main_actions_have_shortcuts_and_tooltips(qtbot, monkeypatch, tmp_path):
+    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(tmp_path))
+    from PySide6.QtGui import QKeySequence
+
+    w = _window(qtbot)
+    expected = {w.add_action: "Ctrl+O", w.start_action: "Ctrl+R", w.cancel_action: "Esc",
+                w.remove_action: "Del", w.up_action: "Ctrl+Up", w.down_action: "Ctrl+Down"}
+    for action, key in expected.items():
+        keys = [s.toString(QKeySequence.SequenceFormat.PortableText) for s in action.shortcuts()]
+        assert key in keys, (action.text(), keys)
+        assert action.toolTip() and key.split("+")[-1] in action.toolTip()
+    for action in (w.open_output_action, w.choose_output_action, w.add_folder_action):
+        assert action.shortcuts() and action.toolTip()
+
+
+def test_settings_are_remembered(qtbot, monkeypatch, tmp_path):
+    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(tmp_path))
+    out = tmp_path / "chosen"
+    out.mkdir()
+    w = _window(qtbot)
+    w.show()
+    assert w.output_folder is None                      # default: beside each input
+    w.set_output_folder(out)
+    w.midline_combo.setCurrentIndex(w.midline_combo.findData("pupils"))
+    w.resize(760, 580)   # the offscreen screen is 800 x 600
+    w.close()
+
+    w2 = _window(qtbot)
+    assert w2.output_folder == out
+    assert w2.midline == "pupils"
+    assert (w2.width(), w2.height()) == (760, 580)
+    w2.set_output_folder(None)
+    w2.close()
+    w3 = _window(qtbot)
+    assert w3.output_folder is None
+    assert w3.output_combo.count() == 2                  # the folder stays offered
+    # nothing was written outside the temporary settings folder
+    assert list((tmp_path / "settings").rglob("*.conf")) or list((tmp_path / "settings").rglob("*.ini"))
+
+
+def test_settings_can_be_given_explicitly(qtbot, monkeypatch, tmp_path):
+    """A self-test (or an embedding) can keep the window away from the user's settings."""
+    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(tmp_path))
+    from PySide6.QtCore import QSettings
+
+    from app.gui.main_window import MainWindow
+
+    own = QSettings(str(tmp_path / "own.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(settings=own)
+    qtbot.addWidget(w)
+    w.close()
+    assert (tmp_path / "own.ini").is_file()
+    assert not (tmp_path / "settings").exists()

@@ -1,28 +1,679 @@
-"""FaceMirror main window (PySide6 only; no engine logic here)."""
+"""FaceMirror main window (PySide6 only; no engine logic here).
+
+What it holds: the models banner (missing models, warnings, conversion), three live previews, the
+throughput line, the queue table, two toolbars (queue actions; output folder and midline) and the
+status bar (backend, landmark model warning, version).
+
+Threads: one PipelineWorker in its own QThread loads the models (Models.load) and runs the
+pipeline for one queued file at a time; the window sends it requests through queued signals and
+cancels through a threading.Event per file. A model conversion runs in a second QThread
+(model_convert.Conversion). Closing the window cancels the running file, waits for the worker
+thread and leaves no partial output (the pipeline discards its temporary files on cancel).
+"""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMainWindow, QVBoxLayout, QWidget
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QSettings, QSize, Qt, QThread, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboBox, QFileDialog,
+                               QHeaderView, QLabel, QMainWindow, QSplitter, QStyle, QTableView,
+                               QToolBar, QVBoxLayout, QWidget)
 
 from app import __version__, APP_NAME
-from app.gui.model_status import ModelStatus, read_model_status
+from app.gui import file_open
+from app.gui import model_status as status_info
+from app.gui.jobs import Job, Status, collect_videos, queue_eta, refused_message
+from app.gui.model_convert import Conversion
+from app.gui.model_status import (ModelStatus, SHORT_NAME, checkpoint_names, conversion_target_dir,
+                                  converter_missing_hint, model_filename, scan_model_files)
+from app.gui.models_panel import ModelsPanel
+from app.gui.prefs import MIDLINE_METHODS, Prefs
+from app.gui.preview import PreviewStrip
+from app.gui.queue_model import (COL_DURATION, COL_FILE, COL_OUTPUT, COL_PROGRESS, COL_STATUS,
+                                 DurationProber, ProgressDelegate, QueueModel)
+from app.gui.throughput import ThroughputPanel
+from app.gui.worker import PipelineWorker
+from app.outputs import VIDEO_EXTENSIONS
+from app.pipeline import Pipeline, Settings
+
+MESSAGE_MS = 12000
+PREVIEW_MAX_SIDE = 480      # pixels of the previews made by the pipeline (downscaled there)
+PREVIEW_FPS = 20.0          # preview updates per second at most
+MIDLINE_LABELS = {"glabella-chin": "Glabella to chin", "pupils": "Between the pupils"}
+MIDLINE_TIPS = {"glabella-chin": "Midline through the glabella (between the inner brows) and the chin",
+                "pupils": "Midline perpendicular to the line joining the pupils, through its centre (STAR only)"}
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, status: ModelStatus | None = None):
+    # requests to the worker (queued to its thread)
+    _request_load = Signal()
+    _request_process = Signal(int, str, str, object, object)
+    # for observers (tests, accessibility tools)
+    models_changed = Signal(object)
+    queue_finished = Signal(str)
+
+    def __init__(self, status: ModelStatus | None = None, *, threads: int | None = None,
+                 settings: QSettings | None = None):
+        """`settings`: where choices are remembered (default: the user's FaceMirror settings);
+        a self-test can pass QSettings(path, QSettings.IniFormat) to leave the user's alone."""
         super().__init__()
         self.setWindowTitle(f"{APP_NAME} {__version__}")
-        self.resize(1280, 800)
-        self.model_status = status or read_model_status()
+        self.setAcceptDrops(True)
+        self.prefs = Prefs(settings)
+        self.model_status = status or scan_model_files()
+        self.models_known = False          # a load attempt has finished
+        self._running = False              # the queue is being worked through
+        self._stop_requested = False
+        self._closing = False
+        self._closed = False
+        self._current: Job | None = None
+        self._cancel: threading.Event | None = None
+        self._conversion: Conversion | None = None
+        self._close_after_conversion = False
+        self._batch = {"done": 0, "failed": 0, "cancelled": 0}
+        self._last_output_dir: Path | None = None
+
+        self._build_actions()
+        self._build_ui()
+        self._restore_prefs()
+        self._show_model_status(self.model_status)
+        self._start_worker(threads)
+        self._file_open = file_open.install(QApplication.instance())
+        self._file_open.attach(self.add_paths)
+        QApplication.instance().aboutToQuit.connect(self.shutdown)
+        self._update_actions()
+
+    # =========================================================================================
+    # building
+    def _action(self, text: str, tip: str, shortcuts, slot, icon=None) -> QAction:
+        a = QAction(text, self)
+        if icon is not None:
+            a.setIcon(self.style().standardIcon(icon))
+        seqs: list[QKeySequence] = []
+        shown: list[QKeySequence] = []     # the tooltip names the main binding of each shortcut
+        for s in shortcuts or []:
+            bindings = QKeySequence.keyBindings(s) if isinstance(s, QKeySequence.StandardKey) else [QKeySequence(s)]
+            bindings = [b for b in bindings if not b.isEmpty() and all(b != o for o in seqs)]
+            seqs.extend(bindings)
+            shown.extend(bindings[:1])
+        if seqs:
+            a.setShortcuts(seqs)
+            keys = ", ".join(q.toString(QKeySequence.SequenceFormat.NativeText) for q in shown)
+            tip = f"{tip} ({keys})"
+        a.setToolTip(tip)     # no status tip: hovering must not wipe a notice from the status bar
+        a.triggered.connect(slot)
+        self.addAction(a)   # shortcuts work wherever the focus is in the window
+        return a
+
+    def _build_actions(self) -> None:
+        SP = QStyle.StandardPixmap
+        self.add_action = self._action("Add videos...", "Add video files to the queue",
+                                       [QKeySequence.StandardKey.Open], self.add_videos_dialog, SP.SP_DialogOpenButton)
+        self.add_folder_action = self._action("Add folder...", "Add every video in a folder (and its subfolders)",
+                                              ["Ctrl+Shift+O"], self.add_folder_dialog, SP.SP_DirOpenIcon)
+        self.remove_action = self._action("Remove", "Remove the selected files from the queue",
+                                          [QKeySequence.StandardKey.Delete, "Backspace"], self.remove_selected,
+                                          SP.SP_TrashIcon)
+        self.up_action = self._action("Move up", "Move the selected waiting file up", ["Ctrl+Up"],
+                                      lambda: self.move_selected(-1), SP.SP_ArrowUp)
+        self.down_action = self._action("Move down", "Move the selected waiting file down", ["Ctrl+Down"],
+                                        lambda: self.move_selected(1), SP.SP_ArrowDown)
+        self.start_action = self._action("Start", "Process the waiting files", ["Ctrl+R", "Ctrl+Return"],
+                                         self.start, SP.SP_MediaPlay)
+        self.cancel_action = self._action("Cancel", "Stop processing now; the file being processed leaves no output",
+                                          ["Esc"], self.cancel, SP.SP_MediaStop)
+        self.open_output_action = self._action("Open output folder",
+                                               "Show the output folder of the selected (or last) file",
+                                               ["Ctrl+E"], self.open_output_folder, SP.SP_DirLinkIcon)
+        self.choose_output_action = self._action("Choose output folder...",
+                                                 "Write all outputs into one folder instead of beside each input",
+                                                 ["Ctrl+Shift+E"], self.choose_output_folder, SP.SP_DirIcon)
+
+    def _build_ui(self) -> None:
+        tb = QToolBar("Queue", self)
+        tb.setObjectName("queueToolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for a in (self.add_action, self.add_folder_action, self.remove_action, self.up_action, self.down_action):
+            tb.addAction(a)
+        tb.addSeparator()
+        for a in (self.start_action, self.cancel_action):
+            tb.addAction(a)
+        tb.addSeparator()
+        tb.addAction(self.open_output_action)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+        self.addToolBarBreak()
+
+        ob = QToolBar("Options", self)
+        ob.setObjectName("optionsToolbar")
+        ob.setMovable(False)
+        ob.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        ob.addWidget(QLabel(" Output: ", ob))
+        self.output_combo = QComboBox(ob)
+        self.output_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.output_combo.setMinimumContentsLength(24)
+        self.output_combo.setToolTip("Where the five output files of each video are written")
+        self.output_combo.setAccessibleName("Output folder")
+        self.output_combo.addItem("Beside each input video", None)
+        ob.addWidget(self.output_combo)
+        ob.addAction(self.choose_output_action)
+        ob.addSeparator()
+        ob.addWidget(QLabel(" Midline: ", ob))
+        self.midline_combo = QComboBox(ob)
+        self.midline_combo.setAccessibleName("Midline method")
+        for i, m in enumerate(MIDLINE_METHODS):
+            self.midline_combo.addItem(MIDLINE_LABELS[m], m)
+            self.midline_combo.setItemData(i, MIDLINE_TIPS[m], Qt.ItemDataRole.ToolTipRole)
+        self.midline_combo.setToolTip("How the facial midline is defined from the 98 STAR landmarks")
+        ob.addWidget(self.midline_combo)
+        ob.addSeparator()
+        self.overwrite_box = QCheckBox("Replace existing outputs", ob)
+        self.overwrite_box.setToolTip("Off: a file whose outputs already exist fails and nothing is changed")
+        ob.addWidget(self.overwrite_box)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, ob)
+
         central = QWidget(self)
         layout = QVBoxLayout(central)
-        self.models_label = QLabel(self.model_status.summary_html(), central)
-        self.models_label.setTextFormat(Qt.RichText)
-        self.models_label.setWordWrap(True)
-        self.models_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.models_label.setAlignment(Qt.AlignTop | Qt.AlignLeft)
-        layout.addWidget(self.models_label)
+        self.models_panel = ModelsPanel(central)
+        self.models_panel.convert_requested.connect(self.convert_model)
+        self.models_label = self.models_panel.label
+        layout.addWidget(self.models_panel)
+
+        top = QWidget(central)
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        self.preview = PreviewStrip(top)
+        self.throughput = ThroughputPanel(top)
+        top_layout.addWidget(self.preview, 1)
+        top_layout.addWidget(self.throughput)
+
+        self.model = QueueModel(self)
+        self.table = QTableView(central)
+        self.table.setModel(self.model)
+        self.table.setAccessibleName("Queue of videos")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setAcceptDrops(False)
+        self.table.viewport().setAcceptDrops(False)
+        self.table.setItemDelegateForColumn(COL_PROGRESS, ProgressDelegate(self.table))
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_DURATION, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_PROGRESS, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(COL_OUTPUT, QHeaderView.ResizeMode.Stretch)
+        header.resizeSection(COL_PROGRESS, 9 * self.fontMetrics().height())
+        self.table.selectionModel().selectionChanged.connect(self._update_actions)
+        self.table.doubleClicked.connect(lambda _i: self.open_output_folder())
+        self.table.setToolTip("Drop video files or folders anywhere on the window to add them")
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical, central)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(self.table)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
-        self.backend_label = QLabel(self.model_status.backend_text)
-        self.statusBar().addPermanentWidget(self.backend_label, 1)
-        self.statusBar().addPermanentWidget(QLabel(f"{APP_NAME} {__version__}"))
+
+        self.backend_label = QLabel(self)
+        self.backend_label.setToolTip("What runs the models (ONNX Runtime execution provider) and which landmark model is loaded")
+        self.warning_label = QLabel(self)
+        self.warning_label.setStyleSheet("QLabel { color: #b35c00; font-weight: bold; }")
+        self.version_label = QLabel(f"{APP_NAME} {__version__}", self)
+        sb = self.statusBar()
+        sb.addPermanentWidget(self.backend_label)
+        sb.addPermanentWidget(self.warning_label)
+        sb.addPermanentWidget(self.version_label)
+
+        self.prober = DurationProber(self)
+        self.prober.probed.connect(self._on_probed)
+        self.output_combo.currentIndexChanged.connect(self._output_choice_changed)
+        self.midline_combo.currentIndexChanged.connect(self._midline_changed)
+
+    def _restore_prefs(self) -> None:
+        geometry = self.prefs.geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(self._default_size())
+        splitter = self.prefs.splitter()
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        folder = self.prefs.last_output_folder
+        if folder is not None:
+            self.output_combo.addItem(str(folder), str(folder))
+        if self.prefs.output_folder is not None and self.output_combo.count() > 1:
+            self.output_combo.setCurrentIndex(1)
+        self.model.set_default_out_dir(self.output_folder)
+        self.midline_combo.setCurrentIndex(max(0, MIDLINE_METHODS.index(self.prefs.midline)))
+
+    def _default_size(self) -> QSize:
+        """1280 x 800, or less on a smaller screen."""
+        size = QSize(1280, 800)
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is not None:
+            avail = screen.availableGeometry().size()
+            if avail.width() >= 640 and avail.height() >= 480:
+                size = size.boundedTo(QSize(int(avail.width() * 0.95), int(avail.height() * 0.9)))
+        return size
+
+    def _start_worker(self, threads: int | None) -> None:
+        self._thread = QThread(self)
+        self._thread.setObjectName("facemirror-worker")
+        self._worker = PipelineWorker(threads)
+        self._worker.moveToThread(self._thread)
+        self._request_load.connect(self._worker.load_models)
+        self._request_process.connect(self._worker.process)
+        self._worker.models_ready.connect(self._on_models_ready)
+        self._worker.progress.connect(self._on_progress)
+        self._worker.preview_ready.connect(self._on_preview_ready)
+        self._worker.job_finished.connect(self._on_job_finished)
+        self._thread.start()
+        self._request_load.emit()
+
+    # =========================================================================================
+    # properties
+    @property
+    def output_folder(self) -> Path | None:
+        data = self.output_combo.currentData()
+        return Path(data) if data else None
+
+    @property
+    def midline(self) -> str:
+        return self.midline_combo.currentData() or MIDLINE_METHODS[0]
+
+    @property
+    def is_running(self) -> bool:
+        return self._running
+
+    @property
+    def worker_thread(self) -> QThread:
+        return self._thread
+
+    def message(self, text: str, ms: int = MESSAGE_MS) -> None:
+        """A non-blocking notice in the status bar."""
+        self.statusBar().showMessage(text, ms)
+
+    # =========================================================================================
+    # adding files
+    def add_paths(self, paths) -> int:
+        """Add video files and folders; refuse anything else with a message. Returns rows added."""
+        videos, refused = collect_videos(paths)
+        added, duplicates = self.model.add_paths(videos)
+        for job in added:
+            self.prober.probe(job.id, job.path)
+        notes = []
+        if added:
+            notes.append(f"Added {len(added)} video{'s' if len(added) != 1 else ''}")
+        if duplicates:
+            notes.append(f"{len(duplicates)} already in the queue")
+        if refused:
+            notes.append(refused_message(refused))
+        if notes:
+            self.message(". ".join(notes))
+        self._update_actions()
+        return len(added)
+
+    def _ask_videos(self) -> list[str]:
+        patterns = " ".join(f"*{e}" for e in sorted(VIDEO_EXTENSIONS))
+        files, _ = QFileDialog.getOpenFileNames(self, "Add videos", self.prefs.last_input_folder,
+                                                f"Videos ({patterns});;All files (*)")
+        return files
+
+    def _ask_folder(self, title: str, start: str) -> str:
+        return QFileDialog.getExistingDirectory(self, title, start)
+
+    def add_videos_dialog(self) -> None:
+        files = self._ask_videos()
+        if files:
+            self.prefs.last_input_folder = str(Path(files[0]).parent)
+            self.add_paths(files)
+
+    def add_folder_dialog(self) -> None:
+        folder = self._ask_folder("Add every video in a folder", self.prefs.last_input_folder)
+        if folder:
+            self.prefs.last_input_folder = folder
+            self.add_paths([folder])
+
+    def _on_probed(self, job_id: int, info) -> None:
+        frames, fps, duration = info
+        self.model.update_job(job_id, frames=frames, fps=fps, duration_s=duration, probed=True)
+
+    # drag and drop anywhere on the window
+    @staticmethod
+    def _local_paths(mime) -> list[str]:
+        return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if self._local_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        if self._local_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = self._local_paths(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.add_paths(paths)
+
+    # =========================================================================================
+    # queue editing
+    def selected_rows(self) -> list[int]:
+        return sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+
+    def remove_selected(self) -> None:
+        rows = self.selected_rows()
+        if not rows:
+            self.message("Select the files to remove first")
+            return
+        removed = self.model.remove_rows(rows)
+        if removed < len(rows):
+            self.message("The file being processed cannot be removed; Cancel stops it")
+        self._update_actions()
+
+    def move_selected(self, delta: int) -> None:
+        rows = self.selected_rows()
+        if len(rows) != 1:
+            return
+        new = self.model.move(rows[0], delta)
+        self.table.selectionModel().setCurrentIndex(
+            self.model.index(new, 0),
+            QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        self._update_actions()
+
+    # =========================================================================================
+    # output folder and midline
+    def choose_output_folder(self) -> None:
+        start = str(self.output_folder or self.prefs.last_output_folder or "")
+        folder = self._ask_folder("Write outputs into this folder", start)
+        if folder:
+            self.set_output_folder(Path(folder))
+
+    def set_output_folder(self, folder: Path | None) -> None:
+        """None: beside each input; otherwise one folder for all outputs (remembered)."""
+        if folder is None:
+            self.output_combo.setCurrentIndex(0)
+            return
+        if self.output_combo.count() > 1:
+            self.output_combo.setItemText(1, str(folder))
+            self.output_combo.setItemData(1, str(folder))
+        else:
+            self.output_combo.addItem(str(folder), str(folder))
+        if self.output_combo.currentIndex() == 1:
+            self._output_choice_changed(1)
+        else:
+            self.output_combo.setCurrentIndex(1)
+
+    def _output_choice_changed(self, _index: int) -> None:
+        folder = self.output_folder
+        self.prefs.output_folder = folder
+        self.model.set_default_out_dir(folder)
+
+    def _midline_changed(self, _index: int) -> None:
+        self.prefs.midline = self.midline
+
+    def _open_url(self, url: QUrl) -> bool:
+        return QDesktopServices.openUrl(url)
+
+    def open_output_folder(self) -> None:
+        rows = self.selected_rows()
+        if rows:
+            folder = self.model.out_dir_for(self.model.job_at(rows[0]))
+        elif self._current is not None:
+            folder = self.model.out_dir_for(self._current)
+        else:
+            folder = self.output_folder or self._last_output_dir
+        if folder is None:
+            self.message("No output folder yet: select a file in the queue or choose an output folder")
+            return
+        if not folder.is_dir():
+            self.message(f"The output folder {folder} does not exist yet")
+            return
+        if not self._open_url(QUrl.fromLocalFile(str(folder))):
+            self.message(f"Could not open {folder}")
+
+    # =========================================================================================
+    # models
+    def _show_model_status(self, status: ModelStatus) -> None:
+        self.model_status = status
+        self.models_panel.show_status(status)
+        self.backend_label.setText(status.backend_text)
+        warn = ""
+        if any("UNTRAINED" in w for w in status.warnings):
+            warn = "WARNING: untrained STAR model, results meaningless"
+        elif any(w.startswith("5-point") for w in status.warnings) and status.loaded:
+            warn = "WARNING: 5-point fallback, coarse midline"
+        elif status.error:
+            warn = "WARNING: models failed to load"
+        self.warning_label.setText(warn)
+        self.warning_label.setToolTip("\n".join(status.warnings + ([status.error] if status.error else [])))
+        self.warning_label.setVisible(bool(warn))
+
+    def _on_models_ready(self, status: ModelStatus) -> None:
+        if self._closing:
+            return
+        self.models_known = True
+        self._show_model_status(status)
+        self._update_actions()
+        self.models_changed.emit(status)
+
+    def _ask_checkpoint(self, key: str) -> str:
+        ckpt = checkpoint_names([key])[0]
+        path, _ = QFileDialog.getOpenFileName(
+            self, f"Choose the {SHORT_NAME[key]} checkpoint ({ckpt})", self.prefs.last_input_folder,
+            "PyTorch checkpoints (*.pkl *.pth *.pt);;All files (*)")
+        return path
+
+    def convert_model(self, key: str) -> None:
+        if not status_info.converter_available():
+            self.message(converter_missing_hint(), 30000)
+            return
+        if self._running or self._conversion is not None:
+            self.message("Wait until processing (or the running conversion) has finished")
+            return
+        checkpoint = self._ask_checkpoint(key)
+        if not checkpoint:
+            return
+        out = conversion_target_dir() / model_filename(key)
+        self._conversion = Conversion(key, Path(checkpoint), out, self)
+        self._conversion.log.connect(self.models_panel.show_log)
+        self._conversion.finished.connect(self._on_conversion_finished)
+        self.models_panel.set_converting(True, f"Converting {Path(checkpoint).name} to {out} ... "
+                                                "(this takes a minute)")
+        self._conversion.start()
+        self._update_actions()
+
+    def _on_conversion_finished(self, ok: bool, message: str) -> None:
+        self._conversion = None
+        self.models_panel.set_converting(False, ("Done: " if ok else "Conversion failed: ") + message)
+        if self._close_after_conversion:
+            self.close()
+            return
+        if ok:
+            self.models_known = False
+            self.backend_label.setText("Loading models...")
+            self._request_load.emit()
+        else:
+            self.message(f"Conversion failed: {message}")
+        self._update_actions()
+
+    @property
+    def is_converting(self) -> bool:
+        return self._conversion is not None
+
+    # =========================================================================================
+    # processing
+    def start(self) -> None:
+        if self._running or self._closing:
+            return
+        if not self.model_status.can_process:
+            self.message("Cannot start: the face detector model is not installed (see the models panel)"
+                         if self.models_known else "Cannot start yet: the models are still loading")
+            return
+        if self._conversion is not None:
+            self.message("Cannot start while a model is being converted")
+            return
+        if self.model.next_waiting() is None:
+            self.message("Nothing to process: add videos first (drop them on the window or Ctrl+O)")
+            return
+        self._running = True
+        self._stop_requested = False
+        self._batch = {"done": 0, "failed": 0, "cancelled": 0}
+        self.models_panel.set_busy(True)
+        self._update_actions()
+        self._start_next()
+
+    def _settings(self) -> Settings:
+        return Settings(midline=self.midline, annotated=True, overwrite=self.overwrite_box.isChecked(),
+                        preview_max_side=PREVIEW_MAX_SIDE, preview_fps=PREVIEW_FPS)
+
+    @staticmethod
+    def _window_wording(error: str) -> str:
+        """The pipeline words some errors for the command line; say what to do in the window."""
+        return error.replace("Use --overwrite to replace them", 'Tick "Replace existing outputs" to replace them')
+
+    def _start_next(self) -> None:
+        job = None if self._stop_requested else self.model.next_waiting()
+        if job is None:
+            self._finish_queue()
+            return
+        out_dir = self.model.out_dir_for(job)
+        self._cancel = threading.Event()
+        self._current = job
+        self.model.update_job(job.id, status=Status.PROCESSING, out_dir=out_dir, frames_done=0,
+                              progress=0.0 if job.frames else None, message="")
+        n_done = sum(self._batch.values())
+        self.preview.clear()
+        self.throughput.start_file(job.path.name, n_done + 1, n_done + 1 + len(self.model.waiting(after=job)))
+        self._request_process.emit(job.id, str(job.path), str(out_dir), self._settings(), self._cancel)
+
+    def _on_progress(self, job_id: int, p) -> None:
+        if self._current is None or job_id != self._current.id or self._closing:
+            return
+        frac = min(1.0, p.frames_done / p.frames_total) if p.frames_total else None
+        self.model.update_job(job_id, frames_done=p.frames_done, progress=frac)
+        eta, partial = queue_eta(p.eta_s, self.model.waiting(after=self._current), p.fps)
+        self.throughput.update_progress(p, eta, partial)
+
+    def _on_preview_ready(self, job_id: int) -> None:
+        images = self._worker.take_preview()
+        if images is None or self._closing:
+            return
+        if self._current is not None and job_id == self._current.id:
+            self.preview.set_images(*images)
+
+    def _on_job_finished(self, job_id: int, result) -> None:
+        job = self.model.job_by_id(job_id)
+        if job is not None:
+            if result.ok:
+                batch_level = {Pipeline.COARSE_WARNING, Pipeline.UNTRAINED_WARNING}
+                own = [w for w in result.warnings if w not in batch_level]
+                self.model.update_job(job_id, status=Status.DONE, progress=1.0, message="; ".join(own),
+                                      outputs=dict(result.outputs))
+                self._batch["done"] += 1
+                self._last_output_dir = job.out_dir
+            elif result.cancelled:
+                self.model.update_job(job_id, status=Status.CANCELLED)
+                self._batch["cancelled"] += 1
+            else:
+                error = self._window_wording(result.error or "unknown error")
+                self.model.update_job(job_id, status=Status.FAILED, message=error)
+                self._batch["failed"] += 1
+                if not self._closing:
+                    self.message(f"{job.path.name} failed: {error}", 20000)
+        self._current = None
+        self._cancel = None
+        if self._closing:
+            return
+        self._start_next()
+
+    def _finish_queue(self) -> None:
+        self._running = False
+        self._current = None
+        self.models_panel.set_busy(False)
+        b = self._batch
+        parts = [f"{b['done']} done"]
+        if b["failed"]:
+            parts.append(f"{b['failed']} failed (reason in the Status column)")
+        if b["cancelled"] or self._stop_requested:
+            parts.append(f"{b['cancelled']} cancelled")
+        waiting = len(self.model.waiting())
+        if waiting:
+            parts.append(f"{waiting} waiting")
+        summary = ("Cancelled: " if self._stop_requested else "Queue finished: ") + ", ".join(parts)
+        self.throughput.finish(summary)
+        if not (b["failed"] and not self._stop_requested):
+            self.message(summary)
+        self._update_actions()
+        self.queue_finished.emit(summary)
+
+    def cancel(self) -> None:
+        if not self._running:
+            return
+        self._stop_requested = True
+        if self._cancel is not None:
+            self._cancel.set()
+        self.message("Cancelling... the current file leaves no output")
+        self._update_actions()
+
+    # =========================================================================================
+    def _update_actions(self, *_args) -> None:
+        rows = self.selected_rows() if hasattr(self, "table") else []
+        jobs = [self.model.job_at(r) for r in rows]
+        idle = not self._running and self._conversion is None
+        self.start_action.setEnabled(idle and self.model_status.can_process and self.model.next_waiting() is not None)
+        self.cancel_action.setEnabled(self._running and not self._stop_requested)
+        self.remove_action.setEnabled(any(j.status != Status.PROCESSING for j in jobs))
+        single = len(rows) == 1
+        self.up_action.setEnabled(single and self.model.can_move(rows[0], -1))
+        self.down_action.setEnabled(single and self.model.can_move(rows[0], 1))
+        self.output_combo.setEnabled(not self._running)
+        self.choose_output_action.setEnabled(not self._running)
+
+    # =========================================================================================
+    # closing
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self._conversion is not None:
+            self._close_after_conversion = True
+            self.message("A model conversion is running; the window closes when it has finished", 60000)
+            event.ignore()
+            return
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Cancel the running file, stop the worker thread, remember the settings. Idempotent."""
+        if self._closed:
+            return
+        self._closing = True
+        self._stop_requested = True
+        if self._cancel is not None:
+            self._cancel.set()
+        try:
+            self.prefs.set_geometry(self.saveGeometry())
+            self.prefs.set_splitter(self.splitter.saveState())
+            self.prefs.sync()
+        except RuntimeError:
+            pass
+        self._thread.quit()
+        self._thread.wait()          # the pipeline returns within a frame or two once cancelled
+        if self._conversion is not None:
+            self._conversion.wait()
+        self.prober.shutdown()
+        self._file_open.detach(self.add_paths)
+        self._closed = True

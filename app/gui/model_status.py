@@ -1,38 +1,111 @@
-"""What the window says about installed models and the backend (Qt-free, so it is testable)."""
+"""What the window says about installed models and the backend (Qt-free, so it is testable).
+
+Two steps, because loading ONNX sessions takes a moment and happens in the worker thread:
+`scan_model_files()` only looks for files (instant, used while the window opens);
+`load_models()` loads them through the pipeline (`Models.load`) and fills in the backend text,
+the landmark model and its warnings.
+"""
 from __future__ import annotations
 
 import html
+import importlib.util
+import os
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from app import model_files
+from app import model_files, paths
+
+HF_REPO = "nutPace/openface_weights"
+HF_URL = f"https://huggingface.co/{HF_REPO}"
+FETCH_COMMAND = "python main.py models fetch"
+EXTRAS_COMMAND = ".venv/bin/pip install -e '.[convert]'"
+
+COARSE_WARNING = "5-point fallback: no STAR model, so the midline comes from 5 face points and is coarse."
+UNTRAINED_WARNING = ("The STAR model is an UNTRAINED development model: landmarks and midline are "
+                     "meaningless. Do not use the results clinically.")
+
+# What each model is for, in the clinician's words.
+ROLE = {
+    model_files.RETINAFACE_KEY: "finds the face; required to process any video",
+    model_files.STAR_KEY: "98 landmarks for an accurate midline; without it the midline is coarse",
+}
+# Short names for buttons.
+SHORT_NAME = {model_files.RETINAFACE_KEY: "face detector (RetinaFace)",
+              model_files.STAR_KEY: "landmarks (STAR)"}
 
 
 @dataclass
 class ModelStatus:
     found: dict = field(default_factory=dict)      # key -> path
     missing: list = field(default_factory=list)    # ModelFile entries
-    backend_text: str = ""
-    landmark_model_text: str = ""
+    loaded: bool = False                           # models loaded: videos can be processed
+    backend_text: str = ""                         # e.g. "CPU, 2 threads | STAR 98-point"
+    landmark_model_text: str = ""                  # "STAR 98-point", "5-point fallback", ...
     warnings: list = field(default_factory=list)
+    error: str = ""                                # why loading failed, for the user
 
-    def summary_html(self) -> str:
+    @property
+    def can_process(self) -> bool:
+        return self.loaded
+
+    @property
+    def missing_keys(self) -> list[str]:
+        return [m.key for m in self.missing]
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.missing or self.warnings or self.error)
+
+    def headline(self) -> tuple[str, str]:
+        """(level, one line) for the top of the models panel; level is "error", "warning" or ""."""
+        if model_files.RETINAFACE_KEY in self.missing_keys:
+            order = [model_files.RETINAFACE_KEY, model_files.STAR_KEY]
+            names = " and ".join(SHORT_NAME[k] for k in order if k in self.missing_keys)
+            return "error", (f"Models missing: {names}. Videos cannot be processed until the face "
+                             "detector is installed.")
+        if self.error:
+            return "error", f"Cannot load the models: {self.error}"
+        if any("UNTRAINED" in w for w in self.warnings):
+            return "warning", UNTRAINED_WARNING
+        if model_files.STAR_KEY in self.missing_keys:
+            return "warning", ("Models missing: the STAR landmark model is not installed, so the midline comes "
+                               "from 5 face points and is coarse.")
+        if self.warnings:
+            return "warning", self.warnings[0]
+        return "", ""
+
+    def summary_html(self, *, converter: bool | None = None) -> str:
+        """The models panel: what is missing, where to get it, and warnings."""
         parts = []
         if self.missing:
-            parts.append("<h3>Models missing</h3><ul>")
+            parts.append("<p><b>Models missing:</b></p><ul>")
             for m in self.missing:
-                parts.append(f"<li><b>{html.escape(m.filename)}</b>: {html.escape(m.description)}<br>"
-                             f"create it with <code>{html.escape(m.create_command)}</code></li>")
-            parts.append("</ul><p>The official checkpoints are published by OpenFace 3.0 "
-                         "(Hugging Face repository <code>nutPace/openface_weights</code>); "
-                         "<code>python main.py models fetch</code> downloads and converts them.</p>")
-        else:
-            parts.append("<h3>Models installed</h3>")
+                parts.append(f"<li><b>{html.escape(m.filename, quote=False)}</b> ({html.escape(ROLE.get(m.key, m.description), quote=False)})"
+                             f"<br>create it with <code>{html.escape(m.create_command, quote=False)}</code></li>")
+            parts.append("</ul>")
+            ckpts = ", ".join(f"<code>{html.escape(c, quote=False)}</code>" for c in checkpoint_names(self.missing_keys))
+            parts.append(
+                "<p>The official checkpoints are published by OpenFace 3.0 (Hugging Face repository "
+                f"<a href='{HF_URL}'>{HF_REPO}</a>: {ckpts}). "
+                f"<code>{FETCH_COMMAND}</code> downloads and converts them, or download them yourself "
+                "and convert them here with the buttons below.</p>")
+            parts.append("<p>Model folders searched: "
+                         + ", ".join(f"<code>{html.escape(str(d), quote=False)}</code>" for d in paths.weights_search_dirs())
+                         + "</p>")
+            if converter is None:
+                converter = converter_available()
+            if not converter:
+                parts.append(f"<p>{html.escape(converter_missing_hint(), quote=False)}</p>")
+        if self.error:
+            parts.append(f"<p style='color:#c62828'><b>Cannot load the models:</b> {html.escape(self.error, quote=False)}</p>")
         for w in self.warnings:
-            parts.append(f"<p style='color:#b35c00'><b>Warning:</b> {html.escape(w)}</p>")
+            parts.append(f"<p style='color:#b35c00'><b>WARNING:</b> {html.escape(w, quote=False)}</p>")
         return "".join(parts)
 
 
-def read_model_status() -> ModelStatus:
+def scan_model_files() -> ModelStatus:
+    """Which model files exist (no loading)."""
     status = ModelStatus()
     for m in model_files.expected_models():
         path = model_files.find_model(m.key)
@@ -40,21 +113,101 @@ def read_model_status() -> ModelStatus:
             status.missing.append(m)
         else:
             status.found[m.key] = path
+    if not status.found.get(model_files.RETINAFACE_KEY):
+        status.backend_text = "No face detector model: videos cannot be processed"
+    else:
+        status.backend_text = "Loading models..."
+    return status
+
+
+def load_models(threads: int | None = None):
+    """Load the installed models. Returns (Models or None, ModelStatus); never raises."""
+    from app.engine.runtime import ModelFileError
+    from app.pipeline import Models
+
+    status = scan_model_files()
+    try:
+        models = Models.load(threads=threads)
+    except ModelFileError as exc:
+        if model_files.RETINAFACE_KEY in status.missing_keys:
+            _describe_star_alone(status, threads)
+        else:
+            status.error = str(exc)
+            status.backend_text = "Models failed to load: videos cannot be processed"
+        return None, status
+    except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
+        status.error = f"{type(exc).__name__}: {exc}"
+        status.backend_text = "Models failed to load: videos cannot be processed"
+        return None, status
+    status.loaded = True
+    status.backend_text = models.describe()
+    if models.landmarks is None:
+        status.landmark_model_text = "5-point fallback"
+        status.warnings.append(COARSE_WARNING)
+    else:
+        status.landmark_model_text = "STAR 98-point"
+        if models.landmarks.untrained:
+            status.landmark_model_text += " (UNTRAINED)"
+            status.warnings.append(UNTRAINED_WARNING)
+    return models, status
+
+
+def _describe_star_alone(status: ModelStatus, threads: int | None) -> None:
+    """The face detector is missing: still say what STAR would run on (or that it is missing)."""
     star = status.found.get(model_files.STAR_KEY)
+    prefix = "No face detector model: videos cannot be processed"
     if star is None:
-        status.landmark_model_text = "5-point fallback (STAR model missing)"
-        status.warnings.append("No STAR model: the midline would come from the face detector's 5 points and is coarse.")
-        status.backend_text = status.landmark_model_text
-        return status
+        status.landmark_model_text = "STAR missing (5-point fallback once the face detector is installed)"
+        status.backend_text = f"{prefix} | {status.landmark_model_text}"
+        return
     try:
         from app.engine.landmarks import StarLandmarkDetector
 
-        det = StarLandmarkDetector(star)
-        status.backend_text = f"{det.backend.describe()} | STAR 98-point"
+        det = StarLandmarkDetector(star, threads=threads)
         status.landmark_model_text = "STAR 98-point"
+        status.backend_text = f"{det.backend.describe()} | STAR 98-point | {prefix}"
         if det.untrained:
-            status.warnings.append("The STAR model is an UNTRAINED development model: landmarks are meaningless.")
-    except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
-        status.warnings.append(f"Cannot load {star}: {exc}")
-        status.backend_text = "STAR model failed to load"
-    return status
+            status.warnings.append(UNTRAINED_WARNING)
+    except Exception as exc:  # noqa: BLE001
+        status.error = f"cannot load {star}: {exc}"
+        status.backend_text = f"{prefix} | STAR model failed to load"
+
+
+# --- converting checkpoints from the window ----------------------------------------------------
+
+def is_frozen() -> bool:
+    return bool(getattr(sys, "frozen", False)) or paths.bundle_dir() is not None
+
+
+def conversion_target_dir() -> Path:
+    """Where converted models go so that the app finds them next time."""
+    override = os.environ.get("FACEMIRROR_WEIGHTS_DIR")
+    if override:
+        return Path(override)
+    if is_frozen():
+        return paths.user_data_dir() / "weights"
+    return paths.repo_weights_dir()
+
+
+def converter_available() -> bool:
+    """The converters need torch and onnx (the optional `convert` extras)."""
+    if is_frozen():
+        return False
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "onnx"))
+
+
+def converter_missing_hint() -> str:
+    if is_frozen():
+        return ("This build of the app cannot convert checkpoints. On a computer with the FaceMirror "
+                f"source, run {FETCH_COMMAND} and copy the .onnx files into {conversion_target_dir()}.")
+    return ("Converting a checkpoint needs the converter extras (PyTorch and ONNX). Install them with: "
+            f"{EXTRAS_COMMAND}  then restart FaceMirror.")
+
+
+def checkpoint_names(keys) -> list[str]:
+    cks = model_files.load_manifest().get("checkpoints", {})
+    return [cks.get(k, {}).get("file", k) for k in keys]
+
+
+def model_filename(key: str) -> str:
+    return model_files.model_entry(key).filename

@@ -1,0 +1,150 @@
+"""The queue's data, without Qt: jobs, which dropped paths are videos, durations, text for times.
+
+Kept Qt-free so the rules (what is accepted, how ETAs add up) are testable on their own.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from app.outputs import VIDEO_EXTENSIONS, find_videos
+
+STAGE_ORDER = ("decode", "detect", "track", "star_pre", "star_infer", "midline", "mirror", "annotate",
+               "encode", "preview")
+WAIT_STAGES = ("wait_input", "wait_output")
+# wait_input: the inference thread waiting for decoded frames; wait_output: the writer thread
+# waiting for inference results. Shown as idle time of those threads.
+STAGE_LABEL = {"star_pre": "STAR prep", "star_infer": "STAR", "wait_input": "inference",
+               "wait_output": "writer"}
+
+
+class Status(str, enum.Enum):
+    WAITING = "waiting"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class Job:
+    id: int
+    path: Path
+    status: Status = Status.WAITING
+    frames: int | None = None          # estimate from the container
+    fps: float | None = None
+    duration_s: float | None = None
+    probed: bool = False
+    progress: float | None = 0.0       # 0..1; None while the total is unknown
+    frames_done: int = 0
+    message: str = ""                  # failure reason, or warnings of a finished file
+    out_dir: Path | None = None        # fixed when processing starts
+    outputs: dict = field(default_factory=dict)
+
+    @property
+    def status_text(self) -> str:
+        if self.status in (Status.FAILED,) and self.message:
+            return f"failed: {self.message}"
+        if self.status == Status.DONE and self.message:
+            return f"done (warning: {self.message})"
+        return self.status.value
+
+
+def supported_extensions_text() -> str:
+    return ", ".join(sorted(VIDEO_EXTENSIONS))
+
+
+def collect_videos(paths: Iterable) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Dropped or chosen files and folders -> (videos, refused with a reason).
+
+    Folders are searched recursively for video files (app.outputs.find_videos); a file is taken
+    when its extension is a video extension, otherwise refused (not silently ignored).
+    """
+    videos: list[Path] = []
+    refused: list[tuple[Path, str]] = []
+    for item in paths:
+        p = Path(item)
+        if p.is_dir():
+            found, why = find_videos([p])
+            videos.extend(found)
+            refused.extend(why)
+        elif p.is_file():
+            if p.suffix.lower() in VIDEO_EXTENSIONS:
+                videos.append(p)
+            else:
+                refused.append((p, "not a video file"))
+        else:
+            refused.append((p, "no such file or folder"))
+    seen, unique = set(), []
+    for v in videos:
+        key = v.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(v)
+    return unique, refused
+
+
+def refused_message(refused: list[tuple[Path, str]]) -> str:
+    """One short line for the status bar."""
+    if not refused:
+        return ""
+    first, why = refused[0]
+    text = f"Not added: {first.name or first} ({why})"
+    if len(refused) > 1:
+        text += f" and {len(refused) - 1} more"
+    if any(why == "not a video file" for _, why in refused):
+        text += f". Video files end in {supported_extensions_text()}."
+    return text
+
+
+def probe_video(path: Path) -> tuple[int | None, float | None, float | None]:
+    """(frame count estimate, fps, duration in s) read cheaply from the container, Nones if unknown."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            return None, None, None
+        n = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        fps = cap.get(cv2.CAP_PROP_FPS)
+    finally:
+        cap.release()
+    frames = int(n) if n and n > 0 else None
+    fps = float(fps) if fps and 0 < fps <= 1000 else None
+    duration = frames / fps if frames and fps else None
+    return frames, fps, duration
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    s = int(round(max(0.0, seconds)))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def format_stage_ms(stage_ms: dict) -> str:
+    """'decode 2.1 · detect 5.3 · ...' in pipeline order, waits last."""
+    parts = [f"{STAGE_LABEL.get(k, k)} {stage_ms[k]:.1f}" for k in STAGE_ORDER if stage_ms.get(k, 0) >= 0.05]
+    waits = [f"{STAGE_LABEL[k]} {stage_ms[k]:.1f}" for k in WAIT_STAGES if stage_ms.get(k, 0) >= 0.05]
+    text = " · ".join(parts)
+    if waits:
+        text += "  (idle: " + ", ".join(waits) + ")"
+    return text
+
+
+def queue_eta(current_eta: float | None, waiting: Iterable[Job], fps: float) -> tuple[float | None, bool]:
+    """Seconds until the whole queue is done, and whether it is a lower bound (unknown lengths)."""
+    if current_eta is None or fps <= 0:
+        return None, False
+    total = current_eta
+    partial = False
+    for job in waiting:
+        if job.frames:
+            total += job.frames / fps
+        else:
+            partial = True
+    return total, partial

@@ -1,0 +1,110 @@
+"""The banner above the previews: models missing (and how to get them), model warnings, conversion.
+
+One line (what is wrong) with the convert buttons beside it; the details (which files, where to
+get the official checkpoints, folders searched, how to install the converter extras) are shown
+at once when nothing can be processed, and behind "Details" when processing works anyway
+(STAR missing: coarse 5-point midline; untrained development model).
+"""
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
+
+from app import model_files
+from app.gui import model_status
+from app.gui.model_status import SHORT_NAME, ModelStatus, checkpoint_names
+
+KEYS = (model_files.RETINAFACE_KEY, model_files.STAR_KEY)
+COLOURS = {"error": "#c62828", "warning": "#b35c00", "": "palette(text)"}
+
+
+class ModelsPanel(QFrame):
+    convert_requested = Signal(str)     # model key
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setObjectName("modelsPanel")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.setSpacing(4)
+
+        row = QHBoxLayout()
+        self.headline = QLabel(self)
+        self.headline.setTextFormat(Qt.TextFormat.RichText)
+        self.headline.setWordWrap(True)
+        row.addWidget(self.headline, 1)
+        self.buttons: dict[str, QPushButton] = {}
+        for key in KEYS:
+            ckpt = checkpoint_names([key])[0]
+            b = QPushButton(f"Convert {SHORT_NAME[key]} checkpoint...", self)
+            b.setToolTip(f"Choose the downloaded checkpoint ({ckpt}) and convert it to ONNX in the background")
+            b.clicked.connect(lambda _=False, k=key: self.convert_requested.emit(k))
+            row.addWidget(b)
+            self.buttons[key] = b
+        self.details_button = QToolButton(self)
+        self.details_button.setText("Details")
+        self.details_button.setCheckable(True)
+        self.details_button.setToolTip("Which model files are missing and where to get them")
+        self.details_button.toggled.connect(self._show_details)
+        row.addWidget(self.details_button)
+        layout.addLayout(row)
+
+        self.label = QLabel(self)       # the details
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.label.setWordWrap(True)
+        self.label.setOpenExternalLinks(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.label)
+        self.log_label = QLabel("", self)
+        self.log_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.log_label.setWordWrap(True)
+        self.log_label.hide()
+        layout.addWidget(self.log_label)
+        self._converting = False
+        self._busy = False
+        self._status: ModelStatus | None = None
+
+    def show_status(self, status: ModelStatus) -> None:
+        self._status = status
+        level, line = status.headline()
+        if not line and not status.loaded:
+            line = "Loading models..."
+        self.headline.setText(f"<b style='color:{COLOURS[level]}'>{html.escape(line, quote=False)}</b>")
+        self.label.setText(status.summary_html())
+        # Nothing can be processed: show everything; otherwise the details wait behind a button.
+        self.details_button.setChecked(not status.can_process and status.needs_attention)
+        self._show_details(self.details_button.isChecked())
+        self._update_buttons()
+        self.setVisible(status.needs_attention or self._converting)
+
+    def _show_details(self, on: bool) -> None:
+        self.label.setVisible(on)
+
+    def set_converting(self, converting: bool, text: str = "") -> None:
+        self._converting = converting
+        self.show_log(text)
+        self._update_buttons()
+        if converting:
+            self.show()
+
+    def show_log(self, text: str) -> None:
+        self.log_label.setText(text)
+        self.log_label.setVisible(bool(text))
+
+    def set_busy(self, busy: bool) -> None:
+        """Processing videos: no conversion meanwhile (both need the CPU and the models)."""
+        self._busy = busy
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        missing = set(self._status.missing_keys) if self._status else set()
+        can = model_status.converter_available()
+        for key, b in self.buttons.items():
+            b.setVisible(key in missing)
+            b.setEnabled(can and not self._converting and not self._busy)
+            if not can:
+                b.setToolTip(model_status.converter_missing_hint())

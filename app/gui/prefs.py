@@ -1,0 +1,78 @@
+"""Remembered choices (QSettings, organisation and application "FaceMirror").
+
+Stored: the output folder choice (beside each input, or a chosen folder), the midline method and
+the window geometry. The settings are opened in QSettings' default format, so tests can redirect
+them with QSettings.setDefaultFormat(IniFormat) + QSettings.setPath(IniFormat, UserScope, tmp).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+ORGANIZATION = "FaceMirror"
+APPLICATION = "FaceMirror"
+MIDLINE_METHODS = ("glabella-chin", "pupils")
+
+
+def open_settings() -> QSettings:
+    return QSettings(QSettings.defaultFormat(), QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+
+
+class Prefs:
+    def __init__(self, settings: QSettings | None = None):
+        self.s = settings or open_settings()
+
+    # output folder: None means "beside each input"
+    @property
+    def output_folder(self) -> Path | None:
+        if self.s.value("output/mode", "beside") != "folder":
+            return None
+        folder = self.s.value("output/folder", "")
+        return Path(folder) if folder else None
+
+    @output_folder.setter
+    def output_folder(self, folder: Path | None) -> None:
+        self.s.setValue("output/mode", "folder" if folder else "beside")
+        if folder:
+            self.s.setValue("output/folder", str(folder))
+
+    @property
+    def last_output_folder(self) -> Path | None:
+        """The last chosen folder, even when 'beside each input' is selected now."""
+        folder = self.s.value("output/folder", "")
+        return Path(folder) if folder else None
+
+    @property
+    def midline(self) -> str:
+        value = self.s.value("midline", MIDLINE_METHODS[0])
+        return value if value in MIDLINE_METHODS else MIDLINE_METHODS[0]
+
+    @midline.setter
+    def midline(self, value: str) -> None:
+        self.s.setValue("midline", value)
+
+    @property
+    def last_input_folder(self) -> str:
+        return str(self.s.value("input/last_folder", ""))
+
+    @last_input_folder.setter
+    def last_input_folder(self, folder: str) -> None:
+        self.s.setValue("input/last_folder", folder)
+
+    def geometry(self) -> QByteArray | None:
+        value = self.s.value("window/geometry")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def set_geometry(self, value: QByteArray) -> None:
+        self.s.setValue("window/geometry", value)
+
+    def splitter(self) -> QByteArray | None:
+        value = self.s.value("window/splitter")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def set_splitter(self, value: QByteArray) -> None:
+        self.s.setValue("window/splitter", value)
+
+    def sync(self) -> None:
+        self.s.sync()

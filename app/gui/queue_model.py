@@ -1,0 +1,223 @@
+"""The queue table: a model over Job rows, a progress-bar delegate, a background duration reader."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar
+
+from app.gui.jobs import Job, Status, format_duration, probe_video
+
+COLUMNS = ("File", "Duration", "Status", "Progress", "Output folder")
+COL_FILE, COL_DURATION, COL_STATUS, COL_PROGRESS, COL_OUTPUT = range(len(COLUMNS))
+ProgressRole = Qt.ItemDataRole.UserRole + 1
+
+_STATUS_ICON = {
+    Status.WAITING: QStyle.StandardPixmap.SP_FileIcon,
+    Status.PROCESSING: QStyle.StandardPixmap.SP_MediaPlay,
+    Status.DONE: QStyle.StandardPixmap.SP_DialogApplyButton,
+    Status.FAILED: QStyle.StandardPixmap.SP_MessageBoxCritical,
+    Status.CANCELLED: QStyle.StandardPixmap.SP_BrowserStop,
+}
+
+
+class QueueModel(QAbstractTableModel):
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._jobs: list[Job] = []
+        self._next_id = 1
+        self._default_out_dir: Path | None = None   # None: beside each input
+
+    # --- Qt model API --------------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self._jobs)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        if orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.DisplayRole:
+            return str(section + 1)
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self._jobs):
+            return None
+        job = self._jobs[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == COL_FILE:
+                return job.path.name
+            if col == COL_DURATION:
+                if job.duration_s is not None:
+                    return format_duration(job.duration_s)
+                return "..." if not job.probed else "?"
+            if col == COL_STATUS:
+                return job.status_text
+            if col == COL_PROGRESS:
+                if job.status == Status.WAITING:
+                    return ""
+                if job.progress is None:
+                    return f"{job.frames_done} frames"
+                return f"{int(100 * job.progress)} %"
+            if col == COL_OUTPUT:
+                return str(self.out_dir_for(job))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col == COL_FILE:
+                return str(job.path)
+            if col == COL_STATUS:
+                return job.status_text
+            if col == COL_OUTPUT:
+                return str(self.out_dir_for(job))
+            if col == COL_DURATION and job.frames:
+                return f"about {job.frames} frames" + (f" at {job.fps:.2f} frames/s" if job.fps else "")
+        if role == Qt.ItemDataRole.DecorationRole and col == COL_STATUS:
+            return QApplication.style().standardIcon(_STATUS_ICON[job.status])
+        if role == ProgressRole and col == COL_PROGRESS:
+            return job.progress
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_DURATION, COL_PROGRESS):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    # --- queue operations ----------------------------------------------------------------------
+    @property
+    def jobs(self) -> list[Job]:
+        return list(self._jobs)
+
+    def job_at(self, row: int) -> Job:
+        return self._jobs[row]
+
+    def job_by_id(self, job_id: int) -> Job | None:
+        return next((j for j in self._jobs if j.id == job_id), None)
+
+    def row_of(self, job_id: int) -> int:
+        return next((i for i, j in enumerate(self._jobs) if j.id == job_id), -1)
+
+    def add_paths(self, paths) -> tuple[list[Job], list[Path]]:
+        """Append videos; a file already waiting or processing is not added twice."""
+        active = {j.path.resolve() for j in self._jobs if j.status in (Status.WAITING, Status.PROCESSING)}
+        new, duplicates = [], []
+        for p in paths:
+            p = Path(p)
+            if p.resolve() in active:
+                duplicates.append(p)
+                continue
+            active.add(p.resolve())
+            new.append(Job(id=self._next_id, path=p))
+            self._next_id += 1
+        if new:
+            first = len(self._jobs)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self._jobs.extend(new)
+            self.endInsertRows()
+        return new, duplicates
+
+    def remove_rows(self, rows) -> int:
+        """Remove the given rows except the one being processed; returns how many were removed."""
+        removed = 0
+        for row in sorted(set(rows), reverse=True):
+            if 0 <= row < len(self._jobs) and self._jobs[row].status != Status.PROCESSING:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._jobs[row]
+                self.endRemoveRows()
+                removed += 1
+        return removed
+
+    def can_move(self, row: int, delta: int) -> bool:
+        target = row + delta
+        return (0 <= row < len(self._jobs) and 0 <= target < len(self._jobs)
+                and self._jobs[row].status == Status.WAITING and self._jobs[target].status == Status.WAITING)
+
+    def move(self, row: int, delta: int) -> int:
+        """Swap a waiting row with its waiting neighbour; returns the row's new position."""
+        if not self.can_move(row, delta):
+            return row
+        target = row + delta
+        dest = target + 1 if delta > 0 else target   # Qt's destination is "before this row"
+        self.beginMoveRows(QModelIndex(), row, row, QModelIndex(), dest)
+        self._jobs.insert(target, self._jobs.pop(row))
+        self.endMoveRows()
+        return target
+
+    def next_waiting(self) -> Job | None:
+        return next((j for j in self._jobs if j.status == Status.WAITING), None)
+
+    def waiting(self, after: Job | None = None) -> list[Job]:
+        return [j for j in self._jobs if j.status == Status.WAITING and j is not after]
+
+    def update_job(self, job_id: int, **changes) -> None:
+        row = self.row_of(job_id)
+        if row < 0:
+            return
+        job = self._jobs[row]
+        for k, v in changes.items():
+            setattr(job, k, v)
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    # --- output folders ------------------------------------------------------------------------
+    def set_default_out_dir(self, folder: Path | None) -> None:
+        self._default_out_dir = folder
+        if self._jobs:
+            self.dataChanged.emit(self.index(0, COL_OUTPUT), self.index(len(self._jobs) - 1, COL_OUTPUT))
+
+    def out_dir_for(self, job: Job) -> Path:
+        if job.out_dir is not None:
+            return job.out_dir
+        return self._default_out_dir or job.path.parent
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Draws the Progress column as a progress bar (busy bar while the length is unknown)."""
+
+    def paint(self, painter, option, index) -> None:
+        value = index.data(ProgressRole)
+        job_text = index.data(Qt.ItemDataRole.DisplayRole)
+        if not job_text:           # waiting: no bar yet
+            super().paint(painter, option, index)
+            return
+        bar = QStyleOptionProgressBar()
+        bar.rect = option.rect.adjusted(2, 3, -2, -3)
+        bar.state = option.state | QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Horizontal
+        bar.direction = option.direction
+        bar.fontMetrics = option.fontMetrics
+        bar.palette = option.palette
+        if value is None:          # length unknown: Qt draws a busy bar for min == max == 0
+            bar.minimum = bar.maximum = bar.progress = 0
+        else:
+            bar.minimum, bar.maximum = 0, 1000
+            bar.progress = int(round(1000 * max(0.0, min(1.0, value))))
+        bar.text = job_text or ""
+        bar.textVisible = True
+        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
+        style = option.widget.style() if option.widget is not None else QApplication.style()
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(option.rect, option.palette.highlight())
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)
+
+
+class DurationProber(QObject):
+    """Reads frame counts and frame rates off the GUI thread (cv2, container headers only)."""
+    probed = Signal(int, object)   # job id, (frames, fps, duration_s)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facemirror-probe")
+
+    def probe(self, job_id: int, path: Path) -> None:
+        self._pool.submit(self._run, job_id, Path(path))
+
+    def _run(self, job_id: int, path: Path) -> None:
+        try:
+            info = probe_video(path)
+        except Exception:  # noqa: BLE001 - an unreadable file fails later, with the pipeline's reason
+            info = (None, None, None)
+        try:
+            self.probed.emit(job_id, info)
+        except RuntimeError:  # the window went away meanwhile
+            pass
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

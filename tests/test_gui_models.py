@@ -1,0 +1,158 @@
+"""The models-missing state: what is missing, where to get it, converting a checkpoint in the background."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+
+
+@pytest.fixture
+def empty_weights(tmp_path, monkeypatch):
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(folder))
+    return folder
+
+
+def _window(qtbot):
+    from app.gui.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.models_known, timeout=20000)
+    return w
+
+
+def test_missing_state_says_what_and_where(qtbot, empty_weights, monkeypatch):
+    from app.gui import model_status
+
+    monkeypatch.setattr(model_status, "converter_available", lambda: True)
+    w = _window(qtbot)
+    panel = w.models_panel
+    assert panel.isVisible()
+    assert "Models missing" in panel.headline.text() and "cannot be processed" in panel.headline.text()
+    assert panel.label.isVisible()                       # nothing can be processed: details shown
+    details = panel.label.text()
+    for text in ("retinaface_mobilenet025.onnx", "star_landmark_98.onnx", "huggingface.co/nutPace/openface_weights",
+                 "Landmark_98.pkl", "Alignment_RetinaFace.pth", "python main.py models fetch", str(empty_weights)):
+        assert text in details, text
+    assert all(b.isVisible() and b.isEnabled() for b in panel.buttons.values())
+    assert not w.start_action.isEnabled()
+
+
+def test_without_torch_the_window_says_how_to_install_the_extras(qtbot, empty_weights, monkeypatch):
+    from app.gui import model_status
+
+    monkeypatch.setattr(model_status, "converter_available", lambda: False)
+    w = _window(qtbot)
+    assert ".venv/bin/pip install -e '.[convert]'" in w.models_panel.label.text()
+    assert not any(b.isEnabled() for b in w.models_panel.buttons.values())
+    w.convert_model("retinaface")                        # e.g. from a shortcut: explained, not crashed
+    assert "pip install -e '.[convert]'" in w.statusBar().currentMessage()
+
+
+def test_convert_button_runs_the_converter_in_the_background_and_reloads(qtbot, empty_weights, monkeypatch,
+                                                                         retinaface_model, tmp_path):
+    """The convert button -> file dialog -> converter in a QThread -> model reloaded -> Start works.
+    (The converter is stood in by a copy of the session's converted model; the real converter has its
+    own tests.)"""
+    import threading
+
+    from app.gui import model_convert, model_status
+
+    monkeypatch.setattr(model_status, "converter_available", lambda: True)
+    checkpoint = tmp_path / "Alignment_RetinaFace.pth"
+    checkpoint.write_bytes(b"checkpoint")
+    calls = []
+
+    def fake_convert(ckpt, out, *, overwrite, log):
+        calls.append((ckpt, out, overwrite, threading.current_thread() is threading.main_thread()))
+        log("RetinaFace: pretending to convert")
+        shutil.copy(retinaface_model, out)
+
+    monkeypatch.setattr(model_convert, "_converter", lambda key: fake_convert)
+    w = _window(qtbot)
+    monkeypatch.setattr(w, "_ask_checkpoint", lambda key: str(checkpoint))
+    with qtbot.waitSignal(w.models_changed, timeout=30000) as reloaded:
+        w.models_panel.buttons["retinaface"].click()
+        assert w.is_converting
+    assert calls == [(checkpoint, empty_weights / "retinaface_mobilenet025.onnx", False, False)]
+    status = reloaded.args[0]
+    assert status.can_process
+    assert "CPU" in w.backend_label.text() and "5-point fallback" in w.backend_label.text()
+    assert "Done" in w.models_panel.log_label.text()
+    assert not w.models_panel.buttons["retinaface"].isVisible()       # no longer missing
+    assert w.models_panel.buttons["star"].isVisible()                 # still missing (coarse midline)
+    assert not w.models_panel.label.isVisible()                       # details behind the button now
+    assert not w.is_converting
+
+
+def test_conversion_failure_is_reported(qtbot, empty_weights, monkeypatch, tmp_path):
+    from app.gui import model_convert, model_status
+    from app.tools.export_common import ConvertError
+
+    monkeypatch.setattr(model_status, "converter_available", lambda: True)
+
+    def bad_convert(ckpt, out, *, overwrite, log):
+        raise ConvertError("this is not a STAR checkpoint")
+
+    monkeypatch.setattr(model_convert, "_converter", lambda key: bad_convert)
+    w = _window(qtbot)
+    monkeypatch.setattr(w, "_ask_checkpoint", lambda key: str(tmp_path / "whatever.pkl"))
+    w.convert_model("star")
+    qtbot.waitUntil(lambda: not w.is_converting, timeout=10000)
+    assert "Conversion failed: this is not a STAR checkpoint" in w.models_panel.log_label.text()
+    assert "this is not a STAR checkpoint" in w.statusBar().currentMessage()
+    assert not (empty_weights / "star_landmark_98.onnx").exists()
+
+
+def test_real_retinaface_conversion_from_the_window(qtbot, empty_weights, retinaface_pth, monkeypatch):
+    """The real converter on the real checkpoint, started from the window (torch and onnx installed)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from app.gui import model_status
+
+    monkeypatch.setattr(model_status, "converter_available", lambda: True)
+    w = _window(qtbot)
+    monkeypatch.setattr(w, "_ask_checkpoint", lambda key: str(retinaface_pth))
+    with qtbot.waitSignal(w.models_changed, timeout=120000) as reloaded:
+        w.convert_model("retinaface")
+    assert reloaded.args[0].can_process, w.models_panel.log_label.text()
+    assert (empty_weights / "retinaface_mobilenet025.onnx").is_file()
+    assert (empty_weights / "manifest.json").is_file()      # sha256 recorded beside the model
+    assert w.start_action.isEnabled() is False              # nothing queued yet
+
+
+def test_closing_during_a_conversion_waits_for_it(qtbot, empty_weights, monkeypatch, tmp_path):
+    import threading
+
+    from app.gui import model_convert, model_status
+
+    monkeypatch.setattr(model_status, "converter_available", lambda: True)
+    release = threading.Event()
+
+    def slow_convert(ckpt, out, *, overwrite, log):
+        release.wait(10)
+
+    monkeypatch.setattr(model_convert, "_converter", lambda key: slow_convert)
+    w = _window(qtbot)
+    monkeypatch.setattr(w, "_ask_checkpoint", lambda key: str(tmp_path / "Landmark_98.pkl"))
+    w.convert_model("star")
+    assert w.is_converting
+    w.close()
+    assert w.isVisible()                                   # not yet: the converter cannot be interrupted
+    assert "conversion is running" in w.statusBar().currentMessage()
+    release.set()
+    qtbot.waitUntil(lambda: not w.isVisible(), timeout=10000)
+    assert w.worker_thread.isFinished()

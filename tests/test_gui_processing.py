@@ -1,0 +1,234 @@
+"""Processing from the window, end to end, with the real RetinaFace model (5-point fallback, and a
+stand-in STAR model for the 98-point branch): previews, progress, outputs, cancel, close mid-run."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QItemSelectionModel, Qt  # noqa: E402
+
+from tests import videos  # noqa: E402
+
+SCREENSHOT = "/tmp/facemirror_window_midrun.png"
+KINDS = ("left_mirrored", "right_mirrored", "annotated", "landmarks", "report")
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    """A short clip (20 frames, 240 px wide) and a longer one (90 frames, 480 px) for mid-run checks."""
+    from tests.conftest import MEDIA, _need
+
+    photo = _need(MEDIA / "portrait_frontal.jpg")
+    folder = tmp_path_factory.mktemp("gui_clips")
+
+    def clip(name, n, width):
+        base = videos.portrait_base(photo, width=width)
+        h, w = base.shape[:2]
+        params = videos.transform_sequence(n, max_angle=8.0, max_shift=8.0, scale_amp=0.04)
+        _, frames = videos.transformed_frames(base, params, (w / 2, h * 0.4))
+        return videos.write_video(folder / name, frames)
+
+    return {"short": clip("short.mp4", 20, 240), "long": clip("long.mp4", 90, 480)}
+
+
+@pytest.fixture
+def weights(tmp_path, retinaface_model, monkeypatch):
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    shutil.copy(retinaface_model, folder / retinaface_model.name)
+    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(folder))
+    return folder
+
+
+def _window(qtbot, out_dir):
+    from app.gui.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitUntil(lambda: w.models_known, timeout=30000)
+    assert w.model_status.can_process, w.model_status.error
+    if out_dir is not None:
+        w.set_output_folder(out_dir)
+    return w
+
+
+def _all_files(folder):
+    """Every file left in a folder, hidden temporary files included."""
+    return sorted(os.listdir(folder)) if folder.exists() else []
+
+
+def _wait_finished(qtbot, w, timeout=60000):
+    qtbot.waitUntil(lambda: not w.is_running, timeout=timeout)
+
+
+def test_process_queue_end_to_end(qtbot, tmp_path, weights, clips):
+    out = tmp_path / "out"
+    w = _window(qtbot, out)
+    assert "CPU" in w.backend_label.text() and "5-point fallback" in w.backend_label.text()
+    assert w.warning_label.isVisible() and "5-point" in w.warning_label.text()
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"this is not a video at all" * 10)
+    w.add_paths([broken, clips["short"]])
+    assert w.start_action.isEnabled()
+    with qtbot.waitSignal(w.queue_finished, timeout=60000) as finished:
+        qtbot.keyClick(w, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)   # Start
+    assert "1 done" in finished.args[0] and "1 failed" in finished.args[0]
+
+    bad, good = w.model.jobs
+    # one failed file does not stop the queue; its reason is on the row and in the status bar
+    assert bad.status.value == "failed" and bad.message
+    assert w.model.data(w.model.index(0, 2)).startswith("failed: ")
+    assert "broken.mp4" in w.statusBar().currentMessage() or "1 failed" in w.throughput.file_label.text()
+    assert good.status.value == "done", good.message
+    assert good.progress == 1.0
+    assert w.model.data(w.model.index(1, 3)) == "100 %"
+    assert w.throughput.bar.value() == w.throughput.bar.maximum()
+    assert "frames/s" in w.throughput.speed_label.text()
+    assert "detect" in w.throughput.stages_label.text()
+    # previews arrived and were painted from QImages made in the worker
+    assert w.preview.has_images() and w.preview.frame_index >= 0
+    assert all(p.view.updates > 1 for p in w.preview.panes.values())   # cleared at start, then frames
+    img = w.preview.panes["annotated"].view.image()
+    assert (img.width(), img.height()) == (240, 300)
+    # outputs
+    stem = clips["short"].stem
+    for kind, path in good.outputs.items():
+        assert path.exists() and path.stat().st_size > 0, kind
+    assert set(good.outputs) == set(KINDS)
+    assert _all_files(out) == sorted(p.name for p in good.outputs.values())
+    assert all(n.startswith(stem) for n in _all_files(out))
+    # Open output folder: the selected row's folder, through QDesktopServices
+    opened = []
+    w._open_url = lambda url: opened.append(url.toLocalFile()) or True
+    w.table.selectionModel().setCurrentIndex(w.model.index(1, 0), QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                             | QItemSelectionModel.SelectionFlag.Rows)
+    w.open_output_action.trigger()
+    assert opened == [str(out)]
+    # the same video again: its outputs exist, so it fails at once and says what to do
+    w.add_paths([clips["short"]])
+    with qtbot.waitSignal(w.queue_finished, timeout=30000):
+        w.start()
+    again = w.model.job_at(2)
+    assert again.status.value == "failed" and "already exist" in again.message
+    assert "Replace existing outputs" in again.message
+    assert _all_files(out) == sorted(p.name for p in good.outputs.values())
+    # the worker thread keeps running for the next Start; closing stops it
+    assert w.worker_thread.isRunning()
+    w.close()
+    assert w.worker_thread.isFinished()
+
+
+def test_screenshot_mid_run_then_cancel_leaves_nothing(qtbot, tmp_path, weights, clips):
+    out = tmp_path / "out"
+    w = _window(qtbot, out)
+    short_copy = tmp_path / "second_visit.mp4"
+    shutil.copy(clips["short"], short_copy)
+    w.add_paths([clips["short"], clips["long"], short_copy])
+    w.start()
+    qtbot.waitUntil(lambda: w.model.job_at(0).status.value == "done", timeout=30000)
+    long_job = w.model.job_at(1)
+    qtbot.waitUntil(lambda: long_job.status.value == "processing" and long_job.frames_done >= 10
+                    and w.preview.has_images() and w.preview.frame_index >= 5, timeout=30000)
+    shot = w.grab()
+    assert (shot.width(), shot.height()) == (1280 * shot.devicePixelRatio(), 800 * shot.devicePixelRatio())
+    shot.save(str(tmp_path / "window_midrun.png"))
+    shot.save(SCREENSHOT)
+    assert (tmp_path / "window_midrun.png").stat().st_size > 20000
+    first_outputs = {p.name for p in w.model.job_at(0).outputs.values()}
+
+    t0 = time.perf_counter()
+    w.activateWindow()
+    w.cancel_action.trigger()                      # Esc
+    _wait_finished(qtbot, w, timeout=5000)
+    assert time.perf_counter() - t0 < 1.0
+    assert long_job.status.value == "cancelled"
+    assert w.model.job_at(2).status.value == "waiting"      # the rest of the queue waits
+    assert set(_all_files(out)) == first_outputs            # nothing of the long video, no temp files
+    assert "Cancelled" in w.throughput.file_label.text()
+    # Start again resumes with the waiting file
+    with qtbot.waitSignal(w.queue_finished, timeout=60000):
+        w.start()
+    assert w.model.job_at(2).status.value == "done"
+
+
+def test_close_while_running_stops_the_thread_and_leaves_no_partial_output(qtbot, tmp_path, weights, clips):
+    out = tmp_path / "out"
+    w = _window(qtbot, out)
+    w.add_paths([clips["long"]])
+    w.start()
+    job = w.model.job_at(0)
+    qtbot.waitUntil(lambda: job.frames_done >= 5, timeout=30000)
+    t0 = time.perf_counter()
+    w.close()
+    assert time.perf_counter() - t0 < 2.0
+    assert w.worker_thread.isFinished()
+    assert _all_files(out) == []
+    assert job.status.value in ("processing", "cancelled")   # the window is gone; no further work
+    qtbot.wait(200)                                           # late queued signals do no harm
+    assert _all_files(out) == []
+
+
+def _face_template() -> "np.ndarray":
+    """98 plausible WFLW points in STAR's output space [-1, 1] (a symmetric cartoon face)."""
+    import numpy as np
+
+    p = np.zeros((98, 2))
+    t = np.linspace(np.pi, 0, 33)
+    p[0:33] = np.c_[0.7 * np.cos(t), -0.1 + 0.9 * np.sin(t)]               # jaw, 16 = chin (0, 0.8)
+    p[33:42] = np.c_[np.linspace(-0.6, -0.1, 9), np.full(9, -0.45)]          # brow on image left
+    p[42:51] = np.c_[np.linspace(0.1, 0.6, 9), np.full(9, -0.45)]            # brow on image right
+    p[38], p[50] = (-0.1, -0.4), (0.1, -0.4)                                  # inner lower brow points
+    p[51:55] = np.c_[np.zeros(4), np.linspace(-0.3, 0.1, 4)]                 # nose bridge
+    p[55:60] = np.c_[np.linspace(-0.12, 0.12, 5), np.full(5, 0.15)]          # nostrils
+    a = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    p[60:68] = np.c_[-0.35 + 0.12 * np.cos(a), -0.25 + 0.05 * np.sin(a)]     # eyes
+    p[68:76] = np.c_[0.35 + 0.12 * np.cos(a), -0.25 + 0.05 * np.sin(a)]
+    b = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    p[76:88] = np.c_[0.25 * np.cos(b), 0.45 + 0.1 * np.sin(b)]               # outer lip
+    p[88:96] = np.c_[0.15 * np.cos(a), 0.45 + 0.04 * np.sin(a)]              # inner lip
+    p[96], p[97] = (-0.35, -0.25), (0.35, -0.25)                              # pupils
+    return p
+
+
+def test_star_model_path_and_untrained_warning(qtbot, tmp_path, weights, clips):
+    """The STAR branch with a tiny stand-in model (constant landmarks, marked untrained): the
+    status bar names it and warns; the pupils midline is used. (The real STAR network costs
+    0.3-0.6 s per frame here; its plumbing is covered by the pipeline tests.)"""
+    pytest.importorskip("onnx")
+    from tests.onnx_stubs import constant_landmarks_model
+
+    constant_landmarks_model(weights / "star_landmark_98.onnx", _face_template(), untrained=True)
+    out = tmp_path / "out"
+    w = _window(qtbot, out)
+    assert "STAR 98-point" in w.backend_label.text() and "UNTRAINED" in w.backend_label.text()
+    assert "untrained" in w.warning_label.text().lower()
+    assert w.models_panel.isVisible() and "UNTRAINED" in w.models_panel.headline.text()
+    w.midline_combo.setCurrentIndex(w.midline_combo.findData("pupils"))
+    w.add_paths([clips["short"]])
+    with qtbot.waitSignal(w.queue_finished, timeout=60000):
+        w.start()
+    job = w.model.job_at(0)
+    assert job.status.value == "done", job.message
+    assert job.message == ""          # the batch-wide UNTRAINED warning is in the status bar, not per row
+    import json
+
+    report = json.loads(job.outputs["report"].read_text())
+    assert report["settings"]["midline"] == "pupils"
+    assert report["models"]["landmark_model"] == "STAR 98-point"
+    assert "STAR" in w.throughput.stages_label.text()
