@@ -93,8 +93,13 @@ class OutputSet:
                 pass
 
 
-def find_videos(inputs: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Expand files and folders into video files. Returns (videos, refused) with reasons."""
+def find_videos(inputs: list[Path], *, by_extension: bool = False) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Expand files and folders into video files. Returns (videos, refused) with reasons.
+
+    Folders contribute the files with a video extension. A file named explicitly is taken as
+    is (the reader then says clearly what it is) unless `by_extension`, as for files dropped on
+    the window, where a non-video extension is refused at once.
+    """
     videos: list[Path] = []
     refused: list[tuple[Path, str]] = []
     for item in inputs:
@@ -106,7 +111,10 @@ def find_videos(inputs: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]
                 refused.append((item, "folder contains no video files"))
             videos.extend(found)
         elif item.is_file():
-            videos.append(item)
+            if by_extension and item.suffix.lower() not in VIDEO_EXTENSIONS:
+                refused.append((item, "not a video file"))
+            else:
+                videos.append(item)
         else:
             refused.append((item, "no such file or folder"))
     # Same file given twice: process once.

@@ -62,28 +62,7 @@ def collect_videos(paths: Iterable) -> tuple[list[Path], list[tuple[Path, str]]]
     Folders are searched recursively for video files (app.outputs.find_videos); a file is taken
     when its extension is a video extension, otherwise refused (not silently ignored).
     """
-    videos: list[Path] = []
-    refused: list[tuple[Path, str]] = []
-    for item in paths:
-        p = Path(item)
-        if p.is_dir():
-            found, why = find_videos([p])
-            videos.extend(found)
-            refused.extend(why)
-        elif p.is_file():
-            if p.suffix.lower() in VIDEO_EXTENSIONS:
-                videos.append(p)
-            else:
-                refused.append((p, "not a video file"))
-        else:
-            refused.append((p, "no such file or folder"))
-    seen, unique = set(), []
-    for v in videos:
-        key = v.resolve()
-        if key not in seen:
-            seen.add(key)
-            unique.append(v)
-    return unique, refused
+    return find_videos([Path(p) for p in paths], by_extension=True)
 
 
 def refused_message(refused: list[tuple[Path, str]]) -> str:
