@@ -59,8 +59,13 @@ def run_doctor() -> int:
         print(f"  {m.filename}: {m.description}")
         if path is None:
             missing += 1
-            print("    MISSING. Create it with:")
-            print(f"      {m.create_command}")
+            if paths.bundle_dir() is not None:
+                # The app bundle has no converter: models come from a source checkout.
+                print(f"    MISSING. Put {m.filename} in {paths.user_data_dir() / 'weights'}; it is made from "
+                      f"a source checkout with: {m.create_command}")
+            else:
+                print("    MISSING. Create it with:")
+                print(f"      {m.create_command}")
         else:
             for line in _describe_model(m.key, path):
                 print(line)
