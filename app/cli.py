@@ -63,6 +63,27 @@ def _build_parser() -> argparse.ArgumentParser:
     bstar.add_argument("--iterations", type=int, default=10)
     bstar.add_argument("--warmup", type=int, default=3)
     bstar.add_argument("--no-torch", action="store_true", help="skip the PyTorch eager measurement")
+    bstar.add_argument("--threads", type=int, default=None, help="intra-op threads (default: the app's, one per core)")
+    bstar.add_argument("--no-ceiling", action="store_true",
+                       help="skip timing STAR's largest convolution alone (needs the onnx package)")
+    bpipe = bench_sub.add_parser("pipeline", help="end-to-end frames/s, per-stage times and peak memory on a video")
+    bpipe.add_argument("video", type=Path, help="input video (make one with: benchmark make-video)")
+    bpipe.add_argument("--frames", type=int, default=None, help="process only the first N frames")
+    bpipe.add_argument("--star", type=Path, default=None,
+                       help="landmark model with STAR's input/output contract (default: the installed STAR)")
+    bpipe.add_argument("--no-star", action="store_true", help="5-point path: no landmark model")
+    bpipe.add_argument("--faces", type=Path, default=None, help="face detector model (default: the installed one)")
+    bpipe.add_argument("--out", type=Path, default=None, help="keep the outputs in this folder (default: a temporary folder, removed)")
+    bpipe.add_argument("--star-iterations", type=int, default=20,
+                       help="runs of STAR alone for the reference time (half before, half after the run)")
+    bpipe.add_argument("--threads", type=int, default=None, help="intra-op threads per model (default: one per core)")
+    bpipe.add_argument("--no-annotated", action="store_true", help="do not write the annotated video")
+    bvid = bench_sub.add_parser("make-video", help="write a synthetic test video (a portrait photograph moving like a head)")
+    bvid.add_argument("out", type=Path, help="output .mp4 (write it outside the repository, e.g. /tmp)")
+    bvid.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT (default 1280x720)")
+    bvid.add_argument("--seconds", type=float, default=10.0)
+    bvid.add_argument("--fps", type=float, default=30.0)
+    bvid.add_argument("--image", type=Path, default=None, help="source photograph (default: ../shared/media/portrait_frontal.jpg)")
     return p
 
 

@@ -9,6 +9,14 @@ runs detection/tracking, STAR and the midline; a post thread mirrors, annotates,
 three videos and makes previews. Queues are small (a few frames), so memory does not grow with
 video length and inference never waits on I/O unless I/O is the slower side.
 
+Speed (docs/performance.md): on a plain CPU STAR inference is ~90 % of the CPU time per frame,
+so the other threads must stay cheap. The post thread reuses one pair of mirror buffers (the
+writers encode synchronously, so they are free once written), annotates only frames that are
+written or previewed, and CSV rows go straight to their temporary file (memory does not grow
+with the video). Every stage is timed (wall seconds and calls; waits on the queues in both
+directions; CPU seconds per thread) into the report's "timings", which
+`python main.py benchmark pipeline VIDEO` prints as a table.
+
 Callbacks are plain functions called from the pipeline's threads: `on_progress(Progress)` from
 the calling thread, `on_preview(Preview)` from the post thread (at most `preview_fps` per
 second; the newest frame wins). Cancel with a threading.Event: the run stops within a frame or
@@ -19,7 +27,6 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import hashlib
-import io
 import json
 import os
 import platform
@@ -40,15 +47,25 @@ from app.engine.annotate import annotate_frame
 from app.engine.landmarks import StarLandmarkDetector, crop_to_frame, model_to_crop
 from app.engine.midline import (MIDLINE_CSV_COLUMNS, MIDLINE_METHODS, Midline, MidlineSmoother,
                                 midline_from_5points, midline_from_wflw98)
-from app.engine.mirror import mirror_both
+from app.engine.mirror import MirrorPair, mirror_both
 from app.engine.quality import QUALITY_CSV_COLUMNS, QualityCounter, assess_frame
 from app.engine.tracking import FaceTracker
 from app.outputs import OutputError, OutputSet, output_paths, preflight
 from app.video.reader import VideoError, VideoReader
 from app.video.writer import VideoWriter
 
-STAGES = ("decode", "detect", "track", "star_pre", "star_infer", "midline", "mirror", "annotate",
-          "encode", "preview", "wait_input", "wait_output")
+STAGES = ("decode", "detect", "track", "star_pre", "star_infer", "midline", "csv", "mirror", "annotate",
+          "encode", "preview", "wait_input", "wait_output", "infer_blocked", "read_blocked")
+# Which thread each stage runs on. wait_input: the inference thread waiting for decoded frames;
+# wait_output: the post thread waiting for inference results; infer_blocked: the inference thread
+# waiting for room in the post queue (post-processing is the slower side); read_blocked: the
+# reader waiting for room in the input queue (decoding is ahead, the normal case).
+STAGE_THREAD = {"decode": "reader", "read_blocked": "reader",
+                "detect": "inference", "track": "inference", "star_pre": "inference",
+                "star_infer": "inference", "midline": "inference", "csv": "inference",
+                "wait_input": "inference", "infer_blocked": "inference",
+                "mirror": "post", "annotate": "post", "encode": "post", "preview": "post",
+                "wait_output": "post"}
 _END = object()
 
 
@@ -65,6 +82,7 @@ class Settings:
     preview_max_side: int = 480
     preview_fps: float = 20.0
     queue_size: int = 4
+    max_frames: int | None = None        # stop after this many frames (benchmarks); None: all
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -150,19 +168,30 @@ class Result:
 
 
 class _Timer:
-    """Accumulated seconds per stage, safe across the pipeline's threads."""
+    """Accumulated seconds and call counts per stage, safe across the pipeline's threads."""
 
     def __init__(self):
         self.total = defaultdict(float)
+        self.calls = defaultdict(int)
+        self.thread_cpu: dict[str, float] = {}   # CPU seconds used by each pipeline thread
         self._lock = threading.Lock()
 
     def add(self, stage: str, seconds: float) -> None:
         with self._lock:
             self.total[stage] += seconds
+            self.calls[stage] += 1
 
     def mean_ms(self, frames: int) -> dict:
         with self._lock:
             return {k: 1000.0 * v / max(1, frames) for k, v in self.total.items()}
+
+    def counts(self) -> dict:
+        with self._lock:
+            return dict(self.calls)
+
+    def set_thread_cpu(self, thread: str, seconds: float) -> None:
+        with self._lock:
+            self.thread_cpu[thread] = seconds
 
 
 class _TimedDetector:
@@ -276,6 +305,7 @@ class Pipeline:
         counter = QualityCounter()
         size = reader.frame_size
         default_line = Midline.vertical(size)
+        default_frame = np.empty((size[1], size[0], 3), np.uint8)   # shape/dtype template only
 
         q_in: queue.Queue = queue.Queue(maxsize=s.queue_size)
         q_out: queue.Queue = queue.Queue(maxsize=s.queue_size)
@@ -284,6 +314,7 @@ class Pipeline:
 
         # --- reader thread --------------------------------------------------------------------
         def read_loop():
+            read = 0
             try:
                 it = iter(reader)
                 while not stop.is_set():
@@ -292,12 +323,17 @@ class Pipeline:
                     timer.add("decode", time.perf_counter() - t)
                     if item is None:
                         break
+                    t = time.perf_counter()
                     while not stop.is_set():
                         try:
                             q_in.put(item, timeout=0.1)
                             break
                         except queue.Full:
                             continue
+                    timer.add("read_blocked", time.perf_counter() - t)
+                    read += 1
+                    if s.max_frames is not None and read >= s.max_frames:
+                        break
             except BaseException as exc:  # noqa: BLE001
                 errors.append(exc)
                 stop.set()
@@ -310,6 +346,7 @@ class Pipeline:
                         continue
                 else:
                     _put_end(q_in, stop)   # winding down: frames may be dropped
+                timer.set_thread_cpu("reader", time.thread_time())
 
         # --- post thread: mirror, annotate, encode, preview -----------------------------------
         writers: dict[str, VideoWriter] = {}
@@ -317,7 +354,11 @@ class Pipeline:
 
         def post_loop():
             last_preview = 0.0
+            # The writers encode synchronously, so once a frame is written its mirror buffers
+            # are free again: one reused pair saves two frame allocations (and their first-touch
+            # page faults) per frame. Previews are downscaled copies.
             try:
+                mirror_out = MirrorPair(np.empty_like(default_frame), np.empty_like(default_frame))
                 for kind in ("left_mirrored", "right_mirrored", "annotated"):
                     if kind in outputs.temp:
                         writers[kind] = VideoWriter(outputs.temp[kind], reader.fps, size, overwrite=True,
@@ -333,10 +374,11 @@ class Pipeline:
                         continue
                     idx, frame, line, raw_line, points, box, warning = item
                     t0 = time.perf_counter()
-                    pair = mirror_both(frame, line)
+                    pair = mirror_both(frame, line, out=mirror_out)
                     t1 = time.perf_counter()
                     annotated = None
-                    if "annotated" in writers or on_preview is not None:
+                    preview_due = on_preview is not None and (t1 - last_preview) * s.preview_fps >= 1.0
+                    if "annotated" in writers or preview_due:   # only when written or shown
                         annotated = annotate_frame(frame, landmarks=points, box=box, midline=line,
                                                    raw_midline=raw_line, warning=warning)
                     t2 = time.perf_counter()
@@ -348,8 +390,8 @@ class Pipeline:
                     timer.add("mirror", t1 - t0)
                     timer.add("annotate", t2 - t1)
                     timer.add("encode", t3 - t2)
-                    if on_preview is not None and (t3 - last_preview) * s.preview_fps >= 1.0:
-                        last_preview = t3
+                    if preview_due:
+                        last_preview = t1
                         m = s.preview_max_side
                         on_preview(Preview(idx, _downscale(annotated, m), _downscale(pair.left, m),
                                            _downscale(pair.right, m)))
@@ -360,20 +402,26 @@ class Pipeline:
                 # keep draining so the inference thread never blocks on a full queue
                 while q_out.get() is not _END:
                     pass
+            finally:
+                timer.set_thread_cpu("post", time.thread_time())
+
+        # CSV rows go straight to the temporary file (published or discarded with the others),
+        # so memory does not grow with the video's length.
+        csv_fh = open(outputs.temp["landmarks"], "w", encoding="utf-8", newline="")
+        csv_writer = csv.DictWriter(csv_fh, fieldnames=csv_columns(coarse), extrasaction="ignore")
+        csv_writer.writeheader()
 
         reader_thread = threading.Thread(target=read_loop, name="facemirror-read", daemon=True)
         post_thread = threading.Thread(target=post_loop, name="facemirror-post", daemon=True)
         reader_thread.start()
         post_thread.start()
 
-        rows = io.StringIO()
-        csv_writer = csv.DictWriter(rows, fieldnames=csv_columns(coarse), extrasaction="ignore")
-        csv_writer.writeheader()
         frames = faces_found = 0
         total = reader.frame_count_estimate
         last_progress = 0.0
         star = self.models.landmarks
         finished = False
+        cpu0 = time.thread_time()
         try:
             while True:
                 t = time.perf_counter()
@@ -416,8 +464,11 @@ class Pipeline:
                 timer.add("midline", time.perf_counter() - t4)
                 if track.box is not None:
                     faces_found += 1
+                t5 = time.perf_counter()
                 csv_writer.writerow(self._csv_row(idx, ts_ms, track, points, estimate, quality, coarse))
                 warning = quality.message() if not quality.ok else None
+                t6 = time.perf_counter()
+                timer.add("csv", t6 - t5)
                 while not stop.is_set():
                     try:
                         q_out.put((idx, frame, line, raw_line, points, track.box, warning), timeout=0.1)
@@ -425,6 +476,7 @@ class Pipeline:
                     except queue.Full:
                         if cancel.is_set():
                             raise Cancelled()
+                timer.add("infer_blocked", time.perf_counter() - t6)
                 frames += 1
                 now = time.perf_counter()
                 if on_progress is not None and (now - last_progress > 0.2):
@@ -432,6 +484,7 @@ class Pipeline:
                     on_progress(self._progress(frames, total, now - t_start, timer))
             finished = True
         finally:
+            timer.set_thread_cpu("inference", time.thread_time() - cpu0)
             if finished and not stop.is_set():
                 q_out.put(_END)
             else:
@@ -440,6 +493,7 @@ class Pipeline:
             post_thread.join()
             stop.set()
             reader_thread.join()
+            csv_fh.close()
             failed = not finished or bool(errors) or cancel.is_set() or frames == 0
             if failed:
                 for w in writers.values():
@@ -463,8 +517,6 @@ class Pipeline:
         if on_progress is not None:
             on_progress(self._progress(frames, frames, elapsed, timer))
 
-        with open(outputs.temp["landmarks"], "w", encoding="utf-8", newline="") as fh:
-            fh.write(rows.getvalue())
         if reader.ended_early:
             result.warnings.append(reader.end_reason)
         if coarse:
@@ -489,7 +541,9 @@ class Pipeline:
             "output_codec": codec,
             "outputs": {k: str(p) for k, p in outputs.final.items()},
             "timings": {"total_s": round(elapsed, 3), "fps": round(frames / elapsed, 3) if elapsed else None,
-                        "mean_ms_per_frame_by_stage": {k: round(v, 3) for k, v in timer.mean_ms(frames).items()}},
+                        "mean_ms_per_frame_by_stage": {k: round(v, 3) for k, v in timer.mean_ms(frames).items()},
+                        "calls_by_stage": timer.counts(),
+                        "thread_cpu_s": {k: round(v, 3) for k, v in timer.thread_cpu.items()}},
             "warnings": result.warnings,
         }
         with open(outputs.temp["report"], "w", encoding="utf-8") as fh:

@@ -1,0 +1,217 @@
+"""The benchmark commands run and print their figures; peak-memory accounting works.
+
+Fast: a tiny stand-in landmark model (STAR's input/output contract, constant output), a few
+iterations and a few small frames. Figures are printed, never asserted as timing targets.
+"""
+from __future__ import annotations
+
+import re
+import tempfile
+
+import numpy as np
+import pytest
+
+from app import cli
+from app.tools import benchmark, machine
+from tests.onnx_stubs import constant_landmarks_model
+
+
+def _face_like_points() -> np.ndarray:
+    """98 points spread like a face over the middle of the crop ([-1, 1] model coordinates)."""
+    rng = np.random.default_rng(0)
+    return rng.uniform(-0.55, 0.55, size=(98, 2)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def conv_star(tmp_path_factory):
+    """STAR's input/output contract with one real convolution (3 -> 32 channels, 3x3, 0.11 GFLOP),
+    so that the GFLOP/s and %-of-peak figures are printed."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array((rng.standard_normal((32, 3, 3, 3)) * 0.1).astype(np.float32), "w"),
+             numpy_helper.from_array(_face_like_points().reshape(1, 98, 2), "lm"),
+             numpy_helper.from_array(np.zeros((), np.float32), "zero")]
+    nodes = [helper.make_node("Conv", ["input_image", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("ReduceMean", ["c"], ["m"], keepdims=0),
+             helper.make_node("Mul", ["m", "zero"], ["z"]),
+             helper.make_node("Add", ["lm", "z"], ["landmarks"])]
+    graph = helper.make_graph(nodes, "conv_star",
+                              [helper.make_tensor_value_info("input_image", TensorProto.FLOAT, [1, 3, 256, 256])],
+                              [helper.make_tensor_value_info("landmarks", TensorProto.FLOAT, [1, 98, 2])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path_factory.mktemp("conv") / "conv_star.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def stub_star(tmp_path_factory):
+    pytest.importorskip("onnx")
+    path = tmp_path_factory.mktemp("stub") / "stub_star.onnx"
+    constant_landmarks_model(path, _face_like_points(), untrained=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_video(tmp_path_factory):
+    from tests.conftest import MEDIA, _need
+    image = _need(MEDIA / "portrait_frontal.jpg")
+    out = tmp_path_factory.mktemp("video") / "bench_small.mp4"
+    benchmark.make_video(out, size=(320, 240), seconds=1.0, fps=12.0, image=image)
+    return out
+
+
+# ---- benchmark star -----------------------------------------------------------------------------
+
+def test_benchmark_star_prints_gflops_and_fraction_of_peak(conv_star, capsys):
+    rc = cli.main(["benchmark", "star", "--model", str(conv_star), "--iterations", "3", "--warmup", "1",
+                   "--no-torch", "--no-ceiling"])
+    out = capsys.readouterr().out
+    print(out)
+    assert rc == 0
+    assert re.search(r"^clock:\s+\d+\.\d\d GHz - ", out, re.M)
+    assert re.search(r"fp32 peak: \d+ cores x \d+\.\d\d GHz x \d+ FLOP/cycle = \d+ GFLOP/s", out)
+    assert "work:     0.11 GFLOP per face, counted from the model graph" in out
+    assert re.search(r"ONNX Runtime:\s+\d+\.\d ms per face \(best \d+\.\d\)\s+\d+\.\d GFLOP/s = \d+ % of peak", out)
+    assert "session:  graph_optimization_level=ORT_ENABLE_ALL" in out
+    assert "load:" in out
+
+
+def test_benchmark_star_result_fields(conv_star, capsys):
+    res = benchmark.benchmark_star(conv_star, None, iterations=2, warmup=1, with_torch=False, ceiling=True)
+    capsys.readouterr()
+    assert res["gflop_per_run"] == pytest.approx(2 * 32 * 27 * 256 * 256 / 1e9)
+    assert res["ort_ms"] > 0 and res["ort_gflops_per_s"] > 0
+    p = res["peak"]
+    assert p["flop_per_cycle"] in (8, 16, 32, 64) or p["flop_per_cycle"] == 0
+    if p["peak_gflops"]:
+        assert res["fraction_of_peak"] == pytest.approx(res["ort_gflops_per_s"] / p["peak_gflops"])
+    if res.get("conv_ceiling"):          # needs the onnx package (dev extras)
+        assert res["conv_ceiling"]["gflops_median"] > 0
+
+
+def test_benchmark_star_with_a_stand_in_without_arithmetic_prints_no_gflops(stub_star, capsys):
+    res = benchmark.benchmark_star(stub_star, None, iterations=2, warmup=0, with_torch=False, ceiling=False)
+    out = capsys.readouterr().out
+    assert "no GFLOP/s figure" in out and "fraction_of_peak" not in res
+
+
+def test_star_flop_count_matches_the_documented_figure(star_dev_model):
+    gflop, source = benchmark.model_gflops(star_dev_model)
+    assert "counted" in source
+    assert gflop == pytest.approx(benchmark.STAR_GFLOPS_PER_FACE, rel=0.01)
+
+
+def test_machine_clock_and_fma_probe_are_sane():
+    clock = machine.measure_clock(1, runs=3)
+    assert clock["source"]
+    if clock["measured"]:
+        assert 0.3 < clock["ghz"] < 8.0, clock
+    fma = machine.measure_fma_peak(1, runs=3)
+    if fma is not None:
+        assert 1.0 < fma["gflops"] < 2000.0
+
+
+def test_simd_levels():
+    assert machine.simd_level({"avx2", "fma", "avx"}) == ("AVX2+FMA", 32)
+    assert machine.simd_level({"avx512f", "avx2", "fma"})[1] == 64
+    assert machine.simd_level({"avx512f", "avx2", "fma"}, "AuthenticAMD", 25)[1] == 32   # Zen 4
+    assert machine.simd_level({"avx2", "fma"}, "AuthenticAMD", 23)[1] == 16              # Zen 1
+    assert machine.simd_level({"avx2", "fma", "clwb", "rdpid"}, "AuthenticAMD", 23)[1] == 32  # Zen 2
+    assert machine.simd_level(set()) == ("unknown", 0)
+
+
+# ---- benchmark pipeline -------------------------------------------------------------------------
+
+def test_benchmark_pipeline_prints_fps_stages_ratio_and_memory(stub_star, small_video, retinaface_model,
+                                                               capsys, tmp_path, monkeypatch):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))   # the benchmark's temporary output folder
+    rc = cli.main(["benchmark", "pipeline", str(small_video), "--frames", "8", "--star", str(stub_star),
+                   "--faces", str(retinaface_model), "--star-iterations", "3"])
+    out = capsys.readouterr().out
+    print(out)
+    assert rc == 0
+    assert re.search(r"end to end: \d+\.\d\d frames/s", out)
+    assert "8 frames processed" in out
+    assert re.search(r"ratio e2e_fps / \(1/STAR inference time in the run\): \d+\.\d+", out)
+    assert re.search(r"ratio e2e_fps / \(1/STAR alone\):\s+\d+\.\d+", out)
+    for stage in ("decode", "face detection", "tracking", "STAR preprocessing", "STAR inference", "midline",
+                  "mirroring", "annotation", "encode (3 videos)", "inference waits for frames",
+                  "post waits for results"):
+        assert re.search(rf"^{re.escape(stage)}\s", out, re.M), stage
+    assert re.search(r"peak resident memory: \d+ MB sampled during the run .*ru_maxrss\) \d+ MB", out)
+    assert list(scratch.iterdir()) == []          # outputs of the run were removed
+
+
+def test_benchmark_pipeline_keeps_outputs_with_out_and_5_point_path(small_video, retinaface_model, tmp_path, capsys):
+    res = benchmark.benchmark_pipeline(small_video, frames=5, no_star=True, faces=retinaface_model,
+                                       out_dir=tmp_path / "kept")
+    out = capsys.readouterr().out
+    assert res["frames"] == 5 and res["e2e_fps"] > 0
+    assert res["star_alone_ms"] is None and "ratio_vs_star_alone" not in res
+    assert "5-point" in out
+    names = {p.name for p in (tmp_path / "kept").iterdir()}
+    assert names == {"bench_small_left_mirrored.mp4", "bench_small_right_mirrored.mp4", "bench_small_annotated.mp4",
+                     "bench_small_landmarks.csv", "bench_small_report.json"}
+
+
+def test_make_video_command(tmp_path, capsys):
+    from tests.conftest import MEDIA, _need
+    image = _need(MEDIA / "portrait_frontal.jpg")
+    out = tmp_path / "v.mp4"
+    rc = cli.main(["benchmark", "make-video", str(out), "--size", "160x120", "--seconds", "0.5", "--fps", "10",
+                   "--image", str(image)])
+    assert rc == 0
+    from app.video.reader import VideoReader
+    with VideoReader(out) as r:
+        assert r.frame_size == (160, 120)
+        assert sum(1 for _ in r) == 5
+
+
+# ---- memory accounting --------------------------------------------------------------------------
+
+@pytest.mark.skipif(machine.rss_bytes() is None, reason="needs /proc/self/statm")
+def test_rss_sampler_sees_a_temporary_allocation():
+    size = 160 * 1024 * 1024
+    with machine.RssSampler(interval=0.01) as s:
+        block = np.ones(size, np.uint8)            # touched: resident
+        import time
+        time.sleep(0.1)
+        del block
+    assert s.start is not None and s.peak is not None
+    assert s.peak - s.start >= 0.8 * size
+    assert len(s.samples) >= 3
+    assert machine.peak_rss_bytes() >= s.peak * 0.95   # ru_maxrss is the process-lifetime maximum
+
+
+def test_rss_matches_proc_status():
+    rss = machine.rss_bytes()
+    if rss is None:
+        pytest.skip("needs /proc/self/statm")
+    status = open("/proc/self/status").read()
+    vmrss_kb = int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1))
+    assert abs(rss - vmrss_kb * 1024) < 32 * 1024 * 1024
+
+
+def test_load_meter_reports_other_processes():
+    with machine.LoadMeter() as lm:
+        sum(range(200000))
+    assert lm.wall_s > 0
+    assert "other processes" in lm.describe() or "unknown" in lm.describe()
+
+
+def test_rss_sampler_keeps_a_bounded_number_of_samples(monkeypatch):
+    if machine.rss_bytes() is None:
+        pytest.skip("needs /proc/self/statm")
+    monkeypatch.setattr(machine.RssSampler, "MAX_SAMPLES", 16)
+    import time
+    with machine.RssSampler(interval=0.001) as s:
+        time.sleep(0.3)
+    assert 2 <= len(s.samples) <= 16
+    assert [t for t, _ in s.samples] == sorted(t for t, _ in s.samples)
+    assert s.peak >= max(v for _, v in s.samples)
