@@ -124,10 +124,17 @@ class Models:
             return f"{self.faces.backend.describe()} | 5-point fallback (coarse midline)"
         return f"{self.landmarks.backend.describe()} | STAR 98-point"
 
+    def _sha256(self, path: Path) -> str:
+        # Hash each model file once per Models, not once per video of a batch (STAR is 52 MB).
+        cache = self.__dict__.setdefault("_sha_cache", {})
+        if path not in cache:
+            cache[path] = model_files.sha256_file(path)
+        return cache[path]
+
     def report(self) -> dict:
         out = {}
         for key, path in self.files.items():
-            out[key] = {"file": str(path), "sha256": model_files.sha256_file(path)}
+            out[key] = {"file": str(path), "sha256": self._sha256(path)}
         out["retinaface"]["backend"] = self.faces.backend.as_dict()
         if self.landmarks is not None:
             out["star"]["backend"] = self.landmarks.backend.as_dict()
