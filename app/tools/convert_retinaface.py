@@ -44,7 +44,7 @@ import numpy as np
 from app.model_files import RETINAFACE_KEY, record_converted, sha256_file
 from app.tools.export_common import (META_MODEL, META_SOURCE, META_SOURCE_SHA, META_UNTRAINED,
                                      ConvertError, check_output_path, discard, finish_output,
-                                     run_coreml_check, set_metadata, temp_output_path)
+                                     coreml_report, set_metadata, temp_output_path)
 
 MODEL_NAME = "retinaface-mnet025"
 INPUT_NAME = "input_image"
@@ -296,18 +296,8 @@ def convert_retinaface(checkpoint: str | Path | None, out: str | Path, *, random
         parity = verify(model, tmp, input_size, verify_inputs)
         diffs = ", ".join(f"{k} {v:.2g}" for k, v in parity["max_abs_diff"].items())
         log(f"ONNX Runtime matches PyTorch on {parity['inputs']} inputs (max |diff|: {diffs})")
-        coreml = None
-        coreml_summary = None
-        if coreml_check:
-            try:
-                check = run_coreml_check(tmp)
-                coreml, coreml_summary = check.as_dict(), check.summary()
-            except ConvertError as exc:  # the checker's failure is reported, not fatal
-                coreml_summary = f"CoreML check could not run: {exc}"
-            log(coreml_summary)
-        if out.exists() and not overwrite:  # appeared while we were converting
-            raise ConvertError(f"{out} already exists; pass --overwrite to replace it.")
-        finish_output(tmp, out)
+        coreml, coreml_summary = coreml_report(tmp, "RetinaFace", log) if coreml_check else (None, None)
+        finish_output(tmp, out, overwrite)
     except BaseException:
         discard(tmp)
         raise

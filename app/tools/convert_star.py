@@ -25,7 +25,7 @@ import numpy as np
 
 from app.tools.export_common import (META_MODEL, META_SOURCE, META_SOURCE_SHA, META_UNTRAINED,
                                      ConvertError, check_output_path, discard, finish_output,
-                                     run_coreml_check, set_metadata, temp_output_path)
+                                     coreml_report, set_metadata, temp_output_path)
 
 MODEL_NAME = "star-wflw-98"
 MANIFEST_KEY = "star"
@@ -260,13 +260,9 @@ def convert_star(checkpoint, out, *, random_weights: bool = False, seed: int = 0
         check_info = None
         if coreml_check:
             log("STAR: running ONNX Runtime's CoreML usability checker")
-            check = run_coreml_check(tmp)
-            log(check.summary())
-            if not check.fully_supported:
-                log("STAR: warning: the model is not one CoreML partition; CoreML may be slow or fall back to the CPU")
-            check_info = check.as_dict()
+            check_info, _ = coreml_report(tmp, "STAR", log)
 
-        finish_output(tmp, out)
+        finish_output(tmp, out, overwrite)
     except BaseException:
         discard(tmp)
         raise

@@ -37,7 +37,10 @@ def temp_output_path(out: Path) -> Path:
     return out.with_name(f".{out.name}.partial-{os.getpid()}")
 
 
-def finish_output(tmp: Path, out: Path) -> None:
+def finish_output(tmp: Path, out: Path, overwrite: bool) -> None:
+    """Rename the verified model into place; a file that appeared meanwhile is not replaced."""
+    if out.exists() and not overwrite:
+        raise ConvertError(f"{out} already exists; pass --overwrite to replace it.")
     os.replace(tmp, out)
 
 
@@ -121,3 +124,18 @@ def run_coreml_check(onnx_path: Path) -> CoreMLCheck:
     if proc.returncode != 0:
         raise ConvertError(f"ONNX Runtime's checker failed (exit {proc.returncode}):\n{text[-2000:]}")
     return parse_coreml_check(text)
+
+
+def coreml_report(onnx_path: Path, label: str, log) -> tuple[dict | None, str]:
+    """Run the CoreML checker and log its summary. A checker that cannot run is reported, not fatal."""
+    try:
+        check = run_coreml_check(onnx_path)
+    except ConvertError as exc:
+        summary = f"{label}: CoreML check could not run: {exc}"
+        log(summary)
+        return None, summary
+    summary = check.summary()
+    log(summary)
+    if not check.fully_supported:
+        log(f"{label}: warning: the model is not one CoreML partition; CoreML may be slow or fall back to the CPU")
+    return check.as_dict(), summary
