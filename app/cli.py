@@ -133,7 +133,7 @@ def _convert(args) -> int:
     from app.tools.export_common import ConvertError
 
     if not args.random_weights and args.checkpoint is None:
-        print(f"error: give a checkpoint file or --random-weights", file=sys.stderr)
+        print("error: give a checkpoint file or --random-weights", file=sys.stderr)
         return 2
     try:
         import torch  # noqa: F401

@@ -27,7 +27,7 @@ def _frame() -> np.ndarray:
 
 
 def run_self_test(require_coreml: bool = False) -> int:
-    from app import __version__, APP_NAME, model_files, paths
+    from app import __version__, APP_NAME, paths
     from app.engine import runtime
 
     print(f"{APP_NAME} {__version__} self-test ({'frozen bundle' if paths.bundle_dir() else 'source'})")

@@ -15,7 +15,6 @@ from app.video import writer as writer_mod
 from app.video.reader import VideoOpenError, VideoReader, sniff_file_kind
 from app.video.writer import (
     PARTIAL_MARKER,
-    ThreadedWriter,
     VideoWriteError,
     VideoWriter,
     default_codec,
@@ -343,36 +342,6 @@ def test_disk_full_is_detected(tmp_path, monkeypatch):
     free["bytes"] = 1024
     with pytest.raises(VideoWriteError, match="disk is full"):
         w.write(gradient_frame(160, 120))
-    assert os.listdir(tmp_path) == []
-
-
-# ---- threaded writer ---------------------------------------------------------------------------------
-
-def test_threaded_writer_commits(tmp_path):
-    p = tmp_path / "t.mp4"
-    with ThreadedWriter(VideoWriter(p, 25.0, (160, 120)), max_queue=2) as tw:
-        assert tw.codec == default_codec()
-        for i in range(40):
-            tw.put(gradient_frame(160, 120, i))
-    assert p.exists() and find_partial_files(tmp_path) == []
-    with VideoReader(p) as r:
-        assert sum(1 for _ in r) == 40
-
-
-def test_threaded_writer_propagates_errors_and_aborts(tmp_path):
-    tw = ThreadedWriter(VideoWriter(tmp_path / "t.mp4", 25.0, (160, 120)), max_queue=2)
-    tw.put(gradient_frame(160, 120))
-    tw.put(gradient_frame(100, 120))        # wrong size: fails in the writer thread
-    with pytest.raises(ValueError):
-        for _ in range(50):
-            tw.put(gradient_frame(160, 120))
-        tw.close()
-    assert os.listdir(tmp_path) == []
-    # abort from the producer side
-    with pytest.raises(KeyError):
-        with ThreadedWriter(VideoWriter(tmp_path / "u.mp4", 25.0, (160, 120))) as tw2:
-            tw2.put(gradient_frame(160, 120))
-            raise KeyError("cancelled")
     assert os.listdir(tmp_path) == []
 
 

@@ -36,22 +36,17 @@ API
   (disk full, folder not writable, rename failed) into :class:`VideoWriteError` with a plain
   message. After an error the temporary file is removed.
 
-``ThreadedWriter(writer, max_queue=8)`` runs ``writer.write`` in its own thread behind a bounded
-queue so that encoding overlaps inference: ``put(frame)`` (blocks when the queue is full; raises
-the writer thread's error, if any), ``close()`` (drains, joins, commits), ``abort()``, and the same
-context-manager behaviour. Frames passed to ``put`` must not be modified afterwards.
+Encoding overlaps inference because the pipeline writes from its own post thread.
 """
 from __future__ import annotations
 
 import errno
 import functools
 import os
-import queue
 import secrets
 import shutil
 import sys
 import tempfile
-import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -60,7 +55,7 @@ import numpy as np
 
 from app.video.reader import VideoError
 
-__all__ = ["VideoWriteError", "VideoWriter", "ThreadedWriter", "h264_available", "default_codec",
+__all__ = ["VideoWriteError", "VideoWriter", "h264_available", "default_codec",
            "find_partial_files", "PARTIAL_MARKER"]
 
 PARTIAL_MARKER = ".partial-"
@@ -348,99 +343,3 @@ def _free_bytes(folder: Path) -> int | None:
         return shutil.disk_usage(folder).free
     except OSError:
         return None
-
-
-# ---- threaded wrapper -------------------------------------------------------------------------------
-
-_STOP = object()
-
-
-class ThreadedWriter:
-    """Runs a :class:`VideoWriter`'s ``write`` in a background thread behind a bounded queue."""
-
-    def __init__(self, writer: VideoWriter, max_queue: int = 8):
-        self.writer = writer
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, int(max_queue)))
-        self._error: BaseException | None = None
-        self._abort = threading.Event()
-        self._done = False
-        self._thread = threading.Thread(target=self._run, name=f"writer-{writer.path.name}", daemon=True)
-        self._thread.start()
-
-    @property
-    def codec(self) -> str:
-        return self.writer.codec
-
-    @property
-    def path(self) -> Path:
-        return self.writer.path
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            if self._abort.is_set() or self._error is not None:
-                continue                          # drain without writing
-            try:
-                self.writer.write(item)
-            except BaseException as exc:          # surfaced to the producer on its next call
-                self._error = exc
-
-    def _raise_if_failed(self) -> None:
-        if self._error is not None:
-            err = self._error
-            self._shutdown()
-            self.writer.abort()
-            raise err
-
-    def put(self, frame: np.ndarray) -> None:
-        """Queue one frame (blocks while the queue is full); raises the writer thread's error."""
-        if self._done:
-            raise VideoWriteError(f"{self.writer.path.name}: the writer is already closed.")
-        self._raise_if_failed()
-        while True:
-            try:
-                self._queue.put(frame, timeout=0.1)
-                return
-            except queue.Full:
-                self._raise_if_failed()
-                if not self._thread.is_alive():
-                    raise VideoWriteError(f"{self.writer.path.name}: the writer thread stopped.")
-
-    write = put
-
-    def _shutdown(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        while self._thread.is_alive():
-            try:
-                self._queue.put(_STOP, timeout=0.1)
-                break
-            except queue.Full:
-                continue
-        self._thread.join()
-
-    def close(self) -> Path:
-        """Write everything queued, then commit (see ``VideoWriter.close``); returns the final path."""
-        self._shutdown()
-        if self._error is not None:
-            self.writer.abort()
-            raise self._error
-        return self.writer.close()
-
-    def abort(self) -> None:
-        """Drop queued frames and delete the temporary file."""
-        self._abort.set()
-        self._shutdown()
-        self.writer.abort()
-
-    def __enter__(self) -> "ThreadedWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
