@@ -11,10 +11,6 @@ from pathlib import Path
 
 from app import __version__, APP_NAME
 
-CONVERT_EXTRAS_HINT = ("the converters need the optional extras: "
-                       ".venv/bin/pip install -e '.[convert]' (torch==2.13.0, onnx)")
-
-
 def _build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="main.py", description=f"{APP_NAME}: mirror the two halves of a face in video.")
     p.add_argument("--version", action="store_true", help="print versions and exit")
@@ -118,35 +114,35 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "convert":
         return _convert(args)
     if args.command == "models":
-        from app.tools.fetch import fetch_command
+        from app.convert.fetch import fetch_command
         return fetch_command(args)
     if args.command == "process":
         from app.batch import process_command
         return process_command(args)
     if args.command == "benchmark":
-        from app.tools.benchmark import benchmark_command
+        try:
+            from bench.benchmark import benchmark_command
+        except ImportError:
+            print("error: the benchmarks run from a source checkout (bench/); they are not part of the app.",
+                  file=sys.stderr)
+            return 2
         return benchmark_command(args)
     return 2
 
 
 def _convert(args) -> int:
-    from app.tools.export_common import ConvertError
+    from app.convert.common import ConvertError
 
     if not args.random_weights and args.checkpoint is None:
         print("error: give a checkpoint file or --random-weights", file=sys.stderr)
         return 2
-    try:
-        import torch  # noqa: F401
-        import onnx  # noqa: F401
-    except ImportError:
-        print(f"error: {CONVERT_EXTRAS_HINT}", file=sys.stderr)
+    from app.convert import EXTRAS_HINT, converter_for, extras_available
+
+    if not extras_available():
+        print(f"error: {EXTRAS_HINT}", file=sys.stderr)
         return 2
     try:
-        if args.model == "star":
-            from app.tools.convert_star import convert_star as convert
-        else:
-            from app.tools.convert_retinaface import convert_retinaface as convert
-        convert(args.checkpoint, args.out, random_weights=args.random_weights, seed=args.seed,
+        converter_for(args.model)(args.checkpoint, args.out, random_weights=args.random_weights, seed=args.seed,
                 overwrite=args.overwrite, coreml_check=not args.skip_coreml_check)
     except ConvertError as exc:
         print(f"error: {exc}", file=sys.stderr)

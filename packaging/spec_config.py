@@ -79,9 +79,10 @@ EXCLUDED_THIRD_PARTY = (
     "PyQt5", "PyQt6", "PySide2",
 )
 
-# The app's own modules that need torch: the PyTorch network definitions and the converters.
-EXCLUDED_APP_PACKAGES = ("app.models",)
-EXCLUDED_APP_MODULE_GLOBS = ("tools/convert_*.py",)
+# The app's own modules that need torch or the network: the converters, their PyTorch networks
+# and the model download (app/convert). Benchmarks live outside app/ (bench/) and are never seen.
+EXCLUDED_APP_PACKAGES = ("app.convert",)
+EXCLUDED_APP_MODULE_GLOBS: tuple[str, ...] = ()
 
 # Qt shared libraries (by module name) that the app does not use. They are only pulled in by
 # plugins we drop (SVG/PDF image formats, virtual keyboard, network plugins) or by modules we
@@ -164,15 +165,11 @@ def _module_name(app_dir: Path, py: Path) -> str:
 
 
 def excluded_app_modules(app_dir: Path) -> list[str]:
-    """app.models and every app/tools/convert_*.py (they import torch)."""
+    """app.convert (converters, their torch networks, the download) and any EXCLUDED_APP_MODULE_GLOBS."""
     app_dir = Path(app_dir)
     names = list(EXCLUDED_APP_PACKAGES)
     for pattern in EXCLUDED_APP_MODULE_GLOBS:
         names += [_module_name(app_dir, p) for p in sorted(app_dir.glob(pattern))]
-    # The converters named by the CLI, in case the files are not written yet.
-    for name in ("app.tools.convert_star", "app.tools.convert_retinaface"):
-        if name not in names:
-            names.append(name)
     return names
 
 

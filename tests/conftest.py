@@ -44,7 +44,7 @@ def _torch_or_skip():
 def star_dev_model(tmp_path_factory) -> Path:
     """A STAR-architecture ONNX model with random weights (seed 0), exported once per session."""
     _torch_or_skip()
-    from app.tools.convert_star import convert_star
+    from app.convert.star import convert_star
 
     out = tmp_path_factory.mktemp("star_dev") / "star_landmark_98.onnx"
     convert_star(None, out, random_weights=True, seed=0, overwrite=False, coreml_check=False,
@@ -56,7 +56,7 @@ def star_dev_model(tmp_path_factory) -> Path:
 def retinaface_model(tmp_path_factory, retinaface_pth) -> Path:
     """The real RetinaFace weights converted to ONNX, once per session."""
     _torch_or_skip()
-    from app.tools.convert_retinaface import convert_retinaface
+    from app.convert.retinaface import convert_retinaface
 
     out = tmp_path_factory.mktemp("retinaface") / "retinaface_mobilenet025.onnx"
     convert_retinaface(retinaface_pth, out, random_weights=False, seed=0, overwrite=False,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from app import cli
-from app.tools import benchmark, machine
+from bench import benchmark, machine
 from tests.onnx_stubs import constant_landmarks_model
 
 

@@ -15,9 +15,9 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from app.model_files import manifest_path  # noqa: E402
-from app.models.star import random_star  # noqa: E402
-from app.tools import convert_star as cs  # noqa: E402
-from app.tools.export_common import (META_MODEL, META_SOURCE, META_SOURCE_SHA,  # noqa: E402
+from app.convert.nets.star import random_star  # noqa: E402
+from app.convert import star as cs  # noqa: E402
+from app.convert.common import (META_MODEL, META_SOURCE, META_SOURCE_SHA,  # noqa: E402
                                      META_UNTRAINED, ConvertError)
 
 REPO = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app import model_files
-from app.tools import fetch
+from app.convert import fetch
 
 REPO = Path(__file__).resolve().parent.parent
 STAR_BYTES = b"star-checkpoint-" * 5000

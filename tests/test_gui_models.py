@@ -100,7 +100,7 @@ def test_convert_button_runs_the_converter_in_the_background_and_reloads(qtbot, 
 
 def test_conversion_failure_is_reported(qtbot, empty_weights, monkeypatch, tmp_path):
     from app.gui import model_convert, model_status
-    from app.tools.export_common import ConvertError
+    from app.convert.common import ConvertError
 
     monkeypatch.setattr(model_status, "converter_available", lambda: True)
 

@@ -382,26 +382,27 @@ def test_read_version_parses_without_importing(tmp_path):
 
 def test_excludes_keep_torch_and_converters_out():
     ex = cfg.excluded_modules(REPO / "app", ["QtCore", "QtGui", "QtWidgets", "QtNetwork", "QtQml"])
-    for name in ("torch", "torchvision", "onnx", "onnxscript", "tkinter", "matplotlib", "app.models",
-                 "app.tools.convert_star", "app.tools.convert_retinaface",
+    for name in ("torch", "torchvision", "onnx", "onnxscript", "tkinter", "matplotlib", "app.convert",
                  "PySide6.QtNetwork", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtWebEngineCore"):
         assert name in ex, name
+    for name in ("app.convert.nets.star", "app.convert.star", "app.convert.retinaface", "app.convert.fetch"):
+        assert cfg.is_excluded(name, ex), name
     for used in ("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "onnxruntime", "cv2", "numpy"):
         assert used not in ex, used
     hidden = cfg.app_hiddenimports(REPO / "app")
     assert "app.cli" in hidden and "app.paths" in hidden and "app.gui.main_window" in hidden
     assert not [m for m in hidden if cfg.is_excluded(m, ex)]
-    assert not [m for m in hidden if m.startswith("app.models") or ".convert_" in m]
+    assert not [m for m in hidden if m.startswith("app.convert")]
 
 
-def test_converters_found_by_glob(tmp_path):
+def test_converter_package_excluded(tmp_path):
     app_dir = tmp_path / "app"
-    for rel in ("__init__.py", "cli.py", "tools/__init__.py", "tools/convert_foo.py", "tools/fetch.py",
-                "models/__init__.py", "models/net.py"):
+    for rel in ("__init__.py", "cli.py", "engine/__init__.py", "convert/__init__.py", "convert/star.py",
+                "convert/fetch.py", "convert/nets/__init__.py", "convert/nets/net.py"):
         _write(app_dir / rel, b"")
     ex = cfg.excluded_app_modules(app_dir)
-    assert "app.tools.convert_foo" in ex and "app.models" in ex
-    assert cfg.app_hiddenimports(app_dir) == ["app", "app.cli", "app.tools", "app.tools.fetch"]
+    assert "app.convert" in ex
+    assert cfg.app_hiddenimports(app_dir) == ["app", "app.cli", "app.engine"]
 
 
 def test_pyside6_modules_listed_from_disk(tmp_path):

@@ -6,8 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="converter extras (torch) not installed")
 
-from app.models import star  # noqa: E402
-from app.models.star import (CheckpointError, boundary_mask, boundary_mask_export,  # noqa: E402
+from app.convert.nets import star  # noqa: E402
+from app.convert.nets.star import (CheckpointError, boundary_mask, boundary_mask_export,  # noqa: E402
                              coord_channels, expected_state_dict_shapes, load_star_checkpoint,
                              parameter_count, random_star, soft_argmax)
 

@@ -2,7 +2,7 @@
 
 Qt-free and torch-free: numpy, OpenCV and ONNX Runtime (through app.engine.runtime).
 
-The model (app/tools/convert_retinaface.py) takes a fixed square input, 640 x 640 by default:
+The model (app/convert/retinaface.py) takes a fixed square input, 640 x 640 by default:
 input `input_image` [1, 3, S, S] = BGR pixels minus (104, 117, 123); outputs `boxes` (raw box
 regressions), `scores` (face probability) and `landmarks` (raw 5-point regressions), one row per
 prior. Each frame is letterboxed: scaled so that its longest side is S, placed at the top-left of

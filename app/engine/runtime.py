@@ -23,7 +23,7 @@ CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 PREFERENCE = (COREML, CUDA, CPU)
 
-# Metadata keys written by FaceMirror's converters (app.tools.export_common); duplicated here as
+# Metadata keys written by FaceMirror's converters (app.convert.common); duplicated here as
 # plain strings because the runtime must not import the converters' module tree.
 META_UNTRAINED = "facemirror.untrained"
 META_MODEL = "facemirror.model"

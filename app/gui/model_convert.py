@@ -1,6 +1,6 @@
 """Convert a chosen checkpoint to ONNX in the background (a QThread running the project's converter).
 
-The converters themselves live in app.tools (they need torch and onnx); this module only runs
+The converters themselves live in app.convert (they need torch and onnx); this module only runs
 one of them off the GUI thread and reports its log lines and the outcome.
 """
 from __future__ import annotations
@@ -10,18 +10,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from app import model_files
 
 
 def _converter(key: str):
-    """The converter function for a model key (imported only when used: it needs torch)."""
-    if key == model_files.STAR_KEY:
-        from app.tools.convert_star import convert_star
-        return convert_star
-    if key == model_files.RETINAFACE_KEY:
-        from app.tools.convert_retinaface import convert_retinaface
-        return convert_retinaface
-    raise KeyError(key)
+    """The converter for a model key, imported only when used (torch; absent from the app bundle)."""
+    from app.convert import converter_for
+    return converter_for(key)
 
 
 class ConvertWorker(QObject):
@@ -35,7 +29,7 @@ class ConvertWorker(QObject):
     @Slot()
     def run(self) -> None:
         try:
-            from app.tools.export_common import ConvertError
+            from app.convert.common import ConvertError
         except ImportError as exc:  # pragma: no cover - the window checks for the extras first
             self.finished.emit(False, f"the converter cannot be imported: {exc}")
             return

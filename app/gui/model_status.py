@@ -8,7 +8,6 @@ the landmark model and its warnings.
 from __future__ import annotations
 
 import html
-import importlib.util
 import os
 import sys
 from dataclasses import dataclass, field
@@ -193,7 +192,8 @@ def converter_available() -> bool:
     """The converters need torch and onnx (the optional `convert` extras)."""
     if is_frozen():
         return False
-    return all(importlib.util.find_spec(m) is not None for m in ("torch", "onnx"))
+    from app.convert import extras_available
+    return extras_available()
 
 
 def converter_missing_hint() -> str:

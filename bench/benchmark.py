@@ -3,7 +3,7 @@
 `python main.py benchmark star`: STAR latency on ONNX Runtime (the app's own session settings)
 and PyTorch eager on the same weights, in the same run, with the achieved GFLOP/s and its
 fraction of the machine's fp32 peak (cores x measured clock x FLOP/cycle, see
-app.tools.machine). Figures are medians after warm-up on a fixed random 256x256 input: speed
+bench.machine). Figures are medians after warm-up on a fixed random 256x256 input: speed
 does not depend on the weight values or the picture. The two engines run in alternating blocks
 (the first run of each block is discarded, so one engine's spinning threads do not slow the
 other), so background load hits both alike; the load other processes put on the CPUs during the
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.tools import machine
+from bench import machine
 
 STAR_GFLOPS_PER_FACE = 34.7  # 2 x multiply-adds of STAR's 255 convolutions at 256x256 (34.71 counted from the ONNX graph)
 PEAK_TARGET = 0.70           # issue target: ONNX Runtime at >= 70 % of the fp32 peak
@@ -178,8 +178,8 @@ def benchmark_star(model: Path | None, checkpoint: Path | None, iterations: int,
             except ImportError:
                 raise SystemExit("benchmark star needs --model PATH, or the converter extras to make a "
                                  "random-weights model: .venv/bin/pip install -e '.[convert]'")
-            from app.tools.convert_star import convert_star
-            from app.models.star import random_star
+            from app.convert.star import convert_star
+            from app.convert.nets.star import random_star
 
             tmpdir = tempfile.TemporaryDirectory(prefix="facemirror-bench-")
             model = Path(tmpdir.name) / "star_random.onnx"
@@ -189,7 +189,7 @@ def benchmark_star(model: Path | None, checkpoint: Path | None, iterations: int,
             if with_torch:
                 torch_model = random_star(0)
         elif with_torch and checkpoint is not None:
-            from app.models.star import load_star_checkpoint
+            from app.convert.nets.star import load_star_checkpoint
             torch_model = load_star_checkpoint(checkpoint)
 
         det = StarLandmarkDetector(model, threads=threads)

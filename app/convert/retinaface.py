@@ -42,7 +42,7 @@ from typing import Callable
 import numpy as np
 
 from app.model_files import RETINAFACE_KEY, record_converted, sha256_file
-from app.tools.export_common import (META_MODEL, META_SOURCE, META_SOURCE_SHA, META_UNTRAINED,
+from app.convert.common import (META_MODEL, META_SOURCE, META_SOURCE_SHA, META_UNTRAINED,
                                      ConvertError, check_output_path, discard, finish_output,
                                      coreml_report, set_metadata, temp_output_path)
 
@@ -73,7 +73,7 @@ def _load_checkpoint(checkpoint: Path):
 
 def build_model(checkpoint: Path | None, random_weights: bool, seed: int):
     """The network with the checkpoint loaded strictly (or seeded random weights)."""
-    from app.models import retinaface as rf
+    from app.convert.nets import retinaface as rf
 
     if random_weights:
         return rf.build(None, seed=seed)
@@ -127,7 +127,7 @@ def verification_images(size: int, count: int = 3, seed: int = 1234) -> list[np.
 
 def to_input(image_bgr: np.ndarray) -> np.ndarray:
     """HWC uint8 BGR -> [1, 3, H, W] float32 minus the training mean."""
-    from app.models.retinaface import MEAN_BGR
+    from app.convert.nets.retinaface import MEAN_BGR
 
     x = image_bgr.astype(np.float32) - np.asarray(MEAN_BGR, np.float32)
     return np.ascontiguousarray(x.transpose(2, 0, 1)[None])

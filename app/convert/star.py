@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from app.tools.export_common import (META_MODEL, META_SOURCE, META_SOURCE_SHA, META_UNTRAINED,
+from app.convert.common import (META_MODEL, META_SOURCE, META_SOURCE_SHA, META_UNTRAINED,
                                      ConvertError, check_output_path, discard, finish_output,
                                      coreml_report, set_metadata, temp_output_path)
 
@@ -189,7 +189,7 @@ def verify_onnx(net, path: Path, inputs: list[np.ndarray]) -> dict:
 # The converter
 # ---------------------------------------------------------------------------------------------
 def build_network(checkpoint, random_weights: bool, seed: int):
-    from app.models.star import CheckpointError, load_star_checkpoint, random_star
+    from app.convert.nets.star import CheckpointError, load_star_checkpoint, random_star
 
     if random_weights:
         return random_star(seed)

@@ -115,14 +115,12 @@ def fetch_command(args) -> int:
 
 
 def _convert_all(fetched: dict[str, Path], dest: Path, manifest: dict, overwrite: bool) -> int:
-    try:
-        import torch  # noqa: F401
-        import onnx  # noqa: F401
-    except ImportError:
-        from app.cli import CONVERT_EXTRAS_HINT
-        print(f"downloaded; to convert them, {CONVERT_EXTRAS_HINT}", file=sys.stderr)
+    from app.convert import EXTRAS_HINT, converter_for, extras_available
+
+    if not extras_available():
+        print(f"downloaded; to convert them, {EXTRAS_HINT}", file=sys.stderr)
         return 2
-    from app.tools.export_common import ConvertError
+    from app.convert.common import ConvertError
 
     status = 0
     for key, ckpt in fetched.items():
@@ -131,11 +129,7 @@ def _convert_all(fetched: dict[str, Path], dest: Path, manifest: dict, overwrite
             print(f"{out.name}: already converted (pass --overwrite to convert again)")
             continue
         try:
-            if key == model_files.STAR_KEY:
-                from app.tools.convert_star import convert_star as convert
-            else:
-                from app.tools.convert_retinaface import convert_retinaface as convert
-            convert(ckpt, out, overwrite=overwrite)
+            converter_for(key)(ckpt, out, overwrite=overwrite)
         except ConvertError as exc:
             print(f"error converting {ckpt.name}: {exc}", file=sys.stderr)
             status = 2
