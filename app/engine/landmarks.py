@@ -113,12 +113,16 @@ class StarLandmarkDetector:
         (landmarks,) = self.session.run(self._outputs, {self.input_name: self._input})
         return landmarks.reshape(-1, 2)[:NUM_POINTS]
 
+    @staticmethod
+    def to_frame(landmarks: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        """infer()'s [-1, 1] landmarks to frame pixels for the crop matrix preprocess() returned."""
+        return crop_to_frame(model_to_crop(landmarks.astype(np.float64)), matrix).astype(np.float32)
+
     def landmarks_for_box(self, image_bgr: np.ndarray, box: Sequence[float]) -> np.ndarray:
         if image_bgr is None or image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
             raise ValueError("expected a BGR image of shape (H, W, 3)")
         matrix = self.preprocess(image_bgr, box)
-        pts = self.infer().astype(np.float64)
-        return crop_to_frame(model_to_crop(pts), matrix).astype(np.float32)
+        return self.to_frame(self.infer(), matrix)
 
     def detect_landmarks(self, image_bgr: np.ndarray, dets: Iterable, confidence_threshold: float = 0.5
                          ) -> list[np.ndarray]:
