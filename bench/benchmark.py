@@ -138,7 +138,6 @@ def _conv_ceiling(threads: int, iterations: int = 20) -> dict | None:
     """ONNX Runtime on STAR's most expensive layer alone (3x3 conv, 128->128 channels at 64x64,
     31 % of STAR's FLOPs): what MLAS reaches here without the rest of the network."""
     try:
-        import onnx
         from onnx import TensorProto, helper, numpy_helper
     except ImportError:
         return None
@@ -177,7 +176,7 @@ def benchmark_star(model: Path | None, checkpoint: Path | None, iterations: int,
                 import torch  # noqa: F401
             except ImportError:
                 raise SystemExit("benchmark star needs --model PATH, or the converter extras to make a "
-                                 "random-weights model: .venv/bin/pip install -e '.[convert]'")
+                                 "random-weights model: .venv/bin/pip install -e '.[convert]'") from None
             from app.convert.star import convert_star
             from app.convert.nets.star import random_star
 
@@ -530,7 +529,7 @@ def _parse_size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise SystemExit(f"size must look like 1280x720, got {text!r}")
+        raise SystemExit(f"size must look like 1280x720, got {text!r}") from None
     return w, h
 
 

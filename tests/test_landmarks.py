@@ -106,8 +106,6 @@ def test_detect_landmarks_accepts_face_objects(stub_detector):
 
 def test_earlier_converter_output_names_load(tmp_path):
     """The earlier Face Mirror export had outputs `output`, `heatmap`, `landmarks`."""
-    import onnx
-    from onnx import helper
 
     path = tmp_path / "old.onnx"
     constant_landmarks_model(path, MODEL_POINTS, output_names=("landmarks",))
