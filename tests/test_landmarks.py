@@ -19,7 +19,7 @@ MODEL_POINTS[2] = (0.0, 0.0)
 
 
 def expected_frame_points(box, p):
-    """Written out from DESIGN.md independently of the module under test."""
+    """Written out from the model contract (docs/ARCHITECTURE.md) independently of the module under test."""
     x1, y1, x2, y2 = box
     scale = min(x2 - x1, y2 - y1) / 200 * 1.05
     zoom = 256 / (scale * 200)

@@ -1,6 +1,6 @@
 """STAR 98-point landmark detector on ONNX Runtime.
 
-Preprocessing matches STAR's training (ZhenglinZhou/STAR demo, DESIGN.md):
+Preprocessing matches STAR's training (ZhenglinZhou/STAR demo; docs/ARCHITECTURE.md, "Model contracts"):
   centre = box centre, scale = min(w, h) / 200 * 1.05,
   crop matrix: zoom 256 / (scale * 200), maps the centre to (255/2, 255/2), no rotation;
   bilinear warp to 256x256 with border 0; pixels stay BGR and go to [-1, 1] by x / 255 * 2 - 1.
