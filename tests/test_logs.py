@@ -45,3 +45,16 @@ def test_log_dir_follows_the_platform(monkeypatch, tmp_path):
     monkeypatch.setattr(logs.sys, "platform", "linux")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     assert logs.log_dir() == tmp_path / "state" / "FaceMirror" / "log"
+
+
+def test_diagnostic_text_has_versions_backend_models_and_recent_errors():
+    from app import diagnostics, logs
+
+    logs.recent_errors.records.clear()
+    logs.recent_errors.records.append("2026-11-29 ERROR app.x: encoder failed")
+    text = diagnostics.diagnostic_text(backend="CPU, 2 threads | STAR 98-point",
+                                       models={"retinaface": {"file": "/w/r.onnx", "sha256": "ab12"}})
+    assert "FaceMirror" in text and "onnxruntime" in text and "av " in text
+    assert "backend: CPU, 2 threads | STAR 98-point" in text
+    assert "model retinaface: /w/r.onnx sha256 ab12" in text
+    assert "encoder failed" in text and str(logs.log_file()) in text
