@@ -4,8 +4,8 @@ Qt-free. Entry points:
 
 * :func:`write_measures` - from a NAME_landmarks.csv to NAME_measures.csv, NAME_measures.json
   and NAME_summary.html (written exactly at the given paths; the caller publishes them).
-* :func:`frame_measures` - one frame's measures from 98 (or 5) points and the midline, for live
-  views.
+* :func:`frame_measures` - one frame's measures from 98 (or 5) points and the midline;
+  :func:`region_values` - the headline (right, left) value of each region, for live views.
 * :func:`parse_time_range` - ``"0:00-0:03"`` -> (0.0, 3.0) for ``--rest``.
 
 Modules: definitions (per-frame measures), io (CSV in, CSV/JSON out), segments (rest, segments,
@@ -19,14 +19,15 @@ from collections.abc import Callable
 import numpy as np
 
 from app.measures.definitions import (ASSUMED_IPD_MM, MEASURES, REGIONS, SIDES, column_names, frame_measures,
-                                      measures_for, primary_measure, regions_for)
+                                      measures_for, primary_measure, region_values, regions_for)
 from app.measures.io import (LandmarkTrack, MeasuresError, MeasureTable, compute_table, read_landmarks_csv,
                              write_measures_csv, write_measures_json)
 from app.measures.segments import (ENTER, EXIT, MERGE_GAP_S, MIN_SEGMENT_S, NOISE_FLOOR, NOISE_K, Analysis,
                                    analyse, parse_time_range)
 
-__all__ = ["write_measures", "frame_measures", "parse_time_range", "MeasuresError", "analyse_track",
-           "column_names", "primary_measure", "regions_for", "REGIONS", "SIDES", "ASSUMED_IPD_MM", "MEASURES"]
+__all__ = ["write_measures", "frame_measures", "region_values", "parse_time_range", "MeasuresError",
+           "analyse_track", "column_names", "primary_measure", "regions_for", "REGIONS", "SIDES", "ASSUMED_IPD_MM",
+           "MEASURES"]
 
 SCHEMA = "facemirror.measures/1"
 TARGET_KEYS = ("measures_csv", "measures_json", "summary_html")

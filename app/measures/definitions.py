@@ -298,3 +298,16 @@ def frame_measures(points: np.ndarray, midline_angle_deg: float | None = None,
             out[m.name] = _tilt_deg(face, *tilts[m.name])
     out["ipd_px"] = frame.ipd_px
     return out
+
+
+def region_values(points: np.ndarray, midline_angle_deg: float | None = None,
+                  midline_point: Sequence[float] | None = None) -> dict[str, tuple[float, float]]:
+    """Headline measure of each region for one frame: ``{region: (right, left)}`` in IPD units
+    (for live traces; the measure per region is :func:`primary_measure`)."""
+    n = len(points)
+    vals = frame_measures(points, midline_angle_deg, midline_point)
+    out = {}
+    for region in regions_for(n):
+        name = primary_measure(region, n)
+        out[region] = (vals[f"{name}_right"], vals[f"{name}_left"])
+    return out

@@ -3,8 +3,8 @@
 Method (documented for clinicians in docs/MEASURES.md):
 
 * Rest: the quietest stretch. For every window of ``rest_window_s`` (2 s, or 15 % of a short
-  video, at least 0.5 s) the spread (10th-90th percentile) of every sided measure is divided by
-  that measure's noise floor and averaged; among the windows within 25 % of the quietest, the
+  video, at least 0.5 s) the standard deviation of every sided measure is divided by that
+  measure's noise floor and summed; among the windows within 25 % of the quietest, the
   EARLIEST wins (clinical protocols record rest first; a held expression is also quiet). A given
   ``rest=(start_s, end_s)`` overrides the search.
 * Thresholds: per measure ``max(4 x robust sigma at rest, noise floor)``; floors 0.02 IPD
@@ -133,9 +133,9 @@ def detect_rest(table: MeasureTable) -> tuple[int, int]:
                 costs += np.inf
                 continue
             w = sliding_window_view(_filled(x), win)
-            lo, hi = np.percentile(w, [10, 90], axis=1)
+            spread = np.std(w, axis=1)      # not a robust spread: a few moving frames must count
             bad = sliding_window_view(~np.isfinite(x), win).mean(axis=1) > 0.2
-            costs += np.where(bad, np.inf, (hi - lo) / NOISE_FLOOR[m.kind])
+            costs += np.where(bad, np.inf, spread / NOISE_FLOOR[m.kind])
     if not np.any(np.isfinite(costs)):
         raise MeasuresError("no stretch of the video has a face in most frames; cannot find the rest position")
     best = float(np.min(costs))
