@@ -11,7 +11,7 @@ from app.measures import MeasuresError, column_names, frame_measures, parse_time
 from app.measures.definitions import MEASURES, SIDES, measures_for
 from app.measures.io import LandmarkTrack, compute_table
 from app.measures.segments import analyse
-from tests.synthetic_face import (Event, Pose, canonical_track, eye_close, five_points, flip_permutation,
+from tests.synthetic_face import (Event, Pose, canonical_track, five_points, flip_permutation,
                                   mirror_canonical, neutral_face, place, smile, times)
 
 FPS = 30.0

@@ -3,9 +3,10 @@
 Feed it per frame, either with landmarks (``add_frame``: the headline measure of every region is
 computed by :func:`app.measures.region_values`, about 0.5 ms) or with values already computed in
 the worker (``add_sample`` with the dict ``region_values`` returns). It draws the change from the
-region's running baseline (median of the buffered seconds) in mm (63 mm interpupillary distance
-assumed), patient's right in blue, left in vermillion. Region "auto" follows the region that
-moves most.
+baseline (median of the first second of the video: recordings start at rest; ``reset_baseline``
+takes the next second instead) in mm (63 mm interpupillary distance assumed), patient's right in
+blue, left in vermillion, over the last ``window_s`` seconds. Region "auto" follows the region
+that moves most.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from app.measures.definitions import MEASURE_BY_NAME
 
 RIGHT_COLOUR, LEFT_COLOUR = QColor("#0072B2"), QColor("#D55E00")
 WINDOW_S = 10.0
+BASELINE_S = 1.0
 AUTO_FLOOR_IPD = 0.02        # movement below this never makes a region "active"
 AUTO_SWITCH_RATIO = 1.5      # another region must move this much more to take over
 
@@ -35,6 +37,7 @@ class SymmetryTrace(QWidget):
         self._shown = "mouth"
         self._n_points = 98
         self._samples: deque[tuple[float, dict[str, tuple[float, float]]]] = deque()
+        self._baseline: list[tuple[float, dict[str, tuple[float, float]]]] = []
         self.set_region(region)
         self.setMinimumSize(160, 70)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -54,7 +57,12 @@ class SymmetryTrace(QWidget):
 
     def clear(self) -> None:
         self._samples.clear()
+        self._baseline.clear()
         self.update()
+
+    def reset_baseline(self) -> None:
+        """Take the baseline from the next second of samples."""
+        self._baseline.clear()
 
     def add_frame(self, time_s: float, points: np.ndarray | None, midline_angle_deg: float | None = None,
                   midline_point: Sequence[float] | None = None) -> None:
@@ -66,8 +74,10 @@ class SymmetryTrace(QWidget):
 
     def add_sample(self, time_s: float, values: dict[str, tuple[float, float]]) -> None:
         if self._samples and time_s < self._samples[-1][0]:
-            self._samples.clear()           # a new video started
+            self.clear()                    # a new video started
         self._samples.append((time_s, values))
+        if not self._baseline or time_s - self._baseline[0][0] <= BASELINE_S:
+            self._baseline.append((time_s, values))
         while self._samples and time_s - self._samples[0][0] > self.window_s:
             self._samples.popleft()
         if self._region == "auto":
@@ -86,9 +96,10 @@ class SymmetryTrace(QWidget):
         if not rows:
             return np.zeros(0), np.zeros(0), np.zeros(0)
         a = np.array(rows, dtype=float)
+        b = np.array([v[region] for _, v in self._baseline if region in v], dtype=float).reshape(-1, 2)
         scale = ASSUMED_IPD_MM if MEASURE_BY_NAME[primary_measure(region, self._n_points)].kind == "length" else 1.0
         with np.errstate(all="ignore"):
-            base = np.nanmedian(a[:, 1:3], axis=0) if np.isfinite(a[:, 1:3]).any() else np.zeros(2)
+            base = np.nanmedian(b, axis=0) if np.isfinite(b).all(axis=1).any() else np.full(2, np.nan)
         return a[:, 0], (a[:, 1] - base[0]) * scale, (a[:, 2] - base[1]) * scale
 
     def _auto_region(self) -> str:
@@ -97,9 +108,9 @@ class SymmetryTrace(QWidget):
         now = self._samples[-1][0]
         score = {}
         for region in self._samples[-1][1]:
-            t, r, l = self.series(region)
+            t, r, lft = self.series(region)
             recent = t >= now - 1.0
-            dev = np.abs(np.concatenate([r[recent], l[recent]])) / (AUTO_FLOOR_IPD * ASSUMED_IPD_MM)
+            dev = np.abs(np.concatenate([r[recent], lft[recent]])) / (AUTO_FLOOR_IPD * ASSUMED_IPD_MM)
             score[region] = float(np.nanmax(dev)) if np.isfinite(dev).any() else 0.0
         best = max(score, key=lambda k: score[k])
         current = score.get(self._shown, 0.0)
@@ -121,14 +132,14 @@ class SymmetryTrace(QWidget):
         p.drawText(QRectF(4, 0, self.width() - 8, 14), Qt.AlignmentFlag.AlignRight, "R")
         p.setPen(LEFT_COLOUR)
         p.drawText(QRectF(4, 0, self.width() - 20, 14), Qt.AlignmentFlag.AlignRight, "L  ")
-        t, r, l = self.series()
+        t, r, lft = self.series()
         p.setPen(QPen(QColor(128, 128, 128, 120), 1))
         p.drawLine(QPointF(rect.left(), rect.center().y()), QPointF(rect.right(), rect.center().y()))
         if len(t) >= 2:
             with np.errstate(all="ignore"):
-                span = max(2.0, float(np.nanmax(np.abs(np.concatenate([r, l])))) * 1.1)
+                span = max(2.0, float(np.nanmax(np.abs(np.concatenate([r, lft])))) * 1.1)
             t0 = t[-1] - self.window_s
-            for ys, colour in ((r, RIGHT_COLOUR), (l, LEFT_COLOUR)):
+            for ys, colour in ((r, RIGHT_COLOUR), (lft, LEFT_COLOUR)):
                 pts = [QPointF(rect.left() + (ti - t0) / self.window_s * rect.width(),
                                rect.center().y() - yi / span * rect.height() / 2)
                        for ti, yi in zip(t, ys) if math.isfinite(yi)]
