@@ -223,3 +223,35 @@ def test_cli_missing_file_and_bad_rest(tmp_path, capsys):
     assert main(["measures", str(src), "--rest", "soon"]) == 2
     assert "START-END" in capsys.readouterr().err
     assert not targets(tmp_path)["measures_json"].exists()
+
+
+def test_turned_head_low_score_and_profile_frames_are_left_out(tmp_path):
+    """Frames the pipeline flagged (yaw beyond 20 deg, low score) and profile views (eyes close
+    together) would fake big movements; they are left out and counted."""
+    t = times(8.0)
+    canon = canonical_track(t, [], noise=0.002)
+    canon[60:70, :, 0] *= 0.7                  # head turned: the face squeezed sideways
+    canon[100:110, 76] += (0.0, -0.3)          # a bad detection: right mouth corner far off
+    canon[150:160, :, 0] *= 0.2                # profile view, not flagged in the CSV
+    px, angle, point = place(canon, Pose())
+    rows = csv_rows(px, t * 1000, angle, point)
+    for i, r in enumerate(rows):
+        r["yaw_deg"] = 35.0 if 60 <= i < 70 else 2.0
+        r["q_low_score"] = int(100 <= i < 110)
+    cols = ["frame", "time_ms"] + [f"p{i}_{a}" for i in range(98) for a in "xy"] + [
+        "midline_angle_deg", "midline_point_x", "midline_point_y", "q_low_score", "yaw_deg"]
+    src = write_csv(tmp_path / "turn_landmarks.csv", rows, cols)
+    result = write_measures(src, {"measures_csv": tmp_path / "m.csv"})
+    assert result["segments"] == []
+    excluded = result["frames"]["excluded"]
+    assert excluded["head turned more than 20 deg"] == 10
+    assert excluded["low detector score"] == 10
+    assert excluded["eyes less than half their usual distance apart (profile view)"] == 10
+    assert result["frames"]["measured"] == len(t) - 30
+    with open(tmp_path / "m.csv", newline="") as fh:
+        rows_out = list(csv.DictReader(fh))
+    assert rows_out[65]["commissure_excursion_right_ipd"] == "" and rows_out[0]["commissure_excursion_right_ipd"]
+    # the same track without the quality columns: the flagged frames do count as movement
+    plain = write_csv(tmp_path / "plain_landmarks.csv", rows)
+    segs = write_measures(plain, {})["segments"]
+    assert [round(s["start_s"]) for s in segs] == [2, 3]

@@ -50,8 +50,11 @@ def build_result(track: LandmarkTrack, table: MeasureTable, analysis: Analysis,
     ipd = table.columns["ipd_px"]
     measured = int(np.sum(np.isfinite(ipd)))
     warnings = [COARSE_WARNING] if track.coarse else []
+    for reason, count in table.excluded.items():
+        if count:
+            warnings.append(f"{count} frame(s) left out of the measures: {reason}")
     if measured < len(ipd):
-        warnings.append(f"{len(ipd) - measured} of {len(ipd)} frames had no usable landmarks")
+        warnings.append(f"{len(ipd) - measured} of {len(ipd)} frames have no measures (no face or left out)")
     defs = {m.name: {"label": m.label, "region": m.region, "unit": m.unit, "mm_unit": m.mm_unit, "sided": m.sided,
                      "coarse": track.coarse} for m in measures_for(track.n_points)}
     return {
@@ -65,7 +68,7 @@ def build_result(track: LandmarkTrack, table: MeasureTable, analysis: Analysis,
                   else "distance between the eye centres (5-point p0-p1)",
                   "assumed_ipd_mm": ASSUMED_IPD_MM,
                   "ipd_px_median": float(np.nanmedian(ipd)) if measured else None},
-        "frames": {"total": len(ipd), "measured": measured},
+        "frames": {"total": len(ipd), "measured": measured, "excluded": dict(table.excluded)},
         **analysis.result,
         "measures": defs,
         "settings": _settings(),

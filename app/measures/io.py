@@ -25,6 +25,7 @@ class LandmarkTrack:
     midline_angle_deg: np.ndarray   # (N,) smoothed midline, NaN when absent
     midline_point: np.ndarray       # (N, 2)
     source: Path | None = None
+    excluded: dict[str, np.ndarray] = field(default_factory=dict)   # reason -> (N,) bool, from quality columns
 
     @property
     def n_points(self) -> int:
@@ -42,6 +43,7 @@ class MeasureTable:
     times_ms: np.ndarray
     n_points: int
     columns: dict[str, np.ndarray] = field(default_factory=dict)
+    excluded: dict[str, int] = field(default_factory=dict)    # reason -> frames with a face left out
 
     @property
     def times_s(self) -> np.ndarray:
@@ -56,6 +58,31 @@ def _float(cell: str) -> float:
         return float(cell) if cell.strip() else math.nan
     except ValueError:
         return math.nan
+
+
+# Frames the measures skip (when the CSV has these columns). Roll is handled by the face frame;
+# a turned head foreshortens one side, so strong yaw is excluded (a looser limit than the
+# 12 deg warning flag, whose 5-point estimate is noisy).
+MAX_YAW_DEG = 20.0
+MIN_IPD_FRACTION = 0.5       # IPD below half the video's median: profile view or a wrong face
+
+
+def _exclusions(col: dict[str, int], rows: list[list[str]]) -> dict[str, np.ndarray]:
+    def flag(name: str) -> np.ndarray | None:
+        if name not in col:
+            return None
+        return np.array([_float(r[col[name]]) == 1 for r in rows])
+    out = {}
+    for reason, name in (("low detector score", "q_low_score"), ("face partly outside the frame", "q_partly_outside")):
+        f = flag(name)
+        if f is not None:
+            out[reason] = f
+    if "yaw_deg" in col:
+        yaw = np.array([_float(r[col["yaw_deg"]]) for r in rows])
+        out[f"head turned more than {MAX_YAW_DEG:g} deg"] = np.abs(np.nan_to_num(yaw)) > MAX_YAW_DEG
+    elif (f := flag("q_yaw")) is not None:
+        out["head turned"] = f
+    return out
 
 
 def _point_count(header: set[str]) -> int:
@@ -103,18 +130,31 @@ def read_landmarks_csv(path: Path) -> LandmarkTrack:
     pts = np.array([[_float(r[i]) for i in pidx] for r in rows]).reshape(len(rows), n, 2)
     mid = np.array([[_float(r[i]) if i is not None else math.nan for i in mid_cols] for r in rows])
     frames = np.where(np.isfinite(frames), frames, np.arange(len(rows))).astype(int)
-    return LandmarkTrack(frames, times, pts, mid[:, 0], mid[:, 1:3], path)
+    return LandmarkTrack(frames, times, pts, mid[:, 0], mid[:, 1:3], path, _exclusions(col, rows))
 
 
 def compute_table(track: LandmarkTrack) -> MeasureTable:
-    """Per-frame measures of a whole track."""
+    """Per-frame measures of a whole track; excluded frames (quality, profile views) stay NaN."""
     keys = column_names(track.n_points) + ["ipd_px"]
-    data = {k: np.full(len(track.times_ms), np.nan) for k in keys}
-    for i in range(len(track.times_ms)):
+    n = len(track.times_ms)
+    data = {k: np.full(n, np.nan) for k in keys}
+    skip = np.zeros(n, bool)
+    for mask in track.excluded.values():
+        skip |= mask
+    for i in np.flatnonzero(~skip):
         vals = frame_measures(track.points[i], track.midline_angle_deg[i], track.midline_point[i])
         for k in keys:
             data[k][i] = vals[k]
-    return MeasureTable(track.frames.copy(), track.times_ms.copy(), track.n_points, data)
+    table = MeasureTable(track.frames.copy(), track.times_ms.copy(), track.n_points, data)
+    ipd = data["ipd_px"]
+    if np.isfinite(ipd).any():
+        small = ipd < MIN_IPD_FRACTION * np.nanmedian(ipd)
+        for k in keys:
+            data[k][small] = np.nan
+        table.excluded["eyes less than half their usual distance apart (profile view)"] = int(small.sum())
+    for reason, mask in track.excluded.items():
+        table.excluded[reason] = int(np.sum(mask & np.all(np.isfinite(track.points), axis=(1, 2))))
+    return table
 
 
 def csv_header(n_points: int) -> list[tuple[str, str, str]]:
