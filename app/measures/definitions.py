@@ -174,15 +174,16 @@ def face_frame(points: np.ndarray, midline_angle_deg: float | None = None,
     ipd = float(np.hypot(*(eyes[1] - eyes[0])))
     if ipd < 1e-6:
         return None
-    if midline_angle_deg is None or midline_point is None or not (
-            math.isfinite(midline_angle_deg) and np.all(np.isfinite(midline_point))):
-        midline_angle_deg, midline_point = midline_from_pupils(*eyes)
-    t = math.radians(midline_angle_deg)
+    angle: float | None = midline_angle_deg
+    mp: Sequence[float] | np.ndarray | None = midline_point
+    if angle is None or mp is None or not (math.isfinite(angle) and np.all(np.isfinite(mp))):
+        angle, mp = midline_from_pupils(*eyes)
+    t = math.radians(angle)
     down = np.array([math.sin(t), math.cos(t)])
     normal = np.array([math.cos(t), -math.sin(t)])
-    mp = np.asarray(midline_point, np.float64)
+    p0 = np.asarray(mp, np.float64)
     centre = (eyes[0] + eyes[1]) / 2
-    origin = mp + down * float((centre - mp) @ down)
+    origin = p0 + down * float((centre - p0) @ down)
     return FaceFrame(origin, down, normal, ipd)
 
 

@@ -108,7 +108,7 @@ _CONTOURS_98 = [list(range(33)), list(range(33, 42)) + [33], list(range(42, 51))
                 list(range(76, 88)) + [76], list(range(88, 96)) + [88]]
 
 
-def _midline_ends(angle_deg: float, point: Sequence[float], length: float) -> tuple[tuple[int, int], ...]:
+def _midline_ends(angle_deg: float, point: Sequence[float] | np.ndarray, length: float) -> tuple[tuple[int, int], ...]:
     t = math.radians(angle_deg)
     d = np.array([math.sin(t), math.cos(t)])
     p = np.asarray(point, float)

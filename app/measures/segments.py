@@ -288,8 +288,8 @@ def compare_sides(table: MeasureTable, stats: RestStats, m: MeasureDef, seg: Seg
         weaker = None if sym >= EQUAL_PCT else min(SIDES, key=lambda s: mag[s])
     out.update(symmetry_pct=sym, weaker=weaker, moved={s: moved[s] for s in SIDES},
                onset_s={s: onsets[s] for s in SIDES})
-    both = onsets["right"] is not None and onsets["left"] is not None
-    out["onset_lag_ms"] = 1000.0 * (onsets["right"] - onsets["left"]) if both else None
+    on_r, on_l = onsets["right"], onsets["left"]
+    out["onset_lag_ms"] = 1000.0 * (on_r - on_l) if on_r is not None and on_l is not None else None
     return out
 
 
@@ -333,7 +333,7 @@ def analyse(table: MeasureTable, rest_s: tuple[float, float] | None = None) -> A
     activity = region_activity(table, stats)
     segments = find_segments(table, activity)
     t = table.times_s
-    rest_values = {}
+    rest_values: dict[str, dict[str, object]] = {}
     for m in measures_for(table.n_points):
         if m.sided:
             rest_values[m.name] = {s: stats.median[f"{m.name}_{s}"] for s in SIDES}
