@@ -250,3 +250,19 @@ def test_every_measure_is_documented():
         assert f"`{m.name}`" in doc, m.name
     for side in SIDES:
         assert side in doc
+
+
+def test_a_still_face_has_no_segments_and_the_rest_is_the_start():
+    result, _ = run([], duration=5.0, noise=0.0)
+    assert result["segments"] == []
+    assert result["rest"]["start_s"] == 0.0
+
+
+def test_onset_is_not_taken_from_the_previous_expression():
+    # a broad smile, then soon after its end a small one: the big smile's tail lies within the
+    # 0.5 s look-back of the second and exceeds half the second's peak
+    ev = [Event("smile", 1.0, 0.3, 0.3, hold=1.0), Event("smile", 3.15, 0.06, 0.06, hold=1.0)]
+    result, _ = run(ev, duration=6.0)
+    assert len(result["segments"]) == 2
+    second = result["segments"][1]["measures"]["commissure_excursion"]
+    assert second["onset_s"]["left"] == pytest.approx(3.15 + 0.25, abs=0.07)

@@ -60,6 +60,7 @@ class Segment:
     region: str
     regions_active: list[str]
     peak: int           # frame index of the largest activity of ``region``
+    search_from: int = 0   # onsets are searched from here (after the previous segment)
 
 
 @dataclass
@@ -228,13 +229,15 @@ def find_segments(table: MeasureTable, activity: dict[str, np.ndarray]) -> list[
             groups[-1][2].add(region)
         else:
             groups.append([a, b, {region}])
-    segments = []
+    segments: list[Segment] = []
+    lookback = _window_frames(t, ONSET_LOOKBACK_S)
     for a, b, regions in groups:
         peaks = {r: float(np.max(activity[r][a:b + 1])) for r in regions}
         region = max(peaks, key=lambda r: peaks[r])
         peak = a + int(np.argmax(activity[region][a:b + 1]))
         ordered = [r for r in activity if r in regions]
-        segments.append(Segment(a, b, region, ordered, peak))
+        after_previous = segments[-1].end + 1 if segments else 0
+        segments.append(Segment(a, b, region, ordered, peak, max(after_previous, a - lookback)))
     return segments
 
 
@@ -263,7 +266,7 @@ def _onset_s(change: np.ndarray, times_s: np.ndarray, peak: float) -> float | No
 def compare_sides(table: MeasureTable, stats: RestStats, m: MeasureDef, seg: Segment) -> dict:
     """Peak change from rest for right and left, symmetry, weaker side, onset lag."""
     t = table.times_s
-    look0 = max(0, seg.start - _window_frames(t, ONSET_LOOKBACK_S))
+    look0 = seg.search_from
     out: dict = {"unit": m.unit}
     peaks, moved, onsets = {}, {}, {}
     for s in SIDES:

@@ -25,7 +25,7 @@ h1{font-size:1.4em;margin-bottom:0}h2{font-size:1.15em;margin-top:1.8em;border-b
 table{border-collapse:collapse;font-size:.88em;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 7px;
 text-align:right}th{background:#f4f4f4}td.l,th.l{text-align:left}.pics{display:flex;flex-wrap:wrap;gap:12px}
 figure{margin:0}figcaption{font-size:.85em;color:#444}.r{color:RIGHT}.lft{color:LEFT}
-details{margin:4px 0 12px 0}pre{font-size:.8em;background:#f7f7f7;padding:8px;overflow-x:auto}
+details{margin:4px 0 12px 0}tr.q td{color:#999}pre{font-size:.8em;background:#f7f7f7;padding:8px;overflow-x:auto}
 """.replace("RIGHT", RIGHT_COLOUR).replace("LEFT", LEFT_COLOUR)
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
@@ -72,8 +72,10 @@ def _segment_rows(seg: dict, names: list[str]) -> str:
         m, d = MEASURE_BY_NAME[name], seg["measures"][name]
         unit = (m.mm_unit or "deg").replace("^2", "\u00b2")
         weaker = d["weaker"] or ("&ndash;" if d["symmetry_pct"] is None else "equal")
-        rows.append(f'<tr><td class="l">{_e(m.label)} ({_e(unit)})</td><td class="r">{_value_cell(m, d["right"])}</td>'
-                    f'<td class="lft">{_value_cell(m, d["left"])}</td><td>{_num(d["symmetry_pct"], 0)}</td>'
+        quiet = ' class="q"' if d["symmetry_pct"] is None else ""
+        rows.append(f'<tr{quiet}><td class="l">{_e(m.label)} ({_e(unit)})</td>'
+                    f'<td class="r">{_value_cell(m, d["right"])}</td><td class="lft">{_value_cell(m, d["left"])}</td>'
+                    f'<td>{_num(d["symmetry_pct"], 0)}</td>'
                     f'<td class="l">{weaker}</td><td>{_num(d["onset_lag_ms"], 0)}</td></tr>')
     head = ('<tr><th class="l">peak change from rest</th><th>patient right</th><th>patient left</th>'
             '<th>symmetry %</th><th class="l">weaker</th><th>onset lag ms (R&minus;L)</th></tr>')
@@ -164,7 +166,7 @@ def render_summary(track: LandmarkTrack, table: MeasureTable, analysis: Analysis
                    report: dict | None = None,
                    frame_provider: Callable[[list[float]], list] | None = None) -> str:
     """The complete HTML document."""
-    name = track.source.name if track.source else "landmarks"
+    name = track.source.name.removesuffix("_landmarks.csv") if track.source else "landmarks"
     rest = result["rest"]
     head = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
@@ -172,7 +174,8 @@ def render_summary(track: LandmarkTrack, table: MeasureTable, analysis: Analysis
     body = [f"<h1>FaceMirror symmetry summary</h1><div class='sub'>{_e(name)}</div>",
             _verdict_html(report), _warnings_html(result, report),
             f"<p>Rest: {_mmss(rest['start_s'])}&ndash;{_mmss(rest['end_s'])} ({_e(rest['source'])}). "
-            f"{len(result['segments'])} expression segment(s). "
+            f"{len(result['segments'])} expression segment(s); values in grey: neither side moved beyond its "
+            "threshold. "
             "Patient's right = image left of the unmirrored video.</p>",
             _pictures_html(track, analysis, frame_provider), _segments_html(result, table.n_points),
             _charts_html(table, analysis), _provenance_html(result, report)]
