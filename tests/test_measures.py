@@ -266,3 +266,14 @@ def test_onset_is_not_taken_from_the_previous_expression():
     assert len(result["segments"]) == 2
     second = result["segments"][1]["measures"]["commissure_excursion"]
     assert second["onset_s"]["left"] == pytest.approx(3.15 + 0.25, abs=0.07)
+
+
+def test_measures_package_is_qt_free_and_loads_matplotlib_only_for_the_summary():
+    import subprocess
+    import sys
+
+    code = ("import sys, app.measures, app.measures.command, app.measures.segments; "
+            "print(sorted(m for m in ('PySide6', 'torch', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

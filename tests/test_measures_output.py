@@ -255,3 +255,17 @@ def test_turned_head_low_score_and_profile_frames_are_left_out(tmp_path):
     plain = write_csv(tmp_path / "plain_landmarks.csv", rows)
     segs = write_measures(plain, {})["segments"]
     assert [round(s["start_s"]) for s in segs] == [2, 3]
+
+
+def test_pipeline_temporary_csv_reports_its_final_name(tmp_path):
+    """The pipeline calls write_measures on its temporary CSV; names come from the report's outputs."""
+    from app.outputs import temp_path
+
+    final = tmp_path / "visit3_landmarks.csv"
+    tmp_csv = temp_path(final)
+    landmarks_csv(tmp_path, name="scratch").rename(tmp_csv)
+    report = {"outputs": {"landmarks": str(final)}}
+    result = write_measures(tmp_csv, {"summary_html": tmp_path / "s.html"}, report=report)
+    assert result["source"]["landmarks_csv"] == str(final)
+    html = (tmp_path / "s.html").read_text()
+    assert "<title>visit3 &ndash;" in html and "partial" not in html

@@ -44,6 +44,19 @@ def _settings() -> dict:
             "robust_peak": "95th/5th percentile of the change from rest"}
 
 
+def published_csv_name(track: LandmarkTrack, report: dict | None) -> str | None:
+    """The landmarks CSV's final path: the pipeline passes its temporary file, whose final name is in
+    the report's outputs."""
+    from app.outputs import TEMP_MARK
+
+    if track.source is None:
+        return None
+    final = ((report or {}).get("outputs") or {}).get("landmarks")
+    if TEMP_MARK in track.source.name and final:
+        return str(final)
+    return str(track.source)
+
+
 def build_result(track: LandmarkTrack, table: MeasureTable, analysis: Analysis,
                  report: dict | None = None) -> dict:
     """The NAME_measures.json body."""
@@ -59,7 +72,7 @@ def build_result(track: LandmarkTrack, table: MeasureTable, analysis: Analysis,
                      "coarse": track.coarse} for m in measures_for(track.n_points)}
     return {
         "schema": SCHEMA,
-        "source": {"landmarks_csv": str(track.source) if track.source else None,
+        "source": {"landmarks_csv": published_csv_name(track, report),
                    "input_video": ((report or {}).get("input") or {}).get("file")},
         "mode": "5-point (coarse)" if track.coarse else "98-point WFLW",
         "coarse": track.coarse,

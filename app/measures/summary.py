@@ -10,6 +10,7 @@ import html
 import json
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 from app.measures.definitions import ASSUMED_IPD_MM, MEASURE_BY_NAME, SIDES, measures_for, regions_for
 from app.measures.figures import LEFT_COLOUR, PLOT_MEASURES, PLOT_MEASURES_5, RIGHT_COLOUR, pictures, \
@@ -166,7 +167,8 @@ def render_summary(track: LandmarkTrack, table: MeasureTable, analysis: Analysis
                    report: dict | None = None,
                    frame_provider: Callable[[list[float]], list] | None = None) -> str:
     """The complete HTML document."""
-    name = track.source.name.removesuffix("_landmarks.csv") if track.source else "landmarks"
+    csv_name = result.get("source", {}).get("landmarks_csv") or "landmarks"
+    name = Path(csv_name).name.removesuffix("_landmarks.csv")
     rest = result["rest"]
     head = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
