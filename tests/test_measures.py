@@ -126,6 +126,9 @@ def test_smile_with_right_half_as_far_gives_symmetry_50_and_weaker_right():
     assert ce["right_mm"] == pytest.approx(0.075 * 63, abs=0.6)
     assert ce["moved"] == {"right": True, "left": True}
     assert seg["measures"]["brow_height"]["symmetry_pct"] is None      # the brows did not move
+    fai = seg["whole_face"]["fai"]       # |d(64,76) - d(68,82)| grows when one corner moves more
+    assert fai["rest"] == pytest.approx(0.0, abs=0.01) and fai["change"] > 0.005
+    assert seg["whole_face"]["mouth_line_tilt"]["change"] > 0       # the left corner rises more
 
 
 def test_symmetric_brow_raise_gives_symmetry_near_100():

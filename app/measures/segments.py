@@ -318,13 +318,28 @@ def synkinesis_hint(seg: Segment, measures: dict) -> dict | None:
     return None
 
 
+def whole_face(table: MeasureTable, stats: RestStats, seg: Segment) -> dict:
+    """One-value measures (FAI, tilts): rest value, value at the robust peak, change."""
+    out = {}
+    for m in measures_for(table.n_points):
+        if m.sided:
+            continue
+        rest = stats.median[m.name]
+        change = robust_peak(table.columns[m.name][seg.start:seg.end + 1] - rest)
+        d = {"rest": rest, "peak": rest + change, "change": change, "unit": m.unit}
+        if m.mm_unit:
+            d.update(rest_mm=m.to_mm(rest), peak_mm=m.to_mm(rest + change), change_mm=m.to_mm(change))
+        out[m.name] = d
+    return out
+
+
 def _segment_dict(table: MeasureTable, stats: RestStats, seg: Segment, index: int) -> dict:
     t = table.times_s
     measures = {m.name: compare_sides(table, stats, m, seg) for m in _sided(table.n_points)}
     return {"index": index, "start_s": float(t[seg.start]), "end_s": float(t[seg.end]),
             "peak_s": float(t[seg.peak]), "duration_s": float(t[seg.end] - t[seg.start]),
             "region": seg.region, "regions_active": seg.regions_active, "measures": measures,
-            "synkinesis_hint": synkinesis_hint(seg, measures)}
+            "whole_face": whole_face(table, stats, seg), "synkinesis_hint": synkinesis_hint(seg, measures)}
 
 
 def analyse(table: MeasureTable, rest_s: tuple[float, float] | None = None) -> Analysis:
