@@ -98,6 +98,17 @@ def _hint_html(hint: dict | None) -> str:
            f'<i>{_e(hint["note"])}</i></p>'
 
 
+def _whole_face_html(whole: dict) -> str:
+    parts = []
+    for name, d in whole.items():
+        m = MEASURE_BY_NAME[name]
+        if m.mm_unit:
+            parts.append(f"{m.label}: {_num(d['rest_mm'])} &rarr; {_num(d['peak_mm'])} mm")
+        else:
+            parts.append(f"{m.label}: {_num(d['rest'])}&deg; &rarr; {_num(d['peak'])}&deg;")
+    return f"<p class='sub'>rest &rarr; peak: {'; '.join(parts)}</p>" if parts else ""
+
+
 def _segments_html(result: dict, n_points: int) -> str:
     if not result["segments"]:
         return "<h2>Expression segments</h2><p>No expression was found: the face stayed near its rest position.</p>"
@@ -111,6 +122,7 @@ def _segments_html(result: dict, n_points: int) -> str:
         out.append(f"<h3>{seg['index'] + 1}. {_e(seg['region'])} &nbsp; {_mmss(seg['start_s'])}&ndash;"
                    f"{_mmss(seg['end_s'])} (peak {_mmss(seg['peak_s'])})</h3>")
         out.append(_segment_rows(seg, main))
+        out.append(_whole_face_html(seg.get("whole_face") or {}))
         out.append(_hint_html(seg.get("synkinesis_hint")))
         if rest_names:
             out.append(f"<details><summary>all other measures</summary>{_segment_rows(seg, rest_names)}</details>")
