@@ -116,54 +116,54 @@ def _midline_ends(angle_deg: float, point: Sequence[float] | np.ndarray, length:
     return (int(round(a[0])), int(round(a[1]))), (int(round(b[0])), int(round(b[1])))
 
 
-def _crop_box(pts: np.ndarray, shape: tuple[int, int] | None) -> tuple[int, int, int, int]:
+def _crop_box(pts: np.ndarray, shape: tuple[int, ...] | None) -> tuple[int, int, int, int]:
+    """Box around the landmarks with a margin (wider for 5 points, which span eyes to mouth only)."""
     x0, y0 = np.min(pts, axis=0)
     x1, y1 = np.max(pts, axis=0)
-    m = 0.35 * max(x1 - x0, y1 - y0)
+    m = (0.25 if len(pts) == 98 else 0.8) * max(x1 - x0, y1 - y0)
     box = [x0 - m, y0 - m, x1 + m, y1 + m]
     if shape is not None:
         box = [max(0, box[0]), max(0, box[1]), min(shape[1], box[2]), min(shape[0], box[3])]
     return tuple(int(round(v)) for v in box)  # type: ignore[return-value]
 
 
-def _sketch(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """White canvas with the landmarks drawn; returns (image, offset of the canvas in frame px)."""
-    x0, y0, x1, y1 = _crop_box(pts, None)
-    img = np.full((max(1, y1 - y0), max(1, x1 - x0), 3), 255, np.uint8)
-    off = np.array([x0, y0], float)
-    local = pts - off
-    if len(pts) == 98:
-        for c in _CONTOURS_98:
-            cv2.polylines(img, [np.round(local[c]).astype(np.int32)], False, (120, 120, 120), 1, cv2.LINE_AA)
-    return img, off
+def _canvas(frame: np.ndarray | None, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The face's crop scaled to PICTURE_WIDTH (a white canvas without a frame): (image, origin, zoom)."""
+    x0, y0, x1, y1 = _crop_box(pts, None if frame is None else frame.shape)
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros((0, 0, 3), np.uint8), np.zeros(2), 1.0
+    zoom = PICTURE_WIDTH / (x1 - x0)
+    size = (PICTURE_WIDTH, max(1, round((y1 - y0) * zoom)))
+    if frame is None:
+        img = np.full((size[1], size[0], 3), 255, np.uint8)
+    else:
+        interp = cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR
+        img = cv2.resize(frame[y0:y1, x0:x1], size, interpolation=interp)
+    return img, np.array([x0, y0], float), zoom
 
 
 def frame_picture(frame: np.ndarray | None, points: np.ndarray, midline_angle_deg: float,
-                  midline_point: Sequence[float]) -> str:
-    """Data-URI image of the face with landmarks, the midline and patient-side labels."""
+                  midline_point: Sequence[float] | np.ndarray) -> str:
+    """Data-URI JPEG of the face (crop of ``frame``, or a drawing of the landmarks when None) with
+    the landmarks, the midline and the patient's sides marked."""
     pts = np.asarray(points, float)
     if not np.all(np.isfinite(pts)):
         return ""
-    if frame is not None:
-        img, off = frame.copy(), np.zeros(2)
-    else:
-        img, off = _sketch(pts)
-    local = pts - off
-    scale = max(img.shape[:2])
-    a, b = _midline_ends(midline_angle_deg, np.asarray(midline_point, float) - off, 2.0 * scale)
-    cv2.line(img, a, b, (0, 200, 255), max(1, scale // 400), cv2.LINE_AA)
-    for x, y in local:
-        cv2.circle(img, (int(round(x)), int(round(y))), max(1, scale // 500), (60, 220, 60), -1, cv2.LINE_AA)
-    if frame is not None:
-        x0, y0, x1, y1 = _crop_box(local, img.shape[:2])
-        img = img[y0:y1, x0:x1]
+    img, origin, zoom = _canvas(frame, pts)
     if img.size == 0:
         return ""
-    img = cv2.resize(img, (PICTURE_WIDTH, max(1, round(img.shape[0] * PICTURE_WIDTH / img.shape[1]))),
-                     interpolation=cv2.INTER_AREA)
-    for text, x in (("patient R", 6), ("patient L", PICTURE_WIDTH - 78)):
-        cv2.putText(img, text, (x, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 3, cv2.LINE_AA)
-        cv2.putText(img, text, (x, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    local = (pts - origin) * zoom
+    if frame is None and len(pts) == 98:
+        for c in _CONTOURS_98:
+            cv2.polylines(img, [np.round(local[c]).astype(np.int32)], False, (120, 120, 120), 1, cv2.LINE_AA)
+    mid = (np.asarray(midline_point, float) - origin) * zoom
+    a, b = _midline_ends(midline_angle_deg, mid, 2.0 * max(img.shape[:2]))
+    cv2.line(img, a, b, (0, 200, 255), 2, cv2.LINE_AA)
+    for x, y in local:
+        cv2.circle(img, (int(round(x)), int(round(y))), 2, (60, 220, 60), -1, cv2.LINE_AA)
+    for text, x in (("patient R", 6), ("patient L", PICTURE_WIDTH - 72)):
+        cv2.putText(img, text, (x, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 2, cv2.LINE_AA)
+        cv2.putText(img, text, (x, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
     ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 82])
     if not ok:
         return ""
