@@ -134,6 +134,7 @@ def _canvas(frame: np.ndarray | None, pts: np.ndarray) -> tuple[np.ndarray, np.n
         return np.zeros((0, 0, 3), np.uint8), np.zeros(2), 1.0
     zoom = PICTURE_WIDTH / (x1 - x0)
     size = (PICTURE_WIDTH, max(1, round((y1 - y0) * zoom)))
+    img: np.ndarray
     if frame is None:
         img = np.full((size[1], size[0], 3), 255, np.uint8)
     else:
