@@ -280,3 +280,16 @@ def test_measures_package_is_qt_free_and_loads_matplotlib_only_for_the_summary()
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_resting_asymmetry_is_reported():
+    def droop(canon):          # the patient's right mouth corner and brow sit lower all the time
+        canon[:, 76, 1] += 0.05
+        canon[:, 33:42, 1] += 0.03
+        return canon
+    result, _ = run([Event("smile", 3.0, 0.06, 0.12)], duration=8.0, canon_fn=droop)
+    rest = result["rest"]["values"]
+    assert rest["commissure_height"]["difference"] == pytest.approx(-0.05, abs=0.005)
+    assert rest["commissure_height"]["difference_mm"] == pytest.approx(-0.05 * 63, abs=0.35)
+    assert rest["brow_height"]["difference"] == pytest.approx(-0.03, abs=0.005)
+    assert rest["eye_area"]["difference"] == pytest.approx(0.0, abs=0.003)

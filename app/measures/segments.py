@@ -342,6 +342,24 @@ def _segment_dict(table: MeasureTable, stats: RestStats, seg: Segment, index: in
             "whole_face": whole_face(table, stats, seg), "synkinesis_hint": synkinesis_hint(seg, measures)}
 
 
+def rest_table(table: MeasureTable, stats: RestStats) -> dict[str, dict]:
+    """Rest value of every measure; for sided ones also right - left (resting asymmetry)."""
+    out: dict[str, dict] = {}
+    for m in measures_for(table.n_points):
+        if m.sided:
+            r, lf = stats.median[f"{m.name}_right"], stats.median[f"{m.name}_left"]
+            d: dict = {"right": r, "left": lf, "difference": r - lf}
+            if m.mm_unit:
+                d.update(right_mm=m.to_mm(r), left_mm=m.to_mm(lf), difference_mm=m.to_mm(r - lf))
+        else:
+            d = {"value": stats.median[m.name]}
+            if m.mm_unit:
+                d["value_mm"] = m.to_mm(d["value"])
+        d["unit"] = m.unit
+        out[m.name] = d
+    return out
+
+
 def analyse(table: MeasureTable, rest_s: tuple[float, float] | None = None) -> Analysis:
     """Rest, segments and right/left comparisons of a measure table."""
     if len(table.times_ms) < 3:
@@ -351,15 +369,7 @@ def analyse(table: MeasureTable, rest_s: tuple[float, float] | None = None) -> A
     activity = region_activity(table, stats)
     segments = find_segments(table, activity)
     t = table.times_s
-    rest_values: dict[str, dict[str, object]] = {}
-    for m in measures_for(table.n_points):
-        if m.sided:
-            rest_values[m.name] = {s: stats.median[f"{m.name}_{s}"] for s in SIDES}
-            if m.mm_unit:
-                rest_values[m.name].update({f"{s}_mm": m.to_mm(stats.median[f"{m.name}_{s}"]) for s in SIDES})
-        else:
-            rest_values[m.name] = {"value": stats.median[m.name]}
-        rest_values[m.name]["unit"] = m.unit
+    rest_values = rest_table(table, stats)
     result = {
         "rest": {"start_s": float(rest_s[0]) if rest_s else float(t[rest[0]]),
                  "end_s": float(rest_s[1]) if rest_s else float(t[rest[1] - 1]),

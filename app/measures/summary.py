@@ -129,6 +129,24 @@ def _segments_html(result: dict, n_points: int) -> str:
     return "".join(out)
 
 
+def _rest_html(result: dict, n_points: int) -> str:
+    """Resting symmetry: right, left and right - left of every sided measure at rest."""
+    rows = []
+    for name, d in result["rest"]["values"].items():
+        m = MEASURE_BY_NAME[name]
+        if not m.sided:
+            continue
+        unit = (m.mm_unit or "deg").replace("^2", "\u00b2")
+        key = "_mm" if m.mm_unit else ""
+        rows.append(f'<tr><td class="l">{_e(m.label)} ({_e(unit)})</td><td class="r">{_num(d["right" + key])}</td>'
+                    f'<td class="lft">{_num(d["left" + key])}</td><td>{_num(d["difference" + key])}</td></tr>')
+    head = ('<tr><th class="l">at rest</th><th>patient right</th><th>patient left</th>'
+            '<th>right &minus; left</th></tr>')
+    return ("<h2>Rest</h2><p class='sub'>Median over the rest window; heights are relative to the eye line "
+            "(negative = below it).</p>" + f"<details><summary>resting values</summary><table>{head}"
+            + "".join(rows) + "</table></details>")
+
+
 def _pictures_html(track: LandmarkTrack, analysis: Analysis, frame_provider) -> str:
     rest_mid = (analysis.rest[0] + analysis.rest[1] - 1) // 2
     idx = [rest_mid] + [s.peak for s in analysis.segments]
@@ -191,6 +209,7 @@ def render_summary(track: LandmarkTrack, table: MeasureTable, analysis: Analysis
             f"{len(result['segments'])} expression segment(s); values in grey: neither side moved beyond its "
             "threshold. "
             "Patient's right = image left of the unmirrored video.</p>",
-            _pictures_html(track, analysis, frame_provider), _segments_html(result, table.n_points),
+            _pictures_html(track, analysis, frame_provider), _rest_html(result, table.n_points),
+            _segments_html(result, table.n_points),
             _charts_html(table, analysis), _provenance_html(result, report)]
     return head + "".join(body) + "</body></html>\n"
