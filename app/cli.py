@@ -51,6 +51,13 @@ def _build_parser() -> argparse.ArgumentParser:
     proc.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     proc.add_argument("--no-annotated", action="store_true", help="do not write NAME_annotated.mp4")
 
+    meas = sub.add_parser("measures", help="symmetry measures and the HTML summary from a landmarks CSV")
+    meas.add_argument("landmarks_csv", type=Path, help="NAME_landmarks.csv (frame, time_ms, p0_x ... p97_y)")
+    meas.add_argument("--out", type=Path, default=None, help="output folder (default: beside the CSV)")
+    meas.add_argument("--rest", default=None, metavar="START-END",
+                      help="rest window instead of the detected one, e.g. 0:00-0:03 or 1.5-4 (seconds)")
+    meas.add_argument("--overwrite", action="store_true", help="replace existing measures and summary")
+
     bench = sub.add_parser("benchmark", help="print speed figures")
     bench_sub = bench.add_subparsers(dest="what", required=True)
     bstar = bench_sub.add_parser("star", help="STAR latency: ONNX Runtime vs PyTorch eager, same weights")
@@ -121,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "process":
         from app.batch import process_command
         return process_command(args)
+    if args.command == "measures":
+        from app.measures.command import measures_command
+        return measures_command(args)
     if args.command == "benchmark":
         try:
             from bench.benchmark import benchmark_command

@@ -74,7 +74,7 @@ EXCLUDED_THIRD_PARTY = (
     "onnx", "onnxscript", "onnx_ir", "onnxconverter_common",
     "onnxruntime.tools", "onnxruntime.transformers", "onnxruntime.quantization", "onnxruntime.training",
     "sympy", "networkx", "mpmath",
-    "tkinter", "_tkinter", "matplotlib", "IPython", "PIL",
+    "tkinter", "_tkinter", "IPython",   # matplotlib (and its Pillow) stay: app/measures draws the summary
     "pytest", "pytestqt", "_pytest", "PyInstaller",
     "PyQt5", "PyQt6", "PySide2",
 )
