@@ -135,9 +135,11 @@ def _quality_facts(report: dict, v: _Verdict, frames: int) -> None:
     v.flag(yaw / n, YAW_WARN, YAW_FAIL,
            f"the head was turned more than {YAW_MAX_DEG:.0f} deg in {_pct(yaw, n)} of frames")
     outside = int(q.get("partly_outside") or 0)
-    v.flag(outside / n, OUTSIDE_WARN, OUTSIDE_FAIL, f"the face was partly outside the picture in {_pct(outside, n)} of frames")
+    v.flag(outside / n, OUTSIDE_WARN, OUTSIDE_FAIL,
+           f"the face was partly outside the picture in {_pct(outside, n)} of frames")
     roll = int(q.get("roll") or 0)
-    v.flag(roll / n, ROLL_WARN, None, f"the head was tilted more than {ROLL_MAX_DEG:.0f} deg in {_pct(roll, n)} of frames")
+    v.flag(roll / n, ROLL_WARN, None,
+           f"the head was tilted more than {ROLL_MAX_DEG:.0f} deg in {_pct(roll, n)} of frames")
     low = int(q.get("low_score") or 0)
     v.flag(low / n, LOW_SCORE_WARN, None, f"the face detection was uncertain in {_pct(low, n)} of frames")
     usable = q.get("frames_usable")
@@ -152,7 +154,8 @@ def _recording_facts(report: dict, v: _Verdict, frames: int) -> None:
     fps = float((report.get("input") or {}).get("fps") or 0.0)
     expected = int(f.get("estimated_total") or 0)
     if fps > 0 and expected > 0:
-        reason = f"recording ends early at {_clock(frames / fps)} of {_clock(expected / fps)} (the file is probably cut short)"
+        reason = (f"recording ends early at {_clock(frames / fps)} of {_clock(expected / fps)} "
+                  "(the file is probably cut short)")
     else:
         reason = f"recording ends early after {frames} frames (the file is probably cut short)"
     if expected > 0 and frames / expected < EARLY_END_FAIL:
