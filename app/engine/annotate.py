@@ -200,8 +200,11 @@ def stamp_untrained(img: np.ndarray) -> np.ndarray:
 def annotate_frame(frame: np.ndarray, *, landmarks=None, box: Sequence[float] | None = None,
                    midline: Midline | None = None, raw_midline: Midline | None = None,
                    warning: str | None = None, warning_level: str = "warning",
-                   source_mirrored: bool = False) -> np.ndarray:
-    """Return an annotated copy of ``frame`` (see the module docstring)."""
+                   banner: tuple[str, str] | None = None, source_mirrored: bool = False) -> np.ndarray:
+    """Return an annotated copy of ``frame`` (see the module docstring). ``banner``: a
+    (text, level) pair from ``banner_for``, the same as warning=text, warning_level=level."""
+    if banner is not None:
+        warning, warning_level = banner
     if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3:
         raise ValueError("frame must be an HxWx3 BGR image")
     out = frame.copy()
