@@ -43,15 +43,17 @@ import numpy as np
 
 from app import __version__, APP_NAME, model_files
 from app.engine import runtime
-from app.engine.annotate import annotate_frame
+from app.engine.annotate import annotate_frame, banner_for, stamp_untrained
 from app.engine.landmarks import StarLandmarkDetector, crop_to_frame, model_to_crop
-from app.engine.midline import (MIDLINE_CSV_COLUMNS, MIDLINE_METHODS, Midline, MidlineSmoother,
-                                midline_from_5points, midline_from_wflw98)
+from app.engine.midline import (METHOD_DESCRIPTIONS, MIDLINE_CSV_COLUMNS, MIDLINE_METHODS, Midline,
+                                MidlineSmoother, method_used, midline_from_5points, midline_from_wflw98,
+                                unhonoured_choice_note)
 from app.engine.mirror import MirrorPair, mirror_both
 from app.engine.quality import QUALITY_CSV_COLUMNS, QualityCounter, assess_frame
 from app.engine.tracking import FaceTracker
 from app.outputs import OutputError, OutputSet, output_paths, preflight
 from app.video.reader import VideoError, VideoReader
+from app.verdict import assess
 from app.video.writer import VideoWriter
 
 STAGES = ("decode", "detect", "track", "star_pre", "star_infer", "midline", "csv", "mirror", "annotate",
@@ -299,6 +301,7 @@ class Pipeline:
         s = self.settings
         timer = _Timer()
         coarse = self.models.coarse
+        untrained = self.models.landmarks is not None and self.models.landmarks.untrained   # mark every output frame
         t_start = time.perf_counter()
         started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -382,12 +385,17 @@ class Pipeline:
                     idx, frame, line, raw_line, points, box, warning = item
                     t0 = time.perf_counter()
                     pair = mirror_both(frame, line, out=mirror_out)
+                    if untrained:
+                        stamp_untrained(pair.left)
+                        stamp_untrained(pair.right)
                     t1 = time.perf_counter()
                     annotated = None
                     preview_due = on_preview is not None and (t1 - last_preview) * s.preview_fps >= 1.0
                     if "annotated" in writers or preview_due:   # only when written or shown
                         annotated = annotate_frame(frame, landmarks=points, box=box, midline=line,
-                                                   raw_midline=raw_line, warning=warning)
+                                                   raw_midline=raw_line, banner=warning)
+                        if untrained:
+                            stamp_untrained(annotated)
                     t2 = time.perf_counter()
                     writers["left_mirrored"].write(pair.left)
                     writers["right_mirrored"].write(pair.right)
@@ -473,7 +481,7 @@ class Pipeline:
                     faces_found += 1
                 t5 = time.perf_counter()
                 csv_writer.writerow(self._csv_row(idx, ts_ms, track, points, estimate, quality, coarse))
-                warning = quality.message() if not quality.ok else None
+                warning = banner_for(quality)
                 t6 = time.perf_counter()
                 timer.add("csv", t6 - t5)
                 while not stop.is_set():
@@ -530,6 +538,9 @@ class Pipeline:
             result.warnings.append(self.COARSE_WARNING)
         if star is not None and star.untrained:
             result.warnings.append(self.UNTRAINED_WARNING)
+        choice_note = unhonoured_choice_note(s.midline, coarse)
+        if choice_note:
+            result.warnings.append(choice_note)
         report = {
             "app": {"name": APP_NAME, "version": __version__},
             "created_utc": started_at,
@@ -538,6 +549,8 @@ class Pipeline:
             "models": self.models.report(),
             "backend": self.models.describe(),
             "settings": self.settings.as_dict(),
+            "midline_method_used": METHOD_DESCRIPTIONS[method_used(s.midline, coarse)],
+            "midline_choice_note": choice_note,
             "input": {"file": str(reader.path), "sha256": input_hash.get("sha256"),
                       "bytes": reader.path.stat().st_size, **_jsonable(reader.info())},
             "frames": {"processed": frames, "estimated_total": total, "with_face": faces_found,
@@ -553,6 +566,7 @@ class Pipeline:
                         "thread_cpu_s": {k: round(v, 3) for k, v in timer.thread_cpu.items()}},
             "warnings": result.warnings,
         }
+        report["verdict"] = assess(report)
         with open(outputs.temp["report"], "w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=2)
             fh.write("\n")
