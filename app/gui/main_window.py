@@ -677,7 +677,7 @@ class MainWindow(QMainWindow):
             parts[0] += f" ({flagged} not rated good: see the Status column)"
         summary = ("Cancelled: " if self._stop_requested else "Queue finished: ") + ", ".join(parts)
         outcome = "cancelled" if self._stop_requested else ("failed" if b["failed"] else "finished")
-        self.throughput.finish(summary, outcome)
+        self.throughput.finish(summary, outcome, b["done"], sum(b.values()))
         if not (b["failed"] and not self._stop_requested):
             self.message(summary)
         self._update_actions()
