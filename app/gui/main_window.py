@@ -33,7 +33,7 @@ from app.gui.models_panel import ModelsPanel
 from app.gui.prefs import MIDLINE_METHODS, Prefs
 from app.gui.preview import PreviewStrip
 from app.gui.queue_model import (COL_DURATION, COL_FILE, COL_OUTPUT, COL_PROGRESS, COL_STATUS,
-                                 DurationProber, ProgressDelegate, QueueModel)
+                                 DurationProber, ProgressDelegate, QueueModel, StatusDelegate)
 from app.gui.throughput import ThroughputPanel
 from app.gui.worker import PipelineWorker
 from app.outputs import VIDEO_EXTENSIONS
@@ -210,6 +210,7 @@ class MainWindow(QMainWindow):
         self.table.setAcceptDrops(False)
         self.table.viewport().setAcceptDrops(False)
         self.table.setItemDelegateForColumn(COL_PROGRESS, ProgressDelegate(self.table))
+        self.table.setItemDelegateForColumn(COL_STATUS, StatusDelegate(self.table))
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Stretch)

@@ -116,8 +116,9 @@ class ModelStatus:
         searched, and warnings (for whoever installs the models)."""
         parts = []
         if self.missing:
-            parts.append("<p><b>Models missing:</b></p><ul>")
-            for m in self.missing:
+            parts.append("<p><b>For whoever installs the models</b> (the required face detector first):</p><ul>")
+            order = [model_files.RETINAFACE_KEY, model_files.STAR_KEY]
+            for m in sorted(self.missing, key=lambda m: order.index(m.key) if m.key in order else len(order)):
                 parts.append(f"<li><b>{html.escape(m.filename, quote=False)}</b> ({html.escape(ROLE.get(m.key, m.description), quote=False)})"
                              f"<br>create it with <code>{html.escape(m.create_command, quote=False)}</code></li>")
             parts.append("</ul>")

@@ -209,6 +209,15 @@ class QueueModel(QAbstractTableModel):
         return self._default_out_dir or job.path.parent
 
 
+class StatusDelegate(QStyledItemDelegate):
+    """The Status column cuts long text at the end, so the verdict and its first reasons stay
+    readable (the table elides in the middle, which suits file names)."""
+
+    def initStyleOption(self, option, index) -> None:  # noqa: N802
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideRight
+
+
 class ProgressDelegate(QStyledItemDelegate):
     """Draws the Progress column as a progress bar (busy bar while the length is unknown)."""
 
