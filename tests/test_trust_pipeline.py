@@ -129,3 +129,55 @@ def test_face_leaving_and_coming_back_elsewhere_is_tracked_and_reported(tmp_path
     assert any("found again away from where it was lost" in r for r in rep["verdict"]["reasons"])
     # the empty room (and the walk out) leave frames without a face: said in plain words
     assert any(r.startswith("the face was not found in") for r in rep["verdict"]["reasons"])
+
+
+def _faststart_clip(path, frames, fps=30):
+    """An MP4 with its index (moov) first, as phones and editors write them: cut short, it still
+    opens and promises all its frames."""
+    import av
+
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as out:
+        st = out.add_stream("libx264", rate=fps)
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        for f in frames:
+            for pk in st.encode(av.VideoFrame.from_ndarray(f, format="bgr24")):
+                out.mux(pk)
+        for pk in st.encode():
+            out.mux(pk)
+    return path
+
+
+@pytest.mark.parametrize("keep,level", [(0.85, "usable with warnings"), (0.45, "not usable")])
+def test_truncated_recording_with_an_index_is_not_plain_success(tmp_path, models_5pt, portrait, keep, level):
+    h, w = portrait.shape[:2]
+    params = videos.transform_sequence(90, max_angle=3.0, max_shift=4.0, scale_amp=0.02)
+    _, frames = videos.transformed_frames(portrait, params, (w / 2, h * 0.4))
+    full = _faststart_clip(tmp_path / "full.mp4", frames)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    rep = _report(Pipeline(models_5pt, Settings(annotated=False)).process(cut, tmp_path / "out"))
+    assert rep["frames"]["ended_early"] and rep["frames"]["processed"] < 90
+    v = rep["verdict"]
+    print("\ntruncated:", rep["frames"]["processed"], "of 90 frames:", v)
+    assert v["level"] == level
+    end = f"0:{round(rep['frames']['processed'] / 30):02d}"
+    assert f"recording ends early at {end} of 0:03 (the file is probably cut short)" in v["reasons"]
+
+
+def test_cli_midline_pupils_in_five_point_mode_says_it_cannot_be_honoured(tmp_path, retinaface_model, clean_clip):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = dict(os.environ, FACEMIRROR_WEIGHTS_DIR=str(retinaface_model.parent))
+    proc = subprocess.run([sys.executable, "main.py", "process", str(clean_clip), "--out", str(tmp_path),
+                           "--midline", "pupils", "--no-annotated"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: midline method 'pupils' cannot be honoured without the STAR landmark model" in proc.stdout
+    rep = json.loads((tmp_path / "clean_report.json").read_text())
+    assert rep["midline_method_used"] == "eye-centre bisector (5-point fallback)"
