@@ -99,3 +99,25 @@ def test_counter_usable_frames_ignore_the_coarse_flag():
     c.add(assess_frame((640, 360)))                                                        # no face
     d = c.as_dict()
     assert d["frames_ok"] == 0 and d["frames_usable"] == 1 and d["coarse_landmarks"] == 1
+
+
+# -- how a queue row words it (app.gui.jobs is Qt-free) ---------------------------------------------
+
+def test_job_row_text_and_tooltip_follow_the_verdict():
+    from pathlib import Path
+
+    from app.gui.jobs import Job, Status
+
+    job = Job(id=1, path=Path("visit.mp4"), status=Status.DONE,
+              verdict=assess(report(no_face=90, yaw=40)))
+    assert job.level == NOT_USABLE
+    assert job.status_text.startswith("done: NOT USABLE - the face was not found in 30 % of frames; ")
+    tip = job.status_tooltip.splitlines()
+    assert tip[0].startswith("NOT USABLE") and tip[1] == "\u2022 the face was not found in 30 % of frames"
+    # a reader's end reason (with its own "; ") is one extra line, not split
+    job.message = "the video ended after 17 of about 60 frames; the file is probably truncated or damaged."
+    assert job.reasons[-1] == job.message
+    assert Job(id=2, path=Path("a.mp4"), status=Status.DONE, verdict=assess(report())).status_text == "done: good"
+    nov = Job(id=3, path=Path("b.mp4"), status=Status.DONE)
+    assert nov.level == "unknown" and nov.status_text == "done: no verdict"     # never shown as good
+    assert Job(id=4, path=Path("c.mp4"), status=Status.FAILED, message="x").level == ""

@@ -56,7 +56,7 @@ class Job:
     def reasons(self) -> list[str]:
         """What the verdict found, then this file's own warnings not already said."""
         reasons = list((self.verdict or {}).get("reasons") or [])
-        extra = [w for w in self.message.split("; ") if w and w not in reasons] if self.message else []
+        extra = [self.message] if self.message and self.message not in reasons else []
         return reasons + extra
 
     @property
