@@ -103,7 +103,8 @@ def test_process_queue_end_to_end(qtbot, tmp_path, weights, clips):
     assert w.throughput.bar.text() == "1 of 2 files done (some failed)"
     assert w.throughput.speed_label.text().startswith("Not processing: the queue is finished; some files failed")
     assert "ETA" not in w.throughput.speed_label.text()
-    assert w.throughput.stages_label.text().startswith("last file, ms per frame") and "detect" in w.throughput.stages_label.text()
+    stages = w.throughput.stages_label.text()
+    assert stages.startswith("last file, ms per frame") and "detect" in stages
     # previews arrived and were painted from QImages made in the worker
     assert w.preview.has_images() and w.preview.frame_index >= 0
     assert all(p.view.updates > 1 for p in w.preview.panes.values())   # cleared at start, then frames
