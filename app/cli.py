@@ -43,11 +43,14 @@ def _build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--overwrite", action="store_true", help="replace existing converted models")
     fetch.add_argument("--timeout", type=float, default=30.0, help="network timeout in seconds")
 
+    from app.engine.midline import DEFAULT_METHOD, MIDLINE_METHODS
+
     proc = sub.add_parser("process", help="process videos headless (files or folders)")
     proc.add_argument("inputs", nargs="+", help="video files or folders containing videos")
     proc.add_argument("--out", type=Path, default=None, help="output folder (default: beside each input)")
-    proc.add_argument("--midline", choices=["glabella-chin", "pupils"], default="glabella-chin",
-                      help="midline definition (STAR only; default glabella-chin)")
+    proc.add_argument("--midline", choices=list(MIDLINE_METHODS), default=DEFAULT_METHOD,
+                      help="midline definition (STAR only: without STAR the eye-centre bisector is used and a "
+                           "non-default choice is reported as not honoured; default glabella-chin)")
     proc.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     proc.add_argument("--no-annotated", action="store_true", help="do not write NAME_annotated.mp4")
 
