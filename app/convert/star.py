@@ -107,6 +107,7 @@ def face_crops(photos: list[Path], limit: int = MAX_FACE_CROPS, log: Callable[[s
     import cv2
 
     from app import model_files
+    from app.engine import runtime
     from app.engine.faces import FaceDetector
     from app.engine.landmarks import INPUT_SIZE as STAR_SIZE, crop_matrix
 
@@ -116,13 +117,17 @@ def face_crops(photos: list[Path], limit: int = MAX_FACE_CROPS, log: Callable[[s
     if model is None:
         log("STAR: no face detector model, so no real face crops for the verification")
         return []
-    detector = FaceDetector(model, threads=2)
+    detector = FaceDetector(model, threads=2, prefer=(runtime.CPU,))
     crops: list[tuple[str, np.ndarray]] = []
     for photo in photos:
         image = cv2.imread(str(photo))
         if image is None:
+            log(f"STAR: {photo} is not a readable image; not used for the verification")
             continue
-        for k, face in enumerate(detector.detect(image)[:2]):
+        faces = detector.detect(image)
+        if not faces:
+            log(f"STAR: no face found in {photo}; not used for the verification")
+        for k, face in enumerate(faces[:2]):
             crop = cv2.warpAffine(image, crop_matrix(face.box)[:2], (STAR_SIZE, STAR_SIZE),
                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             x = crop.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1.0
