@@ -47,10 +47,25 @@ HEADLESS_HINT = ("To process videos without a window use: .venv/bin/python main.
                  "[--out DIR] (README, 'Headless batches').")
 
 
-def missing_xcb_packages(find_library: Callable[[str], str | None] = ctypes.util.find_library) -> list[str]:
-    """Debian/Ubuntu packages whose library Qt's xcb plugin needs and the system lacks."""
+def bundled_libraries() -> set[str]:
+    """File names inside a frozen app bundle (libraries PyInstaller copied in), else empty."""
+    from app import paths
+
+    bundle = paths.bundle_dir()
+    if bundle is None:
+        return set()
+    return {name for _root, _dirs, files in os.walk(bundle) for name in files}
+
+
+def missing_xcb_packages(find_library: Callable[[str], str | None] = ctypes.util.find_library,
+                         bundled: set[str] | None = None) -> list[str]:
+    """Debian/Ubuntu packages whose library Qt's xcb plugin needs and neither the system nor the
+    app bundle has."""
+    bundled = bundled_libraries() if bundled is None else bundled
     missing = []
     for name, soname, package in XCB_LIBRARIES:
+        if soname in bundled:
+            continue
         found = find_library(name)
         # find_library gives the soname on Linux; another version is as good as none.
         if not found or (found.startswith("lib") and ".so." in found and found != soname):
@@ -59,7 +74,8 @@ def missing_xcb_packages(find_library: Callable[[str], str | None] = ctypes.util
 
 
 def display_problem(env: Mapping[str, str] | None = None, platform: str | None = None,
-                    find_library: Callable[[str], str | None] = ctypes.util.find_library) -> str | None:
+                    find_library: Callable[[str], str | None] = ctypes.util.find_library,
+                    bundled: set[str] | None = None) -> str | None:
     """Why Qt cannot open a window here (a message for the user), or None when it should."""
     env = os.environ if env is None else env
     platform = sys.platform if platform is None else platform
@@ -74,7 +90,7 @@ def display_problem(env: Mapping[str, str] | None = None, platform: str | None =
                 "so the FaceMirror window cannot open. " + HEADLESS_HINT)
     if wayland and chosen != "xcb":
         return None  # Qt's Wayland plugin; the xcb libraries are not needed
-    missing = missing_xcb_packages(find_library)
+    missing = missing_xcb_packages(find_library, bundled)
     if not missing:
         return None
     return (f"the window cannot open on this X11 desktop: Qt needs libraries that are not installed "

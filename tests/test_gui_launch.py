@@ -78,8 +78,17 @@ def test_a_library_of_another_version_counts_as_missing():
     from app.gui_launch import missing_xcb_packages
 
     old = lambda name: "libxcb-util.so.0" if name == "xcb-util" else _all_libraries(name)  # noqa: E731
-    assert missing_xcb_packages(old) == ["libxcb-util1"]
-    assert missing_xcb_packages(_all_libraries) == []
+    assert missing_xcb_packages(old, bundled=set()) == ["libxcb-util1"]
+    assert missing_xcb_packages(_all_libraries, bundled=set()) == []
+
+
+def test_libraries_inside_a_frozen_bundle_count_as_present():
+    from app.gui_launch import display_problem, missing_xcb_packages
+
+    none = _without("xcb-cursor", "xcb-icccm")
+    assert missing_xcb_packages(none, bundled={"libxcb-cursor.so.0"}) == ["libxcb-icccm4"]
+    assert display_problem(env={"DISPLAY": ":0"}, platform="linux", find_library=none,
+                           bundled={"libxcb-cursor.so.0", "libxcb-icccm.so.4"}) is None
 
 
 def test_no_problem_reported_where_a_window_can_open():
