@@ -33,6 +33,10 @@ def _build_parser() -> argparse.ArgumentParser:
         c.add_argument("--seed", type=int, default=0, help="seed for --random-weights")
         c.add_argument("--overwrite", action="store_true", help="replace an existing output file")
         c.add_argument("--skip-coreml-check", action="store_true", help="do not run ONNX Runtime's CoreML checker")
+        if name == "star":
+            c.add_argument("--verify-photo", type=Path, action="append", default=None, metavar="PHOTO",
+                           help="a photograph with a face; its face crops join the ONNX-vs-PyTorch check "
+                                "(repeatable; default: the development photos in ../shared/media when present)")
 
     models = sub.add_parser("models", help="official model files")
     models_sub = models.add_subparsers(dest="action", required=True)
@@ -156,9 +160,10 @@ def _convert(args) -> int:
     if not extras_available():
         print(f"error: {EXTRAS_HINT}", file=sys.stderr)
         return 2
+    extra = {"verify_photos": args.verify_photo} if getattr(args, "verify_photo", None) else {}
     try:
         converter_for(args.model)(args.checkpoint, args.out, random_weights=args.random_weights, seed=args.seed,
-                overwrite=args.overwrite, coreml_check=not args.skip_coreml_check)
+                                  overwrite=args.overwrite, coreml_check=not args.skip_coreml_check, **extra)
     except ConvertError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
