@@ -28,9 +28,25 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-# libx264 choice, measured with bench (see the module docstring and the report of issue 10):
+# libx264 choice, measured on this 2-core box (bench: portrait photo with head motion, sensor noise
+# sigma 1.5, 48 frames; shared machine, so +-30 % on times):
+#   single stream, ms/frame | Mbit/s at 30 fps | Y-PSNR vs the frames given
+#   720p  veryfast  CRF18: 15.6 ms  1.52 Mbit/s 44.0 dB | ultrafast CRF18:  6.0 ms  6.7 Mbit/s 45.0 dB
+#   720p  veryfast  CRF23: 14.9 ms  0.70 Mbit/s 41.9 dB | faster    CRF18: 26.3 ms  1.7 Mbit/s 44.6 dB
+#   1080p veryfast  CRF18: 85 ms    3.10 Mbit/s 44.5 dB | ultrafast CRF18: 13.8 ms 13.9 Mbit/s 45.4 dB
+#   1080p ultrafast CRF20: 19.6 ms  9.48 Mbit/s 44.9 dB | superfast CRF20: 65 ms   11.4 Mbit/s 44.7 dB
+#   three concurrent encodes (the app's three outputs), wall ms per frame of all three:
+#   720p  veryfast CRF18: threads=1 54.5, 2 36.9, auto 39.5 | ultrafast: 16.1 / 12.5 / 10.6
+#   1080p veryfast CRF18: threads=1 170,  2 148,  auto 132  | ultrafast: 37.9 / 23.7 / 26.2
+# STAR takes ~220 ms per frame on the same 2 cores and the pipeline must keep >= 0.8 of its rate, so
+# encoding the three outputs may cost ~40 ms per frame at most: veryfast CRF 18 (best quality per
+# bit, ~37 ms for three at 720p) up to 720p; above that ultrafast CRF 20 (~25 ms for three at 1080p,
+# 44.9 dB, at the price of ~3x the file size of veryfast). Threads: FFmpeg's choice (auto).
 X264_PRESET = "veryfast"
 X264_CRF = 18
+X264_LARGE_PIXELS = 1280 * 720        # above this frame area:
+X264_LARGE_PRESET = "ultrafast"
+X264_LARGE_CRF = 20
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,13 @@ class Encoder:
             return None
         fps = fps if fps and fps > 0 else 30.0
         return int(self.bits_per_pixel * size[0] * size[1] * min(fps, 120.0))
+
+    def options_for(self, size: tuple[int, int]) -> dict[str, str]:
+        """Encoder options for a frame size (libx264 trades preset for speed above 720p)."""
+        opts = dict(self.options)
+        if self.codec == "libx264" and size[0] * size[1] > X264_LARGE_PIXELS:
+            opts.update(preset=X264_LARGE_PRESET, crf=str(X264_LARGE_CRF))
+        return opts
 
     def describe(self) -> str:
         opts = ", ".join(f"{k}={v}" for k, v in self.options.items())

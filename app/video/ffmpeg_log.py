@@ -32,7 +32,19 @@ def route_ffmpeg_log_to_python() -> None:
     level = _LEVELS.get(choice, av.logging.WARNING)
     av.logging.set_level(level)
     av.logging.set_libav_level(level)       # FFmpeg skips formatting messages below it
-    logging.getLogger("libav").setLevel(logging.DEBUG if level >= av.logging.VERBOSE else logging.WARNING)
+    logger = logging.getLogger("libav")
+    logger.setLevel(logging.DEBUG if level >= av.logging.VERBOSE else logging.WARNING)
+    # Without any handler configured, Python prints WARNING records to stderr ("last resort"); a
+    # NullHandler keeps them off the terminal while records still reach the app's handlers (log file).
+    logger.addHandler(logging.NullHandler())
+    logging.getLogger("libav.swscaler").addFilter(_DropDeprecatedFormat())
+
+
+class _DropDeprecatedFormat(logging.Filter):
+    """swscale warns once per frame about JPEG-range formats (MJPEG, phones); nothing to act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "deprecated pixel format" not in record.getMessage()
 
 
 def ffmpeg_version() -> str:

@@ -456,6 +456,8 @@ class VideoReader:
         if not short:
             self.end_reason = "end of file."
             return
+        if self.frame_count_exact and est:       # the header's count outranks a duration of what is left
+            dur = max(dur or 0.0, est * interval)
         total = f" of {_clock(dur)}" if dur else ""
         count = f"{n} of about {est} frames" if est else f"{n} frames"
         why = self._stop_reason or "the file is probably truncated or damaged"

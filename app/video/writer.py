@@ -160,7 +160,7 @@ class VideoWriter:
         if rate:
             ctx.bit_rate = rate
         ctx.thread_count = enc.threads
-        ctx.options = dict(enc.options)
+        ctx.options = enc.options_for(self.encoded_size)
         return stream
 
     # ---- writing --------------------------------------------------------------------------------
@@ -266,7 +266,7 @@ class VideoWriter:
         """JSON-able facts for the report."""
         enc = self.encoder
         return {
-            "encoder": enc.codec, "options": dict(enc.options),
+            "encoder": enc.codec, "options": enc.options_for(self.encoded_size),
             "bit_rate": enc.bit_rate(self.encoded_size, self.fps), "hardware": enc.hardware,
             "ffmpeg": ffmpeg_version(), "pix_fmt": "yuv420p", "container": "mp4 (+faststart)",
             "size": list(self.encoded_size), "size_adjustment": self.size_adjustment,
