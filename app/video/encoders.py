@@ -38,10 +38,16 @@ log = logging.getLogger(__name__)
 #   three concurrent encodes (the app's three outputs), wall ms per frame of all three:
 #   720p  veryfast CRF18: threads=1 54.5, 2 36.9, auto 39.5 | ultrafast: 16.1 / 12.5 / 10.6
 #   1080p veryfast CRF18: threads=1 170,  2 148,  auto 132  | ultrafast: 37.9 / 23.7 / 26.2
-# STAR takes ~220 ms per frame on the same 2 cores and the pipeline must keep >= 0.8 of its rate, so
-# encoding the three outputs may cost ~40 ms per frame at most: veryfast CRF 18 (best quality per
-# bit, ~37 ms for three at 720p) up to 720p; above that ultrafast CRF 20 (~25 ms for three at 1080p,
-# 44.9 dB, at the price of ~3x the file size of veryfast). Threads: FFmpeg's choice (auto).
+#   wall times above swing +-50 % with the other jobs on this machine; CPU time of the whole output
+#   stage (decode + mirror + three outputs via VideoWriter, process_time, 24 frames) is steadier:
+#   720p  veryfast CRF18 43 CPU-ms/frame (2.0 Mbit/s per output) | ultrafast CRF20 20 (5.9 Mbit/s)
+#   1080p veryfast CRF18 91 CPU-ms/frame (3.9 Mbit/s)            | superfast CRF20 64 (6.6 Mbit/s)
+#   1080p ultrafast CRF20 39 CPU-ms/frame (11.2 Mbit/s)          | ultrafast CRF23 35 (7.5 Mbit/s)
+# STAR takes ~220 ms per frame on both cores (~440 CPU-ms), and the pipeline must keep >= 0.8 of
+# its rate: 440 / (440 + P) >= 0.8 leaves P <= ~110 CPU-ms per frame for everything else (face
+# detection, mirroring, annotation, encoding). Hence veryfast CRF 18 (best quality per bit) up to
+# 720p, and ultrafast CRF 20 above (44.9 dB, ~11 Mbit/s at 1080p30: larger files, kept in budget).
+# Threads: FFmpeg's choice (auto); 1 or 2 threads per encoder measured no better.
 X264_PRESET = "veryfast"
 X264_CRF = 18
 X264_LARGE_PIXELS = 1280 * 720        # above this frame area:
