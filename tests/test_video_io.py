@@ -350,3 +350,28 @@ def test_grab_frames_nearest_at_or_after(tmp_path):
     for img, k in zip(got[:3], (3, 0, 9)):
         diffs = [np.abs(img.astype(int) - f.astype(int)).mean() for f in frames]
         assert int(np.argmin(diffs)) == k
+
+
+def test_grab_frames_seeks_far_ahead_same_frames_as_decoding(tmp_path, monkeypatch):
+    """Far times are reached by seeking (counted here), near ones by decoding on; both give exactly
+    the frames a full pass gives, in the caller's order."""
+    from tests.av_media import encode_video, pattern
+
+    p = encode_video(tmp_path / "long.mp4", [pattern(96, 64, i) for i in range(250)], time_base=Fraction(1, 25),
+                     options={"g": "25"})                                 # 10 s, a keyframe every second
+    with VideoReader(p) as r:
+        every = [f.image for f in r]
+    decoders = []
+    real_decoded = VideoReader._decoded
+
+    def counting(self, container, stream):
+        decoders.append(1)
+        return real_decoded(self, container, stream)
+    monkeypatch.setattr(VideoReader, "_decoded", counting)
+    times = [9000.0, 100.0, 5000.0, 5100.0, 20000.0, 0.0]
+    got = grab_frames(p, times)
+    assert got[4] is None
+    for img, k in zip([got[i] for i in (0, 1, 2, 3, 5)], (225, 3, 125, 128, 0)):
+        assert np.array_equal(img, every[k]), k
+    # opening + seeks to 5000, 9000 and 20000 ms; 100 and 5100 ms were decoded on
+    assert len(decoders) == 4

@@ -197,6 +197,7 @@ class VideoReader:
     MAX_REASONABLE_FPS = 1000.0
     DEFAULT_FPS = 30.0
     MAX_CONSECUTIVE_DECODE_ERRORS = 25
+    SEEK_AHEAD_MS = 3000.0          # grab_frames seeks rather than decodes forward beyond this
 
     def __init__(self, path: str | os.PathLike, *, threads: int = 0):
         self.path = Path(path)
@@ -213,6 +214,8 @@ class VideoReader:
         self.timestamp_fallbacks = 0
         self.decode_errors = 0
         self.last_timestamp_ms: float | None = None
+        self._grab_pos_ms: float | None = None
+        self._grab_last: tuple[float, np.ndarray] | None = None
         self._check_file()
         try:
             self._open()
@@ -464,6 +467,35 @@ class VideoReader:
         self.end_reason = (f"the recording ends early at {_clock(covered)}{total} ({count}): {why}."
                            .replace("): the file", "); the file"))
 
+    # ---- single frames (grab_frames) ---------------------------------------------------------------
+    def _frame_at_or_after(self, target_ms: float) -> np.ndarray | None:
+        """The first frame whose time is >= target_ms; calls must come in increasing time order and
+        not be mixed with iteration."""
+        scale = 1000.0 * float(self.time_base)
+        if self._first is not None:
+            if target_ms <= 0.0:
+                return self._first.image
+            self._first = None                # the decoder is now past the first frame
+            self._grab_pos_ms = 0.0
+        if self._grab_last is not None and self._grab_last[0] >= target_ms - 1e-6:
+            return self._grab_last[1]
+        if target_ms - (self._grab_pos_ms or 0.0) > self.SEEK_AHEAD_MS:
+            try:
+                self._container.seek(self._pts0 + int(target_ms / scale), stream=self._stream, backward=True,
+                                     any_frame=False)
+                self._frames = self._decoded(self._container, self._stream)
+            except av.FFmpegError:
+                pass                          # cannot seek: decode forward from here
+        for raw in self._frames:
+            if raw.pts is None:
+                continue
+            ts = (raw.pts - self._pts0) * scale
+            self._grab_pos_ms = ts
+            if ts >= target_ms - 1e-6:
+                self._grab_last = (ts, self._upright(raw))
+                return self._grab_last[1]
+        return None
+
     # ---- closing --------------------------------------------------------------------------------
     def close(self) -> None:
         self._frames = None
@@ -488,21 +520,19 @@ class VideoReader:
 
 
 def grab_frames(path: str | os.PathLike, times_ms: Sequence[float]) -> list[np.ndarray | None]:
-    """Upright BGR frames nearest at/after each time (ms since the first frame); None past the end.
+    """Upright BGR frames at or after each time (ms since the first frame); None past the end.
 
-    One decoding pass in time order (no seeking: exact for every container, and previews ask for
-    few frames of one file). Raises VideoOpenError like VideoReader.
+    Times are visited in order; a time more than ``SEEK_AHEAD_MS`` ahead of the decoding position
+    is reached by seeking to the keyframe before it and decoding forward (so a frame near the end
+    of a long recording does not cost decoding all of it); closer ones by decoding forward. Frame
+    choice is by pts either way, so the result does not depend on seeking. Raises VideoOpenError
+    like VideoReader.
     """
     order = sorted(range(len(times_ms)), key=lambda k: times_ms[k])
     out: list[np.ndarray | None] = [None] * len(times_ms)
     if not order:
         return out
-    pos = 0
     with VideoReader(path) as reader:
-        for frame in reader:
-            while pos < len(order) and times_ms[order[pos]] <= frame.timestamp_ms + 1e-6:
-                out[order[pos]] = frame.image
-                pos += 1
-            if pos == len(order):
-                break
+        for k in order:
+            out[k] = reader._frame_at_or_after(float(times_ms[k]))
     return out
