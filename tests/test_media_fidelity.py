@@ -401,3 +401,44 @@ def test_ffmpeg_messages_go_to_logging_not_terminal(tmp_path, capfd, caplog):
     assert any(rec.name.startswith("libav") for rec in caplog.records)
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+# ---- more inputs -------------------------------------------------------------------------------------
+
+def test_pcm_audio_in_mov_is_reencoded_to_aac_in_sync(tmp_path):
+    src = encode_video(tmp_path / "camera.mov", [pattern(128, 96, i) for i in range(25)], audio="pcm_s16le")
+    info, _, w = mirror_copy(src, tmp_path / "out.mp4")
+    assert info["audio"]["codec"] == "pcm_s16le"
+    assert w.info()["audio"] == "re-encoded to AAC (the input's pcm_s16le cannot be copied into MP4)"
+    codec, packets = audio_packets(tmp_path / "out.mp4")
+    assert codec == "aac"
+    assert audio_seconds(tmp_path / "out.mp4") == pytest.approx(audio_seconds(src), abs=0.05)
+
+
+def test_audio_only_mp4_is_refused_clearly(tmp_path):
+    from app.video.reader import VideoOpenError
+
+    p = tmp_path / "dictation.mp4"
+    c = av.open(str(p), "w")
+    a = c.add_stream("aac", rate=48000)
+    a.layout = "mono"
+    from tests.av_media import _encode_audio
+    _encode_audio(c, a, 0.5)
+    c.close()
+    with pytest.raises(VideoOpenError, match=r"dictation.mp4: contains audio only \(aac\), no video"):
+        VideoReader(p)
+
+
+@pytest.mark.skipif(not has_encoder("libx265"), reason="no libx265 to make 10-bit HEVC")
+def test_hdr_without_conversion_says_so_simulated_build_without_it(tmp_path, monkeypatch):
+    """An FFmpeg build whose scale filter cannot convert HDR (simulated): frames still come, and the
+    note says colours may look washed out, for the report and the window."""
+    from app.video import hdr
+
+    def unavailable(stream):
+        raise av.FFmpegError(-22, "simulated: no colour management in this build")
+    monkeypatch.setattr(hdr.HdrToSdr, "_build", staticmethod(unavailable))
+    src = encode_hdr_hevc(tmp_path / "pq.mp4", [pattern(96, 64, i) for i in range(3)], "pq")
+    with VideoReader(src) as r:
+        assert r.hdr["converted_to_sdr"] is False and "washed out" in r.hdr["note"]
+        assert len([f for f in r]) == 3
