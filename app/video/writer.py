@@ -59,8 +59,14 @@ class VideoWriteError(VideoError):
 
 
 def _open_output(path: Path) -> BinaryIO:
-    """The file object the muxer writes through (read+write: +faststart moves the index to the front)."""
-    return open(path, "w+b")
+    """The file object the muxer writes through.
+
+    Read+write because +faststart moves the index to the front at the end; unbuffered, because
+    FFmpeg already buffers (AVIO), an OS error then surfaces in the very write that hit it, and
+    FFmpeg's own second handle (opened by name to shift the data for +faststart) never misses
+    bytes still sitting in a Python buffer.
+    """
+    return open(path, "w+b", buffering=0)
 
 
 def _fsync(fh: BinaryIO) -> None:
