@@ -1,6 +1,6 @@
 """Read a video file frame by frame (FFmpeg through PyAV), with clear errors for unusable files.
 
-Qt-free. Contract with the pipeline: /work/briefs/video_api.md (issue 10).
+Qt-free. The API below is the contract with app/pipeline.py (issue 10, media fidelity).
 
 ::
 

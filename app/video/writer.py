@@ -1,6 +1,6 @@
 """Write an H.264 MP4 (FFmpeg through PyAV) with the input's audio and exact frame times.
 
-Qt-free. Contract with the pipeline: /work/briefs/video_api.md (issue 10).
+Qt-free. The API below is the contract with app/pipeline.py (issue 10, media fidelity).
 
 ::
 
@@ -203,7 +203,7 @@ class VideoWriter:
     def _fail(self, exc: BaseException) -> None:
         self._state = "failed"
         text = _os_error_text(exc) if isinstance(exc, OSError) else f"the encoder or muxer failed ({exc})"
-        log.warning("%s: write failed: %r", self.path, exc)
+        log.info("%s: write failed: %r", self.path, exc)
         raise VideoWriteError(f"{self.path.name}: {text}.") from None
 
     # ---- finishing ------------------------------------------------------------------------------
