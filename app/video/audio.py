@@ -38,7 +38,7 @@ class AudioTrack:
         self.description = "none (the input has no audio)"
         self._pending: av.Packet | None = None
         self._done = False
-        self._in = av.open(str(self.source), metadata_errors="ignore")
+        self._in: av.container.InputContainer | None = av.open(str(self.source), metadata_errors="ignore")
         if not self._in.streams.audio:
             self._close_input()
             return
@@ -125,6 +125,10 @@ class AudioTrack:
     def finish(self, output: av.container.OutputContainer) -> None:
         """Mux everything left (the audio covers the input's whole duration), then close the input."""
         self.mux_until(None, output)
+        self._close_input()
+
+    def close(self) -> None:
+        """Close the input (abort path; idempotent)."""
         self._close_input()
 
     def _close_input(self) -> None:

@@ -21,9 +21,10 @@ import functools
 import logging
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, cast
 
 import av
+import av.video.codeccontext
 import numpy as np
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ def select_encoder(platform: str, available: Iterable[str], can_open: Callable[[
     ``available`` and ``can_open`` are injectable so the macOS order can be tested on Linux.
     """
     names = set(available)
-    tried = []
+    tried: list[str] = []
     for enc in candidates(platform):
         if enc.codec not in names:
             continue
@@ -122,7 +123,7 @@ def select_encoder(platform: str, available: Iterable[str], can_open: Callable[[
 def can_open(enc: Encoder, size: tuple[int, int] = (256, 144)) -> bool:
     """Open the encoder and encode two frames; False on any FFmpeg error."""
     try:
-        ctx = av.CodecContext.create(enc.codec, "w")
+        ctx = cast(av.video.codeccontext.VideoCodecContext, av.CodecContext.create(enc.codec, "w"))
         ctx.width, ctx.height = size
         ctx.pix_fmt = "yuv420p"
         ctx.time_base = fractions.Fraction(1, 30)

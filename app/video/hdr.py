@@ -40,14 +40,14 @@ class HdrToSdr:
     """Per-stream converter: ``convert(frame)`` returns an SDR BT.709 BGR uint8 image."""
 
     def __init__(self, stream: av.video.stream.VideoStream, first: av.VideoFrame):
-        self.transfer = hdr_transfer(first)
+        self.transfer: int = hdr_transfer(first) or TRC_PQ
         self.converted = False
         self.note = ""
         self._graph: av.filter.Graph | None = None
         try:
             self._graph = self._build(stream)
             self._graph.push(first)
-            self._first_out = self._graph.vpull().to_ndarray(format="bgr24")
+            self._first_out: np.ndarray | None = self._graph.vpull().to_ndarray(format="bgr24")
             self.converted = True
             self.note = (f"{HDR_KIND[self.transfer]} HDR converted to SDR BT.709 "
                          "(FFmpeg swscale tone mapping)")
@@ -71,7 +71,8 @@ class HdrToSdr:
         return graph
 
     def first_image(self) -> np.ndarray | None:
-        img, self._first_out = getattr(self, "_first_out", None), None
+        img: np.ndarray | None = getattr(self, "_first_out", None)
+        self._first_out = None
         return img
 
     def convert(self, frame: av.VideoFrame) -> np.ndarray:

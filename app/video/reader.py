@@ -64,7 +64,7 @@ class VideoOpenError(VideoError):
 
 
 class VideoFrame(NamedTuple):
-    index: int              # 0-based decode order
+    index: int  # type: ignore[assignment]  # 0-based decode order (the contract name; shadows tuple.index)
     timestamp_ms: float     # presentation time since the first frame (from the stream's pts)
     image: np.ndarray       # BGR uint8, upright, display size
     pts: int                # raw pts in VideoReader.time_base units (given unchanged to the writer)
@@ -258,15 +258,15 @@ class VideoReader:
         if self._container is not None:
             self._container.close()
         try:
-            self._container = av.open(str(self.path), metadata_errors="ignore")
+            container = self._container = av.open(str(self.path), metadata_errors="ignore")
         except PermissionError:
             raise VideoOpenError(self.path, "cannot be read: permission denied.") from None
         except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError):
             raise VideoOpenError(self.path, _NOT_OPENABLE) from None
-        stream = _pick_video_stream(self._container)
+        stream = _pick_video_stream(container)
         if stream is None:
-            if self._container.streams.audio:
-                codec = self._container.streams.audio[0].codec_context.name
+            if container.streams.audio:
+                codec = container.streams.audio[0].codec_context.name
                 raise VideoOpenError(self.path, f"contains audio only ({codec}), no video. "
                                                 "FaceMirror needs a video recording.")
             raise VideoOpenError(self.path, "contains no video track.")
@@ -274,10 +274,16 @@ class VideoReader:
         stream.codec_context.thread_count = self.threads
         self._stream = stream
         self._stop_reason = None
-        self._frames = self._decoded(self._container, stream)
+        self._frames = self._decoded(container, stream)
+
+    def _live(self) -> tuple[av.container.InputContainer, av.video.stream.VideoStream, Iterator[av.VideoFrame]]:
+        """Container, stream and frame iterator of an open reader."""
+        if self._container is None or self._stream is None or self._frames is None:
+            raise VideoError(f"{self.path.name}: the reader is closed.")
+        return self._container, self._stream, self._frames
 
     def _probe(self) -> None:
-        stream, container = self._stream, self._container
+        container, stream, frames = self._live()
         self.codec = stream.codec_context.name
         self.pix_fmt = stream.codec_context.pix_fmt or ""
         self.time_base: fractions.Fraction = stream.time_base or fractions.Fraction(1, 90000)
@@ -294,7 +300,7 @@ class VideoReader:
         else:
             self.frame_count_estimate = None
         self.audio = _audio_info(container)
-        first = next(self._frames, None)
+        first = next(frames, None)
         if first is None:
             raise VideoOpenError(self.path, _NO_FRAMES)
         self.rotation_deg = int(-(first.rotation or 0)) % 360   # PyAV: counter-clockwise; stored clockwise
@@ -408,7 +414,7 @@ class VideoReader:
         if first is None:                    # second pass: start again from the beginning
             self._open()
             self._prev_pts = None
-            raw = next(self._frames, None)
+            raw = next(self._live()[2], None)
             if raw is None:
                 self._finish(0, "the video could not be read again.")
                 return
@@ -425,10 +431,11 @@ class VideoReader:
         index = 1
         scale = 1000.0 * float(self.time_base)
         while True:
-            if self._frames is None:          # closed while iterating
+            frames = self._frames
+            if frames is None:                # closed while iterating
                 self._finish(index, "the reader was closed.")
                 return
-            raw = next(self._frames, None)
+            raw = next(frames, None)
             if raw is None:
                 break
             pts = self._next_pts(raw)
@@ -479,14 +486,14 @@ class VideoReader:
             self._grab_pos_ms = 0.0
         if self._grab_last is not None and self._grab_last[0] >= target_ms - 1e-6:
             return self._grab_last[1]
+        container, stream, frames = self._live()
         if target_ms - (self._grab_pos_ms or 0.0) > self.SEEK_AHEAD_MS:
             try:
-                self._container.seek(self._pts0 + int(target_ms / scale), stream=self._stream, backward=True,
-                                     any_frame=False)
-                self._frames = self._decoded(self._container, self._stream)
+                container.seek(self._pts0 + int(target_ms / scale), stream=stream, backward=True, any_frame=False)
+                frames = self._frames = self._decoded(container, stream)
             except av.FFmpegError:
                 pass                          # cannot seek: decode forward from here
-        for raw in self._frames:
+        for raw in frames:
             if raw.pts is None:
                 continue
             ts = (raw.pts - self._pts0) * scale

@@ -35,7 +35,7 @@ import io
 import logging
 import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn, cast
 
 import av
 import numpy as np
@@ -139,21 +139,21 @@ class VideoWriter:
     # ---- opening --------------------------------------------------------------------------------
     def _open_container(self, audio_source: str | os.PathLike | None) -> None:
         try:
-            self._container = av.open(self._file, mode="w", format="mp4",
-                                      options={"movflags": "+faststart"})
-            self._stream = self._add_video_stream()
+            container = self._container = av.open(self._file, mode="w", format="mp4",
+                                                  options={"movflags": "+faststart"})
+            self._stream = self._add_video_stream(container)
             if audio_source is not None:
-                self._audio = AudioTrack(audio_source, self._container)
-            self._container.start_encoding()       # opens the encoders and writes the header now
+                self._audio = AudioTrack(audio_source, container)
+            container.start_encoding()       # opens the encoders and writes the header now
         except OSError as exc:
             raise VideoWriteError(f"{self.path.name}: {_os_error_text(exc)}.") from None
         except av.FFmpegError as exc:
             raise VideoWriteError(f"{self.path.name}: the video encoder ({self.encoder.codec}) could not be "
                                   f"started on this computer ({exc}).") from None
 
-    def _add_video_stream(self) -> av.video.stream.VideoStream:
+    def _add_video_stream(self, container: av.container.OutputContainer) -> av.video.stream.VideoStream:
         enc = self.encoder
-        stream = self._container.add_stream(enc.codec)
+        stream = cast(av.video.stream.VideoStream, container.add_stream(enc.codec))
         ctx = stream.codec_context
         ctx.width, ctx.height = self.encoded_size
         ctx.pix_fmt = "yuv420p"
@@ -189,18 +189,24 @@ class VideoWriter:
         frame = frame.reformat(format="yuv420p", dst_colorspace="itu709", dst_color_range=MPEG_RANGE)
         frame.pts = pts
         frame.time_base = self.time_base
+        container = self._live_container()
         try:
             for packet in self._stream.encode(frame):
-                self._container.mux(packet)
+                container.mux(packet)
             if self._audio is not None:
-                self._audio.mux_until(float(pts * self.time_base), self._container)
+                self._audio.mux_until(float(pts * self.time_base), container)
         except (OSError, av.FFmpegError) as exc:
             self._fail(exc)
         self._first_pts = pts if self._first_pts is None else self._first_pts
         self._last_pts = pts
         self.frames_written += 1
 
-    def _fail(self, exc: BaseException) -> None:
+    def _live_container(self) -> av.container.OutputContainer:
+        if self._container is None:
+            raise VideoWriteError(f"{self.path.name}: the writer is not open.")
+        return self._container
+
+    def _fail(self, exc: BaseException) -> NoReturn:
         self._state = "failed"
         text = _os_error_text(exc) if isinstance(exc, OSError) else f"the encoder or muxer failed ({exc})"
         log.info("%s: write failed: %r", self.path, exc)
@@ -216,16 +222,18 @@ class VideoWriter:
         if self.frames_written == 0:
             self._state = "failed"
             raise VideoWriteError(f"{self.path.name}: no frames were written.")
+        container, fh = self._live_container(), self._file
         try:
             for packet in self._stream.encode(None):
-                self._container.mux(packet)
+                container.mux(packet)
             if self._audio is not None:
-                self._audio.finish(self._container)
-            self._container.close()
+                self._audio.finish(container)
+            container.close()
             self._container = None
-            self._file.flush()
-            _fsync(self._file)
-            self._file.close()
+            if fh is not None:
+                fh.flush()
+                _fsync(fh)
+                fh.close()
             self._file = None
         except (OSError, av.FFmpegError) as exc:
             self._fail(exc)
@@ -235,7 +243,7 @@ class VideoWriter:
     def _verify(self) -> None:
         """Re-open the finished file: video frame count, last frame time, first frame decodes."""
         name = self.path.name
-        expected_last = float((self._last_pts - self._first_pts) * self.time_base)
+        expected_last = float(((self._last_pts or 0) - (self._first_pts or 0)) * self.time_base)
         try:
             count, first_t, last_t, decoded = _read_back(self.path)
         except (av.FFmpegError, OSError) as exc:
@@ -255,9 +263,10 @@ class VideoWriter:
         if self._state == "aborted":
             return
         self._state = "aborted"
-        for closer in (lambda: self._audio and self._audio._close_input(),
-                       lambda: self._container and self._container.close(),
-                       lambda: self._file and self._file.close()):
+        closers = [obj.close for obj in (self._container, self._file) if obj is not None]
+        if self._audio is not None:
+            closers.insert(0, self._audio.close)
+        for closer in closers:
             try:
                 closer()
             except Exception as exc:    # noqa: BLE001 - abort must not raise; the file goes anyway
