@@ -442,3 +442,35 @@ def test_hdr_without_conversion_says_so_simulated_build_without_it(tmp_path, mon
     with VideoReader(src) as r:
         assert r.hdr["converted_to_sdr"] is False and "washed out" in r.hdr["note"]
         assert len([f for f in r]) == 3
+
+
+def test_reencoded_audio_keeps_its_start_offset(tmp_path):
+    """Audio that starts 0.5 s after the video still starts at 0.5 s after re-encoding (sync kept);
+    AAC's encoder priming (1024 samples, 21 ms) is the only shift, and MP4 records it."""
+    p = tmp_path / "late_audio.mov"
+    c = av.open(str(p), "w")
+    v = c.add_stream("libx264", rate=25)
+    v.width, v.height, v.pix_fmt = 128, 96, "yuv420p"
+    a = c.add_stream("pcm_s16le", rate=48000)
+    a.layout = "stereo"
+    for i in range(50):
+        f = av.VideoFrame.from_ndarray(pattern(128, 96, i), format="bgr24")
+        f.pts, f.time_base = i, F(1, 25)
+        for pk in v.encode(f):
+            c.mux(pk)
+    for pk in v.encode(None):
+        c.mux(pk)
+    for k in range(0, 48000 * 3 // 2, 1024):
+        af = av.AudioFrame.from_ndarray(np.zeros((1, 2048), np.int16), format="s16", layout="stereo")
+        af.sample_rate, af.pts, af.time_base = 48000, 24000 + k, F(1, 48000)
+        for pk in a.encode(af):
+            c.mux(pk)
+    for pk in a.encode(None):
+        c.mux(pk)
+    c.close()
+    mirror_copy(p, tmp_path / "out.mp4")
+    with av.open(str(tmp_path / "out.mp4")) as out:
+        s = out.streams.audio[0]
+        first = next(pk for pk in out.demux(s) if pk.size)
+        assert s.codec_context.name == "aac"
+        assert float(first.pts * first.time_base) == pytest.approx(0.5 - 1024 / 48000, abs=0.005)

@@ -103,7 +103,6 @@ class AudioTrack:
             log.warning("%s: an audio packet could not be decoded (%s)", self.source.name, exc)
             return
         for frame in frames:
-            frame.pts = None                  # the AAC encoder numbers its own samples
             for out_pkt in self.out.encode(frame):
                 output.mux(out_pkt)
                 self.packets += 1
@@ -116,7 +115,6 @@ class AudioTrack:
         except av.FFmpegError:
             frames = []
         for frame in frames:
-            frame.pts = None
             for out_pkt in self.out.encode(frame):
                 output.mux(out_pkt)
         for out_pkt in self.out.encode(None):
