@@ -474,3 +474,39 @@ def test_reencoded_audio_keeps_its_start_offset(tmp_path):
         first = next(pk for pk in out.demux(s) if pk.size)
         assert s.codec_context.name == "aac"
         assert float(first.pts * first.time_base) == pytest.approx(0.5 - 1024 / 48000, abs=0.005)
+
+
+def _oriented_video(path, img, ccw, hflip):
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = img.shape[1], img.shape[0], "yuv420p"
+        v.codec_context.options = {"crf": "10"}
+        v.set_display_rotation(ccw if ccw <= 180 else ccw - 360, hflip=hflip)
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(img, format="bgr24")
+            f.pts = i
+            for pk in v.encode(f):
+                c.mux(pk)
+        for pk in v.encode(None):
+            c.mux(pk)
+    return path
+
+
+@pytest.mark.parametrize("ccw", [0, 90, 180, 270])
+@pytest.mark.parametrize("hflip", [False, True])
+def test_all_eight_display_orientations_upright(tmp_path, ccw, hflip):
+    """PyAV's set_display_rotation(ccw, hflip): rotate counter-clockwise, then mirror. The reader
+    undoes exactly that (as ffmpeg's autorotate does), flips included (mirrored recordings)."""
+    img = np.zeros((48, 80, 3), np.uint8)
+    img[:8, :24] = 255                               # top-left marker
+    img[40:, 70:, 2] = 255                           # bottom-right red marker
+    expected = np.rot90(img, k=ccw // 90)
+    if hflip:
+        expected = np.fliplr(expected)
+    with VideoReader(_oriented_video(tmp_path / "o.mp4", img, ccw, hflip)) as r:
+        assert r.mirrored is hflip
+        if not hflip:
+            assert r.rotation_deg == (-ccw) % 360
+        got = r.first_frame
+    assert got.shape == expected.shape
+    assert y_psnr(got, np.ascontiguousarray(expected)) > 30

@@ -22,7 +22,8 @@ iteration starts with it (nothing is decoded twice).
   previous one + one average frame interval and counted in ``timestamp_fallbacks``.
 * Rotation: the display matrix (phones store portrait video as landscape + a rotation) is applied;
   frames, ``width`` and ``height`` are upright. ``rotation_deg`` is the clockwise display rotation
-  found in the file (0/90/180/270). Non-square pixels are resized to the display aspect ratio.
+  found in the file (0/90/180/270); ``mirrored`` is True when the matrix also flips (undone too:
+  frames look as players show them). Non-square pixels are resized to the display aspect ratio.
 * HDR: 10-bit HLG/PQ is converted to SDR BT.709 (see app/video/hdr.py); ``hdr`` says what was done.
 * End of stream: iteration stops at the end or where the data is damaged (demuxer error, or
   ``MAX_CONSECUTIVE_DECODE_ERRORS`` undecodable packets in a row) and never raises for that.
@@ -36,7 +37,7 @@ import fractions
 import math
 import os
 from pathlib import Path
-from typing import Iterator, NamedTuple, Sequence
+from typing import Callable, Iterator, NamedTuple, Sequence
 
 import av
 import cv2
@@ -161,7 +162,37 @@ def sniff_file_kind(path: str | os.PathLike) -> str | None:
 # ---- reader -------------------------------------------------------------------------------------
 
 _ATTACHED_PIC = 0x400            # AV_DISPOSITION_ATTACHED_PIC: cover art, not a video track
-_ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+_CW, _CCW = cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE
+
+
+def _transpose(img: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(img.transpose(1, 0, 2))
+
+
+def _orientation(frame: av.VideoFrame) -> tuple[int, bool, list[Callable[[np.ndarray], np.ndarray]]]:
+    """(clockwise rotation, whether it also mirrors, image operations) from the frame's display matrix.
+
+    Same decisions as the ffmpeg command line's autorotate (fftools, FFmpeg 7-8), so frames come out
+    as FFmpeg-based players show them, flipped matrices (mirrored front-camera recordings) included.
+    Rotations other than multiples of 90 degrees are ignored (not produced by cameras).
+    """
+    sd = frame.side_data.get("DISPLAYMATRIX") if hasattr(frame.side_data, "get") else None
+    if sd is None:
+        return 0, False, []
+    m = np.frombuffer(memoryview(sd), dtype=np.int32)
+    theta = int(round(-(frame.rotation or 0))) % 360            # PyAV: counter-clockwise
+    if theta == 90:
+        return (90, True, [_transpose]) if m[3] > 0 else (90, False, [lambda i: cv2.rotate(i, _CW)])
+    if theta == 270:
+        if m[3] < 0:
+            return 270, True, [lambda i: cv2.flip(cv2.rotate(i, _CW), 0)]
+        return 270, False, [lambda i: cv2.rotate(i, _CCW)]
+    if theta == 180:
+        ops = ([lambda i: cv2.flip(i, 1)] if m[0] < 0 else []) + ([lambda i: cv2.flip(i, 0)] if m[4] < 0 else [])
+        return 180, len(ops) == 1, ops
+    if theta == 0 and m[4] < 0:
+        return 0, True, [lambda i: cv2.flip(i, 0)]
+    return 0, False, []
 _NOT_OPENABLE = ("not a video file that can be opened: it may be damaged or incomplete, contain no "
                  "video track (audio only), or use a format this computer cannot decode.")
 _NO_FRAMES = ("contains no video frames that can be decoded: it may be damaged, contain audio only, "
@@ -303,9 +334,7 @@ class VideoReader:
         first = next(frames, None)
         if first is None:
             raise VideoOpenError(self.path, _NO_FRAMES)
-        self.rotation_deg = int(-(first.rotation or 0)) % 360   # PyAV: counter-clockwise; stored clockwise
-        if self.rotation_deg not in _ROTATE:
-            self.rotation_deg = 0
+        self.rotation_deg, self.mirrored, self._orient_ops = _orientation(first)
         sar = stream.sample_aspect_ratio
         self._sar = float(sar) if sar and float(sar) > 0 and abs(float(sar) - 1.0) > 1e-3 else 1.0
         self._coded_size = (first.width, first.height)
@@ -374,8 +403,8 @@ class VideoReader:
             w, h = self._coded_size
         if self._sar != 1.0:
             image = cv2.resize(image, (int(round(w * self._sar)), h), interpolation=cv2.INTER_CUBIC)
-        if self.rotation_deg:
-            image = cv2.rotate(image, _ROTATE[self.rotation_deg])
+        for op in self._orient_ops:
+            image = op(image)
         return image
 
     # ---- properties -----------------------------------------------------------------------------
@@ -396,7 +425,7 @@ class VideoReader:
             "codec": self.codec, "pix_fmt": self.pix_fmt, "fps": round(self.fps, 6),
             "fps_reliable": self.fps_reliable, "time_base": str(self.time_base),
             "frame_count_estimate": self.frame_count_estimate, "duration_ms": self.duration_ms,
-            "rotation_deg": self.rotation_deg, "hdr": self.hdr, "audio": self.audio,
+            "rotation_deg": self.rotation_deg, "mirrored": self.mirrored, "hdr": self.hdr, "audio": self.audio,
             "frames_read": self.frames_read, "last_timestamp_ms": self.last_timestamp_ms,
             "ended_early": self.ended_early, "end_reason": self.end_reason,
             "timestamp_fallbacks": self.timestamp_fallbacks, "decode_errors": self.decode_errors,
