@@ -179,7 +179,7 @@ def _orientation(frame: av.VideoFrame) -> tuple[int, bool, list[Callable[[np.nda
     sd = frame.side_data.get("DISPLAYMATRIX") if hasattr(frame.side_data, "get") else None
     if sd is None:
         return 0, False, []
-    m = np.frombuffer(memoryview(sd), dtype=np.int32)
+    m = np.frombuffer(memoryview(sd), dtype=np.int32)  # type: ignore[arg-type]  # SideData has the buffer protocol
     theta = int(round(-(frame.rotation or 0))) % 360            # PyAV: counter-clockwise
     if theta == 90:
         return (90, True, [_transpose]) if m[3] > 0 else (90, False, [lambda i: cv2.rotate(i, _CW)])
