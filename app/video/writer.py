@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import BinaryIO, NoReturn, cast
 
 import av
+import cv2
 import numpy as np
 
 from app.video.audio import AudioTrack
@@ -52,6 +53,40 @@ route_ffmpeg_log_to_python()
 
 BT709 = 1                 # AVCOL_PRI_BT709 / AVCOL_TRC_BT709 / AVCOL_SPC_BT709
 MPEG_RANGE = 1            # AVCOL_RANGE_MPEG (limited, what players expect)
+
+
+# BGR uint8 -> BT.709 limited-range Y'CbCr (rows Y, Cb, Cr; columns B, G, R, offset) for cv2.transform.
+_KR, _KB = 0.2126, 0.0722
+_KG = 1.0 - _KR - _KB
+_YS, _CS = 219.0 / 255.0, 224.0 / 255.0
+_BGR_TO_YCC_709 = np.array([
+    [_YS * _KB, _YS * _KG, _YS * _KR, 16.0],
+    [_CS * 0.5, -_CS * 0.5 * _KG / (1 - _KB), -_CS * 0.5 * _KR / (1 - _KB), 128.0],
+    [-_CS * 0.5 * _KB / (1 - _KR), -_CS * 0.5 * _KG / (1 - _KR), _CS * 0.5, 128.0],
+], np.float32)
+
+
+def bgr_to_yuv420p(image: np.ndarray) -> av.VideoFrame:
+    """BGR uint8 (even size) -> yuv420p BT.709 limited-range frame, tagged as such.
+
+    OpenCV does the matrix (SIMD, rounded) and the 2x2 chroma averaging: 2.1 CPU-ms at 1080p vs
+    6.3-8.4 for swscale's bgr24->yuv420p (per output, three outputs per frame), and a BGR round trip
+    of 43.6 dB vs swscale's default 39.7 dB on a 1080p portrait.
+    """
+    h, w = image.shape[:2]
+    y, cb, cr = cv2.split(cv2.transform(image, _BGR_TO_YCC_709))
+    half = (w // 2, h // 2)
+    planes = (y, cv2.resize(cb, half, interpolation=cv2.INTER_AREA), cv2.resize(cr, half, interpolation=cv2.INTER_AREA))
+    frame = av.VideoFrame(w, h, "yuv420p")
+    for plane, arr in zip(frame.planes, planes):
+        if plane.line_size != arr.shape[1]:            # FFmpeg pads rows for alignment
+            padded = np.zeros((arr.shape[0], plane.line_size), np.uint8)
+            padded[:, :arr.shape[1]] = arr
+            arr = padded
+        plane.update(arr)  # type: ignore[arg-type]  # any C-contiguous buffer works
+    frame.colorspace, frame.color_range = BT709, MPEG_RANGE
+    frame.color_primaries, frame.color_trc = BT709, BT709
+    return frame
 
 
 class VideoWriteError(VideoError):
@@ -185,8 +220,7 @@ class VideoWriter:
         ew, eh = self.encoded_size
         if (ew, eh) != (w, h):
             image = image[:eh, :ew]
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
-        frame = frame.reformat(format="yuv420p", dst_colorspace="itu709", dst_color_range=MPEG_RANGE)
+        frame = bgr_to_yuv420p(np.ascontiguousarray(image))
         frame.pts = pts
         frame.time_base = self.time_base
         container = self._live_container()
