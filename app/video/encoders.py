@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 #   720p  veryfast CRF18 43 CPU-ms/frame (2.0 Mbit/s per output) | ultrafast CRF20 20 (5.9 Mbit/s)
 #   1080p veryfast CRF18 91 CPU-ms/frame (3.9 Mbit/s)            | superfast CRF20 64 (6.6 Mbit/s)
 #   1080p ultrafast CRF20 39 CPU-ms/frame (11.2 Mbit/s)          | ultrafast CRF23 35 (7.5 Mbit/s)
+#   (with the writer's OpenCV colour conversion since: 720p veryfast CRF18 41, ultrafast CRF20 16,
+#   1080p ultrafast CRF20 36 CPU-ms/frame)
 # STAR takes ~220 ms per frame on both cores (~440 CPU-ms), and the pipeline must keep >= 0.8 of
 # its rate: 440 / (440 + P) >= 0.8 leaves P <= ~110 CPU-ms per frame for everything else (face
 # detection, mirroring, annotation, encoding). Hence veryfast CRF 18 (best quality per bit) up to
