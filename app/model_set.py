@@ -3,10 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app import model_files
 from app.engine import runtime
 from app.engine.landmarks import StarLandmarkDetector
+
+if TYPE_CHECKING:
+    from app.engine.faces import FaceDetector
 
 LANDMARKS_STAR = "STAR 98-point"
 LANDMARKS_5POINT = "5-point fallback"
@@ -14,7 +18,7 @@ LANDMARKS_5POINT = "5-point fallback"
 
 @dataclass
 class Models:
-    faces: object                               # app.engine.faces.FaceDetector
+    faces: FaceDetector
     landmarks: StarLandmarkDetector | None      # None: 5-point fallback
     files: dict = field(default_factory=dict)   # key -> Path
     _sha: dict = field(default_factory=dict, repr=False)

@@ -112,7 +112,8 @@ class _InputHash(threading.Thread):
 
     def __init__(self, path: Path):
         super().__init__(name="facemirror-hash", daemon=True)
-        self.path, self.sha256 = path, None
+        self.path = path
+        self.sha256: str | None = None
 
     def run(self) -> None:
         try:

@@ -255,6 +255,7 @@ class FaceDetector:
         else:
             interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
             self._canvas[:ch, :cw] = cv2.resize(image_bgr, (cw, ch), interpolation=interp)
+        assert self._input is not None      # allocated with the canvas above
         np.subtract(self._canvas.transpose(2, 0, 1), self._mean, out=self._input[0], casting="unsafe")
         return self._input, scale
 

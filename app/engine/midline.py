@@ -113,9 +113,10 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "Midline",
@@ -213,11 +214,12 @@ class Midline:
         return cls(theta, rho, (float(ref[0]), float(ref[1])))
 
     @classmethod
-    def from_point_direction(cls, point: Sequence[float], direction: Sequence[float],
+    def from_point_direction(cls, point: ArrayLike, direction: ArrayLike,
                              ref: Sequence[float]) -> "Midline | None":
         """Line through ``point`` along ``direction`` (either sense); None if degenerate."""
-        px, py = float(point[0]), float(point[1])
-        dx, dy = float(direction[0]), float(direction[1])
+        p, d = np.asarray(point, np.float64), np.asarray(direction, np.float64)
+        px, py = float(p[0]), float(p[1])
+        dx, dy = float(d[0]), float(d[1])
         norm = math.hypot(dx, dy)
         if not (math.isfinite(px) and math.isfinite(py) and math.isfinite(norm)) or norm < 1e-9:
             return None
@@ -241,10 +243,10 @@ class Midline:
     def perpendicular_bisector(cls, a: Sequence[float], b: Sequence[float],
                                ref: Sequence[float]) -> "Midline | None":
         """Perpendicular bisector of the segment ab (e.g. the two eyes); None if a == b."""
-        a = np.asarray(a, dtype=np.float64)
-        b = np.asarray(b, dtype=np.float64)
-        e = b - a
-        return cls.from_point_direction((a + b) / 2.0, (-e[1], e[0]), ref)
+        pa = np.asarray(a, dtype=np.float64)
+        pb = np.asarray(b, dtype=np.float64)
+        e = pb - pa
+        return cls.from_point_direction((pa + pb) / 2.0, (-e[1], e[0]), ref)
 
     @classmethod
     def vertical(cls, frame_size: Sequence[float], x: float | None = None) -> "Midline":
@@ -528,7 +530,7 @@ class MidlineSmoother:
             fps = 30.0
         self.fps = float(fps)
         self.reset_after_s = float(reset_after_s)
-        common = dict(min_cutoff_hz=min_cutoff_hz, beta=beta, d_cutoff_hz=d_cutoff_hz,
+        common: dict[str, Any] = dict(min_cutoff_hz=min_cutoff_hz, beta=beta, d_cutoff_hz=d_cutoff_hz,
                       dead_zone=dead_zone, median_window=median_window, noise_window=noise_window)
         self._theta = AdaptiveOneEuroFilter(noise_floor=self.THETA_NOISE_FLOOR_DEG, **common)
         self._rho = AdaptiveOneEuroFilter(noise_floor=self.RHO_NOISE_FLOOR_PX, **common)
@@ -574,7 +576,7 @@ class MidlineSmoother:
             dt = 1.0 / self.fps
         else:
             dt = gap
-        if raw.ref != self._ref:
+        if self._ref is not None and raw.ref != self._ref:
             raw = raw.with_ref(self._ref)
 
         theta_deg, rho = raw.angle_deg, raw.rho
@@ -594,6 +596,7 @@ class MidlineSmoother:
             self._theta.shift(-k)
             self._rho.flip_sign()
             th, rh = th - k, -rh
+        assert self._ref is not None    # set by the first measurement, before any smoothing
         self._smoothed = Midline.from_theta_rho(math.radians(th), rh, self._ref)
         self._held_frames = 0
         return MidlineEstimate(t_s, raw, self._smoothed, False, 0)

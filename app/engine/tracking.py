@@ -341,7 +341,7 @@ class FaceTracker:
             self._bystanders = []   # positions mean nothing across a cut
 
         reason = REASON_SCENE_CUT if cut and self._phase == _AFTER_CUT else self._detect_reason()
-        if not reason:
+        if not reason and self._next_box is not None:   # no reason to detect implies a box from landmarks
             track = Track(self._index, self._next_box.copy(), None, None, NOT_RUN, SOURCE_LANDMARKS,
                           False, "", tuple(events))
             self._since_detect += 1
@@ -468,7 +468,7 @@ class FaceTracker:
                 if chosen is not None:
                     events.append(EVENT_RELOCKED)
         else:  # tracking
-            ref = self._next_box if self._next_box is not None else self._current.box
+            ref = self._next_box if self._next_box is not None else (self._current.box if self._current else None)
             chosen = self._match(faces, ref, reacquire=False)
 
         self._note_bystanders(faces, chosen)

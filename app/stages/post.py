@@ -98,13 +98,13 @@ class PostStage(threading.Thread):
         t2 = time.perf_counter()
         self.writers["left_mirrored"].write(pair.left, r.pts)
         self.writers["right_mirrored"].write(pair.right, r.pts)
-        if "annotated" in self.writers:
+        if annotated is not None and "annotated" in self.writers:
             self.writers["annotated"].write(annotated, r.pts)
         t3 = time.perf_counter()
         self.timer.add("mirror", t1 - t0)
         self.timer.add("annotate", t2 - t1)
         self.timer.add("encode", t3 - t2)
-        if preview_due:
+        if preview_due and self.on_preview is not None and annotated is not None:
             self._last_preview = t1
             m = self.preview_max_side
             self.on_preview(Preview(r.index, downscale(annotated, m), downscale(pair.left, m),
