@@ -109,7 +109,10 @@ def _check_window(folder: Path) -> None:
 
     from app.gui.main_window import MainWindow
 
+    from app.gui import file_open
+
     app = QApplication.instance() or QApplication([sys.argv[0]])
+    file_open.install(app)  # before the event loop runs: files dropped on the icon at launch
     platform, style = app.platformName(), app.style().name()
     print(f"Qt platform: {platform}, style: {style}")
     if sys.platform == "darwin" and not os.environ.get("QT_QPA_PLATFORM") and (platform, style) != ("cocoa", "macos"):
@@ -119,10 +122,23 @@ def _check_window(folder: Path) -> None:
     settings = QSettings(str(folder / "selftest.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings)
     window.show()
-    app.processEvents()
+    _process_events_for(app, OPEN_EVENT_WAIT_S)
     print(f"window: '{window.windowTitle()}' created ({window.width()}x{window.height()})")
+    # `open -a FaceMirror.app FOLDER --args --self-test` (CI): the folder arrives as a file-open
+    # event (Info.plist document types), and the window queues the videos inside it.
+    print(f"videos queued from files opened by the system: {window.model.rowCount()}")
     window.close()
     app.processEvents()
+
+
+OPEN_EVENT_WAIT_S = 1.0
+
+
+def _process_events_for(app, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
 
 
 def run_self_test(require_coreml: bool = False) -> int:

@@ -20,20 +20,21 @@ APP_NAME = "FaceMirror"
 BUNDLE_IDENTIFIER = "org.facemirror.FaceMirror"
 TARGET_ARCH = "arm64"  # Apple Silicon only: the CoreML execution provider is the point of the Mac build
 
-# Oldest macOS the bundle declares (LSMinimumSystemVersion). Not lower: Qt 6.12 supports macOS
-# 14.4 and later (doc.qt.io/qt-6.12/macos.html) and its frameworks in the PySide6-Essentials wheel
-# declare 14.4 as their minimum; the onnxruntime 1.32 and numpy 2.4 wheels are built for macOS 14.
-# Declaring e.g. 12.0 would let older Macs start the app and crash while loading Qt, instead of
-# Finder saying a newer macOS is needed. The spec re-reads every collected binary's minimum macOS
-# (check_min_macos) so a dependency upgrade cannot silently raise the floor above this value.
-MIN_MACOS = "14.4"
+# Oldest macOS the bundle declares (LSMinimumSystemVersion), and the one the macOS CI job runs the
+# frozen app on (macos-15, Apple Silicon): a minimum nobody tests is a promise nobody keeps, and
+# GitHub retired its macOS 14 runners on 2026-11-02. The pinned wheels need at least 14.4 (Qt 6.12
+# supports macOS 14.4 and later, its frameworks declare 14.4; onnxruntime 1.32 and numpy 2.4 are
+# built for macOS 14), so 15.0 costs Macs that cannot be tested any more. The CI job fails if its
+# runner stops matching this value. The spec re-reads every collected binary's minimum macOS
+# (check_min_macos) so a dependency upgrade cannot silently raise the floor above it.
+MIN_MACOS = "15.0"
 
 # Reviewed binaries that declare a newer minimum macOS than MIN_MACOS: (destination glob, minos).
 # The PySide6/shiboken6 6.12.0 wheels (tagged macosx_14_0) build their Python bindings with
-# minos 26.0 while the Qt frameworks they load say 14.4. We expect dyld to load them on 14.4 (it
-# resolves symbols; the minos of a library is not a load condition), but that is unproven: the
-# macOS CI job runs the frozen app on a macOS 14 runner, and a release must pass that job. Any
-# other binary above MIN_MACOS, or these at another version, fails the build.
+# minos 26.0 while the Qt frameworks they load say 14.4. dyld loads them on older systems (the
+# minos of a library is not a load condition; it resolves symbols): the macOS CI job runs the
+# frozen app, window included, on macOS 15, and a release must pass that job. Any other binary
+# above MIN_MACOS, or these at another version, fails the build.
 MINOS_EXCEPTIONS = (
     ("PySide6/*.abi3.so", "26.0"),
     ("PySide6/libpyside6.abi3.*.dylib", "26.0"),

@@ -375,7 +375,11 @@ def test_info_plist_declares_videos_folders_version_and_retina():
     assert plist["CFBundleIdentifier"] == cfg.BUNDLE_IDENTIFIER == "org.facemirror.FaceMirror"
     assert plist["NSHighResolutionCapable"] is True
     assert plist["LSMinimumSystemVersion"] == cfg.MIN_MACOS
-    assert cfg.version_tuple(cfg.MIN_MACOS) >= (14, 0)  # the pinned wheels are macosx_14_0
+    assert cfg.version_tuple(cfg.MIN_MACOS) >= (14, 4)  # Qt 6.12's own minimum
+    # The minimum is what the macOS CI job runs on (a runner that exists).
+    workflow = (REPO / ".github" / "workflows" / "macos.yml").read_text()
+    assert f"runner: [macos-{cfg.MIN_MACOS.split('.')[0]}," in workflow
+    assert "macos-14" not in workflow
     movies, folders = plist["CFBundleDocumentTypes"]
     for doc in (movies, folders):
         assert doc["CFBundleTypeRole"] == "Viewer" and doc["LSHandlerRank"] == "Alternate" and doc["CFBundleTypeName"]
@@ -838,3 +842,17 @@ def test_mpl_runtime_hook_uses_the_user_cache_folder(tmp_path):
     env["MPLCONFIGDIR"] = str(tmp_path / "mine")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
     assert proc.stdout.split()[0] == str(tmp_path / "mine")
+
+
+def test_macos_workflow_starts_the_app_as_users_do():
+    """Static check of the CI steps that only a Mac can run (the workflow file is the contract)."""
+    runs = (REPO / ".github" / "workflows" / "macos.yml").read_text()
+    assert "runs-on: ${{ matrix.runner }}" in runs and "runner: [macos-15, macos-26]" in runs
+    assert "packaging/build_macos.sh --no-notarize\n" in runs  # test builds make the DMG too
+    assert "--no-dmg" not in runs
+    assert 'open -n -W --stdout "$out" --stderr "$out" "$1" --args --self-test --require-coreml' in runs
+    assert "Qt platform: cocoa, style: macos" in runs
+    assert "hdiutil attach -nobrowse -readonly" in runs and 'launch "$mnt/FaceMirror.app" dmg' in runs
+    assert "xattr -w com.apple.quarantine" in runs
+    assert "videos queued from files opened by the system: 1" in runs
+    assert "packaging/spec_config.py check dist/FaceMirror.app" in runs
