@@ -79,6 +79,8 @@ EXCLUDED_THIRD_PARTY = (
     "onnxruntime.tools", "onnxruntime.transformers", "onnxruntime.quantization", "onnxruntime.training",
     "sympy", "networkx", "mpmath",
     "tkinter", "_tkinter", "IPython",
+    # matplotlib's Sphinx extension and test suite (the only users of jinja2 in the bundle)
+    "matplotlib.sphinxext", "matplotlib.testing", "matplotlib.tests", "jinja2", "markupsafe",
     "pytest", "pytestqt", "_pytest", "PyInstaller",
     "PyQt5", "PyQt6", "PySide2",
 )
