@@ -99,6 +99,8 @@ def _print_version() -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _build_parser().parse_args(argv)
+    from app import logs
+    logs.setup()
     if args.version:
         _print_version()
         return 0

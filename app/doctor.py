@@ -44,11 +44,11 @@ def run_doctor() -> int:
             print(f"{label} {m.__version__}")
         except ImportError:
             print(f"{label}: NOT INSTALLED")
+    # The version from the package metadata: importing torch takes seconds and 1 GB of address space.
+    from importlib import metadata
     try:
-        import torch
-
-        print(f"converter extras: torch {torch.__version__} installed")
-    except ImportError:
+        print(f"converter extras: torch {metadata.version('torch')} installed")
+    except metadata.PackageNotFoundError:
         print("converter extras: not installed (only needed to convert checkpoints: "
               ".venv/bin/pip install -e '.[convert]')")
 

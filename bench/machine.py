@@ -2,23 +2,14 @@
 theoretical fp32 peak, the load other processes put on the CPUs during a measurement, and the
 process's resident memory.
 
-Clock. /proc/cpuinfo's "cpu MHz" is often the nominal (base) clock, and in a VM it is whatever the
-hypervisor reports, while the cores may boost well above it. `measure_clock()` therefore measures
-the clock directly where it can: on x86-64 Linux it runs a chain of dependent integer adds
-(`add rax, rdx`, one cycle latency on every x86-64 core of the last 15 years; a register operand,
-so no immediate folding) as a few bytes of machine code in an executable anonymous mapping,
-called through ctypes (no compiler needed, and ctypes releases the GIL, so one call per core
-runs truly in parallel: the clock it reports is the all-cores-busy clock, the one that matters
-for a multi-threaded convolution). Cycles per second = adds / seconds; the best of several
-short runs is kept (preemption only makes a run slower). Where that is not possible (other
-architectures, macOS, a kernel that forbids writable+executable mappings) the nominal clock
-from /proc/cpuinfo, /sys cpufreq or sysctl is used and labelled as such.
+Peak. /proc/cpuinfo's "cpu MHz" is often the nominal (base) clock, and in a VM it is whatever the
+hypervisor reports, while the cores may boost well above it, so a peak computed from it can be
+too low (STAR then appears to run at over 100 % of "peak"). `measure_gemm_peak()` therefore
+measures the ceiling directly: a large fp32 matrix multiply in numpy's BLAS on all cores, the
+most FMA-dense work any library does. The nominal figure (cores x clock x FLOP/cycle) is printed
+beside it, labelled as such.
 
-`measure_fma_peak()` runs the same way a loop of 12 independent 256-bit FMA chains (nothing but
-`vfmadd231ps`) on every core at once: the fp32 peak measured directly. It cross-checks
-clock x FLOP/cycle and shows when two vCPUs share one physical core's FMA pipes (SMT).
-
-Peak fp32 FLOP/s = cores x clock x FLOP/cycle/core, with FLOP/cycle/core from the widest FMA
+Nominal fp32 FLOP/s = cores x clock x FLOP/cycle/core, with FLOP/cycle/core from the widest FMA
 instruction set and the core's FMA pipes (`simd_level`): 2 FMA pipes x 8 fp32 lanes x 2 FLOP =
 32 for AVX2+FMA on Haswell and later and on Zen 2-4 (Zen 1 splits 256-bit operations into two
 128-bit halves: 16); 64 for AVX-512 with two 512-bit pipes (Zen 4 executes AVX-512 on 256-bit
@@ -26,16 +17,15 @@ pipes: 32).
 """
 from __future__ import annotations
 
-import ctypes
-import mmap
 import os
 import platform
 import re
-import struct
 import subprocess
 import threading
 import time
 from pathlib import Path
+
+import numpy as np
 
 
 def cpu_info() -> dict:
@@ -107,143 +97,36 @@ def simd_level(flags: set, vendor: str = "", family: int | None = None) -> tuple
 
 # ---- measured clock ---------------------------------------------------------------------------
 
-_ADDS_PER_LOOP = 200
-
-
-def _add_chain_code() -> bytes:
-    """x86-64 SysV: u64 f(u64 n) runs n x 200 dependent `add rax, rdx` (rdx = 1), returns rax."""
-    code = bytearray(b"\x31\xc0")                 # xor eax, eax
-    code += b"\xba\x01\x00\x00\x00"               # mov edx, 1
-    top = len(code)
-    code += b"\x48\x01\xd0" * _ADDS_PER_LOOP      # add rax, rdx   (each waits for the previous)
-    code += b"\x48\xff\xcf"                       # dec rdi        (independent, runs alongside)
-    code += b"\x0f\x85" + struct.pack("<i", top - (len(code) + 6))   # jnz top
-    code += b"\xc3"                               # ret
-    return bytes(code)
-
-
-def _vfmadd231ps_ymm(dst: int, src1: int, src2: int) -> bytes:
-    """VEX encoding of `vfmadd231ps ymm_dst, ymm_src1, ymm_src2` (dst += src1 * src2)."""
-    b1 = ((0 if dst >= 8 else 1) << 7) | (1 << 6) | ((0 if src2 >= 8 else 1) << 5) | 0b00010  # 0F38
-    b2 = ((~src1 & 0xF) << 3) | (1 << 2) | 0b01                                               # L=256, 66
-    return bytes([0xC4, b1, b2, 0xB8, 0xC0 | ((dst & 7) << 3) | (src2 & 7)])
-
-
-_FMA_CHAINS = 12   # independent accumulators: > FMA latency (4-5 cycles) x 2 pipes
-
-
-def _fma_code() -> bytes:
-    """x86-64 SysV: void f(u64 n) runs n x 12 independent 8-lane fp32 FMAs (ymm0-11 += ymm12*ymm13)."""
-    code = bytearray(b"\xc5\xfc\x77")           # vzeroall (all ymm are caller-saved)
-    top = len(code)
-    for i in range(_FMA_CHAINS):
-        code += _vfmadd231ps_ymm(i, 12, 13)
-    code += b"\x48\xff\xcf"                       # dec rdi
-    code += b"\x0f\x85" + struct.pack("<i", top - (len(code) + 6))   # jnz top
-    code += b"\xc5\xf8\x77\xc3"                   # vzeroupper; ret
-    return bytes(code)
-
-
-class _Jit:
-    """A few bytes of machine code in an executable anonymous mapping, callable as u64 f(u64)."""
-
-    def __init__(self, code: bytes):
-        self._map = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
-        self._map.write(code)
-        self._buf = ctypes.c_char.from_buffer(self._map)
-        self.fn = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64)(ctypes.addressof(self._buf))
-
-    def rate(self, loops: int, work_per_loop: float) -> float:
-        """Work units per second for one call of `loops` iterations."""
-        t0 = time.perf_counter()
-        self.fn(loops)
-        dt = time.perf_counter() - t0
-        return loops * work_per_loop / dt if dt > 0 else 0.0
-
-
-def _jit_supported() -> bool:
-    return platform.machine().lower() in ("x86_64", "amd64") and platform.system() == "Linux"
-
-
-def _best_rate_all_threads(jit: _Jit, threads: int, loops: int, work: float, runs: int) -> list[float]:
-    """Best rate per thread with `threads` calls running at once (ctypes releases the GIL)."""
-    best = [0.0] * threads
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(threads)
-
-    def run(i: int) -> None:
-        try:
-            for _ in range(runs):
-                barrier.wait()
-                best[i] = max(best[i], jit.rate(loops, work))
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-            barrier.abort()
-
-    ts = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    if errors:
-        raise errors[0]
-    return best
-
-
-_PROBE_ERRORS = (OSError, ValueError, RuntimeError, threading.BrokenBarrierError, AttributeError)
-
-
-def measure_clock(threads: int | None = None, runs: int = 15, seconds_per_run: float = 0.004) -> dict:
-    """Clock in GHz with all `threads` cores busy, and where the figure comes from.
-
-    Returns {"ghz", "source", "measured": bool, "per_thread_ghz": [...], "nominal_ghz"}.
-    """
-    info = cpu_info()
+def nominal_clock(info: dict | None = None) -> dict:
+    """The clock the operating system reports, and where it comes from (not measured)."""
+    info = info or cpu_info()
     nominal = info["mhz"] / 1000.0 if info.get("mhz") else None
-    threads = threads or info["cores"]
-    out = {"ghz": nominal, "source": info.get("mhz_source") or "unknown", "measured": False,
-           "per_thread_ghz": [], "nominal_ghz": nominal}
+    out = {"ghz": nominal, "source": info.get("mhz_source") or "unknown", "nominal_ghz": nominal}
     if info.get("max_mhz"):   # the highest boost clock: a peak computed with it is not too low
         out.update(ghz=info["max_mhz"] / 1000.0,
                    source="/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq (maximum boost clock)")
-    if not _jit_supported():
-        return out
-    try:
-        jit = _Jit(_add_chain_code())
-        if jit.fn(3) != 3 * _ADDS_PER_LOOP:
-            raise RuntimeError("add-chain probe returned a wrong count")
-        loops = max(100, int(seconds_per_run * (nominal or 3.0) * 1e9 / _ADDS_PER_LOOP))
-        jit.rate(loops, _ADDS_PER_LOOP)
-        best = _best_rate_all_threads(jit, threads, loops, _ADDS_PER_LOOP, runs)
-    except _PROBE_ERRORS as exc:
-        out["source"] += f"; measurement not possible here ({type(exc).__name__})"
-        return out
-    ghz = [b / 1e9 for b in best]
-    out.update(ghz=min(ghz), measured=True, per_thread_ghz=ghz,
-               source=(f"measured: dependent-add chain (1 add/cycle), {threads} thread(s) at once, "
-                       f"best of {runs} runs; /proc/cpuinfo 'cpu MHz' says "
-                       + (f"{nominal * 1000:.0f} MHz" if nominal else "nothing")))
     return out
 
 
-def measure_fma_peak(threads: int | None = None, runs: int = 15, seconds_per_run: float = 0.004) -> dict | None:
-    """Measured fp32 FMA throughput (GFLOP/s) of `threads` cores at once: 12 independent chains
-    of 256-bit `vfmadd231ps` per core, nothing else. Confirms FLOP/cycle x clock (and shows when
-    two vCPUs share one physical core's FMA pipes). None without AVX2+FMA or where the probe
-    cannot run."""
-    info = cpu_info()
-    if not _jit_supported() or not {"avx2", "fma"} <= info["flags"]:
-        return None
-    threads = threads or info["cores"]
-    flops = _FMA_CHAINS * 8 * 2
-    try:
-        jit = _Jit(_fma_code())
-        loops = max(100, int(seconds_per_run * 100e9 / flops))
-        jit.rate(loops, flops)
-        best = _best_rate_all_threads(jit, threads, loops, flops, runs)
-    except _PROBE_ERRORS:
-        return None
-    return {"gflops": sum(best) / 1e9, "per_thread_gflops": [b / 1e9 for b in best], "threads": threads}
+def measure_gemm_peak(n: int = 3072, runs: int = 5) -> dict:
+    """fp32 matrix-multiply throughput of numpy's BLAS on all cores (GFLOP/s, best of `runs`).
+
+    A large square SGEMM is the most FMA-dense work a library does (OpenBLAS reaches ~90 % of
+    the hardware peak): a measured ceiling for what a convolution network can reach here, with
+    no hand-made machine code. Preemption only makes a run slower, so the best run counts.
+    """
+    rng = np.random.default_rng(0)
+    a = rng.random((n, n), dtype=np.float32)
+    b = rng.random((n, n), dtype=np.float32)
+    out = np.empty((n, n), np.float32)
+    np.matmul(a, b, out=out)            # warm-up: thread pool start, page faults
+    best = float("inf")
+    for _ in range(runs):
+        t = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - t)
+    return {"gflops": 2.0 * n ** 3 / best / 1e9, "n": n, "runs": runs, "best_s": best,
+            "source": f"numpy SGEMM {n}x{n}x{n}, all cores, best of {runs}"}
 
 
 def peak_gflops(cores: int, ghz: float | None, flops_per_cycle: int) -> float | None:
@@ -326,7 +209,7 @@ def rss_bytes() -> int | None:
         pages = int(Path("/proc/self/statm").read_text().split()[1])
     except (OSError, ValueError, IndexError):
         return None
-    return pages * mmap.PAGESIZE
+    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 def peak_rss_bytes() -> int:

@@ -100,11 +100,11 @@ def test_batch_with_bad_files_names_each_failure_and_goes_on(tmp_path, weights_d
         "noface.mp4": "no face",
     }
     for name, words in expected_failures.items():
-        line = next(l for l in summary.splitlines() if name in l)
+        line = next(ln for ln in summary.splitlines() if name in ln)
         assert "failed" in line and words in line.lower(), line
         assert not list(out.glob(f"{Path(name).stem}_*")), f"outputs appeared for {name}"
     for name in ("good", "two_faces", "leaving", "phone_portrait", "large_4k"):
-        line = next(l for l in summary.splitlines() if name in l)
+        line = next(ln for ln in summary.splitlines() if name in ln)
         assert " done " in line, line
         assert len(list(out.glob(f"{name}_*"))) == 5
     assert "6 failed" not in proc.stdout and "5 of 11 succeeded" in proc.stdout

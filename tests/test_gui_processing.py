@@ -184,7 +184,7 @@ def test_close_while_running_stops_the_thread_and_leaves_no_partial_output(qtbot
     assert _all_files(out) == []
 
 
-def _face_template() -> "np.ndarray":
+def _face_template():
     """98 plausible WFLW points in STAR's output space [-1, 1] (a symmetric cartoon face)."""
     import numpy as np
 

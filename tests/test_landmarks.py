@@ -19,7 +19,7 @@ MODEL_POINTS[2] = (0.0, 0.0)
 
 
 def expected_frame_points(box, p):
-    """Written out from DESIGN.md independently of the module under test."""
+    """Written out from the model contract (docs/ARCHITECTURE.md) independently of the module under test."""
     x1, y1, x2, y2 = box
     scale = min(x2 - x1, y2 - y1) / 200 * 1.05
     zoom = 256 / (scale * 200)
@@ -106,8 +106,6 @@ def test_detect_landmarks_accepts_face_objects(stub_detector):
 
 def test_earlier_converter_output_names_load(tmp_path):
     """The earlier Face Mirror export had outputs `output`, `heatmap`, `landmarks`."""
-    import onnx
-    from onnx import helper
 
     path = tmp_path / "old.onnx"
     constant_landmarks_model(path, MODEL_POINTS, output_names=("landmarks",))

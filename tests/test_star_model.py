@@ -214,7 +214,7 @@ def test_mask_expression_is_exact_in_torch():
 
 
 def test_mask_expression_is_exact_in_onnxruntime():
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
     from onnx import TensorProto, helper, numpy_helper
 

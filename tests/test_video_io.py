@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import wave
 
 import cv2
@@ -337,7 +336,7 @@ def test_disk_full_is_detected(tmp_path, monkeypatch):
     free = {"bytes": 10 ** 12}
     monkeypatch.setattr(writer_mod, "_free_bytes", lambda folder: free["bytes"])
     w = VideoWriter(tmp_path / "b.mp4", 25.0, (160, 120))
-    for i in range(VideoWriter.SPACE_CHECK_EVERY - 1):
+    for _i in range(VideoWriter.SPACE_CHECK_EVERY - 1):
         w.write(gradient_frame(160, 120))
     free["bytes"] = 1024
     with pytest.raises(VideoWriteError, match="disk is full"):

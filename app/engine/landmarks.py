@@ -1,6 +1,6 @@
 """STAR 98-point landmark detector on ONNX Runtime.
 
-Preprocessing matches STAR's training (ZhenglinZhou/STAR demo, DESIGN.md):
+Preprocessing matches STAR's training (ZhenglinZhou/STAR demo; docs/ARCHITECTURE.md, "Model contracts"):
   centre = box centre, scale = min(w, h) / 200 * 1.05,
   crop matrix: zoom 256 / (scale * 200), maps the centre to (255/2, 255/2), no rotation;
   bilinear warp to 256x256 with border 0; pixels stay BGR and go to [-1, 1] by x / 255 * 2 - 1.
@@ -113,12 +113,16 @@ class StarLandmarkDetector:
         (landmarks,) = self.session.run(self._outputs, {self.input_name: self._input})
         return landmarks.reshape(-1, 2)[:NUM_POINTS]
 
+    @staticmethod
+    def to_frame(landmarks: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        """infer()'s [-1, 1] landmarks to frame pixels for the crop matrix preprocess() returned."""
+        return crop_to_frame(model_to_crop(landmarks.astype(np.float64)), matrix).astype(np.float32)
+
     def landmarks_for_box(self, image_bgr: np.ndarray, box: Sequence[float]) -> np.ndarray:
         if image_bgr is None or image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
             raise ValueError("expected a BGR image of shape (H, W, 3)")
         matrix = self.preprocess(image_bgr, box)
-        pts = self.infer().astype(np.float64)
-        return crop_to_frame(model_to_crop(pts), matrix).astype(np.float32)
+        return self.to_frame(self.infer(), matrix)
 
     def detect_landmarks(self, image_bgr: np.ndarray, dets: Iterable, confidence_threshold: float = 0.5
                          ) -> list[np.ndarray]:

@@ -255,7 +255,8 @@ def create_session(model_path: str | os.PathLike, *, threads: int | None = None,
             note = note or f"{_short(provider)} failed to start"
             continue
         # ORT may silently drop a provider it could not register; trust the session's own list.
-        active = list(getattr(session, "get_providers", lambda: [provider])())
+        get_providers = getattr(session, "get_providers", None)
+        active = list(get_providers()) if get_providers is not None else [provider]
         if provider != CPU and active and active[0] != provider:
             reasons.append(f"{provider} was not registered by ONNX Runtime (active: {', '.join(active)})")
             note = note or f"{_short(provider)} not registered"

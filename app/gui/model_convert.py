@@ -5,7 +5,7 @@ one of them off the GUI thread and reports its log lines and the outcome.
 """
 from __future__ import annotations
 
-import traceback
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -40,7 +40,7 @@ class ConvertWorker(QObject):
             self.finished.emit(False, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - shown to the user; the window stays up
-            traceback.print_exc()
+            logging.getLogger(__name__).exception("unexpected error in the background")
             self.finished.emit(False, f"{type(exc).__name__}: {exc}")
             return
         self.finished.emit(True, f"converted {self.checkpoint.name} to {self.out}")

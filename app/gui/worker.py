@@ -19,7 +19,7 @@ backlog of frames (latest wins) and a slow repaint never slows processing.
 from __future__ import annotations
 
 import threading
-import traceback
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -71,7 +71,7 @@ class PipelineWorker(QObject):
                 on_preview=lambda pv: self._on_preview(job_id, pv),
                 cancel=cancel)
         except Exception as exc:  # noqa: BLE001 - the pipeline should not raise; never kill the queue
-            traceback.print_exc()
+            logging.getLogger(__name__).exception("unexpected error in the background")
             result = Result(input=Path(input_path), ok=False, error=f"unexpected error: {type(exc).__name__}: {exc}")
         self.job_finished.emit(job_id, result)
 

@@ -374,5 +374,5 @@ class VideoReader:
     def __del__(self):  # pragma: no cover - best effort
         try:
             self.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 - never raise from __del__
             pass

@@ -318,7 +318,7 @@ class VideoWriter:
         try:
             if not self.committed:
                 self._cleanup()
-        except Exception:
+        except Exception:  # noqa: BLE001 - never raise from __del__
             pass
 
 

@@ -1,0 +1,68 @@
+"""The loaded models of a run: the face detector (required) and STAR (optional)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app import model_files
+from app.engine import runtime
+from app.engine.landmarks import StarLandmarkDetector
+
+LANDMARKS_STAR = "STAR 98-point"
+LANDMARKS_5POINT = "5-point fallback"
+
+
+@dataclass
+class Models:
+    faces: object                               # app.engine.faces.FaceDetector
+    landmarks: StarLandmarkDetector | None      # None: 5-point fallback
+    files: dict = field(default_factory=dict)   # key -> Path
+    _sha: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, threads: int | None = None) -> "Models":
+        """Load the installed models. The face detector is required; STAR is optional."""
+        from app.engine.faces import CREATE_COMMAND as FACES_CMD, FaceDetector
+
+        rf = model_files.find_model(model_files.RETINAFACE_KEY)
+        if rf is None:
+            raise runtime.ModelFileError(
+                "face detector model retinaface_mobilenet025.onnx not found (searched "
+                + ", ".join(str(d) for d in model_files.paths.weights_search_dirs())
+                + f"). Create it with: {FACES_CMD}")
+        files = {model_files.RETINAFACE_KEY: rf}
+        faces = FaceDetector(rf, threads=threads)
+        star_path = model_files.find_model(model_files.STAR_KEY)
+        star = None
+        if star_path is not None:
+            star = StarLandmarkDetector(star_path, threads=threads)
+            files[model_files.STAR_KEY] = star_path
+        return cls(faces=faces, landmarks=star, files=files)
+
+    @property
+    def coarse(self) -> bool:
+        return self.landmarks is None
+
+    @property
+    def untrained(self) -> bool:
+        return self.landmarks is not None and self.landmarks.untrained
+
+    def describe(self) -> str:
+        if self.landmarks is None:
+            return f"{self.faces.backend.describe()} | {LANDMARKS_5POINT} (coarse midline)"
+        return f"{self.landmarks.backend.describe()} | {LANDMARKS_STAR}"
+
+    def sha256(self, path: Path) -> str:
+        # Hashed once per Models, not once per video of a batch (STAR is 52 MB).
+        if path not in self._sha:
+            self._sha[path] = model_files.sha256_file(path)
+        return self._sha[path]
+
+    def report(self) -> dict:
+        out: dict = {key: {"file": str(path), "sha256": self.sha256(path)} for key, path in self.files.items()}
+        out[model_files.RETINAFACE_KEY]["backend"] = self.faces.backend.as_dict()
+        if self.landmarks is not None:
+            out[model_files.STAR_KEY]["backend"] = self.landmarks.backend.as_dict()
+            out[model_files.STAR_KEY]["untrained"] = self.landmarks.untrained
+        out["landmark_model"] = LANDMARKS_5POINT if self.landmarks is None else LANDMARKS_STAR
+        return out

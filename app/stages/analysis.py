@@ -1,0 +1,94 @@
+"""Inference stage: per frame, find the patient's face, its landmarks, the midline and the
+quality flags. Runs on the pipeline's calling thread (ONNX Runtime uses its own threads)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.engine.midline import Midline, MidlineEstimate, MidlineSmoother, midline_from_5points, midline_from_wflw98
+from app.engine.quality import FrameQuality, QualityCounter, assess_frame
+from app.engine.tracking import FaceTracker, Track
+from app.stages.channel import StageTimer
+
+
+@dataclass
+class FrameResult:
+    index: int
+    timestamp_ms: float
+    pts: int | None
+    image: np.ndarray                 # BGR, upright
+    track: Track
+    points: np.ndarray | None         # (98, 2) STAR or (5, 2) detector points, frame pixels
+    raw_line: Midline | None          # this frame's measurement
+    line: Midline                     # smoothed (or held, or the default vertical line)
+    estimate: MidlineEstimate
+    quality: FrameQuality
+
+
+class _TimedDetector:
+    """Wraps the face detector so detector time is its own stage."""
+
+    def __init__(self, detector, timer: StageTimer):
+        self._d, self._timer = detector, timer
+        self.runs = 0
+
+    def detect(self, image):
+        with self._timer.stage("detect"):
+            faces = self._d.detect(image)
+        self.runs += 1
+        return faces
+
+
+class FrameAnalyzer:
+    def __init__(self, models, *, midline_method: str, redetect_every: int,
+                 frame_size: tuple[int, int], fps: float, timer: StageTimer):
+        self.models, self.method, self.size, self.timer = models, midline_method, frame_size, timer
+        self.coarse = models.coarse
+        self.tracker = FaceTracker(_TimedDetector(models.faces, timer), redetect_every=redetect_every,
+                                   use_landmarks=not self.coarse)
+        self.smoother = MidlineSmoother(fps=fps)
+        self.quality = QualityCounter()
+        self.default_line = Midline.vertical(frame_size)
+        self.frames = self.faces_found = 0
+
+    def analyze(self, vf) -> FrameResult:
+        track = self._track(vf.image)
+        points = self._landmarks(vf.image, track)
+        t = time.perf_counter()
+        raw_line = None
+        if points is not None:
+            raw_line = (midline_from_5points(points, self.size) if self.coarse
+                        else midline_from_wflw98(points, self.size, self.method))
+        quality = assess_frame(self.size, box=track.box, score=track.score, landmarks=points, coarse=self.coarse)
+        estimate = self.smoother.update(raw_line, vf.timestamp_ms / 1000.0)   # None (no face) holds the line
+        self.quality.add(quality)
+        self.timer.add("midline", time.perf_counter() - t)
+        self.frames += 1
+        self.faces_found += track.box is not None
+        return FrameResult(vf.index, vf.timestamp_ms, getattr(vf, "pts", None), vf.image, track, points,
+                           raw_line, estimate.smoothed or self.default_line, estimate, quality)
+
+    def _track(self, image: np.ndarray) -> Track:
+        detect_before = self.timer.seconds("detect")
+        t = time.perf_counter()
+        track = self.tracker.step(image)
+        # tracking time without the detector calls made inside it
+        self.timer.add("track", time.perf_counter() - t - (self.timer.seconds("detect") - detect_before))
+        return track
+
+    def _landmarks(self, image: np.ndarray, track: Track) -> np.ndarray | None:
+        if self.coarse:
+            return track.points5 if track.box is not None else None
+        if track.box is None:
+            self.tracker.feedback(None)
+            return None
+        star = self.models.landmarks
+        with self.timer.stage("star_pre"):
+            matrix = star.preprocess(image, track.box)
+        with self.timer.stage("star_infer"):
+            raw = star.infer()
+        points = star.to_frame(raw, matrix)
+        self.tracker.feedback(points)
+        return points

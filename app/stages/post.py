@@ -1,0 +1,105 @@
+"""Post stage: mirror, annotate, encode the three videos and make previews, on its own thread.
+
+Speed (docs/performance.md): STAR dominates the CPU, so this stage stays cheap: one reused pair
+of mirror buffers (the writers encode synchronously, so a written frame's buffers are free
+again), annotation only for frames that are written or previewed, previews at most preview_fps.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from app.engine.annotate import annotate_frame
+from app.engine.mirror import MirrorPair, mirror_both
+from app.stages.channel import END, Channel, StageTimer
+from app.video.writer import VideoWriter
+
+VIDEO_KINDS = ("left_mirrored", "right_mirrored", "annotated")
+
+
+@dataclass
+class Preview:
+    frame_index: int
+    annotated: np.ndarray          # BGR, downscaled
+    left: np.ndarray               # anatomical left mirrored
+    right: np.ndarray              # anatomical right mirrored
+
+
+def downscale(img: np.ndarray, max_side: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    s = max_side / max(h, w)
+    if s >= 1:
+        return img.copy()
+    return cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def open_video_writers(temp_paths: dict, reader) -> dict[str, VideoWriter]:
+    """One writer per video output the run produces, writing to its temporary path."""
+    writers: dict[str, VideoWriter] = {}
+    try:
+        for kind in VIDEO_KINDS:
+            if kind in temp_paths:
+                writers[kind] = VideoWriter(temp_paths[kind], reader.fps, reader.frame_size, overwrite=True,
+                                            verify=False)
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
+    return writers
+
+
+class PostStage(threading.Thread):
+    def __init__(self, inbox: Channel, writers: dict[str, VideoWriter], timer: StageTimer,
+                 stop: threading.Event, errors: list[BaseException], frame_shape: tuple[int, ...], *,
+                 on_preview: Callable[[Preview], None] | None, preview_fps: float, preview_max_side: int):
+        super().__init__(name="facemirror-post", daemon=True)
+        self.inbox, self.writers, self.timer, self.stop, self.errors = inbox, writers, timer, stop, errors
+        self.on_preview, self.preview_fps, self.preview_max_side = on_preview, preview_fps, preview_max_side
+        self._buffers = MirrorPair(np.empty(frame_shape, np.uint8), np.empty(frame_shape, np.uint8))
+        self._last_preview = 0.0
+
+    def run(self) -> None:
+        try:
+            while True:
+                with self.timer.stage("wait_output"):
+                    item = self.inbox.get()
+                if item is END:
+                    break
+                if not self.stop.is_set():
+                    self._handle(item)
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, which raises it
+            self.errors.append(exc)
+            self.stop.set()
+        finally:
+            self.timer.set_thread_cpu("post", time.thread_time())
+
+    def _handle(self, r) -> None:
+        t0 = time.perf_counter()
+        pair = mirror_both(r.image, r.line, out=self._buffers)
+        t1 = time.perf_counter()
+        preview_due = self.on_preview is not None and (t1 - self._last_preview) * self.preview_fps >= 1.0
+        annotated = None
+        if "annotated" in self.writers or preview_due:
+            warning = None if r.quality.ok else r.quality.message()
+            annotated = annotate_frame(r.image, landmarks=r.points, box=r.track.box, midline=r.line,
+                                       raw_midline=r.raw_line, warning=warning)
+        t2 = time.perf_counter()
+        self.writers["left_mirrored"].write(pair.left)
+        self.writers["right_mirrored"].write(pair.right)
+        if "annotated" in self.writers:
+            self.writers["annotated"].write(annotated)
+        t3 = time.perf_counter()
+        self.timer.add("mirror", t1 - t0)
+        self.timer.add("annotate", t2 - t1)
+        self.timer.add("encode", t3 - t2)
+        if preview_due:
+            self._last_preview = t1
+            m = self.preview_max_side
+            self.on_preview(Preview(r.index, downscale(annotated, m), downscale(pair.left, m),
+                                    downscale(pair.right, m)))
+            self.timer.add("preview", time.perf_counter() - t3)

@@ -1,0 +1,96 @@
+"""The layering rules of docs/ARCHITECTURE.md, checked on the source (every import statement,
+function-level ones included)."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+APP = REPO / "app"
+QT_FREE = ("app.engine", "app.video", "app.measures", "app.stages", "app.pipeline", "app.outputs",
+           "app.report", "app.landmarks_csv", "app.model_set", "app.batch")
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(REPO).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out: set[str] = set()
+    pkg = _module_name(path).rsplit(".", 1)[0] if path.name != "__init__.py" else _module_name(path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(pkg.split(".")[: len(pkg.split(".")) - node.level + 1] + ([base] if base else []))
+            out.add(base)
+            out.update(f"{base}.{a.name}" for a in node.names)
+    return out
+
+
+def _app_modules() -> dict[str, set[str]]:
+    return {_module_name(p): _imports(p) for p in APP.rglob("*.py") if "__pycache__" not in p.parts}
+
+
+MODULES = _app_modules()
+
+
+def _under(name: str, prefixes) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if _under(m, QT_FREE)))
+def test_core_layers_never_import_qt(module):
+    qt = sorted(i for i in MODULES[module] if i.split(".")[0] in ("PySide6", "PyQt5", "PyQt6", "shiboken6"))
+    assert not qt, f"{module} imports {qt}"
+
+
+def test_only_the_converters_import_torch():
+    offenders = sorted(m for m, imps in MODULES.items()
+                       if not _under(m, ("app.convert",)) and any(i.split(".")[0] == "torch" for i in imps))
+    assert not offenders
+
+
+def test_gui_is_imported_by_nothing_below_it():
+    offenders = sorted(m for m, imps in MODULES.items()
+                       if not _under(m, ("app.gui", "app.gui_launch", "app.selftest", "app.cli"))
+                       and any(_under(i, ("app.gui",)) for i in imps))
+    assert not offenders
+
+
+def test_no_import_cycles_between_app_modules():
+    graph = {m: {i for i in imps if i in MODULES and i != m} for m, imps in MODULES.items()}
+    # a package's __init__ importing its own submodules is not a cycle of meaning
+    for m in graph:
+        graph[m] = {i for i in graph[m] if not i.startswith(m + ".")}
+    seen: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(m: str) -> list[str] | None:
+        seen[m] = 1
+        stack.append(m)
+        for n in sorted(graph[m]):
+            if seen.get(n) == 1:
+                return stack[stack.index(n):] + [n]
+            if n not in seen:
+                cycle = visit(n)
+                if cycle:
+                    return cycle
+        seen[m] = 2
+        stack.pop()
+        return None
+
+    for m in sorted(graph):
+        if m not in seen:
+            cycle = visit(m)
+            assert cycle is None, " -> ".join(cycle)
