@@ -41,7 +41,7 @@ def _check_models(require_coreml: bool):
     import onnxruntime as ort
 
     from app.engine import runtime
-    from app.pipeline import Models
+    from app.model_set import Models
 
     providers = ort.get_available_providers()
     print(f"onnxruntime {ort.__version__}: {', '.join(providers)}")

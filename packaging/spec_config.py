@@ -90,6 +90,9 @@ EXCLUDED_THIRD_PARTY = (
 # needs Pillow (PIL), which therefore stays in the bundle too.
 RUNTIME_THIRD_PARTY = ("av", "matplotlib", "matplotlib.backends.backend_agg", "PIL")
 
+# Distributions whose metadata the app reads at run time (app/diagnostics.py PACKAGES).
+METADATA_DISTRIBUTIONS = ("onnxruntime", "numpy", "opencv-python-headless", "PySide6-Essentials", "av", "matplotlib")
+
 # PyInstaller's matplotlib run-time hook points MPLCONFIGDIR at a new temporary folder at every
 # start (so the font cache is rebuilt every launch). The spec drops it and runs ours instead,
 # which keeps matplotlib's config and font cache in the user's cache folder.

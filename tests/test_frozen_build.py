@@ -112,6 +112,10 @@ def test_frozen_bundle_contents_and_size(frozen_app):
     for words in ("av 18.1.0", "matplotlib", "onnxruntime", "GNU GENERAL PUBLIC LICENSE Version 2, June 1991"):
         assert words in notices, words
     assert not [r for r in rel if "pyi_rth_mplconfig" in r]
+    # "Copy diagnostic info" reads these versions with importlib.metadata in the frozen app.
+    for dist in ("onnxruntime", "numpy", "av", "matplotlib"):
+        assert any(r.split("/")[-2].startswith(f"{dist}-") and r.split("/")[-2].endswith(".dist-info")
+                   for r in rel if "/" in r), dist
     size_mb = sum(p.stat().st_size for p in files) / 1e6
     print(f"\nfrozen bundle: {len(files)} files, {size_mb:.0f} MB (budget {SIZE_BUDGET_MB} MB)")
     assert size_mb < SIZE_BUDGET_MB

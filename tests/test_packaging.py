@@ -588,7 +588,10 @@ def test_spec_uses_the_config_and_builds_an_arm64_bundle():
     assert exe["exclude_binaries"] == "True"  # onedir
     assert "FaceMirror.icns" in bundle["icon"] and "info_plist" in bundle["info_plist"]
     assert "BUNDLE_IDENTIFIER" in bundle["bundle_identifier"] and bundle["version"] == "VERSION"
-    assert "excluded_modules" in analysis["excludes"] and "model_datas" == analysis["datas"]
+    assert "excluded_modules" in analysis["excludes"] and analysis["datas"] == "model_datas + metadata_datas"
+    from app import diagnostics
+
+    assert set(diagnostics.PACKAGES) == set(cfg.METADATA_DISTRIBUTIONS)
     assert "filter_toc(a.binaries)" in src and "filter_toc(a.datas)" in src
     assert (REPO / "resources" / "FaceMirror.icns").is_file()
 

@@ -34,6 +34,7 @@ def test_self_test_from_source_proves_cpu_backend_media_and_window(installed_mod
     assert "H.264 encode (libx264) and decode in one process: PyAV 12/12 frames, OpenCV 12/12 frames" in out
     assert "matplotlib" in out and "plot rendered" in out
     assert "Qt platform: offscreen" in out
+    assert "videos queued from files opened by the system: 0" in out
     assert out.rstrip().endswith("self-test passed")
 
 
@@ -65,3 +66,29 @@ def _cpu_only(factory):
     def make(path, providers, threads):
         return factory(path, [runtime.CPU], threads)
     return make
+
+
+@pytest.mark.parametrize("platform, env, expected", [
+    ("linux", {}, "offscreen"),                       # no display: offscreen
+    ("linux", {"DISPLAY": ":0"}, None),               # a desktop: Qt's own choice
+    ("linux", {"QT_QPA_PLATFORM": "xcb"}, "xcb"),     # an explicit choice wins
+    ("darwin", {}, None),                             # macOS: always the native Cocoa platform
+])
+def test_qt_platform_choice_injected_platform(monkeypatch, platform, env, expected):
+    for var in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(var, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr(selftest.sys, "platform", platform)
+    selftest._choose_qt_platform()
+    import os
+
+    assert os.environ.get("QT_QPA_PLATFORM") == expected
+
+
+def test_on_macos_the_window_check_fails_without_cocoa_injected_platform(qapp, monkeypatch, tmp_path):
+    """What `open FaceMirror.app --args --self-test` would report if the Cocoa plugin were missing."""
+    monkeypatch.setattr(selftest.sys, "platform", "darwin")
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)  # the running QApplication is offscreen
+    with pytest.raises(selftest.SelfTestFailure, match="expected the Cocoa platform and macOS style, got offscreen"):
+        selftest._check_window(tmp_path)

@@ -78,7 +78,7 @@ def coreml_ran_graph(nodes: Mapping[str, int]) -> tuple[bool, str]:
 def sample_feeds(session) -> dict[str, np.ndarray]:
     """Inputs of the model's declared shapes (symbolic dimensions as 1), filled with noise."""
     rng = np.random.default_rng(0)
-    feeds = {}
+    feeds: dict[str, np.ndarray] = {}
     for inp in session.get_inputs():
         shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
         dtype = _NUMPY_TYPES.get(inp.type, np.float32)
