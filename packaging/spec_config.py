@@ -291,6 +291,9 @@ def weights_datas(weights_dir: Path, repo_weights_dir: Path) -> list[tuple[str, 
         manifest = repo_weights_dir / MANIFEST_NAME
     if manifest.is_file():
         datas.append((str(manifest), WEIGHTS_DEST))
+    # The models' licence texts (e.g. weights/LICENSE-retinaface.txt) travel with the models.
+    licences = {p.name: p for d in (repo_weights_dir, weights_dir) for p in sorted(d.glob("LICENSE*")) if p.is_file()}
+    datas += [(str(p), WEIGHTS_DEST) for _, p in sorted(licences.items())]
     return datas
 
 
@@ -784,6 +787,12 @@ def check_bundle(bundle: Path) -> list[str]:
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path else {}
     if not info.get("detector_only") and _find(roots, f"{WEIGHTS_DEST}/{STAR_FILE}") is None:
         problems.append(f"{WEIGHTS_DEST}/{STAR_FILE} is missing and the build is not marked detector-only")
+    manifest_path = _find(roots, f"{WEIGHTS_DEST}/{MANIFEST_NAME}")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path else {}
+    for entry in manifest.get("models", {}).values():
+        bundled = _find(roots, f"{WEIGHTS_DEST}/{entry.get('file', '')}") is not None
+        if bundled and entry.get("licence_file") and _find(roots, f"{WEIGHTS_DEST}/{entry['licence_file']}") is None:
+            problems.append(f"{WEIGHTS_DEST}/{entry['licence_file']} (licence of {entry['file']}) is missing")
     names = {p.name for r in roots if r.is_dir() for p in r.iterdir()}
     for pkg in REQUIRED_PACKAGES:
         if pkg not in names:

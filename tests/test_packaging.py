@@ -551,6 +551,13 @@ def test_weights_are_bundled_from_the_chosen_folder(tmp_path):
     assert datas == [(str(dev / "star_landmark_98.onnx"), "weights"), (str(repo_w / "manifest.json"), "weights")]
     missing = cfg.missing_required_models(datas, cfg.load_manifest(repo_w / "manifest.json"))
     assert missing == [("retinaface_mobilenet025.onnx", "make rf")]
+    # Model licence texts come along, from the repository's weights/ or the chosen folder.
+    _write(repo_w / "LICENSE-retinaface.txt", b"MIT")
+    _write(dev / "LICENSE-star.txt", b"text")
+    assert cfg.weights_datas(dev, repo_w)[-2:] == [(str(repo_w / "LICENSE-retinaface.txt"), "weights"),
+                                                   (str(dev / "LICENSE-star.txt"), "weights")]
+    (repo_w / "LICENSE-retinaface.txt").unlink()
+    (dev / "LICENSE-star.txt").unlink()
     # A folder with its own manifest uses that one.
     _write(dev / "manifest.json", b"{}")
     assert cfg.weights_datas(dev, repo_w)[-1] == (str(dev / "manifest.json"), "weights")
@@ -803,6 +810,15 @@ def test_bundle_check_finds_what_is_missing(tmp_path):
     assert "package PIL is missing" in problems
     assert any(p.startswith("libx26[45] is bundled") for p in problems)
     assert any(p.startswith("libavcodec is bundled") for p in problems)
+    # A bundled model whose manifest names a licence file needs that file beside it.
+    lic = _fake_bundle(tmp_path / "lic")
+    _write(lic / "_internal" / "weights" / "manifest.json", json.dumps({"models": {"retinaface": {
+        "file": "retinaface_mobilenet025.onnx", "licence_file": "LICENSE-retinaface.txt"}}}).encode())
+    assert cfg.check_bundle(lic) == []  # the model itself is not bundled: nothing to license
+    _write(lic / "_internal" / "weights" / "retinaface_mobilenet025.onnx", b"x")
+    assert cfg.check_bundle(lic) == ["weights/LICENSE-retinaface.txt (licence of retinaface_mobilenet025.onnx) is missing"]
+    _write(lic / "_internal" / "weights" / "LICENSE-retinaface.txt", b"MIT")
+    assert cfg.check_bundle(lic) == []
     app = tmp_path / "FaceMirror.app"
     assert cfg.bundle_data_roots(app) == [app / "Contents" / "Resources", app / "Contents" / "Frameworks"]
 
