@@ -31,3 +31,12 @@ def test_full_or_unreadable_bundle_info_has_no_note(monkeypatch, tmp_path):
     build_info.build_info.cache_clear()
     (tmp_path / build_info.FILE_NAME).write_text("{not json")
     assert build_info.build_info() == {} and build_info.build_note() == ""
+
+
+def test_diagnostic_info_names_a_detector_only_build(monkeypatch):
+    from app import diagnostics
+
+    monkeypatch.setattr(build_info, "build_info", lambda: {"detector_only": True})
+    assert diagnostics.diagnostic_text().splitlines()[0].endswith("(detector-only build)")
+    monkeypatch.setattr(build_info, "build_info", lambda: {})
+    assert "detector-only" not in diagnostics.diagnostic_text()
