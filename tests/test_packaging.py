@@ -875,3 +875,25 @@ def test_macos_workflow_starts_the_app_as_users_do():
     assert "xattr -w com.apple.quarantine" in runs
     assert "videos queued from files opened by the system: 1" in runs
     assert "packaging/spec_config.py check dist/FaceMirror.app" in runs
+
+
+def test_requires_python_is_true_to_the_pinned_dependencies():
+    """pyproject's floor is the highest floor among the pinned runtime wheels (installed metadata)."""
+    import re
+    import tomllib
+    from importlib import metadata
+
+    from packaging.specifiers import SpecifierSet
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    ours = SpecifierSet(project["requires-python"])
+    floors = {}
+    for dep in project["dependencies"]:
+        name, version = re.match(r"^([A-Za-z0-9_.-]+)==([^;\s]+)", dep).groups()
+        assert metadata.version(name) == version, f"{name}: installed {metadata.version(name)}, pinned {version}"
+        spec = SpecifierSet(metadata.metadata(name).get("Requires-Python") or "")
+        lows = [tuple(int(x) for x in s.version.split(".")[:2]) for s in spec if s.operator in (">=", ">")]
+        floors[name] = max(lows) if lows else (3, 0)
+    highest = max(floors.values())
+    ours_low = max(tuple(int(x) for x in s.version.split(".")[:2]) for s in ours if s.operator == ">=")
+    assert ours_low == highest, f"requires-python {ours} but the pins need >= {highest}: {floors}"
