@@ -869,7 +869,7 @@ def test_macos_workflow_starts_the_app_as_users_do():
     assert "runs-on: ${{ matrix.runner }}" in runs and "runner: [macos-15, macos-26]" in runs
     assert "packaging/build_macos.sh --no-notarize\n" in runs  # test builds make the DMG too
     assert "--no-dmg" not in runs
-    assert 'open -n -W --stdout "$out" --stderr "$out" "$1" --args --self-test --require-coreml' in runs
+    assert 'open -n -W --stdout "$out" --stderr "$out.err" "$1" --args --self-test --require-coreml' in runs
     assert "Qt platform: cocoa, style: macos" in runs
     assert "hdiutil attach -nobrowse -readonly" in runs and 'launch "$mnt/FaceMirror.app" dmg' in runs
     assert "xattr -w com.apple.quarantine" in runs
