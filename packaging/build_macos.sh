@@ -17,7 +17,12 @@
 #   DIST_DIR, BUILD_DIR           PyInstaller output and work folders (default: dist/, build/)
 #   PYINSTALLER                   PyInstaller command (default: pyinstaller on PATH)
 #   DRY_RUN=1                     same as --dry-run
-#   FACEMIRROR_SPEC_REQUIRE_MODELS  passed to the spec; default 1 (a release must carry real models)
+#   FACEMIRROR_SPEC_REQUIRE_MODELS  passed to the spec; default 1 (a release must carry real models,
+#                                 each verified against a pinned sha256)
+#   FACEMIRROR_SPEC_CHECKPOINT_SHA256_STAR, ..._RETINAFACE
+#                                 read by the spec: the checkpoint each model must come from (unless
+#                                 the manifest pins it)
+#   FACEMIRROR_SPEC_DETECTOR_ONLY=1  read by the spec: build without STAR on purpose
 #   FACEMIRROR_RETRIES            attempts for steps that fail intermittently: `codesign --timestamp`
 #                                 (Apple's timestamp service) and `hdiutil create` ("Resource busy");
 #                                 default 4
