@@ -1,12 +1,14 @@
 # FaceMirror: set-up and the two everyday commands.
 #   make run    creates .venv, installs the app and opens the window
 #   make test   creates .venv, installs the app with converter and dev extras, runs all tests
+#   make models installs the converter extras, downloads the STAR checkpoint (and the face
+#               detector's, only if its model is missing) and converts them (needs internet)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: run test doctor clean-venv
+.PHONY: run test doctor models clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +21,10 @@ $(VENV)/.installed-run: pyproject.toml | $(PY)
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e '.[convert,dev]'
+	touch $@ $(VENV)/.installed-run $(VENV)/.installed-convert
+
+$(VENV)/.installed-convert: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e '.[convert]'
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
@@ -26,6 +32,10 @@ run: $(VENV)/.installed-run
 
 doctor: $(VENV)/.installed-run
 	$(PY) main.py doctor
+
+# MODELS_ARGS: extra options for `models fetch` (e.g. --dest DIR, --overwrite).
+models: $(VENV)/.installed-convert
+	$(PY) main.py models fetch $(MODELS_ARGS)
 
 test: $(VENV)/.installed-test
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q

@@ -33,6 +33,10 @@ def _build_parser() -> argparse.ArgumentParser:
         c.add_argument("--seed", type=int, default=0, help="seed for --random-weights")
         c.add_argument("--overwrite", action="store_true", help="replace an existing output file")
         c.add_argument("--skip-coreml-check", action="store_true", help="do not run ONNX Runtime's CoreML checker")
+        if name == "star":
+            c.add_argument("--verify-photo", type=Path, action="append", default=None, metavar="PHOTO",
+                           help="a photograph with a face; its face crops join the ONNX-vs-PyTorch check "
+                                "(repeatable; default: the development photos in ../shared/media when present)")
 
     models = sub.add_parser("models", help="official model files")
     models_sub = models.add_subparsers(dest="action", required=True)
@@ -43,13 +47,23 @@ def _build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--overwrite", action="store_true", help="replace existing converted models")
     fetch.add_argument("--timeout", type=float, default=30.0, help="network timeout in seconds")
 
+    from app.engine.midline import DEFAULT_METHOD, MIDLINE_METHODS
+
     proc = sub.add_parser("process", help="process videos headless (files or folders)")
     proc.add_argument("inputs", nargs="+", help="video files or folders containing videos")
     proc.add_argument("--out", type=Path, default=None, help="output folder (default: beside each input)")
-    proc.add_argument("--midline", choices=["glabella-chin", "pupils"], default="glabella-chin",
-                      help="midline definition (STAR only; default glabella-chin)")
+    proc.add_argument("--midline", choices=list(MIDLINE_METHODS), default=DEFAULT_METHOD,
+                      help="midline definition (STAR only: without STAR the eye-centre bisector is used and a "
+                           "non-default choice is reported as not honoured; default glabella-chin)")
     proc.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     proc.add_argument("--no-annotated", action="store_true", help="do not write NAME_annotated.mp4")
+
+    meas = sub.add_parser("measures", help="symmetry measures and the HTML summary from a landmarks CSV")
+    meas.add_argument("landmarks_csv", type=Path, help="NAME_landmarks.csv (frame, time_ms, p0_x ... p97_y)")
+    meas.add_argument("--out", type=Path, default=None, help="output folder (default: beside the CSV)")
+    meas.add_argument("--rest", default=None, metavar="START-END",
+                      help="rest window instead of the detected one, e.g. 0:00-0:03 or 1.5-4 (seconds)")
+    meas.add_argument("--overwrite", action="store_true", help="replace existing measures and summary")
 
     bench = sub.add_parser("benchmark", help="print speed figures")
     bench_sub = bench.add_subparsers(dest="what", required=True)
@@ -121,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "process":
         from app.batch import process_command
         return process_command(args)
+    if args.command == "measures":
+        from app.measures.command import measures_command
+        return measures_command(args)
     if args.command == "benchmark":
         try:
             from bench.benchmark import benchmark_command
@@ -143,9 +160,10 @@ def _convert(args) -> int:
     if not extras_available():
         print(f"error: {EXTRAS_HINT}", file=sys.stderr)
         return 2
+    extra = {"verify_photos": args.verify_photo} if getattr(args, "verify_photo", None) else {}
     try:
         converter_for(args.model)(args.checkpoint, args.out, random_weights=args.random_weights, seed=args.seed,
-                overwrite=args.overwrite, coreml_check=not args.skip_coreml_check)
+                                  overwrite=args.overwrite, coreml_check=not args.skip_coreml_check, **extra)
     except ConvertError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

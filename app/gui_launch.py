@@ -1,7 +1,101 @@
-"""Start the desktop window (imports Qt only when the window is wanted)."""
+"""Start the desktop window (imports Qt only when the window is wanted).
+
+Before Qt is imported, `display_problem` checks that a window can open at all: without a display
+Qt aborts the process with a platform-plugin error, and on an X11 desktop Qt 6.5+ aborts when a
+library its xcb plugin needs (libxcb-cursor0 above all) is not installed. Both are told in plain
+words, naming the Debian/Ubuntu packages, with the headless alternative.
+"""
 from __future__ import annotations
 
+import ctypes.util
+import os
 import sys
+from typing import Callable, Mapping
+
+# Platforms that need no display server.
+_HEADLESS_PLATFORMS = {"offscreen", "minimal", "minimalegl", "vnc", "linuxfb", "eglfs", "vkkhrdisplay"}
+
+# System libraries Qt's xcb platform plugin (PySide6 6.12: libqxcb.so, libQt6XcbQpa.so.6) loads,
+# as (name for ctypes.util.find_library, soname, Debian/Ubuntu package).
+XCB_LIBRARIES: tuple[tuple[str, str, str], ...] = (
+    ("xcb-cursor", "libxcb-cursor.so.0", "libxcb-cursor0"),
+    ("xcb-icccm", "libxcb-icccm.so.4", "libxcb-icccm4"),
+    ("xcb-keysyms", "libxcb-keysyms.so.1", "libxcb-keysyms1"),
+    ("xcb-image", "libxcb-image.so.0", "libxcb-image0"),
+    ("xcb-util", "libxcb-util.so.1", "libxcb-util1"),
+    ("xcb-render-util", "libxcb-render-util.so.0", "libxcb-render-util0"),
+    ("xcb-randr", "libxcb-randr.so.0", "libxcb-randr0"),
+    ("xcb-render", "libxcb-render.so.0", "libxcb-render0"),
+    ("xcb-shape", "libxcb-shape.so.0", "libxcb-shape0"),
+    ("xcb-shm", "libxcb-shm.so.0", "libxcb-shm0"),
+    ("xcb-sync", "libxcb-sync.so.1", "libxcb-sync1"),
+    ("xcb-xfixes", "libxcb-xfixes.so.0", "libxcb-xfixes0"),
+    ("xcb-xkb", "libxcb-xkb.so.1", "libxcb-xkb1"),
+    ("xcb", "libxcb.so.1", "libxcb1"),
+    ("xkbcommon-x11", "libxkbcommon-x11.so.0", "libxkbcommon-x11-0"),
+    ("xkbcommon", "libxkbcommon.so.0", "libxkbcommon0"),
+    ("X11-xcb", "libX11-xcb.so.1", "libx11-xcb1"),
+    ("X11", "libX11.so.6", "libx11-6"),
+    ("GL", "libGL.so.1", "libgl1"),
+    ("EGL", "libEGL.so.1", "libegl1"),
+    ("fontconfig", "libfontconfig.so.1", "libfontconfig1"),
+    ("dbus-1", "libdbus-1.so.3", "libdbus-1-3"),
+    ("glib-2.0", "libglib-2.0.so.0", "libglib2.0-0"),
+)
+
+HEADLESS_HINT = ("To process videos without a window use: .venv/bin/python main.py process VIDEO_OR_FOLDER... "
+                 "[--out DIR] (README, 'Headless batches').")
+
+
+def bundled_libraries() -> set[str]:
+    """File names inside a frozen app bundle (libraries PyInstaller copied in), else empty."""
+    from app import paths
+
+    bundle = paths.bundle_dir()
+    if bundle is None:
+        return set()
+    return {name for _root, _dirs, files in os.walk(bundle) for name in files}
+
+
+def missing_xcb_packages(find_library: Callable[[str], str | None] = ctypes.util.find_library,
+                         bundled: set[str] | None = None) -> list[str]:
+    """Debian/Ubuntu packages whose library Qt's xcb plugin needs and neither the system nor the
+    app bundle has."""
+    bundled = bundled_libraries() if bundled is None else bundled
+    missing = []
+    for name, soname, package in XCB_LIBRARIES:
+        if soname in bundled:
+            continue
+        found = find_library(name)
+        # find_library gives the soname on Linux; another version is as good as none.
+        if not found or (found.startswith("lib") and ".so." in found and found != soname):
+            missing.append(package)
+    return missing
+
+
+def display_problem(env: Mapping[str, str] | None = None, platform: str | None = None,
+                    find_library: Callable[[str], str | None] = ctypes.util.find_library,
+                    bundled: set[str] | None = None) -> str | None:
+    """Why Qt cannot open a window here (a message for the user), or None when it should."""
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    if not platform.startswith("linux"):
+        return None  # macOS (cocoa) and Windows always have their platform
+    chosen = env.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
+    if chosen in _HEADLESS_PLATFORMS:
+        return None
+    x11, wayland = bool(env.get("DISPLAY")), bool(env.get("WAYLAND_DISPLAY"))
+    if chosen == "wayland" and not wayland or chosen == "xcb" and not x11 or not (x11 or wayland):
+        return ("no display: this machine has no graphical session (neither DISPLAY nor WAYLAND_DISPLAY is set), "
+                "so the FaceMirror window cannot open. " + HEADLESS_HINT)
+    if wayland and chosen != "xcb":
+        return None  # Qt's Wayland plugin; the xcb libraries are not needed
+    missing = missing_xcb_packages(find_library, bundled)
+    if not missing:
+        return None
+    return (f"the window cannot open on this X11 desktop: Qt needs libraries that are not installed "
+            f"(packages {', '.join(missing)}). On Debian/Ubuntu install them with:\n"
+            f"  sudo apt-get install {' '.join(missing)}\n" + HEADLESS_HINT)
 
 
 def _icon_path():
@@ -16,6 +110,10 @@ def _icon_path():
 
 
 def launch_gui(argv: list[str] | None = None) -> int:
+    problem = display_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         from PySide6.QtWidgets import QApplication
     except ImportError as exc:

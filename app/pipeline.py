@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import model_files
-from app.engine.midline import MIDLINE_METHODS
+from app.engine.midline import MIDLINE_METHODS, unhonoured_choice_note
 from app.landmarks_csv import LandmarksCsv, csv_columns
 from app.model_set import Models
 from app.outputs import OutputError, OutputSet, output_paths, preflight
@@ -193,7 +193,8 @@ class Pipeline:
         reader_stage = ReaderStage(reader, frames_in, timer, stop, errors, s.max_frames)
         post_stage = PostStage(frames_out, writers, timer, stop, errors,
                                (reader.height, reader.width, 3), on_preview=on_preview,
-                               preview_fps=s.preview_fps, preview_max_side=s.preview_max_side)
+                               preview_fps=s.preview_fps, preview_max_side=s.preview_max_side,
+                               untrained=self.models.untrained)
         reader_stage.start()
         post_stage.start()
         finished = False
@@ -286,4 +287,7 @@ class Pipeline:
             out.append(self.COARSE_WARNING)
         if self.models.untrained:
             out.append(self.UNTRAINED_WARNING)
+        choice_note = unhonoured_choice_note(self.settings.midline, self.models.coarse)
+        if choice_note:
+            out.append(choice_note)
         return out

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from app import APP_NAME, __version__
+from app.engine.midline import METHOD_DESCRIPTIONS, method_used, unhonoured_choice_note
+from app.verdict import assess
 
 
 def jsonable(d: dict) -> dict:
@@ -31,7 +33,7 @@ def timings(elapsed: float, frames: int, timer) -> dict:
 def build_report(*, started_at: str, models, settings: dict, reader, input_sha256: str | None,
                  analyzer, writers: dict, finals: dict, elapsed: float, timer, warnings: list[str]) -> dict:
     frames = analyzer.frames
-    return {
+    report = {
         "app": {"name": APP_NAME, "version": __version__},
         "created_utc": started_at,
         "platform": {"python": platform.python_version(), "system": platform.system(),
@@ -39,6 +41,8 @@ def build_report(*, started_at: str, models, settings: dict, reader, input_sha25
         "models": models.report(),
         "backend": models.describe(),
         "settings": settings,
+        "midline_method_used": METHOD_DESCRIPTIONS[method_used(settings["midline"], models.coarse)],
+        "midline_choice_note": unhonoured_choice_note(settings["midline"], models.coarse),
         "input": {"file": str(reader.path), "sha256": input_sha256, "bytes": reader.path.stat().st_size,
                   **jsonable(reader.info())},
         "frames": {"processed": frames, "estimated_total": reader.frame_count_estimate,
@@ -51,6 +55,8 @@ def build_report(*, started_at: str, models, settings: dict, reader, input_sha25
         "timings": timings(elapsed, frames, timer),
         "warnings": warnings,
     }
+    report["verdict"] = assess(report)
+    return report
 
 
 def write_report(path: Path, report: dict) -> None:

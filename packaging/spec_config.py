@@ -78,7 +78,7 @@ EXCLUDED_THIRD_PARTY = (
     "onnx", "onnxscript", "onnx_ir", "onnxconverter_common",
     "onnxruntime.tools", "onnxruntime.transformers", "onnxruntime.quantization", "onnxruntime.training",
     "sympy", "networkx", "mpmath",
-    "tkinter", "_tkinter", "IPython",
+    "tkinter", "_tkinter", "IPython",   # matplotlib (and its Pillow) stay: app/measures draws the summary
     # matplotlib's Sphinx extension and test suite (the only users of jinja2 in the bundle)
     "matplotlib.sphinxext", "matplotlib.testing", "matplotlib.tests", "jinja2", "markupsafe",
     "pytest", "pytestqt", "_pytest", "PyInstaller",

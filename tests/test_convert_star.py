@@ -177,21 +177,142 @@ def test_bad_checkpoint_is_a_convert_error(tmp_path):
         cs.convert_star(tmp_path / "absent.pkl", out, log=lambda s: None)
 
 
-def test_failed_verification_leaves_no_file(tmp_path, monkeypatch):
-    real = cs._reference_outputs
+# The weakest effect of a 1 % weight change among the 26 convolutions measured (heatmaps 1.4e-3 of
+# the channel's scale, landmarks 4.5e-4): if this one is refused, the stronger ones are too.
+PERTURBED_CONV = "hgs.2.up1.conv3.conv"
 
-    def off_by_a_bit(net, x):
-        lm, hm = real(net, x)
-        return lm + 1e-3, hm
 
-    monkeypatch.setattr(cs, "_reference_outputs", off_by_a_bit)
+def test_export_of_a_network_one_percent_off_is_refused(tmp_path, monkeypatch):
+    """The ONNX file is exported from a copy with one convolution's weight scaled by 1.01 and
+    verified against the unchanged PyTorch network: refused, and nothing is left behind."""
+    import copy
+
+    real_export = cs.export_onnx
+    perturbed = []
+
+    def export_perturbed(net, path, **kw):
+        other = copy.deepcopy(net)
+        conv = dict(other.named_modules())[PERTURBED_CONV]
+        with torch.no_grad():
+            conv.weight.mul_(1.01)
+        perturbed.append(PERTURBED_CONV)
+        real_export(other, path, **kw)
+
+    monkeypatch.setattr(cs, "export_onnx", export_perturbed)
     out = tmp_path / "sub" / "star.onnx"
     before = _project_manifest_state()
-    with pytest.raises(ConvertError, match="verification failed"):
-        cs.convert_star(None, out, random_weights=True, coreml_check=False, verify_inputs=0,
-                        log=lambda s: None)
+    lines: list[str] = []
+    with pytest.raises(ConvertError, match="verification failed") as err:
+        cs.convert_star(None, out, random_weights=True, coreml_check=False, verify_inputs=1, verify_photos=[],
+                        log=lines.append)
+    assert perturbed == [PERTURBED_CONV]
+    assert "ONNX landmarks differ from PyTorch" in str(err.value) and "no model written" in str(err.value)
+    assert any("landmarks compared on 196 of 196" in line for line in lines), lines
     assert list(out.parent.iterdir()) == []
     assert _project_manifest_state() == before
+
+
+# Channels whose point gate is closed (sigmoid(-15) = 3e-7): their heat mass is 1e-4..2e-2, and ONNX
+# Runtime's sigmoid (accurate to ~1e-7 absolute) moves their landmarks by up to 0.4 here.
+NEAR_EMPTY = list(range(0, 98, 7))
+
+
+def test_checkpoint_with_near_empty_channels_converts(tmp_path):
+    net = random_star(0)
+    sd = net.state_dict()
+    sd["out_pointmaps.3.conv.bias"][NEAR_EMPTY] = -15.0
+    ckpt = tmp_path / "Landmark_98.pkl"
+    torch.save({"net": {"module." + k: v for k, v in sd.items()}}, ckpt)
+    out = tmp_path / "star.onnx"
+    lines: list[str] = []
+    info = cs.convert_star(ckpt, out, coreml_check=False, verify_inputs=2, verify_photos=[], log=lines.append)
+    assert out.is_file() and info["untrained"] is False
+    n_inputs = 3  # two noise inputs and the synthetic face
+    assert info["verify_inputs"] == n_inputs and info["landmark_channels"] == 98 * n_inputs
+    assert info["landmarks_compared"] == (98 - len(NEAR_EMPTY)) * n_inputs
+    assert info["max_landmark_diff"] <= cs.LANDMARK_TOLERANCE
+    assert any(f"landmarks compared on {info['landmarks_compared']} of {98 * n_inputs}" in line for line in lines)
+    print("ill-posed landmark diff (not compared):", info["max_landmark_diff_ill_posed"])
+    # The written model is the faithful one: its well-posed landmarks match PyTorch.
+    x = cs.realistic_input()
+    lm = _session(out).run(["landmarks"], {"input_image": x})[0][0]
+    loaded = cs.build_network(ckpt, False, 0)
+    with torch.no_grad():
+        ref, hm = (t.numpy()[0] for t in loaded(torch.from_numpy(x)))
+    well = hm.sum(axis=(1, 2)) >= cs.MIN_HEAT_MASS
+    assert not well[NEAR_EMPTY].any() and well.sum() == 98 - len(NEAR_EMPTY)
+    assert np.abs(lm - ref)[well].max() <= cs.LANDMARK_TOLERANCE
+
+
+# ---------------------------------------------------------------------------------------------
+# The comparison rules on made-up outputs (no conversion)
+# ---------------------------------------------------------------------------------------------
+def _outputs(masses, peak_at=(10, 20)):
+    """Reference (landmarks, heatmaps) for 3 channels with the given heat masses (one hot pixel each)."""
+    hm = np.zeros((1, 3, 64, 64), np.float32)
+    for c, m in enumerate(masses):
+        hm[0, c, peak_at[0], peak_at[1]] = m
+    lm = np.zeros((1, 3, 2), np.float32)
+    return lm, hm
+
+
+def test_comparison_skips_ill_posed_landmarks_and_counts_them():
+    lm_ref, hm_ref = _outputs([50.0, 0.01, 3.0])
+    lm, hm = lm_ref.copy(), hm_ref.copy()
+    lm[0, 1] += 0.3                              # the near-empty channel's landmark jumps: not compared
+    hm[0, 1, 10, 20] += 5e-4                     # and its heat differs by 5 % of its own peak
+    c = cs.Comparison()
+    c.add("x", lm, hm, lm_ref, hm_ref)
+    assert (c.landmarks_compared, c.channels) == (2, 3)
+    assert c.problems() == [] and c.max_landmark_diff_ill_posed == pytest.approx(0.3)
+    lm[0, 2] += 2e-4                             # a well-posed landmark off by 2e-4: refused
+    c = cs.Comparison()
+    c.add("x", lm, hm, lm_ref, hm_ref)
+    assert len(c.problems()) == 1 and "point 2 on x" in c.problems()[0]
+
+
+def test_comparison_heatmaps_relative_to_each_channel():
+    lm_ref, hm_ref = _outputs([50.0, 2.0, 0.01])
+    hm = hm_ref.copy()
+    hm[0, 0, 10, 20] += 0.04                     # 8e-4 of a 50 peak: fine
+    hm[0, 2, 10, 20] += 0.04                     # ill-posed channel: compared at the strongest peak (50)
+    c = cs.Comparison()
+    c.add("x", lm_ref, hm, lm_ref, hm_ref)
+    assert c.problems() == []
+    hm[0, 1, 10, 20] += 0.004                    # 2e-3 of the 2.0 channel's own peak: refused
+    c = cs.Comparison()
+    c.add("x", lm_ref, hm, lm_ref, hm_ref)
+    assert ["heatmaps differ" in p and "channel 1 on x" in p for p in c.problems()] == [True]
+
+
+def test_no_well_posed_channel_warns_and_does_not_refuse():
+    lm_ref, hm_ref = _outputs([1e-3, 1e-4, 0.0])
+    c = cs.Comparison()
+    c.add("x", lm_ref + 0.5, hm_ref, lm_ref, hm_ref)
+    assert c.landmarks_compared == 0 and c.problems() == []
+    assert "--verify-photo" in c.warnings()[0]
+
+
+def test_real_face_crops_are_centred_faces(media, tmp_path):
+    """Crops cut by the converter from a photo contain the face, centred, as the app cuts them."""
+    from app.engine.faces import FaceDetector
+    from app.model_files import RETINAFACE_KEY, find_model
+
+    photo = media("portrait_frontal.jpg")
+    if find_model(RETINAFACE_KEY) is None:
+        pytest.skip("no face detector model installed")
+    crops = cs.face_crops([photo], log=lambda s: None)
+    assert [label for label, _ in crops] == ["face 1 of portrait_frontal.jpg"]
+    x = crops[0][1]
+    assert x.shape == (1, 3, 256, 256) and x.dtype == np.float32 and -1.0 <= x.min() < x.max() <= 1.0
+    crop = ((x[0].transpose(1, 2, 0) + 1.0) * 127.5).round().astype(np.uint8)
+    faces = FaceDetector(find_model(RETINAFACE_KEY)).detect(crop)
+    assert faces and np.abs(faces[0].center - 127.5).max() < 40
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "wall.png"), np.full((300, 400, 3), 180, np.uint8))
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    assert cs.face_crops([tmp_path / "wall.png", tmp_path / "broken.jpg"], log=lambda s: None) == []
 
 
 # ---------------------------------------------------------------------------------------------

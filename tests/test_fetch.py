@@ -143,3 +143,49 @@ def test_download_function_progress_and_atomic(server, tmp_path):
     assert digest == hashlib.sha256(RF_BYTES).hexdigest()
     assert "%" in out.getvalue()
     assert model_files.sha256_file(tmp_path / "rf.pth") == digest
+
+
+def test_models_already_in_the_folder_are_not_fetched_again(server, dest):
+    """The committed face detector (or a converted STAR) in the folder: its checkpoint is skipped."""
+    (dest / "retinaface_mobilenet025.onnx").write_bytes(b"detector")
+    Handler.files.pop("Alignment_RetinaFace.pth")   # would be a 404 if it were asked for
+    proc = run_fetch(server, dest, "--no-convert")
+    assert proc.returncode == 0, proc.stderr
+    assert "retinaface_mobilenet025.onnx: already in" in proc.stdout
+    assert (dest / "Landmark_98.pkl").read_bytes() == STAR_BYTES
+    assert not (dest / "Alignment_RetinaFace.pth").exists()
+    (dest / "star_landmark_98.onnx").write_bytes(b"star")
+    (dest / "Landmark_98.pkl").unlink()
+    Handler.files.pop("Landmark_98.pkl")
+    proc = run_fetch(server, dest, "--no-convert")
+    assert proc.returncode == 0, proc.stderr
+    assert not (dest / "Landmark_98.pkl").exists()
+
+
+def test_make_models_installs_the_converter_extras_then_fetches(server, dest, tmp_path):
+    """`make models` as wired in the Makefile; the venv is this interpreter and its install stamp
+    is fresh, so make runs only the fetch (pointed at the local server)."""
+    import os
+    import time
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    dry = subprocess.run(["make", "-n", "models", f"VENV={venv}", f"PY={sys.executable}"], cwd=REPO,
+                         capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    lines = dry.stdout.splitlines()
+    install = next(i for i, line in enumerate(lines) if "pip install" in line and "[convert]" in line)
+    fetch_line = next(i for i, line in enumerate(lines) if "main.py models fetch" in line)
+    assert install < fetch_line
+    stamp = venv / ".installed-convert"
+    stamp.touch()
+    later = time.time() + 5
+    os.utime(stamp, (later, later))  # newer than pyproject.toml: no reinstall
+    args = f"--base-url {server} --dest {dest} --timeout 5 --no-convert"
+    proc = subprocess.run(["make", "models", f"VENV={venv}", f"PY={sys.executable}", f"MODELS_ARGS={args}"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "pip install" not in proc.stdout
+    assert (dest / "Landmark_98.pkl").read_bytes() == STAR_BYTES

@@ -42,7 +42,16 @@ def test_missing_state_says_what_and_where(qtbot, empty_weights, monkeypatch):
     panel = w.models_panel
     assert panel.isVisible()
     assert "Models missing" in panel.headline.text() and "cannot be processed" in panel.headline.text()
-    assert panel.label.isVisible()                       # nothing can be processed: details shown
+    # the clinician's text first: what is missing (required detector before optional landmarks),
+    # what it means, what to do; no file name or command until Details is pressed
+    assert panel.explain.isVisible() and not panel.label.isVisible()
+    explain = panel.explain.text()
+    assert explain.index("Face detector - required") < explain.index("Landmark model (STAR) - optional")
+    assert "no video can be processed" in explain and "What to do" in explain and "Convert" in explain
+    for command_like in (".onnx", "python main.py", "huggingface", ".pkl", "<code>"):
+        assert command_like not in explain, command_like
+    panel.details_button.click()
+    assert panel.label.isVisible()
     details = panel.label.text()
     for text in ("retinaface_mobilenet025.onnx", "star_landmark_98.onnx", "huggingface.co/nutPace/openface_weights",
                  "Landmark_98.pkl", "Alignment_RetinaFace.pth", "python main.py models fetch", str(empty_weights)):

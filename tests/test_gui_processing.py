@@ -98,9 +98,13 @@ def test_process_queue_end_to_end(qtbot, tmp_path, weights, clips):
     assert good.status.value == "done", good.message
     assert good.progress == 1.0
     assert w.model.data(w.model.index(1, 3)) == "100 %"
-    assert w.throughput.bar.value() == w.throughput.bar.maximum()
-    assert "frames/s" in w.throughput.speed_label.text()
-    assert "detect" in w.throughput.stages_label.text()
+    # the status lines say how the queue ended, not the last file's running figures
+    assert w.throughput.bar.value() == w.throughput.bar.maximum() // 2
+    assert w.throughput.bar.text() == "1 of 2 files done (some failed)"
+    assert w.throughput.speed_label.text().startswith("Not processing: the queue is finished; some files failed")
+    assert "ETA" not in w.throughput.speed_label.text()
+    stages = w.throughput.stages_label.text()
+    assert stages.startswith("last file, ms per frame") and "detect" in stages
     # previews arrived and were painted from QImages made in the worker
     assert w.preview.has_images() and w.preview.frame_index >= 0
     assert all(p.view.updates > 1 for p in w.preview.panes.values())   # cleared at start, then frames
@@ -120,14 +124,28 @@ def test_process_queue_end_to_end(qtbot, tmp_path, weights, clips):
                                              | QItemSelectionModel.SelectionFlag.Rows)
     w.open_output_action.trigger()
     assert opened == [str(out)]
-    # the same video again: its outputs exist, so it fails at once and says what to do
-    w.add_paths([clips["short"]])
+    # the same video again: not added twice; the window says it was processed and how to redo it
+    assert w.add_paths([clips["short"]]) == 0 and len(w.model.jobs) == 2
+    assert "already processed" in w.statusBar().currentMessage() and "Retry" in w.statusBar().currentMessage()
+    # Retry the finished row: its outputs exist, so it fails at once and says what to do
+    assert w.retry_action.isEnabled()
+    outputs = dict(good.outputs)
+    w.retry_action.trigger()
+    assert good.status.value == "waiting"
     with qtbot.waitSignal(w.queue_finished, timeout=30000):
         w.start()
-    again = w.model.job_at(2)
-    assert again.status.value == "failed" and "already exist" in again.message
-    assert "Replace existing outputs" in again.message
-    assert _all_files(out) == sorted(p.name for p in good.outputs.values())
+    assert good.status.value == "failed" and "already exist" in good.message
+    assert "Replace existing outputs" in good.message
+    assert w.model.data(w.model.index(1, 3)) == "failed"          # no bar, no "100 %" on a failure
+    assert _all_files(out) == sorted(p.name for p in outputs.values())
+    # tick Replace existing outputs and retry the failed row in place: done again
+    before = {k: p.stat().st_mtime_ns for k, p in outputs.items()}
+    w.overwrite_box.setChecked(True)
+    w.retry_action.trigger()
+    with qtbot.waitSignal(w.queue_finished, timeout=30000):
+        w.start()
+    assert good.status.value == "done" and len(w.model.jobs) == 2
+    assert all(good.outputs[k].stat().st_mtime_ns > t for k, t in before.items())
     # the worker thread keeps running for the next Start; closing stops it
     assert w.worker_thread.isRunning()
     w.close()

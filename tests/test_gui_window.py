@@ -32,8 +32,9 @@ def test_models_missing_state(qtbot, monkeypatch, tmp_path):
     w = MainWindow()
     qtbot.addWidget(w)
     w.show()
-    text = w.models_label.text()   # known at once, before the models are loaded
-    assert "Models missing" in text
+    text = w.models_label.text()   # known at once, before the models are loaded (the Details part)
+    assert "For whoever installs the models" in text
+    assert "Models missing" in w.models_panel.headline.text()
     assert "main.py convert star" in text and "models fetch" in text
     assert "nutPace/openface_weights" in text
     assert "No face detector model" in w.backend_label.text()

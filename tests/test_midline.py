@@ -239,3 +239,20 @@ def test_csv_columns():
     d1 = sm.update(Midline.vertical((W, H), x=600.0), 1 / FPS).as_dict()
     assert d1["midline_raw_angle_deg"] == 0.0 and d1["midline_point_x"] == pytest.approx(600.0)
     assert d1["midline_held"] == 0
+
+
+# -- the method actually used (issue 12) -----------------------------------------------------------
+
+def test_method_used_names_the_fallback_whatever_was_chosen():
+    from app.engine.midline import METHOD_DESCRIPTIONS, MIDLINE_METHODS, method_used, unhonoured_choice_note
+
+    for m in MIDLINE_METHODS:
+        assert method_used(m, coarse=False) == m
+        assert method_used(m, coarse=True) == "eye-centres"
+        assert unhonoured_choice_note(m, coarse=False) is None
+    assert METHOD_DESCRIPTIONS[method_used("pupils", coarse=True)] == "eye-centre bisector (5-point fallback)"
+    note = unhonoured_choice_note("pupils", coarse=True)
+    assert "'pupils' cannot be honoured" in note and "eye-centre bisector" in note
+    assert unhonoured_choice_note("glabella-chin", coarse=True) is None   # the 5-point warning says it
+    with pytest.raises(ValueError):
+        method_used("nose", coarse=True)

@@ -416,7 +416,8 @@ def test_excludes_keep_torch_and_converters_out():
         assert name in ex, name
     for name in ("app.convert.nets.star", "app.convert.star", "app.convert.retinaface", "app.convert.fetch"):
         assert cfg.is_excluded(name, ex), name
-    # This round the app imports PyAV (video I/O) and matplotlib (plots; it needs Pillow) at run time.
+    # This round the app imports PyAV (video I/O) and matplotlib (plots for the measures summary; it
+    # needs Pillow) at run time.
     for used in ("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "onnxruntime", "cv2", "numpy",
                  "av", "matplotlib", "PIL"):
         assert not cfg.is_excluded(used, ex), used
@@ -424,6 +425,7 @@ def test_excludes_keep_torch_and_converters_out():
         assert lazy in cfg.RUNTIME_THIRD_PARTY
     hidden = cfg.app_hiddenimports(REPO / "app")
     assert "app.cli" in hidden and "app.paths" in hidden and "app.gui.main_window" in hidden
+    assert "app.measures.summary" in hidden and "app.measures.command" in hidden
     assert not [m for m in hidden if cfg.is_excluded(m, ex)]
     assert not [m for m in hidden if m.startswith("app.convert")]
 

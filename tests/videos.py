@@ -79,3 +79,31 @@ def set_rotation_tag(mp4: Path, degrees: int) -> None:
     for j, v in enumerate(matrix):
         data[off + 4 * j: off + 4 * j + 4] = int(v).to_bytes(4, "big")
     mp4.write_bytes(bytes(data))
+
+
+def leave_and_return_frames(portrait: np.ndarray, size=(640, 360), face_h: int = 330, seed: int = 0):
+    """The portrait walks out of the frame on the image left and comes back elsewhere (image
+    right, far more than a face width away). Returns (frames, first_back, x_back): the index of
+    the first frame on which it is fully back and its top-left x there.
+
+    0-5 standing at x=60; 6-13 sliding out to the left; 14-19 empty room; 20-28 walking in from
+    the image right (24 px a frame, a third of the face's width); 29-44 standing at x=400."""
+    w, h = size
+    ph, pw = portrait.shape[:2]
+    person = cv2.resize(portrait, (int(round(pw * face_h / ph)), face_h), interpolation=cv2.INTER_AREA)
+    rng = np.random.default_rng(seed)
+    room = np.full((h, w, 3), 90, np.uint8)
+    room[:] = np.clip(room + rng.normal(0, 6, room.shape), 0, 255).astype(np.uint8)
+    xs: list[int | None] = [60] * 6 + [60 - 45 * k for k in range(1, 9)] + [None] * 6
+    xs += [640 - 24 * k for k in range(1, 10)]
+    xs += [400] * 16
+    frames = []
+    y = (h - face_h) // 2
+    for x in xs:
+        f = room.copy()
+        if x is not None:
+            x0, x1 = max(x, 0), min(x + person.shape[1], w)
+            if x1 > x0:
+                f[y:y + face_h, x0:x1] = person[:, x0 - x:x1 - x]
+        frames.append(f)
+    return frames, 29, 400

@@ -7,9 +7,12 @@ torch-free so that it can be used (and tested) without the converter extras.
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import subprocess
 import sys
+import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +25,93 @@ META_SOURCE_SHA = "facemirror.source_sha256"
 
 class ConvertError(RuntimeError):
     """A conversion that cannot go on; the message is shown to the user as is."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading checkpoints: safe loading only, problems told in plain words
+# ---------------------------------------------------------------------------------------------
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def load_checkpoint_safely(path: Path):
+    """torch.load(path) in safe mode (tensors and plain containers only, never code from the file).
+
+    Raises ConvertError with a plain-words reason; the loader's own message (pickle, zip or
+    archive-reader internals) is never passed on.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConvertError(f"{path}: checkpoint file not found")
+    try:
+        with warnings.catch_warnings():  # the loader's warnings are internals too
+            warnings.simplefilter("ignore")
+            return torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - every loader failure becomes one plain sentence
+        raise ConvertError(explain_unreadable_checkpoint(path, exc)) from None
+
+
+def explain_unreadable_checkpoint(path: Path, exc: BaseException) -> str:
+    """Why torch.load could not read path, in words a user can act on (decided from the file's
+    bytes, not from the loader's message)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError as err:
+        return f"{path}: cannot be read ({err.strerror or 'unreadable'})"
+    again = "Download or copy it again."
+    if size == 0:
+        return f"{path} is empty (0 bytes): the download or copy did not complete. {again}"
+    if head.startswith(_ZIP_MAGIC):
+        return _explain_zip_checkpoint(path, size, exc, again)
+    if head[:1] == b"\x80":  # a pickle stream: the pre-1.6 PyTorch format or a plain pickle
+        if isinstance(exc, (EOFError, RuntimeError)):
+            return (f"{path} is incomplete: the file ends early ({size:,} bytes; the download or copy "
+                    f"was cut short). {again}")
+        return (f"{path} is a Python pickle that safe loading cannot read: it is not a PyTorch checkpoint of "
+                f"plain weights.")
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html")) or b"<html" in text[:200]:
+        return (f"{path} is a web page (HTML), not a checkpoint: the download saved an error or sign-in page "
+                f"instead of the file. {again}")
+    if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        first = head.decode("ascii", "replace").strip().splitlines()[0][:60] if head.strip() else ""
+        return f"{path} is a text file, not a PyTorch checkpoint (it starts with {first!r})."
+    return f"{path} is not a PyTorch checkpoint (its content is not in any format PyTorch writes)."
+
+
+def _explain_zip_checkpoint(path: Path, size: int, exc: BaseException, again: str) -> str:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+            damaged = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return (f"{path} is incomplete: it is the start of a PyTorch checkpoint but its end is missing "
+                f"({size:,} bytes; the download or copy was cut short). {again}")
+    if not any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
+        return f"{path} is a zip archive but not a PyTorch checkpoint (it has no PyTorch data record)."
+    if damaged is not None:
+        return f"{path} is damaged: part of it fails its checksum. {again}"
+    if isinstance(exc, pickle.UnpicklingError):
+        found = _unsafe_globals(path)
+        what = f" ({', '.join(found[:5])})" if found else ""
+        return (f"{path} holds Python objects besides the network weights{what}. FaceMirror reads "
+                f"checkpoints only in safe mode (tensors and plain data, never code from the file), so it cannot "
+                f"read this one. A checkpoint saved with torch.save(model.state_dict(), path) can be read.")
+    return f"{path} is a damaged PyTorch checkpoint (its data record cannot be read). {again}"
+
+
+def _unsafe_globals(path: Path) -> list[str]:
+    """Names of the Python classes/functions a checkpoint refers to that safe loading refuses."""
+    try:
+        from torch.serialization import get_unsafe_globals_in_checkpoint
+
+        return list(get_unsafe_globals_in_checkpoint(str(path)))
+    except Exception:  # noqa: BLE001 - only used to name things in a message
+        return []
 
 
 def check_output_path(out: Path, overwrite: bool) -> None:

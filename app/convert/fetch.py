@@ -88,6 +88,11 @@ def fetch_command(args) -> int:
     fetched: dict[str, Path] = {}
     for key in (model_files.STAR_KEY, model_files.RETINAFACE_KEY):
         ck = checkpoints[key]
+        model = dest / manifest["models"][key]["file"]
+        if model.is_file() and not args.overwrite:
+            # e.g. the committed face detector: nothing to download or convert
+            print(f"{model.name}: already in {dest}, its checkpoint is not needed")
+            continue
         target = dest / ck["file"]
         if target.exists():
             print(f"{ck['file']}: already in {dest}, not downloaded again")
@@ -99,9 +104,9 @@ def fetch_command(args) -> int:
             digest = download(url, target, expected_sha256=ck.get("sha256"), timeout=args.timeout)
         except FetchError as exc:
             print(f"error: {exc}", file=sys.stderr)
-            print(f"If this machine has no internet access, download {', '.join(c['file'] for c in checkpoints.values())} "
-                  f"from {DEFAULT_BASE_URL.rsplit('/resolve', 1)[0]} by other means, put them in {dest}, "
-                  "and run the convert commands shown by `python main.py doctor`.", file=sys.stderr)
+            print(f"If this machine has no internet access, download {ck['file']} from "
+                  f"{DEFAULT_BASE_URL.rsplit('/resolve', 1)[0]} by other means, put it in {dest}, "
+                  "and run the convert command shown by `python main.py doctor`.", file=sys.stderr)
             return 2
         if not ck.get("sha256"):
             model_files.record_checkpoint_sha(key, digest, manifest_file)

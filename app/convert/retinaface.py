@@ -43,8 +43,8 @@ import numpy as np
 
 from app.model_files import RETINAFACE_KEY, record_converted, sha256_file
 from app.convert.common import (META_MODEL, META_SOURCE, META_SOURCE_SHA, META_UNTRAINED,
-                                     ConvertError, check_output_path, discard, finish_output,
-                                     coreml_report, set_metadata, temp_output_path)
+                                ConvertError, check_output_path, coreml_report, discard, finish_output,
+                                load_checkpoint_safely, set_metadata, temp_output_path)
 
 MODEL_NAME = "retinaface-mnet025"
 INPUT_NAME = "input_image"
@@ -62,13 +62,19 @@ TOL_SCORE = 1e-4
 
 
 def _load_checkpoint(checkpoint: Path):
-    import torch
+    """Safe loading; an unreadable file is explained in plain words (ConvertError)."""
+    return load_checkpoint_safely(checkpoint)
 
-    try:
-        raw = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is a user-facing error
-        raise ConvertError(f"cannot read checkpoint {checkpoint}: {exc}") from exc
-    return raw
+
+# Key prefixes of the STAR landmark network, to name it when its checkpoint is given here.
+_STAR_PREFIXES = ("pre.", "hgs.", "features.", "out_heatmaps.", "merge_")
+
+
+def _other_network_hint(state) -> str:
+    keys = [str(k) for k in state]
+    if keys and sum(k.startswith(_STAR_PREFIXES) for k in keys) > len(keys) // 2:
+        return ". This is a STAR landmark checkpoint; convert it with: python main.py convert star FILE"
+    return ""
 
 
 def build_model(checkpoint: Path | None, random_weights: bool, seed: int):
@@ -80,12 +86,14 @@ def build_model(checkpoint: Path | None, random_weights: bool, seed: int):
     raw = _load_checkpoint(checkpoint)
     try:
         state = rf.clean_state_dict(raw)
-    except TypeError as exc:
-        raise ConvertError(f"{checkpoint} is not a RetinaFace state_dict: {exc}") from exc
+    except TypeError:
+        raise ConvertError(f"{checkpoint} is not a RetinaFace checkpoint: it holds a {type(raw).__name__}, "
+                           f"not the network's weights (a state_dict)") from None
     model = rf.RetinaFaceMNet()
     problems = rf.check_state_dict(model, state)
     if problems:
-        raise ConvertError(f"{checkpoint} does not match RetinaFace MobileNet-0.25: " + "; ".join(problems))
+        raise ConvertError(f"{checkpoint} is a checkpoint of another network: it does not match RetinaFace "
+                           f"MobileNet-0.25: " + "; ".join(problems) + _other_network_hint(state))
     model.load_state_dict(state, strict=True)
     return model.eval()
 

@@ -13,7 +13,21 @@ Draws on a COPY of ``frame`` (BGR uint8) and returns it:
   (grey) to show how much smoothing moved it;
 * labels "R" on the image-left side of the midline and "L" on the image-right side: the patient's
   right and left in an unmirrored recording (swapped when ``source_mirrored=True``);
-* warning: a string (e.g. ``FrameQuality.message()``) drawn in a dark band at the bottom.
+* warning: a string (e.g. ``FrameQuality.message()``) drawn as a banner across the top (see
+  below); ``warning_level`` "error" (red) or "warning" (amber).
+
+Banners and marks must be readable in the window's 480-pixel preview (the longest side scaled to
+480), so they are sized in preview pixels, not frame pixels: a banner is ``BANNER_PREVIEW_PX``
+(32) preview pixels high with text about half of that (at least 11 preview pixels; longer text
+is shrunk to fit the width down to that, then cut with "..."), black on amber or white on red:
+at 1920 x 1080 that is a 128-pixel band.
+
+``banner_for(quality) -> (text, level) | None``: what the annotated video shows on a flagged
+frame ("NO FACE FOUND", "HEAD TURNED 68 DEG", ...; the 5-point flag, set on every frame of a
+5-point run, is not a per-frame banner). ``draw_banner(img, text, level, at_top)`` draws one in
+place. ``stamp_untrained(img)`` draws the "UNTRAINED MODEL - NOT FOR CLINICAL USE" band across
+the bottom of any output frame (annotated and mirrored: applied after mirroring, so the text is
+never reflected).
 
 Sizes (dot radius, line width, font) scale with the frame so the drawing reads the same at 360p
 and 4K. Anti-aliased lines; all drawing is OpenCV (well under 1 ms for 98 points at 1080p apart
@@ -29,7 +43,8 @@ import numpy as np
 
 from app.engine.midline import Midline
 
-__all__ = ["annotate_frame", "side_label_positions"]
+__all__ = ["annotate_frame", "side_label_positions", "banner_for", "draw_banner", "stamp_untrained",
+           "UNTRAINED_MARK"]
 
 COLOR_LANDMARK = (0, 255, 0)
 COLOR_LANDMARK_COARSE = (0, 255, 255)
@@ -37,8 +52,16 @@ COLOR_BOX = (255, 200, 0)
 COLOR_MIDLINE = (255, 0, 255)
 COLOR_RAW_MIDLINE = (160, 160, 160)
 COLOR_LABEL = (255, 255, 255)
-COLOR_WARNING = (0, 165, 255)
+COLOR_WARNING = (0, 165, 255)         # amber band (BGR), black text
+COLOR_ERROR = (0, 0, 200)             # red band, white text
 FONT = cv2.FONT_HERSHEY_SIMPLEX
+BANNER_FONT = cv2.FONT_HERSHEY_DUPLEX
+PREVIEW_SIDE = 480                    # the window's preview: longest side in pixels
+BANNER_PREVIEW_PX = 32                # banner height in preview pixels
+MIN_TEXT_PREVIEW_PX = 11              # smallest text height in preview pixels
+UNTRAINED_MARK = "UNTRAINED MODEL - NOT FOR CLINICAL USE"
+_BANNER_WORDS = {"no_face": "NO FACE FOUND", "low_score": "UNCERTAIN FACE", "partly_outside": "FACE PARTLY OUTSIDE",
+                 "roll": "HEAD TILTED", "yaw": "HEAD TURNED"}
 
 
 def _scale(w: int, h: int) -> float:
@@ -97,10 +120,91 @@ def _centered_text(img, text: str, centre, scale: float, thickness: int, color) 
     cv2.putText(img, text, org, FONT, scale, color, thickness, cv2.LINE_AA)
 
 
+def banner_for(quality) -> tuple[str, str] | None:
+    """(text, level) for a frame's quality flags (app.engine.quality.FrameQuality), or None when
+    the frame needs no banner. No face is an "error" (red); the other flags are "warning" (amber)."""
+    names = [n for n in quality.names() if n in _BANNER_WORDS]
+    if not names:
+        return None
+    parts = []
+    for n in names:
+        text = _BANNER_WORDS[n]
+        if n == "yaw" and quality.yaw_deg is not None:
+            text += f" {abs(quality.yaw_deg):.0f} DEG"
+        if n == "roll" and quality.roll_deg is not None:
+            text += f" {abs(quality.roll_deg):.0f} DEG"
+        parts.append(text)
+    return " / ".join(parts), ("error" if "no_face" in names else "warning")
+
+
+def _preview_unit(w: int, h: int) -> float:
+    """Frame pixels per preview pixel (1 for frames no larger than the preview)."""
+    return max(max(w, h) / PREVIEW_SIDE, 1.0)
+
+
+def _fit_text(text: str, max_w: int, target_h: float, min_h: float) -> tuple[str, float, int]:
+    """Font scale and thickness so the text is target_h high, shrunk to fit max_w but not below
+    min_h; beyond that the text is cut with '...'."""
+    (_, h1), _ = cv2.getTextSize("X", BANNER_FONT, 1.0, 1)
+    scale = target_h / h1
+    thick = max(1, int(round(scale * 1.6)))
+    (tw, _), _ = cv2.getTextSize(text, BANNER_FONT, scale, thick)
+    if tw > max_w:
+        scale = max(scale * max_w / tw, min_h / h1)
+        thick = max(1, int(round(scale * 1.6)))
+    while len(text) > 4 and cv2.getTextSize(text, BANNER_FONT, scale, thick)[0][0] > max_w:
+        text = text[:-4].rstrip(" /-") + "..."
+    return text, scale, thick
+
+
+def _two_lines(text: str) -> list[str]:
+    """Split at the separator (" / ", " - ") or space nearest the middle."""
+    cuts = [i for i in range(len(text)) if text.startswith((" / ", " - "), i)] or \
+        [i for i, c in enumerate(text) if c == " "]
+    if not cuts:
+        return [text]
+    i = min(cuts, key=lambda k: abs(k - len(text) / 2))
+    rest = text[i:].lstrip(" /-") if text.startswith((" / ", " - "), i) else text[i + 1:]
+    return [text[:i], rest]
+
+
+def draw_banner(img: np.ndarray, text: str, level: str = "warning", at_top: bool = True) -> None:
+    """A full-width band with centred text, in place, sized for the 480-pixel preview. Text too
+    long for one line at the smallest size (a portrait video) goes on two lines."""
+    h, w = img.shape[:2]
+    unit = _preview_unit(w, h)
+    line_h = int(round(BANNER_PREVIEW_PX * unit))
+    pad = int(round(4 * unit))
+    (_, h1), _ = cv2.getTextSize("X", BANNER_FONT, 1.0, 1)
+    min_scale = MIN_TEXT_PREVIEW_PX * unit / h1
+    min_w = cv2.getTextSize(text, BANNER_FONT, min_scale, max(1, int(round(min_scale * 1.6))))[0][0]
+    lines = _two_lines(text) if min_w > w - 2 * pad else [text]
+    band_h = min(h, line_h * len(lines) - (line_h // 4) * (len(lines) - 1))
+    y0 = 0 if at_top else h - band_h
+    bg, fg = (COLOR_ERROR, (255, 255, 255)) if level == "error" else (COLOR_WARNING, (0, 0, 0))
+    img[y0:y0 + band_h, :] = bg
+    step = band_h / len(lines)
+    for k, line in enumerate(lines):
+        line, scale, thick = _fit_text(line, w - 2 * pad, 0.5 * line_h, MIN_TEXT_PREVIEW_PX * unit)
+        (tw, th), _ = cv2.getTextSize(line, BANNER_FONT, scale, thick)
+        org = (max(pad, (w - tw) // 2), int(round(y0 + k * step + (step + th) / 2)))
+        cv2.putText(img, line, org, BANNER_FONT, scale, fg, thick, cv2.LINE_AA)
+
+
+def stamp_untrained(img: np.ndarray) -> np.ndarray:
+    """The untrained-model mark across the bottom of an output frame, in place; returns img."""
+    draw_banner(img, UNTRAINED_MARK, "error", at_top=False)
+    return img
+
+
 def annotate_frame(frame: np.ndarray, *, landmarks=None, box: Sequence[float] | None = None,
                    midline: Midline | None = None, raw_midline: Midline | None = None,
-                   warning: str | None = None, source_mirrored: bool = False) -> np.ndarray:
-    """Return an annotated copy of ``frame`` (see the module docstring)."""
+                   warning: str | None = None, warning_level: str = "warning",
+                   banner: tuple[str, str] | None = None, source_mirrored: bool = False) -> np.ndarray:
+    """Return an annotated copy of ``frame`` (see the module docstring). ``banner``: a
+    (text, level) pair from ``banner_for``, the same as warning=text, warning_level=level."""
+    if banner is not None:
+        warning, warning_level = banner
     if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3:
         raise ValueError("frame must be an HxWx3 BGR image")
     out = frame.copy()
@@ -135,12 +239,5 @@ def annotate_frame(frame: np.ndarray, *, landmarks=None, box: Sequence[float] | 
         _centered_text(out, image_right_label, right_pos, font_scale, thick, COLOR_LABEL)
 
     if warning:
-        font_scale = 0.6 * s
-        thick = max(1, int(round(1.5 * s)))
-        (tw, th), base = cv2.getTextSize(warning, FONT, font_scale, thick)
-        pad = int(round(8 * s))
-        y0 = h - th - base - 2 * pad
-        band = out[max(0, y0):h, :]
-        band[:] = (band.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darken for legibility
-        cv2.putText(out, warning, (pad, h - pad - base), FONT, font_scale, COLOR_WARNING, thick, cv2.LINE_AA)
+        draw_banner(out, warning, warning_level, at_top=True)
     return out

@@ -123,13 +123,50 @@ __all__ = [
     "MidlineSmoother",
     "AdaptiveOneEuroFilter",
     "MIDLINE_METHODS",
+    "METHOD_DESCRIPTIONS",
+    "method_used",
+    "unhonoured_choice_note",
     "MIDLINE_CSV_COLUMNS",
     "frame_centre",
     "midline_from_wflw98",
     "midline_from_5points",
 ]
 
-MIDLINE_METHODS = ("glabella-chin", "pupils")
+# The one home for midline method names. The user chooses between the two 98-point methods; the
+# 5-point fallback (no STAR model) can only bisect the detector's eye centres, whatever was chosen.
+METHOD_GLABELLA_CHIN = "glabella-chin"
+METHOD_PUPILS = "pupils"
+METHOD_EYE_CENTRES = "eye-centres"          # 5-point fallback only; not a user choice
+MIDLINE_METHODS = (METHOD_GLABELLA_CHIN, METHOD_PUPILS)
+DEFAULT_METHOD = METHOD_GLABELLA_CHIN
+# What the report's `midline_method_used` says, in words a reader of the report understands.
+METHOD_DESCRIPTIONS = {
+    METHOD_GLABELLA_CHIN: "glabella to chin (98-point STAR)",
+    METHOD_PUPILS: "pupil bisector (98-point STAR)",
+    METHOD_EYE_CENTRES: "eye-centre bisector (5-point fallback)",
+}
+# Short labels and explanations for the window's choice.
+METHOD_LABELS = {METHOD_GLABELLA_CHIN: "Glabella to chin", METHOD_PUPILS: "Between the pupils"}
+METHOD_TIPS = {METHOD_GLABELLA_CHIN: "Midline through the glabella (between the inner brows) and the chin",
+               METHOD_PUPILS: "Midline perpendicular to the line joining the pupils, through its centre"}
+FALLBACK_CHOICE_REASON = ("Without the STAR landmark model the midline is always the bisector of the two eye "
+                          "centres found by the face detector; the midline choice needs STAR's 98 points.")
+
+
+def method_used(requested: str, coarse: bool) -> str:
+    """The method actually applied: the requested one with STAR, the eye-centre bisector without."""
+    if requested not in MIDLINE_METHODS:
+        raise ValueError(f"unknown midline method {requested!r}; expected one of {MIDLINE_METHODS}")
+    return METHOD_EYE_CENTRES if coarse else requested
+
+
+def unhonoured_choice_note(requested: str, coarse: bool) -> str | None:
+    """A warning when the chosen method cannot be applied (5-point fallback and a non-default
+    choice: the default's difference is already said by the 5-point warning), else None."""
+    if coarse and requested != DEFAULT_METHOD:
+        return (f"midline method '{requested}' cannot be honoured without the STAR landmark model: "
+                f"the {METHOD_DESCRIPTIONS[METHOD_EYE_CENTRES]} was used instead")
+    return None
 
 # WFLW 98 indices (image left = patient's right in an unmirrored recording).
 WFLW_CHIN = 16
@@ -303,13 +340,13 @@ def _as_points(points, n: int) -> np.ndarray:
     return p
 
 
-def midline_from_wflw98(points, frame_size: Sequence[float], method: str = "glabella-chin") -> Midline | None:
+def midline_from_wflw98(points, frame_size: Sequence[float], method: str = METHOD_GLABELLA_CHIN) -> Midline | None:
     """Midline from 98 WFLW landmarks in frame pixels; ``method`` is one of ``MIDLINE_METHODS``."""
     p = _as_points(points, 98)
     if method not in MIDLINE_METHODS:
         raise ValueError(f"unknown midline method {method!r}; expected one of {MIDLINE_METHODS}")
     ref = frame_centre(frame_size)
-    if method == "glabella-chin":
+    if method == METHOD_GLABELLA_CHIN:
         glabella = (p[WFLW_BROW_INNER_IMAGE_LEFT] + p[WFLW_BROW_INNER_IMAGE_RIGHT]) / 2.0
         return Midline.through_points(glabella, p[WFLW_CHIN], ref)
     return Midline.perpendicular_bisector(p[WFLW_PUPIL_IMAGE_LEFT], p[WFLW_PUPIL_IMAGE_RIGHT], ref)

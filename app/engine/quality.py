@@ -49,7 +49,8 @@ coarse_landmarks  the midline comes from the detector's 5 points, not the 98-poi
 Serialisation: ``FrameQuality.as_dict()`` gives CSV columns (names in ``QUALITY_CSV_COLUMNS``):
 ``q_no_face, q_low_score, q_partly_outside, q_roll, q_yaw, q_coarse_landmarks`` (0/1),
 ``roll_deg``, ``yaw_deg`` (empty when unknown) and ``quality_flags`` (raised flag names joined by
-";"). ``QualityCounter`` counts flags over a video for the report (``as_dict()``).
+";"). ``QualityCounter`` counts flags over a video for the report (``as_dict()``), with
+``frames_ok`` (no flag) and ``frames_usable`` (no flag other than ``coarse_landmarks``).
 """
 from __future__ import annotations
 
@@ -142,11 +143,13 @@ class QualityCounter:
     def __init__(self) -> None:
         self.frames = 0
         self.frames_ok = 0
+        self.frames_usable = 0      # no flag but coarse_landmarks (which the 5-point mode sets on every frame)
         self.counts = {n: 0 for n in QUALITY_FLAGS}
 
     def add(self, q: FrameQuality) -> None:
         self.frames += 1
         self.frames_ok += int(q.ok)
+        self.frames_usable += int(all(n == "coarse_landmarks" for n in q.names()))
         for n in q.names():
             self.counts[n] += 1
 
@@ -155,7 +158,8 @@ class QualityCounter:
             self.add(q)
 
     def as_dict(self) -> dict[str, int]:
-        return {"frames": self.frames, "frames_ok": self.frames_ok, **self.counts}
+        return {"frames": self.frames, "frames_ok": self.frames_ok, "frames_usable": self.frames_usable,
+                **self.counts}
 
 
 def _eye_centres(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

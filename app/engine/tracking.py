@@ -38,13 +38,28 @@ When a scheduled detection misses the patient (e.g. a pose RetinaFace does not f
 landmark box is kept for up to `max_misses` frames, retrying the detector on each; then the
 patient is lost.
 
-Lost and found. While lost the detector runs on every frame and the track has no box. The
-patient is re-acquired ("reacquired") only by a face close to where they were last seen (centre
-within 1 face size, size within a factor 1.5). If only other people are in view, the tracker
-stays lost: it does not switch to a bystander. Optionally (`relock_after=N`), after N lost
-frames a face elsewhere is accepted when it clearly dominates (the only face, or a
-size x centrality 1.5 times any other), and the frame is marked with the event "relocked" so the
-switch is never silent.
+Lost and found. While lost the detector searches the whole frame on EVERY frame (no box, so
+STAR does not run). Measured on two shared CPU cores: one RetinaFace run at 640 is 14-16 ms
+median on a 1280x720 frame (tests/test_faces.py::test_latency_at_detection_size), a tracked
+frame with STAR about 235 ms. So a lost frame searched every frame is still the cheapest frame
+of the video, and searching only every k frames would add up to k - 1 frames of recovery delay
+to save 15 ms on frames that are cheap already: every frame it is. On the re-entry test clip
+(tests/test_tracking.py, real RetinaFace) the face is tracked again on the first frame the
+detector sees it. On each lost frame, in this order (the documented patient rule):
+  1. a face close to where the patient was last seen (centre within 1 face size, size within a
+     factor 1.5) is the patient ("reacquired");
+  2. otherwise faces that are known bystanders are set aside: a face seen beside the patient
+     while they were tracked (or since), followed by position continuity and forgotten after
+     `bystander_memory` frames unseen. A known bystander is never taken for the patient;
+  3. of the remaining faces, those of the patient's size (within a factor 1.5 of their recent
+     median size) are candidates. The only candidate is taken at once ("relocked": the patient
+     walked out and came back elsewhere); among several, only a clearly dominant one
+     (size x centrality 1.5 times any other) is taken, else the tracker stays lost rather than
+     guess. `relock_after=N` waits N lost frames before rule 3 (None: never; the old behaviour).
+Without face recognition the tracker cannot tell a stranger who steps into an empty frame from
+the returning patient: the switch is marked by the event "relocked", and the frames on which the
+detector saw a face other than the patient are counted (TrackerStats.other_face_frames) so the
+report and verdict can say so.
 
 Scene cuts. A cut (the whole picture changes: colour histogram and structure both differ from
 the previous frame) breaks position continuity, so the old identity is dropped ("scene-cut")
@@ -161,10 +176,15 @@ class TrackerStats:
     reasons: Counter = field(default_factory=Counter)
     events: Counter = field(default_factory=Counter)
     sources: Counter = field(default_factory=Counter)
+    other_face_frames: int = 0    # detector runs that saw a face other than the patient
+    max_faces: int = 0            # most faces the detector saw on one frame
 
     def as_dict(self) -> dict:
+        """Plain values for the report. The other-face share is over detector runs (the only
+        frames on which other faces are looked for)."""
         return {"frames": self.frames, "detector_runs": self.detector_runs, "lost_frames": self.lost_frames,
-                "reasons": dict(self.reasons), "events": dict(self.events), "sources": dict(self.sources)}
+                "reasons": dict(self.reasons), "events": dict(self.events), "sources": dict(self.sources),
+                "other_face_frames": self.other_face_frames, "max_faces": self.max_faces}
 
 
 def _box_size(box: np.ndarray) -> float:
@@ -173,6 +193,17 @@ def _box_size(box: np.ndarray) -> float:
 
 def _center(box: np.ndarray) -> np.ndarray:
     return np.array([(box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0])
+
+
+def _same_place(a: np.ndarray, b: np.ndarray, min_iou: float, max_dist: float, max_ratio: float) -> bool:
+    """Two boxes are one person by position continuity: overlap (IoU) or centres within
+    `max_dist` face sizes, and sizes within a factor `max_ratio`."""
+    sa, sb = _box_size(a), _box_size(b)
+    if sa <= 0 or sb <= 0 or max(sa / sb, sb / sa) > max_ratio:
+        return False
+    if float(iou_one_to_many(a, b[None, :])[0]) >= min_iou:
+        return True
+    return float(np.linalg.norm(_center(a) - _center(b))) <= max_dist * sb
 
 
 def _box_from_center(cx: float, cy: float, w: float, h: float) -> np.ndarray:
@@ -231,8 +262,9 @@ class FaceTracker:
     redetect_every: run the detector at least every N frames while tracking on landmarks.
     use_landmarks: False for the 5-point fallback (detector on every frame, feedback unused).
     max_misses: detector misses tolerated (keeping the landmark box) before the face is lost.
-    relock_after: None (default) never switches to a face away from the last known position;
-        N accepts a clearly dominant face elsewhere after N lost frames (event "relocked").
+    relock_after: lost frames before a face away from the last known position may be taken
+        (rule 3 of "Lost and found"; event "relocked"); 0 (default): at once; None: never.
+    bystander_memory: frames a bystander unseen by the detector is still remembered.
     scene_cuts: detect scene cuts (see SceneCutDetector).
     The remaining parameters are the thresholds named in the module docstring.
     """
@@ -240,7 +272,8 @@ class FaceTracker:
     def __init__(self, detector: Detector, *, redetect_every: int = 10, use_landmarks: bool = True,
                  max_misses: int = 3, match_iou: float = 0.3, match_distance: float = 0.5,
                  max_size_ratio: float = 1.5, reacquire_distance: float = 1.0,
-                 relock_after: int | None = None, dominance: float = 1.5, scene_cuts: bool = True,
+                 relock_after: int | None = 0, dominance: float = 1.5, scene_cuts: bool = True,
+                 bystander_memory: int = 60,
                  max_shift: float = 0.3, max_scale_change: float = 1.3, min_spread: float = 0.2,
                  default_box_scale: float = 1.2):
         if redetect_every < 1:
@@ -255,6 +288,7 @@ class FaceTracker:
         self.reacquire_distance = reacquire_distance
         self.relock_after = relock_after
         self.dominance = dominance
+        self.bystander_memory = int(bystander_memory)
         self.max_shift = max_shift
         self.max_scale_change = max_scale_change
         self.min_spread = min_spread
@@ -279,6 +313,7 @@ class FaceTracker:
         self._misses = 0
         self._calib: np.ndarray | None = None         # (dcx, dcy, sw, sh): landmark extent -> box
         self._anchor_size: float | None = None        # size of the last detector-confirmed box
+        self._bystanders: list[tuple[np.ndarray, int]] = []   # (box, frame last seen) of other people
         if self._cuts is not None:
             self._cuts.reset()
         self.stats = TrackerStats()
@@ -303,6 +338,7 @@ class FaceTracker:
             self._calib = None
             self._anchor_size = None
             self._misses = 0
+            self._bystanders = []   # positions mean nothing across a cut
 
         reason = REASON_SCENE_CUT if cut and self._phase == _AFTER_CUT else self._detect_reason()
         if not reason:
@@ -428,13 +464,14 @@ class FaceTracker:
             if chosen is not None:
                 events.append(EVENT_REACQUIRED)
             elif self.relock_after is not None and self._lost_frames >= self.relock_after:
-                chosen = self._select(faces, require_dominant=True)
+                chosen = self._relock_choice(faces)
                 if chosen is not None:
                     events.append(EVENT_RELOCKED)
         else:  # tracking
             ref = self._next_box if self._next_box is not None else self._current.box
             chosen = self._match(faces, ref, reacquire=False)
 
+        self._note_bystanders(faces, chosen)
         if chosen is not None:
             self._phase = _TRACKING
             self._since_detect = 1
@@ -469,6 +506,40 @@ class FaceTracker:
         h = self._last_seen[3] - self._last_seen[1]
         aspect = math.sqrt(w / h) if w > 0 and h > 0 else 1.0
         return _box_from_center(c[0], c[1], size * aspect, size / aspect)
+
+    def _relock_choice(self, faces: list):
+        """Rule 3 of "Lost and found": the only (or a clearly dominant) face of the patient's
+        size that is not a known bystander; None when there is none or it is ambiguous."""
+        size = float(np.median(self._sizes)) if self._sizes else None
+        candidates = []
+        for f in faces:
+            box = np.asarray(f.box, np.float64)[:4]
+            if any(_same_place(box, b, self.match_iou, self.match_distance, self.max_size_ratio)
+                   for b, _ in self._bystanders):
+                continue
+            fsize = _box_size(box)
+            if size and (fsize <= 0 or max(fsize / size, size / fsize) > self.max_size_ratio):
+                continue
+            candidates.append(f)
+        return self._select(candidates, require_dominant=True)
+
+    def _note_bystanders(self, faces: list, chosen) -> None:
+        """Remember the other people. New ones only on frames where the detector confirmed the
+        patient (then every other face is someone else); known ones are followed while lost."""
+        now = self._index
+        others = [np.asarray(f.box, np.float64)[:4].copy() for f in faces if f is not chosen]
+        kept: list[tuple[np.ndarray, int]] = []
+        for box, seen in self._bystanders:
+            match = next((o for o in others if _same_place(o, box, self.match_iou, self.match_distance,
+                                                           self.max_size_ratio)), None)
+            if match is not None:
+                kept.append((match, now))
+                others = [o for o in others if o is not match]
+            elif now - seen <= self.bystander_memory:
+                kept.append((box, seen))
+        if chosen is not None:
+            kept.extend((o, now) for o in others)
+        self._bystanders = kept
 
     def _select(self, faces: list, require_dominant: bool):
         """The start rule: highest size x centrality; optionally only a clearly dominant face."""
@@ -525,6 +596,9 @@ class FaceTracker:
         if track.detector_ran:
             s.detector_runs += 1
             s.reasons[track.detect_reason] += 1
+            s.max_faces = max(s.max_faces, track.n_faces)
+            if track.n_faces - (1 if track.source == SOURCE_DETECTOR else 0) > 0:
+                s.other_face_frames += 1
         if track.lost:
             s.lost_frames += 1
         s.sources[track.source] += 1

@@ -42,13 +42,50 @@ class Job:
     message: str = ""                  # failure reason, or warnings of a finished file
     out_dir: Path | None = None        # fixed when processing starts
     outputs: dict = field(default_factory=dict)
+    verdict: dict | None = None        # the report's verdict (app.verdict) of a finished file
+
+    @property
+    def level(self) -> str:
+        """The verdict level of a finished file: "good", "usable with warnings", "not usable", or
+        "unknown" (no verdict: never shown as good); "" for a file that has not finished."""
+        if self.status != Status.DONE:
+            return ""
+        return (self.verdict or {}).get("level") or "unknown"
+
+    @property
+    def reasons(self) -> list[str]:
+        """What the verdict found, then this file's own warnings not already said."""
+        reasons = list((self.verdict or {}).get("reasons") or [])
+        extra = [self.message] if self.message and self.message not in reasons else []
+        return reasons + extra
 
     @property
     def status_text(self) -> str:
         if self.status in (Status.FAILED,) and self.message:
             return f"failed: {self.message}"
-        if self.status == Status.DONE and self.message:
-            return f"done (warning: {self.message})"
+        if self.status == Status.DONE:
+            level = self.level
+            head = {"good": "done: good", "usable with warnings": "done: usable with warnings",
+                    "not usable": "done: NOT USABLE"}.get(level, "done: no verdict")
+            reasons = self.reasons
+            return head + (f" - {'; '.join(reasons)}" if reasons else "")
+        return self.status.value
+
+    @property
+    def status_tooltip(self) -> str:
+        """Every reason on its own line, and what to do for a failed or cancelled file."""
+        if self.status == Status.DONE:
+            lines = [{"good": "Good: no problem found; the outputs can be used as they are.",
+                      "usable with warnings": "Usable with warnings: check these before relying on the outputs:",
+                      "not usable": "NOT USABLE: do not use these outputs clinically:"}.get(
+                          self.level, "No verdict: this file's report has none; check it before use:")]
+            lines += [f"• {r}" for r in self.reasons]
+            lines += [f"(note: {n})" for n in (self.verdict or {}).get("notes") or []]
+            return "\n".join(lines)
+        if self.status == Status.FAILED:
+            return f"Failed: {self.message or 'unknown error'}\nSelect the row and press Retry to try again."
+        if self.status == Status.CANCELLED:
+            return "Cancelled: no output was written. Select the row and press Retry to process it."
         return self.status.value
 
 

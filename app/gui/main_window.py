@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComb
                                QToolBar, QVBoxLayout, QWidget)
 
 from app import __version__, APP_NAME, build_info
+from app.engine.midline import DEFAULT_METHOD, FALLBACK_CHOICE_REASON, METHOD_LABELS, METHOD_TIPS
 from app.gui import file_open
 from app.gui import model_status as status_info
 from app.gui.jobs import Job, Status, collect_videos, queue_eta, refused_message
@@ -32,7 +33,7 @@ from app.gui.models_panel import ModelsPanel
 from app.gui.prefs import MIDLINE_METHODS, Prefs
 from app.gui.preview import PreviewStrip
 from app.gui.queue_model import (COL_DURATION, COL_FILE, COL_OUTPUT, COL_PROGRESS, COL_STATUS,
-                                 DurationProber, ProgressDelegate, QueueModel)
+                                 DurationProber, ProgressDelegate, QueueModel, StatusDelegate)
 from app.gui.throughput import ThroughputPanel
 from app.gui.worker import PipelineWorker
 from app.outputs import VIDEO_EXTENSIONS
@@ -41,9 +42,9 @@ from app.pipeline import Pipeline, Settings
 MESSAGE_MS = 12000
 PREVIEW_MAX_SIDE = 480      # pixels of the previews made by the pipeline (downscaled there)
 PREVIEW_FPS = 20.0          # preview updates per second at most
-MIDLINE_LABELS = {"glabella-chin": "Glabella to chin", "pupils": "Between the pupils"}
-MIDLINE_TIPS = {"glabella-chin": "Midline through the glabella (between the inner brows) and the chin",
-                "pupils": "Midline perpendicular to the line joining the pupils, through its centre (STAR only)"}
+MIDLINE_LABELS = METHOD_LABELS     # the names live in app.engine.midline
+MIDLINE_TIPS = METHOD_TIPS
+MIDLINE_TOOLTIP = "How the facial midline is defined from the 98 STAR landmarks"
 
 
 class MainWindow(QMainWindow):
@@ -127,6 +128,9 @@ class MainWindow(QMainWindow):
         self.open_output_action = self._action("Open output folder",
                                                "Show the output folder of the selected (or last) file",
                                                ["Ctrl+E"], self.open_output_folder, SP.SP_DirLinkIcon)
+        self.retry_action = self._action("Retry", "Queue the selected failed, cancelled or finished files again "
+                                         "(the current options apply, e.g. Replace existing outputs)",
+                                         ["Ctrl+Shift+R"], self.retry_selected, SP.SP_BrowserReload)
         self.choose_output_action = self._action("Choose output folder...",
                                                  "Write all outputs into one folder instead of beside each input",
                                                  ["Ctrl+Shift+E"], self.choose_output_folder, SP.SP_DirIcon)
@@ -139,7 +143,7 @@ class MainWindow(QMainWindow):
         for a in (self.add_action, self.add_folder_action, self.remove_action, self.up_action, self.down_action):
             tb.addAction(a)
         tb.addSeparator()
-        for a in (self.start_action, self.cancel_action):
+        for a in (self.start_action, self.cancel_action, self.retry_action):
             tb.addAction(a)
         tb.addSeparator()
         tb.addAction(self.open_output_action)
@@ -166,8 +170,12 @@ class MainWindow(QMainWindow):
         for i, m in enumerate(MIDLINE_METHODS):
             self.midline_combo.addItem(MIDLINE_LABELS[m], m)
             self.midline_combo.setItemData(i, MIDLINE_TIPS[m], Qt.ItemDataRole.ToolTipRole)
-        self.midline_combo.setToolTip("How the facial midline is defined from the 98 STAR landmarks")
+        self.midline_combo.setToolTip(MIDLINE_TOOLTIP)
         ob.addWidget(self.midline_combo)
+        self.midline_note = QLabel(" eye-centre bisector (5-point mode) ", ob)
+        self.midline_note.setToolTip(FALLBACK_CHOICE_REASON)
+        self.midline_note_action = ob.addWidget(self.midline_note)
+        self.midline_note_action.setVisible(False)
         ob.addSeparator()
         self.overwrite_box = QCheckBox("Replace existing outputs", ob)
         self.overwrite_box.setToolTip("Off: a file whose outputs already exist fails and nothing is changed")
@@ -202,6 +210,7 @@ class MainWindow(QMainWindow):
         self.table.setAcceptDrops(False)
         self.table.viewport().setAcceptDrops(False)
         self.table.setItemDelegateForColumn(COL_PROGRESS, ProgressDelegate(self.table))
+        self.table.setItemDelegateForColumn(COL_STATUS, StatusDelegate(self.table))
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Stretch)
@@ -307,12 +316,20 @@ class MainWindow(QMainWindow):
     def add_paths(self, paths) -> int:
         """Add video files and folders; refuse anything else with a message. Returns rows added."""
         videos, refused = collect_videos(paths)
-        added, duplicates = self.model.add_paths(videos)
+        finished, requeue, fresh = self._sort_known(videos)
+        added, duplicates = self.model.add_paths(fresh)
+        again = self.model.retry([self.model.row_of(j.id) for j in requeue])
         for job in added:
             self.prober.probe(job.id, job.path)
         notes = []
         if added:
             notes.append(f"Added {len(added)} video{'s' if len(added) != 1 else ''}")
+        if again:
+            notes.append(f"{again[0].path.name}" + (f" and {len(again) - 1} more" if len(again) > 1 else "")
+                         + " queued again (had failed or been cancelled)")
+        if finished:
+            notes.append(f"{finished[0].name}" + (f" and {len(finished) - 1} more" if len(finished) > 1 else "")
+                         + " already processed (see its row): select it and press Retry to process it again")
         if duplicates:
             notes.append(f"{len(duplicates)} already in the queue")
         if refused:
@@ -321,6 +338,31 @@ class MainWindow(QMainWindow):
             self.message(". ".join(notes))
         self._update_actions()
         return len(added)
+
+    def _sort_known(self, videos) -> tuple[list[Path], list[Job], list[Path]]:
+        """Split dropped videos: already finished (not added again: said so), failed or cancelled
+        rows (queued again in place), and the rest (added, or refused as duplicates)."""
+        finished, requeue, fresh = [], [], []
+        for v in videos:
+            job = self.model.find_job(v)
+            if job is not None and job.status == Status.DONE:
+                finished.append(Path(v))
+            elif job is not None and job.status in (Status.FAILED, Status.CANCELLED):
+                requeue.append(job)
+            else:
+                fresh.append(v)
+        return finished, requeue, fresh
+
+    def retry_selected(self) -> None:
+        """Queue the selected failed, cancelled or finished rows again, without re-adding them."""
+        again = self.model.retry(self.selected_rows())
+        if not again:
+            self.message("Select failed, cancelled or finished files to retry them")
+            return
+        replace = "replacing" if self.overwrite_box.isChecked() else "keeping"
+        self.message(f"{len(again)} file{'s' if len(again) != 1 else ''} queued again ({replace} existing outputs)"
+                     + ("" if self._running else ": press Start"))
+        self._update_actions()
 
     def _ask_videos(self) -> list[str]:
         patterns = " ".join(f"*{e}" for e in sorted(VIDEO_EXTENSIONS))
@@ -464,6 +506,18 @@ class MainWindow(QMainWindow):
         self.warning_label.setText(warn)
         self.warning_label.setToolTip("\n".join(status.warnings + ([status.error] if status.error else [])))
         self.warning_label.setVisible(bool(warn))
+        self._show_midline_choice()
+
+    @property
+    def five_point_mode(self) -> bool:
+        """The models are loaded without STAR: the midline choice cannot apply."""
+        return self.model_status.loaded and self.model_status.landmark_model_text.startswith("5-point")
+
+    def _show_midline_choice(self) -> None:
+        coarse = self.five_point_mode
+        self.midline_combo.setEnabled(not coarse)
+        self.midline_combo.setToolTip(FALLBACK_CHOICE_REASON if coarse else MIDLINE_TOOLTIP)
+        self.midline_note_action.setVisible(coarse)
 
     def _on_models_ready(self, status: ModelStatus) -> None:
         if self._closing:
@@ -540,7 +594,10 @@ class MainWindow(QMainWindow):
         self._start_next()
 
     def _settings(self) -> Settings:
-        return Settings(midline=self.midline, annotated=True, overwrite=self.overwrite_box.isChecked(),
+        # 5-point mode: the choice is disabled and cannot apply; send the default so the result
+        # does not repeat the window's own explanation as a warning
+        midline = DEFAULT_METHOD if self.five_point_mode else self.midline
+        return Settings(midline=midline, annotated=True, overwrite=self.overwrite_box.isChecked(),
                         preview_max_side=PREVIEW_MAX_SIDE, preview_fps=PREVIEW_FPS)
 
     @staticmethod
@@ -585,11 +642,11 @@ class MainWindow(QMainWindow):
                 batch_level = {Pipeline.COARSE_WARNING, Pipeline.UNTRAINED_WARNING}
                 own = [w for w in result.warnings if w not in batch_level]
                 self.model.update_job(job_id, status=Status.DONE, progress=1.0, message="; ".join(own),
-                                      outputs=dict(result.outputs))
+                                      outputs=dict(result.outputs), verdict=result.report.get("verdict"))
                 self._batch["done"] += 1
                 self._last_output_dir = job.out_dir
             elif result.cancelled:
-                self.model.update_job(job_id, status=Status.CANCELLED)
+                self.model.update_job(job_id, status=Status.CANCELLED, message="")
                 self._batch["cancelled"] += 1
             else:
                 error = self._window_wording(result.error or "unknown error")
@@ -616,8 +673,13 @@ class MainWindow(QMainWindow):
         waiting = len(self.model.waiting())
         if waiting:
             parts.append(f"{waiting} waiting")
+        levels = [j.level for j in self.model.jobs if j.status == Status.DONE]
+        flagged = sum(lv != "good" for lv in levels)
+        if flagged:
+            parts[0] += f" ({flagged} not rated good: see the Status column)"
         summary = ("Cancelled: " if self._stop_requested else "Queue finished: ") + ", ".join(parts)
-        self.throughput.finish(summary)
+        outcome = "cancelled" if self._stop_requested else ("failed" if b["failed"] else "finished")
+        self.throughput.finish(summary, outcome, b["done"], sum(b.values()))
         if not (b["failed"] and not self._stop_requested):
             self.message(summary)
         self._update_actions()
@@ -640,6 +702,7 @@ class MainWindow(QMainWindow):
         self.start_action.setEnabled(idle and self.model_status.can_process and self.model.next_waiting() is not None)
         self.cancel_action.setEnabled(self._running and not self._stop_requested)
         self.remove_action.setEnabled(any(j.status != Status.PROCESSING for j in jobs))
+        self.retry_action.setEnabled(any(j.status in (Status.FAILED, Status.CANCELLED, Status.DONE) for j in jobs))
         single = len(rows) == 1
         self.up_action.setEnabled(single and self.model.can_move(rows[0], -1))
         self.down_action.setEnabled(single and self.model.can_move(rows[0], 1))

@@ -74,12 +74,51 @@ class ModelStatus:
             return "warning", self.warnings[0]
         return "", ""
 
+    def clinician_html(self, *, converter: bool | None = None) -> str:
+        """For the person using the app, before any command: what is missing (the required face
+        detector first, then the optional landmark model), what it means, and what to do."""
+        missing = self.missing_keys
+        items = []
+        if model_files.RETINAFACE_KEY in missing:
+            items.append("<li><b>Face detector - required, not installed.</b> FaceMirror uses it to find the "
+                         "face in every frame. Until it is installed no video can be processed.</li>")
+        if model_files.STAR_KEY in missing:
+            items.append("<li><b>Landmark model (STAR) - optional, not installed.</b> It places 98 points on "
+                         "the face for an accurate midline. Without it the midline comes from 5 points found "
+                         "by the face detector and is coarser; videos can still be processed and each "
+                         "result says so.</li>")
+        if any("UNTRAINED" in w for w in self.warnings):
+            items.append("<li><b>The landmark model is an untrained test model.</b> Its results are "
+                         "meaningless: every output video is marked <i>UNTRAINED MODEL - NOT FOR CLINICAL "
+                         "USE</i> and every result is rated not usable.</li>")
+        if self.error:
+            items.append("<li><b>The models could not be loaded.</b> No video can be processed until this is "
+                         "fixed (the reason is under Details).</li>")
+        if not items:
+            return ""
+        todo = []
+        if missing:
+            if converter is None:
+                converter = converter_available()
+            if converter:
+                todo.append("If you have the downloaded checkpoint file, click the <i>Convert</i> button "
+                            "and choose it; FaceMirror prepares the model in the background.")
+            todo.append("Otherwise ask the person who installed FaceMirror (or your IT support) to install "
+                        "the models: <i>Details</i> tells them how.")
+        elif self.error or any("UNTRAINED" in w for w in self.warnings):
+            todo.append("Ask the person who installed FaceMirror to install the trained models: "
+                        "<i>Details</i> tells them how.")
+        html_todo = f"<p><b>What to do:</b> {' '.join(todo)}</p>" if todo else ""
+        return f"<ul style='margin:0'>{''.join(items)}</ul>{html_todo}"
+
     def summary_html(self, *, converter: bool | None = None) -> str:
-        """The models panel: what is missing, where to get it, and warnings."""
+        """The models panel's Details: which files, the commands that make them, where they are
+        searched, and warnings (for whoever installs the models)."""
         parts = []
         if self.missing:
-            parts.append("<p><b>Models missing:</b></p><ul>")
-            for m in self.missing:
+            parts.append("<p><b>For whoever installs the models</b> (the required face detector first):</p><ul>")
+            order = [model_files.RETINAFACE_KEY, model_files.STAR_KEY]
+            for m in sorted(self.missing, key=lambda m: order.index(m.key) if m.key in order else len(order)):
                 parts.append(f"<li><b>{html.escape(m.filename, quote=False)}</b> ({html.escape(ROLE.get(m.key, m.description), quote=False)})"
                              f"<br>create it with <code>{html.escape(m.create_command, quote=False)}</code></li>")
             parts.append("</ul>")

@@ -1,9 +1,9 @@
 """The banner above the previews: models missing (and how to get them), model warnings, conversion.
 
-One line (what is wrong) with the convert buttons beside it; the details (which files, where to
-get the official checkpoints, folders searched, how to install the converter extras) are shown
-at once when nothing can be processed, and behind "Details" when processing works anyway
-(STAR missing: coarse 5-point midline; untrained development model).
+Written for the clinician first: one line (what is wrong) with the convert buttons beside it,
+then what is missing (the required face detector before the optional landmark model), what it
+means and what to do, in plain words. File names, commands, download addresses and folders are
+for whoever installs the models: they are only under "Details" (never opened by itself).
 """
 from __future__ import annotations
 
@@ -52,6 +52,11 @@ class ModelsPanel(QFrame):
         row.addWidget(self.details_button)
         layout.addLayout(row)
 
+        self.explain = QLabel(self)     # what is missing, what it means, what to do (no commands)
+        self.explain.setTextFormat(Qt.TextFormat.RichText)
+        self.explain.setWordWrap(True)
+        layout.addWidget(self.explain)
+
         self.label = QLabel(self)       # the details
         self.label.setTextFormat(Qt.TextFormat.RichText)
         self.label.setWordWrap(True)
@@ -74,10 +79,10 @@ class ModelsPanel(QFrame):
         if not line and not status.loaded:
             line = "Loading models..."
         self.headline.setText(f"<b style='color:{COLOURS[level]}'>{html.escape(line, quote=False)}</b>")
+        self.explain.setText(status.clinician_html())
+        self.explain.setVisible(bool(self.explain.text()))
         self.label.setText(status.summary_html())
-        # Nothing can be processed: show everything; otherwise the details wait behind a button.
-        self.details_button.setChecked(not status.can_process and status.needs_attention)
-        self._show_details(self.details_button.isChecked())
+        self._show_details(self.details_button.isChecked())   # commands only when asked for
         self._update_buttons()
         self.setVisible(status.needs_attention or self._converting)
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from app.engine.midline import MIDLINE_METHODS  # noqa: F401 - the one home of the names
+
 ORGANIZATION = "FaceMirror"
 APPLICATION = "FaceMirror"
-MIDLINE_METHODS = ("glabella-chin", "pupils")
 
 
 def open_settings() -> QSettings:

@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar
 
 from app.gui.jobs import Job, Status, format_duration, probe_video
@@ -12,6 +13,8 @@ from app.gui.jobs import Job, Status, format_duration, probe_video
 COLUMNS = ("File", "Duration", "Status", "Progress", "Output folder")
 COL_FILE, COL_DURATION, COL_STATUS, COL_PROGRESS, COL_OUTPUT = range(len(COLUMNS))
 ProgressRole = Qt.ItemDataRole.UserRole + 1
+ShowBarRole = Qt.ItemDataRole.UserRole + 2     # the progress cell draws a bar (processing or done)
+LevelRole = Qt.ItemDataRole.UserRole + 3       # Job.level, for tests and accessibility tools
 
 _STATUS_ICON = {
     Status.WAITING: QStyle.StandardPixmap.SP_FileIcon,
@@ -20,6 +23,16 @@ _STATUS_ICON = {
     Status.FAILED: QStyle.StandardPixmap.SP_MessageBoxCritical,
     Status.CANCELLED: QStyle.StandardPixmap.SP_BrowserStop,
 }
+# A finished file's icon follows its verdict: the green tick only for "good".
+_LEVEL_ICON = {
+    "good": QStyle.StandardPixmap.SP_DialogApplyButton,
+    "usable with warnings": QStyle.StandardPixmap.SP_MessageBoxWarning,
+    "not usable": QStyle.StandardPixmap.SP_MessageBoxCritical,
+    "unknown": QStyle.StandardPixmap.SP_MessageBoxWarning,
+}
+AMBER, RED = QColor("#b35c00"), QColor("#c62828")
+_LEVEL_COLOUR = {"usable with warnings": AMBER, "unknown": AMBER, "not usable": RED}
+RETRYABLE = (Status.FAILED, Status.CANCELLED, Status.DONE)
 
 
 class QueueModel(QAbstractTableModel):
@@ -60,6 +73,8 @@ class QueueModel(QAbstractTableModel):
             if col == COL_PROGRESS:
                 if job.status == Status.WAITING:
                     return ""
+                if job.status in (Status.FAILED, Status.CANCELLED):   # no bar: never looks like success
+                    return job.status.value
                 if job.progress is None:
                     return f"{job.frames_done} frames"
                 return f"{int(100 * job.progress)} %"
@@ -68,16 +83,24 @@ class QueueModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_FILE:
                 return str(job.path)
-            if col == COL_STATUS:
-                return job.status_text
+            if col in (COL_STATUS, COL_PROGRESS):
+                return job.status_tooltip
             if col == COL_OUTPUT:
                 return str(self.out_dir_for(job))
             if col == COL_DURATION and job.frames:
                 return f"about {job.frames} frames" + (f" at {job.fps:.2f} frames/s" if job.fps else "")
         if role == Qt.ItemDataRole.DecorationRole and col == COL_STATUS:
-            return QApplication.style().standardIcon(_STATUS_ICON[job.status])
+            icon = _LEVEL_ICON[job.level] if job.status == Status.DONE else _STATUS_ICON[job.status]
+            return QApplication.style().standardIcon(icon)
+        if role == Qt.ItemDataRole.ForegroundRole and col in (COL_STATUS, COL_PROGRESS):
+            colour = RED if job.status == Status.FAILED else _LEVEL_COLOUR.get(job.level)
+            return QBrush(colour) if colour is not None else None
         if role == ProgressRole and col == COL_PROGRESS:
             return job.progress
+        if role == ShowBarRole and col == COL_PROGRESS:
+            return job.status in (Status.PROCESSING, Status.DONE)
+        if role == LevelRole:
+            return job.level
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_DURATION, COL_PROGRESS):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -142,6 +165,23 @@ class QueueModel(QAbstractTableModel):
         self.endMoveRows()
         return target
 
+    def find_job(self, path) -> Job | None:
+        """The last row for this file (same resolved path), or None."""
+        target = Path(path).resolve()
+        return next((j for j in reversed(self._jobs) if j.path.resolve() == target), None)
+
+    def retry(self, rows) -> list[Job]:
+        """Put failed, cancelled or finished rows back to waiting (the options in force when
+        they start apply, e.g. "Replace existing outputs"); returns the jobs queued again."""
+        again = []
+        for row in sorted(set(rows)):
+            if 0 <= row < len(self._jobs) and self._jobs[row].status in RETRYABLE:
+                job = self._jobs[row]
+                self.update_job(job.id, status=Status.WAITING, progress=0.0 if job.frames else None,
+                                frames_done=0, message="", verdict=None, outputs={}, out_dir=None)
+                again.append(job)
+        return again
+
     def next_waiting(self) -> Job | None:
         return next((j for j in self._jobs if j.status == Status.WAITING), None)
 
@@ -169,13 +209,22 @@ class QueueModel(QAbstractTableModel):
         return self._default_out_dir or job.path.parent
 
 
+class StatusDelegate(QStyledItemDelegate):
+    """The Status column cuts long text at the end, so the verdict and its first reasons stay
+    readable (the table elides in the middle, which suits file names)."""
+
+    def initStyleOption(self, option, index) -> None:  # noqa: N802
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideRight
+
+
 class ProgressDelegate(QStyledItemDelegate):
     """Draws the Progress column as a progress bar (busy bar while the length is unknown)."""
 
     def paint(self, painter, option, index) -> None:
         value = index.data(ProgressRole)
         job_text = index.data(Qt.ItemDataRole.DisplayRole)
-        if not job_text:           # waiting: no bar yet
+        if not job_text or not index.data(ShowBarRole):   # waiting, failed, cancelled: text, no bar
             super().paint(painter, option, index)
             return
         bar = QStyleOptionProgressBar()

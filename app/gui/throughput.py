@@ -41,6 +41,7 @@ class ThroughputPanel(QWidget):
         self.file_label.setText(f"Processing {name} ({index} of {count})")
         self.bar.setRange(0, 1000)
         self.bar.setValue(0)
+        self.bar.setFormat("%p %")
         self.speed_label.setText("starting...")
         self.stages_label.setText("")
 
@@ -62,7 +63,26 @@ class ThroughputPanel(QWidget):
         stages = format_stage_ms(progress.stage_ms)
         self.stages_label.setText(f"ms per frame: {stages}" if stages else "")
 
-    def finish(self, text: str) -> None:
+    def finish(self, text: str, outcome: str = "finished", done: int | None = None, total: int | None = None) -> None:
+        """The queue stopped: every line says so (nothing left from the last file's run).
+
+        outcome: "finished" (every file done), "failed" (some failed), "cancelled". The bar then
+        shows the share of this run's files that were done, e.g. "1 of 2 files done"."""
         self.file_label.setText(text)
-        if self.bar.maximum() == 0:
-            self.bar.setRange(0, 1000)
+        self.bar.setRange(0, 1000)
+        if done is None or not total:
+            self.bar.setValue(1000 if outcome == "finished" else 0)
+            self.bar.setFormat({"finished": "finished", "failed": "finished with failures",
+                                "cancelled": "cancelled"}.get(outcome, outcome))
+        else:
+            self.bar.setValue(int(round(1000 * done / total)))
+            word = {"failed": " (some failed)", "cancelled": " (cancelled)"}.get(outcome, "")
+            self.bar.setFormat(f"{done} of {total} file{'s' if total != 1 else ''} done{word}")
+        self.speed_label.setText({"finished": "Not processing: the queue is finished.",
+                                  "failed": "Not processing: the queue is finished; some files failed "
+                                            "(select them and press Retry to try again).",
+                                  "cancelled": "Not processing: cancelled; the file that was running left "
+                                               "no output."}.get(outcome, "Not processing."))
+        stages = self.stages_label.text()
+        if stages.startswith("ms per frame"):
+            self.stages_label.setText("last file, " + stages)

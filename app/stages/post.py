@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from app.engine.annotate import annotate_frame
+from app.engine.annotate import annotate_frame, banner_for, stamp_untrained
 from app.engine.mirror import MirrorPair, mirror_both
 from app.stages.channel import END, Channel, StageTimer
 from app.video.writer import VideoWriter
@@ -56,10 +56,12 @@ def open_video_writers(temp_paths: dict, reader) -> dict[str, VideoWriter]:
 class PostStage(threading.Thread):
     def __init__(self, inbox: Channel, writers: dict[str, VideoWriter], timer: StageTimer,
                  stop: threading.Event, errors: list[BaseException], frame_shape: tuple[int, ...], *,
-                 on_preview: Callable[[Preview], None] | None, preview_fps: float, preview_max_side: int):
+                 on_preview: Callable[[Preview], None] | None, preview_fps: float, preview_max_side: int,
+                 untrained: bool = False):
         super().__init__(name="facemirror-post", daemon=True)
         self.inbox, self.writers, self.timer, self.stop, self.errors = inbox, writers, timer, stop, errors
         self.on_preview, self.preview_fps, self.preview_max_side = on_preview, preview_fps, preview_max_side
+        self.untrained = untrained        # every output frame carries the "not for clinical use" mark
         self._buffers = MirrorPair(np.empty(frame_shape, np.uint8), np.empty(frame_shape, np.uint8))
         self._last_preview = 0.0
 
@@ -81,13 +83,17 @@ class PostStage(threading.Thread):
     def _handle(self, r) -> None:
         t0 = time.perf_counter()
         pair = mirror_both(r.image, r.line, out=self._buffers)
+        if self.untrained:
+            stamp_untrained(pair.left)
+            stamp_untrained(pair.right)
         t1 = time.perf_counter()
         preview_due = self.on_preview is not None and (t1 - self._last_preview) * self.preview_fps >= 1.0
         annotated = None
         if "annotated" in self.writers or preview_due:
-            warning = None if r.quality.ok else r.quality.message()
             annotated = annotate_frame(r.image, landmarks=r.points, box=r.track.box, midline=r.line,
-                                       raw_midline=r.raw_line, warning=warning)
+                                       raw_midline=r.raw_line, banner=banner_for(r.quality))
+            if self.untrained:
+                stamp_untrained(annotated)
         t2 = time.perf_counter()
         self.writers["left_mirrored"].write(pair.left)
         self.writers["right_mirrored"].write(pair.right)

@@ -194,14 +194,17 @@ def check_state_dict(model: nn.Module, state: Mapping) -> list[str]:
     problems = []
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs network {tuple(own[k].shape)}"
-              for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    def shape(v) -> tuple:
+        return tuple(getattr(v, "shape", ()))
+
+    shapes = [f"{k}: checkpoint {shape(state[k])} vs network {shape(own[k])}"
+              for k in own if k in state and shape(state[k]) != shape(own[k])]
     if missing:
-        problems.append(f"{len(missing)} missing key(s), e.g. {', '.join(missing[:5])}")
+        problems.append(f"{len(missing)} missing key(s), first: {', '.join(missing[:5])}")
     if unexpected:
-        problems.append(f"{len(unexpected)} unexpected key(s), e.g. {', '.join(unexpected[:5])}")
+        problems.append(f"{len(unexpected)} unexpected key(s), first: {', '.join(map(str, unexpected[:5]))}")
     if shapes:
-        problems.append(f"{len(shapes)} shape mismatch(es), e.g. {'; '.join(shapes[:5])}")
+        problems.append(f"{len(shapes)} shape mismatch(es), first: {'; '.join(shapes[:5])}")
     return problems
 
 

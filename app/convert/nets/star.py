@@ -538,12 +538,24 @@ def _extract_state_dict(obj, path: Path) -> dict:
     elif isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         sd = obj
     else:
-        keys = list(obj)[:8] if isinstance(obj, dict) else type(obj).__name__
-        raise CheckpointError(f"{path}: not a STAR checkpoint (expected a dict with a 'net' "
-                              f"state_dict; found {keys})")
+        found = (f"a dict with keys {', '.join(map(str, list(obj)[:8]))}" if isinstance(obj, dict) and obj
+                 else f"{type(obj).__name__!s} {'(empty)' if not obj else ''}".strip())
+        raise CheckpointError(f"{path} is not a STAR checkpoint: expected the network weights under 'net' "
+                              f"(or a plain state_dict), found {found}")
     if sd and all(k.startswith("module.") for k in sd):
         sd = {k[len("module."):]: v for k, v in sd.items()}
     return sd
+
+
+# Key prefixes that identify the other network FaceMirror converts, for a clearer message.
+_RETINAFACE_PREFIXES = ("body.", "fpn.", "ssh1.", "ssh2.", "ssh3.", "ClassHead.", "BboxHead.", "LandmarkHead.")
+
+
+def _other_network_hint(sd: dict) -> str:
+    if sum(1 for k in sd if str(k).startswith(_RETINAFACE_PREFIXES)) > len(sd) // 2:
+        return ("\n  this is a RetinaFace face-detector checkpoint; convert it with: "
+                "python main.py convert retinaface FILE")
+    return ""
 
 
 def check_state_dict(sd: dict, source: str = "checkpoint") -> None:
@@ -551,11 +563,11 @@ def check_state_dict(sd: dict, source: str = "checkpoint") -> None:
     expected = expected_state_dict_shapes()
     missing = [k for k in expected if k not in sd]
     unexpected = [k for k in sd if k not in expected]
-    wrong = [(k, tuple(sd[k].shape), expected[k]) for k in expected
+    wrong = [(k, tuple(getattr(sd[k], "shape", ())), expected[k]) for k in expected
              if k in sd and tuple(getattr(sd[k], "shape", ())) != expected[k]]
     if not (missing or unexpected or wrong):
         return
-    lines = [f"{source} does not match the STAR WFLW network (98 points, 4 stacks): "
+    lines = [f"{source} is a checkpoint of another network: it does not match STAR WFLW (98 points, 4 stacks): "
              f"{len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} wrong-shape keys"]
     if missing:
         lines.append("  missing: " + ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
@@ -563,19 +575,18 @@ def check_state_dict(sd: dict, source: str = "checkpoint") -> None:
         lines.append("  unexpected: " + ", ".join(unexpected[:5]) + (" ..." if len(unexpected) > 5 else ""))
     for k, got, want in wrong[:5]:
         lines.append(f"  shape of {k}: checkpoint {list(got)}, network {list(want)}")
-    raise CheckpointError("\n".join(lines))
+    raise CheckpointError("\n".join(lines) + _other_network_hint(sd))
 
 
 def load_star_checkpoint(path: str | Path) -> StarWFLW:
     """Load an official STAR WFLW checkpoint (torch.load(path)['net']) strictly; eval mode."""
+    from app.convert.common import ConvertError, load_checkpoint_safely
+
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling problem is a bad file for us
-        raise CheckpointError(f"{path}: cannot be read as a torch checkpoint ({exc.__class__.__name__}: "
-                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+        obj = load_checkpoint_safely(path)
+    except ConvertError as exc:  # already in plain words
+        raise CheckpointError(str(exc)) from None
     sd = _extract_state_dict(obj, path)
     # Checkpoints written before BatchNorm had num_batches_tracked lack all of those counters;
     # torch's own strict loading accepts that (they do not affect inference), so do we.

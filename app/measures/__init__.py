@@ -1,0 +1,124 @@
+"""Symmetry measures over time, rest and expression segments, and the per-video HTML summary.
+
+Qt-free. Entry points:
+
+* :func:`write_measures` - from a NAME_landmarks.csv to NAME_measures.csv, NAME_measures.json
+  and NAME_summary.html (written exactly at the given paths; the caller publishes them).
+* :func:`frame_measures` - one frame's measures from 98 (or 5) points and the midline;
+  :func:`region_values` - the headline (right, left) value of each region, for live views.
+* :func:`parse_time_range` - ``"0:00-0:03"`` -> (0.0, 3.0) for ``--rest``.
+
+Modules: definitions (per-frame measures), io (CSV in, CSV/JSON out), segments (rest, segments,
+right/left comparison), figures (matplotlib SVG charts, pictures), summary (HTML), command (CLI).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from collections.abc import Callable
+
+import numpy as np
+
+from app.measures.definitions import (ASSUMED_IPD_MM, MEASURES, REGIONS, SIDES, column_names, frame_measures,
+                                      measures_for, primary_measure, region_values, regions_for)
+from app.measures.io import (LandmarkTrack, MeasuresError, MeasureTable, compute_table, read_landmarks_csv,
+                             write_measures_csv, write_measures_json)
+from app.measures.segments import (ENTER, EXIT, MERGE_GAP_S, MIN_SEGMENT_S, NOISE_FLOOR, NOISE_K, Analysis,
+                                   analyse, parse_time_range)
+
+__all__ = ["write_measures", "frame_measures", "region_values", "parse_time_range", "MeasuresError",
+           "analyse_track", "column_names", "primary_measure", "regions_for", "REGIONS", "SIDES", "ASSUMED_IPD_MM",
+           "MEASURES"]
+
+SCHEMA = "facemirror.measures/1"
+TARGET_KEYS = ("measures_csv", "measures_json", "summary_html")
+COARSE_WARNING = ("5-point landmarks (no STAR model): only the mouth-corner measures and the eye/mouth line tilts "
+                  "are computed, and they are coarse")
+FrameProvider = Callable[[list[float]], list]
+
+
+def _settings() -> dict:
+    return {"noise_floor": {"length_ipd": NOISE_FLOOR["length"], "area_ipd2": NOISE_FLOOR["area"],
+                            "angle_deg": NOISE_FLOOR["angle"]},
+            "threshold": f"max({NOISE_K:g} x robust sigma at rest, noise floor)",
+            "segment_enter_exit": [ENTER, EXIT], "merge_gap_s": MERGE_GAP_S, "min_segment_s": MIN_SEGMENT_S,
+            "robust_peak": "95th/5th percentile of the change from rest"}
+
+
+def published_csv_name(track: LandmarkTrack, report: dict | None) -> str | None:
+    """The landmarks CSV's final path: the pipeline passes its temporary file, whose final name is in
+    the report's outputs."""
+    from app.outputs import TEMP_MARK
+
+    if track.source is None:
+        return None
+    final = ((report or {}).get("outputs") or {}).get("landmarks")
+    if TEMP_MARK in track.source.name and final:
+        return str(final)
+    return str(track.source)
+
+
+def build_result(track: LandmarkTrack, table: MeasureTable, analysis: Analysis,
+                 report: dict | None = None) -> dict:
+    """The NAME_measures.json body."""
+    ipd = table.columns["ipd_px"]
+    measured = int(np.sum(np.isfinite(ipd)))
+    warnings = [COARSE_WARNING] if track.coarse else []
+    for reason, count in table.excluded.items():
+        if count:
+            warnings.append(f"{count} frame(s) left out of the measures: {reason}")
+    if measured < len(ipd):
+        warnings.append(f"{len(ipd) - measured} of {len(ipd)} frames have no measures (no face or left out)")
+    defs = {m.name: {"label": m.label, "region": m.region, "unit": m.unit, "mm_unit": m.mm_unit, "sided": m.sided,
+                     "coarse": track.coarse} for m in measures_for(track.n_points)}
+    return {
+        "schema": SCHEMA,
+        "source": {"landmarks_csv": published_csv_name(track, report),
+                   "input_video": ((report or {}).get("input") or {}).get("file")},
+        "mode": "5-point (coarse)" if track.coarse else "98-point WFLW",
+        "coarse": track.coarse,
+        "sides": "patient's right and left (patient's right = image left in an unmirrored recording)",
+        "scale": {"basis": "interpupillary distance (points 96-97)" if not track.coarse
+                  else "distance between the eye centres (5-point p0-p1)",
+                  "assumed_ipd_mm": ASSUMED_IPD_MM,
+                  "ipd_px_median": float(np.nanmedian(ipd)) if measured else None},
+        "frames": {"total": len(ipd), "measured": measured, "excluded": dict(table.excluded)},
+        **analysis.result,
+        "measures": defs,
+        "settings": _settings(),
+        "warnings": warnings,
+    }
+
+
+def analyse_track(track: LandmarkTrack, rest: tuple[float, float] | None = None,
+                  report: dict | None = None) -> tuple[MeasureTable, Analysis, dict]:
+    table = compute_table(track)
+    if not np.any(np.isfinite(table.columns["ipd_px"])):
+        raise MeasuresError("no frame has usable landmarks; nothing to measure")
+    analysis = analyse(table, rest)
+    return table, analysis, build_result(track, table, analysis, report)
+
+
+def write_measures(landmarks_csv: Path, targets: dict[str, Path], *, rest: tuple[float, float] | None = None,
+                   report: dict | None = None, frame_provider: FrameProvider | None = None) -> dict:
+    """Compute the measures of a landmarks CSV and write the files named in ``targets``.
+
+    ``targets`` maps any of "measures_csv", "measures_json", "summary_html" to the exact path to
+    write (the caller publishes them). ``rest`` = (start_s, end_s) overrides the rest detection;
+    ``report`` = the NAME_report.json dict (verdict, models, settings) for the summary;
+    ``frame_provider(times_ms)`` returns upright BGR frames (or None each) for its pictures.
+    Returns the JSON body. Raises MeasuresError for unusable input.
+    """
+    unknown = set(targets) - set(TARGET_KEYS)
+    if unknown:
+        raise ValueError(f"unknown target(s) {sorted(unknown)}; expected {TARGET_KEYS}")
+    track = read_landmarks_csv(Path(landmarks_csv))
+    table, analysis, result = analyse_track(track, rest, report)
+    if "measures_csv" in targets:
+        write_measures_csv(table, Path(targets["measures_csv"]))
+    if "measures_json" in targets:
+        write_measures_json(result, Path(targets["measures_json"]))
+    if "summary_html" in targets:
+        from app.measures.summary import render_summary   # matplotlib only when a summary is wanted
+        text = render_summary(track, table, analysis, result, report, frame_provider)
+        Path(targets["summary_html"]).write_text(text, encoding="utf-8")
+    return result

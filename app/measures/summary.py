@@ -1,0 +1,215 @@
+"""NAME_summary.html: one self-contained, offline HTML file (no scripts, no network).
+
+Content: verdict (when the report has one), rest and peak pictures with the midline, right-vs-left
+time series per region (inline SVG from matplotlib) with the rest and the segments shaded, a table
+of segment measures, the models and settings. A Content-Security-Policy forbids any network load.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+from app.measures.definitions import ASSUMED_IPD_MM, MEASURE_BY_NAME, SIDES, measures_for, regions_for
+from app.measures.figures import LEFT_COLOUR, PLOT_MEASURES, PLOT_MEASURES_5, RIGHT_COLOUR, pictures, \
+    region_chart_svg
+from app.measures.io import LandmarkTrack, MeasureTable
+from app.measures.segments import Analysis
+
+CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1100px}
+h1{font-size:1.4em;margin-bottom:0}h2{font-size:1.15em;margin-top:1.8em;border-bottom:1px solid #ccc}
+.sub{color:#666;margin-top:4px}.verdict{background:#f3f6fa;border-left:4px solid #0072B2;padding:8px 12px}
+.warn{background:#fff4e5;border-left:4px solid #E69F00;padding:6px 12px;margin:6px 0}
+table{border-collapse:collapse;font-size:.88em;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 7px;
+text-align:right}th{background:#f4f4f4}td.l,th.l{text-align:left}.pics{display:flex;flex-wrap:wrap;gap:12px}
+figure{margin:0}figcaption{font-size:.85em;color:#444}.r{color:RIGHT}.lft{color:LEFT}
+details{margin:4px 0 12px 0}tr.q td{color:#999}pre{font-size:.8em;background:#f7f7f7;padding:8px;overflow-x:auto}
+""".replace("RIGHT", RIGHT_COLOUR).replace("LEFT", LEFT_COLOUR)
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
+def _e(x) -> str:
+    return html.escape(str(x))
+
+
+def _num(x, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "&ndash;"
+    return f"{x:.{digits}f}"
+
+
+def _mmss(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+
+
+def _verdict_html(report: dict | None) -> str:
+    verdict = (report or {}).get("verdict")
+    if not verdict:
+        return ""
+    if isinstance(verdict, dict):
+        text = verdict.get("text") or verdict.get("summary") or "; ".join(f"{k}: {v}" for k, v in verdict.items())
+    else:
+        text = verdict
+    return f'<h2>Verdict</h2><div class="verdict">{_e(text)}</div>'
+
+
+def _warnings_html(result: dict, report: dict | None) -> str:
+    items = list(result.get("warnings", [])) + list((report or {}).get("warnings", []))
+    return "".join(f'<div class="warn">{_e(w)}</div>' for w in dict.fromkeys(items))
+
+
+def _value_cell(m, value) -> str:
+    if m.mm_unit:
+        return _num(m.to_mm(value) if value is not None else None, 1)
+    return _num(value, 1)
+
+
+def _segment_rows(seg: dict, names: list[str]) -> str:
+    rows = []
+    for name in names:
+        m, d = MEASURE_BY_NAME[name], seg["measures"][name]
+        unit = (m.mm_unit or "deg").replace("^2", "\u00b2")
+        weaker = d["weaker"] or ("&ndash;" if d["symmetry_pct"] is None else "equal")
+        quiet = ' class="q"' if d["symmetry_pct"] is None else ""
+        rows.append(f'<tr{quiet}><td class="l">{_e(m.label)} ({_e(unit)})</td>'
+                    f'<td class="r">{_value_cell(m, d["right"])}</td><td class="lft">{_value_cell(m, d["left"])}</td>'
+                    f'<td>{_num(d["symmetry_pct"], 0)}</td>'
+                    f'<td class="l">{weaker}</td><td>{_num(d["onset_lag_ms"], 0)}</td></tr>')
+    head = ('<tr><th class="l">peak change from rest</th><th>patient right</th><th>patient left</th>'
+            '<th>symmetry %</th><th class="l">weaker</th><th>onset lag ms (R&minus;L)</th></tr>')
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _hint_html(hint: dict | None) -> str:
+    if not hint:
+        return ""
+    parts = []
+    for s in SIDES:
+        d = hint[s]
+        if "fissure_narrowing_pct" in d:
+            parts.append(f"{s}: eye narrows {_num(d['fissure_narrowing_pct'], 0)} %")
+        else:
+            parts.append(f"{s}: mouth corner moves {_num(d['commissure_change_mm'], 1)} mm")
+    flag = "<b>possible synkinesis</b>: " if hint["flag"] else "synkinesis check: "
+    return f'<p class="{"warn" if hint["flag"] else "sub"}">{flag}{_e(hint["kind"])} &mdash; {_e("; ".join(parts))}. ' \
+           f'<i>{_e(hint["note"])}</i></p>'
+
+
+def _whole_face_html(whole: dict) -> str:
+    parts = []
+    for name, d in whole.items():
+        m = MEASURE_BY_NAME[name]
+        if m.mm_unit:
+            parts.append(f"{m.label}: {_num(d['rest_mm'])} &rarr; {_num(d['peak_mm'])} mm")
+        else:
+            parts.append(f"{m.label}: {_num(d['rest'])}&deg; &rarr; {_num(d['peak'])}&deg;")
+    return f"<p class='sub'>rest &rarr; peak: {'; '.join(parts)}</p>" if parts else ""
+
+
+def _segments_html(result: dict, n_points: int) -> str:
+    if not result["segments"]:
+        return "<h2>Expression segments</h2><p>No expression was found: the face stayed near its rest position.</p>"
+    sided = [m.name for m in measures_for(n_points) if m.sided]
+    out = ["<h2>Expression segments</h2>",
+           f"<p class='sub'>Peak change from rest (robust 95th percentile) per side; lengths in mm assuming an "
+           f"interpupillary distance of {ASSUMED_IPD_MM:g} mm. Symmetry = 100 &times; smaller / larger.</p>"]
+    for seg in result["segments"]:
+        main = [n for n in sided if MEASURE_BY_NAME[n].region == seg["region"]]
+        rest_names = [n for n in sided if n not in main]
+        out.append(f"<h3>{seg['index'] + 1}. {_e(seg['region'])} &nbsp; {_mmss(seg['start_s'])}&ndash;"
+                   f"{_mmss(seg['end_s'])} (peak {_mmss(seg['peak_s'])})</h3>")
+        out.append(_segment_rows(seg, main))
+        out.append(_whole_face_html(seg.get("whole_face") or {}))
+        out.append(_hint_html(seg.get("synkinesis_hint")))
+        if rest_names:
+            out.append(f"<details><summary>all other measures</summary>{_segment_rows(seg, rest_names)}</details>")
+    return "".join(out)
+
+
+def _rest_html(result: dict, n_points: int) -> str:
+    """Resting symmetry: right, left and right - left of every sided measure at rest."""
+    rows = []
+    for name, d in result["rest"]["values"].items():
+        m = MEASURE_BY_NAME[name]
+        if not m.sided:
+            continue
+        unit = (m.mm_unit or "deg").replace("^2", "\u00b2")
+        key = "_mm" if m.mm_unit else ""
+        rows.append(f'<tr><td class="l">{_e(m.label)} ({_e(unit)})</td><td class="r">{_num(d["right" + key])}</td>'
+                    f'<td class="lft">{_num(d["left" + key])}</td><td>{_num(d["difference" + key])}</td></tr>')
+    head = ('<tr><th class="l">at rest</th><th>patient right</th><th>patient left</th>'
+            '<th>right &minus; left</th></tr>')
+    return ("<h2>Rest</h2><p class='sub'>Median over the rest window; heights are relative to the eye line "
+            "(negative = below it).</p>" + f"<details><summary>resting values</summary><table>{head}"
+            + "".join(rows) + "</table></details>")
+
+
+def _pictures_html(track: LandmarkTrack, analysis: Analysis, frame_provider) -> str:
+    rest_mid = (analysis.rest[0] + analysis.rest[1] - 1) // 2
+    idx = [rest_mid] + [s.peak for s in analysis.segments]
+    captions = ["rest"] + [f"{i + 1}. {s.region} peak" for i, s in enumerate(analysis.segments)]
+    uris = pictures(track, idx, frame_provider)
+    figs = []
+    for uri, cap, i in zip(uris, captions, idx):
+        if uri:
+            figs.append(f'<figure><img src="{uri}" alt="{_e(cap)}" width="320"><figcaption>{_e(cap)} '
+                        f'({_mmss(float(track.times_ms[i]) / 1000)})</figcaption></figure>')
+    note = "" if frame_provider is not None else \
+        "<p class='sub'>Video frames were not available: the pictures show the landmarks.</p>"
+    return "<h2>Rest and peak frames</h2>" + note + f"<div class='pics'>{''.join(figs)}</div>"
+
+
+def _charts_html(table: MeasureTable, analysis: Analysis) -> str:
+    plots = PLOT_MEASURES_5 if table.n_points == 5 else PLOT_MEASURES
+    out = ["<h2>Right vs left over time</h2>",
+           "<p class='sub'><span class='r'>&#9632; patient right</span> &nbsp; <span class='lft'>&#9632; patient "
+           "left</span> &nbsp; grey band: rest; coloured bands: expression segments (strong: this region).</p>"]
+    for region in regions_for(table.n_points):
+        if plots.get(region):
+            out.append(f"<h3>{_e(region)}</h3>{region_chart_svg(table, analysis, region)}")
+    return "".join(out)
+
+
+def _kv_table(d: dict) -> str:
+    rows = "".join(f'<tr><td class="l">{_e(k)}</td><td class="l">'
+                   f'{_e(json.dumps(v) if isinstance(v, (dict, list)) else v)}</td></tr>' for k, v in d.items())
+    return f"<table>{rows}</table>"
+
+
+def _provenance_html(result: dict, report: dict | None) -> str:
+    r = report or {}
+    basics = {"landmarks": result.get("source", {}).get("landmarks_csv"), "input video": r.get("input", {}).get("file"),
+              "app": " ".join(str(v) for v in r.get("app", {}).values()) or None, "backend": r.get("backend"),
+              "landmark points": result["mode"], "scale": result["scale"]["basis"]}
+    out = ["<h2>Models and settings</h2>", _kv_table({k: v for k, v in basics.items() if v is not None})]
+    if r.get("models"):
+        out.append("<h3>models</h3>" + _kv_table(r["models"]))
+    if r.get("settings"):
+        out.append("<h3>settings</h3>" + _kv_table(r["settings"]))
+    out.append("<h3>measures</h3>" + _kv_table(result["settings"]))
+    return "".join(out)
+
+
+def render_summary(track: LandmarkTrack, table: MeasureTable, analysis: Analysis, result: dict,
+                   report: dict | None = None,
+                   frame_provider: Callable[[list[float]], list] | None = None) -> str:
+    """The complete HTML document."""
+    csv_name = result.get("source", {}).get("landmarks_csv") or "landmarks"
+    name = Path(csv_name).name.removesuffix("_landmarks.csv")
+    rest = result["rest"]
+    head = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+            f"<title>{_e(name)} &ndash; FaceMirror summary</title><style>{CSS}</style></head><body>")
+    body = [f"<h1>FaceMirror symmetry summary</h1><div class='sub'>{_e(name)}</div>",
+            _verdict_html(report), _warnings_html(result, report),
+            f"<p>Rest: {_mmss(rest['start_s'])}&ndash;{_mmss(rest['end_s'])} ({_e(rest['source'])}). "
+            f"{len(result['segments'])} expression segment(s); values in grey: neither side moved beyond its "
+            "threshold. "
+            "Patient's right = image left of the unmirrored video.</p>",
+            _pictures_html(track, analysis, frame_provider), _rest_html(result, table.n_points),
+            _segments_html(result, table.n_points),
+            _charts_html(table, analysis), _provenance_html(result, report)]
+    return head + "".join(body) + "</body></html>\n"

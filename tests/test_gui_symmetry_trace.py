@@ -1,0 +1,62 @@
+"""The live right-vs-left trace widget, fed with synthetic landmark frames."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from app.gui.symmetry_trace import SymmetryTrace  # noqa: E402
+from tests.synthetic_face import Event, Pose, canonical_track, place, times  # noqa: E402
+
+
+def feed(widget: SymmetryTrace, events, duration=6.0, pose=Pose(roll_deg=-9.0)):
+    t = times(duration)
+    px, angle, point = place(canonical_track(t, events, noise=0.002), pose)
+    for ti, pts in zip(t, px):
+        widget.add_frame(float(ti), pts, angle, point)
+    return t
+
+
+def test_auto_region_follows_the_smile_and_shows_the_weaker_side(qtbot):
+    w = SymmetryTrace()
+    qtbot.addWidget(w)
+    feed(w, [Event("smile", 2.0, 0.075, 0.15, hold=3.0)], duration=5.5)
+    assert w.shown_region == "mouth"
+    _, right, left = w.series()
+    # change from the baseline (first second) during the hold, in mm (IPD 63 mm)
+    assert left[-10:].mean() == pytest.approx(0.15 * 63, abs=0.6)
+    assert right[-10:].mean() == pytest.approx(0.075 * 63, abs=0.6)
+    img = w.grab()
+    assert not img.isNull() and img.width() > 0
+
+
+def test_explicit_region_and_bad_region(qtbot):
+    w = SymmetryTrace(region="brow")
+    qtbot.addWidget(w)
+    feed(w, [Event("smile", 1.0, 0.1, 0.1)], duration=3.0)
+    assert w.shown_region == "brow"          # fixed, even though the mouth moves
+    with pytest.raises(ValueError):
+        w.set_region("ears")
+
+
+def test_missing_faces_and_a_new_video_reset(qtbot):
+    w = SymmetryTrace()
+    qtbot.addWidget(w)
+    w.add_frame(0.0, None)
+    assert len(w.series()[0]) == 0
+    feed(w, [], duration=2.0)
+    assert len(w.series()[0]) == len(times(2.0))
+    w.add_frame(0.0, np.full((98, 2), np.nan))    # time went back: a new video
+    t, r, _ = w.series()
+    assert len(t) == 1 and np.isnan(r[0])
+    w.grab()
+
+
+@pytest.mark.parametrize("kind,amp,region", [("brow", 0.1, "brow"), ("eye", 0.8, "eyes"), ("snarl", 0.08, "nose")])
+def test_auto_region_switches_to_the_moving_region(qtbot, kind, amp, region):
+    w = SymmetryTrace()
+    qtbot.addWidget(w)
+    assert w.shown_region == "mouth"         # the default before anything moved
+    feed(w, [Event(kind, 2.0, amp, amp)], duration=4.0)
+    assert w.shown_region == region
