@@ -8,6 +8,7 @@ bundled FFmpeg copies), and renders a matplotlib plot with its cache in the user
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -108,6 +109,29 @@ def test_frozen_batch_run(frozen_app, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "clip_annotated.mp4", "clip_landmarks.csv", "clip_left_mirrored.mp4", "clip_report.json",
         "clip_right_mirrored.mp4"]
+
+
+def test_frozen_measures_subcommand(frozen_app, tmp_path):
+    """`measures` in the frozen app on a synthetic face's landmarks (a smile, a brow raise): the
+    summary's matplotlib charts, with matplotlib's cache in the user's cache folder."""
+    from tests.test_measures_output import check_offline_html, landmarks_csv
+
+    _, exe = frozen_app
+    csv_path = landmarks_csv(tmp_path)
+    out = tmp_path / "out"
+    proc = _run(exe, "measures", csv_path, "--out", out, cache_dir=tmp_path / "cache")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["clip_measures.csv", "clip_measures.json", "clip_summary.html"]
+    check_offline_html((out / "clip_summary.html").read_text(encoding="utf-8"))  # charts rendered (SVG)
+    frozen = json.loads((out / "clip_measures.json").read_text(encoding="utf-8"))
+    assert [seg["region"] for seg in frozen["segments"]] == ["mouth", "brow"]  # the smile, then the brow raise
+    # The frozen app computes what the source computes.
+    from app.cli import main
+
+    assert main(["measures", str(csv_path), "--out", str(tmp_path / "source")]) == 0
+    source = json.loads((tmp_path / "source" / "clip_measures.json").read_text(encoding="utf-8"))
+    assert frozen["segments"] == source["segments"] and frozen["measures"] == source["measures"]
+    assert list((tmp_path / "cache" / "matplotlib").glob("fontlist-*.json"))
 
 
 def test_frozen_bundle_contents_and_size(frozen_app):
