@@ -115,7 +115,7 @@ def _check_window(folder: Path) -> None:
     file_open.install(app)  # before the event loop runs: files dropped on the icon at launch
     platform, style = app.platformName(), app.style().name()
     print(f"Qt platform: {platform}, style: {style}")
-    if sys.platform == "darwin" and not os.environ.get("QT_QPA_PLATFORM") and (platform, style) != ("cocoa", "macos"):
+    if sys.platform == "darwin" and not os.environ.get("QT_QPA_PLATFORM") and (platform, style.lower()) != ("cocoa", "macos"):
         raise SelfTestFailure(f"expected the Cocoa platform and macOS style, got {platform}/{style} "
                               "(missing Qt plugins in the bundle?)")
     # A throwaway settings file: the self-test must not change the user's preferences.
