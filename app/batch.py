@@ -76,7 +76,8 @@ def process_command(args, out=sys.stdout, err=sys.stderr) -> int:
         batch_warnings.add(Pipeline.UNTRAINED_WARNING)
 
     videos, refused = find_videos([Path(p) for p in args.inputs])
-    settings = Settings(midline=args.midline, annotated=not args.no_annotated, overwrite=args.overwrite)
+    settings = Settings(midline=args.midline, annotated=not args.no_annotated, overwrite=args.overwrite,
+                        audio=not getattr(args, "no_audio", False))
     pipeline = Pipeline(models, settings)
     cancel = threading.Event()
 

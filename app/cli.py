@@ -57,6 +57,8 @@ def _build_parser() -> argparse.ArgumentParser:
                            "non-default choice is reported as not honoured; default glabella-chin)")
     proc.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     proc.add_argument("--no-annotated", action="store_true", help="do not write NAME_annotated.mp4")
+    proc.add_argument("--no-audio", action="store_true",
+                      help="leave the input's audio out of the output videos (default: copied unchanged)")
 
     meas = sub.add_parser("measures", help="symmetry measures and the HTML summary from a landmarks CSV")
     meas.add_argument("landmarks_csv", type=Path, help="NAME_landmarks.csv (frame, time_ms, p0_x ... p97_y)")

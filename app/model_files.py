@@ -20,6 +20,11 @@ MANIFEST_NAME = "manifest.json"
 STAR_KEY = "star"
 RETINAFACE_KEY = "retinaface"
 
+# Where the official checkpoints are published (OpenFace 3.0's Hugging Face repository).
+WEIGHTS_REPO = "nutPace/openface_weights"
+WEIGHTS_REPO_URL = f"https://huggingface.co/{WEIGHTS_REPO}"
+WEIGHTS_DOWNLOAD_URL = f"{WEIGHTS_REPO_URL}/resolve/main"
+
 
 @dataclass(frozen=True)
 class ModelFile:

@@ -66,6 +66,7 @@ class Cancelled(Exception):
 class Settings:
     midline: str = "glabella-chin"       # or "pupils" (STAR only)
     annotated: bool = True
+    audio: bool = True                   # copy the input's audio into every output video
     overwrite: bool = False
     redetect_every: int = 10
     preview_max_side: int = 480
@@ -188,7 +189,7 @@ class Pipeline:
         errors: list[BaseException] = []
         frames_in = Channel(s.queue_size, stop, cancel)
         frames_out = Channel(s.queue_size, stop, cancel)
-        writers = open_video_writers(outputs.temp, reader)
+        writers = open_video_writers(outputs.temp, reader, audio=s.audio)
         csv_sink = LandmarksCsv(outputs.temp["landmarks"], self.models.coarse)
         reader_stage = ReaderStage(reader, frames_in, timer, stop, errors, s.max_frames)
         post_stage = PostStage(frames_out, writers, timer, stop, errors,

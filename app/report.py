@@ -50,7 +50,7 @@ def build_report(*, started_at: str, models, settings: dict, reader, input_sha25
                    "ended_early": bool(reader.ended_early), "end_reason": reader.end_reason},
         "quality_flags": analyzer.quality.as_dict(),
         "tracking": analyzer.tracker.stats.as_dict(),
-        "output_codec": {kind: w.codec for kind, w in writers.items()},
+        "output_video": {kind: w.info() for kind, w in writers.items()},
         "outputs": {k: str(p) for k, p in finals.items()},
         "timings": timings(elapsed, frames, timer),
         "warnings": warnings,

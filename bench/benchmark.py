@@ -302,7 +302,8 @@ def _star_alone_ms(models, video: Path, iterations: int) -> list[float]:
         return []
     box = None
     with VideoReader(video) as reader:
-        for i, (_, _, frame) in enumerate(reader):
+        for i, vf in enumerate(reader):
+            frame = vf.image
             faces = models.faces.detect(frame)
             if faces:
                 box = faces[0].box

@@ -123,12 +123,15 @@ def test_outputs_report_and_csv(tmp_path, models_5pt, portrait):
     names = sorted(p.name for p in out.iterdir())
     assert names == ["clip_annotated.mp4", "clip_landmarks.csv", "clip_left_mirrored.mp4",
                      "clip_report.json", "clip_right_mirrored.mp4"]
-    import cv2
+    from app.video.reader import VideoReader
+    with VideoReader(video) as src:
+        times_in = [f.timestamp_ms for f in src]
     for kind in ("left_mirrored", "right_mirrored", "annotated"):
-        cap = cv2.VideoCapture(str(out / f"clip_{kind}.mp4"))
-        assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
-        assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(25, abs=0.01)
-        assert (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))) == frames[0].shape[1::-1]
+        with VideoReader(out / f"clip_{kind}.mp4") as r:
+            times_out = [f.timestamp_ms for f in r]
+            assert r.codec == "h264" and r.pix_fmt == "yuv420p"
+            assert r.frame_size == frames[0].shape[1::-1]
+        assert times_out == pytest.approx(times_in, abs=1.0)     # the input's frame times, 12 frames
     report = json.loads((out / "clip_report.json").read_text())
     assert report["app"]["version"]
     assert len(report["models"]["retinaface"]["sha256"]) == 64
@@ -138,7 +141,8 @@ def test_outputs_report_and_csv(tmp_path, models_5pt, portrait):
     assert report["quality_flags"]["coarse_landmarks"] == 12
     assert "CPU" in report["backend"]
     assert report["settings"]["midline"] == "glabella-chin"
-    assert set(report["output_codec"]) == {"left_mirrored", "right_mirrored", "annotated"}
+    assert set(report["output_video"]) == {"left_mirrored", "right_mirrored", "annotated"}
+    assert all(v["encoder"] and v["ffmpeg"] for v in report["output_video"].values())
     assert report["timings"]["total_s"] > 0
     rows = _read_csv(out / "clip_landmarks.csv")
     assert list(rows[0].keys()) == csv_columns(coarse=True)
@@ -195,16 +199,24 @@ def test_disk_full_during_encoding_leaves_no_file(tmp_path, models_5pt, portrait
 
     _, frames = videos.transformed_frames(portrait, [(0, 1, 0, 0)] * 10, (180, 200))
     video = videos.write_video(tmp_path / "v.mp4", frames)
-    original = writer_mod.VideoWriter.write
-    calls = {"n": 0}
+    original_open = writer_mod._open_output
 
-    def failing_write(self, frame):
-        calls["n"] += 1
-        if calls["n"] > 8:
-            raise writer_mod.VideoWriteError(f"{self.path.name}: {errno.errorcode[errno.ENOSPC]}: "
-                                             "the disk is full.")
-        return original(self, frame)
-    monkeypatch.setattr(writer_mod.VideoWriter, "write", failing_write)
+    class DiskFills:
+        """The output file object of a disk that fills up after a few kilobytes."""
+
+        def __init__(self, fh):
+            self._fh, self.written = fh, 0
+
+        def write(self, data):
+            self.written += len(data)
+            if self.written > 4000:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self._fh.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self._fh, name)
+
+    monkeypatch.setattr(writer_mod, "_open_output", lambda path: DiskFills(original_open(path)))
     out = tmp_path / "out"
     result = Pipeline(models_5pt, Settings()).process(video, out)
     assert not result.ok and "disk is full" in result.error

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from app import model_files
 
-DEFAULT_BASE_URL = "https://huggingface.co/nutPace/openface_weights/resolve/main"
+DEFAULT_BASE_URL = model_files.WEIGHTS_DOWNLOAD_URL
 CHUNK = 1 << 16
 
 
@@ -105,7 +105,7 @@ def fetch_command(args) -> int:
         except FetchError as exc:
             print(f"error: {exc}", file=sys.stderr)
             print(f"If this machine has no internet access, download {ck['file']} from "
-                  f"{DEFAULT_BASE_URL.rsplit('/resolve', 1)[0]} by other means, put it in {dest}, "
+                  f"{model_files.WEIGHTS_REPO_URL} by other means, put it in {dest}, "
                   "and run the convert command shown by `python main.py doctor`.", file=sys.stderr)
             return 2
         if not ck.get("sha256"):

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from app import model_files, paths
 
-HF_REPO = "nutPace/openface_weights"
-HF_URL = f"https://huggingface.co/{HF_REPO}"
+HF_REPO = model_files.WEIGHTS_REPO
+HF_URL = model_files.WEIGHTS_REPO_URL
 FETCH_COMMAND = "python main.py models fetch"
 EXTRAS_COMMAND = ".venv/bin/pip install -e '.[convert]'"
 

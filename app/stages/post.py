@@ -38,14 +38,15 @@ def downscale(img: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
 
-def open_video_writers(temp_paths: dict, reader) -> dict[str, VideoWriter]:
-    """One writer per video output the run produces, writing to its temporary path."""
+def open_video_writers(temp_paths: dict, reader, audio: bool = True) -> dict[str, VideoWriter]:
+    """One writer per video output the run produces, writing to its temporary path, with the
+    input's time base (output frame times = input frame times) and, unless refused, its audio."""
     writers: dict[str, VideoWriter] = {}
     try:
         for kind in VIDEO_KINDS:
             if kind in temp_paths:
-                writers[kind] = VideoWriter(temp_paths[kind], reader.fps, reader.frame_size, overwrite=True,
-                                            verify=False)
+                writers[kind] = VideoWriter(temp_paths[kind], reader.frame_size, time_base=reader.time_base,
+                                            fps=reader.fps, audio_source=reader.path if audio else None)
     except BaseException:
         for w in writers.values():
             w.abort()
@@ -95,10 +96,10 @@ class PostStage(threading.Thread):
             if self.untrained:
                 stamp_untrained(annotated)
         t2 = time.perf_counter()
-        self.writers["left_mirrored"].write(pair.left)
-        self.writers["right_mirrored"].write(pair.right)
+        self.writers["left_mirrored"].write(pair.left, r.pts)
+        self.writers["right_mirrored"].write(pair.right, r.pts)
         if "annotated" in self.writers:
-            self.writers["annotated"].write(annotated)
+            self.writers["annotated"].write(annotated, r.pts)
         t3 = time.perf_counter()
         self.timer.add("mirror", t1 - t0)
         self.timer.add("annotate", t2 - t1)
