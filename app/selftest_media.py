@@ -6,11 +6,11 @@ Objective-C class names, and the runtime warns that which one is used is undefin
 classes belong to the AVFoundation capture device, which neither FaceMirror nor OpenCV's file
 I/O uses. This check encodes with PyAV and decodes the result with both PyAV and OpenCV in the
 same process, so the frozen app on the macOS CI proves the duplicate is harmless for what the
-app does. Qt-free.
+app does. The encode goes through the app's own writer, so it uses the app's encoder choice
+(VideoToolbox on a Mac where it opens, else libx264). Qt-free.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +25,6 @@ class MediaCheckError(RuntimeError):
     pass
 
 
-def h264_encoders() -> list[str]:
-    """Encoders the app may use, preferred first (VideoToolbox is absent on virtual Macs)."""
-    return (["h264_videotoolbox"] if sys.platform == "darwin" else []) + ["libx264"]
-
-
 def _frames() -> list[np.ndarray]:
     w, h = SIZE
     out = []
@@ -40,18 +35,21 @@ def _frames() -> list[np.ndarray]:
     return out
 
 
-def encode_h264(path: Path, encoder: str) -> None:
-    import av
+def encode_with_app_writer(path: Path) -> str:
+    """Write FRAMES frames with the app's own writer (its encoder choice); returns what it used."""
+    from fractions import Fraction
 
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(encoder, rate=25)
-        stream.width, stream.height = SIZE
-        stream.pix_fmt = "yuv420p"
-        for img in _frames():
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    from app.video.writer import VideoWriter
+
+    writer = VideoWriter(path, SIZE, time_base=Fraction(1, 25), fps=25.0)
+    try:
+        for i, img in enumerate(_frames()):
+            writer.write(img, i)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.encoder.describe()
 
 
 def decode_pyav(path: Path) -> tuple[int, str]:
@@ -80,28 +78,20 @@ def decode_opencv(path: Path) -> int:
 
 
 def check_video(folder: Path) -> list[str]:
-    """Encode H.264 with PyAV, decode it with PyAV and OpenCV; lines to print. Raises MediaCheckError."""
+    """Encode H.264 with the app's writer (PyAV), decode it with PyAV and OpenCV; lines to print."""
     import av
 
+    path = folder / "selftest.mp4"
+    encoder = encode_with_app_writer(path)
+    n_av, codec = decode_pyav(path)
+    n_cv = decode_opencv(path)
     lines = [f"PyAV {av.__version__}, FFmpeg libavcodec {'.'.join(map(str, av.library_versions['libavcodec']))}"]
-    tried = []
-    for encoder in h264_encoders():
-        path = folder / f"selftest_{encoder}.mp4"
-        try:
-            encode_h264(path, encoder)
-        except Exception as exc:  # noqa: BLE001 - try the next encoder, report all
-            tried.append(f"{encoder}: {type(exc).__name__}: {exc}")
-            continue
-        n_av, codec = decode_pyav(path)
-        n_cv = decode_opencv(path)
-        if codec != "h264" or n_av != FRAMES or n_cv != FRAMES:
-            raise MediaCheckError(f"{encoder}: wrote {FRAMES} frames, PyAV decoded {n_av} ({codec}), "
-                                  f"OpenCV decoded {n_cv}")
-        lines += [f"  not used: {t}" for t in tried]
-        lines.append(f"H.264 encode ({encoder}) and decode in one process: PyAV {n_av}/{FRAMES} frames, "
-                     f"OpenCV {n_cv}/{FRAMES} frames")
-        return lines
-    raise MediaCheckError("no H.264 encoder works: " + "; ".join(tried))
+    if codec != "h264" or n_av != FRAMES or n_cv != FRAMES:
+        raise MediaCheckError(f"{encoder}: wrote {FRAMES} frames, PyAV decoded {n_av} ({codec}), "
+                              f"OpenCV decoded {n_cv}")
+    lines.append(f"H.264 encode ({encoder}) and decode in one process: PyAV {n_av}/{FRAMES} frames, "
+                 f"OpenCV {n_cv}/{FRAMES} frames")
+    return lines
 
 
 def check_plots(folder: Path) -> list[str]:

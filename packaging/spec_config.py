@@ -630,13 +630,16 @@ NOTICES_NAME = "THIRD_PARTY_NOTICES.txt"
 LICENSE_NAME = "LICENSE"
 LICENCE_FILE_RE = re.compile(r"^(LICEN[CS]E|COPYING|NOTICE|COPYRIGHT|AUTHORS|THIRDPARTYNOTICES|"
                              r"THIRD[-_]PARTY)", re.IGNORECASE)
-# Licence texts the wheels do not carry themselves (packaging/licenses/): Qt and PySide6 ship
-# none; PyAV's FFmpeg (with x264/x265) ships none. Keyed by normalised distribution name.
+# Licence texts the wheels do not carry themselves (packaging/licenses/, verbatim FSF texts), by
+# normalised distribution name (what they contain: packaging/README "Bundled codecs and licences"):
+# Qt/PySide6 ship none; PyAV's FFmpeg is built as LGPL-3.0 (version3) and linked with x264/x265
+# (GPL-2.0-or-later), lame and gnutls are LGPL-2.x; OpenCV's macOS FFmpeg is a GPL-3.0 build
+# although its LICENSE-3RD-PARTY.txt only carries LGPL-2.1.
 EXTRA_LICENCE_TEXTS = {
     "pyside6-essentials": ("LGPL-3.0.txt", "GPL-3.0.txt"),
     "shiboken6": ("LGPL-3.0.txt", "GPL-3.0.txt"),
-    "av": ("LGPL-2.1.txt", "GPL-2.0.txt"),
-    "opencv-python-headless": ("LGPL-2.1.txt",),
+    "av": ("LGPL-3.0.txt", "GPL-3.0.txt", "GPL-2.0.txt", "LGPL-2.1.txt"),
+    "opencv-python-headless": ("GPL-3.0.txt", "LGPL-2.1.txt"),
 }
 # Distributions in every build that no import names: PyInstaller's bootloader runs the app.
 ALWAYS_BUNDLED = ("pyinstaller",)
@@ -743,6 +746,24 @@ def third_party_notices(dists: Sequence, licences_dir: Path, app_name: str = APP
     return "\n".join(parts) + "\n"
 
 
+def write_licence_folder(dists: Sequence, licences_dir: Path, dest: Path) -> list[Path]:
+    """The licence files as separate files: dest/<dist>-<version>/<file> and the FSF texts."""
+    written = []
+    for dist in dists:
+        folder = Path(dest) / f"{normalise(dist.metadata['Name'])}-{dist.version}"
+        for rel, text in licence_texts(dist):
+            target = folder / rel.replace("/", "__")  # flat and unique: cv2__LICENSE.txt, ...
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            written.append(target)
+    for text_file in sorted(Path(licences_dir).glob("*.txt")):
+        target = Path(dest) / text_file.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text_file.read_text(encoding="utf-8"), encoding="utf-8")
+        written.append(target)
+    return written
+
+
 # --------------------------------------------------------------------------------------------
 # What a finished bundle must contain (checked after the build, and again on CI)
 
@@ -750,10 +771,16 @@ BUILD_INFO_NAME = "build_info.json"
 ICON_PNG = "resources/FaceMirror.png"
 # (marker file in the bundle, words the notices must contain): a bundled copy of a library needs
 # its licence text.
+LICENCES_DIR = "licenses"  # the same texts as separate files: licenses/<dist>-<version>/..., licenses/GPL-3.0.txt
+GPL2 = ("GPL-2.0.txt", "GNU GENERAL PUBLIC LICENSE Version 2, June 1991")
+GPL3 = ("GPL-3.0.txt", "GNU GENERAL PUBLIC LICENSE Version 3, 29 June 2007")
+LGPL21 = ("LGPL-2.1.txt", "GNU LESSER GENERAL PUBLIC LICENSE Version 2.1, February 1999")
+LGPL3 = ("LGPL-3.0.txt", "GNU LESSER GENERAL PUBLIC LICENSE Version 3, 29 June 2007")
+# (file name pattern of a bundled library, licence texts it needs): both in the notices and as a file.
 LICENCE_MARKERS = (
-    (re.compile(r"libx26[45]"), "GNU GENERAL PUBLIC LICENSE Version 2, June 1991"),
-    (re.compile(r"libavcodec"), "GNU LESSER GENERAL PUBLIC LICENSE Version 2.1, February 1999"),
-    (re.compile(r"(libQt6Core|QtCore\.framework)"), "GNU LESSER GENERAL PUBLIC LICENSE Version 3, 29 June 2007"),
+    (re.compile(r"libx26[45]"), (GPL2,)),
+    (re.compile(r"libavcodec"), (LGPL3, GPL3, LGPL21)),
+    (re.compile(r"(libQt6Core|QtCore\.framework)"), (LGPL3, GPL3)),
 )
 REQUIRED_PACKAGES = ("av", "matplotlib", "PIL", "cv2", "numpy", "onnxruntime", "PySide6")
 
@@ -801,9 +828,14 @@ def check_bundle(bundle: Path) -> list[str]:
     # Whitespace-normalised: licence headers are centred with runs of spaces and line breaks.
     notices = " ".join(notices_path.read_text(encoding="utf-8").split()) if notices_path else ""
     files = [p.name for r in roots if r.is_dir() for p in r.rglob("*")]
-    for pattern, words in LICENCE_MARKERS:
-        if any(pattern.search(f) for f in files) and words not in notices:
-            problems.append(f"{pattern.pattern} is bundled but {NOTICES_NAME} lacks '{words}'")
+    for pattern, texts in LICENCE_MARKERS:
+        if not any(pattern.search(f) for f in files):
+            continue
+        for file_name, words in texts:
+            if words not in notices:
+                problems.append(f"{pattern.pattern} is bundled but {NOTICES_NAME} lacks '{words}'")
+            if _find(roots, f"{LICENCES_DIR}/{file_name}") is None:
+                problems.append(f"{pattern.pattern} is bundled but {LICENCES_DIR}/{file_name} is missing")
     return problems
 
 

@@ -772,9 +772,10 @@ def test_third_party_notices_carry_every_distributions_licence_and_the_codec_tex
     for d in dists:
         assert f"{d.metadata['Name']} {d.version}" in text
     assert "Copyright retained by original committers" in text  # PyAV's own BSD text, from its wheel
-    assert "GNU LESSER GENERAL PUBLIC LICENSE Version 2.1, February 1999" in flat   # FFmpeg
+    assert "GNU LESSER GENERAL PUBLIC LICENSE Version 2.1, February 1999" in flat   # lame, gnutls
+    assert "GNU GENERAL PUBLIC LICENSE Version 3, 29 June 2007" in flat             # OpenCV's FFmpeg (macOS)
     assert "GNU GENERAL PUBLIC LICENSE Version 2, June 1991" in flat                # x264 / x265
-    assert "GNU LESSER GENERAL PUBLIC LICENSE Version 3, 29 June 2007" in flat     # Qt / PySide6
+    assert "GNU LESSER GENERAL PUBLIC LICENSE Version 3, 29 June 2007" in flat     # Qt, PyAV's FFmpeg
     assert "PYTHON SOFTWARE FOUNDATION LICENSE" in text
     assert text.count("GNU LESSER GENERAL PUBLIC LICENSE\n                       Version 2.1") >= 1
     for name in cfg.EXTRA_LICENCE_TEXTS.values():
@@ -797,7 +798,11 @@ def _fake_bundle(root: Path, *, star=True, detector_only=False, notices="full", 
         _write(internal / "weights" / cfg.STAR_FILE, b"x")
     text = ""
     if notices == "full":
-        text = "\n".join((PACKAGING / "licenses" / f).read_text() for f in ("GPL-2.0.txt", "LGPL-2.1.txt"))
+        fsf = ("GPL-2.0.txt", "GPL-3.0.txt", "LGPL-2.1.txt", "LGPL-3.0.txt")
+        text = "\n".join((PACKAGING / "licenses" / f).read_text() for f in fsf)
+        for f in fsf:
+            if f"licenses/{f}" not in skip:
+                _write(internal / "licenses" / f, (PACKAGING / "licenses" / f).read_bytes())
     _write(internal / cfg.NOTICES_NAME, text.encode())
     return root
 
@@ -812,6 +817,9 @@ def test_bundle_check_finds_what_is_missing(tmp_path):
     assert "package PIL is missing" in problems
     assert any(p.startswith("libx26[45] is bundled") for p in problems)
     assert any(p.startswith("libavcodec is bundled") for p in problems)
+    # The texts must also be there as files (licenses/), not only inside the notices.
+    problems = cfg.check_bundle(_fake_bundle(tmp_path / "nofile", skip=("licenses/GPL-3.0.txt",)))
+    assert problems == ["libavcodec is bundled but licenses/GPL-3.0.txt is missing"]
     # A bundled model whose manifest names a licence file needs that file beside it.
     lic = _fake_bundle(tmp_path / "lic")
     _write(lic / "_internal" / "weights" / "manifest.json", json.dumps({"models": {"retinaface": {
@@ -899,3 +907,15 @@ def test_requires_python_is_true_to_the_pinned_dependencies():
     highest = max(floors.values())
     ours_low = max(tuple(int(x) for x in s.version.split(".")[:2]) for s in ours if s.operator == ">=")
     assert ours_low == highest, f"requires-python {ours} but the pins need >= {highest}: {floors}"
+
+
+def test_licence_folder_has_each_distributions_files_and_the_fsf_texts(tmp_path):
+    dists = cfg.bundled_distributions({"av", "cv2", "PySide6"})
+    written = cfg.write_licence_folder(dists, PACKAGING / "licenses", tmp_path / "licenses")
+    names = {str(p.relative_to(tmp_path / "licenses")) for p in written}
+    for fsf in ("GPL-2.0.txt", "GPL-3.0.txt", "LGPL-2.1.txt", "LGPL-3.0.txt"):
+        assert fsf in names
+    av = next(d for d in dists if d.metadata["Name"] == "av")
+    assert f"av-{av.version}/av-{av.version}.dist-info__licenses__LICENSE.txt" in names
+    assert any(n.startswith("opencv-python-headless-") and n.endswith("cv2__LICENSE-3RD-PARTY.txt") for n in names)
+    assert all(p.is_file() and p.stat().st_size > 0 for p in written)

@@ -31,7 +31,7 @@ def test_self_test_from_source_proves_cpu_backend_media_and_window(installed_mod
     for name in ("retinaface_mobilenet025.onnx", "star_landmark_98.onnx"):
         line = next(x for x in out.splitlines() if x.startswith(f"provider proof: {name}: CPU"))
         assert "executed: CPU " in line and "nodes" in line
-    assert "H.264 encode (libx264) and decode in one process: PyAV 12/12 frames, OpenCV 12/12 frames" in out
+    assert _h264_line(out)
     assert "matplotlib" in out and "plot rendered" in out
     assert "Qt platform: offscreen" in out
     assert "videos queued from files opened by the system: 0" in out
@@ -92,3 +92,9 @@ def test_on_macos_the_window_check_fails_without_cocoa_injected_platform(qapp, m
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)  # the running QApplication is offscreen
     with pytest.raises(selftest.SelfTestFailure, match="expected the Cocoa platform and macOS style, got offscreen"):
         selftest._check_window(tmp_path)
+
+
+def _h264_line(out: str) -> bool:
+    """The app's writer chose libx264 here (no VideoToolbox) and both FFmpeg copies read the file back."""
+    return any(line.startswith("H.264 encode (libx264") and line.endswith(
+        "and decode in one process: PyAV 12/12 frames, OpenCV 12/12 frames") for line in out.splitlines())
