@@ -109,6 +109,14 @@ def test_frozen_batch_run(frozen_app, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "clip_annotated.mp4", "clip_landmarks.csv", "clip_left_mirrored.mp4", "clip_report.json",
         "clip_right_mirrored.mp4"]
+    # The app's own writer in the frozen app: H.264 (libx264 here), every frame, readable by PyAV.
+    import av
+
+    for name in ("clip_annotated.mp4", "clip_left_mirrored.mp4", "clip_right_mirrored.mp4"):
+        with av.open(str(tmp_path / "out" / name)) as container:
+            stream = container.streams.video[0]
+            assert stream.codec_context.name == "h264", name
+            assert sum(1 for _ in container.decode(stream)) == 3, name
 
 
 def test_frozen_measures_subcommand(frozen_app, tmp_path):
