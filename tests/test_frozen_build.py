@@ -1,9 +1,11 @@
-"""The Linux onedir build from FaceMirror.spec, run as a user would: self-test and a batch run.
+"""The Linux onedir build from FaceMirror.spec, run as a user would: self-test, a batch run, measures.
 
-Built with development models (random-weights STAR, real RetinaFace converted from the pinned
-checkpoint). About a minute here. The self-test in the frozen app proves the provider (nodes per
-provider), encodes H.264 with PyAV and decodes it with PyAV and OpenCV in one process (the two
-bundled FFmpeg copies), and renders a matplotlib plot with its cache in the user's cache folder.
+Built as a release is (models verified against their pins) with development models: random-weights
+STAR, and the real RetinaFace converted here, which must equal the committed file's sha256. About a
+minute here. The frozen app's self-test proves the provider (nodes per provider), encodes H.264
+through the app's writer and decodes it with PyAV and OpenCV in one process (the two bundled FFmpeg
+copies), and renders a plot with matplotlib's cache in the user's cache folder; `process` writes
+H.264 outputs; `measures` draws its summary; the bundle carries its licences.
 """
 from __future__ import annotations
 
