@@ -1,7 +1,7 @@
 """Facts the build recorded about itself (build_info.json inside a frozen app).
 
 The spec writes the file; running from source there is none and every fact has its source
-default. Qt-free: the window's About/status bar and the self-test read the same function.
+default. Qt-free: the window's status bar, the diagnostic info and the self-test read the same function.
 """
 from __future__ import annotations
 
@@ -33,5 +33,5 @@ def detector_only() -> bool:
 
 
 def build_note() -> str:
-    """'' or a short note for the About box and the status bar."""
+    """'' or a short note for the status bar, the diagnostic info (and an About box)."""
     return DETECTOR_ONLY_TEXT if detector_only() else ""

@@ -538,7 +538,7 @@ def star_rule(datas: Sequence[tuple[str, str]], env: Mapping[str, str]) -> tuple
     return False, (f"{STAR_FILE} is not in the models folder, so the app would only have the face detector "
                    "(coarse 5-point midline). Put the STAR model in weights/ (`python main.py models fetch`), "
                    f"or set {ENV_DETECTOR_ONLY}=1 to build a detector-only app on purpose (it says so in "
-                   "its About box and status bar).")
+                   "its status bar, diagnostic info and self-test).")
 
 
 def model_key_by_file(manifest: Mapping) -> dict[str, str]:
