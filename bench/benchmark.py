@@ -465,13 +465,14 @@ def _mb(v) -> str:
 
 # ---- synthetic test video ----------------------------------------------------------------------
 
-DEFAULT_IMAGE = Path(__file__).resolve().parents[3] / "shared" / "media" / "portrait_frontal.jpg"
+DEFAULT_IMAGE = Path(__file__).resolve().parents[2] / "shared" / "media" / "portrait_frontal.jpg"   # ../shared beside the repository
 
 
 def make_video(out_path: Path, size: tuple[int, int] = (1280, 720), seconds: float = 10.0, fps: float = 30.0,
                image: Path | None = None, noise: float = 2.0, out=None) -> Path:
     """A portrait photograph on a `size` canvas, moving like a head (rotation +-8 deg, shift,
-    +-5 % scale, a 4 s cycle) with a little sensor noise; written as MPEG-4 (mp4v)."""
+    +-5 % scale, a 4 s cycle) with a little sensor noise; written like a phone recording: H.264
+    with an AAC stereo track (a 440 Hz tone), so the pipeline benchmark copies audio as in use."""
     import cv2
 
     out = out or sys.stdout
@@ -491,9 +492,7 @@ def make_video(out_path: Path, size: tuple[int, int] = (1280, 720), seconds: flo
     n = max(1, int(round(seconds * fps)))
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    vw = cv2.VideoWriter(str(out_path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    if not vw.isOpened():
-        raise SystemExit(f"cannot write {out_path}")
+    vw = _PhoneLikeWriter(out_path, (w, h), fps, seconds=n / fps)
     rng = np.random.default_rng(0)
     noise_frames = [rng.normal(0, noise, (h, w, 3)).astype(np.int16) for _ in range(4)] if noise else []
     centre = (w / 2.0, h * 0.4)
@@ -511,9 +510,48 @@ def make_video(out_path: Path, size: tuple[int, int] = (1280, 720), seconds: flo
                 frame = np.clip(frame + noise_frames[k % len(noise_frames)], 0, 255).astype(np.uint8)
             vw.write(frame)
     finally:
-        vw.release()
+        vw.close()
     print(f"wrote {out_path} ({w}x{h}, {n} frames at {fps:g} fps = {n / fps:.1f} s)", file=out)
     return out_path
+
+
+class _PhoneLikeWriter:
+    """H.264 video + AAC audio test file through PyAV (benchmark input, not an app output)."""
+
+    def __init__(self, path: Path, size: tuple[int, int], fps: float, seconds: float):
+        import fractions
+
+        import av
+
+        self._av = av
+        self.c = av.open(str(path), "w")
+        rate = fractions.Fraction(fps).limit_denominator(1001)
+        self.v = self.c.add_stream("libx264", rate=rate, options={"preset": "veryfast", "crf": "20"})
+        self.v.width, self.v.height, self.v.pix_fmt = size[0], size[1], "yuv420p"
+        self.a = self.c.add_stream("aac", rate=48000, layout="stereo")
+        self.seconds, self.k = seconds, 0
+
+    def write(self, frame) -> None:
+        vf = self._av.VideoFrame.from_ndarray(frame, format="bgr24")
+        vf.pts = self.k
+        self.k += 1
+        for p in self.v.encode(vf):
+            self.c.mux(p)
+
+    def close(self) -> None:
+        for p in self.v.encode(None):
+            self.c.mux(p)
+        rate, chunk = 48000, 1024
+        for start in range(0, int(self.seconds * rate), chunk):
+            t = (np.arange(start, start + chunk) / rate).astype(np.float32)
+            tone = (0.2 * np.sin(2 * math.pi * 440 * t)).astype(np.float32)
+            af = self._av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout="stereo")
+            af.sample_rate, af.pts = rate, start
+            for p in self.a.encode(af):
+                self.c.mux(p)
+        for p in self.a.encode(None):
+            self.c.mux(p)
+        self.c.close()
 
 
 def _parse_size(text: str) -> tuple[int, int]:
