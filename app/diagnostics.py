@@ -8,7 +8,7 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 
-from app import APP_NAME, __version__, logs
+from app import APP_NAME, __version__, build_info, logs
 
 PACKAGES = ("onnxruntime", "numpy", "opencv-python-headless", "PySide6-Essentials", "av", "matplotlib")
 
@@ -29,7 +29,8 @@ def _package_versions() -> list[str]:
 
 
 def diagnostic_text(*, backend: str | None = None, models: dict | None = None) -> str:
-    lines = [f"{APP_NAME} {__version__}",
+    note = build_info.build_note()
+    lines = [f"{APP_NAME} {__version__}" + (f" ({note})" if note else ""),
              f"Python {platform.python_version()} on {platform.system()} {platform.release()} ({platform.machine()})"]
     lines += _package_versions()
     if backend:

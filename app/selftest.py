@@ -1,17 +1,28 @@
 """`main.py --self-test`: prove an installation (source or frozen bundle) works, then exit.
 
 Loads the installed models, runs one face detection and one STAR inference on a generated
-frame, creates the main window offscreen, prints the backend and exits 0; any failure prints the
-reason and exits 1. Used by CI on the frozen Linux build and by the macOS workflow.
+frame, proves which execution provider ran each model (ONNX Runtime's profiler: nodes per
+provider), encodes H.264 and decodes it with PyAV and OpenCV, renders a plot, creates the main
+window and exits 0; any failure prints the reason and exits 1.
+
+The window uses the platform Qt would use for a user: Cocoa on macOS (so `open FaceMirror.app
+--args --self-test` loads the Cocoa platform and macOS style plugins), offscreen only where there
+is no display or QT_QPA_PLATFORM says so. With `--require-coreml` the test fails unless CoreML
+executed every model's whole graph. Used by CI on the frozen Linux build and the macOS workflow.
 """
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+
+class SelfTestFailure(RuntimeError):
+    pass
 
 
 def _frame() -> np.ndarray:
@@ -26,60 +37,125 @@ def _frame() -> np.ndarray:
     return img
 
 
-def run_self_test(require_coreml: bool = False) -> int:
-    from app import __version__, APP_NAME, paths
+def _check_models(require_coreml: bool):
+    import onnxruntime as ort
+
     from app.engine import runtime
+    from app.model_set import Models
 
-    print(f"{APP_NAME} {__version__} self-test ({'frozen bundle' if paths.bundle_dir() else 'source'})")
+    providers = ort.get_available_providers()
+    print(f"onnxruntime {ort.__version__}: {', '.join(providers)}")
+    if require_coreml and runtime.COREML not in providers:
+        raise SelfTestFailure("CoreMLExecutionProvider is not available in this build")
+    t = time.perf_counter()
+    models = Models.load()
+    print(f"models loaded in {time.perf_counter() - t:.2f} s: "
+          + ", ".join(f"{k}={v}" for k, v in models.files.items()))
+    frame = _frame()
+    t = time.perf_counter()
+    faces = models.faces.detect(frame)
+    print(f"face detection: {len(faces)} face(s) in {1000 * (time.perf_counter() - t):.0f} ms "
+          f"({models.faces.backend.describe()})")
+    if models.landmarks is None:
+        print("STAR model: not installed (5-point fallback)")
+    else:
+        t = time.perf_counter()
+        pts = models.landmarks.landmarks_for_box(frame, (210, 90, 430, 390))
+        if pts.shape != (98, 2) or not np.all(np.isfinite(pts)):
+            raise SelfTestFailure(f"STAR returned {pts.shape} / non-finite landmarks")
+        print(f"STAR inference: 98 points in {1000 * (time.perf_counter() - t):.0f} ms "
+              f"({models.landmarks.backend.describe()})")
+    return models
+
+
+def _check_providers(models, require_coreml: bool) -> None:
+    """Run each model once with the profiler on; say how many nodes each provider executed."""
+    from app.engine import backend_check
+
+    failures = []
+    for path in models.files.values():
+        proof = backend_check.prove_backend(path)
+        print(f"provider proof: {proof.summary()}")
+        for reason in proof.backend.fallback_reasons:
+            print(f"  fallback: {reason}")
+        if require_coreml:
+            ok, why = backend_check.coreml_ran_graph(proof.nodes)
+            print(f"  {why}")
+            if not ok:
+                failures.append(f"{proof.model}: {why}")
+    if failures:
+        raise SelfTestFailure("--require-coreml: " + "; ".join(failures))
+
+
+def _check_media(folder: Path) -> None:
+    from app import selftest_media
+
+    for line in selftest_media.check_video(folder) + selftest_media.check_plots(folder):
+        print(line)
+
+
+def _choose_qt_platform() -> None:
+    """Offscreen only where no display can exist; macOS always gets its native platform."""
+    if os.environ.get("QT_QPA_PLATFORM") or sys.platform in ("darwin", "win32"):
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+
+def _check_window(folder: Path) -> None:
+    _choose_qt_platform()
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from app.gui.main_window import MainWindow
+
+    from app.gui import file_open
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    file_open.install(app)  # before the event loop runs: files dropped on the icon at launch
+    platform, style = app.platformName(), app.style().name()
+    print(f"Qt platform: {platform}, style: {style}")
+    if sys.platform == "darwin" and not os.environ.get("QT_QPA_PLATFORM") and (platform, style.lower()) != ("cocoa", "macos"):
+        raise SelfTestFailure(f"expected the Cocoa platform and macOS style, got {platform}/{style} "
+                              "(missing Qt plugins in the bundle?)")
+    # A throwaway settings file: the self-test must not change the user's preferences.
+    settings = QSettings(str(folder / "selftest.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings)
+    window.show()
+    _process_events_for(app, OPEN_EVENT_WAIT_S)
+    print(f"window: '{window.windowTitle()}' created ({window.width()}x{window.height()})")
+    # `open -a FaceMirror.app FOLDER --args --self-test` (CI): the folder arrives as a file-open
+    # event (Info.plist document types), and the window queues the videos inside it.
+    print(f"videos queued from files opened by the system: {window.model.rowCount()}")
+    window.close()
+    app.processEvents()
+
+
+OPEN_EVENT_WAIT_S = 1.0
+
+
+def _process_events_for(app, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def run_self_test(require_coreml: bool = False) -> int:
+    from app import __version__, APP_NAME, build_info, paths
+
+    note = build_info.build_note()
+    print(f"{APP_NAME} {__version__} self-test ({'frozen bundle' if paths.bundle_dir() else 'source'})"
+          + (f" - {note}" if note else ""))
     try:
-        import onnxruntime as ort
-
-        providers = ort.get_available_providers()
-        print(f"onnxruntime {ort.__version__}: {', '.join(providers)}")
-        if require_coreml and runtime.COREML not in providers:
-            print("FAIL: CoreMLExecutionProvider is not available in this build")
-            return 1
-        from app.pipeline import Models
-
-        t = time.perf_counter()
-        models = Models.load()
-        print(f"models loaded in {time.perf_counter() - t:.2f} s: "
-              + ", ".join(f"{k}={v}" for k, v in models.files.items()))
-        frame = _frame()
-        t = time.perf_counter()
-        faces = models.faces.detect(frame)
-        print(f"face detection: {len(faces)} face(s) in {1000 * (time.perf_counter() - t):.0f} ms "
-              f"({models.faces.backend.describe()})")
-        if models.landmarks is None:
-            print("STAR model: not installed (5-point fallback)")
-        else:
-            t = time.perf_counter()
-            pts = models.landmarks.landmarks_for_box(frame, (210, 90, 430, 390))
-            if pts.shape != (98, 2) or not np.all(np.isfinite(pts)):
-                print(f"FAIL: STAR returned {pts.shape} / non-finite landmarks")
-                return 1
-            print(f"STAR inference: 98 points in {1000 * (time.perf_counter() - t):.0f} ms "
-                  f"({models.landmarks.backend.describe()})")
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        import tempfile
-
-        from PySide6.QtCore import QSettings
-        from PySide6.QtWidgets import QApplication
-        from app.gui.main_window import MainWindow
-
-        app = QApplication.instance() or QApplication([sys.argv[0]])
+        models = _check_models(require_coreml)
+        _check_providers(models, require_coreml)
         with tempfile.TemporaryDirectory(prefix="facemirror-selftest-") as tmp:
-            # A throwaway settings file: the self-test must not change the user's preferences.
-            settings = QSettings(str(Path(tmp) / "selftest.ini"), QSettings.IniFormat)
-            window = MainWindow(settings=settings)
-            window.show()
-            app.processEvents()
-            print(f"window: '{window.windowTitle()}' created ({window.width()}x{window.height()})")
-            window.close()
-            app.processEvents()
+            _check_media(Path(tmp))
+            _check_window(Path(tmp))
         print(f"backend: {models.describe()}")
         print("self-test passed")
         return 0
     except Exception as exc:  # noqa: BLE001 - the point is to report, not to crash
-        print(f"FAIL: {type(exc).__name__}: {exc}")
+        print(f"FAIL: {type(exc).__name__}: {exc}" if not isinstance(exc, SelfTestFailure) else f"FAIL: {exc}")
         return 1

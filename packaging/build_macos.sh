@@ -17,7 +17,16 @@
 #   DIST_DIR, BUILD_DIR           PyInstaller output and work folders (default: dist/, build/)
 #   PYINSTALLER                   PyInstaller command (default: pyinstaller on PATH)
 #   DRY_RUN=1                     same as --dry-run
-#   FACEMIRROR_SPEC_REQUIRE_MODELS  passed to the spec; default 1 (a release must carry real models)
+#   FACEMIRROR_SPEC_REQUIRE_MODELS  passed to the spec; default 1 (a release must carry real models,
+#                                 each verified against a pinned sha256)
+#   FACEMIRROR_SPEC_CHECKPOINT_SHA256_STAR, ..._RETINAFACE
+#                                 read by the spec: the checkpoint each model must come from (unless
+#                                 the manifest pins it)
+#   FACEMIRROR_SPEC_DETECTOR_ONLY=1  read by the spec: build without STAR on purpose
+#   FACEMIRROR_RETRIES            attempts for steps that fail intermittently: `codesign --timestamp`
+#                                 (Apple's timestamp service) and `hdiutil create` ("Resource busy");
+#                                 default 4
+#   FACEMIRROR_RETRY_DELAY        seconds before the second attempt, doubled after each failure; default 15
 #
 # Written for the bash 3.2 that macOS ships: no associative arrays, no mapfile.
 set -euo pipefail
@@ -102,13 +111,41 @@ run() {
   fi
 }
 
+RETRIES="${FACEMIRROR_RETRIES:-4}"
+RETRY_DELAY="${FACEMIRROR_RETRY_DELAY:-15}"
+case "$RETRIES" in ''|*[!0-9]*|0) die "FACEMIRROR_RETRIES must be a positive number, not '$RETRIES'" ;; esac
+case "$RETRY_DELAY" in ''|*[!0-9]*) die "FACEMIRROR_RETRY_DELAY must be a number of seconds, not '$RETRY_DELAY'" ;; esac
+
+# retry LABEL CMD...: run the command; if it fails, wait and run it again, RETRIES attempts in
+# all, the wait doubling each time (15, 30, 60 s by default).
+retry() {
+  local label="$1" attempt=1 delay="$RETRY_DELAY"
+  shift
+  while ! run "$@"; do
+    if [ "$attempt" -ge "$RETRIES" ]; then
+      die "$label failed $attempt times; giving up"
+    fi
+    log "$label failed (attempt $attempt of $RETRIES); trying again in ${delay}s"
+    sleep "$delay"
+    attempt=$((attempt + 1))
+    delay=$((delay * 2))
+  done
+}
+
 # codesign flags for code: hardened runtime (required for notarization) and a secure timestamp
 # (ad-hoc signatures cannot carry one).
 SIGN_FLAGS=(--force --options runtime)
 if [ "$IDENTITY" != "-" ]; then SIGN_FLAGS+=(--timestamp); fi
 SIGN_FLAGS+=(--sign "$IDENTITY")
 
-sign() { run codesign "${SIGN_FLAGS[@]}" "$@"; }
+# A secure timestamp needs Apple's timestamp server, which fails now and then: retried.
+sign() {
+  if [ "$IDENTITY" != "-" ]; then
+    retry "codesign --timestamp (${*: -1})" codesign "${SIGN_FLAGS[@]}" "$@"
+  else
+    run codesign "${SIGN_FLAGS[@]}" "$@"
+  fi
+}
 
 is_macho() {
   local magic
@@ -229,13 +266,14 @@ if [ "$MAKE_DMG" = 1 ]; then
   run mkdir -p "$STAGE"
   run ditto "$APP" "$STAGE/$APP_NAME.app"
   run ln -s /Applications "$STAGE/Applications"
-  run hdiutil create -volname "$APP_NAME" -srcfolder "$STAGE" -ov -format UDZO "$DMG"
+  # -ov replaces a partial image left by a failed attempt.
+  retry "hdiutil create" hdiutil create -volname "$APP_NAME" -srcfolder "$STAGE" -ov -format UDZO "$DMG"
   run rm -rf "$STAGE"
   # A disk image is not code: no hardened runtime, but signed and timestamped.
   if [ "$IDENTITY" = "-" ]; then
     run codesign --force --sign "$IDENTITY" "$DMG"
   else
-    run codesign --force --timestamp --sign "$IDENTITY" "$DMG"
+    retry "codesign --timestamp (DMG)" codesign --force --timestamp --sign "$IDENTITY" "$DMG"
   fi
   if [ "$NOTARIZE" = 1 ]; then
     notarize "$DMG"

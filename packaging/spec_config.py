@@ -12,6 +12,7 @@ import fnmatch
 import os
 import re
 import struct
+import sys
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -19,20 +20,21 @@ APP_NAME = "FaceMirror"
 BUNDLE_IDENTIFIER = "org.facemirror.FaceMirror"
 TARGET_ARCH = "arm64"  # Apple Silicon only: the CoreML execution provider is the point of the Mac build
 
-# Oldest macOS the bundle declares (LSMinimumSystemVersion). Not lower: Qt 6.12 supports macOS
-# 14.4 and later (doc.qt.io/qt-6.12/macos.html) and its frameworks in the PySide6-Essentials wheel
-# declare 14.4 as their minimum; the onnxruntime 1.32 and numpy 2.4 wheels are built for macOS 14.
-# Declaring e.g. 12.0 would let older Macs start the app and crash while loading Qt, instead of
-# Finder saying a newer macOS is needed. The spec re-reads every collected binary's minimum macOS
-# (check_min_macos) so a dependency upgrade cannot silently raise the floor above this value.
-MIN_MACOS = "14.4"
+# Oldest macOS the bundle declares (LSMinimumSystemVersion), and the one the macOS CI job runs the
+# frozen app on (macos-15, Apple Silicon): a minimum nobody tests is a promise nobody keeps, and
+# GitHub retired its macOS 14 runners on 2026-11-02. The pinned wheels need at least 14.4 (Qt 6.12
+# supports macOS 14.4 and later, its frameworks declare 14.4; onnxruntime 1.32 and numpy 2.4 are
+# built for macOS 14), so 15.0 costs Macs that cannot be tested any more. The CI job fails if its
+# runner stops matching this value. The spec re-reads every collected binary's minimum macOS
+# (check_min_macos) so a dependency upgrade cannot silently raise the floor above it.
+MIN_MACOS = "15.0"
 
 # Reviewed binaries that declare a newer minimum macOS than MIN_MACOS: (destination glob, minos).
 # The PySide6/shiboken6 6.12.0 wheels (tagged macosx_14_0) build their Python bindings with
-# minos 26.0 while the Qt frameworks they load say 14.4. We expect dyld to load them on 14.4 (it
-# resolves symbols; the minos of a library is not a load condition), but that is unproven: the
-# macOS CI job runs the frozen app on a macOS 14 runner, and a release must pass that job. Any
-# other binary above MIN_MACOS, or these at another version, fails the build.
+# minos 26.0 while the Qt frameworks they load say 14.4. dyld loads them on older systems (the
+# minos of a library is not a load condition; it resolves symbols): the macOS CI job runs the
+# frozen app, window included, on macOS 15, and a release must pass that job. Any other binary
+# above MIN_MACOS, or these at another version, fails the build.
 MINOS_EXCEPTIONS = (
     ("PySide6/*.abi3.so", "26.0"),
     ("PySide6/libpyside6.abi3.*.dylib", "26.0"),
@@ -44,6 +46,8 @@ MINOS_EXCEPTIONS = (
 ENV_WEIGHTS_DIR = "FACEMIRROR_SPEC_WEIGHTS_DIR"        # take models from this folder instead of weights/
 ENV_REQUIRE_MODELS = "FACEMIRROR_SPEC_REQUIRE_MODELS"  # 1: fail unless every required model is bundled
 ENV_ALLOW_UNTRAINED = "FACEMIRROR_SPEC_ALLOW_UNTRAINED"  # 1: allow random-weight dev models in a release
+ENV_DETECTOR_ONLY = "FACEMIRROR_SPEC_DETECTOR_ONLY"    # 1: build without STAR on purpose (said in the app)
+ENV_CHECKPOINT_SHA_PREFIX = "FACEMIRROR_SPEC_CHECKPOINT_SHA256_"  # + STAR / RETINAFACE: pinned checkpoint
 ENV_CODESIGN_IDENTITY = "FACEMIRROR_CODESIGN_IDENTITY"
 ENV_ENTITLEMENTS = "FACEMIRROR_ENTITLEMENTS"
 
@@ -75,9 +79,25 @@ EXCLUDED_THIRD_PARTY = (
     "onnxruntime.tools", "onnxruntime.transformers", "onnxruntime.quantization", "onnxruntime.training",
     "sympy", "networkx", "mpmath",
     "tkinter", "_tkinter", "IPython",   # matplotlib (and its Pillow) stay: app/measures draws the summary
+    # matplotlib's Sphinx extension and test suite (the only users of jinja2 in the bundle)
+    "matplotlib.sphinxext", "matplotlib.testing", "matplotlib.tests", "jinja2", "markupsafe",
     "pytest", "pytestqt", "_pytest", "PyInstaller",
     "PyQt5", "PyQt6", "PySide2",
 )
+
+# Third-party packages the app imports lazily at run time (video I/O, plots); listed so the bundle
+# has them even where PyInstaller's scan of the app's lazy imports could miss one. matplotlib
+# needs Pillow (PIL), which therefore stays in the bundle too.
+RUNTIME_THIRD_PARTY = ("av", "matplotlib", "matplotlib.backends.backend_agg", "matplotlib.backends.backend_svg", "PIL")
+
+# Distributions whose metadata the app reads at run time (app/diagnostics.py PACKAGES).
+METADATA_DISTRIBUTIONS = ("onnxruntime", "numpy", "opencv-python-headless", "PySide6-Essentials", "av", "matplotlib")
+
+# PyInstaller's matplotlib run-time hook points MPLCONFIGDIR at a new temporary folder at every
+# start (so the font cache is rebuilt every launch). The spec drops it and runs ours instead,
+# which keeps matplotlib's config and font cache in the user's cache folder.
+PYINSTALLER_MPL_RTHOOK = "pyi_rth_mplconfig"
+MPL_RTHOOK = "rthooks/facemirror_mplconfig.py"  # relative to packaging/
 
 # The app's own modules that need torch or the network: the converters, their PyTorch networks
 # and the model download (app/convert). Benchmarks live outside app/ (bench/) and are never seen.
@@ -139,18 +159,41 @@ def info_plist(version: str) -> dict:
         "NSHighResolutionCapable": True,
         # Follow the system's light/dark appearance (Qt supports both).
         "NSRequiresAquaSystemAppearance": False,
-        # Videos can be dropped on the app icon / opened with FaceMirror, which reads them only
-        # (Viewer) and never claims to be the default player (Alternate). Qt delivers such files
-        # as QFileOpenEvent (argv emulation is off).
-        "CFBundleDocumentTypes": [
-            {
-                "CFBundleTypeName": "Movie",
-                "LSItemContentTypes": ["public.movie"],
-                "CFBundleTypeRole": "Viewer",
-                "LSHandlerRank": "Alternate",
-            }
-        ],
+        # Videos and folders of videos can be dropped on the app icon / opened with FaceMirror,
+        # which reads them only (Viewer) and never claims to be the default player (Alternate).
+        # Qt delivers them as QFileOpenEvent (argv emulation is off).
+        "CFBundleDocumentTypes": document_types(),
+        "UTImportedTypeDeclarations": imported_types(),
     }
+
+
+# Container formats the app accepts (app/outputs.py VIDEO_EXTENSIONS) as uniform type
+# identifiers. macOS declares most of them; Matroska and WebM are imported below so Finder knows
+# them even where no other app declared them.
+CONTAINER_TYPES = {
+    ".mp4": "public.mpeg-4", ".m4v": "com.apple.m4v-video", ".mov": "com.apple.quicktime-movie",
+    ".avi": "public.avi", ".mpg": "public.mpeg", ".mpeg": "public.mpeg", ".3gp": "public.3gpp",
+    ".mts": "public.avchd-mpeg-2-transport-stream", ".m2ts": "public.avchd-mpeg-2-transport-stream",
+    ".wmv": "com.microsoft.windows-media-wmv", ".mkv": "org.matroska.mkv", ".webm": "org.webmproject.webm",
+}
+IMPORTED_TYPES = {"org.matroska.mkv": ("Matroska video", ("mkv",), "video/x-matroska"),
+                  "org.webmproject.webm": ("WebM video", ("webm",), "video/webm")}
+
+
+def document_types() -> list[dict]:
+    viewer = {"CFBundleTypeRole": "Viewer", "LSHandlerRank": "Alternate"}
+    movies = sorted(set(CONTAINER_TYPES.values())) + ["public.movie"]
+    return [
+        {"CFBundleTypeName": "Video", "LSItemContentTypes": movies, **viewer},
+        # A folder dropped on the Dock icon: every video inside it is queued.
+        {"CFBundleTypeName": "Folder", "LSItemContentTypes": ["public.folder"], **viewer},
+    ]
+
+
+def imported_types() -> list[dict]:
+    return [{"UTTypeIdentifier": uti, "UTTypeDescription": desc, "UTTypeConformsTo": ["public.movie"],
+             "UTTypeTagSpecification": {"public.filename-extension": list(exts), "public.mime-type": mime}}
+            for uti, (desc, exts, mime) in IMPORTED_TYPES.items()]
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,6 +291,9 @@ def weights_datas(weights_dir: Path, repo_weights_dir: Path) -> list[tuple[str, 
         manifest = repo_weights_dir / MANIFEST_NAME
     if manifest.is_file():
         datas.append((str(manifest), WEIGHTS_DEST))
+    # The models' licence texts (e.g. weights/LICENSE-retinaface.txt) travel with the models.
+    licences = {p.name: p for d in (repo_weights_dir, weights_dir) for p in sorted(d.glob("LICENSE*")) if p.is_file()}
+    datas += [(str(p), WEIGHTS_DEST) for _, p in sorted(licences.items())]
     return datas
 
 
@@ -471,3 +517,334 @@ def check_min_macos(entries: Iterable[tuple], declared: str = MIN_MACOS, arch: s
             else:
                 too_new.append((dest, minos))
     return too_new, excused
+
+
+# --------------------------------------------------------------------------------------------
+# STAR or an explicit detector-only build; pinned release inputs
+
+STAR_FILE = "star_landmark_98.onnx"
+META_SOURCE_SHA = "facemirror.source_sha256"   # written by app/convert (the checkpoint's sha256)
+META_UNTRAINED = "facemirror.untrained"
+
+
+def star_rule(datas: Sequence[tuple[str, str]], env: Mapping[str, str]) -> tuple[bool, str | None]:
+    """(detector_only, error). A build carries STAR unless the builder asked for detector-only."""
+    has_star = any(Path(src).name == STAR_FILE for src, _ in datas)
+    wants_detector_only = env_flag(env, ENV_DETECTOR_ONLY)
+    if has_star:
+        return False, None  # STAR present: a full build, whatever the flag says
+    if wants_detector_only:
+        return True, None
+    return False, (f"{STAR_FILE} is not in the models folder, so the app would only have the face detector "
+                   "(coarse 5-point midline). Put the STAR model in weights/ (`python main.py models fetch`), "
+                   f"or set {ENV_DETECTOR_ONLY}=1 to build a detector-only app on purpose (it says so in "
+                   "its status bar, diagnostic info and self-test).")
+
+
+def model_key_by_file(manifest: Mapping) -> dict[str, str]:
+    return {entry["file"]: key for key, entry in manifest.get("models", {}).items()}
+
+
+def pinned_checkpoint_sha(key: str, manifest: Mapping, env: Mapping[str, str]) -> str | None:
+    """The checkpoint sha256 a release must have been converted from: env first, then manifest."""
+    value = env.get(ENV_CHECKPOINT_SHA_PREFIX + key.upper(), "").strip().lower()
+    if value:
+        return value
+    ck = manifest.get("checkpoints", {}).get(key, {}) or {}
+    return (ck.get("sha256") or "").strip().lower() or None
+
+
+def check_pinned_models(model_paths: Sequence[Path], manifest: Mapping, env: Mapping[str, str],
+                        read_meta: Callable[[Path], Mapping[str, str]],
+                        sha_of: Callable[[Path], str]) -> tuple[list[str], list[str]]:
+    """(errors, notes) for a release: every bundled model verified against a pinned sha256.
+
+    A model whose manifest entry has a `sha256` (a committed ONNX file) must be exactly that file.
+    Any other model must say (metadata facemirror.source_sha256) that it was converted from the
+    checkpoint whose sha256 is pinned (FACEMIRROR_SPEC_CHECKPOINT_SHA256_<KEY> or the manifest).
+    Untrained development models are only accepted with FACEMIRROR_SPEC_ALLOW_UNTRAINED (test builds).
+    """
+    keys = model_key_by_file(manifest)
+    errors, notes = [], []
+    for path in model_paths:
+        path = Path(path)
+        key = keys.get(path.name)
+        if key is None:
+            errors.append(f"{path.name}: not listed in weights/manifest.json")
+            continue
+        meta = read_meta(path)
+        if str(meta.get(META_UNTRAINED, "")).lower() == "true":
+            if env_flag(env, ENV_ALLOW_UNTRAINED):
+                notes.append(f"{path.name}: untrained development model accepted ({ENV_ALLOW_UNTRAINED}=1)")
+            else:
+                errors.append(f"{path.name}: untrained development model (random weights); set "
+                              f"{ENV_ALLOW_UNTRAINED}=1 for a test build")
+            continue
+        file_sha = (manifest["models"][key].get("sha256") or "").lower()
+        if file_sha:
+            actual = sha_of(path)
+            if actual != file_sha:
+                errors.append(f"{path.name}: sha256 {actual} is not the manifest's {file_sha}")
+            else:
+                notes.append(f"{path.name}: sha256 matches the manifest")
+            continue
+        pinned = pinned_checkpoint_sha(key, manifest, env)
+        source = str(meta.get(META_SOURCE_SHA, "")).lower()
+        if not pinned:
+            errors.append(f"{path.name}: no pinned checkpoint sha256; a release must name the checkpoint it ships "
+                          f"(set {ENV_CHECKPOINT_SHA_PREFIX}{key.upper()} or checkpoints.{key}.sha256 in the manifest)")
+        elif source != pinned:
+            errors.append(f"{path.name}: converted from a checkpoint with sha256 {source or 'unknown'}, "
+                          f"not the pinned {pinned}")
+        else:
+            notes.append(f"{path.name}: converted from the pinned checkpoint {pinned[:12]}...")
+    return errors, notes
+
+
+def model_metadata(path: Path) -> dict[str, str]:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return dict(sess.get_modelmeta().custom_metadata_map)
+
+
+def file_sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def build_info(version: str, detector_only: bool, model_files: Sequence[str]) -> dict:
+    """What the app learns about its build (read by app/build_info.py)."""
+    return {"version": version, "detector_only": detector_only, "models": sorted(model_files)}
+
+
+# --------------------------------------------------------------------------------------------
+# Third-party notices, generated at build time from the installed distributions
+
+NOTICES_NAME = "THIRD_PARTY_NOTICES.txt"
+LICENSE_NAME = "LICENSE"
+LICENCE_FILE_RE = re.compile(r"^(LICEN[CS]E|COPYING|NOTICE|COPYRIGHT|AUTHORS|THIRDPARTYNOTICES|"
+                             r"THIRD[-_]PARTY)", re.IGNORECASE)
+# Licence texts the wheels do not carry themselves (packaging/licenses/, verbatim FSF texts), by
+# normalised distribution name (what they contain: packaging/README "Bundled codecs and licences"):
+# Qt/PySide6 ship none; PyAV's FFmpeg is built as LGPL-3.0 (version3) and linked with x264/x265
+# (GPL-2.0-or-later), lame and gnutls are LGPL-2.x; OpenCV's macOS FFmpeg is a GPL-3.0 build
+# although its LICENSE-3RD-PARTY.txt only carries LGPL-2.1.
+EXTRA_LICENCE_TEXTS = {
+    "pyside6-essentials": ("LGPL-3.0.txt", "GPL-3.0.txt"),
+    "shiboken6": ("LGPL-3.0.txt", "GPL-3.0.txt"),
+    "av": ("LGPL-3.0.txt", "GPL-3.0.txt", "GPL-2.0.txt", "LGPL-2.1.txt"),
+    "opencv-python-headless": ("GPL-3.0.txt", "LGPL-2.1.txt"),
+}
+# Distributions in every build that no import names: PyInstaller's bootloader runs the app.
+ALWAYS_BUNDLED = ("pyinstaller",)
+
+
+def normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def top_level_names(pure: Iterable[tuple], binaries: Iterable[tuple]) -> set[str]:
+    """Top-level import names of everything bundled: modules, and folders binaries sit in."""
+    names = {str(e[0]).split(".")[0] for e in pure}
+    for e in binaries:
+        parts = _norm(e[0]).split("/")
+        if len(parts) > 1:
+            names.add(parts[0])
+        else:
+            names.add(parts[0].split(".")[0])
+    return names
+
+
+def bundled_distributions(top_names: Iterable[str], own: str = "facemirror") -> list:
+    """importlib.metadata distributions that provide any of top_names (not our own), by name."""
+    from importlib import metadata
+
+    mapping = metadata.packages_distributions()
+    wanted = {normalise(d) for n in top_names for d in mapping.get(n, [])} | set(ALWAYS_BUNDLED)
+    wanted.discard(own)
+    dists = {}
+    for dist in metadata.distributions():
+        name = normalise(dist.metadata["Name"] or "")
+        if name in wanted and name not in dists:
+            dists[name] = dist
+    return [dists[k] for k in sorted(dists)]
+
+
+def licence_texts(dist) -> list[tuple[str, str]]:
+    """(relative path, text) of the licence/notice files a distribution installed."""
+    out = []
+    for f in dist.files or []:
+        if len(f.parts) > 3 or f.suffix in (".py", ".pyc", ".pyi") or "__pycache__" in f.parts:
+            continue
+        in_licence_dir = len(f.parts) > 1 and f.parts[-2] in ("licenses", "license_files")
+        if not (LICENCE_FILE_RE.match(f.name) or in_licence_dir):
+            continue
+        try:
+            out.append((str(f), Path(dist.locate_file(f)).read_text(encoding="utf-8", errors="replace")))
+        except OSError:
+            continue
+    return out
+
+
+def dist_licence_summary(dist) -> str:
+    md = dist.metadata
+    expr = md.get("License-Expression") or ""
+    lic = (md.get("License") or "").strip()
+    if not expr and lic and len(lic) < 200:
+        expr = lic
+    classifiers = [c.split("::")[-1].strip() for c in md.get_all("Classifier") or [] if c.startswith("License ::")]
+    return expr or ", ".join(classifiers) or "see the licence text below"
+
+
+def python_licence_text() -> str | None:
+    import sysconfig
+
+    for base in (sysconfig.get_paths()["stdlib"],):
+        p = Path(base) / "LICENSE.txt"
+        if p.is_file():
+            return p.read_text(encoding="utf-8", errors="replace")
+    return None
+
+
+def third_party_notices(dists: Sequence, licences_dir: Path, app_name: str = APP_NAME) -> str:
+    """The notices file: one section per bundled distribution with its licence texts, then the
+    texts from packaging/licenses that wheels do not carry, then CPython's licence."""
+    rule = "=" * 78
+    parts = [f"{app_name} bundles the following third-party software. Generated at build time from the",
+             "installed distributions' metadata and licence files.", ""]
+    parts += [f"  {dist.metadata['Name']} {dist.version}: {dist_licence_summary(dist)}" for dist in dists]
+    parts.append(f"  Python {sys.version.split()[0]}: PSF-2.0")
+    extra_needed: list[str] = []
+    for dist in dists:
+        parts += ["", rule, f"{dist.metadata['Name']} {dist.version}",
+                  f"Licence: {dist_licence_summary(dist)}", rule]
+        texts = licence_texts(dist)
+        seen: set[str] = set()
+        for rel, text in texts:
+            if text.strip() in seen:  # e.g. opencv installs the same texts in cv2/ and its dist-info
+                continue
+            seen.add(text.strip())
+            parts += ["", f"--- {rel} ---", text.rstrip()]
+        for extra in EXTRA_LICENCE_TEXTS.get(normalise(dist.metadata["Name"]), ()):
+            parts.append(f"(full text of {extra[:-4]}: see the end of this file)")
+            if extra not in extra_needed:
+                extra_needed.append(extra)
+        if not texts and normalise(dist.metadata["Name"]) not in EXTRA_LICENCE_TEXTS:
+            parts.append("(this distribution installed no licence file)")
+    for extra in extra_needed:
+        parts += ["", rule, f"Licence text: {extra[:-4]}", rule, "",
+                  (Path(licences_dir) / extra).read_text(encoding="utf-8").rstrip()]
+    py = python_licence_text()
+    parts += ["", rule, f"Python {sys.version.split()[0]}", rule, "",
+              py.rstrip() if py else "PSF License Agreement: https://docs.python.org/3/license.html"]
+    return "\n".join(parts) + "\n"
+
+
+def write_licence_folder(dists: Sequence, licences_dir: Path, dest: Path) -> list[Path]:
+    """The licence files as separate files: dest/<dist>-<version>/<file> and the FSF texts."""
+    written = []
+    for dist in dists:
+        folder = Path(dest) / f"{normalise(dist.metadata['Name'])}-{dist.version}"
+        for rel, text in licence_texts(dist):
+            target = folder / rel.replace("/", "__")  # flat and unique: cv2__LICENSE.txt, ...
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            written.append(target)
+    for text_file in sorted(Path(licences_dir).glob("*.txt")):
+        target = Path(dest) / text_file.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text_file.read_text(encoding="utf-8"), encoding="utf-8")
+        written.append(target)
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# What a finished bundle must contain (checked after the build, and again on CI)
+
+BUILD_INFO_NAME = "build_info.json"
+ICON_PNG = "resources/FaceMirror.png"
+# (marker file in the bundle, words the notices must contain): a bundled copy of a library needs
+# its licence text.
+LICENCES_DIR = "licenses"  # the same texts as separate files: licenses/<dist>-<version>/..., licenses/GPL-3.0.txt
+GPL2 = ("GPL-2.0.txt", "GNU GENERAL PUBLIC LICENSE Version 2, June 1991")
+GPL3 = ("GPL-3.0.txt", "GNU GENERAL PUBLIC LICENSE Version 3, 29 June 2007")
+LGPL21 = ("LGPL-2.1.txt", "GNU LESSER GENERAL PUBLIC LICENSE Version 2.1, February 1999")
+LGPL3 = ("LGPL-3.0.txt", "GNU LESSER GENERAL PUBLIC LICENSE Version 3, 29 June 2007")
+# (file name pattern of a bundled library, licence texts it needs): both in the notices and as a file.
+LICENCE_MARKERS = (
+    (re.compile(r"libx26[45]"), (GPL2,)),
+    (re.compile(r"libavcodec"), (LGPL3, GPL3, LGPL21)),
+    (re.compile(r"(libQt6Core|QtCore\.framework)"), (LGPL3, GPL3)),
+)
+REQUIRED_PACKAGES = ("av", "matplotlib", "PIL", "cv2", "numpy", "onnxruntime", "PySide6")
+
+
+def bundle_data_roots(bundle: Path) -> list[Path]:
+    """Folders that make up sys._MEIPASS: Contents/{Frameworks,Resources} of a .app, _internal of a onedir."""
+    bundle = Path(bundle)
+    if bundle.suffix == ".app":
+        return [bundle / "Contents" / "Resources", bundle / "Contents" / "Frameworks"]
+    internal = bundle / "_internal"
+    return [internal if internal.is_dir() else bundle]
+
+
+def _find(roots: Sequence[Path], rel: str) -> Path | None:
+    for r in roots:
+        if (r / rel).exists():
+            return r / rel
+    return None
+
+
+def check_bundle(bundle: Path) -> list[str]:
+    """Problems with a built app (empty list: fine): licence files, icon, models, packages."""
+    import json
+
+    roots = bundle_data_roots(bundle)
+    problems = []
+    for rel in (LICENSE_NAME, NOTICES_NAME, BUILD_INFO_NAME, ICON_PNG):
+        if _find(roots, rel) is None:
+            problems.append(f"{rel} is missing")
+    info_path = _find(roots, BUILD_INFO_NAME)
+    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path else {}
+    if not info.get("detector_only") and _find(roots, f"{WEIGHTS_DEST}/{STAR_FILE}") is None:
+        problems.append(f"{WEIGHTS_DEST}/{STAR_FILE} is missing and the build is not marked detector-only")
+    manifest_path = _find(roots, f"{WEIGHTS_DEST}/{MANIFEST_NAME}")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path else {}
+    for entry in manifest.get("models", {}).values():
+        bundled = _find(roots, f"{WEIGHTS_DEST}/{entry.get('file', '')}") is not None
+        if bundled and entry.get("licence_file") and _find(roots, f"{WEIGHTS_DEST}/{entry['licence_file']}") is None:
+            problems.append(f"{WEIGHTS_DEST}/{entry['licence_file']} (licence of {entry['file']}) is missing")
+    names = {p.name for r in roots if r.is_dir() for p in r.iterdir()}
+    for pkg in REQUIRED_PACKAGES:
+        if pkg not in names:
+            problems.append(f"package {pkg} is missing")
+    notices_path = _find(roots, NOTICES_NAME)
+    # Whitespace-normalised: licence headers are centred with runs of spaces and line breaks.
+    notices = " ".join(notices_path.read_text(encoding="utf-8").split()) if notices_path else ""
+    files = [p.name for r in roots if r.is_dir() for p in r.rglob("*")]
+    for pattern, texts in LICENCE_MARKERS:
+        if not any(pattern.search(f) for f in files):
+            continue
+        for file_name, words in texts:
+            if words not in notices:
+                problems.append(f"{pattern.pattern} is bundled but {NOTICES_NAME} lacks '{words}'")
+            if _find(roots, f"{LICENCES_DIR}/{file_name}") is None:
+                problems.append(f"{pattern.pattern} is bundled but {LICENCES_DIR}/{file_name} is missing")
+    return problems
+
+
+if __name__ == "__main__":  # python packaging/spec_config.py check BUNDLE
+    if len(sys.argv) == 3 and sys.argv[1] == "check":
+        found = check_bundle(Path(sys.argv[2]))
+        for problem in found:
+            print(f"bundle check: {problem}", file=sys.stderr)
+        print(f"bundle check: {'FAILED' if found else 'ok'}: {sys.argv[2]}")
+        sys.exit(1 if found else 0)
+    print("usage: python packaging/spec_config.py check PATH/TO/FaceMirror.app", file=sys.stderr)
+    sys.exit(2)

@@ -55,13 +55,26 @@ if [ "$name" = pyinstaller ]; then
   line="$line \"FACEMIRROR_CODESIGN_IDENTITY\": $(esc "${FACEMIRROR_CODESIGN_IDENTITY-}"),"
   line="$line \"FACEMIRROR_ENTITLEMENTS\": $(esc "${FACEMIRROR_ENTITLEMENTS-}")}"
 fi
+# STUB_FAIL_<TOOL>=N: the first N calls of that tool fail (logged with "failed": true).
+fail_var="STUB_FAIL_$(printf '%s' "$name" | tr '[:lower:]' '[:upper:]')"
+fail_n="${!fail_var:-0}"
+if [ "$fail_n" -gt 0 ]; then
+  count_file="$STUB_LOG.$name.count"
+  count=$(( $(cat "$count_file" 2>/dev/null || echo 0) + 1 ))
+  echo "$count" > "$count_file"
+  if [ "$count" -le "$fail_n" ]; then
+    printf '%s, "failed": true}\n' "$line" >> "$STUB_LOG"
+    echo "$name: stub failure $count (e.g. timestamp service unavailable / Resource busy)" >&2
+    exit 1
+  fi
+fi
 printf '%s}\n' "$line" >> "$STUB_LOG"
 if [ "$name" = xcrun ] && [ "${1-}" = notarytool ] && [ "${2-}" = submit ]; then
   printf '{"id": "0f1e2d3c-test", "status": "%s", "message": "Processing complete"}\n' "${STUB_NOTARY_STATUS:-Accepted}"
 fi
 """
 
-STUB_TOOLS = ("codesign", "xcrun", "hdiutil", "spctl", "ditto", "xattr", "pyinstaller")
+STUB_TOOLS = ("codesign", "xcrun", "hdiutil", "spctl", "ditto", "xattr", "pyinstaller", "sleep")
 
 
 @pytest.fixture
@@ -136,6 +149,8 @@ def fake_app(tmp_path):
 
 def _run(stubs: Path, dist: Path, *args: str, env_extra: dict | None = None, drop: tuple = ()):
     log = stubs.parent / "calls.jsonl"
+    for old in [log, *stubs.parent.glob("calls.jsonl.*.count")]:  # each run starts with a fresh log
+        old.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FACEMIRROR_", "DRY_RUN"))}
     env.update({
         "PATH": f"{stubs}{os.pathsep}{env.get('PATH', '')}",
@@ -144,6 +159,7 @@ def _run(stubs: Path, dist: Path, *args: str, env_extra: dict | None = None, dro
         "BUILD_DIR": str(stubs.parent / "build"),
         "FACEMIRROR_CODESIGN_IDENTITY": IDENTITY,
         "FACEMIRROR_NOTARY_PROFILE": PROFILE,
+        "FACEMIRROR_RETRY_DELAY": "1",
     })
     env.update(env_extra or {})
     for k in drop:
@@ -349,7 +365,7 @@ def test_missing_entitlements_file_fails(stubs, fake_app, tmp_path):
 # ============================================================================================
 # Spec configuration (packaging/spec_config.py) and the spec file itself
 
-def test_info_plist_declares_movies_version_and_retina():
+def test_info_plist_declares_videos_folders_version_and_retina():
     version = _app_version()
     import app
 
@@ -359,12 +375,25 @@ def test_info_plist_declares_movies_version_and_retina():
     assert plist["CFBundleIdentifier"] == cfg.BUNDLE_IDENTIFIER == "org.facemirror.FaceMirror"
     assert plist["NSHighResolutionCapable"] is True
     assert plist["LSMinimumSystemVersion"] == cfg.MIN_MACOS
-    assert cfg.version_tuple(cfg.MIN_MACOS) >= (14, 0)  # the pinned wheels are macosx_14_0
-    (doc,) = plist["CFBundleDocumentTypes"]
-    assert doc["LSItemContentTypes"] == ["public.movie"]
-    assert doc["CFBundleTypeRole"] == "Viewer"
-    assert doc["LSHandlerRank"] == "Alternate"
-    assert doc["CFBundleTypeName"]
+    assert cfg.version_tuple(cfg.MIN_MACOS) >= (14, 4)  # Qt 6.12's own minimum
+    # The minimum is what the macOS CI job runs on (a runner that exists).
+    workflow = (REPO / ".github" / "workflows" / "macos.yml").read_text()
+    assert f"runner: [macos-{cfg.MIN_MACOS.split('.')[0]}," in workflow
+    assert "macos-14" not in workflow
+    movies, folders = plist["CFBundleDocumentTypes"]
+    for doc in (movies, folders):
+        assert doc["CFBundleTypeRole"] == "Viewer" and doc["LSHandlerRank"] == "Alternate" and doc["CFBundleTypeName"]
+    assert folders["LSItemContentTypes"] == ["public.folder"]  # a folder dropped on the Dock icon
+    assert "public.movie" in movies["LSItemContentTypes"]
+    # Every container the app accepts has its type declared (system types, or imported below).
+    from app.outputs import VIDEO_EXTENSIONS
+
+    assert set(cfg.CONTAINER_TYPES) == VIDEO_EXTENSIONS
+    assert set(cfg.CONTAINER_TYPES.values()) <= set(movies["LSItemContentTypes"])
+    imported = {t["UTTypeIdentifier"]: t for t in plist["UTImportedTypeDeclarations"]}
+    assert set(imported) == {"org.matroska.mkv", "org.webmproject.webm"}
+    assert imported["org.matroska.mkv"]["UTTypeTagSpecification"]["public.filename-extension"] == ["mkv"]
+    assert all(t["UTTypeConformsTo"] == ["public.movie"] for t in imported.values())
     # plistlib must be able to write it (PyInstaller does exactly that).
     import plistlib
 
@@ -387,9 +416,13 @@ def test_excludes_keep_torch_and_converters_out():
         assert name in ex, name
     for name in ("app.convert.nets.star", "app.convert.star", "app.convert.retinaface", "app.convert.fetch"):
         assert cfg.is_excluded(name, ex), name
+    # This round the app imports PyAV (video I/O) and matplotlib (plots for the measures summary; it
+    # needs Pillow) at run time.
     for used in ("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "onnxruntime", "cv2", "numpy",
-                 "matplotlib", "PIL"):   # matplotlib (which imports Pillow) draws the measures summary
-        assert used not in ex, used
+                 "av", "matplotlib", "PIL"):
+        assert not cfg.is_excluded(used, ex), used
+    for lazy in ("av", "matplotlib", "PIL"):  # imported inside functions: listed as hidden imports
+        assert lazy in cfg.RUNTIME_THIRD_PARTY
     hidden = cfg.app_hiddenimports(REPO / "app")
     assert "app.cli" in hidden and "app.paths" in hidden and "app.gui.main_window" in hidden
     assert "app.measures.summary" in hidden and "app.measures.command" in hidden
@@ -520,6 +553,13 @@ def test_weights_are_bundled_from_the_chosen_folder(tmp_path):
     assert datas == [(str(dev / "star_landmark_98.onnx"), "weights"), (str(repo_w / "manifest.json"), "weights")]
     missing = cfg.missing_required_models(datas, cfg.load_manifest(repo_w / "manifest.json"))
     assert missing == [("retinaface_mobilenet025.onnx", "make rf")]
+    # Model licence texts come along, from the repository's weights/ or the chosen folder.
+    _write(repo_w / "LICENSE-retinaface.txt", b"MIT")
+    _write(dev / "LICENSE-star.txt", b"text")
+    assert cfg.weights_datas(dev, repo_w)[-2:] == [(str(repo_w / "LICENSE-retinaface.txt"), "weights"),
+                                                   (str(dev / "LICENSE-star.txt"), "weights")]
+    (repo_w / "LICENSE-retinaface.txt").unlink()
+    (dev / "LICENSE-star.txt").unlink()
     # A folder with its own manifest uses that one.
     _write(dev / "manifest.json", b"{}")
     assert cfg.weights_datas(dev, repo_w)[-1] == (str(dev / "manifest.json"), "weights")
@@ -557,7 +597,10 @@ def test_spec_uses_the_config_and_builds_an_arm64_bundle():
     assert exe["exclude_binaries"] == "True"  # onedir
     assert "FaceMirror.icns" in bundle["icon"] and "info_plist" in bundle["info_plist"]
     assert "BUNDLE_IDENTIFIER" in bundle["bundle_identifier"] and bundle["version"] == "VERSION"
-    assert "excluded_modules" in analysis["excludes"] and "model_datas" == analysis["datas"]
+    assert "excluded_modules" in analysis["excludes"] and analysis["datas"] == "model_datas + metadata_datas"
+    from app import diagnostics
+
+    assert set(diagnostics.PACKAGES) == set(cfg.METADATA_DISTRIBUTIONS)
     assert "filter_toc(a.binaries)" in src and "filter_toc(a.datas)" in src
     assert (REPO / "resources" / "FaceMirror.icns").is_file()
 
@@ -617,3 +660,262 @@ def test_icon_drawing_is_square_with_transparent_corners():
     # The two halves of the face differ in tone.
     left, right = img[64, 40, :3].astype(int), img[64, 88, :3].astype(int)
     assert abs(left - right).sum() > 60
+
+
+# ============================================================================================
+# Retries with back-off (stub tools that fail the first N times)
+
+def test_timestamp_signing_is_retried_with_doubling_back_off(stubs, fake_app):
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build", "--no-notarize", "--no-dmg",
+                       env_extra={"STUB_FAIL_CODESIGN": "2", "FACEMIRROR_RETRY_DELAY": "3"})
+    assert proc.returncode == 0, proc.stderr
+    signs = [c for c in calls if _is_sign(c)]
+    first = signs[0]["argv"][-1]
+    assert [c.get("failed", False) for c in signs[:3]] == [True, True, False]
+    assert all(c["argv"][-1] == first for c in signs[:3])  # the same file, signed again
+    assert [c["argv"] for c in calls if c["tool"] == "sleep"] == [["3"], ["6"]]
+    assert "attempt 1 of 4" in proc.stdout and "attempt 2 of 4" in proc.stdout
+
+
+def test_timestamp_signing_gives_up_after_the_last_attempt(stubs, fake_app):
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build", "--no-notarize", "--no-dmg",
+                       env_extra={"STUB_FAIL_CODESIGN": "99", "FACEMIRROR_RETRIES": "3"})
+    assert proc.returncode != 0 and "failed 3 times; giving up" in proc.stderr
+    assert len([c for c in calls if _is_sign(c)]) == 3
+    assert [c["argv"] for c in calls if c["tool"] == "sleep"] == [["1"], ["2"]]
+
+
+def test_ad_hoc_signing_is_not_retried(stubs, fake_app):
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build", "--no-notarize", "--no-dmg",
+                       env_extra={"STUB_FAIL_CODESIGN": "1", "FACEMIRROR_CODESIGN_IDENTITY": "-"})
+    assert proc.returncode != 0  # no timestamp service involved: a failure is real
+    assert not any(c["tool"] == "sleep" for c in calls)
+
+
+def test_dmg_creation_is_retried_when_the_disk_is_busy(stubs, fake_app):
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build", env_extra={"STUB_FAIL_HDIUTIL": "2"})
+    assert proc.returncode == 0, proc.stderr
+    creates = [c for c in calls if c["tool"] == "hdiutil" and c["argv"][0] == "create"]
+    assert [c.get("failed", False) for c in creates] == [True, True, False]
+    assert len({tuple(c["argv"]) for c in creates}) == 1 and "-ov" in creates[0]["argv"]
+    dmg = creates[0]["argv"][-1]
+    assert _index(calls, lambda c: _is_sign(c) and c["argv"][-1] == dmg) > calls.index(creates[-1])
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build", env_extra={"STUB_FAIL_HDIUTIL": "9"})
+    assert proc.returncode != 0 and "hdiutil create failed 4 times" in proc.stderr
+    assert not any(c["tool"] == "xcrun" and c["argv"][-1].endswith(".dmg") for c in calls)
+
+
+def test_retry_settings_are_validated(stubs, fake_app):
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build", env_extra={"FACEMIRROR_RETRIES": "0"})
+    assert proc.returncode != 0 and "FACEMIRROR_RETRIES" in proc.stderr and calls == []
+
+
+# ============================================================================================
+# STAR or detector-only; pinned release inputs
+
+def test_star_rule_missing_star_fails_unless_detector_only_is_explicit():
+    rf = [("/w/retinaface_mobilenet025.onnx", "weights")]
+    detector_only, error = cfg.star_rule(rf, {})
+    assert not detector_only and "star_landmark_98.onnx" in error and cfg.ENV_DETECTOR_ONLY in error
+    assert cfg.star_rule(rf, {cfg.ENV_DETECTOR_ONLY: "1"}) == (True, None)
+    with_star = rf + [("/w/star_landmark_98.onnx", "weights")]
+    assert cfg.star_rule(with_star, {}) == (False, None)
+    assert cfg.star_rule(with_star, {cfg.ENV_DETECTOR_ONLY: "1"}) == (False, None)  # STAR present wins
+
+
+MANIFEST = {"models": {"star": {"file": "star_landmark_98.onnx"},
+                       "retinaface": {"file": "retinaface_mobilenet025.onnx", "sha256": "ab" * 32}},
+            "checkpoints": {"star": {"file": "Landmark_98.pkl", "sha256": None}}}
+
+
+def _pin_check(meta: dict, env: dict, manifest=MANIFEST, rf_sha="ab" * 32):
+    paths = [Path("/w/star_landmark_98.onnx"), Path("/w/retinaface_mobilenet025.onnx")]
+    return cfg.check_pinned_models(paths, manifest, env, lambda p: meta.get(p.name, {}),
+                                   lambda p: rf_sha)
+
+
+def test_release_needs_pinned_checkpoint_sha_and_refuses_a_mismatch():
+    star_meta = {"star_landmark_98.onnx": {cfg.META_SOURCE_SHA: "cd" * 32}}
+    errors, _ = _pin_check(star_meta, {})
+    assert len(errors) == 1 and "no pinned checkpoint sha256" in errors[0] and "CHECKPOINT_SHA256_STAR" in errors[0]
+    errors, notes = _pin_check(star_meta, {cfg.ENV_CHECKPOINT_SHA_PREFIX + "STAR": "CD" * 32})
+    assert errors == [] and any("pinned checkpoint" in n for n in notes)
+    errors, _ = _pin_check(star_meta, {cfg.ENV_CHECKPOINT_SHA_PREFIX + "STAR": "ef" * 32})
+    assert len(errors) == 1 and "not the pinned" in errors[0]
+    # The manifest's pin counts as well.
+    pinned = json.loads(json.dumps(MANIFEST))
+    pinned["checkpoints"]["star"]["sha256"] = "cd" * 32
+    assert _pin_check(star_meta, {}, manifest=pinned)[0] == []
+    # A committed model (sha256 of the file in the manifest) must be exactly that file.
+    errors, _ = _pin_check(star_meta, {}, manifest=pinned, rf_sha="00" * 32)
+    assert len(errors) == 1 and "retinaface_mobilenet025.onnx: sha256" in errors[0]
+
+
+def test_release_refuses_untrained_models_unless_a_test_build():
+    meta = {"star_landmark_98.onnx": {cfg.META_UNTRAINED: "true"}}
+    errors, _ = _pin_check(meta, {})
+    assert len(errors) == 1 and "untrained" in errors[0]
+    errors, notes = _pin_check(meta, {cfg.ENV_ALLOW_UNTRAINED: "1"})
+    assert errors == [] and "untrained development model accepted" in notes[0]
+
+
+# ============================================================================================
+# Licences and the finished bundle
+
+def test_third_party_notices_carry_every_distributions_licence_and_the_codec_texts(tmp_path):
+    dists = cfg.bundled_distributions({"av", "cv2", "numpy", "PySide6", "matplotlib", "app"})
+    names = {cfg.normalise(d.metadata["Name"]) for d in dists}
+    assert {"av", "opencv-python-headless", "numpy", "pyside6-essentials", "matplotlib", "pyinstaller"} <= names
+    assert "facemirror" not in names
+    text = cfg.third_party_notices(dists, PACKAGING / "licenses")
+    flat = " ".join(text.split())
+    for d in dists:
+        assert f"{d.metadata['Name']} {d.version}" in text
+    assert "Copyright retained by original committers" in text  # PyAV's own BSD text, from its wheel
+    assert "GNU LESSER GENERAL PUBLIC LICENSE Version 2.1, February 1999" in flat   # lame, gnutls
+    assert "GNU GENERAL PUBLIC LICENSE Version 3, 29 June 2007" in flat             # OpenCV's FFmpeg (macOS)
+    assert "GNU GENERAL PUBLIC LICENSE Version 2, June 1991" in flat                # x264 / x265
+    assert "GNU LESSER GENERAL PUBLIC LICENSE Version 3, 29 June 2007" in flat     # Qt, PyAV's FFmpeg
+    assert "PYTHON SOFTWARE FOUNDATION LICENSE" in text
+    assert text.count("GNU LESSER GENERAL PUBLIC LICENSE\n                       Version 2.1") >= 1
+    for name in cfg.EXTRA_LICENCE_TEXTS.values():
+        for f in name:
+            assert (PACKAGING / "licenses" / f).is_file()
+
+
+def _fake_bundle(root: Path, *, star=True, detector_only=False, notices="full", skip=()) -> Path:
+    internal = root / "_internal"
+    for pkg in cfg.REQUIRED_PACKAGES:
+        if pkg not in skip:
+            _write(internal / pkg / "__init__.pyc")
+    _write(internal / "av.libs" / "libavcodec-5e6b81c2.so.62")
+    _write(internal / "av.libs" / "libx264-d6533a8d.so.165")
+    for rel in (cfg.LICENSE_NAME, cfg.ICON_PNG):
+        if rel not in skip:
+            _write(internal / rel, b"x")
+    _write(internal / cfg.BUILD_INFO_NAME, json.dumps({"detector_only": detector_only}).encode())
+    if star:
+        _write(internal / "weights" / cfg.STAR_FILE, b"x")
+    text = ""
+    if notices == "full":
+        fsf = ("GPL-2.0.txt", "GPL-3.0.txt", "LGPL-2.1.txt", "LGPL-3.0.txt")
+        text = "\n".join((PACKAGING / "licenses" / f).read_text() for f in fsf)
+        for f in fsf:
+            if f"licenses/{f}" not in skip:
+                _write(internal / "licenses" / f, (PACKAGING / "licenses" / f).read_bytes())
+    _write(internal / cfg.NOTICES_NAME, text.encode())
+    return root
+
+
+def test_bundle_check_finds_what_is_missing(tmp_path):
+    assert cfg.check_bundle(_fake_bundle(tmp_path / "ok")) == []
+    assert cfg.check_bundle(_fake_bundle(tmp_path / "det", star=False, detector_only=True)) == []
+    problems = cfg.check_bundle(_fake_bundle(tmp_path / "nostar", star=False))
+    assert problems == ["weights/star_landmark_98.onnx is missing and the build is not marked detector-only"]
+    problems = cfg.check_bundle(_fake_bundle(tmp_path / "bad", notices="empty", skip=("LICENSE", "av", "PIL")))
+    assert "LICENSE is missing" in problems and "package av is missing" in problems
+    assert "package PIL is missing" in problems
+    assert any(p.startswith("libx26[45] is bundled") for p in problems)
+    assert any(p.startswith("libavcodec is bundled") for p in problems)
+    # The texts must also be there as files (licenses/), not only inside the notices.
+    problems = cfg.check_bundle(_fake_bundle(tmp_path / "nofile", skip=("licenses/GPL-3.0.txt",)))
+    assert problems == ["libavcodec is bundled but licenses/GPL-3.0.txt is missing"]
+    # A bundled model whose manifest names a licence file needs that file beside it.
+    lic = _fake_bundle(tmp_path / "lic")
+    _write(lic / "_internal" / "weights" / "manifest.json", json.dumps({"models": {"retinaface": {
+        "file": "retinaface_mobilenet025.onnx", "licence_file": "LICENSE-retinaface.txt"}}}).encode())
+    assert cfg.check_bundle(lic) == []  # the model itself is not bundled: nothing to license
+    _write(lic / "_internal" / "weights" / "retinaface_mobilenet025.onnx", b"x")
+    assert cfg.check_bundle(lic) == ["weights/LICENSE-retinaface.txt (licence of retinaface_mobilenet025.onnx) is missing"]
+    _write(lic / "_internal" / "weights" / "LICENSE-retinaface.txt", b"MIT")
+    assert cfg.check_bundle(lic) == []
+    app = tmp_path / "FaceMirror.app"
+    assert cfg.bundle_data_roots(app) == [app / "Contents" / "Resources", app / "Contents" / "Frameworks"]
+
+
+def test_bundle_check_command_line(tmp_path):
+    ok = subprocess.run([sys.executable, str(PACKAGING / "spec_config.py"), "check", str(_fake_bundle(tmp_path / "a"))],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and "bundle check: ok" in ok.stdout
+    bad = subprocess.run([sys.executable, str(PACKAGING / "spec_config.py"), "check",
+                          str(_fake_bundle(tmp_path / "b", skip=("resources/FaceMirror.png",)))],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "resources/FaceMirror.png is missing" in bad.stderr
+
+
+def test_project_licence_is_mit_and_declared():
+    text = (REPO / "LICENSE").read_text()
+    assert text.startswith("MIT License") and "THE SOFTWARE IS PROVIDED \"AS IS\"" in text
+    assert 'license = "MIT"' in (REPO / "pyproject.toml").read_text()
+
+
+def test_spec_wires_rthook_generated_files_pins_and_bundle_check():
+    src = (REPO / "FaceMirror.spec").read_text()
+    for needle in ("cfg.star_rule(", "cfg.check_pinned_models(", "cfg.third_party_notices(", "cfg.check_bundle(",
+                   "cfg.RUNTIME_THIRD_PARTY", "cfg.MPL_RTHOOK", "cfg.PYINSTALLER_MPL_RTHOOK", "cfg.ICON_PNG",
+                   "cfg.LICENSE_NAME", "cfg.BUILD_INFO_NAME"):
+        assert needle in src, needle
+    hook = PACKAGING / cfg.MPL_RTHOOK
+    assert hook.is_file()
+    ast.parse(hook.read_text())
+
+
+def test_mpl_runtime_hook_uses_the_user_cache_folder(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "MPLCONFIGDIR"}
+    env["FACEMIRROR_CACHE_DIR"] = str(tmp_path / "cache")
+    code = (f"exec(open({str(PACKAGING / cfg.MPL_RTHOOK)!r}).read()); import os, matplotlib; "
+            "print(os.environ['MPLCONFIGDIR']); print(matplotlib.get_configdir())")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [str(tmp_path / "cache" / "matplotlib")] * 2
+    env["MPLCONFIGDIR"] = str(tmp_path / "mine")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
+    assert proc.stdout.split()[0] == str(tmp_path / "mine")
+
+
+def test_macos_workflow_starts_the_app_as_users_do():
+    """Static check of the CI steps that only a Mac can run (the workflow file is the contract)."""
+    runs = (REPO / ".github" / "workflows" / "macos.yml").read_text()
+    assert "runs-on: ${{ matrix.runner }}" in runs and "runner: [macos-15, macos-26]" in runs
+    assert "packaging/build_macos.sh --no-notarize\n" in runs  # test builds make the DMG too
+    assert "--no-dmg" not in runs
+    assert 'open -n -W --stdout "$out" --stderr "$out.err" "$1" --args --self-test --require-coreml' in runs
+    assert "Qt platform: cocoa, style: macos" in runs
+    assert "hdiutil attach -nobrowse -readonly" in runs and 'launch "$mnt/FaceMirror.app" dmg' in runs
+    assert "xattr -w com.apple.quarantine" in runs
+    assert "videos queued from files opened by the system: 1" in runs
+    assert "packaging/spec_config.py check dist/FaceMirror.app" in runs
+
+
+def test_requires_python_is_true_to_the_pinned_dependencies():
+    """pyproject's floor is the highest floor among the pinned runtime wheels (installed metadata)."""
+    import re
+    import tomllib
+    from importlib import metadata
+
+    from packaging.specifiers import SpecifierSet
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    ours = SpecifierSet(project["requires-python"])
+    floors = {}
+    for dep in project["dependencies"]:
+        name, version = re.match(r"^([A-Za-z0-9_.-]+)==([^;\s]+)", dep).groups()
+        assert metadata.version(name) == version, f"{name}: installed {metadata.version(name)}, pinned {version}"
+        spec = SpecifierSet(metadata.metadata(name).get("Requires-Python") or "")
+        lows = [tuple(int(x) for x in s.version.split(".")[:2]) for s in spec if s.operator in (">=", ">")]
+        floors[name] = max(lows) if lows else (3, 0)
+    highest = max(floors.values())
+    ours_low = max(tuple(int(x) for x in s.version.split(".")[:2]) for s in ours if s.operator == ">=")
+    assert ours_low == highest, f"requires-python {ours} but the pins need >= {highest}: {floors}"
+
+
+def test_licence_folder_has_each_distributions_files_and_the_fsf_texts(tmp_path):
+    dists = cfg.bundled_distributions({"av", "cv2", "PySide6"})
+    written = cfg.write_licence_folder(dists, PACKAGING / "licenses", tmp_path / "licenses")
+    names = {str(p.relative_to(tmp_path / "licenses")) for p in written}
+    for fsf in ("GPL-2.0.txt", "GPL-3.0.txt", "LGPL-2.1.txt", "LGPL-3.0.txt"):
+        assert fsf in names
+    av = next(d for d in dists if d.metadata["Name"] == "av")
+    assert f"av-{av.version}/av-{av.version}.dist-info__licenses__LICENSE.txt" in names
+    assert any(n.startswith("opencv-python-headless-") and n.endswith("cv2__LICENSE-3RD-PARTY.txt") for n in names)
+    assert all(p.is_file() and p.stat().st_size > 0 for p in written)

@@ -1,6 +1,8 @@
 """Backend selection, tested with the provider list injected (CoreML and CUDA cannot run here)."""
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -58,8 +60,10 @@ def test_coreml_listed_is_chosen_with_mlprogram_all_units_static_and_user_cache(
     assert opts["ModelFormat"] == "MLProgram"
     assert opts["MLComputeUnits"] == "ALL"
     assert opts["RequireStaticInputShapes"] == "1"
-    assert opts["ModelCacheDirectory"] == str(cache)
-    assert cache.is_dir()
+    # The cache folder is a sub-folder keyed by the model's sha256 and the ONNX Runtime version.
+    sub = Path(opts["ModelCacheDirectory"])
+    assert sub.parent == cache and sub.is_dir()
+    assert sub.name == runtime.coreml_cache_key(runtime.model_sha256(model_file), runtime.onnxruntime_version())
     assert providers[-1] == runtime.CPU  # CPU stays as the fallback for nodes CoreML leaves
     assert backend.fallback_reasons == []
 
@@ -144,3 +148,80 @@ def test_empty_model_file(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(runtime.ModelFileError, match="empty"):
         runtime.create_session(empty)
+
+
+# ---- CoreML cache key (provider facts injected: CoreML cannot run here)
+
+def _coreml_cache_used(model_file, cache, ort_version="1.32.0") -> Path:
+    rec = Recorder()
+    runtime.create_session(model_file, threads=1, session_factory=rec, cache_dir=cache, ort_version=ort_version,
+                           available_providers=[runtime.COREML, runtime.CPU])
+    return Path(rec.calls[0][1][0][1]["ModelCacheDirectory"])
+
+
+def test_coreml_cache_changed_model_at_same_path_never_reuses_the_old_entry_injected_providers(tmp_path):
+    model = tmp_path / "weights" / "star_landmark_98.onnx"
+    model.parent.mkdir()
+    cache = tmp_path / "cache"
+    model.write_bytes(b"model version 1")
+    first = _coreml_cache_used(model, cache)
+    (first / "compiled.mlmodelc").mkdir()  # what CoreML would leave behind
+    assert _coreml_cache_used(model, cache) == first  # same bytes: the compiled model is reused
+    # An update replaces the file at the same path (same size, even the same mtime).
+    st = model.stat()
+    model.write_bytes(b"model version 2")
+    os.utime(model, ns=(st.st_atime_ns, st.st_mtime_ns))
+    runtime._sha_memo.clear()  # a new process (an app update restarts the app)
+    second = _coreml_cache_used(model, cache)
+    assert second != first and second.parent == cache
+    assert not (second / "compiled.mlmodelc").exists()
+    assert hashlib.sha256(b"model version 2").hexdigest() in second.name
+
+
+def test_coreml_cache_changed_model_within_one_process_is_rehashed(tmp_path):
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"A" * 100)
+    first = _coreml_cache_used(model, tmp_path / "cache")
+    model.write_bytes(b"B" * 101)
+    assert _coreml_cache_used(model, tmp_path / "cache") != first
+
+
+def test_coreml_cache_onnxruntime_upgrade_gets_a_new_entry_injected_providers(tmp_path):
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"same model")
+    old = _coreml_cache_used(model, tmp_path / "cache", "1.32.0")
+    new = _coreml_cache_used(model, tmp_path / "cache", "1.33.1")
+    assert old != new and old.name.endswith("-ort1.32.0") and new.name.endswith("-ort1.33.1")
+
+
+def test_unusable_coreml_cache_folder_falls_back_to_cpu_with_reason_for_status_bar(tmp_path):
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"model")
+    blocker = tmp_path / "cache"
+    blocker.write_bytes(b"a file where the cache folder should be")  # mkdir fails, even as root
+    rec = Recorder()
+    _, backend = runtime.create_session(model, threads=2, session_factory=rec, cache_dir=blocker,
+                                        available_providers=[runtime.COREML, runtime.CPU])
+    assert backend.provider == runtime.CPU
+    assert [c[1] for c in rec.calls] == [[runtime.CPU]]  # CoreML was never started without a cache
+    assert "not writable" in backend.fallback_reasons[0] and str(blocker) in backend.fallback_reasons[0]
+    assert backend.describe() == "CPU, 2 threads (CoreML off: its model cache folder is unusable)"
+    assert backend.as_dict()["fallback_note"] == backend.fallback_note
+
+
+def test_prepare_cache_folder_refuses_a_folder_it_cannot_write(tmp_path, monkeypatch):
+    target = tmp_path / "c"
+
+    def no_write(self, data):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "write_bytes", no_write)  # injected: tests may run as root
+    with pytest.raises(runtime.CacheFolderError, match="Permission denied"):
+        runtime.prepare_cache_folder(target)
+
+
+def test_coreml_init_failure_is_named_in_describe(model_file, tmp_path):
+    rec = Recorder(fail={runtime.COREML})
+    _, backend = runtime.create_session(model_file, threads=1, session_factory=rec, cache_dir=tmp_path / "c",
+                                        available_providers=[runtime.COREML, runtime.CPU])
+    assert backend.describe() == "CPU, 1 thread (CoreML failed to start)"

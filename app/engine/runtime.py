@@ -2,9 +2,12 @@
 
 Preference: CoreML -> CUDA -> CPU, among the providers this onnxruntime build actually has.
 CoreML runs as an MLProgram on all compute units with static input shapes; its compiled model
-cache lives in the user's cache folder (the app bundle is signed and read-only). A provider that
-fails to initialise is skipped and the reason kept, so the status bar and the report can say why
-the app runs on the CPU.
+cache lives in the user's cache folder (the app bundle is signed and read-only), in a sub-folder
+per (model sha256, ONNX Runtime version): ONNX Runtime cannot tell whether a cached compiled model
+still matches the file at a path (it keys the cache by the model's path unless the model carries
+COREML_CACHE_KEY metadata), so a new model or an ONNX Runtime upgrade must never find an old entry.
+A provider that fails to initialise, or a cache folder that cannot be written, is skipped and the
+reason kept, so the status bar and the report can say why the app runs on the CPU.
 
 `available_providers` and `session_factory` are injectable so that the selection logic can be
 tested on machines without CoreML or CUDA.
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from app import paths
+from app.model_files import sha256_file
 
 COREML = "CoreMLExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -43,9 +47,12 @@ class Backend:
     untrained: bool = False
     model_name: str = ""
     provider_options: dict = field(default_factory=dict)
+    fallback_note: str = ""  # short reason a better provider was not used, for the status bar
 
     def describe(self) -> str:
         text = self.label
+        if self.fallback_note:
+            text += f" ({self.fallback_note})"
         if self.untrained:
             text += " - UNTRAINED development model"
         return text
@@ -53,7 +60,8 @@ class Backend:
     def as_dict(self) -> dict:
         return {"provider": self.provider, "label": self.label, "threads": self.threads,
                 "fallback_reasons": list(self.fallback_reasons), "untrained": self.untrained,
-                "model": self.model_name, "provider_options": dict(self.provider_options)}
+                "model": self.model_name, "provider_options": dict(self.provider_options),
+                "fallback_note": self.fallback_note}
 
 
 def default_threads() -> int:
@@ -68,6 +76,47 @@ def default_threads() -> int:
 
 def coreml_cache_dir() -> Path:
     return paths.user_cache_dir() / "coreml"
+
+
+_sha_memo: dict[tuple[str, int, int], str] = {}
+
+
+def model_sha256(path: Path) -> str:
+    """sha256 of a model file, hashed once per process for an unchanged (size, mtime) file."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _sha_memo:
+        _sha_memo[key] = sha256_file(path)
+    return _sha_memo[key]
+
+
+def onnxruntime_version() -> str:
+    import onnxruntime as ort
+
+    return str(ort.__version__)
+
+
+def coreml_cache_key(model_sha256_hex: str, ort_version: str) -> str:
+    """Name of the cache sub-folder: what the compiled model depends on, and nothing else."""
+    safe_version = "".join(c if c.isalnum() or c in ".-_" else "_" for c in ort_version)
+    return f"{model_sha256_hex}-ort{safe_version}"
+
+
+class CacheFolderError(OSError):
+    """The CoreML cache folder cannot be created or written."""
+
+
+def prepare_cache_folder(folder: Path) -> Path:
+    """Create the folder and prove it is writable (an existing read-only folder passes mkdir)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CacheFolderError(f"the CoreML model cache folder {folder} is not writable "
+                               f"({exc.strerror or exc})") from exc
+    return folder
 
 
 def coreml_options(cache_dir: Path | None = None) -> dict[str, str]:
@@ -165,10 +214,12 @@ def create_session(model_path: str | os.PathLike, *, threads: int | None = None,
                    available_providers: Sequence[str] | None = None,
                    session_factory: Callable | None = None,
                    create_command: str = "",
-                   cache_dir: Path | None = None):
+                   cache_dir: Path | None = None,
+                   ort_version: str | None = None):
     """Create an inference session on the best provider that initialises.
 
-    Returns (session, Backend). Raises ModelFileError for a missing or corrupt model.
+    cache_dir is the CoreML cache root; the session gets its (model sha256, ORT version)
+    sub-folder. Returns (session, Backend). Raises ModelFileError for a missing or corrupt model.
     """
     path = check_model_file(model_path, create_command)
     threads = threads or default_threads()
@@ -178,11 +229,16 @@ def create_session(model_path: str | os.PathLike, *, threads: int | None = None,
     factory = session_factory or _default_factory
 
     reasons: list[str] = []
+    note = ""
     for provider in provider_plan(available_providers, prefer):
         options: dict = {}
         if provider == COREML:
-            options = coreml_options(cache_dir)
-            Path(options["ModelCacheDirectory"]).mkdir(parents=True, exist_ok=True)
+            try:
+                options = coreml_options(_coreml_cache_for(path, cache_dir, ort_version))
+            except CacheFolderError as exc:
+                reasons.append(f"{COREML} not used: {exc}")
+                note = note or "CoreML off: its model cache folder is unusable"
+                continue
             providers = [(COREML, options), CPU]
         elif provider == CUDA:
             options = {"device_id": "0"}
@@ -196,16 +252,33 @@ def create_session(model_path: str | os.PathLike, *, threads: int | None = None,
                 hint = f" Recreate it with: {create_command}" if create_command else ""
                 raise ModelFileError(f"cannot load model {path}: {exc}.{hint}") from exc
             reasons.append(f"{provider} failed to initialise: {exc}")
+            note = note or f"{_short(provider)} failed to start"
             continue
         # ORT may silently drop a provider it could not register; trust the session's own list.
         get_providers = getattr(session, "get_providers", None)
         active = list(get_providers()) if get_providers is not None else [provider]
         if provider != CPU and active and active[0] != provider:
             reasons.append(f"{provider} was not registered by ONNX Runtime (active: {', '.join(active)})")
+            note = note or f"{_short(provider)} not registered"
             provider, options = CPU, {}
         meta = _read_metadata(session)
         backend = Backend(provider=provider, label=provider_label(provider, threads), threads=threads,
                           fallback_reasons=reasons, untrained=meta.get(META_UNTRAINED, "").lower() == "true",
-                          model_name=meta.get(META_MODEL, ""), provider_options=options)
+                          model_name=meta.get(META_MODEL, ""), provider_options=options,
+                          fallback_note=note if provider == CPU else "")
         return session, backend
     raise AssertionError("unreachable: CPU is always in the plan")
+
+
+def _short(provider: str) -> str:
+    return provider.replace("ExecutionProvider", "")
+
+
+def _coreml_cache_for(path: Path, cache_root: Path | None, ort_version: str | None) -> Path:
+    """The (model sha256, ORT version) sub-folder of the CoreML cache, created and writable."""
+    try:
+        digest = model_sha256(path)
+    except OSError as exc:
+        raise CacheFolderError(f"cannot hash {path} for the CoreML cache key ({exc})") from exc
+    key = coreml_cache_key(digest, ort_version or onnxruntime_version())
+    return prepare_cache_folder((cache_root or coreml_cache_dir()) / key)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComb
                                QHeaderView, QLabel, QMainWindow, QSplitter, QStyle, QTableView,
                                QToolBar, QVBoxLayout, QWidget)
 
-from app import __version__, APP_NAME
+from app import __version__, APP_NAME, build_info
 from app.engine.midline import DEFAULT_METHOD, FALLBACK_CHOICE_REASON, METHOD_LABELS, METHOD_TIPS
 from app.gui import file_open
 from app.gui import model_status as status_info
@@ -237,7 +237,8 @@ class MainWindow(QMainWindow):
         self.backend_label.setToolTip("What runs the models (ONNX Runtime execution provider) and which landmark model is loaded")
         self.warning_label = QLabel(self)
         self.warning_label.setStyleSheet("QLabel { color: #b35c00; font-weight: bold; }")
-        self.version_label = QLabel(f"{APP_NAME} {__version__}", self)
+        note = build_info.build_note()  # "detector-only build" when built without STAR on purpose
+        self.version_label = QLabel(f"{APP_NAME} {__version__}" + (f" - {note}" if note else ""), self)
         sb = self.statusBar()
         sb.addPermanentWidget(self.backend_label)
         sb.addPermanentWidget(self.warning_label)

@@ -1,0 +1,114 @@
+"""Prove which execution provider ran a model: run it once with ONNX Runtime's profiler on.
+
+Listing CoreML among the available providers proves nothing: if it fails to compile a model, ONNX
+Runtime quietly runs the nodes on the CPU. The profiler records one "Node" event per executed
+kernel with the provider that ran it (a CoreML partition is one fused node), so counting the
+distinct nodes per provider after a real run says what actually did the work. Used by
+`main.py --self-test` (and `--require-coreml` on the macOS CI).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from app.engine import runtime
+
+KERNEL_SUFFIX = "_kernel_time"
+
+_NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
+                "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(uint8)": np.uint8,
+                "tensor(int8)": np.int8, "tensor(bool)": np.bool_}
+
+
+@dataclass
+class ProviderProof:
+    """What ran one model: the backend chosen and the nodes each provider executed."""
+    model: str
+    backend: runtime.Backend
+    nodes: dict[str, int] = field(default_factory=dict)  # provider -> distinct nodes executed
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{_short(p)} {n} node{'s' if n != 1 else ''}" for p, n in sorted(self.nodes.items()))
+        return f"{self.model}: {self.backend.label}; executed: {counts or 'no nodes recorded'}"
+
+
+def _short(provider: str) -> str:
+    return provider.replace("ExecutionProvider", "")
+
+
+def count_nodes_by_provider(events: Iterable[Mapping]) -> dict[str, int]:
+    """Distinct executed nodes per provider, from ONNX Runtime profile events (a JSON list)."""
+    seen: dict[str, set[str]] = {}
+    for ev in events:
+        if ev.get("cat") != "Node":
+            continue
+        name = str(ev.get("name", ""))
+        if not name.endswith(KERNEL_SUFFIX):  # fence/other per-node events are not executions
+            continue
+        provider = (ev.get("args") or {}).get("provider")
+        if provider:
+            seen.setdefault(str(provider), set()).add(name[: -len(KERNEL_SUFFIX)])
+    return {p: len(names) for p, names in seen.items()}
+
+
+def coreml_ran_graph(nodes: Mapping[str, int]) -> tuple[bool, str]:
+    """True when CoreML executed the model and the CPU executed nothing of it.
+
+    FaceMirror's converters make models that are one CoreML partition with every node supported,
+    so any node on the CPU means CoreML did not take the whole graph (a fallback, or a converter
+    regression that would make the Mac build slow).
+    """
+    coreml = nodes.get(runtime.COREML, 0)
+    others = {p: n for p, n in nodes.items() if p != runtime.COREML and n}
+    if coreml == 0:
+        ran = ", ".join(f"{_short(p)} {n}" for p, n in sorted(others.items())) or "nothing recorded"
+        return False, f"CoreML ran no node (executed: {ran})"
+    if others:
+        ran = ", ".join(f"{_short(p)} {n}" for p, n in sorted(others.items()))
+        return False, f"CoreML ran {coreml} partition(s) but other providers ran nodes too ({ran})"
+    return True, f"CoreML ran the whole graph ({coreml} partition{'s' if coreml != 1 else ''})"
+
+
+def sample_feeds(session) -> dict[str, np.ndarray]:
+    """Inputs of the model's declared shapes (symbolic dimensions as 1), filled with noise."""
+    rng = np.random.default_rng(0)
+    feeds: dict[str, np.ndarray] = {}
+    for inp in session.get_inputs():
+        shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
+        dtype = _NUMPY_TYPES.get(inp.type, np.float32)
+        feeds[inp.name] = rng.random(shape).astype(dtype) if np.issubdtype(dtype, np.floating) \
+            else np.zeros(shape, dtype)
+    return feeds
+
+
+def read_profile(path: str | os.PathLike) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    return data if isinstance(data, list) else list(data.get("traceEvents", []))
+
+
+def _profiling_factory(prefix: str):
+    def factory(model_path: str, providers: list, threads: int):
+        import onnxruntime as ort
+
+        so = runtime.cpu_session_options(threads)
+        so.enable_profiling = True
+        so.profile_file_prefix = prefix
+        return ort.InferenceSession(model_path, sess_options=so, providers=providers)
+    return factory
+
+
+def prove_backend(model_path: str | os.PathLike, **session_kwargs) -> ProviderProof:
+    """Create a session the way the app does (same provider choice), run it once, count nodes."""
+    with tempfile.TemporaryDirectory(prefix="facemirror-profile-") as tmp:
+        session, backend = runtime.create_session(model_path, session_factory=_profiling_factory(
+            str(Path(tmp) / "profile")), **session_kwargs)
+        session.run(None, sample_feeds(session))
+        nodes = count_nodes_by_provider(read_profile(session.end_profiling()))
+    return ProviderProof(model=Path(model_path).name, backend=backend, nodes=nodes)

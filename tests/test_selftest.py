@@ -1,0 +1,100 @@
+"""`--self-test` from source: models, provider proof, H.264 via PyAV + OpenCV, plots, window.
+
+CoreML cannot run here: `--require-coreml` is tested with the provider facts injected (CoreML
+listed by ONNX Runtime, but the profile shows the CPU ran the nodes).
+"""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from app import selftest
+from app.engine import backend_check, runtime
+
+
+@pytest.fixture
+def installed_models(tmp_path, monkeypatch, retinaface_model, star_dev_model):
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    shutil.copy(retinaface_model, weights / retinaface_model.name)
+    shutil.copy(star_dev_model, weights / star_dev_model.name)
+    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(weights))
+    monkeypatch.setenv("FACEMIRROR_CACHE_DIR", str(tmp_path / "cache"))
+    return weights
+
+
+def test_self_test_from_source_proves_cpu_backend_media_and_window(installed_models, qapp, capsys):
+    assert selftest.run_self_test() == 0
+    out = capsys.readouterr().out
+    print(out)
+    for name in ("retinaface_mobilenet025.onnx", "star_landmark_98.onnx"):
+        line = next(x for x in out.splitlines() if x.startswith(f"provider proof: {name}: CPU"))
+        assert "executed: CPU " in line and "nodes" in line
+    assert _h264_line(out)
+    assert "matplotlib" in out and "plot rendered" in out
+    assert "Qt platform: offscreen" in out
+    assert "videos queued from files opened by the system: 0" in out
+    assert out.rstrip().endswith("self-test passed")
+
+
+def test_require_coreml_fails_when_coreml_is_not_available(installed_models, capsys):
+    assert selftest.run_self_test(require_coreml=True) == 1
+    assert "FAIL: CoreMLExecutionProvider is not available" in capsys.readouterr().out
+
+
+def test_require_coreml_fails_when_coreml_is_listed_but_the_cpu_ran_the_graph_injected(
+        installed_models, monkeypatch, capsys):
+    import onnxruntime as ort
+
+    real = ort.get_available_providers()
+    monkeypatch.setattr(ort, "get_available_providers", lambda: [runtime.COREML, *real])
+    # The app's sessions: CoreML "listed" but the factory only really has the CPU (what ORT does
+    # when CoreML cannot take the model: it silently runs the nodes on the CPU).
+    monkeypatch.setattr(runtime, "_default_factory", _cpu_only(runtime._default_factory))
+    monkeypatch.setattr(backend_check, "_profiling_factory", lambda prefix: _cpu_only(_real_profiling(prefix)))
+    assert selftest.run_self_test(require_coreml=True) == 1
+    out = capsys.readouterr().out
+    assert "CoreML ran no node (executed: CPU" in out
+    assert "FAIL: --require-coreml: retinaface_mobilenet025.onnx: CoreML ran no node" in out
+
+
+_real_profiling = backend_check._profiling_factory
+
+
+def _cpu_only(factory):
+    def make(path, providers, threads):
+        return factory(path, [runtime.CPU], threads)
+    return make
+
+
+@pytest.mark.parametrize("platform, env, expected", [
+    ("linux", {}, "offscreen"),                       # no display: offscreen
+    ("linux", {"DISPLAY": ":0"}, None),               # a desktop: Qt's own choice
+    ("linux", {"QT_QPA_PLATFORM": "xcb"}, "xcb"),     # an explicit choice wins
+    ("darwin", {}, None),                             # macOS: always the native Cocoa platform
+])
+def test_qt_platform_choice_injected_platform(monkeypatch, platform, env, expected):
+    for var in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(var, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr(selftest.sys, "platform", platform)
+    selftest._choose_qt_platform()
+    import os
+
+    assert os.environ.get("QT_QPA_PLATFORM") == expected
+
+
+def test_on_macos_the_window_check_fails_without_cocoa_injected_platform(qapp, monkeypatch, tmp_path):
+    """What `open FaceMirror.app --args --self-test` would report if the Cocoa plugin were missing."""
+    monkeypatch.setattr(selftest.sys, "platform", "darwin")
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)  # the running QApplication is offscreen
+    with pytest.raises(selftest.SelfTestFailure, match="expected the Cocoa platform and macOS style, got offscreen"):
+        selftest._check_window(tmp_path)
+
+
+def _h264_line(out: str) -> bool:
+    """The app's writer chose libx264 here (no VideoToolbox) and both FFmpeg copies read the file back."""
+    return any(line.startswith("H.264 encode (libx264") and line.endswith(
+        "and decode in one process: PyAV 12/12 frames, OpenCV 12/12 frames") for line in out.splitlines())
