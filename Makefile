@@ -1,6 +1,7 @@
 # FaceMirror: set-up and the two everyday commands.
 #   make run    creates .venv, installs the app and opens the window
 #   make test   creates .venv, installs the app with converter and dev extras, runs all tests
+#   make lint   ruff (all code) and mypy (engine, video, stages, pipeline, outputs, ...)
 #   make models installs the converter extras, downloads the STAR checkpoint (and the face
 #               detector's, only if its model is missing) and converts them (needs internet)
 PYTHON ?= python3
@@ -8,7 +9,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: run test doctor models clean-venv
+.PHONY: run test lint doctor models clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,11 @@ models: $(VENV)/.installed-convert
 
 test: $(VENV)/.installed-test
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+# ruff on everything; mypy on the Qt-free core (the files listed in pyproject.toml)
+lint: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 clean-venv:
 	rm -rf $(VENV)

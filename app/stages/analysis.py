@@ -61,7 +61,8 @@ class FrameAnalyzer:
         if points is not None:
             raw_line = (midline_from_5points(points, self.size) if self.coarse
                         else midline_from_wflw98(points, self.size, self.method))
-        quality = assess_frame(self.size, box=None if track.box is None else track.box.tolist(), score=track.score, landmarks=points, coarse=self.coarse)
+        box = None if track.box is None else track.box.tolist()
+        quality = assess_frame(self.size, box=box, score=track.score, landmarks=points, coarse=self.coarse)
         estimate = self.smoother.update(raw_line, vf.timestamp_ms / 1000.0)   # None (no face) holds the line
         self.quality.add(quality)
         self.timer.add("midline", time.perf_counter() - t)
