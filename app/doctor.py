@@ -7,18 +7,20 @@ from app import __version__, APP_NAME, model_files, paths
 
 
 def _describe_model(key: str, path) -> list[str]:
-    lines = []
-    size_mb = path.stat().st_size / 1e6
-    lines.append(f"    found: {path} ({size_mb:.1f} MB)")
+    lines = [f"    found: {path} ({path.stat().st_size / 1e6:.1f} MB)"]
     try:
-        import onnx
+        # onnxruntime, not the onnx package: doctor must work in the app bundle, which has no onnx.
+        import onnxruntime as ort
 
-        meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-        if meta.get("facemirror.untrained", "").lower() == "true":
+        from app.engine import runtime
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        session = ort.InferenceSession(str(path), options, providers=[runtime.CPU])
+        meta = dict(session.get_modelmeta().custom_metadata_map)
+        if meta.get(runtime.META_UNTRAINED, "").lower() == "true":
             lines.append("    WARNING: untrained development model (random weights): landmarks are meaningless")
-    except ImportError:
-        pass
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - reported, doctor goes on
         lines.append(f"    WARNING: cannot read the model file: {exc}")
     return lines
 

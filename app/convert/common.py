@@ -17,10 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # ONNX metadata keys FaceMirror writes into every model it exports.
-META_MODEL = "facemirror.model"
-META_UNTRAINED = "facemirror.untrained"
-META_SOURCE = "facemirror.source_checkpoint"
-META_SOURCE_SHA = "facemirror.source_sha256"
+from app.engine.runtime import META_MODEL, META_SOURCE, META_SOURCE_SHA, META_UNTRAINED  # noqa: F401 - re-exported
 
 
 class ConvertError(RuntimeError):

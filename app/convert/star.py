@@ -1,6 +1,6 @@
 """Convert the STAR WFLW checkpoint (OpenFace 3.0's Landmark_98.pkl) to a CoreML-clean ONNX model.
 
-Contract (docs: DESIGN.md, "Model contracts / STAR"):
+Contract (docs/ARCHITECTURE.md, "Model contracts"):
     input  `input_image` float32 [1, 3, 256, 256]  (BGR, [-1, 1])
     output `landmarks`   float32 [1, 98, 2]         ([-1, 1], last stack, soft-argmax)
     output `heatmaps`    float32 [1, 98, 64, 64]    (the fused heatmaps the landmarks come from)

@@ -29,8 +29,11 @@ PREFERENCE = (COREML, CUDA, CPU)
 
 # Metadata keys written by FaceMirror's converters (app.convert.common); duplicated here as
 # plain strings because the runtime must not import the converters' module tree.
+# Metadata keys our converters write into every model (one home; app/convert imports them).
 META_UNTRAINED = "facemirror.untrained"
 META_MODEL = "facemirror.model"
+META_SOURCE = "facemirror.source_checkpoint"
+META_SOURCE_SHA = "facemirror.source_sha256"
 
 
 class ModelFileError(RuntimeError):

@@ -373,6 +373,7 @@ class VideoReader:
                     errors += 1
                     if errors >= self.MAX_CONSECUTIVE_DECODE_ERRORS:
                         self._stop_reason = f"the video data is damaged ({exc.strerror or exc})"
+                        _drain(stream)
                         return
                     continue
                 for frame in frames:
@@ -539,6 +540,9 @@ class VideoReader:
     # ---- closing --------------------------------------------------------------------------------
     def close(self) -> None:
         self._frames = None
+        if self._stream is not None:
+            _drain(self._stream)
+            self._stream = None
         if self._container is not None:
             try:
                 self._container.close()
@@ -557,6 +561,21 @@ class VideoReader:
             self.close()
         except Exception:  # noqa: BLE001 - never raise from __del__
             pass
+
+
+def _drain(stream) -> None:
+    """Take every frame out of the decoder and reset it. A frame-threaded FFmpeg decoder that is
+    freed with work still inside it (after damaged data, or when a run stops early) can wait
+    forever in avcodec_free_context for its worker threads (seen under load: FFmpeg 8.1)."""
+    try:
+        for _ in stream.codec_context.decode(None):
+            pass
+    except (av.FFmpegError, ValueError):
+        pass
+    try:
+        stream.codec_context.flush_buffers()
+    except (av.FFmpegError, ValueError):
+        pass
 
 
 def grab_frames(path: str | os.PathLike, times_ms: Sequence[float]) -> list[np.ndarray | None]:
