@@ -131,10 +131,12 @@ def preflight(paths: dict[str, Path], overwrite: bool, min_free_bytes: int = MIN
     except OSError as exc:
         raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from exc
     name_max = _name_max(out_dir)
-    too_long = [p.name for p in paths.values() if len(os.fsencode(p.name)) > name_max]
-    if too_long:
-        raise OutputError(f"the input's name is too long for its outputs: {too_long[0]} would be "
-                          f"{len(os.fsencode(too_long[0]))} bytes, the file system allows {name_max}. "
+    longest = max((p.name for p in all_output_paths(_stem_of(first_kind, first), out_dir).values()),
+                  key=lambda n: len(os.fsencode(n)))
+    if len(os.fsencode(longest)) > name_max:
+        suffix = max(SUFFIX.values(), key=len)
+        raise OutputError(f"the input's name is too long for its outputs: NAME{suffix} would be "
+                          f"{len(os.fsencode(longest))} bytes, the file system allows {name_max}. "
                           "Rename the input to a shorter name.")
     existing = [p for p in all_output_paths(_stem_of(first_kind, first), out_dir).values() if os.path.lexists(p)]
     folders = [p for p in existing if p.is_dir() and not p.is_symlink()]
@@ -490,19 +492,18 @@ def find_collisions(jobs: Sequence[tuple[Path, Path]]) -> dict[Path, str]:
         by_target.setdefault(_key(Path(out_dir) / Path(video).stem), []).append(Path(video))
         for p in all_output_paths(Path(video).stem, out_dir).values():
             outputs_of[_key(p)] = Path(video)
-    labels = distinct_labels([Path(v) for v, _ in jobs])
     reasons: dict[Path, str] = {}
     for group in by_target.values():
         if len(group) > 1:
             for v in group:
-                others = ", ".join(labels[o] for o in group if o != v)
+                others = ", ".join(str(o) for o in group if o != v)
                 reasons[v] = (f"its outputs would have the same names as those of {others} in the same "
                               "output folder; rename one, or give their folders instead of the files")
     for video, _ in jobs:
         owner = outputs_of.get(_key(Path(video)))
         if owner is not None and owner != Path(video):
-            reasons[Path(video)] = f"an output of {labels[owner]} would replace this file"
-            reasons.setdefault(owner, f"one of its outputs would replace the input {labels[Path(video)]}")
+            reasons[Path(video)] = f"an output of {owner} would replace this file"
+            reasons.setdefault(owner, f"one of its outputs would replace the input {video}")
     return reasons
 
 
