@@ -1,10 +1,9 @@
 """The queue table: a model over Job rows, a progress-bar delegate, a background duration reader."""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar
 
@@ -248,25 +247,14 @@ class ProgressDelegate(QStyledItemDelegate):
 
 
 class DurationProber(QObject):
-    """Reads frame counts and frame rates off the GUI thread (cv2, container headers only)."""
+    """Reads frame counts and frame rates (container headers only). Lives in its own QThread
+    (gui.background.BackgroundThread); requests arrive through the queued `probe` slot."""
     probed = Signal(int, object)   # job id, (frames, fps, duration_s)
 
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facemirror-probe")
-
-    def probe(self, job_id: int, path: Path) -> None:
-        self._pool.submit(self._run, job_id, Path(path))
-
-    def _run(self, job_id: int, path: Path) -> None:
+    @Slot(int, str)
+    def probe(self, job_id: int, path: str) -> None:
         try:
-            info = probe_video(path)
+            info = probe_video(Path(path))
         except Exception:  # noqa: BLE001 - an unreadable file fails later, with the pipeline's reason
             info = (None, None, None)
-        try:
-            self.probed.emit(job_id, info)
-        except RuntimeError:  # the window went away meanwhile
-            pass
-
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.probed.emit(job_id, info)
