@@ -140,4 +140,22 @@ def launch_gui(argv: list[str] | None = None) -> int:
 
     window = MainWindow()
     window.show()
-    return app.exec()
+    status = app.exec()
+    _tear_down(window)
+    return status
+
+
+def _tear_down(window) -> None:
+    """Stop the window's threads and delete it while Python is fully alive, not during interpreter
+    finalization (where Qt objects, queued events and ONNX sessions freed by the garbage collector
+    crashed the process at exit)."""
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    window.shutdown()
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QCoreApplication.sendPostedEvents()
+    del window
+    gc.collect()

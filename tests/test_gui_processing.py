@@ -57,7 +57,7 @@ def _window(qtbot, out_dir):
     from app.gui.main_window import MainWindow
 
     w = MainWindow()
-    qtbot.addWidget(w)
+    qtbot.addWidget(w, before_close_func=lambda win: win.shutdown())   # teardown never asks
     w.resize(1280, 800)
     w.show()
     qtbot.waitUntil(lambda: w.models_known, timeout=30000)
@@ -192,14 +192,44 @@ def test_close_while_running_stops_the_thread_and_leaves_no_partial_output(qtbot
     w.start()
     job = w.model.job_at(0)
     qtbot.waitUntil(lambda: job.frames_done >= 5, timeout=30000)
+    asked = answer_quit_question(False)          # "Keep processing": the window stays, the file goes on
+    w.close()
+    state = (asked, w.isVisible(), w.is_running)
+    if not w.is_running:
+        w.close()
+    assert state == (["Stop processing and quit?"], True, True)
+    done = job.frames_done
+    qtbot.waitUntil(lambda: job.frames_done > done, timeout=30000)
+    asked = answer_quit_question(True)           # "Stop and quit"
     t0 = time.perf_counter()
     w.close()
+    assert asked == ["Stop processing and quit?"]
     assert time.perf_counter() - t0 < 2.0
     assert w.worker_thread.isFinished()
     assert _all_files(out) == []
     assert job.status.value in ("processing", "cancelled")   # the window is gone; no further work
     qtbot.wait(200)                                           # late queued signals do no harm
     assert _all_files(out) == []
+
+
+def answer_quit_question(yes: bool) -> list:
+    """Answer the "Stop processing and quit?" box as a user would (click its button) once it shows."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    asked: list = []
+
+    def click():
+        box = next((b for b in QApplication.topLevelWidgets() if isinstance(b, QMessageBox)
+                    and b.objectName() == "confirmQuit" and b.isVisible()), None)
+        if box is None:
+            QTimer.singleShot(20, click)
+            return
+        asked.append(box.text())
+        box.button(QMessageBox.StandardButton.Yes if yes else QMessageBox.StandardButton.No).click()
+
+    QTimer.singleShot(20, click)
+    return asked
 
 
 def _face_template():
