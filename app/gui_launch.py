@@ -151,11 +151,12 @@ def _tear_down(window) -> None:
     crashed the process at exit)."""
     import gc
 
-    from PySide6.QtCore import QCoreApplication, QEvent
+    import shiboken6
+    from PySide6.QtCore import QCoreApplication
 
     window.shutdown()
-    window.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    QCoreApplication.sendPostedEvents()
-    del window
+    QCoreApplication.sendPostedEvents()     # anything still queued for the window, while it exists
+    if shiboken6.isValid(window):
+        shiboken6.delete(window)            # the window and its children, now (deleteLater would not
+    del window                              # run: the event loop has ended)
     gc.collect()
