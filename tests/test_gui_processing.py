@@ -280,3 +280,27 @@ def test_star_model_path_and_untrained_warning(qtbot, tmp_path, weights, clips):
     assert report["settings"]["midline"] == "pupils"
     assert report["models"]["landmark_model"] == "STAR 98-point"
     assert "STAR" in w.throughput.stages_label.text()
+
+
+def test_same_names_from_two_folders_are_told_apart_and_refused_before_start(qtbot, tmp_path, weights, clips):
+    """Two visits' smile.mp4 into one output folder: the queue shows their folders, and with
+    "Replace existing outputs" ticked neither may replace the other's results: both are refused
+    before anything starts; a third file goes ahead."""
+    out = tmp_path / "out"
+    w = _window(qtbot, out)
+    for visit in ("visit1", "visit2"):
+        (tmp_path / visit).mkdir()
+        shutil.copy(clips["short"], tmp_path / visit / "smile.mp4")
+    other = tmp_path / "visit2" / "frown.mp4"
+    shutil.copy(clips["short"], other)
+    w.add_paths([tmp_path / "visit1" / "smile.mp4", tmp_path / "visit2" / "smile.mp4", other])
+    assert [w.model.data(w.model.index(r, 0)) for r in range(3)] == ["visit1/smile.mp4", "visit2/smile.mp4",
+                                                                       "frown.mp4"]
+    w.overwrite_box.setChecked(True)
+    with qtbot.waitSignal(w.queue_finished, timeout=60000) as finished:
+        w.start()
+    assert "1 done" in finished.args[0] and "2 failed" in finished.args[0]
+    a, b, c = w.model.jobs
+    assert a.status.value == b.status.value == "failed" and "same names" in a.message and "same names" in b.message
+    assert a.frames_done == b.frames_done == 0 and c.status.value == "done"
+    assert sorted(_all_files(out)) == sorted(p.name for p in c.outputs.values())

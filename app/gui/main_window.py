@@ -39,7 +39,7 @@ from app.gui.queue_model import (COL_DURATION, COL_FILE, COL_OUTPUT, COL_PROGRES
                                  DurationProber, ProgressDelegate, QueueModel, StatusDelegate)
 from app.gui.throughput import ThroughputPanel
 from app.gui.worker import PipelineWorker
-from app.outputs import VIDEO_EXTENSIONS
+from app.outputs import VIDEO_EXTENSIONS, find_collisions
 from app.pipeline import Pipeline, Settings
 
 MESSAGE_MS = 12000
@@ -598,10 +598,23 @@ class MainWindow(QMainWindow):
         self._running = True
         self._stop_requested = False
         self._batch = {"done": 0, "failed": 0, "cancelled": 0}
+        self._refuse_collisions()
         self.models_panel.set_busy(True)
         self._update_actions()
         self._preview_timer.start()
         self._start_next()
+
+    def _refuse_collisions(self) -> None:
+        """Before anything starts: waiting files whose outputs would meet those of another file in
+        the queue (same name, same output folder) fail with the reason; none of them is preferred."""
+        waiting = [j for j in self.model.jobs if j.status == Status.WAITING]
+        again = {j.path.resolve() for j in waiting}        # the same file once more replaces its own outputs
+        jobs = waiting + [j for j in self.model.jobs if j.status == Status.DONE and j.path.resolve() not in again]
+        clashes = find_collisions([(j.path, self.model.out_dir_for(j)) for j in jobs])
+        for job in jobs:
+            if job.status == Status.WAITING and job.path in clashes:
+                self.model.update_job(job.id, status=Status.FAILED, message=f"not processed: {clashes[job.path]}")
+                self._batch["failed"] += 1
 
     def _settings(self) -> Settings:
         # 5-point mode: the choice is disabled and cannot apply; send the default so the result
@@ -627,7 +640,7 @@ class MainWindow(QMainWindow):
                               progress=0.0 if job.frames else None, message="")
         n_done = sum(self._batch.values())
         self.preview.clear()
-        self.throughput.start_file(job.path.name, n_done + 1, n_done + 1 + len(self.model.waiting(after=job)))
+        self.throughput.start_file(self.model.label(job), n_done + 1, n_done + 1 + len(self.model.waiting(after=job)))
         self._request_process.emit(job.id, str(job.path), str(out_dir), self._settings(), self._cancel)
 
     def _on_progress(self, job_id: int, p) -> None:

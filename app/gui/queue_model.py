@@ -8,6 +8,7 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar
 
 from app.gui.jobs import Job, Status, format_duration, probe_video
+from app.outputs import distinct_labels
 
 COLUMNS = ("File", "Duration", "Status", "Progress", "Output folder")
 COL_FILE, COL_DURATION, COL_STATUS, COL_PROGRESS, COL_OUTPUT = range(len(COLUMNS))
@@ -40,6 +41,7 @@ class QueueModel(QAbstractTableModel):
         self._jobs: list[Job] = []
         self._next_id = 1
         self._default_out_dir: Path | None = None   # None: beside each input
+        self._labels: dict[int, str] = {}             # job id -> as much of the path as tells it apart
 
     # --- Qt model API --------------------------------------------------------------------------
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
@@ -62,7 +64,7 @@ class QueueModel(QAbstractTableModel):
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if col == COL_FILE:
-                return job.path.name
+                return self._labels.get(job.id, job.path.name)
             if col == COL_DURATION:
                 if job.duration_s is not None:
                     return format_duration(job.duration_s)
@@ -135,7 +137,18 @@ class QueueModel(QAbstractTableModel):
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
             self._jobs.extend(new)
             self.endInsertRows()
+            self._relabel()
         return new, duplicates
+
+    def _relabel(self) -> None:
+        """Same file names from different folders show their folders (visit1/smile.mp4)."""
+        labels = distinct_labels([j.path for j in self._jobs])
+        self._labels = {j.id: labels[j.path] for j in self._jobs}
+        if self._jobs:
+            self.dataChanged.emit(self.index(0, COL_FILE), self.index(len(self._jobs) - 1, COL_FILE))
+
+    def label(self, job: Job) -> str:
+        return self._labels.get(job.id, job.path.name)
 
     def remove_rows(self, rows) -> int:
         """Remove the given rows except the one being processed; returns how many were removed."""
@@ -146,6 +159,8 @@ class QueueModel(QAbstractTableModel):
                 del self._jobs[row]
                 self.endRemoveRows()
                 removed += 1
+        if removed:
+            self._relabel()
         return removed
 
     def can_move(self, row: int, delta: int) -> bool:
