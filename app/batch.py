@@ -1,8 +1,14 @@
 """`python main.py process INPUT... [--out DIR] [--midline ...] [--overwrite] [--no-annotated]`.
 
-Files or folders (videos found inside); a progress line per file; a summary table at the end.
-Exit code 0 when every file succeeded, 1 otherwise (each failure named), 2 when nothing could
-start (no face detector model, bad arguments).
+Files or folders (videos found inside; FaceMirror's own outputs skipped); a progress line per
+file; a summary table at the end (file as much of its path as tells it apart, status, verdict,
+frames, fps, note). Inputs whose outputs would collide are refused before anything starts; with
+--out, videos found in a folder keep that folder under it (app.outputs.out_dir_for). Ctrl-C,
+SIGTERM and SIGHUP cancel cleanly (nothing partial is left). Partial files of killed runs are
+removed from each output folder before it is written to, and the run says so.
+
+Exit code 0 when every file succeeded, 1 otherwise (each failure named) or when cancelled, 2 when
+nothing could start (no face detector model, bad arguments).
 """
 from __future__ import annotations
 

@@ -202,11 +202,11 @@ class OutputSet:
         try:
             for step in plan:
                 if step["old"]:
-                    os.rename(self.out_dir / step["final"], self.out_dir / step["old"])
+                    os.rename(self.out_dir / str(step["final"]), self.out_dir / str(step["old"]))
                     done.append(("old", step))
             for step in plan:
                 if step["new"]:
-                    _place_no_clobber(self.out_dir / step["new"], self.out_dir / step["final"])
+                    _place_no_clobber(self.out_dir / str(step["new"]), self.out_dir / str(step["final"]))
                     done.append(("new", step))
         except OSError as exc:
             problem = _rollback(self.out_dir, done)
@@ -217,7 +217,7 @@ class OutputSet:
         _write_journal(journal, plan, committed=True, best_effort=True)
         for step in plan:
             if step["old"]:
-                _remove(self.out_dir / step["old"])
+                _remove(self.out_dir / str(step["old"]))
         _remove(journal)
 
     def discard(self) -> None:
@@ -509,13 +509,17 @@ def find_collisions(jobs: Sequence[tuple[Path, Path]]) -> dict[Path, str]:
 
 def distinct_labels(paths: Sequence[Path]) -> dict[Path, str]:
     """The shortest trailing part of each path (at least the file name) that tells it apart from
-    the others: smile.mp4 when alone, visit1/smile.mp4 and visit2/smile.mp4 when both are there."""
+    the others: smile.mp4 when alone, visit1/smile.mp4 and visit2/smile.mp4 when both are there.
+    Files sharing a NAME (smile.mp4, smile.mov) always show their folder."""
     paths = [Path(p) for p in paths]
     parts = {p: p.resolve().parts for p in paths}
     labels: dict[Path, str] = {}
+    stems: dict[str, int] = {}
+    for p in {parts[p]: p for p in paths}.values():
+        stems[p.stem.casefold()] = stems.get(p.stem.casefold(), 0) + 1
     for p in paths:
         others = [parts[q] for q in paths if parts[q] != parts[p]]
-        n = 1
+        n = 2 if stems[p.stem.casefold()] > 1 else 1    # same NAME, other extension: show the folder too
         while n < len(parts[p]) and any(o[-n:] == parts[p][-n:] for o in others):
             n += 1
         labels[p] = str(Path(*parts[p][-n:])) if n < len(parts[p]) else str(p)

@@ -106,7 +106,7 @@ def test_rerunning_a_folder_without_out_never_takes_the_outputs_as_inputs(tmp_pa
     assert cli([folder], weights).returncode == 0
     again = cli([folder, "--overwrite"], weights)
     assert again.returncode == 0, again.stderr
-    assert "skipped 4 FaceMirror output files" in again.stdout      # the three videos and the CSV? no:
+    assert "skipped 3 FaceMirror output files" in again.stdout      # the three videos of the first run
     assert "1 of 1 succeeded" in again.stdout
     assert sorted(files(folder)) == sorted(["patient.mp4"] + [f"patient{s}" for s in FIVE])
 
@@ -274,3 +274,96 @@ def test_disk_full_for_a_second_mid_run_fails_the_file(small_disk, weights, clip
     assert proc.returncode == 1, stdout
     assert "disk is full" in stdout + stderr
     assert files(small_disk) == {}
+
+
+# ---- write errors injected where the file is written (every machine; holds for any video writer) ---
+
+@pytest.fixture(scope="module")
+def models(retinaface_model):
+    from app.engine.faces import FaceDetector
+    from app.model_set import Models
+
+    return Models(faces=FaceDetector(retinaface_model), landmarks=None, files={"retinaface": retinaface_model})
+
+
+class _FullAfter:
+    """A file object that fails like a full disk once `limit` bytes have been written."""
+
+    def __init__(self, fh, limit: int):
+        self._fh, self._left = fh, limit
+
+    def write(self, data):
+        self._left -= len(data)
+        if self._left < 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return self._fh.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._fh, name)
+
+
+def _old_results(out: Path) -> dict:
+    out.mkdir()
+    for s in FIVE:
+        (out / f"long{s}").write_text(f"earlier result {s}")
+    return files(out)
+
+
+def test_disk_full_in_the_landmarks_csv_mid_run(tmp_path, models, clips, monkeypatch):
+    from app import landmarks_csv
+    from app.pipeline import Pipeline, Settings
+
+    real_init = landmarks_csv.LandmarksCsv.__init__
+
+    def init(self, path, coarse):
+        real_init(self, path, coarse)
+        self._fh = _FullAfter(self._fh, 20_000)          # about a third of the rows
+        self._writer = landmarks_csv.csv.DictWriter(self._fh, fieldnames=landmarks_csv.csv_columns(coarse),
+                                                    extrasaction="ignore")
+
+    monkeypatch.setattr(landmarks_csv.LandmarksCsv, "__init__", init)
+    out = tmp_path / "out"
+    before = _old_results(out)
+    result = Pipeline(models, Settings(overwrite=True)).process(clips["long"], out)
+    assert not result.ok and "disk is full" in result.error, result.error
+    assert files(out) == before                        # the earlier results, untouched; nothing hidden
+
+
+def test_disk_full_in_a_video_mid_run(tmp_path, models, clips, monkeypatch):
+    """The PyAV writer raises VideoWriteError at once on a write error; here its write is made to
+    do so after 40 frames."""
+    from app.pipeline import Pipeline, Settings
+    from app.stages import post
+    from app.video.writer import VideoWriteError
+
+    real_write = post.VideoWriter.write
+
+    def write(self, *args, **kw):
+        if self.frames_written >= 40:
+            raise VideoWriteError(f"{self.path.name}: the disk is full")
+        return real_write(self, *args, **kw)
+
+    monkeypatch.setattr(post.VideoWriter, "write", write)
+    out = tmp_path / "out"
+    before = _old_results(out)
+    result = Pipeline(models, Settings(overwrite=True)).process(clips["long"], out)
+    assert not result.ok and "disk is full" in result.error, result.error
+    assert files(out) == before
+
+
+def test_disk_full_when_writing_the_report(tmp_path, models, clips, monkeypatch):
+    from app import report
+    from app.pipeline import Pipeline, Settings
+
+    def full(path, data):
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write("{")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(report, "write_report", full)
+    monkeypatch.setattr("app.pipeline.write_report", full)
+    out = tmp_path / "out"
+    before = _old_results(out)
+    result = Pipeline(models, Settings(overwrite=True)).process(clips["a"], out)
+    assert not result.ok and "disk is full" in result.error, result.error
+    assert files(out) == before
