@@ -13,12 +13,12 @@ nothing could start (no face detector model, bad arguments).
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
 import threading
 import time
 from pathlib import Path
 
+from app import cancel as cancel_signals
 from app.outputs import (
     clean_stale_files,
     distinct_labels,
@@ -27,7 +27,6 @@ from app.outputs import (
     out_dir_for,
 )
 
-CANCEL_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
 def _fmt_time(seconds: float | None) -> str:
@@ -66,28 +65,21 @@ class _Bar:
 
 
 @contextlib.contextmanager
-def cancel_on_signals(cancel: threading.Event):
+def cancel_on_signals():
     """Ctrl-C (SIGINT), SIGTERM and SIGHUP all cancel the same way: the running file stops within a
-    frame or two and leaves nothing, the rest is marked cancelled, the summary is printed."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {}
-    for name in CANCEL_SIGNALS:
-        sig = getattr(signal, name, None)
-        if sig is not None:
-            previous[sig] = signal.signal(sig, lambda signum, frame: cancel.set())
+    frame or two and leaves nothing, the rest is marked cancelled, the summary is printed. Yields
+    the cancel event (app.cancel.requested, which main.py may have armed at start-up already)."""
+    previous = cancel_signals.install()
     try:
-        yield
+        yield cancel_signals.requested
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        cancel_signals.restore(previous)
+        cancel_signals.requested.clear()      # the batch is over; an in-process caller may run another
 
 
 def process_command(args, out=sys.stdout, err=sys.stderr) -> int:
-    cancel = threading.Event()
-    with cancel_on_signals(cancel):
-        return _process(args, cancel, out, err)
+    with cancel_on_signals() as requested:
+        return _process(args, requested, out, err)
 
 
 def _plan(args, out, err) -> tuple[list[tuple[Path, Path]], list[tuple]]:
@@ -135,6 +127,9 @@ def _warn_models(models, out, err) -> set:
 
 
 def _process(args, cancel: threading.Event, out, err) -> int:
+    if cancel.is_set():
+        print("cancelled before processing started; nothing was written", file=err)
+        return 1
     models = _load_models(err)
     if models is None:
         return 2

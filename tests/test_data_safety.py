@@ -217,22 +217,15 @@ def _mount_tmpfs(path: Path, size: str) -> bool:
 
 
 def _fill(folder: Path) -> Path:
+    """Fill the file system to the last byte (unbuffered, so every failed write is seen here)."""
     filler = folder / "filler.bin"
-    with open(filler, "wb") as fh:
-        block = b"\0" * (1 << 20)
-        try:
-            while True:
-                fh.write(block)
-                fh.flush()
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
-    with open(filler, "ab") as fh:                # the last partial page too
-        try:
-            while True:
-                fh.write(b"\0" * 512)
-                fh.flush()
-        except OSError:
-            pass
+    with open(filler, "wb", buffering=0) as fh:
+        for size in (1 << 20, 4096, 512, 1):
+            try:
+                while True:
+                    fh.write(b"\0" * size)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
     return filler
 
 
