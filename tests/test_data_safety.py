@@ -335,7 +335,7 @@ def test_disk_full_in_a_video_mid_run(tmp_path, models, clips, monkeypatch):
 
     def write(self, *args, **kw):
         if self.frames_written >= 40:
-            raise VideoWriteError(f"{self.path.name}: the disk is full")
+            raise VideoWriteError("left_mirrored.mp4: the disk is full")
         return real_write(self, *args, **kw)
 
     monkeypatch.setattr(post.VideoWriter, "write", write)
