@@ -304,3 +304,25 @@ def test_same_names_from_two_folders_are_told_apart_and_refused_before_start(qtb
     assert a.status.value == b.status.value == "failed" and "same names" in a.message and "same names" in b.message
     assert a.frames_done == b.frames_done == 0 and c.status.value == "done"
     assert sorted(_all_files(out)) == sorted(p.name for p in c.outputs.values())
+
+
+def test_partial_files_of_a_killed_run_are_removed_and_the_window_says_so(qtbot, tmp_path, weights, clips):
+    import subprocess
+    import sys
+
+    from app.outputs import temp_name
+
+    out = tmp_path / "out"
+    out.mkdir()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = out / temp_name("partial", ".mp4", pid=gone.pid)
+    stale.write_bytes(b"half a video")
+    w = _window(qtbot, out)
+    w.add_paths([clips["short"]])
+    with qtbot.waitSignal(w.queue_finished, timeout=60000):
+        w.start()
+    assert not stale.exists()
+    assert f"Removed 1 partial file left in {out} by an interrupted run (process {gone.pid})" in \
+        w.statusBar().currentMessage()
+    assert not [n for n in _all_files(out) if n.startswith(".")]

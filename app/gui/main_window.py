@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self._conversion: Conversion | None = None
         self._close_after_conversion = False
         self._batch = {"done": 0, "failed": 0, "cancelled": 0}
+        self._notices: list[str] = []      # said during this queue run; repeated in its summary
         self._last_output_dir: Path | None = None
 
         self._build_actions()
@@ -293,7 +294,7 @@ class MainWindow(QMainWindow):
         self._worker.models_ready.connect(self._on_models_ready)
         self._worker.progress.connect(self._on_progress)
         self._worker.job_finished.connect(self._on_job_finished)
-        self._worker.notice.connect(lambda text: self.message(text, 30000))
+        self._worker.notice.connect(self._on_notice)
         self._background.start()
         self._request_load.emit()
 
@@ -598,6 +599,7 @@ class MainWindow(QMainWindow):
         self._running = True
         self._stop_requested = False
         self._batch = {"done": 0, "failed": 0, "cancelled": 0}
+        self._notices = []
         self._refuse_collisions()
         self.models_panel.set_busy(True)
         self._update_actions()
@@ -642,6 +644,10 @@ class MainWindow(QMainWindow):
         self.preview.clear()
         self.throughput.start_file(self.model.label(job), n_done + 1, n_done + 1 + len(self.model.waiting(after=job)))
         self._request_process.emit(job.id, str(job.path), str(out_dir), self._settings(), self._cancel)
+
+    def _on_notice(self, text: str) -> None:
+        self._notices.append(text)
+        self.message(text, 30000)
 
     def _on_progress(self, job_id: int, p) -> None:
         if self._current is None or job_id != self._current.id or self._closing:
@@ -706,7 +712,7 @@ class MainWindow(QMainWindow):
         outcome = "cancelled" if self._stop_requested else ("failed" if b["failed"] else "finished")
         self.throughput.finish(summary, outcome, b["done"], sum(b.values()))
         if not (b["failed"] and not self._stop_requested):
-            self.message(summary)
+            self.message(". ".join([summary] + self._notices), MESSAGE_MS + 10000 * len(self._notices))
         self._update_actions()
         self.queue_finished.emit(summary)
 
