@@ -1,7 +1,24 @@
 """FaceMirror entry point: no arguments opens the window; subcommands do headless work."""
 import sys
 
-from app.cli import main
+
+def _run() -> int:
+    if sys.argv[1:2] == ["process"]:
+        # First thing: Ctrl-C, SIGTERM and SIGHUP only request a cancel, at any moment of start-up.
+        from app import cancel
+
+        cancel.install()
+    try:
+        from app.cli import main
+
+        return main(sys.argv[1:])
+    except KeyboardInterrupt:      # other commands: Ctrl-C ends them without a traceback
+        try:
+            sys.stderr.write("cancelled\n")
+        except (OSError, KeyboardInterrupt):
+            pass
+        return 1
+
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(_run())

@@ -1,24 +1,38 @@
 """`python main.py process INPUT... [--out DIR] [--midline ...] [--overwrite] [--no-annotated]`.
 
-Files or folders (videos found inside); a progress line per file; a summary table at the end.
-Exit code 0 when every file succeeded, 1 otherwise (each failure named), 2 when nothing could
-start (no face detector model, bad arguments).
+Files or folders (videos found inside; FaceMirror's own outputs skipped); a progress line per
+file; a summary table at the end (file as much of its path as tells it apart, status, verdict,
+frames, fps, note). Inputs whose outputs would collide are refused before anything starts; with
+--out, videos found in a folder keep that folder under it (app.outputs.out_dir_for). Ctrl-C,
+SIGTERM and SIGHUP cancel cleanly (nothing partial is left). Partial files of killed runs are
+removed from each output folder before it is written to, and the run says so.
+
+Exit code 0 when every file succeeded, 1 otherwise (each failure named) or when cancelled, 2 when
+nothing could start (no face detector model, bad arguments).
 """
 from __future__ import annotations
 
-import signal
+import contextlib
 import sys
 import threading
 import time
 from pathlib import Path
 
-from app.outputs import find_videos
+from app import cancel as cancel_signals
+from app.outputs import (
+    clean_stale_files,
+    distinct_labels,
+    expand_inputs,
+    find_collisions,
+    out_dir_for,
+)
+
 
 
 def _fmt_time(seconds: float | None) -> str:
     if seconds is None:
         return "--:--"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
 
@@ -50,75 +64,134 @@ class _Bar:
             self.out.write("\n")
 
 
+@contextlib.contextmanager
+def cancel_on_signals():
+    """Ctrl-C (SIGINT), SIGTERM and SIGHUP all cancel the same way: the running file stops within a
+    frame or two and leaves nothing, the rest is marked cancelled, the summary is printed. Yields
+    the cancel event (app.cancel.requested, which main.py may have armed at start-up already)."""
+    previous = cancel_signals.install()
+    try:
+        yield cancel_signals.requested
+    finally:
+        cancel_signals.restore(previous)
+        cancel_signals.requested.clear()      # the batch is over; an in-process caller may run another
+
+
 def process_command(args, out=sys.stdout, err=sys.stderr) -> int:
+    with cancel_on_signals() as requested:
+        return _process(args, requested, out, err)
+
+
+def _plan(args, out, err) -> tuple[list[tuple[Path, Path]], list[tuple]]:
+    """Inputs to process with their output folders, and rows for those refused before anything starts."""
+    found, refused, skipped = expand_inputs([Path(p) for p in args.inputs])
+    if skipped:
+        print(f"skipped {len(skipped)} FaceMirror output file{'s' if len(skipped) != 1 else ''} found in the "
+              "folders (outputs are never processed again)", file=out)
+    out_root = Path(args.out) if args.out else None
+    jobs = [(inp.path, out_dir_for(inp, out_root)) for inp in found]
+    collisions = find_collisions(jobs)
+    rows = [(p, "failed", reason, 0, 0.0, None) for p, reason in refused]
+    for video, reason in collisions.items():
+        print(f"not processed: {video}: {reason}", file=err)
+        rows.append((video, "failed", f"not processed: {reason}", 0, 0.0, None))
+    return [j for j in jobs if j[0] not in collisions], rows
+
+
+def _load_models(err):
     from app.engine.runtime import ModelFileError
-    from app.pipeline import Models, Pipeline, Settings
+    from app.pipeline import Models
 
     try:
-        models = Models.load()
+        return Models.load()
     except ModelFileError as exc:
         print(f"error: {exc}", file=err)
-        return 2
+        return None
+
+
+def _warn_models(models, out, err) -> set:
+    """Say once the warnings that hold for every file; returns them (not repeated on each row)."""
+    from app.pipeline import Pipeline
+
     print(f"backend: {models.describe()}", file=out)
     if models.landmarks is None:
         print("WARNING: no STAR model installed; the midline comes from the face detector's 5 points "
               "and is coarse. Install the STAR model for clinical use (python main.py doctor says how).",
               file=err)
-    elif models.landmarks.untrained:
+        return {Pipeline.COARSE_WARNING}
+    if models.landmarks.untrained:
         print("WARNING: the STAR model is an UNTRAINED development model: landmarks and midline are "
               "meaningless.", file=err)
+        return {Pipeline.UNTRAINED_WARNING}
+    return set()
 
-    # Warnings that hold for every file are said once above, not on every row.
-    batch_warnings = set()
-    if models.landmarks is None:
-        batch_warnings.add(Pipeline.COARSE_WARNING)
-    elif models.landmarks.untrained:
-        batch_warnings.add(Pipeline.UNTRAINED_WARNING)
 
-    videos, refused = find_videos([Path(p) for p in args.inputs])
+def _process(args, cancel: threading.Event, out, err) -> int:
+    if cancel.is_set():
+        print("cancelled before processing started; nothing was written", file=err)
+        return 1
+    models = _load_models(err)
+    if models is None:
+        return 2
+    if cancel.is_set():
+        print("cancelled before processing started; nothing was written", file=err)
+        return 1
+    batch_warnings = _warn_models(models, out, err)
+    jobs, rows = _plan(args, out, err)
+
+    from app.pipeline import Pipeline, Settings
+
     settings = Settings(midline=args.midline, annotated=not args.no_annotated, overwrite=args.overwrite,
                         audio=not getattr(args, "no_audio", False))
     pipeline = Pipeline(models, settings)
-    cancel = threading.Event()
-
-    def on_sigint(signum, frame):  # first Ctrl-C cancels cleanly (no partial files)
-        cancel.set()
-    previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
-
-    rows = [(str(p), "failed", reason, 0, 0.0) for p, reason in refused]
-    try:
-        for i, video in enumerate(videos, 1):
-            if cancel.is_set():
-                rows.append((str(video), "cancelled", "not started", 0, 0.0))
-                continue
-            out_dir = Path(args.out) if args.out else video.parent
-            print(f"[{i}/{len(videos)}] {video} -> {out_dir}", file=out)
-            bar = _Bar(out)
-            t0 = time.perf_counter()
-            result = pipeline.process(video, out_dir, on_progress=bar, cancel=cancel)
-            bar.done()
-            if result.ok:
-                own = [w for w in result.warnings if w not in batch_warnings]
-                rows.append((str(video), "done", "; ".join(own), result.frames, result.fps))
-                for w in own:
-                    print(f"  warning: {w}", file=out)
-            else:
-                status = "cancelled" if result.cancelled else "failed"
-                rows.append((str(video), status, result.error or "", result.frames, 0.0))
-                print(f"  {status}: {result.error}", file=err)
-            print(f"  {time.perf_counter() - t0:.1f} s", file=out)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-
-    print("", file=out)
-    width = max([len(Path(r[0]).name) for r in rows] + [4])
-    print(f"{'file':{width}s}  {'status':9s} {'frames':>6s} {'fps':>5s}  note", file=out)
-    for name, status, note, frames, fps in rows:
-        print(f"{Path(name).name:{width}s}  {status:9s} {frames:6d} {fps:5.1f}  {note}", file=out)
-    failures = [r for r in rows if r[1] != "done"]
+    cleaned: set[Path] = set()
+    labels = distinct_labels([v for v, _ in jobs])
+    for i, (video, out_dir) in enumerate(jobs, 1):
+        if cancel.is_set():
+            rows.append((video, "cancelled", "not started", 0, 0.0, None))
+            continue
+        if out_dir not in cleaned:      # partial files of killed runs, before writing there
+            cleaned.add(out_dir)
+            note = clean_stale_files(out_dir).message()
+            if note:
+                print(note, file=out)
+        print(f"[{i}/{len(jobs)}] {labels[video]} -> {out_dir}", file=out)
+        rows.append(_run_one(pipeline, video, out_dir, cancel, batch_warnings, out, err))
     if not rows:
         print("no videos given", file=err)
         return 1
+    return _summary(rows, out)
+
+
+def _run_one(pipeline, video: Path, out_dir: Path, cancel, batch_warnings: set, out, err) -> tuple:
+    bar = _Bar(out)
+    t0 = time.perf_counter()
+    result = pipeline.process(video, out_dir, on_progress=bar, cancel=cancel)
+    bar.done()
+    verdict = (result.report.get("verdict") or {}).get("level") if result.ok else None
+    if result.ok:
+        own = [w for w in result.warnings if w not in batch_warnings]
+        for w in own:
+            print(f"  warning: {w}", file=out)
+        row = (video, "done", "; ".join(own), result.frames, result.fps, verdict)
+    else:
+        status = "cancelled" if result.cancelled else "failed"
+        print(f"  {status}: {result.error}", file=err)
+        row = (video, status, result.error or "", result.frames, 0.0, None)
+    print(f"  {time.perf_counter() - t0:.1f} s", file=out)
+    return row
+
+
+def _summary(rows: list[tuple], out) -> int:
+    """One line per input; the file column shows as much of the path as tells the inputs apart."""
+    labels = distinct_labels([r[0] for r in rows])
+    width = max([len(labels[r[0]]) for r in rows] + [4])
+    vwidth = max([len(str(r[5] or "-")) for r in rows] + [7])
+    print(file=out)
+    print(f"{'file':{width}s}  {'status':9s} {'verdict':{vwidth}s} {'frames':>6s} {'fps':>5s}  note", file=out)
+    for path, status, note, frames, fps, verdict in rows:
+        print(f"{labels[path]:{width}s}  {status:9s} {verdict or '-':{vwidth}s} {frames:6d} {fps:5.1f}  {note}",
+              file=out)
+    failures = [r for r in rows if r[1] != "done"]
     print(f"{len(rows) - len(failures)} of {len(rows)} succeeded", file=out)
     return 0 if not failures else 1

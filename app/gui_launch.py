@@ -140,4 +140,23 @@ def launch_gui(argv: list[str] | None = None) -> int:
 
     window = MainWindow()
     window.show()
-    return app.exec()
+    status = app.exec()
+    _tear_down(window)
+    return status
+
+
+def _tear_down(window) -> None:
+    """Stop the window's threads and delete it while Python is fully alive, not during interpreter
+    finalization (where Qt objects, queued events and ONNX sessions freed by the garbage collector
+    crashed the process at exit)."""
+    import gc
+
+    import shiboken6
+    from PySide6.QtCore import QCoreApplication
+
+    window.shutdown()
+    QCoreApplication.sendPostedEvents()     # anything still queued for the window, while it exists
+    if shiboken6.isValid(window):
+        shiboken6.delete(window)            # the window and its children, now (deleteLater would not
+    del window                              # run: the event loop has ended)
+    gc.collect()

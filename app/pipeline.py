@@ -32,7 +32,7 @@ from app import model_files
 from app.engine.midline import MIDLINE_METHODS, unhonoured_choice_note
 from app.landmarks_csv import LandmarksCsv, csv_columns
 from app.model_set import Models
-from app.outputs import OutputError, OutputSet, output_paths, preflight
+from app.outputs import OutputError, OutputSet, output_paths, preflight, write_error_message
 from app.report import build_report, write_report
 from app.stages.analysis import FrameAnalyzer
 from app.stages.channel import END, Channel, StageTimer
@@ -163,7 +163,7 @@ class Pipeline:
         except (OutputError, VideoError, FileExistsError) as exc:
             result.error = str(exc)
         except OSError as exc:
-            result.error = f"{input_path.name}: cannot write outputs: {exc.strerror or exc}"
+            result.error = f"{input_path.name}: cannot write outputs: {write_error_message(exc)}"
         except Exception as exc:  # noqa: BLE001 - a bug must not take the batch down; say what it was
             log.exception("unexpected error processing %s", input_path)
             result.error = f"{input_path.name}: unexpected error: {type(exc).__name__}: {exc}"

@@ -17,7 +17,7 @@ def test_launch_gui_opens_the_main_window(qtbot, qapp, tmp_path, monkeypatch):
     from app.gui.main_window import MainWindow
     from app.gui_launch import launch_gui
 
-    seen = []
+    seen, stopped = [], []
 
     def close_it():
         windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
@@ -27,16 +27,18 @@ def test_launch_gui_opens_the_main_window(qtbot, qapp, tmp_path, monkeypatch):
         seen.extend(windows)
         for w in windows:
             w.close()
+            stopped.append(w.worker_thread.isFinished())
         QTimer.singleShot(0, QApplication.quit)   # in case an earlier test left a hidden window around
 
     QTimer.singleShot(50, close_it)
     assert launch_gui() == 0
     assert len(seen) == 1
-    win = seen[0]
-    assert win.worker_thread.isFinished()
+    import shiboken6
+
+    assert stopped == [True]                                  # closing stopped the worker thread
+    assert not shiboken6.isValid(seen[0])                     # and launch_gui deleted the window before returning
     assert file_open.install(qapp)._target is None           # the closed window let go of file-open events
     assert QApplication.organizationName() == "FaceMirror" and QApplication.applicationName() == "FaceMirror"
-    win.deleteLater()
 
 
 # ---------------------------------------------------------------------------------------------

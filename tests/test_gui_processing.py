@@ -57,7 +57,7 @@ def _window(qtbot, out_dir):
     from app.gui.main_window import MainWindow
 
     w = MainWindow()
-    qtbot.addWidget(w)
+    qtbot.addWidget(w, before_close_func=lambda win: win.shutdown())   # teardown never asks
     w.resize(1280, 800)
     w.show()
     qtbot.waitUntil(lambda: w.models_known, timeout=30000)
@@ -192,14 +192,44 @@ def test_close_while_running_stops_the_thread_and_leaves_no_partial_output(qtbot
     w.start()
     job = w.model.job_at(0)
     qtbot.waitUntil(lambda: job.frames_done >= 5, timeout=30000)
+    asked = answer_quit_question(False)          # "Keep processing": the window stays, the file goes on
+    w.close()
+    state = (asked, w.isVisible(), w.is_running)
+    if not w.is_running:
+        w.close()
+    assert state == (["Stop processing and quit?"], True, True)
+    done = job.frames_done
+    qtbot.waitUntil(lambda: job.frames_done > done, timeout=30000)
+    asked = answer_quit_question(True)           # "Stop and quit"
     t0 = time.perf_counter()
     w.close()
+    assert asked == ["Stop processing and quit?"]
     assert time.perf_counter() - t0 < 2.0
     assert w.worker_thread.isFinished()
     assert _all_files(out) == []
     assert job.status.value in ("processing", "cancelled")   # the window is gone; no further work
     qtbot.wait(200)                                           # late queued signals do no harm
     assert _all_files(out) == []
+
+
+def answer_quit_question(yes: bool) -> list:
+    """Answer the "Stop processing and quit?" box as a user would (click its button) once it shows."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    asked: list = []
+
+    def click():
+        box = next((b for b in QApplication.topLevelWidgets() if isinstance(b, QMessageBox)
+                    and b.objectName() == "confirmQuit" and b.isVisible()), None)
+        if box is None:
+            QTimer.singleShot(20, click)
+            return
+        asked.append(box.text())
+        box.button(QMessageBox.StandardButton.Yes if yes else QMessageBox.StandardButton.No).click()
+
+    QTimer.singleShot(20, click)
+    return asked
 
 
 def _face_template():
@@ -250,3 +280,49 @@ def test_star_model_path_and_untrained_warning(qtbot, tmp_path, weights, clips):
     assert report["settings"]["midline"] == "pupils"
     assert report["models"]["landmark_model"] == "STAR 98-point"
     assert "STAR" in w.throughput.stages_label.text()
+
+
+def test_same_names_from_two_folders_are_told_apart_and_refused_before_start(qtbot, tmp_path, weights, clips):
+    """Two visits' smile.mp4 into one output folder: the queue shows their folders, and with
+    "Replace existing outputs" ticked neither may replace the other's results: both are refused
+    before anything starts; a third file goes ahead."""
+    out = tmp_path / "out"
+    w = _window(qtbot, out)
+    for visit in ("visit1", "visit2"):
+        (tmp_path / visit).mkdir()
+        shutil.copy(clips["short"], tmp_path / visit / "smile.mp4")
+    other = tmp_path / "visit2" / "frown.mp4"
+    shutil.copy(clips["short"], other)
+    w.add_paths([tmp_path / "visit1" / "smile.mp4", tmp_path / "visit2" / "smile.mp4", other])
+    assert [w.model.data(w.model.index(r, 0)) for r in range(3)] == ["visit1/smile.mp4", "visit2/smile.mp4",
+                                                                       "frown.mp4"]
+    w.overwrite_box.setChecked(True)
+    with qtbot.waitSignal(w.queue_finished, timeout=60000) as finished:
+        w.start()
+    assert "1 done" in finished.args[0] and "2 failed" in finished.args[0]
+    a, b, c = w.model.jobs
+    assert a.status.value == b.status.value == "failed" and "same names" in a.message and "same names" in b.message
+    assert a.frames_done == b.frames_done == 0 and c.status.value == "done"
+    assert sorted(_all_files(out)) == sorted(p.name for p in c.outputs.values())
+
+
+def test_partial_files_of_a_killed_run_are_removed_and_the_window_says_so(qtbot, tmp_path, weights, clips):
+    import subprocess
+    import sys
+
+    from app.outputs import temp_name
+
+    out = tmp_path / "out"
+    out.mkdir()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = out / temp_name("partial", ".mp4", pid=gone.pid)
+    stale.write_bytes(b"half a video")
+    w = _window(qtbot, out)
+    w.add_paths([clips["short"]])
+    with qtbot.waitSignal(w.queue_finished, timeout=60000):
+        w.start()
+    assert not stale.exists()
+    assert f"Removed 1 partial file left in {out} by an interrupted run (process {gone.pid})" in \
+        w.statusBar().currentMessage()
+    assert not [n for n in _all_files(out) if n.startswith(".")]

@@ -4,26 +4,29 @@ What it holds: the models banner (missing models, warnings, conversion), three l
 throughput line, the queue table, two toolbars (queue actions; output folder and midline) and the
 status bar (backend, landmark model warning, version).
 
-Threads: one PipelineWorker in its own QThread loads the models (Models.load) and runs the
-pipeline for one queued file at a time; the window sends it requests through queued signals and
-cancels through a threading.Event per file. A model conversion runs in a second QThread
-(model_convert.Conversion). Closing the window cancels the running file, waits for the worker
-thread and leaves no partial output (the pipeline discards its temporary files on cancel).
+Threads, all in one style (gui.background.BackgroundThread: a worker QObject in its own QThread,
+requests through queued signals): the PipelineWorker loads the models (Models.load) and runs the
+pipeline for one queued file at a time, cancelled through a threading.Event per file; a
+DurationProber reads the durations of added files; a model conversion runs in its own
+(model_convert.Conversion). Previews are polled from the worker on a timer. Closing the window
+while a file is processing asks "Stop processing and quit?"; quitting cancels the running file,
+stops the threads in a fixed order (see background.py) and leaves no partial output.
 """
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QSettings, QSize, Qt, QThread, QUrl, Signal
+from PySide6.QtCore import QItemSelectionModel, QSettings, QSize, Qt, QThread, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboBox, QFileDialog,
-                               QHeaderView, QLabel, QMainWindow, QSplitter, QStyle, QTableView,
+                               QHeaderView, QLabel, QMainWindow, QMessageBox, QSplitter, QStyle, QTableView,
                                QToolBar, QVBoxLayout, QWidget)
 
 from app import __version__, APP_NAME, build_info
 from app.engine.midline import DEFAULT_METHOD, FALLBACK_CHOICE_REASON, METHOD_LABELS, METHOD_TIPS
 from app.gui import file_open
+from app.gui.background import BackgroundThread
 from app.gui import model_status as status_info
 from app.gui.jobs import Job, Status, collect_videos, queue_eta, refused_message
 from app.gui.model_convert import Conversion
@@ -36,7 +39,7 @@ from app.gui.queue_model import (COL_DURATION, COL_FILE, COL_OUTPUT, COL_PROGRES
                                  DurationProber, ProgressDelegate, QueueModel, StatusDelegate)
 from app.gui.throughput import ThroughputPanel
 from app.gui.worker import PipelineWorker
-from app.outputs import VIDEO_EXTENSIONS
+from app.outputs import VIDEO_EXTENSIONS, find_collisions
 from app.pipeline import Pipeline, Settings
 
 MESSAGE_MS = 12000
@@ -51,6 +54,7 @@ class MainWindow(QMainWindow):
     # requests to the worker (queued to its thread)
     _request_load = Signal()
     _request_process = Signal(int, str, str, object, object)
+    _request_probe = Signal(int, str)
     # for observers (tests, accessibility tools)
     models_changed = Signal(object)
     queue_finished = Signal(str)
@@ -74,6 +78,7 @@ class MainWindow(QMainWindow):
         self._conversion: Conversion | None = None
         self._close_after_conversion = False
         self._batch = {"done": 0, "failed": 0, "cancelled": 0}
+        self._notices: list[str] = []      # said during this queue run; repeated in its summary
         self._last_output_dir: Path | None = None
 
         self._build_actions()
@@ -244,8 +249,14 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.warning_label)
         sb.addPermanentWidget(self.version_label)
 
-        self.prober = DurationProber(self)
-        self.prober.probed.connect(self._on_probed)
+        prober = DurationProber()
+        self._prober = BackgroundThread(prober, "facemirror-probe", self)
+        self._request_probe.connect(prober.probe)
+        prober.probed.connect(self._on_probed)
+        self._prober.start()
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setInterval(max(10, int(1000 / PREVIEW_FPS)))
+        self._preview_timer.timeout.connect(self._poll_preview)
         self.output_combo.currentIndexChanged.connect(self._output_choice_changed)
         self.midline_combo.currentIndexChanged.connect(self._midline_changed)
 
@@ -275,17 +286,16 @@ class MainWindow(QMainWindow):
         return size
 
     def _start_worker(self, threads: int | None) -> None:
-        self._thread = QThread(self)
-        self._thread.setObjectName("facemirror-worker")
         self._worker = PipelineWorker(threads)
-        self._worker.moveToThread(self._thread)
+        self._background = BackgroundThread(self._worker, "facemirror-worker", self)
+        self._thread = self._background.thread
         self._request_load.connect(self._worker.load_models)
         self._request_process.connect(self._worker.process)
         self._worker.models_ready.connect(self._on_models_ready)
         self._worker.progress.connect(self._on_progress)
-        self._worker.preview_ready.connect(self._on_preview_ready)
         self._worker.job_finished.connect(self._on_job_finished)
-        self._thread.start()
+        self._worker.notice.connect(self._on_notice)
+        self._background.start()
         self._request_load.emit()
 
     # =========================================================================================
@@ -320,7 +330,7 @@ class MainWindow(QMainWindow):
         added, duplicates = self.model.add_paths(fresh)
         again = self.model.retry([self.model.row_of(j.id) for j in requeue])
         for job in added:
-            self.prober.probe(job.id, job.path)
+            self._request_probe.emit(job.id, str(job.path))
         notes = []
         if added:
             notes.append(f"Added {len(added)} video{'s' if len(added) != 1 else ''}")
@@ -589,9 +599,24 @@ class MainWindow(QMainWindow):
         self._running = True
         self._stop_requested = False
         self._batch = {"done": 0, "failed": 0, "cancelled": 0}
+        self._notices = []
+        self._refuse_collisions()
         self.models_panel.set_busy(True)
         self._update_actions()
+        self._preview_timer.start()
         self._start_next()
+
+    def _refuse_collisions(self) -> None:
+        """Before anything starts: waiting files whose outputs would meet those of another file in
+        the queue (same name, same output folder) fail with the reason; none of them is preferred."""
+        waiting = [j for j in self.model.jobs if j.status == Status.WAITING]
+        again = {j.path.resolve() for j in waiting}        # the same file once more replaces its own outputs
+        jobs = waiting + [j for j in self.model.jobs if j.status == Status.DONE and j.path.resolve() not in again]
+        clashes = find_collisions([(j.path, self.model.out_dir_for(j)) for j in jobs])
+        for job in jobs:
+            if job.status == Status.WAITING and job.path in clashes:
+                self.model.update_job(job.id, status=Status.FAILED, message=f"not processed: {clashes[job.path]}")
+                self._batch["failed"] += 1
 
     def _settings(self) -> Settings:
         # 5-point mode: the choice is disabled and cannot apply; send the default so the result
@@ -617,8 +642,12 @@ class MainWindow(QMainWindow):
                               progress=0.0 if job.frames else None, message="")
         n_done = sum(self._batch.values())
         self.preview.clear()
-        self.throughput.start_file(job.path.name, n_done + 1, n_done + 1 + len(self.model.waiting(after=job)))
+        self.throughput.start_file(self.model.label(job), n_done + 1, n_done + 1 + len(self.model.waiting(after=job)))
         self._request_process.emit(job.id, str(job.path), str(out_dir), self._settings(), self._cancel)
+
+    def _on_notice(self, text: str) -> None:
+        self._notices.append(text)
+        self.message(text, 30000)
 
     def _on_progress(self, job_id: int, p) -> None:
         if self._current is None or job_id != self._current.id or self._closing:
@@ -628,14 +657,15 @@ class MainWindow(QMainWindow):
         eta, partial = queue_eta(p.eta_s, self.model.waiting(after=self._current), p.fps)
         self.throughput.update_progress(p, eta, partial)
 
-    def _on_preview_ready(self, job_id: int) -> None:
-        images = self._worker.take_preview()
-        if images is None or self._closing:
+    def _poll_preview(self) -> None:
+        if self._closing or self._worker is None:
             return
-        if self._current is not None and job_id == self._current.id:
-            self.preview.set_images(*images)
+        images = self._worker.take_preview()
+        if images is not None and self._current is not None and images[0] == self._current.id:
+            self.preview.set_images(*images[1:])
 
     def _on_job_finished(self, job_id: int, result) -> None:
+        self._poll_preview()            # the last frames of this file
         job = self.model.job_by_id(job_id)
         if job is not None:
             if result.ok:
@@ -661,6 +691,7 @@ class MainWindow(QMainWindow):
         self._start_next()
 
     def _finish_queue(self) -> None:
+        self._preview_timer.stop()
         self._running = False
         self._current = None
         self.models_panel.set_busy(False)
@@ -681,7 +712,7 @@ class MainWindow(QMainWindow):
         outcome = "cancelled" if self._stop_requested else ("failed" if b["failed"] else "finished")
         self.throughput.finish(summary, outcome, b["done"], sum(b.values()))
         if not (b["failed"] and not self._stop_requested):
-            self.message(summary)
+            self.message(". ".join([summary] + self._notices), MESSAGE_MS + 10000 * len(self._notices))
         self._update_actions()
         self.queue_finished.emit(summary)
 
@@ -717,27 +748,53 @@ class MainWindow(QMainWindow):
             self.message("A model conversion is running; the window closes when it has finished", 60000)
             event.ignore()
             return
+        if self._running and not self._closing and not self._confirm_quit():
+            event.ignore()
+            return
         self.shutdown()
         super().closeEvent(event)
 
+    def _confirm_quit(self) -> bool:
+        """Ask before stopping a file that is processing (modal; tests find it by object name)."""
+        box = QMessageBox(QMessageBox.Icon.Question, APP_NAME, "Stop processing and quit?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setObjectName("confirmQuit")
+        box.setInformativeText("The video being processed is stopped and leaves no output; videos already "
+                               "finished keep their results.")
+        box.button(QMessageBox.StandardButton.Yes).setText("Stop and quit")
+        box.button(QMessageBox.StandardButton.No).setText("Keep processing")
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        answer = box.exec()
+        box.deleteLater()
+        return answer == QMessageBox.StandardButton.Yes
+
     def shutdown(self) -> None:
-        """Cancel the running file, stop the worker thread, remember the settings. Idempotent."""
+        """Cancel the running file, stop the threads, remember the settings. Idempotent.
+
+        Order matters for a clean exit: cancel first so the pipeline returns within a frame or two,
+        then stop each BackgroundThread (waits, drops requests never started, delivers results
+        already queued, releases ONNX sessions and images) while Python and Qt are fully alive."""
         if self._closed:
             return
         self._closing = True
         self._stop_requested = True
         if self._cancel is not None:
             self._cancel.set()
+        self._preview_timer.stop()
         try:
             self.prefs.set_geometry(self.saveGeometry())
             self.prefs.set_splitter(self.splitter.saveState())
             self.prefs.sync()
         except RuntimeError:
             pass
-        self._thread.quit()
-        self._thread.wait()          # the pipeline returns within a frame or two once cancelled
+        self._background.stop()
+        self._worker = None
         if self._conversion is not None:
             self._conversion.wait()
-        self.prober.shutdown()
+        self._prober.stop()
         self._file_open.detach(self.add_paths)
+        try:
+            QApplication.instance().aboutToQuit.disconnect(self.shutdown)
+        except (RuntimeError, TypeError):
+            pass
         self._closed = True

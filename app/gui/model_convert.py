@@ -8,8 +8,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
+from app.gui.background import BackgroundThread
+
+logger = logging.getLogger(__name__)
 
 
 def _converter(key: str):
@@ -40,40 +43,41 @@ class ConvertWorker(QObject):
             self.finished.emit(False, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - shown to the user; the window stays up
-            logging.getLogger(__name__).exception("unexpected error in the background")
+            logger.exception("conversion failed")
             self.finished.emit(False, f"{type(exc).__name__}: {exc}")
             return
         self.finished.emit(True, f"converted {self.checkpoint.name} to {self.out}")
 
 
 class Conversion(QObject):
-    """One running conversion: owns its thread; emits finished(ok, message) in the GUI thread."""
+    """One running conversion: its worker in a BackgroundThread; emits finished(ok, message) in the
+    GUI thread after the thread has stopped."""
     log = Signal(str)
     finished = Signal(bool, str)
 
     def __init__(self, key: str, checkpoint: Path, out: Path, parent: QObject | None = None):
         super().__init__(parent)
         self.key = key
-        self.thread = QThread()
-        self.thread.setObjectName(f"facemirror-convert-{key}")
-        self.worker = ConvertWorker(key, checkpoint, out)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
-        self.worker.log.connect(self.log)
-        self.worker.finished.connect(self._done)
+        worker = ConvertWorker(key, checkpoint, out)
+        self._bg = BackgroundThread(worker, f"facemirror-convert-{key}", self)
+        self._bg.thread.started.connect(worker.run)
+        worker.log.connect(self.log)
+        worker.finished.connect(self._done)
+
+    @property
+    def thread(self):
+        return self._bg.thread
 
     def start(self) -> None:
-        self.thread.start()
+        self._bg.start()
 
     def is_running(self) -> bool:
-        return self.thread.isRunning()
+        return self._bg.is_running()
 
     @Slot(bool, str)
     def _done(self, ok: bool, message: str) -> None:
-        self.thread.quit()
-        self.thread.wait()
+        self._bg.stop()
         self.finished.emit(ok, message)
 
     def wait(self) -> None:
-        self.thread.quit()
-        self.thread.wait()
+        self._bg.stop()

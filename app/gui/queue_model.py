@@ -1,14 +1,14 @@
 """The queue table: a model over Job rows, a progress-bar delegate, a background duration reader."""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar
 
 from app.gui.jobs import Job, Status, format_duration, probe_video
+from app.outputs import distinct_labels
 
 COLUMNS = ("File", "Duration", "Status", "Progress", "Output folder")
 COL_FILE, COL_DURATION, COL_STATUS, COL_PROGRESS, COL_OUTPUT = range(len(COLUMNS))
@@ -41,6 +41,7 @@ class QueueModel(QAbstractTableModel):
         self._jobs: list[Job] = []
         self._next_id = 1
         self._default_out_dir: Path | None = None   # None: beside each input
+        self._labels: dict[int, str] = {}             # job id -> as much of the path as tells it apart
 
     # --- Qt model API --------------------------------------------------------------------------
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
@@ -63,7 +64,7 @@ class QueueModel(QAbstractTableModel):
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if col == COL_FILE:
-                return job.path.name
+                return self._labels.get(job.id, job.path.name)
             if col == COL_DURATION:
                 if job.duration_s is not None:
                     return format_duration(job.duration_s)
@@ -136,7 +137,18 @@ class QueueModel(QAbstractTableModel):
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
             self._jobs.extend(new)
             self.endInsertRows()
+            self._relabel()
         return new, duplicates
+
+    def _relabel(self) -> None:
+        """Same file names from different folders show their folders (visit1/smile.mp4)."""
+        labels = distinct_labels([j.path for j in self._jobs])
+        self._labels = {j.id: labels[j.path] for j in self._jobs}
+        if self._jobs:
+            self.dataChanged.emit(self.index(0, COL_FILE), self.index(len(self._jobs) - 1, COL_FILE))
+
+    def label(self, job: Job) -> str:
+        return self._labels.get(job.id, job.path.name)
 
     def remove_rows(self, rows) -> int:
         """Remove the given rows except the one being processed; returns how many were removed."""
@@ -147,6 +159,8 @@ class QueueModel(QAbstractTableModel):
                 del self._jobs[row]
                 self.endRemoveRows()
                 removed += 1
+        if removed:
+            self._relabel()
         return removed
 
     def can_move(self, row: int, delta: int) -> bool:
@@ -248,25 +262,14 @@ class ProgressDelegate(QStyledItemDelegate):
 
 
 class DurationProber(QObject):
-    """Reads frame counts and frame rates off the GUI thread (cv2, container headers only)."""
+    """Reads frame counts and frame rates (container headers only). Lives in its own QThread
+    (gui.background.BackgroundThread); requests arrive through the queued `probe` slot."""
     probed = Signal(int, object)   # job id, (frames, fps, duration_s)
 
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facemirror-probe")
-
-    def probe(self, job_id: int, path: Path) -> None:
-        self._pool.submit(self._run, job_id, Path(path))
-
-    def _run(self, job_id: int, path: Path) -> None:
+    @Slot(int, str)
+    def probe(self, job_id: int, path: str) -> None:
         try:
-            info = probe_video(path)
+            info = probe_video(Path(path))
         except Exception:  # noqa: BLE001 - an unreadable file fails later, with the pipeline's reason
             info = (None, None, None)
-        try:
-            self.probed.emit(job_id, info)
-        except RuntimeError:  # the window went away meanwhile
-            pass
-
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.probed.emit(job_id, info)

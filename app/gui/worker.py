@@ -1,47 +1,49 @@
 """The window's one worker: loads the models once and runs the pipeline for one queued file at a time.
 
-Lives in its own QThread (moveToThread). The window talks to it only through queued signals
-(`load_models`, `process`) and a per-file threading.Event for cancel, which the window sets
-directly so a cancel is seen within a frame even while `process` is running.
+Lives in its own QThread (gui.background.BackgroundThread). The window talks to it only through
+queued signals (`load_models`, `process`) and a per-file threading.Event for cancel, which the
+window sets directly so a cancel is seen within a frame even while `process` is running.
 
-Signals back to the window (all queued to the GUI thread):
+Signals back to the window (all emitted from the worker's QThread, queued to the GUI thread):
   models_ready(ModelStatus)          after each (re)load
   job_started(job_id)
-  progress(job_id, Progress)         from the pipeline's inference thread, about 5 per second
-  preview_ready(job_id)              the newest previews are waiting in take_preview()
+  progress(job_id, Progress)         from the pipeline's calling thread (this QThread), ~5 per second
   job_finished(job_id, Result)
 
-Previews: the pipeline calls on_preview from its post thread at most preview_fps per second;
-the three frames are made into QImages right there, stored as "the latest" under a lock, and a
-signal is sent only if the window has taken the previous one. So the GUI never lags behind a
-backlog of frames (latest wins) and a slow repaint never slows processing.
+Previews: the pipeline calls on_preview from its post thread (a plain Python thread) at most
+preview_fps per second; the three frames are made into QImages right there and stored as "the
+latest" under a lock. The window polls take_preview() on a timer, so the GUI never lags behind a
+backlog of frames (latest wins), a slow repaint never slows processing, and no signal is ever
+emitted from a thread Qt does not know.
 """
 from __future__ import annotations
 
-import threading
 import logging
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.gui import model_status
 from app.gui.preview import bgr_to_qimage
+from app.outputs import clean_stale_files
+
+log = logging.getLogger(__name__)
 
 
 class PipelineWorker(QObject):
     models_ready = Signal(object)
     job_started = Signal(int)
     progress = Signal(int, object)
-    preview_ready = Signal(int)
     job_finished = Signal(int, object)
+    notice = Signal(str)               # something the user should know (stale files removed)
 
     def __init__(self, threads: int | None = None):
         super().__init__()
         self._threads = threads
         self._models = None
         self._lock = threading.Lock()
-        self._latest: tuple | None = None      # (frame_index, annotated, left, right) QImages
-        self._signalled = False
+        self._latest: tuple | None = None      # (job_id, frame_index, annotated, left, right)
 
     # --- called through queued signals, in the worker thread -----------------------------------
     @Slot()
@@ -63,6 +65,9 @@ class PipelineWorker(QObject):
             self.job_finished.emit(job_id, Result(input=Path(input_path), ok=False,
                                                   error="no face detector model is installed"))
             return
+        note = clean_stale_files(Path(out_dir)).message()   # partial files of killed runs
+        if note:
+            self.notice.emit(note[0].upper() + note[1:])
         try:
             pipeline = Pipeline(self._models, settings)
             result = pipeline.process(
@@ -71,25 +76,26 @@ class PipelineWorker(QObject):
                 on_preview=lambda pv: self._on_preview(job_id, pv),
                 cancel=cancel)
         except Exception as exc:  # noqa: BLE001 - the pipeline should not raise; never kill the queue
-            logging.getLogger(__name__).exception("unexpected error in the background")
+            log.exception("pipeline raised")
             result = Result(input=Path(input_path), ok=False, error=f"unexpected error: {type(exc).__name__}: {exc}")
         self.job_finished.emit(job_id, result)
 
     # --- pipeline post thread ------------------------------------------------------------------
     def _on_preview(self, job_id: int, preview) -> None:
-        images = (preview.frame_index, bgr_to_qimage(preview.annotated), bgr_to_qimage(preview.left),
+        images = (job_id, preview.frame_index, bgr_to_qimage(preview.annotated), bgr_to_qimage(preview.left),
                   bgr_to_qimage(preview.right))
         with self._lock:
             self._latest = images
-            if self._signalled:
-                return           # the window has not taken the previous one yet: it gets this one
-            self._signalled = True
-        self.preview_ready.emit(job_id)
 
     # --- GUI thread ----------------------------------------------------------------------------
     def take_preview(self) -> tuple | None:
-        """The newest previews (frame_index, annotated, left, right) or None; re-arms the signal."""
+        """The newest previews (job_id, frame_index, annotated, left, right) or None."""
         with self._lock:
             images, self._latest = self._latest, None
-            self._signalled = False
         return images
+
+    def release(self) -> None:
+        """Drop the ONNX sessions and images (called by BackgroundThread.stop once the thread ended)."""
+        self._models = None
+        with self._lock:
+            self._latest = None

@@ -16,10 +16,9 @@ import numpy as np
 
 from app.engine.annotate import annotate_frame, banner_for, stamp_untrained
 from app.engine.mirror import MirrorPair, mirror_both
+from app.outputs import VIDEO_KINDS
 from app.stages.channel import END, Channel, StageTimer
 from app.video.writer import VideoWriter
-
-VIDEO_KINDS = ("left_mirrored", "right_mirrored", "annotated")
 
 
 @dataclass

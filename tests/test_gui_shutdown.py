@@ -1,0 +1,72 @@
+"""Closing the window during (or right after) a second run in one session, in a fresh process each
+time: the question is asked, the worker stops, nothing partial is left, and the process exits with
+status 0 every time (it used to crash at interpreter shutdown 3 times in 5)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests import videos
+from tests.conftest import MEDIA, REPO, _need
+
+pytest.importorskip("PySide6")
+
+RUNS = [0, 1, 3, 6, -1] * 3        # frames of the second video before closing; -1: right after it
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, retinaface_model):
+    folder = tmp_path_factory.mktemp("close")
+    base = videos.portrait_base(_need(MEDIA / "portrait_frontal.jpg"), width=240)
+    h, w = base.shape[:2]
+    _, frames = videos.transformed_frames(base, videos.transform_sequence(60, 8.0, 8.0, 0.04), (w / 2, h * 0.4))
+    first = videos.write_video(folder / "first_visit.mp4", frames[:10])
+    second = videos.write_video(folder / "second_visit.mp4", frames)
+    return first, second, retinaface_model.parent
+
+
+def _run(first, second, out, close_at, weights):
+    env = dict(os.environ, FACEMIRROR_WEIGHTS_DIR=str(weights), QT_QPA_PLATFORM="offscreen")
+    return subprocess.run([sys.executable, "-X", "faulthandler", str(REPO / "tests" / "gui_close_script.py"),
+                           str(first), str(second), str(out), str(close_at)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+
+
+def test_close_during_or_right_after_a_second_run_exits_cleanly_every_time(tmp_path, setup):
+    first, second, weights = setup
+    failures = []
+    for i, close_at in enumerate(RUNS):
+        out = tmp_path / f"out{i}"
+        proc = _run(first, second, out, close_at, weights)
+        line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+        result = json.loads(line[len("RESULT "):]) if line else None
+        problems = []
+        if proc.returncode != 0:
+            problems.append(f"exit status {proc.returncode}")
+        for bad in ("Fatal Python error", "Traceback", "Segmentation fault", "QThread: Destroyed"):
+            if bad in proc.stderr:
+                problems.append(bad)
+        if result is None:
+            problems.append("no result line")
+        else:
+            names = sorted(os.listdir(out))
+            first_outputs = sorted(f"first_visit{s}" for s in
+                                   ("_annotated.mp4", "_landmarks.csv", "_left_mirrored.mp4", "_report.json",
+                                    "_right_mirrored.mp4"))
+            if close_at >= 0:
+                if result["asked"] != ["Stop processing and quit?"]:
+                    problems.append(f"asked {result['asked']}")
+                if names != first_outputs:          # nothing of the stopped video, no hidden file
+                    problems.append(f"files {names}")
+            else:
+                if result["asked"] != [] or result["statuses"] != ["done", "done"]:
+                    problems.append(f"asked {result['asked']} statuses {result['statuses']}")
+                if len(names) != 10 or any(n.startswith(".") for n in names):
+                    problems.append(f"files {names}")
+        if problems:
+            failures.append((i, close_at, problems, proc.stderr[-2000:]))
+    assert not failures, failures
