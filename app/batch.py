@@ -111,19 +111,13 @@ def _load_models(err):
 
 def _warn_models(models, out, err) -> set:
     """Say once the warnings that hold for every file; returns them (not repeated on each row)."""
-    from app.pipeline import Pipeline
+    from app import notices
 
     print(f"backend: {models.describe()}", file=out)
-    if models.landmarks is None:
-        print("WARNING: no STAR model installed; the midline comes from the face detector's 5 points "
-              "and is coarse. Install the STAR model for clinical use (python main.py doctor says how).",
-              file=err)
-        return {Pipeline.COARSE_WARNING}
-    if models.landmarks.untrained:
-        print("WARNING: the STAR model is an UNTRAINED development model: landmarks and midline are "
-              "meaningless.", file=err)
-        return {Pipeline.UNTRAINED_WARNING}
-    return set()
+    codes = notices.for_models(models)
+    for code in codes:
+        print(f"WARNING: {notices.TEXT[code]}. {notices.ADVICE[code]}", file=err)
+    return {notices.TEXT[code] for code in codes}
 
 
 def _process(args, cancel: threading.Event, out, err) -> int:

@@ -57,6 +57,8 @@ def _build_parser() -> argparse.ArgumentParser:
                            "non-default choice is reported as not honoured; default glabella-chin)")
     proc.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     proc.add_argument("--no-annotated", action="store_true", help="do not write NAME_annotated.mp4")
+    proc.add_argument("--rest", default=None, metavar="START-END",
+                      help="rest window for the symmetry measures, e.g. 0:00-0:03 (default: the quietest stretch)")
     proc.add_argument("--no-audio", action="store_true",
                       help="leave the input's audio out of the output videos (default: copied unchanged)")
 

@@ -122,8 +122,10 @@ def launch_gui(argv: list[str] | None = None) -> int:
     from PySide6.QtGui import QIcon
 
     from app import APP_NAME
-    from app.gui import file_open
+    from app.gui import file_open, qt_log
     from app.gui.prefs import APPLICATION, ORGANIZATION
+
+    qt_log.install()      # Qt's own messages go to the log file, not the terminal
 
     QApplication.setOrganizationName(ORGANIZATION)
     QApplication.setApplicationName(APPLICATION)

@@ -51,8 +51,9 @@ SUFFIX = {
 }
 KINDS = tuple(SUFFIX)
 VIDEO_KINDS = ("left_mirrored", "right_mirrored", "annotated")
-# The kinds a run writes unless told otherwise (the measures helper adds its three here).
-DEFAULT_KINDS = ("left_mirrored", "right_mirrored", "annotated", "landmarks", "report")
+MEASURE_KINDS = ("measures_csv", "measures_json", "summary")
+# The kinds a run writes unless told otherwise: all of them.
+DEFAULT_KINDS = KINDS
 
 # Hidden names of files that are not results yet: ".facemirror-<role>-<pid>-<host><random><ext>".
 # partial: being written; old: an earlier result moved aside while publishing; journal: the
@@ -174,12 +175,21 @@ class OutputSet:
     removes them. ``final``: the kinds this run writes; ``temp``: where each is written."""
     final: dict[str, Path]
     temp: dict[str, Path] = field(default_factory=dict)
+    scope: Sequence[str] = KINDS     # the kinds replaced as a whole (`measures` recomputes only its own)
 
     def __post_init__(self):
         self.temp = {k: temp_path(p) for k, p in self.final.items()}
         kind, first = next(iter(self.final.items()))
         self.out_dir = first.parent
-        self.everything = all_output_paths(_stem_of(kind, first), self.out_dir)
+        self.everything = {k: p for k, p in all_output_paths(_stem_of(kind, first), self.out_dir).items()
+                           if k in self.scope}
+
+    def drop(self, kind: str) -> None:
+        """This run will not produce `kind` after all (an older one is still removed on publish)."""
+        tmp = self.temp.pop(kind, None)
+        self.final.pop(kind, None)
+        if tmp is not None:
+            _remove(tmp)
 
     def publish(self, overwrite: bool) -> None:
         for k, tmp in self.temp.items():

@@ -28,17 +28,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app import model_files
+from app import model_files, notices
 from app.engine.midline import MIDLINE_METHODS, unhonoured_choice_note
 from app.landmarks_csv import LandmarksCsv, csv_columns
 from app.model_set import Models
-from app.outputs import OutputError, OutputSet, output_paths, preflight, write_error_message
+from app.outputs import MEASURE_KINDS, OutputError, OutputSet, output_paths, preflight, write_error_message
 from app.report import build_report, write_report
 from app.stages.analysis import FrameAnalyzer
 from app.stages.channel import END, Channel, StageTimer
 from app.stages.post import Preview, PostStage, open_video_writers
 from app.stages.reader import ReaderStage
-from app.video.reader import VideoError, VideoReader
+from app.video.reader import VideoError, VideoReader, grab_frames
+
+# app.outputs kind -> app.measures.write_measures target key
+MEASURE_TARGETS = {"measures_csv": "measures_csv", "measures_json": "measures_json", "summary": "summary_html"}
 
 __all__ = ["Cancelled", "Models", "Pipeline", "Preview", "Progress", "Result", "Settings", "STAGE_THREAD",
            "csv_columns"]
@@ -73,6 +76,7 @@ class Settings:
     preview_fps: float = 20.0
     queue_size: int = 4
     max_frames: int | None = None        # stop after this many frames (benchmarks); None: all
+    rest: tuple[float, float] | None = None   # rest window (s) for the measures; None: the quietest stretch
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -123,9 +127,8 @@ class _InputHash(threading.Thread):
 
 
 class Pipeline:
-    COARSE_WARNING = ("no STAR model installed: the midline comes from the face detector's 5 points "
-                      "and is coarse")
-    UNTRAINED_WARNING = "the STAR model is an UNTRAINED development model: landmarks are meaningless"
+    COARSE_WARNING = notices.TEXT[notices.COARSE]
+    UNTRAINED_WARNING = notices.TEXT[notices.UNTRAINED]
 
     def __init__(self, models: Models, settings: Settings | None = None):
         self.models = models
@@ -223,10 +226,32 @@ class Pipeline:
         report = build_report(started_at=started_at, models=self.models, settings=s.as_dict(), reader=reader,
                               input_sha256=hasher.sha256, analyzer=analyzer, writers=writers,
                               finals=outputs.final, elapsed=elapsed, timer=timer, warnings=result.warnings)
+        self._write_measures(reader, outputs, report, result)
         write_report(outputs.temp["report"], report)
         result.report = report
         result.frames = analyzer.frames
         result.fps = analyzer.frames / elapsed if elapsed else 0.0
+
+    def _write_measures(self, reader: VideoReader, outputs: OutputSet, report: dict, result: Result) -> None:
+        """NAME_measures.csv/.json and NAME_summary.html from the landmarks CSV just written. A video
+        whose frames are all unusable for measuring keeps its other outputs, with a warning."""
+        from app.measures import MeasuresError, write_measures
+
+        targets = {MEASURE_TARGETS[k]: outputs.temp[k] for k in MEASURE_KINDS if k in outputs.temp}
+        if not targets:
+            return
+        t = time.perf_counter()
+        try:
+            body = write_measures(outputs.temp["landmarks"], targets, rest=self.settings.rest, report=report,
+                                  frame_provider=lambda times_ms: grab_frames(reader.path, times_ms))
+            report["measures"] = {"rest": body.get("rest"), "segments": len(body.get("segments") or []),
+                                  "seconds": round(time.perf_counter() - t, 3)}
+        except MeasuresError as exc:
+            for kind in MEASURE_KINDS:
+                outputs.drop(kind)
+            result.warnings.append(f"no symmetry measures: {exc}")
+            report["measures"] = {"error": str(exc)}
+            report["outputs"] = {k: str(p) for k, p in outputs.final.items()}
 
     @staticmethod
     def _infer_loop(analyzer: FrameAnalyzer, inbox: Channel, outbox: Channel, csv_sink: LandmarksCsv,
@@ -285,10 +310,7 @@ class Pipeline:
         out = []
         if reader.ended_early:
             out.append(reader.end_reason)
-        if self.models.coarse:
-            out.append(self.COARSE_WARNING)
-        if self.models.untrained:
-            out.append(self.UNTRAINED_WARNING)
+        out += [notices.TEXT[code] for code in notices.for_models(self.models)]
         choice_note = unhonoured_choice_note(self.settings.midline, self.models.coarse)
         if choice_note:
             out.append(choice_note)

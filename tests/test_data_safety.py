@@ -20,7 +20,9 @@ from app.outputs import parse_temp_name, temp_name
 from tests import videos
 from tests.conftest import MEDIA, REPO, _need
 
-FIVE = ("_left_mirrored.mp4", "_right_mirrored.mp4", "_annotated.mp4", "_landmarks.csv", "_report.json")
+from app.outputs import SUFFIX  # noqa: E402
+
+ALL = tuple(SUFFIX.values())      # every output of a video: 3 videos, landmarks, report, measures, summary
 
 
 def cli(args, weights, **kw):
@@ -91,7 +93,7 @@ def test_folder_batch_with_the_same_names_keeps_folders_and_refuses_what_would_c
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     # visit2's smile.mp4 is processed into out/visits/visit2; the two visit1 files would write the
     # same names, so neither is processed (nothing starts for them), and the summary tells them apart
-    assert sorted(files(out)) == sorted(f"visits/visit2/smile{s}" for s in FIVE)
+    assert sorted(files(out)) == sorted(f"visits/visit2/smile{s}" for s in ALL)
     lines = summary_lines(proc.stdout)
     labels = [line.split()[0] for line in lines]
     assert sorted(labels) == ["visit1/smile.mov", "visit1/smile.mp4", "visit2/smile.mp4"]
@@ -108,7 +110,7 @@ def test_rerunning_a_folder_without_out_never_takes_the_outputs_as_inputs(tmp_pa
     assert again.returncode == 0, again.stderr
     assert "skipped 3 FaceMirror output files" in again.stdout      # the three videos of the first run
     assert "1 of 1 succeeded" in again.stdout
-    assert sorted(files(folder)) == sorted(["patient.mp4"] + [f"patient{s}" for s in FIVE])
+    assert sorted(files(folder)) == sorted(["patient.mp4"] + [f"patient{s}" for s in ALL])
 
 
 def test_overwrite_without_annotated_leaves_no_stale_annotated_video(tmp_path, weights, clips):
@@ -119,7 +121,7 @@ def test_overwrite_without_annotated_leaves_no_stale_annotated_video(tmp_path, w
     assert cli([clips["a"], "--out", out], weights).returncode == 0
     proc = cli([other, "--out", out, "--overwrite", "--no-annotated"], weights)
     assert proc.returncode == 0, proc.stderr
-    assert sorted(files(out)) == sorted(f"a{s}" for s in FIVE if s != "_annotated.mp4")
+    assert sorted(files(out)) == sorted(f"a{s}" for s in ALL if s != "_annotated.mp4")
     report = json.loads((out / "a_report.json").read_text())
     assert report["input"]["file"] == str(other)
 
@@ -149,7 +151,7 @@ def test_a_220_byte_file_name_works(tmp_path, weights, clips):
     shutil.copy(clips["a"], tmp_path / name)
     proc = cli([tmp_path / name, "--out", tmp_path / "out"], weights)
     assert proc.returncode == 0, proc.stderr
-    assert len(files(tmp_path / "out")) == 5 and not hidden(tmp_path / "out")
+    assert len(files(tmp_path / "out")) == len(ALL) and not hidden(tmp_path / "out")
 
 
 # ---- signals ---------------------------------------------------------------------------------------
@@ -186,7 +188,7 @@ def test_a_killed_run_leaves_partials_that_the_next_run_removes_and_reports(tmp_
         assert again.returncode == 0, again.stderr
         assert re.search(rf"removed {len(left)} partial files? left in {re.escape(str(out))} by an interrupted "
                          rf"run \(process {proc.pid}\)", again.stdout), again.stdout
-        assert sorted(files(out)) == sorted([running.name, mine.name] + [f"a{s}" for s in FIVE])
+        assert sorted(files(out)) == sorted([running.name, mine.name] + [f"a{s}" for s in ALL])
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -204,7 +206,7 @@ def test_ctrl_c_at_any_moment_of_start_up_exits_cleanly(tmp_path, weights, clips
     if proc.returncode == 1:                       # cancelled: said so, nothing written
         assert "cancelled" in stdout + stderr and files(out) == {}
     elif "1 of 1 succeeded" in stdout:             # finished first (the signal may then end the exiting process)
-        assert proc.returncode in (0, -sig) and len(files(out)) == 5 and not hidden(out)
+        assert proc.returncode in (0, -sig) and len(files(out)) == len(ALL) and not hidden(out)
     else:                                          # Python had not started yet
         assert proc.returncode == -sig and files(out) == {}
 
@@ -300,7 +302,7 @@ class _FullAfter:
 
 def _old_results(out: Path) -> dict:
     out.mkdir()
-    for s in FIVE:
+    for s in ALL:
         (out / f"long{s}").write_text(f"earlier result {s}")
     return files(out)
 

@@ -15,7 +15,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt  # noqa: E402
 from tests import videos  # noqa: E402
 
 SCREENSHOT = "/tmp/facemirror_window_midrun.png"
-KINDS = ("left_mirrored", "right_mirrored", "annotated", "landmarks", "report")
+from app.outputs import KINDS  # noqa: E402 - every kind: videos, CSV, report, measures and summary
 
 
 @pytest.fixture(autouse=True)

@@ -32,7 +32,8 @@ def test_output_names_follow_design(tmp_path):
     assert {k: p.name for k, p in paths.items()} == {
         "left_mirrored": "patient 7_left_mirrored.mp4", "right_mirrored": "patient 7_right_mirrored.mp4",
         "annotated": "patient 7_annotated.mp4", "landmarks": "patient 7_landmarks.csv",
-        "report": "patient 7_report.json"}
+        "report": "patient 7_report.json", "measures_csv": "patient 7_measures.csv",
+        "measures_json": "patient 7_measures.json", "summary": "patient 7_summary.html"}
     assert "annotated" not in output_paths(tmp_path / "a.mp4", tmp_path, annotated=False)
 
 
@@ -105,8 +106,12 @@ def _old_set(folder, stem="p", kinds=KINDS):
     return files
 
 
+# A run that produced no measures (every frame unusable for measuring): 5 of the 8 kinds.
+NO_MEASURES = ("left_mirrored", "right_mirrored", "annotated", "landmarks", "report")
+
+
 def _new_set(folder, stem="p", annotated=True):
-    outs = OutputSet(output_paths(folder / f"{stem}.mp4", folder, annotated=annotated))
+    outs = OutputSet(output_paths(folder / f"{stem}.mp4", folder, annotated=annotated, kinds=NO_MEASURES))
     for k, t in outs.temp.items():
         t.write_bytes(f"new {k}\n".encode())
     return outs

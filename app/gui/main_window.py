@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComb
                                QHeaderView, QLabel, QMainWindow, QMessageBox, QSplitter, QStyle, QTableView,
                                QToolBar, QVBoxLayout, QWidget)
 
-from app import __version__, APP_NAME, build_info
+from app import __version__, APP_NAME, build_info, notices
 from app.engine.midline import DEFAULT_METHOD, FALLBACK_CHOICE_REASON, METHOD_LABELS, METHOD_TIPS
 from app.gui import file_open
 from app.gui.background import BackgroundThread
@@ -37,6 +37,8 @@ from app.gui.prefs import MIDLINE_METHODS, Prefs
 from app.gui.preview import PreviewStrip
 from app.gui.queue_model import (COL_DURATION, COL_FILE, COL_OUTPUT, COL_PROGRESS, COL_STATUS,
                                  DurationProber, ProgressDelegate, QueueModel, StatusDelegate)
+from app.gui.help_menu import install_help_menu
+from app.gui.symmetry_trace import SymmetryTrace
 from app.gui.throughput import ThroughputPanel
 from app.gui.worker import PipelineWorker
 from app.outputs import VIDEO_EXTENSIONS, find_collisions
@@ -83,6 +85,7 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self._build_ui()
+        install_help_menu(self, backend_text=lambda: self.backend_label.text(), notify=self.message)
         self._restore_prefs()
         self._show_model_status(self.model_status)
         self._start_worker(threads)
@@ -200,6 +203,10 @@ class MainWindow(QMainWindow):
         self.preview = PreviewStrip(top)
         self.throughput = ThroughputPanel(top)
         top_layout.addWidget(self.preview, 1)
+        self.trace = SymmetryTrace(top)
+        self.trace.setToolTip("Patient's right (blue) and left (orange) movement of the most active region, "
+                              "live; the finished summary has every measure")
+        top_layout.addWidget(self.trace)
         top_layout.addWidget(self.throughput)
 
         self.model = QueueModel(self)
@@ -225,7 +232,7 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(COL_OUTPUT, QHeaderView.ResizeMode.Stretch)
         header.resizeSection(COL_PROGRESS, 9 * self.fontMetrics().height())
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
-        self.table.doubleClicked.connect(lambda _i: self.open_output_folder())
+        self.table.doubleClicked.connect(lambda _i: self.open_summary_or_folder())
         self.table.setToolTip("Drop video files or folders anywhere on the window to add them")
 
         self.splitter = QSplitter(Qt.Orientation.Vertical, central)
@@ -483,6 +490,17 @@ class MainWindow(QMainWindow):
     def _open_url(self, url: QUrl) -> bool:
         return QDesktopServices.openUrl(url)
 
+    def open_summary_or_folder(self) -> None:
+        """A finished row opens its visual summary (NAME_summary.html); any other its output folder."""
+        rows = self.selected_rows()
+        job = self.model.job_at(rows[0]) if rows else None
+        summary = (getattr(job, "outputs", None) or {}).get("summary") if job is not None else None
+        if summary is not None and Path(summary).is_file():
+            if not self._open_url(QUrl.fromLocalFile(str(summary))):
+                self.message(f"Cannot open {summary}")
+            return
+        self.open_output_folder()
+
     def open_output_folder(self) -> None:
         rows = self.selected_rows()
         if rows:
@@ -507,10 +525,10 @@ class MainWindow(QMainWindow):
         self.models_panel.show_status(status)
         self.backend_label.setText(status.backend_text)
         warn = ""
-        if any("UNTRAINED" in w for w in status.warnings):
-            warn = "WARNING: untrained STAR model, results meaningless"
-        elif any(w.startswith("5-point") for w in status.warnings) and status.loaded:
-            warn = "WARNING: 5-point fallback, coarse midline"
+        if notices.UNTRAINED in status.notices:
+            warn = f"WARNING: {notices.SHORT[notices.UNTRAINED]}"
+        elif notices.COARSE in status.notices and status.loaded:
+            warn = f"WARNING: {notices.SHORT[notices.COARSE]}"
         elif status.error:
             warn = "WARNING: models failed to load"
         self.warning_label.setText(warn)
@@ -521,7 +539,7 @@ class MainWindow(QMainWindow):
     @property
     def five_point_mode(self) -> bool:
         """The models are loaded without STAR: the midline choice cannot apply."""
-        return self.model_status.loaded and self.model_status.landmark_model_text.startswith("5-point")
+        return self.model_status.loaded and notices.COARSE in self.model_status.notices
 
     def _show_midline_choice(self) -> None:
         coarse = self.five_point_mode
@@ -642,6 +660,7 @@ class MainWindow(QMainWindow):
                               progress=0.0 if job.frames else None, message="")
         n_done = sum(self._batch.values())
         self.preview.clear()
+        self.trace.clear()
         self.throughput.start_file(self.model.label(job), n_done + 1, n_done + 1 + len(self.model.waiting(after=job)))
         self._request_process.emit(job.id, str(job.path), str(out_dir), self._settings(), self._cancel)
 
@@ -662,7 +681,10 @@ class MainWindow(QMainWindow):
             return
         images = self._worker.take_preview()
         if images is not None and self._current is not None and images[0] == self._current.id:
-            self.preview.set_images(*images[1:])
+            self.preview.set_images(*images[1:5])
+            time_s, symmetry = images[5:7]
+            if symmetry:
+                self.trace.add_sample(time_s, symmetry)
 
     def _on_job_finished(self, job_id: int, result) -> None:
         self._poll_preview()            # the last frames of this file

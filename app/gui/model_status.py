@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app import model_files, paths
+from app import model_files, notices, paths
 
 HF_REPO = model_files.WEIGHTS_REPO
 HF_URL = model_files.WEIGHTS_REPO_URL
@@ -42,6 +42,7 @@ class ModelStatus:
     backend_text: str = ""                         # e.g. "CPU, 2 threads | STAR 98-point"
     landmark_model_text: str = ""                  # "STAR 98-point", "5-point fallback", ...
     warnings: list = field(default_factory=list)
+    notices: set = field(default_factory=set)       # app.notices codes that hold for these models
     error: str = ""                                # why loading failed, for the user
 
     @property
@@ -65,7 +66,7 @@ class ModelStatus:
                              "detector is installed.")
         if self.error:
             return "error", f"Cannot load the models: {self.error}"
-        if any("UNTRAINED" in w for w in self.warnings):
+        if notices.UNTRAINED in self.notices:
             return "warning", UNTRAINED_WARNING
         if model_files.STAR_KEY in self.missing_keys:
             return "warning", ("Models missing: the STAR landmark model is not installed, so the midline comes "
@@ -87,7 +88,7 @@ class ModelStatus:
                          "the face for an accurate midline. Without it the midline comes from 5 points found "
                          "by the face detector and is coarser; videos can still be processed and each "
                          "result says so.</li>")
-        if any("UNTRAINED" in w for w in self.warnings):
+        if notices.UNTRAINED in self.notices:
             items.append("<li><b>The landmark model is an untrained test model.</b> Its results are "
                          "meaningless: every output video is marked <i>UNTRAINED MODEL - NOT FOR CLINICAL "
                          "USE</i> and every result is rated not usable.</li>")
@@ -105,7 +106,7 @@ class ModelStatus:
                             "and choose it; FaceMirror prepares the model in the background.")
             todo.append("Otherwise ask the person who installed FaceMirror (or your IT support) to install "
                         "the models: <i>Details</i> tells them how.")
-        elif self.error or any("UNTRAINED" in w for w in self.warnings):
+        elif self.error or notices.UNTRAINED in self.notices:
             todo.append("Ask the person who installed FaceMirror to install the trained models: "
                         "<i>Details</i> tells them how.")
         html_todo = f"<p><b>What to do:</b> {' '.join(todo)}</p>" if todo else ""
@@ -182,11 +183,13 @@ def load_models(threads: int | None = None):
     if models.landmarks is None:
         status.landmark_model_text = "5-point fallback"
         status.warnings.append(COARSE_WARNING)
+        status.notices.add(notices.COARSE)
     else:
         status.landmark_model_text = "STAR 98-point"
         if models.landmarks.untrained:
             status.landmark_model_text += " (UNTRAINED)"
             status.warnings.append(UNTRAINED_WARNING)
+            status.notices.add(notices.UNTRAINED)
     return models, status
 
 
@@ -206,6 +209,7 @@ def _describe_star_alone(status: ModelStatus, threads: int | None) -> None:
         status.backend_text = f"{det.backend.describe()} | STAR 98-point | {prefix}"
         if det.untrained:
             status.warnings.append(UNTRAINED_WARNING)
+            status.notices.add(notices.UNTRAINED)
     except Exception as exc:  # noqa: BLE001
         status.error = f"cannot load {star}: {exc}"
         status.backend_text = f"{prefix} | STAR model failed to load"

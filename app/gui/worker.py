@@ -83,13 +83,13 @@ class PipelineWorker(QObject):
     # --- pipeline post thread ------------------------------------------------------------------
     def _on_preview(self, job_id: int, preview) -> None:
         images = (job_id, preview.frame_index, bgr_to_qimage(preview.annotated), bgr_to_qimage(preview.left),
-                  bgr_to_qimage(preview.right))
+                  bgr_to_qimage(preview.right), preview.time_s, preview.symmetry)
         with self._lock:
             self._latest = images
 
     # --- GUI thread ----------------------------------------------------------------------------
     def take_preview(self) -> tuple | None:
-        """The newest previews (job_id, frame_index, annotated, left, right) or None."""
+        """The newest previews (job_id, frame_index, annotated, left, right, time_s, symmetry) or None."""
         with self._lock:
             images, self._latest = self._latest, None
         return images

@@ -47,12 +47,12 @@ def _settings() -> dict:
 def published_csv_name(track: LandmarkTrack, report: dict | None) -> str | None:
     """The landmarks CSV's final path: the pipeline passes its temporary file, whose final name is in
     the report's outputs."""
-    from app.outputs import TEMP_MARK
+    from app.outputs import parse_temp_name
 
     if track.source is None:
         return None
     final = ((report or {}).get("outputs") or {}).get("landmarks")
-    if TEMP_MARK in track.source.name and final:
+    if parse_temp_name(track.source.name) is not None and final:
         return str(final)
     return str(track.source)
 

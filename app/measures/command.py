@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
-from app.measures import TARGET_KEYS, MeasuresError, parse_time_range, write_measures
-from app.outputs import temp_path
+from app.measures import MeasuresError, parse_time_range, write_measures
+from app.outputs import MEASURE_KINDS, OutputError, OutputSet
+from app.outputs import SUFFIX as OUTPUT_SUFFIX
 
 log = logging.getLogger(__name__)
-SUFFIX = {"measures_csv": "_measures.csv", "measures_json": "_measures.json", "summary_html": "_summary.html"}
+# app.outputs kinds -> write_measures target keys
+TARGET_FOR_KIND = {"measures_csv": "measures_csv", "measures_json": "measures_json", "summary": "summary_html"}
 LANDMARKS_SUFFIX = "_landmarks"
 
 
@@ -26,12 +27,6 @@ def base_name(csv_path: Path) -> str:
     stem = csv_path.stem
     return stem[: -len(LANDMARKS_SUFFIX)] if stem.endswith(LANDMARKS_SUFFIX) and len(stem) > len(LANDMARKS_SUFFIX) \
         else stem
-
-
-def target_paths(csv_path: Path, out_dir: Path | None) -> dict[str, Path]:
-    folder = Path(out_dir) if out_dir is not None else csv_path.parent
-    name = base_name(csv_path)
-    return {k: folder / f"{name}{SUFFIX[k]}" for k in TARGET_KEYS}
 
 
 def load_report(csv_path: Path) -> dict | None:
@@ -59,41 +54,40 @@ def frame_provider_for(report: dict | None):
     return lambda times_ms: grab_frames(Path(video), times_ms)
 
 
-def publish(temps: dict[str, Path], finals: dict[str, Path], overwrite: bool) -> None:
-    if not overwrite:
-        clash = [p for p in finals.values() if p.exists()]
-        if clash:
-            raise MeasuresError(f"{clash[0]} appeared while computing; not overwritten")
-    for k, tmp in temps.items():
-        os.replace(tmp, finals[k])
-
-
 def run(csv_path: Path, out_dir: Path | None, rest_text: str | None, overwrite: bool) -> dict[str, Path]:
-    """Do the work; raise MeasuresError / OSError with a message for the user."""
+    """Do the work; raise MeasuresError / OutputError / OSError with a message for the user.
+
+    The three files are published like every result set (app/outputs.OutputSet): all at once,
+    earlier ones replaced only with --overwrite and then all or none.
+    """
     if not csv_path.is_file():
         raise MeasuresError(f"{csv_path} is not a file")
     rest = parse_time_range(rest_text) if rest_text else None
-    finals = target_paths(csv_path, out_dir)
+    folder = Path(out_dir) if out_dir is not None else csv_path.parent
+    finals = {k: folder / f"{base_name(csv_path)}{OUTPUT_SUFFIX[k]}" for k in MEASURE_KINDS}
     existing = [p.name for p in finals.values() if p.exists()]
     if existing and not overwrite:
-        raise MeasuresError(f"{', '.join(existing)} already exist(s) in {next(iter(finals.values())).parent}; "
+        raise MeasuresError(f"{', '.join(existing)} already exist(s) in {folder}; "
                             "nothing was changed. Use --overwrite to replace them or --out to write elsewhere.")
-    next(iter(finals.values())).parent.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     report = load_report(csv_path)
-    temps = {k: temp_path(p) for k, p in finals.items()}
+    outputs = OutputSet(dict(finals), scope=MEASURE_KINDS)
+    published = False
     try:
-        write_measures(csv_path, temps, rest=rest, report=report, frame_provider=frame_provider_for(report))
-        publish(temps, finals, overwrite)
+        write_measures(csv_path, {TARGET_FOR_KIND[k]: outputs.temp[k] for k in MEASURE_KINDS}, rest=rest,
+                       report=report, frame_provider=frame_provider_for(report))
+        outputs.publish(overwrite)
+        published = True
     finally:
-        for tmp in temps.values():
-            tmp.unlink(missing_ok=True)
-    return finals
+        if not published:
+            outputs.discard()
+    return {TARGET_FOR_KIND[k]: p for k, p in finals.items()}
 
 
 def measures_command(args) -> int:
     try:
         finals = run(Path(args.landmarks_csv), args.out, args.rest, args.overwrite)
-    except MeasuresError as exc:
+    except (MeasuresError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

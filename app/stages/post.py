@@ -27,6 +27,8 @@ class Preview:
     annotated: np.ndarray          # BGR, downscaled
     left: np.ndarray               # anatomical left mirrored
     right: np.ndarray              # anatomical right mirrored
+    time_s: float = 0.0
+    symmetry: dict | None = None   # {region: (right, left)} headline measures (app.measures), live trace
 
 
 def downscale(img: np.ndarray, max_side: int) -> np.ndarray:
@@ -51,6 +53,17 @@ def open_video_writers(temp_paths: dict, reader, audio: bool = True) -> dict[str
             w.abort()
         raise
     return writers
+
+
+def _symmetry(r) -> dict | None:
+    """This frame's right/left headline measures for the live trace (previewed frames only)."""
+    if r.points is None or r.raw_line is None:
+        return None
+    from app.measures import region_values
+    try:
+        return region_values(np.asarray(r.points, np.float64), r.line.angle_deg, r.line.point)
+    except (ValueError, FloatingPointError, ZeroDivisionError):
+        return None
 
 
 class PostStage(threading.Thread):
@@ -107,5 +120,5 @@ class PostStage(threading.Thread):
             self._last_preview = t1
             m = self.preview_max_side
             self.on_preview(Preview(r.index, downscale(annotated, m), downscale(pair.left, m),
-                                    downscale(pair.right, m)))
+                                    downscale(pair.right, m), r.timestamp_ms / 1000.0, _symmetry(r)))
             self.timer.add("preview", time.perf_counter() - t3)
