@@ -160,8 +160,10 @@ def test_benchmark_pipeline_keeps_outputs_with_out_and_5_point_path(small_video,
     assert res["star_alone_ms"] is None and "ratio_vs_star_alone" not in res
     assert "5-point" in out
     names = {p.name for p in (tmp_path / "kept").iterdir()}
-    assert names == {"bench_small_left_mirrored.mp4", "bench_small_right_mirrored.mp4", "bench_small_annotated.mp4",
-                     "bench_small_landmarks.csv", "bench_small_report.json"}
+    from app.outputs import SUFFIX
+    every = {f"bench_small{s}" for s in SUFFIX.values()}
+    measures = {"bench_small_measures.csv", "bench_small_measures.json", "bench_small_summary.html"}
+    assert names in (every, every - measures)    # 5 frames may be too short to find a rest position
 
 
 def test_make_video_command(tmp_path, capsys):

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from app.engine.midline import midline_from_5points
+from app.outputs import SUFFIX
 from app.pipeline import Models, Pipeline, Settings, csv_columns
 from tests import videos
 
@@ -121,8 +122,7 @@ def test_outputs_report_and_csv(tmp_path, models_5pt, portrait):
         video, out, on_progress=progress.append, on_preview=previews.append)
     assert result.ok, result.error
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["clip_annotated.mp4", "clip_landmarks.csv", "clip_left_mirrored.mp4",
-                     "clip_report.json", "clip_right_mirrored.mp4"]
+    assert names == sorted(f"clip{s}" for s in SUFFIX.values())     # 12 frames: measures found a rest
     from app.video.reader import VideoReader
     with VideoReader(video) as src:
         times_in = [f.timestamp_ms for f in src]
