@@ -7,7 +7,7 @@ fed two frames before it is chosen, because FFmpeg lists encoders that may still
 (VideoToolbox in a VM, a build without the hardware session).
 
 Settings and why (figures from bench runs on this 2-core Linux box, see X264_* below):
-* libx264: CRF + preset chosen by measurement (quality-driven, so file size follows content).
+* libx264: CRF + preset chosen by measurement against the end-to-end speed target (below).
 * VideoToolbox cannot do CRF on every Mac, so it gets an average bitrate of 0.20 bit per pixel per
   frame: 12.4 Mbit/s at 1080p30, 5.5 at 720p30. That is about 3x what x264 needs for 41-42 dB on a
   face clip; Apple's hardware H.264 needs roughly twice x264's rate for equal quality, so this is
@@ -46,14 +46,20 @@ log = logging.getLogger(__name__)
 #   1080p ultrafast CRF20 39 CPU-ms/frame (11.2 Mbit/s)          | ultrafast CRF23 35 (7.5 Mbit/s)
 #   (with the writer's OpenCV colour conversion since: 720p veryfast CRF18 41, ultrafast CRF20 16,
 #   1080p ultrafast CRF20 36 CPU-ms/frame)
-# STAR takes ~220 ms per frame on both cores (~440 CPU-ms), and the pipeline must keep >= 0.8 of
-# its rate: 440 / (440 + P) >= 0.8 leaves P <= ~110 CPU-ms per frame for everything else (face
-# detection, mirroring, annotation, encoding). Hence veryfast CRF 18 (best quality per bit) up to
-# 720p, and ultrafast CRF 20 above (44.9 dB, ~11 Mbit/s at 1080p30: larger files, kept in budget).
-# Threads: FFmpeg's choice (auto); 1 or 2 threads per encoder measured no better.
-X264_PRESET = "veryfast"
-X264_CRF = 18
-X264_LARGE_PIXELS = 1280 * 720        # above this frame area:
+# The end-to-end target is >= 0.8 of STAR's own rate with all three outputs and audio. Measured
+# with `benchmark pipeline` (720p, 90 frames, random-weights STAR, idle machine; the CI machine
+# since has AVX-512, where STAR alone takes ~95 ms, so the budget for everything else is small):
+#   preset (CRF)      ratio to 1/STAR alone | encode ms/frame (3 videos) | single-stream quality, 720p
+#   veryfast (18)     0.746                 | 38                         | 1.2 Mbit/s, 44.3 dB Y-PSNR
+#   superfast (20)    0.783-0.794           | 27-30                      | 1.9 Mbit/s, 44.4 dB
+#   ultrafast (20)    0.839                 | 18                         | 5.3 Mbit/s, 43.4 dB
+#   faster (20), 1 thread per encoder 0.744; superfast with 1 thread 0.792 (threads: no gain)
+# Hence ultrafast CRF 20 at every size: visually lossless (43-45 dB), within the speed budget, and
+# about the bitrate VideoToolbox gives on a Mac (0.20 bit/pixel: 5.5 Mbit/s at 720p30). The cost
+# is file size (~3-4x veryfast's). Threads: FFmpeg's choice.
+X264_PRESET = "ultrafast"
+X264_CRF = 20
+X264_LARGE_PIXELS = 1280 * 720        # above this frame area (kept for a different choice per size):
 X264_LARGE_PRESET = "ultrafast"
 X264_LARGE_CRF = 20
 
