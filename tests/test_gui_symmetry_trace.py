@@ -60,3 +60,19 @@ def test_auto_region_switches_to_the_moving_region(qtbot, kind, amp, region):
     assert w.shown_region == "mouth"         # the default before anything moved
     feed(w, [Event(kind, 2.0, amp, amp)], duration=4.0)
     assert w.shown_region == region
+
+
+def test_samples_from_5_points_are_labelled_with_the_5_point_measure(qtbot):
+    """The window feeds ready-made values (from the pipeline's previews): the trace must still name
+    the measure those values are (5 points: commissure height, not excursion)."""
+    from app.measures import primary_measure
+    from app.measures.definitions import MEASURE_BY_NAME
+
+    w = SymmetryTrace()
+    qtbot.addWidget(w)
+    w.resize(600, 90)
+    for k in range(10):
+        w.add_sample(k / 10, {"mouth": (0.1 * k, 0.05 * k)})
+    assert w._n_points == 5
+    assert primary_measure("mouth", 5) != primary_measure("mouth", 98)
+    assert MEASURE_BY_NAME[primary_measure("mouth", 5)].label.startswith("commissure height")

@@ -20,6 +20,7 @@ from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.measures import ASSUMED_IPD_MM, REGIONS, primary_measure, region_values
+from app.measures.definitions import regions_for
 from app.measures.definitions import MEASURE_BY_NAME
 
 RIGHT_COLOUR, LEFT_COLOUR = QColor("#0072B2"), QColor("#D55E00")
@@ -73,6 +74,8 @@ class SymmetryTrace(QWidget):
         self.add_sample(time_s, region_values(points, midline_angle_deg, midline_point))
 
     def add_sample(self, time_s: float, values: dict[str, tuple[float, float]]) -> None:
+        # 5 detector points have fewer regions, and other measures per region (for the label and units)
+        self._n_points = 5 if set(values) == set(regions_for(5)) else 98
         if self._samples and time_s < self._samples[-1][0]:
             self.clear()                    # a new video started
         self._samples.append((time_s, values))
