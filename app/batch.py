@@ -170,8 +170,11 @@ def _run_one(pipeline, video: Path, out_dir: Path, cancel, batch_warnings: set, 
         row = (video, "done", "; ".join(own), result.frames, result.fps, verdict)
     else:
         status = "cancelled" if result.cancelled else "failed"
-        print(f"  {status}: {result.error}", file=err)
-        row = (video, status, result.error or "", result.frames, 0.0, None)
+        error = result.error or ""
+        if result.outputs_exist:
+            error += " Use --overwrite to replace them or --out to write elsewhere."
+        print(f"  {status}: {error}", file=err)
+        row = (video, status, error, result.frames, 0.0, None)
     print(f"  {time.perf_counter() - t0:.1f} s", file=out)
     return row
 

@@ -72,6 +72,15 @@ class OutputError(RuntimeError):
     """Outputs cannot be written; the message is for the user."""
 
 
+class OutputsExist(OutputError):
+    """Earlier results are in the way. The message says which; each front end adds how to replace
+    them in its own terms (--overwrite, the window's "Replace existing outputs")."""
+
+    def __init__(self, message: str, existing: Sequence[Path]):
+        super().__init__(message)
+        self.existing = list(existing)
+
+
 # ---- names ------------------------------------------------------------------------------------------
 
 def output_paths(input_path: Path, out_dir: Path, annotated: bool = True,
@@ -145,8 +154,7 @@ def preflight(paths: dict[str, Path], overwrite: bool, min_free_bytes: int = MIN
         raise OutputError(f"{folders[0]} is a folder, not an output file; nothing was changed.")
     if existing and not overwrite:
         names = ", ".join(p.name for p in existing)
-        raise OutputError(f"outputs already exist in {out_dir} ({names}); nothing was changed. "
-                          "Use --overwrite to replace them or choose another output folder.")
+        raise OutputsExist(f"outputs already exist in {out_dir} ({names}); nothing was changed.", existing)
     probe = out_dir / temp_name("partial", ".tmp")
     try:
         probe.write_bytes(b"")

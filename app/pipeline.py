@@ -32,7 +32,8 @@ from app import model_files, notices
 from app.engine.midline import MIDLINE_METHODS, unhonoured_choice_note
 from app.landmarks_csv import LandmarksCsv, csv_columns
 from app.model_set import Models
-from app.outputs import MEASURE_KINDS, OutputError, OutputSet, output_paths, preflight, write_error_message
+from app.outputs import (MEASURE_KINDS, OutputError, OutputSet, OutputsExist, output_paths, preflight,
+                         write_error_message)
 from app.report import build_report, write_report
 from app.stages.analysis import FrameAnalyzer
 from app.stages.channel import END, Channel, StageTimer
@@ -98,6 +99,7 @@ class Result:
     ok: bool
     cancelled: bool = False
     error: str | None = None
+    outputs_exist: bool = False    # failed only because earlier results are in the way (front ends advise)
     outputs: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
     frames: int = 0
@@ -150,6 +152,7 @@ class Pipeline:
             reader = VideoReader(input_path)
         except (OutputError, VideoError) as exc:
             result.error = str(exc)
+            result.outputs_exist = isinstance(exc, OutputsExist)
             return result
         except OSError as exc:
             result.error = f"{input_path.name}: {exc.strerror or exc}"

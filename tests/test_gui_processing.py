@@ -135,7 +135,7 @@ def test_process_queue_end_to_end(qtbot, tmp_path, weights, clips):
     with qtbot.waitSignal(w.queue_finished, timeout=30000):
         w.start()
     assert good.status.value == "failed" and "already exist" in good.message
-    assert "Replace existing outputs" in good.message
+    assert "Replace existing outputs" in good.message and "--overwrite" not in good.message
     assert w.model.data(w.model.index(1, 3)) == "failed"          # no bar, no "100 %" on a failure
     assert _all_files(out) == sorted(p.name for p in outputs.values())
     # tick Replace existing outputs and retry the failed row in place: done again

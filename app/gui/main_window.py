@@ -643,11 +643,6 @@ class MainWindow(QMainWindow):
         return Settings(midline=midline, annotated=True, overwrite=self.overwrite_box.isChecked(),
                         preview_max_side=PREVIEW_MAX_SIDE, preview_fps=PREVIEW_FPS)
 
-    @staticmethod
-    def _window_wording(error: str) -> str:
-        """The pipeline words some errors for the command line; say what to do in the window."""
-        return error.replace("Use --overwrite to replace them", 'Tick "Replace existing outputs" to replace them')
-
     def _start_next(self) -> None:
         job = None if self._stop_requested else self.model.next_waiting()
         if job is None:
@@ -701,7 +696,9 @@ class MainWindow(QMainWindow):
                 self.model.update_job(job_id, status=Status.CANCELLED, message="")
                 self._batch["cancelled"] += 1
             else:
-                error = self._window_wording(result.error or "unknown error")
+                error = result.error or "unknown error"
+                if result.outputs_exist:
+                    error += ' Tick "Replace existing outputs" to replace them, or choose another output folder.'
                 self.model.update_job(job_id, status=Status.FAILED, message=error)
                 self._batch["failed"] += 1
                 if not self._closing:
