@@ -269,3 +269,17 @@ def test_pipeline_temporary_csv_reports_its_final_name(tmp_path):
     assert result["source"]["landmarks_csv"] == str(final)
     html = (tmp_path / "s.html").read_text()
     assert "<title>visit3 &ndash;" in html and "partial" not in html
+
+
+def test_summary_shows_the_report_verdict_as_a_level_and_plain_reasons(tmp_path):
+    """The app's verdict dict (app/verdict.py) reads as a level and one line per reason, never as a
+    Python dict."""
+    src = landmarks_csv(tmp_path)
+    verdict = {"level": "usable with warnings", "reasons": ["the face was not found in 12 % of frames"],
+               "notes": ["coarse midline: no STAR landmark model"]}
+    write_measures(src, targets(tmp_path), report={"verdict": verdict})
+    html = targets(tmp_path)["summary_html"].read_text()
+    assert "USABLE WITH WARNINGS" in html
+    assert "<li>the face was not found in 12 % of frames</li>" in html
+    assert "<li>coarse midline: no STAR landmark model</li>" in html
+    assert "'reasons'" not in html and "{'level'" not in html

@@ -45,15 +45,24 @@ def _mmss(seconds: float) -> str:
     return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
 
+_LEVEL_COLOUR = {"good": "#1b7f3b", "usable with warnings": "#b35c00", "not usable": "#c62828"}
+
+
 def _verdict_html(report: dict | None) -> str:
+    """The report's verdict as a clinician reads it: the level, then each reason and note on its own line."""
     verdict = (report or {}).get("verdict")
     if not verdict:
         return ""
-    if isinstance(verdict, dict):
-        text = verdict.get("text") or verdict.get("summary") or "; ".join(f"{k}: {v}" for k, v in verdict.items())
-    else:
-        text = verdict
-    return f'<h2>Verdict</h2><div class="verdict">{_e(text)}</div>'
+    if not isinstance(verdict, dict):
+        return f'<h2>Verdict</h2><div class="verdict">{_e(verdict)}</div>'
+    level = str(verdict.get("level", ""))
+    colour = _LEVEL_COLOUR.get(level, "#333")
+    items = "".join(f"<li>{_e(r)}</li>" for r in verdict.get("reasons") or [])
+    notes = "".join(f"<li>{_e(n)}</li>" for n in verdict.get("notes") or [])
+    return (f'<h2>Verdict</h2><div class="verdict" style="border-left-color:{colour}">'
+            f'<b style="color:{colour}">{_e(level.upper() if level != "good" else "good")}</b>'
+            + (f"<ul>{items}</ul>" if items else "")
+            + (f'<div class="sub">Notes:</div><ul>{notes}</ul>' if notes else "") + "</div>")
 
 
 def _warnings_html(result: dict, report: dict | None) -> str:
@@ -186,7 +195,9 @@ def _provenance_html(result: dict, report: dict | None) -> str:
               "landmark points": result["mode"], "scale": result["scale"]["basis"]}
     out = ["<h2>Models and settings</h2>", _kv_table({k: v for k, v in basics.items() if v is not None})]
     if r.get("models"):
-        out.append("<h3>models</h3>" + _kv_table(r["models"]))
+        models = {k: (f"{v.get('file')} (sha256 {str(v.get('sha256'))[:12]}...)" if isinstance(v, dict) else v)
+                  for k, v in r["models"].items()}
+        out.append("<h3>models</h3>" + _kv_table(models))
     if r.get("settings"):
         out.append("<h3>settings</h3>" + _kv_table(r["settings"]))
     out.append("<h3>measures</h3>" + _kv_table(result["settings"]))
