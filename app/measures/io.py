@@ -67,19 +67,20 @@ MAX_YAW_DEG = 20.0
 MIN_IPD_FRACTION = 0.5       # IPD below half the video's median: profile view or a wrong face
 
 
-def _exclusions(col: dict[str, int], rows: list[list[str]]) -> dict[str, np.ndarray]:
+EXCLUSION_COLUMNS = ("q_low_score", "q_partly_outside", "yaw_deg", "q_yaw")
+
+
+def _exclusions(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Frames to leave out, from the quality columns the CSV has (name -> values per frame)."""
     def flag(name: str) -> np.ndarray | None:
-        if name not in col:
-            return None
-        return np.array([_float(r[col[name]]) == 1 for r in rows])
+        return columns[name] == 1 if name in columns else None
     out = {}
     for reason, name in (("low detector score", "q_low_score"), ("face partly outside the frame", "q_partly_outside")):
         f = flag(name)
         if f is not None:
             out[reason] = f
-    if "yaw_deg" in col:
-        yaw = np.array([_float(r[col["yaw_deg"]]) for r in rows])
-        out[f"head turned more than {MAX_YAW_DEG:g} deg"] = np.abs(np.nan_to_num(yaw)) > MAX_YAW_DEG
+    if "yaw_deg" in columns:
+        out[f"head turned more than {MAX_YAW_DEG:g} deg"] = np.abs(np.nan_to_num(columns["yaw_deg"])) > MAX_YAW_DEG
     elif (f := flag("q_yaw")) is not None:
         out["head turned"] = f
     return out
@@ -118,19 +119,24 @@ def read_landmarks_csv(path: Path) -> LandmarkTrack:
         n = _point_count(set(col))
         pidx = [col[f"p{i}_{a}"] for i in range(n) for a in "xy"]
         mid_cols = [col.get(c) for c in ("midline_angle_deg", "midline_point_x", "midline_point_y")]
-        rows = [r for r in reader if r]
-    if not rows:
+        quality = [c for c in EXCLUSION_COLUMNS if c in col]
+        # Only the needed cells, as numbers, row by row: memory stays ~1.6 KB per frame, not the whole
+        # text of a long recording's CSV (a 5-minute one held as strings took ~250 MB).
+        wanted = [col["frame"], col["time_ms"]] + pidx + [-1 if i is None else i for i in mid_cols] \
+            + [col[c] for c in quality]
+        rows = [np.array([_float(r[i]) if 0 <= i < len(r) else math.nan for i in wanted]) for r in reader if r]
+    values = np.vstack(rows) if rows else np.empty((0, len(wanted)))
+    del rows
+    if not len(values):
         raise MeasuresError(f"{path.name} has a header but no frames")
-    width = len(header)
-    rows = [r + [""] * (width - len(r)) for r in rows]
-    frames = np.array([_float(r[col["frame"]]) for r in rows])
-    times = np.array([_float(r[col["time_ms"]]) for r in rows])
+    frames, times = values[:, 0], values[:, 1]
     if not np.all(np.isfinite(times)) or np.any(np.diff(times) <= 0):
         raise MeasuresError(f"{path.name}: time_ms must be a number in every row and increase from row to row")
-    pts = np.array([[_float(r[i]) for i in pidx] for r in rows]).reshape(len(rows), n, 2)
-    mid = np.array([[_float(r[i]) if i is not None else math.nan for i in mid_cols] for r in rows])
-    frames = np.where(np.isfinite(frames), frames, np.arange(len(rows))).astype(int)
-    return LandmarkTrack(frames, times, pts, mid[:, 0], mid[:, 1:3], path, _exclusions(col, rows))
+    pts = values[:, 2:2 + 2 * n].reshape(len(values), n, 2).copy()
+    mid = values[:, 2 + 2 * n:5 + 2 * n]
+    qcols = {c: values[:, 5 + 2 * n + k] for k, c in enumerate(quality)}
+    frames = np.where(np.isfinite(frames), frames, np.arange(len(values))).astype(int)
+    return LandmarkTrack(frames, times.copy(), pts, mid[:, 0].copy(), mid[:, 1:3].copy(), path, _exclusions(qcols))
 
 
 def compute_table(track: LandmarkTrack) -> MeasureTable:
