@@ -144,6 +144,10 @@ class MainWindow(QMainWindow):
                                                  ["Ctrl+Shift+E"], self.choose_output_folder, SP.SP_DirIcon)
 
     def _build_ui(self) -> None:
+        self._build_toolbars()
+        self._build_central()
+
+    def _build_toolbars(self) -> None:
         tb = QToolBar("Queue", self)
         tb.setObjectName("queueToolbar")
         tb.setMovable(False)
@@ -190,6 +194,7 @@ class MainWindow(QMainWindow):
         ob.addWidget(self.overwrite_box)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, ob)
 
+    def _build_central(self) -> None:
         central = QWidget(self)
         layout = QVBoxLayout(central)
         self.models_panel = ModelsPanel(central)
