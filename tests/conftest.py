@@ -65,3 +65,12 @@ def retinaface_model(tmp_path_factory, retinaface_pth) -> Path:
     convert_retinaface(retinaface_pth, out, random_weights=False, seed=0, overwrite=False,
                        coreml_check=False)
     return out
+
+
+@pytest.fixture
+def isolated_qsettings(tmp_path):
+    """QSettings go to a temporary folder: window tests never touch the user's settings."""
+    from PySide6.QtCore import QSettings
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))

@@ -19,11 +19,8 @@ from app.outputs import KINDS  # noqa: E402 - every kind: videos, CSV, report, m
 
 
 @pytest.fixture(autouse=True)
-def isolated_settings(tmp_path):
-    from PySide6.QtCore import QSettings
-
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+def isolated_settings(isolated_qsettings):
+    """QSettings go to a temporary folder (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,8 @@ pytest.importorskip("PySide6")
 
 
 @pytest.fixture(autouse=True)
-def isolated_settings(tmp_path):
-    """QSettings go to a temporary folder: tests never touch the user's settings."""
-    from PySide6.QtCore import QSettings
-
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+def isolated_settings(isolated_qsettings):
+    """QSettings go to a temporary folder (tests/conftest.py)."""
 
 
 def _window(qtbot):
