@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-import os
 import sys
 from collections import deque
 from pathlib import Path
@@ -41,15 +40,7 @@ _configured: Path | None = None
 
 
 def log_dir() -> Path:
-    override = os.environ.get("FACEMIRROR_LOG_DIR")
-    if override:
-        return Path(override)
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Logs" / APP_NAME
-    if sys.platform == "win32":
-        return paths.user_data_dir() / "Logs"
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / APP_NAME / "log"
+    return paths.user_log_dir()
 
 
 def log_file() -> Path:

@@ -49,6 +49,19 @@ def user_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / APP_DIR_NAME
 
 
+def user_log_dir() -> Path:
+    """Where the log file goes: the place each platform's tools look (macOS: Console.app)."""
+    override = os.environ.get("FACEMIRROR_LOG_DIR")
+    if override:
+        return Path(override)
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Logs" / APP_DIR_NAME
+    if sys.platform == "win32":
+        return user_data_dir() / "Logs"
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / APP_DIR_NAME / "log"
+
+
 def weights_search_dirs() -> list[Path]:
     """Folders searched for model files, most specific first.
 

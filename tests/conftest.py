@@ -74,3 +74,23 @@ def isolated_qsettings(tmp_path):
 
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+
+
+# ---- the real face detector in 5-point mode, and the portrait used to make test videos ----------
+
+@pytest.fixture(scope="module")
+def face_detector(retinaface_model):
+    from app.engine.faces import FaceDetector
+    return FaceDetector(retinaface_model)
+
+
+@pytest.fixture(scope="module")
+def models_5pt(face_detector, retinaface_model):
+    from app.model_set import Models
+    return Models(faces=face_detector, landmarks=None, files={"retinaface": retinaface_model})
+
+
+@pytest.fixture(scope="module")
+def portrait():
+    from tests import videos
+    return videos.portrait_base(_need(MEDIA / "portrait_frontal.jpg"))

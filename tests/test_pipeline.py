@@ -22,21 +22,7 @@ from tests import videos
 N_MOTION = 60
 
 
-@pytest.fixture(scope="module")
-def face_detector(retinaface_model):
-    from app.engine.faces import FaceDetector
-    return FaceDetector(retinaface_model)
-
-
-@pytest.fixture(scope="module")
-def models_5pt(face_detector, retinaface_model):
-    return Models(faces=face_detector, landmarks=None, files={"retinaface": retinaface_model})
-
-
-@pytest.fixture(scope="module")
-def portrait(request):
-    from tests.conftest import MEDIA, _need
-    return videos.portrait_base(_need(MEDIA / "portrait_frontal.jpg"))
+# face_detector, models_5pt and portrait: tests/conftest.py
 
 
 def _angle_between(d1, d2) -> float:

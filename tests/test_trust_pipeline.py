@@ -15,21 +15,7 @@ from app.video.reader import VideoReader
 from tests import videos
 
 
-@pytest.fixture(scope="module")
-def face_detector(retinaface_model):
-    from app.engine.faces import FaceDetector
-    return FaceDetector(retinaface_model)
-
-
-@pytest.fixture(scope="module")
-def models_5pt(face_detector, retinaface_model):
-    return Models(faces=face_detector, landmarks=None, files={"retinaface": retinaface_model})
-
-
-@pytest.fixture(scope="module")
-def portrait():
-    from tests.conftest import MEDIA, _need
-    return videos.portrait_base(_need(MEDIA / "portrait_frontal.jpg"))
+# face_detector, models_5pt and portrait: tests/conftest.py
 
 
 @pytest.fixture(scope="module")
