@@ -171,20 +171,26 @@ def frame_picture(frame: np.ndarray | None, points: np.ndarray, midline_angle_de
     return "data:image/jpeg;base64," + base64.b64encode(enc.tobytes()).decode("ascii")
 
 
+PICTURE_BATCH = 4   # frames asked of the provider at once: a long recording has many segments, and
+                    # holding every peak frame at full size made memory grow with the video's length
+
+
 def pictures(track: LandmarkTrack, indices: list[int], frame_provider) -> list[str]:
     """One data URI per frame index (photo when the provider gives the frame, else a drawing)."""
-    frames: list = [None] * len(indices)
-    if frame_provider is not None and indices:
-        try:
-            got = frame_provider([float(track.times_ms[i]) for i in indices])
-            frames = list(got) + [None] * (len(indices) - len(got))
-        except Exception:
-            log.warning("could not read frames for the summary", exc_info=True)
     out = []
-    for i, frame in zip(indices, frames):
-        ang, pt = track.midline_angle_deg[i], track.midline_point[i]
-        if not (math.isfinite(ang) and np.all(np.isfinite(pt))):
-            eyes = (96, 97) if track.n_points == 98 else (0, 1)
-            ang, pt = midline_from_pupils(track.points[i, eyes[0]], track.points[i, eyes[1]])
-        out.append(frame_picture(frame, track.points[i], ang, pt))
+    for start in range(0, len(indices), PICTURE_BATCH):
+        batch = indices[start:start + PICTURE_BATCH]
+        frames: list = [None] * len(batch)
+        if frame_provider is not None:
+            try:
+                got = frame_provider([float(track.times_ms[i]) for i in batch])
+                frames = list(got) + [None] * (len(batch) - len(got))
+            except Exception:  # noqa: BLE001 - pictures are optional; the drawing stands in
+                log.warning("could not read frames for the summary", exc_info=True)
+        for i, frame in zip(batch, frames):
+            ang, pt = track.midline_angle_deg[i], track.midline_point[i]
+            if not (math.isfinite(ang) and np.all(np.isfinite(pt))):
+                eyes = (96, 97) if track.n_points == 98 else (0, 1)
+                ang, pt = midline_from_pupils(track.points[i, eyes[0]], track.points[i, eyes[1]])
+            out.append(frame_picture(frame, track.points[i], ang, pt))
     return out
