@@ -162,12 +162,16 @@ def _run_one(pipeline, video: Path, out_dir: Path, cancel, batch_warnings: set, 
     t0 = time.perf_counter()
     result = pipeline.process(video, out_dir, on_progress=bar, cancel=cancel)
     bar.done()
-    verdict = (result.report.get("verdict") or {}).get("level") if result.ok else None
+    verdict_info = (result.report.get("verdict") or {}) if result.ok else {}
+    verdict = verdict_info.get("level")
     if result.ok:
         own = [w for w in result.warnings if w not in batch_warnings]
         for w in own:
             print(f"  warning: {w}", file=out)
-        row = (video, "done", "; ".join(own), result.frames, result.fps, verdict)
+        reasons = list(verdict_info.get("reasons") or [])
+        if reasons:
+            print(f"  verdict: {verdict}: " + "; ".join(reasons), file=out)
+        row = (video, "done", "; ".join(reasons + own), result.frames, result.fps, verdict)
     else:
         status = "cancelled" if result.cancelled else "failed"
         error = result.error or ""
@@ -190,5 +194,7 @@ def _summary(rows: list[tuple], out) -> int:
         print(f"{labels[path]:{width}s}  {status:9s} {verdict or '-':{vwidth}s} {frames:6d} {fps:5.1f}  {note}",
               file=out)
     failures = [r for r in rows if r[1] != "done"]
-    print(f"{len(rows) - len(failures)} of {len(rows)} succeeded", file=out)
+    not_good = sum(1 for r in rows if r[1] == "done" and r[5] not in (None, "good"))
+    flagged = f" ({not_good} not rated good: read the verdict before use)" if not_good else ""
+    print(f"{len(rows) - len(failures)} of {len(rows)} succeeded{flagged}", file=out)
     return 0 if not failures else 1

@@ -167,3 +167,21 @@ def test_cli_midline_pupils_in_five_point_mode_says_it_cannot_be_honoured(tmp_pa
     assert "warning: midline method 'pupils' cannot be honoured without the STAR landmark model" in proc.stdout
     rep = json.loads((tmp_path / "clean_report.json").read_text())
     assert rep["midline_method_used"] == "eye-centre bisector (5-point fallback)"
+
+
+def test_cli_summary_gives_the_verdict_and_its_reasons(tmp_path, media):
+    """As a user runs it: the press-room clip is 'done' (outputs written) but not usable, and the
+    summary says why and that the verdict must be read."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    clip = media("press_room_clip.mp4")
+    proc = subprocess.run([sys.executable, "main.py", "process", str(clip), "--out", str(tmp_path / "out")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={"PATH": "/usr/bin:/bin", "FACEMIRROR_LOG_DIR": str(tmp_path / "log")})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = next(ln for ln in proc.stdout.splitlines() if ln.startswith("press_room_clip.mp4"))
+    assert "not usable" in row and "the face was not found in" in row
+    assert "1 not rated good" in proc.stdout
