@@ -94,3 +94,15 @@ def models_5pt(face_detector, retinaface_model):
 def portrait():
     from tests import videos
     return videos.portrait_base(_need(MEDIA / "portrait_frontal.jpg"))
+
+
+@pytest.fixture
+def detector_only_weights(tmp_path, retinaface_model, monkeypatch):
+    """A weights folder with only the real face detector, and the app pointed at it (5-point mode)."""
+    import shutil
+
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    shutil.copy(retinaface_model, folder / retinaface_model.name)
+    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(folder))
+    return folder

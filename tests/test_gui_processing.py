@@ -42,12 +42,8 @@ def clips(tmp_path_factory):
 
 
 @pytest.fixture
-def weights(tmp_path, retinaface_model, monkeypatch):
-    folder = tmp_path / "weights"
-    folder.mkdir()
-    shutil.copy(retinaface_model, folder / retinaface_model.name)
-    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(folder))
-    return folder
+def weights(detector_only_weights):
+    return detector_only_weights
 
 
 def _window(qtbot, out_dir):

@@ -3,7 +3,6 @@ lines after the queue ends or is cancelled, retry in place, the midline choice i
 and the models panel for a clinician. Screenshots go to /tmp/facemirror_trust_*.png."""
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
@@ -23,12 +22,8 @@ def isolated_settings(isolated_qsettings):
 
 
 @pytest.fixture
-def weights(tmp_path, retinaface_model, monkeypatch):
-    folder = tmp_path / "weights"
-    folder.mkdir()
-    shutil.copy(retinaface_model, folder / retinaface_model.name)
-    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(folder))
-    return folder
+def weights(detector_only_weights):
+    return detector_only_weights
 
 
 @pytest.fixture(scope="module")
