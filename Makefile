@@ -21,7 +21,7 @@ $(VENV)/.installed-run: pyproject.toml | $(PY)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e '.[convert,dev]'
+	$(PIP) install --quiet -e '.[convert,cluster,stats,dev]'
 	touch $@ $(VENV)/.installed-run $(VENV)/.installed-convert
 
 $(VENV)/.installed-convert: pyproject.toml | $(PY)
