@@ -83,6 +83,10 @@ EXCLUDED_THIRD_PARTY = (
     "matplotlib.sphinxext", "matplotlib.testing", "matplotlib.tests", "jinja2", "markupsafe",
     "pytest", "pytestqt", "_pytest", "PyInstaller",
     "PyQt5", "PyQt6", "PySide2",
+    # optional extras of the CLI (studies on a cluster, agreement statistics) and dev tools: never
+    # in the app bundle, though hooks find them when they are installed beside it
+    "ray", "pingouin", "pandas", "pandas_flavor", "scipy", "statsmodels", "sklearn", "seaborn",
+    "hypothesis", "importlinter", "grimp",
 )
 
 # Third-party packages the app imports lazily at run time (video I/O, plots); listed so the bundle
