@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import app  # noqa: F401  first: sets ORT_DISABLE_TELEMETRY before any test imports onnxruntime
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # The app's log file goes to a throw-away folder, never the tester's own log folder.
 os.environ.setdefault("FACEMIRROR_LOG_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"),

@@ -18,6 +18,7 @@ import sys
 
 import pytest
 
+from app import PRIVACY_ENV
 from tests import videos
 from tests.conftest import MEDIA, REPO, _need
 
@@ -66,9 +67,13 @@ def _build(root, weights, extra_env, timeout=900):
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def _run(exe, *args, timeout=300, cache_dir=None):
+def _run(exe, *args, timeout=300, cache_dir=None, home=None):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     env.pop("FACEMIRROR_WEIGHTS_DIR", None)
+    if home is not None:   # a user's fresh HOME, without the privacy settings the tests' own process has
+        env.update(HOME=str(home))
+        for key in PRIVACY_ENV:
+            env.pop(key, None)
     env.pop("MPLCONFIGDIR", None)
     if cache_dir is not None:
         env["FACEMIRROR_CACHE_DIR"] = str(cache_dir)
@@ -77,9 +82,13 @@ def _run(exe, *args, timeout=300, cache_dir=None):
 
 def test_frozen_self_test(frozen_app, tmp_path):
     _, exe = frozen_app
-    proc = _run(exe, "--self-test", cache_dir=tmp_path / "cache")
+    home = tmp_path / "home"
+    home.mkdir()
+    proc = _run(exe, "--self-test", cache_dir=tmp_path / "cache", home=home)
     print(proc.stdout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # privacy: the frozen app sets ORT_DISABLE_TELEMETRY before onnxruntime loads (no telemetry store)
+    assert not (home / ".cache" / "Microsoft").exists()
     out = proc.stdout
     assert "frozen bundle" in out and "detector-only" not in out
     assert "STAR inference: 98 points" in out
