@@ -124,6 +124,9 @@ def _process(args, cancel: threading.Event, out, err) -> int:
     if cancel.is_set():
         print("cancelled before processing started; nothing was written", file=err)
         return 1
+    rest = _rest_window(args, err)
+    if rest is False:
+        return 2
     models = _load_models(err)
     if models is None:
         return 2
@@ -136,7 +139,7 @@ def _process(args, cancel: threading.Event, out, err) -> int:
     from app.pipeline import Pipeline, Settings
 
     settings = Settings(midline=args.midline, annotated=not args.no_annotated, overwrite=args.overwrite,
-                        audio=not getattr(args, "no_audio", False))
+                        audio=not getattr(args, "no_audio", False), rest=rest)
     pipeline = Pipeline(models, settings)
     cleaned: set[Path] = set()
     labels = distinct_labels([v for v, _ in jobs])
@@ -155,6 +158,21 @@ def _process(args, cancel: threading.Event, out, err) -> int:
         print("no videos given", file=err)
         return 1
     return _summary(rows, out)
+
+
+def _rest_window(args, err):
+    """--rest START-END as seconds (validated like `measures --rest`); None: not given; False: invalid
+    (said on err). A window outside a video is that video's warning ("no symmetry measures: ...")."""
+    text = getattr(args, "rest", None)
+    if not text:
+        return None
+    from app.measures import MeasuresError, parse_time_range
+
+    try:
+        return parse_time_range(text)
+    except MeasuresError as exc:
+        print(f"error: --rest: {exc}", file=err)
+        return False
 
 
 def _run_one(pipeline, video: Path, out_dir: Path, cancel, batch_warnings: set, out, err) -> tuple:

@@ -34,6 +34,18 @@ frames the detector checked)
 tracking switched to a face away from  any                       -
 the last position ("relocked")
 midline choice not honoured            always                    -
+5-point mode (no STAR model): coarse   always                    -
+midline, mouth measures only
+landmark model disagrees with the      -                         always (and no rule that reads
+face detector (``model_check``;                                  the landmarks is applied: they
+damaged or untrained model)                                      say nothing about the recording)
+face small in the picture: median      < 40 px                   < 20 px
+distance between the eye centres
+(``face_size``)
+scene cut or another person in the     any (with times)          -
+patient's place (``cuts``)
+no symmetry measures (too short, no    always                    -
+rest found; ``measures.error``)
 =====================================  ========================  ===============================
 
 Why these numbers: a few frames without a face (a blink of the detector, a hand passing) do not
@@ -44,8 +56,14 @@ head for half of the recording leaves too little to compare. Other faces are cou
 frames on which the detector ran (every frame in the 5-point mode and while the face is lost,
 about every 10th frame while STAR carries the box).
 
-Notes (``notes``) are facts that do not lower the level, e.g. the coarse 5-point midline (its
-angle error is about 1 deg on test videos; the window and the CLI warn about it once per batch).
+Face size: the face detector's five points, measured on the shared portrait scaled down (12
+sub-pixel placements each, 2 grey levels of noise), are off by 4 % of the eye distance at 25-60 px,
+6-8 % at 16-20 px and 10-13 % at 9-12 px, and below 9 px the face is mostly not found. At 20 px one
+pixel is 3 mm on the face (eye distance ~63 mm), so mouth-corner movements of a few mm are not
+resolved: not usable. Below 40 px one pixel is over 1.5 mm and half-pixel landmark noise reaches
+the 0.8 mm the measures are validated for: a warning.
+
+Notes (``notes``) are facts that do not lower the level.
 """
 from __future__ import annotations
 
@@ -66,8 +84,13 @@ USABLE_FAIL = 0.50
 OTHER_FACE_WARN = 0.02
 EARLY_END_FAIL = 0.50
 
+FACE_SIZE_WARN_PX = 40.0
+FACE_SIZE_FAIL_PX = 20.0
+
 UNTRAINED_REASON = "untrained landmark model: the landmarks and the midline are meaningless"
-COARSE_NOTE = "coarse midline: no STAR landmark model, so the midline comes from the face detector's 5 points"
+COARSE_REASON = ("5-point mode (no STAR landmark model installed): the midline comes from the face detector's "
+                 "5 points and is coarse, and only the mouth-corner measures are made; install the STAR model "
+                 "for clinical use")
 
 
 def _pct(part: float, whole: float) -> str:
@@ -113,15 +136,55 @@ class _Verdict:
         return {"level": self.level, "reasons": list(self.reasons), "notes": list(self.notes)}
 
 
-def _model_facts(report: dict, v: _Verdict) -> None:
+def _model_facts(report: dict, v: _Verdict) -> bool:
+    """The models' own faults. True when the landmarks cannot be trusted at all, so that no rule
+    reading them may speak about the recording."""
+    from app.engine.model_check import MISMATCH_REASON
+
     models = report.get("models") or {}
     star = models.get("star") or {}
+    broken = False
     if star.get("untrained"):
         v.fail(UNTRAINED_REASON)
+        broken = True
+    elif (report.get("model_check") or {}).get("passed") is False:
+        v.fail(MISMATCH_REASON)
+        broken = True
     if (models.get("retinaface") or {}).get("untrained"):
         v.fail("untrained face detector model: faces and the midline are meaningless")
+        broken = True
     if models.get("landmark_model") == "5-point fallback":
-        v.notes.append(COARSE_NOTE)
+        v.warn(COARSE_REASON)
+    return broken
+
+
+def _face_size_facts(report: dict, v: _Verdict) -> None:
+    ipd = (report.get("face_size") or {}).get("eye_distance_px_median")
+    if ipd is None:
+        return
+    reason = (f"the face is small in the picture ({ipd:.0f} px between the eyes; at least "
+              f"{FACE_SIZE_WARN_PX:.0f} px are needed for fine measures): film closer or at a higher resolution")
+    if ipd < FACE_SIZE_FAIL_PX:
+        v.fail(reason)
+    elif ipd < FACE_SIZE_WARN_PX:
+        v.warn(reason)
+
+
+def _cut_facts(report: dict, v: _Verdict) -> None:
+    cuts = report.get("cuts") or []
+    if not cuts:
+        return
+    start = float((report.get("input") or {}).get("start_time_s") or 0.0)
+    where = ", ".join(f"{c['kind']} at {_clock(float(c['time_s']) + start)} (frame {c['frame']})" for c in cuts[:5])
+    more = f" and {len(cuts) - 5} more" if len(cuts) > 5 else ""
+    v.warn(f"the recording is not one continuous take: {where}{more}; check that every part shows the patient "
+           "(rest and expressions are compared across the parts)")
+
+
+def _measures_facts(report: dict, v: _Verdict) -> None:
+    error = (report.get("measures") or {}).get("error")
+    if error:
+        v.warn(f"no symmetry measures: {error}")
 
 
 def _quality_facts(report: dict, v: _Verdict, frames: int) -> None:
@@ -183,10 +246,14 @@ def assess(report: dict) -> dict:
     Reasons are plain sentences for a clinician, the most serious kinds first."""
     v = _Verdict()
     frames = int((report.get("frames") or {}).get("processed") or 0)
-    _model_facts(report, v)
+    landmarks_broken = _model_facts(report, v)
     _recording_facts(report, v, frames)
-    _quality_facts(report, v, frames)
-    _tracking_facts(report, v)
+    if not landmarks_broken:   # rules that read the landmarks would blame the recording for the model
+        _quality_facts(report, v, frames)
+        _face_size_facts(report, v)
+        _tracking_facts(report, v)
+        _cut_facts(report, v)
+        _measures_facts(report, v)
     note = report.get("midline_choice_note")
     if note:
         v.warn(note)

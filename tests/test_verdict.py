@@ -34,9 +34,54 @@ def test_clean_report_is_good_with_no_reasons():
     assert summary(v) == "good"
 
 
-def test_five_point_mode_is_a_note_not_a_downgrade():
+def test_five_point_mode_is_at_best_usable_with_warnings_and_says_why():
     v = assess(report(coarse=True))
-    assert v["level"] == GOOD and v["reasons"] == [] and "5 points" in v["notes"][0]
+    assert v["level"] == WARNINGS
+    assert len(v["reasons"]) == 1 and "5 points" in v["reasons"][0] and "coarse" in v["reasons"][0]
+    assert "mouth-corner measures" in v["reasons"][0]
+
+
+def test_model_disagreeing_with_the_face_is_not_usable_and_blames_no_recording():
+    r = report(yaw=300, outside=200, usable=0, no_face=30)   # what garbage landmarks make of a clean clip
+    r["model_check"] = {"checked_frames": 10, "median_disagreement": 1.1, "limit": 0.25, "passed": False}
+    v = assess(r)
+    assert v["level"] == NOT_USABLE
+    assert v["reasons"] == [v["reasons"][0]] and "does not match the face" in v["reasons"][0]
+    assert not any(w in " ".join(v["reasons"]) for w in ("turned", "outside", "not found", "usable"))
+
+
+def test_model_agreeing_with_the_face_changes_nothing():
+    r = report()
+    r["model_check"] = {"checked_frames": 10, "median_disagreement": 0.06, "limit": 0.25, "passed": True}
+    assert assess(r) == {"level": GOOD, "reasons": [], "notes": []}
+
+
+@pytest.mark.parametrize("ipd,level", [(60.0, GOOD), (40.0, GOOD), (39.0, WARNINGS), (20.0, WARNINGS),
+                                       (19.5, NOT_USABLE), (9.0, NOT_USABLE)])
+def test_face_size_thresholds(ipd, level):
+    r = report()
+    r["face_size"] = {"eye_distance_px_median": ipd, "frames": 300}
+    v = assess(r)
+    assert v["level"] == level
+    if level != GOOD:
+        assert f"{ipd:.0f} px between the eyes" in v["reasons"][0]
+
+
+def test_cuts_are_a_warning_with_player_times_and_frames():
+    r = report()
+    r["input"]["start_time_s"] = 0.852
+    r["cuts"] = [{"frame": 92, "time_s": 3.067, "kind": "another face in the patient's place"}]
+    v = assess(r)
+    assert v["level"] == WARNINGS
+    assert "another face in the patient's place at 0:04 (frame 92)" in v["reasons"][0]
+
+
+def test_no_measures_is_a_warning_never_good():
+    r = report(frames=1)
+    r["measures"] = {"error": "the recording is too short to find a rest position"}
+    v = assess(r)
+    assert v["level"] == WARNINGS and v["reasons"] == ["no symmetry measures: the recording is too short to "
+                                                       "find a rest position"]
 
 
 def test_untrained_model_is_not_usable():

@@ -162,7 +162,7 @@ class QualityCounter:
                 **self.counts}
 
 
-def _eye_centres(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def eye_centres(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if p.shape[0] == 98:
         return p[60:68].mean(axis=0), p[68:76].mean(axis=0)
     return p[0], p[1]
@@ -178,7 +178,7 @@ def _check_landmarks(landmarks) -> np.ndarray:
 def estimate_roll_deg(landmarks) -> float | None:
     """Eye-line angle from horizontal in degrees (positive: image-right eye lower); None if undefined."""
     p = _check_landmarks(landmarks)
-    a, b = _eye_centres(p)
+    a, b = eye_centres(p)
     e = b - a
     if not np.all(np.isfinite(e)) or np.hypot(*e) < 1e-6:
         return None

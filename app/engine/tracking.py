@@ -64,8 +64,11 @@ report and verdict can say so.
 Scene cuts. A cut (the whole picture changes: colour histogram and structure both differ from
 the previous frame) breaks position continuity, so the old identity is dropped ("scene-cut")
 and the patient is chosen anew with the start rule - but only a clearly dominant face is taken;
-with several similar faces (an audience) the tracker stays lost. Clinical recordings normally
-have no cuts; edited or concatenated videos do.
+with several similar faces (an audience) the tracker stays lost. A cut to another person standing
+in the patient's place leaves most of the picture and the box unchanged, so tracking simply goes
+on; the pipeline's analysis stage notices the new face (identity.FaceChangeDetector) and restarts
+what belongs to one person (the midline smoothing). Clinical recordings normally have no cuts;
+edited or concatenated videos do.
 
 Per frame the Track records: the box and where it came from ("detector", "landmarks", "none"),
 the detector score and 5 points when the detector ran and found the patient, the number of

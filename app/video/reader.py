@@ -430,6 +430,9 @@ class VideoReader:
             "codec": self.codec, "pix_fmt": self.pix_fmt, "fps": round(self.fps, 6),
             "fps_reliable": self.fps_reliable, "time_base": str(self.time_base),
             "frame_count_estimate": self.frame_count_estimate, "duration_ms": self.duration_ms,
+            # the player's clock at the first frame: every time_ms of the CSV plus this is what a
+            # player shows (the outputs keep the input's frame times)
+            "start_time_s": round(float(getattr(self, "_pts0", 0) or 0) * float(self.time_base), 6),
             "rotation_deg": self.rotation_deg, "mirrored": self.mirrored, "hdr": self.hdr, "audio": self.audio,
             "frames_read": self.frames_read, "last_timestamp_ms": self.last_timestamp_ms,
             "ended_early": self.ended_early, "end_reason": self.end_reason,
