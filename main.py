@@ -21,4 +21,12 @@ def _run() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_run())
+    try:
+        code = _run()
+    except KeyboardInterrupt:      # Ctrl-C while the first modules load, before cancel.install()
+        try:
+            sys.stderr.write("cancelled\n")
+        except (OSError, KeyboardInterrupt):
+            pass
+        code = 1
+    sys.exit(code)
