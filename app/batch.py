@@ -135,8 +135,16 @@ def _process(args, cancel: threading.Event, out, err) -> int:
 
     from app.pipeline import Pipeline, Settings
 
+    rest = None
+    if getattr(args, "rest", None):     # validated like `measures --rest`, before anything starts
+        from app.measures import MeasuresError, parse_time_range
+        try:
+            rest = parse_time_range(args.rest)
+        except MeasuresError as exc:
+            print(f"error: --rest: {exc}", file=err)
+            return 2
     settings = Settings(midline=args.midline, annotated=not args.no_annotated, overwrite=args.overwrite,
-                        audio=not getattr(args, "no_audio", False))
+                        audio=not getattr(args, "no_audio", False), rest=rest)
     pipeline = Pipeline(models, settings)
     cleaned: set[Path] = set()
     labels = distinct_labels([v for v, _ in jobs])

@@ -44,6 +44,24 @@ head for half of the recording leaves too little to compare. Other faces are cou
 frames on which the detector ran (every frame in the 5-point mode and while the face is lost,
 about every 10th frame while STAR carries the box).
 
+Added rules (most serious first in ``assess``):
+
+* 5-point mode (no STAR): at best "usable with warnings" (coarse midline, no brow/nose measures).
+* Landmark model check (``report["model_check"]``, app/engine/model_check.py): STAR's pupils, nose
+  tip and mouth corners vs the detector's 5 points; a mismatch is "not usable: the landmark
+  model's output does not match the face (damaged or untrained model)", and then NO recording
+  rule (head turn, outside the picture, face size) is applied: they would use garbage points.
+* Face size (``report["face_size"]["pupil_px_median"]``): warning below 25 px between the
+  pupils, "not usable" below 12 px. Measured on the shared portrait downscaled into a 640x480
+  frame with pixel noise, 6 placements per size, the detector's 5 points against the full-size
+  detection scaled down (mean error in pupil distances): 0.04-0.05 from 25 to 50 px, 0.07-0.08
+  at 15-20 px, 0.09 at 12 px, 0.14 at 9 px. Below 25 px the error grows past the detector's
+  baseline; at 12 px it is over 4x the measures' smallest noise floor (0.02 of the pupil
+  distance), which is where phantom expression segments come from.
+* Scene cuts (``report["scene_cuts"]``, the tracker's cut detector; the face is looked for again
+  there): a warning with the times on the player's clock (``input.start_time_s`` added).
+* Too short / no measures (``report["measures"]["error"]``, or fewer than 2 frames): a warning.
+
 Notes (``notes``) are facts that do not lower the level, e.g. the coarse 5-point midline (its
 angle error is about 1 deg on test videos; the window and the CLI warn about it once per batch).
 """
@@ -68,6 +86,14 @@ EARLY_END_FAIL = 0.50
 
 UNTRAINED_REASON = "untrained landmark model: the landmarks and the midline are meaningless"
 COARSE_NOTE = "coarse midline: no STAR landmark model, so the midline comes from the face detector's 5 points"
+COARSE_REASON = ("5-point mode (no STAR landmark model): the midline comes from the face detector's 5 points "
+                 "and is coarse, and the symmetry measures leave out the brow and the nose")
+MODEL_MISMATCH_REASON = "the landmark model's output does not match the face (damaged or untrained model)"
+MODEL_MISMATCH_NOTE = "the recording itself was not judged: its checks would use the landmark model's points"
+# face size: the median distance between the pupils over the frames with a face (measured, see above)
+PUPIL_PX_WARN = 25
+PUPIL_PX_FAIL = 12
+MIN_FRAMES = 2
 
 
 def _pct(part: float, whole: float) -> str:
@@ -121,7 +147,47 @@ def _model_facts(report: dict, v: _Verdict) -> None:
     if (models.get("retinaface") or {}).get("untrained"):
         v.fail("untrained face detector model: faces and the midline are meaningless")
     if models.get("landmark_model") == "5-point fallback":
-        v.notes.append(COARSE_NOTE)
+        v.warn(COARSE_REASON)
+    check = report.get("model_check") or {}
+    if check.get("ok") is False:
+        v.fail(MODEL_MISMATCH_REASON)
+        v.notes.append(MODEL_MISMATCH_NOTE)
+
+
+def model_mismatch(report: dict) -> bool:
+    """The landmark model's points do not match the face: recording rules would blame the recording
+    for the model's fault, so they are not applied."""
+    return (report.get("model_check") or {}).get("ok") is False
+
+
+def _face_size_facts(report: dict, v: _Verdict) -> None:
+    median = (report.get("face_size") or {}).get("pupil_px_median")
+    if median is None:
+        return
+    if median < PUPIL_PX_FAIL:
+        v.fail(f"the face is too small: {median:.0f} px between the pupils (at least {PUPIL_PX_WARN} px "
+               "are needed; move the camera closer or zoom in)")
+    elif median < PUPIL_PX_WARN:
+        v.warn(f"the face is small: {median:.0f} px between the pupils (at least {PUPIL_PX_WARN} px are "
+               "needed for reliable landmarks; small movements may be missed or invented)")
+
+
+def _cut_facts(report: dict, v: _Verdict) -> None:
+    times = (report.get("scene_cuts") or {}).get("times_s") or []
+    if not times:
+        return
+    start = float((report.get("input") or {}).get("start_time_s") or 0.0)
+    shown = ", ".join(f"{start + t:.2f} s" for t in times[:5]) + (" ..." if len(times) > 5 else "")
+    v.warn(f"the picture changes completely (a cut) at {shown}: the face was looked for again there; "
+           "make sure the whole video shows the same patient")
+
+
+def _measures_facts(report: dict, v: _Verdict, frames: int) -> None:
+    m = report.get("measures")
+    if isinstance(m, dict) and m.get("error"):
+        v.warn(f"no symmetry measures and no summary: {m['error']}")
+    elif frames < MIN_FRAMES:
+        v.warn(f"too short for symmetry measures: {frames} frame{'s' if frames != 1 else ''}")
 
 
 def _quality_facts(report: dict, v: _Verdict, frames: int) -> None:
@@ -185,8 +251,12 @@ def assess(report: dict) -> dict:
     frames = int((report.get("frames") or {}).get("processed") or 0)
     _model_facts(report, v)
     _recording_facts(report, v, frames)
-    _quality_facts(report, v, frames)
+    if not model_mismatch(report):      # garbage landmarks say nothing about the recording
+        _quality_facts(report, v, frames)
+        _face_size_facts(report, v)
     _tracking_facts(report, v)
+    _cut_facts(report, v)
+    _measures_facts(report, v, frames)
     note = report.get("midline_choice_note")
     if note:
         v.warn(note)

@@ -34,9 +34,54 @@ def test_clean_report_is_good_with_no_reasons():
     assert summary(v) == "good"
 
 
-def test_five_point_mode_is_a_note_not_a_downgrade():
+def test_five_point_mode_is_at_best_usable_with_warnings():
     v = assess(report(coarse=True))
-    assert v["level"] == GOOD and v["reasons"] == [] and "5 points" in v["notes"][0]
+    assert v["level"] == WARNINGS
+    assert len(v["reasons"]) == 1 and "5 points" in v["reasons"][0] and "coarse" in v["reasons"][0]
+
+
+def _with(r: dict, **extra) -> dict:
+    r.update(extra)
+    return r
+
+
+def test_model_mismatch_is_not_usable_and_never_blames_the_recording():
+    # garbage landmarks make every recording flag fire; none of those reasons may appear
+    bad = report(yaw=300, outside=300, usable=0)
+    bad = _with(bad, model_check={"frames": 10, "median_error_ipd": 2.3, "ok": False},
+                face_size={"pupil_px_median": 3.0})
+    v = assess(bad)
+    assert v["level"] == NOT_USABLE
+    assert v["reasons"] == ["the landmark model's output does not match the face (damaged or untrained model)"]
+    assert summary(v).startswith("not usable: the landmark model's output does not match the face")
+    assert not any(w in " ".join(v["reasons"]) for w in ("turned", "outside", "small", "usable"))
+
+
+def test_model_check_passed_changes_nothing():
+    v = assess(_with(report(), model_check={"frames": 10, "median_error_ipd": 0.05, "ok": True}))
+    assert v == {"level": GOOD, "reasons": [], "notes": []}
+
+
+@pytest.mark.parametrize("pupil_px,level", [(60.0, GOOD), (25.0, GOOD), (24.0, WARNINGS), (12.0, WARNINGS),
+                                            (11.0, NOT_USABLE), (9.0, NOT_USABLE)])
+def test_face_size_thresholds(pupil_px, level):
+    v = assess(_with(report(), face_size={"frames": 300, "pupil_px_median": pupil_px}))
+    assert v["level"] == level
+    if level != GOOD:
+        assert f"{pupil_px:.0f} px between the pupils" in v["reasons"][0]
+
+
+def test_cut_warns_with_player_clock_times():
+    r = _with(report(), scene_cuts={"count": 1, "times_s": [2.0]})
+    r["input"]["start_time_s"] = 0.852
+    v = assess(r)
+    assert v["level"] == WARNINGS and "2.85 s" in v["reasons"][0] and "same patient" in v["reasons"][0]
+
+
+def test_too_short_for_measures_is_a_warning_never_good():
+    assert assess(report(frames=1))["level"] == WARNINGS
+    v = assess(_with(report(), measures={"error": "too few frames with a face"}))
+    assert v["level"] == WARNINGS and "no symmetry measures" in v["reasons"][0]
 
 
 def test_untrained_model_is_not_usable():

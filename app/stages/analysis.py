@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.engine.model_check import ModelCheck
 from app.engine.midline import Midline, MidlineEstimate, MidlineSmoother, midline_from_5points, midline_from_wflw98
 from app.engine.quality import FrameQuality, QualityCounter, assess_frame
-from app.engine.tracking import FaceTracker, Track
+from app.engine.tracking import EVENT_SCENE_CUT, FaceTracker, Track
 from app.stages.channel import StageTimer
 
 
@@ -52,6 +53,9 @@ class FrameAnalyzer:
         self.quality = QualityCounter()
         self.default_line = Midline.vertical(frame_size)
         self.frames = self.faces_found = 0
+        self.model_check = ModelCheck()
+        self.pupil_px: list[float] = []          # per frame with a face: the face size the verdict rates
+        self.cut_times_ms: list[float] = []      # frames where the tracker saw a scene cut (relocked there)
 
     def analyze(self, vf) -> FrameResult:
         track = self._track(vf.image)
@@ -68,8 +72,19 @@ class FrameAnalyzer:
         self.timer.add("midline", time.perf_counter() - t)
         self.frames += 1
         self.faces_found += track.box is not None
+        self._face_facts(vf.timestamp_ms, track, points)
         return FrameResult(vf.index, vf.timestamp_ms, getattr(vf, "pts", None), vf.image, track, points,
                            raw_line, estimate.smoothed or self.default_line, estimate, quality)
+
+    def _face_facts(self, timestamp_ms: float, track: Track, points: np.ndarray | None) -> None:
+        if EVENT_SCENE_CUT in track.events:
+            self.cut_times_ms.append(float(timestamp_ms))
+        if points is None:
+            return
+        left, right = (points[96], points[97]) if points.shape[0] == 98 else (points[0], points[1])
+        self.pupil_px.append(float(np.hypot(*(right - left))))
+        if not self.coarse and track.points5 is not None:
+            self.model_check.add(points, track.points5)
 
     def _track(self, image: np.ndarray) -> Track:
         detect_before = self.timer.seconds("detect")
