@@ -254,9 +254,9 @@ def assess(report: dict) -> dict:
     if not model_mismatch(report):      # garbage landmarks say nothing about the recording
         _quality_facts(report, v, frames)
         _face_size_facts(report, v)
+        _measures_facts(report, v, frames)
     _tracking_facts(report, v)
     _cut_facts(report, v)
-    _measures_facts(report, v, frames)
     note = report.get("midline_choice_note")
     if note:
         v.warn(note)

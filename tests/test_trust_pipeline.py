@@ -34,10 +34,11 @@ def _report(result) -> dict:
     return saved
 
 
-def test_clean_clip_is_good(tmp_path, models_5pt, clean_clip):
+def test_clean_clip_has_only_the_five_point_warning(tmp_path, models_5pt, clean_clip):
     rep = _report(Pipeline(models_5pt, Settings()).process(clean_clip, tmp_path))
     print("\nclean clip verdict:", rep["verdict"], "quality:", rep["quality_flags"])
-    assert rep["verdict"]["level"] == "good" and rep["verdict"]["reasons"] == []
+    assert rep["verdict"]["level"] == "usable with warnings"       # 5-point mode is never "good" (issue 20)
+    assert len(rep["verdict"]["reasons"]) == 1 and rep["verdict"]["reasons"][0].startswith("5-point mode")
     assert rep["midline_method_used"] == "eye-centre bisector (5-point fallback)"
     assert rep["midline_choice_note"] is None
     assert rep["tracking"]["other_face_frames"] == 0
