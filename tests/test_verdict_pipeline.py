@@ -174,3 +174,46 @@ def test_start_time_is_the_first_frames_pts(tmp_path, models_5pt, portrait):
     print("\nstart_time_s:", rep["input"]["start_time_s"], "player:", expected)
     assert expected == pytest.approx(0.5, abs=0.05)
     assert rep["input"]["start_time_s"] == pytest.approx(expected, abs=1e-6)
+
+
+# ---- the converter's check ------------------------------------------------------------------------
+
+def _comparison_with(label_to_crop_points: dict):
+    from app.convert.star import Comparison
+
+    c = Comparison()
+    for label, pts in label_to_crop_points.items():
+        lm = np.zeros((98, 2))
+        lm[list(STAR_FOR_DETECTOR_5)] = pts
+        c.onnx_landmarks[label] = (2.0 * lm + 1.0) / 256.0 - 1.0        # crop pixels -> STAR's [-1, 1]
+    return c
+
+
+def test_converter_check_passes_a_model_that_finds_the_synthetic_face():
+    from app.convert.star import SYNTHETIC_FACE, SYNTHETIC_FACE_POINTS, model_check
+
+    lines: list[str] = []
+    out = model_check(_comparison_with({SYNTHETIC_FACE: SYNTHETIC_FACE_POINTS + 2.0}),
+                      {SYNTHETIC_FACE: SYNTHETIC_FACE_POINTS}, lines.append)
+    assert out["ok"] is True and out["median_error_ipd"] == pytest.approx(2 * np.sqrt(2) / 72, abs=1e-3)
+    assert not any("WARNING" in ln for ln in lines)
+
+
+def test_converter_says_loudly_when_weights_do_not_match_a_photographed_face():
+    from app.convert.star import SYNTHETIC_FACE, SYNTHETIC_FACE_POINTS, model_check
+
+    photo = np.array([[100, 110], [150, 110], [125, 140], [105, 170], [145, 170]], float)
+    blob = np.full((5, 2), 128.0)                                   # every point in the crop's centre
+    lines: list[str] = []
+    out = model_check(_comparison_with({SYNTHETIC_FACE: SYNTHETIC_FACE_POINTS, "face 1 of a.jpg": blob}),
+                      {SYNTHETIC_FACE: SYNTHETIC_FACE_POINTS, "face 1 of a.jpg": photo}, lines.append)
+    assert out["basis"] == "photos" and out["ok"] is False          # the photo decides, not the drawing
+    assert any("DO NOT BEHAVE LIKE A TRAINED STAR MODEL" in ln for ln in lines)
+
+
+def test_random_weights_conversion_records_a_failed_model_check(star_dev_model):
+    """The conftest conversion (random weights, the shared photos): the manifest beside it says so."""
+    manifest = json.loads((star_dev_model.parent / "manifest.json").read_text())
+    check = manifest["models"]["star"]["converted"][star_dev_model.name]["model_check"]
+    print("\nconverter model check (random weights):", check)
+    assert check["ok"] is False and check["median_error_ipd"] > MAX_ERROR_IPD
