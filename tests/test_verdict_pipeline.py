@@ -217,3 +217,36 @@ def test_random_weights_conversion_records_a_failed_model_check(star_dev_model):
     check = manifest["models"]["star"]["converted"][star_dev_model.name]["model_check"]
     print("\nconverter model check (random weights):", check)
     assert check["ok"] is False and check["median_error_ipd"] > MAX_ERROR_IPD
+
+
+# ---- process --rest ------------------------------------------------------------------------------
+
+def _process(args) -> tuple[int, str, str]:
+    import io
+
+    from app.batch import process_command
+    from app.cli import _build_parser
+
+    out, err = io.StringIO(), io.StringIO()
+    code = process_command(_build_parser().parse_args(["process", *map(str, args)]), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_process_rest_is_honoured_and_validated(tmp_path, detector_only_weights, portrait):
+    clip = _clip(portrait, 45, tmp_path / "rest.mp4")           # 1.5 s
+    code, _, err = _process([clip, "--out", tmp_path / "bad", "--rest", "soon"])
+    assert code == 2 and "--rest" in err and "START-END" in err
+    assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
+
+    code, out, err = _process([clip, "--out", tmp_path / "ok", "--rest", "0.2-0.9", "--no-annotated"])
+    assert code == 0, out + err
+    rep = json.loads((tmp_path / "ok" / "rest_report.json").read_text())
+    assert rep["settings"]["rest"] == [0.2, 0.9]
+    rest = json.loads((tmp_path / "ok" / "rest_measures.json").read_text())["rest"]
+    print("\nrest used:", rest)
+    assert rest["start_s"] == pytest.approx(0.2, abs=0.04) and rest["end_s"] == pytest.approx(0.9, abs=0.04)
+
+    code, out, err = _process([clip, "--out", tmp_path / "outside", "--rest", "5-8", "--no-annotated"])
+    rep = json.loads((tmp_path / "outside" / "rest_report.json").read_text())
+    assert any("rest window 5-8 s lies outside the video" in r for r in rep["verdict"]["reasons"])
+    assert "rest window 5-8 s lies outside the video" in out + err
