@@ -62,8 +62,8 @@ Added rules (most serious first in ``assess``):
   there): a warning with the times on the player's clock (``input.start_time_s`` added).
 * Too short / no measures (``report["measures"]["error"]``, or fewer than 2 frames): a warning.
 
-Notes (``notes``) are facts that do not lower the level, e.g. the coarse 5-point midline (its
-angle error is about 1 deg on test videos; the window and the CLI warn about it once per batch).
+Notes (``notes``) are facts that do not lower the level, e.g. that the recording was not judged
+because the landmark model failed its check.
 """
 from __future__ import annotations
 
@@ -85,7 +85,6 @@ OTHER_FACE_WARN = 0.02
 EARLY_END_FAIL = 0.50
 
 UNTRAINED_REASON = "untrained landmark model: the landmarks and the midline are meaningless"
-COARSE_NOTE = "coarse midline: no STAR landmark model, so the midline comes from the face detector's 5 points"
 COARSE_REASON = ("5-point mode (no STAR landmark model): the midline comes from the face detector's 5 points "
                  "and is coarse, and the symmetry measures leave out the brow and the nose")
 MODEL_MISMATCH_REASON = "the landmark model's output does not match the face (damaged or untrained model)"
@@ -185,7 +184,7 @@ def _cut_facts(report: dict, v: _Verdict) -> None:
 def _measures_facts(report: dict, v: _Verdict, frames: int) -> None:
     m = report.get("measures")
     if isinstance(m, dict) and m.get("error"):
-        v.warn(f"no symmetry measures and no summary: {m['error']}")
+        v.warn(f"no symmetry measures: {m['error']}")      # the pipeline's warning, word for word
     elif frames < MIN_FRAMES:
         v.warn(f"too short for symmetry measures: {frames} frame{'s' if frames != 1 else ''}")
 
