@@ -43,8 +43,7 @@ def face_facts(analyzer) -> dict:
             "pupil_px_median": round(float(np.median(px)), 2) if px.size else None,
             "pupil_px_p10": round(float(np.percentile(px, 10)), 2) if px.size else None}
     return {"face_size": size, "model_check": analyzer.model_check.as_dict(),
-            "scene_cuts": {"count": len(analyzer.cut_times_ms),
-                           "times_s": [round(t / 1000.0, 3) for t in analyzer.cut_times_ms]}}
+            "scene_cuts": analyzer.cuts.as_dict()}
 
 
 def build_report(*, started_at: str, models, settings: dict, reader, input_sha256: str | None,

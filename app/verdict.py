@@ -172,13 +172,19 @@ def _face_size_facts(report: dict, v: _Verdict) -> None:
 
 
 def _cut_facts(report: dict, v: _Verdict) -> None:
-    times = (report.get("scene_cuts") or {}).get("times_s") or []
+    cuts = report.get("scene_cuts") or {}
+    times = cuts.get("times_s") or []
     if not times:
         return
     start = float((report.get("input") or {}).get("start_time_s") or 0.0)
     shown = ", ".join(f"{start + t:.2f} s" for t in times[:5]) + (" ..." if len(times) > 5 else "")
     v.warn(f"the picture changes completely (a cut) at {shown}: the face was looked for again there; "
            "make sure the whole video shows the same patient")
+    other = [c["time_s"] for c in cuts.get("cuts") or [] if c.get("identity_change")]
+    if other:
+        at = ", ".join(f"{start + t:.2f} s" for t in other[:5])
+        v.warn(f"the face's proportions change at the cut at {at}: probably another person from there on; "
+               "check before using the measures")
 
 
 def _measures_facts(report: dict, v: _Verdict, frames: int) -> None:

@@ -78,6 +78,15 @@ def test_cut_warns_with_player_clock_times():
     assert v["level"] == WARNINGS and "2.85 s" in v["reasons"][0] and "same patient" in v["reasons"][0]
 
 
+def test_identity_change_at_a_cut_is_said_with_its_time():
+    cut = {"time_s": 1.0, "proportion_change_ipd": 0.17, "identity_change": True}
+    v = assess(_with(report(), scene_cuts={"count": 1, "times_s": [1.0], "cuts": [cut]}))
+    assert v["level"] == WARNINGS and any("probably another person" in r and "1.00 s" in r for r in v["reasons"])
+    cut["identity_change"] = False
+    v = assess(_with(report(), scene_cuts={"count": 1, "times_s": [1.0], "cuts": [cut]}))
+    assert not any("another person" in r for r in v["reasons"])
+
+
 def test_too_short_for_measures_is_a_warning_never_good():
     assert assess(report(frames=1))["level"] == WARNINGS
     v = assess(_with(report(), measures={"error": "too few frames with a face"}))

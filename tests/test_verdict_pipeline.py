@@ -146,7 +146,24 @@ def test_hard_cut_to_another_person_is_reported_with_its_time(tmp_path, models_5
         videos.write_video(tmp_path / "cut.mp4", frames), tmp_path / "out"))
     print("\ncut:", rep["scene_cuts"], rep["verdict"])
     assert rep["scene_cuts"]["times_s"] == [pytest.approx(0.5, abs=0.04)]
+    assert rep["scene_cuts"]["cuts"][0]["identity_change"] is True
     assert any("a cut) at 0.50 s" in r and "same patient" in r for r in rep["verdict"]["reasons"])
+    assert any("probably another person" in r and "0.50 s" in r for r in rep["verdict"]["reasons"])
+
+
+def test_cut_to_the_same_person_is_a_cut_but_not_another_person(tmp_path, models_5pt, portrait):
+    """The same face after a cut: mirrored (face proportions do not change), another colour, shifted."""
+    after = cv2.cvtColor(cv2.flip(portrait, 1), cv2.COLOR_BGR2HSV)
+    after[..., 0] = (after[..., 0].astype(int) + 60) % 180
+    after = cv2.cvtColor(after, cv2.COLOR_HSV2BGR)
+    after = cv2.warpAffine(after, videos.affine(0, 1.0, 12, 6, (0, 0)), portrait.shape[1::-1])
+    rep = _report(Pipeline(models_5pt, Settings(annotated=False)).process(
+        videos.write_video(tmp_path / "same.mp4", [portrait] * 15 + [after] * 15), tmp_path / "out"))
+    print("\nsame person cut:", rep["scene_cuts"])
+    if not rep["scene_cuts"]["count"]:
+        pytest.fail("the edit was not seen as a cut; the test needs a stronger change")
+    assert rep["scene_cuts"]["cuts"][0]["identity_change"] is False
+    assert not any("probably another person" in r for r in rep["verdict"]["reasons"])
 
 
 # ---- times --------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.engine.identity import CutLog
 from app.engine.model_check import ModelCheck
 from app.engine.midline import Midline, MidlineEstimate, MidlineSmoother, midline_from_5points, midline_from_wflw98
 from app.engine.quality import FrameQuality, QualityCounter, assess_frame
@@ -55,7 +56,7 @@ class FrameAnalyzer:
         self.frames = self.faces_found = 0
         self.model_check = ModelCheck()
         self.pupil_px: list[float] = []          # per frame with a face: the face size the verdict rates
-        self.cut_times_ms: list[float] = []      # frames where the tracker saw a scene cut (relocked there)
+        self.cuts = CutLog()                     # scene cuts (the tracker relocks there) and face proportions
 
     def analyze(self, vf) -> FrameResult:
         track = self._track(vf.image)
@@ -77,8 +78,7 @@ class FrameAnalyzer:
                            raw_line, estimate.smoothed or self.default_line, estimate, quality)
 
     def _face_facts(self, timestamp_ms: float, track: Track, points: np.ndarray | None) -> None:
-        if EVENT_SCENE_CUT in track.events:
-            self.cut_times_ms.append(float(timestamp_ms))
+        self.cuts.add(timestamp_ms, EVENT_SCENE_CUT in track.events, points)
         if points is None:
             return
         left, right = (points[96], points[97]) if points.shape[0] == 98 else (points[0], points[1])
