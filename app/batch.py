@@ -173,10 +173,11 @@ def _run_one(pipeline, video: Path, out_dir: Path, cancel, batch_warnings: set, 
     verdict_info = (result.report.get("verdict") or {}) if result.ok else {}
     verdict = verdict_info.get("level")
     if result.ok:
-        reasons = list(verdict_info.get("reasons") or [])
-        own = [w for w in result.warnings if w not in batch_warnings and w not in reasons]   # said once
+        own = [w for w in result.warnings if w not in batch_warnings]
         for w in own:
             print(f"  warning: {w}", file=out)
+        reasons = list(verdict_info.get("reasons") or [])
+        own = [w for w in own if w not in reasons]      # the summary row says each fact once
         if reasons:
             print(f"  verdict: {verdict}: " + "; ".join(reasons), file=out)
         row = (video, "done", "; ".join(reasons + own), result.frames, result.fps, verdict)
