@@ -187,6 +187,7 @@ def _run_one(pipeline, video: Path, out_dir: Path, cancel, batch_warnings: set, 
         for w in own:
             print(f"  warning: {w}", file=out)
         reasons = list(verdict_info.get("reasons") or [])
+        own = [w for w in own if w not in reasons]      # the summary row says each fact once
         if reasons:
             print(f"  verdict: {verdict}: " + "; ".join(reasons), file=out)
         row = (video, "done", "; ".join(reasons + own), result.frames, result.fps, verdict)

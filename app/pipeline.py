@@ -35,11 +35,11 @@ from app.model_set import Models
 from app.outputs import (MEASURE_KINDS, OutputError, OutputSet, OutputsExist, output_paths, preflight,
                          write_error_message)
 from app.report import build_report, write_report
-from app.verdict import assess
 from app.stages.analysis import FrameAnalyzer
 from app.stages.channel import END, Channel, StageTimer
 from app.stages.post import Preview, PostStage, open_video_writers
 from app.stages.reader import ReaderStage
+from app.verdict import assess
 from app.video.reader import VideoError, VideoReader, grab_frames
 
 # app.outputs kind -> app.measures.write_measures target key
@@ -231,7 +231,7 @@ class Pipeline:
                               input_sha256=hasher.sha256, analyzer=analyzer, writers=writers,
                               finals=outputs.final, elapsed=elapsed, timer=timer, warnings=result.warnings)
         self._write_measures(reader, outputs, report, result)
-        report["verdict"] = assess(report)     # again: whether measures could be made is part of it
+        report["verdict"] = assess(report)      # again: the measures' outcome is part of it
         write_report(outputs.temp["report"], report)
         result.report = report
         result.frames = analyzer.frames

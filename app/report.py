@@ -30,6 +30,22 @@ def timings(elapsed: float, frames: int, timer) -> dict:
             "thread_cpu_s": {k: round(v, 3) for k, v in timer.thread_cpu.items()}}
 
 
+def start_time_s(reader) -> float:
+    """The player's clock at the first frame: its pts in seconds (the CSV's time_ms counts from it)."""
+    pts0 = getattr(reader, "_pts0", 0) or 0
+    return round(float(pts0 * reader.time_base), 6)
+
+
+def face_facts(analyzer) -> dict:
+    """Face size, the landmark-model check and scene cuts, for the verdict and the window."""
+    px = np.asarray(analyzer.pupil_px, dtype=np.float64)
+    size = {"frames": int(px.size),
+            "pupil_px_median": round(float(np.median(px)), 2) if px.size else None,
+            "pupil_px_p10": round(float(np.percentile(px, 10)), 2) if px.size else None}
+    return {"face_size": size, "model_check": analyzer.model_check.as_dict(),
+            "scene_cuts": analyzer.cuts.as_dict()}
+
+
 def build_report(*, started_at: str, models, settings: dict, reader, input_sha256: str | None,
                  analyzer, writers: dict, finals: dict, elapsed: float, timer, warnings: list[str]) -> dict:
     frames = analyzer.frames
@@ -44,15 +60,13 @@ def build_report(*, started_at: str, models, settings: dict, reader, input_sha25
         "midline_method_used": METHOD_DESCRIPTIONS[method_used(settings["midline"], models.coarse)],
         "midline_choice_note": unhonoured_choice_note(settings["midline"], models.coarse),
         "input": {"file": str(reader.path), "sha256": input_sha256, "bytes": reader.path.stat().st_size,
-                  **jsonable(reader.info())},
+                  **jsonable(reader.info()), "start_time_s": start_time_s(reader)},
         "frames": {"processed": frames, "estimated_total": reader.frame_count_estimate,
                    "with_face": analyzer.faces_found, "without_face": frames - analyzer.faces_found,
                    "ended_early": bool(reader.ended_early), "end_reason": reader.end_reason},
         "quality_flags": analyzer.quality.as_dict(),
         "tracking": analyzer.tracker.stats.as_dict(),
-        "cuts": list(analyzer.cuts),
-        "face_size": analyzer.face_size(),
-        "model_check": analyzer.model_check(),
+        **face_facts(analyzer),
         "output_video": {kind: w.info() for kind, w in writers.items()},
         "outputs": {k: str(p) for k, p in finals.items()},
         "timings": timings(elapsed, frames, timer),

@@ -34,18 +34,6 @@ frames the detector checked)
 tracking switched to a face away from  any                       -
 the last position ("relocked")
 midline choice not honoured            always                    -
-5-point mode (no STAR model): coarse   always                    -
-midline, mouth measures only
-landmark model disagrees with the      -                         always (and no rule that reads
-face detector (``model_check``;                                  the landmarks is applied: they
-damaged or untrained model)                                      say nothing about the recording)
-face small in the picture: median      < 40 px                   < 20 px
-distance between the eye centres
-(``face_size``)
-scene cut or another person in the     any (with times)          -
-patient's place (``cuts``)
-no symmetry measures (too short, no    always                    -
-rest found; ``measures.error``)
 =====================================  ========================  ===============================
 
 Why these numbers: a few frames without a face (a blink of the detector, a hand passing) do not
@@ -56,14 +44,26 @@ head for half of the recording leaves too little to compare. Other faces are cou
 frames on which the detector ran (every frame in the 5-point mode and while the face is lost,
 about every 10th frame while STAR carries the box).
 
-Face size: the face detector's five points, measured on the shared portrait scaled down (12
-sub-pixel placements each, 2 grey levels of noise), are off by 4 % of the eye distance at 25-60 px,
-6-8 % at 16-20 px and 10-13 % at 9-12 px, and below 9 px the face is mostly not found. At 20 px one
-pixel is 3 mm on the face (eye distance ~63 mm), so mouth-corner movements of a few mm are not
-resolved: not usable. Below 40 px one pixel is over 1.5 mm and half-pixel landmark noise reaches
-the 0.8 mm the measures are validated for: a warning.
+Added rules (most serious first in ``assess``):
 
-Notes (``notes``) are facts that do not lower the level.
+* 5-point mode (no STAR): at best "usable with warnings" (coarse midline, no brow/nose measures).
+* Landmark model check (``report["model_check"]``, app/engine/model_check.py): STAR's pupils, nose
+  tip and mouth corners vs the detector's 5 points; a mismatch is "not usable: the landmark
+  model's output does not match the face (damaged or untrained model)", and then NO recording
+  rule (head turn, outside the picture, face size) is applied: they would use garbage points.
+* Face size (``report["face_size"]["pupil_px_median"]``): warning below 25 px between the
+  pupils, "not usable" below 12 px. Measured on the shared portrait downscaled into a 640x480
+  frame with pixel noise, 6 placements per size, the detector's 5 points against the full-size
+  detection scaled down (mean error in pupil distances): 0.04-0.05 from 25 to 50 px, 0.07-0.08
+  at 15-20 px, 0.09 at 12 px, 0.14 at 9 px. Below 25 px the error grows past the detector's
+  baseline; at 12 px it is over 4x the measures' smallest noise floor (0.02 of the pupil
+  distance), which is where phantom expression segments come from.
+* Scene cuts (``report["scene_cuts"]``, the tracker's cut detector; the face is looked for again
+  there): a warning with the times on the player's clock (``input.start_time_s`` added).
+* Too short / no measures (``report["measures"]["error"]``, or fewer than 2 frames): a warning.
+
+Notes (``notes``) are facts that do not lower the level, e.g. that the recording was not judged
+because the landmark model failed its check.
 """
 from __future__ import annotations
 
@@ -84,13 +84,15 @@ USABLE_FAIL = 0.50
 OTHER_FACE_WARN = 0.02
 EARLY_END_FAIL = 0.50
 
-FACE_SIZE_WARN_PX = 40.0
-FACE_SIZE_FAIL_PX = 20.0
-
 UNTRAINED_REASON = "untrained landmark model: the landmarks and the midline are meaningless"
-COARSE_REASON = ("5-point mode (no STAR landmark model installed): the midline comes from the face detector's "
-                 "5 points and is coarse, and only the mouth-corner measures are made; install the STAR model "
-                 "for clinical use")
+COARSE_REASON = ("5-point mode (no STAR landmark model): the midline comes from the face detector's 5 points "
+                 "and is coarse, and the symmetry measures leave out the brow and the nose")
+MODEL_MISMATCH_REASON = "the landmark model's output does not match the face (damaged or untrained model)"
+MODEL_MISMATCH_NOTE = "the recording itself was not judged: its checks would use the landmark model's points"
+# face size: the median distance between the pupils over the frames with a face (measured, see above)
+PUPIL_PX_WARN = 25
+PUPIL_PX_FAIL = 12
+MIN_FRAMES = 2
 
 
 def _pct(part: float, whole: float) -> str:
@@ -136,55 +138,71 @@ class _Verdict:
         return {"level": self.level, "reasons": list(self.reasons), "notes": list(self.notes)}
 
 
-def _model_facts(report: dict, v: _Verdict) -> bool:
-    """The models' own faults. True when the landmarks cannot be trusted at all, so that no rule
-    reading them may speak about the recording."""
-    from app.engine.model_check import MISMATCH_REASON
-
+def _model_facts(report: dict, v: _Verdict) -> None:
     models = report.get("models") or {}
     star = models.get("star") or {}
-    broken = False
     if star.get("untrained"):
         v.fail(UNTRAINED_REASON)
-        broken = True
-    elif (report.get("model_check") or {}).get("passed") is False:
-        v.fail(MISMATCH_REASON)
-        broken = True
     if (models.get("retinaface") or {}).get("untrained"):
         v.fail("untrained face detector model: faces and the midline are meaningless")
-        broken = True
     if models.get("landmark_model") == "5-point fallback":
         v.warn(COARSE_REASON)
-    return broken
+    check = report.get("model_check") or {}
+    if check.get("ok") is False:
+        v.fail(MODEL_MISMATCH_REASON)
+        v.notes.append(MODEL_MISMATCH_NOTE)
+
+
+def model_mismatch(report: dict) -> bool:
+    """The landmark model's points do not match the face: recording rules would blame the recording
+    for the model's fault, so they are not applied."""
+    return (report.get("model_check") or {}).get("ok") is False
 
 
 def _face_size_facts(report: dict, v: _Verdict) -> None:
-    ipd = (report.get("face_size") or {}).get("eye_distance_px_median")
-    if ipd is None:
+    median = (report.get("face_size") or {}).get("pupil_px_median")
+    if median is None:
         return
-    reason = (f"the face is small in the picture ({ipd:.0f} px between the eyes; at least "
-              f"{FACE_SIZE_WARN_PX:.0f} px are needed for fine measures): film closer or at a higher resolution")
-    if ipd < FACE_SIZE_FAIL_PX:
-        v.fail(reason)
-    elif ipd < FACE_SIZE_WARN_PX:
-        v.warn(reason)
+    if median < PUPIL_PX_FAIL:
+        v.fail(f"the face is too small: {median:.0f} px between the pupils (at least {PUPIL_PX_WARN} px "
+               "are needed; move the camera closer or zoom in)")
+    elif median < PUPIL_PX_WARN:
+        v.warn(f"the face is small: {median:.0f} px between the pupils (at least {PUPIL_PX_WARN} px are "
+               "needed for reliable landmarks; small movements may be missed or invented)")
 
 
 def _cut_facts(report: dict, v: _Verdict) -> None:
-    cuts = report.get("cuts") or []
-    if not cuts:
+    from app.engine.identity import FACE_CHANGE
+
+    cuts = report.get("scene_cuts") or {}
+    listed = cuts.get("cuts") or [{"time_s": t} for t in cuts.get("times_s") or []]
+    if not listed:
         return
     start = float((report.get("input") or {}).get("start_time_s") or 0.0)
-    where = ", ".join(f"{c['kind']} at {_clock(float(c['time_s']) + start)} (frame {c['frame']})" for c in cuts[:5])
-    more = f" and {len(cuts) - 5} more" if len(cuts) > 5 else ""
-    v.warn(f"the recording is not one continuous take: {where}{more}; check that every part shows the patient "
-           "(rest and expressions are compared across the parts)")
+
+    def at(cuts: list) -> str:
+        return ", ".join(f"{start + c['time_s']:.2f} s" for c in cuts[:5]) + (" ..." if len(cuts) > 5 else "")
+
+    scene = [c for c in listed if c.get("kind") != FACE_CHANGE]
+    swapped = [c for c in listed if c.get("kind") == FACE_CHANGE]
+    if scene:
+        v.warn(f"the picture changes completely (a cut) at {at(scene)}: the face was looked for again there; "
+               "make sure the whole video shows the same patient")
+    other = [c for c in scene if c.get("identity_change")]
+    if other:
+        v.warn(f"the face's proportions change at the cut at {at(other)}: probably another person from there on; "
+               "check before using the measures")
+    if swapped:
+        v.warn(f"another face appears in the patient's place at {at(swapped)} (the picture around it stays the "
+               "same): probably another person from there on; check before using the measures")
 
 
-def _measures_facts(report: dict, v: _Verdict) -> None:
-    error = (report.get("measures") or {}).get("error")
-    if error:
-        v.warn(f"no symmetry measures: {error}")
+def _measures_facts(report: dict, v: _Verdict, frames: int) -> None:
+    m = report.get("measures")
+    if isinstance(m, dict) and m.get("error"):
+        v.warn(f"no symmetry measures: {m['error']}")      # the pipeline's warning, word for word
+    elif frames < MIN_FRAMES:
+        v.warn(f"too short for symmetry measures: {frames} frame{'s' if frames != 1 else ''}")
 
 
 def _quality_facts(report: dict, v: _Verdict, frames: int) -> None:
@@ -246,14 +264,14 @@ def assess(report: dict) -> dict:
     Reasons are plain sentences for a clinician, the most serious kinds first."""
     v = _Verdict()
     frames = int((report.get("frames") or {}).get("processed") or 0)
-    landmarks_broken = _model_facts(report, v)
+    _model_facts(report, v)
     _recording_facts(report, v, frames)
-    if not landmarks_broken:   # rules that read the landmarks would blame the recording for the model
+    if not model_mismatch(report):      # garbage landmarks say nothing about the recording
         _quality_facts(report, v, frames)
         _face_size_facts(report, v)
-        _tracking_facts(report, v)
-        _cut_facts(report, v)
-        _measures_facts(report, v)
+        _measures_facts(report, v, frames)
+    _tracking_facts(report, v)
+    _cut_facts(report, v)
     note = report.get("midline_choice_note")
     if note:
         v.warn(note)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import platform
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -99,8 +99,8 @@ def default_verification_photos() -> list[Path]:
     return sorted(p for p in media.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
 
 
-def face_crops(photos: list[Path], limit: int = MAX_FACE_CROPS, log: Callable[[str], None] = print
-               ) -> list[tuple[str, np.ndarray]]:
+def face_crops(photos: list[Path], limit: int = MAX_FACE_CROPS, log: Callable[[str], None] = print,
+               points_out: dict | None = None) -> list[tuple[str, np.ndarray]]:
     """STAR inputs cut from real photos exactly as the app cuts them: the installed RetinaFace
     finds the faces, the app's crop (app.engine.landmarks.crop_matrix) maps each box to 256x256.
     Photos that cannot be read or have no face are skipped; no detector model means no crops."""
@@ -131,19 +131,64 @@ def face_crops(photos: list[Path], limit: int = MAX_FACE_CROPS, log: Callable[[s
             crop = cv2.warpAffine(image, crop_matrix(face.box)[:2], (STAR_SIZE, STAR_SIZE),
                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             x = crop.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1.0
-            crops.append((f"face {k + 1} of {photo.name}", np.ascontiguousarray(x, dtype=np.float32)))
+            label = f"face {k + 1} of {photo.name}"
+            crops.append((label, np.ascontiguousarray(x, dtype=np.float32)))
+            if points_out is not None:      # the detector's 5 points in crop pixels, for the model check
+                m = crop_matrix(face.box)[:2]
+                points_out[label] = np.asarray(face.points, np.float64) @ m[:, :2].T + m[:, 2]
             if len(crops) >= limit:
                 return crops
     return crops
 
 
+SYNTHETIC_FACE = "synthetic face"
+# realistic_input()'s anatomy in crop pixels, in the detector's 5-point order: pupils, nose tip
+# (the end of the nose line), mouth corners (the mouth ellipse's ends)
+SYNTHETIC_FACE_POINTS = np.array([[92, 120], [164, 120], [122, 168], [96, 200], [160, 200]], np.float64)
+
+
 def verification_inputs(n_noise: int, seed: int, photos: list[Path] | None,
-                        log: Callable[[str], None] = print) -> list[tuple[str, np.ndarray]]:
-    """(label, input) pairs: uniform noise, the synthetic face, real face crops (when photos)."""
+                        log: Callable[[str], None] = print, points_out: dict | None = None
+                        ) -> list[tuple[str, np.ndarray]]:
+    """(label, input) pairs: uniform noise, the synthetic face, real face crops (when photos).
+    ``points_out`` receives label -> the face's 5 reference points in crop pixels."""
     inputs = [(f"noise {i + 1}", x) for i, x in enumerate(random_inputs(max(0, int(n_noise)), seed=seed))]
-    inputs.append(("synthetic face", realistic_input()))
-    inputs += face_crops(list(photos or []), log=log)
+    inputs.append((SYNTHETIC_FACE, realistic_input()))
+    if points_out is not None:
+        points_out[SYNTHETIC_FACE] = SYNTHETIC_FACE_POINTS
+    inputs += face_crops(list(photos or []), log=log, points_out=points_out)
     return inputs
+
+
+def model_check(comparison: Comparison, references: dict, log: Callable[[str], None] = print) -> dict:
+    """Does the converted model behave like a trained STAR? Its pupils, nose tip and mouth corners
+    against the face's 5 points (app/engine/model_check.py, the same test the pipeline runs on
+    every video). Decided on the real photos when there are any, else on the synthetic face (a
+    drawing, so only a loud hint). The conversion stays faithful either way; this only says loudly
+    when the weights are not those of a trained model."""
+    from app.engine.landmarks import model_to_crop
+    from app.engine.model_check import MAX_ERROR_IPD, point_error
+
+    errors = {}
+    for label, ref in references.items():
+        lm = comparison.onnx_landmarks.get(label)
+        if lm is not None:
+            e = point_error(model_to_crop(lm), ref)
+            if e is not None:
+                errors[label] = round(e, 4)
+    photos = [e for k, e in errors.items() if k != SYNTHETIC_FACE]
+    basis = photos or ([errors[SYNTHETIC_FACE]] if SYNTHETIC_FACE in errors else [])
+    median = float(np.median(basis)) if basis else None
+    ok = None if median is None else bool(median <= MAX_ERROR_IPD)
+    figures = ", ".join(f"{k} {v:.2f}" for k, v in errors.items())
+    log(f"STAR: model check (landmarks vs the face's 5 points, in pupil distances; trained <= {MAX_ERROR_IPD}): "
+        + (figures or "no face to check"))
+    if ok is False:
+        log("STAR: WARNING: THESE WEIGHTS DO NOT BEHAVE LIKE A TRAINED STAR MODEL: its landmarks do not match "
+            "the faces (median error {:.2f} pupil distances). The conversion is faithful, but every video "
+            "processed with this model will be rated not usable.".format(median))
+    return {"errors_ipd": errors, "median_error_ipd": median, "ok": ok,
+            "basis": "photos" if photos else "synthetic face"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,6 +298,7 @@ class Comparison:
     max_heatmap_diff: float = 0.0      # absolute, for the record
     worst_landmark: str = ""
     worst_heatmap: str = ""
+    onnx_landmarks: dict = field(default_factory=dict)   # label -> (98, 2) in [-1, 1], for the model check
 
     def add(self, label: str, lm_onnx, hm_onnx, lm_ref, hm_ref) -> None:
         lm_onnx, hm_onnx, lm_ref, hm_ref = (np.asarray(a, np.float64)[0] for a in (lm_onnx, hm_onnx, lm_ref, hm_ref))
@@ -338,6 +384,7 @@ def verify_onnx(net, path: Path, inputs: list[tuple[str, np.ndarray]]) -> Compar
         if not (np.isfinite(lm_onnx).all() and np.isfinite(lm_ref).all()):
             raise ConvertError(f"non-finite landmarks during verification ({label})")
         result.add(label, lm_onnx, hm_onnx, lm_ref, hm_ref)
+        result.onnx_landmarks[label] = np.asarray(lm_onnx, np.float64)[0]
     return result
 
 
@@ -409,7 +456,8 @@ def convert_star(checkpoint, out, *, random_weights: bool = False, seed: int = 0
         set_metadata(tmp, meta)
 
         photos = default_verification_photos() if verify_photos is None else list(verify_photos)
-        inputs = verification_inputs(verify_inputs, 1234 + int(seed), photos, log)
+        references: dict = {}
+        inputs = verification_inputs(verify_inputs, 1234 + int(seed), photos, log, points_out=references)
         log(f"STAR: verifying ONNX Runtime against PyTorch on {len(inputs)} input(s): "
             + ", ".join(label for label, _ in inputs))
         comparison = verify_onnx(net, tmp, inputs)
@@ -420,6 +468,7 @@ def convert_star(checkpoint, out, *, random_weights: bool = False, seed: int = 0
         if problems:
             raise ConvertError("verification failed: " + "; ".join(problems) + "; no model written")
         diffs = comparison.as_dict()
+        trained_check = model_check(comparison, references, log)
 
         check_info = None
         if coreml_check:
@@ -438,6 +487,7 @@ def convert_star(checkpoint, out, *, random_weights: bool = False, seed: int = 0
         "source_sha256": source_sha,
         "random_seed": seed if random_weights else None,
         **diffs,
+        "model_check": trained_check,
         "coreml_mlprogram": check_info,
         "opset": OPSET,
         "bn_mode": BN_MODE,

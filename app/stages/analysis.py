@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.engine.face_change import FaceChangeDetector
+from app.engine.faces import iou_one_to_many
+from app.engine.identity import FACE_CHANGE, CutLog
 from app.engine.model_check import ModelCheck
 from app.engine.midline import Midline, MidlineEstimate, MidlineSmoother, midline_from_5points, midline_from_wflw98
-from app.engine.quality import FrameQuality, QualityCounter, assess_frame, eye_centres
-from app.engine.faces import iou_one_to_many
-from app.engine.identity import FaceChangeDetector
+from app.engine.quality import FrameQuality, QualityCounter, assess_frame
 from app.engine.tracking import EVENT_SCENE_CUT, SOURCE_DETECTOR, FaceTracker, Track
 from app.stages.channel import StageTimer
 
@@ -55,14 +56,13 @@ class FrameAnalyzer:
         self.quality = QualityCounter()
         self.default_line = Midline.vertical(frame_size)
         self.frames = self.faces_found = 0
-        self.cuts: list[dict] = []            # scene cuts and changes of person, for the report and verdict
-        self._eye_distances: list[float] = []  # px between the eye centres, frames with landmarks
-        self._model_check = None if self.coarse else ModelCheck()
-        self._face_change = FaceChangeDetector()
+        self.model_check = ModelCheck()
+        self.pupil_px: list[float] = []          # per frame with a face: the face size the verdict rates
+        self.cuts = CutLog()                     # scene cuts (the tracker relocks there) and face proportions
+        self._face_change = FaceChangeDetector()  # another person in the patient's place (no scene cut)
 
     def analyze(self, vf) -> FrameResult:
         track = self._track(vf.image)
-        self._note_cut(vf, track)
         points = self._landmarks(vf.image, track)
         t = time.perf_counter()
         raw_line = None
@@ -73,48 +73,38 @@ class FrameAnalyzer:
         quality = assess_frame(self.size, box=box, score=track.score, landmarks=points, coarse=self.coarse)
         estimate = self.smoother.update(raw_line, vf.timestamp_ms / 1000.0)   # None (no face) holds the line
         self.quality.add(quality)
-        if points is not None:
-            left, right = eye_centres(points)
-            self._eye_distances.append(float(np.hypot(*(right - left))))
         self.timer.add("midline", time.perf_counter() - t)
         self.frames += 1
         self.faces_found += track.box is not None
+        self._face_facts(vf, track, points)
         return FrameResult(vf.index, vf.timestamp_ms, getattr(vf, "pts", None), vf.image, track, points,
                            raw_line, estimate.smoothed or self.default_line, estimate, quality)
 
-    def _note_cut(self, vf, track: Track) -> None:
+    def _face_facts(self, vf, track: Track, points: np.ndarray | None) -> None:
         changed = self._face_change(vf.image, track.box)
         if EVENT_SCENE_CUT in track.events:
-            kind = "scene cut"
+            self.cuts.add(vf.timestamp_ms, True, points)
         elif changed and self._face_confirmed(vf.image, track):
-            kind = "another face in the patient's place"
+            self.cuts.add(vf.timestamp_ms, True, points, kind=FACE_CHANGE)
+            self.smoother.reset()   # the midline of the person before says nothing about this one
         else:
+            self.cuts.add(vf.timestamp_ms, False, points)
+        if points is None:
             return
-        self.cuts.append({"frame": vf.index, "time_s": round(vf.timestamp_ms / 1000.0, 3), "kind": kind})
-        self.smoother.reset()   # the midline of what came before says nothing about what follows
+        left, right = (points[96], points[97]) if points.shape[0] == 98 else (points[0], points[1])
+        self.pupil_px.append(float(np.hypot(*(right - left))))
+        if not self.coarse and track.points5 is not None:
+            self.model_check.add(points, track.points5)
 
     def _face_confirmed(self, image: np.ndarray, track: Track) -> bool:
         """A changed box is another person only if a face is there (not the patient leaving it).
         The detector has just run on most such frames; else one extra detection, on a rare event."""
+        if track.box is None:
+            return False
         if track.source == SOURCE_DETECTOR:
             return True
         faces = self.tracker.detector.detect(image)
-        if not faces or track.box is None:
-            return False
-        return bool(np.max(iou_one_to_many(track.box, np.array([f.box for f in faces]))) > 0.3)
-
-    def face_size(self) -> dict:
-        """Distance between the eye centres in pixels (frames with landmarks): the face's size in
-        the picture, which bounds how fine a movement the landmarks can resolve."""
-        d = np.asarray(self._eye_distances)
-        if d.size == 0:
-            return {"eye_distance_px_median": None, "frames": 0}
-        return {"eye_distance_px_median": round(float(np.median(d)), 1),
-                "eye_distance_px_p10": round(float(np.percentile(d, 10)), 1), "frames": int(d.size)}
-
-    def model_check(self) -> dict | None:
-        """STAR against the face detector (app.engine.model_check); None in the 5-point mode."""
-        return None if self._model_check is None else self._model_check.result()
+        return bool(faces) and bool(np.max(iou_one_to_many(track.box, np.array([f.box for f in faces]))) > 0.3)
 
     def _track(self, image: np.ndarray) -> Track:
         detect_before = self.timer.seconds("detect")
@@ -136,7 +126,5 @@ class FrameAnalyzer:
         with self.timer.stage("star_infer"):
             raw = star.infer()
         points = star.to_frame(raw, matrix)
-        if track.points5 is not None and self._model_check is not None:
-            self._model_check.add(points, track.points5)
         self.tracker.feedback(points)
         return points
