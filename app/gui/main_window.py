@@ -621,7 +621,9 @@ class MainWindow(QMainWindow):
         job = self.model.job_at(rows[0]) if len(rows) == 1 else None
         text = job.status_tooltip if job is not None and job.status in RETRYABLE_DETAIL else ""
         self.details_label.setText(f"{self.model.label(job)}: {text}" if text else "")
-        self.details_label.setVisible(bool(text))
+        if self.details_label.isVisible() != bool(text):
+            self.details_label.setVisible(bool(text))
+            QTimer.singleShot(0, self._fit_queue_rows)     # the queue keeps its rows after the relayout
 
     def open_output_folder(self) -> None:
         rows = self.selected_rows()
