@@ -176,7 +176,7 @@ def test_stop_and_quit_question_follows_the_queue(qtbot, tmp_path):
 
     def while_asked():
         box = w._confirm_box
-        seen["before"] = box.text()
+        seen["before"] = box.text() + " " + box.informativeText()
         result = SimpleNamespace(ok=True, cancelled=False, warnings=[], outputs={},
                                  report={"verdict": {"level": "good", "reasons": []}})
         w._on_job_finished(job.id, result)     # the file it asks about finishes

@@ -739,10 +739,6 @@ class MainWindow(QMainWindow):
         if self.model.next_waiting() is None:
             self.message("Nothing to process: add videos first (drop them on the window or Ctrl+O)")
             return
-        if self.output_folder is not None and not self.output_folder.is_dir():
-            self.message(f"The output folder {self.output_folder} no longer exists: choose an output folder "
-                         "(or outputs beside each input) and press Start again", 30000)
-            return
         self._running = True
         self._stop_requested = False
         self._batch = {"done": 0, "failed": 0, "cancelled": 0}
@@ -913,8 +909,6 @@ class MainWindow(QMainWindow):
         box = QMessageBox(QMessageBox.Icon.Question, APP_NAME, "Stop processing and quit?",
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
         box.setObjectName("confirmQuit")
-        box.setInformativeText("The video being processed is stopped and leaves no output; videos already "
-                               "finished keep their results.")
         box.button(QMessageBox.StandardButton.Yes).setText("Stop and quit")
         box.button(QMessageBox.StandardButton.No).setText("Keep processing")
         box.setDefaultButton(QMessageBox.StandardButton.No)
@@ -935,9 +929,9 @@ class MainWindow(QMainWindow):
             return
         yes, no = box.button(QMessageBox.StandardButton.Yes), box.button(QMessageBox.StandardButton.No)
         if self._running and self._current is not None:
-            box.setText(f"Stop processing {self.model.label(self._current)} and quit?")
-            box.setInformativeText("The video being processed is stopped and leaves no output; videos "
-                                   "already finished keep their results.")
+            box.setText("Stop processing and quit?")
+            box.setInformativeText(f"{self.model.label(self._current)} is being processed: it is stopped and "
+                                   "leaves no output; videos already finished keep their results.")
             yes.setText("Stop and quit")
             no.setText("Keep processing")
         else:
