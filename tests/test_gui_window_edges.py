@@ -189,3 +189,11 @@ def test_stop_and_quit_question_follows_the_queue(qtbot, tmp_path):
     assert "running.mp4" in seen["before"] and seen["before"].startswith("Stop processing")
     assert seen["after"].startswith("Processing has finished") and seen["yes"] == "Quit"
     assert not w.is_running
+
+
+def test_run_notices_are_removed_by_code_not_by_front_end_text():
+    from app import notices
+
+    own = "head turned > 12 deg in 30 % of frames"
+    warnings = [notices.TEXT[notices.COARSE], own, notices.TEXT[notices.UNTRAINED]]
+    assert notices.file_warnings(warnings) == [own]

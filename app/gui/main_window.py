@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComb
                                QHeaderView, QLabel, QMainWindow, QMenu, QMessageBox, QSplitter, QStyle, QTableView,
                                QToolBar, QVBoxLayout, QWidget)
 
-from app import __version__, APP_NAME, build_info, notices
+from app import __version__, APP_NAME, build_info, notices, verdict
 from app.engine.midline import DEFAULT_METHOD, FALLBACK_CHOICE_REASON, METHOD_LABELS, METHOD_TIPS
 from app.gui import file_open
 from app.gui.background import BackgroundThread
@@ -42,7 +42,7 @@ from app.gui.symmetry_trace import SymmetryTrace
 from app.gui.throughput import ThroughputPanel
 from app.gui.worker import PipelineWorker
 from app.outputs import VIDEO_EXTENSIONS, find_collisions
-from app.pipeline import Pipeline, Settings
+from app.pipeline import Settings
 
 MESSAGE_MS = 12000
 PREVIEW_MAX_SIDE = 480      # pixels of the previews made by the pipeline (downscaled there)
@@ -814,8 +814,7 @@ class MainWindow(QMainWindow):
         job = self.model.job_by_id(job_id)
         if job is not None:
             if result.ok:
-                batch_level = {Pipeline.COARSE_WARNING, Pipeline.UNTRAINED_WARNING}
-                own = [w for w in result.warnings if w not in batch_level]
+                own = notices.file_warnings(result.warnings)     # the run's notices are said once
                 self.model.update_job(job_id, status=Status.DONE, progress=1.0, message="; ".join(own),
                                       outputs=dict(result.outputs), verdict=result.report.get("verdict"))
                 self._batch["done"] += 1
@@ -853,7 +852,7 @@ class MainWindow(QMainWindow):
         if waiting:
             parts.append(f"{waiting} waiting")
         levels = [j.level for j in self.model.jobs if j.status == Status.DONE and j.id in self._batch_ids]
-        flagged = sum(lv != "good" for lv in levels)
+        flagged = sum(lv != verdict.GOOD for lv in levels)
         if flagged:
             parts[0] += f" ({flagged} not rated good: see the Status column)"
         summary = ("Cancelled: " if self._stop_requested else "Queue finished: ") + ", ".join(parts)
