@@ -197,7 +197,8 @@ class MainWindow(QMainWindow):
         self.output_combo = QComboBox(ob)
         self.output_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.output_combo.setMinimumContentsLength(24)
-        self.output_combo.setToolTip("Where the five output files of each video are written")
+        self.output_combo.setToolTip("Where the output files of each video (videos, CSV, report, measures, "
+                                     "summary) are written")
         self.output_combo.setAccessibleName("Output folder")
         self.output_combo.addItem("Beside each input video", None)
         ob.addWidget(self.output_combo)

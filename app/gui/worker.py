@@ -6,7 +6,6 @@ window sets directly so a cancel is seen within a frame even while `process` is 
 
 Signals back to the window (all emitted from the worker's QThread, queued to the GUI thread):
   models_ready(ModelStatus)          after each (re)load
-  job_started(job_id)
   progress(job_id, Progress)         from the pipeline's calling thread (this QThread), ~5 per second
   job_finished(job_id, Result)
 
@@ -33,7 +32,6 @@ log = logging.getLogger(__name__)
 
 class PipelineWorker(QObject):
     models_ready = Signal(object)
-    job_started = Signal(int)
     progress = Signal(int, object)
     job_finished = Signal(int, object)
     notice = Signal(str)               # something the user should know (stale files removed)
@@ -57,7 +55,6 @@ class PipelineWorker(QObject):
     def process(self, job_id: int, input_path: str, out_dir: str, settings, cancel: threading.Event) -> None:
         from app.pipeline import Pipeline, Result
 
-        self.job_started.emit(job_id)
         if cancel.is_set():
             self.job_finished.emit(job_id, Result(input=Path(input_path), ok=False, cancelled=True, error="cancelled"))
             return
