@@ -40,7 +40,7 @@ from app.gui.queue_model import (COL_DURATION, COL_FILE, COL_OUTPUT, COL_PROGRES
 from app.gui.help_menu import install_help_menu
 from app.gui.symmetry_trace import SymmetryTrace
 from app.gui.throughput import ThroughputPanel
-from app.gui.worker import PipelineWorker
+from app.gui.worker import PipelineWorker, ProcessRequest
 from app.outputs import VIDEO_EXTENSIONS, find_collisions
 from app.pipeline import Settings
 
@@ -57,7 +57,7 @@ MIDLINE_TOOLTIP = "How the facial midline is defined from the 98 STAR landmarks"
 class MainWindow(QMainWindow):
     # requests to the worker (queued to its thread)
     _request_load = Signal()
-    _request_process = Signal(int, str, str, object, object)
+    _request_process = Signal(object)     # worker.ProcessRequest
     _request_probe = Signal(int, str)
     # for observers (tests, accessibility tools)
     models_changed = Signal(object)
@@ -786,7 +786,7 @@ class MainWindow(QMainWindow):
         self.preview.clear()
         self.trace.clear()
         self.throughput.start_file(self.model.label(job), n_done + 1, n_done + 1 + len(self.model.waiting(after=job)))
-        self._request_process.emit(job.id, str(job.path), str(out_dir), self._settings(), self._cancel)
+        self._request_process.emit(ProcessRequest(job.id, job.path, out_dir, self._settings(), self._cancel))
 
     def _on_notice(self, text: str) -> None:
         self._notices.append(text)
@@ -804,11 +804,10 @@ class MainWindow(QMainWindow):
         if self._closing or self._worker is None:
             return
         images = self._worker.take_preview()
-        if images is not None and self._current is not None and images[0] == self._current.id:
-            self.preview.set_images(*images[1:5])
-            time_s, symmetry = images[5:7]
-            if symmetry:
-                self.trace.add_sample(time_s, symmetry)
+        if images is not None and self._current is not None and images.job_id == self._current.id:
+            self.preview.set_images(images.frame_index, images.annotated, images.left, images.right)
+            if images.symmetry:
+                self.trace.add_sample(images.time_s, images.symmetry)
 
     def _on_job_finished(self, job_id: int, result) -> None:
         self._poll_preview()            # the last frames of this file

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -28,6 +29,28 @@ from app.gui.preview import bgr_to_qimage
 from app.outputs import clean_stale_files
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProcessRequest:
+    """One queued file for the worker (the window's `process` request)."""
+    job_id: int
+    input_path: Path
+    out_dir: Path
+    settings: object                 # app.pipeline.Settings
+    cancel: threading.Event          # set by the window; seen by the pipeline within a frame
+
+
+@dataclass(frozen=True)
+class PreviewImages:
+    """The newest previews of one file, converted for Qt on the pipeline's post thread."""
+    job_id: int
+    frame_index: int
+    annotated: object                # QImage
+    left: object
+    right: object
+    time_s: float
+    symmetry: dict | None            # app.measures.region_values of this frame, for the live trace
 
 
 class PipelineWorker(QObject):
@@ -41,7 +64,7 @@ class PipelineWorker(QObject):
         self._threads = threads
         self._models = None
         self._lock = threading.Lock()
-        self._latest: tuple | None = None      # (job_id, frame_index, annotated, left, right)
+        self._latest: PreviewImages | None = None
 
     # --- called through queued signals, in the worker thread -----------------------------------
     @Slot()
@@ -51,9 +74,12 @@ class PipelineWorker(QObject):
         self._models = models
         self.models_ready.emit(status)
 
-    @Slot(int, str, str, object, object)
-    def process(self, job_id: int, input_path: str, out_dir: str, settings, cancel: threading.Event) -> None:
+    @Slot(object)
+    def process(self, request: ProcessRequest) -> None:
         from app.pipeline import Pipeline, Result
+
+        job_id, input_path, out_dir = request.job_id, request.input_path, request.out_dir
+        settings, cancel = request.settings, request.cancel
 
         if cancel.is_set():
             self.job_finished.emit(job_id, Result(input=Path(input_path), ok=False, cancelled=True, error="cancelled"))
@@ -79,14 +105,15 @@ class PipelineWorker(QObject):
 
     # --- pipeline post thread ------------------------------------------------------------------
     def _on_preview(self, job_id: int, preview) -> None:
-        images = (job_id, preview.frame_index, bgr_to_qimage(preview.annotated), bgr_to_qimage(preview.left),
-                  bgr_to_qimage(preview.right), preview.time_s, preview.symmetry)
+        images = PreviewImages(job_id, preview.frame_index, bgr_to_qimage(preview.annotated),
+                               bgr_to_qimage(preview.left), bgr_to_qimage(preview.right), preview.time_s,
+                               preview.symmetry)
         with self._lock:
             self._latest = images
 
     # --- GUI thread ----------------------------------------------------------------------------
-    def take_preview(self) -> tuple | None:
-        """The newest previews (job_id, frame_index, annotated, left, right, time_s, symmetry) or None."""
+    def take_preview(self) -> PreviewImages | None:
+        """The newest previews, or None when none came since the last call."""
         with self._lock:
             images, self._latest = self._latest, None
         return images
