@@ -41,10 +41,12 @@ models: $(VENV)/.installed-convert
 test: $(VENV)/.installed-test
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
-# ruff on everything; mypy on the Qt-free core (the files listed in pyproject.toml)
+# ruff on everything; mypy on the Qt-free core (the files listed in pyproject.toml); the import
+# table of docs/ARCHITECTURE.md (import-linter contracts in pyproject.toml)
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 clean-venv:
 	rm -rf $(VENV)

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from app import cancel as cancel_signals
+from app.verdict import GOOD
 from app.outputs import (
     clean_stale_files,
     distinct_labels,
@@ -213,7 +214,7 @@ def _summary(rows: list[tuple], out) -> int:
         print(f"{labels[path]:{width}s}  {status:9s} {verdict or '-':{vwidth}s} {frames:6d} {fps:5.1f}  {note}",
               file=out)
     failures = [r for r in rows if r[1] != "done"]
-    not_good = sum(1 for r in rows if r[1] == "done" and r[5] not in (None, "good"))
+    not_good = sum(1 for r in rows if r[1] == "done" and r[5] not in (None, GOOD))
     flagged = f" ({not_good} not rated good: read the verdict before use)" if not_good else ""
     print(f"{len(rows) - len(failures)} of {len(rows)} succeeded{flagged}", file=out)
     return 0 if not failures else 1

@@ -25,3 +25,10 @@ def for_models(models) -> list[str]:
     if models.landmarks is None:
         return [COARSE]
     return [UNTRAINED] if models.landmarks.untrained else []
+
+
+def file_warnings(warnings: list[str]) -> list[str]:
+    """A result's own warnings without the run's notices (front ends say those once per run).
+    The one place that knows the notices' wording: front ends call this, never compare text."""
+    run = set(TEXT.values())
+    return [w for w in warnings if w not in run]

@@ -94,3 +94,18 @@ def test_no_import_cycles_between_app_modules():
         if m not in seen:
             cycle = visit(m)
             assert cycle is None, " -> ".join(cycle)
+
+
+def test_import_linter_contracts_are_kept():
+    """Every rule of the import table (pyproject.toml [tool.importlinter]): layers, Qt, torch, gui."""
+    import shutil
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("lint-imports")
+    exe_path = str(exe) if exe.exists() else shutil.which("lint-imports")
+    if exe_path is None:
+        pytest.skip("import-linter is not installed (make test installs it)")
+    proc = subprocess.run([exe_path, "--no-cache"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "0 broken" in proc.stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from app import verdict
 from pathlib import Path
 from typing import Iterable
 
@@ -65,8 +66,8 @@ class Job:
             return f"failed: {self.message}"
         if self.status == Status.DONE:
             level = self.level
-            head = {"good": "done: good", "usable with warnings": "done: usable with warnings",
-                    "not usable": "done: NOT USABLE"}.get(level, "done: no verdict")
+            head = {verdict.GOOD: "done: good", verdict.WARNINGS: "done: usable with warnings",
+                    verdict.NOT_USABLE: "done: NOT USABLE"}.get(level, "done: no verdict")
             reasons = self.reasons
             return head + (f" - {'; '.join(reasons)}" if reasons else "")
         return self.status.value
@@ -75,9 +76,9 @@ class Job:
     def status_tooltip(self) -> str:
         """Every reason on its own line, and what to do for a failed or cancelled file."""
         if self.status == Status.DONE:
-            lines = [{"good": "Good: no problem found; the outputs can be used as they are.",
-                      "usable with warnings": "Usable with warnings: check these before relying on the outputs:",
-                      "not usable": "NOT USABLE: do not use these outputs clinically:"}.get(
+            lines = [{verdict.GOOD: "Good: no problem found; the outputs can be used as they are.",
+                      verdict.WARNINGS: "Usable with warnings: check these before relying on the outputs:",
+                      verdict.NOT_USABLE: "NOT USABLE: do not use these outputs clinically:"}.get(
                           self.level, "No verdict: this file's report has none; check it before use:")]
             lines += [f"• {r}" for r in self.reasons]
             lines += [f"(note: {n})" for n in (self.verdict or {}).get("notes") or []]

@@ -20,10 +20,10 @@ from pathlib import Path
 from PySide6.QtCore import QItemSelectionModel, QSettings, QSize, Qt, QThread, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboBox, QFileDialog,
-                               QHeaderView, QLabel, QMainWindow, QMessageBox, QSplitter, QStyle, QTableView,
+                               QHeaderView, QLabel, QMainWindow, QMenu, QMessageBox, QSplitter, QStyle, QTableView,
                                QToolBar, QVBoxLayout, QWidget)
 
-from app import __version__, APP_NAME, build_info, notices
+from app import __version__, APP_NAME, build_info, notices, verdict
 from app.engine.midline import DEFAULT_METHOD, FALLBACK_CHOICE_REASON, METHOD_LABELS, METHOD_TIPS
 from app.gui import file_open
 from app.gui.background import BackgroundThread
@@ -40,13 +40,15 @@ from app.gui.queue_model import (COL_DURATION, COL_FILE, COL_OUTPUT, COL_PROGRES
 from app.gui.help_menu import install_help_menu
 from app.gui.symmetry_trace import SymmetryTrace
 from app.gui.throughput import ThroughputPanel
-from app.gui.worker import PipelineWorker
+from app.gui.worker import PipelineWorker, ProcessRequest
 from app.outputs import VIDEO_EXTENSIONS, find_collisions
-from app.pipeline import Pipeline, Settings
+from app.pipeline import Settings
 
 MESSAGE_MS = 12000
 PREVIEW_MAX_SIDE = 480      # pixels of the previews made by the pipeline (downscaled there)
 PREVIEW_FPS = 20.0          # preview updates per second at most
+QUEUE_ROWS_SHOWN = 8        # queue rows always visible (issue 20: ~4 showed at 1280 x 800)
+RETRYABLE_DETAIL = (Status.DONE, Status.FAILED, Status.CANCELLED)   # rows whose status has reasons to read
 MIDLINE_LABELS = METHOD_LABELS     # the names live in app.engine.midline
 MIDLINE_TIPS = METHOD_TIPS
 MIDLINE_TOOLTIP = "How the facial midline is defined from the 98 STAR landmarks"
@@ -55,7 +57,7 @@ MIDLINE_TOOLTIP = "How the facial midline is defined from the 98 STAR landmarks"
 class MainWindow(QMainWindow):
     # requests to the worker (queued to its thread)
     _request_load = Signal()
-    _request_process = Signal(int, str, str, object, object)
+    _request_process = Signal(object)     # worker.ProcessRequest
     _request_probe = Signal(int, str)
     # for observers (tests, accessibility tools)
     models_changed = Signal(object)
@@ -66,7 +68,11 @@ class MainWindow(QMainWindow):
         """`settings`: where choices are remembered (default: the user's FaceMirror settings);
         a self-test can pass QSettings(path, QSettings.IniFormat) to leave the user's alone."""
         super().__init__()
-        self.setWindowTitle(f"{APP_NAME} {__version__}")
+        title = f"{APP_NAME} {__version__}"
+        # Qt appends the application's display name to any title that does not end with it
+        # ("FaceMirror 0.1.0 - FaceMirror"): make the title that name
+        QApplication.instance().setApplicationDisplayName(title)
+        self.setWindowTitle(title)
         self.setAcceptDrops(True)
         self.prefs = Prefs(settings)
         self.model_status = status or scan_model_files()
@@ -81,10 +87,13 @@ class MainWindow(QMainWindow):
         self._close_after_conversion = False
         self._batch = {"done": 0, "failed": 0, "cancelled": 0}
         self._notices: list[str] = []      # said during this queue run; repeated in its summary
+        self._batch_ids: set[int] = set()  # the rows of this queue run (its summary counts only these)
+        self._confirm_box: QMessageBox | None = None   # "Stop processing and quit?" while it is asked
         self._last_output_dir: Path | None = None
 
         self._build_actions()
         self._build_ui()
+        self._build_file_menu()
         install_help_menu(self, backend_text=lambda: self.backend_label.text(), notify=self.message)
         self._restore_prefs()
         self._show_model_status(self.model_status)
@@ -142,6 +151,24 @@ class MainWindow(QMainWindow):
         self.choose_output_action = self._action("Choose output folder...",
                                                  "Write all outputs into one folder instead of beside each input",
                                                  ["Ctrl+Shift+E"], self.choose_output_folder, SP.SP_DirIcon)
+        self.open_summary_action = self._action("Open summary",
+                                                "Open the visual summary of the selected finished file "
+                                                "(Enter or double-click in the queue)",
+                                                [], self.open_summary, SP.SP_FileDialogContentsView)
+        self.quit_action = self._action("Quit", "Quit FaceMirror (asks first while a file is processing)",
+                                        [QKeySequence.StandardKey.Quit, "Ctrl+Q"], self.close)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+
+    def _build_file_menu(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        for a in (self.add_action, self.add_folder_action):
+            menu.addAction(a)
+        menu.addSeparator()
+        for a in (self.open_summary_action, self.open_output_action, self.choose_output_action):
+            menu.addAction(a)
+        menu.addSeparator()
+        menu.addAction(self.quit_action)
+        self.file_menu = menu
 
     def _build_ui(self) -> None:
         self._build_toolbars()
@@ -170,7 +197,8 @@ class MainWindow(QMainWindow):
         self.output_combo = QComboBox(ob)
         self.output_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.output_combo.setMinimumContentsLength(24)
-        self.output_combo.setToolTip("Where the five output files of each video are written")
+        self.output_combo.setToolTip("Where the output files of each video (videos, CSV, report, measures, "
+                                     "summary) are written")
         self.output_combo.setAccessibleName("Output folder")
         self.output_combo.addItem("Beside each input video", None)
         ob.addWidget(self.output_combo)
@@ -229,6 +257,13 @@ class MainWindow(QMainWindow):
         self.table.setItemDelegateForColumn(COL_PROGRESS, ProgressDelegate(self.table))
         self.table.setItemDelegateForColumn(COL_STATUS, StatusDelegate(self.table))
         self.table.verticalHeader().setVisible(False)
+        # compact rows, and room for QUEUE_ROWS_SHOWN of them where the window is tall enough
+        # (1280 x 800 is): the previews give way until the user moves the splitter (_fit_queue_rows)
+        row_h = self.fontMetrics().height() + 8
+        self.table.verticalHeader().setDefaultSectionSize(row_h)
+        self.table.verticalHeader().setMinimumSectionSize(row_h)
+        self._rows_height = (self.table.horizontalHeader().sizeHint().height()
+                             + int((QUEUE_ROWS_SHOWN + 0.5) * row_h) + 2 * self.table.frameWidth())
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(COL_DURATION, QHeaderView.ResizeMode.ResizeToContents)
@@ -238,16 +273,34 @@ class MainWindow(QMainWindow):
         header.resizeSection(COL_PROGRESS, 9 * self.fontMetrics().height())
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
         self.table.doubleClicked.connect(lambda _i: self.open_summary_or_folder())
-        self.table.setToolTip("Drop video files or folders anywhere on the window to add them")
+        # Enter in the queue does what a double-click does; only there (combo boxes keep their Enter)
+        enter = QAction("Open summary or folder", self.table)
+        enter.setShortcuts([QKeySequence("Return"), QKeySequence("Enter")])
+        enter.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        enter.triggered.connect(self.open_summary_or_folder)
+        self.table.addAction(enter)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._show_row_menu)
+        self.table.setToolTip("Drop video files or folders anywhere on the window to add them. A finished "
+                              "file: double-click or Enter opens its summary; right-click for more")
+        self.details_label = QLabel(central)     # the selected row's full status: nothing cut
+        self.details_label.setObjectName("statusDetails")
+        self.details_label.setWordWrap(True)
+        self.details_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.details_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details_label.setAccessibleName("Status of the selected file")
+        self.details_label.hide()
+        self.model.dataChanged.connect(lambda *_a: self._show_details())
 
         self.splitter = QSplitter(Qt.Orientation.Vertical, central)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(top)
         self.splitter.addWidget(self.table)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
         layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.details_label)
         self.setCentralWidget(central)
 
         self.backend_label = QLabel(self)
@@ -277,15 +330,45 @@ class MainWindow(QMainWindow):
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(self._default_size())
         splitter = self.prefs.splitter()
-        if splitter is not None:
-            self.splitter.restoreState(splitter)
+        self._fit_rows = splitter is None or not self.splitter.restoreState(splitter)
+        self.splitter.splitterMoved.connect(self._user_moved_splitter)
         folder = self.prefs.last_output_folder
-        if folder is not None:
+        if folder is not None and Path(folder).is_dir():
             self.output_combo.addItem(str(folder), str(folder))
+        elif folder is not None:   # deleted or unmounted: never recreated behind the user's back
+            self.prefs.output_folder = None
+            self._missing_folder_note = (f"The remembered output folder {folder} no longer exists: outputs go "
+                                         "beside each input video until you choose an output folder")
         if self.prefs.output_folder is not None and self.output_combo.count() > 1:
             self.output_combo.setCurrentIndex(1)
         self.model.set_default_out_dir(self.output_folder)
         self.midline_combo.setCurrentIndex(max(0, MIDLINE_METHODS.index(self.prefs.midline)))
+
+    def _user_moved_splitter(self, *_args) -> None:
+        self._fit_rows = False
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit_queue_rows()
+
+    def _fit_queue_rows(self) -> None:
+        """Without a remembered layout, give the queue room for QUEUE_ROWS_SHOWN rows when the
+        previews can spare it (a small screen keeps the split as it is)."""
+        if not getattr(self, "_fit_rows", False):
+            return
+        top, table = self.splitter.sizes()
+        total = top + table
+        spare = total - self.splitter.widget(0).minimumSizeHint().height()
+        want = min(self._rows_height, spare)
+        if table < want:
+            self.splitter.setSizes([total - want, want])
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        note = getattr(self, "_missing_folder_note", None)
+        if note:
+            self._missing_folder_note = None
+            self.message(note, 30000)
 
     def _default_size(self) -> QSize:
         """1280 x 800, or less on a smaller screen."""
@@ -495,16 +578,53 @@ class MainWindow(QMainWindow):
     def _open_url(self, url: QUrl) -> bool:
         return QDesktopServices.openUrl(url)
 
+    @staticmethod
+    def _summary_of(job: Job | None) -> Path | None:
+        """The visual summary (NAME_summary.html) of a finished row, if it is there."""
+        summary = (job.outputs or {}).get("summary") if job is not None and job.status == Status.DONE else None
+        return Path(summary) if summary is not None and Path(summary).is_file() else None
+
+    def open_summary(self) -> None:
+        rows = self.selected_rows()
+        summary = self._summary_of(self.model.job_at(rows[0])) if len(rows) == 1 else None
+        if summary is None:
+            self.message("Select one finished file to open its summary")
+        elif not self._open_url(QUrl.fromLocalFile(str(summary))):
+            self.message(f"Cannot open {summary}")
+
     def open_summary_or_folder(self) -> None:
         """A finished row opens its visual summary (NAME_summary.html); any other its output folder."""
         rows = self.selected_rows()
-        job = self.model.job_at(rows[0]) if rows else None
-        summary = (getattr(job, "outputs", None) or {}).get("summary") if job is not None else None
-        if summary is not None and Path(summary).is_file():
-            if not self._open_url(QUrl.fromLocalFile(str(summary))):
-                self.message(f"Cannot open {summary}")
+        if rows and self._summary_of(self.model.job_at(rows[0])) is not None:
+            self.open_summary()
             return
         self.open_output_folder()
+
+    def _row_menu(self) -> QMenu:
+        menu = QMenu(self)
+        for a in (self.open_summary_action, self.open_output_action, None, self.retry_action, self.remove_action):
+            if a is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(a)
+        return menu
+
+    def _show_row_menu(self, pos) -> None:
+        menu = self._row_menu()
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+        menu.deleteLater()
+
+    def _show_details(self) -> None:
+        """One line under the queue with the full status of the selected row (the cell cuts it)."""
+        if not hasattr(self, "details_label"):
+            return
+        rows = self.selected_rows()
+        job = self.model.job_at(rows[0]) if len(rows) == 1 else None
+        text = job.status_tooltip if job is not None and job.status in RETRYABLE_DETAIL else ""
+        self.details_label.setText(f"{self.model.label(job)}: {text}" if text else "")
+        if self.details_label.isVisible() != bool(text):
+            self.details_label.setVisible(bool(text))
+            QTimer.singleShot(0, self._fit_queue_rows)     # the queue keeps its rows after the relayout
 
     def open_output_folder(self) -> None:
         rows = self.selected_rows()
@@ -529,14 +649,15 @@ class MainWindow(QMainWindow):
         self.model_status = status
         self.models_panel.show_status(status)
         self.backend_label.setText(status.backend_text)
-        warn = ""
+        warn, colour = "", "#b35c00"
         if notices.UNTRAINED in status.notices:
-            warn = f"WARNING: {notices.SHORT[notices.UNTRAINED]}"
+            warn, colour = f"WARNING: {notices.SHORT[notices.UNTRAINED]}", "#c62828"
         elif notices.COARSE in status.notices and status.loaded:
             warn = f"WARNING: {notices.SHORT[notices.COARSE]}"
         elif status.error:
             warn = "WARNING: models failed to load"
         self.warning_label.setText(warn)
+        self.warning_label.setStyleSheet(f"QLabel {{ color: {colour}; font-weight: bold; }}")
         self.warning_label.setToolTip("\n".join(status.warnings + ([status.error] if status.error else [])))
         self.warning_label.setVisible(bool(warn))
         self._show_midline_choice()
@@ -623,6 +744,7 @@ class MainWindow(QMainWindow):
         self._stop_requested = False
         self._batch = {"done": 0, "failed": 0, "cancelled": 0}
         self._notices = []
+        self._batch_ids = set()
         self._refuse_collisions()
         self.models_panel.set_busy(True)
         self._update_actions()
@@ -640,6 +762,7 @@ class MainWindow(QMainWindow):
             if job.status == Status.WAITING and job.path in clashes:
                 self.model.update_job(job.id, status=Status.FAILED, message=f"not processed: {clashes[job.path]}")
                 self._batch["failed"] += 1
+                self._batch_ids.add(job.id)
 
     def _settings(self) -> Settings:
         # 5-point mode: the choice is disabled and cannot apply; send the default so the result
@@ -656,13 +779,14 @@ class MainWindow(QMainWindow):
         out_dir = self.model.out_dir_for(job)
         self._cancel = threading.Event()
         self._current = job
+        self._batch_ids.add(job.id)
         self.model.update_job(job.id, status=Status.PROCESSING, out_dir=out_dir, frames_done=0,
                               progress=0.0 if job.frames else None, message="")
         n_done = sum(self._batch.values())
         self.preview.clear()
         self.trace.clear()
         self.throughput.start_file(self.model.label(job), n_done + 1, n_done + 1 + len(self.model.waiting(after=job)))
-        self._request_process.emit(job.id, str(job.path), str(out_dir), self._settings(), self._cancel)
+        self._request_process.emit(ProcessRequest(job.id, job.path, out_dir, self._settings(), self._cancel))
 
     def _on_notice(self, text: str) -> None:
         self._notices.append(text)
@@ -680,19 +804,17 @@ class MainWindow(QMainWindow):
         if self._closing or self._worker is None:
             return
         images = self._worker.take_preview()
-        if images is not None and self._current is not None and images[0] == self._current.id:
-            self.preview.set_images(*images[1:5])
-            time_s, symmetry = images[5:7]
-            if symmetry:
-                self.trace.add_sample(time_s, symmetry)
+        if images is not None and self._current is not None and images.job_id == self._current.id:
+            self.preview.set_images(images.frame_index, images.annotated, images.left, images.right)
+            if images.symmetry:
+                self.trace.add_sample(images.time_s, images.symmetry)
 
     def _on_job_finished(self, job_id: int, result) -> None:
         self._poll_preview()            # the last frames of this file
         job = self.model.job_by_id(job_id)
         if job is not None:
             if result.ok:
-                batch_level = {Pipeline.COARSE_WARNING, Pipeline.UNTRAINED_WARNING}
-                own = [w for w in result.warnings if w not in batch_level]
+                own = notices.file_warnings(result.warnings)     # the run's notices are said once
                 self.model.update_job(job_id, status=Status.DONE, progress=1.0, message="; ".join(own),
                                       outputs=dict(result.outputs), verdict=result.report.get("verdict"))
                 self._batch["done"] += 1
@@ -713,6 +835,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self._start_next()
+        self._update_confirm_quit()
 
     def _finish_queue(self) -> None:
         self._preview_timer.stop()
@@ -728,8 +851,8 @@ class MainWindow(QMainWindow):
         waiting = len(self.model.waiting())
         if waiting:
             parts.append(f"{waiting} waiting")
-        levels = [j.level for j in self.model.jobs if j.status == Status.DONE]
-        flagged = sum(lv != "good" for lv in levels)
+        levels = [j.level for j in self.model.jobs if j.status == Status.DONE and j.id in self._batch_ids]
+        flagged = sum(lv != verdict.GOOD for lv in levels)
         if flagged:
             parts[0] += f" ({flagged} not rated good: see the Status column)"
         summary = ("Cancelled: " if self._stop_requested else "Queue finished: ") + ", ".join(parts)
@@ -763,6 +886,8 @@ class MainWindow(QMainWindow):
         self.down_action.setEnabled(single and self.model.can_move(rows[0], 1))
         self.output_combo.setEnabled(not self._running)
         self.choose_output_action.setEnabled(not self._running)
+        self.open_summary_action.setEnabled(single and self._summary_of(jobs[0]) is not None)
+        self._show_details()
 
     # =========================================================================================
     # closing
@@ -783,14 +908,36 @@ class MainWindow(QMainWindow):
         box = QMessageBox(QMessageBox.Icon.Question, APP_NAME, "Stop processing and quit?",
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
         box.setObjectName("confirmQuit")
-        box.setInformativeText("The video being processed is stopped and leaves no output; videos already "
-                               "finished keep their results.")
         box.button(QMessageBox.StandardButton.Yes).setText("Stop and quit")
         box.button(QMessageBox.StandardButton.No).setText("Keep processing")
         box.setDefaultButton(QMessageBox.StandardButton.No)
-        answer = box.exec()
-        box.deleteLater()
+        self._confirm_box = box
+        self._update_confirm_quit()
+        try:
+            answer = box.exec()
+        finally:
+            self._confirm_box = None
+            box.deleteLater()
         return answer == QMessageBox.StandardButton.Yes
+
+    def _update_confirm_quit(self) -> None:
+        """The question follows the queue: it names the file it would stop, and once nothing is
+        processing any more it says so (quitting then loses nothing)."""
+        box = self._confirm_box
+        if box is None:
+            return
+        yes, no = box.button(QMessageBox.StandardButton.Yes), box.button(QMessageBox.StandardButton.No)
+        if self._running and self._current is not None:
+            box.setText("Stop processing and quit?")
+            box.setInformativeText(f"{self.model.label(self._current)} is being processed: it is stopped and "
+                                   "leaves no output; videos already finished keep their results.")
+            yes.setText("Stop and quit")
+            no.setText("Keep processing")
+        else:
+            box.setText("Processing has finished. Quit now?")
+            box.setInformativeText("Every result is written; nothing is lost by quitting.")
+            yes.setText("Quit")
+            no.setText("Keep the window open")
 
     def shutdown(self) -> None:
         """Cancel the running file, stop the threads, remember the settings. Idempotent.

@@ -66,11 +66,11 @@ class ModelStatus:
                              "detector is installed.")
         if self.error:
             return "error", f"Cannot load the models: {self.error}"
-        if notices.UNTRAINED in self.notices:
-            return "warning", UNTRAINED_WARNING
-        if model_files.STAR_KEY in self.missing_keys:
-            return "warning", ("Models missing: the STAR landmark model is not installed, so the midline comes "
-                               "from 5 face points and is coarse.")
+        if notices.UNTRAINED in self.notices:     # results meaningless: red, like a missing detector
+            return "error", UNTRAINED_WARNING
+        if model_files.STAR_KEY in self.missing_keys:   # optional: not "missing", say what it means
+            return "warning", ("5-point mode: the optional STAR landmark model is not installed. Videos can be "
+                               "processed; the midline comes from the face detector's 5 points and is coarse.")
         if self.warnings:
             return "warning", self.warnings[0]
         return "", ""

@@ -8,6 +8,7 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar
 
 from app.gui.jobs import Job, Status, format_duration, probe_video
+from app import verdict
 from app.outputs import distinct_labels
 
 COLUMNS = ("File", "Duration", "Status", "Progress", "Output folder")
@@ -25,13 +26,13 @@ _STATUS_ICON = {
 }
 # A finished file's icon follows its verdict: the green tick only for "good".
 _LEVEL_ICON = {
-    "good": QStyle.StandardPixmap.SP_DialogApplyButton,
-    "usable with warnings": QStyle.StandardPixmap.SP_MessageBoxWarning,
-    "not usable": QStyle.StandardPixmap.SP_MessageBoxCritical,
+    verdict.GOOD: QStyle.StandardPixmap.SP_DialogApplyButton,
+    verdict.WARNINGS: QStyle.StandardPixmap.SP_MessageBoxWarning,
+    verdict.NOT_USABLE: QStyle.StandardPixmap.SP_MessageBoxCritical,
     "unknown": QStyle.StandardPixmap.SP_MessageBoxWarning,
 }
 AMBER, RED = QColor("#b35c00"), QColor("#c62828")
-_LEVEL_COLOUR = {"usable with warnings": AMBER, "unknown": AMBER, "not usable": RED}
+_LEVEL_COLOUR = {verdict.WARNINGS: AMBER, "unknown": AMBER, verdict.NOT_USABLE: RED}
 RETRYABLE = (Status.FAILED, Status.CANCELLED, Status.DONE)
 
 

@@ -3,8 +3,7 @@
 Feed it per frame, either with landmarks (``add_frame``: the headline measure of every region is
 computed by :func:`app.measures.region_values`, about 0.5 ms) or with values already computed in
 the worker (``add_sample`` with the dict ``region_values`` returns). It draws the change from the
-baseline (median of the first second of the video: recordings start at rest; ``reset_baseline``
-takes the next second instead) in mm (63 mm interpupillary distance assumed), patient's right in
+baseline (median of the first second of the video: recordings start at rest) in mm (63 mm interpupillary distance assumed), patient's right in
 blue, left in vermillion, over the last ``window_s`` seconds. Region "auto" follows the region
 that moves most.
 """
@@ -60,10 +59,6 @@ class SymmetryTrace(QWidget):
         self._samples.clear()
         self._baseline.clear()
         self.update()
-
-    def reset_baseline(self) -> None:
-        """Take the baseline from the next second of samples."""
-        self._baseline.clear()
 
     def add_frame(self, time_s: float, points: np.ndarray | None, midline_angle_deg: float | None = None,
                   midline_point: Sequence[float] | None = None) -> None:

@@ -6,7 +6,6 @@ window sets directly so a cancel is seen within a frame even while `process` is 
 
 Signals back to the window (all emitted from the worker's QThread, queued to the GUI thread):
   models_ready(ModelStatus)          after each (re)load
-  job_started(job_id)
   progress(job_id, Progress)         from the pipeline's calling thread (this QThread), ~5 per second
   job_finished(job_id, Result)
 
@@ -20,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -31,9 +31,30 @@ from app.outputs import clean_stale_files
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class ProcessRequest:
+    """One queued file for the worker (the window's `process` request)."""
+    job_id: int
+    input_path: Path
+    out_dir: Path
+    settings: object                 # app.pipeline.Settings
+    cancel: threading.Event          # set by the window; seen by the pipeline within a frame
+
+
+@dataclass(frozen=True)
+class PreviewImages:
+    """The newest previews of one file, converted for Qt on the pipeline's post thread."""
+    job_id: int
+    frame_index: int
+    annotated: object                # QImage
+    left: object
+    right: object
+    time_s: float
+    symmetry: dict | None            # app.measures.region_values of this frame, for the live trace
+
+
 class PipelineWorker(QObject):
     models_ready = Signal(object)
-    job_started = Signal(int)
     progress = Signal(int, object)
     job_finished = Signal(int, object)
     notice = Signal(str)               # something the user should know (stale files removed)
@@ -43,7 +64,7 @@ class PipelineWorker(QObject):
         self._threads = threads
         self._models = None
         self._lock = threading.Lock()
-        self._latest: tuple | None = None      # (job_id, frame_index, annotated, left, right)
+        self._latest: PreviewImages | None = None
 
     # --- called through queued signals, in the worker thread -----------------------------------
     @Slot()
@@ -53,11 +74,13 @@ class PipelineWorker(QObject):
         self._models = models
         self.models_ready.emit(status)
 
-    @Slot(int, str, str, object, object)
-    def process(self, job_id: int, input_path: str, out_dir: str, settings, cancel: threading.Event) -> None:
+    @Slot(object)
+    def process(self, request: ProcessRequest) -> None:
         from app.pipeline import Pipeline, Result
 
-        self.job_started.emit(job_id)
+        job_id, input_path, out_dir = request.job_id, request.input_path, request.out_dir
+        settings, cancel = request.settings, request.cancel
+
         if cancel.is_set():
             self.job_finished.emit(job_id, Result(input=Path(input_path), ok=False, cancelled=True, error="cancelled"))
             return
@@ -82,14 +105,15 @@ class PipelineWorker(QObject):
 
     # --- pipeline post thread ------------------------------------------------------------------
     def _on_preview(self, job_id: int, preview) -> None:
-        images = (job_id, preview.frame_index, bgr_to_qimage(preview.annotated), bgr_to_qimage(preview.left),
-                  bgr_to_qimage(preview.right), preview.time_s, preview.symmetry)
+        images = PreviewImages(job_id, preview.frame_index, bgr_to_qimage(preview.annotated),
+                               bgr_to_qimage(preview.left), bgr_to_qimage(preview.right), preview.time_s,
+                               preview.symmetry)
         with self._lock:
             self._latest = images
 
     # --- GUI thread ----------------------------------------------------------------------------
-    def take_preview(self) -> tuple | None:
-        """The newest previews (job_id, frame_index, annotated, left, right, time_s, symmetry) or None."""
+    def take_preview(self) -> PreviewImages | None:
+        """The newest previews, or None when none came since the last call."""
         with self._lock:
             images, self._latest = self._latest, None
         return images
