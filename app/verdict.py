@@ -113,17 +113,18 @@ def _clock(seconds: float) -> str:
 class _Verdict:
     def __init__(self) -> None:
         self.level = GOOD
-        self.reasons: list[str] = []
+        self._fails: list[str] = []
+        self._warnings: list[str] = []
         self.notes: list[str] = []
 
     def warn(self, reason: str) -> None:
         if self.level == GOOD:
             self.level = WARNINGS
-        self.reasons.append(reason)
+        self._warnings.append(reason)
 
     def fail(self, reason: str) -> None:
         self.level = NOT_USABLE
-        self.reasons.append(reason)
+        self._fails.append(reason)
 
     def flag(self, share: float, warn_at: float, fail_at: float | None, reason: str) -> None:
         """Warn above `warn_at`; fail at or above `fail_at` (None: never fails)."""
@@ -133,9 +134,9 @@ class _Verdict:
             self.warn(reason)
 
     def as_dict(self) -> dict:
-        # the "not usable" reasons first would need bookkeeping; the order of the rules is already
-        # most serious first, which is what a reader sees first in a row or tooltip
-        return {"level": self.level, "reasons": list(self.reasons), "notes": list(self.notes)}
+        # what makes a video unusable first (a row or tooltip shows the first reasons), each kind in
+        # the order of the rules, which is most serious first
+        return {"level": self.level, "reasons": self._fails + self._warnings, "notes": list(self.notes)}
 
 
 def _model_facts(report: dict, v: _Verdict) -> None:
