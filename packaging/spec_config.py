@@ -279,22 +279,51 @@ def load_manifest(path: Path) -> dict:
 
 
 def weights_datas(weights_dir: Path, repo_weights_dir: Path) -> list[tuple[str, str]]:
-    """(source, 'weights') pairs: every *.onnx of weights_dir and the manifest.
+    """(source, 'weights') pairs: every *.onnx of weights_dir and the models' licence texts.
 
-    The manifest comes from weights_dir when it has one, else from the repository's weights/
-    (a folder of development models usually has none).
+    The manifest is not among them: the spec writes the merged one (bundle_manifest) itself.
     """
     weights_dir, repo_weights_dir = Path(weights_dir), Path(repo_weights_dir)
     datas = [(str(p), WEIGHTS_DEST) for p in sorted(weights_dir.glob("*.onnx")) if p.is_file()]
-    manifest = weights_dir / MANIFEST_NAME
-    if not manifest.is_file():
-        manifest = repo_weights_dir / MANIFEST_NAME
-    if manifest.is_file():
-        datas.append((str(manifest), WEIGHTS_DEST))
     # The models' licence texts (e.g. weights/LICENSE-retinaface.txt) travel with the models.
     licences = {p.name: p for d in (repo_weights_dir, weights_dir) for p in sorted(d.glob("LICENSE*")) if p.is_file()}
     datas += [(str(p), WEIGHTS_DEST) for _, p in sorted(licences.items())]
     return datas
+
+
+def merge_manifests(repo: Mapping, converted: Mapping | None) -> dict:
+    """The one manifest a bundle carries: the repository's, with a model folder's entries over it.
+
+    `convert star --out DIR/...` writes DIR/manifest.json listing only what it converted; bundling
+    that file alone made the frozen app fail with "no model 'retinaface'". Every model and
+    checkpoint of the repository's manifest stays; an entry of the converted folder's manifest
+    replaces the repository's fields it sets (its `converted` records are merged, not replaced).
+    """
+    import copy
+
+    merged = copy.deepcopy(dict(repo))
+    if not converted:
+        return merged
+    models = merged.setdefault("models", {})
+    for key, entry in converted.get("models", {}).items():
+        base = models.get(key, {})
+        new = {**base, **copy.deepcopy(entry)}
+        new["converted"] = {**base.get("converted", {}), **entry.get("converted", {})}
+        models[key] = new
+    checkpoints = merged.setdefault("checkpoints", {})
+    for key, ck in converted.get("checkpoints", {}).items():
+        checkpoints[key] = {**checkpoints.get(key, {}), **ck}
+    return merged
+
+
+def bundle_manifest(weights_dir: Path, repo_weights_dir: Path) -> dict:
+    """merge_manifests of the repository's weights/manifest.json and weights_dir's (if any)."""
+    repo_file = Path(repo_weights_dir) / MANIFEST_NAME
+    repo = load_manifest(repo_file) if repo_file.is_file() else {"models": {}, "checkpoints": {}}
+    other = Path(weights_dir) / MANIFEST_NAME
+    if other.is_file() and other.resolve() != repo_file.resolve():
+        return merge_manifests(repo, load_manifest(other))
+    return merge_manifests(repo, None)
 
 
 def missing_required_models(datas: Sequence[tuple[str, str]], manifest: dict) -> list[tuple[str, str]]:

@@ -550,7 +550,7 @@ def test_weights_are_bundled_from_the_chosen_folder(tmp_path):
     assert cfg.weights_source_dir(REPO, {}) == REPO / "weights"
     assert cfg.weights_source_dir(REPO, {cfg.ENV_WEIGHTS_DIR: str(dev)}) == dev.resolve()
     datas = cfg.weights_datas(dev, repo_w)
-    assert datas == [(str(dev / "star_landmark_98.onnx"), "weights"), (str(repo_w / "manifest.json"), "weights")]
+    assert datas == [(str(dev / "star_landmark_98.onnx"), "weights")]  # the spec adds the merged manifest
     missing = cfg.missing_required_models(datas, cfg.load_manifest(repo_w / "manifest.json"))
     assert missing == [("retinaface_mobilenet025.onnx", "make rf")]
     # Model licence texts come along, from the repository's weights/ or the chosen folder.
@@ -560,10 +560,43 @@ def test_weights_are_bundled_from_the_chosen_folder(tmp_path):
                                                    (str(dev / "LICENSE-star.txt"), "weights")]
     (repo_w / "LICENSE-retinaface.txt").unlink()
     (dev / "LICENSE-star.txt").unlink()
-    # A folder with its own manifest uses that one.
+    # A folder's own manifest is never bundled as it is (the spec bundles bundle_manifest's).
     _write(dev / "manifest.json", b"{}")
-    assert cfg.weights_datas(dev, repo_w)[-1] == (str(dev / "manifest.json"), "weights")
+    assert all(Path(src).name != "manifest.json" for src, _ in cfg.weights_datas(dev, repo_w))
     assert cfg.env_flag({"X": "1"}, "X") and not cfg.env_flag({"X": "0"}, "X") and not cfg.env_flag({}, "X")
+
+
+def test_bundle_manifest_merges_a_dev_folder_over_the_repository(tmp_path):
+    # What `convert star --out DEV/star_landmark_98.onnx` leaves in a fresh folder: a manifest
+    # listing STAR only. The bundle must still list RetinaFace (else the frozen self-test fails
+    # with "no model 'retinaface'"), and carry STAR's conversion record.
+    repo_w = tmp_path / "repo_weights"
+    _write(repo_w / "manifest.json", json.dumps({
+        "models": {"star": {"file": "star_landmark_98.onnx", "required": True, "description": "STAR"},
+                   "retinaface": {"file": "retinaface_mobilenet025.onnx", "required": True, "sha256": "aa",
+                                  "converted": {"retinaface_mobilenet025.onnx": {"sha256": "aa"}}}},
+        "checkpoints": {"star": {"url": "u"}, "retinaface": {"sha256": "cc"}}}).encode())
+    dev = tmp_path / "dev"
+    _write(dev / "manifest.json", json.dumps({
+        "models": {"star": {"file": "star_landmark_98.onnx", "description": "STAR",
+                            "converted": {"star_landmark_98.onnx": {"sha256": "bb", "untrained": True}}}},
+        "checkpoints": {"star": {"sha256": "dd"}}}).encode())
+    merged = cfg.bundle_manifest(dev, repo_w)
+    assert set(merged["models"]) == {"star", "retinaface"}
+    assert merged["models"]["retinaface"]["sha256"] == "aa"
+    assert merged["models"]["star"]["required"] is True  # the repository's fields stay
+    assert merged["models"]["star"]["converted"] == {"star_landmark_98.onnx": {"sha256": "bb", "untrained": True}}
+    assert merged["checkpoints"] == {"star": {"url": "u", "sha256": "dd"}, "retinaface": {"sha256": "cc"}}
+    # Nothing required is reported missing when both files are bundled.
+    assert cfg.missing_required_models([(str(dev / "star_landmark_98.onnx"), "weights"),
+                                        (str(repo_w / "retinaface_mobilenet025.onnx"), "weights")], merged) == []
+    # Without a folder manifest (or with weights/ itself) it is the repository's, unchanged.
+    assert cfg.bundle_manifest(repo_w, repo_w) == json.loads((repo_w / "manifest.json").read_text())
+    (dev / "manifest.json").unlink()
+    assert cfg.bundle_manifest(dev, repo_w) == json.loads((repo_w / "manifest.json").read_text())
+    # The spec bundles the merged manifest, never the folder's.
+    spec = (REPO / "FaceMirror.spec").read_text()
+    assert "cfg.bundle_manifest(weights_dir" in spec and "manifest = BUNDLE_MANIFEST" in spec
 
 
 def test_untrained_model_detected(tmp_path):
