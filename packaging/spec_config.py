@@ -49,19 +49,21 @@ ENV_ALLOW_UNTRAINED = "FACEMIRROR_SPEC_ALLOW_UNTRAINED"  # 1: allow random-weigh
 ENV_DETECTOR_ONLY = "FACEMIRROR_SPEC_DETECTOR_ONLY"    # 1: build without STAR on purpose (said in the app)
 ENV_CHECKPOINT_SHA_PREFIX = "FACEMIRROR_SPEC_CHECKPOINT_SHA256_"  # + STAR / RETINAFACE: pinned checkpoint
 ENV_CODESIGN_IDENTITY = "FACEMIRROR_CODESIGN_IDENTITY"
+ENV_BUILD_NUMBER = "FACEMIRROR_BUILD_NUMBER"  # CFBundleVersion: a number that only goes up (CI: run number)
 ENV_ENTITLEMENTS = "FACEMIRROR_ENTITLEMENTS"
 
 WEIGHTS_DEST = "weights"  # folder inside the bundle; app/paths.py looks in sys._MEIPASS/weights
 MANIFEST_NAME = "manifest.json"
 
 # Qt modules the app imports. Everything else of PySide6 is excluded.
-USED_QT_MODULES = ("QtCore", "QtGui", "QtWidgets")
+# QtMultimedia: the live camera mode (QCamera, QMediaCaptureSession, QVideoSink, QMediaDevices).
+USED_QT_MODULES = ("QtCore", "QtGui", "QtWidgets", "QtMultimedia")
 
 # Fallback list of PySide6 modules to exclude when the installed PySide6 cannot be listed.
 KNOWN_UNUSED_QT_MODULES = (
     "Qt3DAnimation", "Qt3DCore", "Qt3DExtras", "Qt3DInput", "Qt3DLogic", "Qt3DRender", "QtAxContainer",
     "QtBluetooth", "QtCharts", "QtConcurrent", "QtDBus", "QtDataVisualization", "QtDesigner", "QtGraphs",
-    "QtGraphsWidgets", "QtHelp", "QtHttpServer", "QtLocation", "QtMultimedia", "QtMultimediaWidgets",
+    "QtGraphsWidgets", "QtHelp", "QtHttpServer", "QtLocation", "QtMultimediaWidgets",
     "QtNetwork", "QtNetworkAuth", "QtNfc", "QtOpenGL", "QtOpenGLWidgets", "QtPdf", "QtPdfWidgets",
     "QtPositioning", "QtPrintSupport", "QtQml", "QtQuick", "QtQuick3D", "QtQuickControls2",
     "QtQuickTest", "QtQuickWidgets", "QtRemoteObjects", "QtScxml", "QtSensors", "QtSerialBus",
@@ -88,7 +90,7 @@ EXCLUDED_THIRD_PARTY = (
 # Third-party packages the app imports lazily at run time (video I/O, plots); listed so the bundle
 # has them even where PyInstaller's scan of the app's lazy imports could miss one. matplotlib
 # needs Pillow (PIL), which therefore stays in the bundle too.
-RUNTIME_THIRD_PARTY = ("av", "matplotlib", "matplotlib.backends.backend_agg", "matplotlib.backends.backend_svg", "PIL")
+RUNTIME_THIRD_PARTY = ("av", "PySide6.QtMultimedia", "matplotlib", "matplotlib.backends.backend_agg", "matplotlib.backends.backend_svg", "PIL")
 
 # Distributions whose metadata the app reads at run time (app/diagnostics.py PACKAGES).
 METADATA_DISTRIBUTIONS = ("onnxruntime", "numpy", "opencv-python-headless", "PySide6-Essentials", "av", "matplotlib")
@@ -116,12 +118,18 @@ UNUSED_QT_LIB_PREFIXES = (
     "PrintSupport",
 )
 
+# Qt libraries kept although a prefix above matches them (exact module names): QtMultimedia (the
+# live camera) and what it and its FFmpeg backend plugin link to (QtNetwork, QtConcurrent; on
+# Linux the plugin also links QtQml/QtQuick/QtOpenGL). QtMultimediaQuick/Widgets stay out.
+KEPT_QT_LIBS = frozenset({"Multimedia", "Network", "Concurrent", "Qml", "QmlModels", "QmlMeta",
+                          "QmlWorkerScript", "Quick", "OpenGL"})
+
 # Qt plugin folders that no part of the app needs (SVG icons, vector images, QML debugging,
 # SQL, TLS/network status, Designer, printing, TUIO touch over the network, embedded-Linux EGL).
 UNUSED_QT_PLUGIN_TYPES = (
     "iconengines", "vectorimageformats", "qmltooling", "sqldrivers", "tls", "networkinformation",
     "designer", "printsupport", "generic", "egldeviceintegrations", "position", "sensors",
-    "multimedia", "webview", "texttospeech", "scenegraph", "qmllint",
+    "webview", "texttospeech", "scenegraph", "qmllint",
 )
 # Single plugins we drop inside otherwise kept folders (matched against the file name): SVG/PDF
 # image formats, the virtual keyboard (QtQuick), Linux framebuffer/EGL/VNC platforms, and the
@@ -144,14 +152,31 @@ def read_version(init_py: Path) -> str:
     raise ValueError(f"no __version__ = '...' string in {init_py}")
 
 
-def info_plist(version: str) -> dict:
+CAMERA_USAGE = ("FaceMirror shows the camera's picture mirrored left and right during a live "
+                "assessment and records it only when you press Record. Nothing leaves this Mac.")
+MICROPHONE_USAGE = ("FaceMirror records sound with a live assessment only when you press Record, "
+                    "into the file you choose. Nothing leaves this Mac.")
+
+
+def bundle_version(version: str, build_number: str | None) -> str:
+    """CFBundleVersion: the CI build number (macOS compares it to decide what is newer, so it
+    must only go up), else the marketing version for a local build."""
+    build = (build_number or "").strip()
+    if not build:
+        return version
+    if not build.isdigit():
+        raise ValueError(f"{ENV_BUILD_NUMBER} must be a whole number, not {build!r}")
+    return str(int(build))
+
+
+def info_plist(version: str, build_number: str | None = None) -> dict:
     """Info.plist entries merged over PyInstaller's defaults (executable, icon, package type)."""
     return {
         "CFBundleName": APP_NAME,
         "CFBundleDisplayName": APP_NAME,
         "CFBundleIdentifier": BUNDLE_IDENTIFIER,
         "CFBundleShortVersionString": version,
-        "CFBundleVersion": version,
+        "CFBundleVersion": bundle_version(version, build_number),
         "CFBundleDevelopmentRegion": "en",
         "LSMinimumSystemVersion": MIN_MACOS,
         "LSApplicationCategoryType": "public.app-category.medical",
@@ -164,6 +189,10 @@ def info_plist(version: str) -> dict:
         # Qt delivers them as QFileOpenEvent (argv emulation is off).
         "CFBundleDocumentTypes": document_types(),
         "UTImportedTypeDeclarations": imported_types(),
+        # The live mode (QCamera): macOS asks the user with these words and kills an app that
+        # opens the camera or microphone without them.
+        "NSCameraUsageDescription": CAMERA_USAGE,
+        "NSMicrophoneUsageDescription": MICROPHONE_USAGE,
     }
 
 
@@ -391,12 +420,21 @@ def is_unused_qt(dest: str) -> bool:
     if plugin is not None:
         ptype, fname = plugin
         return ptype in UNUSED_QT_PLUGIN_TYPES or bool(UNUSED_QT_PLUGIN_NAMES.search(fname))
+    if _norm(dest).split("/")[-1].endswith(".qm"):
+        return True  # Qt's translations: the app's text is English only and loads no QTranslator
     mod = qt_module_of(dest)
-    return mod is not None and mod.startswith(UNUSED_QT_LIB_PREFIXES)
+    return mod is not None and mod not in KEPT_QT_LIBS and mod.startswith(UNUSED_QT_LIB_PREFIXES)
+
+
+# Files hooks collect that the frozen app never loads (matched against the bundle path):
+# onnxruntime's C library for other languages (the Python binding links its own
+# onnxruntime_pybind11_state; 35 MB on macOS), and torch's metadata without torch (it made the
+# frozen `doctor` say torch is installed).
+UNUSED_FILES = re.compile(r"(^|/)onnxruntime/capi/libonnxruntime[^/]*\.dylib$|(^|/)torch-[^/]*\.dist-info(/|$)")
 
 
 def should_drop(dest: str) -> bool:
-    return is_cv2_qt(dest) or is_unused_qt(dest)
+    return is_cv2_qt(dest) or is_unused_qt(dest) or bool(UNUSED_FILES.search(_norm(dest)))
 
 
 def symlink_target(entry: tuple) -> str:

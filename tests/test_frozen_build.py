@@ -46,6 +46,10 @@ def frozen_app(tmp_path_factory, retinaface_model, star_dev_model, retinaface_pt
     weights.mkdir()
     shutil.copy(retinaface_model, weights / retinaface_model.name)
     shutil.copy(star_dev_model, weights / star_dev_model.name)
+    # As the macOS test build: `convert star --out DEV/...` leaves DEV/manifest.json listing STAR
+    # only; the bundle must carry the repository's manifest merged with it, never that one alone.
+    shutil.copy(star_dev_model.parent / cfg.MANIFEST_NAME, weights / cfg.MANIFEST_NAME)
+    assert list(json.loads((weights / cfg.MANIFEST_NAME).read_text())["models"]) == ["star"]
     # A release-style build: RetinaFace must come from the pinned checkpoint (the real one here).
     pin = {cfg.ENV_CHECKPOINT_SHA_PREFIX + "RETINAFACE": cfg.file_sha256(retinaface_pth)}
     proc = _build(root, weights, pin)
@@ -150,6 +154,14 @@ def test_frozen_bundle_contents_and_size(frozen_app):
     rel = [str(p.relative_to(app_dir)) for p in files]
     assert not [r for r in rel if "/torch/" in f"/{r}" or r.startswith("torch")], "torch is in the bundle"
     assert not [r for r in rel if "cv2/qt" in r], "OpenCV's Qt plugins are in the bundle"
+    assert not [r for r in rel if "/torch-" in f"/{r}" and ".dist-info" in r], "torch's metadata without torch"
+    assert not [r for r in rel if r.endswith(".qm")], "Qt translations the app never loads"
+    assert not [r for r in rel if "WebEngine" in r or "QuickControls" in r], "Qt modules the app does not use"
+    assert any("libQt6Multimedia.so" in r for r in rel), "QtMultimedia (live camera) is missing"
+    # One merged manifest: the repository's models plus the dev folder's STAR conversion record.
+    manifest = json.loads(next(p for p in files if p.name == cfg.MANIFEST_NAME).read_text())
+    assert {"star", "retinaface"} <= set(manifest["models"])
+    assert manifest["models"]["star"]["converted"]["star_landmark_98.onnx"]["untrained"] is True
     assert any(r.endswith("weights/star_landmark_98.onnx") for r in rel)
     assert any(r.endswith("weights/retinaface_mobilenet025.onnx") for r in rel)
     assert cfg.check_bundle(app_dir) == []  # LICENSE, notices with the codec texts, icon, build info, packages
