@@ -891,6 +891,13 @@ def check_bundle(bundle: Path) -> list[str]:
     for pkg in REQUIRED_PACKAGES:
         if pkg not in names:
             problems.append(f"package {pkg} is missing")
+    for r in roots:
+        if not r.is_dir():
+            continue
+        for f in r.rglob("*"):
+            rel = f.relative_to(r).as_posix()
+            if UNUSED_FILES.search(rel) or rel.endswith(".qm") or "WebEngine" in rel:
+                problems.append(f"{rel} is bundled but the spec leaves it out (UNUSED_FILES / Qt filters)")
     notices_path = _find(roots, NOTICES_NAME)
     # Whitespace-normalised: licence headers are centred with runs of spaces and line breaks.
     notices = " ".join(notices_path.read_text(encoding="utf-8").split()) if notices_path else ""
@@ -906,6 +913,70 @@ def check_bundle(bundle: Path) -> list[str]:
     return problems
 
 
+# --------------------------------------------------------------------------------------------
+# Bundle size: by part, against the budget recorded in packaging/size_budget.json
+
+SIZE_BUDGET_FILE = "size_budget.json"  # in packaging/
+SIZE_GROWTH_ALLOWED = 0.10  # a bundle more than 10 % over its recorded budget fails
+# (part, pattern on the path inside the bundle's data roots), first match wins.
+# Qt Multimedia comes before Qt: it lives inside PySide6/, which the Qt part would claim.
+SIZE_PARTS = (
+    ("models", re.compile(r"^weights/")),
+    ("Qt Multimedia (+ its FFmpeg)", re.compile(r"Multimedia|FFmpegStub|^PySide6/Qt/lib/lib(av|sw)")),
+    ("Qt (PySide6, shiboken6)", re.compile(r"^(PySide6|shiboken6)/|^libQt6|^Qt[A-Z]")),
+    ("OpenCV (+ its FFmpeg)", re.compile(r"^(cv2|opencv_python[^/]*\.libs)/")),
+    ("PyAV (+ its FFmpeg and codecs)", re.compile(r"^(av|av\.libs)/")),
+    ("ONNX Runtime", re.compile(r"^onnxruntime")),
+    ("NumPy", re.compile(r"^(numpy|numpy\.libs)/")),
+    ("matplotlib + Pillow", re.compile(r"^(matplotlib|PIL|pillow\.libs|mpl_toolkits|fontTools|kiwisolver|contourpy)")),
+    ("licences", re.compile(r"^(licenses/|THIRD_PARTY_NOTICES)")),
+)
+
+
+def size_platform() -> str:
+    return "macos-arm64" if sys.platform == "darwin" else f"{sys.platform}-{os.uname().machine}"
+
+
+def size_by_part(bundle: Path) -> dict[str, int]:
+    """Bytes per part of a built bundle (symbolic links cost nothing and are not counted)."""
+    out: dict[str, int] = {}
+    for root in bundle_data_roots(bundle) + ([Path(bundle) / "Contents" / "MacOS"] if Path(bundle).suffix == ".app" else []):
+        if not root.is_dir():
+            continue
+        for f in root.rglob("*"):
+            if f.is_symlink() or not f.is_file():
+                continue
+            rel = f.relative_to(root).as_posix()
+            part = next((name for name, pat in SIZE_PARTS if pat.search(rel)), "Python and the rest")
+            out[part] = out.get(part, 0) + f.stat().st_size
+    return out
+
+
+def check_size(total_bytes: int, budget_mb: float | None) -> str | None:
+    """A problem when the bundle is more than SIZE_GROWTH_ALLOWED over its budget, else None."""
+    if budget_mb is None:
+        return None
+    limit = budget_mb * (1 + SIZE_GROWTH_ALLOWED)
+    if total_bytes / 1e6 > limit:
+        return (f"bundle is {total_bytes / 1e6:.0f} MB, more than {SIZE_GROWTH_ALLOWED:.0%} over its budget of "
+                f"{budget_mb:.0f} MB (packaging/{SIZE_BUDGET_FILE}): find what grew (size_by_part) or record a new budget")
+    return None
+
+
+def size_report(bundle: Path, budget_file: Path) -> tuple[str, str | None]:
+    """(table of MB by part, problem or None) for a built bundle on this platform."""
+    import json
+
+    parts = size_by_part(bundle)
+    total = sum(parts.values())
+    budgets = json.loads(Path(budget_file).read_text(encoding="utf-8"))
+    budget = budgets.get(size_platform())
+    lines = [f"  {name:34s} {size / 1e6:7.1f} MB" for name, size in sorted(parts.items(), key=lambda kv: -kv[1])]
+    lines.append(f"  {'total':34s} {total / 1e6:7.1f} MB (budget {budget if budget is not None else 'not recorded'}"
+                 f" MB for {size_platform()})")
+    return "\n".join(lines), check_size(total, budget)
+
+
 if __name__ == "__main__":  # python packaging/spec_config.py check BUNDLE
     if len(sys.argv) == 3 and sys.argv[1] == "check":
         found = check_bundle(Path(sys.argv[2]))
@@ -913,5 +984,11 @@ if __name__ == "__main__":  # python packaging/spec_config.py check BUNDLE
             print(f"bundle check: {problem}", file=sys.stderr)
         print(f"bundle check: {'FAILED' if found else 'ok'}: {sys.argv[2]}")
         sys.exit(1 if found else 0)
-    print("usage: python packaging/spec_config.py check PATH/TO/FaceMirror.app", file=sys.stderr)
+    if len(sys.argv) == 3 and sys.argv[1] == "size":
+        table, problem = size_report(Path(sys.argv[2]), Path(__file__).with_name(SIZE_BUDGET_FILE))
+        print(table)
+        if problem:
+            print(f"size check: {problem}", file=sys.stderr)
+        sys.exit(1 if problem else 0)
+    print("usage: python packaging/spec_config.py check|size PATH/TO/FaceMirror.app", file=sys.stderr)
     sys.exit(2)

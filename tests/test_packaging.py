@@ -971,3 +971,103 @@ def test_licence_folder_has_each_distributions_files_and_the_fsf_texts(tmp_path)
     assert f"av-{av.version}/av-{av.version}.dist-info__licenses__LICENSE.txt" in names
     assert any(n.startswith("opencv-python-headless-") and n.endswith("cv2__LICENSE-3RD-PARTY.txt") for n in names)
     assert all(p.is_file() and p.stat().st_size > 0 for p in written)
+
+
+# ============================================================================================
+# The workflow and the spec agree
+
+def _workflow():
+    yaml = pytest.importorskip("yaml")
+    return yaml.safe_load((REPO / ".github" / "workflows" / "macos.yml").read_text())
+
+
+def _steps(wf):
+    return wf["jobs"]["app"]["steps"]
+
+
+def _step(wf, name_start):
+    found = [s for s in _steps(wf) if s.get("name", "").startswith(name_start)]
+    assert len(found) == 1, name_start
+    return found[0]
+
+
+# First majors of GitHub's own actions that run on Node 24 (Node 20 is removed from the runners).
+NODE24_MAJORS = {"actions/checkout": 5, "actions/setup-python": 6, "actions/upload-artifact": 6, "actions/cache": 5}
+
+
+def test_workflow_actions_run_on_node_24_and_releases_are_never_cancelled():
+    wf = _workflow()
+    uses = [s["uses"] for s in _steps(wf) if "uses" in s]
+    assert uses
+    for ref in uses:
+        action, major = ref.split("@")
+        assert int(major.lstrip("v")) >= NODE24_MAJORS[action], ref
+    cancel = str(wf["concurrency"]["cancel-in-progress"])
+    assert "refs/tags/" in cancel and cancel.startswith("${{ !startsWith(github.ref")
+
+
+def test_workflow_test_build_bundles_the_merged_manifest(tmp_path, monkeypatch):
+    """The test build converts STAR into a dev folder and points the spec at it; what `convert`
+    leaves there (made here with the converter's own record_converted) merged by the spec keeps
+    every model of the repository's manifest."""
+    wf = _workflow()
+    models = _step(wf, "Models (test builds")["run"]
+    assert 'convert star --random-weights' in models and '--out "$dev/star_landmark_98.onnx"' in models
+    assert 'FACEMIRROR_SPEC_WEIGHTS_DIR=$dev' in models
+    from app import model_files
+
+    dev = tmp_path / "devweights"
+    _write(dev / "star_landmark_98.onnx", b"onnx")
+    model_files.record_converted(dev / "star_landmark_98.onnx", model_files.STAR_KEY, {"untrained": True})
+    assert set(json.loads((dev / "manifest.json").read_text())["models"]) == {"star"}  # the partial one
+    merged = cfg.bundle_manifest(dev, REPO / "weights")
+    assert set(merged["models"]) == set(model_files.load_manifest()["models"])
+    assert merged["models"]["star"]["converted"]["star_landmark_98.onnx"]["untrained"] is True
+    spec = (REPO / "FaceMirror.spec").read_text()
+    assert "cfg.bundle_manifest(weights_dir" in spec and "BUNDLE_MANIFEST" in spec
+    # Signed ad hoc (build_macos.sh then leaves out the hardened runtime: see the stub tests).
+    assert _step(wf, "Build, sign ad hoc")["env"]["FACEMIRROR_CODESIGN_IDENTITY"] == "-"
+
+
+def test_workflow_checks_what_the_spec_excludes_and_the_size_budget():
+    wf = _workflow()
+    assert _step(wf, "Bundle contents")["run"].endswith("spec_config.py check dist/FaceMirror.app")
+    assert _step(wf, "Bundle size")["run"].endswith("spec_config.py size dist/FaceMirror.app")
+    budgets = json.loads((PACKAGING / cfg.SIZE_BUDGET_FILE).read_text())
+    assert set(budgets) >= {"macos-arm64", "linux-x86_64"}
+    # CFBundleVersion: the run number, read by the spec.
+    assert wf["jobs"]["app"]["env"][cfg.ENV_BUILD_NUMBER] == "${{ github.run_number }}"
+    assert "ENV.get(cfg.ENV_BUILD_NUMBER)" in (REPO / "FaceMirror.spec").read_text()
+
+
+def test_workflow_release_signing_and_launch_steps():
+    wf = _workflow()
+    keychain = _step(wf, "Signing keychain")["run"]
+    assert "-T /usr/bin/codesign" in keychain and " -A " not in keychain
+    assert "--key " in keychain and "--issuer" in keychain and "--apple-id" not in keychain
+    quarantined = _step(wf, "Quarantined copy, as if downloaded")["run"]
+    assert "spctl --assess --type execute -vv" in quarantined and "syspolicy_check distribution" in quarantined
+    commands = [ln.strip() for ln in quarantined.splitlines() if not ln.strip().startswith("#")]
+    assert not [c for c in commands if c.startswith("open ")]  # a quarantined launch can wait for a click until the job times out
+    launch = _step(wf, "Start the app as a user does")["run"]
+    assert "for attempt in" in launch and "hdiutil attach" in launch
+    cache = _step(wf, "Cache converted release models")
+    assert cache["uses"].startswith("actions/cache@") and "STAR_CHECKPOINT_SHA256" in cache["with"]["key"]
+
+
+def test_size_by_part_and_budget(tmp_path):
+    app_dir = tmp_path / "FaceMirror"
+    internal = app_dir / "_internal"
+    _write(internal / "weights" / "star_landmark_98.onnx", b"x" * 3000)
+    _write(internal / "PySide6" / "Qt" / "lib" / "libQt6Core.so.6", b"x" * 2000)
+    _write(internal / "PySide6" / "Qt" / "lib" / "libQt6Multimedia.so.6", b"x" * 1000)
+    _write(internal / "cv2" / "cv2.abi3.so", b"x" * 500)
+    _write(internal / "base_library.zip", b"x" * 7)
+    (internal / "libQt6Core.so.6").symlink_to("PySide6/Qt/lib/libQt6Core.so.6")  # links cost nothing
+    parts = cfg.size_by_part(app_dir)
+    assert parts == {"models": 3000, "Qt (PySide6, shiboken6)": 2000, "Qt Multimedia (+ its FFmpeg)": 1000,
+                     "OpenCV (+ its FFmpeg)": 500, "Python and the rest": 7}
+    assert cfg.check_size(int(110e6), 100) is None  # exactly 10 % over: still fine
+    problem = cfg.check_size(int(111e6), 100)
+    assert problem and "111 MB" in problem and "10%" in problem
+    assert cfg.check_size(int(1e12), None) is None  # no budget recorded for this platform
