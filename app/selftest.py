@@ -2,7 +2,7 @@
 
 Loads the installed models, runs one face detection and one STAR inference on a generated
 frame, proves which execution provider ran each model (ONNX Runtime's profiler: nodes per
-provider), encodes H.264 and decodes it with PyAV and OpenCV, renders a plot, creates the main
+provider), encodes H.264 and decodes it with PyAV (OpenCV loaded), renders a plot, creates the main
 window and exits 0; any failure prints the reason and exits 1.
 
 The window uses the platform Qt would use for a user: Cocoa on macOS (so `open FaceMirror.app
