@@ -121,7 +121,7 @@ def prune_coreml_cache(root: Path, ort_version: str, keep: str = "", now: float 
 
     current = coreml_cache_key("0" * 64, ort_version).split("-ort", 1)[1]
     now = time.time() if now is None else now
-    removed = []
+    removed: list[str] = []
     try:
         entries = list(Path(root).iterdir())
     except OSError:
