@@ -678,11 +678,8 @@ def model_metadata(path: Path) -> dict[str, str]:
 def file_sha256(path: Path) -> str:
     import hashlib
 
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def build_info(version: str, detector_only: bool, model_files: Sequence[str]) -> dict:
