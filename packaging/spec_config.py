@@ -2,8 +2,10 @@
 
 FaceMirror.spec loads this file by path (packaging/ must stay a plain folder without __init__.py:
 a package named `packaging` would shadow the PyPI library pip, pytest and PyInstaller import).
-Nothing here imports PyInstaller, Qt or the app, so tests can check the release configuration on
-any machine without building.
+Nothing here imports PyInstaller or Qt, so tests can check the release configuration on any
+machine without building. Names the app also uses (manifest and build-info file names, model
+metadata keys, the app's name) are imported from the app's light, dependency-free modules: one
+home per fact.
 """
 from __future__ import annotations
 
@@ -16,7 +18,17 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-APP_NAME = "FaceMirror"
+# The repository root on the path, so the app's constants can be imported (this file is loaded
+# by path from FaceMirror.spec and the tests; packaging/ itself is never a package).
+_REPO = str(Path(__file__).resolve().parent.parent)
+if _REPO not in sys.path:
+    sys.path.insert(0, _REPO)
+
+from app import APP_NAME  # noqa: E402
+from app.build_info import FILE_NAME as BUILD_INFO_NAME  # noqa: E402
+from app.engine.runtime import META_SOURCE_SHA, META_UNTRAINED  # noqa: E402
+from app.model_files import MANIFEST_NAME  # noqa: E402
+
 BUNDLE_IDENTIFIER = "org.facemirror.FaceMirror"
 TARGET_ARCH = "arm64"  # Apple Silicon only: the CoreML execution provider is the point of the Mac build
 
@@ -53,7 +65,6 @@ ENV_BUILD_NUMBER = "FACEMIRROR_BUILD_NUMBER"  # CFBundleVersion: a number that o
 ENV_ENTITLEMENTS = "FACEMIRROR_ENTITLEMENTS"
 
 WEIGHTS_DEST = "weights"  # folder inside the bundle; app/paths.py looks in sys._MEIPASS/weights
-MANIFEST_NAME = "manifest.json"
 
 # Qt modules the app imports. Everything else of PySide6 is excluded.
 # QtMultimedia: the live camera mode (QCamera, QMediaCaptureSession, QVideoSink, QMediaDevices).
@@ -371,7 +382,7 @@ def model_is_untrained(path: Path) -> bool:
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     meta = sess.get_modelmeta().custom_metadata_map
-    return str(meta.get("facemirror.untrained", "")).lower() == "true"
+    return str(meta.get(META_UNTRAINED, "")).lower() == "true"
 
 
 # --------------------------------------------------------------------------------------------
@@ -590,8 +601,6 @@ def check_min_macos(entries: Iterable[tuple], declared: str = MIN_MACOS, arch: s
 # STAR or an explicit detector-only build; pinned release inputs
 
 STAR_FILE = "star_landmark_98.onnx"
-META_SOURCE_SHA = "facemirror.source_sha256"   # written by app/convert (the checkpoint's sha256)
-META_UNTRAINED = "facemirror.untrained"
 
 
 def star_rule(datas: Sequence[tuple[str, str]], env: Mapping[str, str]) -> tuple[bool, str | None]:
@@ -831,7 +840,6 @@ def write_licence_folder(dists: Sequence, licences_dir: Path, dest: Path) -> lis
 # --------------------------------------------------------------------------------------------
 # What a finished bundle must contain (checked after the build, and again on CI)
 
-BUILD_INFO_NAME = "build_info.json"
 ICON_PNG = "resources/FaceMirror.png"
 # (marker file in the bundle, words the notices must contain): a bundled copy of a library needs
 # its licence text.
