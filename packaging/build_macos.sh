@@ -26,6 +26,7 @@
 #   FACEMIRROR_RETRIES            attempts for steps that fail intermittently: `codesign --timestamp`
 #                                 (Apple's timestamp service) and `hdiutil create` ("Resource busy");
 #                                 default 4
+#   FACEMIRROR_NOTARY_TIMEOUT     notarytool --timeout for each submission (default 30m)
 #   FACEMIRROR_RETRY_DELAY        seconds before the second attempt, doubled after each failure; default 15
 #
 # Written for the bash 3.2 that macOS ships: no associative arrays, no mapfile.
@@ -132,11 +133,15 @@ retry() {
   done
 }
 
-# codesign flags for code: hardened runtime (required for notarization) and a secure timestamp
-# (ad-hoc signatures cannot carry one).
-SIGN_FLAGS=(--force --options runtime)
-if [ "$IDENTITY" != "-" ]; then SIGN_FLAGS+=(--timestamp); fi
+# codesign flags for code: hardened runtime (required for notarization) and a secure timestamp.
+# Ad-hoc test builds get neither: an ad-hoc signature has no Team ID, so the hardened runtime's
+# library validation refuses to load the bundle's own (equally teamless) dylibs ("different Team
+# IDs") and the app dies at its first import. Releases keep the strict path.
+SIGN_FLAGS=(--force)
+if [ "$IDENTITY" != "-" ]; then SIGN_FLAGS+=(--options runtime --timestamp); fi
 SIGN_FLAGS+=(--sign "$IDENTITY")
+# How long notarytool waits for Apple's answer before giving up (the CI job has 75 minutes).
+NOTARY_TIMEOUT="${FACEMIRROR_NOTARY_TIMEOUT:-30m}"
 
 # A secure timestamp needs Apple's timestamp server, which fails now and then: retried.
 sign() {
@@ -169,11 +174,11 @@ fi
 notarize() {
   local file="$1" out id
   if [ "$DRY_RUN" = 1 ]; then
-    run xcrun notarytool submit "$file" "${NOTARY_AUTH[@]}" --wait --output-format json
+    run xcrun notarytool submit "$file" "${NOTARY_AUTH[@]}" --wait --timeout "$NOTARY_TIMEOUT" --output-format json
     return 0
   fi
   log "notarizing $(basename "$file") (waits for Apple's answer, usually a few minutes)"
-  if ! out="$(xcrun notarytool submit "$file" "${NOTARY_AUTH[@]}" --wait --output-format json)"; then
+  if ! out="$(xcrun notarytool submit "$file" "${NOTARY_AUTH[@]}" --wait --timeout "$NOTARY_TIMEOUT" --output-format json)"; then
     echo "$out" >&2
     die "xcrun notarytool submit failed for $file"
   fi

@@ -2,8 +2,10 @@
 
 FaceMirror.spec loads this file by path (packaging/ must stay a plain folder without __init__.py:
 a package named `packaging` would shadow the PyPI library pip, pytest and PyInstaller import).
-Nothing here imports PyInstaller, Qt or the app, so tests can check the release configuration on
-any machine without building.
+Nothing here imports PyInstaller or Qt, so tests can check the release configuration on any
+machine without building. Names the app also uses (manifest and build-info file names, model
+metadata keys, the app's name) are imported from the app's light, dependency-free modules: one
+home per fact.
 """
 from __future__ import annotations
 
@@ -16,7 +18,17 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-APP_NAME = "FaceMirror"
+# The repository root on the path, so the app's constants can be imported (this file is loaded
+# by path from FaceMirror.spec and the tests; packaging/ itself is never a package).
+_REPO = str(Path(__file__).resolve().parent.parent)
+if _REPO not in sys.path:
+    sys.path.insert(0, _REPO)
+
+from app import APP_NAME  # noqa: E402
+from app.build_info import FILE_NAME as BUILD_INFO_NAME  # noqa: E402
+from app.engine.runtime import META_SOURCE_SHA, META_UNTRAINED  # noqa: E402
+from app.model_files import MANIFEST_NAME  # noqa: E402
+
 BUNDLE_IDENTIFIER = "org.facemirror.FaceMirror"
 TARGET_ARCH = "arm64"  # Apple Silicon only: the CoreML execution provider is the point of the Mac build
 
@@ -49,19 +61,20 @@ ENV_ALLOW_UNTRAINED = "FACEMIRROR_SPEC_ALLOW_UNTRAINED"  # 1: allow random-weigh
 ENV_DETECTOR_ONLY = "FACEMIRROR_SPEC_DETECTOR_ONLY"    # 1: build without STAR on purpose (said in the app)
 ENV_CHECKPOINT_SHA_PREFIX = "FACEMIRROR_SPEC_CHECKPOINT_SHA256_"  # + STAR / RETINAFACE: pinned checkpoint
 ENV_CODESIGN_IDENTITY = "FACEMIRROR_CODESIGN_IDENTITY"
+ENV_BUILD_NUMBER = "FACEMIRROR_BUILD_NUMBER"  # CFBundleVersion: a number that only goes up (CI: run number)
 ENV_ENTITLEMENTS = "FACEMIRROR_ENTITLEMENTS"
 
 WEIGHTS_DEST = "weights"  # folder inside the bundle; app/paths.py looks in sys._MEIPASS/weights
-MANIFEST_NAME = "manifest.json"
 
 # Qt modules the app imports. Everything else of PySide6 is excluded.
-USED_QT_MODULES = ("QtCore", "QtGui", "QtWidgets")
+# QtMultimedia: the live camera mode (QCamera, QMediaCaptureSession, QVideoSink, QMediaDevices).
+USED_QT_MODULES = ("QtCore", "QtGui", "QtWidgets", "QtMultimedia")
 
 # Fallback list of PySide6 modules to exclude when the installed PySide6 cannot be listed.
 KNOWN_UNUSED_QT_MODULES = (
     "Qt3DAnimation", "Qt3DCore", "Qt3DExtras", "Qt3DInput", "Qt3DLogic", "Qt3DRender", "QtAxContainer",
     "QtBluetooth", "QtCharts", "QtConcurrent", "QtDBus", "QtDataVisualization", "QtDesigner", "QtGraphs",
-    "QtGraphsWidgets", "QtHelp", "QtHttpServer", "QtLocation", "QtMultimedia", "QtMultimediaWidgets",
+    "QtGraphsWidgets", "QtHelp", "QtHttpServer", "QtLocation", "QtMultimediaWidgets",
     "QtNetwork", "QtNetworkAuth", "QtNfc", "QtOpenGL", "QtOpenGLWidgets", "QtPdf", "QtPdfWidgets",
     "QtPositioning", "QtPrintSupport", "QtQml", "QtQuick", "QtQuick3D", "QtQuickControls2",
     "QtQuickTest", "QtQuickWidgets", "QtRemoteObjects", "QtScxml", "QtSensors", "QtSerialBus",
@@ -92,7 +105,7 @@ EXCLUDED_THIRD_PARTY = (
 # Third-party packages the app imports lazily at run time (video I/O, plots); listed so the bundle
 # has them even where PyInstaller's scan of the app's lazy imports could miss one. matplotlib
 # needs Pillow (PIL), which therefore stays in the bundle too.
-RUNTIME_THIRD_PARTY = ("av", "matplotlib", "matplotlib.backends.backend_agg", "matplotlib.backends.backend_svg", "PIL")
+RUNTIME_THIRD_PARTY = ("av", "PySide6.QtMultimedia", "matplotlib", "matplotlib.backends.backend_agg", "matplotlib.backends.backend_svg", "PIL")
 
 # Distributions whose metadata the app reads at run time (app/diagnostics.py PACKAGES).
 METADATA_DISTRIBUTIONS = ("onnxruntime", "numpy", "opencv-python-headless", "PySide6-Essentials", "av", "matplotlib")
@@ -120,12 +133,18 @@ UNUSED_QT_LIB_PREFIXES = (
     "PrintSupport",
 )
 
+# Qt libraries kept although a prefix above matches them (exact module names): QtMultimedia (the
+# live camera) and what it and its FFmpeg backend plugin link to (QtNetwork, QtConcurrent; on
+# Linux the plugin also links QtQml/QtQuick/QtOpenGL). QtMultimediaQuick/Widgets stay out.
+KEPT_QT_LIBS = frozenset({"Multimedia", "Network", "Concurrent", "Qml", "QmlModels", "QmlMeta",
+                          "QmlWorkerScript", "Quick", "OpenGL"})
+
 # Qt plugin folders that no part of the app needs (SVG icons, vector images, QML debugging,
 # SQL, TLS/network status, Designer, printing, TUIO touch over the network, embedded-Linux EGL).
 UNUSED_QT_PLUGIN_TYPES = (
     "iconengines", "vectorimageformats", "qmltooling", "sqldrivers", "tls", "networkinformation",
     "designer", "printsupport", "generic", "egldeviceintegrations", "position", "sensors",
-    "multimedia", "webview", "texttospeech", "scenegraph", "qmllint",
+    "webview", "texttospeech", "scenegraph", "qmllint",
 )
 # Single plugins we drop inside otherwise kept folders (matched against the file name): SVG/PDF
 # image formats, the virtual keyboard (QtQuick), Linux framebuffer/EGL/VNC platforms, and the
@@ -148,14 +167,31 @@ def read_version(init_py: Path) -> str:
     raise ValueError(f"no __version__ = '...' string in {init_py}")
 
 
-def info_plist(version: str) -> dict:
+CAMERA_USAGE = ("FaceMirror shows the camera's picture mirrored left and right during a live "
+                "assessment and records it only when you press Record. Nothing leaves this Mac.")
+MICROPHONE_USAGE = ("FaceMirror records sound with a live assessment only when you press Record, "
+                    "into the file you choose. Nothing leaves this Mac.")
+
+
+def bundle_version(version: str, build_number: str | None) -> str:
+    """CFBundleVersion: the CI build number (macOS compares it to decide what is newer, so it
+    must only go up), else the marketing version for a local build."""
+    build = (build_number or "").strip()
+    if not build:
+        return version
+    if not build.isdigit():
+        raise ValueError(f"{ENV_BUILD_NUMBER} must be a whole number, not {build!r}")
+    return str(int(build))
+
+
+def info_plist(version: str, build_number: str | None = None) -> dict:
     """Info.plist entries merged over PyInstaller's defaults (executable, icon, package type)."""
     return {
         "CFBundleName": APP_NAME,
         "CFBundleDisplayName": APP_NAME,
         "CFBundleIdentifier": BUNDLE_IDENTIFIER,
         "CFBundleShortVersionString": version,
-        "CFBundleVersion": version,
+        "CFBundleVersion": bundle_version(version, build_number),
         "CFBundleDevelopmentRegion": "en",
         "LSMinimumSystemVersion": MIN_MACOS,
         "LSApplicationCategoryType": "public.app-category.medical",
@@ -168,6 +204,10 @@ def info_plist(version: str) -> dict:
         # Qt delivers them as QFileOpenEvent (argv emulation is off).
         "CFBundleDocumentTypes": document_types(),
         "UTImportedTypeDeclarations": imported_types(),
+        # The live mode (QCamera): macOS asks the user with these words and kills an app that
+        # opens the camera or microphone without them.
+        "NSCameraUsageDescription": CAMERA_USAGE,
+        "NSMicrophoneUsageDescription": MICROPHONE_USAGE,
     }
 
 
@@ -283,22 +323,51 @@ def load_manifest(path: Path) -> dict:
 
 
 def weights_datas(weights_dir: Path, repo_weights_dir: Path) -> list[tuple[str, str]]:
-    """(source, 'weights') pairs: every *.onnx of weights_dir and the manifest.
+    """(source, 'weights') pairs: every *.onnx of weights_dir and the models' licence texts.
 
-    The manifest comes from weights_dir when it has one, else from the repository's weights/
-    (a folder of development models usually has none).
+    The manifest is not among them: the spec writes the merged one (bundle_manifest) itself.
     """
     weights_dir, repo_weights_dir = Path(weights_dir), Path(repo_weights_dir)
     datas = [(str(p), WEIGHTS_DEST) for p in sorted(weights_dir.glob("*.onnx")) if p.is_file()]
-    manifest = weights_dir / MANIFEST_NAME
-    if not manifest.is_file():
-        manifest = repo_weights_dir / MANIFEST_NAME
-    if manifest.is_file():
-        datas.append((str(manifest), WEIGHTS_DEST))
     # The models' licence texts (e.g. weights/LICENSE-retinaface.txt) travel with the models.
     licences = {p.name: p for d in (repo_weights_dir, weights_dir) for p in sorted(d.glob("LICENSE*")) if p.is_file()}
     datas += [(str(p), WEIGHTS_DEST) for _, p in sorted(licences.items())]
     return datas
+
+
+def merge_manifests(repo: Mapping, converted: Mapping | None) -> dict:
+    """The one manifest a bundle carries: the repository's, with a model folder's entries over it.
+
+    `convert star --out DIR/...` writes DIR/manifest.json listing only what it converted; bundling
+    that file alone made the frozen app fail with "no model 'retinaface'". Every model and
+    checkpoint of the repository's manifest stays; an entry of the converted folder's manifest
+    replaces the repository's fields it sets (its `converted` records are merged, not replaced).
+    """
+    import copy
+
+    merged = copy.deepcopy(dict(repo))
+    if not converted:
+        return merged
+    models = merged.setdefault("models", {})
+    for key, entry in converted.get("models", {}).items():
+        base = models.get(key, {})
+        new = {**base, **copy.deepcopy(entry)}
+        new["converted"] = {**base.get("converted", {}), **entry.get("converted", {})}
+        models[key] = new
+    checkpoints = merged.setdefault("checkpoints", {})
+    for key, ck in converted.get("checkpoints", {}).items():
+        checkpoints[key] = {**checkpoints.get(key, {}), **ck}
+    return merged
+
+
+def bundle_manifest(weights_dir: Path, repo_weights_dir: Path) -> dict:
+    """merge_manifests of the repository's weights/manifest.json and weights_dir's (if any)."""
+    repo_file = Path(repo_weights_dir) / MANIFEST_NAME
+    repo = load_manifest(repo_file) if repo_file.is_file() else {"models": {}, "checkpoints": {}}
+    other = Path(weights_dir) / MANIFEST_NAME
+    if other.is_file() and other.resolve() != repo_file.resolve():
+        return merge_manifests(repo, load_manifest(other))
+    return merge_manifests(repo, None)
 
 
 def missing_required_models(datas: Sequence[tuple[str, str]], manifest: dict) -> list[tuple[str, str]]:
@@ -317,7 +386,7 @@ def model_is_untrained(path: Path) -> bool:
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     meta = sess.get_modelmeta().custom_metadata_map
-    return str(meta.get("facemirror.untrained", "")).lower() == "true"
+    return str(meta.get(META_UNTRAINED, "")).lower() == "true"
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,12 +435,21 @@ def is_unused_qt(dest: str) -> bool:
     if plugin is not None:
         ptype, fname = plugin
         return ptype in UNUSED_QT_PLUGIN_TYPES or bool(UNUSED_QT_PLUGIN_NAMES.search(fname))
+    if _norm(dest).split("/")[-1].endswith(".qm"):
+        return True  # Qt's translations: the app's text is English only and loads no QTranslator
     mod = qt_module_of(dest)
-    return mod is not None and mod.startswith(UNUSED_QT_LIB_PREFIXES)
+    return mod is not None and mod not in KEPT_QT_LIBS and mod.startswith(UNUSED_QT_LIB_PREFIXES)
+
+
+# Files hooks collect that the frozen app never loads (matched against the bundle path):
+# onnxruntime's C library for other languages (the Python binding links its own
+# onnxruntime_pybind11_state; 35 MB on macOS), and torch's metadata without torch (it made the
+# frozen `doctor` say torch is installed).
+UNUSED_FILES = re.compile(r"(^|/)onnxruntime/capi/libonnxruntime[^/]*\.dylib$|(^|/)torch-[^/]*\.dist-info(/|$)")
 
 
 def should_drop(dest: str) -> bool:
-    return is_cv2_qt(dest) or is_unused_qt(dest)
+    return is_cv2_qt(dest) or is_unused_qt(dest) or bool(UNUSED_FILES.search(_norm(dest)))
 
 
 def symlink_target(entry: tuple) -> str:
@@ -527,8 +605,6 @@ def check_min_macos(entries: Iterable[tuple], declared: str = MIN_MACOS, arch: s
 # STAR or an explicit detector-only build; pinned release inputs
 
 STAR_FILE = "star_landmark_98.onnx"
-META_SOURCE_SHA = "facemirror.source_sha256"   # written by app/convert (the checkpoint's sha256)
-META_UNTRAINED = "facemirror.untrained"
 
 
 def star_rule(datas: Sequence[tuple[str, str]], env: Mapping[str, str]) -> tuple[bool, str | None]:
@@ -615,11 +691,8 @@ def model_metadata(path: Path) -> dict[str, str]:
 def file_sha256(path: Path) -> str:
     import hashlib
 
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def build_info(version: str, detector_only: bool, model_files: Sequence[str]) -> dict:
@@ -771,7 +844,6 @@ def write_licence_folder(dists: Sequence, licences_dir: Path, dest: Path) -> lis
 # --------------------------------------------------------------------------------------------
 # What a finished bundle must contain (checked after the build, and again on CI)
 
-BUILD_INFO_NAME = "build_info.json"
 ICON_PNG = "resources/FaceMirror.png"
 # (marker file in the bundle, words the notices must contain): a bundled copy of a library needs
 # its licence text.
@@ -828,6 +900,13 @@ def check_bundle(bundle: Path) -> list[str]:
     for pkg in REQUIRED_PACKAGES:
         if pkg not in names:
             problems.append(f"package {pkg} is missing")
+    for r in roots:
+        if not r.is_dir():
+            continue
+        for f in r.rglob("*"):
+            rel = f.relative_to(r).as_posix()
+            if UNUSED_FILES.search(rel) or rel.endswith(".qm") or "WebEngine" in rel:
+                problems.append(f"{rel} is bundled but the spec leaves it out (UNUSED_FILES / Qt filters)")
     notices_path = _find(roots, NOTICES_NAME)
     # Whitespace-normalised: licence headers are centred with runs of spaces and line breaks.
     notices = " ".join(notices_path.read_text(encoding="utf-8").split()) if notices_path else ""
@@ -843,6 +922,70 @@ def check_bundle(bundle: Path) -> list[str]:
     return problems
 
 
+# --------------------------------------------------------------------------------------------
+# Bundle size: by part, against the budget recorded in packaging/size_budget.json
+
+SIZE_BUDGET_FILE = "size_budget.json"  # in packaging/
+SIZE_GROWTH_ALLOWED = 0.10  # a bundle more than 10 % over its recorded budget fails
+# (part, pattern on the path inside the bundle's data roots), first match wins.
+# Qt Multimedia comes before Qt: it lives inside PySide6/, which the Qt part would claim.
+SIZE_PARTS = (
+    ("models", re.compile(r"^weights/")),
+    ("Qt Multimedia (+ its FFmpeg)", re.compile(r"Multimedia|FFmpegStub|^PySide6/Qt/lib/lib(av|sw)")),
+    ("Qt (PySide6, shiboken6)", re.compile(r"^(PySide6|shiboken6)/|^libQt6|^Qt[A-Z]")),
+    ("OpenCV (+ its FFmpeg)", re.compile(r"^(cv2|opencv_python[^/]*\.libs)/")),
+    ("PyAV (+ its FFmpeg and codecs)", re.compile(r"^(av|av\.libs)/")),
+    ("ONNX Runtime", re.compile(r"^onnxruntime")),
+    ("NumPy", re.compile(r"^(numpy|numpy\.libs)/")),
+    ("matplotlib + Pillow", re.compile(r"^(matplotlib|PIL|pillow\.libs|mpl_toolkits|fontTools|kiwisolver|contourpy)")),
+    ("licences", re.compile(r"^(licenses/|THIRD_PARTY_NOTICES)")),
+)
+
+
+def size_platform() -> str:
+    return "macos-arm64" if sys.platform == "darwin" else f"{sys.platform}-{os.uname().machine}"
+
+
+def size_by_part(bundle: Path) -> dict[str, int]:
+    """Bytes per part of a built bundle (symbolic links cost nothing and are not counted)."""
+    out: dict[str, int] = {}
+    for root in bundle_data_roots(bundle) + ([Path(bundle) / "Contents" / "MacOS"] if Path(bundle).suffix == ".app" else []):
+        if not root.is_dir():
+            continue
+        for f in root.rglob("*"):
+            if f.is_symlink() or not f.is_file():
+                continue
+            rel = f.relative_to(root).as_posix()
+            part = next((name for name, pat in SIZE_PARTS if pat.search(rel)), "Python and the rest")
+            out[part] = out.get(part, 0) + f.stat().st_size
+    return out
+
+
+def check_size(total_bytes: int, budget_mb: float | None) -> str | None:
+    """A problem when the bundle is more than SIZE_GROWTH_ALLOWED over its budget, else None."""
+    if budget_mb is None:
+        return None
+    limit = budget_mb * (1 + SIZE_GROWTH_ALLOWED)
+    if total_bytes / 1e6 > limit:
+        return (f"bundle is {total_bytes / 1e6:.0f} MB, more than {SIZE_GROWTH_ALLOWED:.0%} over its budget of "
+                f"{budget_mb:.0f} MB (packaging/{SIZE_BUDGET_FILE}): find what grew (size_by_part) or record a new budget")
+    return None
+
+
+def size_report(bundle: Path, budget_file: Path) -> tuple[str, str | None]:
+    """(table of MB by part, problem or None) for a built bundle on this platform."""
+    import json
+
+    parts = size_by_part(bundle)
+    total = sum(parts.values())
+    budgets = json.loads(Path(budget_file).read_text(encoding="utf-8"))
+    budget = budgets.get(size_platform())
+    lines = [f"  {name:34s} {size / 1e6:7.1f} MB" for name, size in sorted(parts.items(), key=lambda kv: -kv[1])]
+    lines.append(f"  {'total':34s} {total / 1e6:7.1f} MB (budget {budget if budget is not None else 'not recorded'}"
+                 f" MB for {size_platform()})")
+    return "\n".join(lines), check_size(total, budget)
+
+
 if __name__ == "__main__":  # python packaging/spec_config.py check BUNDLE
     if len(sys.argv) == 3 and sys.argv[1] == "check":
         found = check_bundle(Path(sys.argv[2]))
@@ -850,5 +993,11 @@ if __name__ == "__main__":  # python packaging/spec_config.py check BUNDLE
             print(f"bundle check: {problem}", file=sys.stderr)
         print(f"bundle check: {'FAILED' if found else 'ok'}: {sys.argv[2]}")
         sys.exit(1 if found else 0)
-    print("usage: python packaging/spec_config.py check PATH/TO/FaceMirror.app", file=sys.stderr)
+    if len(sys.argv) == 3 and sys.argv[1] == "size":
+        table, problem = size_report(Path(sys.argv[2]), Path(__file__).with_name(SIZE_BUDGET_FILE))
+        print(table)
+        if problem:
+            print(f"size check: {problem}", file=sys.stderr)
+        sys.exit(1 if problem else 0)
+    print("usage: python packaging/spec_config.py check|size PATH/TO/FaceMirror.app", file=sys.stderr)
     sys.exit(2)

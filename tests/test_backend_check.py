@@ -98,3 +98,44 @@ def test_sample_feeds_use_declared_shapes_and_types(tmp_path):
     sess = ort.InferenceSession(str(model), providers=[runtime.CPU])
     feeds = backend_check.sample_feeds(sess)
     assert feeds["x"].shape == (1, 4, 16, 16) and feeds["x"].dtype == np.float32
+
+
+def test_outputs_agree_within_the_stated_fraction_of_each_outputs_range():
+    from app.engine import backend_check as bc
+
+    ref = [np.linspace(0, 100, 50, dtype=np.float32).reshape(1, 50), np.zeros((1, 3), np.float32)]
+    close = [ref[0] + 0.9, ref[1]]  # 0.9 of a range of 100: 9e-3 < 1e-2
+    ok, words = bc.outputs_agree(["landmarks", "scores"], ref, close)
+    assert ok and "agree with the CPU provider" in words and "landmarks 9.0e-03" in words
+    far = [ref[0] + 1.5, ref[1]]  # 1.5 % of the range: beyond the limit
+    ok, words = bc.outputs_agree(["landmarks", "scores"], ref, far)
+    assert not ok and "DIFFER" in words and "landmarks 1.5e-02" in words
+    assert not bc.outputs_agree(["x"], [ref[0]], [ref[0][:, :10]])[0]  # shape
+    assert not bc.outputs_agree(["x"], [ref[0]], [ref[0] * np.nan])[0]  # NaN
+    assert not bc.outputs_agree(["s"], [ref[1]], [ref[1] + 1e-3])[0]  # constant reference, any difference
+
+
+def test_coreml_on_a_vm_is_labelled_cpu_compute_units_injected_platform_facts():
+    """GitHub's macOS runners are VMs (kern.hv_vmm_present = 1): CoreML there runs on the CPU."""
+    from app.engine import backend_check as bc
+
+    assert bc.running_in_vm("1\n") and not bc.running_in_vm("0\n")
+    assert bc.coreml_label(True) == "CoreML (VM: CPU compute units)"
+    assert bc.coreml_label(False) == "CoreML"
+
+
+def test_prove_backend_on_the_cpu_has_no_comparison(tmp_path):
+    """On the CPU provider there is nothing to compare with: no agreement line (see outputs_agree)."""
+    from app.engine import backend_check as bc
+    from app.engine import runtime
+
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    proof = bc.prove_backend(path, available_providers=["CPUExecutionProvider"])
+    assert proof.backend.provider == runtime.CPU and proof.agreement is None  # nothing to compare

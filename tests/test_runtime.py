@@ -225,3 +225,25 @@ def test_coreml_init_failure_is_named_in_describe(model_file, tmp_path):
     _, backend = runtime.create_session(model_file, threads=1, session_factory=rec, cache_dir=tmp_path / "c",
                                         available_providers=[runtime.COREML, runtime.CPU])
     assert backend.describe() == "CPU, 1 thread (CoreML failed to start)"
+
+
+def test_coreml_cache_pruning_removes_other_ort_versions_and_unused_entries_only(tmp_path):
+    import time
+
+    from app.engine import runtime
+
+    now = time.time()
+    current = runtime.coreml_cache_key("a" * 64, "1.32.0")
+    recent_other_model = runtime.coreml_cache_key("b" * 64, "1.32.0")
+    old_unused = runtime.coreml_cache_key("c" * 64, "1.32.0")
+    old_ort = runtime.coreml_cache_key("d" * 64, "1.31.1")
+    for name in (current, recent_other_model, old_unused, old_ort, "not-ours"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.mlmodelc").write_bytes(b"x")
+    old = now - runtime.COREML_CACHE_MAX_AGE_S - 3600
+    os.utime(tmp_path / old_unused, (old, old))
+    os.utime(tmp_path / current, (old, old))  # in use right now: kept whatever its age
+    removed = runtime.prune_coreml_cache(tmp_path, "1.32.0", keep=current, now=now)
+    assert sorted(removed) == sorted([old_unused, old_ort])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([current, recent_other_model, "not-ours"])
+    assert runtime.prune_coreml_cache(tmp_path / "missing", "1.32.0") == []

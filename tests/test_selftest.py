@@ -1,4 +1,4 @@
-"""`--self-test` from source: models, provider proof, H.264 via PyAV + OpenCV, plots, window.
+"""`--self-test` from source: models, provider proof, H.264 via PyAV (OpenCV loaded), plots, window.
 
 CoreML cannot run here: `--require-coreml` is tested with the provider facts injected (CoreML
 listed by ONNX Runtime, but the profile shows the CPU ran the nodes).
@@ -95,6 +95,31 @@ def test_on_macos_the_window_check_fails_without_cocoa_injected_platform(qapp, m
 
 
 def _h264_line(out: str) -> bool:
-    """The app's writer chose libx264 here (no VideoToolbox) and both FFmpeg copies read the file back."""
+    """The app's writer chose libx264 here (no VideoToolbox) and PyAV read every frame back (OpenCV loaded)."""
     return any(line.startswith("H.264 encode (libx264") and line.endswith(
-        "and decode in one process: PyAV 12/12 frames, OpenCV 12/12 frames") for line in out.splitlines())
+        "and decode in one process: PyAV 12/12 frames") for line in out.splitlines())
+
+
+def test_queue_probe_reads_the_container_with_pyav(tmp_path):
+    """The window's queue probe (app/gui/jobs.py): frames, fps and duration of a clip written
+    with known values, and Nones for what is not a video."""
+    import av
+    import numpy as np
+
+    from app.gui.jobs import probe_video
+
+    path = tmp_path / "clip.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(30):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 8, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    frames, fps, duration = probe_video(path)
+    assert frames == 30 and fps == pytest.approx(25.0) and duration == pytest.approx(1.2, abs=0.05)
+    (tmp_path / "notes.mp4").write_text("not a video")
+    assert probe_video(tmp_path / "notes.mp4") == (None, None, None)
+    assert probe_video(tmp_path / "missing.mp4") == (None, None, None)

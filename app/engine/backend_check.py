@@ -32,6 +32,7 @@ class ProviderProof:
     model: str
     backend: runtime.Backend
     nodes: dict[str, int] = field(default_factory=dict)  # provider -> distinct nodes executed
+    agreement: tuple[bool, str] | None = None  # outputs vs the CPU provider (when not on the CPU)
 
     def summary(self) -> str:
         counts = ", ".join(f"{_short(p)} {n} node{'s' if n != 1 else ''}" for p, n in sorted(self.nodes.items()))
@@ -75,6 +76,56 @@ def coreml_ran_graph(nodes: Mapping[str, int]) -> tuple[bool, str]:
     return True, f"CoreML ran the whole graph ({coreml} partition{'s' if coreml != 1 else ''})"
 
 
+# How far an accelerated provider's outputs may be from the CPU provider's on the same input,
+# as a fraction of the CPU output's range (max - min) per output: CoreML runs in float16 on the
+# GPU/Neural Engine (about 3 significant digits), so 1e-2 of the range; for landmarks in a face
+# box that range is the box, so points agree within 1 % of the face.
+OUTPUT_RTOL = 1e-2
+
+
+def outputs_agree(names: Iterable[str], reference: Iterable[np.ndarray], other: Iterable[np.ndarray],
+                  rtol: float = OUTPUT_RTOL) -> tuple[bool, str]:
+    """(ok, words): every output within rtol x its reference range of the reference (CPU)."""
+    worst: list[str] = []
+    ok = True
+    for name, ref, out in zip(names, reference, other):
+        ref = np.asarray(ref, np.float64)
+        out = np.asarray(out, np.float64)
+        if ref.shape != out.shape:
+            return False, f"{name}: shape {out.shape} differs from the CPU's {ref.shape}"
+        if not np.all(np.isfinite(out)):
+            return False, f"{name}: non-finite values"
+        scale = float(ref.max() - ref.min()) if ref.size else 0.0
+        diff = float(np.max(np.abs(ref - out))) if ref.size else 0.0
+        rel = diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
+        ok = ok and rel <= rtol
+        worst.append(f"{name} {rel:.1e}")
+    verdict = "agree with" if ok else "DIFFER from"
+    return ok, f"outputs {verdict} the CPU provider (max |diff| / range: {', '.join(worst)}; limit {rtol:g})"
+
+
+def running_in_vm(hv_vmm_present: str | None = None) -> bool:
+    """True inside a virtual machine (macOS: sysctl kern.hv_vmm_present = 1). GitHub's macOS
+    runners are VMs: no Neural Engine and no GPU for Core ML, which then runs on the CPU."""
+    if hv_vmm_present is None:
+        import subprocess
+        import sys
+
+        if sys.platform != "darwin":
+            return False
+        try:
+            hv_vmm_present = subprocess.run(["sysctl", "-n", "kern.hv_vmm_present"], capture_output=True,
+                                            text=True, timeout=5).stdout
+        except (OSError, subprocess.SubprocessError):
+            return False
+    return hv_vmm_present.strip() == "1"
+
+
+def coreml_label(in_vm: bool) -> str:
+    """What to call the CoreML run: on a VM it proves CoreML on the CPU compute units only."""
+    return "CoreML (VM: CPU compute units)" if in_vm else "CoreML"
+
+
 def sample_feeds(session) -> dict[str, np.ndarray]:
     """Inputs of the model's declared shapes (symbolic dimensions as 1), filled with noise."""
     rng = np.random.default_rng(0)
@@ -109,6 +160,14 @@ def prove_backend(model_path: str | os.PathLike, **session_kwargs) -> ProviderPr
     with tempfile.TemporaryDirectory(prefix="facemirror-profile-") as tmp:
         session, backend = runtime.create_session(model_path, session_factory=_profiling_factory(
             str(Path(tmp) / "profile")), **session_kwargs)
-        session.run(None, sample_feeds(session))
+        feeds = sample_feeds(session)
+        outputs = session.run(None, feeds)
         nodes = count_nodes_by_provider(read_profile(session.end_profiling()))
-    return ProviderProof(model=Path(model_path).name, backend=backend, nodes=nodes)
+    agreement = None
+    if backend.provider != runtime.CPU:
+        import onnxruntime as ort
+
+        cpu = ort.InferenceSession(str(model_path), sess_options=runtime.cpu_session_options(backend.threads),
+                                   providers=[runtime.CPU])
+        agreement = outputs_agree([o.name for o in cpu.get_outputs()], cpu.run(None, feeds), outputs)
+    return ProviderProof(model=Path(model_path).name, backend=backend, nodes=nodes, agreement=agreement)

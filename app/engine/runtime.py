@@ -15,6 +15,7 @@ tested on machines without CoreML or CUDA.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -103,6 +104,40 @@ def coreml_cache_key(model_sha256_hex: str, ort_version: str) -> str:
     """Name of the cache sub-folder: what the compiled model depends on, and nothing else."""
     safe_version = "".join(c if c.isalnum() or c in ".-_" else "_" for c in ort_version)
     return f"{model_sha256_hex}-ort{safe_version}"
+
+
+_CACHE_KEY_RE = re.compile(r"^[0-9a-f]{64}-ort(?P<ort>[A-Za-z0-9._-]+)$")
+# A compiled model not used for this long is removed (it is rebuilt in seconds if needed again).
+COREML_CACHE_MAX_AGE_S = 60 * 24 * 3600
+
+
+def prune_coreml_cache(root: Path, ort_version: str, keep: str = "", now: float | None = None) -> list[str]:
+    """Remove cache sub-folders no session can use any more: those of another ONNX Runtime
+    version (an upgrade never reads them) and those unused for COREML_CACHE_MAX_AGE_S. Only
+    folders named like coreml_cache_key's are touched; `keep` is never removed. Returns the
+    names removed; a folder that cannot be removed is left for the next start."""
+    import shutil
+    import time
+
+    current = coreml_cache_key("0" * 64, ort_version).split("-ort", 1)[1]
+    now = time.time() if now is None else now
+    removed: list[str] = []
+    try:
+        entries = list(Path(root).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _CACHE_KEY_RE.match(entry.name)
+        if not m or entry.name == keep or not entry.is_dir() or entry.is_symlink():
+            continue
+        try:
+            stale = m.group("ort") != current or now - entry.stat().st_mtime > COREML_CACHE_MAX_AGE_S
+            if stale:
+                shutil.rmtree(entry)
+                removed.append(entry.name)
+        except OSError:
+            continue
+    return removed
 
 
 class CacheFolderError(OSError):
@@ -283,5 +318,13 @@ def _coreml_cache_for(path: Path, cache_root: Path | None, ort_version: str | No
         digest = model_sha256(path)
     except OSError as exc:
         raise CacheFolderError(f"cannot hash {path} for the CoreML cache key ({exc})") from exc
-    key = coreml_cache_key(digest, ort_version or onnxruntime_version())
-    return prepare_cache_folder((cache_root or coreml_cache_dir()) / key)
+    version = ort_version or onnxruntime_version()
+    key = coreml_cache_key(digest, version)
+    root = cache_root or coreml_cache_dir()
+    folder = prepare_cache_folder(root / key)
+    try:
+        os.utime(folder)  # its age is the time since last use (what pruning reads)
+    except OSError:
+        pass
+    prune_coreml_cache(root, version, keep=key)
+    return folder

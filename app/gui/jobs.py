@@ -117,20 +117,32 @@ def refused_message(refused: list[tuple[Path, str]]) -> str:
 
 
 def probe_video(path: Path) -> tuple[int | None, float | None, float | None]:
-    """(frame count estimate, fps, duration in s) read cheaply from the container, Nones if unknown."""
-    import cv2
+    """(frame count estimate, fps, duration in s) read cheaply from the container, Nones if unknown.
 
-    cap = cv2.VideoCapture(str(path))
+    PyAV, like every other video read of the app: OpenCV is used for image operations only.
+    """
+    import av
+
     try:
-        if not cap.isOpened():
-            return None, None, None
-        n = cap.get(cv2.CAP_PROP_FRAME_COUNT)
-        fps = cap.get(cv2.CAP_PROP_FPS)
-    finally:
-        cap.release()
-    frames = int(n) if n and n > 0 else None
-    fps = float(fps) if fps and 0 < fps <= 1000 else None
-    duration = frames / fps if frames and fps else None
+        with av.open(str(path)) as container:
+            streams = container.streams.video
+            if not streams:
+                return None, None, None
+            stream = streams[0]
+            n = stream.frames
+            rate = stream.average_rate or stream.guessed_rate
+            fps = float(rate) if rate else None
+            duration = None
+            if stream.duration and stream.time_base:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration:
+                duration = container.duration / av.time_base
+    except (av.FFmpegError, OSError, ValueError):
+        return None, None, None
+    fps = fps if fps and 0 < fps <= 1000 else None
+    frames = int(n) if n and n > 0 else (int(round(duration * fps)) if duration and fps else None)
+    if duration is None and frames and fps:
+        duration = frames / fps
     return frames, fps, duration
 
 
