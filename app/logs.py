@@ -4,11 +4,18 @@ the user's terminal.
 The log lives where the platform's tools look (macOS: ~/Library/Logs/FaceMirror, shown by
 Console.app; Linux: $XDG_STATE_HOME/FaceMirror/log). Errors a packaged app hits would otherwise
 be lost: a .app has no terminal. The window's "Show log" and "Copy diagnostic info" read it.
+
+Privacy: file names of recordings often carry the patient's name, and the log is what a user is
+asked to send to support. Every line is redacted before it is written or kept: folders are
+dropped and each file name becomes an opaque token that stays the same for the same name
+(``<file 3fa2c1>.mp4``), so support can follow one file through the log without learning its name.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import logging.handlers
+import re
 import sys
 from collections import deque
 from pathlib import Path
@@ -19,6 +26,58 @@ LOG_NAME = "facemirror.log"
 _FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"
 _MAX_BYTES = 2_000_000
 _BACKUPS = 3
+
+
+_PATH = re.compile(r"""(?:[A-Za-z]:)?(?:[\\/][^\s\\/:'"<>|,;()\[\]]+)+[\\/]?""")
+# recordings, pictures and FaceMirror's outputs (and their temporary files); program files, module
+# names and numbers are kept
+_PRIVATE_SUFFIXES = ("mp4|mov|m4v|avi|mkv|webm|mts|m2ts|3gp|wmv|mpg|mpeg|mxf|csv|json|html|tmp|jpg|jpeg|png|"
+                     "heic|tif|tiff|bmp")
+_FILE = re.compile(r"""(?<![\w<])([^\s\\/:'"<>|,;()\[\]]+)\.(""" + _PRIVATE_SUFFIXES + r""")\b""", re.IGNORECASE)
+_KEEP_SUFFIXES = {"py", "onnx", "dylib", "so", "dll", "log"}   # program files say nothing about patients
+
+
+def _token(name: str) -> str:
+    return hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:6]
+
+
+def _file(m: re.Match) -> str:
+    stem, ext = m.group(1), m.group(2)
+    return f"<file {_token(stem + '.' + ext)}>.{ext}"
+
+
+def _path(m: re.Match) -> str:
+    whole = m.group(0).rstrip("/\\")
+    name = re.split(r"[\\/]", whole)[-1]
+    if "." in name and name.rsplit(".", 1)[1].lower() not in _KEEP_SUFFIXES:
+        ext = name.rsplit(".", 1)[1]
+        return f"<file {_token(name)}>.{ext}"
+    return "<folder>" if "." not in name else f"<program file>/{name}"
+
+
+_private: set[str] = set()
+
+
+def note_private(path) -> None:
+    """Names the log must never show, whatever their form in a message (a file name with spaces
+    cannot be told from the words around it): a recording's name, stem and folder name."""
+    p = Path(path)
+    for part in (str(p), p.name, p.stem, p.parent.name):
+        if len(part) >= 3:
+            _private.add(part)
+
+
+def redact(text: str) -> str:
+    """The text with folders and recording/output file names replaced by opaque tokens."""
+    for name in sorted(_private, key=len, reverse=True):
+        if name in text:
+            text = text.replace(name, f"<name {_token(name)}>")
+    return _FILE.sub(_file, _PATH.sub(_path, text))
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 class _RecentErrors(logging.Handler):
@@ -54,7 +113,7 @@ def setup(level: int = logging.INFO) -> Path | None:
     root = logging.getLogger()
     if _configured is not None or recent_errors in root.handlers:
         return _configured
-    fmt = logging.Formatter(_FORMAT)
+    fmt = _RedactingFormatter(_FORMAT)
     recent_errors.setFormatter(fmt)
     root.addHandler(recent_errors)
     if root.level == logging.NOTSET or root.level > level:
@@ -70,8 +129,15 @@ def setup(level: int = logging.INFO) -> Path | None:
     root.addHandler(handler)
     quiet_native_libraries()
     _configured = log_file()
-    logging.getLogger(__name__).info("%s started: %s", APP_NAME, " ".join(sys.argv))
+    # the command only: its arguments are patients' files
+    logging.getLogger(__name__).info("%s started: %s (version %s)", APP_NAME, " ".join(sys.argv[1:2]) or "window",
+                                     _version())
     return _configured
+
+
+def _version() -> str:
+    from app import __version__
+    return __version__
 
 
 def quiet_native_libraries() -> None:

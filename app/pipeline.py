@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app import model_files, notices
+from app import logs, model_files, notices
 from app.engine.midline import MIDLINE_METHODS, unhonoured_choice_note
 from app.landmarks_csv import LandmarksCsv, csv_columns
 from app.model_set import Models
@@ -145,6 +145,7 @@ class Pipeline:
                 on_preview: Callable[[Preview], None] | None = None,
                 cancel: threading.Event | None = None) -> Result:
         input_path = Path(input_path)
+        logs.note_private(input_path)       # the log names it only by an opaque token
         cancel = cancel or threading.Event()
         result = Result(input=input_path, ok=False)
         finals = output_paths(input_path, Path(out_dir), self.settings.annotated)
@@ -180,6 +181,10 @@ class Pipeline:
                 outputs.discard()
         if result.error:
             log.info("%s: %s", input_path, result.error)
+        else:
+            verdict = result.report.get("verdict") or {}
+            log.info("%s: done, %d frames at %.1f fps, backend %s, verdict %s: %s", input_path, result.frames,
+                     result.fps, self.models.describe(), verdict.get("level"), "; ".join(verdict.get("reasons") or []))
         return result
 
     # ------------------------------------------------------------------------------------------

@@ -60,6 +60,9 @@ def run(csv_path: Path, out_dir: Path | None, rest_text: str | None, overwrite: 
     The three files are published like every result set (app/outputs.OutputSet): all at once,
     earlier ones replaced only with --overwrite and then all or none.
     """
+    from app import logs
+
+    logs.note_private(csv_path)
     if not csv_path.is_file():
         raise MeasuresError(f"{csv_path} is not a file")
     rest = parse_time_range(rest_text) if rest_text else None
