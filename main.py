@@ -17,7 +17,7 @@ def _run() -> int:
             sys.stderr.write("cancelled\n")
         except (OSError, KeyboardInterrupt):
             pass
-        return 1
+        return 130
 
 
 if __name__ == "__main__":
@@ -28,5 +28,5 @@ if __name__ == "__main__":
             sys.stderr.write("cancelled\n")
         except (OSError, KeyboardInterrupt):
             pass
-        code = 1
+        code = 130
     sys.exit(code)

@@ -7,8 +7,9 @@ frames, fps, note). Inputs whose outputs would collide are refused before anythi
 SIGTERM and SIGHUP cancel cleanly (nothing partial is left). Partial files of killed runs are
 removed from each output folder before it is written to, and the run says so.
 
-Exit code 0 when every file succeeded, 1 otherwise (each failure named) or when cancelled, 2 when
-nothing could start (no face detector model, bad arguments).
+Exit code 0 when every file succeeded, 1 otherwise (each failure named), 2 when nothing could
+start (no face detector model, bad arguments), 128 + the signal's number when a signal cancelled
+the run (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), as schedulers read it.
 """
 from __future__ import annotations
 
@@ -75,12 +76,13 @@ def cancel_on_signals():
         yield cancel_signals.requested
     finally:
         cancel_signals.restore(previous)
-        cancel_signals.requested.clear()      # the batch is over; an in-process caller may run another
+        cancel_signals.clear()      # the batch is over; an in-process caller may run another
 
 
 def process_command(args, out=sys.stdout, err=sys.stderr) -> int:
     with cancel_on_signals() as requested:
-        return _process(args, requested, out, err)
+        code = _process(args, requested, out, err)
+        return cancel_signals.exit_code() if requested.is_set() else code
 
 
 def _plan(args, out, err) -> tuple[list[tuple[Path, Path]], list[tuple]]:
@@ -216,5 +218,9 @@ def _summary(rows: list[tuple], out) -> int:
     failures = [r for r in rows if r[1] != "done"]
     not_good = sum(1 for r in rows if r[1] == "done" and r[5] not in (None, GOOD))
     flagged = f" ({not_good} not rated good: read the verdict before use)" if not_good else ""
-    print(f"{len(rows) - len(failures)} of {len(rows)} succeeded{flagged}", file=out)
+    named = ""
+    if failures:
+        shown = [labels[r[0]] for r in failures[:10]]
+        named = f"; not done: {', '.join(shown)}" + (f" and {len(failures) - 10} more" if len(failures) > 10 else "")
+    print(f"{len(rows) - len(failures)} of {len(rows)} succeeded{flagged}{named}", file=out)
     return 0 if not failures else 1

@@ -13,10 +13,27 @@ import threading
 
 SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 requested = threading.Event()
+received: int | None = None     # the first signal's number (for the exit code a scheduler expects)
+CANCELLED = 1                   # cancelled without a signal (the window's Stop, a test)
 
 
 def _on_signal(signum, frame) -> None:
+    global received
+    if received is None:
+        received = signum
     requested.set()
+
+
+def exit_code() -> int:
+    """128 + the signal's number after a signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), as shells and
+    schedulers (SLURM, Ray, systemd) read it; 1 for a cancel without one."""
+    return 128 + received if received is not None else CANCELLED
+
+
+def clear() -> None:
+    global received
+    received = None
+    requested.clear()
 
 
 def install() -> dict:
@@ -34,3 +51,34 @@ def install() -> dict:
 def restore(previous: dict) -> None:
     for sig, handler in previous.items():
         signal.signal(sig, handler)
+
+
+class Interrupted(BaseException):
+    """A cancel signal in a command that runs on the main thread (`measures`): raised where the
+    command is, so its `finally` blocks discard what it was writing. BaseException, like
+    KeyboardInterrupt, so no `except Exception` swallows it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+def _raise(signum, frame) -> None:
+    raise Interrupted(signum)
+
+
+def raise_on_signals() -> dict:
+    """SIGINT, SIGTERM and SIGHUP raise Interrupted in the main thread. Returns the previous
+    handlers (for restore)."""
+    previous = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+    for name in SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            previous[sig] = signal.signal(sig, _raise)
+    return previous

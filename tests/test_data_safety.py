@@ -163,7 +163,7 @@ def test_sigterm_and_sighup_cancel_exactly_like_ctrl_c(tmp_path, weights, clips,
     wait_for_progress(proc)
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 1, stderr
+    assert proc.returncode == 128 + sig, stderr          # 143 / 129: what a scheduler expects
     assert "Traceback" not in stdout + stderr
     lines = summary_lines(stdout)
     assert [line.split()[:2] for line in lines] == [["long.mp4", "cancelled"], ["a.mp4", "cancelled"]]
@@ -203,7 +203,7 @@ def test_ctrl_c_at_any_moment_of_start_up_exits_cleanly(tmp_path, weights, clips
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=120)
     assert "Traceback" not in stdout + stderr and "KeyboardInterrupt" not in stderr, stderr
-    if proc.returncode == 1:                       # cancelled: said so, nothing written
+    if proc.returncode == 128 + sig:               # cancelled: said so, nothing written (130 / 143)
         assert "cancelled" in stdout + stderr and files(out) == {}
     elif "1 of 1 succeeded" in stdout:             # finished first (the signal may then end the exiting process)
         assert proc.returncode in (0, -sig) and len(files(out)) == len(ALL) and not hidden(out)
@@ -365,3 +365,34 @@ def test_disk_full_when_writing_the_report(tmp_path, models, clips, monkeypatch)
     result = Pipeline(models, Settings(overwrite=True)).process(clips["a"], out)
     assert not result.ok and "disk is full" in result.error, result.error
     assert files(out) == before
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_measures_signal_leaves_no_partial_and_exits_128_plus_signal(tmp_path, weights, clips, sig):
+    """`measures` on a long landmarks CSV, signalled while its temporary files exist."""
+    import csv
+
+    assert cli([clips["a"], "--out", tmp_path / "run"], weights).returncode == 0
+    with open(tmp_path / "run" / "a_landmarks.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    long_csv = tmp_path / "long" / "long_landmarks.csv"
+    long_csv.parent.mkdir()
+    step = float(rows[1]["time_ms"]) - float(rows[0]["time_ms"])
+    with open(long_csv, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        for k in range(40000):                     # about 22 minutes at 30 fps
+            r = dict(rows[k % len(rows)], frame=k, time_ms=round(k * step, 3))
+            w.writerow(r)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "main.py", "measures", str(long_csv), "--out", str(out)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not hidden(out) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert hidden(out), "measures finished before its temporary files could be seen"
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, stderr
+    assert "Traceback" not in stderr and "cancelled" in stderr
+    assert files(out) == {}                        # nothing published, no partial left

@@ -88,14 +88,22 @@ def run(csv_path: Path, out_dir: Path | None, rest_text: str | None, overwrite: 
 
 
 def measures_command(args) -> int:
+    from app import cancel
+
+    previous = cancel.raise_on_signals()    # a signal discards the partial files (run's finally)
     try:
         finals = run(Path(args.landmarks_csv), args.out, args.rest, args.overwrite)
+    except cancel.Interrupted as exc:
+        print("cancelled: nothing was written", file=sys.stderr)
+        return exc.exit_code
     except (MeasuresError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"error: cannot write the measures: {exc}", file=sys.stderr)
         return 1
+    finally:
+        cancel.restore(previous)
     for p in finals.values():
         print(f"wrote {p}")
     return 0
