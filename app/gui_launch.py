@@ -142,9 +142,38 @@ def launch_gui(argv: list[str] | None = None) -> int:
 
     window = MainWindow()
     window.show()
+    previous, watch = _quit_on_signals(app, window)
     status = app.exec()
-    _tear_down(window)
-    return status
+    watch.stop()
+    _tear_down(window)           # cancels the running file: its partial files are discarded
+    from app import cancel
+
+    cancel.restore(previous)
+    return cancel.exit_code() if cancel.received is not None else status
+
+
+def _quit_on_signals(app, window):
+    """Ctrl-C in the launching terminal, SIGTERM and SIGHUP quit the window cleanly (the running file
+    is cancelled and leaves nothing), then the process exits 128 + the signal. Python runs signal
+    handlers only between its own bytecodes, and Qt's event loop is C++: a short timer lets the
+    handler's flag be seen within 0.2 s."""
+    from PySide6.QtCore import QTimer
+
+    from app import cancel
+
+    cancel.clear()
+    previous = cancel.install()
+    watch = QTimer()
+    watch.setInterval(200)
+    def check() -> None:
+        if cancel.requested.is_set():
+            watch.stop()
+            window.shutdown()    # inside the event loop, as a quit from the menu: the worker winds down
+            app.quit()
+
+    watch.timeout.connect(check)
+    watch.start()
+    return previous, watch
 
 
 def _tear_down(window) -> None:
