@@ -89,8 +89,8 @@ def _plan(args, out, err) -> tuple[list[tuple[Path, Path]], list[tuple]]:
     """Inputs to process with their output folders, and rows for those refused before anything starts."""
     found, refused, skipped = expand_inputs([Path(p) for p in args.inputs])
     if skipped:
-        print(f"skipped {len(skipped)} FaceMirror output file{'s' if len(skipped) != 1 else ''} found in the "
-              "folders (outputs are never processed again)", file=out)
+        print(f"skipped {len(skipped)} FaceMirror output file{'s' if len(skipped) != 1 else ''} "
+              "(outputs are never processed again)", file=out)
     out_root = Path(args.out) if args.out else None
     jobs = [(inp.path, out_dir_for(inp, out_root)) for inp in found]
     collisions = find_collisions(jobs)

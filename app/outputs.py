@@ -418,6 +418,8 @@ def own_output_report(path: Path) -> Path | None:
     Recognised by name (NAME + an output suffix) AND by NAME_report.json beside it being a
     FaceMirror report, so a user's own "holiday_annotated.mp4" is still taken."""
     path = Path(path)
+    if path.name.endswith(SUFFIX["report"]) and _is_facemirror_report(path):
+        return path                      # the report itself (a shell glob of a results folder has it)
     for kind, suffix in SUFFIX.items():
         if kind != "report" and path.name.endswith(suffix) and len(path.name) > len(suffix):
             report = path.with_name(path.name[: -len(suffix)] + SUFFIX["report"])
@@ -438,12 +440,13 @@ def _is_facemirror_report(path: Path) -> bool:
 
 def expand_inputs(items: Iterable[Path], *, by_extension: bool = False
                   ) -> tuple[list[Input], list[tuple[Path, str]], list[Path]]:
-    """Files and folders -> (inputs, refused with reasons, FaceMirror outputs skipped in folders).
+    """Files and folders -> (inputs, refused with reasons, FaceMirror outputs skipped).
 
     Folders contribute the files with a video extension (recursively, hidden files excluded). A
     file named explicitly is taken as is (the reader then says clearly what it is) unless
     `by_extension`, as for files dropped on the window. FaceMirror's own outputs are never inputs:
-    skipped in folders, refused when named. The same file given twice is processed once.
+    skipped, in folders and when named (a shell glob over a results folder names them). The same
+    file given twice is processed once.
     """
     inputs: list[Input] = []
     refused: list[tuple[Path, str]] = []
@@ -460,9 +463,8 @@ def expand_inputs(items: Iterable[Path], *, by_extension: bool = False
                                 "folder contains only FaceMirror outputs"))
             inputs += [Input(p, item) for p in videos]
         elif item.is_file():
-            report = own_output_report(item)
-            if report is not None:
-                refused.append((item, f"a FaceMirror output ({report.name} is beside it); not processed again"))
+            if own_output_report(item) is not None:
+                skipped.append(item)     # e.g. `process results/*`: earlier outputs are not failures
             elif by_extension and item.suffix.lower() not in VIDEO_EXTENSIONS:
                 refused.append((item, "not a video file"))
             else:
@@ -481,7 +483,9 @@ def expand_inputs(items: Iterable[Path], *, by_extension: bool = False
 
 def find_videos(inputs: list[Path], *, by_extension: bool = False) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Expand files and folders into video files. Returns (videos, refused) with reasons."""
-    found, refused, _skipped = expand_inputs(inputs, by_extension=by_extension)
+    found, refused, skipped = expand_inputs(inputs, by_extension=by_extension)
+    named = {Path(p) for p in inputs}
+    refused += [(p, "a FaceMirror output; not processed again") for p in skipped if p in named]
     return [i.path for i in found], refused
 
 

@@ -396,3 +396,16 @@ def test_measures_signal_leaves_no_partial_and_exits_128_plus_signal(tmp_path, w
     assert proc.returncode == 128 + sig, stderr
     assert "Traceback" not in stderr and "cancelled" in stderr
     assert files(out) == {}                        # nothing published, no partial left
+
+
+def test_a_shell_glob_over_inputs_and_earlier_outputs_skips_the_outputs(tmp_path, weights, clips):
+    folder = tmp_path / "visit"
+    folder.mkdir()
+    shutil.copy(clips["a"], folder / "smile.mp4")
+    assert cli([folder / "smile.mp4"], weights).returncode == 0          # outputs beside the input
+    everything = sorted(folder.iterdir())                                 # what `process visit/*` passes
+    assert len(everything) == 1 + len(ALL)
+    again = cli([*everything, "--overwrite"], weights)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"skipped {len(ALL)} FaceMirror output files" in again.stdout
+    assert "1 of 1 succeeded" in again.stdout and "failed" not in again.stdout

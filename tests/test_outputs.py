@@ -360,8 +360,12 @@ def test_facemirror_outputs_are_never_inputs(tmp_path):
     found, refused, skipped = expand_inputs([tmp_path / "d"])
     assert sorted(i.path.name for i in found) == ["holiday_annotated.mp4", "patient.mp4"]
     assert len(skipped) == 3
-    found, refused, _ = expand_inputs([tmp_path / "d/patient_annotated.mp4"])
-    assert found == [] and "FaceMirror output" in refused[0][1]
+    # named (a shell glob): skipped too, not refused as a failure; the report itself as well
+    found, refused, skipped = expand_inputs([tmp_path / "d/patient_annotated.mp4", tmp_path / "d/patient_report.json"])
+    assert found == [] and refused == [] and len(skipped) == 2
+    # the window still says why a dropped output is not queued
+    videos, refused = find_videos([tmp_path / "d/patient_annotated.mp4"], by_extension=True)
+    assert videos == [] and "FaceMirror output" in refused[0][1]
 
 
 def test_labels_show_enough_of_the_path_to_tell_inputs_apart(tmp_path):
