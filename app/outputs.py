@@ -238,9 +238,17 @@ class OutputSet:
                 _remove(self.out_dir / str(step["old"]))
         _remove(journal)
 
-    def discard(self) -> None:
-        for tmp in self.temp.values():
-            _remove(tmp)
+    def discard(self) -> list[Path]:
+        """Remove the temporary files; returns those that could not be removed (e.g. the folder
+        became read-only), so the caller can say where they are."""
+        return [tmp for tmp in self.temp.values() if not _remove(tmp)]
+
+    def left_behind_message(self, left: list[Path]) -> str:
+        if not left:
+            return ""
+        return (f" {len(left)} partial file{'s' if len(left) != 1 else ''} could not be removed from {self.out_dir} "
+                f"({', '.join(p.name for p in left[:3])}{', ...' if len(left) > 3 else ''}): the next run that "
+                "writes there removes them, or delete them once the folder can be written again.")
 
 
 def _write_journal(path: Path, plan: list[dict], committed: bool, best_effort: bool = False) -> None:
@@ -291,13 +299,16 @@ def _rollback(folder: Path, done: list[tuple[str, dict]]) -> str:
     return ""
 
 
-def _remove(path: Path) -> None:
+def _remove(path: Path) -> bool:
+    """True when the file is gone."""
     try:
         path.unlink()
     except FileNotFoundError:
         pass
     except OSError as exc:
         log.warning("could not remove %s: %s", path, exc)
+        return False
+    return True
 
 
 # ---- files left by runs that were killed ------------------------------------------------------------

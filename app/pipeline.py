@@ -171,14 +171,17 @@ class Pipeline:
         except (OutputError, VideoError, FileExistsError) as exc:
             result.error = str(exc)
         except OSError as exc:
-            result.error = f"{input_path.name}: cannot write outputs: {write_error_message(exc)}"
+            result.error = (f"{input_path.name}: cannot write outputs in {outputs.out_dir}: "
+                            f"{write_error_message(exc)}")
         except Exception as exc:  # noqa: BLE001 - a bug must not take the batch down; say what it was
             log.exception("unexpected error processing %s", input_path)
             result.error = f"{input_path.name}: unexpected error: {type(exc).__name__}: {exc}"
         finally:
             reader.close()
             if not result.ok:
-                outputs.discard()
+                left = outputs.discard()
+                if left and result.error:
+                    result.error += outputs.left_behind_message(left)
         if result.error:
             log.info("%s: %s", input_path, result.error)
         else:

@@ -409,3 +409,24 @@ def test_a_shell_glob_over_inputs_and_earlier_outputs_skips_the_outputs(tmp_path
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"skipped {len(ALL)} FaceMirror output files" in again.stdout
     assert "1 of 1 succeeded" in again.stdout and "failed" not in again.stdout
+
+
+def test_output_folder_unwritable_mid_run_names_the_folder_and_the_leftovers(tmp_path, weights, clips):
+    out = tmp_path / "out"
+    proc = start_cli([clips["long"], "--out", out], weights)
+    wait_for_progress(proc)                        # partial files exist
+    if subprocess.run(["chattr", "+i", str(out)], capture_output=True, check=False).returncode != 0:
+        proc.kill()
+        proc.communicate()
+        pytest.skip("chattr +i is not possible here (needs root and a file system with the flag)")
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        subprocess.run(["chattr", "-i", str(out)], check=False)
+    assert proc.returncode == 1 and "Traceback" not in stderr
+    assert f"cannot write outputs in {out}" in stderr
+    assert "could not be removed from" in stderr and "the next run that writes there removes them" in stderr
+    left = hidden(out)
+    assert left and not [n for n in files(out) if not n.startswith(".")]   # nothing published
+    again = cli([clips["a"], "--out", out], weights)                       # the next run cleans them
+    assert again.returncode == 0 and not hidden(out)
