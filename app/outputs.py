@@ -229,7 +229,13 @@ class OutputSet:
         except OSError as exc:
             problem = _rollback(self.out_dir, done)
             _remove(journal)
-            name = Path(exc.filename or "").name or "a file"
+            if isinstance(exc, (FileNotFoundError, FileExistsError)):
+                # a result file vanished or appeared under us: another run (or program) was putting
+                # results in place in the same folder at the same moment; what is there is now its
+                raise OutputError(f"another run wrote the same results into {self.out_dir} at the same moment; "
+                                  "this run published nothing, and the files there are now the other run's "
+                                  "(check them, or run this file again)") from exc
+            name = self._user_name(Path(exc.filename or ""))
             raise OutputError(f"cannot move the outputs into place ({name}: {write_error_message(exc)}); "
                               + (problem or "the earlier results were left as they were")) from exc
         _write_journal(journal, plan, committed=True, best_effort=True)
@@ -237,6 +243,13 @@ class OutputSet:
             if step["old"]:
                 _remove(self.out_dir / str(step["old"]))
         _remove(journal)
+
+    def _user_name(self, path: Path) -> str:
+        """The result file a path stands for: never one of this run's hidden temporary names."""
+        for k, tmp in self.temp.items():
+            if path.name == tmp.name:
+                return self.final[k].name
+        return path.name if path.name and not path.name.startswith(".") else "a result file"
 
     def discard(self) -> list[Path]:
         """Remove the temporary files; returns those that could not be removed (e.g. the folder
@@ -281,7 +294,11 @@ def _place_no_clobber(src: Path, dst: Path) -> None:
 
 
 def _rollback(folder: Path, done: list[tuple[str, dict]]) -> str:
-    """Undo the renames done so far, newest first. Returns "" or what could not be undone."""
+    """Undo the renames done so far, newest first. Returns "" or what could not be undone.
+
+    An earlier result is put back only where nothing stands now: when another run has placed its
+    own file there meanwhile (two --overwrite runs at once), that newer result is kept and the
+    earlier one, which both runs were replacing, is removed."""
     stuck = []
     for what, step in reversed(done):
         final = folder / step["final"]
@@ -289,7 +306,10 @@ def _rollback(folder: Path, done: list[tuple[str, dict]]) -> str:
             if what == "new":
                 os.rename(final, folder / step["new"])
             else:
-                os.rename(folder / step["old"], final)
+                try:
+                    _place_no_clobber(folder / step["old"], final)
+                except FileExistsError:
+                    _remove(folder / step["old"])
         except OSError as exc:
             log.error("rollback of %s failed: %s", final, exc)
             stuck.append(f"{step['old'] or step['new']} -> {step['final']}")

@@ -372,3 +372,36 @@ def test_labels_show_enough_of_the_path_to_tell_inputs_apart(tmp_path):
     a, b, c = tmp_path / "v1/smile.mp4", tmp_path / "v2/smile.mp4", tmp_path / "v1/frown.mp4"
     labels = distinct_labels([a, b, c])
     assert labels == {a: "v1/smile.mp4", b: "v2/smile.mp4", c: "frown.mp4"}
+
+
+def test_losing_a_publish_race_says_what_happened_without_temp_names(tmp_path, monkeypatch):
+    """Two --overwrite runs put the same results in place at the same moment: the other run's set
+    lands while this one is moving its files; this one publishes nothing and says so truthfully."""
+    from app import outputs as outputs_module
+
+    paths = output_paths(tmp_path / "a.mp4", tmp_path, annotated=False)
+    for p in paths.values():
+        p.write_text("old")                          # an earlier result set
+    mine, other = OutputSet(paths), OutputSet(paths)
+    for outs, text in ((mine, "mine"), (other, "other")):
+        for t in outs.temp.values():
+            t.write_text(text)
+    real = outputs_module._place_no_clobber
+    state = {"raced": False}
+
+    def racing(src, dst):
+        if not state["raced"]:
+            state["raced"] = True
+            other.publish(overwrite=True)            # the other run wins in between
+        real(src, dst)
+
+    monkeypatch.setattr(outputs_module, "_place_no_clobber", racing)
+    with pytest.raises(OutputError) as err:
+        mine.publish(overwrite=True)
+    message = str(err.value)
+    assert "another run wrote the same results" in message and "published nothing" in message
+    assert ".facemirror" not in message and "left as they were" not in message
+    monkeypatch.setattr(outputs_module, "_place_no_clobber", real)
+    mine.discard()
+    assert {p.read_text() for p in paths.values()} == {"other"}     # the other run's complete set
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths.values())
