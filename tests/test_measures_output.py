@@ -283,3 +283,17 @@ def test_summary_shows_the_report_verdict_as_a_level_and_plain_reasons(tmp_path)
     assert "<li>the face was not found in 12 % of frames</li>" in html
     assert "<li>coarse midline: no STAR landmark model</li>" in html
     assert "'reasons'" not in html and "{'level'" not in html
+
+
+def test_summary_times_are_the_players_clock_with_frame_numbers(tmp_path):
+    """A recording whose first frame is at 10.0 s on the player's clock (report input.start_time_s):
+    the rest window and segments read as a player shows them, each with its frame number."""
+    src = landmarks_csv(tmp_path)
+    body = write_measures(src, targets(tmp_path), report={"input": {"start_time_s": 10.0}})
+    html = targets(tmp_path)["summary_html"].read_text()
+    seg = body["segments"][0]
+    rows = list(csv.DictReader(open(src, newline="")))
+    peak_frame = min(rows, key=lambda r: abs(float(r["time_ms"]) / 1000 - seg["peak_s"]))["frame"]
+    t = seg["peak_s"] + 10.0
+    assert f"peak {int(t // 60)}:{t % 60:04.1f} (frame {peak_frame})" in html
+    assert "the recording's first frame is at 0:10.0" in html

@@ -12,6 +12,8 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from app.measures.definitions import ASSUMED_IPD_MM, MEASURE_BY_NAME, SIDES, measures_for, regions_for
 from app.measures.figures import LEFT_COLOUR, PLOT_MEASURES, PLOT_MEASURES_5, RIGHT_COLOUR, pictures, \
     region_chart_svg
@@ -43,6 +45,23 @@ def _num(x, digits: int = 1) -> str:
 
 def _mmss(seconds: float) -> str:
     return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+
+
+class _Clock:
+    """Times as a player shows them (the CSV counts from the first frame; a recording whose first
+    frame is at 0.852 s would otherwise be 25 frames off), with the frame number beside them."""
+
+    def __init__(self, track: LandmarkTrack, report: dict | None):
+        self.start_s = float(((report or {}).get("input") or {}).get("start_time_s") or 0.0)
+        self.times_ms = np.asarray(track.times_ms, dtype=np.float64)
+        self.frames = np.asarray(track.frames)
+
+    def frame_at(self, seconds: float) -> int:
+        i = int(np.clip(np.searchsorted(self.times_ms, seconds * 1000.0 - 1e-6), 0, len(self.times_ms) - 1))
+        return int(self.frames[i])
+
+    def __call__(self, seconds: float) -> str:
+        return f"{_mmss(seconds + self.start_s)} (frame {self.frame_at(seconds)})"
 
 
 _LEVEL_COLOUR = {"good": "#1b7f3b", "usable with warnings": "#b35c00", "not usable": "#c62828"}
@@ -118,7 +137,7 @@ def _whole_face_html(whole: dict) -> str:
     return f"<p class='sub'>rest &rarr; peak: {'; '.join(parts)}</p>" if parts else ""
 
 
-def _segments_html(result: dict, n_points: int) -> str:
+def _segments_html(result: dict, n_points: int, clock: "_Clock") -> str:
     if not result["segments"]:
         return "<h2>Expression segments</h2><p>No expression was found: the face stayed near its rest position.</p>"
     sided = [m.name for m in measures_for(n_points) if m.sided]
@@ -128,8 +147,8 @@ def _segments_html(result: dict, n_points: int) -> str:
     for seg in result["segments"]:
         main = [n for n in sided if MEASURE_BY_NAME[n].region == seg["region"]]
         rest_names = [n for n in sided if n not in main]
-        out.append(f"<h3>{seg['index'] + 1}. {_e(seg['region'])} &nbsp; {_mmss(seg['start_s'])}&ndash;"
-                   f"{_mmss(seg['end_s'])} (peak {_mmss(seg['peak_s'])})</h3>")
+        out.append(f"<h3>{seg['index'] + 1}. {_e(seg['region'])} &nbsp; {clock(seg['start_s'])} &ndash; "
+                   f"{clock(seg['end_s'])}, peak {clock(seg['peak_s'])}</h3>")
         out.append(_segment_rows(seg, main))
         out.append(_whole_face_html(seg.get("whole_face") or {}))
         out.append(_hint_html(seg.get("synkinesis_hint")))
@@ -156,7 +175,7 @@ def _rest_html(result: dict, n_points: int) -> str:
             + "".join(rows) + "</table></details>")
 
 
-def _pictures_html(track: LandmarkTrack, analysis: Analysis, frame_provider) -> str:
+def _pictures_html(track: LandmarkTrack, analysis: Analysis, frame_provider, clock: "_Clock") -> str:
     rest_mid = (analysis.rest[0] + analysis.rest[1] - 1) // 2
     idx = [rest_mid] + [s.peak for s in analysis.segments]
     captions = ["rest"] + [f"{i + 1}. {s.region} peak" for i, s in enumerate(analysis.segments)]
@@ -165,7 +184,7 @@ def _pictures_html(track: LandmarkTrack, analysis: Analysis, frame_provider) -> 
     for uri, cap, i in zip(uris, captions, idx):
         if uri:
             figs.append(f'<figure><img src="{uri}" alt="{_e(cap)}" width="320"><figcaption>{_e(cap)} '
-                        f'({_mmss(float(track.times_ms[i]) / 1000)})</figcaption></figure>')
+                        f'({clock(float(track.times_ms[i]) / 1000)})</figcaption></figure>')
     note = "" if frame_provider is not None else \
         "<p class='sub'>Video frames were not available: the pictures show the landmarks.</p>"
     return "<h2>Rest and peak frames</h2>" + note + f"<div class='pics'>{''.join(figs)}</div>"
@@ -211,16 +230,19 @@ def render_summary(track: LandmarkTrack, table: MeasureTable, analysis: Analysis
     csv_name = result.get("source", {}).get("landmarks_csv") or "landmarks"
     name = Path(csv_name).name.removesuffix("_landmarks.csv")
     rest = result["rest"]
+    clock = _Clock(track, report)
     head = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f"<title>{_e(name)} &ndash; FaceMirror summary</title><style>{CSS}</style></head><body>")
     body = [f"<h1>FaceMirror symmetry summary</h1><div class='sub'>{_e(name)}</div>",
             _verdict_html(report), _warnings_html(result, report),
-            f"<p>Rest: {_mmss(rest['start_s'])}&ndash;{_mmss(rest['end_s'])} ({_e(rest['source'])}). "
+            f"<p>Rest: {clock(rest['start_s'])} &ndash; {clock(rest['end_s'])} ({_e(rest['source'])}). "
             f"{len(result['segments'])} expression segment(s); values in grey: neither side moved beyond its "
             "threshold. "
-            "Patient's right = image left of the unmirrored video.</p>",
-            _pictures_html(track, analysis, frame_provider), _rest_html(result, table.n_points),
-            _segments_html(result, table.n_points),
+            "Patient's right = image left of the unmirrored video. Times are the player's clock"
+            + (f" (the recording's first frame is at {_mmss(clock.start_s)})" if clock.start_s else "")
+            + "; frames are numbered from 0 as in the landmarks CSV.</p>",
+            _pictures_html(track, analysis, frame_provider, clock), _rest_html(result, table.n_points),
+            _segments_html(result, table.n_points, clock),
             _charts_html(table, analysis), _provenance_html(result, report)]
     return head + "".join(body) + "</body></html>\n"
