@@ -36,16 +36,20 @@ def clear() -> None:
     requested.clear()
 
 
-def install() -> dict:
-    """Route the cancel signals to `requested` (main thread only). Returns the previous handlers."""
-    previous = {}
+def _install(handler) -> dict:
+    previous: dict = {}
     if threading.current_thread() is not threading.main_thread():
-        return previous
+        return previous        # Python lets only the main thread set handlers
     for name in SIGNALS:
         sig = getattr(signal, name, None)
         if sig is not None:
-            previous[sig] = signal.signal(sig, _on_signal)
+            previous[sig] = signal.signal(sig, handler)
     return previous
+
+
+def install() -> dict:
+    """Route the cancel signals to `requested` (main thread only). Returns the previous handlers."""
+    return _install(_on_signal)
 
 
 def restore(previous: dict) -> None:
@@ -74,11 +78,4 @@ def _raise(signum, frame) -> None:
 def raise_on_signals() -> dict:
     """SIGINT, SIGTERM and SIGHUP raise Interrupted in the main thread. Returns the previous
     handlers (for restore)."""
-    previous = {}
-    if threading.current_thread() is not threading.main_thread():
-        return previous
-    for name in SIGNALS:
-        sig = getattr(signal, name, None)
-        if sig is not None:
-            previous[sig] = signal.signal(sig, _raise)
-    return previous
+    return _install(_raise)
