@@ -108,3 +108,15 @@ def detector_only_weights(tmp_path, retinaface_model, monkeypatch):
     shutil.copy(retinaface_model, folder / retinaface_model.name)
     monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(folder))
     return folder
+
+
+def open_window(qtbot, *, show: bool = True, timeout: int = 20000):
+    """The main window, registered with qtbot, once it knows which models are installed."""
+    from app.gui.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    if show:
+        w.show()
+    qtbot.waitUntil(lambda: w.models_known, timeout=timeout)
+    return w

@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from tests.conftest import open_window
 
 pytest.importorskip("PySide6")
 
@@ -22,13 +23,7 @@ def empty_weights(tmp_path, monkeypatch):
 
 
 def _window(qtbot):
-    from app.gui.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.models_known, timeout=20000)
-    return w
+    return open_window(qtbot)
 
 
 def test_missing_state_says_what_and_where(qtbot, empty_weights, monkeypatch):

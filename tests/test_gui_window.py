@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.conftest import open_window
 
 pytest.importorskip("PySide6")
 
@@ -13,12 +14,7 @@ def isolated_settings(isolated_qsettings):
 
 
 def _window(qtbot):
-    from app.gui.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    qtbot.waitUntil(lambda: w.models_known, timeout=20000)
-    return w
+    return open_window(qtbot, show=False)
 
 
 def test_models_missing_state(qtbot, monkeypatch, tmp_path):

@@ -12,6 +12,7 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+from tests.conftest import open_window
 
 RED = "#c62828"
 
@@ -22,13 +23,7 @@ def isolated(isolated_qsettings, tmp_path, monkeypatch):
 
 
 def _window(qtbot):
-    from app.gui.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.models_known, timeout=20000)
-    return w
+    return open_window(qtbot)
 
 
 def _finished_row(w, tmp_path, name="smile.mp4", level="good", reasons=()):
