@@ -18,7 +18,6 @@ import sys
 
 import pytest
 
-from app import PRIVACY_ENV
 from tests import videos
 from tests.conftest import MEDIA, REPO, _need
 
@@ -69,10 +68,11 @@ def _build(root, weights, extra_env, timeout=900):
 def _run(exe, *args, timeout=300, cache_dir=None, home=None):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     env.pop("FACEMIRROR_WEIGHTS_DIR", None)
-    if home is not None:   # a user's fresh HOME, without the privacy settings the tests' own process has
-        env.update(HOME=str(home))
-        for key in PRIVACY_ENV:
-            env.pop(key, None)
+    if home is not None:
+        # a user's bare environment: no privacy setting of the tests' own process and no CI variable
+        # (ONNX Runtime writes no telemetry when it sees CI=true, which would hide a missing setting)
+        env = {"HOME": str(home), "PATH": env.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+               "QT_QPA_PLATFORM": "offscreen"}
     env.pop("MPLCONFIGDIR", None)
     if cache_dir is not None:
         env["FACEMIRROR_CACHE_DIR"] = str(cache_dir)
