@@ -7,14 +7,14 @@ import pytest
 pytest.importorskip("PySide6")
 
 from app.gui.symmetry_trace import SymmetryTrace  # noqa: E402
-from tests.synthetic_face import Event, Pose, canonical_track, place, times  # noqa: E402
+from tests.synthetic_face import Event, Pose, canonical_track, neutral_face, place, smile, times  # noqa: E402
 
 
 def feed(widget: SymmetryTrace, events, duration=6.0, pose=Pose(roll_deg=-9.0)):
     t = times(duration)
-    px, angle, point = place(canonical_track(t, events, noise=0.002), pose)
+    px, _, _ = place(canonical_track(t, events, noise=0.002), pose)
     for ti, pts in zip(t, px):
-        widget.add_frame(float(ti), pts, angle, point)
+        widget.add_frame(float(ti), pts)
     return t
 
 
@@ -24,9 +24,17 @@ def test_auto_region_follows_the_smile_and_shows_the_weaker_side(qtbot):
     feed(w, [Event("smile", 2.0, 0.075, 0.15, hold=3.0)], duration=5.5)
     assert w.shown_region == "mouth"
     _, right, left = w.series()
-    # change from the baseline (first second) during the hold, in mm (IPD 63 mm)
-    assert left[-10:].mean() == pytest.approx(0.15 * 63, abs=0.6)
-    assert right[-10:].mean() == pytest.approx(0.075 * 63, abs=0.6)
+    # change from the baseline (first second) during the hold, in mm (IPD 63 mm): the live mouth
+    # measure is the corner's distance from the midline, so the truth is how far smile() moved it
+    # sideways
+    def sideways(side, amount):
+        face = neutral_face()
+        corner = 76 if side == "right" else 82
+        before = abs(face[corner, 0])
+        smile(face, side, amount)
+        return (abs(face[corner, 0]) - before) * 63
+    assert left[-10:].mean() == pytest.approx(sideways("left", 0.15), abs=0.6)
+    assert right[-10:].mean() == pytest.approx(sideways("right", 0.075), abs=0.6)
     img = w.grab()
     assert not img.isNull() and img.width() > 0
 
@@ -64,8 +72,8 @@ def test_auto_region_switches_to_the_moving_region(qtbot, kind, amp, region):
 
 def test_samples_from_5_points_are_labelled_with_the_5_point_measure(qtbot):
     """The window feeds ready-made values (from the pipeline's previews): the trace must still name
-    the measure those values are (5 points: commissure height, not excursion)."""
-    from app.measures import primary_measure
+    the measure those values are (5 points: the commissure's distance from the midline)."""
+    from app.measures import live_measure
     from app.measures.definitions import MEASURE_BY_NAME
 
     w = SymmetryTrace()
@@ -74,5 +82,4 @@ def test_samples_from_5_points_are_labelled_with_the_5_point_measure(qtbot):
     for k in range(10):
         w.add_sample(k / 10, {"mouth": (0.1 * k, 0.05 * k)})
     assert w._n_points == 5
-    assert primary_measure("mouth", 5) != primary_measure("mouth", 98)
-    assert MEASURE_BY_NAME[primary_measure("mouth", 5)].label.startswith("commissure height")
+    assert MEASURE_BY_NAME[live_measure("mouth", 5)].label.startswith("commissure distance")

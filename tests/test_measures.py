@@ -10,7 +10,7 @@ import pytest
 from app.measures import MeasuresError, column_names, frame_measures, parse_time_range
 from app.measures.definitions import MEASURES, SIDES, measures_for
 from app.measures.io import LandmarkTrack, compute_table
-from app.measures.segments import analyse
+from app.measures.analysis import analyse
 from tests.synthetic_face import (Event, Pose, canonical_track, five_points, flip_permutation,
                                   mirror_canonical, neutral_face, place, smile, times)
 
@@ -42,25 +42,29 @@ def segments_of(result, region):
 def test_neutral_face_measures_equal_right_and_left():
     vals = frame_measures(place(neutral_face()[None], Pose())[0][0])
     for m in MEASURES:
-        if m.sided:
+        if m.sided and not m.from_rest:
             assert vals[f"{m.name}_right"] == pytest.approx(vals[f"{m.name}_left"], abs=1e-12), m.name
     assert vals["fai"] == pytest.approx(0.0, abs=1e-12)
     assert vals["ipd_px"] == pytest.approx(120.0)
 
 
-def test_smile_changes_the_commissure_excursion_by_the_known_amount():
+def test_smile_moves_the_commissure_by_the_known_amount():
     base = neutral_face()
     moved = base.copy()
     smile(moved, "left", 0.15)
     smile(moved, "right", 0.075)
     a, b = (frame_measures(place(x[None], Pose())[0][0]) for x in (base, moved))
-    assert b["commissure_excursion_left"] - a["commissure_excursion_left"] == pytest.approx(0.15, abs=1e-9)
-    assert b["commissure_excursion_right"] - a["commissure_excursion_right"] == pytest.approx(0.075, abs=1e-9)
+
+    def shift(side):   # how far the corner moved in the face frame (its excursion from rest)
+        return math.hypot(b[f"commissure_lateral_{side}"] - a[f"commissure_lateral_{side}"],
+                          b[f"commissure_height_{side}"] - a[f"commissure_height_{side}"])
+    assert shift("left") == pytest.approx(0.15, abs=1e-9)
+    assert shift("right") == pytest.approx(0.075, abs=1e-9)
     # the patient's LEFT corner is image right: a left-only change must not touch the right values
     only_left = base.copy()
     smile(only_left, "left", 0.1)
     c = frame_measures(place(only_left[None], Pose())[0][0])
-    assert c["commissure_excursion_right"] == pytest.approx(a["commissure_excursion_right"], abs=1e-12)
+    assert c["commissure_lateral_right"] == pytest.approx(a["commissure_lateral_right"], abs=1e-12)
     assert c["mouth_line_tilt"] > 0      # positive when the patient's left corner is higher
 
 
@@ -127,7 +131,14 @@ def test_smile_with_right_half_as_far_gives_symmetry_50_and_weaker_right():
     assert ce["moved"] == {"right": True, "left": True}
     assert seg["measures"]["brow_height"]["symmetry_pct"] is None      # the brows did not move
     fai = seg["whole_face"]["fai"]       # |d(64,76) - d(68,82)| grows when one corner moves more
-    assert fai["rest"] == pytest.approx(0.0, abs=0.01) and fai["change"] > 0.005
+    still, smiling = neutral_face(), neutral_face()
+    smile(smiling, "right", 0.075)
+    smile(smiling, "left", 0.15)
+
+    def fai_of(p):
+        return abs(math.dist(p[64], p[76]) - math.dist(p[68], p[82]))
+    assert fai["rest"] == pytest.approx(fai_of(still), abs=0.01)
+    assert fai["change"] == pytest.approx(fai_of(smiling) - fai_of(still), abs=0.002)
     assert seg["whole_face"]["mouth_line_tilt"]["change"] > 0       # the left corner rises more
 
 
@@ -171,16 +182,16 @@ def test_onset_lag_between_the_sides_is_measured():
 
 
 def test_rest_is_the_quiet_stretch_not_the_start():
-    def talk(canon):      # continuous mouth movement for the first 4 s
-        t = times(12.0)
+    def talk(canon):      # continuous mouth movement for the first 4 s, dying away over its last 0.5 s
+        t = times(12.0)    # (a mouth does not jump from mid-movement to rest in one frame)
         for i in np.flatnonzero(t < 4.0):
-            a = 0.05 * (1 + math.sin(2 * math.pi * 1.3 * t[i]))
+            a = 0.05 * (1 + math.sin(2 * math.pi * 1.3 * t[i])) * min(1.0, (4.0 - t[i]) / 0.5)
             smile(canon[i], "left", a)
             smile(canon[i], "right", a)
         return canon
     result, _ = run([Event("smile", 7.5, 0.1, 0.1, hold=2.5)], duration=12.0, canon_fn=talk)
     rest = result["rest"]
-    assert 4.0 <= rest["start_s"] and rest["end_s"] <= 7.5
+    assert 3.9 <= rest["start_s"] and rest["end_s"] <= 7.5     # (the talk has faded below 1 mm by 3.9 s)
     assert rest["source"].startswith("detected")
     regions = [s["region"] for s in result["segments"]]
     assert "mouth" in regions
@@ -192,8 +203,10 @@ def test_rest_override_is_used():
     given, _ = run(ev, rest=(3.0, 4.0))     # the smile plateau taken as "rest"
     assert given["rest"]["start_s"] == 3.0 and given["rest"]["end_s"] == 4.0
     assert given["rest"]["source"] == "given"
-    plateau = given["rest"]["values"]["commissure_excursion"]["left"]
-    assert plateau - auto["rest"]["values"]["commissure_excursion"]["left"] == pytest.approx(0.1, abs=0.01)
+    def corner(result):
+        v = result["rest"]["values"]
+        return np.array([v["commissure_lateral"]["left"], v["commissure_height"]["left"]])
+    assert np.linalg.norm(corner(given) - corner(auto)) == pytest.approx(0.1, abs=0.01)
     with pytest.raises(MeasuresError, match="outside"):
         analyse(table, (50.0, 60.0))
 

@@ -107,7 +107,8 @@ def test_five_point_csv_gives_coarse_measures(tmp_path):
     src = landmarks_csv(tmp_path, events=[Event("smile", 3.0, 0.075, 0.15)], duration=8.0, n_points=5)
     result = write_measures(src, targets(tmp_path))
     assert result["coarse"] is True
-    assert set(result["measures"]) == {"commissure_height", "commissure_lateral", "eye_mouth_distance", "fai",
+    assert set(result["measures"]) == {"commissure_excursion", "commissure_height", "commissure_lateral",
+                                       "eye_mouth_distance", "fai",
                                        "eye_line_tilt", "mouth_line_tilt"}
     assert all(d["coarse"] for d in result["measures"].values())
     assert any("coarse" in w for w in result["warnings"])

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from app.measures import ASSUMED_IPD_MM, REGIONS, primary_measure, region_values
+from app.measures import ASSUMED_IPD_MM, REGIONS, live_measure, region_values
 from app.measures.definitions import regions_for
 from app.measures.definitions import MEASURE_BY_NAME
 
@@ -60,13 +59,13 @@ class SymmetryTrace(QWidget):
         self._baseline.clear()
         self.update()
 
-    def add_frame(self, time_s: float, points: np.ndarray | None, midline_angle_deg: float | None = None,
-                  midline_point: Sequence[float] | None = None) -> None:
-        """One frame's landmarks (98 or 5 points; None when no face) and smoothed midline."""
+    def add_frame(self, time_s: float, points: np.ndarray | None) -> None:
+        """One frame's landmarks (98 or 5 points, pixels; None when no face): measured in that
+        frame's own eye-corner frame, so no midline is needed."""
         if points is None:
             return
         self._n_points = len(points)
-        self.add_sample(time_s, region_values(points, midline_angle_deg, midline_point))
+        self.add_sample(time_s, region_values(points))
 
     def add_sample(self, time_s: float, values: dict[str, tuple[float, float]]) -> None:
         # 5 detector points have fewer regions, and other measures per region (for the label and units)
@@ -95,7 +94,7 @@ class SymmetryTrace(QWidget):
             return np.zeros(0), np.zeros(0), np.zeros(0)
         a = np.array(rows, dtype=float)
         b = np.array([v[region] for _, v in self._baseline if region in v], dtype=float).reshape(-1, 2)
-        scale = ASSUMED_IPD_MM if MEASURE_BY_NAME[primary_measure(region, self._n_points)].kind == "length" else 1.0
+        scale = ASSUMED_IPD_MM if MEASURE_BY_NAME[live_measure(region, self._n_points)].kind == "length" else 1.0
         with np.errstate(all="ignore"):
             base = np.nanmedian(b, axis=0) if np.isfinite(b).all(axis=1).any() else np.full(2, np.nan)
         return a[:, 0], (a[:, 1] - base[0]) * scale, (a[:, 2] - base[1]) * scale
@@ -122,7 +121,7 @@ class SymmetryTrace(QWidget):
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = QRectF(self.rect()).adjusted(2, 14, -2, -2)
         p.fillRect(self.rect(), self.palette().base())
-        name = MEASURE_BY_NAME[primary_measure(self._shown, self._n_points)].label
+        name = MEASURE_BY_NAME[live_measure(self._shown, self._n_points)].label
         p.setPen(self.palette().text().color())
         p.drawText(QRectF(4, 0, self.width() - 8, 14), Qt.AlignmentFlag.AlignLeft,
                    f"{self._shown}: {name} (mm, change)")

@@ -4,12 +4,16 @@ Qt-free. Entry points:
 
 * :func:`write_measures` - from a NAME_landmarks.csv to NAME_measures.csv, NAME_measures.json
   and NAME_summary.html (written exactly at the given paths; the caller publishes them).
-* :func:`frame_measures` - one frame's measures from 98 (or 5) points and the midline;
-  :func:`region_values` - the headline (right, left) value of each region, for live views.
+* :func:`frame_measures` - one frame's measures from 98 (or 5) points in pixels;
+  :func:`region_values` - the live-trace (right, left) value of each region, for live views.
 * :func:`parse_time_range` - ``"0:00-0:03"`` -> (0.0, 3.0) for ``--rest``.
 
-Modules: definitions (per-frame measures), io (CSV in, CSV/JSON out), segments (rest, segments,
-right/left comparison), figures (matplotlib SVG charts, pictures), summary (HTML), command (CLI).
+Modules, in the order of the work: io (CSV in, CSV/JSON out), glitches (outliers out),
+face_frame (every frame fitted to the face's reference shape), definitions (per-frame measures),
+segments (rest, activity, one segment per expression), plateau (robust peaks and intervals),
+sides (right against left per segment), analysis (the whole video, headlines), figures
+(matplotlib SVG charts, pictures), record (who and what the summary is about), summary (HTML),
+command (CLI).
 """
 from __future__ import annotations
 
@@ -18,15 +22,16 @@ from collections.abc import Callable
 
 import numpy as np
 
+from app.measures.analysis import Analysis, analyse
 from app.measures.definitions import (ASSUMED_IPD_MM, MEASURES, REGIONS, SIDES, column_names, frame_measures,
-                                      measures_for, primary_measure, region_values, regions_for)
+                                      live_measure, measures_for, region_values, regions_for)
 from app.measures.io import (LandmarkTrack, MeasuresError, MeasureTable, compute_table, read_landmarks_csv,
                              write_measures_csv, write_measures_json)
-from app.measures.segments import (ENTER, EXIT, MERGE_GAP_S, MIN_SEGMENT_S, NOISE_FLOOR, NOISE_K, Analysis,
-                                   analyse, parse_time_range)
+from app.measures.plateau import PLATEAU_FRACTION, RESAMPLES
+from app.measures.segments import ENTER, EXIT, MERGE_GAP_S, MIN_SEGMENT_S, NOISE_FLOOR, NOISE_K, parse_time_range
 
 __all__ = ["write_measures", "frame_measures", "region_values", "parse_time_range", "MeasuresError",
-           "analyse_track", "column_names", "primary_measure", "regions_for", "REGIONS", "SIDES", "ASSUMED_IPD_MM",
+           "analyse_track", "column_names", "live_measure", "regions_for", "REGIONS", "SIDES", "ASSUMED_IPD_MM",
            "MEASURES"]
 
 SCHEMA = "facemirror.measures/1"
@@ -41,7 +46,10 @@ def _settings() -> dict:
                             "angle_deg": NOISE_FLOOR["angle"]},
             "threshold": f"max({NOISE_K:g} x robust sigma at rest, noise floor)",
             "segment_enter_exit": [ENTER, EXIT], "merge_gap_s": MERGE_GAP_S, "min_segment_s": MIN_SEGMENT_S,
-            "robust_peak": "95th/5th percentile of the change from rest"}
+            "peak": f"median over the plateau (frames with at least {PLATEAU_FRACTION:g} of the segment's largest "
+                    f"activity) minus the median at rest; 95 % intervals from {RESAMPLES} block-bootstrap resamples",
+            "face_frame": "every frame fitted (similarity) to the video's reference shape of the eye corners and "
+                          "the nasal bridge; midline = the bisector of the eyes"}
 
 
 def published_csv_name(track: LandmarkTrack, report: dict | None) -> str | None:

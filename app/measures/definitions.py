@@ -1,28 +1,26 @@
 """Per-frame symmetry measures in the face's own frame (Qt-free, numpy only).
 
-The face frame
---------------
-* Axis: the (smoothed) facial midline from the landmarks CSV, given as its angle (degrees, 0 =
-  vertical, positive when the lower end lies to the image right) and a point on it. Without a
-  midline the perpendicular bisector of the pupils (or, with 5 points, of the eye centres) is used.
-* Origin: the pupils' midpoint projected onto the midline.
-* Face coordinates: ``x`` along the normal, positive towards the IMAGE RIGHT, which is the
-  patient's LEFT in an unmirrored recording; ``y`` along the midline, positive UPWARDS.
-* Scale: the interpupillary distance (IPD, points 96-97; eye centres p0-p1 with 5 points). Lengths
-  are fractions of the IPD, areas fractions of IPD squared, angles degrees. Millimetres follow from
-  the stated assumption IPD = 63 mm (:data:`ASSUMED_IPD_MM`).
+Face coordinates come from :mod:`app.measures.face_frame`: every frame fitted to the video's
+reference shape of the eye corners and the nasal bridge; ``x`` along the eye line, positive
+towards the patient's LEFT (image right of an unmirrored recording), ``y`` UP, origin midway
+between the eyes (so ``x = 0`` is the measuring midline and ``y = 0`` the eye line), unit = the
+interpupillary distance (IPD; 5 points: the eye-centre distance). Millimetres follow from the
+stated assumption IPD = 63 mm (:data:`ASSUMED_IPD_MM`).
 
 Each sided measure is computed by one function for both sides in a side-lateral coordinate
 ``s`` (distance from the midline, positive away from it on that side), so a mirrored face gives
-exactly swapped values. docs/MEASURES.md documents every definition with indices and sources.
+exactly swapped values. Two mouth measures are taken against the mouth corners' REST position
+(:func:`rest_relative`), so that a dropping jaw changes neither: ``commissure_excursion`` and
+``smile_angle``. docs/MEASURES.md documents every definition with indices and sources.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from collections.abc import Sequence
 
 import numpy as np
+
+from app.measures.face_frame import PUPILS_98, eye_frame
 
 ASSUMED_IPD_MM = 63.0
 SIDES = ("right", "left")   # the PATIENT's sides
@@ -37,6 +35,7 @@ class MeasureDef:
     sided: bool
     label: str
     five_point: bool = False   # also computed from RetinaFace's 5 points (coarse)
+    from_rest: bool = False    # measured against the rest position (filled in once rest is known)
 
     @property
     def unit(self) -> str:
@@ -46,6 +45,11 @@ class MeasureDef:
     def mm_unit(self) -> str | None:
         return {"length": "mm", "area": "mm^2"}.get(self.kind)
 
+    @property
+    def display_unit(self) -> str:
+        """The unit a clinician reads: mm, mm\u00b2 or deg."""
+        return (self.mm_unit or "deg").replace("^2", "\u00b2")
+
     def to_mm(self, value):
         """Convert from IPD units (None for angles)."""
         if self.kind == "length":
@@ -54,15 +58,22 @@ class MeasureDef:
             return value * ASSUMED_IPD_MM ** 2
         return None
 
+    def to_display(self, value):
+        """mm / mm\u00b2 for lengths and areas, degrees unchanged."""
+        return value if self.kind == "angle" else self.to_mm(value)
+
 
 MEASURES: tuple[MeasureDef, ...] = (
     MeasureDef("brow_height", "brow", "length", True, "brow height"),
     MeasureDef("palpebral_fissure", "eyes", "length", True, "palpebral fissure height"),
+    MeasureDef("mrd1", "eyes", "length", True, "MRD1 (pupil to upper lid)"),
+    MeasureDef("mrd2", "eyes", "length", True, "MRD2 (pupil to lower lid)"),
     MeasureDef("eye_area", "eyes", "area", True, "eye area"),
-    MeasureDef("commissure_excursion", "mouth", "length", True, "commissure excursion"),
+    MeasureDef("commissure_excursion", "mouth", "length", True, "commissure excursion", five_point=True,
+               from_rest=True),
     MeasureDef("commissure_height", "mouth", "length", True, "commissure height", five_point=True),
     MeasureDef("commissure_lateral", "mouth", "length", True, "commissure distance from midline", five_point=True),
-    MeasureDef("smile_angle", "mouth", "angle", True, "smile angle"),
+    MeasureDef("smile_angle", "mouth", "angle", True, "smile angle", from_rest=True),
     MeasureDef("upper_lip_height", "mouth", "length", True, "upper lip height"),
     MeasureDef("lower_lip_height", "mouth", "length", True, "lower lip height"),
     MeasureDef("dental_show", "mouth", "length", True, "dental show"),
@@ -75,10 +86,12 @@ MEASURES: tuple[MeasureDef, ...] = (
 )
 MEASURE_BY_NAME = {m.name: m for m in MEASURES}
 
-# Measure drawn for a region in the live trace and used as the region's headline.
-PRIMARY = {"brow": "brow_height", "eyes": "palpebral_fissure", "mouth": "commissure_excursion",
-           "nose": "ala_height"}
-PRIMARY_5POINT = {"mouth": "commissure_height"}
+# The one measure per region a clinician reads first (the headline, with its interval).
+HEADLINE = {"brow": "brow_height", "eyes": "palpebral_fissure", "mouth": "commissure_excursion"}
+HEADLINE_LABEL = {"brow": "brow raise", "eyes": "eye closure", "mouth": "smile (commissure excursion)"}
+# Measure drawn per region in the live trace: it needs no rest position (the trace starts at once).
+# (A smile pulls the corner mostly outwards, so the mouth's is its distance from the midline.)
+LIVE = {"brow": "brow_height", "eyes": "palpebral_fissure", "mouth": "commissure_lateral", "nose": "ala_height"}
 
 
 def measures_for(n_points: int) -> tuple[MeasureDef, ...]:
@@ -95,10 +108,15 @@ def regions_for(n_points: int) -> tuple[str, ...]:
     return tuple(r for r in REGIONS if r in present)
 
 
-def primary_measure(region: str, n_points: int) -> str:
-    if n_points == 5:
-        return PRIMARY_5POINT.get(region, "commissure_height")
-    return PRIMARY[region]
+def headline_measure(region: str, n_points: int) -> str | None:
+    name = HEADLINE.get(region)
+    return name if name and any(m.name == name for m in measures_for(n_points)) else None
+
+
+def live_measure(region: str, n_points: int) -> str:
+    """The measure the live trace draws for ``region`` (5 points: only the mouth's)."""
+    name = LIVE[region]
+    return name if any(m.name == name for m in measures_for(n_points)) else LIVE["mouth"]
 
 
 def column_names(n_points: int) -> list[str]:
@@ -142,52 +160,6 @@ FIVE_SIDES = {"right": {"eye": 0, "corner": 3}, "left": {"eye": 1, "corner": 4}}
 
 
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class FaceFrame:
-    """Maps frame pixels to face coordinates (x to the patient's left, y up, unit = IPD)."""
-    origin: np.ndarray
-    down: np.ndarray       # unit vector down the midline
-    normal: np.ndarray     # unit vector to the image right
-    ipd_px: float
-
-    def to_face(self, pts: np.ndarray) -> np.ndarray:
-        rel = np.asarray(pts, np.float64) - self.origin
-        return np.stack([rel @ self.normal, -(rel @ self.down)], axis=-1) / self.ipd_px
-
-
-def midline_from_pupils(left_img: np.ndarray, right_img: np.ndarray) -> tuple[float, np.ndarray]:
-    """Perpendicular bisector of two points given in image order: (angle_deg, point)."""
-    v = np.asarray(right_img, np.float64) - np.asarray(left_img, np.float64)
-    # The midline is perpendicular to v; its downward direction is (-v_y, v_x) normalised.
-    theta = math.atan2(-v[1], v[0])      # angle of d = (sin t, cos t) = (-v_y, v_x)/|v|
-    mid = (np.asarray(left_img, np.float64) + np.asarray(right_img, np.float64)) / 2
-    return math.degrees(theta), mid
-
-
-def face_frame(points: np.ndarray, midline_angle_deg: float | None = None,
-               midline_point: Sequence[float] | None = None) -> FaceFrame | None:
-    """Face frame of one frame's landmarks (98 or 5 points), or None when not computable."""
-    pts = np.asarray(points, np.float64)
-    eyes = (pts[96], pts[97]) if len(pts) == 98 else (pts[0], pts[1])
-    if not np.all(np.isfinite(eyes)):
-        return None
-    ipd = float(np.hypot(*(eyes[1] - eyes[0])))
-    if ipd < 1e-6:
-        return None
-    angle: float | None = midline_angle_deg
-    mp: Sequence[float] | np.ndarray | None = midline_point
-    if angle is None or mp is None or not (math.isfinite(angle) and np.all(np.isfinite(mp))):
-        angle, mp = midline_from_pupils(*eyes)
-    t = math.radians(angle)
-    down = np.array([math.sin(t), math.cos(t)])
-    normal = np.array([math.cos(t), -math.sin(t)])
-    p0 = np.asarray(mp, np.float64)
-    centre = (eyes[0] + eyes[1]) / 2
-    origin = p0 + down * float((centre - p0) @ down)
-    return FaceFrame(origin, down, normal, ipd)
-
-
-# ---------------------------------------------------------------------------------------------
 def _side_coords(face: np.ndarray, side: str) -> np.ndarray:
     """(s, y): s = distance from the midline, positive away from it on ``side``."""
     sign = 1.0 if side == "left" else -1.0
@@ -220,14 +192,18 @@ def _clip_half_plane(poly: np.ndarray) -> np.ndarray:
     return np.array(out) if out else np.zeros((0, 2))
 
 
-def _sided_wflw(face: np.ndarray, side: str, eyeline_y: float) -> dict[str, float]:
+def _sided_wflw(face: np.ndarray, side: str) -> dict[str, float]:
     ix = WFLW_SIDES[side]
     p = _side_coords(face, side)
     pupil, corner = p[ix.pupil], p[ix.corner]
-    brow = _interp_y(p[list(ix.brow_upper)], pupil[0]) - pupil[1]
+    upper, lower = p[list(ix.upper_lid)], p[list(ix.lower_lid)]
+    # Mean height of the brow's upper edge above the eye line: five points and the eye line (fitted to
+    # eight points) are far steadier than one pupil, which also moves with the gaze.
+    brow = float(np.mean(p[list(ix.brow_upper), 1]))
     s_eye = (p[ix.eye_outer, 0] + p[ix.eye_inner, 0]) / 2
-    fissure = max(0.0, _interp_y(p[list(ix.upper_lid)], s_eye) - _interp_y(p[list(ix.lower_lid)], s_eye))
-    lip_mid = p[LOWER_LIP_MIDLINE]
+    # Not clipped at 0: noise around a closed eye must stay symmetric, or the closed side's median
+    # (and so every closure ratio) would be pulled up; the gap reported is clipped instead.
+    fissure = _interp_y(upper, s_eye) - _interp_y(lower, s_eye)
     s_half = corner[0] / 2      # half-way between the midline and the commissure
     y_out_up = _interp_y(p[list(OUTER_UPPER_LIP)], s_half)
     y_in_up = _interp_y(p[list(INNER_UPPER_LIP)], s_half)
@@ -236,25 +212,28 @@ def _sided_wflw(face: np.ndarray, side: str, eyeline_y: float) -> dict[str, floa
     return {
         "brow_height": brow,
         "palpebral_fissure": fissure,
+        # Margin-reflex distances: the pupil centre stands in for the corneal light reflex.
+        "mrd1": _interp_y(upper, pupil[0]) - pupil[1],
+        "mrd2": pupil[1] - _interp_y(lower, pupil[0]),
         "eye_area": _shoelace(p[list(ix.eye_ring)]),
-        "commissure_excursion": float(np.hypot(*(corner - lip_mid))),
-        "commissure_height": float(corner[1] - eyeline_y),
+        "commissure_excursion": math.nan,      # from the rest position: rest_relative()
+        "commissure_height": float(corner[1]),
         "commissure_lateral": float(corner[0]),
-        "smile_angle": 90.0 + math.degrees(math.atan2(corner[1] - lip_mid[1], corner[0] - lip_mid[0])),
+        "smile_angle": math.nan,               # from the rest position: rest_relative()
         "upper_lip_height": max(0.0, y_out_up - y_in_up),
         "lower_lip_height": max(0.0, y_in_low - y_out_low),
         "dental_show": max(0.0, y_in_up - y_in_low),
         "dental_area": _shoelace(_clip_half_plane(p[list(INNER_LIP_RING)])),
         "eye_mouth_distance": float(np.hypot(*(p[ix.eye_inner] - corner))),
-        "ala_height": float(p[ix.ala, 1] - eyeline_y),
+        "ala_height": float(p[ix.ala, 1]),
     }
 
 
-def _sided_5point(face: np.ndarray, side: str, eyeline_y: float) -> dict[str, float]:
+def _sided_5point(face: np.ndarray, side: str) -> dict[str, float]:
     ix = FIVE_SIDES[side]
     p = _side_coords(face, side)
     corner = p[ix["corner"]]
-    return {"commissure_height": float(corner[1] - eyeline_y),
+    return {"commissure_excursion": math.nan, "commissure_height": float(corner[1]),
             "commissure_lateral": float(corner[0]),
             "eye_mouth_distance": float(np.hypot(*(p[ix["eye"]] - corner)))}
 
@@ -265,29 +244,19 @@ def _tilt_deg(face: np.ndarray, right_i: int, left_i: int) -> float:
     return math.degrees(math.atan2(d[1], d[0]))
 
 
-def frame_measures(points: np.ndarray, midline_angle_deg: float | None = None,
-                   midline_point: Sequence[float] | None = None) -> dict[str, float]:
-    """One frame's measures from 98 WFLW points (or 5 RetinaFace points) and the midline.
-
-    Returns ``{column: value}`` with keys :func:`column_names` plus ``ipd_px``; values in IPD
-    units / degrees; NaN for every value when the landmarks are missing or degenerate.
-    """
-    pts = np.asarray(points, np.float64)
-    n = len(pts)
-    nan = {c: math.nan for c in column_names(n)}
-    nan["ipd_px"] = math.nan
-    if not np.all(np.isfinite(pts)):
-        return nan
-    frame = face_frame(pts, midline_angle_deg, midline_point)
-    if frame is None:
-        return nan
-    face = frame.to_face(pts)
+def face_measures(face: np.ndarray) -> dict[str, float]:
+    """One frame's measures from its landmarks in face coordinates (98 or 5 points, IPD units,
+    see :mod:`app.measures.face_frame`). Returns ``{column: value}`` with keys :func:`column_names`;
+    NaN for every value when a point is missing; the rest-relative measures are NaN here."""
+    face = np.asarray(face, np.float64)
+    n = len(face)
+    if not np.all(np.isfinite(face)):
+        return {c: math.nan for c in column_names(n)}
     if n == 98:
-        eyes, sided_fn, tilts = PUPILS, _sided_wflw, {"eye_line_tilt": (96, 97), "mouth_line_tilt": (76, 82)}
+        sided_fn, tilts = _sided_wflw, {"eye_line_tilt": (96, 97), "mouth_line_tilt": (76, 82)}
     else:
-        eyes, sided_fn, tilts = (0, 1), _sided_5point, {"eye_line_tilt": (0, 1), "mouth_line_tilt": (3, 4)}
-    eyeline_y = float((face[eyes[0], 1] + face[eyes[1], 1]) / 2)
-    per_side = {s: sided_fn(face, s, eyeline_y) for s in SIDES}
+        sided_fn, tilts = _sided_5point, {"eye_line_tilt": (0, 1), "mouth_line_tilt": (3, 4)}
+    per_side = {s: sided_fn(face, s) for s in SIDES}
     out: dict[str, float] = {}
     for m in measures_for(n):
         if m.sided:
@@ -297,18 +266,56 @@ def frame_measures(points: np.ndarray, midline_angle_deg: float | None = None,
             out["fai"] = abs(per_side["right"]["eye_mouth_distance"] - per_side["left"]["eye_mouth_distance"])
         else:
             out[m.name] = _tilt_deg(face, *tilts[m.name])
-    out["ipd_px"] = frame.ipd_px
     return out
 
 
-def region_values(points: np.ndarray, midline_angle_deg: float | None = None,
-                  midline_point: Sequence[float] | None = None) -> dict[str, tuple[float, float]]:
-    """Headline measure of each region for one frame: ``{region: (right, left)}`` in IPD units
-    (for live traces; the measure per region is :func:`primary_measure`)."""
+def rest_relative(columns: dict[str, np.ndarray], rest: slice) -> None:
+    """Fill the measures taken against the mouth corners' rest position (in place).
+
+    ``commissure_excursion``: distance of the corner from its rest position (median over the rest
+    window, face frame), positive when it moves outwards or upwards (a smile), negative when it is
+    pulled inwards and down. ``smile_angle``: 90 deg + the angle, above the eye line's direction,
+    of the line from the mouth's rest centre (the midline at the corners' mean rest height) to
+    the corner. Neither uses a lip point, so an opening jaw changes neither.
+    """
+    def rest_median(key: str) -> float:
+        x = columns[key][rest]
+        return float(np.nanmedian(x)) if np.isfinite(x).any() else math.nan
+    heights = {s: columns[f"commissure_height_{s}"] for s in SIDES}
+    centre_y = float(np.mean([rest_median(f"commissure_height_{s}") for s in SIDES]))
+    for s in SIDES:
+        lat = columns[f"commissure_lateral_{s}"]
+        d_s, d_y = lat - rest_median(f"commissure_lateral_{s}"), heights[s] - rest_median(f"commissure_height_{s}")
+        sign = np.where(d_s + d_y >= 0, 1.0, -1.0)
+        columns[f"commissure_excursion_{s}"] = sign * np.hypot(d_s, d_y)
+        if f"smile_angle_{s}" in columns:
+            columns[f"smile_angle_{s}"] = 90.0 + np.degrees(np.arctan2(heights[s] - centre_y, lat))
+
+
+def frame_measures(points: np.ndarray) -> dict[str, float]:
+    """One frame's measures from 98 WFLW points (or 5 RetinaFace points) in PIXELS, in that frame's
+    own eye-corner frame (for single frames and live views; a video is measured through
+    :func:`app.measures.io.compute_table`, which fits every frame to the video's reference shape).
+    Keys :func:`column_names` plus ``ipd_px``; NaN when the landmarks are missing or degenerate."""
+    pts = np.asarray(points, np.float64)
+    n = len(pts)
+    nan = {c: math.nan for c in column_names(n)} | {"ipd_px": math.nan}
+    if not np.all(np.isfinite(pts)):
+        return nan
+    local = eye_frame(pts[None])[0]
+    eyes = PUPILS_98 if n == 98 else (0, 1)
+    ipd_local = float(np.hypot(*(local[eyes[1]] - local[eyes[0]])))
+    if not (math.isfinite(ipd_local) and ipd_local > 1e-6):
+        return nan
+    out = face_measures(local / ipd_local)
+    out["ipd_px"] = float(np.hypot(*(pts[eyes[1]] - pts[eyes[0]])))
+    return out
+
+
+def region_values(points: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Live-trace measure of each region for one frame: ``{region: (right, left)}`` in IPD units
+    (the measure per region is :func:`live_measure`)."""
     n = len(points)
-    vals = frame_measures(points, midline_angle_deg, midline_point)
-    out = {}
-    for region in regions_for(n):
-        name = primary_measure(region, n)
-        out[region] = (vals[f"{name}_right"], vals[f"{name}_left"])
-    return out
+    vals = frame_measures(points)
+    return {region: (vals[f"{live_measure(region, n)}_right"], vals[f"{live_measure(region, n)}_left"])
+            for region in regions_for(n)}

@@ -18,16 +18,16 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from app.measures.definitions import MEASURE_BY_NAME, SIDES, midline_from_pupils
+from app.measures.definitions import MEASURE_BY_NAME, SIDES
 from app.measures.io import LandmarkTrack, MeasureTable
-from app.measures.segments import Analysis
+from app.measures.analysis import Analysis
 
 RIGHT_COLOUR, LEFT_COLOUR = "#0072B2", "#D55E00"      # Okabe-Ito blue / vermillion (colour-blind safe)
 REGION_COLOUR = {"brow": "#009E73", "eyes": "#CC79A7", "mouth": "#E69F00", "nose": "#56B4E9"}
 PLOT_MEASURES = {"brow": ["brow_height"], "eyes": ["palpebral_fissure", "eye_area"],
                  "mouth": ["commissure_excursion", "commissure_height", "smile_angle", "dental_show"],
                  "nose": ["ala_height"]}
-PLOT_MEASURES_5 = {"mouth": ["commissure_height", "commissure_lateral", "eye_mouth_distance"]}
+PLOT_MEASURES_5 = {"mouth": ["commissure_excursion", "commissure_height", "commissure_lateral"]}
 MAX_PLOT_POINTS = 2000
 PICTURE_WIDTH = 320
 log = logging.getLogger(__name__)
@@ -175,8 +175,19 @@ PICTURE_BATCH = 4   # frames asked of the provider at once: a long recording has
                     # holding every peak frame at full size made memory grow with the video's length
 
 
-def pictures(track: LandmarkTrack, indices: list[int], frame_provider) -> list[str]:
-    """One data URI per frame index (photo when the provider gives the frame, else a drawing)."""
+def measuring_axis(table: MeasureTable, i: int) -> tuple[float, tuple[float, float]] | None:
+    """The measuring midline of frame ``i`` in image pixels: (angle_deg, point), or None."""
+    fit = table.frames_fit
+    if fit is None or not np.all(np.isfinite(fit.pose[i])):
+        return None
+    top, bottom = fit.to_image(i, np.array([[0.0, 1.0], [0.0, -3.0]]))
+    d = bottom - top
+    return math.degrees(math.atan2(d[0], d[1])), (float(top[0]), float(top[1]))
+
+
+def pictures(track: LandmarkTrack, table: MeasureTable, indices: list[int], frame_provider) -> list[str]:
+    """One data URI per frame index (photo when the provider gives the frame, else a drawing), with
+    the midline the measures used in that frame."""
     out = []
     for start in range(0, len(indices), PICTURE_BATCH):
         batch = indices[start:start + PICTURE_BATCH]
@@ -188,9 +199,6 @@ def pictures(track: LandmarkTrack, indices: list[int], frame_provider) -> list[s
             except Exception:  # noqa: BLE001 - pictures are optional; the drawing stands in
                 log.warning("could not read frames for the summary", exc_info=True)
         for i, frame in zip(batch, frames):
-            ang, pt = track.midline_angle_deg[i], track.midline_point[i]
-            if not (math.isfinite(ang) and np.all(np.isfinite(pt))):
-                eyes = (96, 97) if track.n_points == 98 else (0, 1)
-                ang, pt = midline_from_pupils(track.points[i, eyes[0]], track.points[i, eyes[1]])
-            out.append(frame_picture(frame, track.points[i], ang, pt))
+            axis = measuring_axis(table, i)
+            out.append(frame_picture(frame, track.points[i], *axis) if axis else "")
     return out

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from app.measures.definitions import MEASURE_BY_NAME, SIDES, column_names, frame_measures, measures_for
+from app.measures.definitions import MEASURE_BY_NAME, SIDES, column_names, face_measures, measures_for
+from app.measures.face_frame import STABLE_5, STABLE_98, FaceFrames, face_frames
+from app.measures.glitches import GlitchReport, reject_glitches
 
 
 class MeasuresError(ValueError):
@@ -44,6 +46,8 @@ class MeasureTable:
     n_points: int
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     excluded: dict[str, int] = field(default_factory=dict)    # reason -> frames with a face left out
+    glitches: GlitchReport = field(default_factory=lambda: GlitchReport(0, 0))
+    frames_fit: FaceFrames | None = None                      # each frame's fit (to draw the axis)
 
     @property
     def times_s(self) -> np.ndarray:
@@ -140,24 +144,37 @@ def read_landmarks_csv(path: Path) -> LandmarkTrack:
 
 
 def compute_table(track: LandmarkTrack) -> MeasureTable:
-    """Per-frame measures of a whole track; excluded frames (quality, profile views) stay NaN."""
+    """Per-frame measures of a whole track; excluded frames (quality, profile views) stay NaN.
+
+    Order: glitches out (app.measures.glitches), every frame fitted to the video's reference shape
+    (app.measures.face_frame), then the measures of each frame in face coordinates. The rest-
+    relative measures stay NaN until the rest is known (definitions.rest_relative).
+    """
     keys = column_names(track.n_points) + ["ipd_px"]
     n = len(track.times_ms)
-    data = {k: np.full(n, np.nan) for k in keys}
     skip = np.zeros(n, bool)
     for mask in track.excluded.values():
         skip |= mask
-    for i in np.flatnonzero(~skip):
-        vals = frame_measures(track.points[i], track.midline_angle_deg[i], track.midline_point[i])
-        for k in keys:
+    pts = np.where(skip[:, None, None], np.nan, track.points)
+    eyes = (96, 97) if track.n_points == 98 else (0, 1)
+    raw_ipd = np.hypot(*(pts[:, eyes[1]] - pts[:, eyes[0]]).T)
+    scale = float(np.nanmedian(raw_ipd)) if np.isfinite(raw_ipd).any() else math.nan
+    steady = STABLE_98 if track.n_points == 98 else STABLE_5
+    cleaned, glitches = reject_glitches(pts, track.times_ms / 1000.0, scale, steady)
+    # Eyes much closer together than usual (in the image): a profile view or another face. They
+    # must not shape the reference shape either.
+    with np.errstate(invalid="ignore"):
+        small = raw_ipd < MIN_IPD_FRACTION * scale
+    fit = face_frames(cleaned, usable=~small)
+    data = {k: np.full(n, np.nan) for k in keys}
+    for i in np.flatnonzero(np.isfinite(fit.ipd_px) & ~small):
+        vals = face_measures(fit.face[i])
+        for k in keys[:-1]:
             data[k][i] = vals[k]
-    table = MeasureTable(track.frames.copy(), track.times_ms.copy(), track.n_points, data)
-    ipd = data["ipd_px"]
-    if np.isfinite(ipd).any():
-        small = ipd < MIN_IPD_FRACTION * np.nanmedian(ipd)
-        for k in keys:
-            data[k][small] = np.nan
-        table.excluded["eyes less than half their usual distance apart (profile view)"] = int(small.sum())
+        data["ipd_px"][i] = fit.ipd_px[i]
+    table = MeasureTable(track.frames.copy(), track.times_ms.copy(), track.n_points, data,
+                         glitches=glitches, frames_fit=fit)
+    table.excluded["eyes less than half their usual distance apart (profile view)"] = int(small.sum())
     for reason, mask in track.excluded.items():
         table.excluded[reason] = int(np.sum(mask & np.all(np.isfinite(track.points), axis=(1, 2))))
     return table

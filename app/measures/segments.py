@@ -1,28 +1,15 @@
-"""Rest, expression segments and per-segment right/left comparison (Qt-free, numpy only).
+"""Rest and expression segments (Qt-free, numpy only); docs/MEASURES.md explains them for clinicians.
 
-Method (documented for clinicians in docs/MEASURES.md):
-
-* Rest: the quietest stretch. For every window of ``rest_window_s`` (2 s, or 15 % of a short
-  video, at least 0.5 s) the standard deviation of every sided measure is divided by that
-  measure's noise floor and summed; among the windows within 25 % of the quietest, the
-  EARLIEST wins (clinical protocols record rest first; a held expression is also quiet). A given
-  ``rest=(start_s, end_s)`` overrides the search.
+* Rest: the earliest of the quietest stretches (a window is as quiet as its least quiet measure),
+  grown forwards over still frames; or the stretch the user gave (``--rest``).
 * Thresholds: per measure ``max(4 x robust sigma at rest, noise floor)``; floors 0.02 IPD
   (1.3 mm), 0.005 IPD^2 (20 mm^2), 3 degrees.
 * Region activity: per frame, the largest |value - rest median| / threshold over the region's
-  sided measures and both sides (3-frame median against single-frame glitches). A region is
-  active from where its activity reaches 1 until it falls below 0.5; gaps < 0.3 s are bridged
-  and runs < 0.25 s dropped.
-* Segments: overlapping active runs of all regions form one segment (one expression); its
-  ``region`` is the one with the largest activity, ``regions_active`` lists all.
-* Per measure and side: robust peak change from rest = the 95th (or 5th, whichever is larger in
-  magnitude) percentile of value - rest median over the segment; ``symmetry_pct`` = 100 x
-  smaller / larger magnitude (0 when the sides move in opposite directions, None when neither
-  side moves beyond its threshold); ``weaker`` = the side with the smaller magnitude (None when
-  within 5 % or no movement); onset per side = first time the change reaches half its own peak
-  (linear interpolation between frames); ``onset_lag_ms`` = right onset - left onset.
-* Synkinesis hint: palpebral fissure narrowing (% of its rest height) during a mouth segment,
-  flagged from 20 %; commissure height change during an eye segment, flagged from 0.04 IPD.
+  sided measures and both sides (3-frame median). A region is active from where its activity
+  reaches 1 until it falls below 0.5; gaps < 0.3 s are bridged and runs < 0.25 s dropped.
+* Segments, one per expression: runs of different regions join only when they overlap by half
+  of the shorter; each region's plateau (app.measures.plateau) is kept for the peak estimates.
+Right against left within a segment: app.measures.sides; the whole video: app.measures.analysis.
 """
 from __future__ import annotations
 
@@ -34,8 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from app.measures.definitions import (ASSUMED_IPD_MM, SIDES, MeasureDef, measures_for,
+from app.measures.definitions import (SIDES, MeasureDef, measures_for,
                                       regions_for)
+from app.measures.plateau import plateau_frames
 from app.measures.io import MeasureTable, MeasuresError
 
 NOISE_FLOOR = {"length": 0.02, "area": 0.005, "angle": 3.0}
@@ -43,14 +31,9 @@ NOISE_K = 4.0
 ENTER, EXIT = 1.0, 0.5
 MERGE_GAP_S = 0.3
 MIN_SEGMENT_S = 0.25
-REST_WINDOW_S = 2.0
+REST_WINDOW_S = 1.5
 REST_TOLERANCE = 1.25
-ROBUST_PCT = 95.0
-EQUAL_PCT = 95.0
-ONSET_FRACTION = 0.5
 ONSET_LOOKBACK_S = 0.5
-SYNK_FISSURE_PCT = 20.0
-SYNK_COMMISSURE_IPD = 0.04
 
 
 @dataclass
@@ -61,14 +44,11 @@ class Segment:
     regions_active: list[str]
     peak: int           # frame index of the largest activity of ``region``
     search_from: int = 0   # onsets are searched from here (after the previous segment)
+    plateaus: dict[str, np.ndarray] = field(default_factory=dict)   # region -> plateau frame indices
 
-
-@dataclass
-class Analysis:
-    result: dict                       # the NAME_measures.json body
-    rest: tuple[int, int]              # frame indices [start, end)
-    segments: list[Segment]
-    activity: dict[str, np.ndarray] = field(default_factory=dict)
+    def plateau_for(self, region: str) -> np.ndarray:
+        """The plateau of ``region`` when it moved in this segment, else the segment's own."""
+        return self.plateaus.get(region, self.plateaus[self.region])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,28 +100,44 @@ def _filled(x: np.ndarray) -> np.ndarray:
     return np.interp(idx, idx[ok], x[ok])
 
 
+REST_HINT = ("give the rest position yourself with --rest START-END (e.g. --rest 0:00-0:03), a stretch where "
+             "the face is relaxed and seen from the front")
+MAX_MISSING_IN_REST = 0.5     # a rest window may miss at most half its frames (scattered detector gaps)
+
+
 def detect_rest(table: MeasureTable) -> tuple[int, int]:
-    """Frame index range [start, end) of the quietest stretch (earliest among near-quietest)."""
+    """Frame index range [start, end) of the quietest stretch (earliest among near-quietest).
+
+    A window is as quiet as its least quiet measure: each measure's spread in the window, over its
+    own typical spread in quiet windows (10th percentile over the video; at least 5 % of its noise
+    floor), and the window's cost is the largest of those ratios. A sum would let the many still
+    eye measures hide a mouth that is still moving.
+    """
     n = len(table.times_ms)
     t = table.times_s
     duration = float(t[-1] - t[0]) if n > 1 else 0.0
     win = min(n, _window_frames(t, min(REST_WINDOW_S, max(0.5, 0.15 * duration))))
     costs = np.zeros(n - win + 1)
-    for m in _sided(table.n_points):
+    for m in (m for m in _sided(table.n_points) if not m.from_rest):
         for s in SIDES:
             x = table.side(m.name, s)
             if not np.isfinite(x).any():
-                costs += np.inf
+                costs[:] = np.inf
                 continue
             w = sliding_window_view(_filled(x), win)
-            spread = np.std(w, axis=1)      # not a robust spread: a few moving frames must count
-            bad = sliding_window_view(~np.isfinite(x), win).mean(axis=1) > 0.2
-            costs += np.where(bad, np.inf, spread / NOISE_FLOOR[m.kind])
+            spread = np.std(w, axis=1) / NOISE_FLOOR[m.kind]   # not robust: a few moving frames must count
+            bad = sliding_window_view(~np.isfinite(x), win).mean(axis=1) > MAX_MISSING_IN_REST
+            spread[bad] = np.inf
+            ok = spread[np.isfinite(spread)]
+            level = max(float(np.percentile(ok, 10)) if len(ok) else 1.0, 0.05)
+            costs = np.maximum(costs, spread / level)
     if not np.any(np.isfinite(costs)):
-        raise MeasuresError("no stretch of the video has a face in most frames; cannot find the rest position")
+        measured = int(np.isfinite(table.columns["ipd_px"]).sum())
+        raise MeasuresError(f"cannot find the rest position: no {win / max(n, 1) * duration:.1f}-second stretch "
+                            f"has a measurable face in at least half its frames ({measured} of {n} frames have "
+                            f"one); {REST_HINT}")
     best = float(np.min(costs))
-    n_measures = 2 * len(_sided(table.n_points))
-    start = int(np.flatnonzero(costs <= best * REST_TOLERANCE + 0.05 * n_measures)[0])
+    start = int(np.flatnonzero(costs <= best * REST_TOLERANCE)[0])
     return start, start + win
 
 
@@ -151,10 +147,25 @@ def rest_from_seconds(table: MeasureTable, start_s: float, end_s: float) -> tupl
     if len(idx) == 0:
         raise MeasuresError(f"the rest window {start_s:g}-{end_s:g} s lies outside the video "
                             f"({t[0]:g}-{t[-1]:g} s)")
-    key = f"{_sided(table.n_points)[0].name}_right"
-    if np.sum(np.isfinite(table.columns[key][idx])) < 3:
-        raise MeasuresError(f"the rest window {start_s:g}-{end_s:g} s has fewer than 3 frames with a face")
+    if np.sum(np.isfinite(table.columns["ipd_px"][idx])) < 3:
+        raise MeasuresError(f"the rest window {start_s:g}-{end_s:g} s has fewer than 3 frames with a measurable face")
     return int(idx[0]), int(idx[-1]) + 1
+
+
+REST_MAX_S = 3.0
+
+
+def extend_rest(rest: tuple[int, int], activity: dict[str, np.ndarray], times_s: np.ndarray) -> tuple[int, int]:
+    """The detected rest window grown forwards over still frames (no region active), up to
+    :data:`REST_MAX_S`: more rest frames, steadier rest values, narrower intervals. Only forwards:
+    the window is the earliest quiet one, so what precedes it is less quiet."""
+    if not activity:
+        return rest
+    still = np.all(np.vstack(list(activity.values())) < ENTER, axis=0)
+    a, b = rest
+    while b < len(still) and still[b] and times_s[b] - times_s[a] <= REST_MAX_S:
+        b += 1
+    return a, b
 
 
 @dataclass
@@ -219,166 +230,43 @@ def _runs(active: np.ndarray, times_s: np.ndarray) -> list[tuple[int, int]]:
     return [(a, b) for a, b in merged if times_s[b] - times_s[a] >= MIN_SEGMENT_S]
 
 
-def find_segments(table: MeasureTable, activity: dict[str, np.ndarray]) -> list[Segment]:
-    t = table.times_s
-    runs = sorted((a, b, region) for region, act in activity.items() for a, b in _runs(act, t))
+SAME_EXPRESSION_OVERLAP = 0.5   # runs of two regions are one expression when they overlap this much
+
+
+def _group_runs(runs: list[tuple[int, int, str]]) -> list[list]:
+    """One group per expression: runs of different regions join only when they overlap by at least
+    half of the shorter (a smile narrowing the eyes); a brow raise just before or after a smile, or
+    overlapping it a little, stays its own expression."""
     groups: list[list] = []
-    for a, b, region in runs:
-        if groups and t[a] - t[groups[-1][1]] < MERGE_GAP_S:
-            groups[-1][1] = max(groups[-1][1], b)
-            groups[-1][2].add(region)
+    for a, b, region in sorted(runs):
+        for g in groups:
+            overlap = min(b, g[1]) - max(a, g[0]) + 1
+            if overlap >= SAME_EXPRESSION_OVERLAP * min(b - a + 1, g[1] - g[0] + 1) and region not in g[2]:
+                g[0], g[1] = min(a, g[0]), max(b, g[1])
+                g[2].add(region)
+                break
         else:
             groups.append([a, b, {region}])
+    return sorted(groups, key=lambda g: (g[0], g[1]))
+
+
+def find_segments(table: MeasureTable, activity: dict[str, np.ndarray]) -> list[Segment]:
+    t = table.times_s
+    runs = [(a, b, region) for region, act in activity.items() for a, b in _runs(act, t)]
     segments: list[Segment] = []
     lookback = _window_frames(t, ONSET_LOOKBACK_S)
-    for a, b, regions in groups:
+    for a, b, regions in _group_runs(runs):
         peaks = {r: float(np.max(activity[r][a:b + 1])) for r in regions}
         region = max(peaks, key=lambda r: peaks[r])
         peak = a + int(np.argmax(activity[region][a:b + 1]))
         ordered = [r for r in activity if r in regions]
-        after_previous = segments[-1].end + 1 if segments else 0
-        segments.append(Segment(a, b, region, ordered, peak, max(after_previous, a - lookback)))
+        previous_end = max((s.end for s in segments), default=-1)
+        search_from = max(a - lookback, previous_end + 1) if previous_end < a else a
+        plateaus = {r: a + plateau_frames(activity[r][a:b + 1]) for r in ordered}
+        segments.append(Segment(a, b, region, ordered, peak, max(0, search_from), plateaus))
     return segments
 
 
-# ---------------------------------------------------------------------------------------------
-def robust_peak(change: np.ndarray) -> float:
-    c = change[np.isfinite(change)]
-    if len(c) == 0:
-        return math.nan
-    hi, lo = np.percentile(c, ROBUST_PCT), np.percentile(c, 100 - ROBUST_PCT)
-    return float(hi if abs(hi) >= abs(lo) else lo)
 
-
-def _onset_s(change: np.ndarray, times_s: np.ndarray, peak: float) -> float | None:
-    target = ONSET_FRACTION * abs(peak)
-    mag = np.sign(peak) * change
-    hits = np.flatnonzero(np.nan_to_num(mag, nan=-np.inf) >= target)
-    if len(hits) == 0:
-        return None
-    j = int(hits[0])
-    if j == 0 or not math.isfinite(mag[j - 1]):
-        return float(times_s[j])
-    frac = (target - mag[j - 1]) / (mag[j] - mag[j - 1])
-    return float(times_s[j - 1] + frac * (times_s[j] - times_s[j - 1]))
-
-
-def compare_sides(table: MeasureTable, stats: RestStats, m: MeasureDef, seg: Segment) -> dict:
-    """Peak change from rest for right and left, symmetry, weaker side, onset lag."""
-    t = table.times_s
-    look0 = seg.search_from
-    out: dict = {"unit": m.unit}
-    peaks, moved, onsets = {}, {}, {}
-    for s in SIDES:
-        k = f"{m.name}_{s}"
-        change = table.columns[k] - stats.median[k]
-        peaks[s] = robust_peak(change[seg.start:seg.end + 1])
-        moved[s] = math.isfinite(peaks[s]) and abs(peaks[s]) >= stats.threshold[k]
-        onsets[s] = _onset_s(change[look0:seg.end + 1], t[look0:seg.end + 1], peaks[s]) if moved[s] else None
-        out[s] = peaks[s]
-        if m.mm_unit:
-            out[f"{s}_mm"] = m.to_mm(peaks[s])
-        out[f"rest_{s}"] = stats.median[k]
-    if m.mm_unit:
-        out["unit_mm"] = m.mm_unit
-    mag = {s: abs(peaks[s]) for s in SIDES}
-    if not (moved["right"] or moved["left"]):
-        sym, weaker = None, None
-    elif moved["right"] and moved["left"] and np.sign(peaks["right"]) != np.sign(peaks["left"]):
-        sym, weaker = 0.0, min(SIDES, key=lambda s: mag[s])
-    else:
-        sym = 100.0 * min(mag.values()) / max(mag.values())
-        weaker = None if sym >= EQUAL_PCT else min(SIDES, key=lambda s: mag[s])
-    out.update(symmetry_pct=sym, weaker=weaker, moved={s: moved[s] for s in SIDES},
-               onset_s={s: onsets[s] for s in SIDES})
-    on_r, on_l = onsets["right"], onsets["left"]
-    out["onset_lag_ms"] = 1000.0 * (on_r - on_l) if on_r is not None and on_l is not None else None
-    return out
-
-
-def synkinesis_hint(seg: Segment, measures: dict) -> dict | None:
-    if seg.region == "mouth" and "palpebral_fissure" in measures:
-        pf = measures["palpebral_fissure"]
-        sides = {}
-        for s in SIDES:
-            rest = pf[f"rest_{s}"]
-            pct = 100.0 * max(0.0, -pf[s]) / rest if rest and rest > 0 and math.isfinite(pf[s]) else None
-            sides[s] = {"fissure_narrowing_pct": pct, "flag": pct is not None and pct >= SYNK_FISSURE_PCT}
-        return {"kind": "eye narrowing during a mouth movement", **sides,
-                "flag": any(sides[s]["flag"] for s in SIDES),
-                "note": "a full smile narrows both eyes a little; marked or one-sided narrowing suggests "
-                        "oral-ocular synkinesis"}
-    if seg.region == "eyes" and "commissure_height" in measures:
-        ch = measures["commissure_height"]
-        sides = {s: {"commissure_change_mm": ch[s] * ASSUMED_IPD_MM if math.isfinite(ch[s]) else None,
-                     "flag": math.isfinite(ch[s]) and abs(ch[s]) >= SYNK_COMMISSURE_IPD} for s in SIDES}
-        return {"kind": "mouth-corner movement during an eye movement", **sides,
-                "flag": any(sides[s]["flag"] for s in SIDES),
-                "note": "a mouth corner that moves with eye closure suggests ocular-oral synkinesis"}
-    return None
-
-
-def whole_face(table: MeasureTable, stats: RestStats, seg: Segment) -> dict:
-    """One-value measures (FAI, tilts): rest value, value at the robust peak, change."""
-    out = {}
-    for m in measures_for(table.n_points):
-        if m.sided:
-            continue
-        rest = stats.median[m.name]
-        change = robust_peak(table.columns[m.name][seg.start:seg.end + 1] - rest)
-        d = {"rest": rest, "peak": rest + change, "change": change, "unit": m.unit}
-        if m.mm_unit:
-            d.update(rest_mm=m.to_mm(rest), peak_mm=m.to_mm(rest + change), change_mm=m.to_mm(change))
-        out[m.name] = d
-    return out
-
-
-def _segment_dict(table: MeasureTable, stats: RestStats, seg: Segment, index: int) -> dict:
-    t = table.times_s
-    measures = {m.name: compare_sides(table, stats, m, seg) for m in _sided(table.n_points)}
-    return {"index": index, "start_s": float(t[seg.start]), "end_s": float(t[seg.end]),
-            "peak_s": float(t[seg.peak]), "duration_s": float(t[seg.end] - t[seg.start]),
-            "region": seg.region, "regions_active": seg.regions_active, "measures": measures,
-            "whole_face": whole_face(table, stats, seg), "synkinesis_hint": synkinesis_hint(seg, measures)}
-
-
-def rest_table(table: MeasureTable, stats: RestStats) -> dict[str, dict]:
-    """Rest value of every measure; for sided ones also right - left (resting asymmetry)."""
-    out: dict[str, dict] = {}
-    for m in measures_for(table.n_points):
-        if m.sided:
-            r, lf = stats.median[f"{m.name}_right"], stats.median[f"{m.name}_left"]
-            d: dict = {"right": r, "left": lf, "difference": r - lf}
-            if m.mm_unit:
-                d.update(right_mm=m.to_mm(r), left_mm=m.to_mm(lf), difference_mm=m.to_mm(r - lf))
-        else:
-            d = {"value": stats.median[m.name]}
-            if m.mm_unit:
-                d["value_mm"] = m.to_mm(d["value"])
-        d["unit"] = m.unit
-        out[m.name] = d
-    return out
-
-
-def analyse(table: MeasureTable, rest_s: tuple[float, float] | None = None) -> Analysis:
-    """Rest, segments and right/left comparisons of a measure table."""
-    if len(table.times_ms) < 3:
-        raise MeasuresError("the video has fewer than 3 frames; nothing to measure")
-    rest = rest_from_seconds(table, *rest_s) if rest_s is not None else detect_rest(table)
-    stats = rest_stats(table, rest)
-    activity = region_activity(table, stats)
-    segments = find_segments(table, activity)
-    t = table.times_s
-    rest_values = rest_table(table, stats)
-    result = {
-        "rest": {"start_s": float(rest_s[0]) if rest_s else float(t[rest[0]]),
-                 "end_s": float(rest_s[1]) if rest_s else float(t[rest[1] - 1]),
-                 "source": "given" if rest_s else "detected (quietest stretch)",
-                 "frames": rest[1] - rest[0], "values": rest_values},
-        "segments": [_segment_dict(table, stats, seg, i) for i, seg in enumerate(segments)],
-        "thresholds": {k: v for k, v in stats.threshold.items()},
-    }
-    return Analysis(result, rest, segments, activity)
-
-
-__all__ = ["Analysis", "Segment", "analyse", "detect_rest", "parse_time_range", "robust_peak"]
+__all__ = ["Segment", "RestStats", "detect_rest", "extend_rest", "find_segments", "parse_time_range", "region_activity",
+           "rest_from_seconds", "rest_stats"]

@@ -18,7 +18,7 @@ from app.measures.definitions import ASSUMED_IPD_MM, MEASURE_BY_NAME, SIDES, mea
 from app.measures.figures import LEFT_COLOUR, PLOT_MEASURES, PLOT_MEASURES_5, RIGHT_COLOUR, pictures, \
     region_chart_svg
 from app.measures.io import LandmarkTrack, MeasureTable
-from app.measures.segments import Analysis
+from app.measures.analysis import Analysis
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -175,11 +175,12 @@ def _rest_html(result: dict, n_points: int) -> str:
             + "".join(rows) + "</table></details>")
 
 
-def _pictures_html(track: LandmarkTrack, analysis: Analysis, frame_provider, clock: "_Clock") -> str:
+def _pictures_html(track: LandmarkTrack, table: MeasureTable, analysis: Analysis, frame_provider,
+                   clock: "_Clock") -> str:
     rest_mid = (analysis.rest[0] + analysis.rest[1] - 1) // 2
     idx = [rest_mid] + [s.peak for s in analysis.segments]
     captions = ["rest"] + [f"{i + 1}. {s.region} peak" for i, s in enumerate(analysis.segments)]
-    uris = pictures(track, idx, frame_provider)
+    uris = pictures(track, table, idx, frame_provider)
     figs = []
     for uri, cap, i in zip(uris, captions, idx):
         if uri:
@@ -242,7 +243,7 @@ def render_summary(track: LandmarkTrack, table: MeasureTable, analysis: Analysis
             "Patient's right = image left of the unmirrored video. Times are the player's clock"
             + (f" (the recording's first frame is at {_mmss(clock.start_s)})" if clock.start_s else "")
             + "; frames are numbered from 0 as in the landmarks CSV.</p>",
-            _pictures_html(track, analysis, frame_provider, clock), _rest_html(result, table.n_points),
+            _pictures_html(track, table, analysis, frame_provider, clock), _rest_html(result, table.n_points),
             _segments_html(result, table.n_points, clock),
             _charts_html(table, analysis), _provenance_html(result, report)]
     return head + "".join(body) + "</body></html>\n"

@@ -61,7 +61,7 @@ def _symmetry(r) -> dict | None:
         return None
     from app.measures import region_values
     try:
-        return region_values(np.asarray(r.points, np.float64), r.line.angle_deg, r.line.point)
+        return region_values(np.asarray(r.points, np.float64))
     except (ValueError, FloatingPointError, ZeroDivisionError):
         return None
 

@@ -1,0 +1,106 @@
+"""A whole video's analysis: rest, expression segments, right/left per segment, headlines.
+
+The NAME_measures.json body's analytical part (Qt-free, numpy only). Order: rest (given or the
+quietest stretch), the measures taken against the rest position filled in, thresholds from the
+rest noise, region activity, segments (one per expression), each segment's sides compared, and
+one headline per region: the region's headline measure in the segment where it moved most.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.measures.definitions import HEADLINE_LABEL, MEASURE_BY_NAME, headline_measure, measures_for, rest_relative
+from app.measures.io import MeasureTable, MeasuresError
+from app.measures.segments import (Segment, detect_rest, extend_rest, find_segments, region_activity, rest_from_seconds,
+                                   rest_stats)
+from app.measures.sides import segment_dict
+
+HEADLINE_REGIONS = ("brow", "eyes", "mouth")
+
+
+@dataclass
+class Analysis:
+    result: dict                       # the NAME_measures.json body's analytical part
+    rest: tuple[int, int]              # frame indices [start, end)
+    segments: list[Segment]
+    activity: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def rest_table(table: MeasureTable, stats) -> dict[str, dict]:
+    """Rest value of every measure; for sided ones also right - left (resting asymmetry)."""
+    out: dict[str, dict] = {}
+    for m in measures_for(table.n_points):
+        if m.sided:
+            r, lf = stats.median[f"{m.name}_right"], stats.median[f"{m.name}_left"]
+            d: dict = {"right": r, "left": lf, "difference": r - lf}
+            if m.mm_unit:
+                d.update(right_mm=m.to_mm(r), left_mm=m.to_mm(lf), difference_mm=m.to_mm(r - lf))
+        else:
+            d = {"value": stats.median[m.name]}
+            if m.mm_unit:
+                d["value_mm"] = m.to_mm(d["value"])
+        d["unit"] = m.unit
+        out[m.name] = d
+    return out
+
+
+def _side_value(m, d: dict, side: str) -> dict:
+    ci = d.get(f"{side}_ci95") or [math.nan, math.nan]
+    return {"value": m.to_display(d[side]), "ci95": [m.to_display(v) for v in ci]}
+
+
+def headlines(segments: list[dict], n_points: int) -> list[dict]:
+    """One entry per region that moved: its headline measure in the segment where it moved most."""
+    out = []
+    for region in HEADLINE_REGIONS:
+        name = headline_measure(region, n_points)
+        own = [s for s in segments if s["region"] == region and name in s["measures"]]
+        if not name or not own:
+            continue
+        best = max(own, key=lambda s: max(abs(s["measures"][name]["right"] or 0.0),
+                                          abs(s["measures"][name]["left"] or 0.0)))
+        m, d = MEASURE_BY_NAME[name], best["measures"][name]
+        entry = {"region": region, "measure": name, "label": HEADLINE_LABEL[region], "segment": best["index"],
+                 "peak_s": best["peak_s"], "unit": m.display_unit,
+                 "right": _side_value(m, d, "right"), "left": _side_value(m, d, "left"),
+                 "symmetry_pct": d["symmetry_pct"], "symmetry_ci95": d["symmetry_ci95"], "weaker": d["weaker"],
+                 "moved": d["moved"], "segments_of_region": len(own)}
+        if "eye_closure" in best:
+            entry["eye_closure"] = best["eye_closure"]
+        out.append(entry)
+    return out
+
+
+def analyse(table: MeasureTable, rest_s: tuple[float, float] | None = None) -> Analysis:
+    """Rest, segments and right/left comparisons of a measure table (fills its rest-relative columns)."""
+    if len(table.times_ms) < 3:
+        raise MeasuresError("the video has fewer than 3 frames; nothing to measure")
+    rest = rest_from_seconds(table, *rest_s) if rest_s is not None else detect_rest(table)
+    rest_relative(table.columns, slice(*rest))
+    stats = rest_stats(table, rest)
+    activity = region_activity(table, stats)
+    if rest_s is None:
+        grown = extend_rest(rest, activity, table.times_s)
+        if grown != rest:
+            rest = grown
+            rest_relative(table.columns, slice(*rest))
+            stats = rest_stats(table, rest)
+            activity = region_activity(table, stats)
+    rest_slice = slice(*rest)
+    segments = find_segments(table, activity)
+    t = table.times_s
+    seg_dicts = [segment_dict(table, stats, seg, i, rest_slice) for i, seg in enumerate(segments)]
+    result = {
+        "rest": {"start_s": float(rest_s[0]) if rest_s else float(t[rest[0]]),
+                 "end_s": float(rest_s[1]) if rest_s else float(t[rest[1] - 1]),
+                 "source": "given" if rest_s else "detected (quietest stretch)",
+                 "frames": rest[1] - rest[0], "values": rest_table(table, stats)},
+        "headlines": headlines(seg_dicts, table.n_points),
+        "segments": seg_dicts,
+        "thresholds": dict(stats.threshold),
+        "glitches": table.glitches.as_dict(),
+    }
+    return Analysis(result, rest, segments, activity)

@@ -1,0 +1,100 @@
+"""The peak of an expression as a robust plateau estimate, with bootstrap intervals (numpy only).
+
+A held expression is a plateau, not a maximum: the largest value (or a high percentile) of a
+noisy measure grows with the noise, which pulls a weak side towards the strong one and every
+symmetry towards 100 %. So the peak change from rest is
+
+    median over the plateau frames - median over the rest frames,
+
+where the plateau frames are the segment's frames whose activity is at least
+:data:`PLATEAU_FRACTION` of its largest activity. Both medians are unbiased under symmetric noise.
+
+Intervals: a moving-block bootstrap (blocks of :data:`BLOCK_S`, since landmark noise is
+correlated over a few frames) resamples the plateau frames and the rest frames; the SAME
+resampled frames are used for the right and the left side, so the symmetry ratio's interval keeps
+what the sides share. 95 % percentile intervals from :data:`RESAMPLES` resamples with a fixed seed
+(the same input always gives the same numbers).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+PLATEAU_FRACTION = 0.75
+RESAMPLES = 400
+BLOCK_S = 0.1
+SEED = 20261203
+MIN_FRAMES = 3
+
+
+@dataclass
+class PeakEstimate:
+    value: float                  # the peak change from rest
+    ci95: tuple[float, float]     # 2.5th and 97.5th percentile of the bootstrap
+    samples: np.ndarray           # (RESAMPLES,) bootstrap values (for ratios of two sides)
+
+    @classmethod
+    def missing(cls) -> "PeakEstimate":
+        return cls(math.nan, (math.nan, math.nan), np.full(RESAMPLES, np.nan))
+
+
+def plateau_frames(activity: np.ndarray) -> np.ndarray:
+    """Indices (into ``activity``, one segment's frames) of its plateau."""
+    a = np.nan_to_num(np.asarray(activity, np.float64), nan=0.0)
+    if not len(a):
+        return np.zeros(0, int)
+    return np.flatnonzero(a >= PLATEAU_FRACTION * float(np.max(a)))
+
+
+def _block_resamples(m: int, block: int, rng: np.random.Generator) -> np.ndarray:
+    """(RESAMPLES, m) indices into 0..m-1, made of consecutive blocks."""
+    block = max(1, min(block, m))
+    n_blocks = math.ceil(m / block)
+    starts = rng.integers(0, m - block + 1, size=(RESAMPLES, n_blocks))
+    idx = (starts[:, :, None] + np.arange(block)).reshape(RESAMPLES, -1)
+    return idx[:, :m]
+
+
+def ci95(samples: np.ndarray) -> tuple[float, float]:
+    s = samples[np.isfinite(samples)]
+    if len(s) < RESAMPLES // 2:
+        return math.nan, math.nan
+    lo, hi = np.percentile(s, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+Combine = Callable[[np.ndarray], np.ndarray]
+
+
+def first_component(diff: np.ndarray) -> np.ndarray:
+    return diff[..., 0]
+
+
+def paired_peaks(plateau: dict[str, np.ndarray], rest: dict[str, np.ndarray], fps: float,
+                 combine: Combine = first_component) -> dict[str, PeakEstimate]:
+    """Peak change from rest of each side, with bootstrap intervals.
+
+    ``plateau[side]`` is (P, C) and ``rest[side]`` (R, C): the plateau and rest frames' values of a
+    measure's C components (one for most measures; two for a displacement); rows with a missing
+    value on either side are dropped. ``combine`` maps the (..., C) median differences to the
+    peak value (e.g. a signed vector length).
+    """
+    sides = list(plateau)
+    p_ok = np.all([np.all(np.isfinite(plateau[s]), axis=1) for s in sides], axis=0)
+    r_ok = np.all([np.all(np.isfinite(rest[s]), axis=1) for s in sides], axis=0)
+    if p_ok.sum() < MIN_FRAMES or r_ok.sum() < MIN_FRAMES:
+        return {s: PeakEstimate.missing() for s in sides}
+    rng = np.random.default_rng(SEED)
+    block = max(1, round(BLOCK_S * fps))
+    pi = _block_resamples(int(p_ok.sum()), block, rng)
+    ri = _block_resamples(int(r_ok.sum()), block, rng)
+    out = {}
+    for s in sides:
+        p, r = plateau[s][p_ok], rest[s][r_ok]
+        value = float(combine(np.median(p, axis=0) - np.median(r, axis=0)))
+        boot = combine(np.median(p[pi], axis=1) - np.median(r[ri], axis=1))
+        out[s] = PeakEstimate(value, ci95(boot), boot)
+    return out

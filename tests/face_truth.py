@@ -1,0 +1,196 @@
+"""Known-truth WFLW-98 landmark tracks in millimetres, for validating the clinical measures.
+
+Independent of app/measures: the face, the expressions and the head motion are written here from
+the WFLW layout (DESIGN.md) and plain geometry, and each expression states its truth in mm
+(how far a mouth corner moved, how far a brow rose, what gap an eye kept). A seated patient's head
+moves: it rolls, drifts and leans in (scale), and the display midline a landmarks CSV carries lags
+behind it (an exponential smoothing, like the app's). Landmark noise is Gaussian per coordinate in
+mm; glitch frames put one point far off.
+
+Face coordinates here: x to the IMAGE right, y DOWN, millimetres, origin between the pupils; the
+patient's right half is the image left (x < 0). ``neutral_face()`` of tests/synthetic_face.py
+(built from the same WFLW map, one unit = the interpupillary distance) gives the resting shape.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.measures.io import LandmarkTrack
+from tests.synthetic_face import FLIP_PAIRS, neutral_face
+
+IPD_MM = 63.0
+PX_PER_MM = 120.0 / IPD_MM
+PARTNER = {a: b for a, b in FLIP_PAIRS} | {b: a for a, b in FLIP_PAIRS}
+
+
+def on_side(i: int, side: str) -> int:
+    """WFLW index ``i`` (given for the patient's right = image left) on the patient's ``side``."""
+    return i if side == "right" else PARTNER.get(i, i)
+
+
+def outward(side: str) -> float:
+    return -1.0 if side == "right" else 1.0     # patient's right is the image left
+
+
+def rest_face() -> np.ndarray:
+    return neutral_face() * IPD_MM
+
+
+REST = rest_face()
+FISSURE_MM = float(REST[66, 1] - REST[62, 1])       # lid to lid at the eye centre (x of 62/66)
+MRD1_MM = float(REST[96, 1] - REST[62, 1])          # pupil up to the upper lid
+MRD2_MM = float(REST[66, 1] - REST[96, 1])          # pupil down to the lower lid
+
+
+# --- expressions: each moves points of one side by a known amount ---------------------------
+SMILE_ELEVATION_DEG = 35.0
+
+
+def smile(pts: np.ndarray, side: str, mm: float) -> None:
+    """The mouth corner moves ``mm`` outwards and up (35 deg above the eye line); lip points
+    near it follow partly. Truth: commissure excursion = ``mm``."""
+    e = math.radians(SMILE_ELEVATION_DEG)
+    v = np.array([outward(side) * math.cos(e), -math.sin(e)]) * mm
+    for i, w in ((76, 1.0), (88, 0.9), (77, 0.5), (87, 0.5), (89, 0.4), (95, 0.4), (78, 0.2), (86, 0.2)):
+        pts[on_side(i, side)] += w * v
+
+
+def brow_raise(pts: np.ndarray, side: str, mm: float) -> None:
+    """The whole brow (33-41 / 42-50) rises ``mm``. Truth: brow height +``mm``."""
+    for i in range(33, 42):
+        pts[on_side(i, side), 1] -= mm
+
+
+def eye_close(pts: np.ndarray, side: str, fraction: float) -> None:
+    """The upper lid closes ``fraction`` of the way to the lower lid. Truth: the fissure at the
+    eye centre becomes (1 - fraction) x FISSURE_MM."""
+    for up, low in ((61, 67), (62, 66), (63, 65)):
+        u, lo = on_side(up, side), on_side(low, side)
+        pts[u, 1] += fraction * (pts[lo, 1] - pts[u, 1])
+
+
+def jaw_drop(pts: np.ndarray, side: str, mm: float) -> None:
+    """The jaw opens ``mm`` at the chin (both sides; call once): the lower lip and the jaw line move
+    down, the mouth corners do not. Truth: no commissure measure changes."""
+    if side != "right":
+        return
+    for i in range(33):
+        phi = (i if i <= 16 else 32 - i) / 16 * math.pi / 2
+        pts[i, 1] += mm * math.sin(phi)
+    for i in (83, 84, 85, 86, 87, 93, 94, 95):
+        pts[i, 1] += mm
+
+
+def ptosis(pts: np.ndarray, side: str, mm: float) -> None:
+    """The upper lid droops ``mm`` at rest. Truth: MRD1 - ``mm``."""
+    for i in (61, 62, 63):
+        pts[on_side(i, side), 1] += mm
+
+
+KINDS = {"smile": smile, "brow": brow_raise, "eye": eye_close, "jaw": jaw_drop}
+
+
+@dataclass
+class Move:
+    kind: str
+    t0: float
+    right: float
+    left: float
+    rise: float = 0.4
+    hold: float = 1.4
+    fall: float = 0.4
+
+
+def envelope(t: float, m: Move) -> float:
+    def ramp(x: float) -> float:
+        x = min(1.0, max(0.0, x))
+        return x * x * (3 - 2 * x)
+    return ramp((t - m.t0) / m.rise) * (1 - ramp((t - m.t0 - m.rise - m.hold) / m.fall))
+
+
+@dataclass
+class HeadMotion:
+    """Smooth motion of a seated patient (all zero = a still head)."""
+    roll_deg: float = 0.0          # amplitude
+    drift_px: float = 0.0          # amplitude, horizontal (vertical 60 %)
+    scale: float = 0.0             # relative amplitude (leaning in and out)
+
+    def pose(self, t: float) -> tuple[float, np.ndarray, float]:
+        roll = self.roll_deg * math.sin(2 * math.pi * t / 3.7)
+        shift = np.array([self.drift_px * math.sin(2 * math.pi * t / 5.3),
+                          0.6 * self.drift_px * math.sin(2 * math.pi * t / 4.3 + 1.0)])
+        return roll, shift, 1.0 + self.scale * math.sin(2 * math.pi * t / 6.1 + 0.5)
+
+
+@dataclass
+class Recording:
+    moves: list[Move]
+    duration_s: float = 12.0
+    fps: float = 30.0
+    motion: HeadMotion = field(default_factory=HeadMotion)
+    noise_mm: float = 0.0
+    seed: int = 0
+    glitches: list[tuple[int, int, tuple[float, float]]] = field(default_factory=list)  # (frame, point, mm offset)
+    at_rest: list[tuple[str, str, float]] = field(default_factory=list)   # (kind, side, amount), e.g. ptosis
+    centre_px: tuple[float, float] = (640.0, 330.0)
+    display_lag_s: float = 0.4     # the CSV's smoothed midline lags the head by about this
+
+    def times(self) -> np.ndarray:
+        return np.arange(int(round(self.duration_s * self.fps))) / self.fps
+
+    def faces_mm(self) -> np.ndarray:
+        """(N, 98, 2) landmark positions in mm in the face's own frame, noise and glitches included."""
+        t = self.times()
+        base = REST.copy()
+        for kind, side, amount in self.at_rest:
+            {"ptosis": ptosis}[kind](base, side, amount)
+        out = np.empty((len(t), 98, 2))
+        for f, tf in enumerate(t):
+            pts = base.copy()
+            for m in self.moves:
+                k = envelope(tf, m)
+                for side, amp in (("right", m.right), ("left", m.left)):
+                    if k > 0 and amp:
+                        KINDS[m.kind](pts, side, k * amp)
+            out[f] = pts
+        rng = np.random.default_rng(self.seed)
+        if self.noise_mm:
+            out += rng.normal(0.0, self.noise_mm, out.shape)
+        for frame, point, offset in self.glitches:
+            out[frame, point] += offset
+        return out
+
+    def track(self) -> LandmarkTrack:
+        """Frame pixels after the head's motion, with a lagging display midline."""
+        t = self.times()
+        faces = self.faces_mm()
+        px = np.empty_like(faces)
+        true_angle = np.empty(len(t))
+        true_point = np.empty((len(t), 2))
+        for f, tf in enumerate(t):
+            roll, shift, scale = self.motion.pose(tf)
+            r = math.radians(roll)
+            rot = np.array([[math.cos(r), -math.sin(r)], [math.sin(r), math.cos(r)]])
+            centre = np.asarray(self.centre_px) + shift
+            px[f] = faces[f] @ rot.T * (PX_PER_MM * scale) + centre
+            down = rot @ np.array([0.0, 1.0])
+            true_angle[f] = math.degrees(math.atan2(down[0], down[1]))
+            true_point[f] = centre
+        alpha = 1.0 - math.exp(-1.0 / (self.fps * self.display_lag_s))
+        angle, point = true_angle.copy(), true_point.copy()
+        for f in range(1, len(t)):
+            angle[f] = angle[f - 1] + alpha * (true_angle[f] - angle[f - 1])
+            point[f] = point[f - 1] + alpha * (true_point[f] - point[f - 1])
+        return LandmarkTrack(np.arange(len(t)), t * 1000.0, px, angle, point)
+
+
+# A standard examination: rest, brow raise, smile right after it, eye closure.
+def exam(smile_mm=(5.0, 10.0), brow_mm=(8.0, 8.0), eye_fraction=(1.0, 0.6), jaw_mm: float = 0.0,
+         **kw) -> Recording:
+    moves = [Move("brow", 2.5, *brow_mm), Move("smile", 4.9, *smile_mm), Move("eye", 8.2, *eye_fraction)]
+    if jaw_mm:
+        moves.append(Move("jaw", 4.9, jaw_mm, 0.0))
+    return Recording(moves, **kw)
