@@ -141,8 +141,11 @@ def _process(args, cancel: threading.Event, out, err) -> int:
 
     from app.pipeline import Pipeline, Settings
 
+    from app import logs
+    patient, visit = getattr(args, "patient", None), getattr(args, "visit", None)
+    logs.note_private_words(patient, visit)
     settings = Settings(midline=args.midline, annotated=not args.no_annotated, overwrite=args.overwrite,
-                        audio=not getattr(args, "no_audio", False), rest=rest)
+                        audio=not getattr(args, "no_audio", False), rest=rest, patient=patient, visit=visit)
     pipeline = Pipeline(models, settings)
     cleaned: set[Path] = set()
     labels = distinct_labels([v for v, _ in jobs])

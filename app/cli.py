@@ -11,6 +11,12 @@ from pathlib import Path
 
 from app import __version__, APP_NAME
 
+def _subject_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--patient", default=None, metavar="ID",
+                        help="patient ID for the report and the summary (use a study code, not a name)")
+    parser.add_argument("--visit", default=None, metavar="LABEL", help="visit label or date, e.g. V2 or 2026-12-03")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="main.py", description=f"{APP_NAME}: mirror the two halves of a face in video.")
     p.add_argument("--version", action="store_true", help="print versions and exit")
@@ -59,6 +65,7 @@ def _build_parser() -> argparse.ArgumentParser:
     proc.add_argument("--no-annotated", action="store_true", help="do not write NAME_annotated.mp4")
     proc.add_argument("--rest", default=None, metavar="START-END",
                       help="rest window for the symmetry measures, e.g. 0:00-0:03 (default: the quietest stretch)")
+    _subject_options(proc)
     proc.add_argument("--no-audio", action="store_true",
                       help="leave the input's audio out of the output videos (default: copied unchanged)")
 
@@ -68,6 +75,7 @@ def _build_parser() -> argparse.ArgumentParser:
     meas.add_argument("--rest", default=None, metavar="START-END",
                       help="rest window instead of the detected one, e.g. 0:00-0:03 or 1.5-4 (seconds)")
     meas.add_argument("--overwrite", action="store_true", help="replace existing measures and summary")
+    _subject_options(meas)
 
     bench = sub.add_parser("benchmark", help="print speed figures")
     bench_sub = bench.add_subparsers(dest="what", required=True)

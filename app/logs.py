@@ -67,6 +67,13 @@ def note_private(path) -> None:
             _private.add(part)
 
 
+def note_private_words(*words: str | None) -> None:
+    """Words the log must never show either: a patient ID or a visit label."""
+    for word in words:
+        if word and len(word.strip()) >= 3:
+            _private.add(word.strip())
+
+
 def redact(text: str) -> str:
     """The text with folders and recording/output file names replaced by opaque tokens."""
     for name in sorted(_private, key=len, reverse=True):

@@ -79,6 +79,8 @@ class Settings:
     queue_size: int = 4
     max_frames: int | None = None        # stop after this many frames (benchmarks); None: all
     rest: tuple[float, float] | None = None   # rest window (s) for the measures; None: the quietest stretch
+    patient: str | None = None           # patient ID and visit label, for the report and the summary
+    visit: str | None = None
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -248,7 +250,7 @@ class Pipeline:
     def _write_measures(self, reader: VideoReader, outputs: OutputSet, report: dict, result: Result) -> None:
         """NAME_measures.csv/.json and NAME_summary.html from the landmarks CSV just written. A video
         whose frames are all unusable for measuring keeps its other outputs, with a warning."""
-        from app.measures import MeasuresError, write_measures
+        from app.measures import MEASURES_FAILED, MeasuresError, write_measures
 
         targets = {MEASURE_TARGETS[k]: outputs.temp[k] for k in MEASURE_KINDS if k in outputs.temp}
         if not targets:
@@ -262,7 +264,7 @@ class Pipeline:
         except MeasuresError as exc:
             for kind in MEASURE_KINDS:
                 outputs.drop(kind)
-            result.warnings.append(f"no symmetry measures: {exc}")
+            result.warnings.append(f"{MEASURES_FAILED}{exc}")
             report["measures"] = {"error": str(exc)}
             report["outputs"] = {k: str(p) for k, p in outputs.final.items()}
 

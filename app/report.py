@@ -48,7 +48,10 @@ def face_facts(analyzer) -> dict:
 
 def build_report(*, started_at: str, models, settings: dict, reader, input_sha256: str | None,
                  analyzer, writers: dict, finals: dict, elapsed: float, timer, warnings: list[str]) -> dict:
+    from app.video.recorded_at import recorded_at
+
     frames = analyzer.frames
+    when, when_source = recorded_at(reader.path)
     report = {
         "app": {"name": APP_NAME, "version": __version__},
         "created_utc": started_at,
@@ -60,7 +63,9 @@ def build_report(*, started_at: str, models, settings: dict, reader, input_sha25
         "midline_method_used": METHOD_DESCRIPTIONS[method_used(settings["midline"], models.coarse)],
         "midline_choice_note": unhonoured_choice_note(settings["midline"], models.coarse),
         "input": {"file": str(reader.path), "sha256": input_sha256, "bytes": reader.path.stat().st_size,
-                  **jsonable(reader.info()), "start_time_s": start_time_s(reader)},
+                  **jsonable(reader.info()), "start_time_s": start_time_s(reader),
+                  "recorded_at": when, "recorded_at_source": when_source},
+        "subject": {"patient": settings.get("patient"), "visit": settings.get("visit")},
         "frames": {"processed": frames, "estimated_total": reader.frame_count_estimate,
                    "with_face": analyzer.faces_found, "without_face": frames - analyzer.faces_found,
                    "ended_early": bool(reader.ended_early), "end_reason": reader.end_reason},

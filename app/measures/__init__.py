@@ -34,8 +34,9 @@ __all__ = ["write_measures", "frame_measures", "region_values", "parse_time_rang
            "analyse_track", "column_names", "live_measure", "regions_for", "REGIONS", "SIDES", "ASSUMED_IPD_MM",
            "MEASURES"]
 
-SCHEMA = "facemirror.measures/1"
+SCHEMA = "facemirror.measures/2"   # 2: face frame per frame, plateau peaks with intervals, headlines
 TARGET_KEYS = ("measures_csv", "measures_json", "summary_html")
+MEASURES_FAILED = "no symmetry measures: "   # the pipeline's warning when a video could not be measured
 COARSE_WARNING = ("5-point landmarks (no STAR model): only the mouth-corner measures and the eye/mouth line tilts "
                   "are computed, and they are coarse")
 FrameProvider = Callable[[list[float]], list]
@@ -65,9 +66,24 @@ def published_csv_name(track: LandmarkTrack, report: dict | None) -> str | None:
     return str(track.source)
 
 
+def recording_record(report: dict | None) -> dict:
+    """Which recording this is: its file name (no folders), sha256 and when it was made."""
+    inp = (report or {}).get("input") or {}
+    return {"file": Path(inp["file"]).name if inp.get("file") else None, "sha256": inp.get("sha256"),
+            "recorded_at": inp.get("recorded_at"), "recorded_at_source": inp.get("recorded_at_source")}
+
+
+def subject_record(report: dict | None, given: dict | None) -> dict:
+    """Patient ID and visit label: as given to `measures`, else as the run recorded them."""
+    recorded = (report or {}).get("subject") or {}
+    given = given or {}
+    return {k: given.get(k) or recorded.get(k) for k in ("patient", "visit")}
+
+
 def build_result(track: LandmarkTrack, table: MeasureTable, analysis: Analysis,
-                 report: dict | None = None) -> dict:
+                 report: dict | None = None, subject: dict | None = None) -> dict:
     """The NAME_measures.json body."""
+    import datetime as dt
     ipd = table.columns["ipd_px"]
     measured = int(np.sum(np.isfinite(ipd)))
     warnings = [COARSE_WARNING] if track.coarse else []
@@ -76,10 +92,16 @@ def build_result(track: LandmarkTrack, table: MeasureTable, analysis: Analysis,
             warnings.append(f"{count} frame(s) left out of the measures: {reason}")
     if measured < len(ipd):
         warnings.append(f"{len(ipd) - measured} of {len(ipd)} frames have no measures (no face or left out)")
+    if table.glitches.points_replaced:
+        warnings.append(f"{table.glitches.points_replaced} landmark position(s) in {table.glitches.frames_affected} "
+                        "frame(s) jumped far from their neighbours and were replaced before measuring")
     defs = {m.name: {"label": m.label, "region": m.region, "unit": m.unit, "mm_unit": m.mm_unit, "sided": m.sided,
                      "coarse": track.coarse} for m in measures_for(track.n_points)}
     return {
         "schema": SCHEMA,
+        "analysed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "recording": recording_record(report),
+        "subject": subject_record(report, subject),
         "source": {"landmarks_csv": published_csv_name(track, report),
                    "input_video": ((report or {}).get("input") or {}).get("file")},
         "mode": "5-point (coarse)" if track.coarse else "98-point WFLW",
@@ -98,16 +120,17 @@ def build_result(track: LandmarkTrack, table: MeasureTable, analysis: Analysis,
 
 
 def analyse_track(track: LandmarkTrack, rest: tuple[float, float] | None = None,
-                  report: dict | None = None) -> tuple[MeasureTable, Analysis, dict]:
+                  report: dict | None = None, subject: dict | None = None) -> tuple[MeasureTable, Analysis, dict]:
     table = compute_table(track)
     if not np.any(np.isfinite(table.columns["ipd_px"])):
         raise MeasuresError("no frame has usable landmarks; nothing to measure")
     analysis = analyse(table, rest)
-    return table, analysis, build_result(track, table, analysis, report)
+    return table, analysis, build_result(track, table, analysis, report, subject)
 
 
 def write_measures(landmarks_csv: Path, targets: dict[str, Path], *, rest: tuple[float, float] | None = None,
-                   report: dict | None = None, frame_provider: FrameProvider | None = None) -> dict:
+                   report: dict | None = None, frame_provider: FrameProvider | None = None,
+                   subject: dict | None = None) -> dict:
     """Compute the measures of a landmarks CSV and write the files named in ``targets``.
 
     ``targets`` maps any of "measures_csv", "measures_json", "summary_html" to the exact path to
@@ -120,7 +143,7 @@ def write_measures(landmarks_csv: Path, targets: dict[str, Path], *, rest: tuple
     if unknown:
         raise ValueError(f"unknown target(s) {sorted(unknown)}; expected {TARGET_KEYS}")
     track = read_landmarks_csv(Path(landmarks_csv))
-    table, analysis, result = analyse_track(track, rest, report)
+    table, analysis, result = analyse_track(track, rest, report, subject)
     if "measures_csv" in targets:
         write_measures_csv(table, Path(targets["measures_csv"]))
     if "measures_json" in targets:

@@ -54,7 +54,8 @@ def frame_provider_for(report: dict | None):
     return lambda times_ms: grab_frames(Path(video), times_ms)
 
 
-def run(csv_path: Path, out_dir: Path | None, rest_text: str | None, overwrite: bool) -> dict[str, Path]:
+def run(csv_path: Path, out_dir: Path | None, rest_text: str | None, overwrite: bool,
+        subject: dict | None = None) -> dict[str, Path]:
     """Do the work; raise MeasuresError / OutputError / OSError with a message for the user.
 
     The three files are published like every result set (app/outputs.OutputSet): all at once,
@@ -63,6 +64,7 @@ def run(csv_path: Path, out_dir: Path | None, rest_text: str | None, overwrite: 
     from app import logs
 
     logs.note_private(csv_path)
+    logs.note_private_words(*(subject or {}).values())
     if not csv_path.is_file():
         raise MeasuresError(f"{csv_path} is not a file")
     rest = parse_time_range(rest_text) if rest_text else None
@@ -78,7 +80,7 @@ def run(csv_path: Path, out_dir: Path | None, rest_text: str | None, overwrite: 
     published = False
     try:
         write_measures(csv_path, {TARGET_FOR_KIND[k]: outputs.temp[k] for k in MEASURE_KINDS}, rest=rest,
-                       report=report, frame_provider=frame_provider_for(report))
+                       report=report, frame_provider=frame_provider_for(report), subject=subject)
         outputs.publish(overwrite)
         published = True
     finally:
@@ -92,7 +94,9 @@ def measures_command(args) -> int:
 
     previous = cancel.raise_on_signals()    # a signal discards the partial files (run's finally)
     try:
-        finals = run(Path(args.landmarks_csv), args.out, args.rest, args.overwrite)
+        subject = {k: v for k, v in (("patient", getattr(args, "patient", None)),
+                                     ("visit", getattr(args, "visit", None))) if v}
+        finals = run(Path(args.landmarks_csv), args.out, args.rest, args.overwrite, subject or None)
     except cancel.Interrupted as exc:
         print("cancelled: nothing was written", file=sys.stderr)
         return exc.exit_code

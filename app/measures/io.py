@@ -107,28 +107,44 @@ def read_landmarks_csv(path: Path) -> LandmarkTrack:
     """Read a FaceMirror landmarks CSV (or any CSV with frame, time_ms and p0_x ... p97_y)."""
     path = Path(path)
     try:
-        fh = open(path, encoding="utf-8", newline="")
+        with open(path, "rb") as raw:
+            head = raw.read(4096)
+        fh = open(path, encoding="utf-8-sig", newline="")      # -sig: Excel's "CSV UTF-8" starts with a BOM
     except OSError as exc:
         raise MeasuresError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    with fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if not header:
-            raise MeasuresError(f"{path.name} is empty or not a CSV file")
-        col = {name.strip(): i for i, name in enumerate(header)}
-        missing = [c for c in ("frame", "time_ms") if c not in col]
-        if missing:
-            raise MeasuresError(f"{path.name} lacks the required column(s) {', '.join(missing)}; "
-                                "a landmarks CSV needs frame, time_ms and p0_x ... p97_y")
-        n = _point_count(set(col))
-        pidx = [col[f"p{i}_{a}"] for i in range(n) for a in "xy"]
-        mid_cols = [col.get(c) for c in ("midline_angle_deg", "midline_point_x", "midline_point_y")]
-        quality = [c for c in EXCLUSION_COLUMNS if c in col]
-        # Only the needed cells, as numbers, row by row: memory stays ~1.6 KB per frame, not the whole
-        # text of a long recording's CSV (a 5-minute one held as strings took ~250 MB).
-        wanted = [col["frame"], col["time_ms"]] + pidx + [-1 if i is None else i for i in mid_cols] \
-            + [col[c] for c in quality]
-        rows = [np.array([_float(r[i]) if 0 <= i < len(r) else math.nan for i in wanted]) for r in reader if r]
+    if b"\0" in head:
+        fh.close()
+        raise MeasuresError(f"{path.name} is not a text CSV file (it contains binary data); give the "
+                            "NAME_landmarks.csv that FaceMirror wrote")
+    try:
+        with fh:
+            return _read_rows(path, fh)
+    except UnicodeDecodeError:
+        raise MeasuresError(f"{path.name} is not UTF-8 text (perhaps saved as Latin-1 / Windows text); save it "
+                            "as \"CSV UTF-8\" and try again") from None
+    except csv.Error as exc:
+        raise MeasuresError(f"{path.name} is not a readable CSV file ({exc})") from None
+
+
+def _read_rows(path: Path, fh) -> LandmarkTrack:
+    reader = csv.reader(fh)
+    header = next(reader, None)
+    if not header:
+        raise MeasuresError(f"{path.name} is empty or not a CSV file")
+    col = {name.strip(): i for i, name in enumerate(header)}
+    missing = [c for c in ("frame", "time_ms") if c not in col]
+    if missing:
+        raise MeasuresError(f"{path.name} lacks the required column(s) {', '.join(missing)}; "
+                            "a landmarks CSV needs frame, time_ms and p0_x ... p97_y")
+    n = _point_count(set(col))
+    pidx = [col[f"p{i}_{a}"] for i in range(n) for a in "xy"]
+    mid_cols = [col.get(c) for c in ("midline_angle_deg", "midline_point_x", "midline_point_y")]
+    quality = [c for c in EXCLUSION_COLUMNS if c in col]
+    # Only the needed cells, as numbers, row by row: memory stays ~1.6 KB per frame, not the whole
+    # text of a long recording's CSV (a 5-minute one held as strings took ~250 MB).
+    wanted = [col["frame"], col["time_ms"]] + pidx + [-1 if i is None else i for i in mid_cols] \
+        + [col[c] for c in quality]
+    rows = [np.array([_float(r[i]) if 0 <= i < len(r) else math.nan for i in wanted]) for r in reader if r]
     values = np.vstack(rows) if rows else np.empty((0, len(wanted)))
     del rows
     if not len(values):

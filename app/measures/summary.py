@@ -28,7 +28,12 @@ h1{font-size:1.4em;margin-bottom:0}h2{font-size:1.15em;margin-top:1.8em;border-b
 table{border-collapse:collapse;font-size:.88em;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 7px;
 text-align:right}th{background:#f4f4f4}td.l,th.l{text-align:left}.pics{display:flex;flex-wrap:wrap;gap:12px}
 figure{margin:0}figcaption{font-size:.85em;color:#444}.r{color:RIGHT}.lft{color:LEFT}
-details{margin:4px 0 12px 0}tr.q td{color:#999}pre{font-size:.8em;background:#f7f7f7;padding:8px;overflow-x:auto}
+tr.q td{color:#999}pre{font-size:.8em;background:#f7f7f7;padding:8px;overflow-x:auto}
+.ci{color:#666;font-size:.85em}table.head td,table.head th{font-size:1.05em;padding:4px 9px}
+table.record td{border:none;padding:1px 10px 1px 0}svg{max-width:100%;height:auto}
+@page{margin:14mm}
+@media print{body{margin:0;max-width:none;font-size:10pt}h2{break-before:page}h2.first{break-before:avoid}
+table,figure,.pics,svg,h3{break-inside:avoid}h3{break-after:avoid}img{max-width:48%}}
 """.replace("RIGHT", RIGHT_COLOUR).replace("LEFT", LEFT_COLOUR)
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
@@ -73,42 +78,70 @@ def _verdict_html(report: dict | None) -> str:
     if not verdict:
         return ""
     if not isinstance(verdict, dict):
-        return f'<h2>Verdict</h2><div class="verdict">{_e(verdict)}</div>'
+        return f'<h2 class="first">Verdict</h2><div class="verdict">{_e(verdict)}</div>'
     level = str(verdict.get("level", ""))
     colour = _LEVEL_COLOUR.get(level, "#333")
     items = "".join(f"<li>{_e(r)}</li>" for r in verdict.get("reasons") or [])
     notes = "".join(f"<li>{_e(n)}</li>" for n in verdict.get("notes") or [])
-    return (f'<h2>Verdict</h2><div class="verdict" style="border-left-color:{colour}">'
+    return (f'<h2 class="first">Verdict</h2><div class="verdict" style="border-left-color:{colour}">'
             f'<b style="color:{colour}">{_e(level.upper() if level != "good" else "good")}</b>'
             + (f"<ul>{items}</ul>" if items else "")
             + (f'<div class="sub">Notes:</div><ul>{notes}</ul>' if notes else "") + "</div>")
 
 
 def _warnings_html(result: dict, report: dict | None) -> str:
-    items = list(result.get("warnings", [])) + list((report or {}).get("warnings", []))
+    # The run's own "no symmetry measures" warning is stale once measures exist (e.g. made again with --rest).
+    from app.measures import MEASURES_FAILED
+    run = [w for w in (report or {}).get("warnings", []) if not str(w).startswith(MEASURES_FAILED)]
+    items = list(result.get("warnings", [])) + run
     return "".join(f'<div class="warn">{_e(w)}</div>' for w in dict.fromkeys(items))
 
 
-def _value_cell(m, value) -> str:
-    if m.mm_unit:
-        return _num(m.to_mm(value) if value is not None else None, 1)
-    return _num(value, 1)
+def _value_cell(m, value, ci=None) -> str:
+    shown = _num(m.to_display(value) if value is not None else None, 1)
+    if ci and all(v is not None and math.isfinite(v) for v in ci):
+        lo, hi = (m.to_display(v) for v in ci)
+        shown += f' <span class="ci">({lo:.1f} to {hi:.1f})</span>'
+    return shown
+
+
+def _sym_cell(d: dict) -> str:
+    ci = d.get("symmetry_ci95")
+    out = _num(d["symmetry_pct"], 0)
+    if d["symmetry_pct"] is not None and ci and all(v is not None for v in ci):
+        out += f' <span class="ci">({ci[0]:.0f}-{ci[1]:.0f})</span>'
+    return out
 
 
 def _segment_rows(seg: dict, names: list[str]) -> str:
     rows = []
     for name in names:
         m, d = MEASURE_BY_NAME[name], seg["measures"][name]
-        unit = (m.mm_unit or "deg").replace("^2", "\u00b2")
-        weaker = d["weaker"] or ("&ndash;" if d["symmetry_pct"] is None else "equal")
+        weaker = d["weaker"] or ("&ndash;" if d["symmetry_pct"] is None else "none")
         quiet = ' class="q"' if d["symmetry_pct"] is None else ""
-        rows.append(f'<tr{quiet}><td class="l">{_e(m.label)} ({_e(unit)})</td>'
-                    f'<td class="r">{_value_cell(m, d["right"])}</td><td class="lft">{_value_cell(m, d["left"])}</td>'
-                    f'<td>{_num(d["symmetry_pct"], 0)}</td>'
+        rows.append(f'<tr{quiet}><td class="l">{_e(m.label)} ({_e(m.display_unit)})</td>'
+                    f'<td class="r">{_value_cell(m, d["right"], d.get("right_ci95"))}</td>'
+                    f'<td class="lft">{_value_cell(m, d["left"], d.get("left_ci95"))}</td>'
+                    f'<td>{_sym_cell(d)}</td>'
                     f'<td class="l">{weaker}</td><td>{_num(d["onset_lag_ms"], 0)}</td></tr>')
-    head = ('<tr><th class="l">peak change from rest</th><th>patient right</th><th>patient left</th>'
+    head = ('<tr><th class="l">change from rest (95 % interval)</th><th>patient right</th><th>patient left</th>'
             '<th>symmetry %</th><th class="l">weaker</th><th>onset lag ms (R&minus;L)</th></tr>')
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _closure_text(closure: dict | None) -> str:
+    if not closure:
+        return ""
+    parts = []
+    for s in SIDES:
+        d = closure.get(s)
+        if not d:
+            continue
+        lo, hi = d["gap_mm_ci95"]
+        gap = f"gap {d['gap_mm']:.1f} mm" + (f" ({lo:.1f}-{hi:.1f})" if lo is not None and hi is not None else "")
+        parts.append(f"patient {s} eye: " + ("complete closure" if d["complete"] else
+                                             f"<b>incomplete closure</b>, {gap}") + (f", {gap}" if d["complete"] else ""))
+    return "<p>" + "; ".join(parts) + f" (complete = gap below {closure['complete_below_mm']:g} mm)</p>"
 
 
 def _hint_html(hint: dict | None) -> str:
@@ -139,11 +172,18 @@ def _whole_face_html(whole: dict) -> str:
 
 def _segments_html(result: dict, n_points: int, clock: "_Clock") -> str:
     if not result["segments"]:
+        frames = result.get("frames") or {}
+        total, measured = frames.get("total", 0), frames.get("measured", 0)
+        if total and measured < 0.8 * total:
+            return ("<h2>Expression segments</h2><p>No expression was found in the frames that could be "
+                    f"measured; {total - measured} of {total} frames had no measures (no face found or left "
+                    "out), so an expression made there cannot be seen here.</p>")
         return "<h2>Expression segments</h2><p>No expression was found: the face stayed near its rest position.</p>"
     sided = [m.name for m in measures_for(n_points) if m.sided]
     out = ["<h2>Expression segments</h2>",
-           f"<p class='sub'>Peak change from rest (robust 95th percentile) per side; lengths in mm assuming an "
-           f"interpupillary distance of {ASSUMED_IPD_MM:g} mm. Symmetry = 100 &times; smaller / larger.</p>"]
+           f"<p class='sub'>Change from rest on the expression's plateau (median) per side, with 95 % intervals; "
+           f"lengths in mm assuming an interpupillary distance of {ASSUMED_IPD_MM:g} mm. Symmetry = 100 &times; "
+           "smaller / larger; a weaker side is named only when the interval excludes equal movement.</p>"]
     for seg in result["segments"]:
         main = [n for n in sided if MEASURE_BY_NAME[n].region == seg["region"]]
         rest_names = [n for n in sided if n not in main]
@@ -151,9 +191,10 @@ def _segments_html(result: dict, n_points: int, clock: "_Clock") -> str:
                    f"{clock(seg['end_s'])}, peak {clock(seg['peak_s'])}</h3>")
         out.append(_segment_rows(seg, main))
         out.append(_whole_face_html(seg.get("whole_face") or {}))
+        out.append(_closure_text(seg.get("eye_closure")))
         out.append(_hint_html(seg.get("synkinesis_hint")))
         if rest_names:
-            out.append(f"<details><summary>all other measures</summary>{_segment_rows(seg, rest_names)}</details>")
+            out.append(f"<p class='sub'>Other measures in this segment</p>{_segment_rows(seg, rest_names)}")
     return "".join(out)
 
 
@@ -162,17 +203,16 @@ def _rest_html(result: dict, n_points: int) -> str:
     rows = []
     for name, d in result["rest"]["values"].items():
         m = MEASURE_BY_NAME[name]
-        if not m.sided:
+        if not m.sided or m.from_rest:
             continue
-        unit = (m.mm_unit or "deg").replace("^2", "\u00b2")
         key = "_mm" if m.mm_unit else ""
-        rows.append(f'<tr><td class="l">{_e(m.label)} ({_e(unit)})</td><td class="r">{_num(d["right" + key])}</td>'
+        rows.append(f'<tr><td class="l">{_e(m.label)} ({_e(m.display_unit)})</td><td class="r">{_num(d["right" + key])}</td>'
                     f'<td class="lft">{_num(d["left" + key])}</td><td>{_num(d["difference" + key])}</td></tr>')
     head = ('<tr><th class="l">at rest</th><th>patient right</th><th>patient left</th>'
             '<th>right &minus; left</th></tr>')
-    return ("<h2>Rest</h2><p class='sub'>Median over the rest window; heights are relative to the eye line "
-            "(negative = below it).</p>" + f"<details><summary>resting values</summary><table>{head}"
-            + "".join(rows) + "</table></details>")
+    return ("<h2>Rest: resting symmetry</h2><p class='sub'>Median over the rest window; heights are above the eye "
+            "line (negative = below it); MRD1/MRD2 = pupil to upper/lower lid. The right &minus; left column is "
+            "the resting asymmetry.</p>" + f"<table>{head}" + "".join(rows) + "</table>")
 
 
 def _pictures_html(track: LandmarkTrack, table: MeasureTable, analysis: Analysis, frame_provider,
@@ -208,18 +248,72 @@ def _kv_table(d: dict) -> str:
     return f"<table>{rows}</table>"
 
 
+def _record_html(result: dict, report: dict | None) -> str:
+    """What this record is about: recording, subject, dates, versions (everything printed)."""
+    rec, subj, r = result.get("recording") or {}, result.get("subject") or {}, report or {}
+    sha = rec.get("sha256")
+    when = rec.get("recorded_at")
+    models = []
+    for kind, v in (r.get("models") or {}).items():
+        if isinstance(v, dict):
+            models.append(f"{kind}: {v.get('file')} (sha256 {str(v.get('sha256'))[:12]})")
+    rows = {"recording": rec.get("file") or "(the landmarks file only)",
+            "recording sha256": f"{sha[:16]}..." if sha else "not known",
+            "recorded": f"{when} ({rec.get('recorded_at_source')})" if when else "not known",
+            "patient": subj.get("patient") or "not given", "visit": subj.get("visit") or "not given",
+            "analysed": result.get("analysed_at"),
+            "FaceMirror": " ".join(str(v) for v in (r.get("app") or {}).values()) or None,
+            "models": "; ".join(models) or None,
+            "landmarks": result["mode"]}
+    body = "".join(f'<tr><td class="l"><b>{_e(k)}</b></td><td class="l">{_e(v)}</td></tr>'
+                   for k, v in rows.items() if v)
+    return f'<table class="record">{body}</table>'
+
+
+def _headlines_html(result: dict, clock: "_Clock") -> str:
+    heads = result.get("headlines") or []
+    if not heads:
+        return ("<h2 class='first'>Headline measures</h2><p>No expression moved beyond the measurement noise; "
+                "see the rest and the time series below.</p>")
+    rows = []
+    for h in heads:
+        def side(d: dict) -> str:
+            lo, hi = d["ci95"]
+            ci = f' <span class="ci">({lo:.1f} to {hi:.1f})</span>' if lo is not None and hi is not None else ""
+            return f"{_num(d['value'])}{ci}"
+        sym = h["symmetry_pct"]
+        sci = h.get("symmetry_ci95") or [None, None]
+        sym_text = _num(sym, 0) + (f' <span class="ci">({sci[0]:.0f}-{sci[1]:.0f})</span>'
+                                   if sym is not None and None not in sci else "")
+        rows.append(f'<tr><td class="l"><b>{_e(h["label"])}</b></td><td class="l">{_e(h["unit"])}</td>'
+                    f'<td class="r">{side(h["right"])}</td><td class="lft">{side(h["left"])}</td>'
+                    f'<td><b>{sym_text}</b></td><td class="l">{_e(h["weaker"] or "none")}</td>'
+                    f'<td class="l">{h["segment"] + 1} at {clock(h["peak_s"])}</td></tr>')
+    head = ('<tr><th class="l">movement</th><th class="l">unit</th><th>patient right (95 % interval)</th>'
+            '<th>patient left</th><th>symmetry %</th><th class="l">weaker side</th><th class="l">segment</th></tr>')
+    closure = next((h.get("eye_closure") for h in heads if h.get("eye_closure")), None)
+    return ("<h2 class='first'>Headline measures</h2><p class='sub'>One measure per region, in the segment where it "
+            "moved most: brow raise = brow height, eye closure = palpebral fissure, smile = excursion of the mouth "
+            "corner from its rest position. Change from rest on the plateau of the movement.</p>"
+            f"<table class='head'>{head}{''.join(rows)}</table>" + _closure_text(closure))
+
+
 def _provenance_html(result: dict, report: dict | None) -> str:
     r = report or {}
     basics = {"landmarks": result.get("source", {}).get("landmarks_csv"), "input video": r.get("input", {}).get("file"),
-              "app": " ".join(str(v) for v in r.get("app", {}).values()) or None, "backend": r.get("backend"),
-              "landmark points": result["mode"], "scale": result["scale"]["basis"]}
+              "backend": r.get("backend"), "landmark points": result["mode"], "scale": result["scale"]["basis"],
+              "display midline (videos)": r.get("midline_method_used"),
+              "measuring midline": "bisector of the eyes in a face frame fitted in every frame (not the display "
+                                   "midline)"}
     out = ["<h2>Models and settings</h2>", _kv_table({k: v for k, v in basics.items() if v is not None})]
     if r.get("models"):
         models = {k: (f"{v.get('file')} (sha256 {str(v.get('sha256'))[:12]}...)" if isinstance(v, dict) else v)
                   for k, v in r["models"].items()}
         out.append("<h3>models</h3>" + _kv_table(models))
     if r.get("settings"):
-        out.append("<h3>settings</h3>" + _kv_table(r["settings"]))
+        # the chosen midline method is only what was asked for; the method used is shown above
+        settings = {k: v for k, v in r["settings"].items() if k not in ("midline", "patient", "visit")}
+        out.append("<h3>settings</h3>" + _kv_table(settings))
     out.append("<h3>measures</h3>" + _kv_table(result["settings"]))
     return "".join(out)
 
@@ -236,13 +330,14 @@ def render_summary(track: LandmarkTrack, table: MeasureTable, analysis: Analysis
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f"<title>{_e(name)} &ndash; FaceMirror summary</title><style>{CSS}</style></head><body>")
     body = [f"<h1>FaceMirror symmetry summary</h1><div class='sub'>{_e(name)}</div>",
-            _verdict_html(report), _warnings_html(result, report),
+            _record_html(result, report), _verdict_html(report), _warnings_html(result, report),
             f"<p>Rest: {clock(rest['start_s'])} &ndash; {clock(rest['end_s'])} ({_e(rest['source'])}). "
             f"{len(result['segments'])} expression segment(s); values in grey: neither side moved beyond its "
             "threshold. "
             "Patient's right = image left of the unmirrored video. Times are the player's clock"
             + (f" (the recording's first frame is at {_mmss(clock.start_s)})" if clock.start_s else "")
             + "; frames are numbered from 0 as in the landmarks CSV.</p>",
+            _headlines_html(result, clock),
             _pictures_html(track, table, analysis, frame_provider, clock), _rest_html(result, table.n_points),
             _segments_html(result, table.n_points, clock),
             _charts_html(table, analysis), _provenance_html(result, report)]
