@@ -256,7 +256,7 @@ def _record_html(result: dict, report: dict | None) -> str:
     models = []
     for kind, v in (r.get("models") or {}).items():
         if isinstance(v, dict):
-            models.append(f"{kind}: {v.get('file')} (sha256 {str(v.get('sha256'))[:12]})")
+            models.append(f"{kind}: {Path(str(v.get('file'))).name} (sha256 {str(v.get('sha256'))[:12]})")
     rows = {"recording": rec.get("file") or "(the landmarks file only)",
             "recording sha256": f"{sha[:16]}..." if sha else "not known",
             "recorded": f"{when} ({rec.get('recorded_at_source')})" if when else "not known",
@@ -288,7 +288,7 @@ def _headlines_html(result: dict, clock: "_Clock") -> str:
         rows.append(f'<tr><td class="l"><b>{_e(h["label"])}</b></td><td class="l">{_e(h["unit"])}</td>'
                     f'<td class="r">{side(h["right"])}</td><td class="lft">{side(h["left"])}</td>'
                     f'<td><b>{sym_text}</b></td><td class="l">{_e(h["weaker"] or "none")}</td>'
-                    f'<td class="l">{h["segment"] + 1} at {clock(h["peak_s"])}</td></tr>')
+                    f'<td class="l">no. {h["segment"] + 1}, peak {clock(h["peak_s"])}</td></tr>')
     head = ('<tr><th class="l">movement</th><th class="l">unit</th><th>patient right (95 % interval)</th>'
             '<th>patient left</th><th>symmetry %</th><th class="l">weaker side</th><th class="l">segment</th></tr>')
     closure = next((h.get("eye_closure") for h in heads if h.get("eye_closure")), None)
