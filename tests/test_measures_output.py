@@ -65,7 +65,7 @@ def test_write_measures_writes_the_three_files_with_the_issue_shape(tmp_path):
               "settings": {"midline": "glabella-chin"}, "input": {"file": "clip.mp4"}}
     result = write_measures(src, targets(tmp_path), report=report, frame_provider=frames)
     data = json.loads(targets(tmp_path)["measures_json"].read_text())
-    assert data["schema"] == result["schema"] == "facemirror.measures/1"
+    assert data["schema"] == result["schema"] == "facemirror.measures/2"
     assert len(data["segments"]) == len(result["segments"]) == 2
     assert set(data["rest"]) >= {"start_s", "end_s"}
     smile_seg, brow_seg = data["segments"]
@@ -89,7 +89,7 @@ def test_write_measures_writes_the_three_files_with_the_issue_shape(tmp_path):
     check_offline_html(html)
     assert "left-sided weakness suspected (test verdict)" in html
     assert html.count("data:image/jpeg;base64,") == 3
-    assert "star.onnx" in html and "glabella-chin" in html
+    assert "star.onnx" in html and "glabella-chin" not in html   # the method asked for; the used one is shown
 
 
 def test_summary_without_video_frames_draws_the_landmarks(tmp_path):
