@@ -109,7 +109,7 @@ class Plan:
     expected: resume_check.Expected | None   # --resume: what a finished set must have been made with
 
 
-def _plan(args, out, err, shard: Shard | None = None) -> tuple[list[tuple[Path, Path]], list[tuple]]:
+def plan_jobs(args, out, err, shard: Shard | None = None) -> tuple[list[tuple[Path, Path]], list[tuple]]:
     """Inputs to process with their output folders, and rows for those refused before anything
     starts; with a shard, only its own of both (collisions are found over ALL inputs first, so
     every task of an array job refuses the same ones and no two tasks write the same outputs)."""
@@ -183,7 +183,7 @@ def prepare(args, cancel: threading.Event, out, err, threads: int | None = None)
         print("cancelled before processing started; nothing was written", file=err)
         return 1
     batch_warnings = _warn_models(models, out, err)
-    jobs, rows = _plan(args, out, err, shard)
+    jobs, rows = plan_jobs(args, out, err, shard)
 
     from app.pipeline import Settings
 
