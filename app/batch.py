@@ -223,6 +223,10 @@ def _process(args, cancel: threading.Event, out, err) -> int:
                 rows.append(skipped_row(video, decision.report))
                 print(f"  already done: {decision.reason}", file=out)
                 continue
+            if decision.blocked:
+                print(f"  failed: {decision.reason}", file=err)
+                rows.append((video, FAILED, decision.reason, 0, 0.0, None))
+                continue
             if decision.outputs_exist:
                 print(f"  redoing: {decision.reason}; the earlier outputs are replaced", file=out)
                 use = replacing

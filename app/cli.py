@@ -116,6 +116,12 @@ def _build_parser() -> argparse.ArgumentParser:
     bvid.add_argument("--seconds", type=float, default=10.0)
     bvid.add_argument("--fps", type=float, default=30.0)
     bvid.add_argument("--image", type=Path, default=None, help="source photograph (default: ../shared/media/portrait_frontal.jpg)")
+    bclu = bench_sub.add_parser("cluster", help="videos/hour through `process --ray` with 1 and 2 local Ray workers, "
+                                                "and Ray's overhead per video (needs the cluster extra)")
+    bclu.add_argument("--videos", type=int, default=4, help="videos per worker count (default 4)")
+    bclu.add_argument("--seconds", type=float, default=10.0, help="length of the synthetic video (default 10)")
+    bclu.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT (default 1280x720)")
+    bclu.add_argument("--image", type=Path, default=None, help="source photograph (default: ../shared/media/portrait_frontal.jpg)")
     return p
 
 

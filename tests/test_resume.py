@@ -122,6 +122,25 @@ def test_another_video_under_the_same_name_is_redone_and_replaces_the_set(finish
     assert not hidden(res)
 
 
+def test_a_publish_pending_from_another_computer_blocks_instead_of_racing_it(finished, tmp_path, weights_dir):  # noqa: F811
+    """A journal the cleanup cannot settle (another computer's, or a live run's) names this set: its
+    later rollback could undo a redo half-way, so the input fails with what to do; nothing is touched."""
+    clip, res = _copy(finished, tmp_path)
+    _edit_report(res, clip.stem, _other_version)                # outdated: would be redone
+    from app.outputs import _host_tag
+
+    other = "ffff" if _host_tag() != "ffff" else "fffe"       # a computer tag that is not this one's
+    journal = res / f".facemirror-journal-4242-{other}123456.json"
+    journal.write_text(json.dumps({"app": "FaceMirror", "committed": False,
+                                   "plan": [{"kind": "report", "final": f"{clip.stem}_report.json",
+                                             "old": f".facemirror-old-4242-{other}654321.json", "new": None}]}))
+    before = files(res)
+    code, out, err = process(clip, "--out", res, "--resume")
+    assert code == 1 and summary_rows(out) == {clip.name: "failed"}
+    assert f"computer tag {other}" in err and journal.name in err
+    assert files(res) == before
+
+
 # ---- a study killed with SIGKILL at random points, then resumed --------------------------------------
 
 def _start(args, weights: Path) -> subprocess.Popen:

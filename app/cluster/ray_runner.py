@@ -82,7 +82,7 @@ def worker_env(threads: int) -> dict[str, str]:
     """Environment of every worker process (runtime_env env_vars)."""
     env = {k: v for k, v in os.environ.items() if k.startswith("FACEMIRROR_")}
     env.update(PRIVACY_ENV)
-    env["OMP_NUM_THREADS"] = str(threads)
+    env["OMP_NUM_THREADS"] = env["FACEMIRROR_THREADS"] = str(threads)    # the task's CPUs, not the node's
     return env
 
 

@@ -113,6 +113,8 @@ def run_video(video: str, out_dir: str, spec: dict) -> dict:
             return {**base, "status": "skipped", "reason": decision.reason, "cleanup": cleanup,
                     "seconds": time.perf_counter() - t0,
                     "report": {"verdict": r.get("verdict"), "frames": r.get("frames"), "timings": r.get("timings")}}
+        if decision.blocked:
+            return _failed({**base, "cleanup": cleanup}, decision.reason)
         if decision.outputs_exist:
             overwrite, redo = True, decision.reason
     settings = Settings(**{**spec["settings"], "overwrite": overwrite})

@@ -21,6 +21,11 @@ Anything else is redone, and with --resume an outdated set is replaced as a whol
 (app/outputs publish: the earlier files are moved aside and removed only once the new set is in
 place). The caller must clean the folder's leftovers (app.outputs.clean_stale_files) BEFORE
 asking, so that a publish interrupted by a kill is finished or rolled back first.
+
+One case is neither: a publish journal naming this NAME's files that the cleanup could not settle,
+because its run is alive or ran on another computer (a process id means nothing elsewhere; a SLURM
+task resubmitted to another node meets this). Redoing then could later be undone half-way by that
+journal's rollback, so the input is "blocked": reported as failed with what to do, nothing touched.
 """
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ from pathlib import Path
 
 from app import APP_NAME, __version__
 from app.model_files import sha256_file
-from app.outputs import SUFFIX, all_output_paths
+from app.outputs import SUFFIX, all_output_paths, parse_temp_name
 
 # Settings (app.pipeline.Settings fields) whose value changes what is written.
 OUTPUT_SETTINGS = ("midline", "annotated", "audio", "rest", "redetect_every", "max_frames")
@@ -57,6 +62,7 @@ class Decision:
     reason: str                                  # why it is redone, or "finished" facts
     outputs_exist: bool = False                  # earlier outputs of NAME are in the folder (replace them)
     report: dict = field(default_factory=dict)   # the finished set's report (verdict, frames for the summary)
+    blocked: bool = False                        # neither skip nor redo: `reason` says what to do
 
 
 def _jsonish(value):
@@ -83,10 +89,35 @@ def _report_models(report: dict) -> dict[str, object]:
     return {k: v["sha256"] for k, v in models.items() if isinstance(v, dict) and "sha256" in v}
 
 
+def pending_journal(out_dir: Path, names: set[str]) -> Path | None:
+    """A publish journal in `out_dir` whose plan names one of `names` (the caller has already
+    settled those of dead runs on this computer), else None."""
+    try:
+        entries = os.listdir(out_dir)
+    except OSError:
+        return None
+    for entry in entries:
+        parsed = parse_temp_name(entry)
+        if parsed is None or parsed[0] != "journal":
+            continue
+        data = _read_report(out_dir / entry)        # any JSON object
+        plan = data.get("plan") if data else None
+        if not isinstance(plan, list) or any(isinstance(step, dict) and step.get("final") in names for step in plan):
+            return out_dir / entry                  # unreadable counts as naming them: never guess
+    return None
+
+
 def check(video: Path, out_dir: Path, expected: Expected) -> Decision:
     """Is the output set of `video` in `out_dir` finished (see the module's rules)?"""
     video, out_dir = Path(video), Path(out_dir)
     finals = all_output_paths(video.stem, out_dir)
+    journal = pending_journal(out_dir, {p.name for p in finals.values()})
+    if journal is not None:
+        _, pid, host = parse_temp_name(journal.name) or ("", 0, "?")
+        return Decision(False, f"a publish of its outputs by another run (process {pid}, "
+                               f"computer tag {host}) is in progress or was cut short in "
+                               f"{out_dir}; run --resume again on that computer, or when no run is writing there "
+                               f"remove {journal.name}", outputs_exist=True, blocked=True)
     exist = any(os.path.lexists(p) for p in finals.values())
     if not exist:
         return Decision(False, "not processed yet")
