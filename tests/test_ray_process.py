@@ -42,10 +42,61 @@ def _landmark_rows(folder: Path, stem: str) -> list[str]:
     return (folder / f"{stem}{SUFFIX['landmarks']}").read_text().splitlines()
 
 
+def _listening_sockets() -> dict[int, str]:
+    """inode -> local address of every listening TCP socket (Linux /proc)."""
+    out = {}
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[3] == "0A":                                   # LISTEN
+                out[int(f[9])] = f[1][:width]
+    return out
+
+
+LOOPBACK_HEX = {"0100007F", "00000000000000000000000001000000",      # 127.0.0.1, ::1
+                "0000000000000000FFFF00000100007F"}                         # ::ffff:127.0.0.1
+
+
+def _descendants(root: int) -> set[int]:
+    """This process and every process started under it (the local Ray's GCS, raylet, workers)."""
+    parent = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit():
+                stat = (proc / "stat").read_text()
+                parent[int(proc.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
+        except (OSError, ValueError):
+            continue
+    found, grew = {root}, True
+    while grew:
+        new = {pid for pid, ppid in parent.items() if ppid in found and pid not in found}
+        found |= new
+        grew = bool(new)
+    return found
+
+
 def test_local_ray_listens_on_loopback_only(ray_cluster):
-    host = ray_cluster.rsplit(":", 1)[0]
-    assert host == "127.0.0.1", ray_cluster
+    """No network beyond localhost: every socket the local Ray's processes listen on is 127.0.0.1."""
+    if not Path("/proc/net/tcp").exists():
+        pytest.skip("needs Linux /proc")
+    assert ray_cluster.rsplit(":", 1)[0] == "127.0.0.1", ray_cluster
     assert os.environ["RAY_USAGE_STATS_ENABLED"] == "0"
+    listening = _listening_sockets()
+    ours: dict[int, int] = {}
+    for pid in _descendants(os.getpid()):
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and int(target[8:-1]) in listening:
+                    ours[int(target[8:-1])] = pid
+        except OSError:
+            continue                     # gone meanwhile
+    assert len(set(ours.values())) >= 3, ours          # driver, GCS, raylet (and workers) were found
+    assert all(listening[inode] in LOOPBACK_HEX for inode in ours), {pid: listening[i] for i, pid in ours.items()}
 
 
 def test_killed_workers_are_retried_and_the_results_equal_a_plain_run(ray_cluster, clips, tmp_path, monkeypatch):

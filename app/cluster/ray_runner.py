@@ -145,7 +145,11 @@ def _run(ray, args, cpus: int, retries: int, cancel: threading.Event, out, err) 
         return 2
     cancel_signals.install()        # ray.init replaced the SIGTERM handler with its own (sys.exit)
     try:
-        rows = _dispatch(ray, plan, args, cpus, retries, cancel, out, err)
+        if cancel.is_set():         # a signal while Ray was starting: submit nothing
+            print("cancelled before processing started; nothing was written", file=err)
+            rows = [(video, CANCELLED, "not started", 0, 0.0, None) for video, _ in plan.jobs]
+        else:
+            rows = _dispatch(ray, plan, args, cpus, retries, cancel, out, err)
     finally:
         if started:
             ray.shutdown()
