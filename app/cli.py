@@ -68,8 +68,9 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="skip inputs whose outputs are finished (same input sha256, app version, models and "
                            "settings); redo and replace any other earlier outputs")
     proc.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-                      help="one Ray task per video: without ADDRESS a local Ray on this machine, else the cluster "
-                           "at ADDRESS (host:port of `ray start --head`, or auto); needs the cluster extra")
+                      help="one Ray task per video: without ADDRESS (or `local`) a local Ray on this machine, else "
+                           "the cluster at ADDRESS (host:port of `ray start --head`, or auto); put it after the "
+                           "inputs; needs the cluster extra")
     proc.add_argument("--ray-cpus", type=int, default=None, metavar="N",
                       help="CPUs per Ray task, and ONNX Runtime threads in it (default 1)")
     proc.add_argument("--ray-retries", type=int, default=None, metavar="N",

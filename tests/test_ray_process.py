@@ -151,10 +151,10 @@ def test_without_ray_one_sentence_with_the_pip_command(monkeypatch, tmp_path):
     assert err.count("\n") == 1 and "pip install 'facemirror[cluster]'" in err, err
 
 
-@pytest.mark.parametrize("bad", [["--ray-cpus", "0"], ["--ray-retries", "-1"]])
+@pytest.mark.parametrize("bad", [["--ray-cpus", "0"], ["--ray-retries", "-1"], ["--ray", "videos"]])
 def test_bad_ray_options_are_usage_errors(tmp_path, bad):
     code, out, err = process(tmp_path, "--ray", *bad)
-    assert code == 2 and err.startswith("error: --ray-")
+    assert code == 2 and err.startswith("error: --ray") and err.count("\n") == 1, err
 
 
 def test_ray_options_without_ray_are_refused(tmp_path):

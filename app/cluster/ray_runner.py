@@ -123,6 +123,11 @@ def ray_process_command(args, out=sys.stdout, err=sys.stderr) -> int:
     if retries < 0:
         print("error: --ray-retries must be 0 or more", file=err)
         return 2
+    if args.ray not in (LOCAL, "auto") and (":" not in args.ray or Path(args.ray).exists()):
+        # `process --ray videos/` reads the folder as the address: say so instead of "cannot reach"
+        print(f"error: --ray {args.ray}: the address must be HOST:PORT (or auto); without an address put --ray "
+              "after the inputs, or write --ray local", file=err)
+        return 2
     with batch.cancel_on_signals() as requested:
         ray = import_ray(args.ray)
         if ray is None:
