@@ -7,28 +7,40 @@ frames, fps, note). Inputs whose outputs would collide are refused before anythi
 SIGTERM and SIGHUP cancel cleanly (nothing partial is left). Partial files of killed runs are
 removed from each output folder before it is written to, and the run says so.
 
-Exit code 0 when every file succeeded, 1 otherwise (each failure named), 2 when nothing could
-start (no face detector model, bad arguments), 128 + the signal's number when a signal cancelled
-the run (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), as schedulers read it.
+Studies at scale (docs/CLUSTER.md): `--shard I/N` takes only this shard's inputs
+(app/scale/shards.py); `--resume` skips inputs whose output set is finished and current
+(app/scale/resume.py) and replaces outdated sets. The Ray runner (app/cluster) uses the same
+planning (`prepare`), per-file lines (`report_outcome`) and summary (`summarize`).
+
+Exit code 0 when every file succeeded (or was already done), 1 otherwise (each failure named), 2
+when nothing could start (no face detector model, bad arguments), 128 + the signal's number when a
+signal cancelled the run (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), as schedulers read it.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from app import cancel as cancel_signals
-from app.verdict import GOOD
 from app.outputs import (
+    Input,
     clean_stale_files,
     distinct_labels,
     expand_inputs,
     find_collisions,
     out_dir_for,
 )
+from app.scale import resume as resume_check
+from app.scale.shards import Shard, ShardError, given_key, input_key, parse_shard, select
+from app.verdict import GOOD
 
+DONE, SKIPPED, FAILED, CANCELLED = "done", "skipped", "failed", "cancelled"
+SUCCEEDED = (DONE, SKIPPED)        # an input already finished (--resume) counts as succeeded
 
 
 def _fmt_time(seconds: float | None) -> str:
@@ -85,8 +97,22 @@ def process_command(args, out=sys.stdout, err=sys.stderr) -> int:
         return cancel_signals.exit_code() if requested.is_set() else code
 
 
-def _plan(args, out, err) -> tuple[list[tuple[Path, Path]], list[tuple]]:
-    """Inputs to process with their output folders, and rows for those refused before anything starts."""
+@dataclass
+class Plan:
+    """What a `process` run will do, the same for a plain run and a Ray run."""
+    models: object                       # app.model_set.Models
+    settings: object                     # app.pipeline.Settings
+    batch_warnings: set
+    jobs: list[tuple[Path, Path]]        # (input, output folder), this shard's, in input order
+    rows: list[tuple]                    # summary rows of inputs refused before anything starts
+    labels: dict[Path, str]
+    expected: resume_check.Expected | None   # --resume: what a finished set must have been made with
+
+
+def plan_jobs(args, out, err, shard: Shard | None = None) -> tuple[list[tuple[Path, Path]], list[tuple]]:
+    """Inputs to process with their output folders, and rows for those refused before anything
+    starts; with a shard, only its own of both (collisions are found over ALL inputs first, so
+    every task of an array job refuses the same ones and no two tasks write the same outputs)."""
     found, refused, skipped = expand_inputs([Path(p) for p in args.inputs])
     if skipped:
         print(f"skipped {len(skipped)} FaceMirror output file{'s' if len(skipped) != 1 else ''} "
@@ -94,19 +120,30 @@ def _plan(args, out, err) -> tuple[list[tuple[Path, Path]], list[tuple]]:
     out_root = Path(args.out) if args.out else None
     jobs = [(inp.path, out_dir_for(inp, out_root)) for inp in found]
     collisions = find_collisions(jobs)
-    rows = [(p, "failed", reason, 0, 0.0, None) for p, reason in refused]
+    inputs: dict[Path, Input] = {inp.path: inp for inp in found}
+
+    def key(path: Path) -> str:
+        inp = inputs.get(Path(path))
+        return input_key(inp) if inp is not None else given_key(path)
+
+    rows = [(p, FAILED, reason, 0, 0.0, None) for p, reason in select(refused, shard, lambda r: key(r[0]))]
     for video, reason in collisions.items():
-        print(f"not processed: {video}: {reason}", file=err)
-        rows.append((video, "failed", f"not processed: {reason}", 0, 0.0, None))
-    return [j for j in jobs if j[0] not in collisions], rows
+        if shard is None or shard.takes(key(video)):
+            print(f"not processed: {video}: {reason}", file=err)
+            rows.append((video, FAILED, f"not processed: {reason}", 0, 0.0, None))
+    total = len(jobs)
+    jobs = select([j for j in jobs if j[0] not in collisions], shard, lambda j: key(j[0]))
+    if shard is not None:
+        print(f"shard {shard}: {len(jobs)} of {total} input{'s' if total != 1 else ''}", file=out)
+    return jobs, rows
 
 
-def _load_models(err):
+def _load_models(err, threads: int | None = None):
     from app.engine.runtime import ModelFileError
     from app.pipeline import Models
 
     try:
-        return Models.load()
+        return Models.load(threads=threads)
     except ModelFileError as exc:
         print(f"error: {exc}", file=err)
         return None
@@ -123,47 +160,93 @@ def _warn_models(models, out, err) -> set:
     return {notices.TEXT[code] for code in codes}
 
 
-def _process(args, cancel: threading.Event, out, err) -> int:
+def prepare(args, cancel: threading.Event, out, err, threads: int | None = None) -> Plan | int:
+    """Validate the options, load the models, plan the jobs. Returns the Plan, or the exit code when
+    nothing can start (said on err)."""
     if cancel.is_set():
         print("cancelled before processing started; nothing was written", file=err)
         return 1
+    shard = None
+    if getattr(args, "shard", None):
+        try:
+            shard = parse_shard(args.shard)
+        except ShardError as exc:
+            print(f"error: {exc}", file=err)
+            return 2
     rest = _rest_window(args, err)
     if rest is False:
         return 2
-    models = _load_models(err)
+    models = _load_models(err, threads)
     if models is None:
         return 2
     if cancel.is_set():
         print("cancelled before processing started; nothing was written", file=err)
         return 1
     batch_warnings = _warn_models(models, out, err)
-    jobs, rows = _plan(args, out, err)
+    jobs, rows = plan_jobs(args, out, err, shard)
 
-    from app.pipeline import Pipeline, Settings
+    from app.pipeline import Settings
 
     from app import logs
     patient, visit = getattr(args, "patient", None), getattr(args, "visit", None)
     logs.note_private_words(patient, visit)
     settings = Settings(midline=args.midline, annotated=not args.no_annotated, overwrite=args.overwrite,
                         audio=not getattr(args, "no_audio", False), rest=rest, patient=patient, visit=visit)
-    pipeline = Pipeline(models, settings)
+    expected = resume_check.Expected.of(models, settings.as_dict()) if getattr(args, "resume", False) else None
+    return Plan(models=models, settings=settings, batch_warnings=batch_warnings, jobs=jobs, rows=rows,
+                labels=distinct_labels([v for v, _ in jobs]), expected=expected)
+
+
+def _process(args, cancel: threading.Event, out, err) -> int:
+    plan = prepare(args, cancel, out, err)
+    if isinstance(plan, int):
+        return plan
+
+    from app.pipeline import Pipeline
+
+    pipeline = Pipeline(plan.models, plan.settings)
+    # --resume replaces an outdated set (other version, models, settings or input) as a whole
+    replacing = Pipeline(plan.models, dataclasses.replace(plan.settings, overwrite=True))
+    rows = list(plan.rows)
     cleaned: set[Path] = set()
-    labels = distinct_labels([v for v, _ in jobs])
-    for i, (video, out_dir) in enumerate(jobs, 1):
+    for i, (video, out_dir) in enumerate(plan.jobs, 1):
         if cancel.is_set():
-            rows.append((video, "cancelled", "not started", 0, 0.0, None))
+            rows.append((video, CANCELLED, "not started", 0, 0.0, None))
             continue
-        if out_dir not in cleaned:      # partial files of killed runs, before writing there
-            cleaned.add(out_dir)
+        if out_dir not in cleaned:      # partial files of killed runs, before writing there (and before
+            cleaned.add(out_dir)        # --resume looks: a publish cut short is finished or undone first)
             note = clean_stale_files(out_dir).message()
             if note:
                 print(note, file=out)
-        print(f"[{i}/{len(jobs)}] {labels[video]} -> {out_dir}", file=out)
-        rows.append(_run_one(pipeline, video, out_dir, cancel, batch_warnings, out, err))
+        print(f"[{i}/{len(plan.jobs)}] {plan.labels[video]} -> {out_dir}", file=out)
+        use = pipeline
+        if plan.expected is not None:
+            decision = resume_check.check(video, out_dir, plan.expected)
+            if decision.done:
+                rows.append(skipped_row(video, decision.report))
+                print(f"  already done: {decision.reason}", file=out)
+                continue
+            if decision.blocked:
+                print(f"  failed: {decision.reason}", file=err)
+                rows.append((video, FAILED, decision.reason, 0, 0.0, None))
+                continue
+            if decision.outputs_exist:
+                print(f"  redoing: {decision.reason}; the earlier outputs are replaced", file=out)
+                use = replacing
+        rows.append(_run_one(use, video, out_dir, cancel, plan.batch_warnings, out, err))
     if not rows:
-        print("no videos given", file=err)
-        return 1
-    return _summary(rows, out)
+        return nothing_to_do(args, out, err)
+    return summarize(rows, out)
+
+
+def nothing_to_do(args, out, err) -> int:
+    """No row at all: an error for a plain run; for a shard of an array job, whose inputs all hashed
+    to other shards, success (the scheduler must not count it as failed)."""
+    if getattr(args, "shard", None):
+        print("no inputs in this shard; nothing to do", file=out)
+        return 0
+    print("no videos given", file=err)
+    return 1
 
 
 def _rest_window(args, err):
@@ -181,35 +264,56 @@ def _rest_window(args, err):
         return False
 
 
+def skipped_row(video: Path, report: dict) -> tuple:
+    """Summary row of an input whose finished set was kept (--resume): its verdict and frames."""
+    verdict = (report.get("verdict") or {}) if isinstance(report.get("verdict"), dict) else {}
+    frames = (report.get("frames") or {}).get("processed") if isinstance(report.get("frames"), dict) else 0
+    fps = (report.get("timings") or {}).get("fps") if isinstance(report.get("timings"), dict) else 0.0
+    return (Path(video), SKIPPED, "already done", int(frames or 0), float(fps or 0.0), verdict.get("level"))
+
+
+def outcome_of(result) -> dict:
+    """The plain facts of one app.pipeline.Result that the summary needs (picklable: a Ray task
+    returns it to the driver)."""
+    verdict = (result.report.get("verdict") or {}) if result.ok else {}
+    return {"ok": bool(result.ok), "cancelled": bool(result.cancelled), "error": result.error or "",
+            "outputs_exist": bool(result.outputs_exist), "warnings": list(result.warnings),
+            "verdict": verdict.get("level"), "reasons": list(verdict.get("reasons") or []),
+            "frames": int(result.frames), "fps": float(result.fps)}
+
+
+def report_outcome(video: Path, outcome: dict, batch_warnings: set, out, err) -> tuple:
+    """Print one finished file's warnings, verdict or error; return its summary row."""
+    if outcome["ok"]:
+        own = [w for w in outcome["warnings"] if w not in batch_warnings]
+        for w in own:
+            print(f"  warning: {w}", file=out)
+        reasons = outcome["reasons"]
+        own = [w for w in own if w not in reasons]      # the summary row says each fact once
+        if reasons:
+            print(f"  verdict: {outcome['verdict']}: " + "; ".join(reasons), file=out)
+        return (Path(video), DONE, "; ".join(reasons + own), outcome["frames"], outcome["fps"], outcome["verdict"])
+    status = CANCELLED if outcome["cancelled"] else FAILED
+    error = outcome["error"]
+    if outcome["outputs_exist"]:
+        error += " Use --overwrite to replace them or --out to write elsewhere."
+    print(f"  {status}: {error}", file=err)
+    return (Path(video), status, error, outcome["frames"], 0.0, None)
+
+
 def _run_one(pipeline, video: Path, out_dir: Path, cancel, batch_warnings: set, out, err) -> tuple:
     bar = _Bar(out)
     t0 = time.perf_counter()
     result = pipeline.process(video, out_dir, on_progress=bar, cancel=cancel)
     bar.done()
-    verdict_info = (result.report.get("verdict") or {}) if result.ok else {}
-    verdict = verdict_info.get("level")
-    if result.ok:
-        own = [w for w in result.warnings if w not in batch_warnings]
-        for w in own:
-            print(f"  warning: {w}", file=out)
-        reasons = list(verdict_info.get("reasons") or [])
-        own = [w for w in own if w not in reasons]      # the summary row says each fact once
-        if reasons:
-            print(f"  verdict: {verdict}: " + "; ".join(reasons), file=out)
-        row = (video, "done", "; ".join(reasons + own), result.frames, result.fps, verdict)
-    else:
-        status = "cancelled" if result.cancelled else "failed"
-        error = result.error or ""
-        if result.outputs_exist:
-            error += " Use --overwrite to replace them or --out to write elsewhere."
-        print(f"  {status}: {error}", file=err)
-        row = (video, status, error, result.frames, 0.0, None)
+    row = report_outcome(video, outcome_of(result), batch_warnings, out, err)
     print(f"  {time.perf_counter() - t0:.1f} s", file=out)
     return row
 
 
-def _summary(rows: list[tuple], out) -> int:
-    """One line per input; the file column shows as much of the path as tells the inputs apart."""
+def summarize(rows: list[tuple], out) -> int:
+    """One line per input; the file column shows as much of the path as tells the inputs apart.
+    Returns the exit code: 0 when every input succeeded (or was already done), else 1."""
     labels = distinct_labels([r[0] for r in rows])
     width = max([len(labels[r[0]]) for r in rows] + [4])
     vwidth = max([len(str(r[5] or "-")) for r in rows] + [7])
@@ -218,12 +322,15 @@ def _summary(rows: list[tuple], out) -> int:
     for path, status, note, frames, fps, verdict in rows:
         print(f"{labels[path]:{width}s}  {status:9s} {verdict or '-':{vwidth}s} {frames:6d} {fps:5.1f}  {note}",
               file=out)
-    failures = [r for r in rows if r[1] != "done"]
-    not_good = sum(1 for r in rows if r[1] == "done" and r[5] not in (None, GOOD))
+    failures = [r for r in rows if r[1] not in SUCCEEDED]
+    not_good = sum(1 for r in rows if r[1] in SUCCEEDED and r[5] not in (None, GOOD))
+    skipped = sum(1 for r in rows if r[1] == SKIPPED)
     flagged = f" ({not_good} not rated good: read the verdict before use)" if not_good else ""
+    kept = f", {skipped} of them already done earlier" if skipped else ""
     named = ""
     if failures:
         shown = [labels[r[0]] for r in failures[:10]]
         named = f"; not done: {', '.join(shown)}" + (f" and {len(failures) - 10} more" if len(failures) > 10 else "")
-    print(f"{len(rows) - len(failures)} of {len(rows)} succeeded{flagged}{named}", file=out)
+    print(f"{len(rows) - len(failures)} of {len(rows)} succeeded{kept}{flagged}{named}", file=out)
     return 0 if not failures else 1
+

@@ -24,6 +24,11 @@ def _on_signal(signum, frame) -> None:
     requested.set()
 
 
+def request(signum: int) -> None:
+    """Record a cancel signal that arrived through someone else's handler (Ray's, while it starts)."""
+    _on_signal(signum, None)
+
+
 def exit_code() -> int:
     """128 + the signal's number after a signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), as shells and
     schedulers (SLURM, Ray, systemd) read it; 1 for a cancel without one."""

@@ -68,6 +68,20 @@ def _build_parser() -> argparse.ArgumentParser:
     _subject_options(proc)
     proc.add_argument("--no-audio", action="store_true",
                       help="leave the input's audio out of the output videos (default: copied unchanged)")
+    proc.add_argument("--shard", default=None, metavar="I/N",
+                      help="process only shard I of N (0 <= I < N; a stable split by the inputs' relative paths), "
+                           "e.g. --shard $SLURM_ARRAY_TASK_ID/100")
+    proc.add_argument("--resume", action="store_true",
+                      help="skip inputs whose outputs are finished (same input sha256, app version, models and "
+                           "settings); redo and replace any other earlier outputs")
+    proc.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                      help="one Ray task per video: without ADDRESS (or `local`) a local Ray on this machine, else "
+                           "the cluster at ADDRESS (host:port of `ray start --head`, or auto); put it after the "
+                           "inputs; needs the cluster extra")
+    proc.add_argument("--ray-cpus", type=int, default=None, metavar="N",
+                      help="CPUs per Ray task, and ONNX Runtime threads in it (default 1)")
+    proc.add_argument("--ray-retries", type=int, default=None, metavar="N",
+                      help="times Ray runs a video again when its worker dies (default 3)")
 
     meas = sub.add_parser("measures", help="symmetry measures and the HTML summary from a landmarks CSV")
     meas.add_argument("landmarks_csv", type=Path, help="NAME_landmarks.csv (frame, time_ms, p0_x ... p97_y)")
@@ -76,6 +90,11 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="rest window instead of the detected one, e.g. 0:00-0:03 or 1.5-4 (seconds)")
     meas.add_argument("--overwrite", action="store_true", help="replace existing measures and summary")
     _subject_options(meas)
+
+    study = sub.add_parser("study", help="one table (CSV) of every processed video under output folders, for R or pandas")
+    study.add_argument("folders", nargs="+", metavar="OUT_DIR", help="folders holding NAME_report.json files (searched recursively)")
+    study.add_argument("--out", type=Path, required=True, help="the table to write, e.g. study.csv")
+    study.add_argument("--overwrite", action="store_true", help="replace an existing table")
 
     bench = sub.add_parser("benchmark", help="print speed figures")
     bench_sub = bench.add_subparsers(dest="what", required=True)
@@ -106,6 +125,12 @@ def _build_parser() -> argparse.ArgumentParser:
     bvid.add_argument("--seconds", type=float, default=10.0)
     bvid.add_argument("--fps", type=float, default=30.0)
     bvid.add_argument("--image", type=Path, default=None, help="source photograph (default: ../shared/media/portrait_frontal.jpg)")
+    bclu = bench_sub.add_parser("cluster", help="videos/hour through `process --ray` with 1 and 2 local Ray workers, "
+                                                "and Ray's overhead per video (needs the cluster extra)")
+    bclu.add_argument("--videos", type=int, default=4, help="videos per worker count (default 4)")
+    bclu.add_argument("--seconds", type=float, default=10.0, help="length of the synthetic video (default 10)")
+    bclu.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT (default 1280x720)")
+    bclu.add_argument("--image", type=Path, default=None, help="source photograph (default: ../shared/media/portrait_frontal.jpg)")
     return p
 
 
@@ -145,11 +170,16 @@ def main(argv: list[str] | None = None) -> int:
         from app.convert.fetch import fetch_command
         return fetch_command(args)
     if args.command == "process":
+        if args.ray is not None or args.ray_cpus is not None or args.ray_retries is not None:
+            return _process_on_ray(args)
         from app.batch import process_command
         return process_command(args)
     if args.command == "measures":
         from app.measures.command import measures_command
         return measures_command(args)
+    if args.command == "study":
+        from app.study_table import study_command
+        return study_command(args)
     if args.command == "benchmark":
         try:
             from bench.benchmark import benchmark_command
@@ -159,6 +189,19 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return benchmark_command(args)
     return 2
+
+
+def _process_on_ray(args) -> int:
+    if args.ray is None:
+        print("error: --ray-cpus and --ray-retries go with --ray", file=sys.stderr)
+        return 2
+    try:
+        from app.cluster.ray_runner import ray_process_command
+    except ImportError:     # the app bundle leaves the Ray runner out (packaging/spec_config.py)
+        print("error: --ray runs from a Python install of FaceMirror with the cluster extra "
+              "(pip install 'facemirror[cluster]'), not from the app bundle", file=sys.stderr)
+        return 2
+    return ray_process_command(args)
 
 
 def _convert(args) -> int:

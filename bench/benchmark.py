@@ -575,4 +575,7 @@ def benchmark_command(args) -> int:
     if args.what == "make-video":
         make_video(args.out, _parse_size(args.size), args.seconds, args.fps, args.image)
         return 0
+    if args.what == "cluster":
+        from bench.cluster import benchmark_cluster
+        return benchmark_cluster(args.videos, args.seconds, _parse_size(args.size), image=args.image)
     return 2

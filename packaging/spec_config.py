@@ -117,8 +117,10 @@ PYINSTALLER_MPL_RTHOOK = "pyi_rth_mplconfig"
 MPL_RTHOOK = "rthooks/facemirror_mplconfig.py"  # relative to packaging/
 
 # The app's own modules that need torch or the network: the converters, their PyTorch networks
-# and the model download (app/convert). Benchmarks live outside app/ (bench/) and are never seen.
-EXCLUDED_APP_PACKAGES = ("app.convert",)
+# and the model download (app/convert); and the Ray runner (app/cluster), useless without Ray, which
+# the bundle leaves out (the frozen CLI says `--ray` needs a Python install). Benchmarks live
+# outside app/ (bench/) and are never seen.
+EXCLUDED_APP_PACKAGES = ("app.convert", "app.cluster")
 EXCLUDED_APP_MODULE_GLOBS: tuple[str, ...] = ()
 
 # Qt shared libraries (by module name) that the app does not use. They are only pulled in by
