@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -115,6 +116,112 @@ def _agreement(args) -> int:
     return 0
 
 
+def patient_tokens(patients: list[str]) -> dict[str, str]:
+    """A file-name-safe token per patient ID (as given, other characters replaced), unique."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for p in patients:
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", p).strip("._") or "patient"
+        token, n = base, 2
+        while token.casefold() in used:
+            token, n = f"{base}-{n}", n + 1
+        used.add(token.casefold())
+        out[p] = token
+    return out
+
+
 def compare_command(args) -> int:
-    print("error: compare is not available yet", file=sys.stderr)
-    return 2
+    return _run_guarded(lambda: _compare(args))
+
+
+def _compare(args) -> int:
+    from app import logs
+    from app.followup.publish import refuse_existing, write_all
+    from app.followup.trend import natural_key
+    from app.followup.visits import collect
+
+    for p in args.outputs:
+        logs.note_private(p)
+    recordings, problems = collect(list(args.outputs))
+    for line in problems:
+        print(f"warning: {line}", file=sys.stderr)
+    without = [r for r in recordings if not r.patient]
+    recordings = [r for r in recordings if r.patient]
+    if without:
+        print(f"warning: {len(without)} recording(s) have no patient ID and are left out (process them with "
+              "--patient ID)", file=sys.stderr)
+    if not recordings:
+        print("error: no processed recording with a patient ID was found in the given outputs", file=sys.stderr)
+        return 2
+    by_patient: dict[str, list] = {}
+    for r in recordings:
+        by_patient.setdefault(str(r.patient), []).append(r)
+    tokens = patient_tokens(sorted(by_patient, key=natural_key))
+    out = Path(args.out)
+    pages = {p: out / f"compare_{tokens[p]}.html" for p in tokens}
+    try:
+        refuse_existing(list(pages.values()) + [out / "compare.json"], args.overwrite)
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    created = _now()
+    files: dict[Path, str] = {}
+    patients = []
+    for patient in tokens:
+        html, data = _patient_page(patient, by_patient[patient], frames=not args.no_frames, created=created)
+        files[pages[patient]] = html
+        data["page"] = pages[patient].name
+        patients.append(data)
+    summary = {"app": {"name": APP_NAME, "version": __version__}, "created_utc": created,
+               "method": {"order": "recording date (report input.recorded_at) when every recording has one, else "
+                                   "visit label in natural order",
+                          "change": "called only when the two visits' 95 % intervals of the symmetry do not overlap",
+                          "not_usable": "shown, never in a trend"},
+               "left_out_without_patient": len(without), "patients": patients}
+    files[out / "compare.json"] = _json(summary)
+    try:
+        write_all(files, args.overwrite)
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for data in patients:
+        print(f"patient {data['patient']}: {len(data['visits'])} visit(s)")
+        for t in data["regions"]:
+            print(f"  {t['sentence']}")
+    for p in files:
+        print(f"wrote {p}")
+    return 0
+
+
+def _patient_page(patient: str, recordings: list, *, frames: bool, created: str) -> tuple[str, dict]:
+    from app.followup.compare_page import recording_pictures, render, rest_rows
+    from app.followup.trend import order_visits, trends
+
+    visits, order, order_note = order_visits(recordings)
+    region_trends = trends(visits)
+    pictures: dict[str, tuple[list[tuple[str, str]], str | None]] | None = None
+    reason = "--no-frames was given"
+    if frames:
+        pictures = {}
+        for v in visits:
+            pics: list[tuple[str, str]] = []
+            source = None
+            for r in sorted(v.recordings, key=lambda r: not r.usable):
+                got, src = recording_pictures(r)
+                if got:
+                    pics, source = got, src
+                    break
+            pictures[v.label] = (pics, source)
+        reason = "neither the recordings nor their annotated videos were found where the reports say"
+    html = render(patient, visits, order_note, region_trends, pictures, reason, created)
+    rest = rest_rows(visits)
+    data = {"patient": patient, "order": order, "order_note": order_note,
+            "visits": [{"visit": v.label, "recorded_at": v.date, "usable": v.usable,
+                        "recordings": [{"file": r.file, "recorded_at": r.recorded_at, "verdict": r.level,
+                                        "reasons": r.reasons, "usable": r.usable, "source": r.source}
+                                       for r in v.recordings],
+                        "rest_asymmetry": {name: vals[i] for name, vals in rest.items()}}
+                       for i, v in enumerate(visits)],
+            "regions": [t.as_dict() for t in region_trends],
+            "frames": bool(pictures and any(p for p, _ in pictures.values()))}
+    return html, data

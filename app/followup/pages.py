@@ -28,13 +28,14 @@ table{border-collapse:collapse;font-size:.88em;margin:8px 0;max-width:100%}
 td,th{border:1px solid #ddd;padding:3px 7px;text-align:right;overflow-wrap:break-word}
 .ci{white-space:nowrap}
 th{background:#f4f4f4}td.l,th.l{text-align:left}tr.unusable td{color:#999;background:#fafafa}
+td.nu,tr.unusable td.nu{color:#c62828;font-weight:bold}
 .ci{color:#666;font-size:.85em}.r{color:RIGHT}.lft{color:LEFT}
 .pics{display:flex;flex-wrap:wrap;gap:10px}figure{margin:0}figcaption{font-size:.8em;color:#444}
 img{max-width:100%;height:auto}svg{max-width:100%;height:auto}
 @page{size:A4;margin:14mm}
 @media print{body{margin:0;max-width:none;font-size:9.5pt}
-table,figure,.pics,svg,.keep{break-inside:avoid}h2,h3{break-after:avoid}
-.pics figure{max-width:31%}}
+table,figure,.pics,svg,.keep,section{break-inside:avoid}h2,h3{break-after:avoid}
+.pics figure{max-width:48%}.pics.frames figure{max-width:23%}}
 """.replace("RIGHT", RIGHT_COLOUR).replace("LEFT", LEFT_COLOUR)
 MIDDLE_DOT = "\u00b7"
 
