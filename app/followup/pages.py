@@ -34,7 +34,7 @@ td.nu,tr.unusable td.nu{color:#c62828;font-weight:bold}
 img{max-width:100%;height:auto}svg{max-width:100%;height:auto}
 @page{size:A4;margin:14mm}
 @media print{body{margin:0;max-width:none;font-size:9.5pt}
-table,figure,.pics,svg,.keep,section{break-inside:avoid}h2,h3{break-after:avoid}
+table,figure,svg,.keep,section{break-inside:avoid}h2,h3{break-after:avoid}
 .pics figure{max-width:48%}.pics.frames figure{max-width:23%}}
 """.replace("RIGHT", RIGHT_COLOUR).replace("LEFT", LEFT_COLOUR)
 MIDDLE_DOT = "\u00b7"
