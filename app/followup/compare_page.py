@@ -91,7 +91,7 @@ def trend_svg(t: RegionTrend, visits: Sequence[Visit]) -> str:
         ax.set_title(f"{t.noun}: symmetry per visit with 95 % interval", fontsize=8)
         ax.grid(alpha=0.3, lw=0.5)
         if out:
-            ax.legend(loc="lower right", frameon=False, fontsize=7)
+            fig.legend(loc="outside lower center", ncols=2, frameon=False, fontsize=7)
 
     return chart(draw, width_in=6.0, height_in=2.8, salt=f"trend-{t.region}")
 
@@ -213,11 +213,12 @@ def render(patient: str, visits: Sequence[Visit], order_note: str, trends: Seque
     for t in trends:
         body.append(f"<section class='region' id='region-{e(t.region)}'><h2>{e(t.noun)} ({e(t.region)})</h2>")
         body.append(f"<p class='sentence'><b>{e(t.sentence)}</b></p>")
-        if t.excluded:
+        measured = any(p.headline is not None for p in t.points)
+        if t.excluded and measured:
             body.append(f"<div class='bad'>Left out (recording not usable): {e(', '.join(t.excluded))}</div>")
         if any(p.symmetry is not None for p in t.points):
             body.append(f"<figure>{trend_svg(t, visits)}</figure>")
-        body.append(_values_table(t) + "</section>")
+        body.append((_values_table(t) if measured else "") + "</section>")
     body.append("<h2>Resting asymmetry</h2><p class='sub'>Median over each visit's rest window; heights are "
                 "relative to the eye line.</p>" + _rest_table(visits, rest_rows(visits)))
     body.append(_pictures_html(visits, pictures, pictures_reason))

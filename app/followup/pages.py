@@ -54,7 +54,8 @@ def interval(ci: Sequence[float] | None, digits: int = 1) -> str:
     """" (42.0-54.0)" for a 95 % interval, "" when there is none."""
     if not ci or len(ci) != 2 or any(v is None or not math.isfinite(v) for v in ci):
         return ""
-    return f" <span class='ci'>({num(ci[0], digits)}&ndash;{num(ci[1], digits)})</span>"
+    sep = " to " if min(ci) < 0 else "&ndash;"      # "-19.6--13.2" would read as one long dash
+    return f" <span class='ci'>({num(ci[0], digits)}{sep}{num(ci[1], digits)})</span>"
 
 
 def page(title: str, body: Sequence[str], created: str) -> str:

@@ -169,10 +169,11 @@ def region_trend(visits: list[Visit], region: str) -> RegionTrend:
     t.excluded = [p.visit for p in points if not p.usable]
     used = [p for p in points if p.in_trend]
     if not heads:
-        t.sentence = f"{noun}: not measured at any visit (the region did not move in the recordings)."
+        t.sentence = f"{noun}: not measured at any visit (the region did not move, or could not be measured)."
         return t
     if not used:
-        t.sentence = f"{noun}: no usable visit has a symmetry value for this region."
+        t.sentence = (f"{noun}: no usable visit has a symmetry value"
+                      + (" (every visit that measured it is rated not usable)" if t.excluded else "") + "; nothing to compare.")
         return t
     if len(used) == 1:
         t.sentence = (f"{noun} symmetry: only {_visit_name(used[0].visit)} has a usable value ({_pct(used[0])}); "
