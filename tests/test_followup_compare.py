@@ -250,3 +250,30 @@ def test_earlier_pages_are_not_replaced_without_overwrite(tmp_path, capsys):
     assert code == 0 and sorted(p.name for p in out.iterdir()) == ["compare.json", "compare_P-001.html"]
     assert _region(data, "mouth")["sentence"] == ("smile symmetry: only visit V1 has a usable value (45 % (40-50)); "
                                                   "nothing to compare.")
+
+
+def test_publish_puts_every_file_in_place_or_none_and_keeps_the_earlier_ones(tmp_path, monkeypatch):
+    import os
+
+    from app.followup import publish
+    from app.outputs import OutputError
+
+    a, b = tmp_path / "compare_P.html", tmp_path / "compare.json"
+    a.write_text("earlier page")
+    real_rename = os.rename
+    calls = []
+
+    def failing_rename(src, dst):
+        calls.append((src, dst))
+        if str(dst) == str(b):          # the second result cannot be put in place
+            raise OSError(28, "No space left on device")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(publish.os, "rename", failing_rename)
+    with pytest.raises(OutputError, match="the disk is full"):
+        publish.write_all({a: "new page", b: "{}"}, overwrite=True)
+    assert a.read_text() == "earlier page" and not b.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compare_P.html"]      # no temporary file left
+    monkeypatch.setattr(publish.os, "rename", real_rename)
+    publish.write_all({a: "new page", b: "{}"}, overwrite=True)
+    assert a.read_text() == "new page" and b.read_text() == "{}"

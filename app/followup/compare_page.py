@@ -47,11 +47,13 @@ def recording_pictures(rec: Recording) -> tuple[list[tuple[str, str]], str | Non
             wanted.append((f"{h.label.split(' (')[0]} peak", h.peak_s))
     if not wanted:
         return [], None
+    from app import logs
     from app.video.reader import VideoError, grab_frames
 
     for video in rec.videos:
         if not video.is_file():
             continue
+        logs.note_private(video)          # the log never shows a recording's name
         try:
             frames = grab_frames(video, [t * 1000.0 for _, t in wanted])
         except (VideoError, OSError, ValueError):
