@@ -26,6 +26,8 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
 
     sub.add_parser("doctor", help="versions, ONNX Runtime providers, model files present or missing")
+    from app.followup.commands import add_parsers as add_followup_parsers
+    add_followup_parsers(sub)                        # agreement, compare (app/followup)
 
     conv = sub.add_parser("convert", help="convert a published checkpoint to ONNX")
     conv_sub = conv.add_subparsers(dest="model", required=True)
@@ -164,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "doctor":
         from app.doctor import run_doctor
         return run_doctor()
+    if args.command in ("agreement", "compare"):
+        from app.followup import commands
+        return commands.agreement_command(args) if args.command == "agreement" else commands.compare_command(args)
     if args.command == "convert":
         return _convert(args)
     if args.command == "models":

@@ -1,0 +1,227 @@
+"""`main.py agreement RATINGS.csv [--study STUDY.csv] [--map ITEM=COLUMN] --out DIR [--overwrite]` and
+`main.py compare OUTPUTS... --out DIR [--overwrite]`.
+
+Exit codes as the rest of the CLI: 0 done, 1 done but nothing could be computed (the files say
+why), 2 usage error or bad input (one sentence; nothing written), 130/143/129 on Ctrl-C/SIGTERM/SIGHUP.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sys
+from pathlib import Path
+
+from app import APP_NAME, __version__
+from app.outputs import OutputError
+
+AGREEMENT_FILES = ("agreement.html", "agreement.json")
+
+
+def add_parsers(sub) -> None:
+    """The two subcommands' options (called by app/cli.py)."""
+    agr = sub.add_parser("agreement", help="agreement between raters' grades (ICC, correlations, Bland-Altman); "
+                                           "needs the stats extra")
+    agr.add_argument("ratings", type=Path, help="RATINGS.csv in long format: target, rater, score (and item)")
+    agr.add_argument("--study", type=Path, default=None,
+                     help="study.csv of FaceMirror's measures: FaceMirror joins as one more rater")
+    agr.add_argument("--map", action="append", default=None, metavar="ITEM=COLUMN",
+                     help="the study.csv column that grades ITEM (repeatable; default: the column named like the item)")
+    agr.add_argument("--out", type=Path, required=True, help="output folder for agreement.html and agreement.json")
+    agr.add_argument("--overwrite", action="store_true", help="replace an earlier agreement.html/json")
+    cmp_ = sub.add_parser("compare", help="one follow-up page per patient over their visits")
+    cmp_.add_argument("outputs", nargs="+", type=Path,
+                      help="FaceMirror output folders (searched for NAME_report.json) or a study.csv")
+    cmp_.add_argument("--out", type=Path, required=True, help="output folder for compare_PATIENT.html and compare.json")
+    cmp_.add_argument("--overwrite", action="store_true", help="replace earlier pages")
+    cmp_.add_argument("--no-frames", action="store_true", help="leave out the rest and peak pictures (faster)")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _json(data: dict) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _run_guarded(work) -> int:
+    from app import cancel
+
+    previous = cancel.raise_on_signals()     # a signal ends the command; publish's finally removes temp files
+    try:
+        return work()
+    except cancel.Interrupted as exc:
+        print("cancelled: nothing was written", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        cancel.restore(previous)
+
+
+def agreement_command(args) -> int:
+    return _run_guarded(lambda: _agreement(args))
+
+
+def _agreement(args) -> int:
+    from app import logs
+    from app.followup.agreement import StatsMissing, agreement, require_stats
+    from app.followup.publish import refuse_existing, write_all
+    from app.followup.ratings import RatingsError, join_study, parse_maps, read_ratings
+
+    try:
+        require_stats()
+    except StatsMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    finals = [out / name for name in AGREEMENT_FILES]
+    for p in [args.ratings] + ([args.study] if args.study else []):
+        logs.note_private(p)
+    try:
+        refuse_existing(finals, args.overwrite)
+        maps = parse_maps(args.map)
+        if maps and not args.study:
+            raise RatingsError("--map needs --study (it names study.csv columns)")
+        ratings = read_ratings(Path(args.ratings))
+        if args.study:
+            ratings = join_study(ratings, Path(args.study), maps)
+    except (RatingsError, OutputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from app.followup.agreement_page import render
+
+    items = agreement(ratings.ratings)
+    created = _now()
+    sources = {"ratings": Path(args.ratings).name, "study": Path(args.study).name if args.study else None,
+               "mapping": maps}
+    data = {"app": {"name": APP_NAME, "version": __version__}, "created_utc": created, "sources": sources,
+            "method": {"icc": "pingouin intraclass_corr: icc2_1 = ICC(A,1), icc3_1 = ICC(C,1); targets not graded "
+                              "by every rater left out", "correlation": "scipy pearsonr, spearmanr",
+                       "bland_altman": "difference = first - second rater; limits = bias -/+ 1.96 SD (n - 1)"},
+            "notes": ratings.notes, "items": items}
+    html = render(items, ratings.ratings, sources=sources, notes=ratings.notes, created=created)
+    try:
+        write_all({finals[0]: html, finals[1]: _json(data)}, args.overwrite)
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for line in ratings.notes + ratings.private_notes + [it["message"] for it in items if it.get("message")]:
+        print(line, file=sys.stderr)
+    for p in finals:
+        print(f"wrote {p}")
+    computed = any(it.get("icc2_1") or any("bland_altman" in p for p in it["pairs"]) for it in items)
+    if not computed:
+        print("error: no item had enough grades for any agreement statistic (see the messages above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def patient_tokens(patients: list[str]) -> dict[str, str]:
+    """A file-name-safe token per patient ID (as given, other characters replaced), unique."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for p in patients:
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", p).strip("._") or "patient"
+        token, n = base, 2
+        while token.casefold() in used:
+            token, n = f"{base}-{n}", n + 1
+        used.add(token.casefold())
+        out[p] = token
+    return out
+
+
+def compare_command(args) -> int:
+    return _run_guarded(lambda: _compare(args))
+
+
+def _compare(args) -> int:
+    from app import logs
+    from app.followup.publish import refuse_existing, write_all
+    from app.followup.trend import natural_key
+    from app.followup.visits import collect
+
+    for p in args.outputs:
+        logs.note_private(p)
+    recordings, problems = collect(list(args.outputs))
+    for line in problems:
+        print(f"warning: {line}", file=sys.stderr)
+    without = [r for r in recordings if not r.patient]
+    recordings = [r for r in recordings if r.patient]
+    if without:
+        print(f"warning: {len(without)} recording(s) have no patient ID and are left out (process them with "
+              "--patient ID)", file=sys.stderr)
+    if not recordings:
+        print("error: no processed recording with a patient ID was found in the given outputs", file=sys.stderr)
+        return 2
+    by_patient: dict[str, list] = {}
+    for r in recordings:
+        by_patient.setdefault(str(r.patient), []).append(r)
+    tokens = patient_tokens(sorted(by_patient, key=natural_key))
+    out = Path(args.out)
+    pages = {p: out / f"compare_{tokens[p]}.html" for p in tokens}
+    try:
+        refuse_existing(list(pages.values()) + [out / "compare.json"], args.overwrite)
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    created = _now()
+    files: dict[Path, str] = {}
+    patients = []
+    for patient in tokens:
+        html, data = _patient_page(patient, by_patient[patient], frames=not args.no_frames, created=created)
+        files[pages[patient]] = html
+        data["page"] = pages[patient].name
+        patients.append(data)
+    summary = {"app": {"name": APP_NAME, "version": __version__}, "created_utc": created,
+               "method": {"order": "recording date (report input.recorded_at) when every recording has one, else "
+                                   "visit label in natural order",
+                          "change": "called only when the two visits' 95 % intervals of the symmetry do not overlap",
+                          "not_usable": "shown, never in a trend"},
+               "left_out_without_patient": len(without), "patients": patients}
+    files[out / "compare.json"] = _json(summary)
+    try:
+        write_all(files, args.overwrite)
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for data in patients:
+        print(f"patient {data['patient']}: {len(data['visits'])} visit(s)")
+        for t in data["regions"]:
+            print(f"  {t['sentence']}")
+    for p in files:
+        print(f"wrote {p}")
+    return 0
+
+
+def _patient_page(patient: str, recordings: list, *, frames: bool, created: str) -> tuple[str, dict]:
+    from app.followup.compare_page import recording_pictures, render, rest_rows
+    from app.followup.trend import order_visits, trends
+
+    visits, order, order_note = order_visits(recordings)
+    region_trends = trends(visits)
+    pictures: dict[str, tuple[list[tuple[str, str]], str | None]] | None = None
+    reason = "--no-frames was given"
+    if frames:
+        pictures = {}
+        for v in visits:
+            pics: list[tuple[str, str]] = []
+            source = None
+            for r in sorted(v.recordings, key=lambda r: not r.usable):
+                got, src = recording_pictures(r)
+                if got:
+                    pics, source = got, src
+                    break
+            pictures[v.label] = (pics, source)
+        reason = "neither the recordings nor their annotated videos were found where the reports say"
+    html = render(patient, visits, order_note, region_trends, pictures, reason, created)
+    rest = rest_rows(visits)
+    data = {"patient": patient, "order": order, "order_note": order_note,
+            "visits": [{"visit": v.label, "recorded_at": v.date, "usable": v.usable,
+                        "recordings": [{"file": r.file, "recorded_at": r.recorded_at, "verdict": r.level,
+                                        "reasons": r.reasons, "usable": r.usable, "source": r.source}
+                                       for r in v.recordings],
+                        "rest_asymmetry": {name: vals[i] for name, vals in rest.items()}}
+                       for i, v in enumerate(visits)],
+            "regions": [t.as_dict() for t in region_trends],
+            "frames": bool(pictures and any(p for p, _ in pictures.values()))}
+    return html, data

@@ -1,0 +1,79 @@
+"""Several result files put in place together, as the rest of the CLI does it (app/outputs.py).
+
+Each file is written under a hidden temporary name of the app's pattern in its folder (so
+``clean_stale_files`` removes it if the run is killed), flushed to disk, and only when all are
+written are they renamed into place. Existing files are refused unless ``overwrite``; with it, the
+earlier files are moved aside first and put back if any rename fails, then removed.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from app.outputs import OutputError, OutputsExist, temp_name, temp_path, write_error_message
+
+
+def refuse_existing(finals: list[Path], overwrite: bool) -> None:
+    """Before any work: earlier results in the way (named) without --overwrite, a folder in their place."""
+    folders = [p for p in finals if p.is_dir()]
+    if folders:
+        raise OutputError(f"{folders[0]} is a folder, not an output file; nothing was changed")
+    existing = [p for p in finals if os.path.lexists(p)]
+    if existing and not overwrite:
+        names = ", ".join(p.name for p in existing[:5]) + (", ..." if len(existing) > 5 else "")
+        raise OutputsExist(f"{names} already exist(s) in {existing[0].parent}; nothing was changed. "
+                           "Use --overwrite to replace them or --out to write elsewhere.", existing)
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def write_all(files: Mapping[Path, str | bytes], overwrite: bool) -> None:
+    finals = [Path(p) for p in files]
+    refuse_existing(finals, overwrite)
+    for folder in {p.parent for p in finals}:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create the output folder {folder}: {exc.strerror or exc}") from None
+    temps: dict[Path, Path] = {}
+    aside: dict[Path, Path] = {}
+    placed: list[Path] = []
+    try:
+        for final, content in files.items():
+            final = Path(final)
+            temps[final] = temp_path(final)
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            with open(temps[final], "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for final in temps:
+            if os.path.lexists(final):
+                if not overwrite:
+                    raise OutputError(f"{final.name} appeared while writing; nothing was replaced")
+                aside[final] = final.with_name(temp_name("old", final.suffix))
+                os.rename(final, aside[final])
+        for final, tmp in temps.items():
+            os.rename(tmp, final)
+            placed.append(final)
+    except (OSError, OutputError) as exc:
+        for final in placed:
+            _remove(final)
+        for final, old in aside.items():
+            if not os.path.lexists(final):
+                os.rename(old, final)
+        if isinstance(exc, OutputError):
+            raise
+        raise OutputError(f"cannot write the results in {finals[0].parent}: {write_error_message(exc)}; "
+                          "nothing was changed") from None
+    finally:
+        for tmp in temps.values():
+            _remove(tmp)
+    for old in aside.values():
+        _remove(old)

@@ -1,0 +1,187 @@
+"""Clinicians' grades in long format, and FaceMirror's measures joined as one more rater.
+
+RATINGS.csv: one row per grade, columns ``target`` (what was graded: a recording or a patient at
+a visit), ``rater``, ``score`` (any numeric scale: eFACE items 0-100, Sunnybrook 0-100,
+House-Brackmann written as 1-6) and optionally ``item`` (e.g. ``smile``, ``brow``; without it
+every row belongs to the item ``score``). Instead of ``target`` a file may have ``patient`` and
+``visit``; the target is then ``PATIENT/VISIT``. Empty cells and NA / N/A / NaN / . are missing
+grades (that rater did not grade that target). Column names are case-insensitive; other columns
+are ignored.
+
+FaceMirror as a rater (``--study study.csv``): for each item, the study.csv column named by
+``--map ITEM=COLUMN``, or else the column whose name is the item's (an item called
+``mouth_symmetry_pct``). A target is matched to a study.csv row by its ``file`` (exact, or
+without the extension) or by ``PATIENT/VISIT`` from its ``patient`` and ``visit`` cells. Rows
+marked ``usable=false`` (the verdict "not usable") give no FaceMirror grade; nor do empty cells.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.followup.tables import Table, TableError, number, read_table
+
+FACEMIRROR = "FaceMirror"
+DEFAULT_ITEM = "score"
+MISSING = frozenset({"", "na", "n/a", "nan", ".", "-"})
+
+
+class RatingsError(ValueError):
+    """The grades cannot be used; the message is one sentence for the user."""
+
+
+@dataclass(frozen=True)
+class Rating:
+    target: str
+    rater: str
+    item: str
+    score: float
+
+
+@dataclass
+class Ratings:
+    ratings: list[Rating]
+    notes: list[str]                  # facts for the page and the terminal (never a target's name)
+    private_notes: list[str]          # facts that name targets: the terminal only
+
+    @property
+    def items(self) -> list[str]:
+        return list(dict.fromkeys(r.item for r in self.ratings))
+
+    def targets(self, item: str | None = None) -> list[str]:
+        return list(dict.fromkeys(r.target for r in self.ratings if item is None or r.item == item))
+
+
+def _target_of(row: dict[str, str], has_target: bool) -> str:
+    if has_target:
+        return row["target"]
+    patient, visit = row.get("patient", ""), row.get("visit", "")
+    return f"{patient}/{visit}" if patient and visit else ""
+
+
+def read_ratings(path: Path) -> Ratings:
+    table = read_table(path)
+    name = table.path.name
+    has_target = table.has("target")
+    if not has_target and not (table.has("patient") and table.has("visit")):
+        raise RatingsError(f"{name} has no 'target' column (nor 'patient' and 'visit'); its columns are: "
+                           f"{', '.join(table.columns)}")
+    for needed in ("rater", "score"):
+        if not table.has(needed):
+            raise RatingsError(f"{name} has no '{needed}' column; its columns are: {', '.join(table.columns)}")
+    has_item = table.has("item")
+    seen: dict[tuple[str, str, str], int] = {}
+    out: list[Rating] = []
+    missing = 0
+    for row, line in zip(table.rows, table.row_numbers):
+        target, rater = _target_of(row, has_target), row["rater"]
+        item = (row.get("item") or DEFAULT_ITEM) if has_item else DEFAULT_ITEM
+        if not target or not rater:
+            raise RatingsError(f"row {line} of {name} has no {'target' if not target else 'rater'}")
+        if rater.casefold() == FACEMIRROR.casefold():
+            raise RatingsError(f"row {line} of {name} names the rater '{rater}', which is reserved for "
+                               "FaceMirror's own measures (--study); rename that rater")
+        text = row["score"]
+        if text.strip().lower() in MISSING:
+            missing += 1
+            continue
+        score = number(text, table.separator)
+        if score is None or not math.isfinite(score):
+            raise RatingsError(f"row {line} of {name}: the score '{text}' is not a number (write grades as "
+                               "numbers, e.g. House-Brackmann II as 2)")
+        key = (target, rater, item)
+        if key in seen:
+            raise RatingsError(f"rows {seen[key]} and {line} of {name} both give rater {rater}'s score for the "
+                               f"same target and item '{item}'; keep one")
+        seen[key] = line
+        out.append(Rating(target, rater, item, score))
+    if not out:
+        raise RatingsError(f"{name} has no scores")
+    notes = list(table.notes)
+    if missing:
+        notes.append(f"{missing} empty (or NA) score cell{'s were' if missing != 1 else ' was'} read as a missing grade")
+    return Ratings(out, notes, [])
+
+
+def parse_maps(texts: Sequence[str] | None) -> dict[str, str]:
+    """--map ITEM=COLUMN options -> {item: column}."""
+    out: dict[str, str] = {}
+    for text in texts or ():
+        item, sep, column = text.partition("=")
+        if not sep or not item.strip() or not column.strip():
+            raise RatingsError(f"--map {text!r} is not ITEM=COLUMN (e.g. --map smile=mouth_symmetry_pct)")
+        out[item.strip()] = column.strip()
+    return out
+
+
+def _study_index(table: Table) -> dict[str, list[int]]:
+    index: dict[str, list[int]] = {}
+    for i, row in enumerate(table.rows):
+        keys = set()
+        file_name = row.get("file", "")
+        if file_name:
+            keys.update({file_name, Path(file_name).stem})
+        if row.get("patient") and row.get("visit"):
+            keys.add(f"{row['patient']}/{row['visit']}")
+        for k in keys:
+            index.setdefault(k, []).append(i)
+    return index
+
+
+def join_study(ratings: Ratings, study_path: Path, maps: dict[str, str]) -> Ratings:
+    """``ratings`` plus FaceMirror's grades from study.csv for every item with a mapped column."""
+    try:
+        table = read_table(study_path)
+    except TableError as exc:
+        raise RatingsError(str(exc)) from None
+    name = table.path.name
+    if not table.has("file"):
+        raise RatingsError(f"{name} is not a FaceMirror study table (it has no 'file' column)")
+    items = ratings.items
+    for item, column in maps.items():
+        if item not in items:
+            raise RatingsError(f"--map names the item '{item}', which is not in the ratings (items: {', '.join(items)})")
+        if not table.has(column):
+            numeric = [c for c in table.columns if c.endswith(("_pct", "_right", "_left"))]
+            raise RatingsError(f"--map {item}={column}: {name} has no column '{column}' (e.g. {', '.join(numeric[:6])})")
+    index = _study_index(table)
+    out = list(ratings.ratings)
+    notes, private = list(ratings.notes) + table.notes, list(ratings.private_notes)
+    for item in items:
+        mapped = maps.get(item) or (item if table.has(item) else None)
+        if mapped is None:
+            notes.append(f"item '{item}': no study.csv column of that name and no --map; FaceMirror is not a rater here")
+            continue
+        column = mapped.lower()
+        unmatched, unusable, empty = [], 0, 0
+        for target in ratings.targets(item):
+            rows = index.get(target, [])
+            if len(rows) > 1:
+                files = ", ".join(table.rows[i].get("file", "?") for i in rows[:3])
+                raise RatingsError(f"the target '{target}' matches {len(rows)} rows of {name} ({files}); "
+                                   "name the recording's file as the target")
+            if not rows:
+                unmatched.append(target)
+                continue
+            row = table.rows[rows[0]]
+            if row.get("usable", "").lower() == "false":
+                unusable += 1
+                continue
+            value = number(row.get(column, ""), table.separator)
+            if value is None or not math.isfinite(value):
+                empty += 1
+                continue
+            out.append(Rating(target, FACEMIRROR, item, value))
+        parts = [f"item '{item}': FaceMirror's grade is study.csv column '{column}'"]
+        if unmatched:
+            parts.append(f"{len(unmatched)} target(s) have no study.csv row")
+            private.append(f"item '{item}': no study.csv row for " + ", ".join(unmatched[:20])
+                           + (" ..." if len(unmatched) > 20 else ""))
+        if unusable:
+            parts.append(f"{unusable} target(s) left out because their recording is not usable")
+        if empty:
+            parts.append(f"{empty} target(s) have no value in that column")
+        notes.append("; ".join(parts))
+    return Ratings(out, notes, private)
