@@ -191,7 +191,8 @@ def prepare(args, cancel: threading.Event, out, err, threads: int | None = None)
     patient, visit = getattr(args, "patient", None), getattr(args, "visit", None)
     logs.note_private_words(patient, visit)
     settings = Settings(midline=args.midline, annotated=not args.no_annotated, overwrite=args.overwrite,
-                        audio=not getattr(args, "no_audio", False), rest=rest, patient=patient, visit=visit)
+                        audio=not getattr(args, "no_audio", False), rest=rest, patient=patient, visit=visit,
+                        subject_from_folders=bool(getattr(args, "subject_from_folders", False)))
     expected = resume_check.Expected.of(models, settings.as_dict()) if getattr(args, "resume", False) else None
     return Plan(models=models, settings=settings, batch_warnings=batch_warnings, jobs=jobs, rows=rows,
                 labels=distinct_labels([v for v, _ in jobs]), expected=expected)

@@ -17,6 +17,12 @@ def _subject_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--visit", default=None, metavar="LABEL", help="visit label or date, e.g. V2 or 2026-12-03")
 
 
+def _folder_subject_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--subject-from-folders", action="store_true",
+                        help="videos laid out as PATIENT/VISIT/recording.mp4: take the patient ID and the visit "
+                             "label from the two folder names (--patient / --visit still win)")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="main.py", description=f"{APP_NAME}: mirror the two halves of a face in video.")
     p.add_argument("--version", action="store_true", help="print versions and exit")
@@ -68,6 +74,7 @@ def _build_parser() -> argparse.ArgumentParser:
     proc.add_argument("--rest", default=None, metavar="START-END",
                       help="rest window for the symmetry measures, e.g. 0:00-0:03 (default: the quietest stretch)")
     _subject_options(proc)
+    _folder_subject_option(proc)
     proc.add_argument("--no-audio", action="store_true",
                       help="leave the input's audio out of the output videos (default: copied unchanged)")
     proc.add_argument("--shard", default=None, metavar="I/N",

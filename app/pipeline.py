@@ -81,6 +81,13 @@ class Settings:
     rest: tuple[float, float] | None = None   # rest window (s) for the measures; None: the quietest stretch
     patient: str | None = None           # patient ID and visit label, for the report and the summary
     visit: str | None = None
+    subject_from_folders: bool = False   # PATIENT/VISIT/recording.mp4: IDs from the two folder names
+
+    def subject_for(self, video: Path) -> dict:
+        """Patient and visit of ``video``: as given, else (with subject_from_folders) its folders'."""
+        video = Path(video).absolute()
+        folders = (video.parent.parent.name, video.parent.name) if self.subject_from_folders else (None, None)
+        return {"patient": self.patient or folders[0] or None, "visit": self.visit or folders[1] or None}
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -237,7 +244,10 @@ class Pipeline:
         if on_progress is not None:
             on_progress(_progress(analyzer.frames, analyzer.frames, elapsed, timer))
         result.warnings.extend(self._warnings(reader))
-        report = build_report(started_at=started_at, models=self.models, settings=s.as_dict(), reader=reader,
+        subject = s.subject_for(reader.path)
+        logs.note_private_words(*subject.values())
+        report = build_report(started_at=started_at, models=self.models, settings=s.as_dict(), subject=subject,
+                              reader=reader,
                               input_sha256=hasher.sha256, analyzer=analyzer, writers=writers,
                               finals=outputs.final, elapsed=elapsed, timer=timer, warnings=result.warnings)
         self._write_measures(reader, outputs, report, result)

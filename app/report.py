@@ -47,6 +47,7 @@ def face_facts(analyzer) -> dict:
 
 
 def build_report(*, started_at: str, models, settings: dict, reader, input_sha256: str | None,
+                 subject: dict | None = None,
                  analyzer, writers: dict, finals: dict, elapsed: float, timer, warnings: list[str]) -> dict:
     from app.video.recorded_at import recorded_at
 
@@ -65,7 +66,7 @@ def build_report(*, started_at: str, models, settings: dict, reader, input_sha25
         "input": {"file": str(reader.path), "sha256": input_sha256, "bytes": reader.path.stat().st_size,
                   **jsonable(reader.info()), "start_time_s": start_time_s(reader),
                   "recorded_at": when, "recorded_at_source": when_source},
-        "subject": {"patient": settings.get("patient"), "visit": settings.get("visit")},
+        "subject": subject or {"patient": settings.get("patient"), "visit": settings.get("visit")},
         "frames": {"processed": frames, "estimated_total": reader.frame_count_estimate,
                    "with_face": analyzer.faces_found, "without_face": frames - analyzer.faces_found,
                    "ended_early": bool(reader.ended_early), "end_reason": reader.end_reason},

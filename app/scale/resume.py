@@ -40,7 +40,8 @@ from app.model_files import sha256_file
 from app.outputs import SUFFIX, all_output_paths, parse_temp_name
 
 # Settings (app.pipeline.Settings fields) whose value changes what is written.
-OUTPUT_SETTINGS = ("midline", "annotated", "audio", "rest", "redetect_every", "max_frames", "patient", "visit")
+OUTPUT_SETTINGS = ("midline", "annotated", "audio", "rest", "redetect_every", "max_frames", "patient", "visit",
+                   "subject_from_folders")
 
 
 @dataclass(frozen=True)
