@@ -44,6 +44,7 @@ class Job:
     out_dir: Path | None = None        # fixed when processing starts
     outputs: dict = field(default_factory=dict)
     verdict: dict | None = None        # the report's verdict (app.verdict) of a finished file
+    subject: dict = field(default_factory=dict)   # patient / visit the file was added with
 
     @property
     def level(self) -> str:

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComb
                                QHeaderView, QLabel, QMainWindow, QMenu, QMessageBox, QSplitter, QStyle, QTableView,
                                QToolBar, QVBoxLayout, QWidget)
 
-from app import __version__, APP_NAME, build_info, notices, verdict
+from app import __version__, APP_NAME, build_info, logs, notices, verdict
 from app.engine.midline import DEFAULT_METHOD, FALLBACK_CHOICE_REASON, METHOD_LABELS, METHOD_TIPS
 from app.gui import file_open
 from app.gui.background import BackgroundThread
@@ -38,6 +38,7 @@ from app.gui.preview import PreviewStrip
 from app.gui.queue_model import (COL_DURATION, COL_FILE, COL_OUTPUT, COL_PROGRESS, COL_STATUS,
                                  DurationProber, ProgressDelegate, QueueModel, StatusDelegate)
 from app.gui.help_menu import install_help_menu
+from app.gui.subject_fields import SubjectFields
 from app.gui.symmetry_trace import SymmetryTrace
 from app.gui.throughput import ThroughputPanel
 from app.gui.worker import PipelineWorker, ProcessRequest
@@ -221,6 +222,14 @@ class MainWindow(QMainWindow):
         self.overwrite_box.setToolTip("Off: a file whose outputs already exist fails and nothing is changed")
         ob.addWidget(self.overwrite_box)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, ob)
+        # its own bar: beside the output options the fields were squeezed to a few letters
+        self.addToolBarBreak()
+        sb = QToolBar("Patient and visit", self)
+        sb.setObjectName("subject_toolbar")
+        self.subject_fields = SubjectFields(self.prefs.s, sb)
+        sb.addWidget(self.subject_fields)
+        sb.addWidget(QLabel("  (for the videos you add next; shown in their report and summary)", sb))
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, sb)
 
     def _build_central(self) -> None:
         central = QWidget(self)
@@ -423,6 +432,12 @@ class MainWindow(QMainWindow):
         videos, refused = collect_videos(paths)
         finished, requeue, fresh = self._sort_known(videos)
         added, duplicates = self.model.add_paths(fresh)
+        subject = self.subject_fields.current()
+        if added and any(subject.values()):
+            logs.note_private_words(*subject.values())
+            self.subject_fields.remember()
+        for job in added:
+            job.subject = dict(subject)
         again = self.model.retry([self.model.row_of(j.id) for j in requeue])
         for job in added:
             self._request_probe.emit(job.id, str(job.path))
@@ -764,12 +779,14 @@ class MainWindow(QMainWindow):
                 self._batch["failed"] += 1
                 self._batch_ids.add(job.id)
 
-    def _settings(self) -> Settings:
+    def _settings(self, job=None) -> Settings:
         # 5-point mode: the choice is disabled and cannot apply; send the default so the result
         # does not repeat the window's own explanation as a warning
         midline = DEFAULT_METHOD if self.five_point_mode else self.midline
+        subject = job.subject if job is not None else {}
         return Settings(midline=midline, annotated=True, overwrite=self.overwrite_box.isChecked(),
-                        preview_max_side=PREVIEW_MAX_SIDE, preview_fps=PREVIEW_FPS)
+                        preview_max_side=PREVIEW_MAX_SIDE, preview_fps=PREVIEW_FPS,
+                        patient=subject.get("patient"), visit=subject.get("visit"))
 
     def _start_next(self) -> None:
         job = None if self._stop_requested else self.model.next_waiting()
@@ -786,7 +803,7 @@ class MainWindow(QMainWindow):
         self.preview.clear()
         self.trace.clear()
         self.throughput.start_file(self.model.label(job), n_done + 1, n_done + 1 + len(self.model.waiting(after=job)))
-        self._request_process.emit(ProcessRequest(job.id, job.path, out_dir, self._settings(), self._cancel))
+        self._request_process.emit(ProcessRequest(job.id, job.path, out_dir, self._settings(job), self._cancel))
 
     def _on_notice(self, text: str) -> None:
         self._notices.append(text)
