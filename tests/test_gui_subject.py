@@ -54,3 +54,34 @@ def test_earlier_values_are_offered_again_after_a_restart(qtbot, tmp_path):
     assert offered[:2] == ["P-002", "P-001"]          # most recent first
     completer.setCompletionPrefix("002")
     assert completer.currentCompletion() == "P-002"   # found by any part of the ID
+
+
+def test_compare_this_patients_visits_makes_and_opens_the_page(qtbot, tmp_path, monkeypatch):
+    """Finished rows (their output sets written by tests/followup_data.py) of one patient: the action
+    makes the compare page in the background and opens it; a row of another patient is not on it."""
+    from app.gui.jobs import Status
+    from tests.conftest import open_window
+    from tests.followup_data import headline, write_output_set
+
+    w = open_window(qtbot)
+    opened = []
+    monkeypatch.setattr(w, "_open_url", lambda url: opened.append(url.toLocalFile()) or True)
+    for i, (visit, sym) in enumerate((("V1", 45.0), ("V2", 75.0))):
+        folder = tmp_path / visit
+        write_output_set(folder, "smile", patient="P-014", visit=visit, recorded_at=f"2026-0{i + 1}-01T10:00:00",
+                         headlines=[headline("mouth", sym, (sym - 5, sym + 5))])
+    write_output_set(tmp_path / "other", "smile", patient="P-999", visit="V1", recorded_at="2026-01-01T10:00:00",
+                     headlines=[headline("mouth", 50.0, (45.0, 55.0))])
+    w.add_paths([_video(tmp_path / n / "smile.mp4") for n in ("V1", "V2", "other")])
+    for job, patient in zip(w.model.jobs, ("P-014", "P-014", "P-999")):
+        job.status, job.out_dir, job.subject = Status.DONE, job.path.parent, {"patient": patient, "visit": None}
+    w.table.selectRow(1)
+    assert w.compare_action.isEnabled()
+    w.compare_action.trigger()
+    qtbot.waitUntil(lambda: bool(opened) or not w._comparing, timeout=60000)
+    assert opened, w.statusBar().currentMessage()
+    page = opened[0]
+    assert page.startswith(str(tmp_path / "V2" / "compare"))
+    text = open(page, encoding="utf-8").read()
+    assert "P-014" in text and "P-999" not in text
+    assert "rose" in text

@@ -38,6 +38,7 @@ from app.gui.preview import PreviewStrip
 from app.gui.queue_model import (COL_DURATION, COL_FILE, COL_OUTPUT, COL_PROGRESS, COL_STATUS,
                                  DurationProber, ProgressDelegate, QueueModel, StatusDelegate)
 from app.gui.help_menu import install_help_menu
+from app.gui.compare_visits import COMPARE_FOLDER, CompareWorker, folders_for, patient_of
 from app.gui.subject_fields import SubjectFields
 from app.gui.symmetry_trace import SymmetryTrace
 from app.gui.throughput import ThroughputPanel
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
     _request_load = Signal()
     _request_process = Signal(object)     # worker.ProcessRequest
     _request_probe = Signal(int, str)
+    _request_compare = Signal(object, object, str)
     # for observers (tests, accessibility tools)
     models_changed = Signal(object)
     queue_finished = Signal(str)
@@ -81,6 +83,7 @@ class MainWindow(QMainWindow):
         self._running = False              # the queue is being worked through
         self._stop_requested = False
         self._closing = False
+        self._comparing = False            # a compare page is being made (gui.compare_visits)
         self._closed = False
         self._current: Job | None = None
         self._cancel: threading.Event | None = None
@@ -152,6 +155,10 @@ class MainWindow(QMainWindow):
         self.choose_output_action = self._action("Choose output folder...",
                                                  "Write all outputs into one folder instead of beside each input",
                                                  ["Ctrl+Shift+E"], self.choose_output_folder, SP.SP_DirIcon)
+        self.compare_action = self._action(
+            "Compare this patient's visits", "One page with this patient's visits side by side (the queue's "
+            "finished files with the same patient ID, and earlier ones in their output folders)", [],
+            self.compare_visits, SP.SP_FileDialogDetailedView)
         self.open_summary_action = self._action("Open summary",
                                                 "Open the visual summary of the selected finished file "
                                                 "(Enter or double-click in the queue)",
@@ -322,6 +329,12 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.backend_label)
         sb.addPermanentWidget(self.warning_label)
         sb.addPermanentWidget(self.version_label)
+
+        comparer = CompareWorker()
+        self._comparer = BackgroundThread(comparer, "facemirror-compare", self)
+        self._request_compare.connect(comparer.compare)
+        comparer.done.connect(self._on_compared)
+        self._comparer.start()
 
         prober = DurationProber()
         self._prober = BackgroundThread(prober, "facemirror-probe", self)
@@ -607,6 +620,28 @@ class MainWindow(QMainWindow):
         elif not self._open_url(QUrl.fromLocalFile(str(summary))):
             self.message(f"Cannot open {summary}")
 
+    def compare_visits(self) -> None:
+        rows = self.selected_rows()
+        job = self.model.job_at(rows[0]) if len(rows) == 1 else None
+        patient = patient_of(job)
+        if job is None or patient is None or job.out_dir is None:
+            self.message("Select one finished file that has a patient ID to compare that patient's visits")
+            return
+        self._comparing = True
+        self._update_actions()
+        self.message(f"Comparing the visits of patient {patient}...")
+        self._request_compare.emit(folders_for(self.model.jobs, patient), job.out_dir / COMPARE_FOLDER, patient)
+
+    def _on_compared(self, page: str, problem: str) -> None:
+        self._comparing = False
+        if self._closing:
+            return
+        self._update_actions()
+        if not page:
+            self.message(problem)
+        elif not self._open_url(QUrl.fromLocalFile(page)):
+            self.message(f"Cannot open {page}")
+
     def open_summary_or_folder(self) -> None:
         """A finished row opens its visual summary (NAME_summary.html); any other its output folder."""
         rows = self.selected_rows()
@@ -617,7 +652,8 @@ class MainWindow(QMainWindow):
 
     def _row_menu(self) -> QMenu:
         menu = QMenu(self)
-        for a in (self.open_summary_action, self.open_output_action, None, self.retry_action, self.remove_action):
+        for a in (self.open_summary_action, self.compare_action, self.open_output_action, None, self.retry_action,
+                  self.remove_action):
             if a is None:
                 menu.addSeparator()
             else:
@@ -904,6 +940,7 @@ class MainWindow(QMainWindow):
         self.output_combo.setEnabled(not self._running)
         self.choose_output_action.setEnabled(not self._running)
         self.open_summary_action.setEnabled(single and self._summary_of(jobs[0]) is not None)
+        self.compare_action.setEnabled(single and patient_of(jobs[0]) is not None and not self._comparing)
         self._show_details()
 
     # =========================================================================================
@@ -980,6 +1017,7 @@ class MainWindow(QMainWindow):
         if self._conversion is not None:
             self._conversion.wait()
         self._prober.stop()
+        self._comparer.stop()
         self._file_open.detach(self.add_paths)
         try:
             QApplication.instance().aboutToQuit.disconnect(self.shutdown)
