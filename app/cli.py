@@ -105,6 +105,17 @@ def _build_parser() -> argparse.ArgumentParser:
     study.add_argument("--out", type=Path, required=True, help="the table to write, e.g. study.csv")
     study.add_argument("--overwrite", action="store_true", help="replace an existing table")
 
+    live = sub.add_parser("live", help="live exam from a file played as the camera: mirrored panes, a recording, "
+                                       "then the usual outputs")
+    live.add_argument("--source", type=Path, required=True, help="video file played as the camera in real time")
+    live.add_argument("--out", type=Path, required=True, help="folder for the recording and its outputs")
+    live.add_argument("--name", default=None, help="recording name (default: SOURCE_live)")
+    live.add_argument("--seconds", type=float, default=None, help="stop recording after this many seconds")
+    live.add_argument("--fast", action="store_true", help="take frames as fast as they come (not real time)")
+    live.add_argument("--rest", default=None, metavar="START-END", help="rest window of the recording, e.g. 0:00-0:02")
+    live.add_argument("--overwrite", action="store_true", help="replace an earlier recording and outputs")
+    _subject_options(live)
+
     bench = sub.add_parser("benchmark", help="print speed figures")
     bench_sub = bench.add_subparsers(dest="what", required=True)
     bstar = bench_sub.add_parser("star", help="STAR latency: ONNX Runtime vs PyTorch eager, same weights")
@@ -134,6 +145,11 @@ def _build_parser() -> argparse.ArgumentParser:
     bvid.add_argument("--seconds", type=float, default=10.0)
     bvid.add_argument("--fps", type=float, default=30.0)
     bvid.add_argument("--image", type=Path, default=None, help="source photograph (default: ../shared/media/portrait_frontal.jpg)")
+    blive = bench_sub.add_parser("live", help="live mode: display fps, pane latency, landmark fps, dropped frames")
+    blive.add_argument("--source", type=Path, default=None,
+                       help="video played as the camera (default: a 1280x720 30 fps synthetic portrait clip)")
+    blive.add_argument("--seconds", type=float, default=10.0)
+    blive.add_argument("--json", action="store_true", help="one JSON line with the figures")
     bclu = bench_sub.add_parser("cluster", help="videos/hour through `process --ray` with 1 and 2 local Ray workers, "
                                                 "and Ray's overhead per video (needs the cluster extra)")
     bclu.add_argument("--videos", type=int, default=4, help="videos per worker count (default 4)")
@@ -189,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "measures":
         from app.measures.command import measures_command
         return measures_command(args)
+    if args.command == "live":
+        from app.live.command import live_command
+        return live_command(args)
     if args.command == "study":
         from app.study_table import study_command
         return study_command(args)

@@ -575,6 +575,9 @@ def benchmark_command(args) -> int:
     if args.what == "make-video":
         make_video(args.out, _parse_size(args.size), args.seconds, args.fps, args.image)
         return 0
+    if args.what == "live":
+        from bench.live import benchmark_live
+        return benchmark_live(args.source, args.seconds, as_json=args.json)
     if args.what == "cluster":
         from bench.cluster import benchmark_cluster
         return benchmark_cluster(args.videos, args.seconds, _parse_size(args.size), image=args.image)

@@ -1,0 +1,83 @@
+"""The live recording: camera frames written with their capture times (PyAV, H.264 where the
+encoder is there, else MPEG-4 Part 2), as a fragmented MP4 so that a crash or a quit leaves a
+playable file: every keyframe (each second) closes a fragment on disk, so at most the last
+second is lost to a hard crash; a normal stop loses nothing.
+
+The file is written under NAME.recording.mp4 and renamed to NAME.mp4 when it is complete; a
+file that still has the .recording name is the playable part of an interrupted recording.
+"""
+from __future__ import annotations
+
+import fractions
+import os
+from pathlib import Path
+from typing import cast
+
+import av
+import numpy as np
+
+TIME_BASE = fractions.Fraction(1, 1000)      # capture times in milliseconds
+PARTIAL_SUFFIX = ".recording.mp4"
+
+
+def _codec() -> str:
+    for name in ("libx264", "h264", "mpeg4"):
+        try:
+            av.codec.Codec(name, "w")
+            return name
+        except (av.codec.codec.UnknownCodecError, ValueError):
+            continue
+    return "mpeg4"
+
+
+class Recorder:
+    def __init__(self, final: Path, size: tuple[int, int], fps: float):
+        self.final = Path(final)
+        self.partial = self.final.with_name(self.final.stem + PARTIAL_SUFFIX)
+        self.frames = 0
+        self._last_ms = -1
+        self._container = av.open(str(self.partial), "w", format="mp4",
+                                  options={"movflags": "frag_keyframe+empty_moov+default_base_moof",
+                                           "flush_packets": "1"})   # each fragment reaches the disk at once
+        codec = _codec()
+        self._stream = cast(av.video.stream.VideoStream,
+                            self._container.add_stream(codec, rate=max(1, int(round(fps)))))
+        # 4:2:0 needs even sides: an odd camera size loses its last column / row
+        self._size = (size[0] - size[0] % 2, size[1] - size[1] % 2)
+        self._stream.width, self._stream.height = self._size
+        self._stream.pix_fmt = "yuv420p"
+        self._stream.time_base = TIME_BASE
+        self._stream.codec_context.time_base = TIME_BASE
+        self._stream.codec_context.gop_size = max(1, int(round(fps)))
+        if codec == "libx264":
+            # zerolatency: no frame held back in the encoder's look-ahead (a crash would lose it)
+            self._stream.codec_context.options = {"preset": "veryfast", "crf": "18", "tune": "zerolatency"}
+
+    def write(self, image: np.ndarray, t_s: float) -> None:
+        ms = max(int(round(t_s * 1000)), self._last_ms + 1)     # strictly increasing pts
+        w, h = self._size
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:h, :w]), format="bgr24")
+        frame.pts, frame.time_base = ms, TIME_BASE
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self._last_ms = ms
+        self.frames += 1
+
+    def finish(self) -> Path:
+        """Flush, close and put the recording in place (never over an existing file)."""
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+        if self.final.exists():
+            raise FileExistsError(f"{self.final.name} already exists; the recording stays as {self.partial.name}")
+        os.replace(self.partial, self.final)
+        return self.final
+
+    def close_partial(self) -> Path:
+        """Close after a failure or a quit: the .recording file stays, playable up to its last fragment."""
+        try:
+            for packet in self._stream.encode(None):
+                self._container.mux(packet)
+        finally:
+            self._container.close()
+        return self.partial

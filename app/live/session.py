@@ -1,0 +1,77 @@
+"""One live exam: show (or hand to a callback) the three panes at the source's rate, record
+every frame with its capture time, optionally mark the rest, and at the end process the
+recording like a dropped file (all outputs, verdict, measures, summary)."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from app.engine.mirror import mirror_both
+from app.live.landmarks import LatestLandmarks
+from app.live.recorder import Recorder
+
+Panes = Callable[[np.ndarray, np.ndarray, np.ndarray, float], None]   # original, left, right, time
+
+
+@dataclass
+class LiveStats:
+    frames: int = 0
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)   # frame in -> mirrored panes out
+    landmark_runs: int = 0
+    recorded_frames: int = 0
+
+    def as_dict(self) -> dict:
+        lat = np.asarray(self.latencies_ms) if self.latencies_ms else np.array([np.nan])
+        return {"display_fps": round(self.frames / self.seconds, 2) if self.seconds else None,
+                "latency_p95_ms": round(float(np.percentile(lat, 95)), 2),
+                "landmark_fps": round(self.landmark_runs / self.seconds, 2) if self.seconds else None,
+                "recorded_frames_dropped": self.frames - self.recorded_frames}
+
+
+def record(source, models, recording: Path, *, stop: threading.Event | None = None,
+           on_panes: Panes | None = None, max_seconds: float | None = None) -> tuple[Path, LiveStats]:
+    """Run the exam until the source ends, ``stop`` is set or ``max_seconds`` pass. Returns the
+    finished recording and the figures. On an error the partial recording stays (playable)."""
+    stop = stop or threading.Event()
+    marks = LatestLandmarks(models, source.size, source.fps)
+    recorder = Recorder(recording, source.size, source.fps)
+    stats = LiveStats()
+    t0 = time.perf_counter()
+    finished = False
+    try:
+        for i, (image, t_s) in enumerate(source.frames()):
+            if stop.is_set() or (max_seconds is not None and t_s > max_seconds):
+                break
+            arrived = time.perf_counter()
+            marks.offer(i, image, t_s)                 # never waits for the model
+            pair = mirror_both(image, marks.line)
+            if on_panes is not None:
+                on_panes(image, pair.left, pair.right, t_s)
+            stats.latencies_ms.append((time.perf_counter() - arrived) * 1000.0)
+            recorder.write(image, t_s)
+            stats.frames += 1
+            stats.recorded_frames = recorder.frames
+        final = recorder.finish()
+        finished = True
+    finally:
+        stats.seconds = time.perf_counter() - t0
+        marks.stop()
+        stats.landmark_runs = marks.runs
+        if not finished:
+            recorder.close_partial()
+    return final, stats
+
+
+def process_recording(recording: Path, out_dir: Path, models, *, rest: tuple[float, float] | None = None,
+                      overwrite: bool = False, patient: str | None = None, visit: str | None = None):
+    """The usual pipeline on the finished recording (the rest capture, when made, as --rest)."""
+    from app.pipeline import Pipeline, Settings
+
+    settings = Settings(rest=rest, overwrite=overwrite, patient=patient, visit=visit)
+    return Pipeline(models, settings).process(recording, out_dir)

@@ -1,0 +1,102 @@
+"""Live mode core with file-backed and synthetic frame sources (no camera here): every frame is
+recorded with its time, the panes never wait for the landmark model, a crash mid-recording
+leaves a playable file, and `main.py live` produces the usual outputs."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from app.live.session import record
+from app.live.sources import SyntheticSource
+from app.model_set import Models
+from tests.conftest import REPO
+
+MEDIA = REPO.parent / "shared" / "media"
+
+
+@pytest.fixture(scope="module")
+def models():
+    return Models.load(threads=1)
+
+
+def _decoded_times(path: Path) -> list[float]:
+    with av.open(str(path)) as c:
+        return [float(f.time) for f in c.decode(video=0)]
+
+
+def test_synthetic_source_recording_has_every_frame_with_its_time(tmp_path, models):
+    src = SyntheticSource((320, 240), fps=30.0, seconds=2.0)
+    final, stats = record(src, models, tmp_path / "exam.mp4")
+    times = _decoded_times(final)
+    assert len(times) == 60 == stats.frames and stats.as_dict()["recorded_frames_dropped"] == 0
+    rel = np.array(times) - times[0]
+    assert np.allclose(rel, np.arange(60) / 30.0, atol=0.002)      # capture times kept (ms time base)
+    assert not (tmp_path / "exam.recording.mp4").exists()
+
+
+def test_panes_are_never_queued_behind_a_slow_landmark_model(tmp_path, models, monkeypatch):
+    from app.live import landmarks
+
+    real = landmarks.LatestLandmarks.__init__
+
+    def slow_init(self, *a, **kw):
+        real(self, *a, **kw)
+        analyze = self.analyzer.analyze
+
+        def slow(frame):
+            time.sleep(0.25)            # a model far slower than the camera
+            return analyze(frame)
+        self.analyzer.analyze = slow
+    monkeypatch.setattr(landmarks.LatestLandmarks, "__init__", slow_init)
+    shown = []
+    src = SyntheticSource((320, 240), fps=30.0, seconds=2.0, realtime=True)
+    _, stats = record(src, models, tmp_path / "exam.mp4", on_panes=lambda o, le, r, t: shown.append(t))
+    assert len(shown) == 60                                   # every frame shown
+    assert stats.landmark_runs <= 10                          # the model saw only the newest frames
+    assert np.percentile(stats.latencies_ms, 95) < 50         # and the display never waited for it
+
+
+CRASH = """
+import os, sys
+sys.path.insert(0, {repo!r})
+from pathlib import Path
+from app.live.session import record
+from app.live.sources import SyntheticSource
+from app.model_set import Models
+def crash(o, l, r, t):
+    if t >= 2.5:
+        os._exit(9)                  # a hard crash: no clean-up of any kind
+record(SyntheticSource((320, 240), 30.0, 5.0), Models.load(threads=1), Path({out!r}), on_panes=crash)
+"""
+
+
+def test_a_crash_during_recording_leaves_a_playable_file(tmp_path):
+    out = tmp_path / "exam.mp4"
+    p = subprocess.run([sys.executable, "-c", CRASH.format(repo=str(REPO), out=str(out))], timeout=120)
+    assert p.returncode == 9
+    partial = tmp_path / "exam.recording.mp4"
+    assert partial.exists() and not out.exists()
+    times = _decoded_times(partial)
+    assert len(times) >= 60            # all but (at most) the last second before the crash
+
+
+@pytest.mark.skipif(not (MEDIA / "press_room_clip.mp4").exists(), reason="needs ../shared/media")
+def test_live_command_records_and_processes_like_a_dropped_file(tmp_path):
+    p = subprocess.run([sys.executable, str(REPO / "main.py"), "live", "--source", str(MEDIA / "press_room_clip.mp4"),
+                        "--out", str(tmp_path), "--seconds", "3", "--fast", "--patient", "P-1"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    names = sorted(f.name for f in tmp_path.iterdir())
+    for suffix in ("_annotated.mp4", "_left_mirrored.mp4", "_right_mirrored.mp4", "_landmarks.csv",
+                   "_report.json", "_measures.json", "_measures.csv", "_summary.html"):
+        assert f"press_room_clip_live{suffix}" in names, suffix
+    assert "press_room_clip_live.mp4" in names
+    import json
+    report = json.loads((tmp_path / "press_room_clip_live_report.json").read_text())
+    assert report["subject"]["patient"] == "P-1" and report["frames"]["processed"] >= 80
