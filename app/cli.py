@@ -29,6 +29,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--self-test", action="store_true",
                    help="load the models, run one detection and one STAR inference, open the window offscreen, exit")
     p.add_argument("--require-coreml", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--device-report", nargs="?", const="", default=None, type=str, metavar="FILE",
+                   help="with --self-test, on macOS 14.4+ with CoreML: write which compute device (Neural Engine, "
+                        "GPU, CPU) Core ML plans for each operation as JSON (default FILE: device-report.json in "
+                        "the log folder); fails if the STAR graph is planned wholly on the CPU on real hardware; "
+                        "elsewhere exits 2")
     sub = p.add_subparsers(dest="command")
 
     sub.add_parser("doctor", help="versions, ONNX Runtime providers, model files present or missing")
@@ -180,9 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.version:
         _print_version()
         return 0
+    if args.device_report is not None and not args.self_test:
+        print("error: --device-report is part of the self-test: use --self-test --device-report [FILE]",
+              file=sys.stderr)
+        return 2
     if args.self_test:
-        from app.selftest import run_self_test
-        return run_self_test(require_coreml=args.require_coreml)
+        from app.selftest import default_device_report_path, run_self_test
+        report = None if args.device_report is None else (
+            Path(args.device_report) if args.device_report else default_device_report_path())
+        return run_self_test(require_coreml=args.require_coreml, device_report=report)
     if args.command is None:
         from app.gui_launch import launch_gui
         return launch_gui()

@@ -9,6 +9,13 @@ The window uses the platform Qt would use for a user: Cocoa on macOS (so `open F
 --args --self-test` loads the Cocoa platform and macOS style plugins), offscreen only where there
 is no display or QT_QPA_PLATFORM says so. With `--require-coreml` the test fails unless CoreML
 executed every model's whole graph. Used by CI on the frozen Linux build and the macOS workflow.
+
+With `--device-report [FILE]` (macOS 14.4+ with CoreML) it also asks Core ML which compute device it
+plans for each operation of each model (`app.engine.device_report`), writes the counts per
+operation type and device as JSON to FILE (default: `device-report.json` in the log folder) and
+fails when the STAR graph is planned wholly on CPU compute units on real hardware. Where no device
+report can be made (Linux, Windows, macOS before 14.4, no CoreML) it says so and exits 2 without
+running the rest of the self-test.
 """
 from __future__ import annotations
 
@@ -147,15 +154,65 @@ def _process_events_for(app, seconds: float) -> None:
         time.sleep(0.02)
 
 
-def run_self_test(require_coreml: bool = False) -> int:
+DEVICE_REPORT_NAME = "device-report.json"
+
+
+def default_device_report_path() -> Path:
+    from app import paths
+
+    return paths.user_log_dir() / DEVICE_REPORT_NAME
+
+
+def write_device_report(model_files: dict, out: Path, facts, ort_version: str, capture=None) -> bool:
+    """Capture, parse and judge each model's Core ML compute plan; write the JSON; True if it passed.
+
+    model_files: model key -> path (the STAR model, key model_files.STAR_KEY, must not run wholly
+    on CPU compute units on real hardware). capture(path) -> log text is injectable for tests."""
+    import json
+
+    from app import __version__, model_files as mf
+    from app.engine import device_report
+
+    capture = capture or device_report.capture_compute_plan
+    plans = {}
+    names = {}
+    for key, path in model_files.items():
+        name = Path(path).name
+        names[key] = name
+        plans[name] = device_report.parse_compute_plan_log(capture(path))
+    required = [names[mf.STAR_KEY]] if mf.STAR_KEY in names else []
+    passed, doc = device_report.build_report(plans, facts, ort_version, required, app_version=__version__)
+    for name, entry in doc["models"].items():
+        print(f"device report: {name}: {entry['verdict']}")
+    if not required:
+        print("device report: no STAR model installed; nothing to require of the landmark graph")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    print(f"device report written to {out}")
+    return passed
+
+
+def run_self_test(require_coreml: bool = False, device_report: Path | None = None, facts=None) -> int:
     from app import __version__, APP_NAME, build_info, paths
 
     note = build_info.build_note()
     print(f"{APP_NAME} {__version__} self-test ({'frozen bundle' if paths.bundle_dir() else 'source'})"
           + (f" - {note}" if note else ""))
+    if device_report is not None:
+        from app.engine import device_report as dr, runtime
+
+        facts = facts or dr.PlatformFacts.detect()
+        ort_version = runtime.onnxruntime_version()
+        ok, why = dr.report_support(facts, ort_version)
+        if not ok:
+            print(f"device report not made: {why}")
+            return dr.EXIT_UNSUPPORTED
     try:
         models = _check_models(require_coreml)
         _check_providers(models, require_coreml)
+        if device_report is not None:
+            if not write_device_report(dict(models.files), device_report, facts, ort_version):
+                raise SelfTestFailure(f"--device-report: Core ML's compute plan fails (details in {device_report})")
         with tempfile.TemporaryDirectory(prefix="facemirror-selftest-") as tmp:
             _check_media(Path(tmp))
             _check_window(Path(tmp))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # ONNX metadata keys FaceMirror writes into every model it exports.
+from app.engine import runtime
 from app.engine.runtime import META_MODEL, META_SOURCE, META_SOURCE_SHA, META_UNTRAINED  # noqa: F401 - re-exported
 
 
@@ -138,8 +139,10 @@ def discard(tmp: Path) -> None:
         pass
 
 
-def set_metadata(onnx_path: Path, meta: dict[str, str]) -> None:
-    """Write string metadata_props into an ONNX file in place (before it is renamed)."""
+def set_metadata(onnx_path: Path, meta: dict[str, str], ort_version: str | None = None) -> None:
+    """Write string metadata_props into an ONNX file in place (before it is renamed), then its
+    COREML_CACHE_KEY for the installed (or the given) ONNX Runtime version, computed last so that
+    it covers everything else in the file."""
     import onnx
 
     model = onnx.load(str(onnx_path))
@@ -150,7 +153,37 @@ def set_metadata(onnx_path: Path, meta: dict[str, str]) -> None:
         else:
             prop = model.metadata_props.add()
             prop.key, prop.value = key, str(value)
+    stamp_coreml_cache_key(model, ort_version)
     onnx.save(model, str(onnx_path))
+
+
+def model_content_sha256(model) -> str:
+    """sha256 of an onnx ModelProto serialised without its COREML_CACHE_KEY (the key's input)."""
+    import hashlib
+
+    copy = type(model)()
+    copy.CopyFrom(model)
+    keep = [p for p in copy.metadata_props if p.key != runtime.META_COREML_CACHE_KEY]
+    del copy.metadata_props[:]
+    copy.metadata_props.extend(keep)
+    return hashlib.sha256(copy.SerializeToString()).hexdigest()
+
+
+def stamp_coreml_cache_key(model, ort_version: str | None = None) -> str:
+    """Set the ModelProto's COREML_CACHE_KEY (model content sha256 + ONNX Runtime version) and
+    return it. ORT then names the compiled model's cache folder by it, not by the model's path."""
+    version = ort_version or runtime.onnxruntime_version()
+    key = runtime.coreml_metadata_cache_key(model_content_sha256(model), version)
+    if not runtime.valid_coreml_cache_key(key):  # a sha256 hex digest always is; never write one ORT ignores
+        raise ValueError(f"not a valid {runtime.META_COREML_CACHE_KEY}: {key!r}")
+    for prop in model.metadata_props:
+        if prop.key == runtime.META_COREML_CACHE_KEY:
+            prop.value = key
+            break
+    else:
+        prop = model.metadata_props.add()
+        prop.key, prop.value = runtime.META_COREML_CACHE_KEY, key
+    return key
 
 
 @dataclass

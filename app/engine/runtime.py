@@ -35,6 +35,13 @@ META_UNTRAINED = "facemirror.untrained"
 META_MODEL = "facemirror.model"
 META_SOURCE = "facemirror.source_checkpoint"
 META_SOURCE_SHA = "facemirror.source_sha256"
+# ONNX Runtime's own key for the CoreML compiled-model cache (coreml_execution_provider.cc reads it
+# from the model's metadata_props): with it, the compiled model is stored under
+# ModelCacheDirectory/<key>/ instead of a hash of the model's *path*, so moving or translocating
+# the app finds the compilation again. ORT ignores (logs an error for) a key that is not 1-64
+# ASCII letters and digits.
+META_COREML_CACHE_KEY = "COREML_CACHE_KEY"
+COREML_CACHE_KEY_MAX = 64
 
 
 class ModelFileError(RuntimeError):
@@ -104,6 +111,20 @@ def coreml_cache_key(model_sha256_hex: str, ort_version: str) -> str:
     """Name of the cache sub-folder: what the compiled model depends on, and nothing else."""
     safe_version = "".join(c if c.isalnum() or c in ".-_" else "_" for c in ort_version)
     return f"{model_sha256_hex}-ort{safe_version}"
+
+
+def coreml_metadata_cache_key(model_content_sha256: str, ort_version: str) -> str:
+    """The COREML_CACHE_KEY value: sha256 over (the model's content sha256, the ONNX Runtime
+    version) as 64 lowercase hex digits, what ORT accepts. The content sha256 is that of the model
+    without this key (app.convert.common.model_content_sha256), so a model never keys itself."""
+    import hashlib
+
+    return hashlib.sha256(f"{model_content_sha256}:onnxruntime-{ort_version}".encode()).hexdigest()
+
+
+def valid_coreml_cache_key(key: str) -> bool:
+    """ORT's rule: 1 to 64 characters, every one an ASCII letter or digit."""
+    return 0 < len(key) <= COREML_CACHE_KEY_MAX and key.isascii() and key.isalnum()
 
 
 _CACHE_KEY_RE = re.compile(r"^[0-9a-f]{64}-ort(?P<ort>[A-Za-z0-9._-]+)$")
