@@ -83,6 +83,17 @@ class OutputsExist(OutputError):
 
 # ---- names ------------------------------------------------------------------------------------------
 
+def read_json_object(path: Path) -> dict | None:
+    """A JSON object from a file FaceMirror wrote (report, measures), or None when it is missing,
+    unreadable, not JSON or not an object: readers of earlier results skip such files."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def output_paths(input_path: Path, out_dir: Path, annotated: bool = True,
                  kinds: Sequence[str] = DEFAULT_KINDS) -> dict[str, Path]:
     """The files this run writes (kinds minus the annotated video when not wanted)."""

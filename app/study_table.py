@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 import sys
 from pathlib import Path
 
 from app import APP_NAME
-from app.outputs import SUFFIX, temp_name
+from app.outputs import read_json_object, SUFFIX, temp_name
 from app.verdict import NOT_USABLE
 
 REGIONS = ("brow", "eyes", "mouth")
@@ -62,15 +61,6 @@ def _pair(value) -> tuple[str, str]:
     if isinstance(value, (list, tuple)) and len(value) == 2:
         return _number(value[0]), _number(value[1])
     return "", ""
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def region_cells(measures: dict) -> dict[str, str]:
@@ -136,7 +126,7 @@ def collect(folders: list[Path]) -> tuple[list[dict[str, str]], list[str], int]:
             if real in seen:
                 continue
             seen.add(real)
-            report = _read_json(path)
+            report = read_json_object(path)
             if report is None:
                 problems.append(f"{path}: not readable as JSON")
                 continue
@@ -144,7 +134,7 @@ def collect(folders: list[Path]) -> tuple[list[dict[str, str]], list[str], int]:
                 foreign += 1
                 continue
             measures_path = path.with_name(path.name[: -len(REPORT_SUFFIX)] + MEASURES_SUFFIX)
-            measures = _read_json(measures_path) if measures_path.exists() else None
+            measures = read_json_object(measures_path) if measures_path.exists() else None
             if measures_path.exists() and measures is None:
                 problems.append(f"{measures_path}: not readable as JSON (its row has no measures)")
             rows.append(row_for(report, measures, path.relative_to(folder).as_posix()))

@@ -16,14 +16,13 @@ Anything missing or malformed becomes "no value", never an error.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import APP_NAME
 from app.followup.tables import Table, TableError, number, read_table
-from app.outputs import SUFFIX
+from app.outputs import read_json_object, SUFFIX
 from app.verdict import NOT_USABLE
 
 REGIONS = ("brow", "eyes", "mouth")
@@ -101,15 +100,6 @@ def _pair(v) -> tuple[float, float] | None:
     return None
 
 
-def _read_json(path: Path) -> dict | None:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _side(v) -> Side:
     d = _dict(v)
     return Side(_float(d.get("value")), _pair(d.get("ci95")))
@@ -151,10 +141,10 @@ def _videos(report: dict, report_path: Path) -> list[Path]:
 
 def from_report(path: Path) -> Recording | None:
     """The recording of a FaceMirror report (None when the file is not one)."""
-    report = _read_json(path)
+    report = read_json_object(path)
     if report is None or _dict(report.get("app")).get("name") != APP_NAME:
         return None
-    measures = _read_json(path.with_name(path.name[: -len(REPORT_SUFFIX)] + MEASURES_SUFFIX)) or {}
+    measures = read_json_object(path.with_name(path.name[: -len(REPORT_SUFFIX)] + MEASURES_SUFFIX)) or {}
     inp, subject, verdict = _dict(report.get("input")), _dict(report.get("subject")), _dict(report.get("verdict"))
     file_name = (_text(inp.get("file")) or path.name[: -len(REPORT_SUFFIX)]).replace("\\", "/").rsplit("/", 1)[-1]
     reasons = verdict.get("reasons")

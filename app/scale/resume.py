@@ -37,7 +37,7 @@ from pathlib import Path
 
 from app import APP_NAME, __version__
 from app.model_files import sha256_file
-from app.outputs import SUFFIX, all_output_paths, parse_temp_name
+from app.outputs import read_json_object, SUFFIX, all_output_paths, parse_temp_name
 
 # Settings (app.pipeline.Settings fields) whose value changes what is written.
 OUTPUT_SETTINGS = ("midline", "annotated", "audio", "rest", "redetect_every", "max_frames", "patient", "visit",
@@ -71,15 +71,6 @@ def _jsonish(value):
     return json.loads(json.dumps(value))
 
 
-def _read_report(path: Path) -> dict | None:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _section(report: dict, key: str) -> dict:
     value = report.get(key)
     return value if isinstance(value, dict) else {}
@@ -101,7 +92,7 @@ def pending_journal(out_dir: Path, names: set[str]) -> Path | None:
         parsed = parse_temp_name(entry)
         if parsed is None or parsed[0] != "journal":
             continue
-        data = _read_report(out_dir / entry)        # any JSON object
+        data = read_json_object(out_dir / entry)        # any JSON object
         plan = data.get("plan") if data else None
         if not isinstance(plan, list) or any(isinstance(step, dict) and step.get("final") in names for step in plan):
             return out_dir / entry                  # unreadable counts as naming them: never guess
@@ -126,7 +117,7 @@ def check(video: Path, out_dir: Path, expected: Expected) -> Decision:
     def redo(reason: str) -> Decision:
         return Decision(False, reason, outputs_exist=True)
 
-    report = _read_report(finals["report"])
+    report = read_json_object(finals["report"])
     if report is None:
         return redo("no readable report beside the earlier outputs")
     app = _section(report, "app")
