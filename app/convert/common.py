@@ -139,10 +139,11 @@ def discard(tmp: Path) -> None:
         pass
 
 
-def set_metadata(onnx_path: Path, meta: dict[str, str], ort_version: str | None = None) -> None:
-    """Write string metadata_props into an ONNX file in place (before it is renamed), then its
-    COREML_CACHE_KEY for the installed (or the given) ONNX Runtime version, computed last so that
-    it covers everything else in the file."""
+def set_metadata(onnx_path: Path, meta: dict[str, str], ort_version: str | None = None, *,
+                 cache_key: bool = True) -> None:
+    """Write string metadata_props into an ONNX file in place (before it is renamed), then (unless
+    ``cache_key`` is off) its COREML_CACHE_KEY for the installed (or the given) ONNX Runtime
+    version, computed last so that it covers everything else in the file."""
     import onnx
 
     model = onnx.load(str(onnx_path))
@@ -153,7 +154,8 @@ def set_metadata(onnx_path: Path, meta: dict[str, str], ort_version: str | None 
         else:
             prop = model.metadata_props.add()
             prop.key, prop.value = key, str(value)
-    stamp_coreml_cache_key(model, ort_version)
+    if cache_key:
+        stamp_coreml_cache_key(model, ort_version)
     onnx.save(model, str(onnx_path))
 
 

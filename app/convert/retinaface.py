@@ -300,7 +300,9 @@ def convert_retinaface(checkpoint: str | Path | None, out: str | Path, *, random
                           "priors min_sizes 16,32/64,128/256,512 steps 8,16,32 variances 0.1,0.2; "
                           "input BGR minus 104,117,123",
         }
-        set_metadata(tmp, meta)
+        # No COREML_CACHE_KEY: the key names the ONNX Runtime version, and the committed detector must
+        # come out of this converter bit for bit (its sha256 is pinned); its CoreML compile is small.
+        set_metadata(tmp, meta, cache_key=False)
         parity = verify(model, tmp, input_size, verify_inputs)
         diffs = ", ".join(f"{k} {v:.2g}" for k, v in parity["max_abs_diff"].items())
         log(f"ONNX Runtime matches PyTorch on {parity['inputs']} inputs (max |diff|: {diffs})")
