@@ -4,10 +4,14 @@ process's resident memory.
 
 Peak. /proc/cpuinfo's "cpu MHz" is often the nominal (base) clock, and in a VM it is whatever the
 hypervisor reports, while the cores may boost well above it, so a peak computed from it can be
-too low (STAR then appears to run at over 100 % of "peak"). `measure_gemm_peak()` therefore
-measures the ceiling directly: a large fp32 matrix multiply in numpy's BLAS on all cores, the
-most FMA-dense work any library does. The nominal figure (cores x clock x FLOP/cycle) is printed
-beside it, labelled as such.
+too low (STAR then appears to run at over 100 % of "peak"). `measure_fp32_ceiling()` therefore
+measures the ceiling directly, as the fastest of several large fp32 matrix multiplies on all
+cores, the most FMA-dense work any library does: ONNX Runtime's MLAS MatMul (the engine STAR runs
+on, with the kernel MLAS picks for this CPU), numpy's BLAS in this process, and numpy's BLAS in a
+child process with OPENBLAS_CORETYPE unset (where it is set, e.g. to Haswell, OpenBLAS runs its
+AVX2 kernel on an AVX-512 machine, and an in-process SGEMM alone would be a ceiling below what
+STAR reaches). The nominal figure (cores x clock x FLOP/cycle) is printed beside it, labelled as
+such.
 
 Nominal fp32 FLOP/s = cores x clock x FLOP/cycle/core, with FLOP/cycle/core from the widest FMA
 instruction set and the core's FMA pipes (`simd_level`): 2 FMA pipes x 8 fp32 lanes x 2 FLOP =
@@ -17,10 +21,12 @@ pipes: 32).
 """
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -127,6 +133,82 @@ def measure_gemm_peak(n: int = 3072, runs: int = 5) -> dict:
         best = min(best, time.perf_counter() - t)
     return {"gflops": 2.0 * n ** 3 / best / 1e9, "n": n, "runs": runs, "best_s": best,
             "source": f"numpy SGEMM {n}x{n}x{n}, all cores, best of {runs}"}
+
+
+BLAS_CORETYPE_VARIABLE = "OPENBLAS_CORETYPE"   # pins OpenBLAS to one kernel (e.g. Haswell = AVX2)
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def measure_gemm_peak_child(n: int = 3072, runs: int = 5, timeout: float = 600.0) -> dict | None:
+    """`measure_gemm_peak` in a child process with OPENBLAS_CORETYPE unset, so OpenBLAS picks the
+    widest kernel for this CPU; None when the child fails."""
+    env = {k: v for k, v in os.environ.items() if k != BLAS_CORETYPE_VARIABLE}
+    code = ("import json, os, sys; sys.path.insert(0, sys.argv[1]); from bench.machine import measure_gemm_peak; "
+            "r = measure_gemm_peak(int(sys.argv[2]), int(sys.argv[3])); "
+            f"r['coretype'] = os.environ.get({BLAS_CORETYPE_VARIABLE!r}); print(json.dumps(r))")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code, str(_REPO_ROOT), str(n), str(runs)], env=env,
+                              capture_output=True, text=True, timeout=timeout)
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+    result["source"] = f"numpy SGEMM {n}x{n}x{n} in a child process with {BLAS_CORETYPE_VARIABLE} unset, " \
+                       f"all cores, best of {runs}"
+    return result
+
+
+def measure_ort_matmul_peak(threads: int, n: int = 3072, runs: int = 5) -> dict | None:
+    """fp32 MatMul throughput of ONNX Runtime's CPU provider (MLAS, the kernel it picks for this
+    CPU) on `threads` threads, GFLOP/s best of `runs`; the model is built in memory with
+    onnx.helper. None when the onnx package is not installed."""
+    try:
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError:
+        return None
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(0)
+    b = numpy_helper.from_array(rng.random((n, n), dtype=np.float32), "b")
+    node = helper.make_node("MatMul", ["a", "b"], ["y"])
+    graph = helper.make_graph([node], "matmul", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, n])], [b])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    sess = ort.InferenceSession(model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"])
+    a = rng.random((n, n), dtype=np.float32)
+    sess.run(None, {"a": a})            # warm-up
+    best = float("inf")
+    for _ in range(runs):
+        t = time.perf_counter()
+        sess.run(None, {"a": a})
+        best = min(best, time.perf_counter() - t)
+    return {"gflops": 2.0 * n ** 3 / best / 1e9, "n": n, "runs": runs, "best_s": best,
+            "source": f"ONNX Runtime MatMul {n}x{n}x{n}, {threads} threads, best of {runs}"}
+
+
+def fp32_ceiling(kernels: dict[str, dict | None]) -> dict:
+    """The ceiling from measured kernels: the fastest one counts (each is a lower bound of what
+    the machine can do). `kernels` maps a name to a measurement ({"gflops", "source", ...}) or
+    None (not measured). {"gflops": None} when nothing was measured."""
+    measured = {k: v for k, v in kernels.items() if v and v.get("gflops")}
+    if not measured:
+        return {"gflops": None, "source": "not measured", "kernel": None, "kernels": {}}
+    name = max(measured, key=lambda k: measured[k]["gflops"])
+    return {"gflops": measured[name]["gflops"], "source": measured[name]["source"], "kernel": name,
+            "kernels": {k: v["gflops"] for k, v in measured.items()}}
+
+
+def measure_fp32_ceiling(cores: int, measure: dict | None = None) -> dict:
+    """Measure the kernels (by default ONNX Runtime MatMul, numpy SGEMM here and, where
+    OPENBLAS_CORETYPE is set, in a child process without it) and return `fp32_ceiling` of them.
+    `measure` maps a name to a function returning a measurement or None (tests inject it)."""
+    if measure is None:
+        measure = {"onnxruntime": lambda: measure_ort_matmul_peak(cores), "numpy": measure_gemm_peak}
+        if os.environ.get(BLAS_CORETYPE_VARIABLE):
+            measure["numpy-child"] = measure_gemm_peak_child
+    return fp32_ceiling({name: fn() for name, fn in measure.items()})
 
 
 def peak_gflops(cores: int, ghz: float | None, flops_per_cycle: int) -> float | None:

@@ -5,6 +5,7 @@ iterations and a few small frames. Figures are printed, never asserted as timing
 """
 from __future__ import annotations
 
+import io
 import re
 import tempfile
 
@@ -72,7 +73,7 @@ def test_benchmark_star_prints_gflops_and_fraction_of_peak(conv_star, capsys):
     out = capsys.readouterr().out
     print(out)
     assert rc == 0
-    assert re.search(r"^fp32 peak \(measured ceiling\): \d+ GFLOP/s - numpy SGEMM", out, re.M)
+    assert re.search(r"^fp32 peak \(measured ceiling\): \d+ GFLOP/s - (numpy SGEMM|ONNX Runtime MatMul)", out, re.M)
     assert "work:     0.11 GFLOP per face, counted from the model graph" in out
     assert re.search(r"ONNX Runtime:\s+\d+\.\d ms per face \(best \d+\.\d\)\s+\d+\.\d GFLOP/s = \d+ % of peak", out)
     assert "session:  graph_optimization_level=ORT_ENABLE_ALL" in out
@@ -110,6 +111,59 @@ def test_gemm_ceiling_is_measured_and_plausible():
     assert gemm["gflops"] == pytest.approx(2 * 512 ** 3 / gemm["best_s"] / 1e9)
     assert 0.5 < gemm["gflops"] < 20000.0
     assert "SGEMM" in gemm["source"]
+
+
+def test_ceiling_is_the_fastest_measured_kernel():
+    k = {"numpy": {"gflops": 150.0, "source": "numpy SGEMM"},
+         "onnxruntime": {"gflops": 310.0, "source": "ONNX Runtime MatMul"},
+         "numpy-child": {"gflops": 290.0, "source": "numpy SGEMM in a child"},
+         "missing": None}
+    c = machine.fp32_ceiling(k)
+    assert c["gflops"] == 310.0 and c["kernel"] == "onnxruntime" and c["source"] == "ONNX Runtime MatMul"
+    assert c["kernels"] == {"numpy": 150.0, "onnxruntime": 310.0, "numpy-child": 290.0}
+    k["numpy-child"]["gflops"] = 400.0     # the AVX-512 BLAS in the child (OPENBLAS_CORETYPE unset) wins
+    assert machine.fp32_ceiling(k)["kernel"] == "numpy-child"
+    assert machine.fp32_ceiling({"a": None, "b": None})["gflops"] is None
+
+
+def test_machine_peak_uses_the_larger_of_the_injected_kernels():
+    measure = {"numpy": lambda: {"gflops": 120.0, "source": "numpy SGEMM 3072, AVX2 kernel"},
+               "onnxruntime": lambda: {"gflops": 355.0, "source": "ONNX Runtime MatMul 3072"}}
+    p = benchmark.machine_peak(2, measure)
+    assert p["peak_gflops"] == 355.0 and p["peak_source"] == "ONNX Runtime MatMul 3072"
+    buf = io.StringIO()
+    benchmark._print_peak(p, buf)
+    out = buf.getvalue()
+    assert "fp32 peak (measured ceiling): 355 GFLOP/s - ONNX Runtime MatMul 3072" in out
+    assert "fastest of: numpy 120, onnxruntime 355 GFLOP/s" in out
+
+
+def test_only_a_set_openblas_coretype_adds_the_child_kernel(monkeypatch):
+    calls = []
+    monkeypatch.setattr(machine, "measure_gemm_peak", lambda: calls.append("numpy") or None)
+    monkeypatch.setattr(machine, "measure_gemm_peak_child", lambda: calls.append("child") or None)
+    monkeypatch.setattr(machine, "measure_ort_matmul_peak", lambda cores: calls.append("ort") or None)
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    machine.measure_fp32_ceiling(2)
+    assert sorted(calls) == ["numpy", "ort"]
+    calls.clear()
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    machine.measure_fp32_ceiling(2)
+    assert sorted(calls) == ["child", "numpy", "ort"]
+
+
+def test_child_gemm_runs_without_openblas_coretype(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    r = machine.measure_gemm_peak_child(n=256, runs=1)
+    assert r is not None and r["coretype"] is None and r["gflops"] > 0
+    assert "OPENBLAS_CORETYPE unset" in r["source"]
+
+
+def test_ort_matmul_ceiling_is_measured():
+    pytest.importorskip("onnx")
+    r = machine.measure_ort_matmul_peak(1, n=256, runs=2)
+    assert r["gflops"] == pytest.approx(2 * 256 ** 3 / r["best_s"] / 1e9)
+    assert "ONNX Runtime MatMul" in r["source"]
 
 
 def test_nominal_clock_says_where_it_comes_from():
