@@ -9,7 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from app import __version__, APP_NAME
+from app import APP_NAME, __version__, model_files
+
 
 def _subject_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patient", default=None, metavar="ID",
@@ -42,8 +43,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     conv = sub.add_parser("convert", help="convert a published checkpoint to ONNX")
     conv_sub = conv.add_subparsers(dest="model", required=True)
-    for name, default_out in (("star", "weights/star_landmark_98.onnx"),
-                              ("retinaface", "weights/retinaface_mobilenet025.onnx")):
+    for name, default_out in (("star", f"weights/{model_files.STAR_FILE}"),
+                              ("retinaface", f"weights/{model_files.RETINAFACE_FILE}")):
         c = conv_sub.add_parser(name, help=f"convert the {name} checkpoint")
         c.add_argument("checkpoint", nargs="?", type=Path, help="checkpoint file (.pkl / .pth)")
         c.add_argument("--out", type=Path, default=Path(default_out), help=f"output ONNX file (default {default_out})")
@@ -73,7 +74,7 @@ def _build_parser() -> argparse.ArgumentParser:
     proc.add_argument("--out", type=Path, default=None, help="output folder (default: beside each input)")
     proc.add_argument("--midline", choices=list(MIDLINE_METHODS), default=DEFAULT_METHOD,
                       help="midline definition (STAR only: without STAR the eye-centre bisector is used and a "
-                           "non-default choice is reported as not honoured; default glabella-chin)")
+                           f"non-default choice is reported as not honoured; default {DEFAULT_METHOD})")
     proc.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     proc.add_argument("--no-annotated", action="store_true", help="do not write NAME_annotated.mp4")
     proc.add_argument("--rest", default=None, metavar="START-END",
@@ -137,7 +138,7 @@ def _build_parser() -> argparse.ArgumentParser:
     bpipe.add_argument("--frames", type=int, default=None, help="process only the first N frames")
     bpipe.add_argument("--star", type=Path, default=None,
                        help="landmark model with STAR's input/output contract (default: the installed STAR)")
-    bpipe.add_argument("--no-star", action="store_true", help="5-point path: no landmark model")
+    bpipe.add_argument("--no-star", action="store_true", help="5-point mode: no landmark model")
     bpipe.add_argument("--faces", type=Path, default=None, help="face detector model (default: the installed one)")
     bpipe.add_argument("--out", type=Path, default=None, help="keep the outputs in this folder (default: a temporary folder, removed)")
     bpipe.add_argument("--star-iterations", type=int, default=20,

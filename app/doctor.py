@@ -75,5 +75,5 @@ def run_doctor() -> int:
         print("To download the official checkpoints and convert them in one step (needs internet and the "
               "converter extras): python main.py models fetch")
         if model_files.find_model(model_files.STAR_KEY) is None:
-            print("Without the STAR model FaceMirror falls back to the detector's 5 points: the midline is coarse.")
+            print("Without the STAR model FaceMirror runs in 5-point mode (the detector's 5 points): the midline is coarse.")
     return 0

@@ -20,6 +20,20 @@ MANIFEST_NAME = "manifest.json"
 STAR_KEY = "star"
 RETINAFACE_KEY = "retinaface"
 
+# The model files' names and the commands that create them, for code that names them without
+# reading the manifest (messages, command-line defaults, the bundle spec); tests check that
+# weights/manifest.json says the same.
+STAR_FILE = "star_landmark_98.onnx"
+RETINAFACE_FILE = "retinaface_mobilenet025.onnx"
+STAR_CREATE_COMMAND = f"python main.py convert star weights/Landmark_98.pkl --out weights/{STAR_FILE}"
+RETINAFACE_CREATE_COMMAND = ("python main.py convert retinaface weights/Alignment_RetinaFace.pth "
+                             f"--out weights/{RETINAFACE_FILE}")
+
+# The report's `models.landmark_model`: which landmarks a run used (data in saved reports, which
+# the verdict re-reads: keep these values; front ends call the second "5-point mode").
+LANDMARKS_STAR = "STAR 98-point"
+LANDMARKS_5POINT = "5-point fallback"
+
 # Where the official checkpoints are published (OpenFace 3.0's Hugging Face repository).
 WEIGHTS_REPO = "nutPace/openface_weights"
 WEIGHTS_REPO_URL = f"https://huggingface.co/{WEIGHTS_REPO}"

@@ -12,14 +12,14 @@ from app.engine.landmarks import StarLandmarkDetector
 if TYPE_CHECKING:
     from app.engine.faces import FaceDetector
 
-LANDMARKS_STAR = "STAR 98-point"
-LANDMARKS_5POINT = "5-point fallback"
+LANDMARKS_STAR = model_files.LANDMARKS_STAR
+LANDMARKS_5POINT = model_files.LANDMARKS_5POINT
 
 
 @dataclass
 class Models:
     faces: FaceDetector
-    landmarks: StarLandmarkDetector | None      # None: 5-point fallback
+    landmarks: StarLandmarkDetector | None      # None: 5-point mode
     files: dict = field(default_factory=dict)   # key -> Path
     _sha: dict = field(default_factory=dict, repr=False)
 
@@ -31,7 +31,7 @@ class Models:
         rf = model_files.find_model(model_files.RETINAFACE_KEY)
         if rf is None:
             raise runtime.ModelFileError(
-                "face detector model retinaface_mobilenet025.onnx not found (searched "
+                f"face detector model {model_files.RETINAFACE_FILE} not found (searched "
                 + ", ".join(str(d) for d in model_files.paths.weights_search_dirs())
                 + f"). Create it with: {FACES_CMD}")
         files = {model_files.RETINAFACE_KEY: rf}
@@ -53,7 +53,7 @@ class Models:
 
     def describe(self) -> str:
         if self.landmarks is None:
-            return f"{self.faces.backend.describe()} | {LANDMARKS_5POINT} (coarse midline)"
+            return f"{self.faces.backend.describe()} | 5-point mode (coarse midline)"
         return f"{self.landmarks.backend.describe()} | {LANDMARKS_STAR}"
 
     def sha256(self, path: Path) -> str:

@@ -5,7 +5,7 @@ way around it; the report and the CSV carry the same words.
 """
 from __future__ import annotations
 
-COARSE = "coarse"          # no STAR model: the 5-point fallback midline
+COARSE = "coarse"          # no STAR model: the 5-point mode's midline
 UNTRAINED = "untrained"    # a random-weights STAR model (development only)
 
 TEXT = {
@@ -17,7 +17,7 @@ ADVICE = {
     COARSE: "Install the STAR model for clinical use (python main.py doctor says how).",
     UNTRAINED: "Every output video is marked UNTRAINED MODEL - NOT FOR CLINICAL USE.",
 }
-SHORT = {COARSE: "5-point fallback, coarse midline", UNTRAINED: "untrained STAR model, results meaningless"}
+SHORT = {COARSE: "5-point mode, coarse midline", UNTRAINED: "untrained STAR model, results meaningless"}
 
 
 def for_models(models) -> list[str]:

@@ -29,14 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import logs, model_files, notices
-from app.engine.midline import MIDLINE_METHODS, unhonoured_choice_note
+from app.engine.midline import DEFAULT_METHOD, MIDLINE_METHODS, unhonoured_choice_note
 from app.landmarks_csv import LandmarksCsv, csv_columns
 from app.model_set import Models
 from app.outputs import (MEASURE_KINDS, OutputError, OutputSet, OutputsExist, output_paths, preflight,
                          write_error_message)
 from app.report import build_report, write_report
 from app.stages.analysis import FrameAnalyzer
-from app.stages.channel import END, Channel, StageTimer
+from app.stages.channel import END, STAGE_THREAD, Channel, StageTimer
 from app.stages.post import Preview, PostStage, open_video_writers
 from app.stages.reader import ReaderStage
 from app.verdict import assess
@@ -50,18 +50,6 @@ __all__ = ["Cancelled", "Models", "Pipeline", "Preview", "Progress", "Result", "
 
 log = logging.getLogger(__name__)
 
-# Which thread each timed stage runs on. wait_input: the inference thread waiting for decoded
-# frames; wait_output: the post thread waiting for inference results; infer_blocked: the
-# inference thread waiting for room in the post channel (post-processing is the slower side);
-# read_blocked: the reader waiting for room in the input channel (decoding is ahead, the normal case).
-STAGE_THREAD = {"decode": "reader", "read_blocked": "reader",
-                "detect": "inference", "track": "inference", "star_pre": "inference",
-                "star_infer": "inference", "midline": "inference", "csv": "inference",
-                "wait_input": "inference", "infer_blocked": "inference",
-                "mirror": "post", "annotate": "post", "encode": "post", "preview": "post",
-                "wait_output": "post"}
-STAGES = tuple(STAGE_THREAD)
-
 
 class Cancelled(Exception):
     pass
@@ -69,7 +57,7 @@ class Cancelled(Exception):
 
 @dataclass
 class Settings:
-    midline: str = "glabella-chin"       # or "pupils" (STAR only)
+    midline: str = DEFAULT_METHOD        # one of MIDLINE_METHODS ("pupils" needs STAR)
     annotated: bool = True
     audio: bool = True                   # copy the input's audio into every output video
     overwrite: bool = False

@@ -64,7 +64,7 @@ def _check_models(require_coreml: bool):
     print(f"face detection: {len(faces)} face(s) in {1000 * (time.perf_counter() - t):.0f} ms "
           f"({models.faces.backend.describe()})")
     if models.landmarks is None:
-        print("STAR model: not installed (5-point fallback)")
+        print("STAR model: not installed (5-point mode)")
     else:
         t = time.perf_counter()
         pts = models.landmarks.landmarks_for_box(frame, (210, 90, 430, 390))

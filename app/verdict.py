@@ -67,10 +67,13 @@ because the landmark model failed its check.
 """
 from __future__ import annotations
 
+from app import model_files
+
 GOOD = "good"
 WARNINGS = "usable with warnings"
 NOT_USABLE = "not usable"
 LEVELS = (GOOD, WARNINGS, NOT_USABLE)
+UNKNOWN = "unknown"   # front ends: a finished file without a verdict (never shown as good); not a level of assess
 
 NO_FACE_WARN = 0.02
 NO_FACE_FAIL = 0.25
@@ -146,7 +149,7 @@ def _model_facts(report: dict, v: _Verdict) -> None:
         v.fail(UNTRAINED_REASON)
     if (models.get("retinaface") or {}).get("untrained"):
         v.fail("untrained face detector model: faces and the midline are meaningless")
-    if models.get("landmark_model") == "5-point fallback":
+    if models.get("landmark_model") == model_files.LANDMARKS_5POINT:
         v.warn(COARSE_REASON)
     check = report.get("model_check") or {}
     if check.get("ok") is False:

@@ -273,7 +273,6 @@ _STAGE_NAMES = {"decode": "decode", "read_blocked": "reader waits for room",
                 "wait_input": "inference waits for frames", "infer_blocked": "inference waits for post",
                 "mirror": "mirroring", "annotate": "annotation", "encode": "encode (3 videos)",
                 "preview": "previews", "wait_output": "post waits for results"}
-_WAIT_STAGES = ("read_blocked", "wait_input", "infer_blocked", "wait_output")
 
 
 def _load_pipeline_models(star: Path | None, no_star: bool, faces: Path | None, threads: int | None):
@@ -293,7 +292,7 @@ def _load_pipeline_models(star: Path | None, no_star: bool, faces: Path | None, 
         sp = star or model_files.find_model(model_files.STAR_KEY)
         if sp is None:
             raise SystemExit("no STAR model installed; give --star PATH (any model with STAR's input/output "
-                             "contract) or --no-star for the 5-point path")
+                             "contract) or --no-star for the 5-point mode")
         landmarks = StarLandmarkDetector(sp, threads=threads)
         files[model_files.STAR_KEY] = Path(sp)
     return Models(faces=detector, landmarks=landmarks, files=files)
@@ -329,6 +328,7 @@ def benchmark_pipeline(video: Path, frames: int | None = None, star: Path | None
                        faces: Path | None = None, out_dir: Path | None = None, star_iterations: int = 20,
                        threads: int | None = None, annotated: bool = True, out=None) -> dict:
     from app.pipeline import STAGE_THREAD, Pipeline, Settings
+    from app.stages.channel import WAIT_STAGES
     from app.video.reader import VideoReader
 
     out = out or sys.stdout
@@ -420,8 +420,8 @@ def benchmark_pipeline(video: Path, frames: int | None = None, star: Path | None
         ms = per_frame[stage]
         c = calls.get(stage, 0)
         th = STAGE_THREAD.get(stage, "?")
-        (threads_wait if stage in _WAIT_STAGES else threads_busy)[th] = \
-            (threads_wait if stage in _WAIT_STAGES else threads_busy).get(th, 0.0) + ms
+        (threads_wait if stage in WAIT_STAGES else threads_busy)[th] = \
+            (threads_wait if stage in WAIT_STAGES else threads_busy).get(th, 0.0) + ms
         per_call = ms * n / c if c else 0.0
         print(f"{_STAGE_NAMES.get(stage, stage):28s} {th:10s} {ms:9.2f} {c:6d} {per_call:8.2f}", file=out)
     print("", file=out)

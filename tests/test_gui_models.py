@@ -91,7 +91,7 @@ def test_convert_button_runs_the_converter_in_the_background_and_reloads(qtbot, 
     assert calls == [(checkpoint, empty_weights / "retinaface_mobilenet025.onnx", False, False)]
     status = reloaded.args[0]
     assert status.can_process
-    assert "CPU" in w.backend_label.text() and "5-point fallback" in w.backend_label.text()
+    assert "CPU" in w.backend_label.text() and "5-point mode" in w.backend_label.text()
     assert "Done" in w.models_panel.log_label.text()
     assert not w.models_panel.buttons["retinaface"].isVisible()       # no longer missing
     assert w.models_panel.buttons["star"].isVisible()                 # still missing (coarse midline)

@@ -72,7 +72,7 @@ def _wait_finished(qtbot, w, timeout=60000):
 def test_process_queue_end_to_end(qtbot, tmp_path, weights, clips):
     out = tmp_path / "out"
     w = _window(qtbot, out)
-    assert "CPU" in w.backend_label.text() and "5-point fallback" in w.backend_label.text()
+    assert "CPU" in w.backend_label.text() and "5-point mode" in w.backend_label.text()
     assert w.warning_label.isVisible() and "5-point" in w.warning_label.text()
 
     broken = tmp_path / "broken.mp4"

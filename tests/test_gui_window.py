@@ -32,7 +32,7 @@ def test_models_missing_state(qtbot, monkeypatch, tmp_path):
     assert "No face detector model" in w.backend_label.text()
     qtbot.waitUntil(lambda: w.models_known, timeout=20000)
     assert w.models_panel.isVisible()
-    assert "5-point fallback" in w.backend_label.text()
+    assert "5-point mode" in w.backend_label.text()
     assert not w.start_action.isEnabled()
     w.start()
     assert "face detector model is not installed" in w.statusBar().currentMessage()

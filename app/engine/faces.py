@@ -41,10 +41,10 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from app import model_files
 from app.engine import runtime
 
-CREATE_COMMAND = ("python main.py convert retinaface weights/Alignment_RetinaFace.pth "
-                  "--out weights/retinaface_mobilenet025.onnx")
+CREATE_COMMAND = model_files.RETINAFACE_CREATE_COMMAND
 
 MEAN_BGR = (104.0, 117.0, 123.0)
 MIN_SIZES = ((16, 32), (64, 128), (256, 512))

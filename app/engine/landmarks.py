@@ -19,12 +19,13 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
+from app import model_files
 from app.engine import runtime
 
 INPUT_SIZE = 256
 NUM_POINTS = 98
 FACE_SCALE_FACTOR = 1.05  # STAR's margin around the detector box
-CREATE_COMMAND = "python main.py convert star weights/Landmark_98.pkl --out weights/star_landmark_98.onnx"
+CREATE_COMMAND = model_files.STAR_CREATE_COMMAND
 
 # Output names: ours, then the earlier Face Mirror converter's (outputs `output`, `heatmap`,
 # `landmarks`); both models carry `landmarks`, so reading by name covers both.

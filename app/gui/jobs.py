@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from app import verdict
 from pathlib import Path
 from typing import Iterable
 
+from app import verdict
 from app.outputs import VIDEO_EXTENSIONS, find_videos
+from app.stages.channel import STAGE_THREAD
+from app.stages.channel import WAIT_STAGES as PIPELINE_WAIT_STAGES
 
-STAGE_ORDER = ("decode", "detect", "track", "star_pre", "star_infer", "midline", "mirror", "annotate",
-               "encode", "preview")
+# The pipeline's working stages in its order (the CSV row is too short to show), then the idle
+# time of the inference thread waiting for decoded frames and of the post thread waiting for
+# inference results.
+STAGE_ORDER = tuple(s for s in STAGE_THREAD if s not in PIPELINE_WAIT_STAGES and s != "csv")
 WAIT_STAGES = ("wait_input", "wait_output")
-# wait_input: the inference thread waiting for decoded frames; wait_output: the writer thread
-# waiting for inference results. Shown as idle time of those threads.
 STAGE_LABEL = {"star_pre": "STAR prep", "star_infer": "STAR", "wait_input": "inference",
                "wait_output": "writer"}
 
@@ -52,7 +54,7 @@ class Job:
         "unknown" (no verdict: never shown as good); "" for a file that has not finished."""
         if self.status != Status.DONE:
             return ""
-        return (self.verdict or {}).get("level") or "unknown"
+        return (self.verdict or {}).get("level") or verdict.UNKNOWN
 
     @property
     def reasons(self) -> list[str]:

@@ -20,7 +20,7 @@ HF_URL = model_files.WEIGHTS_REPO_URL
 FETCH_COMMAND = "python main.py models fetch"
 EXTRAS_COMMAND = ".venv/bin/pip install -e '.[convert]'"
 
-COARSE_WARNING = "5-point fallback: no STAR model, so the midline comes from 5 face points and is coarse."
+COARSE_WARNING = "5-point mode: no STAR model, so the midline comes from 5 face points and is coarse."
 UNTRAINED_WARNING = ("The STAR model is an UNTRAINED development model: landmarks and midline are "
                      "meaningless. Do not use the results clinically.")
 
@@ -40,7 +40,7 @@ class ModelStatus:
     missing: list = field(default_factory=list)    # ModelFile entries
     loaded: bool = False                           # models loaded: videos can be processed
     backend_text: str = ""                         # e.g. "CPU, 2 threads | STAR 98-point"
-    landmark_model_text: str = ""                  # "STAR 98-point", "5-point fallback", ...
+    landmark_model_text: str = ""                  # "STAR 98-point", "5-point mode", ...
     warnings: list = field(default_factory=list)
     notices: set = field(default_factory=set)       # app.notices codes that hold for these models
     error: str = ""                                # why loading failed, for the user
@@ -181,11 +181,11 @@ def load_models(threads: int | None = None):
     status.loaded = True
     status.backend_text = models.describe()
     if models.landmarks is None:
-        status.landmark_model_text = "5-point fallback"
+        status.landmark_model_text = "5-point mode"
         status.warnings.append(COARSE_WARNING)
         status.notices.add(notices.COARSE)
     else:
-        status.landmark_model_text = "STAR 98-point"
+        status.landmark_model_text = model_files.LANDMARKS_STAR
         if models.landmarks.untrained:
             status.landmark_model_text += " (UNTRAINED)"
             status.warnings.append(UNTRAINED_WARNING)
@@ -198,15 +198,15 @@ def _describe_star_alone(status: ModelStatus, threads: int | None) -> None:
     star = status.found.get(model_files.STAR_KEY)
     prefix = "No face detector model: videos cannot be processed"
     if star is None:
-        status.landmark_model_text = "STAR missing (5-point fallback once the face detector is installed)"
+        status.landmark_model_text = "STAR missing (5-point mode once the face detector is installed)"
         status.backend_text = f"{prefix} | {status.landmark_model_text}"
         return
     try:
         from app.engine.landmarks import StarLandmarkDetector
 
         det = StarLandmarkDetector(star, threads=threads)
-        status.landmark_model_text = "STAR 98-point"
-        status.backend_text = f"{det.backend.describe()} | STAR 98-point | {prefix}"
+        status.landmark_model_text = model_files.LANDMARKS_STAR
+        status.backend_text = f"{det.backend.describe()} | {model_files.LANDMARKS_STAR} | {prefix}"
         if det.untrained:
             status.warnings.append(UNTRAINED_WARNING)
             status.notices.add(notices.UNTRAINED)

@@ -29,10 +29,10 @@ _LEVEL_ICON = {
     verdict.GOOD: QStyle.StandardPixmap.SP_DialogApplyButton,
     verdict.WARNINGS: QStyle.StandardPixmap.SP_MessageBoxWarning,
     verdict.NOT_USABLE: QStyle.StandardPixmap.SP_MessageBoxCritical,
-    "unknown": QStyle.StandardPixmap.SP_MessageBoxWarning,
+    verdict.UNKNOWN: QStyle.StandardPixmap.SP_MessageBoxWarning,
 }
 AMBER, RED = QColor("#b35c00"), QColor("#c62828")
-_LEVEL_COLOUR = {verdict.WARNINGS: AMBER, "unknown": AMBER, verdict.NOT_USABLE: RED}
+_LEVEL_COLOUR = {verdict.WARNINGS: AMBER, verdict.UNKNOWN: AMBER, verdict.NOT_USABLE: RED}
 RETRYABLE = (Status.FAILED, Status.CANCELLED, Status.DONE)
 
 

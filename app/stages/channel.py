@@ -18,6 +18,20 @@ from typing import Any
 END = object()   # end-of-stream marker
 _SLICE_S = 0.1
 
+# The timed stages (the one home of their names) and the thread each runs on. wait_input: the
+# inference thread waiting for decoded frames; wait_output: the post thread waiting for inference
+# results; infer_blocked: the inference thread waiting for room in the post channel
+# (post-processing is the slower side); read_blocked: the reader waiting for room in the input
+# channel (decoding is ahead, the normal case).
+STAGE_THREAD = {"decode": "reader", "read_blocked": "reader",
+                "detect": "inference", "track": "inference", "star_pre": "inference",
+                "star_infer": "inference", "midline": "inference", "csv": "inference",
+                "wait_input": "inference", "infer_blocked": "inference",
+                "mirror": "post", "annotate": "post", "encode": "post", "preview": "post",
+                "wait_output": "post"}
+# Time a thread spends waiting for another, not working.
+WAIT_STAGES = ("read_blocked", "wait_input", "infer_blocked", "wait_output")
+
 
 class Channel:
     def __init__(self, size: int, *stop_events: threading.Event):
