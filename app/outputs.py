@@ -1,7 +1,10 @@
 """Output files for one input video: names, pre-flight checks, all-or-nothing publishing, batch plans.
 
-This module is the one home of the output kinds and of the temporary-file scheme (the video writer
-writes exactly to the path it is given; the names come from here). Guarantees (README "Guarantees"):
+This module is the one home of the output kinds and of the temporary-file scheme of a video's
+outputs (the video writer writes exactly to the path it is given; the names come from here). Model
+files have their own, simpler single-file schemes: the converters' (app/convert/common.py), the
+checkpoint download's (app/convert/fetch.py) and the manifest's (app/model_files.py).
+Guarantees (README "Guarantees"):
 
 * A result set appears all at once or not at all. Every file is written under a short hidden
   temporary name in the output folder; ``OutputSet.publish`` first moves any earlier result of the

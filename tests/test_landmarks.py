@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from app.engine import runtime
-from app.engine.landmarks import StarLandmarkDetector, benchmark_detector
+from app.engine.landmarks import StarLandmarkDetector
 
 onnx = pytest.importorskip("onnx")
 from tests.onnx_stubs import constant_landmarks_model  # noqa: E402
@@ -85,25 +85,6 @@ def test_preprocessing_border_is_zero_pixels(stub_detector):
     assert stub_detector._input[0, :, 0, 0] == pytest.approx([-1, -1, -1])
 
 
-def test_detect_landmarks_api_filters_by_confidence(stub_detector):
-    frame = np.zeros((480, 640, 3), np.uint8)
-    dets = np.array([[100, 80, 300, 330, 0.9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-                     [10, 10, 60, 60, 0.3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], np.float32)
-    out = stub_detector.detect_landmarks(frame, dets, confidence_threshold=0.5)
-    assert len(out) == 1
-    np.testing.assert_allclose(out[0], expected_frame_points((100, 80, 300, 330), MODEL_POINTS), atol=1e-3)
-    assert len(stub_detector.detect_landmarks(frame, dets, confidence_threshold=0.2)) == 2
-    assert stub_detector.detect_landmarks(frame, [], confidence_threshold=0.5) == []
-
-
-def test_detect_landmarks_accepts_face_objects(stub_detector):
-    class Face:
-        box = (100, 80, 300, 330)
-        score = 0.99
-    out = stub_detector.detect_landmarks(np.zeros((480, 640, 3), np.uint8), [Face()])
-    assert len(out) == 1
-
-
 def test_earlier_converter_output_names_load(tmp_path):
     """The earlier Face Mirror export had outputs `output`, `heatmap`, `landmarks`."""
 
@@ -147,14 +128,3 @@ def test_non_image_input_is_rejected(stub_detector):
         stub_detector.landmarks_for_box(np.zeros((10, 10), np.uint8), (0, 0, 5, 5))
     with pytest.raises(ValueError, match="no area"):
         stub_detector.landmarks_for_box(np.zeros((10, 10, 3), np.uint8), (5, 5, 5, 9))
-
-
-def test_benchmark_detector_returns_milliseconds(tmp_path):
-    import cv2
-
-    img = tmp_path / "face.png"
-    cv2.imwrite(str(img), np.full((200, 300, 3), 128, np.uint8))
-    model = tmp_path / "stub.onnx"
-    constant_landmarks_model(model, MODEL_POINTS)
-    ms = benchmark_detector(str(img), str(model), num_iterations=3)
-    assert 0 < ms < 1000

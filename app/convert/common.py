@@ -126,10 +126,22 @@ def temp_output_path(out: Path) -> Path:
 
 
 def finish_output(tmp: Path, out: Path, overwrite: bool) -> None:
-    """Rename the verified model into place; a file that appeared meanwhile is not replaced."""
-    if out.exists() and not overwrite:
-        raise ConvertError(f"{out} already exists; pass --overwrite to replace it.")
-    os.replace(tmp, out)
+    """Move the verified model into place. Without `overwrite` a file that appeared meanwhile is
+    not replaced: a hard link fails when the name exists (no window between a check and a rename);
+    where the file system has no hard links, the check is made just before the rename."""
+    if overwrite:
+        os.replace(tmp, out)
+        return
+    try:
+        os.link(tmp, out)
+    except FileExistsError:
+        raise ConvertError(f"{out} already exists; pass --overwrite to replace it.") from None
+    except OSError:                     # no hard links here (e.g. some network or FAT file systems)
+        if out.exists():
+            raise ConvertError(f"{out} already exists; pass --overwrite to replace it.") from None
+        os.replace(tmp, out)
+        return
+    tmp.unlink()
 
 
 def discard(tmp: Path) -> None:

@@ -92,10 +92,6 @@ class Face:
         """Geometric mean of width and height (the face's linear size in pixels)."""
         return math.sqrt(max(self.width, 0.0) * max(self.height, 0.0))
 
-    def as_row(self) -> list[float]:
-        """x1, y1, x2, y2, score, then the 5 points as x, y pairs (OpenFace's detection row)."""
-        return [*map(float, self.box), float(self.score), *map(float, self.points.reshape(-1))]
-
 
 @lru_cache(maxsize=8)
 def prior_boxes(height: int, width: int) -> np.ndarray:

@@ -13,8 +13,7 @@ the same warp as STAR's cv2.warpPerspective and lets us write straight into a re
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -57,20 +56,10 @@ def crop_to_frame(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return points @ inv[:2, :2].T + inv[:2, 2]
 
 
-@dataclass
-class LandmarkResult:
-    points: np.ndarray      # (98, 2) float32 frame pixels
-    box: tuple              # the face box the crop was taken from
-
-
 class StarLandmarkDetector:
-    """ONNX STAR detector with OpenFace 3.0's LandmarkDetector call shape.
-
-    `detect_landmarks(image_bgr, dets, confidence_threshold=0.5)` takes detector rows
-    (x1, y1, x2, y2, score, ...) or objects with `.box` and `.score`, and returns one (98, 2)
-    array of frame pixels per detection above the threshold. `landmarks_for_box` is the per-box
-    call the pipeline uses.
-    """
+    """ONNX STAR detector: `landmarks_for_box(image_bgr, box)` gives the (98, 2) frame-pixel
+    landmarks of one face box; the pipeline calls `preprocess`, `infer` and `to_frame` separately
+    to time them."""
 
     def __init__(self, model_path: str | os.PathLike, *, threads: int | None = None, **session_kwargs):
         self.model_path = str(model_path)
@@ -124,39 +113,3 @@ class StarLandmarkDetector:
             raise ValueError("expected a BGR image of shape (H, W, 3)")
         matrix = self.preprocess(image_bgr, box)
         return self.to_frame(self.infer(), matrix)
-
-    def detect_landmarks(self, image_bgr: np.ndarray, dets: Iterable, confidence_threshold: float = 0.5
-                         ) -> list[np.ndarray]:
-        results = []
-        for det in dets if dets is not None else []:
-            if hasattr(det, "box"):
-                box, score = det.box, float(getattr(det, "score", 1.0))
-            else:
-                row = np.asarray(det, dtype=np.float64).ravel()
-                box, score = row[:4], float(row[4]) if row.size > 4 else 1.0
-            if score < confidence_threshold:
-                continue
-            results.append(self.landmarks_for_box(image_bgr, box))
-        return results
-
-
-def benchmark_detector(image_path: str, onnx_model_path: str, num_iterations: int = 10,
-                       warmup: int = 3, threads: int | None = None) -> float:
-    """Average milliseconds per landmarks_for_box call, as the earlier tool measured it.
-
-    The face box is the middle half of the image; a few warm-up runs come first.
-    """
-    import time
-
-    image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FileNotFoundError(f"cannot read image {image_path}")
-    h, w = image.shape[:2]
-    box = (w * 0.25, h * 0.25, w * 0.75, h * 0.75)
-    det = StarLandmarkDetector(onnx_model_path, threads=threads)
-    for _ in range(max(0, warmup)):
-        det.landmarks_for_box(image, box)
-    t0 = time.perf_counter()
-    for _ in range(max(1, num_iterations)):
-        det.landmarks_for_box(image, box)
-    return (time.perf_counter() - t0) * 1000.0 / max(1, num_iterations)
