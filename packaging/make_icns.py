@@ -7,9 +7,11 @@ The icon is a face outline split by a vertical midline, the two halves in differ
 the app does to a patient's face. It is drawn with NumPy and OpenCV (4x supersampled, then
 area-downscaled for smooth edges), so no image editor or macOS tool (iconutil) is needed.
 
-The .icns container is written directly: b'icns' + big-endian total length, then entries of
-4-byte type + big-endian length (header included) + PNG bytes. PNG payloads are allowed for all
-the types used here since macOS 10.7.
+The .icns container is written here (b'icns' + big-endian total length, then entries of 4-byte
+type + big-endian length (header included) + PNG bytes; PNG payloads are allowed for all the types
+used here since macOS 10.7) because Pillow's ICNS writer (13.0) writes only ic07-ic14: no 16x16
+and 32x32 1x entries (icp4, icp5), which Finder's list view and the Dock's small sizes use.
+The file is read back with Pillow's ICNS reader (`--check`, the tests).
 """
 from __future__ import annotations
 
@@ -37,7 +39,6 @@ ICNS_TYPES: dict[str, int] = {
     "ic10": 1024,  # 512x512@2x
 }
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # Colours (BGR).
 BACKGROUND_TOP = (74, 48, 32)       # deep navy
@@ -134,31 +135,20 @@ def build_icns(entries: list[tuple[str, bytes]]) -> bytes:
     return b"icns" + struct.pack(">I", 8 + len(body)) + body
 
 
-def read_icns(data: bytes) -> list[tuple[str, bytes]]:
-    """Parse an icns container into (type, payload) entries; raises ValueError when malformed."""
-    if len(data) < 8 or data[:4] != b"icns":
-        raise ValueError("not an icns file (magic)")
-    (total,) = struct.unpack(">I", data[4:8])
-    if total != len(data):
-        raise ValueError(f"icns length field {total} != file size {len(data)}")
-    out, pos = [], 8
-    while pos < total:
-        if pos + 8 > total:
-            raise ValueError("truncated icns entry header")
-        kind = data[pos:pos + 4].decode("ascii")
-        (length,) = struct.unpack(">I", data[pos + 4:pos + 8])
-        if length < 8 or pos + length > total:
-            raise ValueError(f"bad length {length} for icns entry {kind!r}")
-        out.append((kind, data[pos + 8:pos + length]))
-        pos += length
+def icns_entries(path: Path) -> dict[str, tuple[int, int]]:
+    """{type: (width, height)} of every image in an .icns file, decoded by Pillow's ICNS reader
+    (an independent reader of what build_icns writes); raises on a malformed file."""
+    from PIL import IcnsImagePlugin
+
+    out = {}
+    with open(path, "rb") as fh:
+        icns = IcnsImagePlugin.IcnsFile(fh)
+        for size, readers in icns.SIZES.items():
+            for kind, reader in readers:
+                if kind in icns.dct:
+                    images = reader(fh, icns.dct[kind], size)
+                    out[kind.decode("ascii")] = next(iter(images.values())).size
     return out
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    """(width, height) from a PNG's IHDR chunk."""
-    if data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR":
-        raise ValueError("not a PNG")
-    return struct.unpack(">II", data[16:24])
 
 
 def make_icon_files(out_dir: Path = RESOURCES) -> tuple[Path, Path]:
@@ -180,16 +170,15 @@ def make_icon_files(out_dir: Path = RESOURCES) -> tuple[Path, Path]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=RESOURCES, help="output folder (default: resources/)")
-    ap.add_argument("--check", action="store_true", help="only parse the existing .icns and list its entries")
+    ap.add_argument("--check", action="store_true", help="only read the existing .icns back and list its entries")
     args = ap.parse_args(argv)
     if not args.check:
         png_path, icns_path = make_icon_files(args.out)
         print(f"wrote {png_path} ({png_path.stat().st_size} bytes)")
         print(f"wrote {icns_path} ({icns_path.stat().st_size} bytes)")
     icns_path = args.out / "FaceMirror.icns"
-    for kind, data in read_icns(icns_path.read_bytes()):
-        w, h = png_size(data)
-        print(f"  {kind}: PNG {w}x{h}, {len(data)} bytes")
+    for kind, (w, h) in icns_entries(icns_path).items():
+        print(f"  {kind}: {w}x{h}")
     return 0
 
 

@@ -27,7 +27,7 @@ if _REPO not in sys.path:
 from app import APP_NAME  # noqa: E402
 from app.build_info import FILE_NAME as BUILD_INFO_NAME  # noqa: E402
 from app.engine.runtime import META_SOURCE_SHA, META_UNTRAINED  # noqa: E402
-from app.model_files import MANIFEST_NAME  # noqa: E402
+from app.model_files import MANIFEST_NAME, STAR_FILE, sha256_file  # noqa: E402, F401 - STAR_FILE: the spec reads it here
 
 BUNDLE_IDENTIFIER = "org.facemirror.FaceMirror"
 TARGET_ARCH = "arm64"  # Apple Silicon only: the CoreML execution provider is the point of the Mac build
@@ -502,11 +502,10 @@ def find_broken_links(kept: Iterable[tuple], dropped: Iterable[tuple],
 
 
 # --------------------------------------------------------------------------------------------
-# Mach-O: the oldest macOS each binary runs on (LC_BUILD_VERSION / LC_VERSION_MIN_MACOSX)
+# Mach-O: the oldest macOS each binary runs on (LC_BUILD_VERSION / LC_VERSION_MIN_MACOSX), read
+# with macholib (PyInstaller's own Mach-O library on macOS; a dev dependency elsewhere)
 
-_CPU_NAMES = {0x0100000C: "arm64", 0x01000007: "x86_64", 0x0000000C: "arm", 0x00000007: "i386"}
-LC_VERSION_MIN_MACOSX = 0x24
-LC_BUILD_VERSION = 0x32
+FAT_MAGICS = (b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf")
 PLATFORM_MACOS = 1
 
 
@@ -519,64 +518,35 @@ def version_tuple(v: str) -> tuple[int, ...]:
     return tuple(int(x) for x in v.split("."))
 
 
-def _slice_min_os(data: bytes, off: int) -> tuple[str | None, str | None]:
-    magic = data[off:off + 4]
-    if magic == b"\xcf\xfa\xed\xfe":
-        endian, header = "<", 32
-    elif magic == b"\xce\xfa\xed\xfe":
-        endian, header = "<", 28
-    elif magic == b"\xfe\xed\xfa\xcf":
-        endian, header = ">", 32
-    elif magic == b"\xfe\xed\xfa\xce":
-        endian, header = ">", 28
-    else:
-        return None, None
-    cputype, _sub, _ftype, ncmds, _sizeofcmds = struct.unpack_from(endian + "iIIII", data, off + 4)
-    arch = _CPU_NAMES.get(cputype & 0xFFFFFFFF, hex(cputype & 0xFFFFFFFF))
-    pos = off + header
-    for _ in range(ncmds):
-        cmd, cmdsize = struct.unpack_from(endian + "II", data, pos)
-        if cmd == LC_BUILD_VERSION:
-            platform, minos = struct.unpack_from(endian + "II", data, pos + 8)
-            if platform == PLATFORM_MACOS:
-                return arch, _decode_version(minos)
-        elif cmd == LC_VERSION_MIN_MACOSX:
-            (version,) = struct.unpack_from(endian + "I", data, pos + 8)
-            return arch, _decode_version(version)
-        if cmdsize < 8:
-            break
-        pos += cmdsize
-    return arch, None
-
-
 def macho_min_os(path: Path) -> dict[str, str | None]:
     """{arch: minimum macOS} for a Mach-O file (thin or fat); {} when it is not Mach-O."""
+    from macholib import mach_o
+    from macholib.MachO import MachO
+
     with open(path, "rb") as fh:
         head = fh.read(8)
-        if len(head) < 8:
-            return {}
-        fh.seek(0)
-        if head[:4] in (b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf"):
-            (nfat,) = struct.unpack(">I", head[4:8])
-            if not 0 < nfat < 20:  # Java class files share the 0xcafebabe magic
-                return {}
-            data = fh.read()
-            out = {}
-            is64 = head[:4] == b"\xca\xfe\xba\xbf"
-            for i in range(nfat):
-                if is64:
-                    _cpu, _sub, offset, _size, _align, _res = struct.unpack_from(">iiQQII", data, 8 + i * 32)
-                else:
-                    _cpu, _sub, offset, _size, _align = struct.unpack_from(">iiIII", data, 8 + i * 20)
-                arch, minos = _slice_min_os(data, offset)
-                if arch:
-                    out[arch] = minos
-            return out
-        if head[:4] not in (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xfe\xed\xfa\xce"):
-            return {}
-        data = fh.read()
-    arch, minos = _slice_min_os(data, 0)
-    return {arch: minos} if arch else {}
+    if len(head) < 8:
+        return {}
+    if head[:4] in FAT_MAGICS and not 0 < int.from_bytes(head[4:8], "big") < 20:
+        return {}                       # a Java class file shares the 0xcafebabe magic
+    try:
+        headers = MachO(str(path), allow_unknown_load_commands=True).headers
+    except (ValueError, struct.error):   # not Mach-O (macholib: "Unknown Mach-O header")
+        return {}
+    out: dict[str, str | None] = {}
+    for h in headers:
+        cpu = int(h.header.cputype) & 0xFFFFFFFF
+        arch = mach_o.CPU_TYPE_NAMES.get(cpu, hex(cpu)).lower()
+        minos = None
+        for lc, cmd, _data in h.commands:
+            if lc.cmd == mach_o.LC_BUILD_VERSION and cmd.platform == PLATFORM_MACOS:
+                minos = _decode_version(int(cmd.minos))
+                break
+            if lc.cmd == mach_o.LC_VERSION_MIN_MACOSX:
+                minos = _decode_version(int(cmd.version))
+                break
+        out[arch] = minos
+    return out
 
 
 def check_min_macos(entries: Iterable[tuple], declared: str = MIN_MACOS, arch: str = TARGET_ARCH,
@@ -605,8 +575,6 @@ def check_min_macos(entries: Iterable[tuple], declared: str = MIN_MACOS, arch: s
 
 # --------------------------------------------------------------------------------------------
 # STAR or an explicit detector-only build; pinned release inputs
-
-STAR_FILE = "star_landmark_98.onnx"
 
 
 def star_rule(datas: Sequence[tuple[str, str]], env: Mapping[str, str]) -> tuple[bool, str | None]:
@@ -691,10 +659,7 @@ def model_metadata(path: Path) -> dict[str, str]:
 
 
 def file_sha256(path: Path) -> str:
-    import hashlib
-
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+    return sha256_file(path)
 
 
 def build_info(version: str, detector_only: bool, model_files: Sequence[str]) -> dict:
