@@ -9,7 +9,6 @@ home per fact.
 """
 from __future__ import annotations
 
-import ast
 import fnmatch
 import os
 import re
@@ -25,6 +24,7 @@ if _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 
 from app import APP_NAME  # noqa: E402
+from app import __version__ as APP_VERSION  # noqa: E402, F401 - the spec reads it here
 from app.build_info import FILE_NAME as BUILD_INFO_NAME  # noqa: E402
 from app.engine.runtime import META_SOURCE_SHA, META_UNTRAINED  # noqa: E402
 from app.model_files import MANIFEST_NAME, STAR_FILE, sha256_file  # noqa: E402, F401 - STAR_FILE: the spec reads it here
@@ -157,17 +157,6 @@ UNUSED_QT_PLUGIN_NAMES = re.compile(
 
 # --------------------------------------------------------------------------------------------
 # Version and Info.plist
-
-def read_version(init_py: Path) -> str:
-    """`__version__` from app/__init__.py, parsed (importing the app would import its deps)."""
-    tree = ast.parse(Path(init_py).read_text(encoding="utf-8"), filename=str(init_py))
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
-            if any(isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets):
-                if isinstance(node.value.value, str):
-                    return node.value.value
-    raise ValueError(f"no __version__ = '...' string in {init_py}")
-
 
 CAMERA_USAGE = ("FaceMirror shows the camera's picture mirrored left and right during a live "
                 "assessment and records it only when you press Record. Nothing leaves this Mac.")

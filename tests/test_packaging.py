@@ -264,7 +264,7 @@ def test_release_run_signs_inside_out_then_notarizes_staples_and_packages(stubs,
 
 
 def _app_version() -> str:
-    return cfg.read_version(REPO / "app" / "__init__.py")
+    return cfg.APP_VERSION
 
 
 def test_build_step_runs_pyinstaller_on_the_spec_with_release_settings(stubs, fake_app):
@@ -404,15 +404,6 @@ def test_info_plist_declares_videos_folders_version_and_retina():
     import plistlib
 
     assert plistlib.loads(plistlib.dumps(plist)) == plist
-
-
-def test_read_version_parses_without_importing(tmp_path):
-    f = tmp_path / "__init__.py"
-    f.write_text('"""doc"""\nimport does_not_exist\n__version__ = "2.3.4"\n')
-    assert cfg.read_version(f) == "2.3.4"
-    f.write_text("VERSION = 1\n")
-    with pytest.raises(ValueError):
-        cfg.read_version(f)
 
 
 def test_excludes_keep_torch_and_converters_out():
