@@ -22,7 +22,7 @@ def main() -> None:
 
     from app.measures import build_result
     from app.measures.io import compute_table, read_landmarks_csv
-    from app.measures.segments import analyse
+    from app.measures.analysis import analyse
     from app.measures.summary import render_summary
     from tests.synthetic_face import Event, Pose, canonical_track, csv_rows, place, times, write_csv
 

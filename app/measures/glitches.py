@@ -45,6 +45,25 @@ def _half_window(times_s: np.ndarray) -> int:
     return max(2, int(round(HALF_WINDOW_S / max(dt, 1e-6))))
 
 
+CHUNK = 1000                 # frames per median pass
+
+
+def _median_and_mad(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median and median absolute deviation over the last axis, ignoring NaN. np.median where a
+    window is complete (most of them; several times faster than np.nanmedian), nanmedian elsewhere."""
+    med = np.median(windows, axis=-1)
+    gaps = ~np.isfinite(med)
+    mad = np.median(np.abs(windows - med[..., None]), axis=-1)
+    if gaps.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            sub = windows[gaps]
+            m = np.nanmedian(sub, axis=-1)
+            med[gaps] = m
+            mad[gaps] = np.nanmedian(np.abs(sub - m[:, None]), axis=-1)
+    return med, mad
+
+
 def reject_glitches(points: np.ndarray, times_s: np.ndarray, scale_px: float,
                     steady: tuple[int, ...]) -> tuple[np.ndarray, GlitchReport]:
     """``points`` (N, K, 2) in pixels (NaN = no face) -> (cleaned copy, report).
@@ -63,11 +82,12 @@ def reject_glitches(points: np.ndarray, times_s: np.ndarray, scale_px: float,
     rel = pts - anchor[:, None, :]
     flat = rel.reshape(n, -1)
     padded = np.pad(flat, ((h, h), (0, 0)), mode="constant", constant_values=np.nan)
-    windows = sliding_window_view(padded, 2 * h + 1, axis=0)          # (N, K*2, W)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(windows, axis=2)
-        mad = np.nanmedian(np.abs(windows - med[..., None]), axis=2)
+    windows = sliding_window_view(padded, 2 * h + 1, axis=0)          # (N, K*2, W), a view
+    med = np.empty_like(flat)
+    mad = np.empty_like(flat)
+    for start in range(0, n, CHUNK):     # chunks: a median copies its windows (~240 MB for 5 minutes)
+        part = windows[start:start + CHUNK]
+        med[start:start + CHUNK], mad[start:start + CHUNK] = _median_and_mad(part)
     enough = np.sum(np.isfinite(windows), axis=2) >= MIN_FINITE
     limit = np.maximum(K_MAD * 1.4826 * mad, FLOOR_IPD * scale_px)
     bad = enough & np.isfinite(flat) & (np.abs(flat - med) > limit)
