@@ -98,3 +98,13 @@ def paired_peaks(plateau: dict[str, np.ndarray], rest: dict[str, np.ndarray], fp
         boot = combine(np.median(p[pi], axis=1) - np.median(r[ri], axis=1))
         out[s] = PeakEstimate(value, ci95(boot), boot)
     return out
+
+
+def median_with_ci(values: np.ndarray, fps: float) -> tuple[float, tuple[float, float]]:
+    """Median of one series (e.g. the lid gap on a plateau) with the same block-bootstrap interval."""
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    if len(v) < MIN_FRAMES:
+        return math.nan, (math.nan, math.nan)
+    idx = _block_resamples(len(v), max(1, round(BLOCK_S * fps)), np.random.default_rng(SEED))
+    return float(np.median(v)), ci95(np.median(v[idx], axis=1))

@@ -16,7 +16,7 @@ import numpy as np
 
 from app.measures.definitions import ASSUMED_IPD_MM, SIDES, MeasureDef, measures_for
 from app.measures.io import MeasureTable
-from app.measures.plateau import PeakEstimate, ci95, first_component, paired_peaks
+from app.measures.plateau import PeakEstimate, ci95, first_component, median_with_ci, paired_peaks
 from app.measures.segments import RestStats, Segment
 
 EQUAL_PCT = 95.0
@@ -116,15 +116,13 @@ def eye_closure(table: MeasureTable, seg: Segment, rest: slice, stats: RestStats
     out: dict = {"complete_below_mm": COMPLETE_CLOSURE_MM}
     for s in SIDES:
         x = table.side("palpebral_fissure", s)
-        plateau = x[frames][np.isfinite(x[frames])]
         rest_mm = stats.median[f"palpebral_fissure_{s}"] * ASSUMED_IPD_MM
-        if len(plateau) < 3:
+        gap, ci = median_with_ci(x[frames], _fps(table))
+        if not math.isfinite(gap):
             out[s] = None
             continue
-        gap = max(0.0, float(np.median(plateau)) * ASSUMED_IPD_MM)
-        rng = np.random.default_rng(len(plateau))
-        boot = np.maximum(0.0, np.median(rng.choice(plateau, size=(400, len(plateau))), axis=1) * ASSUMED_IPD_MM)
-        out[s] = {"gap_mm": gap, "gap_mm_ci95": list(ci95(boot)), "rest_mm": rest_mm,
+        gap = max(0.0, gap * ASSUMED_IPD_MM)       # lids cannot overlap: the reported gap is clipped
+        out[s] = {"gap_mm": gap, "gap_mm_ci95": [max(0.0, v * ASSUMED_IPD_MM) for v in ci], "rest_mm": rest_mm,
                   "closed_pct": 100.0 * (1 - gap / rest_mm) if rest_mm > 0 else None,
                   "complete": gap < COMPLETE_CLOSURE_MM}
     return out

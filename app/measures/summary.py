@@ -97,20 +97,21 @@ def _warnings_html(result: dict, report: dict | None) -> str:
     return "".join(f'<div class="warn">{_e(w)}</div>' for w in dict.fromkeys(items))
 
 
-def _value_cell(m, value, ci=None) -> str:
-    shown = _num(m.to_display(value) if value is not None else None, 1)
-    if ci and all(v is not None and math.isfinite(v) for v in ci):
-        lo, hi = (m.to_display(v) for v in ci)
-        shown += f' <span class="ci">({lo:.1f} to {hi:.1f})</span>'
+def _with_ci(value, ci, digits: int = 1) -> str:
+    """A value and, when known, its 95 % interval in small grey type ("a to b": bounds may be negative)."""
+    shown = _num(value, digits)
+    if value is not None and ci and all(v is not None and math.isfinite(v) for v in ci):
+        shown += f' <span class="ci">({ci[0]:.{digits}f} to {ci[1]:.{digits}f})</span>'
     return shown
 
 
+def _value_cell(m, value, ci=None) -> str:
+    return _with_ci(m.to_display(value) if value is not None else None,
+                    [m.to_display(v) if v is not None else None for v in ci] if ci else None)
+
+
 def _sym_cell(d: dict) -> str:
-    ci = d.get("symmetry_ci95")
-    out = _num(d["symmetry_pct"], 0)
-    if d["symmetry_pct"] is not None and ci and all(v is not None for v in ci):
-        out += f' <span class="ci">({ci[0]:.0f}-{ci[1]:.0f})</span>'
-    return out
+    return _with_ci(d["symmetry_pct"], d.get("symmetry_ci95"), 0)
 
 
 def _segment_rows(seg: dict, names: list[str]) -> str:
@@ -277,17 +278,10 @@ def _headlines_html(result: dict, clock: "_Clock") -> str:
                 "see the rest and the time series below.</p>")
     rows = []
     for h in heads:
-        def side(d: dict) -> str:
-            lo, hi = d["ci95"]
-            ci = f' <span class="ci">({lo:.1f} to {hi:.1f})</span>' if lo is not None and hi is not None else ""
-            return f"{_num(d['value'])}{ci}"
-        sym = h["symmetry_pct"]
-        sci = h.get("symmetry_ci95") or [None, None]
-        sym_text = _num(sym, 0) + (f' <span class="ci">({sci[0]:.0f}-{sci[1]:.0f})</span>'
-                                   if sym is not None and None not in sci else "")
+        right, left = (_with_ci(h[k]["value"], h[k]["ci95"]) for k in ("right", "left"))
         rows.append(f'<tr><td class="l"><b>{_e(h["label"])}</b></td><td class="l">{_e(h["unit"])}</td>'
-                    f'<td class="r">{side(h["right"])}</td><td class="lft">{side(h["left"])}</td>'
-                    f'<td><b>{sym_text}</b></td><td class="l">{_e(h["weaker"] or "none")}</td>'
+                    f'<td class="r">{right}</td><td class="lft">{left}</td>'
+                    f'<td><b>{_with_ci(h["symmetry_pct"], h.get("symmetry_ci95"), 0)}</b></td><td class="l">{_e(h["weaker"] or "none")}</td>'
                     f'<td class="l">no. {h["segment"] + 1}, peak {clock(h["peak_s"])}</td></tr>')
     head = ('<tr><th class="l">movement</th><th class="l">unit</th><th>patient right (95 % interval)</th>'
             '<th>patient left</th><th>symmetry %</th><th class="l">weaker side</th><th class="l">segment</th></tr>')
