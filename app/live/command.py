@@ -51,6 +51,9 @@ def live_command(args) -> int:
         figures = stats.as_dict()
         print(f"recorded {stats.recorded_frames} frames to {final.name}: display {figures['display_fps']} fps, "
               f"pane latency p95 {figures['latency_p95_ms']} ms, landmarks {figures['landmark_fps']} fps")
+        if stats.landmark_error:
+            print(f"warning: the live landmarks failed ({stats.landmark_error}); the panes showed the last "
+                  "midline found. The recording itself is complete and is processed now.", file=sys.stderr)
         result = process_recording(final, out, models, rest=rest, overwrite=args.overwrite, patient=args.patient,
                                    visit=args.visit)
     finally:

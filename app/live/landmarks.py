@@ -8,7 +8,6 @@ points (the same per-frame analysis as the pipeline: app.stages.analysis).
 from __future__ import annotations
 
 import threading
-import time
 from typing import NamedTuple
 
 import numpy as np
@@ -36,8 +35,7 @@ class LatestLandmarks:
         self.line: Midline = Midline.vertical(frame_size)
         self.points: np.ndarray | None = None
         self.runs = 0
-        self.busy_s = 0.0
-        self.error: BaseException | None = None
+        self.error: BaseException | None = None   # the last failure (the panes keep the last midline)
         self._thread = threading.Thread(target=self._work, name="facemirror-live-landmarks", daemon=True)
         self._thread.start()
 
@@ -54,7 +52,6 @@ class LatestLandmarks:
                 if self._stop:
                     return
                 frame, self._slot = self._slot, None
-            t = time.perf_counter()
             try:
                 result = self.analyzer.analyze(frame)
             except Exception as exc:  # noqa: BLE001 - the display goes on with the last midline
@@ -62,7 +59,6 @@ class LatestLandmarks:
                 continue
             self.line, self.points = result.line, result.points
             self.runs += 1
-            self.busy_s += time.perf_counter() - t
 
     def stop(self) -> None:
         with self._cv:

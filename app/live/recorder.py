@@ -1,5 +1,5 @@
-"""The live recording: camera frames written with their capture times (PyAV, H.264 where the
-encoder is there, else MPEG-4 Part 2), as a fragmented MP4 so that a crash or a quit leaves a
+"""The live recording: camera frames written with their capture times (PyAV, with the encoder the
+outputs use: app.video.encoders), as a fragmented MP4 so that a crash or a quit leaves a
 playable file: every keyframe (each second) closes a fragment on disk, so at most the last
 second is lost to a hard crash; a normal stop loses nothing.
 
@@ -16,18 +16,10 @@ from typing import cast
 import av
 import numpy as np
 
+from app.video.encoders import choose_encoder
+
 TIME_BASE = fractions.Fraction(1, 1000)      # capture times in milliseconds
 PARTIAL_SUFFIX = ".recording.mp4"
-
-
-def _codec() -> str:
-    for name in ("libx264", "h264", "mpeg4"):
-        try:
-            av.codec.Codec(name, "w")
-            return name
-        except (av.codec.codec.UnknownCodecError, ValueError):
-            continue
-    return "mpeg4"
 
 
 class Recorder:
@@ -39,9 +31,9 @@ class Recorder:
         self._container = av.open(str(self.partial), "w", format="mp4",
                                   options={"movflags": "frag_keyframe+empty_moov+default_base_moof",
                                            "flush_packets": "1"})   # each fragment reaches the disk at once
-        codec = _codec()
+        enc = choose_encoder()          # the outputs' encoder (VideoToolbox on a Mac, else libx264, ...)
         self._stream = cast(av.video.stream.VideoStream,
-                            self._container.add_stream(codec, rate=max(1, int(round(fps)))))
+                            self._container.add_stream(enc.codec, rate=max(1, int(round(fps)))))
         # 4:2:0 needs even sides: an odd camera size loses its last column / row
         self._size = (size[0] - size[0] % 2, size[1] - size[1] % 2)
         self._stream.width, self._stream.height = self._size
@@ -49,9 +41,15 @@ class Recorder:
         self._stream.time_base = TIME_BASE
         self._stream.codec_context.time_base = TIME_BASE
         self._stream.codec_context.gop_size = max(1, int(round(fps)))
-        if codec == "libx264":
-            # zerolatency: no frame held back in the encoder's look-ahead (a crash would lose it)
-            self._stream.codec_context.options = {"preset": "veryfast", "crf": "18", "tune": "zerolatency"}
+        rate = enc.bit_rate(self._size, fps)
+        if rate:
+            self._stream.codec_context.bit_rate = rate
+        options = enc.options_for(self._size)
+        if enc.codec == "libx264":
+            # zerolatency: no frame held back in the encoder's look-ahead (a crash would lose it), and
+            # veryfast so that a 2-core machine keeps up with the camera while the landmarks run
+            options.update(tune="zerolatency", preset="veryfast")
+        self._stream.codec_context.options = options
 
     def write(self, image: np.ndarray, t_s: float) -> None:
         ms = max(int(round(t_s * 1000)), self._last_ms + 1)     # strictly increasing pts

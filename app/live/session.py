@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from app.engine.mirror import mirror_both
+from app.engine.mirror import MirrorPair, mirror_both
 from app.live.landmarks import LatestLandmarks
 from app.live.recorder import Recorder
 
-Panes = Callable[[np.ndarray, np.ndarray, np.ndarray, float], None]   # original, left, right, time
+# original, left, right, time; the mirrored arrays are reused for the next frame: copy to keep them
+Panes = Callable[[np.ndarray, np.ndarray, np.ndarray, float], None]
 
 
 @dataclass
@@ -25,6 +26,7 @@ class LiveStats:
     latencies_ms: list[float] = field(default_factory=list)   # frame in -> mirrored panes out
     landmark_runs: int = 0
     recorded_frames: int = 0
+    landmark_error: str | None = None     # the landmark thread failed (the panes kept the last midline)
 
     def as_dict(self) -> dict:
         lat = np.asarray(self.latencies_ms) if self.latencies_ms else np.array([np.nan])
@@ -44,13 +46,16 @@ def record(source, models, recording: Path, *, stop: threading.Event | None = No
     stats = LiveStats()
     t0 = time.perf_counter()
     finished = False
+    buffers: MirrorPair | None = None     # two frame-sized arrays reused for every frame
     try:
         for i, (image, t_s) in enumerate(source.frames()):
             if stop.is_set() or (max_seconds is not None and t_s > max_seconds):
                 break
             arrived = time.perf_counter()
             marks.offer(i, image, t_s)                 # never waits for the model
-            pair = mirror_both(image, marks.line)
+            if buffers is None or buffers.left.shape != image.shape:
+                buffers = MirrorPair(np.empty_like(image), np.empty_like(image))
+            pair = mirror_both(image, marks.line, out=buffers)
             if on_panes is not None:
                 on_panes(image, pair.left, pair.right, t_s)
             stats.latencies_ms.append((time.perf_counter() - arrived) * 1000.0)
@@ -63,6 +68,8 @@ def record(source, models, recording: Path, *, stop: threading.Event | None = No
         stats.seconds = time.perf_counter() - t0
         marks.stop()
         stats.landmark_runs = marks.runs
+        if marks.error is not None:
+            stats.landmark_error = f"{type(marks.error).__name__}: {marks.error}"
         if not finished:
             recorder.close_partial()
     return final, stats
