@@ -78,7 +78,7 @@ def _build_parser() -> argparse.ArgumentParser:
     proc.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     proc.add_argument("--no-annotated", action="store_true", help="do not write NAME_annotated.mp4")
     proc.add_argument("--rest", default=None, metavar="START-END",
-                      help="rest window for the symmetry measures, e.g. 0:00-0:03 (default: the quietest stretch)")
+                      help="rest window for the symmetry measures on the player's clock, e.g. 0:00-0:03 (default: the quietest stretch)")
     _subject_options(proc)
     _folder_subject_option(proc)
     proc.add_argument("--no-audio", action="store_true",
@@ -102,7 +102,7 @@ def _build_parser() -> argparse.ArgumentParser:
     meas.add_argument("landmarks_csv", type=Path, help="NAME_landmarks.csv (frame, time_ms, p0_x ... p97_y)")
     meas.add_argument("--out", type=Path, default=None, help="output folder (default: beside the CSV)")
     meas.add_argument("--rest", default=None, metavar="START-END",
-                      help="rest window instead of the detected one, e.g. 0:00-0:03 or 1.5-4 (seconds)")
+                      help="rest window instead of the detected one, on the player's clock, e.g. 0:00-0:03 or 1.5-4 (seconds)")
     meas.add_argument("--overwrite", action="store_true", help="replace existing measures and summary")
     _subject_options(meas)
 

@@ -81,3 +81,17 @@ def test_no_rest_found_suggests_rest(tmp_path):
     track.points[1::4] = np.nan
     with pytest.raises(MeasuresError, match="--rest"):
         analyse_track(track)
+
+
+def test_rest_is_read_on_the_players_clock(tmp_path):
+    """A recording whose first frame is at 0.852 s: --rest 1.852-2.852 (read off a player) is the
+    same stretch as 1-2 s in the CSV's own time, and the summary shows it as the user typed it."""
+    src = landmarks_csv(tmp_path)
+    plain = write_measures(src, {"measures_json": tmp_path / "a.json"}, rest=(1.0, 2.0))
+    report = {"input": {"start_time_s": 0.852}}
+    shifted = write_measures(src, {"measures_json": tmp_path / "b.json", "summary_html": tmp_path / "b.html"},
+                             rest=(1.852, 2.852), report=report)
+    assert shifted["rest"]["frames"] == plain["rest"]["frames"]
+    assert shifted["rest"]["values"] == plain["rest"]["values"]
+    assert shifted["rest"]["start_s"] == pytest.approx(1.0)
+    assert "0:01.9" in (tmp_path / "b.html").read_text()       # 1.852 s on the player's clock

@@ -124,7 +124,9 @@ def analyse_track(track: LandmarkTrack, rest: tuple[float, float] | None = None,
     table = compute_table(track)
     if not np.any(np.isfinite(table.columns["ipd_px"])):
         raise MeasuresError("no frame has usable landmarks; nothing to measure")
-    analysis = analyse(table, rest)
+    # --rest is read off a player, whose clock starts at the recording's first timestamp
+    clock_s = float(((report or {}).get("input") or {}).get("start_time_s") or 0.0)
+    analysis = analyse(table, rest, clock_s)
     return table, analysis, build_result(track, table, analysis, report, subject)
 
 
@@ -134,7 +136,7 @@ def write_measures(landmarks_csv: Path, targets: dict[str, Path], *, rest: tuple
     """Compute the measures of a landmarks CSV and write the files named in ``targets``.
 
     ``targets`` maps any of "measures_csv", "measures_json", "summary_html" to the exact path to
-    write (the caller publishes them). ``rest`` = (start_s, end_s) overrides the rest detection;
+    write (the caller publishes them). ``rest`` = (start_s, end_s) on the player's clock overrides the rest detection;
     ``report`` = the NAME_report.json dict (verdict, models, settings) for the summary;
     ``frame_provider(times_ms)`` returns upright BGR frames (or None each) for its pictures.
     Returns the JSON body. Raises MeasuresError for unusable input.

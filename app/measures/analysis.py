@@ -74,11 +74,12 @@ def headlines(segments: list[dict], n_points: int) -> list[dict]:
     return out
 
 
-def analyse(table: MeasureTable, rest_s: tuple[float, float] | None = None) -> Analysis:
-    """Rest, segments and right/left comparisons of a measure table (fills its rest-relative columns)."""
+def analyse(table: MeasureTable, rest_s: tuple[float, float] | None = None, clock_s: float = 0.0) -> Analysis:
+    """Rest, segments and right/left comparisons of a measure table (fills its rest-relative columns).
+    ``rest_s`` is on the player's clock, whose time at the first frame is ``clock_s``."""
     if len(table.times_ms) < 3:
         raise MeasuresError("the video has fewer than 3 frames; nothing to measure")
-    rest = rest_from_seconds(table, *rest_s) if rest_s is not None else detect_rest(table)
+    rest = rest_from_seconds(table, *rest_s, clock_s) if rest_s is not None else detect_rest(table)
     rest_relative(table.columns, slice(*rest))
     stats = rest_stats(table, rest)
     activity = region_activity(table, stats)
@@ -94,8 +95,8 @@ def analyse(table: MeasureTable, rest_s: tuple[float, float] | None = None) -> A
     t = table.times_s
     seg_dicts = [segment_dict(table, stats, seg, i, rest_slice) for i, seg in enumerate(segments)]
     result = {
-        "rest": {"start_s": float(rest_s[0]) if rest_s else float(t[rest[0]]),
-                 "end_s": float(rest_s[1]) if rest_s else float(t[rest[1] - 1]),
+        "rest": {"start_s": float(rest_s[0]) - clock_s if rest_s else float(t[rest[0]]),   # CSV time, as
+                 "end_s": float(rest_s[1]) - clock_s if rest_s else float(t[rest[1] - 1]),  # every time here
                  "source": "given" if rest_s else "detected (quietest stretch)",
                  "frames": rest[1] - rest[0], "values": rest_table(table, stats)},
         "headlines": headlines(seg_dicts, table.n_points),

@@ -141,12 +141,14 @@ def detect_rest(table: MeasureTable) -> tuple[int, int]:
     return start, start + win
 
 
-def rest_from_seconds(table: MeasureTable, start_s: float, end_s: float) -> tuple[int, int]:
-    t = table.times_s
+def rest_from_seconds(table: MeasureTable, start_s: float, end_s: float, clock_s: float = 0.0) -> tuple[int, int]:
+    """Frame range of a rest window given on the player's clock (``clock_s``: the player's time of
+    the first frame, which the CSV's time_ms counts from), as the user read it off the video."""
+    t = table.times_s + clock_s
     idx = np.flatnonzero((t >= start_s - 1e-9) & (t <= end_s + 1e-9))
     if len(idx) == 0:
         raise MeasuresError(f"the rest window {start_s:g}-{end_s:g} s lies outside the video "
-                            f"({t[0]:g}-{t[-1]:g} s)")
+                            f"({t[0]:g}-{t[-1]:g} s on the player's clock)")
     if np.sum(np.isfinite(table.columns["ipd_px"][idx])) < 3:
         raise MeasuresError(f"the rest window {start_s:g}-{end_s:g} s has fewer than 3 frames with a measurable face")
     return int(idx[0]), int(idx[-1]) + 1
