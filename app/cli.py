@@ -154,7 +154,10 @@ def _build_parser() -> argparse.ArgumentParser:
     blive = bench_sub.add_parser("live", help="live mode: display fps, pane latency, landmark fps, dropped frames")
     blive.add_argument("--source", type=Path, default=None,
                        help="video played as the camera (default: a 1280x720 30 fps synthetic portrait clip)")
-    blive.add_argument("--seconds", type=float, default=10.0)
+    blive.add_argument("--seconds", type=float, default=10.0,
+                       help="run length; the source is looped (e.g. 600 for the memory-over-10-minutes figure)")
+    blive.add_argument("--star", type=Path, default=None,
+                       help="STAR model for the landmarks (default: the installed models; 5-point without STAR)")
     blive.add_argument("--json", action="store_true", help="one JSON line with the figures")
     bclu = bench_sub.add_parser("cluster", help="videos/hour through `process --ray` with 1 and 2 local Ray workers, "
                                                 "and Ray's overhead per video (needs the cluster extra)")

@@ -1,36 +1,104 @@
-"""`python main.py benchmark live [--source FILE] [--seconds N] [--json]`: the live mode's figures on
-this machine: display fps, camera-frame-in to mirrored-panes-out latency (p95, landmark inference
-excluded: it runs beside the display), landmark fps and recorded frames dropped. A benchmark, not
-a test: it prints figures."""
+"""`python main.py benchmark live [--source FILE] [--seconds N] [--star MODEL] [--json]`: the live
+mode's figures on this machine: display fps, camera-frame-in to mirrored-panes-out latency (p95,
+landmark inference excluded: it runs beside the display), landmark fps, recorded frames dropped,
+and the process's resident memory over the run (a long run, e.g. --seconds 600, shows whether it
+stays flat). A benchmark, not a test: it prints figures.
+
+The source (FILE, default a 10 s synthetic portrait clip) is played as the camera in real time
+and looped until N seconds have passed, so a 10-minute run needs no 10-minute file.
+"""
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 
-def benchmark_live(source: Path | None, seconds: float, *, as_json: bool = False) -> int:
+CLIP_SECONDS = 10.0        # the synthetic camera clip, looped
+MEMORY_EVERY_S = 5.0       # one resident-memory sample per this many seconds
+WARM_UP_S = 30.0           # memory before this is start-up (models, encoder, first buffers), not growth
+
+
+class LoopedSource:
+    """A file played as a camera over and over, its times running on, until ``seconds`` pass."""
+
+    def __init__(self, source, seconds: float):
+        self.source, self.seconds = source, seconds
+        self.size, self.fps = source.size, source.fps
+
+    def frames(self) -> Iterator[tuple[np.ndarray, float]]:
+        offset = 0.0
+        while offset < self.seconds:
+            last = 0.0
+            for image, t in self.source.frames():
+                if offset + t > self.seconds:
+                    return
+                last = t
+                yield image, offset + t
+            offset += last + 1.0 / self.fps
+
+
+def memory_figures(samples: list[tuple[float, int]], warm_up_s: float = WARM_UP_S) -> dict:
+    """Resident memory after the warm-up, at the end, and its growth per minute (least-squares
+    slope over the samples after the warm-up: a flat run is ~0, a leak is its rate). ``samples``:
+    (clock seconds, bytes), as bench.machine.RssSampler keeps them."""
+    if not samples:
+        return {"rss_growth_mb_per_min": None}      # no /proc here: no figure rather than a guess
+    t0 = samples[0][0]
+    steady = [(t - t0, b / 1e6) for t, b in samples if t - t0 >= warm_up_s]
+    if len(steady) < 3:
+        return {"rss_mb_end": round(samples[-1][1] / 1e6, 1), "rss_growth_mb_per_min": None}
+    t = np.array([s[0] for s in steady])
+    mb = np.array([s[1] for s in steady])
+    slope_per_s = float(np.polyfit(t, mb, 1)[0])
+    return {"rss_mb_after_warm_up": round(float(mb[0]), 1), "rss_mb_end": round(float(mb[-1]), 1),
+            "rss_mb_max": round(float(mb.max()), 1), "rss_growth_mb_per_min": round(slope_per_s * 60.0, 2)}
+
+
+def _models(star: Path | None):
+    from app.model_set import Models
+
+    if star is None:
+        return Models.load()
+    from app import model_files
+    from app.engine.landmarks import StarLandmarkDetector
+
+    models = Models.load()
+    return Models(faces=models.faces, landmarks=StarLandmarkDetector(star),
+                  files=models.files | {model_files.STAR_KEY: Path(star)})
+
+
+def benchmark_live(source: Path | None, seconds: float, *, as_json: bool = False, star: Path | None = None) -> int:
     import app  # noqa: F401  (privacy settings first)
     from app.live.session import record
     from app.live.sources import FileSource
-    from app.model_set import Models
     from bench.benchmark import make_video
+    from bench.machine import LoadMeter, RssSampler
 
     with tempfile.TemporaryDirectory(prefix="facemirror-live-bench-") as tmp:
         folder = Path(tmp)
         if source is None:
-            source = make_video(folder / "camera.mp4", (1280, 720), seconds, 30.0, out=open("/dev/null", "w"))
-        models = Models.load()
-        cam = FileSource(Path(source), realtime=True, max_seconds=seconds)
+            source = make_video(folder / "camera.mp4", (1280, 720), min(seconds, CLIP_SECONDS), 30.0,
+                                out=open("/dev/null", "w"))
+        models = _models(star)
+        cam = LoopedSource(FileSource(Path(source), realtime=True), seconds)
+        if not as_json:
+            print(f"playing {cam.size[0]}x{cam.size[1]} at {cam.fps:.0f} fps as the camera for {seconds:.0f} s ...",
+                  file=sys.stderr)
         tracemalloc.start()
-        _, stats = record(cam, models, folder / "live.mp4")
+        with RssSampler(MEMORY_EVERY_S) as memory, LoadMeter() as load:
+            _, stats = record(cam, models, folder / "live.mp4")
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         figures = stats.as_dict() | {"size": f"{cam.size[0]}x{cam.size[1]}", "source_fps": round(cam.fps, 2),
                                      "seconds": round(stats.seconds, 2), "frames": stats.frames,
                                      "landmarks": "5-point" if models.coarse else "STAR",
-                                     "python_heap_peak_mb": round(peak / 1e6, 1)}
+                                     "python_heap_peak_mb": round(peak / 1e6, 1),
+                                     "other_load": load.describe()} | memory_figures(memory.samples)
     if as_json:
         print(json.dumps(figures))
     else:
