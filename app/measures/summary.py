@@ -32,7 +32,7 @@ tr.q td{color:#999}pre{font-size:.8em;background:#f7f7f7;padding:8px;overflow-x:
 .ci{color:#666;font-size:.85em}table.head td,table.head th{font-size:1.05em;padding:4px 9px}
 table.record td{border:none;padding:1px 10px 1px 0}svg{max-width:100%;height:auto}
 @page{margin:14mm}
-@media print{body{margin:0;max-width:none;font-size:10pt}h2{break-before:page}h2.first{break-before:avoid}
+@media print{body{margin:0;max-width:none;font-size:10pt}h2,h2+p{break-after:avoid}h2{margin-top:1.2em}
 table,figure,.pics,svg,h3{break-inside:avoid}h3{break-after:avoid}img{max-width:48%}}
 """.replace("RIGHT", RIGHT_COLOUR).replace("LEFT", LEFT_COLOUR)
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -78,12 +78,12 @@ def _verdict_html(report: dict | None) -> str:
     if not verdict:
         return ""
     if not isinstance(verdict, dict):
-        return f'<h2 class="first">Verdict</h2><div class="verdict">{_e(verdict)}</div>'
+        return f'<h2>Verdict</h2><div class="verdict">{_e(verdict)}</div>'
     level = str(verdict.get("level", ""))
     colour = _LEVEL_COLOUR.get(level, "#333")
     items = "".join(f"<li>{_e(r)}</li>" for r in verdict.get("reasons") or [])
     notes = "".join(f"<li>{_e(n)}</li>" for n in verdict.get("notes") or [])
-    return (f'<h2 class="first">Verdict</h2><div class="verdict" style="border-left-color:{colour}">'
+    return (f'<h2>Verdict</h2><div class="verdict" style="border-left-color:{colour}">'
             f'<b style="color:{colour}">{_e(level.upper() if level != "good" else "good")}</b>'
             + (f"<ul>{items}</ul>" if items else "")
             + (f'<div class="sub">Notes:</div><ul>{notes}</ul>' if notes else "") + "</div>")
@@ -274,7 +274,7 @@ def _record_html(result: dict, report: dict | None) -> str:
 def _headlines_html(result: dict, clock: "_Clock") -> str:
     heads = result.get("headlines") or []
     if not heads:
-        return ("<h2 class='first'>Headline measures</h2><p>No expression moved beyond the measurement noise; "
+        return ("<h2>Headline measures</h2><p>No expression moved beyond the measurement noise; "
                 "see the rest and the time series below.</p>")
     rows = []
     for h in heads:
@@ -288,7 +288,7 @@ def _headlines_html(result: dict, clock: "_Clock") -> str:
     head = ('<tr><th class="l">movement</th><th class="l">unit</th><th>patient right (95 % interval)</th>'
             '<th>patient left</th><th>symmetry %</th><th class="l">weaker side</th><th class="l">segment</th></tr>')
     closure = next((h.get("eye_closure") for h in heads if h.get("eye_closure")), None)
-    return ("<h2 class='first'>Headline measures</h2><p class='sub'>One measure per region, in the segment where it "
+    return ("<h2>Headline measures</h2><p class='sub'>One measure per region, in the segment where it "
             "moved most: brow raise = brow height, eye closure = palpebral fissure, smile = excursion of the mouth "
             "corner from its rest position. Change from rest on the plateau of the movement.</p>"
             f"<table class='head'>{head}{''.join(rows)}</table>" + _closure_text(closure))
