@@ -85,7 +85,7 @@ def trend_svg(t: RegionTrend, visits: Sequence[Visit]) -> str:
                         ls="-" if group is used else "none", lw=1.2, label=label)
         for x, p in zip(xs, t.points):
             if not p.usable:
-                ax.annotate("not usable", (x, 4), ha="center", fontsize=7, color="#c62828")
+                ax.annotate(NOT_USABLE, (x, 4), ha="center", fontsize=7, color="#c62828")
         ax.set_xticks(xs, [f"{v.label}\n{(v.date or '')[:10]}" for v in visits])
         ax.set_xlim(-0.5, len(xs) - 0.5)
         ax.set_ylim(0, 105)

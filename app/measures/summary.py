@@ -19,6 +19,7 @@ from app.measures.figures import LEFT_COLOUR, PLOT_MEASURES, PLOT_MEASURES_5, RI
     region_chart_svg
 from app.measures.io import LandmarkTrack, MeasureTable
 from app.measures.analysis import Analysis
+from app.verdict import GOOD, NOT_USABLE, WARNINGS
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -69,7 +70,7 @@ class _Clock:
         return f"{_mmss(seconds + self.start_s)} (frame {self.frame_at(seconds)})"
 
 
-_LEVEL_COLOUR = {"good": "#1b7f3b", "usable with warnings": "#b35c00", "not usable": "#c62828"}
+_LEVEL_COLOUR = {GOOD: "#1b7f3b", WARNINGS: "#b35c00", NOT_USABLE: "#c62828"}
 
 
 def _verdict_html(report: dict | None) -> str:
@@ -84,7 +85,7 @@ def _verdict_html(report: dict | None) -> str:
     items = "".join(f"<li>{_e(r)}</li>" for r in verdict.get("reasons") or [])
     notes = "".join(f"<li>{_e(n)}</li>" for n in verdict.get("notes") or [])
     return (f'<h2>Verdict</h2><div class="verdict" style="border-left-color:{colour}">'
-            f'<b style="color:{colour}">{_e(level.upper() if level != "good" else "good")}</b>'
+            f'<b style="color:{colour}">{_e(level if level == GOOD else level.upper())}</b>'
             + (f"<ul>{items}</ul>" if items else "")
             + (f'<div class="sub">Notes:</div><ul>{notes}</ul>' if notes else "") + "</div>")
 
