@@ -100,3 +100,24 @@ def test_live_command_records_and_processes_like_a_dropped_file(tmp_path):
     import json
     report = json.loads((tmp_path / "press_room_clip_live_report.json").read_text())
     assert report["subject"]["patient"] == "P-1" and report["frames"]["processed"] >= 80
+
+
+def test_recorder_thread_keeps_every_frame_with_its_time(tmp_path):
+    from app.live.recorder import RecorderThread
+
+    rec = RecorderThread(tmp_path / "exam.mp4", (320, 240), 30.0)
+    for img, t in SyntheticSource((320, 240), fps=30.0, seconds=1.0).frames():
+        rec.write(img, t)                      # never waits for the encoder
+    final = rec.finish()
+    times = np.array(_decoded_times(final))
+    assert len(times) == 30 and np.allclose(times - times[0], np.arange(30) / 30.0, atol=0.002)
+    assert not rec.partial.exists()
+
+
+def test_rest_window_runs_from_the_mark_and_is_cut_at_the_last_frame():
+    from app.live.session import rest_window
+
+    assert rest_window(None, 10.0) is None
+    assert rest_window(2.0, 10.0) == (2.0, 3.5)
+    assert rest_window(2.0, 3.0) == (2.0, 3.0)          # stopped 1 s after the mark: 1 s of rest
+    assert rest_window(2.0, 2.2) is None                # too little: the measures find the rest themselves

@@ -79,3 +79,69 @@ class Recorder:
         finally:
             self._container.close()
         return self.partial
+
+
+class RecorderThread:
+    """A :class:`Recorder` fed from a thread of its own, for a caller that must not wait for the
+    encoder (the window's event loop paints the panes at the camera's rate). Every frame is kept:
+    the hand-off is a plain queue, not a one-frame slot, because the recording must hold each
+    frame with its time. ``backlog`` says how far the encoder is behind."""
+
+    def __init__(self, final: Path, size: tuple[int, int], fps: float):
+        import queue
+        import threading
+
+        self.recorder = Recorder(final, size, fps)   # opened here: a bad folder fails at once, in the caller
+        self._queue: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="facemirror-live-recorder", daemon=True)
+        self._thread.start()
+
+    @property
+    def final(self) -> Path:
+        return self.recorder.final
+
+    @property
+    def partial(self) -> Path:
+        return self.recorder.partial
+
+    @property
+    def frames(self) -> int:
+        return self.recorder.frames
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    def write(self, image: np.ndarray, t_s: float) -> None:
+        """Hand one frame over (the caller must not change ``image`` afterwards)."""
+        self._queue.put((image, t_s))
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self.error is not None:
+                continue                      # drain: the caller learns of the failure at finish
+            try:
+                self.recorder.write(*item)
+            except Exception as exc:  # noqa: BLE001 - kept and raised in the caller at finish
+                self.error = exc
+
+    def _drain(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def finish(self) -> Path:
+        """Write what is queued, then finish as :meth:`Recorder.finish`. After a write failure the
+        partial file is closed (playable up to the failure) and the failure raised."""
+        self._drain()
+        if self.error is not None:
+            self.recorder.close_partial()
+            raise self.error
+        return self.recorder.finish()
+
+    def close_partial(self) -> Path:
+        self._drain()
+        return self.recorder.close_partial()
