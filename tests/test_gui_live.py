@@ -199,3 +199,24 @@ def test_a_camera_error_after_refusal_says_where_to_allow_it(qtbot, monkeypatch)
     src.camera.errorOccurred.emit(QCamera.Error.CameraError, "device lost")
     assert "'Cam' stopped: device lost" in messages[1]
 
+
+def test_the_main_window_queues_a_live_recording_with_its_rest_and_subject(qtbot, tmp_path, monkeypatch):
+    from tests.conftest import open_window
+
+    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(tmp_path / "weights"))   # no models: nothing starts
+    w = open_window(qtbot, show=False)
+    assert w.live_action in w.file_menu.actions() and w.live_action.text() == "Live exam..."
+    video = tmp_path / "exam_2026-12-03_101500.mp4"
+    video.write_bytes(b"")
+    assert w.add_recording(video, (1.0, 2.5), {"patient": "P-7", "visit": "V2"})
+    job = w.model.jobs[-1]
+    assert job.path == video and job.rest == (1.0, 2.5) and job.subject == {"patient": "P-7", "visit": "V2"}
+    settings = w._settings(job)
+    assert settings.rest == (1.0, 2.5) and settings.patient == "P-7" and settings.visit == "V2"
+    assert w._settings(None).rest is None
+    assert not w.add_recording(video, None, {})           # already waiting: not twice
+    w.open_live_exam()                                      # no camera on this machine: said in the window
+    live = w.live_window
+    assert live.isVisible() and "No camera found" in live.notice.text()
+    live.close()
+    assert live.is_closed
