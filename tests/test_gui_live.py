@@ -220,3 +220,13 @@ def test_the_main_window_queues_a_live_recording_with_its_rest_and_subject(qtbot
     assert live.isVisible() and "No camera found" in live.notice.text()
     live.close()
     assert live.is_closed
+
+
+def test_the_camera_format_favours_a_smooth_720p_over_a_slow_4k():
+    from app.gui.camera_source import choose_format
+
+    formats = [(3840, 2160, 30, False), (1920, 1080, 15, False), (1280, 720, 30, True), (1280, 720, 30, False),
+               (640, 480, 30, False)]
+    assert choose_format(formats) == 3
+    assert choose_format([(640, 480, 15, False), (320, 240, 30, False)]) == 1   # smooth before sharp
+    assert choose_format([]) is None

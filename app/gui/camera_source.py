@@ -20,7 +20,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtMultimedia import (QCamera, QCameraDevice, QMediaCaptureSession, QMediaDevices, QVideoFrame,
-                                  QVideoFrameInput, QVideoSink)
+                                  QVideoFrameFormat, QVideoFrameInput, QVideoSink)
 from PySide6.QtWidgets import QApplication
 
 CAMERA_SETTINGS_PATH = "System Settings > Privacy & Security > Camera"
@@ -47,6 +47,23 @@ def application() -> QApplication:
     app = QApplication.instance()
     assert isinstance(app, QApplication), "the live window needs a QApplication"
     return app
+
+
+TARGET_HEIGHT = 720       # enough for the landmarks; 1080p would cost the display its frame rate
+
+
+def choose_format(formats: list[tuple[int, int, float, bool]]) -> int | None:
+    """The index of the camera format to use among (width, height, max fps, compressed) or None
+    to leave the camera's default: a smooth rate first (>= 25 fps), uncompressed before MJPEG
+    (decoding costs the display time), then the height nearest 720 (not above 1080)."""
+    best, best_key = None, None
+    for i, (w, h, fps, compressed) in enumerate(formats):
+        if h > 1080 or w <= 0 or h <= 0:
+            continue
+        key = (fps >= 25, not compressed, -abs(h - TARGET_HEIGHT), min(fps, 60))
+        if best_key is None or key > best_key:
+            best, best_key = i, key
+    return best
 
 
 def camera_permission() -> str:
@@ -129,6 +146,12 @@ class CameraSource(QtFrameSource):
         self.camera = QCamera(info.device, self) if info.device is not None else QCamera(self)
         self._session.setCamera(self.camera)
         self.camera.errorOccurred.connect(self._on_error)
+        if info.device is not None:
+            formats = info.device.videoFormats()
+            pick = choose_format([(f.resolution().width(), f.resolution().height(), f.maxFrameRate(),
+                                   f.pixelFormat() == QVideoFrameFormat.PixelFormat.Format_Jpeg) for f in formats])
+            if pick is not None:
+                self.camera.setCameraFormat(formats[pick])
         fmt = self.camera.cameraFormat()
         if not fmt.isNull() and fmt.maxFrameRate() > 0:
             self.fps = float(fmt.maxFrameRate())

@@ -522,6 +522,7 @@ class LiveWindow(QWidget):
         if self._marks is not None:
             self._marks.stop()
             self._marks = None
+        self._models = self._loaded = None     # ONNX sessions freed now, not by the collector at exit
         try:
             camera_source.application().aboutToQuit.disconnect(self.shutdown)
         except (RuntimeError, TypeError):
