@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QObject, Qt  # noqa: E402
+from PySide6.QtCore import QObject, Qt, Signal  # noqa: E402
 
 from app.gui import camera_source  # noqa: E402
 from app.gui.camera_source import CameraInfo, PushedFileSource, QtFrameSource  # noqa: E402
@@ -230,3 +230,65 @@ def test_the_camera_format_favours_a_smooth_720p_over_a_slow_4k():
     assert choose_format(formats) == 3
     assert choose_format([(640, 480, 15, False), (320, 240, 30, False)]) == 1   # smooth before sharp
     assert choose_format([]) is None
+
+
+class ToneSource(QObject):
+    """Stands in for the microphone (none on the test machine): a 440 Hz tone in 0.1 s chunks,
+    each stamped with the perf_counter time of its first sample, as MicrophoneSource does."""
+
+    chunk = Signal(object, float)
+    rate, channels = 48000, 1
+
+    def start(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self._n, self._t0 = 0, time.perf_counter()
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._emit)
+        self._timer.start(100)
+
+    def _emit(self) -> None:
+        n = int((time.perf_counter() - self._t0) * self.rate) - self._n
+        pcm = (np.sin(2 * np.pi * 440 * np.arange(self._n, self._n + n) / self.rate) * 8000).astype(np.int16)
+        self.chunk.emit(pcm.reshape(-1, 1), self._t0 + self._n / self.rate)
+        self._n += n
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+
+def test_the_recording_has_the_sound_of_the_microphone_in_step(qtbot, models, tmp_path):
+    w = _window(qtbot, models, tmp_path, seconds=3.0, audio_factory=ToneSource)
+    qtbot.waitUntil(lambda: w.frames_seen >= 3, timeout=10000)
+    w.start_recording()
+    assert "with sound" in w.status_label.text() or w.frames_seen < 5
+    qtbot.waitUntil(lambda: w.frames_seen == 90, timeout=10000)
+    path = w.stop_recording()
+    with av.open(str(path)) as c:
+        video_s = float(c.streams.video[0].duration * c.streams.video[0].time_base)
+        samples = sum(f.samples for f in c.decode(audio=0))
+    assert abs(samples / 48000 - video_s) < 0.25          # the sound lasts as long as the pictures
+    assert "with sound" in w.notice.text()
+
+
+def test_a_file_source_records_without_sound_and_says_so(qtbot, models, tmp_path):
+    w = _window(qtbot, models, tmp_path, seconds=1.0)
+    qtbot.waitUntil(lambda: w.frames_seen >= 3, timeout=10000)
+    w.start_recording()
+    qtbot.waitUntil(lambda: w.frames_seen == 30, timeout=10000)
+    path = w.stop_recording()
+    with av.open(str(path)) as c:
+        assert not c.streams.audio
+    assert "no sound" in w.notice.text()
+
+
+def test_microphone_pcm_of_any_sample_format_becomes_int16():
+    from PySide6.QtMultimedia import QAudioFormat
+
+    from app.gui.camera_source import pcm_to_int16
+
+    F = QAudioFormat.SampleFormat
+    floats = np.array([0.0, 0.5, -1.0, 1.0], np.float32)
+    assert pcm_to_int16(floats.tobytes(), F.Float, 1)[:, 0].tolist() == [0, 16383, -32767, 32767]
+    stereo = np.array([1, 2, 3, 4, 5], np.int16)            # a torn last frame is left out
+    assert pcm_to_int16(stereo.tobytes(), F.Int16, 2).tolist() == [[1, 2], [3, 4]]

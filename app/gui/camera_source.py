@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QIODevice, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtMultimedia import (QCamera, QCameraDevice, QMediaCaptureSession, QMediaDevices, QVideoFrame,
                                   QVideoFrameFormat, QVideoFrameInput, QVideoSink)
@@ -216,3 +216,87 @@ class PushedFileSource(QtFrameSource):
         vf.setStartTime(int(round(t * 1e6)))
         vf.setEndTime(int(round((t + 1.0 / self.fps) * 1e6)))
         self._input.sendVideoFrame(vf)
+
+
+# ---- the microphone (optional: the exam records video only where there is none or it is refused)
+
+MIC_SETTINGS_PATH = "System Settings > Privacy & Security > Microphone"
+PCM_SCALE = 32767.0
+
+
+def microphone_permission() -> str:
+    from PySide6.QtCore import QMicrophonePermission
+
+    status = application().checkPermission(QMicrophonePermission())
+    return {Qt.PermissionStatus.Granted: "granted", Qt.PermissionStatus.Denied: "denied"}.get(status, "undetermined")
+
+
+def request_microphone_permission(context: QObject) -> None:
+    """Ask once, early (at the window's opening), so that Record finds the answer given."""
+    from PySide6.QtCore import QMicrophonePermission
+
+    application().requestPermission(QMicrophonePermission(), context, lambda p: None)
+
+
+def pcm_to_int16(data: bytes, sample_format, channels: int) -> np.ndarray:
+    """Raw PCM bytes from QAudioSource as int16 (n, channels)."""
+    from PySide6.QtMultimedia import QAudioFormat
+
+    F = QAudioFormat.SampleFormat
+    if sample_format == F.Int16:
+        pcm = np.frombuffer(data, np.int16)
+    elif sample_format == F.Float:
+        pcm = (np.clip(np.frombuffer(data, np.float32), -1, 1) * PCM_SCALE).astype(np.int16)
+    elif sample_format == F.Int32:
+        pcm = (np.frombuffer(data, np.int32) >> 16).astype(np.int16)
+    else:   # UInt8
+        pcm = ((np.frombuffer(data, np.uint8).astype(np.int16) - 128) << 8).astype(np.int16)
+    n = len(pcm) // channels
+    return pcm[:n * channels].reshape(n, channels)
+
+
+class MicrophoneSource(QObject):
+    """The default microphone as int16 PCM chunks: ``chunk(samples (n, channels), t)`` where t is
+    the time.perf_counter() at which the chunk's first sample was captured (its arrival less its
+    length), the clock the window puts the camera frames' arrivals on too."""
+
+    chunk = Signal(object, float)
+
+    def __init__(self, parent: QObject | None = None):
+        from PySide6.QtMultimedia import QAudioFormat, QAudioSource
+
+        super().__init__(parent)
+        device = QMediaDevices.defaultAudioInput()
+        fmt = QAudioFormat()
+        fmt.setSampleRate(48000)
+        fmt.setChannelCount(1)                          # one voice: mono is enough and half the size
+        fmt.setSampleFormat(QAudioFormat.SampleFormat.Int16)
+        if not device.isFormatSupported(fmt):
+            fmt = device.preferredFormat()
+        self.rate, self.channels = fmt.sampleRate(), min(2, max(1, fmt.channelCount()))
+        self._device_channels, self._sample_format = fmt.channelCount(), fmt.sampleFormat()
+        self.name = device.description()
+        self._source = QAudioSource(device, fmt, self)
+        self._io: QIODevice | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return not QMediaDevices.defaultAudioInput().isNull()
+
+    def start(self) -> None:
+        self._io = self._source.start()
+        if self._io is not None:
+            self._io.readyRead.connect(self._read)
+
+    def _read(self) -> None:
+        if self._io is None:
+            return
+        data = bytes(self._io.readAll().data())
+        if not data:
+            return
+        pcm = pcm_to_int16(data, self._sample_format, self._device_channels)[:, :self.channels]
+        self.chunk.emit(pcm, time.perf_counter() - len(pcm) / self.rate)
+
+    def stop(self) -> None:
+        self._source.stop()
+        self._io = None

@@ -85,9 +85,11 @@ class LiveWindow(QWidget):
     recording_ready = Signal(object, object, object)   # Path, (rest start, end) s | None, {"patient", "visit"}
 
     def __init__(self, parent: QWidget | None = None, *, settings: QSettings | None = None, models_loader=None,
-                 folder: Path | None = None, source: camera_source.QtFrameSource | None = None):
+                 folder: Path | None = None, source: camera_source.QtFrameSource | None = None, audio_factory=None):
         """``models_loader``: a callable returning app.model_set.Models (run in a thread; default
-        Models.load). ``source``: a frame source to use instead of a camera (tests, demos)."""
+        Models.load). ``source``: a frame source to use instead of a camera (tests, demos).
+        ``audio_factory``: makes the sound source at Record (like camera_source.MicrophoneSource);
+        default the microphone with a camera, no sound with a given ``source``."""
         super().__init__(parent)
         self.setWindowFlag(Qt.WindowType.Window)
         self.setWindowTitle(f"{APP_NAME} - Live exam")
@@ -110,6 +112,11 @@ class LiveWindow(QWidget):
         self._rec_t0: float | None = None          # source time of the recording's first frame
         self._rec_last = 0.0                       # recording clock of its last frame
         self._rest_mark: float | None = None
+        self._rec_wall0: float | None = None       # perf_counter at the recording's first frame (the sound's clock)
+        self._audio_factory = audio_factory
+        self._file_source = source is not None
+        self._mic = None
+        self.sound_note = ""                       # why a recording has no sound ("" = it has)
         self._closed = False
         self._build()
         self._load_models(models_loader)
@@ -122,6 +129,8 @@ class LiveWindow(QWidget):
             self._devices = QMediaDevices(self)
             self._devices.videoInputsChanged.connect(self.refresh_cameras)
             self.refresh_cameras()
+            if camera_source.MicrophoneSource.available() and camera_source.microphone_permission() == "undetermined":
+                camera_source.request_microphone_permission(self)    # asked now, answered before Record
         self._update_controls()
 
     # =========================================================================================
@@ -358,7 +367,7 @@ class LiveWindow(QWidget):
             self._marks.offer(self.frames_seen, image, t)        # never waits for the model
         if self._writer is not None:
             if self._rec_t0 is None:
-                self._rec_t0 = t
+                self._rec_t0, self._rec_wall0 = t, arrived
             self._rec_last = t - self._rec_t0
             self._writer.write(image, self._rec_last)           # every frame, on the recording's clock
             self._show_status()
@@ -413,18 +422,54 @@ class LiveWindow(QWidget):
         if self.source is None or self.source.size is None:
             self.say("Nothing to record yet: no picture from the camera.")
             return False
+        mic, self.sound_note = self._open_microphone()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            self._writer = RecorderThread(self._new_recording_path(), self.source.size, self.source.fps)
+            self._writer = RecorderThread(self._new_recording_path(), self.source.size, self.source.fps,
+                                          audio=(mic.rate, mic.channels) if mic is not None else None)
         except Exception as exc:  # noqa: BLE001 - a folder that cannot be written, an encoder missing
             self.say(f"Cannot record into {self.folder}: {exc}. Choose another folder (Change...).")
             return False
         logs.note_private(self._writer.final)
-        self._rec_t0, self._rec_last, self._rest_mark = None, 0.0, None
+        self._rec_t0, self._rec_wall0, self._rec_last, self._rest_mark = None, None, 0.0, None
         self.say("")
+        if mic is not None:
+            self._mic = mic
+            mic.chunk.connect(self._on_audio)
+            mic.start()
+        elif camera_source.MIC_SETTINGS_PATH in self.sound_note:
+            self.say("Recording without sound: FaceMirror may not use the microphone. Allow it in "
+                     f"{camera_source.MIC_SETTINGS_PATH} for the next recording.")
         self._update_controls()
         self._show_status()
         return True
+
+    def _open_microphone(self):
+        """(sound source or None, why there is no sound)."""
+        try:
+            if self._audio_factory is not None:
+                return self._audio_factory(), ""
+            if self._file_source:
+                return None, "no sound (file source)"
+            if not camera_source.MicrophoneSource.available():
+                return None, "no sound: no microphone"
+            if camera_source.microphone_permission() != "granted":
+                return None, f"no sound: microphone not allowed ({camera_source.MIC_SETTINGS_PATH})"
+            return camera_source.MicrophoneSource(self), ""
+        except Exception as exc:  # noqa: BLE001 - the video is recorded all the same
+            log.warning("microphone not opened: %s", exc)
+            return None, f"no sound: the microphone could not be opened ({exc})"
+
+    def _on_audio(self, pcm: np.ndarray, t_wall: float) -> None:
+        if self._writer is not None and self._rec_wall0 is not None:
+            self._writer.write_audio(pcm, t_wall - self._rec_wall0)
+
+    def _stop_microphone(self) -> None:
+        mic, self._mic = self._mic, None
+        if mic is not None:
+            mic.chunk.disconnect(self._on_audio)
+            mic.stop()
+            mic.deleteLater()
 
     def capture_rest(self) -> None:
         if self._writer is None or self._rec_t0 is None:
@@ -437,9 +482,10 @@ class LiveWindow(QWidget):
     def stop_recording(self) -> Path | None:
         """Finish the recording and hand it over (``recording_ready``). Returns its path, None if
         nothing could be handed over (the reason is said in the window)."""
-        writer, self._writer = self._writer, None
-        if writer is None:
+        if self._writer is None:
             return None
+        self._stop_microphone()
+        writer, self._writer = self._writer, None
         self._update_controls()
         if writer.frames == 0 and writer.backlog == 0 and self._rec_t0 is None:
             writer.close_partial().unlink(missing_ok=True)
@@ -458,7 +504,7 @@ class LiveWindow(QWidget):
             logs.note_private_words(*subject.values())
             self.subject_fields.remember()
         self.last_recording = (path, rest, subject)
-        note = f"Saved {path.name} ({_clock(self._rec_last)})"
+        note = f"Saved {path.name} ({_clock(self._rec_last)}, {self.sound_note or 'with sound'})"
         if self._rest_mark is not None and rest is None:
             note += "; the rest capture was too close to Stop and is not used (the rest is found automatically)"
         elif rest is not None:
@@ -480,7 +526,7 @@ class LiveWindow(QWidget):
         if self._writer is None:
             self.status_label.setText("Frozen (not recording)" if self.frozen else "Not recording")
             return
-        parts = [f"\u25cf REC {_clock(self._rec_last)}"]
+        parts = [f"\u25cf REC {_clock(self._rec_last)}", self.sound_note or "with sound"]
         if self._rest_mark is not None:
             left = self._rest_mark + REST_SECONDS - self._rec_last
             parts.append(f"rest marked at {_clock(self._rest_mark)}" + (f": hold still {left:.1f} s" if left > 0 else ""))
