@@ -292,3 +292,18 @@ def test_microphone_pcm_of_any_sample_format_becomes_int16():
     assert pcm_to_int16(floats.tobytes(), F.Float, 1)[:, 0].tolist() == [0, 16383, -32767, 32767]
     stereo = np.array([1, 2, 3, 4, 5], np.int16)            # a torn last frame is left out
     assert pcm_to_int16(stereo.tobytes(), F.Int16, 2).tolist() == [[1, 2], [3, 4]]
+
+
+def test_a_camera_unplugged_while_recording_is_said_and_never_replaced_mid_file(qtbot, models, tmp_path, monkeypatch):
+    cams = [CameraInfo("cam-a", "USB Camera"), CameraInfo("cam-b", "FaceTime HD Camera")]
+    _fake_cameras(monkeypatch, cams)
+    w = _window(qtbot, models, tmp_path, source=False)
+    w.source.frame.emit(np.zeros((240, 320, 3), np.uint8), 0.0)    # (the fake camera's first frame)
+    w.source.size = (320, 240)
+    assert w.start_recording()
+    cams.pop(0)                                                    # cam-a unplugged
+    w.refresh_cameras()
+    assert FakeCamera.opened == ["cam-a"]                          # cam-b not opened mid-recording
+    assert "disconnected" in w.notice.text() and "Stop" in w.notice.text()
+    w.source.frame.emit(np.zeros((240, 320, 3), np.uint8), 1 / 30)
+    assert w.stop_recording() is not None

@@ -62,6 +62,13 @@ def _clock(seconds: float) -> str:
     return f"{int(m)}:{s:04.1f}"
 
 
+class _View(ImageView):
+    def set_placeholder(self, text: str) -> None:
+        """What an empty pane says: waiting for the camera, or why there is no picture."""
+        self._placeholder = text
+        self.update()
+
+
 class _Pane(QFrame):
     def __init__(self, title: str, tip: str, parent: QWidget):
         super().__init__(parent)
@@ -74,7 +81,7 @@ class _Pane(QFrame):
         font.setBold(True)
         self.title.setFont(font)
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.view = ImageView("Waiting for the camera...", self)
+        self.view = _View("Waiting for the camera...", self)
         self.view.setAccessibleName(title)
         self.setToolTip(tip)
         layout.addWidget(self.title)
@@ -196,7 +203,7 @@ class LiveWindow(QWidget):
 
         self.record_action = self._shortcut("Ctrl+R", self.toggle_recording)
         self.rest_action = self._shortcut("Ctrl+M", self.capture_rest)
-        self.freeze_action = self._shortcut("Space", self.freeze_button.toggle)
+        self.freeze_action = self._shortcut("Space", self._space)
         self.record_button.setToolTip("Start recording (Ctrl+R); press again to stop: the recording is then "
                                       "queued for processing in the main window")
         self.rest_button.setToolTip(f"Mark the rest: the {REST_SECONDS:g} s from now, while the face is relaxed, "
@@ -211,6 +218,10 @@ class LiveWindow(QWidget):
         super().showEvent(event)
         self.setFocus()
 
+    def _space(self) -> None:
+        if self.freeze_button.isEnabled():       # nothing to freeze without a picture
+            self.freeze_button.toggle()
+
     def _shortcut(self, key: str, slot) -> QAction:
         a = QAction(self)
         a.setShortcut(QKeySequence(key))
@@ -222,6 +233,11 @@ class LiveWindow(QWidget):
     def _show_folder(self) -> None:
         self.folder_label.setText(f"Recordings go to: {self.folder}")
         self.folder_label.setToolTip(str(self.folder))
+
+    def _no_picture(self, why: str) -> None:
+        for pane in self.panes.values():
+            pane.view.set_image(None)
+            pane.view.set_placeholder(why)
 
     def say(self, text: str, level: str = "warning") -> None:
         """A message that stays until the next one (or until it is cleared with ""); "warning" for
@@ -288,12 +304,21 @@ class LiveWindow(QWidget):
             self.camera_combo.addItem(cam.name, cam.id)
         self.camera_combo.blockSignals(False)
         self._cameras = {c.id: c for c in cameras}
+        if self._writer is not None and isinstance(self.source, camera_source.CameraSource):
+            # never another camera in the middle of a recording (one picture size per file)
+            recording_id = self.source.info.id
+            if recording_id in self._cameras:
+                self.camera_combo.setCurrentIndex(self.camera_combo.findData(recording_id))
+            else:
+                self.say("The camera was disconnected. Press Stop to keep the recording so far; "
+                         "then choose a camera to go on.")
+            self._update_controls()
+            return
         if not cameras:
-            if self._writer is None and not isinstance(self.source, camera_source.PushedFileSource):
+            if not isinstance(self.source, camera_source.PushedFileSource):
                 self._stop_source()
                 self.say(camera_source.NO_CAMERA_MESSAGE)
-                for pane in self.panes.values():
-                    pane.view.set_image(None)
+                self._no_picture("No camera (see above)")
             self._update_controls()
             return
         wanted = current if current in self._cameras else self.prefs.camera
@@ -318,6 +343,7 @@ class LiveWindow(QWidget):
         if permission == "denied":
             self._stop_source()
             self.say(camera_source.DENIED_MESSAGE)
+            self._no_picture("The camera is not allowed (see above)")
             return
         if permission == "undetermined":
             self.say("Waiting for permission to use the camera (answer the system's question)...")
@@ -339,6 +365,8 @@ class LiveWindow(QWidget):
         source.frame.connect(self._on_frame)
         source.failed.connect(self._on_source_failed)
         self.say("")
+        for pane in self.panes.values():
+            pane.view.set_placeholder("Waiting for the camera...")
         source.start()
         self._update_controls()
 
@@ -540,6 +568,7 @@ class LiveWindow(QWidget):
         self.record_button.setText("\u25a0 Stop" if rec else "\u25cf Record")
         self.record_button.setEnabled(self.source is not None or rec)
         self.rest_button.setEnabled(rec)
+        self.freeze_button.setEnabled(self.source is not None or self.frozen)
         self.camera_combo.setEnabled(not rec and self.camera_combo.count() > 0)  # one size per recording
         self.folder_button.setEnabled(not rec)
         if not rec:
