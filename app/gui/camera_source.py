@@ -12,10 +12,12 @@ keeps the camera's own clock; a backend that gives none gets the arrival time in
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QIODevice, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
@@ -29,6 +31,7 @@ DENIED_MESSAGE = (f"FaceMirror may not use the camera. Allow it in {CAMERA_SETTI
 NO_CAMERA_MESSAGE = ("No camera found. Connect a camera (or close the other app that is using it); "
                      "the list updates by itself.")
 DEFAULT_FPS = 30.0
+_BGRX_FORMATS = (QImage.Format.Format_RGB32, QImage.Format.Format_ARGB32)   # what toImage() gives most often
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,18 @@ def frame_to_bgr(frame: QVideoFrame) -> np.ndarray | None:
     image = frame.toImage()
     if image.isNull():
         return None
+    w, h = image.width(), image.height()
+    if image.format() in _BGRX_FORMATS and sys.byteorder == "little":
+        # 0xAARRGGBB words are B, G, R, A bytes: BGR is the first three, no conversion pass
+        stride = image.bytesPerLine()
+        rows = np.frombuffer(image.constBits(), np.uint8, count=stride * h).reshape(h, stride)
+        # (cvtColor: a strided numpy copy of the same is several times slower); a new array, as the
+        # QImage goes away with this call
+        return cv2.cvtColor(rows[:, :w * 4].reshape(h, w, 4), cv2.COLOR_BGRA2BGR)
     image = image.convertToFormat(QImage.Format.Format_BGR888)
-    w, h, stride = image.width(), image.height(), image.bytesPerLine()
+    stride = image.bytesPerLine()
     rows = np.frombuffer(image.constBits(), np.uint8, count=stride * h).reshape(h, stride)
-    return rows[:, :w * 3].reshape(h, w, 3).copy()      # the QImage goes away with this call
+    return rows[:, :w * 3].reshape(h, w, 3).copy()
 
 
 class QtFrameSource(QObject):

@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -48,6 +49,7 @@ LIVE_PANES = (
 )
 
 
+DISPLAY_MIN_WIDTH = 320     # panes never drawn from fewer pixels (a window shown small still looks sharp)
 NOTICE_STYLE = {"warning": "background: #fff3cd; color: #5c4400; border: 1px solid #e0c068;",
                 "info": "background: #e3f1e6; color: #1e4d2b; border: 1px solid #9cc9a8;"}
 
@@ -403,6 +405,14 @@ class LiveWindow(QWidget):
             return
         line = self._marks.line if self._marks is not None else Midline.vertical((w, h))
         points = self._marks.points if self._marks is not None else None
+        # the panes are drawn at the size they are shown, not the camera's: a 720p or 1080p frame
+        # mirrored, annotated and copied three times at full size costs the display its frame rate
+        scale = self._display_scale(w, h)
+        if scale < 1.0:
+            interpolation = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR    # area: no aliasing at 1080p
+            image = cv2.resize(image, (int(round(w * scale)), int(round(h * scale))), interpolation=interpolation)
+            line = Midline.from_theta_rho(line.theta, line.rho * scale, (line.ref[0] * scale, line.ref[1] * scale))
+            points = None if points is None else np.asarray(points) * scale
         if self._buffers is None or self._buffers.left.shape != image.shape:
             self._buffers = MirrorPair(np.empty_like(image), np.empty_like(image))
         pair = mirror_both(image, line, out=self._buffers)
@@ -414,6 +424,14 @@ class LiveWindow(QWidget):
         if self._marks is not None and self._marks.error is not None and self.frames_seen % 30 == 0:
             self.landmark_label.setText("Landmarks: failed (midline held)")
             self.landmark_label.setToolTip(f"{type(self._marks.error).__name__}: {self._marks.error}")
+
+    def _display_scale(self, w: int, h: int) -> float:
+        """The frame's scale for the panes: the pixels a pane shows (HiDPI included), in steps of
+        64 px so that resizing the window does not re-make the buffers at every pixel."""
+        view = self.panes["camera"].view
+        shown_w = min(view.width(), view.height() * w / h) * view.devicePixelRatioF()
+        need = max(DISPLAY_MIN_WIDTH, int(np.ceil(shown_w / 64.0)) * 64)
+        return min(1.0, need / w)
 
     # =========================================================================================
     # freeze, rest, record
