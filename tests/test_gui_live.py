@@ -307,3 +307,50 @@ def test_a_camera_unplugged_while_recording_is_said_and_never_replaced_mid_file(
     assert "disconnected" in w.notice.text() and "Stop" in w.notice.text()
     w.source.frame.emit(np.zeros((240, 320, 3), np.uint8), 1 / 30)
     assert w.stop_recording() is not None
+
+
+QUIT_OR_CRASH = """
+import os, sys
+sys.path.insert(0, {repo!r})
+from pathlib import Path
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from app.gui.camera_source import PushedFileSource
+from app.gui.live_window import LiveWindow
+from app.live.sources import SyntheticSource
+w = LiveWindow(models_loader=lambda: None, folder=Path({folder!r}),
+               source=PushedFileSource(SyntheticSource((320, 240), fps=30.0, seconds=10.0)))
+w.show()
+QTimer.singleShot(300, w.start_recording)
+if {crash!r}:
+    QTimer.singleShot(2800, lambda: os._exit(9))       # a hard crash: no clean-up of any kind
+else:
+    QTimer.singleShot(2800, app.quit)                  # Quit (menu, Cmd+Q) while recording
+app.exec()
+"""
+
+
+@pytest.mark.parametrize("crash", [False, True])
+def test_quit_or_crash_while_recording_leaves_a_playable_file(tmp_path, crash):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    folder = tmp_path / "live"
+    script = QUIT_OR_CRASH.format(repo=str(REPO), folder=str(folder), crash=crash)
+    p = subprocess.run([sys.executable, "-c", script], timeout=120, capture_output=True, text=True)
+    files = sorted(folder.iterdir())
+    assert len(files) == 1, (p.returncode, p.stderr[-2000:])
+    if crash:
+        assert p.returncode == 9 and files[0].name.endswith(".recording.mp4")
+        assert len(_decoded_times(files[0])) >= 30          # all but (at most) the last second
+    else:
+        assert p.returncode == 0 and ".recording" not in files[0].name    # finished, complete
+        assert len(_decoded_times(files[0])) >= 60
+
+
+def test_a_large_camera_picture_is_drawn_at_the_panes_size(qtbot, models, tmp_path):
+    w = _window(qtbot, models, tmp_path, seconds=0.5)
+    assert w._display_scale(1920, 1080) < 0.75 and w._display_scale(320, 240) == 1.0
