@@ -354,3 +354,15 @@ def test_quit_or_crash_while_recording_leaves_a_playable_file(tmp_path, crash):
 def test_a_large_camera_picture_is_drawn_at_the_panes_size(qtbot, models, tmp_path):
     w = _window(qtbot, models, tmp_path, seconds=0.5)
     assert w._display_scale(1920, 1080) < 0.75 and w._display_scale(320, 240) == 1.0
+
+
+def test_a_recording_that_cannot_be_written_is_said_at_once_and_stop_keeps_the_part(qtbot, models, tmp_path):
+    w = _window(qtbot, models, tmp_path, seconds=3.0)
+    qtbot.waitUntil(lambda: w.frames_seen >= 3, timeout=10000)
+    w.start_recording()
+    qtbot.waitUntil(lambda: w._writer is not None and w._writer.frames >= 10, timeout=10000)
+    w._writer.error = OSError(28, "No space left on device")      # as the writer thread sets it
+    qtbot.waitUntil(lambda: "cannot be written" in w.notice.text(), timeout=5000)
+    assert w.stop_recording() is None
+    partial = list((tmp_path / "live").glob("*.recording.mp4"))
+    assert "kept as" in w.notice.text() and len(partial) == 1 and len(_decoded_times(partial[0])) >= 10

@@ -122,6 +122,7 @@ class LiveWindow(QWidget):
         self._rec_last = 0.0                       # recording clock of its last frame
         self._rest_mark: float | None = None
         self._rec_wall0: float | None = None       # perf_counter at the recording's first frame (the sound's clock)
+        self._write_failure_said = False
         self._audio_factory = audio_factory
         self._file_source = source is not None
         self._mic = None
@@ -478,6 +479,7 @@ class LiveWindow(QWidget):
             return False
         logs.note_private(self._writer.final)
         self._rec_t0, self._rec_wall0, self._rec_last, self._rest_mark = None, None, 0.0, None
+        self._write_failure_said = False
         self.say("")
         if mic is not None:
             self._mic = mic
@@ -578,6 +580,15 @@ class LiveWindow(QWidget):
             parts.append(f"rest marked at {_clock(self._rest_mark)}" + (f": hold still {left:.1f} s" if left > 0 else ""))
         if self.frozen:
             parts.append("panes frozen, still recording")
+        fps = self.source.fps if self.source is not None else camera_source.DEFAULT_FPS
+        if self._writer.backlog > 2 * fps:
+            # the encoder is slower than the camera: frames wait in memory (none is lost); said so
+            # that a clinician on a slow machine stops before the memory runs out
+            parts.append(f"saving {self._writer.backlog / fps:.0f} s behind")
+        if self._writer.error is not None and not self._write_failure_said:
+            self._write_failure_said = True
+            self.say(f"The recording cannot be written ({self._writer.error}). Press Stop: what was written "
+                     "so far is kept.")
         self.status_label.setText("  \u00b7  ".join(parts))
         self.status_label.setStyleSheet("color: #c0392b; font-weight: bold;")
 
