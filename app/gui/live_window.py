@@ -165,7 +165,8 @@ class LiveWindow(QWidget):
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         top.addWidget(self.folder_label)
         self.folder_button = QPushButton("Change...", self)
-        self.folder_button.setToolTip("Choose the folder the recordings (and their outputs) go to")
+        self.folder_button.setToolTip("Choose the folder the recordings go to (their outputs follow the main "
+                                      "window's Output choice)")
         self.folder_button.clicked.connect(self.choose_folder)
         top.addWidget(self.folder_button)
         root.addLayout(top)
