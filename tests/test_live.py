@@ -100,3 +100,49 @@ def test_live_command_records_and_processes_like_a_dropped_file(tmp_path):
     import json
     report = json.loads((tmp_path / "press_room_clip_live_report.json").read_text())
     assert report["subject"]["patient"] == "P-1" and report["frames"]["processed"] >= 80
+
+
+def test_recorder_thread_keeps_every_frame_with_its_time(tmp_path):
+    from app.live.recorder import RecorderThread
+
+    rec = RecorderThread(tmp_path / "exam.mp4", (320, 240), 30.0)
+    for img, t in SyntheticSource((320, 240), fps=30.0, seconds=1.0).frames():
+        rec.write(img, t)                      # never waits for the encoder
+    final = rec.finish()
+    times = np.array(_decoded_times(final))
+    assert len(times) == 30 and np.allclose(times - times[0], np.arange(30) / 30.0, atol=0.002)
+    assert not rec.partial.exists()
+
+
+def test_rest_window_runs_from_the_mark_and_is_cut_at_the_last_frame():
+    from app.live.session import rest_window
+
+    assert rest_window(None, 10.0) is None
+    assert rest_window(2.0, 10.0) == (2.0, 3.5)
+    assert rest_window(2.0, 3.0) == (2.0, 3.0)          # stopped 1 s after the mark: 1 s of rest
+    assert rest_window(2.0, 2.2) is None                # too little: the measures find the rest themselves
+
+
+def test_the_recorder_keeps_the_sound_in_step_with_the_frames(tmp_path):
+    from app.live.recorder import RecorderThread
+
+    rate = 48000
+    rec = RecorderThread(tmp_path / "exam.mp4", (320, 240), 30.0, audio=(rate, 1))
+    tone = (np.sin(2 * np.pi * 440 * np.arange(rate * 3) / rate) * 8000).astype(np.int16)
+    for i, (img, t) in enumerate(SyntheticSource((320, 240), fps=30.0, seconds=2.0).frames()):
+        rec.write(img, t)
+        if i % 3 == 0 and i >= 15:             # the microphone starts 0.5 s late, 0.1 s chunks; one chunk lost
+            start = int(round(t * rate))
+            if i != 30:
+                rec.write_audio(tone[start:start + rate // 10], t)
+    final = rec.finish()
+    with av.open(str(final)) as c:
+        assert c.streams.audio[0].codec_context.name == "aac"
+        frames = list(c.decode(audio=0))
+    pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in frames])
+    loud = np.flatnonzero(np.abs(pcm) > 0.1)                     # decoded as float in [-1, 1]
+    assert abs(loud[0] / rate - 0.5) < 0.05                      # silence until the microphone started
+    assert abs(len(pcm) / rate - 2.0) < 0.1                      # ... and the sound lasts as the frames
+    lost = np.abs(pcm[int(1.04 * rate):int(1.09 * rate)])      # (AAC adds ~21 ms of priming in front)
+    assert lost.max() < 0.05 and np.abs(pcm[int(1.12 * rate):int(1.18 * rate)]).max() > 0.1   # the lost chunk: silence
+    assert len(_decoded_times(final)) == 60

@@ -47,6 +47,7 @@ class Job:
     outputs: dict = field(default_factory=dict)
     verdict: dict | None = None        # the report's verdict (app.verdict) of a finished file
     subject: dict = field(default_factory=dict)   # patient / visit the file was added with
+    rest: tuple[float, float] | None = None       # a live exam's rest capture (s), the measures' rest
 
     @property
     def level(self) -> str:

@@ -163,13 +163,15 @@ class MainWindow(QMainWindow):
                                                 "Open the visual summary of the selected finished file "
                                                 "(Enter or double-click in the queue)",
                                                 [], self.open_summary, SP.SP_FileDialogContentsView)
+        self.live_action = self._action("Live exam...", "Examine with a camera: mirrored halves live, record, "
+                                        "and the recording is queued here", ["Ctrl+L"], self.open_live_exam)
         self.quit_action = self._action("Quit", "Quit FaceMirror (asks first while a file is processing)",
                                         [QKeySequence.StandardKey.Quit, "Ctrl+Q"], self.close)
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
 
     def _build_file_menu(self) -> None:
         menu = self.menuBar().addMenu("&File")
-        for a in (self.add_action, self.add_folder_action):
+        for a in (self.add_action, self.add_folder_action, self.live_action):
             menu.addAction(a)
         menu.addSeparator()
         for a in (self.open_summary_action, self.open_output_action, self.choose_output_action):
@@ -471,6 +473,31 @@ class MainWindow(QMainWindow):
             self.message(". ".join(notes))
         self._update_actions()
         return len(added)
+
+    def open_live_exam(self) -> None:
+        from app.gui.live_window import LiveWindow
+
+        old = getattr(self, "live_window", None)
+        if old is None or old.is_closed:
+            if old is not None:
+                old.deleteLater()        # a new exam: a fresh window and camera session
+            self.live_window = LiveWindow(self, settings=self.prefs.s)
+            self.live_window.recording_ready.connect(self.add_recording)
+        self.live_window.show()
+        self.live_window.raise_()
+
+    def add_recording(self, path, rest=None, subject=None) -> bool:
+        """A live exam's recording, queued like a dropped file with its own rest window and subject."""
+        if self._closing:
+            return False        # quitting: the recording stays on disk, complete
+        added, _ = self.model.add_paths([Path(path)])
+        for job in added:
+            job.rest, job.subject = rest, dict(subject or {})
+            self._request_probe.emit(job.id, str(job.path))
+        self.message(f"Live recording {Path(path).name} queued: press Start to process it" if added
+                     else f"{Path(path).name} is already in the queue")
+        self._update_actions()
+        return bool(added)
 
     def _sort_known(self, videos) -> tuple[list[Path], list[Job], list[Path]]:
         """Split dropped videos: already finished (not added again: said so), failed or cancelled
@@ -822,6 +849,7 @@ class MainWindow(QMainWindow):
         subject = job.subject if job is not None else {}
         return Settings(midline=midline, annotated=True, overwrite=self.overwrite_box.isChecked(),
                         preview_max_side=PREVIEW_MAX_SIDE, preview_fps=PREVIEW_FPS,
+                        rest=job.rest if job is not None else None,
                         patient=subject.get("patient"), visit=subject.get("visit"))
 
     def _start_next(self) -> None:
@@ -1005,6 +1033,8 @@ class MainWindow(QMainWindow):
         self._stop_requested = True
         if self._cancel is not None:
             self._cancel.set()
+        if getattr(self, "live_window", None) is not None:
+            self.live_window.close()     # finishes a recording in progress (kept on disk, complete)
         self._preview_timer.stop()
         try:
             self.prefs.set_geometry(self.saveGeometry())

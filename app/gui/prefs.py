@@ -1,8 +1,9 @@
 """Remembered choices (QSettings, organisation and application "FaceMirror").
 
-Stored: the output folder choice (beside each input, or a chosen folder), the midline method and
-the window geometry. The settings are opened in QSettings' default format, so tests can redirect
-them with QSettings.setDefaultFormat(IniFormat) + QSettings.setPath(IniFormat, UserScope, tmp).
+Stored: the output folder choice (beside each input, or a chosen folder), the midline method, the
+window geometry, and for the live exam the last camera (its id) and the recordings folder. The
+settings are opened in QSettings' default format, so tests can redirect them with
+QSettings.setDefaultFormat(IniFormat) + QSettings.setPath(IniFormat, UserScope, tmp).
 """
 from __future__ import annotations
 
@@ -74,6 +75,25 @@ class Prefs:
 
     def set_splitter(self, value: QByteArray) -> None:
         self.s.setValue("window/splitter", value)
+
+    @property
+    def camera(self) -> str:
+        """The id of the camera chosen last in the live exam window ("" = none yet)."""
+        return str(self.s.value("live/camera", ""))
+
+    @camera.setter
+    def camera(self, camera_id: str) -> None:
+        self.s.setValue("live/camera", camera_id)
+
+    @property
+    def live_folder(self) -> Path | None:
+        """Where live exams are recorded (None: not chosen yet)."""
+        folder = self.s.value("live/folder", "")
+        return Path(folder) if folder else None
+
+    @live_folder.setter
+    def live_folder(self, folder: Path) -> None:
+        self.s.setValue("live/folder", str(folder))
 
     def sync(self) -> None:
         self.s.sync()

@@ -1,6 +1,7 @@
-"""Live exam core (Qt-free): frame sources, the recorder, landmarks that never hold the display
-back, and a session that records and then processes the recording like a dropped file.
+"""Live exam core (Qt-free): frame sources, the recorder (and its own-thread variant for the
+window), landmarks that never hold the display back, the rest capture's window, and a session that
+records and then processes the recording like a dropped file.
 
-The window's camera (Qt Multimedia) is one more frame source and is not built yet; the file and
-synthetic sources serve `main.py live --source FILE` and the tests.
+The file and synthetic sources serve `main.py live --source FILE` and the tests; the window's
+camera (Qt Multimedia) is app/gui/camera_source.py and the live exam window app/gui/live_window.py.
 """

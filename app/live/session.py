@@ -75,6 +75,22 @@ def record(source, models, recording: Path, *, stop: threading.Event | None = No
     return final, stats
 
 
+REST_SECONDS = 1.5          # the rest capture: this long from the moment it is marked
+REST_MIN_SECONDS = 0.5      # shorter (stopped at once after the mark) is too little to measure rest on
+
+
+def rest_window(marked_s: float | None, last_s: float, seconds: float = REST_SECONDS) -> tuple[float, float] | None:
+    """The rest capture as (start, end) on the recording's clock: from the marked frame on, for
+    ``seconds``, cut at the recording's last frame. None when nothing was marked, or when so little
+    was recorded after the mark that the measures' own rest detection is the better choice."""
+    if marked_s is None:
+        return None
+    end = min(marked_s + seconds, last_s)
+    if end - marked_s < REST_MIN_SECONDS:
+        return None
+    return round(marked_s, 3), round(end, 3)
+
+
 def process_recording(recording: Path, out_dir: Path, models, *, rest: tuple[float, float] | None = None,
                       overwrite: bool = False, patient: str | None = None, visit: str | None = None):
     """The usual pipeline on the finished recording (the rest capture, when made, as --rest)."""

@@ -1,0 +1,636 @@
+"""The live exam window: a camera, three panes (the camera with the midline, the patient's left
+mirrored, the patient's right mirrored) at the camera's rate, Freeze, Capture rest, Record / Stop.
+
+Threads: frames arrive on the GUI thread (camera_source); each is handed to the landmark thread
+(app.live.landmarks.LatestLandmarks: a one-frame slot, so the panes use the last midline found and
+never wait for the model) and, while recording, to the recorder's thread (every frame, with its
+time). The models are loaded in a plain thread when the window opens; until then (or without a
+face detector) the panes mirror about the picture's vertical centre line.
+
+Stop finishes the recording (NAME.mp4) and emits ``recording_ready(path, rest, subject)``: the
+main window queues it like a dropped file, with the rest capture as the measures' rest window.
+Closing the window (or quitting) while recording finishes and hands over the recording the same
+way; a crash leaves NAME.recording.mp4, playable up to its last second.
+"""
+from __future__ import annotations
+
+import collections
+import datetime
+import logging
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton,
+                               QSizePolicy, QVBoxLayout, QWidget)
+
+from app import APP_NAME, logs
+from app.engine.annotate import annotate_frame
+from app.engine.midline import Midline
+from app.engine.mirror import MirrorPair, mirror_both
+from app.gui import camera_source
+from app.gui.prefs import Prefs
+from app.gui.preview import ImageView, bgr_to_qimage
+from app.gui.subject_fields import SubjectFields
+from app.live.landmarks import LatestLandmarks
+from app.live.recorder import RecorderThread
+from app.live.session import REST_SECONDS, rest_window
+
+log = logging.getLogger(__name__)
+
+LIVE_PANES = (
+    ("camera", "Camera", "What the camera sees, with the midline and L/R labels (image left is the patient's right)."),
+    ("left", "Patient's left, mirrored", "The patient's anatomical left half joined to its reflection across the midline."),
+    ("right", "Patient's right, mirrored", "The patient's anatomical right half joined to its reflection across the midline."),
+)
+
+
+DISPLAY_MIN_WIDTH = 320     # panes never drawn from fewer pixels (a window shown small still looks sharp)
+NOTICE_STYLE = {"warning": "background: #fff3cd; color: #5c4400; border: 1px solid #e0c068;",
+                "info": "background: #e3f1e6; color: #1e4d2b; border: 1px solid #9cc9a8;"}
+
+
+def default_live_folder() -> Path:
+    movies = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation) or str(Path.home())
+    return Path(movies) / "FaceMirror"
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(max(0.0, seconds), 60)
+    return f"{int(m)}:{s:04.1f}"
+
+
+class _View(ImageView):
+    def set_placeholder(self, text: str) -> None:
+        """What an empty pane says: waiting for the camera, or why there is no picture."""
+        self._placeholder = text
+        self.update()
+
+
+class _Pane(QFrame):
+    def __init__(self, title: str, tip: str, parent: QWidget):
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(2)
+        self.title = QLabel(title, self)
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.view = _View("Waiting for the camera...", self)
+        self.view.setAccessibleName(title)
+        self.setToolTip(tip)
+        layout.addWidget(self.title)
+        layout.addWidget(self.view, 1)
+
+
+class LiveWindow(QWidget):
+    recording_ready = Signal(object, object, object)   # Path, (rest start, end) s | None, {"patient", "visit"}
+
+    def __init__(self, parent: QWidget | None = None, *, settings: QSettings | None = None, models_loader=None,
+                 folder: Path | None = None, source: camera_source.QtFrameSource | None = None, audio_factory=None):
+        """``models_loader``: a callable returning app.model_set.Models (run in a thread; default
+        Models.load). ``source``: a frame source to use instead of a camera (tests, demos).
+        ``audio_factory``: makes the sound source at Record (like camera_source.MicrophoneSource);
+        default the microphone with a camera, no sound with a given ``source``."""
+        super().__init__(parent)
+        self.setWindowFlag(Qt.WindowType.Window)
+        self.setWindowTitle(f"{APP_NAME} - Live exam")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+        self.prefs = Prefs(settings)
+        self.folder = folder or self.prefs.live_folder or default_live_folder()
+        self.source: camera_source.QtFrameSource | None = None
+        self.frozen = False
+        self.frames_seen = 0
+        self.pane_updates = 0
+        self.handle_ms: collections.deque[float] = collections.deque(maxlen=600)   # frame in -> panes set
+        self.last_recording: tuple[Path, tuple[float, float] | None, dict] | None = None
+        self._models = None
+        self._models_error = ""
+        self._marks: LatestLandmarks | None = None
+        self._marks_size: tuple[int, int] | None = None
+        self._cameras: dict[str, camera_source.CameraInfo] = {}
+        self._buffers: MirrorPair | None = None
+        self._writer: RecorderThread | None = None
+        self._rec_t0: float | None = None          # source time of the recording's first frame
+        self._rec_last = 0.0                       # recording clock of its last frame
+        self._rest_mark: float | None = None
+        self._rec_wall0: float | None = None       # perf_counter at the recording's first frame (the sound's clock)
+        self._write_failure_said = False
+        self._audio_factory = audio_factory
+        self._file_source = source is not None
+        self._mic = None
+        self.sound_note = ""                       # why a recording has no sound ("" = it has)
+        self._closed = False
+        self._build()
+        self._load_models(models_loader)
+        camera_source.application().aboutToQuit.connect(self.shutdown)   # quitting while recording keeps the recording
+        if source is not None:
+            self.set_source(source)
+        else:
+            from PySide6.QtMultimedia import QMediaDevices
+
+            self._devices = QMediaDevices(self)
+            self._devices.videoInputsChanged.connect(self.refresh_cameras)
+            self.refresh_cameras()
+            if camera_source.MicrophoneSource.available() and camera_source.microphone_permission() == "undetermined":
+                camera_source.request_microphone_permission(self)    # asked now, answered before Record
+        self._update_controls()
+
+    # =========================================================================================
+    # building
+    def _build(self) -> None:
+        root = QVBoxLayout(self)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Camera:", self))
+        self.camera_combo = QComboBox(self)
+        self.camera_combo.setMinimumContentsLength(18)
+        self.camera_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.camera_combo.setToolTip("The camera to examine with (remembered for next time)")
+        self.camera_combo.activated.connect(self._camera_chosen)
+        top.addWidget(self.camera_combo)
+        self.subject_fields = SubjectFields(self.prefs.s, self)
+        for edit in self.subject_fields.edits.values():
+            edit.setToolTip("Recorded in the report and summary of this exam's recording (Enter: done)")
+            edit.returnPressed.connect(self.setFocus)    # back to the window, where Space freezes
+        top.addWidget(self.subject_fields)
+        top.addStretch(1)
+        self.folder_label = QLabel(self)
+        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        top.addWidget(self.folder_label)
+        self.folder_button = QPushButton("Change...", self)
+        self.folder_button.setToolTip("Choose the folder the recordings go to (their outputs follow the main "
+                                      "window's Output choice)")
+        self.folder_button.clicked.connect(self.choose_folder)
+        top.addWidget(self.folder_button)
+        root.addLayout(top)
+
+        self.notice = QLabel(self)       # no camera, permission refused, model problems: said here, not in a popup
+        self.notice.setWordWrap(True)
+        self.notice.setObjectName("liveNotice")
+        self.notice.hide()
+        root.addWidget(self.notice)
+
+        panes = QHBoxLayout()
+        self.panes: dict[str, _Pane] = {}
+        for key, title, tip in LIVE_PANES:
+            self.panes[key] = _Pane(title, tip, self)
+            panes.addWidget(self.panes[key], 1)
+        root.addLayout(panes, 1)
+
+        bottom = QHBoxLayout()
+        self.record_button = QPushButton(self)
+        self.record_button.clicked.connect(self.toggle_recording)
+        self.rest_button = QPushButton("Capture rest", self)
+        self.rest_button.clicked.connect(self.capture_rest)
+        self.freeze_button = QPushButton("Freeze", self)
+        self.freeze_button.setCheckable(True)
+        self.freeze_button.toggled.connect(self.set_frozen)
+        for b in (self.record_button, self.rest_button, self.freeze_button):
+            b.setMinimumHeight(int(self.fontMetrics().height() * 2.2))
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)     # Space is Freeze, never "press the focused button"
+            bottom.addWidget(b)
+        self.status_label = QLabel(self)
+        # long texts must not widen the window (the panes would jump): they are cut, the notice says more
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        bottom.addWidget(self.status_label, 1)
+        self.landmark_label = QLabel("Landmarks: loading the models...", self)
+        self.landmark_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        bottom.addWidget(self.landmark_label)
+        root.addLayout(bottom)
+
+        self.record_action = self._shortcut("Ctrl+R", self.toggle_recording)
+        self.rest_action = self._shortcut("Ctrl+M", self.capture_rest)
+        self.freeze_action = self._shortcut("Space", self._space)
+        self.record_button.setToolTip("Start recording (Ctrl+R); press again to stop: the recording is then "
+                                      "queued for processing in the main window")
+        self.rest_button.setToolTip(f"Mark the rest: the {REST_SECONDS:g} s from now, while the face is relaxed, "
+                                    "are the measures' rest (Ctrl+M; while recording)")
+        self.freeze_button.setToolTip("Hold the panes still to look at them (Space); the recording continues")
+        self._show_folder()
+        # the window, not the patient field, has the focus: Space must freeze, not type a space
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.resize(1200, 560)
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.setFocus()
+
+    def _space(self) -> None:
+        if self.freeze_button.isEnabled():       # nothing to freeze without a picture
+            self.freeze_button.toggle()
+
+    def _shortcut(self, key: str, slot) -> QAction:
+        a = QAction(self)
+        a.setShortcut(QKeySequence(key))
+        a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        a.triggered.connect(slot)
+        self.addAction(a)
+        return a
+
+    def _show_folder(self) -> None:
+        self.folder_label.setText(f"Recordings go to: {self.folder}")
+        self.folder_label.setToolTip(str(self.folder))
+
+    def _no_picture(self, why: str) -> None:
+        for pane in self.panes.values():
+            pane.view.set_image(None)
+            pane.view.set_placeholder(why)
+
+    def say(self, text: str, level: str = "warning") -> None:
+        """A message that stays until the next one (or until it is cleared with ""); "warning" for
+        what stops the exam (no camera, permission), "info" for what went well."""
+        colours = NOTICE_STYLE[level]
+        self.notice.setStyleSheet(f"QLabel#liveNotice {{ {colours} padding: 6px; border-radius: 4px; }}")
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    # =========================================================================================
+    # models
+    def _load_models(self, loader) -> None:
+        # The thread only sets a Python attribute and a timer of the window picks it up: a signal
+        # emitted from the thread after the window was deleted would reach freed memory.
+        self._loaded: tuple | None = None
+
+        def work():
+            try:
+                if loader is not None:
+                    models = loader()
+                else:
+                    from app.model_set import Models
+
+                    models = Models.load(threads=2)    # two: the display and the encoder need the rest
+                self._loaded = (models, "")
+            except Exception as exc:  # noqa: BLE001 - said in the window; the exam works without
+                self._loaded = (None, str(exc))
+
+        self._models_timer = QTimer(self)
+        self._models_timer.setInterval(50)
+        self._models_timer.timeout.connect(self._take_models)
+        self._models_timer.start()
+        threading.Thread(target=work, name="facemirror-live-models", daemon=True).start()
+
+    def _take_models(self) -> None:
+        if self._loaded is None:
+            return
+        self._models_timer.stop()
+        if self._closed:
+            return
+        models, error = self._loaded
+        self._models, self._models_error = models, error
+        if models is None:
+            self.landmark_label.setText("Landmarks: none (midline = picture centre)")
+            self.landmark_label.setToolTip(f"The models could not be loaded: {error}. The recording is not "
+                                           "affected; its processing says the same.")
+        else:
+            self.landmark_label.setText("Landmarks: 5-point mode (coarse midline)" if models.coarse
+                                        else "Landmarks: STAR 98-point")
+
+    @property
+    def landmark_runs(self) -> int:
+        return self._marks.runs if self._marks is not None else 0
+
+    # =========================================================================================
+    # cameras
+    def refresh_cameras(self) -> None:
+        """Fill the camera list (also when a camera is plugged in or out) and open the remembered one."""
+        cameras = camera_source.list_cameras()
+        current = self.camera_combo.currentData()
+        self.camera_combo.blockSignals(True)
+        self.camera_combo.clear()
+        for cam in cameras:
+            self.camera_combo.addItem(cam.name, cam.id)
+        self.camera_combo.blockSignals(False)
+        self._cameras = {c.id: c for c in cameras}
+        if self._writer is not None and isinstance(self.source, camera_source.CameraSource):
+            # never another camera in the middle of a recording (one picture size per file)
+            recording_id = self.source.info.id
+            if recording_id in self._cameras:
+                self.camera_combo.setCurrentIndex(self.camera_combo.findData(recording_id))
+            else:
+                self.say("The camera was disconnected. Press Stop to keep the recording so far; "
+                         "then choose a camera to go on.")
+            self._update_controls()
+            return
+        if not cameras:
+            if not isinstance(self.source, camera_source.PushedFileSource):
+                self._stop_source()
+                self.say(camera_source.NO_CAMERA_MESSAGE)
+                self._no_picture("No camera (see above)")
+            self._update_controls()
+            return
+        wanted = current if current in self._cameras else self.prefs.camera
+        if wanted not in self._cameras:
+            wanted = next((c.id for c in cameras if c.device is not None and c.device.isDefault()), cameras[0].id)
+        self.camera_combo.setCurrentIndex(self.camera_combo.findData(wanted))
+        if not isinstance(self.source, camera_source.CameraSource) or self.source.info.id != wanted:
+            self.open_camera(self._cameras[wanted])
+        self._update_controls()
+
+    def _camera_chosen(self, index: int) -> None:
+        camera_id = self.camera_combo.itemData(index)
+        if camera_id is None:
+            return
+        self.prefs.camera = camera_id
+        self.prefs.sync()
+        if not isinstance(self.source, camera_source.CameraSource) or self.source.info.id != camera_id:
+            self.open_camera(self._cameras[camera_id])
+
+    def open_camera(self, info: camera_source.CameraInfo) -> None:
+        permission = camera_source.camera_permission()
+        if permission == "denied":
+            self._stop_source()
+            self.say(camera_source.DENIED_MESSAGE)
+            self._no_picture("The camera is not allowed (see above)")
+            return
+        if permission == "undetermined":
+            self.say("Waiting for permission to use the camera (answer the system's question)...")
+            camera_source.request_camera_permission(
+                self, lambda granted: self.open_camera(info) if granted else self.say(camera_source.DENIED_MESSAGE))
+            return
+        self.set_source(camera_source.CameraSource(info, self))
+
+    # =========================================================================================
+    # frames
+    def set_source(self, source: camera_source.QtFrameSource) -> None:
+        self._stop_source()
+        if isinstance(source, camera_source.PushedFileSource):
+            # the list names what is shown, so a demo is never taken for a camera
+            self.camera_combo.clear()
+            path = getattr(source.source, "path", None)
+            self.camera_combo.addItem(f"File: {path.name}" if path else "Synthetic test picture")
+        self.source = source
+        source.frame.connect(self._on_frame)
+        source.failed.connect(self._on_source_failed)
+        self.say("")
+        for pane in self.panes.values():
+            pane.view.set_placeholder("Waiting for the camera...")
+        source.start()
+        self._update_controls()
+
+    def _stop_source(self) -> None:
+        if self.source is None:
+            return
+        src, self.source = self.source, None
+        src.frame.disconnect(self._on_frame)
+        src.failed.disconnect(self._on_source_failed)
+        src.stop()
+        src.deleteLater()
+
+    def _on_source_failed(self, text: str) -> None:
+        self.say(text + (" The recording so far is kept: press Stop to hand it over." if self._writer else ""))
+
+    def _on_frame(self, image: np.ndarray, t: float) -> None:
+        arrived = time.perf_counter()
+        self.frames_seen += 1
+        h, w = image.shape[:2]
+        if self._models is not None and (self._marks is None or self._marks_size != (w, h)):
+            if self._marks is not None:
+                self._marks.stop()
+            fps = self.source.fps if self.source is not None else camera_source.DEFAULT_FPS
+            self._marks, self._marks_size = LatestLandmarks(self._models, (w, h), fps), (w, h)
+        if self._marks is not None:
+            self._marks.offer(self.frames_seen, image, t)        # never waits for the model
+        if self._writer is not None:
+            if self._rec_t0 is None:
+                self._rec_t0, self._rec_wall0 = t, arrived
+            self._rec_last = t - self._rec_t0
+            self._writer.write(image, self._rec_last)           # every frame, on the recording's clock
+            self._show_status()
+        if self.frozen:
+            return
+        line = self._marks.line if self._marks is not None else Midline.vertical((w, h))
+        points = self._marks.points if self._marks is not None else None
+        # the panes are drawn at the size they are shown, not the camera's: a 720p or 1080p frame
+        # mirrored, annotated and copied three times at full size costs the display its frame rate
+        scale = self._display_scale(w, h)
+        if scale < 1.0:
+            interpolation = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR    # area: no aliasing at 1080p
+            image = cv2.resize(image, (int(round(w * scale)), int(round(h * scale))), interpolation=interpolation)
+            line = Midline.from_theta_rho(line.theta, line.rho * scale, (line.ref[0] * scale, line.ref[1] * scale))
+            points = None if points is None else np.asarray(points) * scale
+        if self._buffers is None or self._buffers.left.shape != image.shape:
+            self._buffers = MirrorPair(np.empty_like(image), np.empty_like(image))
+        pair = mirror_both(image, line, out=self._buffers)
+        self.panes["camera"].view.set_image(bgr_to_qimage(annotate_frame(image, midline=line, landmarks=points)))
+        self.panes["left"].view.set_image(bgr_to_qimage(pair.left))
+        self.panes["right"].view.set_image(bgr_to_qimage(pair.right))
+        self.pane_updates += 1
+        self.handle_ms.append((time.perf_counter() - arrived) * 1000.0)
+        if self._marks is not None and self._marks.error is not None and self.frames_seen % 30 == 0:
+            self.landmark_label.setText("Landmarks: failed (midline held)")
+            self.landmark_label.setToolTip(f"{type(self._marks.error).__name__}: {self._marks.error}")
+
+    def _display_scale(self, w: int, h: int) -> float:
+        """The frame's scale for the panes: the pixels a pane shows (HiDPI included), in steps of
+        64 px so that resizing the window does not re-make the buffers at every pixel."""
+        view = self.panes["camera"].view
+        shown_w = min(view.width(), view.height() * w / h) * view.devicePixelRatioF()
+        need = max(DISPLAY_MIN_WIDTH, int(np.ceil(shown_w / 64.0)) * 64)
+        return min(1.0, need / w)
+
+    # =========================================================================================
+    # freeze, rest, record
+    def set_frozen(self, frozen: bool) -> None:
+        self.frozen = bool(frozen)
+        if self.freeze_button.isChecked() != self.frozen:
+            self.freeze_button.setChecked(self.frozen)
+        self.freeze_button.setText("Frozen: press Space to go on" if self.frozen else "Freeze")
+        for pane in self.panes.values():
+            pane.title.setStyleSheet("color: #1d5fbf;" if self.frozen else "")
+        self.panes["camera"].title.setText("Camera (FROZEN)" if self.frozen else "Camera")
+        self._show_status()
+
+    @property
+    def recording(self) -> bool:
+        return self._writer is not None
+
+    def toggle_recording(self) -> None:
+        if self._writer is None:
+            self.start_recording()
+        else:
+            self.stop_recording()
+
+    def _new_recording_path(self) -> Path:
+        stem = f"exam_{datetime.datetime.now():%Y-%m-%d_%H%M%S}"
+        path, n = self.folder / f"{stem}.mp4", 2
+        while path.exists() or path.with_name(path.stem + ".recording.mp4").exists():
+            path, n = self.folder / f"{stem}_{n}.mp4", n + 1
+        return path
+
+    def start_recording(self) -> bool:
+        if self._writer is not None:
+            return True
+        if self.source is None or self.source.size is None:
+            self.say("Nothing to record yet: no picture from the camera.")
+            return False
+        mic, self.sound_note = self._open_microphone()
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._writer = RecorderThread(self._new_recording_path(), self.source.size, self.source.fps,
+                                          audio=(mic.rate, mic.channels) if mic is not None else None)
+        except Exception as exc:  # noqa: BLE001 - a folder that cannot be written, an encoder missing
+            self.say(f"Cannot record into {self.folder}: {exc}. Choose another folder (Change...).")
+            return False
+        logs.note_private(self._writer.final)
+        self._rec_t0, self._rec_wall0, self._rec_last, self._rest_mark = None, None, 0.0, None
+        self._write_failure_said = False
+        self.say("")
+        if mic is not None:
+            self._mic = mic
+            mic.chunk.connect(self._on_audio)
+            mic.start()
+        elif camera_source.MIC_SETTINGS_PATH in self.sound_note:
+            self.say("Recording without sound: FaceMirror may not use the microphone. Allow it in "
+                     f"{camera_source.MIC_SETTINGS_PATH} for the next recording.")
+        self._update_controls()
+        self._show_status()
+        return True
+
+    def _open_microphone(self):
+        """(sound source or None, why there is no sound)."""
+        try:
+            if self._audio_factory is not None:
+                return self._audio_factory(), ""
+            if self._file_source:
+                return None, "no sound (file source)"
+            if not camera_source.MicrophoneSource.available():
+                return None, "no sound: no microphone"
+            if camera_source.microphone_permission() != "granted":
+                return None, f"no sound: microphone not allowed ({camera_source.MIC_SETTINGS_PATH})"
+            return camera_source.MicrophoneSource(self), ""
+        except Exception as exc:  # noqa: BLE001 - the video is recorded all the same
+            log.warning("microphone not opened: %s", exc)
+            return None, f"no sound: the microphone could not be opened ({exc})"
+
+    def _on_audio(self, pcm: np.ndarray, t_wall: float) -> None:
+        if self._writer is not None and self._rec_wall0 is not None:
+            self._writer.write_audio(pcm, t_wall - self._rec_wall0)
+
+    def _stop_microphone(self) -> None:
+        mic, self._mic = self._mic, None
+        if mic is not None:
+            mic.chunk.disconnect(self._on_audio)
+            mic.stop()
+            mic.deleteLater()
+
+    def capture_rest(self) -> None:
+        if self._writer is None or self._rec_t0 is None:
+            self.say("Capture rest works while recording: press Record first.")
+            return
+        self._rest_mark = self._rec_last
+        self.say("")
+        self._show_status()
+
+    def stop_recording(self) -> Path | None:
+        """Finish the recording and hand it over (``recording_ready``). Returns its path, None if
+        nothing could be handed over (the reason is said in the window)."""
+        if self._writer is None:
+            return None
+        self._stop_microphone()
+        writer, self._writer = self._writer, None
+        self._update_controls()
+        if writer.frames == 0 and writer.backlog == 0 and self._rec_t0 is None:
+            writer.close_partial().unlink(missing_ok=True)
+            self.say("Nothing was recorded (no frame arrived).")
+            self._show_status()
+            return None
+        try:
+            path = writer.finish()
+        except Exception as exc:  # noqa: BLE001 - the partial file is kept and named
+            self.say(f"The recording could not be finished ({exc}). What was recorded is kept as {writer.partial}.")
+            self._show_status()
+            return None
+        rest = rest_window(self._rest_mark, self._rec_last)
+        subject = self.subject_fields.current()
+        if any(subject.values()):
+            logs.note_private_words(*subject.values())
+            self.subject_fields.remember()
+        self.last_recording = (path, rest, subject)
+        note = f"Saved {path.name} ({_clock(self._rec_last)}, {self.sound_note or 'with sound'})"
+        if self._rest_mark is not None and rest is None:
+            note += "; the rest capture was too close to Stop and is not used (the rest is found automatically)"
+        elif rest is not None:
+            note += f"; rest {rest[0]:.1f}-{rest[1]:.1f} s"
+        self.say(note + ". It is queued in the main window: press Start there to process it.", "info")
+        self._show_status()
+        self.recording_ready.emit(path, rest, subject)
+        return path
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the live recordings", str(self.folder))
+        if folder:
+            self.folder = Path(folder)
+            self.prefs.live_folder = self.folder
+            self.prefs.sync()
+            self._show_folder()
+
+    def _show_status(self) -> None:
+        if self._writer is None:
+            self.status_label.setText("Frozen (not recording)" if self.frozen else "Not recording")
+            return
+        parts = [f"\u25cf REC {_clock(self._rec_last)}", self.sound_note or "with sound"]
+        if self._rest_mark is not None:
+            left = self._rest_mark + REST_SECONDS - self._rec_last
+            parts.append(f"rest marked at {_clock(self._rest_mark)}" + (f": hold still {left:.1f} s" if left > 0 else ""))
+        if self.frozen:
+            parts.append("panes frozen, still recording")
+        fps = self.source.fps if self.source is not None else camera_source.DEFAULT_FPS
+        if self._writer.backlog > 2 * fps:
+            # the encoder is slower than the camera: frames wait in memory (none is lost); said so
+            # that a clinician on a slow machine stops before the memory runs out
+            parts.append(f"saving {self._writer.backlog / fps:.0f} s behind")
+        if self._writer.error is not None and not self._write_failure_said:
+            self._write_failure_said = True
+            self.say(f"The recording cannot be written ({self._writer.error}). Press Stop: what was written "
+                     "so far is kept.")
+        self.status_label.setText("  \u00b7  ".join(parts))
+        self.status_label.setStyleSheet("color: #c0392b; font-weight: bold;")
+
+    def _update_controls(self) -> None:
+        rec = self._writer is not None
+        self.record_button.setText("\u25a0 Stop" if rec else "\u25cf Record")
+        self.record_button.setEnabled(self.source is not None or rec)
+        self.rest_button.setEnabled(rec)
+        self.freeze_button.setEnabled(self.source is not None or self.frozen)
+        self.camera_combo.setEnabled(not rec and self.camera_combo.count() > 0)  # one size per recording
+        self.folder_button.setEnabled(not rec)
+        if not rec:
+            self.status_label.setStyleSheet("")
+            self._show_status()
+
+    # =========================================================================================
+    # closing
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Finish (and hand over) a recording, stop the camera and the landmark thread. Idempotent."""
+        if self._closed:
+            return
+        if self._writer is not None:
+            self.stop_recording()
+        self._closed = True
+        self._models_timer.stop()
+        self._stop_source()
+        if self._marks is not None:
+            self._marks.stop()
+            self._marks = None
+        self._models = self._loaded = None     # ONNX sessions freed now, not by the collector at exit
+        try:
+            camera_source.application().aboutToQuit.disconnect(self.shutdown)
+        except (RuntimeError, TypeError):
+            pass
+        self.prefs.sync()
+

@@ -1,0 +1,368 @@
+"""The live exam window (offscreen), the camera replaced by a file-backed source: a synthetic
+moving picture (app.live.sources.SyntheticSource) pushed through QVideoFrameInput into the same
+capture session -> video sink path a camera uses. Models: the installed ones (5-point detector
+mode where STAR is absent), as tests/test_live.py."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QObject, Qt, Signal  # noqa: E402
+
+from app.gui import camera_source  # noqa: E402
+from app.gui.camera_source import CameraInfo, PushedFileSource, QtFrameSource  # noqa: E402
+from app.live.sources import SyntheticSource  # noqa: E402
+from app.model_set import Models  # noqa: E402
+
+FPS = 30.0
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(isolated_qsettings):
+    """QSettings go to a temporary folder (tests/conftest.py)."""
+
+
+@pytest.fixture(scope="module")
+def models():
+    return Models.load(threads=1)
+
+
+def _window(qtbot, models, tmp_path, seconds=2.0, source=True, **kw):
+    from app.gui.live_window import LiveWindow
+
+    src = PushedFileSource(SyntheticSource((320, 240), fps=FPS, seconds=seconds)) if source else None
+    w = LiveWindow(models_loader=lambda: models, folder=tmp_path / "live", source=src, **kw)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w._models is not None, timeout=20000)
+    return w
+
+
+def _decoded_times(path: Path) -> list[float]:
+    with av.open(str(path)) as c:
+        return [float(f.time) for f in c.decode(video=0)]
+
+
+def test_panes_update_at_the_sources_rate_with_the_file_backed_source(qtbot, models, tmp_path):
+    w = _window(qtbot, models, tmp_path, seconds=1.0)
+    qtbot.waitUntil(lambda: w.frames_seen == 30, timeout=10000)
+    assert w.pane_updates == 30
+    assert all(not p.view.image().isNull() for p in w.panes.values())
+    assert w.panes["camera"].view.image().size() == w.panes["left"].view.image().size()
+    assert "File" in w.camera_combo.currentText() or "Synthetic" in w.camera_combo.currentText()
+    qtbot.waitUntil(lambda: w.landmark_runs > 0, timeout=10000)
+
+
+def test_frames_are_never_queued_behind_a_slow_landmark_model(qtbot, models, tmp_path, monkeypatch):
+    from app.live import landmarks
+
+    real = landmarks.LatestLandmarks.__init__
+
+    def slow_init(self, *a, **kw):
+        real(self, *a, **kw)
+        analyze = self.analyzer.analyze
+
+        def slow(frame):
+            time.sleep(0.25)            # a model far slower than the camera
+            return analyze(frame)
+        self.analyzer.analyze = slow
+    monkeypatch.setattr(landmarks.LatestLandmarks, "__init__", slow_init)
+    w = _window(qtbot, models, tmp_path, seconds=2.0)
+    started = time.perf_counter()
+    qtbot.waitUntil(lambda: w.frames_seen == 60, timeout=10000)
+    elapsed = time.perf_counter() - started
+    assert w.pane_updates == 60                       # every frame shown ...
+    assert w.landmark_runs <= 10                      # ... while the model saw only the newest ones
+    assert elapsed < 3.5                              # no backlog: the frames came at the camera's pace
+    assert np.percentile(list(w.handle_ms), 95) < 50  # and the display never waited for the model
+
+
+def test_recording_keeps_every_frame_and_stop_hands_it_over_with_the_rest(qtbot, models, tmp_path):
+    w = _window(qtbot, models, tmp_path, seconds=3.0)
+    qtbot.waitUntil(lambda: w.frames_seen >= 3, timeout=10000)
+    assert not w.rest_button.isEnabled()
+    assert w.start_recording()
+    first = w.frames_seen + 1
+    qtbot.waitUntil(lambda: w.frames_seen >= first + 15, timeout=10000)
+    w.capture_rest()
+    marked = w._rest_mark
+    qtbot.waitUntil(lambda: w.frames_seen == 90, timeout=10000)       # the source's last frame
+    with qtbot.waitSignal(w.recording_ready, timeout=10000) as got:
+        w.toggle_recording()                                          # Stop
+    path, rest, subject = got.args
+    assert path.exists() and path.suffix == ".mp4" and not path.with_name(path.stem + ".recording.mp4").exists()
+    times = np.array(_decoded_times(path))
+    assert len(times) == 90 - first + 1                               # every frame since Record
+    assert np.allclose(times - times[0], np.arange(len(times)) / FPS, atol=0.002)   # with its own time
+    assert times[0] == pytest.approx(0.0, abs=0.002)                  # the recording's clock starts at 0
+    assert rest == (pytest.approx(marked, abs=1e-3), pytest.approx(marked + 1.5, abs=1e-3))
+    assert subject == {"patient": None, "visit": None}
+    assert w.last_recording[0] == path and "Saved" in w.notice.text()
+
+
+def test_closing_the_window_while_recording_leaves_a_playable_file(qtbot, models, tmp_path):
+    w = _window(qtbot, models, tmp_path, seconds=3.0)
+    qtbot.waitUntil(lambda: w.frames_seen >= 3, timeout=10000)
+    w.start_recording()
+    qtbot.waitUntil(lambda: w.frames_seen >= 30, timeout=10000)
+    with qtbot.waitSignal(w.recording_ready, timeout=10000):
+        w.close()
+    files = sorted((tmp_path / "live").iterdir())
+    assert len(files) == 1 and files[0].name.endswith(".mp4") and ".recording" not in files[0].name
+    assert len(_decoded_times(files[0])) >= 25
+
+
+def test_freeze_stops_the_panes_but_not_the_recording(qtbot, models, tmp_path):
+    w = _window(qtbot, models, tmp_path, seconds=3.0)
+    qtbot.waitUntil(lambda: w.frames_seen >= 3, timeout=10000)
+    w.start_recording()
+    first = w.frames_seen + 1
+    qtbot.keyClick(w, Qt.Key.Key_Space)                     # Space freezes
+    assert w.frozen and w.freeze_button.isChecked()
+    shown, seen = w.pane_updates, w.frames_seen
+    qtbot.waitUntil(lambda: w.frames_seen >= seen + 20, timeout=10000)
+    assert w.pane_updates == shown
+    assert "frozen" in w.status_label.text().lower() and "REC" in w.status_label.text()
+    qtbot.keyClick(w, Qt.Key.Key_Space)
+    assert not w.frozen
+    qtbot.waitUntil(lambda: w.pane_updates > shown + 5, timeout=10000)
+    qtbot.waitUntil(lambda: w.frames_seen == 90, timeout=10000)
+    path = w.stop_recording()
+    assert len(_decoded_times(path)) == 90 - first + 1     # frozen or not, every frame was recorded
+
+
+class FakeCamera(QtFrameSource):
+    """Stands in for CameraSource (no camera on the test machine): remembers which was opened."""
+
+    opened: list[str] = []
+
+    def __init__(self, info: CameraInfo, parent: QObject | None = None):
+        super().__init__(parent)
+        self.info = info
+
+    def start(self) -> None:
+        FakeCamera.opened.append(self.info.id)
+
+    def stop(self) -> None:
+        pass
+
+
+def _fake_cameras(monkeypatch, cameras, permission="granted"):
+    FakeCamera.opened = []
+    monkeypatch.setattr(camera_source, "list_cameras", lambda: list(cameras))
+    monkeypatch.setattr(camera_source, "CameraSource", FakeCamera)
+    monkeypatch.setattr(camera_source, "camera_permission", lambda: permission)
+
+
+def test_the_chosen_camera_is_remembered(qtbot, models, tmp_path, monkeypatch):
+    _fake_cameras(monkeypatch, [CameraInfo("cam-a", "FaceTime HD Camera"), CameraInfo("cam-b", "USB Camera")])
+    w = _window(qtbot, models, tmp_path, source=False)
+    assert FakeCamera.opened == ["cam-a"] and w.camera_combo.currentText() == "FaceTime HD Camera"
+    w.camera_combo.setCurrentIndex(1)
+    w.camera_combo.activated.emit(1)                      # as when the clinician picks it
+    assert FakeCamera.opened[-1] == "cam-b"
+    w.close()
+    again = _window(qtbot, models, tmp_path, source=False)
+    assert again.camera_combo.currentText() == "USB Camera" and FakeCamera.opened[-1] == "cam-b"
+
+
+def test_no_camera_is_said_clearly(qtbot, models, tmp_path, monkeypatch):
+    _fake_cameras(monkeypatch, [])
+    w = _window(qtbot, models, tmp_path, source=False)
+    assert w.notice.isVisible() and "No camera found" in w.notice.text()
+    assert not w.record_button.isEnabled()
+
+
+def test_a_refused_camera_permission_names_the_system_settings_path(qtbot, models, tmp_path, monkeypatch):
+    _fake_cameras(monkeypatch, [CameraInfo("cam-a", "FaceTime HD Camera")], permission="denied")
+    w = _window(qtbot, models, tmp_path, source=False)
+    assert "System Settings > Privacy & Security > Camera" in w.notice.text()
+    assert FakeCamera.opened == [] and not w.record_button.isEnabled()
+
+
+def test_a_camera_error_after_refusal_says_where_to_allow_it(qtbot, monkeypatch):
+    from PySide6.QtMultimedia import QCamera
+
+    src = camera_source.CameraSource(CameraInfo("x", "Cam"))     # no device here: a default QCamera
+    messages: list[str] = []
+    src.failed.connect(messages.append)
+    monkeypatch.setattr(camera_source, "camera_permission", lambda: "denied")
+    src.camera.errorOccurred.emit(QCamera.Error.CameraError, "access denied")
+    assert messages and "Privacy & Security > Camera" in messages[0]
+    monkeypatch.setattr(camera_source, "camera_permission", lambda: "granted")
+    src.camera.errorOccurred.emit(QCamera.Error.CameraError, "device lost")
+    assert "'Cam' stopped: device lost" in messages[1]
+
+
+def test_the_main_window_queues_a_live_recording_with_its_rest_and_subject(qtbot, tmp_path, monkeypatch):
+    from tests.conftest import open_window
+
+    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(tmp_path / "weights"))   # no models: nothing starts
+    w = open_window(qtbot, show=False)
+    assert w.live_action in w.file_menu.actions() and w.live_action.text() == "Live exam..."
+    video = tmp_path / "exam_2026-12-03_101500.mp4"
+    video.write_bytes(b"")
+    assert w.add_recording(video, (1.0, 2.5), {"patient": "P-7", "visit": "V2"})
+    job = w.model.jobs[-1]
+    assert job.path == video and job.rest == (1.0, 2.5) and job.subject == {"patient": "P-7", "visit": "V2"}
+    settings = w._settings(job)
+    assert settings.rest == (1.0, 2.5) and settings.patient == "P-7" and settings.visit == "V2"
+    assert w._settings(None).rest is None
+    assert not w.add_recording(video, None, {})           # already waiting: not twice
+    w.open_live_exam()                                      # no camera on this machine: said in the window
+    live = w.live_window
+    assert live.isVisible() and "No camera found" in live.notice.text()
+    live.close()
+    assert live.is_closed
+
+
+def test_the_camera_format_favours_a_smooth_720p_over_a_slow_4k():
+    from app.gui.camera_source import choose_format
+
+    formats = [(3840, 2160, 30, False), (1920, 1080, 15, False), (1280, 720, 30, True), (1280, 720, 30, False),
+               (640, 480, 30, False)]
+    assert choose_format(formats) == 3
+    assert choose_format([(640, 480, 15, False), (320, 240, 30, False)]) == 1   # smooth before sharp
+    assert choose_format([]) is None
+
+
+class ToneSource(QObject):
+    """Stands in for the microphone (none on the test machine): a 440 Hz tone in 0.1 s chunks,
+    each stamped with the perf_counter time of its first sample, as MicrophoneSource does."""
+
+    chunk = Signal(object, float)
+    rate, channels = 48000, 1
+
+    def start(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self._n, self._t0 = 0, time.perf_counter()
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._emit)
+        self._timer.start(100)
+
+    def _emit(self) -> None:
+        n = int((time.perf_counter() - self._t0) * self.rate) - self._n
+        pcm = (np.sin(2 * np.pi * 440 * np.arange(self._n, self._n + n) / self.rate) * 8000).astype(np.int16)
+        self.chunk.emit(pcm.reshape(-1, 1), self._t0 + self._n / self.rate)
+        self._n += n
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+
+def test_the_recording_has_the_sound_of_the_microphone_in_step(qtbot, models, tmp_path):
+    w = _window(qtbot, models, tmp_path, seconds=3.0, audio_factory=ToneSource)
+    qtbot.waitUntil(lambda: w.frames_seen >= 3, timeout=10000)
+    w.start_recording()
+    assert "with sound" in w.status_label.text() or w.frames_seen < 5
+    qtbot.waitUntil(lambda: w.frames_seen == 90, timeout=10000)
+    path = w.stop_recording()
+    with av.open(str(path)) as c:
+        video_s = float(c.streams.video[0].duration * c.streams.video[0].time_base)
+        samples = sum(f.samples for f in c.decode(audio=0))
+    assert abs(samples / 48000 - video_s) < 0.25          # the sound lasts as long as the pictures
+    assert "with sound" in w.notice.text()
+
+
+def test_a_file_source_records_without_sound_and_says_so(qtbot, models, tmp_path):
+    w = _window(qtbot, models, tmp_path, seconds=1.0)
+    qtbot.waitUntil(lambda: w.frames_seen >= 3, timeout=10000)
+    w.start_recording()
+    qtbot.waitUntil(lambda: w.frames_seen == 30, timeout=10000)
+    path = w.stop_recording()
+    with av.open(str(path)) as c:
+        assert not c.streams.audio
+    assert "no sound" in w.notice.text()
+
+
+def test_microphone_pcm_of_any_sample_format_becomes_int16():
+    from PySide6.QtMultimedia import QAudioFormat
+
+    from app.gui.camera_source import pcm_to_int16
+
+    F = QAudioFormat.SampleFormat
+    floats = np.array([0.0, 0.5, -1.0, 1.0], np.float32)
+    assert pcm_to_int16(floats.tobytes(), F.Float, 1)[:, 0].tolist() == [0, 16383, -32767, 32767]
+    stereo = np.array([1, 2, 3, 4, 5], np.int16)            # a torn last frame is left out
+    assert pcm_to_int16(stereo.tobytes(), F.Int16, 2).tolist() == [[1, 2], [3, 4]]
+
+
+def test_a_camera_unplugged_while_recording_is_said_and_never_replaced_mid_file(qtbot, models, tmp_path, monkeypatch):
+    cams = [CameraInfo("cam-a", "USB Camera"), CameraInfo("cam-b", "FaceTime HD Camera")]
+    _fake_cameras(monkeypatch, cams)
+    w = _window(qtbot, models, tmp_path, source=False)
+    w.source.frame.emit(np.zeros((240, 320, 3), np.uint8), 0.0)    # (the fake camera's first frame)
+    w.source.size = (320, 240)
+    assert w.start_recording()
+    cams.pop(0)                                                    # cam-a unplugged
+    w.refresh_cameras()
+    assert FakeCamera.opened == ["cam-a"]                          # cam-b not opened mid-recording
+    assert "disconnected" in w.notice.text() and "Stop" in w.notice.text()
+    w.source.frame.emit(np.zeros((240, 320, 3), np.uint8), 1 / 30)
+    assert w.stop_recording() is not None
+
+
+QUIT_OR_CRASH = """
+import os, sys
+sys.path.insert(0, {repo!r})
+from pathlib import Path
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from app.gui.camera_source import PushedFileSource
+from app.gui.live_window import LiveWindow
+from app.live.sources import SyntheticSource
+w = LiveWindow(models_loader=lambda: None, folder=Path({folder!r}),
+               source=PushedFileSource(SyntheticSource((320, 240), fps=30.0, seconds=10.0)))
+w.show()
+QTimer.singleShot(300, w.start_recording)
+if {crash!r}:
+    QTimer.singleShot(2800, lambda: os._exit(9))       # a hard crash: no clean-up of any kind
+else:
+    QTimer.singleShot(2800, app.quit)                  # Quit (menu, Cmd+Q) while recording
+app.exec()
+"""
+
+
+@pytest.mark.parametrize("crash", [False, True])
+def test_quit_or_crash_while_recording_leaves_a_playable_file(tmp_path, crash):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    folder = tmp_path / "live"
+    script = QUIT_OR_CRASH.format(repo=str(REPO), folder=str(folder), crash=crash)
+    p = subprocess.run([sys.executable, "-c", script], timeout=120, capture_output=True, text=True)
+    files = sorted(folder.iterdir())
+    assert len(files) == 1, (p.returncode, p.stderr[-2000:])
+    if crash:
+        assert p.returncode == 9 and files[0].name.endswith(".recording.mp4")
+        assert len(_decoded_times(files[0])) >= 30          # all but (at most) the last second
+    else:
+        assert p.returncode == 0 and ".recording" not in files[0].name    # finished, complete
+        assert len(_decoded_times(files[0])) >= 60
+
+
+def test_a_large_camera_picture_is_drawn_at_the_panes_size(qtbot, models, tmp_path):
+    w = _window(qtbot, models, tmp_path, seconds=0.5)
+    assert w._display_scale(1920, 1080) < 0.75 and w._display_scale(320, 240) == 1.0
+
+
+def test_a_recording_that_cannot_be_written_is_said_at_once_and_stop_keeps_the_part(qtbot, models, tmp_path):
+    w = _window(qtbot, models, tmp_path, seconds=3.0)
+    qtbot.waitUntil(lambda: w.frames_seen >= 3, timeout=10000)
+    w.start_recording()
+    qtbot.waitUntil(lambda: w._writer is not None and w._writer.frames >= 10, timeout=10000)
+    w._writer.error = OSError(28, "No space left on device")      # as the writer thread sets it
+    qtbot.waitUntil(lambda: "cannot be written" in w.notice.text(), timeout=5000)
+    assert w.stop_recording() is None
+    partial = list((tmp_path / "live").glob("*.recording.mp4"))
+    assert "kept as" in w.notice.text() and len(partial) == 1 and len(_decoded_times(partial[0])) >= 10
