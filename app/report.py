@@ -30,12 +30,6 @@ def timings(elapsed: float, frames: int, timer) -> dict:
             "thread_cpu_s": {k: round(v, 3) for k, v in timer.thread_cpu.items()}}
 
 
-def start_time_s(reader) -> float:
-    """The player's clock at the first frame: its pts in seconds (the CSV's time_ms counts from it)."""
-    pts0 = getattr(reader, "_pts0", 0) or 0
-    return round(float(pts0 * reader.time_base), 6)
-
-
 def face_facts(analyzer) -> dict:
     """Face size, the landmark-model check and scene cuts, for the verdict and the window."""
     px = np.asarray(analyzer.pupil_px, dtype=np.float64)
@@ -64,7 +58,7 @@ def build_report(*, started_at: str, models, settings: dict, reader, input_sha25
         "midline_method_used": METHOD_DESCRIPTIONS[method_used(settings["midline"], models.coarse)],
         "midline_choice_note": unhonoured_choice_note(settings["midline"], models.coarse),
         "input": {"file": str(reader.path), "sha256": input_sha256, "bytes": reader.path.stat().st_size,
-                  **jsonable(reader.info()), "start_time_s": start_time_s(reader),
+                  **jsonable(reader.info()),
                   "recorded_at": when, "recorded_at_source": when_source},
         "subject": subject or {"patient": settings.get("patient"), "visit": settings.get("visit")},
         "frames": {"processed": frames, "estimated_total": reader.frame_count_estimate,

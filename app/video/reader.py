@@ -423,6 +423,11 @@ class VideoReader:
         """The first frame (decoded when the file was opened), e.g. for a preview."""
         return self._preview
 
+    @property
+    def start_time_s(self) -> float:
+        """The player's clock at the first frame: its pts in seconds (the CSV's time_ms counts from it)."""
+        return round(float(getattr(self, "_pts0", 0) or 0) * float(self.time_base), 6)
+
     def info(self) -> dict:
         """JSON-able facts for the report's "input"."""
         return {
@@ -432,7 +437,7 @@ class VideoReader:
             "frame_count_estimate": self.frame_count_estimate, "duration_ms": self.duration_ms,
             # the player's clock at the first frame: every time_ms of the CSV plus this is what a
             # player shows (the outputs keep the input's frame times)
-            "start_time_s": round(float(getattr(self, "_pts0", 0) or 0) * float(self.time_base), 6),
+            "start_time_s": self.start_time_s,
             "rotation_deg": self.rotation_deg, "mirrored": self.mirrored, "hdr": self.hdr, "audio": self.audio,
             "frames_read": self.frames_read, "last_timestamp_ms": self.last_timestamp_ms,
             "ended_early": self.ended_early, "end_reason": self.end_reason,
