@@ -18,6 +18,13 @@ by 0.17; a cut to the same face mirrored, recoloured and shifted by 0.06 (the de
 places its points a little differently on the changed picture). ``CHANGE_IPD`` = 0.10 lies
 between the two. An expression held across the cut (a smile widens the mouth) can also exceed it,
 so the verdict says "probably another person" and asks to check, it does not decide.
+
+Only near-frontal faces are compared: a turned head shortens the pupil distance the proportions
+are divided by, so they grow without bound (a profile pose on the shared press clip gave a
+"change" of 17.9 pupil distances, meaningless as a fingerprint). A face whose nose tip lies more
+than ``FRONTAL_NOSE_OFFSET_IPD`` from the middle of the eyes, along the eye line, or whose eyes
+are implausibly close for its eyes-to-mouth distance (``MAX_EYES_TO_MOUTH_IPD``), has no
+proportions; a cut with no frontal face on one side is reported as not judged (None).
 """
 from __future__ import annotations
 
@@ -29,12 +36,20 @@ from app.engine.model_check import STAR_FOR_DETECTOR_5
 
 WINDOW = 10
 CHANGE_IPD = 0.10
+# the nose tip's offset along the eye line from the eyes' midpoint, in pupil distances: 0.03 and 0.12 on
+# the two shared portraits; 0.25 is about 12 deg of yaw (the nose tip ~1.2 pupil distances in front
+# of the eyes), the turn beyond which the verdict already counts a frame as turned
+FRONTAL_NOSE_OFFSET_IPD = 0.25
+# eyes-to-mouth in pupil distances: 1.0-1.2 on frontal faces; in a profile the detector's two eye
+# points fall almost together (7.7 on the press clip) while the nose can still sit between them
+MAX_EYES_TO_MOUTH_IPD = 2.0
 SCENE_CUT = "scene cut"
 FACE_CHANGE = "another face in the patient's place"   # app.engine.face_change: the box's content changed
 
 
 def face_proportions(points) -> np.ndarray | None:
-    """(mouth width, eyes-to-mouth, eyes-to-nose) / pupil distance from (5, 2) or (98, 2) points."""
+    """(mouth width, eyes-to-mouth, eyes-to-nose) / pupil distance from (5, 2) or (98, 2) points;
+    None for a face turned too far to compare (see FRONTAL_NOSE_OFFSET_IPD)."""
     p = np.asarray(points, dtype=np.float64)
     if p.shape[0] == 98:
         p = p[list(STAR_FOR_DETECTOR_5)]
@@ -42,6 +57,11 @@ def face_proportions(points) -> np.ndarray | None:
     if not np.isfinite(ipd) or ipd < 1e-6:
         return None
     eyes, mouth = (p[0] + p[1]) / 2, (p[3] + p[4]) / 2
+    along_eyes = (p[1] - p[0]) / ipd
+    if abs(float(np.dot(p[2] - eyes, along_eyes))) / ipd > FRONTAL_NOSE_OFFSET_IPD:
+        return None
+    if np.linalg.norm(mouth - eyes) / ipd > MAX_EYES_TO_MOUTH_IPD:
+        return None
     return np.array([np.linalg.norm(p[4] - p[3]), np.linalg.norm(mouth - eyes), np.linalg.norm(p[2] - eyes)]) / ipd
 
 
