@@ -26,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from app import cancel as cancel_signals
 from app import notices
@@ -99,19 +100,25 @@ def process_command(args, out=sys.stdout, err=sys.stderr) -> int:
         return cancel_signals.exit_code() if requested.is_set() else code
 
 
+class PlannedInput(NamedTuple):
+    """An input to process and the folder its outputs go to (a pair, so it unpacks as one)."""
+    video: Path
+    out_dir: Path
+
+
 @dataclass
 class Plan:
     """What a `process` run will do, the same for a plain run and a Ray run."""
     models: object                       # app.model_set.Models
     settings: object                     # app.pipeline.Settings
     run_notices: list[str]               # app.notices codes said once for the run, not on every row
-    jobs: list[tuple[Path, Path]]        # (input, output folder), this shard's, in input order
+    jobs: list[PlannedInput]             # this shard's, in input order
     rows: list[FileRow]                  # summary rows of inputs refused before anything starts
     labels: dict[Path, str]
     expected: resume_check.Expected | None   # --resume: what a finished set must have been made with
 
 
-def plan_jobs(args, out, err, shard: Shard | None = None) -> tuple[list[tuple[Path, Path]], list[FileRow]]:
+def plan_jobs(args, out, err, shard: Shard | None = None) -> tuple[list[PlannedInput], list[FileRow]]:
     """Inputs to process with their output folders, and rows for those refused before anything
     starts; with a shard, only its own of both (collisions are found over ALL inputs first, so
     every task of an array job refuses the same ones and no two tasks write the same outputs)."""
@@ -120,7 +127,7 @@ def plan_jobs(args, out, err, shard: Shard | None = None) -> tuple[list[tuple[Pa
         print(f"skipped {len(skipped)} FaceMirror output file{'s' if len(skipped) != 1 else ''} "
               "(outputs are never processed again)", file=out)
     out_root = Path(args.out) if args.out else None
-    jobs = [(inp.path, out_dir_for(inp, out_root)) for inp in found]
+    jobs = [PlannedInput(inp.path, out_dir_for(inp, out_root)) for inp in found]
     collisions = find_collisions(jobs)
     inputs: dict[Path, Input] = {inp.path: inp for inp in found}
 
@@ -134,7 +141,7 @@ def plan_jobs(args, out, err, shard: Shard | None = None) -> tuple[list[tuple[Pa
             print(f"not processed: {video}: {reason}", file=err)
             rows.append(FileRow(video, FAILED, f"not processed: {reason}"))
     total = len(jobs)
-    jobs = select([j for j in jobs if j[0] not in collisions], shard, lambda j: key(j[0]))
+    jobs = select([j for j in jobs if j.video not in collisions], shard, lambda j: key(j.video))
     if shard is not None:
         print(f"shard {shard}: {len(jobs)} of {total} input{'s' if total != 1 else ''}", file=out)
     return jobs, rows

@@ -265,10 +265,10 @@ def _cancel(ray, pending: list, refs: dict, jobs, plan, out, err) -> dict[int, F
         except ray.exceptions.RayError:         # cancelled (or its worker gone): nothing was published
             value = None
         if value is None or (value["status"] != SKIPPED and value["outcome"]["cancelled"]):
-            rows[i] = FileRow(jobs[i][0], CANCELLED, "cancelled; nothing was published")
+            rows[i] = FileRow(jobs[i].video, CANCELLED, "cancelled; nothing was published")
         else:
             rows[i] = _row(value, jobs[i], plan, out, err)
-    for folder in sorted({jobs[i][1] for i, r in rows.items() if r.status == CANCELLED}):
+    for folder in sorted({jobs[i].out_dir for i, r in rows.items() if r.status == CANCELLED}):
         note = _clean_after_kill(folder)
         if note:
             print(note, file=out)

@@ -443,16 +443,31 @@ class MainWindow(QMainWindow):
         """Add video files and folders; refuse anything else with a message. Returns rows added."""
         videos, refused = collect_videos(paths)
         finished, requeue, fresh = self._sort_known(videos)
-        added, duplicates = self.model.add_paths(fresh)
         subject = self.subject_fields.current()
+        added, duplicates = self._add_jobs(fresh, subject)
         if added and any(subject.values()):
             logs.note_private_words(*subject.values())
             self.subject_fields.remember()
+        again = self.model.retry([self.model.row_of(j.id) for j in requeue])
+        notes = self._added_notes(added, again, finished, duplicates)
+        if refused:
+            notes.append(refused_message(refused))
+        if notes:
+            self.message(". ".join(notes))
+        self._update_actions()
+        return len(added)
+
+    def _add_jobs(self, paths, subject: dict) -> tuple[list[Job], list[Path]]:
+        """Queue new files with their per-job settings (what they are added with: the patient and
+        visit; _settings(job) hands them to the pipeline), and have their durations read."""
+        added, duplicates = self.model.add_paths(paths)
         for job in added:
             job.subject = dict(subject)
-        again = self.model.retry([self.model.row_of(j.id) for j in requeue])
-        for job in added:
             self._request_probe.emit(ProbeRequest(job.id, job.path))
+        return added, duplicates
+
+    @staticmethod
+    def _added_notes(added: list[Job], again: list[Job], finished: list[Path], duplicates: list[Path]) -> list[str]:
         notes = []
         if added:
             notes.append(f"Added {len(added)} video{'s' if len(added) != 1 else ''}")
@@ -464,12 +479,7 @@ class MainWindow(QMainWindow):
                          + " already processed (see its row): select it and press Retry to process it again")
         if duplicates:
             notes.append(f"{len(duplicates)} already in the queue")
-        if refused:
-            notes.append(refused_message(refused))
-        if notes:
-            self.message(". ".join(notes))
-        self._update_actions()
-        return len(added)
+        return notes
 
     def _sort_known(self, videos) -> tuple[list[Path], list[Job], list[Path]]:
         """Split dropped videos: already finished (not added again: said so), failed or cancelled

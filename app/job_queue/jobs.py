@@ -57,7 +57,7 @@ class Job:
 
     @property
     def status_text(self) -> str:
-        if self.status in (Status.FAILED,) and self.message:
+        if self.status == Status.FAILED and self.message:
             return f"failed: {self.message}"
         if self.status == Status.DONE:
             level = self.level
