@@ -1,7 +1,7 @@
 """The ordered jobs and the run's state machine (Qt-free; the window's table observes it).
 
 States: IDLE --start()--> RUNNING --request_stop()--> STOPPING --end()--> IDLE; close() from any
-state --> CLOSED, for good (the window is going: nothing starts, late results change no count).
+state --> CLOSED, for good (the window is going: a late result is recorded on its row, nothing starts).
 A batch is one start() to its end(): its rows, counts and notices are counted only there, so a
 summary never mixes in rows finished by an earlier batch.
 """
@@ -41,7 +41,7 @@ class JobQueue:
         self._next_id = 1
         self.default_out_dir: Path | None = None    # None: beside each input
         self.on_change = on_change or (lambda job: None)   # a job's fields changed (the table repaints its row)
-        self.state = QueueState.IDLE
+        self._state = QueueState.IDLE
         self.current: Job | None = None
         self.cancel_event: threading.Event | None = None   # the current job's; set by stop and close
         self._batch_ids: set[int] = set()
@@ -151,6 +151,11 @@ class JobQueue:
 
     # --- the run ------------------------------------------------------------------------------
     @property
+    def state(self) -> QueueState:
+        """Changed only by start, request_stop, end and close (front ends read it)."""
+        return self._state
+
+    @property
     def running(self) -> bool:
         """A batch is under way (also while it stops)."""
         return self.state in (QueueState.RUNNING, QueueState.STOPPING)
@@ -170,9 +175,9 @@ class JobQueue:
 
     def start(self) -> bool:
         """Begin a batch over the waiting jobs; False when one runs, the queue is closed or nothing waits."""
-        if self.state is not QueueState.IDLE or self.next_waiting() is None:
+        if self._state is not QueueState.IDLE or self.next_waiting() is None:
             return False
-        self.state = QueueState.RUNNING
+        self._state = QueueState.RUNNING
         self._batch_ids = set()
         self._counts = dict.fromkeys(self._counts, 0)
         self.notices = []
@@ -227,15 +232,15 @@ class JobQueue:
     def request_stop(self) -> bool:
         """Stop the batch: the current job is cancelled (it leaves no output), nothing more starts.
         False when no batch runs or a stop was already requested."""
-        if self.state is not QueueState.RUNNING:
+        if self._state is not QueueState.RUNNING:
             return False
-        self.state = QueueState.STOPPING
+        self._state = QueueState.STOPPING
         self._cancel_current()
         return True
 
     def close(self) -> None:
         """For good: cancel the current job; nothing starts again."""
-        self.state = QueueState.CLOSED
+        self._state = QueueState.CLOSED
         self._cancel_current()
 
     def _cancel_current(self) -> None:
@@ -246,7 +251,7 @@ class JobQueue:
         """The batch is over (nothing more to start): back to IDLE, and what it did."""
         summary = self.summary()
         if not self.closed:
-            self.state = QueueState.IDLE
+            self._state = QueueState.IDLE
         self.current = None
         return summary
 
