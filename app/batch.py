@@ -10,7 +10,8 @@ removed from each output folder before it is written to, and the run says so.
 Studies at scale (docs/CLUSTER.md): `--shard I/N` takes only this shard's inputs
 (app/scale/shards.py); `--resume` skips inputs whose output set is finished and current
 (app/scale/resume.py) and replaces outdated sets. The Ray runner (app/cluster) uses the same
-planning (`prepare`), per-file lines (`report_outcome`) and summary (`summarize`).
+planning (`prepare`), per-file lines (`report_outcome`) and summary (`summarize`). The plain run
+goes through its inputs with app.job_queue's JobQueue, as the window does.
 
 Exit code 0 when every file succeeded (or was already done), 1 otherwise (each failure named), 2
 when nothing could start (no face detector model, bad arguments), 128 + the signal's number when a
@@ -25,8 +26,11 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from app import cancel as cancel_signals
+from app import notices
+from app.job_queue import BatchSummary, FileRow, Job, JobQueue, Status
 from app.outputs import (
     Input,
     clean_stale_files,
@@ -37,10 +41,9 @@ from app.outputs import (
 )
 from app.scale import resume as resume_check
 from app.scale.shards import Shard, ShardError, given_key, input_key, parse_shard, select
-from app.verdict import GOOD
 
-DONE, SKIPPED, FAILED, CANCELLED = "done", "skipped", "failed", "cancelled"
-SUCCEEDED = (DONE, SKIPPED)        # an input already finished (--resume) counts as succeeded
+# the row statuses of a run (str enum members: they print and compare as their words)
+DONE, SKIPPED, FAILED, CANCELLED = Status.DONE, Status.SKIPPED, Status.FAILED, Status.CANCELLED
 
 
 def _fmt_time(seconds: float | None) -> str:
@@ -97,19 +100,25 @@ def process_command(args, out=sys.stdout, err=sys.stderr) -> int:
         return cancel_signals.exit_code() if requested.is_set() else code
 
 
+class PlannedInput(NamedTuple):
+    """An input to process and the folder its outputs go to (a pair, so it unpacks as one)."""
+    video: Path
+    out_dir: Path
+
+
 @dataclass
 class Plan:
     """What a `process` run will do, the same for a plain run and a Ray run."""
     models: object                       # app.model_set.Models
     settings: object                     # app.pipeline.Settings
-    batch_warnings: set
-    jobs: list[tuple[Path, Path]]        # (input, output folder), this shard's, in input order
-    rows: list[tuple]                    # summary rows of inputs refused before anything starts
+    run_notices: list[str]               # app.notices codes said once for the run, not on every row
+    jobs: list[PlannedInput]             # this shard's, in input order
+    rows: list[FileRow]                  # summary rows of inputs refused before anything starts
     labels: dict[Path, str]
     expected: resume_check.Expected | None   # --resume: what a finished set must have been made with
 
 
-def plan_jobs(args, out, err, shard: Shard | None = None) -> tuple[list[tuple[Path, Path]], list[tuple]]:
+def plan_jobs(args, out, err, shard: Shard | None = None) -> tuple[list[PlannedInput], list[FileRow]]:
     """Inputs to process with their output folders, and rows for those refused before anything
     starts; with a shard, only its own of both (collisions are found over ALL inputs first, so
     every task of an array job refuses the same ones and no two tasks write the same outputs)."""
@@ -118,7 +127,7 @@ def plan_jobs(args, out, err, shard: Shard | None = None) -> tuple[list[tuple[Pa
         print(f"skipped {len(skipped)} FaceMirror output file{'s' if len(skipped) != 1 else ''} "
               "(outputs are never processed again)", file=out)
     out_root = Path(args.out) if args.out else None
-    jobs = [(inp.path, out_dir_for(inp, out_root)) for inp in found]
+    jobs = [PlannedInput(inp.path, out_dir_for(inp, out_root)) for inp in found]
     collisions = find_collisions(jobs)
     inputs: dict[Path, Input] = {inp.path: inp for inp in found}
 
@@ -126,13 +135,13 @@ def plan_jobs(args, out, err, shard: Shard | None = None) -> tuple[list[tuple[Pa
         inp = inputs.get(Path(path))
         return input_key(inp) if inp is not None else given_key(path)
 
-    rows = [(p, FAILED, reason, 0, 0.0, None) for p, reason in select(refused, shard, lambda r: key(r[0]))]
+    rows = [FileRow(p, FAILED, reason) for p, reason in select(refused, shard, lambda r: key(r[0]))]
     for video, reason in collisions.items():
         if shard is None or shard.takes(key(video)):
             print(f"not processed: {video}: {reason}", file=err)
-            rows.append((video, FAILED, f"not processed: {reason}", 0, 0.0, None))
+            rows.append(FileRow(video, FAILED, f"not processed: {reason}"))
     total = len(jobs)
-    jobs = select([j for j in jobs if j[0] not in collisions], shard, lambda j: key(j[0]))
+    jobs = select([j for j in jobs if j.video not in collisions], shard, lambda j: key(j.video))
     if shard is not None:
         print(f"shard {shard}: {len(jobs)} of {total} input{'s' if total != 1 else ''}", file=out)
     return jobs, rows
@@ -149,15 +158,13 @@ def _load_models(err, threads: int | None = None):
         return None
 
 
-def _warn_models(models, out, err) -> set:
-    """Say once the warnings that hold for every file; returns them (not repeated on each row)."""
-    from app import notices
-
+def _warn_models(models, out, err) -> list[str]:
+    """Say once the warnings that hold for every file; returns their codes (not repeated on each row)."""
     print(f"backend: {models.describe()}", file=out)
     codes = notices.for_models(models)
     for code in codes:
         print(f"WARNING: {notices.TEXT[code]}. {notices.ADVICE[code]}", file=err)
-    return {notices.TEXT[code] for code in codes}
+    return codes
 
 
 def prepare(args, cancel: threading.Event, out, err, threads: int | None = None) -> Plan | int:
@@ -182,7 +189,7 @@ def prepare(args, cancel: threading.Event, out, err, threads: int | None = None)
     if cancel.is_set():
         print("cancelled before processing started; nothing was written", file=err)
         return 1
-    batch_warnings = _warn_models(models, out, err)
+    run_notices = _warn_models(models, out, err)
     jobs, rows = plan_jobs(args, out, err, shard)
 
     from app.pipeline import Settings
@@ -194,7 +201,7 @@ def prepare(args, cancel: threading.Event, out, err, threads: int | None = None)
                         audio=not getattr(args, "no_audio", False), rest=rest, patient=patient, visit=visit,
                         subject_from_folders=bool(getattr(args, "subject_from_folders", False)))
     expected = resume_check.Expected.of(models, settings.as_dict()) if getattr(args, "resume", False) else None
-    return Plan(models=models, settings=settings, batch_warnings=batch_warnings, jobs=jobs, rows=rows,
+    return Plan(models=models, settings=settings, run_notices=run_notices, jobs=jobs, rows=rows,
                 labels=distinct_labels([v for v, _ in jobs]), expected=expected)
 
 
@@ -208,36 +215,54 @@ def _process(args, cancel: threading.Event, out, err) -> int:
     pipeline = Pipeline(plan.models, plan.settings)
     # --resume replaces an outdated set (other version, models, settings or input) as a whole
     replacing = Pipeline(plan.models, dataclasses.replace(plan.settings, overwrite=True))
+    queue = JobQueue()
+    for video, out_dir in plan.jobs:
+        queue.add(video, out_dir)
+    queue.start()
     rows = list(plan.rows)
     cleaned: set[Path] = set()
-    for i, (video, out_dir) in enumerate(plan.jobs, 1):
-        if cancel.is_set():
-            rows.append((video, CANCELLED, "not started", 0, 0.0, None))
-            continue
-        if out_dir not in cleaned:      # partial files of killed runs, before writing there (and before
-            cleaned.add(out_dir)        # --resume looks: a publish cut short is finished or undone first)
-            note = clean_stale_files(out_dir).message()
-            if note:
-                print(note, file=out)
-        print(f"[{i}/{len(plan.jobs)}] {plan.labels[video]} -> {out_dir}", file=out)
-        use = pipeline
-        if plan.expected is not None:
-            decision = resume_check.check(video, out_dir, plan.expected)
-            if decision.done:
-                rows.append(skipped_row(video, decision.report))
-                print(f"  already done: {decision.reason}", file=out)
-                continue
-            if decision.blocked:
-                print(f"  failed: {decision.reason}", file=err)
-                rows.append((video, FAILED, decision.reason, 0, 0.0, None))
-                continue
-            if decision.outputs_exist:
-                print(f"  redoing: {decision.reason}; the earlier outputs are replaced", file=out)
-                use = replacing
-        rows.append(_run_one(use, video, out_dir, cancel, plan.batch_warnings, out, err))
+    while (job := _next_job(queue, cancel)) is not None:
+        row = _run_job(job, queue.row_of(job.id) + 1, plan, (pipeline, replacing), cancel, cleaned, out, err)
+        queue.finish(job.id, row.status, message=row.note)
+        rows.append(row)
+    rows += [FileRow(job.path, CANCELLED, "not started") for job in queue.waiting()]   # a signal stopped the run
+    queue.end()
     if not rows:
         return nothing_to_do(args, out, err)
     return summarize(rows, out)
+
+
+def _next_job(queue: JobQueue, cancel: threading.Event) -> Job | None:
+    """The next input, or None when all ran or a signal cancelled the run (the rest never starts)."""
+    if cancel.is_set():
+        queue.request_stop()
+    return queue.next_job()
+
+
+def _run_job(job: Job, number: int, plan: Plan, pipelines: tuple, cancel: threading.Event, cleaned: set[Path],
+             out, err) -> FileRow:
+    """One input: its folder cleaned of killed runs' partial files, --resume's decision, then the run."""
+    video, out_dir = job.path, job.out_dir
+    assert out_dir is not None                  # fixed by the plan
+    if out_dir not in cleaned:      # partial files of killed runs, before writing there (and before
+        cleaned.add(out_dir)        # --resume looks: a publish cut short is finished or undone first)
+        note = clean_stale_files(out_dir).message()
+        if note:
+            print(note, file=out)
+    print(f"[{number}/{len(plan.jobs)}] {plan.labels[video]} -> {out_dir}", file=out)
+    use, replacing = pipelines
+    if plan.expected is not None:
+        decision = resume_check.check(video, out_dir, plan.expected)
+        if decision.done:
+            print(f"  already done: {decision.reason}", file=out)
+            return skipped_row(video, decision.report)
+        if decision.blocked:
+            print(f"  failed: {decision.reason}", file=err)
+            return FileRow(video, FAILED, decision.reason)
+        if decision.outputs_exist:
+            print(f"  redoing: {decision.reason}; the earlier outputs are replaced", file=out)
+            use = replacing
+    return _run_one(use, video, out_dir, cancel, out, err)
 
 
 def nothing_to_do(args, out, err) -> int:
@@ -265,12 +290,12 @@ def _rest_window(args, err):
         return False
 
 
-def skipped_row(video: Path, report: dict) -> tuple:
+def skipped_row(video: Path, report: dict) -> FileRow:
     """Summary row of an input whose finished set was kept (--resume): its verdict and frames."""
     verdict = (report.get("verdict") or {}) if isinstance(report.get("verdict"), dict) else {}
     frames = (report.get("frames") or {}).get("processed") if isinstance(report.get("frames"), dict) else 0
     fps = (report.get("timings") or {}).get("fps") if isinstance(report.get("timings"), dict) else 0.0
-    return (Path(video), SKIPPED, "already done", int(frames or 0), float(fps or 0.0), verdict.get("level"))
+    return FileRow(Path(video), SKIPPED, "already done", int(frames or 0), float(fps or 0.0), verdict.get("level"))
 
 
 def outcome_of(result) -> dict:
@@ -283,55 +308,48 @@ def outcome_of(result) -> dict:
             "frames": int(result.frames), "fps": float(result.fps)}
 
 
-def report_outcome(video: Path, outcome: dict, batch_warnings: set, out, err) -> tuple:
-    """Print one finished file's warnings, verdict or error; return its summary row."""
+def report_outcome(video: Path, outcome: dict, out, err) -> FileRow:
+    """Print one finished file's warnings, verdict or error; return its summary row. The run's
+    notices (said once at the start) are left out by app.notices, which knows their words."""
     if outcome["ok"]:
-        own = [w for w in outcome["warnings"] if w not in batch_warnings]
+        own = notices.file_warnings(outcome["warnings"])
         for w in own:
             print(f"  warning: {w}", file=out)
         reasons = outcome["reasons"]
         own = [w for w in own if w not in reasons]      # the summary row says each fact once
         if reasons:
             print(f"  verdict: {outcome['verdict']}: " + "; ".join(reasons), file=out)
-        return (Path(video), DONE, "; ".join(reasons + own), outcome["frames"], outcome["fps"], outcome["verdict"])
+        return FileRow(Path(video), DONE, "; ".join(reasons + own), outcome["frames"], outcome["fps"], outcome["verdict"])
     status = CANCELLED if outcome["cancelled"] else FAILED
     error = outcome["error"]
     if outcome["outputs_exist"]:
         error += " Use --overwrite to replace them or --out to write elsewhere."
-    print(f"  {status}: {error}", file=err)
-    return (Path(video), status, error, outcome["frames"], 0.0, None)
+    print(f"  {status.value}: {error}", file=err)
+    return FileRow(Path(video), status, error, outcome["frames"])
 
 
-def _run_one(pipeline, video: Path, out_dir: Path, cancel, batch_warnings: set, out, err) -> tuple:
+def _run_one(pipeline, video: Path, out_dir: Path, cancel, out, err) -> FileRow:
     bar = _Bar(out)
     t0 = time.perf_counter()
     result = pipeline.process(video, out_dir, on_progress=bar, cancel=cancel)
     bar.done()
-    row = report_outcome(video, outcome_of(result), batch_warnings, out, err)
+    row = report_outcome(video, outcome_of(result), out, err)
     print(f"  {time.perf_counter() - t0:.1f} s", file=out)
     return row
 
 
-def summarize(rows: list[tuple], out) -> int:
-    """One line per input; the file column shows as much of the path as tells the inputs apart.
-    Returns the exit code: 0 when every input succeeded (or was already done), else 1."""
-    labels = distinct_labels([r[0] for r in rows])
-    width = max([len(labels[r[0]]) for r in rows] + [4])
-    vwidth = max([len(str(r[5] or "-")) for r in rows] + [7])
+def summarize(rows: list[FileRow], out) -> int:
+    """One line per input; the file column shows as much of the path as tells the inputs apart; then
+    the batch's summary line (app.job_queue.summary). Returns the exit code: 0 when every input
+    succeeded (or was already done), else 1."""
+    labels = distinct_labels([r.path for r in rows])
+    width = max([len(labels[r.path]) for r in rows] + [4])
+    vwidth = max([len(str(r.verdict or "-")) for r in rows] + [7])
     print(file=out)
     print(f"{'file':{width}s}  {'status':9s} {'verdict':{vwidth}s} {'frames':>6s} {'fps':>5s}  note", file=out)
-    for path, status, note, frames, fps, verdict in rows:
-        print(f"{labels[path]:{width}s}  {status:9s} {verdict or '-':{vwidth}s} {frames:6d} {fps:5.1f}  {note}",
-              file=out)
-    failures = [r for r in rows if r[1] not in SUCCEEDED]
-    not_good = sum(1 for r in rows if r[1] in SUCCEEDED and r[5] not in (None, GOOD))
-    skipped = sum(1 for r in rows if r[1] == SKIPPED)
-    flagged = f" ({not_good} not rated good: read the verdict before use)" if not_good else ""
-    kept = f", {skipped} of them already done earlier" if skipped else ""
-    named = ""
-    if failures:
-        shown = [labels[r[0]] for r in failures[:10]]
-        named = f"; not done: {', '.join(shown)}" + (f" and {len(failures) - 10} more" if len(failures) > 10 else "")
-    print(f"{len(rows) - len(failures)} of {len(rows)} succeeded{kept}{flagged}{named}", file=out)
-    return 0 if not failures else 1
-
+    for r in rows:
+        print(f"{labels[r.path]:{width}s}  {r.status.value:9s} {r.verdict or '-':{vwidth}s} {r.frames:6d} "
+              f"{r.fps:5.1f}  {r.note}", file=out)
+    summary = BatchSummary.of_rows(rows, labels)
+    print(summary.terminal_text(), file=out)
+    return 0 if summary.succeeded == summary.total else 1

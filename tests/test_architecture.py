@@ -12,7 +12,7 @@ from tests.conftest import REPO
 APP = REPO / "app"
 QT_FREE = ("app.engine", "app.video", "app.measures", "app.stages", "app.pipeline", "app.outputs",
            "app.report", "app.landmarks_csv", "app.model_set", "app.batch", "app.scale", "app.cluster",
-           "app.study_table", "app.followup", "app.live")
+           "app.study_table", "app.followup", "app.live", "app.job_queue")
 
 
 def _module_name(path: Path) -> str:

@@ -148,10 +148,16 @@ def test_deleted_remembered_output_folder_is_not_recreated(qtbot, tmp_path):
 
 
 def test_queue_summary_counts_only_this_batch(qtbot, tmp_path):
+    from app.gui.jobs import Status
+
     w = _window(qtbot)
     _finished_row(w, tmp_path, "earlier.mp4", level="not usable", reasons=["earlier batch"])
-    job, _ = _finished_row(w, tmp_path, "now.mp4", level="good")
-    w._running, w._batch_ids, w._batch = True, {job.id}, {"done": 1, "failed": 0, "cancelled": 0}
+    video = tmp_path / "now.mp4"
+    video.write_bytes(b"x")
+    w.model.add_paths([video])
+    assert w.queue.start()                     # this batch: only now.mp4 (nothing really runs)
+    job = w.queue.next_job()
+    w.queue.finish(job.id, Status.DONE, progress=1.0, verdict={"level": "good", "reasons": []})
     with qtbot.waitSignal(w.queue_finished, timeout=5000) as finished:
         w._finish_queue()
     assert "1 done" in finished.args[0] and "not rated good" not in finished.args[0]
@@ -159,13 +165,14 @@ def test_queue_summary_counts_only_this_batch(qtbot, tmp_path):
 
 def test_stop_and_quit_question_follows_the_queue(qtbot, tmp_path):
     from app.gui.jobs import Status
+    from app.gui.worker import JobFinished
 
     w = _window(qtbot)
     video = tmp_path / "running.mp4"
     video.write_bytes(b"x")
     (job,), _ = w.model.add_paths([video])
-    w.model.update_job(job.id, status=Status.PROCESSING)
-    w._running, w._current, w._batch_ids = True, job, {job.id}
+    assert w.queue.start() and w.queue.next_job() is job
+    assert job.status == Status.PROCESSING and w.is_running
     w._request_process.disconnect()            # nothing really runs: the row finishes below
     seen = {}
 
@@ -174,7 +181,7 @@ def test_stop_and_quit_question_follows_the_queue(qtbot, tmp_path):
         seen["before"] = box.text() + " " + box.informativeText()
         result = SimpleNamespace(ok=True, cancelled=False, warnings=[], outputs={},
                                  report={"verdict": {"level": "good", "reasons": []}})
-        w._on_job_finished(job.id, result)     # the file it asks about finishes
+        w._on_job_finished(JobFinished(job.id, result))     # the file it asks about finishes
         seen["after"] = box.text()
         seen["yes"] = box.button(QMessageBox.StandardButton.Yes).text()
         box.button(QMessageBox.StandardButton.Yes).click()

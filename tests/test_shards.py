@@ -61,7 +61,7 @@ def test_real_folders_are_split_without_gaps_or_overlaps(rels, count):
         for i in range(count):
             args = SimpleNamespace(inputs=[str(root)], out=str(Path(tmp) / "res"))
             jobs, rows = plan_jobs(args, io.StringIO(), io.StringIO(), Shard(i, count))
-            seen += [video for video, _ in jobs] + [row[0] for row in rows]
+            seen += [video for video, _ in jobs] + [row.path for row in rows]
         assert sorted(seen) == sorted(root / rel for rel in rels)
 
 

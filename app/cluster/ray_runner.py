@@ -36,6 +36,7 @@ from app import PRIVACY_ENV, __version__
 from app import cancel as cancel_signals
 from app import batch
 from app.batch import CANCELLED, DONE, FAILED, SKIPPED
+from app.job_queue import FileRow
 from app.outputs import clean_stale_files
 
 EXTRA_HINT = "pip install 'facemirror[cluster]' (in a source checkout: .venv/bin/pip install -e '.[cluster]')"
@@ -152,7 +153,7 @@ def _run(ray, args, cpus: int, retries: int, cancel: threading.Event, out, err) 
     try:
         if cancel.is_set():         # a signal while Ray was starting: submit nothing
             print("cancelled before processing started; nothing was written", file=err)
-            rows = [(video, CANCELLED, "not started", 0, 0.0, None) for video, _ in plan.jobs]
+            rows = [FileRow(video, CANCELLED, "not started") for video, _ in plan.jobs]
         else:
             rows = _dispatch(ray, plan, args, cpus, retries, cancel, out, err)
     finally:
@@ -173,7 +174,7 @@ def _fmt(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def _dispatch(ray, plan, args, cpus: int, retries: int, cancel: threading.Event, out, err) -> list[tuple]:
+def _dispatch(ray, plan, args, cpus: int, retries: int, cancel: threading.Event, out, err) -> list[FileRow]:
     from app.cluster.ray_task import run_video
 
     remote = ray.remote(run_video).options(num_cpus=cpus, max_retries=retries, retry_exceptions=False,
@@ -185,7 +186,7 @@ def _dispatch(ray, plan, args, cpus: int, retries: int, cancel: threading.Event,
     total_cpus = int(ray.cluster_resources().get("CPU", 0))
     print(f"Ray: {len(jobs)} video{'s' if len(jobs) != 1 else ''}, one task each ({cpus} CPU{'s' if cpus != 1 else ''}, "
           f"up to {retries} retries) on {total_cpus} CPUs", file=out)
-    rows: dict[int, tuple] = {}
+    rows: dict[int, FileRow] = {}
     pending = list(refs)
     t0 = last = time.perf_counter()
     while pending and not cancel.is_set():
@@ -210,7 +211,7 @@ def _dispatch(ray, plan, args, cpus: int, retries: int, cancel: threading.Event,
     return [rows[i] for i in range(len(jobs))]
 
 
-def _finish(ray, ref, job, plan, retries: int, out, err) -> tuple:
+def _finish(ray, ref, job, plan, retries: int, out, err) -> FileRow:
     """The finished task's lines (as a plain run prints them) and summary row."""
     video, out_dir = job
     label = plan.labels[video]
@@ -218,23 +219,23 @@ def _finish(ray, ref, job, plan, retries: int, out, err) -> tuple:
         value = ray.get(ref)
     except ray.exceptions.TaskCancelledError:
         print(f"{label}: cancelled", file=err)
-        return (video, CANCELLED, "cancelled", 0, 0.0, None)
+        return FileRow(video, CANCELLED, "cancelled")
     except ray.exceptions.WorkerCrashedError:
         clean_stale_files(out_dir)      # the dead workers' partial files, when they ran on this computer
         error = (f"the worker processing it died {retries + 1} time{'s' if retries else ''} (killed, or out of "
                  "memory?); nothing was published")
         print(f"{label}: failed: {error}", file=err)
-        return (video, FAILED, error, 0, 0.0, None)
+        return FileRow(video, FAILED, error)
     except ray.exceptions.RayError as exc:
         clean_stale_files(out_dir)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         error = f"the Ray task failed ({type(exc).__name__}{': ' + first if first else ''}); nothing was published"
         print(f"{label}: failed: {error}", file=err)
-        return (video, FAILED, error, 0, 0.0, None)
+        return FileRow(video, FAILED, error)
     return _row(value, job, plan, out, err)
 
 
-def _row(value: dict, job, plan, out, err) -> tuple:
+def _row(value: dict, job, plan, out, err) -> FileRow:
     video, out_dir = job
     label = plan.labels[video]
     if value.get("cleanup"):
@@ -243,20 +244,20 @@ def _row(value: dict, job, plan, out, err) -> tuple:
         print(f"{label}: already done ({value['host']}): {value['reason']}", file=out)
         return batch.skipped_row(video, value["report"])
     status = DONE if value["outcome"]["ok"] else FAILED
-    print(f"{label}: {status} on {value['host']} in {value['seconds']:.1f} s -> {out_dir}", file=out)
+    print(f"{label}: {status.value} on {value['host']} in {value['seconds']:.1f} s -> {out_dir}", file=out)
     if value.get("redo"):
         print(f"  redone: {value['redo']}; the earlier outputs were replaced", file=out)
-    return batch.report_outcome(video, value["outcome"], plan.batch_warnings, out, err)
+    return batch.report_outcome(video, value["outcome"], out, err)
 
 
-def _cancel(ray, pending: list, refs: dict, jobs, plan, out, err) -> dict[int, tuple]:
+def _cancel(ray, pending: list, refs: dict, jobs, plan, out, err) -> dict[int, FileRow]:
     """Cancel what has not finished (a running video's worker is killed), keep what finished in the
     meantime, and remove this computer's partial files of the killed tasks."""
     print(f"cancelling {len(pending)} unfinished task{'s' if len(pending) != 1 else ''} ...", file=err)
     for ref in pending:
         ray.cancel(ref, force=True)
     ray.wait(pending, num_returns=len(pending), timeout=30)
-    rows: dict[int, tuple] = {}
+    rows: dict[int, FileRow] = {}
     for ref in pending:
         i = refs[ref]
         try:
@@ -264,10 +265,10 @@ def _cancel(ray, pending: list, refs: dict, jobs, plan, out, err) -> dict[int, t
         except ray.exceptions.RayError:         # cancelled (or its worker gone): nothing was published
             value = None
         if value is None or (value["status"] != SKIPPED and value["outcome"]["cancelled"]):
-            rows[i] = (jobs[i][0], CANCELLED, "cancelled; nothing was published", 0, 0.0, None)
+            rows[i] = FileRow(jobs[i].video, CANCELLED, "cancelled; nothing was published")
         else:
             rows[i] = _row(value, jobs[i], plan, out, err)
-    for folder in sorted({jobs[i][1] for i, r in rows.items() if r[1] == CANCELLED}):
+    for folder in sorted({jobs[i].out_dir for i, r in rows.items() if r.status == CANCELLED}):
         note = _clean_after_kill(folder)
         if note:
             print(note, file=out)

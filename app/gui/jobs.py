@@ -1,15 +1,14 @@
-"""The queue's data, without Qt: jobs, which dropped paths are videos, durations, text for times.
+"""The window's queue helpers, without Qt: which dropped paths are videos, durations, text for times.
 
-Kept Qt-free so the rules (what is accepted, how ETAs add up) are testable on their own.
+Kept Qt-free so the rules (what is accepted, how ETAs add up) are testable on their own. The jobs
+themselves and their states are app.job_queue's (re-exported here for the window's modules).
 """
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from app import verdict
+from app.job_queue.jobs import Job, Status
 from app.outputs import VIDEO_EXTENSIONS, find_videos
 from app.stages.channel import STAGE_THREAD
 from app.stages.channel import WAIT_STAGES as PIPELINE_WAIT_STAGES
@@ -21,77 +20,8 @@ STAGE_ORDER = tuple(s for s in STAGE_THREAD if s not in PIPELINE_WAIT_STAGES and
 WAIT_STAGES = ("wait_input", "wait_output")
 STAGE_LABEL = {"star_pre": "STAR prep", "star_infer": "STAR", "wait_input": "inference",
                "wait_output": "writer"}
-
-
-class Status(str, enum.Enum):
-    WAITING = "waiting"
-    PROCESSING = "processing"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-@dataclass
-class Job:
-    id: int
-    path: Path
-    status: Status = Status.WAITING
-    frames: int | None = None          # estimate from the container
-    fps: float | None = None
-    duration_s: float | None = None
-    probed: bool = False
-    progress: float | None = 0.0       # 0..1; None while the total is unknown
-    frames_done: int = 0
-    message: str = ""                  # failure reason, or warnings of a finished file
-    out_dir: Path | None = None        # fixed when processing starts
-    outputs: dict = field(default_factory=dict)
-    verdict: dict | None = None        # the report's verdict (app.verdict) of a finished file
-    subject: dict = field(default_factory=dict)   # patient / visit the file was added with
-    rest: tuple[float, float] | None = None       # a live exam's rest capture (s), the measures' rest
-
-    @property
-    def level(self) -> str:
-        """The verdict level of a finished file: "good", "usable with warnings", "not usable", or
-        "unknown" (no verdict: never shown as good); "" for a file that has not finished."""
-        if self.status != Status.DONE:
-            return ""
-        return (self.verdict or {}).get("level") or verdict.UNKNOWN
-
-    @property
-    def reasons(self) -> list[str]:
-        """What the verdict found, then this file's own warnings not already said."""
-        reasons = list((self.verdict or {}).get("reasons") or [])
-        extra = [self.message] if self.message and self.message not in reasons else []
-        return reasons + extra
-
-    @property
-    def status_text(self) -> str:
-        if self.status in (Status.FAILED,) and self.message:
-            return f"failed: {self.message}"
-        if self.status == Status.DONE:
-            level = self.level
-            head = {verdict.GOOD: "done: good", verdict.WARNINGS: "done: usable with warnings",
-                    verdict.NOT_USABLE: "done: NOT USABLE"}.get(level, "done: no verdict")
-            reasons = self.reasons
-            return head + (f" - {'; '.join(reasons)}" if reasons else "")
-        return self.status.value
-
-    @property
-    def status_tooltip(self) -> str:
-        """Every reason on its own line, and what to do for a failed or cancelled file."""
-        if self.status == Status.DONE:
-            lines = [{verdict.GOOD: "Good: no problem found; the outputs can be used as they are.",
-                      verdict.WARNINGS: "Usable with warnings: check these before relying on the outputs:",
-                      verdict.NOT_USABLE: "NOT USABLE: do not use these outputs clinically:"}.get(
-                          self.level, "No verdict: this file's report has none; check it before use:")]
-            lines += [f"• {r}" for r in self.reasons]
-            lines += [f"(note: {n})" for n in (self.verdict or {}).get("notes") or []]
-            return "\n".join(lines)
-        if self.status == Status.FAILED:
-            return f"Failed: {self.message or 'unknown error'}\nSelect the row and press Retry to try again."
-        if self.status == Status.CANCELLED:
-            return "Cancelled: no output was written. Select the row and press Retry to process it."
-        return self.status.value
+__all__ = ["Job", "Status", "collect_videos", "format_duration", "format_stage_ms", "probe_video", "queue_eta",
+           "refused_message"]
 
 
 def supported_extensions_text() -> str:

@@ -6,7 +6,9 @@ status bar (backend, landmark model warning, version).
 
 Threads, all in one style (gui.background.BackgroundThread: a worker QObject in its own QThread,
 requests through queued signals): the PipelineWorker loads the models (Models.load) and runs the
-pipeline for one queued file at a time, cancelled through a threading.Event per file; a
+pipeline for one queued file at a time, cancelled through a threading.Event per file. The queue's
+state (jobs, what runs next, stop, the batch's counts, notices and summary) is app.job_queue's
+JobQueue: the window shows it and forwards the user's actions. A
 DurationProber reads the durations of added files; a model conversion runs in its own
 (model_convert.Conversion). Previews are polled from the worker on a timer. Closing the window
 while a file is processing asks "Stop processing and quit?"; quitting cancels the running file,
@@ -14,7 +16,6 @@ stops the threads in a fixed order (see background.py) and leaves no partial out
 """
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QSettings, QSize, Qt, QThread, QTimer, QUrl, Signal
@@ -23,7 +24,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComb
                                QHeaderView, QLabel, QMainWindow, QMenu, QMessageBox, QSplitter, QStyle, QTableView,
                                QToolBar, QVBoxLayout, QWidget)
 
-from app import __version__, APP_NAME, build_info, logs, notices, verdict
+from app import __version__, APP_NAME, build_info, logs, notices
 from app.engine.midline import DEFAULT_METHOD, FALLBACK_CHOICE_REASON, METHOD_LABELS, METHOD_TIPS
 from app.gui import file_open
 from app.gui.background import BackgroundThread
@@ -36,21 +37,23 @@ from app.gui.models_panel import ModelsPanel
 from app.gui.prefs import MIDLINE_METHODS, Prefs
 from app.gui.preview import PreviewStrip
 from app.gui.queue_model import (COL_DURATION, COL_FILE, COL_OUTPUT, COL_PROGRESS, COL_STATUS,
-                                 DurationProber, ProgressDelegate, QueueModel, StatusDelegate)
+                                 DurationProber, ProbeRequest, ProgressDelegate, Probed, QueueModel,
+                                 StatusDelegate)
 from app.gui.help_menu import install_help_menu
 from app.gui.compare_visits import COMPARE_FOLDER, CompareWorker, folders_for, patient_of
 from app.gui.subject_fields import SubjectFields
 from app.gui.symmetry_trace import SymmetryTrace
 from app.gui.throughput import ThroughputPanel
-from app.gui.worker import PipelineWorker, ProcessRequest
-from app.outputs import VIDEO_EXTENSIONS, find_collisions
+from app.gui.worker import JobFinished, JobProgress, PipelineWorker, ProcessRequest
+from app.job_queue import JobQueue, Notice, QueueState
+from app.job_queue.jobs import RETRYABLE
+from app.outputs import VIDEO_EXTENSIONS
 from app.pipeline import Settings
 
 MESSAGE_MS = 12000
 PREVIEW_MAX_SIDE = 480      # pixels of the previews made by the pipeline (downscaled there)
 PREVIEW_FPS = 20.0          # preview updates per second at most
 QUEUE_ROWS_SHOWN = 8        # queue rows always visible (issue 20: ~4 showed at 1280 x 800)
-RETRYABLE_DETAIL = (Status.DONE, Status.FAILED, Status.CANCELLED)   # rows whose status has reasons to read
 MIDLINE_LABELS = METHOD_LABELS     # the names live in app.engine.midline
 MIDLINE_TIPS = METHOD_TIPS
 MIDLINE_TOOLTIP = "How the facial midline is defined from the 98 STAR landmarks"
@@ -60,7 +63,7 @@ class MainWindow(QMainWindow):
     # requests to the worker (queued to its thread)
     _request_load = Signal()
     _request_process = Signal(object)     # worker.ProcessRequest
-    _request_probe = Signal(int, str)
+    _request_probe = Signal(object)       # queue_model.ProbeRequest
     _request_compare = Signal(object, object, str)
     # for observers (tests, accessibility tools)
     models_changed = Signal(object)
@@ -80,18 +83,9 @@ class MainWindow(QMainWindow):
         self.prefs = Prefs(settings)
         self.model_status = status or scan_model_files()
         self.models_known = False          # a load attempt has finished
-        self._running = False              # the queue is being worked through
-        self._stop_requested = False
-        self._closing = False
         self._comparing = False            # a compare page is being made (gui.compare_visits)
-        self._closed = False
-        self._current: Job | None = None
-        self._cancel: threading.Event | None = None
         self._conversion: Conversion | None = None
         self._close_after_conversion = False
-        self._batch = {"done": 0, "failed": 0, "cancelled": 0}
-        self._notices: list[str] = []      # said during this queue run; repeated in its summary
-        self._batch_ids: set[int] = set()  # the rows of this queue run (its summary counts only these)
         self._confirm_box: QMessageBox | None = None   # "Stop processing and quit?" while it is asked
         self._last_output_dir: Path | None = None
 
@@ -429,8 +423,13 @@ class MainWindow(QMainWindow):
         return self.midline_combo.currentData() or MIDLINE_METHODS[0]
 
     @property
+    def queue(self) -> JobQueue:
+        """The jobs and the run's state (the table shows the same queue)."""
+        return self.model.queue
+
+    @property
     def is_running(self) -> bool:
-        return self._running
+        return self.queue.running
 
     @property
     def worker_thread(self) -> QThread:
@@ -446,16 +445,32 @@ class MainWindow(QMainWindow):
         """Add video files and folders; refuse anything else with a message. Returns rows added."""
         videos, refused = collect_videos(paths)
         finished, requeue, fresh = self._sort_known(videos)
-        added, duplicates = self.model.add_paths(fresh)
         subject = self.subject_fields.current()
+        added, duplicates = self._add_jobs(fresh, subject)
         if added and any(subject.values()):
             logs.note_private_words(*subject.values())
             self.subject_fields.remember()
-        for job in added:
-            job.subject = dict(subject)
         again = self.model.retry([self.model.row_of(j.id) for j in requeue])
+        notes = self._added_notes(added, again, finished, duplicates)
+        if refused:
+            notes.append(refused_message(refused))
+        if notes:
+            self.message(". ".join(notes))
+        self._update_actions()
+        return len(added)
+
+    def _add_jobs(self, paths, subject: dict, rest: tuple[float, float] | None = None) -> tuple[list[Job], list[Path]]:
+        """Queue new files with their per-job settings (what they are added with: the patient and
+        visit, a live exam's rest; _settings(job) hands them to the pipeline), and have their
+        durations read."""
+        added, duplicates = self.model.add_paths(paths)
         for job in added:
-            self._request_probe.emit(job.id, str(job.path))
+            job.subject, job.rest = dict(subject), rest
+            self._request_probe.emit(ProbeRequest(job.id, job.path))
+        return added, duplicates
+
+    @staticmethod
+    def _added_notes(added: list[Job], again: list[Job], finished: list[Path], duplicates: list[Path]) -> list[str]:
         notes = []
         if added:
             notes.append(f"Added {len(added)} video{'s' if len(added) != 1 else ''}")
@@ -467,12 +482,7 @@ class MainWindow(QMainWindow):
                          + " already processed (see its row): select it and press Retry to process it again")
         if duplicates:
             notes.append(f"{len(duplicates)} already in the queue")
-        if refused:
-            notes.append(refused_message(refused))
-        if notes:
-            self.message(". ".join(notes))
-        self._update_actions()
-        return len(added)
+        return notes
 
     def open_live_exam(self) -> None:
         from app.gui.live_window import LiveWindow
@@ -488,12 +498,9 @@ class MainWindow(QMainWindow):
 
     def add_recording(self, path, rest=None, subject=None) -> bool:
         """A live exam's recording, queued like a dropped file with its own rest window and subject."""
-        if self._closing:
+        if self.queue.closed:
             return False        # quitting: the recording stays on disk, complete
-        added, _ = self.model.add_paths([Path(path)])
-        for job in added:
-            job.rest, job.subject = rest, dict(subject or {})
-            self._request_probe.emit(job.id, str(job.path))
+        added, _ = self._add_jobs([Path(path)], dict(subject or {}), rest)
         self.message(f"Live recording {Path(path).name} queued: press Start to process it" if added
                      else f"{Path(path).name} is already in the queue")
         self._update_actions()
@@ -521,7 +528,7 @@ class MainWindow(QMainWindow):
             return
         replace = "replacing" if self.overwrite_box.isChecked() else "keeping"
         self.message(f"{len(again)} file{'s' if len(again) != 1 else ''} queued again ({replace} existing outputs)"
-                     + ("" if self._running else ": press Start"))
+                     + ("" if self.queue.running else ": press Start"))
         self._update_actions()
 
     def _ask_videos(self) -> list[str]:
@@ -545,9 +552,8 @@ class MainWindow(QMainWindow):
             self.prefs.last_input_folder = folder
             self.add_paths([folder])
 
-    def _on_probed(self, job_id: int, info) -> None:
-        frames, fps, duration = info
-        self.model.update_job(job_id, frames=frames, fps=fps, duration_s=duration, probed=True)
+    def _on_probed(self, info: Probed) -> None:
+        self.model.update_job(info.job_id, frames=info.frames, fps=info.fps, duration_s=info.duration_s, probed=True)
 
     # drag and drop anywhere on the window
     @staticmethod
@@ -661,7 +667,7 @@ class MainWindow(QMainWindow):
 
     def _on_compared(self, page: str, problem: str) -> None:
         self._comparing = False
-        if self._closing:
+        if self.queue.closed:
             return
         self._update_actions()
         if not page:
@@ -698,7 +704,7 @@ class MainWindow(QMainWindow):
             return
         rows = self.selected_rows()
         job = self.model.job_at(rows[0]) if len(rows) == 1 else None
-        text = job.status_tooltip if job is not None and job.status in RETRYABLE_DETAIL else ""
+        text = job.status_tooltip if job is not None and job.status in RETRYABLE else ""   # reasons to read
         self.details_label.setText(f"{self.model.label(job)}: {text}" if text else "")
         if self.details_label.isVisible() != bool(text):
             self.details_label.setVisible(bool(text))
@@ -708,8 +714,8 @@ class MainWindow(QMainWindow):
         rows = self.selected_rows()
         if rows:
             folder = self.model.out_dir_for(self.model.job_at(rows[0]))
-        elif self._current is not None:
-            folder = self.model.out_dir_for(self._current)
+        elif self.queue.current is not None:
+            folder = self.model.out_dir_for(self.queue.current)
         else:
             folder = self.output_folder or self._last_output_dir
         if folder is None:
@@ -752,7 +758,7 @@ class MainWindow(QMainWindow):
         self.midline_note_action.setVisible(coarse)
 
     def _on_models_ready(self, status: ModelStatus) -> None:
-        if self._closing:
+        if self.queue.closed:
             return
         self.models_known = True
         self._show_model_status(status)
@@ -770,7 +776,7 @@ class MainWindow(QMainWindow):
         if not status_info.converter_available():
             self.message(converter_missing_hint(), 30000)
             return
-        if self._running or self._conversion is not None:
+        if self.queue.running or self._conversion is not None:
             self.message("Wait until processing (or the running conversion) has finished")
             return
         checkpoint = self._ask_checkpoint(key)
@@ -799,14 +805,10 @@ class MainWindow(QMainWindow):
             self.message(f"Conversion failed: {message}")
         self._update_actions()
 
-    @property
-    def is_converting(self) -> bool:
-        return self._conversion is not None
-
     # =========================================================================================
-    # processing
+    # processing: the queue (app.job_queue) decides; the window says it and feeds the worker
     def start(self) -> None:
-        if self._running or self._closing:
+        if self.queue.running or self.queue.closed:
             return
         if not self.model_status.can_process:
             self.message("Cannot start: the face detector model is not installed (see the models panel)"
@@ -815,34 +817,17 @@ class MainWindow(QMainWindow):
         if self._conversion is not None:
             self.message("Cannot start while a model is being converted")
             return
-        if self.model.next_waiting() is None:
+        if not self.queue.start():      # refuses colliding outputs before anything starts
             self.message("Nothing to process: add videos first (drop them on the window or Ctrl+O)")
             return
-        self._running = True
-        self._stop_requested = False
-        self._batch = {"done": 0, "failed": 0, "cancelled": 0}
-        self._notices = []
-        self._batch_ids = set()
-        self._refuse_collisions()
         self.models_panel.set_busy(True)
         self._update_actions()
         self._preview_timer.start()
         self._start_next()
 
-    def _refuse_collisions(self) -> None:
-        """Before anything starts: waiting files whose outputs would meet those of another file in
-        the queue (same name, same output folder) fail with the reason; none of them is preferred."""
-        waiting = [j for j in self.model.jobs if j.status == Status.WAITING]
-        again = {j.path.resolve() for j in waiting}        # the same file once more replaces its own outputs
-        jobs = waiting + [j for j in self.model.jobs if j.status == Status.DONE and j.path.resolve() not in again]
-        clashes = find_collisions([(j.path, self.model.out_dir_for(j)) for j in jobs])
-        for job in jobs:
-            if job.status == Status.WAITING and job.path in clashes:
-                self.model.update_job(job.id, status=Status.FAILED, message=f"not processed: {clashes[job.path]}")
-                self._batch["failed"] += 1
-                self._batch_ids.add(job.id)
-
     def _settings(self, job=None) -> Settings:
+        """The one place that turns a job (what it was added with) and the window's options into
+        the pipeline's Settings."""
         # 5-point mode: the choice is disabled and cannot apply; send the default so the result
         # does not repeat the window's own explanation as a warning
         midline = DEFAULT_METHOD if self.five_point_mode else self.midline
@@ -853,103 +838,80 @@ class MainWindow(QMainWindow):
                         patient=subject.get("patient"), visit=subject.get("visit"))
 
     def _start_next(self) -> None:
-        job = None if self._stop_requested else self.model.next_waiting()
+        job = self.queue.next_job()
         if job is None:
             self._finish_queue()
             return
-        out_dir = self.model.out_dir_for(job)
-        self._cancel = threading.Event()
-        self._current = job
-        self._batch_ids.add(job.id)
-        self.model.update_job(job.id, status=Status.PROCESSING, out_dir=out_dir, frames_done=0,
-                              progress=0.0 if job.frames else None, message="")
-        n_done = sum(self._batch.values())
+        n_done = self.queue.finished_in_batch
         self.preview.clear()
         self.trace.clear()
         self.throughput.start_file(self.model.label(job), n_done + 1, n_done + 1 + len(self.model.waiting(after=job)))
-        self._request_process.emit(ProcessRequest(job.id, job.path, out_dir, self._settings(job), self._cancel))
+        self._request_process.emit(ProcessRequest(job.id, job.path, self.model.out_dir_for(job), self._settings(job),
+                                                  self.queue.cancel_event))
 
-    def _on_notice(self, text: str) -> None:
-        self._notices.append(text)
-        self.message(text, 30000)
+    def _on_notice(self, notice: Notice) -> None:
+        self.queue.note(notice.code, notice.text)
+        self.message(notice.text, 30000)
 
-    def _on_progress(self, job_id: int, p) -> None:
-        if self._current is None or job_id != self._current.id or self._closing:
+    def _on_progress(self, update: JobProgress) -> None:
+        if not self.queue.is_current(update.job_id) or self.queue.closed:
             return
+        p = update.progress
         frac = min(1.0, p.frames_done / p.frames_total) if p.frames_total else None
-        self.model.update_job(job_id, frames_done=p.frames_done, progress=frac)
-        eta, partial = queue_eta(p.eta_s, self.model.waiting(after=self._current), p.fps)
+        self.model.update_job(update.job_id, frames_done=p.frames_done, progress=frac)
+        eta, partial = queue_eta(p.eta_s, self.model.waiting(after=self.queue.current), p.fps)
         self.throughput.update_progress(p, eta, partial)
 
     def _poll_preview(self) -> None:
-        if self._closing or self._worker is None:
+        if self.queue.closed or self._worker is None:
             return
         images = self._worker.take_preview()
-        if images is not None and self._current is not None and images.job_id == self._current.id:
+        if images is not None and self.queue.is_current(images.job_id):
             self.preview.set_images(images.frame_index, images.annotated, images.left, images.right)
             if images.symmetry:
                 self.trace.add_sample(images.time_s, images.symmetry)
 
-    def _on_job_finished(self, job_id: int, result) -> None:
+    def _on_job_finished(self, finished: JobFinished) -> None:
         self._poll_preview()            # the last frames of this file
-        job = self.model.job_by_id(job_id)
-        if job is not None:
-            if result.ok:
-                own = notices.file_warnings(result.warnings)     # the run's notices are said once
-                self.model.update_job(job_id, status=Status.DONE, progress=1.0, message="; ".join(own),
-                                      outputs=dict(result.outputs), verdict=result.report.get("verdict"))
-                self._batch["done"] += 1
+        job_id, result = finished.job_id, finished.result
+        if result.ok:
+            own = notices.file_warnings(result.warnings)     # the run's notices are said once
+            job = self.queue.finish(job_id, Status.DONE, progress=1.0, message="; ".join(own),
+                                    outputs=dict(result.outputs), verdict=result.report.get("verdict"))
+            if job is not None:
                 self._last_output_dir = job.out_dir
-            elif result.cancelled:
-                self.model.update_job(job_id, status=Status.CANCELLED, message="")
-                self._batch["cancelled"] += 1
-            else:
-                error = result.error or "unknown error"
-                if result.outputs_exist:
-                    error += ' Tick "Replace existing outputs" to replace them, or choose another output folder.'
-                self.model.update_job(job_id, status=Status.FAILED, message=error)
-                self._batch["failed"] += 1
-                if not self._closing:
-                    self.message(f"{job.path.name} failed: {error}", 20000)
-        self._current = None
-        self._cancel = None
-        if self._closing:
+        elif result.cancelled:
+            self.queue.finish(job_id, Status.CANCELLED, message="")
+        else:
+            self._record_failure(job_id, result)
+        if self.queue.closed:
             return
         self._start_next()
         self._update_confirm_quit()
 
+    def _record_failure(self, job_id: int, result) -> None:
+        error = result.error or "unknown error"
+        if result.outputs_exist:
+            error += ' Tick "Replace existing outputs" to replace them, or choose another output folder.'
+        job = self.queue.finish(job_id, Status.FAILED, message=error)
+        if job is not None and not self.queue.closed:
+            self.message(f"{job.path.name} failed: {error}", 20000)
+
     def _finish_queue(self) -> None:
         self._preview_timer.stop()
-        self._running = False
-        self._current = None
+        summary = self.queue.end()
         self.models_panel.set_busy(False)
-        b = self._batch
-        parts = [f"{b['done']} done"]
-        if b["failed"]:
-            parts.append(f"{b['failed']} failed (reason in the Status column)")
-        if b["cancelled"] or self._stop_requested:
-            parts.append(f"{b['cancelled']} cancelled")
-        waiting = len(self.model.waiting())
-        if waiting:
-            parts.append(f"{waiting} waiting")
-        levels = [j.level for j in self.model.jobs if j.status == Status.DONE and j.id in self._batch_ids]
-        flagged = sum(lv != verdict.GOOD for lv in levels)
-        if flagged:
-            parts[0] += f" ({flagged} not rated good: see the Status column)"
-        summary = ("Cancelled: " if self._stop_requested else "Queue finished: ") + ", ".join(parts)
-        outcome = "cancelled" if self._stop_requested else ("failed" if b["failed"] else "finished")
-        self.throughput.finish(summary, outcome, b["done"], sum(b.values()))
-        if not (b["failed"] and not self._stop_requested):
-            self.message(". ".join([summary] + self._notices), MESSAGE_MS + 10000 * len(self._notices))
+        text = summary.window_text()
+        self.throughput.finish(text, summary.outcome, summary.done, summary.total)
+        if not (summary.failed and not summary.stopped):    # a failure's own message stays up
+            said = [n.text for n in self.queue.notices]
+            self.message(". ".join([text] + said), MESSAGE_MS + 10000 * len(said))
         self._update_actions()
-        self.queue_finished.emit(summary)
+        self.queue_finished.emit(text)
 
     def cancel(self) -> None:
-        if not self._running:
+        if not self.queue.request_stop():
             return
-        self._stop_requested = True
-        if self._cancel is not None:
-            self._cancel.set()
         self.message("Cancelling... the current file leaves no output")
         self._update_actions()
 
@@ -957,16 +919,16 @@ class MainWindow(QMainWindow):
     def _update_actions(self, *_args) -> None:
         rows = self.selected_rows() if hasattr(self, "table") else []
         jobs = [self.model.job_at(r) for r in rows]
-        idle = not self._running and self._conversion is None
+        idle = not self.queue.running and self._conversion is None
         self.start_action.setEnabled(idle and self.model_status.can_process and self.model.next_waiting() is not None)
-        self.cancel_action.setEnabled(self._running and not self._stop_requested)
+        self.cancel_action.setEnabled(self.queue.state is QueueState.RUNNING)
         self.remove_action.setEnabled(any(j.status != Status.PROCESSING for j in jobs))
         self.retry_action.setEnabled(any(j.status in (Status.FAILED, Status.CANCELLED, Status.DONE) for j in jobs))
         single = len(rows) == 1
         self.up_action.setEnabled(single and self.model.can_move(rows[0], -1))
         self.down_action.setEnabled(single and self.model.can_move(rows[0], 1))
-        self.output_combo.setEnabled(not self._running)
-        self.choose_output_action.setEnabled(not self._running)
+        self.output_combo.setEnabled(not self.queue.running)
+        self.choose_output_action.setEnabled(not self.queue.running)
         self.open_summary_action.setEnabled(single and self._summary_of(jobs[0]) is not None)
         self.compare_action.setEnabled(single and patient_of(jobs[0]) is not None and not self._comparing)
         self._show_details()
@@ -979,7 +941,7 @@ class MainWindow(QMainWindow):
             self.message("A model conversion is running; the window closes when it has finished", 60000)
             event.ignore()
             return
-        if self._running and not self._closing and not self._confirm_quit():
+        if self.queue.running and not self._confirm_quit():
             event.ignore()
             return
         self.shutdown()
@@ -1009,9 +971,10 @@ class MainWindow(QMainWindow):
         if box is None:
             return
         yes, no = box.button(QMessageBox.StandardButton.Yes), box.button(QMessageBox.StandardButton.No)
-        if self._running and self._current is not None:
+        current = self.queue.current
+        if self.queue.running and current is not None:
             box.setText("Stop processing and quit?")
-            box.setInformativeText(f"{self.model.label(self._current)} is being processed: it is stopped and "
+            box.setInformativeText(f"{self.model.label(current)} is being processed: it is stopped and "
                                    "leaves no output; videos already finished keep their results.")
             yes.setText("Stop and quit")
             no.setText("Keep processing")
@@ -1027,12 +990,9 @@ class MainWindow(QMainWindow):
         Order matters for a clean exit: cancel first so the pipeline returns within a frame or two,
         then stop each BackgroundThread (waits, drops requests never started, delivers results
         already queued, releases ONNX sessions and images) while Python and Qt are fully alive."""
-        if self._closed:
+        if self.queue.closed:
             return
-        self._closing = True
-        self._stop_requested = True
-        if self._cancel is not None:
-            self._cancel.set()
+        self.queue.close()              # cancels the running file; late results start nothing
         if getattr(self, "live_window", None) is not None:
             self.live_window.close()     # finishes a recording in progress (kept on disk, complete)
         self._preview_timer.stop()
@@ -1053,4 +1013,3 @@ class MainWindow(QMainWindow):
             QApplication.instance().aboutToQuit.disconnect(self.shutdown)
         except (RuntimeError, TypeError):
             pass
-        self._closed = True

@@ -1,6 +1,7 @@
 """The queue table: a model over Job rows, a progress-bar delegate, a background duration reader."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal, Slot
@@ -9,6 +10,7 @@ from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleO
 
 from app.gui.jobs import Job, Status, format_duration, probe_video
 from app import verdict
+from app.job_queue import JobQueue
 from app.outputs import distinct_labels
 
 COLUMNS = ("File", "Duration", "Status", "Progress", "Output folder")
@@ -21,6 +23,7 @@ _STATUS_ICON = {
     Status.WAITING: QStyle.StandardPixmap.SP_FileIcon,
     Status.PROCESSING: QStyle.StandardPixmap.SP_MediaPlay,
     Status.DONE: QStyle.StandardPixmap.SP_DialogApplyButton,
+    Status.SKIPPED: QStyle.StandardPixmap.SP_DialogApplyButton,    # `process --resume` only; never in the window
     Status.FAILED: QStyle.StandardPixmap.SP_MessageBoxCritical,
     Status.CANCELLED: QStyle.StandardPixmap.SP_BrowserStop,
 }
@@ -33,20 +36,20 @@ _LEVEL_ICON = {
 }
 AMBER, RED = QColor("#b35c00"), QColor("#c62828")
 _LEVEL_COLOUR = {verdict.WARNINGS: AMBER, verdict.UNKNOWN: AMBER, verdict.NOT_USABLE: RED}
-RETRYABLE = (Status.FAILED, Status.CANCELLED, Status.DONE)
 
 
 class QueueModel(QAbstractTableModel):
+    """The queue's table: shows app.job_queue.JobQueue (the jobs, their order and states) and tells
+    the view about each change; the queue's rules are the core's, not this model's."""
+
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._jobs: list[Job] = []
-        self._next_id = 1
-        self._default_out_dir: Path | None = None   # None: beside each input
+        self.queue = JobQueue(on_change=self._job_changed)
         self._labels: dict[int, str] = {}             # job id -> as much of the path as tells it apart
 
     # --- Qt model API --------------------------------------------------------------------------
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self._jobs)
+        return 0 if parent.isValid() else len(self.queue)
 
     def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(COLUMNS)
@@ -59,9 +62,9 @@ class QueueModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or index.row() >= len(self._jobs):
+        if not index.isValid() or index.row() >= len(self.queue):
             return None
-        job = self._jobs[index.row()]
+        job = self.queue.job_at(index.row())
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if col == COL_FILE:
@@ -107,46 +110,38 @@ class QueueModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
-    # --- queue operations ----------------------------------------------------------------------
+    # --- queue operations (the core's, with the view told of rows added, removed and moved) ---
     @property
     def jobs(self) -> list[Job]:
-        return list(self._jobs)
+        return self.queue.jobs
 
     def job_at(self, row: int) -> Job:
-        return self._jobs[row]
+        return self.queue.job_at(row)
 
     def job_by_id(self, job_id: int) -> Job | None:
-        return next((j for j in self._jobs if j.id == job_id), None)
+        return self.queue.job_by_id(job_id)
 
     def row_of(self, job_id: int) -> int:
-        return next((i for i, j in enumerate(self._jobs) if j.id == job_id), -1)
+        return self.queue.row_of(job_id)
 
     def add_paths(self, paths) -> tuple[list[Job], list[Path]]:
         """Append videos; a file already waiting or processing is not added twice."""
-        active = {j.path.resolve() for j in self._jobs if j.status in (Status.WAITING, Status.PROCESSING)}
-        new, duplicates = [], []
-        for p in paths:
-            p = Path(p)
-            if p.resolve() in active:
-                duplicates.append(p)
-                continue
-            active.add(p.resolve())
-            new.append(Job(id=self._next_id, path=p))
-            self._next_id += 1
+        new, duplicates = self.queue.new_jobs(paths)
         if new:
-            first = len(self._jobs)
+            first = len(self.queue)
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
-            self._jobs.extend(new)
+            self.queue.append(new)
             self.endInsertRows()
             self._relabel()
         return new, duplicates
 
     def _relabel(self) -> None:
         """Same file names from different folders show their folders (visit1/smile.mp4)."""
-        labels = distinct_labels([j.path for j in self._jobs])
-        self._labels = {j.id: labels[j.path] for j in self._jobs}
-        if self._jobs:
-            self.dataChanged.emit(self.index(0, COL_FILE), self.index(len(self._jobs) - 1, COL_FILE))
+        jobs = self.queue.jobs
+        labels = distinct_labels([j.path for j in jobs])
+        self._labels = {j.id: labels[j.path] for j in jobs}
+        if jobs:
+            self.dataChanged.emit(self.index(0, COL_FILE), self.index(len(jobs) - 1, COL_FILE))
 
     def label(self, job: Job) -> str:
         return self._labels.get(job.id, job.path.name)
@@ -155,9 +150,9 @@ class QueueModel(QAbstractTableModel):
         """Remove the given rows except the one being processed; returns how many were removed."""
         removed = 0
         for row in sorted(set(rows), reverse=True):
-            if 0 <= row < len(self._jobs) and self._jobs[row].status != Status.PROCESSING:
+            if self.queue.removable(row):
                 self.beginRemoveRows(QModelIndex(), row, row)
-                del self._jobs[row]
+                self.queue.remove_at(row)
                 self.endRemoveRows()
                 removed += 1
         if removed:
@@ -165,9 +160,7 @@ class QueueModel(QAbstractTableModel):
         return removed
 
     def can_move(self, row: int, delta: int) -> bool:
-        target = row + delta
-        return (0 <= row < len(self._jobs) and 0 <= target < len(self._jobs)
-                and self._jobs[row].status == Status.WAITING and self._jobs[target].status == Status.WAITING)
+        return self.queue.can_move(row, delta)
 
     def move(self, row: int, delta: int) -> int:
         """Swap a waiting row with its waiting neighbour; returns the row's new position."""
@@ -176,52 +169,38 @@ class QueueModel(QAbstractTableModel):
         target = row + delta
         dest = target + 1 if delta > 0 else target   # Qt's destination is "before this row"
         self.beginMoveRows(QModelIndex(), row, row, QModelIndex(), dest)
-        self._jobs.insert(target, self._jobs.pop(row))
+        self.queue.move(row, delta)
         self.endMoveRows()
         return target
 
     def find_job(self, path) -> Job | None:
-        """The last row for this file (same resolved path), or None."""
-        target = Path(path).resolve()
-        return next((j for j in reversed(self._jobs) if j.path.resolve() == target), None)
+        return self.queue.find_job(path)
 
     def retry(self, rows) -> list[Job]:
-        """Put failed, cancelled or finished rows back to waiting (the options in force when
-        they start apply, e.g. "Replace existing outputs"); returns the jobs queued again."""
-        again = []
-        for row in sorted(set(rows)):
-            if 0 <= row < len(self._jobs) and self._jobs[row].status in RETRYABLE:
-                job = self._jobs[row]
-                self.update_job(job.id, status=Status.WAITING, progress=0.0 if job.frames else None,
-                                frames_done=0, message="", verdict=None, outputs={}, out_dir=None)
-                again.append(job)
-        return again
+        return self.queue.retry(rows)
 
     def next_waiting(self) -> Job | None:
-        return next((j for j in self._jobs if j.status == Status.WAITING), None)
+        return self.queue.next_waiting()
 
     def waiting(self, after: Job | None = None) -> list[Job]:
-        return [j for j in self._jobs if j.status == Status.WAITING and j is not after]
+        return self.queue.waiting(after)
 
     def update_job(self, job_id: int, **changes) -> None:
-        row = self.row_of(job_id)
-        if row < 0:
-            return
-        job = self._jobs[row]
-        for k, v in changes.items():
-            setattr(job, k, v)
-        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+        self.queue.update(job_id, **changes)
+
+    def _job_changed(self, job: Job) -> None:
+        row = self.queue.row_of(job.id)
+        if row >= 0:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
     # --- output folders ------------------------------------------------------------------------
     def set_default_out_dir(self, folder: Path | None) -> None:
-        self._default_out_dir = folder
-        if self._jobs:
-            self.dataChanged.emit(self.index(0, COL_OUTPUT), self.index(len(self._jobs) - 1, COL_OUTPUT))
+        self.queue.default_out_dir = folder
+        if len(self.queue):
+            self.dataChanged.emit(self.index(0, COL_OUTPUT), self.index(len(self.queue) - 1, COL_OUTPUT))
 
     def out_dir_for(self, job: Job) -> Path:
-        if job.out_dir is not None:
-            return job.out_dir
-        return self._default_out_dir or job.path.parent
+        return self.queue.out_dir_for(job)
 
 
 class StatusDelegate(QStyledItemDelegate):
@@ -262,15 +241,30 @@ class ProgressDelegate(QStyledItemDelegate):
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)
 
 
+@dataclass(frozen=True)
+class ProbeRequest:
+    job_id: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class Probed:
+    """What the container says about a queued file (Nones when it does not say)."""
+    job_id: int
+    frames: int | None = None
+    fps: float | None = None
+    duration_s: float | None = None
+
+
 class DurationProber(QObject):
     """Reads frame counts and frame rates (container headers only). Lives in its own QThread
-    (gui.background.BackgroundThread); requests arrive through the queued `probe` slot."""
-    probed = Signal(int, object)   # job id, (frames, fps, duration_s)
+    (gui.background.BackgroundThread); requests (ProbeRequest) arrive through the queued `probe` slot."""
+    probed = Signal(object)        # Probed
 
-    @Slot(int, str)
-    def probe(self, job_id: int, path: str) -> None:
+    @Slot(object)
+    def probe(self, request: ProbeRequest) -> None:
         try:
-            info = probe_video(Path(path))
+            frames, fps, duration = probe_video(request.path)
         except Exception:  # noqa: BLE001 - an unreadable file fails later, with the pipeline's reason
-            info = (None, None, None)
-        self.probed.emit(job_id, info)
+            frames = fps = duration = None
+        self.probed.emit(Probed(request.job_id, frames, fps, duration))

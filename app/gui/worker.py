@@ -4,10 +4,12 @@ Lives in its own QThread (gui.background.BackgroundThread). The window talks to 
 queued signals (`load_models`, `process`) and a per-file threading.Event for cancel, which the
 window sets directly so a cancel is seen within a frame even while `process` is running.
 
-Signals back to the window (all emitted from the worker's QThread, queued to the GUI thread):
+Signals back to the window (all emitted from the worker's QThread, queued to the GUI thread), each
+with one payload object:
   models_ready(ModelStatus)          after each (re)load
-  progress(job_id, Progress)         from the pipeline's calling thread (this QThread), ~5 per second
-  job_finished(job_id, Result)
+  progress(JobProgress)              from the pipeline's calling thread (this QThread), ~5 per second
+  job_finished(JobFinished)
+  notice(Notice)                     something to say once (app.job_queue.Notice: tested by code)
 
 Previews: the pipeline calls on_preview from its post thread (a plain Python thread) at most
 preview_fps per second; the three frames are made into QImages right there and stored as "the
@@ -26,6 +28,8 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from app.gui import model_status
 from app.gui.preview import bgr_to_qimage
+from app.job_queue import Notice
+from app.job_queue.queue import STALE_FILES
 from app.outputs import clean_stale_files
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,18 @@ class ProcessRequest:
 
 
 @dataclass(frozen=True)
+class JobProgress:
+    job_id: int
+    progress: object                 # app.pipeline.Progress
+
+
+@dataclass(frozen=True)
+class JobFinished:
+    job_id: int
+    result: object                   # app.pipeline.Result
+
+
+@dataclass(frozen=True)
 class PreviewImages:
     """The newest previews of one file, converted for Qt on the pipeline's post thread."""
     job_id: int
@@ -55,9 +71,9 @@ class PreviewImages:
 
 class PipelineWorker(QObject):
     models_ready = Signal(object)
-    progress = Signal(int, object)
-    job_finished = Signal(int, object)
-    notice = Signal(str)               # something the user should know (stale files removed)
+    progress = Signal(object)          # JobProgress
+    job_finished = Signal(object)      # JobFinished
+    notice = Signal(object)            # app.job_queue.Notice (stale files removed)
 
     def __init__(self, threads: int | None = None):
         super().__init__()
@@ -82,26 +98,28 @@ class PipelineWorker(QObject):
         settings, cancel = request.settings, request.cancel
 
         if cancel.is_set():
-            self.job_finished.emit(job_id, Result(input=Path(input_path), ok=False, cancelled=True, error="cancelled"))
+            self._finished(job_id, Result(input=Path(input_path), ok=False, cancelled=True, error="cancelled"))
             return
         if self._models is None:
-            self.job_finished.emit(job_id, Result(input=Path(input_path), ok=False,
-                                                  error="no face detector model is installed"))
+            self._finished(job_id, Result(input=Path(input_path), ok=False, error="no face detector model is installed"))
             return
         note = clean_stale_files(Path(out_dir)).message()   # partial files of killed runs
         if note:
-            self.notice.emit(note[0].upper() + note[1:])
+            self.notice.emit(Notice(STALE_FILES, note[0].upper() + note[1:]))
         try:
             pipeline = Pipeline(self._models, settings)
             result = pipeline.process(
                 input_path, out_dir,
-                on_progress=lambda p: self.progress.emit(job_id, p),
+                on_progress=lambda p: self.progress.emit(JobProgress(job_id, p)),
                 on_preview=lambda pv: self._on_preview(job_id, pv),
                 cancel=cancel)
         except Exception as exc:  # noqa: BLE001 - the pipeline should not raise; never kill the queue
             log.exception("pipeline raised")
             result = Result(input=Path(input_path), ok=False, error=f"unexpected error: {type(exc).__name__}: {exc}")
-        self.job_finished.emit(job_id, result)
+        self._finished(job_id, result)
+
+    def _finished(self, job_id: int, result) -> None:
+        self.job_finished.emit(JobFinished(job_id, result))
 
     # --- pipeline post thread ------------------------------------------------------------------
     def _on_preview(self, job_id: int, preview) -> None:
