@@ -319,3 +319,24 @@ def test_partial_files_of_a_killed_run_are_removed_and_the_window_says_so(qtbot,
     assert f"Removed 1 partial file left in {out} by an interrupted run (process {gone.pid})" in \
         w.statusBar().currentMessage()
     assert not [n for n in _all_files(out) if n.startswith(".")]
+
+
+def test_a_live_recording_is_processed_at_once_with_its_rest_and_subject(qtbot, tmp_path, weights, clips):
+    """What the live window's Stop hands over (a recording, its rest capture, the subject) is
+    processed without a Start, and the measures use the rest given, not one found."""
+    import json
+    import shutil
+
+    out = tmp_path / "out"
+    w = _window(qtbot, out)
+    recording = shutil.copy(clips["short"], tmp_path / "exam_2026-12-03_101500.mp4")
+    assert w.add_recording(recording, (0.0, 0.4), {"patient": "P-9", "visit": "V1"})
+    assert w.is_running                                  # no Start needed
+    _wait_finished(qtbot, w)
+    job = w.model.jobs[-1]
+    assert job.status.value == "done", job.message
+    report = json.loads((out / "exam_2026-12-03_101500_report.json").read_text())
+    assert report["subject"] == {"patient": "P-9", "visit": "V1"}
+    assert report["settings"]["rest"] == [0.0, 0.4]
+    measures = json.loads((out / "exam_2026-12-03_101500_measures.json").read_text())
+    assert measures["rest"]["source"] == "given"

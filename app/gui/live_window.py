@@ -558,7 +558,8 @@ class LiveWindow(QWidget):
             note += "; the rest capture was too close to Stop and is not used (the rest is found automatically)"
         elif rest is not None:
             note += f"; rest {rest[0]:.1f}-{rest[1]:.1f} s"
-        self.say(note + ". It is queued in the main window: press Start there to process it.", "info")
+        self.say(note + ". The main window processes it now (its queue shows the progress and the summary).",
+                 "info")
         self._show_status()
         self.recording_ready.emit(path, rest, subject)
         return path

@@ -497,14 +497,22 @@ class MainWindow(QMainWindow):
         self.live_window.raise_()
 
     def add_recording(self, path, rest=None, subject=None) -> bool:
-        """A live exam's recording, queued like a dropped file with its own rest window and subject."""
+        """A live exam's recording, queued like a dropped file with its own rest window and subject,
+        and processed at once (the exam is over: the clinician waits for its summary); behind the
+        file being processed when the queue is already running."""
         if self.queue.closed:
             return False        # quitting: the recording stays on disk, complete
         added, _ = self._add_jobs([Path(path)], dict(subject or {}), rest)
-        self.message(f"Live recording {Path(path).name} queued: press Start to process it" if added
-                     else f"{Path(path).name} is already in the queue")
+        if not added:
+            self.message(f"{Path(path).name} is already in the queue")
+            return False
+        busy = self.queue.running
+        self.message(f"Live recording {Path(path).name} queued: it is processed after the current file" if busy
+                     else f"Live recording {Path(path).name}: processing it now")
+        if not busy:
+            self.start()        # says so in the status bar when it cannot start (models, conversion)
         self._update_actions()
-        return bool(added)
+        return True
 
     def _sort_known(self, videos) -> tuple[list[Path], list[Job], list[Path]]:
         """Split dropped videos: already finished (not added again: said so), failed or cancelled
