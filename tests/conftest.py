@@ -120,3 +120,24 @@ def open_window(qtbot, *, show: bool = True, timeout: int = 20000):
         w.show()
     qtbot.waitUntil(lambda: w.models_known, timeout=timeout)
     return w
+
+
+@pytest.fixture
+def slow_landmarks(monkeypatch):
+    """Live landmarks 0.25 s slower per frame than the real analysis: a model far slower than the
+    camera (app.live.landmarks.LatestLandmarks), for the never-queued-behind-inference tests."""
+    import time
+
+    from app.live import landmarks
+
+    real = landmarks.LatestLandmarks.__init__
+
+    def slow_init(self, *a, **kw):
+        real(self, *a, **kw)
+        analyze = self.analyzer.analyze
+
+        def slow(frame):
+            time.sleep(0.25)
+            return analyze(frame)
+        self.analyzer.analyze = slow
+    monkeypatch.setattr(landmarks.LatestLandmarks, "__init__", slow_init)

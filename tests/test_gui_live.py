@@ -59,20 +59,7 @@ def test_panes_update_at_the_sources_rate_with_the_file_backed_source(qtbot, mod
     qtbot.waitUntil(lambda: w.landmark_runs > 0, timeout=10000)
 
 
-def test_frames_are_never_queued_behind_a_slow_landmark_model(qtbot, models, tmp_path, monkeypatch):
-    from app.live import landmarks
-
-    real = landmarks.LatestLandmarks.__init__
-
-    def slow_init(self, *a, **kw):
-        real(self, *a, **kw)
-        analyze = self.analyzer.analyze
-
-        def slow(frame):
-            time.sleep(0.25)            # a model far slower than the camera
-            return analyze(frame)
-        self.analyzer.analyze = slow
-    monkeypatch.setattr(landmarks.LatestLandmarks, "__init__", slow_init)
+def test_frames_are_never_queued_behind_a_slow_landmark_model(qtbot, models, tmp_path, slow_landmarks):
     w = _window(qtbot, models, tmp_path, seconds=2.0)
     started = time.perf_counter()
     qtbot.waitUntil(lambda: w.frames_seen == 60, timeout=10000)

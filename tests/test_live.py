@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import av
@@ -40,20 +39,7 @@ def test_synthetic_source_recording_has_every_frame_with_its_time(tmp_path, mode
     assert not (tmp_path / "exam.recording.mp4").exists()
 
 
-def test_panes_are_never_queued_behind_a_slow_landmark_model(tmp_path, models, monkeypatch):
-    from app.live import landmarks
-
-    real = landmarks.LatestLandmarks.__init__
-
-    def slow_init(self, *a, **kw):
-        real(self, *a, **kw)
-        analyze = self.analyzer.analyze
-
-        def slow(frame):
-            time.sleep(0.25)            # a model far slower than the camera
-            return analyze(frame)
-        self.analyzer.analyze = slow
-    monkeypatch.setattr(landmarks.LatestLandmarks, "__init__", slow_init)
+def test_panes_are_never_queued_behind_a_slow_landmark_model(tmp_path, models, slow_landmarks):
     shown = []
     src = SyntheticSource((320, 240), fps=30.0, seconds=2.0, realtime=True)
     _, stats = record(src, models, tmp_path / "exam.mp4", on_panes=lambda o, le, r, t: shown.append(t))

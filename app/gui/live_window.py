@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
                                QSizePolicy, QVBoxLayout, QWidget)
 
 from app import APP_NAME, logs
@@ -34,7 +34,7 @@ from app.engine.midline import Midline
 from app.engine.mirror import MirrorPair, mirror_both
 from app.gui import camera_source
 from app.gui.prefs import Prefs
-from app.gui.preview import ImageView, bgr_to_qimage
+from app.gui.preview import PreviewPane, bgr_to_qimage
 from app.gui.subject_fields import SubjectFields
 from app.live.landmarks import LatestLandmarks
 from app.live.recorder import RecorderThread
@@ -62,32 +62,6 @@ def default_live_folder() -> Path:
 def _clock(seconds: float) -> str:
     m, s = divmod(max(0.0, seconds), 60)
     return f"{int(m)}:{s:04.1f}"
-
-
-class _View(ImageView):
-    def set_placeholder(self, text: str) -> None:
-        """What an empty pane says: waiting for the camera, or why there is no picture."""
-        self._placeholder = text
-        self.update()
-
-
-class _Pane(QFrame):
-    def __init__(self, title: str, tip: str, parent: QWidget):
-        super().__init__(parent)
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.setSpacing(2)
-        self.title = QLabel(title, self)
-        font = self.title.font()
-        font.setBold(True)
-        self.title.setFont(font)
-        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.view = _View("Waiting for the camera...", self)
-        self.view.setAccessibleName(title)
-        self.setToolTip(tip)
-        layout.addWidget(self.title)
-        layout.addWidget(self.view, 1)
 
 
 class LiveWindow(QWidget):
@@ -178,9 +152,9 @@ class LiveWindow(QWidget):
         root.addWidget(self.notice)
 
         panes = QHBoxLayout()
-        self.panes: dict[str, _Pane] = {}
+        self.panes: dict[str, PreviewPane] = {}
         for key, title, tip in LIVE_PANES:
-            self.panes[key] = _Pane(title, tip, self)
+            self.panes[key] = PreviewPane(title, tip, self, placeholder="Waiting for the camera...", accessible_name=title)
             panes.addWidget(self.panes[key], 1)
         root.addLayout(panes, 1)
 

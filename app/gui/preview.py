@@ -47,6 +47,11 @@ class ImageView(QWidget):
     def image(self) -> QImage:
         return self._image
 
+    def set_placeholder(self, text: str) -> None:
+        """What an empty view says (e.g. waiting for the camera, or why there is no picture)."""
+        self._placeholder = text
+        self.update()
+
     def set_image(self, image: QImage | None) -> None:
         self._image = image if image is not None else QImage()
         self.updates += 1
@@ -83,7 +88,10 @@ class ImageView(QWidget):
 
 
 class PreviewPane(QFrame):
-    def __init__(self, title: str, tooltip: str, parent: QWidget | None = None):
+    """A titled image pane: the processing previews, and the live exam's camera and mirrored halves."""
+
+    def __init__(self, title: str, tooltip: str, parent: QWidget | None = None, *,
+                 placeholder: str = "Preview appears while a video is processed", accessible_name: str | None = None):
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         layout = QVBoxLayout(self)
@@ -94,8 +102,8 @@ class PreviewPane(QFrame):
         font.setBold(True)
         self.title.setFont(font)
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.view = ImageView("Preview appears while a video is processed", self)
-        self.view.setAccessibleName(f"{title} preview")
+        self.view = ImageView(placeholder, self)
+        self.view.setAccessibleName(accessible_name or f"{title} preview")
         self.setToolTip(tooltip)
         layout.addWidget(self.title)
         layout.addWidget(self.view, 1)
