@@ -11,6 +11,7 @@ import ast
 import importlib.util
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -1072,10 +1073,43 @@ def test_size_budget_macos_entry_is_an_estimate_labelled_so_and_warns_instead_of
     app_dir = tmp_path / "FaceMirror"
     _write(app_dir / "_internal" / "weights" / "m.onnx", b"x" * 3000)
     budget_file = tmp_path / "b.json"
-    monkeypatch.setattr(cfg, "size_platform", lambda: "macos-arm64")
+    # size_report reads size_platform from its own part (spec_bundle), not from spec_config's re-export.
+    monkeypatch.setattr(sys.modules[cfg.size_report.__module__], "size_platform", lambda: "macos-arm64")
     budget_file.write_text(json.dumps({"macos-arm64": {"mb": 0.001, "estimated": True, "basis": "guess"}}))
     table, problem = cfg.size_report(app_dir, budget_file)
     assert problem is None and "estimated, not measured" in table and "warning:" in table
     budget_file.write_text(json.dumps({"macos-arm64": 0.001}))
     table, problem = cfg.size_report(app_dir, budget_file)
     assert problem and "over its budget" in problem and "warning:" not in table
+
+
+# ============================================================================================
+# spec_config's layout: parts by concern beside it, re-exported (issue 21)
+
+SPEC_PARTS = ("spec_macos", "spec_modules", "spec_toc", "spec_models", "spec_licences", "spec_bundle")
+
+
+def test_spec_parts_are_the_files_beside_spec_config_and_it_re_exports_them():
+    assert not (PACKAGING / "__init__.py").exists()  # never a package: it would shadow PyPI's `packaging`
+    assert sorted(p.stem for p in PACKAGING.glob("spec_*.py")) == sorted((*SPEC_PARTS, "spec_config"))
+    for name in SPEC_PARTS:
+        part = sys.modules[name]
+        # The part loaded is the file in packaging/, not an installed module of the same name.
+        assert Path(part.__file__).resolve() == (PACKAGING / f"{name}.py").resolve()
+        # Its own public names (functions and classes defined there, and every constant).
+        public = [k for k, v in vars(part).items() if not k.startswith("_") and not isinstance(v, type(sys))
+                  and (not callable(v) or isinstance(v, re.Pattern) or getattr(v, "__module__", None) == name)]
+        assert len(public) > 5, name
+        assert all(getattr(cfg, k) is getattr(part, k) for k in public), name
+        # No PyInstaller or Qt at import: tests read the configuration on any machine.
+        src = (PACKAGING / f"{name}.py").read_text(encoding="utf-8")
+        assert not [ln for ln in src.splitlines() if ln.startswith(("import PyInstaller", "from PyInstaller", "from PySide6"))]
+
+
+def test_the_ci_minimum_macos_step_reads_the_file_that_defines_min_macos():
+    step = _step(_workflow(), "Minimum macOS is what this runner runs")["run"]
+    src = next(f for f in ("packaging/" + p + ".py" for p in SPEC_PARTS) if f in step)
+    tree = ast.parse((REPO / src).read_text(encoding="utf-8"))
+    declared = next(n.value.value for n in tree.body
+                    if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "MIN_MACOS")
+    assert declared == cfg.MIN_MACOS
