@@ -74,7 +74,7 @@ def trend_svg(t: RegionTrend, visits: Sequence[Visit]) -> str:
         used = [(x, p) for x, p in zip(xs, t.points) if p.in_trend]
         out = [(x, p) for x, p in zip(xs, t.points) if not p.usable and p.symmetry is not None]
         for group, colour, marker, label in ((used, TREND_COLOUR, "o", "usable"),
-                                             (out, "0.6", "x", "not usable (left out)")):
+                                             (out, "0.6", "x", f"{NOT_USABLE} (left out)")):
             if not group:
                 continue
             gx = [x for x, _ in group]
@@ -173,7 +173,7 @@ def _rest_table(visits: Sequence[Visit], rows: dict[str, list[float | None]]) ->
     if not rows:
         return "<p class='sub'>No resting values were found (the measures files are missing or have no rest).</p>"
     head = "<tr><th class='l'>at rest: right &minus; left</th>" + "".join(
-        f"<th>{e(v.label)}{'<br>(not usable)' if not v.usable else ''}</th>" for v in visits) + "</tr>"
+        f"<th>{e(v.label)}{f'<br>({NOT_USABLE})' if not v.usable else ''}</th>" for v in visits) + "</tr>"
     body = []
     for name, vals in rows.items():
         m = MEASURE_BY_NAME.get(name)
@@ -191,7 +191,7 @@ def _pictures_html(visits: Sequence[Visit], pictures: dict[str, tuple[list[tuple
         return "".join(out)
     for v in visits:
         pics, source = pictures.get(v.label, ([], None))
-        mark = " (not usable)" if not v.usable else ""
+        mark = f" ({NOT_USABLE})" if not v.usable else ""
         if not pics:
             out.append(f"<h3>{e(v.label)}{mark}</h3><p class='sub'>no video could be read for this visit</p>")
             continue
@@ -210,7 +210,7 @@ def render(patient: str, visits: Sequence[Visit], order_note: str, trends: Seque
             "<div class='note'>For the clinician's own records: this page shows the patient ID, recording names and "
             "the face. Symmetry = 100 &times; smaller / larger movement of the two sides at the expression's peak "
             "(100 = equal). A change is called only when the two visits' 95 % intervals do not overlap; recordings "
-            "rated \u201cnot usable\u201d are shown, marked, and never enter a trend.</div>",
+            f"rated \u201c{NOT_USABLE}\u201d are shown, marked, and never enter a trend.</div>",
             "<h2>Visits</h2>", _visits_table(visits)]
     for t in trends:
         body.append(f"<section class='region' id='region-{e(t.region)}'><h2>{e(t.noun)} ({e(t.region)})</h2>")
