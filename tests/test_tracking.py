@@ -571,3 +571,23 @@ def test_face_leaves_and_reenters_elsewhere_real_detector(retinaface_model, medi
     assert all(t.center[0] > x_back for t in tracks[back:])           # the face on the right
     # the rule before issue 12 (only near the last position) never found it again
     assert all(t.lost for t in track(relock_after=None)[20:])
+
+
+def test_thresholds_have_one_home_and_keywords_override_them():
+    import dataclasses
+
+    from app.engine.tracking import TrackerThresholds
+
+    det = ScriptedDetector(lambda i: [])
+    default = FaceTracker(det).thresholds
+    assert default == TrackerThresholds()                      # the defaults are the dataclass's
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        default.max_misses = 5                                  # type: ignore[misc]
+    strict = TrackerThresholds(redetect_every=5, relock_after=None)
+    assert FaceTracker(det, redetect_every=5, relock_after=None).thresholds == strict
+    assert FaceTracker(det, strict, max_misses=7).thresholds == dataclasses.replace(strict, max_misses=7)
+    assert TrackerThresholds(redetect_every=4.0).redetect_every == 4 and isinstance(TrackerThresholds(max_misses=2.0).max_misses, int)
+    with pytest.raises(ValueError, match="redetect_every"):
+        FaceTracker(det, redetect_every=0)
+    with pytest.raises(TypeError):
+        FaceTracker(det, no_such_threshold=1)

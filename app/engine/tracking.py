@@ -76,10 +76,11 @@ faces the detector saw (NOT_RUN = -1 when it did not run on that frame), why it 
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -257,45 +258,52 @@ class SceneCutDetector:
         return dist > self.hist_distance and corr < self.correlation
 
 
+@dataclass(frozen=True)
+class TrackerThresholds:
+    """FaceTracker's numbers, defaults in this one place (what each rule does: the module docstring).
+
+    Frozen: a tracker's rules do not change mid-video; make another with dataclasses.replace().
+    """
+
+    redetect_every: int = 10        # run the detector at least every N frames while tracking on landmarks
+    max_misses: int = 3             # detector misses tolerated (keeping the landmark box) before lost
+    match_iou: float = 0.3          # a detection is the patient: IoU with the predicted box at least this,
+    match_distance: float = 0.5     # or centre within this many face sizes of it,
+    max_size_ratio: float = 1.5     # and size within this factor (also: landmark box drift since a detection)
+    reacquire_distance: float = 1.0  # lost: a face this many face sizes from the last place is the patient
+    relock_after: int | None = 0    # lost frames before a face elsewhere may be taken (rule 3); None: never
+    dominance: float = 1.5          # size x centrality over every other face to be taken among several
+    bystander_memory: int = 60      # frames a bystander unseen by the detector is still remembered
+    max_shift: float = 0.3          # landmark box moved more than this (face sizes) in one frame: implausible
+    max_scale_change: float = 1.3   # or changed size by more than this factor
+    min_spread: float = 0.2         # landmarks spread less than this share of the box: collapsed
+    default_box_scale: float = 1.2  # box side / landmark extent before the first detection calibrates it
+
+    def __post_init__(self) -> None:
+        # Frame counts are whole numbers whatever numeric type the caller passed (as before).
+        for name in ("redetect_every", "max_misses", "bystander_memory"):
+            object.__setattr__(self, name, int(getattr(self, name)))
+        if self.redetect_every < 1:
+            raise ValueError("redetect_every must be at least 1")
+
+
 class FaceTracker:
     """Per-frame face choice and tracking; see the module docstring for the rules.
 
     detector: anything with detect(image_bgr) -> faces with .box (x1, y1, x2, y2), .score and
         .points (5, 2), e.g. app.engine.faces.FaceDetector.
-    redetect_every: run the detector at least every N frames while tracking on landmarks.
+    thresholds: the tracker's numbers (TrackerThresholds; its defaults when None). Single ones can
+        be given as keywords instead, e.g. FaceTracker(det, redetect_every=5, relock_after=None).
     use_landmarks: False for the 5-point fallback (detector on every frame, feedback unused).
-    max_misses: detector misses tolerated (keeping the landmark box) before the face is lost.
-    relock_after: lost frames before a face away from the last known position may be taken
-        (rule 3 of "Lost and found"; event "relocked"); 0 (default): at once; None: never.
-    bystander_memory: frames a bystander unseen by the detector is still remembered.
     scene_cuts: detect scene cuts (see SceneCutDetector).
-    The remaining parameters are the thresholds named in the module docstring.
     """
 
-    def __init__(self, detector: Detector, *, redetect_every: int = 10, use_landmarks: bool = True,
-                 max_misses: int = 3, match_iou: float = 0.3, match_distance: float = 0.5,
-                 max_size_ratio: float = 1.5, reacquire_distance: float = 1.0,
-                 relock_after: int | None = 0, dominance: float = 1.5, scene_cuts: bool = True,
-                 bystander_memory: int = 60,
-                 max_shift: float = 0.3, max_scale_change: float = 1.3, min_spread: float = 0.2,
-                 default_box_scale: float = 1.2):
-        if redetect_every < 1:
-            raise ValueError("redetect_every must be at least 1")
+    def __init__(self, detector: Detector, thresholds: TrackerThresholds | None = None, *,
+                 use_landmarks: bool = True, scene_cuts: bool = True, **overrides: Any):
+        # replace() validates the overrides: an unknown name is a TypeError, as a wrong keyword was.
+        self.thresholds = dataclasses.replace(thresholds or TrackerThresholds(), **overrides)
         self.detector = detector
-        self.redetect_every = int(redetect_every)
         self.use_landmarks = bool(use_landmarks)
-        self.max_misses = int(max_misses)
-        self.match_iou = match_iou
-        self.match_distance = match_distance
-        self.max_size_ratio = max_size_ratio
-        self.reacquire_distance = reacquire_distance
-        self.relock_after = relock_after
-        self.dominance = dominance
-        self.bystander_memory = int(bystander_memory)
-        self.max_shift = max_shift
-        self.max_scale_change = max_scale_change
-        self.min_spread = min_spread
-        self.default_box_scale = default_box_scale
         self._cuts = SceneCutDetector() if scene_cuts else None
         self.stats = TrackerStats()
         self.reset()
@@ -385,7 +393,7 @@ class FaceTracker:
         x2, y2 = pts.max(axis=0)
         ew, eh = x2 - x1, y2 - y1
         bsize = _box_size(box)
-        if bsize <= 0 or math.sqrt(max(ew, 0) * max(eh, 0)) < self.min_spread * bsize:
+        if bsize <= 0 or math.sqrt(max(ew, 0) * max(eh, 0)) < self.thresholds.min_spread * bsize:
             return self._reject()  # collapsed
         margin = 0.25 * bsize
         inside = ((pts[:, 0] >= box[0] - margin) & (pts[:, 0] <= box[2] + margin)
@@ -403,14 +411,14 @@ class FaceTracker:
             dcx, dcy, sw, sh = self._calib
             nxt = _box_from_center(ext_c[0] + dcx * ew, ext_c[1] + dcy * eh, sw * ew, sh * eh)
         else:
-            side = max(ew, eh) * self.default_box_scale
+            side = max(ew, eh) * self.thresholds.default_box_scale
             nxt = _box_from_center(ext_c[0], ext_c[1], side, side)
         nsize = _box_size(nxt)
         shift = float(np.linalg.norm(_center(nxt) - _center(box))) / bsize
         scale = max(nsize / bsize, bsize / nsize) if nsize > 0 else float("inf")
-        if shift > self.max_shift or scale > self.max_scale_change:
+        if shift > self.thresholds.max_shift or scale > self.thresholds.max_scale_change:
             return self._reject()
-        if self._anchor_size and max(nsize / self._anchor_size, self._anchor_size / nsize) > self.max_size_ratio:
+        if self._anchor_size and max(nsize / self._anchor_size, self._anchor_size / nsize) > self.thresholds.max_size_ratio:
             return self._reject()  # drifted in size since the last detection
         if not self._mostly_in_frame(nxt):
             return self._reject()
@@ -446,7 +454,7 @@ class FaceTracker:
             return REASON_NO_FEEDBACK
         if self._feedback == "implausible" or self._next_box is None:
             return REASON_IMPLAUSIBLE
-        if self._since_detect >= self.redetect_every:
+        if self._since_detect >= self.thresholds.redetect_every:
             return REASON_SCHEDULED
         return ""
 
@@ -466,7 +474,7 @@ class FaceTracker:
             chosen = self._match(faces, self._reacquire_ref(), reacquire=True)
             if chosen is not None:
                 events.append(EVENT_REACQUIRED)
-            elif self.relock_after is not None and self._lost_frames >= self.relock_after:
+            elif self.thresholds.relock_after is not None and self._lost_frames >= self.thresholds.relock_after:
                 chosen = self._relock_choice(faces)
                 if chosen is not None:
                     events.append(EVENT_RELOCKED)
@@ -489,7 +497,7 @@ class FaceTracker:
 
         if self._phase == _TRACKING:
             self._misses += 1
-            if self.use_landmarks and self._next_box is not None and self._misses <= self.max_misses:
+            if self.use_landmarks and self._next_box is not None and self._misses <= self.thresholds.max_misses:
                 self._since_detect += 1
                 return Track(self._index, self._next_box.copy(), None, None, n, SOURCE_LANDMARKS, False,
                              reason, tuple(events))
@@ -517,11 +525,11 @@ class FaceTracker:
         candidates = []
         for f in faces:
             box = np.asarray(f.box, np.float64)[:4]
-            if any(_same_place(box, b, self.match_iou, self.match_distance, self.max_size_ratio)
+            if any(_same_place(box, b, self.thresholds.match_iou, self.thresholds.match_distance, self.thresholds.max_size_ratio)
                    for b, _ in self._bystanders):
                 continue
             fsize = _box_size(box)
-            if size and (fsize <= 0 or max(fsize / size, size / fsize) > self.max_size_ratio):
+            if size and (fsize <= 0 or max(fsize / size, size / fsize) > self.thresholds.max_size_ratio):
                 continue
             candidates.append(f)
         return self._select(candidates, require_dominant=True)
@@ -533,12 +541,12 @@ class FaceTracker:
         others = [np.asarray(f.box, np.float64)[:4].copy() for f in faces if f is not chosen]
         kept: list[tuple[np.ndarray, int]] = []
         for box, seen in self._bystanders:
-            match = next((o for o in others if _same_place(o, box, self.match_iou, self.match_distance,
-                                                           self.max_size_ratio)), None)
+            match = next((o for o in others if _same_place(o, box, self.thresholds.match_iou, self.thresholds.match_distance,
+                                                           self.thresholds.max_size_ratio)), None)
             if match is not None:
                 kept.append((match, now))
                 others = [o for o in others if o is not match]
-            elif now - seen <= self.bystander_memory:
+            elif now - seen <= self.thresholds.bystander_memory:
                 kept.append((box, seen))
         if chosen is not None:
             kept.extend((o, now) for o in others)
@@ -557,7 +565,7 @@ class FaceTracker:
             d = float(np.linalg.norm(_center(box) - centre))
             ranked.append((_box_size(box) * (1.0 - 0.5 * min(d / radius, 1.0)), f))
         ranked.sort(key=lambda t: -t[0])
-        if require_dominant and len(ranked) > 1 and ranked[0][0] < self.dominance * ranked[1][0]:
+        if require_dominant and len(ranked) > 1 and ranked[0][0] < self.thresholds.dominance * ranked[1][0]:
             return None
         return ranked[0][1]
 
@@ -577,15 +585,15 @@ class FaceTracker:
         best, best_key = None, None
         for f, box, iou in zip(faces, boxes, ious):
             size = _box_size(box)
-            if size <= 0 or max(size / rsize, rsize / size) > self.max_size_ratio:
+            if size <= 0 or max(size / rsize, rsize / size) > self.thresholds.max_size_ratio:
                 continue
-            if max(size / anchor, anchor / size) > self.max_size_ratio:
+            if max(size / anchor, anchor / size) > self.thresholds.max_size_ratio:
                 continue
             dist = float(np.linalg.norm(_center(box) - rc)) / rsize
             if reacquire:
-                ok = dist <= self.reacquire_distance
+                ok = dist <= self.thresholds.reacquire_distance
             else:
-                ok = iou >= self.match_iou or dist <= self.match_distance
+                ok = iou >= self.thresholds.match_iou or dist <= self.thresholds.match_distance
             if not ok:
                 continue
             key = (-float(iou), dist)
