@@ -110,3 +110,51 @@ def test_import_linter_contracts_are_kept():
     proc = subprocess.run([exe_path, "--no-cache"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "0 broken" in proc.stdout
+
+
+# ---- the import table of docs/ARCHITECTURE.md says what each package really imports ------------
+
+# Modules every layer may use without the table naming them (the text under the table), and the
+# app's own __init__ (its name, version and privacy settings).
+LEAVES = {"app", "app.notices", "app.cancel", "app.logs", "app.diagnostics", "app.doctor", "app.build_info",
+          "app.selftest_media"}
+
+
+def _unit(module: str) -> str:
+    """The table's unit of a module: app.engine.tracking -> app.engine, app.report -> app.report."""
+    return ".".join(module.split(".")[:2])
+
+
+def _table_rows() -> list[tuple[list[str], str]]:
+    """(units named in the first column, the "may import" column) of each row about the app."""
+    import re
+
+    text = (REPO / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    rows = []
+    for line in text.splitlines():
+        if not line.startswith("| `app/"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        units = ["app." + Path(p).with_suffix("").as_posix().split("/", 1)[1].strip("/")
+                 for p in re.findall(r"`(app/[\w/.]+)`", cells[0])]
+        rows.append((units, cells[-1]))
+    return rows
+
+
+def test_the_import_table_names_exactly_what_each_package_imports():
+    import re
+
+    units = {_unit(m) for m in MODULES} - {"app"}
+    checked = 0
+    for row_units, may in _table_rows():
+        if "everything above" in may:
+            continue                          # gui, selftest: anything below them (the layers contract)
+        # A row of several units names them in its column only to say which one imports what.
+        named = {u for u in units if re.search(rf"\b{u.split('.', 1)[1]}\b", may)} - set(row_units)
+        used = {_unit(i) for m, imps in MODULES.items() if _unit(m) in row_units
+                for i in imps if i.startswith("app.") and _unit(i) in MODULES}
+        used = used - LEAVES - set(row_units)
+        assert used <= named, f"{row_units}: imports {sorted(used - named)} the table does not name"
+        assert named <= used, f"{row_units}: the table names {sorted(named - used)}, which they do not import"
+        checked += 1
+    assert checked >= 15
