@@ -427,3 +427,27 @@ def test_damaged_clip_closes_without_hanging_under_load(tmp_path, media):
         for h in hogs:
             h.kill()
     assert proc.returncode == 0 and "reads done" in proc.stdout, proc.stderr
+
+
+def test_start_time_is_the_first_frames_pts_on_the_players_clock(tmp_path):
+    """VideoReader.start_time_s: the public fact the report's input.start_time_s comes from."""
+    import av
+
+    path = tmp_path / "late.mp4"
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=30)
+        st.width, st.height, st.pix_fmt = 64, 48, "yuv420p"
+        for i in range(4):
+            frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="bgr24")
+            frame.pts = 15 + i                    # codec time base 1/30: the first frame at 0.5 s
+            for pk in st.encode(frame):
+                out.mux(pk)
+        for pk in st.encode():
+            out.mux(pk)
+    with av.open(str(path)) as c:                # what a player reads
+        first = next(c.decode(video=0))
+        expected = round(float(first.pts * first.time_base), 6)
+    with VideoReader(path) as r:
+        assert r.start_time_s == expected == pytest.approx(0.5, abs=0.05)
+        assert r.info()["start_time_s"] == r.start_time_s
+        assert next(iter(r)).timestamp_ms == 0.0   # frame times count from it
