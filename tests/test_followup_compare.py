@@ -277,3 +277,29 @@ def test_publish_puts_every_file_in_place_or_none_and_keeps_the_earlier_ones(tmp
     monkeypatch.setattr(publish.os, "rename", real_rename)
     publish.write_all({a: "new page", b: "{}"}, overwrite=True)
     assert a.read_text() == "new page" and b.read_text() == "{}"
+
+
+def test_compare_messages_hands_back_what_the_cli_prints_and_leaves_the_process_streams_alone(tmp_path, monkeypatch, capsys):
+    """The window's way in (app/gui/compare_visits.py runs it in a background thread): the lines
+    come back in order, nothing is written to sys.stdout/sys.stderr, which belong to every thread."""
+    import argparse
+    import io
+    import sys
+
+    from app.followup.commands import compare_messages
+
+    _patient(tmp_path / "in", [("V1", DATES[0], "good", 45.0, (40.0, 50.0)), ("V2", DATES[1], "good", 75.0, (70.0, 80.0))])
+    code = main(["compare", str(tmp_path / "in"), "--out", str(tmp_path / "cli")])
+    printed = capsys.readouterr()
+    assert code == 0
+    stdout, stderr = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", stdout)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    args = argparse.Namespace(outputs=[tmp_path / "in"], out=tmp_path / "gui", overwrite=False, no_frames=True)
+    code, said = compare_messages(args)
+    assert code == 0 and stdout.getvalue() == stderr.getvalue() == ""
+    # The same lines as the CLI's, but for the folder they name.
+    assert said == [ln.replace(str(tmp_path / "cli"), str(tmp_path / "gui")) for ln in printed.out.splitlines()]
+    code, said = compare_messages(argparse.Namespace(outputs=[tmp_path / "nowhere"], out=tmp_path / "gui2",
+                                                     overwrite=False, no_frames=True))
+    assert code == 2 and said[-1].startswith("error: no processed recording") and stdout.getvalue() == ""

@@ -81,3 +81,19 @@ def test_compare_this_patients_visits_makes_and_opens_the_page(qtbot, tmp_path, 
     text = open(page, encoding="utf-8").read()
     assert "P-014" in text and "P-999" not in text
     assert "rose" in text
+
+
+def test_compare_worker_says_the_commands_last_line_when_no_page_is_made(qtbot, tmp_path):
+    """No recording with a patient ID: the worker reports the command's own error line (collected
+    from the command, not by redirecting the process's stdout)."""
+    import sys
+
+    from app.gui.compare_visits import CompareWorker
+
+    stdout, stderr = sys.stdout, sys.stderr
+    worker = CompareWorker()
+    with qtbot.waitSignal(worker.done, timeout=30000) as got:
+        worker.compare([tmp_path / "empty"], tmp_path / "compare", "P-014")
+    page, message = got.args
+    assert page == "" and message.startswith("error: no processed recording with a patient ID")
+    assert (sys.stdout, sys.stderr) == (stdout, stderr)

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from app import APP_NAME, __version__
@@ -45,14 +46,24 @@ def _json(data: dict) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def _run_guarded(work) -> int:
+# How a command speaks: say(line) for results, say(line, error=True) for warnings and errors. The
+# CLI prints (_print); the window collects the lines (compare_messages) and never touches
+# sys.stdout, which a redirect would swap for every thread of the process while a compare runs.
+Say = Callable[..., None]
+
+
+def _print(line: str, error: bool = False) -> None:
+    print(line, file=sys.stderr if error else sys.stdout)
+
+
+def _run_guarded(work, say: Say = _print) -> int:
     from app import cancel
 
     previous = cancel.raise_on_signals()     # a signal ends the command; publish's finally removes temp files
     try:
         return work()
     except cancel.Interrupted as exc:
-        print("cancelled: nothing was written", file=sys.stderr)
+        say("cancelled: nothing was written", error=True)
         return exc.exit_code
     finally:
         cancel.restore(previous)
@@ -131,10 +142,21 @@ def patient_tokens(patients: list[str]) -> dict[str, str]:
 
 
 def compare_command(args) -> int:
-    return _run_guarded(lambda: _compare(args))
+    return _run_guarded(lambda: _compare(args, _print))
 
 
-def _compare(args) -> int:
+def compare_messages(args) -> tuple[int, list[str]]:
+    """`compare` for a caller without a console (the window's background thread): the exit code and
+    the lines the command would have printed, in order."""
+    said: list[str] = []
+
+    def say(line: str, error: bool = False) -> None:
+        said.append(line)
+
+    return _run_guarded(lambda: _compare(args, say), say), said
+
+
+def _compare(args, say: Say) -> int:
     from app import logs
     from app.followup.publish import refuse_existing, write_all
     from app.followup.trend import natural_key
@@ -144,14 +166,14 @@ def _compare(args) -> int:
         logs.note_private(p)
     recordings, problems = collect(list(args.outputs))
     for line in problems:
-        print(f"warning: {line}", file=sys.stderr)
+        say(f"warning: {line}", error=True)
     without = [r for r in recordings if not r.patient]
     recordings = [r for r in recordings if r.patient]
     if without:
-        print(f"warning: {len(without)} recording(s) have no patient ID and are left out (process them with "
-              "--patient ID)", file=sys.stderr)
+        say(f"warning: {len(without)} recording(s) have no patient ID and are left out (process them with "
+            "--patient ID)", error=True)
     if not recordings:
-        print("error: no processed recording with a patient ID was found in the given outputs", file=sys.stderr)
+        say("error: no processed recording with a patient ID was found in the given outputs", error=True)
         return 2
     by_patient: dict[str, list] = {}
     for r in recordings:
@@ -162,7 +184,7 @@ def _compare(args) -> int:
     try:
         refuse_existing(list(pages.values()) + [out / "compare.json"], args.overwrite)
     except OutputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}", error=True)
         return 2
     created = _now()
     files: dict[Path, str] = {}
@@ -182,14 +204,14 @@ def _compare(args) -> int:
     try:
         write_all(files, args.overwrite)
     except OutputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}", error=True)
         return 2
     for data in patients:
-        print(f"patient {data['patient']}: {len(data['visits'])} visit(s)")
+        say(f"patient {data['patient']}: {len(data['visits'])} visit(s)")
         for t in data["regions"]:
-            print(f"  {t['sentence']}")
+            say(f"  {t['sentence']}")
     for p in files:
-        print(f"wrote {p}")
+        say(f"wrote {p}")
     return 0
 
 

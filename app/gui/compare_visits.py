@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 from pathlib import Path
 
@@ -38,14 +37,14 @@ class CompareWorker(QObject):
 
     @Slot(object, object, str)
     def compare(self, folders: list, out_dir: object, patient: str) -> None:
-        from app.followup.commands import compare_command
+        from app.followup.commands import compare_messages
 
         out = Path(str(out_dir))
         args = argparse.Namespace(outputs=[Path(f) for f in folders], out=out, overwrite=True, no_frames=False)
-        said = io.StringIO()
+        # The command hands back what it has to say: redirecting sys.stdout here would swap it for
+        # every thread of the process (the processing worker's and the log's lines included).
         try:
-            with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
-                code = compare_command(args)
+            code, said = compare_messages(args)
         except Exception as exc:  # noqa: BLE001 - the window says it; the queue goes on
             self.done.emit("", f"The comparison failed: {exc}")
             return
@@ -56,7 +55,7 @@ class CompareWorker(QObject):
                 page = next((out / d["page"] for d in summary.get("patients", []) if d.get("patient") == patient),
                             None)
         if page is None:
-            last = [line for line in said.getvalue().splitlines() if line.strip()]
+            last = [line for line in said if line.strip()]
             self.done.emit("", last[-1] if last else "The comparison could not be made")
             return
         self.done.emit(str(page), "")
