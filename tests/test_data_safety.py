@@ -367,23 +367,32 @@ def test_disk_full_when_writing_the_report(tmp_path, models, clips, monkeypatch)
     assert files(out) == before
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
-def test_measures_signal_leaves_no_partial_and_exits_128_plus_signal(tmp_path, weights, clips, sig):
-    """`measures` on a long landmarks CSV, signalled while its temporary files exist."""
+@pytest.fixture(scope="module")
+def long_landmarks_csv(tmp_path_factory, weights, clips):
+    """A real run's landmarks repeated to 40000 rows (about 22 minutes at 30 fps): made once for the
+    three signals (each test only reads it; the run and the writing cost about 3 s apiece)."""
     import csv
 
-    assert cli([clips["a"], "--out", tmp_path / "run"], weights).returncode == 0
-    with open(tmp_path / "run" / "a_landmarks.csv", newline="") as fh:
+    root = tmp_path_factory.mktemp("long_measures")
+    assert cli([clips["a"], "--out", root / "run"], weights).returncode == 0
+    with open(root / "run" / "a_landmarks.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    long_csv = tmp_path / "long" / "long_landmarks.csv"
+    long_csv = root / "long" / "long_landmarks.csv"
     long_csv.parent.mkdir()
     step = float(rows[1]["time_ms"]) - float(rows[0]["time_ms"])
     with open(long_csv, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
-        for k in range(40000):                     # about 22 minutes at 30 fps
+        for k in range(40000):
             r = dict(rows[k % len(rows)], frame=k, time_ms=round(k * step, 3))
             w.writerow(r)
+    return long_csv
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_measures_signal_leaves_no_partial_and_exits_128_plus_signal(tmp_path, long_landmarks_csv, sig):
+    """`measures` on a long landmarks CSV, signalled while its temporary files exist."""
+    long_csv = long_landmarks_csv
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "main.py", "measures", str(long_csv), "--out", str(out)], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -54,8 +54,31 @@ def test_pupils_in_five_point_mode_says_it_cannot_be_honoured(tmp_path, models_5
     assert rep["verdict"]["level"] == "usable with warnings" and note in rep["verdict"]["reasons"]
 
 
-def test_press_room_clip_is_not_good(tmp_path, models_5pt, media):
-    rep = _report(Pipeline(models_5pt, Settings()).process(media("press_room_clip.mp4"), tmp_path))
+@pytest.fixture(scope="module")
+def press_room_run(tmp_path_factory):
+    """`process` on the press-room clip as a user runs it (a bare environment: the committed
+    RetinaFace, 5-point mode, default settings), once for the tests that read its summary and its
+    report: the clip costs 12-20 s a run, and a second run in process computed the same report."""
+    import subprocess
+    import sys
+
+    from tests.conftest import MEDIA, REPO, _need
+
+    clip = _need(MEDIA / "press_room_clip.mp4")
+    root = tmp_path_factory.mktemp("press_room")
+    proc = subprocess.run([sys.executable, "main.py", "process", str(clip), "--out", str(root / "out")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={"PATH": "/usr/bin:/bin", "FACEMIRROR_LOG_DIR": str(root / "log")})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc, root / "out"
+
+
+def test_press_room_clip_is_not_good(press_room_run):
+    _, out = press_room_run
+    rep = json.loads((out / "press_room_clip_report.json").read_text())
+    from app.model_set import LANDMARKS_5POINT
+
+    assert rep["models"]["landmark_model"] == LANDMARKS_5POINT        # the 5-point pipeline, as before
     v = rep["verdict"]
     print("\npress_room verdict:", v, "\nframes:", rep["frames"], "\nquality:", rep["quality_flags"],
           "\ntracking:", {k: rep["tracking"][k] for k in ("detector_runs", "other_face_frames", "events")})
@@ -170,19 +193,10 @@ def test_cli_midline_pupils_in_five_point_mode_says_it_cannot_be_honoured(tmp_pa
     assert rep["midline_method_used"] == "eye-centre bisector (5-point fallback)"
 
 
-def test_cli_summary_gives_the_verdict_and_its_reasons(tmp_path, media):
+def test_cli_summary_gives_the_verdict_and_its_reasons(press_room_run):
     """As a user runs it: the press-room clip is 'done' (outputs written) but not usable, and the
     summary says why and that the verdict must be read."""
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO
-
-    clip = media("press_room_clip.mp4")
-    proc = subprocess.run([sys.executable, "main.py", "process", str(clip), "--out", str(tmp_path / "out")],
-                          cwd=REPO, capture_output=True, text=True, timeout=300,
-                          env={"PATH": "/usr/bin:/bin", "FACEMIRROR_LOG_DIR": str(tmp_path / "log")})
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc, _ = press_room_run
     row = next(ln for ln in proc.stdout.splitlines() if ln.startswith("press_room_clip.mp4"))
     assert "not usable" in row and "the face was not found in" in row
     assert "1 not rated good" in proc.stdout
