@@ -157,7 +157,11 @@ def _build_parser() -> argparse.ArgumentParser:
     blive.add_argument("--seconds", type=float, default=10.0,
                        help="run length; the source is looped (e.g. 600 for the memory-over-10-minutes figure)")
     blive.add_argument("--star", type=Path, default=None,
-                       help="STAR model for the landmarks (default: the installed models; 5-point without STAR)")
+                       help="STAR model for the landmarks, cut or full (default: the installed live models: STAR "
+                            "cut after 2 stacks, else full STAR, else 5-point)")
+    blive.add_argument("--pane-width", type=int, default=None, metavar="PIXELS",
+                       help="width the panes are drawn at (default 640, a third of a 1920-pixel screen; 0: the "
+                            "camera's full size)")
     blive.add_argument("--json", action="store_true", help="one JSON line with the figures")
     bclu = bench_sub.add_parser("cluster", help="videos/hour through `process --ray` with 1 and 2 local Ray workers, "
                                                 "and Ray's overhead per video (needs the cluster extra)")

@@ -24,8 +24,12 @@ class Models:
     _sha: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def load(cls, threads: int | None = None) -> "Models":
-        """Load the installed models. The face detector is required; STAR is optional."""
+    def load(cls, threads: int | None = None, *, live: bool = False) -> "Models":
+        """Load the installed models. The face detector is required; STAR is optional.
+
+        ``live``: the models of the live exam's panes: STAR cut after its second stack where that
+        model was converted (about twice as fast), else full STAR. Never for a recording's
+        analysis, which always uses full STAR."""
         from app.engine.faces import CREATE_COMMAND as FACES_CMD, FaceDetector
 
         rf = model_files.find_model(model_files.RETINAFACE_KEY)
@@ -36,16 +40,24 @@ class Models:
                 + f"). Create it with: {FACES_CMD}")
         files = {model_files.RETINAFACE_KEY: rf}
         faces = FaceDetector(rf, threads=threads)
-        star_path = model_files.find_model(model_files.STAR_KEY)
+        star_key = model_files.STAR_KEY
+        if live and model_files.find_model(model_files.STAR_LIVE_KEY) is not None:
+            star_key = model_files.STAR_LIVE_KEY
+        star_path = model_files.find_model(star_key)
         star = None
         if star_path is not None:
             star = StarLandmarkDetector(star_path, threads=threads)
-            files[model_files.STAR_KEY] = star_path
+            files[star_key] = star_path
         return cls(faces=faces, landmarks=star, files=files)
 
     @property
     def coarse(self) -> bool:
         return self.landmarks is None
+
+    @property
+    def live_cut(self) -> bool:
+        """True when the landmarks are STAR cut after its second stack (the live panes' model)."""
+        return self.landmarks is not None and model_files.STAR_LIVE_KEY in self.files
 
     @property
     def untrained(self) -> bool:
@@ -66,7 +78,8 @@ class Models:
         out: dict = {key: {"file": str(path), "sha256": self.sha256(path)} for key, path in self.files.items()}
         out[model_files.RETINAFACE_KEY]["backend"] = self.faces.backend.as_dict()
         if self.landmarks is not None:
-            out[model_files.STAR_KEY]["backend"] = self.landmarks.backend.as_dict()
-            out[model_files.STAR_KEY]["untrained"] = self.landmarks.untrained
+            star_key = model_files.STAR_LIVE_KEY if self.live_cut else model_files.STAR_KEY
+            out[star_key]["backend"] = self.landmarks.backend.as_dict()
+            out[star_key]["untrained"] = self.landmarks.untrained
         out["landmark_model"] = LANDMARKS_5POINT if self.landmarks is None else LANDMARKS_STAR
         return out

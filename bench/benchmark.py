@@ -584,7 +584,7 @@ def benchmark_command(args) -> int:
         return 0
     if args.what == "live":
         from bench.live import benchmark_live
-        return benchmark_live(args.source, args.seconds, as_json=args.json, star=args.star)
+        return benchmark_live(args.source, args.seconds, as_json=args.json, star=args.star, pane_width=args.pane_width)
     if args.what == "cluster":
         from bench.cluster import benchmark_cluster
         return benchmark_cluster(args.videos, args.seconds, _parse_size(args.size), image=args.image)

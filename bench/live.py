@@ -1,6 +1,8 @@
-"""`python main.py benchmark live [--source FILE] [--seconds N] [--star MODEL] [--json]`: the live
-mode's figures on this machine: display fps, camera-frame-in to mirrored-panes-out latency (p95,
-landmark inference excluded: it runs beside the display), landmark fps, recorded frames dropped,
+"""`python main.py benchmark live [--source FILE] [--seconds N] [--star MODEL] [--pane-width PIXELS]
+[--json]`: the live mode's figures on this machine: display fps, camera-frame-in to
+mirrored-panes-out latency (p95, landmark inference excluded: it runs beside the display; the
+panes drawn at the width given, as the window draws them at the size it shows them), landmark
+fps (the live models: STAR cut after 2 stacks where converted), recorded frames dropped,
 and the process's resident memory over the run (a long run, e.g. --seconds 600, shows whether it
 stays flat). A benchmark, not a test: it prints figures.
 
@@ -69,7 +71,7 @@ def _models(star: Path | None):
     from app.model_set import Models
 
     if star is None:
-        return Models.load()
+        return Models.load(live=True)
     from app import model_files
     from app.engine.landmarks import StarLandmarkDetector
 
@@ -78,8 +80,16 @@ def _models(star: Path | None):
                   files=models.files | {model_files.STAR_KEY: Path(star)})
 
 
-def benchmark_live(source: Path | None, seconds: float, *, as_json: bool = False, star: Path | None = None) -> int:
+def _landmarks_name(models) -> str:
+    if models.landmarks is None:
+        return "5-point"
+    return models.landmarks.backend.model_name or "STAR"     # e.g. star-wflw-98, star-wflw-98-stack2
+
+
+def benchmark_live(source: Path | None, seconds: float, *, as_json: bool = False, star: Path | None = None,
+                   pane_width: int | None = None) -> int:
     import app  # noqa: F401  (privacy settings first)
+    from app.live.panes import HEADLESS_PANE_WIDTH
     from app.live.session import record
     from app.live.sources import FileSource
     from bench.benchmark import make_video
@@ -97,12 +107,13 @@ def benchmark_live(source: Path | None, seconds: float, *, as_json: bool = False
                   file=sys.stderr)
         tracemalloc.start()
         with RssSampler(MEMORY_EVERY_S) as memory, LoadMeter() as load:
-            _, stats = record(cam, models, folder / "live.mp4")
+            pane_width = HEADLESS_PANE_WIDTH if pane_width is None else pane_width
+            _, stats = record(cam, models, folder / "live.mp4", pane_width=pane_width)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         figures = stats.as_dict() | {"size": f"{cam.size[0]}x{cam.size[1]}", "source_fps": round(cam.fps, 2),
                                      "seconds": round(stats.seconds, 2), "frames": stats.frames,
-                                     "landmarks": "5-point" if models.coarse else "STAR",
+                                     "landmarks": _landmarks_name(models), "pane_width": pane_width or cam.size[0],
                                      "python_heap_peak_mb": round(peak / 1e6, 1),
                                      "other_load": load.describe()} | memory_figures(memory.samples)
     if as_json:

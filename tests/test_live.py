@@ -58,7 +58,9 @@ from app.model_set import Models
 def crash(o, l, r, t):
     if t >= 2.5:
         os._exit(9)                  # a hard crash: no clean-up of any kind
-record(SyntheticSource((320, 240), 30.0, 5.0), Models.load(threads=1), Path({out!r}), on_panes=crash)
+# at the camera's pace, as a camera gives frames (the encoder has its own thread: a source faster
+# than real time would crash with frames still queued for it, which no camera does)
+record(SyntheticSource((320, 240), 30.0, 5.0, realtime=True), Models.load(threads=1), Path({out!r}), on_panes=crash)
 """
 
 

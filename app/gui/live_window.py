@@ -21,7 +21,6 @@ import threading
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -29,14 +28,13 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPus
                                QSizePolicy, QVBoxLayout, QWidget)
 
 from app import APP_NAME, logs
-from app.engine.annotate import annotate_frame
 from app.engine.midline import Midline
-from app.engine.mirror import MirrorPair, mirror_both
 from app.gui import camera_source
 from app.gui.prefs import Prefs
 from app.gui.preview import PreviewPane, bgr_to_qimage
 from app.gui.subject_fields import SubjectFields
 from app.live.landmarks import LatestLandmarks
+from app.live.panes import PaneDrawer, pane_scale
 from app.live.recorder import RecorderThread
 from app.live.session import REST_SECONDS, rest_window
 
@@ -49,7 +47,6 @@ LIVE_PANES = (
 )
 
 
-DISPLAY_MIN_WIDTH = 320     # panes never drawn from fewer pixels (a window shown small still looks sharp)
 NOTICE_STYLE = {"warning": "background: #fff3cd; color: #5c4400; border: 1px solid #e0c068;",
                 "info": "background: #e3f1e6; color: #1e4d2b; border: 1px solid #9cc9a8;"}
 
@@ -62,6 +59,15 @@ def default_live_folder() -> Path:
 def _clock(seconds: float) -> str:
     m, s = divmod(max(0.0, seconds), 60)
     return f"{int(m)}:{s:04.1f}"
+
+LIVE_CUT_TOOLTIP = ("The live panes use STAR cut after the second of its four stacks: about twice as fast, a "
+                    "little less exact. The recording is analysed with full STAR when you press Stop.")
+
+
+def landmark_label_text(models) -> str:
+    if models.coarse:
+        return "Landmarks: 5-point mode (coarse midline)"
+    return "Landmarks: STAR 98-point (fast live model)" if models.live_cut else "Landmarks: STAR 98-point"
 
 
 class LiveWindow(QWidget):
@@ -90,7 +96,7 @@ class LiveWindow(QWidget):
         self._marks: LatestLandmarks | None = None
         self._marks_size: tuple[int, int] | None = None
         self._cameras: dict[str, camera_source.CameraInfo] = {}
-        self._buffers: MirrorPair | None = None
+        self._drawer = PaneDrawer()
         self._writer: RecorderThread | None = None
         self._rec_t0: float | None = None          # source time of the recording's first frame
         self._rec_last = 0.0                       # recording clock of its last frame
@@ -239,7 +245,7 @@ class LiveWindow(QWidget):
                 else:
                     from app.model_set import Models
 
-                    models = Models.load(threads=2)    # two: the display and the encoder need the rest
+                    models = Models.load(threads=2, live=True)    # two: the display and the encoder need the rest
                 self._loaded = (models, "")
             except Exception as exc:  # noqa: BLE001 - said in the window; the exam works without
                 self._loaded = (None, str(exc))
@@ -263,8 +269,9 @@ class LiveWindow(QWidget):
             self.landmark_label.setToolTip(f"The models could not be loaded: {error}. The recording is not "
                                            "affected; its processing says the same.")
         else:
-            self.landmark_label.setText("Landmarks: 5-point mode (coarse midline)" if models.coarse
-                                        else "Landmarks: STAR 98-point")
+            self.landmark_label.setText(landmark_label_text(models))
+            if models.live_cut:
+                self.landmark_label.setToolTip(LIVE_CUT_TOOLTIP)
 
     @property
     def landmark_runs(self) -> int:
@@ -381,20 +388,10 @@ class LiveWindow(QWidget):
             return
         line = self._marks.line if self._marks is not None else Midline.vertical((w, h))
         points = self._marks.points if self._marks is not None else None
-        # the panes are drawn at the size they are shown, not the camera's: a 720p or 1080p frame
-        # mirrored, annotated and copied three times at full size costs the display its frame rate
-        scale = self._display_scale(w, h)
-        if scale < 1.0:
-            interpolation = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR    # area: no aliasing at 1080p
-            image = cv2.resize(image, (int(round(w * scale)), int(round(h * scale))), interpolation=interpolation)
-            line = Midline.from_theta_rho(line.theta, line.rho * scale, (line.ref[0] * scale, line.ref[1] * scale))
-            points = None if points is None else np.asarray(points) * scale
-        if self._buffers is None or self._buffers.left.shape != image.shape:
-            self._buffers = MirrorPair(np.empty_like(image), np.empty_like(image))
-        pair = mirror_both(image, line, out=self._buffers)
-        self.panes["camera"].view.set_image(bgr_to_qimage(annotate_frame(image, midline=line, landmarks=points)))
-        self.panes["left"].view.set_image(bgr_to_qimage(pair.left))
-        self.panes["right"].view.set_image(bgr_to_qimage(pair.right))
+        panes = self._drawer.draw(image, line, points, self._display_scale(w, h))   # at the size shown
+        self.panes["camera"].view.set_image(bgr_to_qimage(panes.camera))
+        self.panes["left"].view.set_image(bgr_to_qimage(panes.left))
+        self.panes["right"].view.set_image(bgr_to_qimage(panes.right))
         self.pane_updates += 1
         self.handle_ms.append((time.perf_counter() - arrived) * 1000.0)
         if self._marks is not None and self._marks.error is not None and self.frames_seen % 30 == 0:
@@ -402,12 +399,9 @@ class LiveWindow(QWidget):
             self.landmark_label.setToolTip(f"{type(self._marks.error).__name__}: {self._marks.error}")
 
     def _display_scale(self, w: int, h: int) -> float:
-        """The frame's scale for the panes: the pixels a pane shows (HiDPI included), in steps of
-        64 px so that resizing the window does not re-make the buffers at every pixel."""
+        """The frame's scale for the panes: the pixels a pane shows (HiDPI included)."""
         view = self.panes["camera"].view
-        shown_w = min(view.width(), view.height() * w / h) * view.devicePixelRatioF()
-        need = max(DISPLAY_MIN_WIDTH, int(np.ceil(shown_w / 64.0)) * 64)
-        return min(1.0, need / w)
+        return pane_scale(w, min(view.width(), view.height() * w / h) * view.devicePixelRatioF())
 
     # =========================================================================================
     # freeze, rest, record

@@ -24,7 +24,8 @@ def live_command(args) -> int:
     try:
         rest = parse_time_range(args.rest) if args.rest else None
         source = FileSource(source_path, realtime=not args.fast, max_seconds=args.seconds)
-        models = Models.load()
+        live_models = Models.load(live=True)     # the panes' (STAR cut after 2 stacks where converted)
+        models = Models.load() if live_models.live_cut else live_models     # the recording's: full STAR
     except (MeasuresError, VideoError, ModelFileError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -43,7 +44,7 @@ def live_command(args) -> int:
         print(f"live: playing {source_path.name} as the camera ({source.size[0]}x{source.size[1]}, "
               f"{source.fps:.0f} fps); Ctrl-C stops the recording")
         try:
-            final, stats = record(source, models, recording, stop=stop)
+            final, stats = record(source, live_models, recording, stop=stop)
         except cancel.Interrupted as exc:
             print("stopped: the recording so far is kept as "
                   f"{recording.with_name(recording.stem + '.recording.mp4').name}", file=sys.stderr)

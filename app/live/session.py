@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from app.engine.mirror import MirrorPair, mirror_both
 from app.live.landmarks import LatestLandmarks
-from app.live.recorder import Recorder
+from app.live.panes import HEADLESS_PANE_WIDTH, PaneDrawer, pane_scale
+from app.live.recorder import RecorderThread
 
-# original, left, right, time; the mirrored arrays are reused for the next frame: copy to keep them
-Panes = Callable[[np.ndarray, np.ndarray, np.ndarray, float], None]
+# camera (annotated), left, right, time, at the panes' size; the mirrored arrays are reused for the
+# next frame: copy to keep them
+PanesCallback = Callable[[np.ndarray, np.ndarray, np.ndarray, float], None]
 
 
 @dataclass
@@ -37,41 +38,45 @@ class LiveStats:
 
 
 def record(source, models, recording: Path, *, stop: threading.Event | None = None,
-           on_panes: Panes | None = None, max_seconds: float | None = None) -> tuple[Path, LiveStats]:
+           on_panes: PanesCallback | None = None, max_seconds: float | None = None,
+           pane_width: int = HEADLESS_PANE_WIDTH) -> tuple[Path, LiveStats]:
     """Run the exam until the source ends, ``stop`` is set or ``max_seconds`` pass. Returns the
-    finished recording and the figures. On an error the partial recording stays (playable)."""
+    finished recording and the figures. On an error the partial recording stays (playable).
+
+    ``models``: those of the live panes (Models.load_live); ``pane_width``: the panes' drawn width
+    in pixels (0: the camera's full size). As in the window, the encoder has a thread of its own,
+    so the panes never wait for it; every frame is still recorded."""
     stop = stop or threading.Event()
     marks = LatestLandmarks(models, source.size, source.fps)
-    recorder = Recorder(recording, source.size, source.fps)
+    writer = RecorderThread(recording, source.size, source.fps)
+    drawer = PaneDrawer()
+    scale = pane_scale(source.size[0], pane_width)
     stats = LiveStats()
     t0 = time.perf_counter()
     finished = False
-    buffers: MirrorPair | None = None     # two frame-sized arrays reused for every frame
     try:
         for i, (image, t_s) in enumerate(source.frames()):
             if stop.is_set() or (max_seconds is not None and t_s > max_seconds):
                 break
             arrived = time.perf_counter()
             marks.offer(i, image, t_s)                 # never waits for the model
-            if buffers is None or buffers.left.shape != image.shape:
-                buffers = MirrorPair(np.empty_like(image), np.empty_like(image))
-            pair = mirror_both(image, marks.line, out=buffers)
+            writer.write(image, t_s)                   # nor for the encoder (the source gives a new array each frame)
+            panes = drawer.draw(image, marks.line, marks.points, scale)
             if on_panes is not None:
-                on_panes(image, pair.left, pair.right, t_s)
+                on_panes(panes.camera, panes.left, panes.right, t_s)
             stats.latencies_ms.append((time.perf_counter() - arrived) * 1000.0)
-            recorder.write(image, t_s)
             stats.frames += 1
-            stats.recorded_frames = recorder.frames
-        final = recorder.finish()
+        final = writer.finish()                        # waits for the encoder to catch up
         finished = True
     finally:
         stats.seconds = time.perf_counter() - t0
+        stats.recorded_frames = writer.frames
         marks.stop()
         stats.landmark_runs = marks.runs
         if marks.error is not None:
             stats.landmark_error = f"{type(marks.error).__name__}: {marks.error}"
         if not finished:
-            recorder.close_partial()
+            writer.close_partial()
     return final, stats
 
 
