@@ -114,7 +114,12 @@ def _build_parser() -> argparse.ArgumentParser:
     live = sub.add_parser("live", help="live exam from a file played as the camera: mirrored panes, a recording, "
                                        "then the usual outputs")
     live.add_argument("--source", type=Path, required=True, help="video file played as the camera in real time")
-    live.add_argument("--out", type=Path, required=True, help="folder for the recording and its outputs")
+    live.add_argument("--out", type=Path, default=None, help="folder for the recording and its outputs (required "
+                                                           "without --window)")
+    live.add_argument("--window", action="store_true",
+                      help="open the window's live exam with SOURCE played as the camera (a demonstration or "
+                           "training without a camera: Freeze, Capture rest and Record work as with a camera; "
+                           "the recording goes to the live window's folder and is processed in the main window)")
     live.add_argument("--name", default=None, help="recording name (default: SOURCE_live)")
     live.add_argument("--seconds", type=float, default=None, help="stop recording after this many seconds")
     live.add_argument("--fast", action="store_true", help="take frames as fast as they come (not real time)")
@@ -225,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         from app.measures.command import measures_command
         return measures_command(args)
     if args.command == "live":
+        if args.window:
+            return _live_window(args)
         from app.live.command import live_command
         return live_command(args)
     if args.command == "study":
@@ -239,6 +246,19 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return benchmark_command(args)
     return 2
+
+
+def _live_window(args) -> int:
+    from app.live.sources import FileSource
+    from app.video.reader import VideoError
+
+    try:
+        FileSource(args.source)             # a file that will not play is said here, not in the window
+    except (VideoError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from app.gui_launch import launch_gui
+    return launch_gui(live_source=args.source)
 
 
 def _process_on_ray(args) -> int:

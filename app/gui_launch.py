@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes.util
 import os
 import sys
+from pathlib import Path
 from typing import Callable, Mapping
 
 # Platforms that need no display server.
@@ -109,7 +110,8 @@ def _icon_path():
     return None
 
 
-def launch_gui(argv: list[str] | None = None) -> int:
+def launch_gui(argv: list[str] | None = None, *, live_source: Path | None = None) -> int:
+    """The window; ``live_source``: a video file played as the camera in the live exam, opened at once."""
     problem = display_problem()
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -142,6 +144,8 @@ def launch_gui(argv: list[str] | None = None) -> int:
 
     window = MainWindow()
     window.show()
+    if live_source is not None:
+        window.open_live_exam(source_file=live_source)
     previous, watch = _quit_on_signals(app, window)
     status = app.exec()
     watch.stop()

@@ -353,3 +353,31 @@ def test_a_recording_that_cannot_be_written_is_said_at_once_and_stop_keeps_the_p
     assert w.stop_recording() is None
     partial = list((tmp_path / "live").glob("*.recording.mp4"))
     assert "kept as" in w.notice.text() and len(partial) == 1 and len(_decoded_times(partial[0])) >= 10
+
+
+def test_the_main_window_plays_a_file_as_the_camera_for_a_demonstration(qtbot, tmp_path, monkeypatch):
+    """`main.py live --window --source FILE`: the live exam opens with FILE played as the camera,
+    named so in the camera list (a demonstration is never taken for a camera)."""
+    from bench.benchmark import make_video
+    from tests.conftest import open_window
+
+    clip = make_video(tmp_path / "demo.mp4", (320, 240), 1.0, 15.0, out=open("/dev/null", "w"))
+    w = open_window(qtbot, show=False)
+    w.open_live_exam(source_file=clip)
+    live = w.live_window
+    qtbot.waitUntil(lambda: live.frames_seen >= 10, timeout=15000)
+    assert live.camera_combo.currentText() == "File: demo.mp4"
+    assert isinstance(live.source, PushedFileSource)
+    assert not live.panes["left"].view.image().isNull()
+    live.close()
+
+
+def test_live_needs_an_out_folder_or_the_window_and_a_file_that_plays(tmp_path, capsys):
+    from app import cli
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    assert cli.main(["live", "--source", str(broken)]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert cli.main(["live", "--window", "--source", str(broken)]) == 2      # said before any window opens
+    assert "broken.mp4" in capsys.readouterr().err

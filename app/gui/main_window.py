@@ -484,14 +484,24 @@ class MainWindow(QMainWindow):
             notes.append(f"{len(duplicates)} already in the queue")
         return notes
 
-    def open_live_exam(self) -> None:
+    def open_live_exam(self, source_file: Path | None = None) -> None:
+        """The live exam window; ``source_file``: a video played as the camera (`main.py live --window`)."""
         from app.gui.live_window import LiveWindow
 
+        source = None
+        if source_file is not None:
+            from app.gui.camera_source import PushedFileSource
+            from app.live.sources import FileSource
+
+            # paced by the pushing timer, as a camera delivers, so the file is read as fast as asked
+            source = PushedFileSource(FileSource(Path(source_file), realtime=False))
         old = getattr(self, "live_window", None)
-        if old is None or old.is_closed:
+        if old is not None and not old.is_closed and source is not None:
+            old.set_source(source)
+        elif old is None or old.is_closed:
             if old is not None:
                 old.deleteLater()        # a new exam: a fresh window and camera session
-            self.live_window = LiveWindow(self, settings=self.prefs.s)
+            self.live_window = LiveWindow(self, settings=self.prefs.s, source=source)
             self.live_window.recording_ready.connect(self.add_recording)
         self.live_window.show()
         self.live_window.raise_()

@@ -18,6 +18,9 @@ def live_command(args) -> int:
     from app.model_set import Models
     from app.video.reader import VideoError
 
+    if args.out is None:
+        print("error: give --out DIR (the folder for the recording and its outputs), or --window", file=sys.stderr)
+        return 2
     source_path = Path(args.source)
     logs.note_private(source_path)
     logs.note_private_words(args.patient, args.visit)
