@@ -22,6 +22,7 @@ RETINAFACE_KEY = "retinaface"
 # STAR cut after its second of four hourglass stacks (each stack is trained with its own landmark
 # loss): about half the compute, for the live exam's panes only; recordings always get full STAR
 STAR_LIVE_KEY = "star_live"
+STAR_STACKS = 4         # STAR WFLW's hourglass stacks: the full model, as the checkpoint has them
 STAR_LIVE_STACKS = 2
 
 # The model files' names and the commands that create them, for code that names them without
