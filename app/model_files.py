@@ -37,6 +37,10 @@ STAR_LIVE_CREATE_COMMAND = (f"python main.py convert star weights/Landmark_98.pk
 RETINAFACE_CREATE_COMMAND = ("python main.py convert retinaface weights/Alignment_RetinaFace.pth "
                              f"--out weights/{RETINAFACE_FILE}")
 
+# What an absent optional model (manifest "required": false) means: said as information, never
+# as a problem (processing files does not need it).
+ABSENT_OPTIONAL = {STAR_LIVE_KEY: "the live exam's panes use full STAR, which is slower"}
+
 # The report's `models.landmark_model`: which landmarks a run used (data in saved reports, which
 # the verdict re-reads: keep these values; front ends call the second "5-point mode").
 LANDMARKS_STAR = "STAR 98-point"

@@ -157,3 +157,22 @@ def test_closing_during_a_conversion_waits_for_it(qtbot, empty_weights, monkeypa
     release.set()
     qtbot.waitUntil(lambda: not w.isVisible(), timeout=10000)
     assert w.worker_thread.isFinished()
+
+
+def test_an_absent_live_model_is_information_not_a_problem(empty_weights):
+    """The live model (STAR cut after 2 stacks) is optional: without it nothing is missing for
+    processing files and the models panel stays closed; Details mention it as information."""
+    from app import model_files
+    from app.gui import model_status
+
+    for name in (model_files.STAR_FILE, model_files.RETINAFACE_FILE):
+        (empty_weights / name).write_bytes(b"x")      # scanning only looks for the files
+    status = model_status.scan_model_files()
+    assert status.missing == [] and not status.needs_attention and status.headline() == ("", "")
+    assert [m.key for m in status.absent_optional] == [model_files.STAR_LIVE_KEY]
+    details = status.summary_html(converter=True)
+    assert "Optional, not installed" in details and model_files.STAR_LIVE_FILE in details
+    assert "full STAR" in details
+    (empty_weights / model_files.STAR_LIVE_FILE).write_bytes(b"x")
+    status = model_status.scan_model_files()
+    assert status.absent_optional == [] and model_files.STAR_LIVE_KEY in status.found
