@@ -82,6 +82,20 @@ def expected_models(manifest: dict | None = None) -> list[ModelFile]:
     return out
 
 
+def models_from_checkpoint(checkpoint_key: str, models: dict | None = None) -> list[str]:
+    """Keys of the models made from one checkpoint, in manifest order: STAR's makes full STAR and
+    the live model. models: a manifest's "models" (default the project's)."""
+    models = models if models is not None else load_manifest().get("models", {})
+    return [key for key, entry in models.items() if entry.get("source_checkpoint", key) == checkpoint_key]
+
+
+def models_sharing_checkpoint(key: str) -> list[str]:
+    """The other models made from the checkpoint model `key` is made from (for STAR: the live model)."""
+    models = load_manifest().get("models", {})
+    checkpoint = models.get(key, {}).get("source_checkpoint", key)
+    return [k for k in models_from_checkpoint(checkpoint, models) if k != key]
+
+
 def model_entry(key: str) -> ModelFile:
     for m in expected_models():
         if m.key == key:

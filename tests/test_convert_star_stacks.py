@@ -134,8 +134,9 @@ def test_cli_default_out_with_stacks_is_the_live_file(monkeypatch):
 
 def test_models_fetch_makes_the_live_model_from_stars_checkpoint():
     models = model_files.load_manifest()["models"]
-    assert fetch.models_from(models, model_files.STAR_KEY) == [model_files.STAR_KEY, model_files.STAR_LIVE_KEY]
-    assert fetch.models_from(models, model_files.RETINAFACE_KEY) == [model_files.RETINAFACE_KEY]
+    assert model_files.models_from_checkpoint(model_files.STAR_KEY) == [model_files.STAR_KEY,
+                                                                         model_files.STAR_LIVE_KEY]
+    assert model_files.models_from_checkpoint(model_files.RETINAFACE_KEY) == [model_files.RETINAFACE_KEY]
     # a destination manifest written before the live model existed still gets it
     old = {"models": {k: v for k, v in models.items() if k != model_files.STAR_LIVE_KEY}}
     assert model_files.STAR_LIVE_KEY in fetch.model_entries(old)

@@ -76,11 +76,6 @@ def download(url: str, dest: Path, *, expected_sha256: str | None = None, timeou
             tmp.unlink()
 
 
-def models_from(models: dict, checkpoint_key: str) -> list[str]:
-    """Keys of the models made from a checkpoint (STAR's makes full STAR and the live model)."""
-    return [key for key, entry in models.items() if entry.get("source_checkpoint", key) == checkpoint_key]
-
-
 def model_entries(manifest: dict) -> dict:
     """The models to make: the project's list, with the destination manifest's entries over it
     (a folder fetched into before the live model existed lists only the older models)."""
@@ -100,7 +95,7 @@ def fetch_command(args) -> int:
     fetched: dict[str, Path] = {}
     for key in (model_files.STAR_KEY, model_files.RETINAFACE_KEY):
         ck = checkpoints[key]
-        made = [dest / models[m]["file"] for m in models_from(models, key)]
+        made = [dest / models[m]["file"] for m in model_files.models_from_checkpoint(key, models)]
         if all(p.is_file() for p in made) and not args.overwrite:
             # e.g. the committed face detector: nothing to download or convert
             print(f"{', '.join(p.name for p in made)}: already in {dest}, its checkpoint is not needed")
@@ -142,7 +137,7 @@ def _convert_all(fetched: dict[str, Path], dest: Path, manifest: dict, overwrite
     status = 0
     models = model_entries(manifest)
     for ck_key, ckpt in fetched.items():
-        for key in models_from(models, ck_key):
+        for key in model_files.models_from_checkpoint(ck_key, models):
             out = dest / models[key]["file"]
             if out.exists() and not overwrite:
                 print(f"{out.name}: already converted (pass --overwrite to convert again)")
