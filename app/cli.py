@@ -47,7 +47,12 @@ def _build_parser() -> argparse.ArgumentParser:
                               ("retinaface", f"weights/{model_files.RETINAFACE_FILE}")):
         c = conv_sub.add_parser(name, help=f"convert the {name} checkpoint")
         c.add_argument("checkpoint", nargs="?", type=Path, help="checkpoint file (.pkl / .pth)")
-        c.add_argument("--out", type=Path, default=Path(default_out), help=f"output ONNX file (default {default_out})")
+        if name == "star":      # the default depends on --stacks (_star_default_out)
+            c.add_argument("--out", type=Path, default=None,
+                           help=f"output ONNX file (default {default_out}; with --stacks K below "
+                                f"{model_files.STAR_STACKS}: weights/{model_files.STAR_LIVE_FILE})")
+        else:
+            c.add_argument("--out", type=Path, default=Path(default_out), help=f"output ONNX file (default {default_out})")
         c.add_argument("--random-weights", action="store_true",
                        help="export the architecture with random weights (development and tests; marked untrained)")
         c.add_argument("--seed", type=int, default=0, help="seed for --random-weights")
@@ -57,6 +62,11 @@ def _build_parser() -> argparse.ArgumentParser:
             c.add_argument("--verify-photo", type=Path, action="append", default=None, metavar="PHOTO",
                            help="a photograph with a face; its face crops join the ONNX-vs-PyTorch check "
                                 "(repeatable; default: the development photos in ../shared/media when present)")
+            c.add_argument("--stacks", type=int, default=None, metavar="K",
+                           help=f"early exit: run only the first K of STAR's {model_files.STAR_STACKS} hourglass "
+                                f"stacks (each is trained to give landmarks; about K/{model_files.STAR_STACKS} of the "
+                                f"compute). The live exam's panes use K={model_files.STAR_LIVE_STACKS}; recordings "
+                                "always use full STAR. Default: all stacks")
 
     models = sub.add_parser("models", help="official model files")
     models_sub = models.add_subparsers(dest="action", required=True)
@@ -274,6 +284,13 @@ def _process_on_ray(args) -> int:
     return ray_process_command(args)
 
 
+def star_default_out(stacks: int | None) -> Path:
+    """`convert star`'s output without --out: a cut model goes to the live model's file, so that
+    nobody overwrites full STAR (which recordings are analysed with) by adding --stacks."""
+    cut = stacks is not None and stacks < model_files.STAR_STACKS
+    return Path("weights") / (model_files.STAR_LIVE_FILE if cut else model_files.STAR_FILE)
+
+
 def _convert(args) -> int:
     from app.convert.common import ConvertError
 
@@ -286,8 +303,12 @@ def _convert(args) -> int:
         print(f"error: {EXTRAS_HINT}", file=sys.stderr)
         return 2
     extra = {"verify_photos": args.verify_photo} if getattr(args, "verify_photo", None) else {}
+    out = args.out
+    if args.model == "star":
+        extra["stacks"] = args.stacks
+        out = out or star_default_out(args.stacks)
     try:
-        converter_for(args.model)(args.checkpoint, args.out, random_weights=args.random_weights, seed=args.seed,
+        converter_for(args.model)(args.checkpoint, out, random_weights=args.random_weights, seed=args.seed,
                                   overwrite=args.overwrite, coreml_check=not args.skip_coreml_check, **extra)
     except ConvertError as exc:
         print(f"error: {exc}", file=sys.stderr)

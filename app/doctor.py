@@ -20,6 +20,9 @@ def _describe_model(key: str, path) -> list[str]:
         meta = dict(session.get_modelmeta().custom_metadata_map)
         if meta.get(runtime.META_UNTRAINED, "").lower() == "true":
             lines.append("    WARNING: untrained development model (random weights): landmarks are meaningless")
+        stacks = meta.get(runtime.META_STAR_STACKS, "")
+        if stacks and stacks != str(model_files.STAR_STACKS):
+            lines.append(f"    early exit: runs {stacks} of STAR's {model_files.STAR_STACKS} hourglass stacks")
     except Exception as exc:  # noqa: BLE001 - reported, doctor goes on
         lines.append(f"    WARNING: cannot read the model file: {exc}")
     return lines
@@ -59,7 +62,12 @@ def run_doctor() -> int:
     for m in model_files.expected_models():
         path = model_files.find_model(m.key)
         print(f"  {m.filename}: {m.description}")
-        if path is None:
+        if path is None and not m.required:
+            # e.g. the live model: nothing is missing for processing files, so not counted
+            meaning = model_files.ABSENT_OPTIONAL.get(m.key, "")
+            print(f"    not installed (optional{': ' + meaning if meaning else ''}). Create it with:")
+            print(f"      {m.create_command}")
+        elif path is None:
             missing += 1
             if paths.bundle_dir() is not None:
                 # The app bundle has no converter: models come from a source checkout.

@@ -22,6 +22,7 @@ RETINAFACE_KEY = "retinaface"
 # STAR cut after its second of four hourglass stacks (each stack is trained with its own landmark
 # loss): about half the compute, for the live exam's panes only; recordings always get full STAR
 STAR_LIVE_KEY = "star_live"
+STAR_STACKS = 4         # STAR WFLW's hourglass stacks: the full model, as the checkpoint has them
 STAR_LIVE_STACKS = 2
 
 # The model files' names and the commands that create them, for code that names them without
@@ -35,6 +36,10 @@ STAR_LIVE_CREATE_COMMAND = (f"python main.py convert star weights/Landmark_98.pk
                             f"--out weights/{STAR_LIVE_FILE}")
 RETINAFACE_CREATE_COMMAND = ("python main.py convert retinaface weights/Alignment_RetinaFace.pth "
                              f"--out weights/{RETINAFACE_FILE}")
+
+# What an absent optional model (manifest "required": false) means: said as information, never
+# as a problem (processing files does not need it).
+ABSENT_OPTIONAL = {STAR_LIVE_KEY: "the live exam's panes use full STAR, which is slower"}
 
 # The report's `models.landmark_model`: which landmarks a run used (data in saved reports, which
 # the verdict re-reads: keep these values; front ends call the second "5-point mode").
@@ -75,6 +80,20 @@ def expected_models(manifest: dict | None = None) -> list[ModelFile]:
         out.append(ModelFile(key=key, filename=entry["file"], description=entry.get("description", ""),
                              create_command=entry.get("create", ""), required=bool(entry.get("required", True))))
     return out
+
+
+def models_from_checkpoint(checkpoint_key: str, models: dict | None = None) -> list[str]:
+    """Keys of the models made from one checkpoint, in manifest order: STAR's makes full STAR and
+    the live model. models: a manifest's "models" (default the project's)."""
+    models = models if models is not None else load_manifest().get("models", {})
+    return [key for key, entry in models.items() if entry.get("source_checkpoint", key) == checkpoint_key]
+
+
+def models_sharing_checkpoint(key: str) -> list[str]:
+    """The other models made from the checkpoint model `key` is made from (for STAR: the live model)."""
+    models = load_manifest().get("models", {})
+    checkpoint = models.get(key, {}).get("source_checkpoint", key)
+    return [k for k in models_from_checkpoint(checkpoint, models) if k != key]
 
 
 def model_entry(key: str) -> ModelFile:

@@ -166,11 +166,14 @@ def check_pinned_models(model_paths: Sequence[Path], manifest: Mapping, env: Map
             else:
                 notes.append(f"{path.name}: sha256 matches the manifest")
             continue
-        pinned = pinned_checkpoint_sha(key, manifest, env)
+        # The live model is made from STAR's checkpoint: the pin is the checkpoint's, not the model's.
+        ck_key = manifest["models"][key].get("source_checkpoint") or key
+        pinned = pinned_checkpoint_sha(ck_key, manifest, env)
         source = str(meta.get(META_SOURCE_SHA, "")).lower()
         if not pinned:
             errors.append(f"{path.name}: no pinned checkpoint sha256; a release must name the checkpoint it ships "
-                          f"(set {ENV_CHECKPOINT_SHA_PREFIX}{key.upper()} or checkpoints.{key}.sha256 in the manifest)")
+                          f"(set {ENV_CHECKPOINT_SHA_PREFIX}{ck_key.upper()} or checkpoints.{ck_key}.sha256 in the "
+                          "manifest)")
         elif source != pinned:
             errors.append(f"{path.name}: converted from a checkpoint with sha256 {source or 'unknown'}, "
                           f"not the pinned {pinned}")

@@ -154,11 +154,19 @@ def test_models_already_in_the_folder_are_not_fetched_again(server, dest):
     assert "retinaface_mobilenet025.onnx: already in" in proc.stdout
     assert (dest / "Landmark_98.pkl").read_bytes() == STAR_BYTES
     assert not (dest / "Alignment_RetinaFace.pth").exists()
+    # Full STAR alone: its checkpoint is still needed, for the live model (issue 25).
     (dest / "star_landmark_98.onnx").write_bytes(b"star")
+    (dest / "Landmark_98.pkl").unlink()
+    proc = run_fetch(server, dest, "--no-convert")
+    assert proc.returncode == 0, proc.stderr
+    assert (dest / "Landmark_98.pkl").read_bytes() == STAR_BYTES
+    # Both models made from STAR's checkpoint: it is not fetched.
+    (dest / "star_landmark_98_live.onnx").write_bytes(b"live")
     (dest / "Landmark_98.pkl").unlink()
     Handler.files.pop("Landmark_98.pkl")
     proc = run_fetch(server, dest, "--no-convert")
     assert proc.returncode == 0, proc.stderr
+    assert "star_landmark_98.onnx, star_landmark_98_live.onnx: already in" in proc.stdout
     assert not (dest / "Landmark_98.pkl").exists()
 
 

@@ -157,3 +157,50 @@ def test_closing_during_a_conversion_waits_for_it(qtbot, empty_weights, monkeypa
     release.set()
     qtbot.waitUntil(lambda: not w.isVisible(), timeout=10000)
     assert w.worker_thread.isFinished()
+
+
+def test_an_absent_live_model_is_information_not_a_problem(empty_weights):
+    """The live model (STAR cut after 2 stacks) is optional: without it nothing is missing for
+    processing files and the models panel stays closed; Details mention it as information."""
+    from app import model_files
+    from app.gui import model_status
+
+    for name in (model_files.STAR_FILE, model_files.RETINAFACE_FILE):
+        (empty_weights / name).write_bytes(b"x")      # scanning only looks for the files
+    status = model_status.scan_model_files()
+    assert status.missing == [] and not status.needs_attention and status.headline() == ("", "")
+    assert [m.key for m in status.absent_optional] == [model_files.STAR_LIVE_KEY]
+    details = status.summary_html(converter=True)
+    assert "Optional, not installed" in details and model_files.STAR_LIVE_FILE in details
+    assert "full STAR" in details
+    (empty_weights / model_files.STAR_LIVE_FILE).write_bytes(b"x")
+    status = model_status.scan_model_files()
+    assert status.absent_optional == [] and model_files.STAR_LIVE_KEY in status.found
+
+
+def test_converting_star_in_the_window_also_makes_the_live_model(qtbot, empty_weights, monkeypatch, tmp_path):
+    """One chosen STAR checkpoint gives full STAR and the live model (STAR cut after 2 stacks)."""
+    import numpy as np
+
+    from app import model_files
+    from app.gui import model_convert, model_status
+    from tests.onnx_stubs import constant_landmarks_model
+
+    monkeypatch.setattr(model_status, "converter_available", lambda: True)
+    calls = []
+
+    def converter(key):
+        def convert(ckpt, out, *, overwrite, log):
+            calls.append((key, out.name))
+            constant_landmarks_model(out, np.zeros((98, 2)), untrained=True)
+        return convert
+
+    monkeypatch.setattr(model_convert, "_converter", converter)
+    assert model_files.models_sharing_checkpoint(model_files.STAR_KEY) == [model_files.STAR_LIVE_KEY]
+    assert model_files.models_sharing_checkpoint(model_files.RETINAFACE_KEY) == []
+    w = _window(qtbot)
+    monkeypatch.setattr(w, "_ask_checkpoint", lambda key: str(tmp_path / "Landmark_98.pkl"))
+    w.convert_model(model_files.STAR_KEY)
+    qtbot.waitUntil(lambda: w.models_panel.log_label.text().startswith("Done"), timeout=20000)
+    assert calls == [(model_files.STAR_KEY, model_files.STAR_FILE), (model_files.STAR_LIVE_KEY, model_files.STAR_LIVE_FILE)]
+    assert f"also made {model_files.STAR_LIVE_FILE}" in w.models_panel.log_label.text()

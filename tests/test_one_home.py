@@ -49,7 +49,7 @@ def test_the_midline_default_is_written_only_in_midline_py():
     assert _where(lambda s: s == midline.DEFAULT_METHOD, {"app/engine/midline.py"}) == []
 
 
-@pytest.mark.parametrize("name", [model_files.STAR_FILE, model_files.RETINAFACE_FILE])
+@pytest.mark.parametrize("name", [model_files.STAR_FILE, model_files.RETINAFACE_FILE, model_files.STAR_LIVE_FILE])
 def test_model_file_names_are_written_only_in_model_files_py(name):
     assert _where(lambda s: name in s, {"app/model_files.py"}) == []
 
@@ -60,6 +60,13 @@ def test_the_manifest_says_what_model_files_says():
     assert manifest[model_files.RETINAFACE_KEY]["file"] == model_files.RETINAFACE_FILE
     assert manifest[model_files.STAR_KEY]["create"] == model_files.STAR_CREATE_COMMAND
     assert manifest[model_files.RETINAFACE_KEY]["create"] == model_files.RETINAFACE_CREATE_COMMAND
+    live = manifest[model_files.STAR_LIVE_KEY]
+    assert live["file"] == model_files.STAR_LIVE_FILE
+    assert live["create"] == model_files.STAR_LIVE_CREATE_COMMAND
+    assert live["required"] is False        # the live panes fall back to full STAR
+    assert live["source_checkpoint"] == model_files.STAR_KEY
+    assert live["licence"] == manifest[model_files.STAR_KEY]["licence"]
+    assert set(model_files.ABSENT_OPTIONAL) == {k for k, e in manifest.items() if not e.get("required", True)}
 
 
 def test_every_timed_stage_is_named_in_stage_thread():

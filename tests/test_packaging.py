@@ -794,6 +794,30 @@ def test_release_needs_pinned_checkpoint_sha_and_refuses_a_mismatch():
     assert len(errors) == 1 and "retinaface_mobilenet025.onnx: sha256" in errors[0]
 
 
+def test_the_live_model_is_pinned_by_stars_checkpoint_and_never_required(tmp_path):
+    """The live model (STAR cut after 2 stacks) comes from STAR's checkpoint: the release pin is that
+    checkpoint's. It is bundled when in the models folder and never required."""
+    manifest = json.loads(json.dumps(MANIFEST))
+    manifest["models"]["star_live"] = {"file": "star_landmark_98_live.onnx", "source_checkpoint": "star",
+                                       "required": False}
+    meta = {"star_landmark_98_live.onnx": {cfg.META_SOURCE_SHA: "cd" * 32}}
+    live = [Path("/w/star_landmark_98_live.onnx")]
+
+    def check(env):
+        return cfg.check_pinned_models(live, manifest, env, lambda p: meta.get(p.name, {}), lambda p: "")
+
+    errors, _ = check({})
+    assert len(errors) == 1 and "CHECKPOINT_SHA256_STAR or checkpoints.star.sha256" in errors[0]
+    assert check({cfg.ENV_CHECKPOINT_SHA_PREFIX + "STAR": "cd" * 32})[0] == []
+    repo_manifest = json.loads((REPO / "weights" / "manifest.json").read_text())
+    weights = tmp_path / "w"
+    _write(weights / "star_landmark_98.onnx", b"x")
+    _write(weights / "retinaface_mobilenet025.onnx", b"x")
+    assert cfg.missing_required_models(cfg.weights_datas(weights, weights), repo_manifest) == []
+    _write(weights / "star_landmark_98_live.onnx", b"x")
+    assert "star_landmark_98_live.onnx" in {Path(src).name for src, _ in cfg.weights_datas(weights, weights)}
+
+
 def test_release_refuses_untrained_models_unless_a_test_build():
     meta = {"star_landmark_98.onnx": {cfg.META_UNTRAINED: "true"}}
     errors, _ = _pin_check(meta, {})

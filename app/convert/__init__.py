@@ -18,12 +18,21 @@ def extras_available() -> bool:
 
 
 def converter_for(key: str) -> Callable:
-    """The converter function for a model key of weights/manifest.json (imports torch)."""
-    from app.model_files import RETINAFACE_KEY, STAR_KEY
+    """The converter function that makes the model of a key of weights/manifest.json (imports torch).
+
+    Called as converter(checkpoint, out, **options). The live panes' model comes from the same
+    STAR checkpoint, cut after model_files.STAR_LIVE_STACKS stacks.
+    """
+    import functools
+
+    from app.model_files import RETINAFACE_KEY, STAR_KEY, STAR_LIVE_KEY, STAR_LIVE_STACKS
 
     if key == STAR_KEY:
         from app.convert.star import convert_star
         return convert_star
+    if key == STAR_LIVE_KEY:
+        from app.convert.star import convert_star
+        return functools.partial(convert_star, stacks=STAR_LIVE_STACKS)
     if key == RETINAFACE_KEY:
         from app.convert.retinaface import convert_retinaface
         return convert_retinaface

@@ -76,6 +76,12 @@ def download(url: str, dest: Path, *, expected_sha256: str | None = None, timeou
             tmp.unlink()
 
 
+def model_entries(manifest: dict) -> dict:
+    """The models to make: the project's list, with the destination manifest's entries over it
+    (a folder fetched into before the live model existed lists only the older models)."""
+    return {**model_files.load_manifest().get("models", {}), **manifest.get("models", {})}
+
+
 def fetch_command(args) -> int:
     base = (args.base_url or DEFAULT_BASE_URL).rstrip("/")
     dest = args.dest or model_files.paths.repo_weights_dir()
@@ -85,13 +91,14 @@ def fetch_command(args) -> int:
         manifest_file = model_files.manifest_path()
     manifest = model_files.load_manifest(manifest_file)
     checkpoints = manifest.get("checkpoints", {})
+    models = model_entries(manifest)
     fetched: dict[str, Path] = {}
     for key in (model_files.STAR_KEY, model_files.RETINAFACE_KEY):
         ck = checkpoints[key]
-        model = dest / manifest["models"][key]["file"]
-        if model.is_file() and not args.overwrite:
+        made = [dest / models[m]["file"] for m in model_files.models_from_checkpoint(key, models)]
+        if all(p.is_file() for p in made) and not args.overwrite:
             # e.g. the committed face detector: nothing to download or convert
-            print(f"{model.name}: already in {dest}, its checkpoint is not needed")
+            print(f"{', '.join(p.name for p in made)}: already in {dest}, its checkpoint is not needed")
             continue
         target = dest / ck["file"]
         if target.exists():
@@ -128,14 +135,16 @@ def _convert_all(fetched: dict[str, Path], dest: Path, manifest: dict, overwrite
     from app.convert.common import ConvertError
 
     status = 0
-    for key, ckpt in fetched.items():
-        out = dest / manifest["models"][key]["file"]
-        if out.exists() and not overwrite:
-            print(f"{out.name}: already converted (pass --overwrite to convert again)")
-            continue
-        try:
-            converter_for(key)(ckpt, out, overwrite=overwrite)
-        except ConvertError as exc:
-            print(f"error converting {ckpt.name}: {exc}", file=sys.stderr)
-            status = 2
+    models = model_entries(manifest)
+    for ck_key, ckpt in fetched.items():
+        for key in model_files.models_from_checkpoint(ck_key, models):
+            out = dest / models[key]["file"]
+            if out.exists() and not overwrite:
+                print(f"{out.name}: already converted (pass --overwrite to convert again)")
+                continue
+            try:
+                converter_for(key)(ckpt, out, overwrite=overwrite)
+            except ConvertError as exc:
+                print(f"error converting {ckpt.name} to {out.name}: {exc}", file=sys.stderr)
+                status = 2
     return status

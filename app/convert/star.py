@@ -2,8 +2,11 @@
 
 Contract (docs/ARCHITECTURE.md, "Model contracts"):
     input  `input_image` float32 [1, 3, 256, 256]  (BGR, [-1, 1])
-    output `landmarks`   float32 [1, 98, 2]         ([-1, 1], last stack, soft-argmax)
+    output `landmarks`   float32 [1, 98, 2]         ([-1, 1], last stack run, soft-argmax)
     output `heatmaps`    float32 [1, 98, 64, 64]    (the fused heatmaps the landmarks come from)
+`stacks=k` (k < 4) writes the early-exit model: the same contract from stack k-1 (STAR trains
+each stack with its own landmark loss), about k/4 of the hourglass compute; it is recorded in the
+manifest under the live model's key, and only the live exam's panes use it (see manifest_key).
 All shapes are static and every node is one ONNX Runtime's CoreML MLProgram EP supports, so the
 checker reports one partition covering all nodes.
 
@@ -24,12 +27,12 @@ from typing import Callable
 
 import numpy as np
 
-from app.convert.common import (META_MODEL, META_SOURCE, META_SOURCE_SHA, META_UNTRAINED,
+from app import model_files
+from app.convert.common import (META_MODEL, META_SOURCE, META_SOURCE_SHA, META_STAR_STACKS, META_UNTRAINED,
                                      ConvertError, check_output_path, discard, finish_output,
                                      coreml_report, set_metadata, temp_output_path)
 
 MODEL_NAME = "star-wflw-98"
-MANIFEST_KEY = "star"
 INPUT_NAME = "input_image"
 OUTPUT_NAMES = ("landmarks", "heatmaps")
 INPUT_SHAPE = (1, 3, 256, 256)
@@ -160,12 +163,18 @@ def verification_inputs(n_noise: int, seed: int, photos: list[Path] | None,
     return inputs
 
 
-def model_check(comparison: Comparison, references: dict, log: Callable[[str], None] = print) -> dict:
+def model_check(comparison: Comparison, references: dict, log: Callable[[str], None] = print,
+                live: bool = False) -> dict:
     """Does the converted model behave like a trained STAR? Its pupils, nose tip and mouth corners
     against the face's 5 points (app/engine/model_check.py, the same test the pipeline runs on
     every video). Decided on the real photos when there are any, else on the synthetic face (a
     drawing, so only a loud hint). The conversion stays faithful either way; this only says loudly
-    when the weights are not those of a trained model."""
+    when the weights are not those of a trained model.
+
+    live: an early-exit model (fewer stacks). The check still applies: its stack is trained with a
+    landmark loss of its own, so trained weights place these five points near the detector's (the
+    limit is loose: it separates trained from untrained weights, not good from very good). Only
+    the consequence named differs: the live panes, not processed videos, use that model."""
     from app.engine.landmarks import model_to_crop
     from app.engine.model_check import MAX_ERROR_IPD, point_error
 
@@ -185,8 +194,9 @@ def model_check(comparison: Comparison, references: dict, log: Callable[[str], N
         + (figures or "no face to check"))
     if ok is False:
         log("STAR: WARNING: THESE WEIGHTS DO NOT BEHAVE LIKE A TRAINED STAR MODEL: its landmarks do not match "
-            "the faces (median error {:.2f} pupil distances). The conversion is faithful, but every video "
-            "processed with this model will be rated not usable.".format(median))
+            "the faces (median error {:.2f} pupil distances). The conversion is faithful, but {}.".format(
+                median, "the live exam's panes will show wrong landmarks" if live else
+                "every video processed with this model will be rated not usable"))
     return {"errors_ipd": errors, "median_error_ipd": median, "ok": ok,
             "basis": "photos" if photos else "synthetic face"}
 
@@ -194,12 +204,13 @@ def model_check(comparison: Comparison, references: dict, log: Callable[[str], N
 # ---------------------------------------------------------------------------------------------
 # Export and graph clean-up
 # ---------------------------------------------------------------------------------------------
-def export_onnx(net, path: Path, *, opset: int = OPSET, bn_mode: str = BN_MODE) -> None:
-    """Export net's export-mode equivalent to path (single file) and clean the graph."""
+def export_onnx(net, path: Path, *, opset: int = OPSET, bn_mode: str = BN_MODE, stacks: int | None = None) -> None:
+    """Export net's export-mode equivalent (its first `stacks` stacks; default all) to path (single
+    file) and clean the graph."""
     import onnx
     import torch
 
-    module = net.export_module(bn_mode=bn_mode).eval()
+    module = net.export_module(bn_mode=bn_mode, stacks=stacks).eval()
     dummy = torch.zeros(INPUT_SHAPE, dtype=torch.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -277,12 +288,13 @@ def check_contract(path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # Verification
 # ---------------------------------------------------------------------------------------------
-def _reference_outputs(net, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The checkpoint-faithful PyTorch model's (landmarks, heatmaps) for one input."""
+def _reference_outputs(net, x: np.ndarray, stacks: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The checkpoint-faithful PyTorch model's (landmarks, heatmaps) for one input, after its
+    first `stacks` stacks (default all): forward_all(x)[stacks - 1]."""
     import torch
 
     with torch.no_grad():
-        lm, hm = net(torch.from_numpy(x))
+        lm, hm = net(torch.from_numpy(x), stacks)
     return lm.numpy(), hm.numpy()
 
 
@@ -360,8 +372,9 @@ class Comparison:
                 "landmark_tolerance": LANDMARK_TOLERANCE, "heatmap_rtol": HEATMAP_RTOL}
 
 
-def verify_onnx(net, path: Path, inputs: list[tuple[str, np.ndarray]]) -> Comparison:
-    """Compare ONNX Runtime (CPU) with the checkpoint-faithful PyTorch model on every input.
+def verify_onnx(net, path: Path, inputs: list[tuple[str, np.ndarray]], stacks: int | None = None) -> Comparison:
+    """Compare ONNX Runtime (CPU) with the checkpoint-faithful PyTorch model (its first `stacks`
+    stacks; default all) on every input.
 
     Heatmaps: each channel's max |diff| relative to the channel's scale (its peak; for a channel
     whose heat mass is below MIN_HEAT_MASS, the input's strongest peak). Landmarks: max |diff|
@@ -377,7 +390,7 @@ def verify_onnx(net, path: Path, inputs: list[tuple[str, np.ndarray]]) -> Compar
     result = Comparison()
     for label, x in inputs:
         lm_onnx, hm_onnx = sess.run(list(OUTPUT_NAMES), {INPUT_NAME: x})
-        lm_ref, hm_ref = _reference_outputs(net, x)
+        lm_ref, hm_ref = _reference_outputs(net, x, stacks)
         if lm_onnx.shape != lm_ref.shape or hm_onnx.shape != hm_ref.shape:
             raise ConvertError(f"ONNX output shapes {lm_onnx.shape}, {hm_onnx.shape} differ from "
                                f"PyTorch {lm_ref.shape}, {hm_ref.shape}")
@@ -391,6 +404,53 @@ def verify_onnx(net, path: Path, inputs: list[tuple[str, np.ndarray]]) -> Compar
 # ---------------------------------------------------------------------------------------------
 # The converter
 # ---------------------------------------------------------------------------------------------
+def stack_count(stacks: int | None) -> int:
+    """How many stacks to convert: all of them for None; ConvertError unless 1..STAR_STACKS."""
+    full = model_files.STAR_STACKS
+    if stacks is None:
+        return full
+    if isinstance(stacks, bool) or not isinstance(stacks, int) or not 1 <= stacks <= full:
+        raise ConvertError(f"the number of stacks must be a whole number from 1 to {full} (STAR has {full} "
+                           f"hourglass stacks), not {stacks!r}")
+    return stacks
+
+
+def model_name(stacks: int) -> str:
+    """The metadata's model name: "star-wflw-98" for full STAR, "star-wflw-98-stack2" when cut."""
+    return MODEL_NAME if stacks == model_files.STAR_STACKS else f"{MODEL_NAME}-stack{stacks}"
+
+
+def manifest_key(stacks: int) -> str:
+    """Full STAR is recorded as the STAR model; every cut model as the live panes' model.
+
+    The key names the model's role, and a cut model has one role only: the live exam's panes
+    (recordings are always analysed with full STAR). The project makes the live model with
+    STAR_LIVE_STACKS stacks; other counts still convert, for experiments, and their record says
+    how many stacks they run ("stacks"), so nothing pretends they are the 2-stack model.
+    """
+    return model_files.STAR_KEY if stacks == model_files.STAR_STACKS else model_files.STAR_LIVE_KEY
+
+
+def check_cut_target(out: Path, stacks: int) -> None:
+    """A cut model must not take full STAR's file name: the pipeline would analyse recordings with it."""
+    if stacks < model_files.STAR_STACKS and out.name == model_files.STAR_FILE:
+        raise ConvertError(f"{out.name} is the name of the full STAR model, which recordings are analysed with; "
+                           f"write the {stacks}-stack model under another name (the live panes look for "
+                           f"{model_files.STAR_LIVE_FILE})")
+
+
+def star_metadata(name: str, stacks: int, checkpoint: Path | None, source_sha: str | None,
+                  random_weights: bool, seed: int) -> dict[str, str]:
+    meta = {META_MODEL: name, META_STAR_STACKS: str(stacks),
+            META_UNTRAINED: "true" if random_weights else "false"}
+    if checkpoint is not None:
+        meta[META_SOURCE] = checkpoint.name
+        meta[META_SOURCE_SHA] = source_sha or ""
+    else:
+        meta["facemirror.random_seed"] = str(seed)
+    return meta
+
+
 def build_network(checkpoint, random_weights: bool, seed: int):
     from app.convert.nets.star import CheckpointError, load_star_checkpoint, random_star
 
@@ -404,8 +464,12 @@ def build_network(checkpoint, random_weights: bool, seed: int):
 
 def convert_star(checkpoint, out, *, random_weights: bool = False, seed: int = 0,
                  overwrite: bool = False, coreml_check: bool = True, verify_inputs: int = 4,
-                 verify_photos: list[Path] | None = None, log: Callable[[str], None] = print) -> dict:
+                 verify_photos: list[Path] | None = None, log: Callable[[str], None] = print,
+                 stacks: int | None = None) -> dict:
     """Convert a STAR WFLW checkpoint (or random weights) to ONNX at out; return the info recorded.
+
+    stacks: run only the first `stacks` of STAR's 4 hourglass stacks (the live panes' early-exit
+    model, recorded under model_files.STAR_LIVE_KEY); None converts full STAR.
 
     verify_inputs: how many uniform-noise inputs the verification uses besides the synthetic face.
     verify_photos: photos whose faces (found by the installed RetinaFace) are verification inputs
@@ -416,11 +480,14 @@ def convert_star(checkpoint, out, *, random_weights: bool = False, seed: int = 0
     """
     from app.model_files import record_converted, sha256_file
 
+    stacks = stack_count(stacks)
+    name = model_name(stacks)
     if random_weights and checkpoint is not None:
         raise ConvertError("give a checkpoint or --random-weights, not both")
     if not random_weights and checkpoint is None:
         raise ConvertError("give a STAR checkpoint file (Landmark_98.pkl) or --random-weights")
     out = Path(out)
+    check_cut_target(out, stacks)
     check_output_path(out, overwrite)
     if checkpoint is not None:
         checkpoint = Path(checkpoint)
@@ -441,26 +508,25 @@ def convert_star(checkpoint, out, *, random_weights: bool = False, seed: int = 0
         log(f"STAR: loading checkpoint {checkpoint}")
     net = build_network(checkpoint, random_weights, seed)
     source_sha = sha256_file(checkpoint) if checkpoint is not None else None
+    if stacks < model_files.STAR_STACKS:
+        log(f"STAR: early exit after stack {stacks} of {model_files.STAR_STACKS} ({name}): later stacks are left "
+            f"out; recorded as the live panes' model '{model_files.STAR_LIVE_KEY}'"
+            + ("" if stacks == model_files.STAR_LIVE_STACKS else
+               f" (an experiment: the project's live model has {model_files.STAR_LIVE_STACKS} stacks)"))
 
     tmp = temp_output_path(out)
     try:
         log(f"STAR: exporting ONNX (opset {OPSET}, static 1x3x256x256) to a temporary file")
-        export_onnx(net, tmp)
+        export_onnx(net, tmp, stacks=stacks)
         check_contract(tmp)
-        meta = {META_MODEL: MODEL_NAME, META_UNTRAINED: "true" if random_weights else "false"}
-        if checkpoint is not None:
-            meta[META_SOURCE] = checkpoint.name
-            meta[META_SOURCE_SHA] = source_sha
-        else:
-            meta["facemirror.random_seed"] = str(seed)
-        set_metadata(tmp, meta)
+        set_metadata(tmp, star_metadata(name, stacks, checkpoint, source_sha, random_weights, seed))
 
         photos = default_verification_photos() if verify_photos is None else list(verify_photos)
         references: dict = {}
         inputs = verification_inputs(verify_inputs, 1234 + int(seed), photos, log, points_out=references)
         log(f"STAR: verifying ONNX Runtime against PyTorch on {len(inputs)} input(s): "
             + ", ".join(label for label, _ in inputs))
-        comparison = verify_onnx(net, tmp, inputs)
+        comparison = verify_onnx(net, tmp, inputs, stacks)
         log(f"STAR: {comparison.summary()}")
         for warning in comparison.warnings():
             log(f"STAR: warning: {warning}")
@@ -468,7 +534,7 @@ def convert_star(checkpoint, out, *, random_weights: bool = False, seed: int = 0
         if problems:
             raise ConvertError("verification failed: " + "; ".join(problems) + "; no model written")
         diffs = comparison.as_dict()
-        trained_check = model_check(comparison, references, log)
+        trained_check = model_check(comparison, references, log, live=stacks < model_files.STAR_STACKS)
 
         check_info = None
         if coreml_check:
@@ -481,7 +547,8 @@ def convert_star(checkpoint, out, *, random_weights: bool = False, seed: int = 0
         raise
 
     info = {
-        "model": MODEL_NAME,
+        "model": name,
+        "stacks": stacks,
         "untrained": bool(random_weights),
         "source_checkpoint": checkpoint.name if checkpoint is not None else None,
         "source_sha256": source_sha,
@@ -497,7 +564,7 @@ def convert_star(checkpoint, out, *, random_weights: bool = False, seed: int = 0
         "onnxruntime": onnxruntime.__version__,
         "python": platform.python_version(),
     }
-    manifest = record_converted(out, MANIFEST_KEY, info)
+    manifest = record_converted(out, manifest_key(stacks), info)
     log(f"STAR: wrote {out} ({out.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t0:.1f} s; "
         f"recorded in {manifest}")
     return info

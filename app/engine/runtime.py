@@ -35,6 +35,8 @@ META_UNTRAINED = "facemirror.untrained"
 META_MODEL = "facemirror.model"
 META_SOURCE = "facemirror.source_checkpoint"
 META_SOURCE_SHA = "facemirror.source_sha256"
+# STAR models: how many of the 4 hourglass stacks the file runs (an early-exit model has fewer)
+META_STAR_STACKS = "facemirror.star_stacks"
 # ONNX Runtime's own key for the CoreML compiled-model cache (coreml_execution_provider.cc reads it
 # from the model's metadata_props): with it, the compiled model is stored under
 # ModelCacheDirectory/<key>/ instead of a hash of the model's *path*, so moving or translocating

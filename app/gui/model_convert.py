@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from app import model_files
 from app.gui.background import BackgroundThread
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,24 @@ class ConvertWorker(QObject):
             logger.exception("conversion failed")
             self.finished.emit(False, f"{type(exc).__name__}: {exc}")
             return
-        self.finished.emit(True, f"converted {self.checkpoint.name} to {self.out}")
+        self.finished.emit(True, f"converted {self.checkpoint.name} to {self.out}" + self._companions())
+
+    def _companions(self) -> str:
+        """Also make the absent models that come from the same checkpoint (STAR's: the live model),
+        so that the one checkpoint chosen gives all it can. A failure there is said, but does not
+        undo the model asked for. Returns what to add to the message."""
+        notes = []
+        for key in model_files.models_sharing_checkpoint(self.key):
+            out = self.out.with_name(model_files.model_entry(key).filename)
+            if out.exists():
+                continue
+            try:
+                _converter(key)(self.checkpoint, out, overwrite=False, log=self.log.emit)
+                notes.append(f"; also made {out.name}")
+            except Exception as exc:  # noqa: BLE001 - the main model is in place; said, not raised
+                logger.exception("conversion of %s failed", out.name)
+                notes.append(f"; {out.name} was not made ({exc})")
+        return "".join(notes)
 
 
 class Conversion(QObject):

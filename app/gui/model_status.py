@@ -38,6 +38,9 @@ SHORT_NAME = {model_files.RETINAFACE_KEY: "face detector (RetinaFace)",
 class ModelStatus:
     found: dict = field(default_factory=dict)      # key -> path
     missing: list = field(default_factory=list)    # ModelFile entries
+    # optional extras not installed (manifest "required": false, e.g. the live model): information,
+    # never a problem, so they are not in `missing` and do not open the models panel
+    absent_optional: list = field(default_factory=list)
     loaded: bool = False                           # models loaded: videos can be processed
     backend_text: str = ""                         # e.g. "CPU, 2 threads | STAR 98-point"
     landmark_model_text: str = ""                  # "STAR 98-point", "5-point mode", ...
@@ -136,6 +139,11 @@ class ModelStatus:
                 converter = converter_available()
             if not converter:
                 parts.append(f"<p>{html.escape(converter_missing_hint(), quote=False)}</p>")
+        for m in self.absent_optional:
+            meaning = model_files.ABSENT_OPTIONAL.get(m.key, m.description)
+            parts.append(f"<p>Optional, not installed: <b>{html.escape(m.filename, quote=False)}</b> "
+                         f"({html.escape(meaning, quote=False)}); create it with "
+                         f"<code>{html.escape(m.create_command, quote=False)}</code></p>")
         if self.error:
             parts.append(f"<p style='color:#c62828'><b>Cannot load the models:</b> {html.escape(self.error, quote=False)}</p>")
         for w in self.warnings:
@@ -148,7 +156,9 @@ def scan_model_files() -> ModelStatus:
     status = ModelStatus()
     for m in model_files.expected_models():
         path = model_files.find_model(m.key)
-        if path is None:
+        if path is None and not m.required:
+            status.absent_optional.append(m)
+        elif path is None:
             status.missing.append(m)
         else:
             status.found[m.key] = path

@@ -18,6 +18,10 @@ checkpoint's state_dict layout:
 Every residual block carries a `skip_layer` conv even when input and output widths agree (the
 reference builds it unconditionally, so the checkpoint has those keys; it is not applied then).
 
+Early exit: STAR trains every stack with its own landmark loss, so `forward_all(x)[k - 1]` (and
+`export_module(stacks=k)`) is a trained landmark estimate after k of the 4 stacks, at about k/4
+of the hourglass compute.
+
 Forward contract (both the checkpoint-faithful model and the export model):
     x: [B, 3, 256, 256] float32, BGR, in [-1, 1]
     -> (landmarks [B, 98, 2] in [-1, 1] (x, y) from the last stack,
@@ -39,13 +43,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from app.model_files import STAR_STACKS
+
 # ---------------------------------------------------------------------------------------------
 # WFLW configuration (conf/alignment.py, data_definition == "WFLW")
 # ---------------------------------------------------------------------------------------------
 NUM_POINTS = 98
 NUM_EDGES = 9
 CLASSES_NUM = (NUM_POINTS, NUM_EDGES, NUM_POINTS)  # heatmaps, edge maps, point maps
-NSTACK = 4
+NSTACK = STAR_STACKS
 NLEVELS = 4
 CHANNELS = 256
 INPUT_SIZE = 256
@@ -246,6 +252,16 @@ def _heat_act(x):
     return F.relu(F.instance_norm(x, eps=INSTANCE_NORM_EPS))
 
 
+def check_stacks(stacks: int | None, nstack: int = NSTACK) -> int:
+    """How many stacks to run: `stacks`, or all of them for None; ValueError outside 1..nstack."""
+    if stacks is None:
+        return nstack
+    if isinstance(stacks, bool) or not isinstance(stacks, int) or not 1 <= stacks <= nstack:
+        raise ValueError(f"STAR has {nstack} hourglass stacks: the number of stacks to run must be "
+                         f"a whole number from 1 to {nstack}, not {stacks!r}")
+    return stacks
+
+
 # ---------------------------------------------------------------------------------------------
 # The network
 # ---------------------------------------------------------------------------------------------
@@ -277,26 +293,32 @@ class StarWFLW(nn.Module):
         self.merge_features = nn.ModuleList([ConvBlock(c, c, 1, relu=False) for _ in range(nstack - 1)])
         self.merge_heatmaps = nn.ModuleList([ConvBlock(NUM_POINTS, c, 1, relu=False) for _ in range(nstack - 1)])
 
-    def forward_all(self, x):
-        """Per-stack outputs: list of dicts with landmarks, fused heatmaps, point and edge maps."""
+    def forward_all(self, x, stacks: int | None = None):
+        """Per-stack outputs: list of dicts with landmarks, fused heatmaps, point and edge maps.
+
+        stacks: run only the first `stacks` stacks (default all); the outputs of those stacks are
+        the same as in a full run, since no stack sees a later one.
+        """
+        count = check_stacks(stacks, self.nstack)
         x = self.pre(x)
         heat = None
-        stacks = []
-        for s in range(self.nstack):
+        outputs = []
+        for s in range(count):
             feature = self.features[s](self.hgs[s](x, heat))
             heat = _heat_act(self.out_heatmaps[s](feature))
             points = torch.sigmoid(self.out_pointmaps[s](feature))
             edges = torch.sigmoid(self.out_edgemaps[s](feature))
             fused = self.e2h_transform(edges) * points * heat
-            stacks.append({"landmarks": soft_argmax(fused), "heatmaps": fused,
-                           "pointmaps": points, "edgemaps": edges})
-            if s < self.nstack - 1:
+            outputs.append({"landmarks": soft_argmax(fused), "heatmaps": fused,
+                            "pointmaps": points, "edgemaps": edges})
+            if s < count - 1:
                 x = (x + self.merge_features[s](feature) + self.merge_heatmaps[s](heat)
                      + self.merge_pointmaps[s](points) + self.merge_edgemaps[s](edges))
-        return stacks
+        return outputs
 
-    def forward(self, x):
-        last = self.forward_all(x)[-1]
+    def forward(self, x, stacks: int | None = None):
+        """(landmarks, heatmaps) of the last stack run: stack `stacks` - 1 (default the last)."""
+        last = self.forward_all(x, stacks)[-1]
         return last["landmarks"], last["heatmaps"]
 
     def export_module(self, **options) -> "StarExport":
@@ -419,27 +441,31 @@ class StarExport(nn.Module):
       conv over the concatenated maps (same sums, fewer kernels).
     - The soft-argmax is one MatMul of the flattened heatmap with a [4096, 3] constant
       (x, y and a column of ones for the normaliser).
+    - stacks=k (early exit) runs stacks 0..k-1 only and returns stack k-1's outputs, which STAR
+      trains with a landmark loss of their own; later stacks and the merge after stack k-1 are
+      not copied, so they are not in the exported file either. Default: all stacks.
     """
 
     def __init__(self, net: StarWFLW, bn_mode: str = "dwconv", fuse_heads: bool = True,
-                 fuse_merges: bool = True):
+                 fuse_merges: bool = True, stacks: int | None = None):
         super().__init__()
         net = net.eval()
-        self.nstack = net.nstack
+        self.nstack = check_stacks(stacks, net.nstack)
         self.fuse_heads = fuse_heads
         self.fuse_merges = fuse_merges
         self.stem = _XCoordConv(net.pre[0])
         self.pre = nn.ModuleList([_XRes(net.pre[1], bn_mode), _XRes(net.pre[3], bn_mode),
                                   _XRes(net.pre[4], bn_mode)])
-        self.hgs = nn.ModuleList([_XHourglass(h, bn_mode) for h in net.hgs])
-        self.feat_res = nn.ModuleList([_XRes(f[0], bn_mode) for f in net.features])
-        self.feat_conv = nn.ModuleList([_fold(f[1].conv, f[1].bn) for f in net.features])
+        used = range(self.nstack)   # only the stacks that run: nothing unused is exported
+        self.hgs = nn.ModuleList([_XHourglass(net.hgs[s], bn_mode) for s in used])
+        self.feat_res = nn.ModuleList([_XRes(net.features[s][0], bn_mode) for s in used])
+        self.feat_conv = nn.ModuleList([_fold(net.features[s][1].conv, net.features[s][1].bn) for s in used])
         heads, merges = [], []
-        for s in range(net.nstack):
+        for s in used:
             hconvs = [net.out_heatmaps[s].conv, net.out_pointmaps[s].conv, net.out_edgemaps[s].conv]
             heads.append(_cat_out_convs(hconvs) if fuse_heads
                          else nn.ModuleList([_fold(c) for c in hconvs]))
-            if s < net.nstack - 1:
+            if s < self.nstack - 1:
                 mconvs = [net.merge_features[s].conv, net.merge_heatmaps[s].conv,
                           net.merge_pointmaps[s].conv, net.merge_edgemaps[s].conv]
                 merges.append(_cat_in_convs(mconvs) if fuse_merges
