@@ -26,6 +26,9 @@ MEMORY_EVERY_S = 5.0       # one resident-memory sample per this many seconds
 # memory before this is start-up, not growth: models, encoder, and ONNX Runtime's arenas, which grow
 # over STAR's first ~100 runs (measured here: +70 MB, then flat to 0.1 MB over 800 more runs)
 WARM_UP_S = 60.0
+# a slope over less than this after the warm-up is noise (a 66 s run once read -1330 MB/min from
+# three samples over 6 s): the figure is given only for longer runs
+MIN_GROWTH_SPAN_S = 60.0
 
 
 class LoopedSource:
@@ -58,7 +61,7 @@ def memory_figures(samples: list[tuple[float, int]], warm_up_s: float = WARM_UP_
         return {"rss_growth_mb_per_min": None}      # no /proc here: no figure rather than a guess
     t0 = samples[0][0]
     steady = [(t - t0, b / 1e6) for t, b in samples if t - t0 >= warm_up_s]
-    if len(steady) < 3:
+    if len(steady) < 3 or steady[-1][0] - steady[0][0] < MIN_GROWTH_SPAN_S:
         return {"rss_mb_end": round(samples[-1][1] / 1e6, 1), "rss_growth_mb_per_min": None}
     t = np.array([s[0] for s in steady])
     mb = np.array([s[1] for s in steady])

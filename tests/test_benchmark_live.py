@@ -37,6 +37,8 @@ def test_a_leak_reads_as_its_rate():
 def test_too_short_a_run_gives_no_growth_figure():
     assert memory_figures(_samples(20, 5, 50.0), warm_up_s=30)["rss_growth_mb_per_min"] is None
     assert memory_figures([])["rss_growth_mb_per_min"] is None
+    # a few samples just after the warm-up: a steep but meaningless slope is not given
+    assert memory_figures(_samples(70, 5, 500.0), warm_up_s=60)["rss_growth_mb_per_min"] is None
 
 
 def test_looped_source_runs_on_with_increasing_times_until_its_length():

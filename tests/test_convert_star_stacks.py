@@ -20,6 +20,7 @@ from app.convert.common import META_MODEL, META_STAR_STACKS, META_UNTRAINED, Con
 from app.convert.nets.star import random_star  # noqa: E402
 
 STACKS = model_files.STAR_LIVE_STACKS
+REPO_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +143,26 @@ def test_models_fetch_makes_the_live_model_from_stars_checkpoint():
     assert model_files.STAR_LIVE_KEY in fetch.model_entries(old)
     live = converter_for(model_files.STAR_LIVE_KEY)
     assert live.func is cs.convert_star and live.keywords == {"stacks": STACKS}
+
+
+def test_the_live_models_take_the_cut_model_and_the_recordings_full_star(live_model, star_dev_model, tmp_path,
+                                                                         monkeypatch):
+    """Models.load(live=True): the cut model where it is installed, else full STAR; Models.load(): full
+    STAR always (recordings are analysed with it)."""
+    from app.model_set import Models
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    committed = REPO_WEIGHTS / model_files.RETINAFACE_FILE
+    (weights / model_files.RETINAFACE_FILE).symlink_to(committed)
+    (weights / model_files.STAR_FILE).symlink_to(star_dev_model)
+    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(weights))
+    full_only = Models.load(threads=1, live=True)
+    assert not full_only.live_cut and full_only.landmarks.backend.model_name == "star-wflw-98"
+
+    (weights / model_files.STAR_LIVE_FILE).symlink_to(live_model["out"])
+    live = Models.load(threads=1, live=True)
+    assert live.live_cut and live.landmarks.backend.model_name == f"star-wflw-98-stack{STACKS}"
+    assert model_files.STAR_LIVE_KEY in live.report()          # its report names the model it ran
+    recording = Models.load(threads=1)
+    assert not recording.live_cut and recording.landmarks.backend.model_name == "star-wflw-98"

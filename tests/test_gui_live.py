@@ -381,3 +381,13 @@ def test_live_needs_an_out_folder_or_the_window_and_a_file_that_plays(tmp_path, 
     assert "--out" in capsys.readouterr().err
     assert cli.main(["live", "--window", "--source", str(broken)]) == 2      # said before any window opens
     assert "broken.mp4" in capsys.readouterr().err
+
+
+def test_the_landmark_label_says_which_model_the_panes_use():
+    from types import SimpleNamespace
+
+    from app.gui.live_window import landmark_label_text
+
+    assert "5-point" in landmark_label_text(SimpleNamespace(coarse=True, live_cut=False))
+    assert landmark_label_text(SimpleNamespace(coarse=False, live_cut=False)) == "Landmarks: STAR 98-point"
+    assert "fast live model" in landmark_label_text(SimpleNamespace(coarse=False, live_cut=True))

@@ -33,6 +33,7 @@ from app.gui import camera_source
 from app.gui.prefs import Prefs
 from app.gui.preview import PreviewPane, bgr_to_qimage
 from app.gui.subject_fields import SubjectFields
+from app.live.heap import HeapTrimmer
 from app.live.landmarks import LatestLandmarks
 from app.live.panes import PaneDrawer, pane_scale
 from app.live.recorder import RecorderThread
@@ -108,6 +109,7 @@ class LiveWindow(QWidget):
         self._mic = None
         self.sound_note = ""                       # why a recording has no sound ("" = it has)
         self._closed = False
+        self._heap = HeapTrimmer().start()          # frames freed in other threads go back to the system
         self._build()
         self._load_models(models_loader)
         camera_source.application().aboutToQuit.connect(self.shutdown)   # quitting while recording keeps the recording
@@ -596,6 +598,7 @@ class LiveWindow(QWidget):
         if self._marks is not None:
             self._marks.stop()
             self._marks = None
+        self._heap.stop()
         self._models = self._loaded = None     # ONNX sessions freed now, not by the collector at exit
         try:
             camera_source.application().aboutToQuit.disconnect(self.shutdown)

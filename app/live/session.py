@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.live.heap import HeapTrimmer
 from app.live.landmarks import LatestLandmarks
 from app.live.panes import HEADLESS_PANE_WIDTH, PaneDrawer, pane_scale
 from app.live.recorder import RecorderThread
@@ -28,13 +29,17 @@ class LiveStats:
     landmark_runs: int = 0
     recorded_frames: int = 0
     landmark_error: str | None = None     # the landmark thread failed (the panes kept the last midline)
+    encoder_backlog_max: int = 0          # most frames ever waiting for the encoder (each a whole picture in memory)
+    heap_trim_max_ms: float = 0.0         # the longest return of freed memory to the system (app.live.heap)
 
     def as_dict(self) -> dict:
         lat = np.asarray(self.latencies_ms) if self.latencies_ms else np.array([np.nan])
         return {"display_fps": round(self.frames / self.seconds, 2) if self.seconds else None,
                 "latency_p95_ms": round(float(np.percentile(lat, 95)), 2),
                 "landmark_fps": round(self.landmark_runs / self.seconds, 2) if self.seconds else None,
-                "recorded_frames_dropped": self.frames - self.recorded_frames}
+                "recorded_frames_dropped": self.frames - self.recorded_frames,
+                "encoder_backlog_max": self.encoder_backlog_max,
+                "heap_trim_max_ms": round(self.heap_trim_max_ms, 2)}
 
 
 def record(source, models, recording: Path, *, stop: threading.Event | None = None,
@@ -51,6 +56,7 @@ def record(source, models, recording: Path, *, stop: threading.Event | None = No
     writer = RecorderThread(recording, source.size, source.fps)
     drawer = PaneDrawer()
     scale = pane_scale(source.size[0], pane_width)
+    heap = HeapTrimmer().start()
     stats = LiveStats()
     t0 = time.perf_counter()
     finished = False
@@ -66,11 +72,14 @@ def record(source, models, recording: Path, *, stop: threading.Event | None = No
                 on_panes(panes.camera, panes.left, panes.right, t_s)
             stats.latencies_ms.append((time.perf_counter() - arrived) * 1000.0)
             stats.frames += 1
+            stats.encoder_backlog_max = max(stats.encoder_backlog_max, writer.backlog)
         final = writer.finish()                        # waits for the encoder to catch up
         finished = True
     finally:
         stats.seconds = time.perf_counter() - t0
         stats.recorded_frames = writer.frames
+        heap.stop()
+        stats.heap_trim_max_ms = heap.longest_ms
         marks.stop()
         stats.landmark_runs = marks.runs
         if marks.error is not None:
