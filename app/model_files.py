@@ -61,6 +61,17 @@ class ModelFile:
     required: bool
 
 
+def star_stack_count(stacks: int | None, total: int = STAR_STACKS) -> int:
+    """How many of STAR's hourglass stacks to run or convert: all of them for None; ValueError
+    unless a whole number from 1 to ``total`` (here, without torch, for the converter's message)."""
+    if stacks is None:
+        return total
+    if isinstance(stacks, bool) or not isinstance(stacks, int) or not 1 <= stacks <= total:
+        raise ValueError(f"the number of stacks must be a whole number from 1 to {total} (STAR has {total} "
+                         f"hourglass stacks), not {stacks!r}")
+    return stacks
+
+
 def manifest_path() -> Path:
     return paths.repo_weights_dir() / MANIFEST_NAME
 

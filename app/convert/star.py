@@ -406,13 +406,10 @@ def verify_onnx(net, path: Path, inputs: list[tuple[str, np.ndarray]], stacks: i
 # ---------------------------------------------------------------------------------------------
 def stack_count(stacks: int | None) -> int:
     """How many stacks to convert: all of them for None; ConvertError unless 1..STAR_STACKS."""
-    full = model_files.STAR_STACKS
-    if stacks is None:
-        return full
-    if isinstance(stacks, bool) or not isinstance(stacks, int) or not 1 <= stacks <= full:
-        raise ConvertError(f"the number of stacks must be a whole number from 1 to {full} (STAR has {full} "
-                           f"hourglass stacks), not {stacks!r}")
-    return stacks
+    try:
+        return model_files.star_stack_count(stacks)
+    except ValueError as exc:
+        raise ConvertError(str(exc)) from None
 
 
 def model_name(stacks: int) -> str:

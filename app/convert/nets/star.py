@@ -43,7 +43,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from app.model_files import STAR_STACKS
+from app.model_files import STAR_STACKS, star_stack_count
 
 # ---------------------------------------------------------------------------------------------
 # WFLW configuration (conf/alignment.py, data_definition == "WFLW")
@@ -254,12 +254,7 @@ def _heat_act(x):
 
 def check_stacks(stacks: int | None, nstack: int = NSTACK) -> int:
     """How many stacks to run: `stacks`, or all of them for None; ValueError outside 1..nstack."""
-    if stacks is None:
-        return nstack
-    if isinstance(stacks, bool) or not isinstance(stacks, int) or not 1 <= stacks <= nstack:
-        raise ValueError(f"STAR has {nstack} hourglass stacks: the number of stacks to run must be "
-                         f"a whole number from 1 to {nstack}, not {stacks!r}")
-    return stacks
+    return star_stack_count(stacks, nstack)
 
 
 # ---------------------------------------------------------------------------------------------
