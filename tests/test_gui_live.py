@@ -388,6 +388,10 @@ def test_the_landmark_label_says_which_model_the_panes_use():
 
     from app.gui.live_window import landmark_label_text
 
-    assert "5-point" in landmark_label_text(SimpleNamespace(coarse=True, live_cut=False))
-    assert landmark_label_text(SimpleNamespace(coarse=False, live_cut=False)) == "Landmarks: STAR 98-point"
-    assert "fast live model" in landmark_label_text(SimpleNamespace(coarse=False, live_cut=True))
+    def models(**kw):
+        return SimpleNamespace(**({"coarse": False, "live_cut": False, "untrained": False} | kw))
+
+    assert "5-point" in landmark_label_text(models(coarse=True))
+    assert landmark_label_text(models()) == "Landmarks: STAR 98-point"
+    assert "fast live model" in landmark_label_text(models(live_cut=True))
+    assert "UNTRAINED" in landmark_label_text(models(live_cut=True, untrained=True))

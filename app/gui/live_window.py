@@ -68,7 +68,9 @@ LIVE_CUT_TOOLTIP = ("The live panes use STAR cut after the second of its four st
 def landmark_label_text(models) -> str:
     if models.coarse:
         return "Landmarks: 5-point mode (coarse midline)"
-    return "Landmarks: STAR 98-point (fast live model)" if models.live_cut else "Landmarks: STAR 98-point"
+    text = "Landmarks: STAR 98-point (fast live model)" if models.live_cut else "Landmarks: STAR 98-point"
+    # a development model's random weights put the midline anywhere: said where the clinician looks
+    return text + " - UNTRAINED model, midline meaningless" if models.untrained else text
 
 
 class LiveWindow(QWidget):
