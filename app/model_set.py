@@ -40,10 +40,11 @@ class Models:
                 + f"). Create it with: {FACES_CMD}")
         files = {model_files.RETINAFACE_KEY: rf}
         faces = FaceDetector(rf, threads=threads)
-        star_key = model_files.STAR_KEY
-        if live and model_files.find_model(model_files.STAR_LIVE_KEY) is not None:
-            star_key = model_files.STAR_LIVE_KEY
-        star_path = model_files.find_model(star_key)
+        star_key, star_path = model_files.STAR_LIVE_KEY, None
+        if live:
+            star_path = model_files.find_model(star_key)
+        if star_path is None:
+            star_key, star_path = model_files.STAR_KEY, model_files.find_model(model_files.STAR_KEY)
         star = None
         if star_path is not None:
             star = StarLandmarkDetector(star_path, threads=threads)

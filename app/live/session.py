@@ -48,7 +48,7 @@ def record(source, models, recording: Path, *, stop: threading.Event | None = No
     """Run the exam until the source ends, ``stop`` is set or ``max_seconds`` pass. Returns the
     finished recording and the figures. On an error the partial recording stays (playable).
 
-    ``models``: those of the live panes (Models.load_live); ``pane_width``: the panes' drawn width
+    ``models``: those of the live panes (Models.load(live=True)); ``pane_width``: the panes' drawn width
     in pixels (0: the camera's full size). As in the window, the encoder has a thread of its own,
     so the panes never wait for it; every frame is still recorded."""
     stop = stop or threading.Event()
@@ -77,7 +77,6 @@ def record(source, models, recording: Path, *, stop: threading.Event | None = No
         finished = True
     finally:
         stats.seconds = time.perf_counter() - t0
-        stats.recorded_frames = writer.frames
         heap.stop()
         stats.heap_trim_max_ms = heap.longest_ms
         marks.stop()
@@ -85,7 +84,8 @@ def record(source, models, recording: Path, *, stop: threading.Event | None = No
         if marks.error is not None:
             stats.landmark_error = f"{type(marks.error).__name__}: {marks.error}"
         if not finished:
-            writer.close_partial()
+            writer.close_partial()                     # writes what was queued, then closes
+        stats.recorded_frames = writer.frames
     return final, stats
 
 

@@ -252,11 +252,6 @@ def _heat_act(x):
     return F.relu(F.instance_norm(x, eps=INSTANCE_NORM_EPS))
 
 
-def check_stacks(stacks: int | None, nstack: int = NSTACK) -> int:
-    """How many stacks to run: `stacks`, or all of them for None; ValueError outside 1..nstack."""
-    return star_stack_count(stacks, nstack)
-
-
 # ---------------------------------------------------------------------------------------------
 # The network
 # ---------------------------------------------------------------------------------------------
@@ -294,7 +289,7 @@ class StarWFLW(nn.Module):
         stacks: run only the first `stacks` stacks (default all); the outputs of those stacks are
         the same as in a full run, since no stack sees a later one.
         """
-        count = check_stacks(stacks, self.nstack)
+        count = star_stack_count(stacks, self.nstack)
         x = self.pre(x)
         heat = None
         outputs = []
@@ -445,7 +440,7 @@ class StarExport(nn.Module):
                  fuse_merges: bool = True, stacks: int | None = None):
         super().__init__()
         net = net.eval()
-        self.nstack = check_stacks(stacks, net.nstack)
+        self.nstack = star_stack_count(stacks, net.nstack)
         self.fuse_heads = fuse_heads
         self.fuse_merges = fuse_merges
         self.stem = _XCoordConv(net.pre[0])
