@@ -11,12 +11,10 @@ and looped until N seconds have passed, so a 10-minute run needs no 10-minute fi
 """
 from __future__ import annotations
 
-import gc
 import json
 import sys
 import tempfile
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,28 +27,6 @@ WARM_UP_S = 60.0
 # a slope over less than this after the warm-up is noise (a 66 s run once read -1330 MB/min from
 # three samples over 6 s): the figure is given only for longer runs
 MIN_GROWTH_SPAN_S = 60.0
-
-
-class LoopedSource:
-    """A file played as a camera over and over, its times running on, until ``seconds`` pass."""
-
-    def __init__(self, source, seconds: float):
-        self.source, self.seconds = source, seconds
-        self.size, self.fps = source.size, source.fps
-
-    def frames(self) -> Iterator[tuple[np.ndarray, float]]:
-        offset = 0.0
-        while offset < self.seconds:
-            last = 0.0
-            for image, t in self.source.frames():
-                if offset + t > self.seconds:
-                    return
-                last = t
-                yield image, offset + t
-            offset += last + 1.0 / self.fps
-            # A camera is opened once; each pass here opens the file again, and its reader's buffers
-            # (7-15 MB) wait for the cycle collector: free them now so the figure is the session's
-            gc.collect()
 
 
 def memory_figures(samples: list[tuple[float, int]], warm_up_s: float = WARM_UP_S) -> dict:
@@ -94,7 +70,7 @@ def benchmark_live(source: Path | None, seconds: float, *, as_json: bool = False
     import app  # noqa: F401  (privacy settings first)
     from app.live.panes import HEADLESS_PANE_WIDTH
     from app.live.session import record
-    from app.live.sources import FileSource
+    from app.live.sources import FileSource, LoopedSource
     from bench.benchmark import make_video
     from bench.machine import LoadMeter, RssSampler
 

@@ -7,8 +7,8 @@ import json
 import numpy as np
 
 from app import cli
-from app.live.sources import SyntheticSource
-from bench.live import LoopedSource, memory_figures
+from app.live.sources import LoopedSource, SyntheticSource
+from bench.live import memory_figures
 
 
 def _samples(seconds: float, every: float, mb_per_min: float, jump_at: float | None = None, noise_mb: float = 0.0):
@@ -61,3 +61,11 @@ def test_benchmark_live_prints_one_json_line_with_its_figures(tmp_path, capsys):
         assert key in fig
     assert fig["recorded_frames_dropped"] == 0
     assert fig["frames"] >= 28                       # two passes of the 15-frame clip (the last frame may end it)
+
+
+def test_a_looped_source_without_an_end_runs_on_like_a_camera():
+    import itertools
+
+    src = SyntheticSource(size=(64, 48), fps=10.0, seconds=1.0)      # 10 frames a pass
+    times = [t for _, t in itertools.islice(LoopedSource(src).frames(), 35)]
+    assert len(times) == 35 and np.allclose(np.diff(times), 0.1)

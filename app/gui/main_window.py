@@ -491,10 +491,11 @@ class MainWindow(QMainWindow):
         source = None
         if source_file is not None:
             from app.gui.camera_source import PushedFileSource
-            from app.live.sources import FileSource
+            from app.live.sources import FileSource, LoopedSource
 
-            # paced by the pushing timer, as a camera delivers, so the file is read as fast as asked
-            source = PushedFileSource(FileSource(Path(source_file), realtime=False))
+            # paced by the pushing timer, as a camera delivers, so the file is read as fast as asked;
+            # looped, as a camera never ends (a demonstration may Record at any moment)
+            source = PushedFileSource(LoopedSource(FileSource(Path(source_file), realtime=False)))
         old = getattr(self, "live_window", None)
         if old is not None and not old.is_closed and source is not None:
             old.set_source(source)

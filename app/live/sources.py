@@ -2,6 +2,7 @@
 synthetic moving pattern. Each yields (BGR image, capture time in seconds from the start)."""
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,3 +68,31 @@ class SyntheticSource:
             img[:, x:x + 12] = (0, 200, 255)
             img[h // 2 - 2:h // 2 + 2, :] = (min(255, i), 80, 80)      # each frame its own row colour
             yield img, t
+
+
+class LoopedSource:
+    """A source played over and over, its times running on, as a camera never ends: until
+    ``seconds`` pass, or for ever (None). For the window's file-as-camera demonstrations and the
+    live benchmark's long runs from a short clip."""
+
+    def __init__(self, source: FrameSource, seconds: float | None = None):
+        self.source, self.seconds = source, seconds
+        self.size, self.fps = source.size, source.fps
+        self.path = getattr(source, "path", None)       # what the window names in its camera list
+
+    def frames(self) -> Iterator[tuple[np.ndarray, float]]:
+        end = float("inf") if self.seconds is None else self.seconds
+        offset = 0.0
+        while offset < end:
+            last = -1.0
+            for image, t in self.source.frames():
+                if offset + t > end:
+                    return
+                last = t
+                yield image, offset + t
+            if last < 0:
+                return                  # an empty pass: nothing to loop
+            offset += last + 1.0 / self.fps
+            # A camera is opened once; each pass here opens the file again, and its reader's buffers
+            # (7-15 MB) wait for the cycle collector: free them now, not at some later frame
+            gc.collect()
