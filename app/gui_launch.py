@@ -16,7 +16,7 @@ from typing import Callable, Mapping
 # Platforms that need no display server.
 _HEADLESS_PLATFORMS = {"offscreen", "minimal", "minimalegl", "vnc", "linuxfb", "eglfs", "vkkhrdisplay"}
 
-# System libraries Qt's xcb platform plugin (PySide6 6.12: libqxcb.so, libQt6XcbQpa.so.6) loads,
+# System libraries Qt's xcb platform plugin (PySide6 6.11: libqxcb.so, libQt6XcbQpa.so.6) loads,
 # as (name for ctypes.util.find_library, soname, Debian/Ubuntu package).
 XCB_LIBRARIES: tuple[tuple[str, str, str], ...] = (
     ("xcb-cursor", "libxcb-cursor.so.0", "libxcb-cursor0"),
