@@ -27,6 +27,14 @@ def repo_weights_dir() -> Path:
     return repo_root() / "weights"
 
 
+def xdg_dir(variable: str, default: Path) -> Path:
+    """An XDG base directory: the variable's value when it is an absolute path, else ``default``.
+    The XDG Base Directory rules treat an empty or relative value as unset; taking it literally
+    would put caches and logs into whatever folder the app was started from."""
+    value = os.environ.get(variable, "")
+    return Path(value) if value and os.path.isabs(value) else default
+
+
 def user_data_dir() -> Path:
     override = os.environ.get("FACEMIRROR_DATA_DIR")
     if override:
@@ -35,7 +43,7 @@ def user_data_dir() -> Path:
         return Path.home() / "Library" / "Application Support" / APP_DIR_NAME
     if sys.platform == "win32":
         return Path(os.environ.get("APPDATA", Path.home())) / APP_DIR_NAME
-    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / APP_DIR_NAME
+    return xdg_dir("XDG_DATA_HOME", Path.home() / ".local" / "share") / APP_DIR_NAME
 
 
 def user_cache_dir() -> Path:
@@ -46,7 +54,7 @@ def user_cache_dir() -> Path:
         return Path.home() / "Library" / "Caches" / APP_DIR_NAME
     if sys.platform == "win32":
         return Path(os.environ.get("LOCALAPPDATA", Path.home())) / APP_DIR_NAME / "Cache"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / APP_DIR_NAME
+    return xdg_dir("XDG_CACHE_HOME", Path.home() / ".cache") / APP_DIR_NAME
 
 
 def user_log_dir() -> Path:
@@ -58,8 +66,7 @@ def user_log_dir() -> Path:
         return Path.home() / "Library" / "Logs" / APP_DIR_NAME
     if sys.platform == "win32":
         return user_data_dir() / "Logs"
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / APP_DIR_NAME / "log"
+    return xdg_dir("XDG_STATE_HOME", Path.home() / ".local" / "state") / APP_DIR_NAME / "log"
 
 
 def weights_search_dirs() -> list[Path]:
