@@ -87,11 +87,38 @@ def test_retry_puts_finished_failed_and_cancelled_rows_back_to_waiting(tmp_path)
         job = q.next_job()
         q.finish(job.id, status, message="why", outputs={"summary": "x"})
     q.end()
-    again = q.retry([0, 1, 2, 7])
-    assert [j.path.name for j in again] == ["a.mp4", "b.mp4", "c.mp4"]
+    again = q.retry([0, 1, 2, 7])                    # the finished row is kept: its outputs exist
+    assert [j.path.name for j in again] == ["b.mp4", "c.mp4"]
     assert all(j.status is Status.WAITING and j.message == "" and j.outputs == {} and j.out_dir is None for j in again)
+    assert not any(j.replace for j in again)         # nothing of theirs to replace
+    finished = q.job_at(0)
+    assert finished.status is Status.DONE and finished.outputs == {"summary": "x"}   # its summary still opens
+    assert q.finished_among([0, 1, 2]) == [finished]
+    assert q.retry([0], replace_finished=True) == [finished]      # the user agreed to replace its outputs
+    assert finished.status is Status.WAITING and finished.replace
     assert q.start()                                 # a new batch counts from zero
     assert q.summary().done == 0
+
+
+def test_the_run_counts_every_row_it_was_to_process(tmp_path):
+    """"1 of 4 files done" after a stop, not "1 of 2": the rows waiting at Start, and those queued
+    (or retried) while it runs, belong to the run; a removed row does not."""
+    q = _queue(tmp_path, "a.mp4", "b.mp4", "c.mp4", "d.mp4")
+    assert q.start() and q.run_size == 4
+    _done(q, q.next_job())
+    new, _ = q.new_jobs([tmp_path / "e.mp4"])
+    q.append(new)                                    # added while it runs: processed by this run
+    assert q.run_size == 5
+    q.remove_at(q.row_of(new[0].id))
+    assert q.run_size == 4
+    job = q.next_job()
+    assert q.request_stop()
+    q.finish(job.id, Status.CANCELLED)
+    summary = q.end()
+    assert (summary.done, summary.cancelled, summary.waiting, summary.planned) == (1, 1, 2, 4)
+    new, _ = q.new_jobs([tmp_path / "f.mp4"])
+    q.append(new)                                    # after the run: not part of it
+    assert q.run_size == 4
 
 
 def test_counts_belong_to_their_batch_and_flag_files_not_rated_good(tmp_path):

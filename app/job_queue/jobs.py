@@ -40,6 +40,7 @@ class Job:
     # MainWindow._settings(job) passes it to the pipeline's Settings).
     subject: dict = field(default_factory=dict)   # patient / visit
     rest: tuple[float, float] | None = None       # a live exam's rest capture (s), the measures' rest
+    replace: bool = False              # a finished file queued again: its run replaces its outputs (the user agreed)
 
     @property
     def level(self) -> str:

@@ -45,6 +45,7 @@ class JobQueue:
         self.current: Job | None = None
         self.cancel_event: threading.Event | None = None   # the current job's; set by stop and close
         self._batch_ids: set[int] = set()
+        self._run_ids: set[int] = set()      # the rows this batch is to process (waiting at start, or queued during it)
         self._counts = dict.fromkeys((Status.DONE, Status.SKIPPED, Status.FAILED, Status.CANCELLED), 0)
         self.notices: list[Notice] = []
 
@@ -87,6 +88,8 @@ class JobQueue:
 
     def append(self, jobs: list[Job]) -> None:
         self._jobs.extend(jobs)
+        if self.running:         # added while a batch runs: this batch processes them too
+            self._run_ids.update(j.id for j in jobs)
 
     def add(self, path: Path, out_dir: Path | None = None) -> Job:
         """Queue one input as planned (the CLI: its output folder already chosen, duplicates
@@ -101,6 +104,7 @@ class JobQueue:
         return 0 <= row < len(self._jobs) and self._jobs[row].status != Status.PROCESSING
 
     def remove_at(self, row: int) -> None:
+        self._run_ids.discard(self._jobs[row].id)
         del self._jobs[row]
 
     def can_move(self, row: int, delta: int) -> bool:
@@ -125,16 +129,31 @@ class JobQueue:
         self.on_change(job)
         return job
 
-    def retry(self, rows: Iterable[int]) -> list[Job]:
-        """Put failed, cancelled or finished rows back to waiting (the options in force when they
-        start apply, e.g. "Replace existing outputs"); returns the jobs queued again."""
+    def finished_among(self, rows: Iterable[int]) -> list[Job]:
+        """The finished (done) jobs of these rows: their outputs exist, so a retry replaces them."""
+        return [self._jobs[r] for r in sorted(set(rows)) if 0 <= r < len(self._jobs)
+                and self._jobs[r].status == Status.DONE]
+
+    def retry(self, rows: Iterable[int], *, replace_finished: bool = False) -> list[Job]:
+        """Put failed, cancelled or finished rows back to waiting; returns the jobs queued again.
+
+        A finished row is queued again only with ``replace_finished`` (the user agreed to replace
+        its outputs): its run then replaces them (``Job.replace``). Without it the row is left as
+        it is, its results still open: queued again it could only fail with "outputs already
+        exist", and it would have lost its summary on the way."""
         again = []
         for row in sorted(set(rows)):
-            if 0 <= row < len(self._jobs) and self._jobs[row].status in RETRYABLE:
-                job = self._jobs[row]
-                self.update(job.id, status=Status.WAITING, progress=0.0 if job.frames else None, frames_done=0,
-                            message="", verdict=None, outputs={}, out_dir=None)
-                again.append(job)
+            if not (0 <= row < len(self._jobs) and self._jobs[row].status in RETRYABLE):
+                continue
+            job = self._jobs[row]
+            if job.status == Status.DONE and not replace_finished:
+                continue
+            replace = job.replace or job.status == Status.DONE
+            self.update(job.id, status=Status.WAITING, progress=0.0 if job.frames else None, frames_done=0,
+                        message="", verdict=None, outputs={}, out_dir=None, replace=replace)
+            if self.running:
+                self._run_ids.add(job.id)
+            again.append(job)
         return again
 
     def next_waiting(self) -> Job | None:
@@ -169,6 +188,13 @@ class JobQueue:
         return self.state is QueueState.STOPPING
 
     @property
+    def run_size(self) -> int:
+        """How many rows this batch is to process: those waiting when it started and those queued
+        while it runs, less any removed ("3 of 4" counts these, never only the ones reached)."""
+        present = {j.id for j in self._jobs}
+        return len(self._run_ids & present)
+
+    @property
     def finished_in_batch(self) -> int:
         """Jobs of this batch that have ended (done, failed or cancelled)."""
         return sum(self._counts.values())
@@ -179,6 +205,7 @@ class JobQueue:
             return False
         self._state = QueueState.RUNNING
         self._batch_ids = set()
+        self._run_ids = {j.id for j in self.waiting()}
         self._counts = dict.fromkeys(self._counts, 0)
         self.notices = []
         self._refuse_collisions()
@@ -260,5 +287,5 @@ class JobQueue:
         return BatchSummary(done=self._counts[Status.DONE], skipped=self._counts[Status.SKIPPED],
                             failed=self._counts[Status.FAILED],
                             cancelled=self._counts[Status.CANCELLED], waiting=len(self.waiting()),
-                            flagged=sum(lv != verdict.GOOD for lv in levels),
+                            flagged=sum(lv != verdict.GOOD for lv in levels), planned=self.run_size,
                             stopped=self.state is QueueState.STOPPING)

@@ -44,6 +44,7 @@ class BatchSummary:
     cancelled: int = 0
     flagged: int = 0                 # finished but not rated good
     waiting: int = 0                 # still queued (the window's queue outlives a batch)
+    planned: int = 0                 # rows the batch was to process (the window's "1 of 4 files done")
     stopped: bool = False
     not_done: list[str] = field(default_factory=list)   # labels of the inputs that did not succeed
 
