@@ -25,20 +25,24 @@ def test_each_video_keeps_the_subject_it_was_added_with(qtbot, tmp_path):
     w.subject_fields.edits["patient"].setText("P-014")
     w.subject_fields.edits["visit"].setText("V1")
     w.add_paths([_video(tmp_path / "a.mp4")])
+    assert "for patient P-014, visit V1" in w.statusBar().currentMessage()     # the binding is said
+    assert w.subject_fields.current() == {"patient": None, "visit": None}    # applied, then emptied
+    w.add_paths([_video(tmp_path / "folder" / "c1.mp4"), _video(tmp_path / "folder" / "c2.mp4")])
     w.subject_fields.edits["patient"].setText("P-020")
-    w.subject_fields.edits["visit"].clear()
     w.add_paths([_video(tmp_path / "b.mp4")])
     jobs = {j.path.name: j for j in w.model.jobs}
     assert jobs["a.mp4"].subject == {"patient": "P-014", "visit": "V1"}
+    assert jobs["c1.mp4"].subject == jobs["c2.mp4"].subject == {"patient": None, "visit": None}  # not P-014
     assert jobs["b.mp4"].subject == {"patient": "P-020", "visit": None}
     s = w._settings(jobs["a.mp4"])
     assert (s.patient, s.visit) == ("P-014", "V1")
 
 
-def test_earlier_values_are_offered_again_after_a_restart(qtbot, tmp_path):
+def test_earlier_values_are_offered_again_after_a_restart_when_the_user_asked(qtbot, tmp_path):
     from tests.conftest import open_window
 
     w = open_window(qtbot)
+    w.subject_fields.remember_box.setChecked(True)      # the opt-in: "Offer earlier IDs"
     for pid in ("P-001", "P-002"):
         w.subject_fields.edits["patient"].setText(pid)
         w.add_paths([_video(tmp_path / f"{pid}.mp4")])
@@ -50,6 +54,49 @@ def test_earlier_values_are_offered_again_after_a_restart(qtbot, tmp_path):
     assert offered[:2] == ["P-002", "P-001"]          # most recent first
     completer.setCompletionPrefix("002")
     assert completer.currentCompletion() == "P-002"   # found by any part of the ID
+
+
+def _settings_text(tmp_path) -> str:
+    return "\n".join(f.read_text(errors="replace") for f in (tmp_path / "settings").rglob("*") if f.is_file())
+
+
+def test_no_patient_id_is_stored_or_offered_unless_the_user_asks(qtbot, tmp_path):
+    from tests.conftest import open_window
+
+    w = open_window(qtbot)
+    assert not w.subject_fields.remember_box.isChecked()            # off by default
+    w.subject_fields.edits["patient"].setText("P-777")
+    w.subject_fields.edits["visit"].setText("V9")
+    w.add_paths([_video(tmp_path / "a.mp4")])
+    w.prefs.sync()
+    w.close()
+    assert "P-777" not in _settings_text(tmp_path) and "V9" not in _settings_text(tmp_path)
+    again = open_window(qtbot)                                       # the next user of the computer
+    assert again.subject_fields.edits["patient"].completer().model().stringList() == []
+
+
+def test_history_stored_by_an_earlier_version_is_removed_and_opting_out_forgets(qtbot, tmp_path):
+    from app.gui.prefs import open_settings
+    from tests.conftest import open_window
+
+    old = open_settings()                       # what the earlier version left, unasked
+    old.setValue("subject/patients", ["P-OLD-1", "P-OLD-2"])
+    old.setValue("subject/visits", ["V1"])
+    old.sync()
+    del old
+    w = open_window(qtbot)
+    assert w.subject_fields.edits["patient"].completer().model().stringList() == []
+    w.prefs.sync()
+    assert "P-OLD" not in _settings_text(tmp_path)
+    w.subject_fields.remember_box.setChecked(True)
+    w.subject_fields.edits["patient"].setText("P-100")
+    w.add_paths([_video(tmp_path / "b.mp4")])
+    w.prefs.sync()
+    assert "P-100" in _settings_text(tmp_path)
+    w.subject_fields.remember_box.setChecked(False)                  # opting out removes them at once
+    w.prefs.sync()
+    assert "P-100" not in _settings_text(tmp_path)
+    assert w.subject_fields.edits["patient"].completer().model().stringList() == []
 
 
 def test_compare_this_patients_visits_makes_and_opens_the_page(qtbot, tmp_path, monkeypatch):
