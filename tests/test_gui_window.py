@@ -59,7 +59,7 @@ def test_main_actions_have_shortcuts_and_tooltips(qtbot, monkeypatch, tmp_path):
     from PySide6.QtGui import QKeySequence
 
     w = _window(qtbot)
-    expected = {w.add_action: "Ctrl+O", w.start_action: "Ctrl+R", w.cancel_action: "Esc",
+    expected = {w.add_action: "Ctrl+O", w.start_action: "Ctrl+R", w.cancel_key_action: "Esc",
                 w.remove_action: "Del", w.up_action: "Ctrl+Up", w.down_action: "Ctrl+Down"}
     for action, key in expected.items():
         keys = [s.toString(QKeySequence.SequenceFormat.PortableText) for s in action.shortcuts()]

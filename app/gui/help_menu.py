@@ -2,11 +2,11 @@
 so this is where a clinician finds what went wrong and what to send to support)."""
 from __future__ import annotations
 
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
+from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 from app import diagnostics, logs, model_files
+from app.gui import open_failure
 
 
 def _models() -> dict:
@@ -18,12 +18,18 @@ def _models() -> dict:
     return out
 
 
-def install_help_menu(window: QMainWindow, backend_text=lambda: "", notify=lambda text: None) -> QMenu:
+def install_help_menu(window: QMainWindow, backend_text=lambda: "", notify=lambda text: None,
+                      open_path=None) -> QMenu:
+    """``open_path(path, what)``: opens with the system and says so when it cannot (the window's
+    own, gui.open_failure); by default open_failure.open_or_explain."""
+    if open_path is None:
+        def open_path(path, what):
+            return open_failure.open_or_explain(window, path, what, notify=notify)
     menu = window.menuBar().addMenu("&Help")
     show_log = QAction("Show log", window)
     show_log.setToolTip(f"Open the folder of FaceMirror's log file ({logs.log_file()})")
     # The folder, not the file: it exists even before anything was logged, and shows older logs too.
-    show_log.triggered.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(logs.log_dir()))))
+    show_log.triggered.connect(lambda: open_path(logs.log_dir(), "the log folder"))
     copy = QAction("Copy diagnostic info", window)
     copy.setToolTip("Copy versions, backend, models and the last errors to the clipboard (no patient data)")
 

@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComb
 from app import __version__, APP_NAME, build_info, logs, notices
 from app.engine.midline import DEFAULT_METHOD, FALLBACK_CHOICE_REASON, METHOD_LABELS, METHOD_TIPS
 from app.gui import file_open
+from app.gui.open_failure import open_or_explain
+from app.gui.status_line import NoticeLabel, StatusLine
 from app.gui.background import BackgroundThread
 from app.gui import model_status as status_info
 from app.gui.jobs import Job, Status, collect_videos, queue_eta, refused_message
@@ -87,12 +89,14 @@ class MainWindow(QMainWindow):
         self._conversion: Conversion | None = None
         self._close_after_conversion = False
         self._confirm_box: QMessageBox | None = None   # "Stop processing and quit?" while it is asked
+        self._cancel_box: QMessageBox | None = None    # "Stop processing?" (Esc) while it is asked
         self._last_output_dir: Path | None = None
 
         self._build_actions()
         self._build_ui()
         self._build_file_menu()
-        install_help_menu(self, backend_text=lambda: self.backend_label.text(), notify=self.message)
+        install_help_menu(self, backend_text=lambda: self.backend_label.text(), notify=self.message,
+                          open_path=self._open_path)
         self._restore_prefs()
         self._show_model_status(self.model_status)
         self._start_worker(threads)
@@ -138,8 +142,11 @@ class MainWindow(QMainWindow):
                                         lambda: self.move_selected(1), SP.SP_ArrowDown)
         self.start_action = self._action("Start", "Process the waiting files", ["Ctrl+R", "Ctrl+Return"],
                                          self.start, SP.SP_MediaPlay)
-        self.cancel_action = self._action("Cancel", "Stop processing now; the file being processed leaves no output",
-                                          ["Esc"], self.cancel, SP.SP_MediaStop)
+        self.cancel_action = self._action("Cancel", "Stop processing now; the file being processed leaves no "
+                                          "output (Esc asks first)", [], self.cancel, SP.SP_MediaStop)
+        # Esc asks before it stops anything: Esc is pressed to dismiss things (the quit question, a
+        # menu, a completer), and a second Esc after one of those cancelled the running file unasked.
+        self.cancel_key_action = self._action("Cancel...", "Ask, then stop processing", ["Esc"], self.cancel_asked)
         self.open_output_action = self._action("Open output folder",
                                                "Show the output folder of the selected (or last) file",
                                                ["Ctrl+E"], self.open_output_folder, SP.SP_DirLinkIcon)
@@ -201,12 +208,21 @@ class MainWindow(QMainWindow):
         self.output_combo = QComboBox(ob)
         self.output_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.output_combo.setMinimumContentsLength(24)
+        # a long chosen folder must not push "Replace existing outputs" out of a 1024 px window
+        # (the full path is in the item's tooltip and in the Output folder column)
+        self.output_combo.setMaximumWidth(36 * self.fontMetrics().averageCharWidth() + 40)
         self.output_combo.setToolTip("Where the output files of each video (videos, CSV, report, measures, "
                                      "summary) are written")
         self.output_combo.setAccessibleName("Output folder")
         self.output_combo.addItem("Beside each input video", None)
         ob.addWidget(self.output_combo)
         ob.addAction(self.choose_output_action)
+        # beside the output choice, not last: at 1024 px the toolbar's last items go into its
+        # overflow menu, and a failure's message tells the user to tick this box
+        self.overwrite_box = QCheckBox("Replace existing outputs", ob)
+        self.overwrite_box.setToolTip("Off: a file whose outputs already exist fails and nothing is changed")
+        self.overwrite_box.setAccessibleName("Replace existing outputs")
+        ob.addWidget(self.overwrite_box)
         ob.addSeparator()
         ob.addWidget(QLabel(" Midline: ", ob))
         self.midline_combo = QComboBox(ob)
@@ -215,23 +231,19 @@ class MainWindow(QMainWindow):
             self.midline_combo.addItem(MIDLINE_LABELS[m], m)
             self.midline_combo.setItemData(i, MIDLINE_TIPS[m], Qt.ItemDataRole.ToolTipRole)
         self.midline_combo.setToolTip(MIDLINE_TOOLTIP)
-        ob.addWidget(self.midline_combo)
+        self.midline_combo_action = ob.addWidget(self.midline_combo)
         self.midline_note = QLabel(" eye-centre bisector (5-point mode) ", ob)
         self.midline_note.setToolTip(FALLBACK_CHOICE_REASON)
         self.midline_note_action = ob.addWidget(self.midline_note)
         self.midline_note_action.setVisible(False)
-        ob.addSeparator()
-        self.overwrite_box = QCheckBox("Replace existing outputs", ob)
-        self.overwrite_box.setToolTip("Off: a file whose outputs already exist fails and nothing is changed")
-        ob.addWidget(self.overwrite_box)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, ob)
         # its own bar: beside the output options the fields were squeezed to a few letters
         self.addToolBarBreak()
         sb = QToolBar("Patient and visit", self)
         sb.setObjectName("subject_toolbar")
-        self.subject_fields = SubjectFields(self.prefs.s, sb)
+        self.subject_fields = SubjectFields(self.prefs.s, sb, with_opt_in=True)
         sb.addWidget(self.subject_fields)
-        sb.addWidget(QLabel("  (for the videos you add next; shown in their report and summary)", sb))
+        sb.addWidget(QLabel("  (for the videos you add next, then emptied; shown in their report and summary)", sb))
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, sb)
 
     def _build_central(self) -> None:
@@ -291,6 +303,12 @@ class MainWindow(QMainWindow):
         enter.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         enter.triggered.connect(self.open_summary_or_folder)
         self.table.addAction(enter)
+        # the row menu from the keyboard (Shift+F10, the Menu key), as right-click opens it
+        menu_key = QAction("Row menu", self.table)
+        menu_key.setShortcuts([QKeySequence("Shift+F10"), QKeySequence(Qt.Key.Key_Menu)])
+        menu_key.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        menu_key.triggered.connect(self._show_row_menu_from_keyboard)
+        self.table.addAction(menu_key)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._show_row_menu)
         self.table.setToolTip("Drop video files or folders anywhere on the window to add them. A finished "
@@ -315,12 +333,14 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.details_label)
         self.setCentralWidget(central)
 
-        self.backend_label = QLabel(self)
+        # elided at whole words when the window is narrow (the tooltip explains; the notice needs room)
+        self.backend_label = NoticeLabel(self, own_tooltip=True, min_width=12 * self.fontMetrics().height())
         self.backend_label.setToolTip("What runs the models (ONNX Runtime execution provider) and which landmark model is loaded")
         self.warning_label = QLabel(self)
         self.warning_label.setStyleSheet("QLabel { color: #b35c00; font-weight: bold; }")
         note = build_info.build_note()  # "detector-only build" when built without STAR on purpose
         self.version_label = QLabel(f"{APP_NAME} {__version__}" + (f" - {note}" if note else ""), self)
+        self.setStatusBar(StatusLine(self))      # notices elided at whole words, full text in the tooltip
         sb = self.statusBar()
         sb.addPermanentWidget(self.backend_label)
         sb.addPermanentWidget(self.warning_label)
@@ -353,6 +373,7 @@ class MainWindow(QMainWindow):
         folder = self.prefs.last_output_folder
         if folder is not None and Path(folder).is_dir():
             self.output_combo.addItem(str(folder), str(folder))
+            self.output_combo.setItemData(1, str(folder), Qt.ItemDataRole.ToolTipRole)
         elif folder is not None:   # deleted or unmounted: never recreated behind the user's back
             self.prefs.output_folder = None
             self._missing_folder_note = (f"The remembered output folder {folder} no longer exists: outputs go "
@@ -449,9 +470,13 @@ class MainWindow(QMainWindow):
         added, duplicates = self._add_jobs(fresh, subject)
         if added and any(subject.values()):
             logs.note_private_words(*subject.values())
-            self.subject_fields.remember()
+            self.subject_fields.remember()      # only when the user asked ("Offer earlier IDs")
+        if added:
+            self.subject_fields.clear()         # the values belong to these videos, not to the next ones
         again = self.model.retry([self.model.row_of(j.id) for j in requeue])
         notes = self._added_notes(added, again, finished, duplicates)
+        if added and any(subject.values()):
+            notes[0] += " for " + ", ".join(f"{k} {v}" for k, v in subject.items() if v)
         if refused:
             notes.append(refused_message(refused))
         if notes:
@@ -541,18 +566,49 @@ class MainWindow(QMainWindow):
 
     def retry_selected(self) -> None:
         """Queue the selected failed, cancelled or finished rows again, without re-adding them."""
-        again = self.model.retry(self.selected_rows())
+        rows = self.selected_rows()
+        finished = self.queue.finished_among(rows)
+        replace = self.overwrite_box.isChecked() or (bool(finished) and self._ask_replace(finished))
+        again = self.model.retry(rows, replace_finished=replace)
+        kept = [j for j in finished if j not in again]
         if not again:
-            self.message("Select failed, cancelled or finished files to retry them")
+            self.message(f"{self.model.label(kept[0])}" + (f" and {len(kept) - 1} more" if len(kept) > 1 else "")
+                         + " not queued again: its results are kept" if kept
+                         else "Select failed, cancelled or finished files to retry them")
+            self._update_actions()
             return
-        replace = "replacing" if self.overwrite_box.isChecked() else "keeping"
-        self.message(f"{len(again)} file{'s' if len(again) != 1 else ''} queued again ({replace} existing outputs)"
+        replaced = sum(j in again for j in finished)
+        note = f" ({replaced} finished: {'its' if replaced == 1 else 'their'} outputs are replaced)" if replaced else ""
+        if kept:
+            note += f"; {len(kept)} finished kept as {'it is' if len(kept) == 1 else 'they are'}"
+        self.message(f"{len(again)} file{'s' if len(again) != 1 else ''} queued again{note}"
                      + ("" if self.queue.running else ": press Start"))
         self._update_actions()
 
+    def _ask_replace(self, finished: list[Job]) -> bool:
+        """A finished file's outputs exist: processing it again replaces them. Ask (modal; tests
+        find it by object name); the default keeps the results."""
+        names = ", ".join(self.model.label(j) for j in finished[:3]) + (
+            f" and {len(finished) - 3} more" if len(finished) > 3 else "")
+        box = QMessageBox(QMessageBox.Icon.Question, APP_NAME,
+                          f"Replace the results of {names}?", QMessageBox.StandardButton.Yes
+                          | QMessageBox.StandardButton.No, self)
+        box.setObjectName("confirmReplace")
+        box.setInformativeText("Processing a finished file again replaces its outputs (summary, videos, CSV, "
+                               "report, measures) when the new run has finished. Keep: nothing is queued and "
+                               "the results stay as they are.")
+        box.button(QMessageBox.StandardButton.Yes).setText("Process again and replace")
+        box.button(QMessageBox.StandardButton.No).setText("Keep the results")
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setEscapeButton(QMessageBox.StandardButton.No)
+        try:
+            return box.exec() == QMessageBox.StandardButton.Yes
+        finally:
+            box.deleteLater()
+
     def _ask_videos(self) -> list[str]:
         patterns = " ".join(f"*{e}" for e in sorted(VIDEO_EXTENSIONS))
-        files, _ = QFileDialog.getOpenFileNames(self, "Add videos", self.prefs.last_input_folder,
+        files, _ = QFileDialog.getOpenFileNames(self, "Add videos", self.prefs.input_start_folder(),
                                                 f"Videos ({patterns});;All files (*)")
         return files
 
@@ -566,7 +622,7 @@ class MainWindow(QMainWindow):
             self.add_paths(files)
 
     def add_folder_dialog(self) -> None:
-        folder = self._ask_folder("Add every video in a folder", self.prefs.last_input_folder)
+        folder = self._ask_folder("Add every video in a folder", self.prefs.input_start_folder())
         if folder:
             self.prefs.last_input_folder = folder
             self.add_paths([folder])
@@ -627,7 +683,7 @@ class MainWindow(QMainWindow):
     # =========================================================================================
     # output folder and midline
     def choose_output_folder(self) -> None:
-        start = str(self.output_folder or self.prefs.last_output_folder or "")
+        start = str(self.output_folder or self.prefs.last_output_folder or self.prefs.input_start_folder())
         folder = self._ask_folder("Write outputs into this folder", start)
         if folder:
             self.set_output_folder(Path(folder))
@@ -642,6 +698,7 @@ class MainWindow(QMainWindow):
             self.output_combo.setItemData(1, str(folder))
         else:
             self.output_combo.addItem(str(folder), str(folder))
+        self.output_combo.setItemData(1, str(folder), Qt.ItemDataRole.ToolTipRole)
         if self.output_combo.currentIndex() == 1:
             self._output_choice_changed(1)
         else:
@@ -658,6 +715,11 @@ class MainWindow(QMainWindow):
     def _open_url(self, url: QUrl) -> bool:
         return QDesktopServices.openUrl(url)
 
+    def _open_path(self, path: Path, what: str) -> bool:
+        """Open with the system; when it cannot, say so and where the file is (open_failure)."""
+        return open_or_explain(self, Path(path), what, opener=lambda p: self._open_url(QUrl.fromLocalFile(str(p))),
+                               notify=lambda text: self.message(text, 30000))
+
     @staticmethod
     def _summary_of(job: Job | None) -> Path | None:
         """The visual summary (NAME_summary.html) of a finished row, if it is there."""
@@ -669,8 +731,8 @@ class MainWindow(QMainWindow):
         summary = self._summary_of(self.model.job_at(rows[0])) if len(rows) == 1 else None
         if summary is None:
             self.message("Select one finished file to open its summary")
-        elif not self._open_url(QUrl.fromLocalFile(str(summary))):
-            self.message(f"Cannot open {summary}")
+        else:
+            self._open_path(summary, "the summary")
 
     def compare_visits(self) -> None:
         rows = self.selected_rows()
@@ -691,8 +753,8 @@ class MainWindow(QMainWindow):
         self._update_actions()
         if not page:
             self.message(problem)
-        elif not self._open_url(QUrl.fromLocalFile(page)):
-            self.message(f"Cannot open {page}")
+        elif self._open_path(Path(page), "the comparison page"):
+            self.message(f"Comparison page written and opened: {page}")
 
     def open_summary_or_folder(self) -> None:
         """A finished row opens its visual summary (NAME_summary.html); any other its output folder."""
@@ -716,6 +778,15 @@ class MainWindow(QMainWindow):
         menu = self._row_menu()
         menu.exec(self.table.viewport().mapToGlobal(pos))
         menu.deleteLater()
+
+    def _show_row_menu_from_keyboard(self) -> None:
+        """Shift+F10 or the Menu key: the menu of the current row, opened at that row."""
+        index = self.table.currentIndex()
+        rows = self.selected_rows()
+        if rows and (not index.isValid() or index.row() not in rows):
+            index = self.model.index(rows[0], COL_FILE)
+        rect = self.table.visualRect(index) if index.isValid() else None
+        self._show_row_menu(rect.bottomLeft() if rect is not None and rect.isValid() else self.table.viewport().rect().topLeft())
 
     def _show_details(self) -> None:
         """One line under the queue with the full status of the selected row (the cell cuts it)."""
@@ -743,8 +814,7 @@ class MainWindow(QMainWindow):
         if not folder.is_dir():
             self.message(f"The output folder {folder} does not exist yet")
             return
-        if not self._open_url(QUrl.fromLocalFile(str(folder))):
-            self.message(f"Could not open {folder}")
+        self._open_path(folder, "the output folder")
 
     # =========================================================================================
     # models
@@ -775,6 +845,9 @@ class MainWindow(QMainWindow):
         self.midline_combo.setEnabled(not coarse)
         self.midline_combo.setToolTip(FALLBACK_CHOICE_REASON if coarse else MIDLINE_TOOLTIP)
         self.midline_note_action.setVisible(coarse)
+        # the note takes the disabled choice's place: both side by side pushed the end of the
+        # toolbar into its overflow menu at 1024 px
+        self.midline_combo_action.setVisible(not coarse)
 
     def _on_models_ready(self, status: ModelStatus) -> None:
         if self.queue.closed:
@@ -787,7 +860,7 @@ class MainWindow(QMainWindow):
     def _ask_checkpoint(self, key: str) -> str:
         ckpt = checkpoint_names([key])[0]
         path, _ = QFileDialog.getOpenFileName(
-            self, f"Choose the {SHORT_NAME[key]} checkpoint ({ckpt})", self.prefs.last_input_folder,
+            self, f"Choose the {SHORT_NAME[key]} checkpoint ({ckpt})", self.prefs.input_start_folder(),
             "PyTorch checkpoints (*.pkl *.pth *.pt);;All files (*)")
         return path
 
@@ -851,7 +924,9 @@ class MainWindow(QMainWindow):
         # does not repeat the window's own explanation as a warning
         midline = DEFAULT_METHOD if self.five_point_mode else self.midline
         subject = job.subject if job is not None else {}
-        return Settings(midline=midline, annotated=True, overwrite=self.overwrite_box.isChecked(),
+        # a finished file the user chose to process again replaces its own outputs (retry_selected)
+        replace = self.overwrite_box.isChecked() or (job is not None and job.replace)
+        return Settings(midline=midline, annotated=True, overwrite=replace,
                         preview_max_side=PREVIEW_MAX_SIDE, preview_fps=PREVIEW_FPS,
                         rest=job.rest if job is not None else None,
                         patient=subject.get("patient"), visit=subject.get("visit"))
@@ -864,7 +939,8 @@ class MainWindow(QMainWindow):
         n_done = self.queue.finished_in_batch
         self.preview.clear()
         self.trace.clear()
-        self.throughput.start_file(self.model.label(job), n_done + 1, n_done + 1 + len(self.model.waiting(after=job)))
+        self._update_actions()         # the selected row may be this one: it cannot be removed now
+        self.throughput.start_file(self.model.label(job), n_done + 1, max(n_done + 1, self.queue.run_size))
         self._request_process.emit(ProcessRequest(job.id, job.path, self.model.out_dir_for(job), self._settings(job),
                                                   self.queue.cancel_event))
 
@@ -901,6 +977,8 @@ class MainWindow(QMainWindow):
                 self._last_output_dir = job.out_dir
         elif result.cancelled:
             self.queue.finish(job_id, Status.CANCELLED, message="")
+            self.preview.clear()       # a cancelled file leaves nothing: no last frame of it either
+            self.trace.clear()
         else:
             self._record_failure(job_id, result)
         if self.queue.closed:
@@ -921,12 +999,36 @@ class MainWindow(QMainWindow):
         summary = self.queue.end()
         self.models_panel.set_busy(False)
         text = summary.window_text()
-        self.throughput.finish(text, summary.outcome, summary.done, summary.total)
+        self.throughput.finish(text, summary.outcome, summary.done, max(summary.total, summary.planned))
         if not (summary.failed and not summary.stopped):    # a failure's own message stays up
             said = [n.text for n in self.queue.notices]
             self.message(". ".join([text] + said), MESSAGE_MS + 10000 * len(said))
         self._update_actions()
         self.queue_finished.emit(text)
+
+    def cancel_asked(self) -> None:
+        """Esc: ask before stopping the running file (default: keep processing, so any number of
+        Esc presses never stops anything)."""
+        current = self.queue.current
+        if self.queue.state is not QueueState.RUNNING or current is None or self._cancel_box is not None:
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, APP_NAME, "Stop processing?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setObjectName("confirmCancel")
+        box.setInformativeText(f"{self.model.label(current)} is being processed: it is stopped and leaves no "
+                               "output; the files still waiting stay in the queue.")
+        box.button(QMessageBox.StandardButton.Yes).setText("Stop processing")
+        box.button(QMessageBox.StandardButton.No).setText("Keep processing")
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setEscapeButton(QMessageBox.StandardButton.No)
+        self._cancel_box = box
+        try:
+            answer = box.exec()
+        finally:
+            self._cancel_box = None
+            box.deleteLater()
+        if answer == QMessageBox.StandardButton.Yes:
+            self.cancel()
 
     def cancel(self) -> None:
         if not self.queue.request_stop():
@@ -941,7 +1043,9 @@ class MainWindow(QMainWindow):
         idle = not self.queue.running and self._conversion is None
         self.start_action.setEnabled(idle and self.model_status.can_process and self.model.next_waiting() is not None)
         self.cancel_action.setEnabled(self.queue.state is QueueState.RUNNING)
-        self.remove_action.setEnabled(any(j.status != Status.PROCESSING for j in jobs))
+        self.cancel_key_action.setEnabled(self.queue.state is QueueState.RUNNING)
+        # a row that has started is stopped by Cancel, never removed
+        self.remove_action.setEnabled(bool(jobs) and all(j.status != Status.PROCESSING for j in jobs))
         self.retry_action.setEnabled(any(j.status in (Status.FAILED, Status.CANCELLED, Status.DONE) for j in jobs))
         single = len(rows) == 1
         self.up_action.setEnabled(single and self.model.can_move(rows[0], -1))

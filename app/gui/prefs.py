@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 from app.engine.midline import MIDLINE_METHODS  # noqa: F401 - the one home of the names
 
@@ -61,6 +61,18 @@ class Prefs:
     @last_input_folder.setter
     def last_input_folder(self, folder: str) -> None:
         self.s.setValue("input/last_folder", folder)
+
+    def input_start_folder(self) -> str:
+        """Where the open dialogs start: the last folder videos came from while it exists, else the
+        user's Movies (macOS) / Videos folder, else home. Never the folder the app was started
+        from (running from source: the repository)."""
+        last = self.last_input_folder
+        if last and Path(last).is_dir():
+            return last
+        movies = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation)
+        if movies and Path(movies).is_dir():
+            return movies
+        return str(Path.home())
 
     def geometry(self) -> QByteArray | None:
         value = self.s.value("window/geometry")

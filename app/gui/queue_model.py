@@ -176,8 +176,8 @@ class QueueModel(QAbstractTableModel):
     def find_job(self, path) -> Job | None:
         return self.queue.find_job(path)
 
-    def retry(self, rows) -> list[Job]:
-        return self.queue.retry(rows)
+    def retry(self, rows, *, replace_finished: bool = False) -> list[Job]:
+        return self.queue.retry(rows, replace_finished=replace_finished)
 
     def next_waiting(self) -> Job | None:
         return self.queue.next_waiting()
