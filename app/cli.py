@@ -200,9 +200,32 @@ def _print_version() -> None:
             print(f"{mod} not installed")
 
 
+def _window_files(parser: argparse.ArgumentParser, argv: list[str]) -> list[Path] | None:
+    """`main.py VIDEO_OR_FOLDER...`: the paths to open the window with (as dropping them on the
+    window or the Dock icon does), or None when argv is a command, an option, or nothing."""
+    commands = next((a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)), {})
+    if not argv or argv[0].startswith("-") or argv[0] in commands:
+        return None
+    paths = [Path(a) for a in argv]
+    if not Path(argv[0]).exists() and Path(argv[0]).suffix == "":
+        return None       # neither a file nor a file name: argparse names the unknown command
+    return paths
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _build_parser().parse_args(argv)
+    parser = _build_parser()
+    files = _window_files(parser, argv)
+    if files is not None:
+        from app import logs
+        logs.setup()
+        missing = [str(p) for p in files if not p.exists()]
+        if missing:
+            print(f"error: not found: {', '.join(missing)}", file=sys.stderr)
+            return 2
+        from app.gui_launch import launch_gui
+        return launch_gui(files=files)
+    args = parser.parse_args(argv)
     from app import logs
     logs.setup()
     if args.version:

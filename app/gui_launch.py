@@ -110,8 +110,10 @@ def _icon_path():
     return None
 
 
-def launch_gui(argv: list[str] | None = None, *, live_source: Path | None = None) -> int:
-    """The window; ``live_source``: a video file played as the camera in the live exam, opened at once."""
+def launch_gui(argv: list[str] | None = None, *, live_source: Path | None = None,
+               files: list[Path] | None = None) -> int:
+    """The window; ``live_source``: a video file played as the camera in the live exam, opened at once;
+    ``files``: videos and folders queued at once (`main.py clip.mp4`), as a drop on the window queues them."""
     problem = display_problem()
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -144,6 +146,8 @@ def launch_gui(argv: list[str] | None = None, *, live_source: Path | None = None
 
     window = MainWindow()
     window.show()
+    if files:
+        window.add_paths([str(f) for f in files])
     if live_source is not None:
         window.open_live_exam(source_file=live_source)
     previous, watch = _quit_on_signals(app, window)

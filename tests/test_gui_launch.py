@@ -41,6 +41,56 @@ def test_launch_gui_opens_the_main_window(qtbot, qapp, tmp_path, monkeypatch):
     assert QApplication.organizationName() == "FaceMirror" and QApplication.applicationName() == "FaceMirror"
 
 
+def test_main_with_files_opens_the_window_with_them_queued(qtbot, qapp, tmp_path, monkeypatch):
+    """`main.py clip.mp4 folder/` queues them as a drop on the window (or the Dock icon) does."""
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(tmp_path / "weights"))
+    from app import cli
+    from app.gui.main_window import MainWindow
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"x")
+    folder = tmp_path / "visit2"
+    folder.mkdir()
+    for name in ("smile.mp4", "closed_eyes.mov"):
+        (folder / name).write_bytes(b"x")
+    seen = []
+
+    def close_it():
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if not windows or not all(w.models_known for w in windows):
+            QTimer.singleShot(50, close_it)
+            return
+        seen.extend(sorted(j.path.name for j in w.model.jobs) for w in windows)
+        for w in windows:
+            w.close()
+        QTimer.singleShot(0, QApplication.quit)
+
+    QTimer.singleShot(50, close_it)
+    assert cli.main([str(clip), str(folder)]) == 0
+    assert seen == [["clip.mp4", "closed_eyes.mov", "smile.mp4"]]
+
+
+def test_main_routes_paths_to_the_window_and_commands_elsewhere(tmp_path, monkeypatch, capsys):
+    from app import cli, gui_launch
+
+    calls = []
+    monkeypatch.setattr(gui_launch, "launch_gui", lambda *a, **k: calls.append(k) or 0)
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"x")
+    assert cli.main([str(clip)]) == 0
+    assert calls == [{"files": [clip]}]
+    assert cli.main([str(tmp_path / "missing.mp4")]) == 2          # said before any window opens
+    assert "missing.mp4" in capsys.readouterr().err and len(calls) == 1
+    with pytest.raises(SystemExit):
+        cli.main(["proces"])                                        # a mistyped command stays an error
+    assert len(calls) == 1
+
+
 # ---------------------------------------------------------------------------------------------
 # Before Qt: can a window open here? (environment and libraries injected)
 # ---------------------------------------------------------------------------------------------
