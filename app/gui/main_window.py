@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QSettings, QSize, Qt, QThread, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtCore import QEvent, QItemSelectionModel, QSettings, QSize, Qt, QThread, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QContextMenuEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboBox, QFileDialog,
                                QHeaderView, QLabel, QMainWindow, QMenu, QMessageBox, QSplitter, QStyle, QTableView,
                                QToolBar, QVBoxLayout, QWidget)
@@ -303,12 +303,15 @@ class MainWindow(QMainWindow):
         enter.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         enter.triggered.connect(self.open_summary_or_folder)
         self.table.addAction(enter)
-        # the row menu from the keyboard (Shift+F10, the Menu key), as right-click opens it
+        # the row menu from the keyboard, as right-click opens it: Shift+F10 (no platform here turns
+        # it into a context-menu event) and the Menu key (Qt's keyboard context-menu event, which
+        # otherwise opened at the mouse pointer's place, or nowhere)
         menu_key = QAction("Row menu", self.table)
-        menu_key.setShortcuts([QKeySequence("Shift+F10"), QKeySequence(Qt.Key.Key_Menu)])
+        menu_key.setShortcut(QKeySequence("Shift+F10"))
         menu_key.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         menu_key.triggered.connect(self._show_row_menu_from_keyboard)
         self.table.addAction(menu_key)
+        self.table.installEventFilter(self)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._show_row_menu)
         self.table.setToolTip("Drop video files or folders anywhere on the window to add them. A finished "
@@ -778,6 +781,13 @@ class MainWindow(QMainWindow):
         menu = self._row_menu()
         menu.exec(self.table.viewport().mapToGlobal(pos))
         menu.deleteLater()
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if (obj is getattr(self, "table", None) and event.type() == QEvent.Type.ContextMenu
+                and event.reason() == QContextMenuEvent.Reason.Keyboard):
+            self._show_row_menu_from_keyboard()
+            return True
+        return super().eventFilter(obj, event)
 
     def _show_row_menu_from_keyboard(self) -> None:
         """Shift+F10 or the Menu key: the menu of the current row, opened at that row."""
