@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app import logs, model_files, notices
+from app import logs, model_files, notices, session_journal
 from app.engine.midline import DEFAULT_METHOD, MIDLINE_METHODS, unhonoured_choice_note
 from app.landmarks_csv import LandmarksCsv, csv_columns
 from app.model_set import Models
@@ -157,6 +157,7 @@ class Pipeline:
             result.error = f"{input_path.name}: {exc.strerror or exc}"
             return result
         outputs = OutputSet(finals)
+        session_journal.note_output_folder(outputs.out_dir)    # a crash's partial files get removed at next launch
         try:
             self._run(reader, outputs, result, on_progress, on_preview, cancel)
             outputs.publish(self.settings.overwrite)

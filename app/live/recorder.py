@@ -20,6 +20,7 @@ from typing import cast
 import av
 import numpy as np
 
+from app import session_journal
 from app.video.encoders import choose_encoder
 
 TIME_BASE = fractions.Fraction(1, 1000)      # capture times in milliseconds
@@ -42,6 +43,8 @@ class Recorder:
         self._container = av.open(str(self.partial), "w", format="mp4",
                                   options={"movflags": "frag_keyframe+empty_moov+default_base_moof",
                                            "flush_packets": "1"})   # each fragment reaches the disk at once
+        # a crash from here on leaves this file: the window's next launch names it (session_journal)
+        session_journal.note_recording(self.partial)
         enc = choose_encoder()          # the outputs' encoder (VideoToolbox on a Mac, else libx264, ...)
         self._stream = cast(av.video.stream.VideoStream,
                             self._container.add_stream(enc.codec, rate=max(1, int(round(fps)))))
@@ -119,6 +122,7 @@ class Recorder:
         """Flush, close and put the recording in place (never over an existing file)."""
         self._flush()
         self._container.close()
+        session_journal.recording_closed(self.partial)     # from here the caller reports what happened
         if self.final.exists():
             raise FileExistsError(f"{self.final.name} already exists; the recording stays as {self.partial.name}")
         os.replace(self.partial, self.final)
@@ -130,6 +134,7 @@ class Recorder:
             self._flush()
         finally:
             self._container.close()
+            session_journal.recording_closed(self.partial)     # kept, and reported by the caller now
         return self.partial
 
 
