@@ -96,7 +96,7 @@ def _live(args) -> int:
         return 2
     print(f"live: playing {source_path.name} as the camera ({source.size[0]}x{source.size[1]}, "
           f"{source.fps:.0f} fps); Ctrl-C stops and keeps the recording so far", flush=True)
-    first = []
+    first: list[float] = []
 
     def on_panes(camera, left, right, t):
         if not first:           # once: the exam runs (a signal from now on keeps a recording)
