@@ -296,7 +296,7 @@ class PushedFileSource(QtFrameSource):
             if self._next is None:
                 self._frames = None
                 self._timer.stop()
-                QTimer.singleShot(0, self.finished.emit)    # after the sink has delivered the last frame
+                QTimer.singleShot(0, self, self.finished.emit)   # after the last frame; never once deleted
         return self._next
 
     def catch_up(self) -> int:

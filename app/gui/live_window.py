@@ -118,6 +118,7 @@ class LiveWindow(QWidget):
         self._mic = None
         self.sound_note = ""                       # why a recording has no sound ("" = it has)
         self._closed = False
+        self._quit_agreed = False                  # Quit from this window, already confirmed
         self._heap = HeapTrimmer().start()          # frames freed in other threads go back to the system
         self._build()
         self._load_models(models_loader)
@@ -619,10 +620,21 @@ class LiveWindow(QWidget):
             return
         owner = self.parentWidget()
         quit_action = getattr(owner, "quit_action", None)
-        if isinstance(quit_action, QAction):
-            quit_action.trigger()
-        else:
-            self.close()            # a live window of its own (tests): closing it is quitting it
+        self._quit_agreed = True    # the main window's Quit asks may_quit(): answered already
+        try:
+            if isinstance(quit_action, QAction):
+                quit_action.trigger()
+            else:
+                self.close()        # a live window of its own (tests): closing it is quitting it
+        finally:
+            self._quit_agreed = False
+
+    def may_quit(self) -> bool:
+        """Whether the app may quit now (the main window asks before it quits): while recording,
+        the clinician is asked first (once per Quit)."""
+        if self._writer is None or self._quit_agreed or self._closed:
+            return True
+        return self._confirm_quit_while_recording()
 
     def _confirm_quit_while_recording(self) -> bool:
         """Modal; tests find it by its object name."""
