@@ -277,3 +277,21 @@ def test_a_file_too_large_for_the_system_while_recording_is_one_sentence_and_the
     assert sorted(f.name for f in out.iterdir()) == [kept.name]
     times = _decoded(kept)                                     # to its end, no decoding error
     assert len(times) >= 10 and np.allclose(np.diff(times), 1 / 30, atol=0.002)
+
+
+def test_the_session_result_says_when_the_computer_was_too_slow_for_the_camera(tmp_path):
+    """A file played as the camera in real time, each frame taking 0.1 s to show (a computer
+    three times too slow for 30 fps): the recording holds a third of the time the exam ran, and
+    the session's figures and sentence say so; faster than the camera they say nothing."""
+    from app.live.session import record
+    from app.model_set import Models
+
+    models = Models.load(threads=1)
+    src = SyntheticSource((160, 120), fps=30.0, seconds=1.0, realtime=True)
+    _, stats = record(src, models, tmp_path / "slow.mp4", on_panes=lambda *a: time.sleep(0.1))
+    figures = stats.as_dict()
+    assert figures["held_s"] >= 2.9 and figures["recorded_s"] == pytest.approx(1.0, abs=0.01)
+    assert figures["recorded_frames_lost"] >= 55 and stats.timing.frames_were_lost
+    assert figures["frames_lost_note"].startswith("Recorded 1.0 s of the ")
+    _, fine = record(SyntheticSource((160, 120), fps=30.0, seconds=1.0), models, tmp_path / "ok.mp4")
+    assert fine.timing.frames == 30 and not fine.timing.frames_were_lost and fine.as_dict()["frames_lost_note"] is None
