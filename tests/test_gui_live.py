@@ -444,7 +444,7 @@ def test_a_busy_computer_no_longer_shortens_the_recording_of_a_file_camera(qtbot
     assert len(times) == timing.frames == w.frames_seen - first
     assert abs(timing.frames - timing.held_s * FPS) <= 2                  # every frame of the time held
     assert np.allclose(np.diff(times), 1 / FPS, atol=0.002)              # no holes
-    assert not timing.frames_were_lost and "lost" not in w.notice.text()
+    assert not timing.frames_were_lost and "missing" not in w.notice.text()
     assert w.draws_skipped > 0                                            # only the newest frame was drawn
 
 
@@ -463,7 +463,7 @@ def test_frames_lost_on_their_way_are_said_with_figures_when_stop_is_pressed(qtb
     assert timing.recorded_s < 0.3 * timing.held_s and timing.lost_frames >= 2 * timing.frames
     text = w.notice.text()
     assert f"Recorded {timing.recorded_s:.1f} s of the {timing.held_s:.1f} s" in text
-    assert f"{timing.lost_frames} of about {timing.expected_frames} frames were lost" in text
+    assert f"{timing.lost_frames} of about {timing.expected_frames} frames are missing" in text
     assert "computer was too busy" in text and "Saved" in text
 
 

@@ -190,7 +190,7 @@ def test_the_recording_timing_counts_lost_frames_from_known_times():
     assert ok.lost_frames == 0 and not ok.frames_were_lost and ok.sentence() == ""
     slow = RecordingTiming.of(3.0, every[:22], fps)               # the camera slowed by a busy computer
     assert slow.expected_frames == 90 and slow.lost_frames == 68 and slow.recorded_s == pytest.approx(22 / 30, abs=0.001)
-    assert "0.7 s of the 3.0 s" in slow.sentence() and "68 of about 90 frames" in slow.sentence()
+    assert "0.7 s of the 3.0 s" in slow.sentence() and "68 of about 90 frames are missing" in slow.sentence()
     holes = RecordingTiming.of(3.0, every[::3], fps)              # every third frame: holes of 2
     assert holes.gap_frames == 58 and holes.lost_frames == 60 and holes.frames_were_lost
     assert not RecordingTiming.of(3.0, every[:88], fps).frames_were_lost     # Record/Stop between frames

@@ -50,10 +50,12 @@ class RecordingTiming:
         """One plain sentence when frames were lost, else ""."""
         if not self.frames_were_lost:
             return ""
+        # "missing", not "lost": a file played as the camera in real time only waits for a busy
+        # computer (its frames come late, none is dropped); a camera's frames are gone
         return (f"Recorded {self.recorded_s:.1f} s of the {self.held_s:.1f} s the recording ran: "
-                f"{self.lost_frames} of about {self.expected_frames} frames were lost because the computer "
-                f"was too busy to take them from the camera ({self.frames} frames kept). Close other "
-                "programs and record again if the exam needs every moment.")
+                f"{self.lost_frames} of about {self.expected_frames} frames are missing because the computer "
+                f"was too busy to take them from the camera at its pace ({self.frames} frames kept). Close "
+                "other programs and record again if the exam needs every moment.")
 
     def as_dict(self) -> dict:
         return {"held_s": self.held_s, "recorded_s": self.recorded_s, "recorded_frames_expected": self.expected_frames,
