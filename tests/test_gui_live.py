@@ -580,3 +580,18 @@ def test_quit_in_the_main_window_asks_first_while_the_live_window_records(qtbot,
     assert asked == ["Stop recording and quit?"] and w.queue.closed and live.is_closed
     files = sorted((tmp_path / "live").iterdir())
     assert len(files) == 1 and ".recording" not in files[0].name
+
+
+def test_a_camera_that_stops_sending_is_not_taken_for_frames_missing(qtbot, models, tmp_path):
+    """Unplugged mid-recording (the file camera's frames end): the time after its last frame is not
+    counted as frames lost to a busy computer."""
+    w = _window(qtbot, models, tmp_path, seconds=1.0)
+    qtbot.waitUntil(lambda: w.frames_seen >= 3, timeout=10000)
+    assert w.start_recording()
+    with qtbot.waitSignal(w.source.finished, timeout=20000):
+        pass
+    ended = time.perf_counter()
+    qtbot.waitUntil(lambda: time.perf_counter() - ended > 1.0, timeout=5000)    # Stop pressed a while later
+    path = w.stop_recording()
+    assert path is not None and not w.last_timing.frames_were_lost and "missing" not in w.notice.text()
+    assert w.last_timing.frames == len(_decoded_times(path))

@@ -112,6 +112,7 @@ class LiveWindow(QWidget):
         self._rest_mark: float | None = None
         self._rec_wall0: float | None = None       # perf_counter at the recording's first frame (the sound's clock)
         self._rec_pressed = 0.0                    # perf_counter when Record was pressed
+        self._rec_arrived = 0.0                    # perf_counter when its last frame arrived
         self._rec_times: list[float] = []          # the recorded frames' times (the recording's clock)
         self._audio_factory = audio_factory
         self._file_source = source is not None
@@ -402,6 +403,7 @@ class LiveWindow(QWidget):
             self._rec_last = t - self._rec_t0
             self._writer.write(image, self._rec_last)           # every frame, on the recording's clock
             self._rec_times.append(self._rec_last)
+            self._rec_arrived = arrived
             self._show_status()
         if self.frozen:
             return
@@ -531,7 +533,9 @@ class LiveWindow(QWidget):
             self._catch_up()             # the frames due until now belong to the recording
         if self._writer is None:
             return None                  # (a write failure seen while catching up stopped it)
-        held = time.perf_counter() - self._rec_pressed
+        # held: from Record to one frame after the last frame that arrived (a camera unplugged
+        # mid-recording sends no more frames: that time is not counted as frames missing)
+        held = (self._rec_arrived + 1.0 / self._fps() if self._rec_times else time.perf_counter()) - self._rec_pressed
         self._stop_microphone()
         writer, self._writer = self._writer, None
         self._update_controls()
