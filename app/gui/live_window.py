@@ -466,6 +466,7 @@ class LiveWindow(QWidget):
             self.say("Nothing to record yet: no picture from the camera.")
             return False
         self._catch_up()
+        pressed = time.perf_counter()     # frames due from now on are the recording's (opening it takes a while)
         mic, self.sound_note = self._open_microphone()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -476,7 +477,7 @@ class LiveWindow(QWidget):
             return False
         logs.note_private(self._writer.final)
         self._rec_t0, self._rec_wall0, self._rec_last, self._rest_mark = None, None, 0.0, None
-        self._rec_pressed, self._rec_times = time.perf_counter(), []
+        self._rec_pressed, self._rec_times = pressed, []
         self.say("")
         if mic is not None:
             self._mic = mic
