@@ -595,3 +595,61 @@ def test_a_camera_that_stops_sending_is_not_taken_for_frames_missing(qtbot, mode
     path = w.stop_recording()
     assert path is not None and not w.last_timing.frames_were_lost and "missing" not in w.notice.text()
     assert w.last_timing.frames == len(_decoded_times(path))
+
+
+class ThreadCamera(QtFrameSource):
+    """Stands in for a camera as Qt's backends deliver one: frames set on the video sink from a
+    thread of the camera's own, so they queue up for the GUI thread. The first frame comes at
+    once; the rest (``count`` in all, at 30 fps) when ``go`` is set."""
+
+    def __init__(self, count: int):
+        import threading
+
+        super().__init__()
+        self.count, self.go, self.sent = count, threading.Event(), 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _frame(self, i: int):
+        from PySide6.QtGui import QImage
+        from PySide6.QtMultimedia import QVideoFrame
+
+        img = np.ascontiguousarray(next(iter(SyntheticSource((320, 240), fps=FPS, seconds=1.0).frames()))[0])
+        img[:8, :8] = i % 256
+        vf = QVideoFrame(QImage(img.data, 320, 240, img.strides[0], QImage.Format.Format_BGR888).copy())
+        vf.setStartTime(int(i * 1e6 / FPS))
+        return vf
+
+    def _run(self) -> None:
+        self._sink.setVideoFrame(self._frame(0))
+        self.sent = 1
+        self.go.wait(60)
+        start = time.perf_counter()
+        for i in range(1, self.count):
+            time.sleep(max(0.0, start + i / FPS - time.perf_counter()))
+            self._sink.setVideoFrame(self._frame(i))
+            self.sent = i + 1
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.go.set()
+
+
+def test_a_camera_on_a_busy_computer_records_every_frame_and_draws_only_the_newest(qtbot, models, tmp_path):
+    """A camera's frames queue up for a GUI thread held up 100 ms in every 120: every one is
+    recorded, but the panes are drawn only for the newest of those waiting (drawing each old one
+    kept the window ever further behind the camera)."""
+    cam = ThreadCamera(count=90)
+    w = _window(qtbot, models, tmp_path, source=False)
+    w.set_source(cam)
+    qtbot.waitUntil(lambda: w.frames_seen == 1, timeout=10000)
+    busy = _busy_gui_thread(qtbot)
+    assert w.start_recording()
+    cam.go.set()
+    qtbot.waitUntil(lambda: w.frames_seen == 90, timeout=60000)      # every frame the camera sent
+    path = w.stop_recording()
+    busy.stop()
+    times = np.array(_decoded_times(path))
+    assert len(times) == 89 and np.allclose(np.diff(times), 1 / FPS, atol=0.002)   # all since Record
+    assert w.draws_skipped > 0 and w.pane_updates + w.draws_skipped == 90

@@ -180,18 +180,29 @@ class QtFrameSource(QObject):
         self._session = QMediaCaptureSession(self)
         self._sink = QVideoSink(self)
         self._session.setVideoSink(self._sink)
+        # A camera emits from its own thread: the frames queue up for the GUI thread, each one
+        # delivered (and recorded). Noted in the camera's thread as it comes (a direct connection:
+        # one integer stored), the newest frame's time tells the GUI thread that a frame it takes
+        # is already old, so that the window draws only the newest while it catches up.
+        self._newest_us = -1
+        self._sink.videoFrameChanged.connect(self._note_newest, Qt.ConnectionType.DirectConnection)
         self._sink.videoFrameChanged.connect(self._on_video_frame)
         self._t0_us: int | None = None
         self._t0_clock: float | None = None
         # a newer frame is already waiting behind the one being delivered: draw no panes for this
-        # one (it is still recorded); only a source that knows it (PushedFileSource) sets it
+        # one (it is still recorded)
         self.behind = False
+        self._burst_behind = False          # the same, known by a source that pushes a burst of frames
+
+    def _note_newest(self, vf: QVideoFrame) -> None:
+        self._newest_us = max(self._newest_us, vf.startTime())
 
     def _on_video_frame(self, vf: QVideoFrame) -> None:
         image = frame_to_bgr(vf)
         if image is None:
             return
         start_us = vf.startTime()
+        self.behind = self._burst_behind or 0 <= start_us < self._newest_us
         if start_us >= 0:
             if self._t0_us is None:
                 self._t0_us = start_us
@@ -317,10 +328,10 @@ class PushedFileSource(QtFrameSource):
                 self.dropped += 1                # lost, as a camera's overflowing buffer loses it
                 continue
             after = self._take()
-            self.behind = after is not None and self._due(after[1]) <= now + self.EARLY_S
+            self._burst_behind = after is not None and self._due(after[1]) <= now + self.EARLY_S
             self._send(image, t)
             pushed += 1
-        self.behind = False
+        self._burst_behind = False
         return pushed
 
     def _send(self, image: np.ndarray, t: float) -> None:
