@@ -142,10 +142,15 @@ def launch_gui(argv: list[str] | None = None, *, live_source: Path | None = None
     if icon is not None:
         app.setWindowIcon(QIcon(str(icon)))
 
+    from app import logs, session_journal
+    from app.gui import crash_notice
     from app.gui.main_window import MainWindow
 
+    leftovers = session_journal.left_by_crash()   # before ours starts: a session that died is reported once
+    session_journal.start("window")
     window = MainWindow()
     window.show()
+    notice = crash_notice.show(window, leftovers, logs.log_file())   # noqa: F841 - kept alive with the window
     if files:
         window.add_paths([str(f) for f in files])
     if live_source is not None:
@@ -157,6 +162,7 @@ def launch_gui(argv: list[str] | None = None, *, live_source: Path | None = None
     from app import cancel
 
     cancel.restore(previous)
+    session_journal.end()        # a normal end (a handled signal included): nothing to report next time
     return cancel.exit_code() if cancel.received is not None else status
 
 

@@ -12,11 +12,14 @@ dropped and each file name becomes an opaque token that stays the same for the s
 """
 from __future__ import annotations
 
+import faulthandler
 import hashlib
 import logging
 import logging.handlers
+import os
 import re
 import sys
+import threading
 from collections import deque
 from pathlib import Path
 
@@ -101,6 +104,47 @@ class _RecentErrors(logging.Handler):
             pass
 
 
+class _CrashTracingFileHandler(logging.handlers.RotatingFileHandler):
+    """The log file, which also receives Python's fatal-error trace (faulthandler): an abort in a
+    native library (a segfault, "Fatal Python error: ...") runs no Python code, so without this a
+    packaged app's crash left nothing anywhere. faulthandler writes to a file descriptor, so it
+    is pointed at the new file after each rotation. Its trace names program files and functions
+    only, never a patient's file."""
+
+    def trace_crashes(self) -> None:
+        if self.stream is None:
+            self.stream = self._open()
+        self.stream.write(f"--- {APP_NAME} process {os.getpid()}: a fatal error trace, if any, follows "
+                          "(faulthandler) ---\n")
+        self.stream.flush()
+        faulthandler.enable(file=self.stream, all_threads=True)
+
+    def doRollover(self) -> None:
+        super().doRollover()
+        if faulthandler.is_enabled() and self.stream is not None:
+            faulthandler.enable(file=self.stream, all_threads=True)
+
+
+def _log_unhandled_exceptions() -> None:
+    """An exception nobody caught (in a Qt slot, a worker thread) goes to the log with its
+    traceback: a packaged window has no terminal to print it to."""
+    previous, previous_thread = sys.excepthook, threading.excepthook
+
+    def hook(exc_type, exc, tb) -> None:
+        if not issubclass(exc_type, KeyboardInterrupt):
+            logging.getLogger(__name__).critical("unhandled error", exc_info=(exc_type, exc, tb))
+        previous(exc_type, exc, tb)
+
+    def thread_hook(args) -> None:
+        if args.exc_type is not SystemExit:
+            logging.getLogger(__name__).critical(
+                "unhandled error in thread %s", getattr(args.thread, "name", "?"),
+                exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+        previous_thread(args)
+
+    sys.excepthook, threading.excepthook = hook, thread_hook
+
+
 recent_errors = _RecentErrors()
 _configured: Path | None = None
 
@@ -127,13 +171,15 @@ def setup(level: int = logging.INFO) -> Path | None:
         root.setLevel(level)
     try:
         log_dir().mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(log_file(), maxBytes=_MAX_BYTES, backupCount=_BACKUPS,
-                                                       encoding="utf-8", delay=True)
+        handler = _CrashTracingFileHandler(log_file(), maxBytes=_MAX_BYTES, backupCount=_BACKUPS,
+                                           encoding="utf-8", delay=False)
     except OSError:
         return None
     handler.setFormatter(fmt)
     handler.setLevel(level)
     root.addHandler(handler)
+    handler.trace_crashes()
+    _log_unhandled_exceptions()
     quiet_native_libraries()
     _configured = log_file()
     # the command only: its arguments are patients' files

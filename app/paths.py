@@ -85,3 +85,14 @@ def weights_search_dirs() -> list[Path]:
         if d not in dirs:  # frozen: the "repository" folder is the bundle itself
             dirs.append(d)
     return dirs
+
+
+def user_state_dir() -> Path:
+    """Per-user state that is neither data nor cache nor log (the window's session journal):
+    $XDG_STATE_HOME/FaceMirror on Linux (an empty or relative value counts as unset, as the XDG
+    rules say), the app's data folder on macOS and Windows."""
+    if sys.platform in ("darwin", "win32"):
+        return user_data_dir()
+    state = os.environ.get("XDG_STATE_HOME", "")
+    base = Path(state) if state and os.path.isabs(state) else Path.home() / ".local" / "state"
+    return base / APP_DIR_NAME

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app import logs, model_files, notices
+from app import logs, model_files, notices, session_journal
 from app.engine.midline import DEFAULT_METHOD, MIDLINE_METHODS, unhonoured_choice_note
 from app.landmarks_csv import LandmarksCsv, csv_columns
 from app.model_set import Models
@@ -43,7 +43,8 @@ from app.verdict import assess
 from app.video.reader import VideoError, VideoReader, grab_frames
 
 # app.outputs kind -> app.measures.write_measures target key
-MEASURE_TARGETS = {"measures_csv": "measures_csv", "measures_json": "measures_json", "summary": "summary_html"}
+MEASURE_TARGETS = {"measures_csv": "measures_csv", "measures_json": "measures_json", "summary": "summary_html",
+                   "summary_pdf": "summary_pdf"}
 
 __all__ = ["Cancelled", "Models", "Pipeline", "Preview", "Progress", "Result", "Settings", "STAGE_THREAD",
            "csv_columns"]
@@ -157,6 +158,7 @@ class Pipeline:
             result.error = f"{input_path.name}: {exc.strerror or exc}"
             return result
         outputs = OutputSet(finals)
+        session_journal.note_output_folder(outputs.out_dir)    # a crash's partial files get removed at next launch
         try:
             self._run(reader, outputs, result, on_progress, on_preview, cancel)
             outputs.publish(self.settings.overwrite)

@@ -19,25 +19,21 @@ TARGET_ARCH = "arm64"  # Apple Silicon only: the CoreML execution provider is th
 
 # Oldest macOS the bundle declares (LSMinimumSystemVersion), and the one the macOS CI job runs the
 # frozen app on (macos-15, Apple Silicon): a minimum nobody tests is a promise nobody keeps, and
-# GitHub retired its macOS 14 runners on 2026-11-02. The pinned wheels need at least 14.4 (Qt 6.12
-# supports macOS 14.4 and later, its frameworks declare 14.4; onnxruntime 1.32 and numpy 2.4 are
-# built for macOS 14), so 15.0 costs Macs that cannot be tested any more. The CI job fails if its
-# runner stops matching this value. The spec re-reads every collected binary's minimum macOS
-# (check_min_macos) so a dependency upgrade cannot silently raise the floor above it.
+# GitHub retired its macOS 14 runners on 2026-11-02. The pinned wheels would allow older systems
+# (PySide6 6.11.3's Qt frameworks declare macOS 13.0 and its Python bindings 15.0, read from the
+# macosx_13_0_universal2 wheels on 2026-12-07; onnxruntime 1.32 and numpy 2.4 are built for
+# macOS 14), but 15.0 is the oldest that can still be tested. The CI job fails if its runner stops
+# matching this value. The spec re-reads every collected binary's minimum macOS (check_min_macos)
+# so a dependency upgrade cannot silently raise the floor above it.
 MIN_MACOS = "15.0"
 
 # Reviewed binaries that declare a newer minimum macOS than MIN_MACOS: (destination glob, minos).
-# The PySide6/shiboken6 6.12.0 wheels (tagged macosx_14_0) build their Python bindings with
-# minos 26.0 while the Qt frameworks they load say 14.4. dyld loads them on older systems (the
-# minos of a library is not a load condition; it resolves symbols): the macOS CI job runs the
-# frozen app, window included, on macOS 15, and a release must pass that job. Any other binary
-# above MIN_MACOS, or these at another version, fails the build.
-MINOS_EXCEPTIONS = (
-    ("PySide6/*.abi3.so", "26.0"),
-    ("PySide6/libpyside6.abi3.*.dylib", "26.0"),
-    ("shiboken6/*.abi3.so", "26.0"),
-    ("shiboken6/libshiboken6.abi3.*.dylib", "26.0"),
-)
+# Empty with PySide6 6.11.3 (every binary of its wheels declares 15.0 or older). PySide6 6.12.0,
+# whose bindings declared 26.0, was left because it leaks references to None on Python 3.11
+# (README, "Qt binding"). Any binary above MIN_MACOS fails the build unless it is listed here with
+# exactly its minos, after someone has shown that it loads on MIN_MACOS.
+MINOS_EXCEPTIONS: tuple[tuple[str, str], ...] = ()
+
 
 # Environment variables the spec reads for the macOS release.
 ENV_CODESIGN_IDENTITY = "FACEMIRROR_CODESIGN_IDENTITY"

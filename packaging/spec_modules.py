@@ -49,7 +49,8 @@ EXCLUDED_THIRD_PARTY = (
 # Third-party packages the app imports lazily at run time (video I/O, plots); listed so the bundle
 # has them even where PyInstaller's scan of the app's lazy imports could miss one. matplotlib
 # needs Pillow (PIL), which therefore stays in the bundle too.
-RUNTIME_THIRD_PARTY = ("av", "PySide6.QtMultimedia", "matplotlib", "matplotlib.backends.backend_agg", "matplotlib.backends.backend_svg", "PIL")
+RUNTIME_THIRD_PARTY = ("av", "PySide6.QtMultimedia", "matplotlib", "matplotlib.backends.backend_agg", "matplotlib.backends.backend_svg",
+                       "matplotlib.backends.backend_pdf", "PIL")
 
 # Distributions whose metadata the app reads at run time (app/diagnostics.py PACKAGES).
 METADATA_DISTRIBUTIONS = ("onnxruntime", "numpy", "opencv-python-headless", "PySide6-Essentials", "av", "matplotlib")

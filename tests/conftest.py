@@ -16,6 +16,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # The app's log file goes to a throw-away folder, never the tester's own log folder.
 os.environ.setdefault("FACEMIRROR_LOG_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"),
                                                          f"facemirror-test-logs-{os.getpid()}"))
+# The window's session journal (app.session_journal) likewise, never the tester's own state folder.
+os.environ.setdefault("FACEMIRROR_STATE_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                                                           f"facemirror-test-state-{os.getpid()}"))
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
