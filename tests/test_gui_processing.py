@@ -120,25 +120,44 @@ def test_process_queue_end_to_end(qtbot, tmp_path, weights, clips):
     # the same video again: not added twice; the window says it was processed and how to redo it
     assert w.add_paths([clips["short"]]) == 0 and len(w.model.jobs) == 2
     assert "already processed" in w.statusBar().currentMessage() and "Retry" in w.statusBar().currentMessage()
-    # Retry the finished row: its outputs exist, so it fails at once and says what to do
-    assert w.retry_action.isEnabled()
+    # Retry the finished row: its outputs exist, so the window asks first; Keep leaves the row done
+    # and its summary opening (it used to be queued, fail with "outputs already exist" and lose it)
     outputs = dict(good.outputs)
+    assert w.retry_action.isEnabled()
+    asked = []
+    w._ask_replace = lambda finished: asked.append([j.path.name for j in finished]) or False
     w.retry_action.trigger()
-    assert good.status.value == "waiting"
+    assert asked == [[clips["short"].name]] and good.status.value == "done"
+    assert w.open_summary_action.isEnabled() and "kept" in w.statusBar().currentMessage()
+    # Replace: processed again, its own outputs replaced; the option stays off for other files
+    before = {k: p.stat().st_mtime_ns for k, p in outputs.items()}
+    w._ask_replace = lambda finished: True
+    w.retry_action.trigger()
+    assert good.status.value == "waiting" and not w.overwrite_box.isChecked()
     with qtbot.waitSignal(w.queue_finished, timeout=30000):
         w.start()
-    assert good.status.value == "failed" and "already exist" in good.message
-    assert "Replace existing outputs" in good.message and "--overwrite" not in good.message
+    assert good.status.value == "done"
+    assert all(good.outputs[k].stat().st_mtime_ns > t for k, t in before.items())
+    # the same video in a new row (its outputs exist): fails at once and says what to do
+    assert w.model.remove_rows([1]) == 1
+    assert w.add_paths([clips["short"]]) == 1
+    again = w.model.job_at(1)
+    with qtbot.waitSignal(w.queue_finished, timeout=30000):
+        w.start()
+    assert again.status.value == "failed" and "already exist" in again.message
+    assert "Replace existing outputs" in again.message and "--overwrite" not in again.message
     assert w.model.data(w.model.index(1, 3)) == "failed"          # no bar, no "100 %" on a failure
     assert _all_files(out) == sorted(p.name for p in outputs.values())
     # tick Replace existing outputs and retry the failed row in place: done again
     before = {k: p.stat().st_mtime_ns for k, p in outputs.items()}
     w.overwrite_box.setChecked(True)
+    w.table.selectionModel().setCurrentIndex(w.model.index(1, 0), QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                             | QItemSelectionModel.SelectionFlag.Rows)
     w.retry_action.trigger()
     with qtbot.waitSignal(w.queue_finished, timeout=30000):
         w.start()
-    assert good.status.value == "done" and len(w.model.jobs) == 2
-    assert all(good.outputs[k].stat().st_mtime_ns > t for k, t in before.items())
+    assert again.status.value == "done" and len(w.model.jobs) == 2
+    assert all(again.outputs[k].stat().st_mtime_ns > t for k, t in before.items())
     # the worker thread keeps running for the next Start; closing stops it
     assert w.worker_thread.isRunning()
     w.close()
