@@ -174,7 +174,7 @@ def prepare(args, cancel: threading.Event, out, err, threads: int | None = None)
         print("cancelled before processing started; nothing was written", file=err)
         return 1
     shard = None
-    if getattr(args, "shard", None):
+    if getattr(args, "shard", None) is not None:        # "" too: an unset variable is an error, not "all"
         try:
             shard = parse_shard(args.shard)
         except ShardError as exc:
@@ -268,7 +268,7 @@ def _run_job(job: Job, number: int, plan: Plan, pipelines: tuple, cancel: thread
 def nothing_to_do(args, out, err) -> int:
     """No row at all: an error for a plain run; for a shard of an array job, whose inputs all hashed
     to other shards, success (the scheduler must not count it as failed)."""
-    if getattr(args, "shard", None):
+    if getattr(args, "shard", None) is not None:
         print("no inputs in this shard; nothing to do", file=out)
         return 0
     print("no videos given", file=err)
