@@ -1,0 +1,93 @@
+"""Edges of headless runs (issue 33): a full disk in `measures`, nohup's ignored SIGHUP, a redo that
+fails after the input changed, the rollback of a half-published set said in words."""
+from __future__ import annotations
+
+import errno
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from app.cli import main
+from tests.conftest import REPO
+from tests.scale_helpers import finished_stems, make_clips, summary_rows, weights_dir  # noqa: F401
+from tests.test_measures_output import landmarks_csv
+
+
+def test_measures_says_a_full_disk_in_plain_words_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    """The disk fills while the measures are written (ENOSPC from the file system, simulated at the
+    writer): one sentence without "[Errno 28]", exit 1, no partial file."""
+    src = landmarks_csv(tmp_path)
+    from app.measures import command
+
+    def full_disk(csv_path, targets, **kwargs):
+        for path in targets.values():
+            path.write_bytes(b"x" * 1000)           # a partly written temporary file
+        raise OSError(errno.ENOSPC, "No space left on device", str(next(iter(targets.values()))))
+
+    monkeypatch.setattr(command, "write_measures", full_disk)
+    code = main(["measures", str(src)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1, err
+    assert err[0] == ("error: cannot write the measures: the disk is full (or the quota is used up); free some space "
+                      "and run again; nothing was written")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip_landmarks.csv"]
+
+
+IGNORE_HUP = "import signal; signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+
+
+def _ignoring_hup():
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)        # what nohup does before it starts the command
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this system")
+def test_an_ignored_sighup_stays_ignored_and_the_others_still_cancel():
+    """In a child started with SIGHUP ignored (as nohup starts it): app.cancel leaves SIGHUP ignored
+    (a hang-up neither cancels nor ends it) and still routes SIGTERM to a cancel."""
+    code = ("import os, signal\n"
+            "from app import cancel\n"
+            "cancel.install(); cancel.install()\n"            # main.py, then the batch
+            "assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN\n"
+            "os.kill(os.getpid(), signal.SIGHUP)\n"
+            "assert not cancel.requested.is_set()\n"
+            "previous = cancel.raise_on_signals()\n"
+            "os.kill(os.getpid(), signal.SIGHUP)\n"
+            "cancel.restore(previous)\n"
+            "os.kill(os.getpid(), signal.SIGTERM)\n"
+            "assert cancel.requested.is_set() and cancel.exit_code() == 143\n"
+            "print('alive')\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          preexec_fn=_ignoring_hup)
+    assert proc.returncode == 0 and proc.stdout.strip() == "alive", proc.stderr
+    # without nohup a hang-up still cancels (exit status 129 through the handler)
+    plain = subprocess.run([sys.executable, "-c", "import os, signal\nfrom app import cancel\ncancel.install()\n"
+                            "os.kill(os.getpid(), signal.SIGHUP)\nprint(cancel.exit_code())\n"],
+                           cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert plain.stdout.strip() == "129", plain.stderr
+
+
+@pytest.mark.skipif(shutil.which("nohup") is None, reason="nohup is not installed")
+def test_a_run_under_nohup_survives_a_hang_up_and_finishes(tmp_path, weights_dir):  # noqa: F811
+    """`nohup main.py process ...`: SIGHUP after the first file has started (the child's own progress
+    line says so) changes nothing; every file is done, exit 0."""
+    clips = make_clips(tmp_path / "in", 2, frames=30)
+    proc = subprocess.Popen(["nohup", sys.executable, "main.py", "process", *map(str, clips), "--out",
+                             str(tmp_path / "res")], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        line = ""
+        while "frames" not in line:                         # readiness: the first file is being processed
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, proc.stderr.read()
+        proc.send_signal(signal.SIGHUP)
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stdout + stderr
+    assert summary_rows(stdout) == {c.name: "done" for c in clips}
+    assert finished_stems(tmp_path / "res") == {c.stem for c in clips}
