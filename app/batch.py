@@ -251,6 +251,7 @@ def _run_job(job: Job, number: int, plan: Plan, pipelines: tuple, cancel: thread
             print(note, file=out)
     print(f"[{number}/{len(plan.jobs)}] {plan.labels[video]} -> {out_dir}", file=out)
     use, replacing = pipelines
+    stale = False                   # the earlier set there was made from another recording
     if plan.expected is not None:
         decision = resume_check.check(video, out_dir, plan.expected)
         if decision.done:
@@ -261,8 +262,21 @@ def _run_job(job: Job, number: int, plan: Plan, pipelines: tuple, cancel: thread
             return FileRow(video, FAILED, decision.reason)
         if decision.outputs_exist:
             print(f"  redoing: {decision.reason}; the earlier outputs are replaced", file=out)
-            use = replacing
-    return _run_one(use, video, out_dir, cancel, out, err)
+            use, stale = replacing, decision.other_input
+    row = _run_one(use, video, out_dir, cancel, out, err)
+    if stale and row.status == FAILED:
+        return withdraw_stale(row, out_dir, err)
+    return row
+
+
+def withdraw_stale(row: FileRow, out_dir: Path, err) -> FileRow:
+    """A --resume redo of a changed input failed: the set still there describes the other
+    recording, so it is withdrawn (app.scale.resume.withdraw) and the row says so."""
+    note = resume_check.withdraw(row.path, out_dir)
+    if not note:
+        return row
+    print(f"  {note}", file=err)
+    return dataclasses.replace(row, note=f"{row.note}; {note}")
 
 
 def nothing_to_do(args, out, err) -> int:

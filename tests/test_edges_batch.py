@@ -3,10 +3,12 @@ fails after the input changed, the rollback of a half-published set said in word
 from __future__ import annotations
 
 import errno
+import io
 import shutil
 import signal
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -91,3 +93,53 @@ def test_a_run_under_nohup_survives_a_hang_up_and_finishes(tmp_path, weights_dir
     assert proc.returncode == 0, stdout + stderr
     assert summary_rows(stdout) == {c.name: "done" for c in clips}
     assert finished_stems(tmp_path / "res") == {c.stem for c in clips}
+
+
+def test_a_changed_input_whose_redo_fails_withdraws_the_stale_set(tmp_path, weights_dir):  # noqa: F811
+    """--resume finds the set made from another recording (the file was replaced), the redo fails
+    (the new file is not a video): the old set is withdrawn and said so, and `study` no longer lists
+    a row with the other recording's sha256."""
+    from app.model_files import sha256_file
+    from app.study_table import study_command
+    from tests.scale_helpers import process
+
+    clip = make_clips(tmp_path / "in", 1)[0]
+    code, out, err = process(clip, "--out", tmp_path / "res")
+    assert code == 0, out + err
+    old_sha = sha256_file(clip)
+    keep = tmp_path / "res" / "notes.txt"                    # the user's own file beside the set: untouched
+    keep.write_text("mine")
+    clip.write_bytes(b"this is not a video any more\n" * 50)
+    code, out, err = process(clip, "--out", tmp_path / "res", "--resume")
+    assert code == 1
+    assert "redoing: made from another input (other size)" in out
+    assert (f"withdrew the earlier outputs of {clip.name} in {tmp_path / 'res'} (" in err
+            and "they were made from another recording and its redo failed" in err), err
+    assert summary_rows(out) == {clip.name: "failed"}
+    assert sorted(p.name for p in (tmp_path / "res").iterdir()) == ["notes.txt"]
+    assert keep.read_text() == "mine"
+
+    o, e = io.StringIO(), io.StringIO()
+    code = study_command(SimpleNamespace(folders=[str(tmp_path / "res")], out=str(tmp_path / "study.csv"),
+                                         overwrite=False), out=o, err=e)
+    assert code == 1 and "no FaceMirror reports" in e.getvalue() and old_sha not in o.getvalue() + e.getvalue()
+
+
+def test_a_failed_redo_of_the_same_recording_keeps_its_earlier_set(tmp_path, weights_dir, monkeypatch):  # noqa: F811
+    """Only a set from another recording is withdrawn: an outdated set of the same recording (other
+    settings) whose redo fails stays, since it still describes this recording (the redo's failure is
+    simulated at the batch's per-file step)."""
+    from app import batch
+    from app.job_queue import FileRow
+    from tests.scale_helpers import files, process
+
+    clip = make_clips(tmp_path / "in", 1)[0]
+    code, out, err = process(clip, "--out", tmp_path / "res")
+    assert code == 0, out + err
+    before = files(tmp_path / "res")
+    monkeypatch.setattr(batch, "_run_one", lambda pipeline, video, out_dir, cancel, out, err:
+                        FileRow(video, batch.FAILED, "simulated failure"))
+    code, out, err = process(clip, "--out", tmp_path / "res", "--resume", "--midline", "pupils")
+    assert code == 1 and "redoing: made with other settings (midline)" in out
+    assert "withdrew" not in out + err
+    assert files(tmp_path / "res") == before

@@ -23,6 +23,7 @@ exit codes (0 all done, 1 some failed, 2 usage, 130 / 143 after SIGINT / SIGTERM
 """
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -245,9 +246,13 @@ def _row(value: dict, job, plan, out, err) -> FileRow:
         return batch.skipped_row(video, value["report"])
     status = DONE if value["outcome"]["ok"] else FAILED
     print(f"{label}: {status.value} on {value['host']} in {value['seconds']:.1f} s -> {out_dir}", file=out)
-    if value.get("redo"):
+    if value.get("redo") and status == DONE:
         print(f"  redone: {value['redo']}; the earlier outputs were replaced", file=out)
-    return batch.report_outcome(video, value["outcome"], out, err)
+    row = batch.report_outcome(video, value["outcome"], out, err)
+    if value.get("withdrawn"):
+        print(f"  {value['withdrawn']}", file=err)
+        row = dataclasses.replace(row, note=f"{row.note}; {value['withdrawn']}")
+    return row
 
 
 def _cancel(ray, pending: list, refs: dict, jobs, plan, out, err) -> dict[int, FileRow]:
