@@ -1,6 +1,7 @@
-"""`process --ray ADDRESS` with an address where no Ray answers (issue 33): one sentence and exit 2
-within seconds (Ray's own connect retries for minutes and ignores Ctrl-C), and Ctrl-C honoured
-while it waits. No Ray cluster is started: the check comes before Ray is asked."""
+"""Ray edges that need no Ray cluster (issue 33): `process --ray ADDRESS` with an address where no
+Ray answers is one sentence and exit 2 within seconds (Ray's own connect retries for minutes and
+ignores Ctrl-C), Ctrl-C is honoured while it waits (the check comes before Ray is asked); the
+driver's sweep of partial files left by workers that outlived a cancel."""
 from __future__ import annotations
 
 import socket
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -88,3 +90,48 @@ def test_ctrl_c_while_waiting_for_an_address_that_does_not_answer(tmp_path, deaf
     assert proc.returncode == 130, out + err
     assert err.strip() == "cancelled before processing started; nothing was written"
     assert not (tmp_path / "res").exists()
+
+
+def test_partials_of_workers_that_outlive_the_cancel_are_removed_once_they_die_and_said(tmp_path, capsys):
+    """A signal to a local `--ray` run's whole process group can leave its workers alive past the
+    driver's cancel (they die at Ray's shutdown): the driver's sweep waits for them, removes their
+    hidden partial files and says so; files of a worker still alive at the deadline are named as left.
+    The workers are stood in for by child processes whose ids the partial files carry."""
+    import io
+
+    from app.batch import CANCELLED, DONE, PlannedInput
+    from app.cluster.ray_runner import sweep
+    from app.job_queue import FileRow
+    from app.outputs import temp_name
+
+    dying = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    staying = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+        for folder, pid in ((a, dying.pid), (b, staying.pid), (c, dying.pid)):
+            folder.mkdir()
+            for ext in (".mp4", ".csv"):
+                (folder / temp_name("partial", ext, pid=pid)).write_bytes(b"half")
+        plan = SimpleNamespace(jobs=[PlannedInput(tmp_path / "v1.mp4", a), PlannedInput(tmp_path / "v2.mp4", b),
+                                     PlannedInput(tmp_path / "v3.mp4", c)])
+        rows = [FileRow(tmp_path / "v1.mp4", CANCELLED), FileRow(tmp_path / "v2.mp4", CANCELLED),
+                FileRow(tmp_path / "v3.mp4", DONE)]         # a finished input's folder is not swept
+        def end_first():                                    # the first "worker" exits a second later
+            dying.stdin.close()
+            dying.wait()                                    # reaped, as a worker that is not our child is
+
+        threading.Timer(1.0, end_first).start()
+        out, err = io.StringIO(), io.StringIO()
+        sweep(plan, rows, out, err, wait_s=8.0)
+        assert sorted(p.name for p in a.iterdir()) == []
+        assert out.getvalue().splitlines()[0] == (f"removed 2 partial files left in {a} by an interrupted run "
+                                                  f"(process {dying.pid})")
+        assert len(list(b.iterdir())) == 2 and len(list(c.iterdir())) == 2
+        assert err.getvalue().strip() == (f"warning: 2 partial files of worker processes still running (or on another "
+                                          f"computer) remain in {b}; they are hidden, never results, and the next run "
+                                          "writing there removes them")
+    finally:
+        for p in (dying, staying):
+            if p.stdin and not p.stdin.closed:
+                p.stdin.close()
+            p.wait(timeout=60)

@@ -247,7 +247,26 @@ def _run(ray, args, cpus: int, retries: int, cancel: threading.Event, out, err) 
     finally:
         if started:
             ray.shutdown()
+    if any(r.status in (CANCELLED, FAILED) for r in rows):
+        sweep(plan, rows, out, err)
     return batch.summarize(plan.rows + rows, out)
+
+
+def sweep(plan, rows: list[FileRow], out, err, wait_s: float = 15.0) -> None:
+    """After a cancel or a failure (and after a local Ray's shutdown, which is when its workers
+    die: a signal to the whole process group can leave them running past our cancel), remove this
+    computer's partial files of dead workers from the folders of the unfinished inputs, waiting up
+    to `wait_s` for workers that are still exiting, and say what was removed and what could not be."""
+    folders = sorted({out_dir for (_, out_dir), row in zip(plan.jobs, rows) if row.status in (CANCELLED, FAILED)})
+    for folder in folders:
+        note = _clean_after_kill(folder, wait_s)
+        if note:
+            print(note, file=out)
+        left = _others_partials(folder)
+        if left:
+            print(f"warning: {len(left)} partial file{'s' if len(left) != 1 else ''} of worker processes still running "
+                  f"(or on another computer) remain in {folder}; they are hidden, never results, and the next run "
+                  "writing there removes them", file=err)
 
 
 def task_spec(plan, cpus: int, resume: bool) -> dict:
@@ -367,21 +386,25 @@ def _cancel(ray, pending: list, refs: dict, jobs, plan, out, err) -> dict[int, F
     return rows
 
 
+def _others_partials(folder: Path) -> list[str]:
+    """Hidden temporary files in `folder` of processes other than this one."""
+    from app.outputs import parse_temp_name
+
+    try:
+        return [n for n in os.listdir(folder) if (t := parse_temp_name(n)) and t[1] != os.getpid()]
+    except OSError:
+        return []
+
+
 def _clean_after_kill(folder: Path, wait_s: float = 5.0) -> str:
     """clean_stale_files once the killed workers are really gone: Ray reports a task cancelled as
     soon as it has sent the kill, and a process that still exists keeps its files."""
-    from app.outputs import parse_temp_name
-
     deadline = time.monotonic() + wait_s
     removed: list[str] = []
     while True:
         note = clean_stale_files(folder).message()
         if note:
             removed.append(note)
-        try:
-            ours = [n for n in os.listdir(folder) if (t := parse_temp_name(n)) and t[1] != os.getpid()]
-        except OSError:
-            ours = []
-        if not ours or time.monotonic() > deadline:
+        if not _others_partials(folder) or time.monotonic() > deadline:
             return "; ".join(removed)
         time.sleep(0.2)
