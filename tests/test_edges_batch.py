@@ -143,3 +143,24 @@ def test_a_failed_redo_of_the_same_recording_keeps_its_earlier_set(tmp_path, wei
     assert code == 1 and "redoing: made with other settings (midline)" in out
     assert "withdrew" not in out + err
     assert files(tmp_path / "res") == before
+
+
+def test_the_rollback_of_a_half_published_set_is_said_by_the_next_run(tmp_path, weights_dir):  # noqa: F811
+    """A run killed after moving 2 of its new files into place (no earlier set there): the next
+    `process` writing into that folder takes the incomplete set back and says so in words."""
+    from app.outputs import SUFFIX
+    from tests.scale_helpers import process
+    from tests.test_outputs import KILL_MID_PUBLISH
+
+    res = tmp_path / "res"
+    res.mkdir()
+    killed = subprocess.run([sys.executable, "-c", KILL_MID_PUBLISH, str(res), "2", "0"], cwd=REPO, check=False)
+    assert killed.returncode == 9
+    half = sorted(n for n in (p.name for p in res.iterdir()) if not n.startswith("."))
+    assert len(half) == 2 and all(n.startswith("p_") for n in half)
+    clip = make_clips(tmp_path / "in", 1)[0]
+    code, out, err = process(clip, "--out", res)
+    assert code == 0, out + err
+    assert (f"rolled back a publish that an interrupted run had cut short in {res}: removed its incomplete set "
+            f"{', '.join(half)}") in out or (f"removed its incomplete set {', '.join(reversed(half))}" in out), out
+    assert sorted(p.name for p in res.iterdir()) == sorted(f"{clip.stem}{s}" for s in SUFFIX.values())
