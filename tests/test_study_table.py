@@ -227,3 +227,22 @@ def test_report_paths_resolve_from_the_tables_folder(tmp_path, monkeypatch):
         assert row["report_json"].startswith("../../data/res/V")
         report = json.loads((tmp_path / "tables" / "deep" / row["report_json"]).read_text())
         assert report["input"]["file"] == row["file"]
+
+
+def test_a_table_made_from_several_folders_gives_compare_the_rest_values_of_every_row(tmp_path):
+    """Three visits found through three different folders, the table in a fourth: every row's
+    report_json resolves from the table, so compare's reader (app.followup.visits.from_study) finds
+    each visit's rest values (they are only in measures.json, not in the table)."""
+    from app.followup.visits import from_study
+
+    for v, value in (("V1", 1.5), ("V2", 2.5), ("V3", 3.5)):
+        _write(tmp_path / "clinic" / v, f"smile_{v}",
+               {**_report(f"smile_{v}.mp4", "good"), "subject": {"patient": "P1", "visit": v}},
+               {"mode": "98-point WFLW", "headlines": [_headline("mouth", 4.0, 8.0, 50.0, "right")],
+                "rest": {"start_s": 0.0, "end_s": 2.0, "values": {"mouth_corner_height": {"difference": value}}}})
+    (tmp_path / "tables").mkdir()
+    code, out, err = _run([tmp_path / "clinic" / v for v in ("V1", "V2", "V3")], tmp_path / "tables" / "study.csv")
+    assert code == 0, err
+    recordings = from_study(tmp_path / "tables" / "study.csv")
+    assert sorted((r.visit, r.rest["mouth_corner_height"]["difference"]) for r in recordings) == [
+        ("V1", 1.5), ("V2", 2.5), ("V3", 3.5)]
