@@ -420,3 +420,20 @@ def test_plots_are_capped_per_item_with_facemirror_pairs_first_and_the_cap_said(
     titles = re.findall(r"<figure>", html)
     assert len(titles) == MAX_PLOTS
     assert len(_item(data, "mouth_symmetry_pct")["pairs"]) == 28       # the table keeps every pair
+
+
+def test_a_study_row_marked_duplicate_of_is_not_a_second_match(tmp_path):
+    """`study` marks the second row of the same recording duplicate_of: the join takes the first
+    row's value and is not refused as "matches 2 rows"."""
+    ratings = _write(tmp_path / "r.csv", _csv([(t, "Dr A", s, "mouth_symmetry_pct") for t, s in
+                                               (("a.mp4", 40), ("b.mp4", 60), ("c.mp4", 80))],
+                                              ("target", "rater", "score", "item")))
+    study = _study(tmp_path / "study.csv", [("a.mp4", "P1", "V1", "true", 42), ("b.mp4", "P2", "V1", "true", 61),
+                                            ("c.mp4", "P3", "V1", "true", 77), ("a.mp4", "P1", "V1", "true", 42)])
+    lines = study.read_text().splitlines()
+    lines[0] += ",duplicate_of"
+    lines[1:] = [ln + "," for ln in lines[1:4]] + [lines[4] + ",run1/a_report.json"]
+    study.write_text("\n".join(lines) + "\n")
+    code, data = _run(tmp_path, ratings, "--study", str(study))
+    assert code == 0
+    assert _item(data, "mouth_symmetry_pct")["bland_altman"]["bias"] == pytest.approx(((40 - 42) + (60 - 61) + (80 - 77)) / 3)

@@ -67,7 +67,9 @@ def _pairs_table(item: dict) -> str:
     for p in item["pairs"]:
         rows.append(f"<tr><td class='l'>{e(MINUS.join(p['raters']))}</td><td>{p['n_targets']}</td>"
                     f"{_r_cell(p.get('pearson'))}{_r_cell(p.get('spearman'))}{_ba_cells(p.get('bland_altman'))}</tr>")
-    return f"<table>{head}{''.join(rows)}</table>"
+    notes = "".join(f"<p class='sub'>{e(MINUS.join(p['raters']))}: {e(p.get('note') or p.get('message'))}</p>"
+                    for p in item["pairs"] if p.get("note") or p.get("message"))
+    return f"<table>{head}{''.join(rows)}</table>{notes}"
 
 
 def bland_altman_svg(x: np.ndarray, y: np.ndarray, names: Sequence[str], item: str,

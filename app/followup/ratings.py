@@ -142,8 +142,13 @@ def parse_maps(texts: Sequence[str] | None) -> dict[str, str]:
 
 
 def _study_index(table: Table) -> dict[str, list[int]]:
+    """Row numbers by file name, file stem and PATIENT/VISIT. Rows marked duplicate_of (the same
+    recording as an earlier row, found in a second output folder) are left out: one recording is
+    one grade."""
     index: dict[str, list[int]] = {}
     for i, row in enumerate(table.rows):
+        if row.get("duplicate_of"):
+            continue
         keys = set()
         file_name = row.get("file", "")
         if file_name:
