@@ -247,17 +247,18 @@ def _run(ray, args, cpus: int, retries: int, cancel: threading.Event, out, err) 
     finally:
         if started:
             ray.shutdown()
-    if any(r.status in (CANCELLED, FAILED) for r in rows):
+    if any(r.status == CANCELLED for r in rows):
         sweep(plan, rows, out, err)
     return batch.summarize(plan.rows + rows, out)
 
 
 def sweep(plan, rows: list[FileRow], out, err, wait_s: float = 15.0) -> None:
-    """After a cancel or a failure (and after a local Ray's shutdown, which is when its workers
-    die: a signal to the whole process group can leave them running past our cancel), remove this
-    computer's partial files of dead workers from the folders of the unfinished inputs, waiting up
-    to `wait_s` for workers that are still exiting, and say what was removed and what could not be."""
-    folders = sorted({out_dir for (_, out_dir), row in zip(plan.jobs, rows) if row.status in (CANCELLED, FAILED)})
+    """After a cancel (and after a local Ray's shutdown, which is when its workers die: a signal to
+    the whole process group can leave them running past our cancel), remove this computer's partial
+    files of dead workers from the folders of the cancelled inputs, waiting up to `wait_s` for
+    workers that are still exiting, and say what was removed and what could not be. (A failed task's
+    folder is cleaned by _finish; another driver's workers may be writing there meanwhile.)"""
+    folders = sorted({out_dir for (_, out_dir), row in zip(plan.jobs, rows) if row.status == CANCELLED})
     for folder in folders:
         note = _clean_after_kill(folder, wait_s)
         if note:
