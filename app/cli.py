@@ -202,6 +202,9 @@ def _print_version() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["process"]:
+        from app.scale.shards import join_option_value
+        argv = join_option_value(argv)        # --shard -1/3 reaches our own check
     args = _build_parser().parse_args(argv)
     from app import logs
     logs.setup()

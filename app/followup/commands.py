@@ -78,6 +78,7 @@ def _agreement(args) -> int:
     from app.followup.agreement import StatsMissing, agreement, require_stats
     from app.followup.publish import refuse_existing, write_all
     from app.followup.ratings import RatingsError, join_study, parse_maps, read_ratings
+    from app.followup.tables import TableError
 
     try:
         require_stats()
@@ -96,7 +97,7 @@ def _agreement(args) -> int:
         ratings = read_ratings(Path(args.ratings))
         if args.study:
             ratings = join_study(ratings, Path(args.study), maps)
-    except (RatingsError, OutputError) as exc:
+    except (RatingsError, OutputError, TableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     from app.followup.agreement_page import render
@@ -106,8 +107,8 @@ def _agreement(args) -> int:
     sources = {"ratings": Path(args.ratings).name, "study": Path(args.study).name if args.study else None,
                "mapping": maps}
     data = {"app": {"name": APP_NAME, "version": __version__}, "created_utc": created, "sources": sources,
-            "method": {"icc": "pingouin intraclass_corr: icc2_1 = ICC(A,1), icc3_1 = ICC(C,1); targets not graded "
-                              "by every rater left out", "correlation": "scipy pearsonr, spearmanr",
+            "method": {"icc": "pingouin intraclass_corr: icc1_1 = ICC(1,1), icc2_1 = ICC(A,1), icc3_1 = ICC(C,1); "
+                              "targets not graded by every rater left out", "correlation": "scipy pearsonr, spearmanr",
                        "bland_altman": "difference = first - second rater; limits = bias -/+ 1.96 SD (n - 1)"},
             "notes": ratings.notes, "items": items}
     html = render(items, ratings.ratings, sources=sources, notes=ratings.notes, created=created)
@@ -116,7 +117,8 @@ def _agreement(args) -> int:
     except OutputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for line in ratings.notes + ratings.private_notes + [it["message"] for it in items if it.get("message")]:
+    item_lines = [f"item '{it['item']}': {n}" for it in items for n in it.get("notes", [])]
+    for line in ratings.notes + ratings.private_notes + [it["message"] for it in items if it.get("message")] + item_lines:
         print(line, file=sys.stderr)
     for p in finals:
         print(f"wrote {p}")

@@ -104,8 +104,10 @@ def measures_command(args) -> int:
     except (MeasuresError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
-        print(f"error: cannot write the measures: {exc}", file=sys.stderr)
+    except OSError as exc:      # plain words ("the disk is full"), never "[Errno 28]"; run() discarded its files
+        from app.outputs import write_error_message
+
+        print(f"error: cannot write the measures: {write_error_message(exc)}; nothing was written", file=sys.stderr)
         return 1
     finally:
         cancel.restore(previous)
