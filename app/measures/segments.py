@@ -32,7 +32,7 @@ ENTER, EXIT = 1.0, 0.5
 MERGE_GAP_S = 0.3
 MIN_SEGMENT_S = 0.25
 REST_WINDOW_S = 1.5
-REST_TOLERANCE = 1.25
+REST_TOLERANCE = 1.5
 ONSET_LOOKBACK_S = 0.5
 
 
@@ -137,7 +137,10 @@ def detect_rest(table: MeasureTable) -> tuple[int, int]:
                             f"has a measurable face in at least half its frames ({measured} of {n} frames have "
                             f"one); {REST_HINT}")
     best = float(np.min(costs))
-    start = int(np.flatnonzero(costs <= best * REST_TOLERANCE)[0])
+    quiet = costs <= best * REST_TOLERANCE + 1e-6
+    # A held expression is as quiet as rest; the earliest of the quiet windows is taken, and
+    # "quiet" allows for the chance spread of landmark noise between windows (1.5 x the quietest).
+    start = int(np.flatnonzero(quiet)[0])
     return start, start + win
 
 

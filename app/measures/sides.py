@@ -1,7 +1,8 @@
 """Right against left within one expression segment (Qt-free, numpy only).
 
 Per measure and side: the peak change from rest as a plateau estimate with a 95 % interval
-(app.measures.plateau); ``symmetry_pct`` = 100 x smaller / larger magnitude with its interval
+(app.measures.plateau); a side ``moved`` when that estimate reaches the noise floor and its
+interval excludes 0; ``symmetry_pct`` = 100 x smaller / larger magnitude with its interval
 (0 when both sides move beyond their thresholds in opposite directions, None when neither
 moves); ``weaker`` = the side with the smaller magnitude, named only when the symmetry's
 interval stays below :data:`EQUAL_PCT` (otherwise the sides cannot be told apart); onset per side
@@ -17,7 +18,7 @@ import numpy as np
 from app.measures.definitions import ASSUMED_IPD_MM, SIDES, MeasureDef, measures_for
 from app.measures.io import MeasureTable
 from app.measures.plateau import PeakEstimate, ci95, first_component, median_with_ci, paired_peaks
-from app.measures.segments import RestStats, Segment
+from app.measures.segments import NOISE_FLOOR, RestStats, Segment
 
 EQUAL_PCT = 95.0
 ONSET_FRACTION = 0.5
@@ -51,12 +52,47 @@ def side_peaks(table: MeasureTable, m: MeasureDef, frames: np.ndarray, rest: sli
     return paired_peaks(plateau, at_rest, _fps(table), combine)
 
 
+def moved_beyond_noise(p: PeakEstimate, floor: float) -> bool:
+    """A side moved when its plateau estimate is at least the measure's noise floor and its 95 %
+    interval excludes no movement. The estimate is a median over many frames, so the per-frame
+    threshold (4 robust SD of single frames at rest) would demand far more than the noise allows
+    and, at 1 mm of landmark noise, miss clearly different sides."""
+    if not math.isfinite(p.value) or abs(p.value) < floor:
+        return False
+    lo, hi = p.ci95
+    return not (math.isfinite(lo) and math.isfinite(hi) and lo <= 0.0 <= hi)
+
+
 def _symmetry(r: np.ndarray, lf: np.ndarray, moved_r: bool, moved_l: bool) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         sym = 100.0 * np.minimum(np.abs(r), np.abs(lf)) / np.maximum(np.abs(r), np.abs(lf))
     if moved_r and moved_l:
         sym = np.where(np.sign(r) != np.sign(lf), 0.0, sym)
     return sym
+
+
+def _symmetry_interval(r: PeakEstimate, lf: PeakEstimate, both_moved: bool) -> list[float]:
+    """95 % interval of the symmetry from the interval of the ratio of the two sides.
+
+    The symmetry folds the ratio at 1 (100 x smaller / larger), so a percentile interval of the
+    folded values can never reach 100 % for truly equal sides (any noise makes one side the
+    smaller): it then misses the truth in every recording. The ratio's own interval has no such
+    edge; folded, it reaches 100 % whenever the ratio's interval holds 1."""
+    big, small = (lf, r) if abs(lf.value) >= abs(r.value) else (r, lf)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lo, hi = ci95(small.samples / big.samples)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return [math.nan, math.nan]
+
+    def fold(x: float) -> float:
+        if x < 0 and both_moved:
+            return 0.0
+        x = abs(x)
+        return 100.0 * min(x, 1.0 / x) if x > 0 else 0.0
+    ends = [fold(lo), fold(hi)]
+    top = 100.0 if lo <= 1.0 <= hi or (not both_moved and lo <= -1.0 <= hi) else max(ends)
+    bottom = 0.0 if lo <= 0.0 <= hi else min(ends)
+    return [bottom, top]
 
 
 def _onset_s(change: np.ndarray, times_s: np.ndarray, peak: float) -> float | None:
@@ -81,7 +117,7 @@ def compare_sides(table: MeasureTable, stats: RestStats, m: MeasureDef, seg: Seg
     for s in SIDES:
         k = f"{m.name}_{s}"
         p = peaks[s]
-        moved[s] = math.isfinite(p.value) and abs(p.value) >= stats.threshold[k]
+        moved[s] = moved_beyond_noise(p, NOISE_FLOOR[m.kind])
         # commissure_excursion is itself a displacement from rest; every other column is a position
         change = table.columns[k] - (0.0 if m.name == "commissure_excursion" else stats.median[k])
         window = slice(seg.search_from, seg.end + 1)
@@ -97,8 +133,7 @@ def compare_sides(table: MeasureTable, stats: RestStats, m: MeasureDef, seg: Seg
         sym, sym_ci, weaker = None, None, None
     else:
         sym = float(_symmetry(np.array(r.value), np.array(lf.value), moved["right"], moved["left"]))
-        sym_ci = list(ci95(_symmetry(r.samples, lf.samples, moved["right"], moved["left"])))
-        # Near 100 % the ratio is capped, and a percentile interval can miss its own estimate: widen it.
+        sym_ci = _symmetry_interval(r, lf, moved["right"] and moved["left"])
         sym_ci = [min(sym_ci[0], sym), max(sym_ci[1], sym)] if math.isfinite(sym_ci[0]) else sym_ci
         distinct = sym < EQUAL_PCT and not (math.isfinite(sym_ci[1]) and sym_ci[1] >= EQUAL_PCT)
         weaker = min(SIDES, key=lambda s: abs(peaks[s].value)) if distinct else None

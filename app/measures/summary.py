@@ -284,7 +284,7 @@ def _headlines_html(result: dict, clock: "_Clock") -> str:
         weaker = "&ndash;" if h["symmetry_pct"] is None else _e(h["weaker"] or "none")
         rows.append(f'<tr><td class="l"><b>{_e(h["label"])}</b></td><td class="l">{_e(h["unit"])}</td>'
                     f'<td class="r">{right}</td><td class="lft">{left}</td>'
-                    f'<td><b>{_with_ci(h["symmetry_pct"], h.get("symmetry_ci95"), 0)}</b></td><td class="l">{weaker}</td>'
+                    f'<td><b>{_with_ci(h["symmetry_pct"], h.get("symmetry_ci95"), 0) if not h.get("not_measurable") else _e(h["not_measurable"])}</b></td><td class="l">{weaker}</td>'
                     f'<td class="l">no. {h["segment"] + 1}, peak {clock(h["peak_s"])}</td></tr>')
     head = ('<tr><th class="l">movement</th><th class="l">unit</th><th>patient right (95 % interval)</th>'
             '<th>patient left</th><th>symmetry %</th><th class="l">weaker side</th><th class="l">segment</th></tr>')
