@@ -88,7 +88,8 @@ def fmt_row(name: str, n: int, rows: dict) -> str:
         cov = f"{100 * r['covered'] / r['n_ci']:.0f} %" if r["n_ci"] else "-"
         side = f"{r['named']}/{n} {TRUTH[region][1]}" if TRUTH[region][1] else f"{n - r['wrong_side']}/{n} none"
         width = f", interval width {sum(r['width']) / len(r['width']):.0f}" if r["width"] else ""
-        cells.append(f"{worst:+.1f} ({mean:+.1f}) | {side}, {r['wrong_side']} wrong, {r['missing']} missing, {r['not_measurable']} not measurable | {cov}{width}")
+        gone = f"{r['missing']} missing, {r['not_measurable']} not measurable"
+        cells.append(f"{worst:+.1f} ({mean:+.1f}) | {side}, {r['wrong_side']} wrong, {gone} | {cov}{width}")
     return f"| {name} | {n} | " + " | ".join(cells) + " |"
 
 

@@ -92,6 +92,7 @@ def build_result(track: LandmarkTrack, table: MeasureTable, analysis: Analysis,
             warnings.append(f"{count} frame(s) left out of the measures: {reason}")
     if measured < len(ipd):
         warnings.append(f"{len(ipd) - measured} of {len(ipd)} frames have no measures (no face or left out)")
+    warnings += analysis.result.get("analysis_warnings", [])
     if table.glitches.points_replaced:
         warnings.append(f"{table.glitches.points_replaced} landmark position(s) in {table.glitches.frames_affected} "
                         "frame(s) jumped far from their neighbours and were replaced before measuring")

@@ -69,6 +69,15 @@ def _design(ref: np.ndarray, depth: np.ndarray) -> np.ndarray:
     return np.vstack([rows_x, rows_y])
 
 
+def _design_tied(ref: np.ndarray, depth: np.ndarray, rho: float) -> np.ndarray:
+    """(2S, 6) rows for unknowns (a, b, tx, q, ty, w) with the vertical scale p = rho x a."""
+    x, y = ref[:, 0], ref[:, 1]
+    one, zero = np.ones(len(ref)), np.zeros(len(ref))
+    rows_x = np.column_stack([x, depth, one, zero, zero, -y])
+    rows_y = np.column_stack([rho * y, zero, zero, depth, one, x])
+    return np.vstack([rows_x, rows_y])
+
+
 def frontalise(local: np.ndarray, ref: np.ndarray, depth_units: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every frame's points in the reference pose.
 
@@ -83,6 +92,14 @@ def frontalise(local: np.ndarray, ref: np.ndarray, depth_units: float) -> tuple[
     pinv = np.linalg.pinv(_design(ref, depth[pose]))             # (7, 2S): the same for every frame
     rhs = np.hstack([local[:, pose, 0], local[:, pose, 1]])       # (N, 2S)
     a, b, tx, p, q, ty, w = (rhs @ pinv.T).T
+    # Along the nose depth grows as the height falls, so a frame's own vertical scale p and its nod
+    # q are nearly interchangeable there, and landmark noise trades one for the other (points off
+    # the nose line, the brows, then move by millimetres). Their ratio p / a changes only with the
+    # cosines of the angles, so the video's median ratio is taken and each frame refitted with it.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = float(np.nanmedian(p / a)) if np.isfinite(p / a).any() else 1.0
+    a, b, tx, q, ty, w = (rhs @ np.linalg.pinv(_design_tied(ref, depth[pose], rho)).T).T
+    p = rho * a
     rx = local[..., 0] - b[:, None] * depth[None, :] - tx[:, None]
     ry = local[..., 1] - q[:, None] * depth[None, :] - ty[:, None]
     det = a * p + w * w

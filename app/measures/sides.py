@@ -6,7 +6,9 @@ interval excludes 0; ``symmetry_pct`` = 100 x smaller / larger magnitude with it
 (0 when both sides move beyond their thresholds in opposite directions, None when neither
 moves); ``weaker`` = the side with the smaller magnitude, named only when the symmetry's
 interval stays below :data:`EQUAL_PCT` (otherwise the sides cannot be told apart); onset per side
-= the first time the change reaches half its own peak; ``onset_lag_ms`` = right - left.
+= the first time the change reaches half its own peak; ``onset_lag_ms`` = right - left, with
+``onset_lag_ci95_ms`` from the landmark noise over the slope of each rise; not shown (a note
+instead) when that interval is wider than +-150 ms.
 Eye segments also give the gap left at the fullest closure (lagophthalmos) per side.
 """
 from __future__ import annotations
@@ -71,6 +73,31 @@ def _symmetry(r: np.ndarray, lf: np.ndarray, moved_r: bool, moved_l: bool) -> np
     return sym
 
 
+MAX_ONSET_HALF_MS = 150.0
+
+
+def _onset_sd(change: np.ndarray, t: np.ndarray, window: slice, rest: slice, onset: float | None,
+              peak: float) -> float:
+    """Standard deviation (s) of an onset time from the landmark noise: the noise of the change at
+    rest (robust SD) over the slope of the rise where it crosses half the peak (a line fitted over
+    +-0.1 s), plus one frame's quantisation. Infinite when the rise cannot be timed."""
+    if onset is None or not math.isfinite(peak):
+        return math.inf
+    at_rest = change[rest][np.isfinite(change[rest])]
+    if len(at_rest) < 5:
+        return math.inf
+    sigma = 1.4826 * float(np.median(np.abs(at_rest - np.median(at_rest))))
+    dt = float(np.median(np.diff(t))) if len(t) > 1 else 1 / 30
+    near = np.flatnonzero(np.abs(t - onset) <= 0.1 + 1e-9)
+    near = near[(near >= (window.start or 0)) & np.isfinite(change[near])]
+    if len(near) < 3:
+        return math.inf
+    slope = float(np.polyfit(t[near], np.sign(peak) * change[near], 1)[0])
+    if slope <= 0:
+        return math.inf
+    return math.hypot(sigma / slope, dt / math.sqrt(12))
+
+
 def _symmetry_interval(r: PeakEstimate, lf: PeakEstimate, both_moved: bool) -> list[float]:
     """95 % interval of the symmetry from the interval of the ratio of the two sides.
 
@@ -113,7 +140,7 @@ def compare_sides(table: MeasureTable, stats: RestStats, m: MeasureDef, seg: Seg
     t = table.times_s
     peaks = side_peaks(table, m, seg.plateau_for(m.region), rest)
     out: dict = {"unit": m.unit}
-    moved, onsets = {}, {}
+    moved, onsets, spread = {}, {}, {}
     for s in SIDES:
         k = f"{m.name}_{s}"
         p = peaks[s]
@@ -122,6 +149,7 @@ def compare_sides(table: MeasureTable, stats: RestStats, m: MeasureDef, seg: Seg
         change = table.columns[k] - (0.0 if m.name == "commissure_excursion" else stats.median[k])
         window = slice(seg.search_from, seg.end + 1)
         onsets[s] = _onset_s(change[window], t[window], p.value) if moved[s] else None
+        spread[s] = _onset_sd(change, t, window, rest, onsets[s], p.value)
         out[s], out[f"{s}_ci95"] = p.value, list(p.ci95)
         if m.mm_unit:
             out[f"{s}_mm"], out[f"{s}_mm_ci95"] = m.to_mm(p.value), [m.to_mm(v) for v in p.ci95]
@@ -140,7 +168,15 @@ def compare_sides(table: MeasureTable, stats: RestStats, m: MeasureDef, seg: Seg
     out.update(symmetry_pct=sym, symmetry_ci95=sym_ci, weaker=weaker, moved=dict(moved),
                onset_s=dict(onsets))
     on_r, on_l = onsets["right"], onsets["left"]
-    out["onset_lag_ms"] = 1000.0 * (on_r - on_l) if on_r is not None and on_l is not None else None
+    out["onset_lag_ms"], out["onset_lag_ci95_ms"], out["onset_lag_note"] = None, None, None
+    if on_r is not None and on_l is not None:
+        lag = 1000.0 * (on_r - on_l)
+        half = 1000.0 * 1.96 * math.hypot(spread["right"], spread["left"])
+        if math.isfinite(half) and half <= MAX_ONSET_HALF_MS:
+            out["onset_lag_ms"], out["onset_lag_ci95_ms"] = lag, [lag - half, lag + half]
+        else:
+            out["onset_lag_note"] = (f"not shown: at this landmark noise the onsets cannot be timed within "
+                                     f"±{MAX_ONSET_HALF_MS:g} ms")
     return out
 
 
