@@ -66,7 +66,7 @@ def face_depth() -> np.ndarray:
     z[[56, 58]] += 12.0
     z[57] += 14.0                                    # columella base
     lips = list(range(76, 96))
-    z[lips] += 9.0 * np.cos(np.clip(x[lips] / 26.0, -1, 1) * math.pi / 2) + 2.0   # lips curve back to the corners
+    z[lips] += 12.0 * np.cos(np.clip(x[lips] / 26.0, -1, 1) * math.pi / 2) - 6.0   # lips curve back to the corners
     towards_chin = np.minimum(np.arange(33), 32 - np.arange(33)) / 16      # 0 at the ears, 1 at the chin
     z[:33] += 6.0 * np.sin(towards_chin * math.pi / 2) ** 4
     return z
