@@ -108,3 +108,19 @@ def test_onset_lag_comes_with_an_interval_that_holds_the_truth_or_is_not_shown(n
         lo, hi = m["onset_lag_ci95_ms"]
         assert lo <= 0.0 <= hi and hi - lo <= 300.0, h["region"]
     assert shown >= 1
+
+
+@pytest.mark.parametrize("fps", [30.0, 60.0])
+def test_glitch_runs_of_1_s_are_caught_counted_and_change_no_headline(fps):
+    """A brow point on the lid, a mouth corner off and a lid off, each for a whole second."""
+    from tests.face_truth import glitch_run
+    runs = (glitch_run(3.2, 1.0, fps, 44, (0.0, 12.0)) + glitch_run(5.6, 1.0, fps, 82, (8.0, -6.0))
+            + glitch_run(8.9, 1.0, fps, 62, (0.0, 6.0)))
+    base = dict(motion=HeadMotion(**SEATED), noise_mm=0.5, seed=3, fps=fps)
+    clean, _ = headlines(**base)
+    dirty, result = headlines(glitches=runs, **base)
+    assert result["glitches"]["runs"] == 3 and result["glitches"]["longest_run_s"] == pytest.approx(1.0, abs=0.05)
+    assert result["glitches"]["points_replaced"] >= len(runs)
+    for region in TRUTH:
+        assert dirty[region]["symmetry_pct"] == pytest.approx(clean[region]["symmetry_pct"], abs=3.0), region
+        assert dirty[region]["weaker"] == clean[region]["weaker"], region
