@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # the checkout
 
 T0 = time.monotonic()
 POLL_MS = 200
-TICK_S = 5.0
+TICK_S = 2.0
 
 
 def emit(event: str, **fields) -> None:
