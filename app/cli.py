@@ -186,6 +186,8 @@ def _build_parser() -> argparse.ArgumentParser:
     bsoak.add_argument("--record-every", type=float, default=60.0, metavar="S", help="live: seconds between Records")
     bsoak.add_argument("--record-seconds", type=float, default=5.0, metavar="S", help="live: length of each recording")
     bsoak.add_argument("--clips", type=int, default=200, help="main: short clips processed, 20 per folder (default 200)")
+    bsoak.add_argument("--main-minutes", type=float, default=None, metavar="M",
+                       help="main: stop after M minutes even if clips are left (the file being processed is cancelled)")
     bsoak.add_argument("--image", type=Path, default=None, help="face photograph for the media (default: "
                                                                "../shared/media/portrait_frontal.jpg, else a drawn face)")
     bsoak.add_argument("--display", default=None, help="X display number for our own Xvfb (default: DISPLAY, else a free one)")

@@ -367,10 +367,13 @@ def soak_live(work: Path, display: Display, image: Path, minutes: float, record_
 
 def soak_main(work: Path, display: Display, image: Path, clips: int, size: tuple[int, int] = (320, 240),
               interval: float = 2.0, screenshot: bool = False, python: str | None = None,
-              per_folder: int = CLIPS_PER_FOLDER) -> dict:
+              per_folder: int = CLIPS_PER_FOLDER, max_minutes: float | None = None) -> dict:
+    """``max_minutes``: the window cancels the file it is on and closes after that long (a loaded
+    machine); the files processed by then are counted, the rest stay waiting."""
     folder = make_clips(work / "clips", clips, image, size, per_folder=per_folder)
-    return run_soak("main", ["--clips", str(folder), "--deadline", f"{120 + clips * 60:g}"], work / "main", display,
-                    timeout=300 + clips * 60, interval=interval, screenshot=work / "main.png" if screenshot else None,
+    deadline = 120 + clips * 60 if max_minutes is None else max_minutes * 60
+    return run_soak("main", ["--clips", str(folder), "--deadline", f"{deadline:g}"], work / "main", display,
+                    timeout=deadline + 300, interval=interval, screenshot=work / "main.png" if screenshot else None,
                     python=python)
 
 
@@ -437,7 +440,7 @@ def print_table(report: dict, out=None) -> None:
 
 def soak(which: str, *, minutes: float = 30.0, record_every: float = 60.0, record_seconds: float = 5.0, clips: int = 200,
          image: Path | None = None, keep: Path | None = None, display: str | None = None, interval: float = 2.0,
-         python: str | None = None, screenshot: bool = False) -> dict:
+         python: str | None = None, screenshot: bool = False, main_minutes: float | None = None) -> dict:
     """Run the soak(s) and return the report (machine, display, one figures dict per soak)."""
     work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="facemirror-soak-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -450,7 +453,8 @@ def soak(which: str, *, minutes: float = 30.0, record_every: float = 60.0, recor
             results.append(soak_live(work, shown, photo, minutes, record_every, record_seconds, interval=interval,
                                      screenshot=screenshot, python=python))
         if which in ("main", "both"):
-            results.append(soak_main(work, shown, photo, clips, interval=interval, screenshot=screenshot, python=python))
+            results.append(soak_main(work, shown, photo, clips, interval=interval, screenshot=screenshot, python=python,
+                                     max_minutes=main_minutes))
     finally:
         shown.stop()
         if keep is None:
@@ -467,7 +471,7 @@ def healthy(r: dict) -> bool:
 def soak_command(args) -> int:
     report = soak(args.which, minutes=args.minutes, record_every=args.record_every, record_seconds=args.record_seconds,
                   clips=args.clips, image=args.image, keep=args.keep, display=args.display, interval=args.interval,
-                  screenshot=args.screenshot)
+                  screenshot=args.screenshot, main_minutes=args.main_minutes)
     if args.json:
         print(json.dumps(report))
     else:

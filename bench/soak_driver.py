@@ -148,7 +148,8 @@ class Driver:
             w.cancel_action.trigger()
         if self.args.mode == "live":
             self._live_step(w, now)
-        if self.phase in ("drain", "drain-timeout") and not w.is_running and c["waiting"] == 0:
+        # past the deadline the rows still waiting stay waiting (the run was cut short, said in problems)
+        if not w.is_running and (self.phase == "drain" and c["waiting"] == 0 or self.phase == "drain-timeout"):
             self._close(w)
 
     # ------------------------------------------------------------------------------------------
