@@ -399,7 +399,7 @@ ROWS = (("exit code", "exit_code"), ("exit signal", "exit_signal"), ("wall time 
         ("RSS slope (MB/min)", "rss_slope_mb_per_min"),
         ("threads ready / close / max", ("threads_start", "threads_end", "threads_max")),
         ("open fds ready / close / max", ("fds_start", "fds_end", "fds_max")),
-        ("files processed / failed / queued", ("files_processed", "files_failed", "files_queued")),
+        ("files done / failed / cancelled / queued", ("files_processed", "files_failed", "files_cancelled", "files_queued")),
         ("recordings made", "recordings"), ("5-point mode", "five_point_mode"),
         ("refs to None ready / min / closing", ("none_refs_ready", "none_refs_min", "none_refs_closing")),
         ("closed cleanly", "closed_cleanly"), ("timed out", "timed_out"))
