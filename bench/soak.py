@@ -251,7 +251,8 @@ def run_soak(kind: str, driver_args: list[str], work: Path, display: Display, ti
             sample = proc_sample(proc.pid)
             if sample is not None and proc.poll() is None:
                 run.samples.append((now, sample))
-            if screenshot is not None and not shot_taken and display.number and now > timeout / 4 and run.event("warm"):
+            warm = run.event("warm")
+            if screenshot is not None and not shot_taken and display.number and warm and now > warm[0] + 30:
                 shot_taken = _screenshot(display, screenshot)
             if now > timeout:
                 timed_out = True
@@ -433,7 +434,7 @@ def print_table(report: dict, out=None) -> None:
         a, b = r.get("thread_names_start") or {}, r.get("thread_names_end") or {}
         grew = {k: f"{a.get(k, 0)}->{n}" for k, n in b.items() if n > a.get(k, 0)}
         if grew:
-            print(f"{r['soak']}: threads more at the end than at the warm-up's end: {grew}", file=out)
+            print(f"{r['soak']}: threads more when the windows closed than when they were ready: {grew}", file=out)
         if r.get("screenshot"):
             print(f"{r['soak']}: screenshot {r['screenshot']}", file=out)
 
