@@ -1,4 +1,5 @@
-"""The soak of `main.py benchmark soak` (bench/soak.py), compressed to about two minutes: the real
+"""The soak of `main.py benchmark soak` (bench/soak.py), compressed (both soaks side by side: 4-5
+minutes wall on the shared 2-core machine at load average 17-19, less on a quiet one): the real
 app in a subprocess under an X server (our own Xvfb; Qt's offscreen platform only where Xvfb is
 missing), driven through its own buttons and actions. The live exam with a file as the camera for
 50 s with three recordings (each handed to the main window and processed), and, at the same time,
