@@ -178,6 +178,23 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="width the panes are drawn at (default 640, a third of a 1920-pixel screen; 0: the "
                             "camera's full size)")
     blive.add_argument("--json", action="store_true", help="one JSON line with the figures")
+    bsoak = bench_sub.add_parser("soak", help="endurance: the real window for a clinic's length of time under an X server "
+                                              "(live exam 30 min, main window over 200 clips): exit code, memory slope, "
+                                              "threads, file descriptors, fatal errors")
+    bsoak.add_argument("which", nargs="?", choices=("live", "main", "both"), default="both")
+    bsoak.add_argument("--minutes", type=float, default=30.0, help="live: minutes Record is pressed in (default 30)")
+    bsoak.add_argument("--record-every", type=float, default=60.0, metavar="S", help="live: seconds between Records")
+    bsoak.add_argument("--record-seconds", type=float, default=5.0, metavar="S", help="live: length of each recording")
+    bsoak.add_argument("--clips", type=int, default=200, help="main: short clips processed, 20 per folder (default 200)")
+    bsoak.add_argument("--main-minutes", type=float, default=None, metavar="M",
+                       help="main: stop after M minutes even if clips are left (the file being processed is cancelled)")
+    bsoak.add_argument("--image", type=Path, default=None, help="face photograph for the media (default: "
+                                                               "../shared/media/portrait_frontal.jpg, else a drawn face)")
+    bsoak.add_argument("--display", default=None, help="X display number for our own Xvfb (default: DISPLAY, else a free one)")
+    bsoak.add_argument("--interval", type=float, default=2.0, help="seconds between samples of the process")
+    bsoak.add_argument("--keep", type=Path, default=None, help="work folder kept afterwards (media, outputs, logs)")
+    bsoak.add_argument("--screenshot", action="store_true", help="with --keep: a screenshot of the screen mid-run")
+    bsoak.add_argument("--json", action="store_true", help="one JSON object with the figures")
     bclu = bench_sub.add_parser("cluster", help="videos/hour through `process --ray` with 1 and 2 local Ray workers, "
                                                 "and Ray's overhead per video (needs the cluster extra)")
     bclu.add_argument("--videos", type=int, default=4, help="videos per worker count (default 4)")
