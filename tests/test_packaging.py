@@ -855,8 +855,24 @@ def test_third_party_notices_carry_every_distributions_licence_and_the_codec_tex
             assert (PACKAGING / "licenses" / f).is_file()
 
 
+# Qt Multimedia as PyInstaller lays out PySide6 6.11.3 (Linux wheel: this machine's install; macOS:
+# the macosx_13_0_universal2 wheel), relative to the bundle's data root.
+QT_MULTIMEDIA_FILES = {
+    "linux": ["PySide6/QtMultimedia.abi3.so", "PySide6/Qt/lib/libQt6Multimedia.so.6",
+              "PySide6/Qt/plugins/multimedia/libffmpegmediaplugin.so",
+              *(f"PySide6/Qt/lib/lib{n}" for n in ("avcodec.so.61", "avformat.so.61", "avutil.so.59", "swresample.so.5", "swscale.so.8"))],
+    "darwin": ["PySide6/QtMultimedia.abi3.so", "PySide6/Qt/lib/QtMultimedia.framework/Versions/A/QtMultimedia",
+               "PySide6/Qt/plugins/multimedia/libffmpegmediaplugin.dylib",
+               "PySide6/Qt/plugins/multimedia/libdarwinmediaplugin.dylib",
+               *(f"PySide6/Qt/lib/lib{n}.dylib" for n in ("avcodec.61", "avformat.61", "avutil.59", "swresample.5", "swscale.8"))],
+}
+
+
 def _fake_bundle(root: Path, *, star=True, detector_only=False, notices="full", skip=()) -> Path:
     internal = root / "_internal"
+    for rel in QT_MULTIMEDIA_FILES[sys.platform]:
+        if rel not in skip:
+            _write(internal / rel)
     for pkg in cfg.REQUIRED_PACKAGES:
         if pkg not in skip:
             _write(internal / pkg / "__init__.pyc")
@@ -903,6 +919,35 @@ def test_bundle_check_finds_what_is_missing(tmp_path):
     assert cfg.check_bundle(lic) == []
     app = tmp_path / "FaceMirror.app"
     assert cfg.bundle_data_roots(app) == [app / "Contents" / "Resources", app / "Contents" / "Frameworks"]
+
+
+@pytest.mark.parametrize("platform", sorted(QT_MULTIMEDIA_FILES))
+def test_bundle_check_requires_qt_multimedia_per_platform(tmp_path, platform):
+    """Each plugin, Qt's FFmpeg library and QtMultimedia itself are required, on macOS (a .app laid
+    out from the macOS wheel's names, injected platform) and on Linux."""
+    def bundle(name, skip=()):
+        root = tmp_path / name / ("FaceMirror.app" if platform == "darwin" else "FaceMirror")
+        data = root / "Contents" / "Frameworks" if platform == "darwin" else root / "_internal"
+        for rel in QT_MULTIMEDIA_FILES[platform]:
+            if rel not in skip:
+                _write(data / rel)
+        return root
+
+    required = cfg.required_multimedia(platform)
+    assert len(required) == len(QT_MULTIMEDIA_FILES[platform])
+    assert cfg.bundle_platform(bundle("whole")) == (platform if platform == "darwin" else sys.platform)
+
+    def multimedia_problems(root):
+        return [p for p in cfg.check_bundle(root) if "live exam would have no camera" in p]
+
+    if platform == sys.platform or platform == "darwin":
+        assert multimedia_problems(bundle("whole")) == []
+        for rel in QT_MULTIMEDIA_FILES[platform]:
+            problems = multimedia_problems(bundle(rel.replace("/", "_"), skip=(rel,)))
+            assert len(problems) == 1, (rel, problems)
+    # Only Qt's own tree counts: PyAV's and OpenCV's FFmpeg of the same names do not.
+    assert not any(pat.search("cv2/__dot__dylibs/libavcodec.61.dylib") or pat.search("av.libs/libavcodec.so.61")
+                   for _, pat in required)
 
 
 def test_bundle_check_command_line(tmp_path):
