@@ -70,8 +70,16 @@ if [ "$fail_n" -gt 0 ]; then
   fi
 fi
 printf '%s}\n' "$line" >> "$STUB_LOG"
+# notarytool: submit answers with an id (numbered per call), wait with STUB_NOTARY_STATUS;
+# "In Progress" makes wait exit 1, as when its --timeout ran out.
 if [ "$name" = xcrun ] && [ "${1-}" = notarytool ] && [ "${2-}" = submit ]; then
-  printf '{"id": "0f1e2d3c-test", "status": "%s", "message": "Processing complete"}\n' "${STUB_NOTARY_STATUS:-Accepted}"
+  n=$(( $(cat "$STUB_LOG.submits" 2>/dev/null || echo 0) + 1 ))
+  echo "$n" > "$STUB_LOG.submits"
+  printf '{"id": "0f1e2d3c-test-%s", "message": "Successfully uploaded file", "path": "%s"}\n' "$n" "$3"
+fi
+if [ "$name" = xcrun ] && [ "${1-}" = notarytool ] && [ "${2-}" = wait ]; then
+  printf '{"id": "%s", "status": "%s", "message": "Processing complete"}\n' "$3" "${STUB_NOTARY_STATUS:-Accepted}"
+  [ "${STUB_NOTARY_STATUS:-Accepted}" != "In Progress" ] || exit 1
 fi
 """
 
@@ -150,7 +158,7 @@ def fake_app(tmp_path):
 
 def _run(stubs: Path, dist: Path, *args: str, env_extra: dict | None = None, drop: tuple = ()):
     log = stubs.parent / "calls.jsonl"
-    for old in [log, *stubs.parent.glob("calls.jsonl.*.count")]:  # each run starts with a fresh log
+    for old in [log, *stubs.parent.glob("calls.jsonl.*")]:  # each run starts with a fresh log
         old.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FACEMIRROR_", "DRY_RUN"))}
     env.update({
@@ -229,19 +237,22 @@ def test_release_run_signs_inside_out_then_notarizes_staples_and_packages(stubs,
     assert verify > app_sign
     assert {"--deep", "--strict", "--verbose=2"} <= set(calls[verify]["argv"]) and calls[verify]["argv"][-1] == app
 
-    # Notarize the zipped app, then staple the app.
+    # Notarize the zipped app (submit, then wait on the saved id), then staple the app.
     submits = [i for i, c in enumerate(calls) if c["tool"] == "xcrun" and c["argv"][:2] == ["notarytool", "submit"]]
-    assert len(submits) == 2
-    for i in submits:
+    waits = [i for i, c in enumerate(calls) if c["tool"] == "xcrun" and c["argv"][:2] == ["notarytool", "wait"]]
+    assert len(submits) == 2 and len(waits) == 2
+    for i, w, n in zip(submits, waits, (1, 2)):
         a = calls[i]["argv"]
-        assert _opt(a, "--keychain-profile") == PROFILE and "--wait" in a and _opt(a, "--timeout") == "30m"
+        assert _opt(a, "--keychain-profile") == PROFILE and "--wait" not in a
+        assert calls[w]["argv"][2] == f"0f1e2d3c-test-{n}" and i < w
+        assert _opt(calls[w]["argv"], "--timeout") == "30m" and _opt(calls[w]["argv"], "--keychain-profile") == PROFILE
     zip_path = calls[submits[0]]["argv"][2]
     assert zip_path.endswith(".zip")
     zipping = _index(calls, lambda c: c["tool"] == "ditto" and c["argv"][-1] == zip_path)
     assert calls[zipping]["argv"][:3] == ["-c", "-k", "--keepParent"] and app in calls[zipping]["argv"]
     assert verify < zipping < submits[0]
     staple_app = _index(calls, lambda c: c["tool"] == "xcrun" and c["argv"][:2] == ["stapler", "staple"] and c["argv"][-1] == app)
-    assert staple_app > submits[0]
+    assert staple_app > waits[0]
 
     # DMG from the stapled app, then signed, notarized, stapled.
     create = _index(calls, lambda c: c["tool"] == "hdiutil" and c["argv"][:1] == ["create"])
@@ -254,7 +265,7 @@ def test_release_run_signs_inside_out_then_notarizes_staples_and_packages(stubs,
     assert dmg_sign > create
     assert calls[submits[1]]["argv"][2] == dmg and submits[1] > dmg_sign
     staple_dmg = _index(calls, lambda c: c["tool"] == "xcrun" and c["argv"][:2] == ["stapler", "staple"] and c["argv"][-1] == dmg)
-    assert staple_dmg > submits[1]
+    assert staple_dmg > waits[1]
 
     # Gatekeeper's view last.
     tail = calls[-2:]
@@ -298,7 +309,7 @@ def test_dry_run_prints_every_step_and_calls_nothing(stubs, fake_app):
     out = proc.stdout
     lines = [line for line in out.splitlines() if line.startswith("+ ")]
     for needle in ("pyinstaller", "codesign --force --options runtime --timestamp", "--entitlements",
-                   "codesign --verify --deep --strict", "notarytool submit", "stapler staple",
+                   "codesign --verify --deep --strict", "notarytool submit", "notarytool wait", "stapler staple",
                    "hdiutil create", "spctl --assess --type execute", "context:primary-signature"):
         assert any(needle in line for line in lines), needle
     for f in fake_app["code"]:
@@ -325,7 +336,9 @@ def test_missing_notary_profile_fails_clearly(stubs, fake_app):
 def test_rejected_notarization_stops_the_release(stubs, fake_app):
     proc, calls = _run(stubs, fake_app["dist"], "--skip-build", env_extra={"STUB_NOTARY_STATUS": "Invalid"})
     assert proc.returncode != 0
-    assert "not accepted" in proc.stderr and "notarytool log 0f1e2d3c-test" in proc.stderr
+    assert "not accepted (Invalid)" in proc.stderr and "notarytool log 0f1e2d3c-test-1" in proc.stderr
+    # A refused submission is not resumable: no saved id is left behind.
+    assert not (fake_app["dist"] / "notary-state" / "app.id").exists()
     assert not any(c["tool"] == "xcrun" and c["argv"][0] == "stapler" for c in calls)
     assert not any(c["tool"] == "hdiutil" for c in calls)
 
@@ -353,9 +366,9 @@ def test_notary_keychain_is_passed_to_notarytool(stubs, fake_app, tmp_path):
     kc = str(tmp_path / "ci signing.keychain-db")
     proc, calls = _run(stubs, fake_app["dist"], "--skip-build", env_extra={"FACEMIRROR_NOTARY_KEYCHAIN": kc})
     assert proc.returncode == 0, proc.stderr
-    submits = [c["argv"] for c in calls if c["tool"] == "xcrun" and c["argv"][:2] == ["notarytool", "submit"]]
-    assert len(submits) == 2 and all(_opt(a, "--keychain") == kc and _opt(a, "--keychain-profile") == PROFILE
-                                     for a in submits)
+    notary = [c["argv"] for c in calls if c["tool"] == "xcrun" and c["argv"][0] == "notarytool"]
+    assert len(notary) == 4 and all(_opt(a, "--keychain") == kc and _opt(a, "--keychain-profile") == PROFILE
+                                    for a in notary)
 
 
 def test_missing_entitlements_file_fails(stubs, fake_app, tmp_path):
@@ -1187,3 +1200,100 @@ def test_the_ci_minimum_macos_step_reads_the_file_that_defines_min_macos():
     declared = next(n.value.value for n in tree.body
                     if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "MIN_MACOS")
     assert declared == cfg.MIN_MACOS
+
+
+# ============================================================================================
+# Pull requests: ad-hoc with the hardened runtime; releases stay strict (issue 35)
+
+def test_ci_runtime_signs_ad_hoc_with_the_hardened_runtime_and_the_ci_entitlements(stubs, fake_app):
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build", "--no-notarize", "--ci-runtime",
+                       env_extra={"FACEMIRROR_CODESIGN_IDENTITY": "-"}, drop=("FACEMIRROR_NOTARY_PROFILE",))
+    assert proc.returncode == 0, proc.stderr
+    signs = [c for c in calls if _is_sign(c) and not c["argv"][-1].endswith(".dmg")]
+    assert len(signs) > 10
+    for c in signs:
+        a = c["argv"]
+        assert _opt(a, "--sign") == "-" and _opt(a, "--options") == "runtime" and "--timestamp" not in a
+    app_sign = next(c for c in signs if c["argv"][-1] == str(fake_app["app"]))
+    assert _opt(app_sign["argv"], "--entitlements") == str(PACKAGING / "entitlements-ci.plist")
+
+
+def test_ci_entitlements_are_the_release_ones_plus_library_validation_only():
+    import plistlib
+
+    release = plistlib.loads((PACKAGING / "entitlements.plist").read_bytes())
+    ci = plistlib.loads((PACKAGING / "entitlements-ci.plist").read_bytes())
+    assert ci == {**release, "com.apple.security.cs.disable-library-validation": True}
+
+
+def test_releases_refuse_the_ci_runtime_and_the_ci_entitlements(stubs, fake_app):
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build", "--ci-runtime")
+    assert proc.returncode != 0 and "--ci-runtime is for ad-hoc test builds" in proc.stderr and calls == []
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build",
+                       env_extra={"FACEMIRROR_ENTITLEMENTS": str(PACKAGING / "entitlements-ci.plist")})
+    assert proc.returncode != 0 and "disables library validation: a release never does" in proc.stderr and calls == []
+    # An ad-hoc build asking for the runtime without the exception would die at start: refused too.
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build", "--no-notarize", "--ci-runtime",
+                       env_extra={"FACEMIRROR_CODESIGN_IDENTITY": "-",
+                                  "FACEMIRROR_ENTITLEMENTS": str(PACKAGING / "entitlements.plist")})
+    assert proc.returncode != 0 and "needs com.apple.security.cs.disable-library-validation" in proc.stderr
+
+
+# ============================================================================================
+# A notarization that times out is resumed, never rebuilt or re-signed (issue 35)
+
+def _notary(calls, sub):
+    return [c["argv"] for c in calls if c["tool"] == "xcrun" and c["argv"][:2] == ["notarytool", sub]]
+
+
+def test_a_timed_out_app_notarization_is_resumed_with_its_saved_id(stubs, fake_app):
+    dist = fake_app["dist"]
+    proc, calls = _run(stubs, dist, "--skip-build", env_extra={"STUB_NOTARY_STATUS": "In Progress"})
+    assert proc.returncode != 0
+    assert "did not finish within 30m" in proc.stderr and "--resume" in proc.stderr
+    assert (dist / "notary-state" / "app.id").read_text().strip() == "0f1e2d3c-test-1"
+    assert not any(c["tool"] == "hdiutil" for c in calls)
+
+    proc, calls = _run(stubs, dist, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert not any(c["tool"] == "pyinstaller" for c in calls) and not any(_is_sign(c) and c["argv"][-1] == str(fake_app["app"]) for c in calls)
+    assert not [c for c in calls if _is_sign(c) and not c["argv"][-1].endswith(".dmg")], "the submitted app was re-signed"
+    assert any(c["tool"] == "codesign" and "--verify" in c["argv"] for c in calls)
+    waits = _notary(calls, "wait")
+    assert waits[0][2] == "0f1e2d3c-test-1"             # the app: the saved submission, not a new one
+    assert len(_notary(calls, "submit")) == 1             # only the DMG is submitted
+    staple = [c["argv"][-1] for c in calls if c["tool"] == "xcrun" and c["argv"][:2] == ["stapler", "staple"]]
+    assert staple[0] == str(fake_app["app"]) and staple[1].endswith(".dmg")
+    assert (dist / "notary-state" / "app.done").exists() and (dist / "notary-state" / "dmg.done").exists()
+
+
+def test_a_timed_out_dmg_notarization_resumes_without_touching_the_stapled_app(stubs, fake_app, tmp_path):
+    dist = fake_app["dist"]
+    # The app's notarization is accepted; the DMG's times out (a stub that answers per id).
+    wait_stub = stubs / "xcrun"
+    wait_stub.write_text(wait_stub.read_text().replace(
+        '"${STUB_NOTARY_STATUS:-Accepted}"', '"$( [ "${3-}" = 0f1e2d3c-test-2 ] && echo "${STUB_DMG_STATUS:-Accepted}" || echo Accepted)"'))
+    dmg = dist / f"FaceMirror-{_app_version()}-arm64.dmg"
+    # hdiutil is a stub: make the image it "created" exist, as the real one would.
+    (stubs / "hdiutil").write_text(STUB + f'[ "${{1-}}" = create ] && : > "{dmg}"\n')
+    proc, _ = _run(stubs, dist, "--skip-build", env_extra={"STUB_DMG_STATUS": "In Progress"})
+    assert proc.returncode != 0 and "did not finish" in proc.stderr
+    assert (dist / "notary-state" / "app.done").exists() and (dist / "notary-state" / "dmg.id").exists()
+
+    proc, calls = _run(stubs, dist, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert _notary(calls, "submit") == [] and [w[2] for w in _notary(calls, "wait")] == ["0f1e2d3c-test-2"]
+    assert not any(c["tool"] == "hdiutil" for c in calls) and not any(_is_sign(c) for c in calls)
+    staple = [c["argv"][-1] for c in calls if c["tool"] == "xcrun" and c["argv"][:2] == ["stapler", "staple"]]
+    assert staple == [str(dmg)]
+    assert [c["tool"] for c in calls[-2:]] == ["spctl", "spctl"]
+
+
+def test_resume_needs_a_saved_submission_and_a_fresh_run_forgets_old_ones(stubs, fake_app):
+    dist = fake_app["dist"]
+    proc, calls = _run(stubs, dist, "--resume")
+    assert proc.returncode != 0 and "no saved notarization" in proc.stderr and calls == []
+    _write(dist / "notary-state" / "app.id", b"stale-id\n")
+    proc, calls = _run(stubs, dist, "--skip-build")
+    assert proc.returncode == 0, proc.stderr
+    assert "stale-id" not in [w[2] for w in _notary(calls, "wait")] and len(_notary(calls, "submit")) == 2
