@@ -1007,7 +1007,7 @@ def test_macos_workflow_starts_the_app_as_users_do():
     """Static check of the CI steps that only a Mac can run (the workflow file is the contract)."""
     runs = (REPO / ".github" / "workflows" / "macos.yml").read_text()
     assert "runs-on: ${{ matrix.runner }}" in runs and "runner: [macos-15, macos-26]" in runs
-    assert "packaging/build_macos.sh --no-notarize\n" in runs  # test builds make the DMG too
+    assert "packaging/build_macos.sh --no-notarize --ci-runtime\n" in runs  # test builds make the DMG too, hardened
     assert "--no-dmg" not in runs
     assert 'open -n -W --stdout "$out" --stderr "$out.err" "$1" --args --self-test --require-coreml' in runs
     assert "Qt platform: cocoa, style: macos" in runs
@@ -1070,7 +1070,8 @@ def _step(wf, name_start):
 
 
 # First majors of GitHub's own actions that run on Node 24 (Node 20 is removed from the runners).
-NODE24_MAJORS = {"actions/checkout": 5, "actions/setup-python": 6, "actions/upload-artifact": 6, "actions/cache": 5}
+NODE24_MAJORS = {"actions/checkout": 5, "actions/setup-python": 6, "actions/upload-artifact": 6, "actions/cache": 5,
+                 "actions/cache/restore": 5, "actions/cache/save": 5}
 
 
 def test_workflow_actions_run_on_node_24_and_releases_are_never_cancelled():
@@ -1120,17 +1121,22 @@ def test_workflow_checks_what_the_spec_excludes_and_the_size_budget():
 
 def test_workflow_release_signing_and_launch_steps():
     wf = _workflow()
-    keychain = _step(wf, "Signing keychain")["run"]
+    keychain = (PACKAGING / "with_signing_keychain.sh").read_text()
     assert "-T /usr/bin/codesign" in keychain and " -A " not in keychain
     assert "--key " in keychain and "--issuer" in keychain and "--apple-id" not in keychain
+    release = _step(wf, "Build, sign, notarize, staple, DMG (releases)")
+    assert "packaging/with_signing_keychain.sh packaging/build_macos.sh" in release["run"]
+    assert release["env"]["MACOS_CERTIFICATE_P12"] == "${{ secrets.MACOS_CERTIFICATE_P12 }}"
+    # Secrets only reach the step that needs them.
+    assert not [s for s in _steps(wf) if s is not release and "secrets." in json.dumps(s)]
     quarantined = _step(wf, "Quarantined copy, as if downloaded")["run"]
     assert "spctl --assess --type execute -vv" in quarantined and "syspolicy_check distribution" in quarantined
     commands = [ln.strip() for ln in quarantined.splitlines() if not ln.strip().startswith("#")]
     assert not [c for c in commands if c.startswith("open ")]  # a quarantined launch can wait for a click until the job times out
     launch = _step(wf, "Start the app as a user does")["run"]
     assert "for attempt in" in launch and "hdiutil attach" in launch
-    cache = _step(wf, "Cache converted release models")
-    assert cache["uses"].startswith("actions/cache@") and "STAR_CHECKPOINT_SHA256" in cache["with"]["key"]
+    cache = _step(wf, "Restore converted release models")
+    assert cache["uses"].startswith("actions/cache/restore@") and "STAR_CHECKPOINT_SHA256" in cache["with"]["key"]
 
 
 def test_size_by_part_and_budget(tmp_path):
@@ -1297,3 +1303,73 @@ def test_resume_needs_a_saved_submission_and_a_fresh_run_forgets_old_ones(stubs,
     proc, calls = _run(stubs, dist, "--skip-build")
     assert proc.returncode == 0, proc.stderr
     assert "stale-id" not in [w[2] for w in _notary(calls, "wait")] and len(_notary(calls, "submit")) == 2
+
+
+# ============================================================================================
+# The release workflow: time, both STAR files cached, resumable notarization, the assertions, pins
+
+def test_release_job_has_150_minutes_and_pull_requests_75():
+    timeout = _workflow()["jobs"]["app"]["timeout-minutes"]
+    assert timeout == "${{ matrix.release == 'true' && 150 || 75 }}"
+
+
+def test_release_caches_both_star_files_and_needs_neither_torch_nor_network_when_warm():
+    wf = _workflow()
+    from app import model_files
+
+    manifest = model_files.load_manifest()["models"]
+    star_files = {manifest[k]["file"] for k in model_files.models_from_checkpoint(model_files.STAR_KEY, manifest)}
+    assert star_files == {"star_landmark_98.onnx", "star_landmark_98_live.onnx"}
+    restore, save = _step(wf, "Restore converted release models"), _step(wf, "Save converted release models")
+    for step in (restore, save):
+        assert {f"weights/{f}" for f in star_files} == set(step["with"]["path"].split())
+    assert save["with"]["key"] == "${{ steps.star.outputs.cache-primary-key }}"
+    assert "cache-hit != 'true'" in save["if"]
+    install = _step(wf, "Install pyproject's pins")["run"]
+    assert "extras=convert,dev" in install and "steps.star.outputs.cache-hit }}\" = true ]; then extras=dev" in install
+    models = _step(wf, "Real models")["run"]
+    assert "models fetch --no-convert" in models  # warm: no download, no converter
+    steps = [s.get("name", "") for s in _steps(wf)]
+    assert steps.index("Restore converted release models") < steps.index(next(n for n in steps if n.startswith("Install pyproject")))
+
+
+def test_release_notarization_state_is_saved_on_failure_and_resumed_by_a_re_run():
+    wf = _workflow()
+    restore = _step(wf, "Restore the notarization state")
+    save = _step(wf, "Save the notarization state")
+    assert restore["with"]["path"] == save["with"]["path"] == "dist"
+    assert save["with"]["key"] == "notary-${{ github.run_id }}-${{ github.run_attempt }}"
+    assert restore["with"]["restore-keys"] == "notary-${{ github.run_id }}-"   # any earlier attempt of this run
+    assert save["if"].startswith("failure()") and "dist/notary-state/*.id" in save["if"]
+    build = _step(wf, "Build, sign, notarize, staple, DMG (releases)")["run"]
+    assert "build_macos.sh --resume" in build and "steps.notary.outputs.cache-matched-key" in build
+    names = [s.get("name", "") for s in _steps(wf)]
+    assert names.index(restore["name"]) < names.index("Build, sign, notarize, staple, DMG (releases)") < names.index(save["name"])
+
+
+def test_workflow_asserts_the_signed_app_and_the_tag():
+    wf = _workflow()
+    tag = _step(wf, "The tag names the app's version")
+    assert tag["if"] == "startsWith(github.ref, 'refs/tags/')" and "check_release.py tag" in tag["run"]
+    signed = _step(wf, "Signed app")["run"]
+    assert "check_release.py app dist/FaceMirror.app --mode" in signed and "mode=release" in signed and "--tag" in signed
+    names = [s.get("name", "") for s in _steps(wf)]
+    assert names.index(tag["name"]) < names.index(next(n for n in names if n.startswith("Install pyproject")))
+
+
+def test_workflow_installs_from_pyprojects_pins_on_python_3_11():
+    """The macOS build uses the pins chosen for the window (README "Qt binding"): pyproject's
+    dependencies, installed from pyproject, checked after installing."""
+    import tomllib
+
+    wf = _workflow()
+    setup = next(s for s in _steps(wf) if s.get("uses", "").startswith("actions/setup-python"))
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert setup["with"]["python-version"] == "3.11" and project["requires-python"] == ">=3.11"
+    assert "PySide6-Essentials==6.11.3" in " ".join(project["dependencies"])
+    install = _step(wf, "Install pyproject's pins")["run"]
+    pip_lines = [ln for ln in install.splitlines() if "pip install" in ln]
+    assert pip_lines == [".venv/bin/python -m pip install --quiet --upgrade pip",
+                         '.venv/bin/python -m pip install --quiet -e ".[$extras]"']
+    check = _step(wf, "Installed versions are pyproject's pins")["run"]
+    assert 'project["dependencies"]' in check and "(3, 11)" in check
