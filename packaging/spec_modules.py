@@ -10,16 +10,20 @@ import re
 from pathlib import Path
 from typing import Iterable, Sequence
 
-# Qt modules the app imports. Everything else of PySide6 is excluded.
+# Qt modules the app imports, and the bindings those import themselves. Everything else of
+# PySide6 is excluded.
 # QtMultimedia: the live camera mode (QCamera, QMediaCaptureSession, QVideoSink, QMediaDevices).
-USED_QT_MODULES = ("QtCore", "QtGui", "QtWidgets", "QtMultimedia")
+# QtNetwork: the QtMultimedia binding imports it when it is imported (PySide6 6.11.3); without it
+# the frozen app's live exam failed with "libshiboken: could not import module 'PySide6.QtNetwork'"
+# (found by the self-test's Qt Multimedia check, issue 35).
+USED_QT_MODULES = ("QtCore", "QtGui", "QtWidgets", "QtMultimedia", "QtNetwork")
 
 # Fallback list of PySide6 modules to exclude when the installed PySide6 cannot be listed.
 KNOWN_UNUSED_QT_MODULES = (
     "Qt3DAnimation", "Qt3DCore", "Qt3DExtras", "Qt3DInput", "Qt3DLogic", "Qt3DRender", "QtAxContainer",
     "QtBluetooth", "QtCharts", "QtConcurrent", "QtDBus", "QtDataVisualization", "QtDesigner", "QtGraphs",
     "QtGraphsWidgets", "QtHelp", "QtHttpServer", "QtLocation", "QtMultimediaWidgets",
-    "QtNetwork", "QtNetworkAuth", "QtNfc", "QtOpenGL", "QtOpenGLWidgets", "QtPdf", "QtPdfWidgets",
+    "QtNetworkAuth", "QtNfc", "QtOpenGL", "QtOpenGLWidgets", "QtPdf", "QtPdfWidgets",
     "QtPositioning", "QtPrintSupport", "QtQml", "QtQuick", "QtQuick3D", "QtQuickControls2",
     "QtQuickTest", "QtQuickWidgets", "QtRemoteObjects", "QtScxml", "QtSensors", "QtSerialBus",
     "QtSerialPort", "QtSpatialAudio", "QtSql", "QtStateMachine", "QtSvg", "QtSvgWidgets", "QtTest",

@@ -423,13 +423,15 @@ def test_info_plist_declares_videos_folders_version_and_retina():
 def test_excludes_keep_torch_and_converters_out():
     ex = cfg.excluded_modules(REPO / "app", ["QtCore", "QtGui", "QtWidgets", "QtNetwork", "QtQml"])
     for name in ("torch", "torchvision", "onnx", "onnxscript", "tkinter", "app.convert",
-                 "PySide6.QtNetwork", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtWebEngineCore"):
+                 "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtWebEngineCore"):
         assert name in ex, name
+    assert "PySide6.QtNetwork" not in ex  # the QtMultimedia binding imports it
     for name in ("app.convert.nets.star", "app.convert.star", "app.convert.retinaface", "app.convert.fetch"):
         assert cfg.is_excluded(name, ex), name
     # This round the app imports PyAV (video I/O) and matplotlib (plots for the measures summary; it
     # needs Pillow) at run time.
-    for used in ("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "onnxruntime", "cv2", "numpy",
+    for used in ("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "PySide6.QtMultimedia", "PySide6.QtNetwork",
+                 "onnxruntime", "cv2", "numpy",
                  "av", "matplotlib", "PIL"):
         assert not cfg.is_excluded(used, ex), used
     for lazy in ("av", "matplotlib", "PIL"):  # imported inside functions: listed as hidden imports
@@ -439,6 +441,23 @@ def test_excludes_keep_torch_and_converters_out():
     assert "app.measures.summary" in hidden and "app.measures.command" in hidden
     assert not [m for m in hidden if cfg.is_excluded(m, ex)]
     assert not [m for m in hidden if m.startswith("app.convert")]
+
+
+def test_every_binding_the_used_qt_modules_import_is_bundled():
+    """Importing a kept binding imports others (QtMultimedia imports QtNetwork): each must be kept,
+    or the frozen app fails at that import ("libshiboken: could not import module"). Checked on the
+    installed PySide6, in a fresh interpreter."""
+    code = ("import importlib, sys\n"
+            f"for m in {list(cfg.USED_QT_MODULES)!r}: importlib.import_module('PySide6.' + m)\n"
+            "print(' '.join(sorted(m.split('.')[1] for m in sys.modules if m.startswith('PySide6.Qt'))))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    assert proc.returncode == 0, proc.stderr
+    imported = set(proc.stdout.split())
+    assert "QtNetwork" in imported  # PySide6 6.11.3's QtMultimedia needs it; a new pin may not
+    excluded = {m.split(".", 1)[1] for m in cfg.excluded_modules(REPO / "app", cfg.pyside6_modules_on_disk(
+        Path(__import__("PySide6").__file__).parent)) if m.startswith("PySide6.")}
+    assert not imported & excluded, f"bindings imported by the used ones but excluded: {sorted(imported & excluded)}"
 
 
 def test_converter_package_excluded(tmp_path):
