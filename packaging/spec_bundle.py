@@ -43,6 +43,8 @@ def required_multimedia(platform: str) -> list[tuple[str, re.Pattern]]:
     if expected is None:
         return []
     out = [("the PySide6 QtMultimedia binding", re.compile(r"^PySide6/QtMultimedia\.(abi3\.so|.*\.so|pyd)$")),
+           # imported by the QtMultimedia binding itself (spec_modules.USED_QT_MODULES)
+           ("the PySide6 QtNetwork binding", re.compile(r"^PySide6/QtNetwork\.(abi3\.so|.*\.so|pyd)$")),
            ("Qt's QtMultimedia library", re.compile(rf"^{QT_TREE}/lib/{expected.qt_library}"))]
     out += [(f"Qt multimedia plugin {p}", re.compile(rf"^{QT_TREE}/plugins/multimedia/{p}$")) for p in expected.plugins]
     out += [(f"Qt's FFmpeg library {p}", re.compile(rf"^{QT_TREE}/lib/{p}$")) for p in expected.libraries]

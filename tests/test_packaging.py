@@ -890,10 +890,11 @@ def test_third_party_notices_carry_every_distributions_licence_and_the_codec_tex
 # Qt Multimedia as PyInstaller lays out PySide6 6.11.3 (Linux wheel: this machine's install; macOS:
 # the macosx_13_0_universal2 wheel), relative to the bundle's data root.
 QT_MULTIMEDIA_FILES = {
-    "linux": ["PySide6/QtMultimedia.abi3.so", "PySide6/Qt/lib/libQt6Multimedia.so.6",
+    "linux": ["PySide6/QtMultimedia.abi3.so", "PySide6/QtNetwork.abi3.so", "PySide6/Qt/lib/libQt6Multimedia.so.6",
               "PySide6/Qt/plugins/multimedia/libffmpegmediaplugin.so",
               *(f"PySide6/Qt/lib/lib{n}" for n in ("avcodec.so.61", "avformat.so.61", "avutil.so.59", "swresample.so.5", "swscale.so.8"))],
-    "darwin": ["PySide6/QtMultimedia.abi3.so", "PySide6/Qt/lib/QtMultimedia.framework/Versions/A/QtMultimedia",
+    "darwin": ["PySide6/QtMultimedia.abi3.so", "PySide6/QtNetwork.abi3.so",
+               "PySide6/Qt/lib/QtMultimedia.framework/Versions/A/QtMultimedia",
                "PySide6/Qt/plugins/multimedia/libffmpegmediaplugin.dylib",
                "PySide6/Qt/plugins/multimedia/libdarwinmediaplugin.dylib",
                *(f"PySide6/Qt/lib/lib{n}.dylib" for n in ("avcodec.61", "avformat.61", "avutil.59", "swresample.5", "swscale.8"))],
