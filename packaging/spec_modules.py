@@ -54,7 +54,8 @@ EXCLUDED_THIRD_PARTY = (
 # binding it imports itself); listed so the bundle has them even where PyInstaller's scan of the
 # app's lazy imports (or of a binding's own imports, made in C) could miss one. matplotlib
 # needs Pillow (PIL), which therefore stays in the bundle too.
-RUNTIME_THIRD_PARTY = ("av", "PySide6.QtMultimedia", "PySide6.QtNetwork", "matplotlib", "matplotlib.backends.backend_agg", "matplotlib.backends.backend_svg", "PIL")
+RUNTIME_THIRD_PARTY = ("av", "PySide6.QtMultimedia", "PySide6.QtNetwork", "matplotlib", "matplotlib.backends.backend_agg",
+                       "matplotlib.backends.backend_svg", "PIL")
 
 # Distributions whose metadata the app reads at run time (app/diagnostics.py PACKAGES).
 METADATA_DISTRIBUTIONS = ("onnxruntime", "numpy", "opencv-python-headless", "PySide6-Essentials", "av", "matplotlib")

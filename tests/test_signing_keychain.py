@@ -75,7 +75,8 @@ def _security(calls, sub):
 
 def test_the_command_runs_with_the_profile_then_every_secret_is_gone(env, tmp_path):
     out = tmp_path / "seen.txt"
-    cmd = ["bash", "-c", f'echo "$FACEMIRROR_NOTARY_PROFILE $FACEMIRROR_NOTARY_KEYCHAIN" > "{out}"; ls "$(dirname "$FACEMIRROR_NOTARY_KEYCHAIN")" >> "{out}"']
+    cmd = ["bash", "-c", f'echo "$FACEMIRROR_NOTARY_PROFILE $FACEMIRROR_NOTARY_KEYCHAIN" > "{out}"; '
+           f'ls "$(dirname "$FACEMIRROR_NOTARY_KEYCHAIN")" >> "{out}"']
     proc = subprocess.run(["bash", str(SCRIPT), *cmd], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     profile, keychain = out.read_text().splitlines()[0].split()
