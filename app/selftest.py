@@ -191,15 +191,17 @@ MULTIMEDIA_EXPECTED = {
 
 
 def loaded_images() -> list[str]:
-    """Paths of the shared libraries this process has loaded (Linux: /proc/self/maps; macOS: dyld's
-    image list). Empty where neither exists."""
+    """Real paths of the shared libraries this process has loaded (Linux: /proc/self/maps; macOS:
+    dyld's image list, which may name a library by the top-level link PyInstaller makes to it, so
+    links are resolved). Empty where neither exists."""
     if sys.platform == "darwin":
         import ctypes
 
         dyld = ctypes.CDLL(None)
         dyld._dyld_get_image_name.restype = ctypes.c_char_p
         dyld._dyld_get_image_name.argtypes = [ctypes.c_uint32]
-        return [os.fsdecode(dyld._dyld_get_image_name(i) or b"") for i in range(dyld._dyld_image_count())]
+        names = (os.fsdecode(dyld._dyld_get_image_name(i) or b"") for i in range(dyld._dyld_image_count()))
+        return [os.path.realpath(n) for n in names if n]
     maps = Path("/proc/self/maps")
     if not maps.exists():
         return []
