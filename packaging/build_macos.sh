@@ -334,7 +334,7 @@ fi
 # The bundle last: this signs Contents/MacOS/FaceMirror with the entitlements and seals resources.
 sign --entitlements "$ENTITLEMENTS" "$APP"
 run codesign --verify --deep --strict --verbose=2 "$APP"
-fi
+fi  # (not resuming)
 
 # ---- 3. notarize and staple the app (the ticket travels inside the bundle)
 if [ "$NOTARIZE" = 1 ] && done_step app; then
