@@ -1330,7 +1330,18 @@ def test_resume_needs_a_saved_submission_and_a_fresh_run_forgets_old_ones(stubs,
 
 def test_release_job_has_150_minutes_and_pull_requests_75():
     timeout = _workflow()["jobs"]["app"]["timeout-minutes"]
-    assert timeout == "${{ matrix.release == 'true' && 150 || 75 }}"
+    assert timeout == "${{ (matrix.release == 'true' || inputs.opencv_without_ffmpeg == true) && 150 || 75 }}"
+
+
+def test_opencv_without_ffmpeg_is_a_manual_test_build_of_the_pinned_version_never_a_release():
+    wf = _workflow()
+    step = _step(wf, "OpenCV from source without FFmpeg")
+    assert "env.RELEASE != 'true'" in step["if"] and "inputs.opencv_without_ffmpeg == true" in step["if"]
+    assert 'CMAKE_ARGS="-DWITH_FFMPEG=OFF"' in step["run"] and "--no-binary opencv-python-headless" in step["run"]
+    assert "opencv-python-headless==" in step["run"] and "pyproject.toml" in step["run"]  # the pin, from pyproject
+    assert 'sys.exit("OpenCV still has FFmpeg"' in step["run"]
+    on = wf.get("on", wf.get(True))  # PyYAML reads the key `on` as True
+    assert on["workflow_dispatch"]["inputs"]["opencv_without_ffmpeg"]["default"] is False
 
 
 def test_release_caches_both_star_files_and_needs_neither_torch_nor_network_when_warm():
