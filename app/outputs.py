@@ -51,10 +51,11 @@ SUFFIX = {
     "measures_csv": "_measures.csv",
     "measures_json": "_measures.json",
     "summary": "_summary.html",
+    "summary_pdf": "_summary.pdf",     # the same summary as pages to file (patient and page n of m on each)
 }
 KINDS = tuple(SUFFIX)
 VIDEO_KINDS = ("left_mirrored", "right_mirrored", "annotated")
-MEASURE_KINDS = ("measures_csv", "measures_json", "summary")
+MEASURE_KINDS = ("measures_csv", "measures_json", "summary", "summary_pdf")
 # The kinds a run writes unless told otherwise: all of them.
 DEFAULT_KINDS = KINDS
 

@@ -43,7 +43,8 @@ from app.verdict import assess
 from app.video.reader import VideoError, VideoReader, grab_frames
 
 # app.outputs kind -> app.measures.write_measures target key
-MEASURE_TARGETS = {"measures_csv": "measures_csv", "measures_json": "measures_json", "summary": "summary_html"}
+MEASURE_TARGETS = {"measures_csv": "measures_csv", "measures_json": "measures_json", "summary": "summary_html",
+                   "summary_pdf": "summary_pdf"}
 
 __all__ = ["Cancelled", "Models", "Pipeline", "Preview", "Progress", "Result", "Settings", "STAGE_THREAD",
            "csv_columns"]

@@ -55,7 +55,7 @@ EXCLUDED_THIRD_PARTY = (
 # app's lazy imports (or of a binding's own imports, made in C) could miss one. matplotlib
 # needs Pillow (PIL), which therefore stays in the bundle too.
 RUNTIME_THIRD_PARTY = ("av", "PySide6.QtMultimedia", "PySide6.QtNetwork", "matplotlib", "matplotlib.backends.backend_agg",
-                       "matplotlib.backends.backend_svg", "PIL")
+                       "matplotlib.backends.backend_svg", "matplotlib.backends.backend_pdf", "PIL")
 
 # Distributions whose metadata the app reads at run time (app/diagnostics.py PACKAGES).
 METADATA_DISTRIBUTIONS = ("onnxruntime", "numpy", "opencv-python-headless", "PySide6-Essentials", "av", "matplotlib")

@@ -216,7 +216,7 @@ def test_benchmark_pipeline_keeps_outputs_with_out_and_5_point_path(small_video,
     names = {p.name for p in (tmp_path / "kept").iterdir()}
     from app.outputs import SUFFIX
     every = {f"bench_small{s}" for s in SUFFIX.values()}
-    measures = {"bench_small_measures.csv", "bench_small_measures.json", "bench_small_summary.html"}
+    measures = {"bench_small_measures.csv", "bench_small_measures.json", "bench_small_summary.html", "bench_small_summary.pdf"}
     assert names in (every, every - measures)    # 5 frames may be too short to find a rest position
 
 

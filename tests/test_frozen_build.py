@@ -139,7 +139,8 @@ def test_frozen_measures_subcommand(frozen_app, tmp_path):
     out = tmp_path / "out"
     proc = _run(exe, "measures", csv_path, "--out", out, cache_dir=tmp_path / "cache")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["clip_measures.csv", "clip_measures.json", "clip_summary.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["clip_measures.csv", "clip_measures.json", "clip_summary.html",
+                                                     "clip_summary.pdf"]
     check_offline_html((out / "clip_summary.html").read_text(encoding="utf-8"))  # charts rendered (SVG)
     frozen = json.loads((out / "clip_measures.json").read_text(encoding="utf-8"))
     assert [seg["region"] for seg in frozen["segments"]] == ["mouth", "brow"]  # the smile, then the brow raise

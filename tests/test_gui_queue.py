@@ -46,7 +46,8 @@ def _mime(*paths) -> QMimeData:
 def _drop(target, mime):
     """Drag-enter then drop on `target` (any widget of the window). Returns (enter accepted, drop accepted)."""
     pos = QPointF(target.width() / 2, target.height() / 2)
-    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+    # PySide6 6.11 builds a drag-enter event from a QPoint (6.12 took a QPointF), a drop from a QPointF
+    enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(target, enter)
     drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,

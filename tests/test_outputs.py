@@ -33,7 +33,8 @@ def test_output_names_follow_design(tmp_path):
         "left_mirrored": "patient 7_left_mirrored.mp4", "right_mirrored": "patient 7_right_mirrored.mp4",
         "annotated": "patient 7_annotated.mp4", "landmarks": "patient 7_landmarks.csv",
         "report": "patient 7_report.json", "measures_csv": "patient 7_measures.csv",
-        "measures_json": "patient 7_measures.json", "summary": "patient 7_summary.html"}
+        "measures_json": "patient 7_measures.json", "summary": "patient 7_summary.html",
+        "summary_pdf": "patient 7_summary.pdf"}     # the design's outputs, and the summary as pages to file
     assert "annotated" not in output_paths(tmp_path / "a.mp4", tmp_path, annotated=False)
 
 

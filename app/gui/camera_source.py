@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
@@ -86,8 +87,66 @@ def request_camera_permission(context: QObject, done) -> None:
         QCameraPermission(), context, lambda p: done(camera_permission() == "granted"))
 
 
+PF = QVideoFrameFormat.PixelFormat
+# 4-byte pixels (colour bytes first, then the unused or alpha byte) read from the mapped frame;
+# cvtColor drops the 4th byte several times faster than a strided numpy copy
+_PACKED_32 = {PF.Format_BGRX8888: cv2.COLOR_BGRA2BGR, PF.Format_BGRA8888: cv2.COLOR_BGRA2BGR,
+              PF.Format_BGRA8888_Premultiplied: cv2.COLOR_BGRA2BGR,
+              PF.Format_RGBX8888: cv2.COLOR_RGBA2BGR, PF.Format_RGBA8888: cv2.COLOR_RGBA2BGR}
+# camera YUV layouts OpenCV converts (BT.601, video range: what cameras send at these sizes)
+_YUV = {PF.Format_NV12: cv2.COLOR_YUV2BGR_NV12, PF.Format_NV21: cv2.COLOR_YUV2BGR_NV21,
+        PF.Format_YUV420P: cv2.COLOR_YUV2BGR_I420, PF.Format_YV12: cv2.COLOR_YUV2BGR_YV12,
+        PF.Format_YUYV: cv2.COLOR_YUV2BGR_YUYV, PF.Format_UYVY: cv2.COLOR_YUV2BGR_UYVY}
+
+
+def _plane(frame: QVideoFrame, i: int, rows: int, row_bytes: int) -> np.ndarray:
+    stride = frame.bytesPerLine(i)
+    data = np.frombuffer(frame.bits(i), np.uint8, count=frame.mappedBytes(i))
+    return data[:rows * stride].reshape(rows, stride)[:, :row_bytes]
+
+
+def _mapped_to_bgr(frame: QVideoFrame) -> np.ndarray | None:
+    """The frame's pixels converted on the CPU from its mapped memory, or None when its format is
+    not one of the common camera ones (or its colours need more than BT.601 video range)."""
+    fmt = frame.pixelFormat()
+    w, h = frame.width(), frame.height()
+    if fmt in _YUV:
+        ffmt = frame.surfaceFormat()
+        if ffmt.colorSpace() not in (QVideoFrameFormat.ColorSpace.ColorSpace_BT601,
+                                     QVideoFrameFormat.ColorSpace.ColorSpace_Undefined) or \
+                ffmt.colorRange() == QVideoFrameFormat.ColorRange.ColorRange_Full or w % 2 or h % 2:
+            return None
+    elif fmt not in _PACKED_32:
+        return None
+    if not frame.map(QVideoFrame.MapMode.ReadOnly):
+        return None
+    try:
+        if fmt in _PACKED_32:
+            return cv2.cvtColor(_plane(frame, 0, h, w * 4).reshape(h, w, 4), _PACKED_32[fmt])
+        if fmt in (PF.Format_YUYV, PF.Format_UYVY):
+            return cv2.cvtColor(_plane(frame, 0, h, w * 2).reshape(h, w, 2), _YUV[fmt])
+        if fmt in (PF.Format_NV12, PF.Format_NV21):
+            planes = [_plane(frame, 0, h, w), _plane(frame, 1, h // 2, w)]
+        else:      # three planes: Y, then U and V (V and U for YV12) at half size
+            planes = [_plane(frame, 0, h, w)] + [_plane(frame, i, h // 2, w // 2).reshape(h // 4, w)
+                                                   for i in (1, 2)]
+        return cv2.cvtColor(np.vstack(planes), _YUV[fmt])
+    finally:
+        frame.unmap()
+
+
 def frame_to_bgr(frame: QVideoFrame) -> np.ndarray | None:
-    """A QVideoFrame as an HxWx3 BGR uint8 array owning its pixels (None for an empty frame)."""
+    """A QVideoFrame as an HxWx3 BGR uint8 array owning its pixels (None for an empty frame).
+
+    The common camera formats are converted here on the CPU from the mapped frame: QVideoFrame.toImage()
+    converts through the GPU (Qt's RHI), which without a GPU is a software renderer: 12-14 ms for a
+    640x360 frame under Xvfb on a loaded 2-core machine (0.2 ms on the CPU path here), more than a
+    camera's frame interval at 720p, so frames were lost. Other formats still go through toImage()."""
+    if not frame.isValid():
+        return None
+    mapped = _mapped_to_bgr(frame)
+    if mapped is not None:
+        return mapped
     image = frame.toImage()
     if image.isNull():
         return None
@@ -121,15 +180,29 @@ class QtFrameSource(QObject):
         self._session = QMediaCaptureSession(self)
         self._sink = QVideoSink(self)
         self._session.setVideoSink(self._sink)
+        # A camera emits from its own thread: the frames queue up for the GUI thread, each one
+        # delivered (and recorded). Noted in the camera's thread as it comes (a direct connection:
+        # one integer stored), the newest frame's time tells the GUI thread that a frame it takes
+        # is already old, so that the window draws only the newest while it catches up.
+        self._newest_us = -1
+        self._sink.videoFrameChanged.connect(self._note_newest, Qt.ConnectionType.DirectConnection)
         self._sink.videoFrameChanged.connect(self._on_video_frame)
         self._t0_us: int | None = None
         self._t0_clock: float | None = None
+        # a newer frame is already waiting behind the one being delivered: draw no panes for this
+        # one (it is still recorded)
+        self.behind = False
+        self._burst_behind = False          # the same, known by a source that pushes a burst of frames
+
+    def _note_newest(self, vf: QVideoFrame) -> None:
+        self._newest_us = max(self._newest_us, vf.startTime())
 
     def _on_video_frame(self, vf: QVideoFrame) -> None:
         image = frame_to_bgr(vf)
         if image is None:
             return
         start_us = vf.startTime()
+        self.behind = self._burst_behind or 0 <= start_us < self._newest_us
         if start_us >= 0:
             if self._t0_us is None:
                 self._t0_us = start_us
@@ -188,38 +261,80 @@ class CameraSource(QtFrameSource):
 
 class PushedFileSource(QtFrameSource):
     """The camera replaced by a file-backed (or synthetic) source: its frames are pushed through a
-    QVideoFrameInput into the same capture session and sink path as a camera's, at the source's
-    rate (a QTimer on the GUI thread), each with its own time as the frame's start time."""
+    QVideoFrameInput into the same capture session and sink path as a camera's, each with its own
+    time as the frame's start time, paced by the clock as a camera is: each tick of a timer on the
+    GUI thread pushes every frame due by now. A camera does not wait for a busy computer; pushing
+    one frame per tick did, and a GUI thread held up by other work (ticks skipped) slowed the
+    "camera" itself: a 3 s Record came out 0.7 s long. Frames more than ``MAX_LATE_S`` overdue
+    are dropped (``dropped``), as a camera's own buffer overflows. While a burst of overdue frames
+    is pushed, ``behind`` is True for all but the newest (the window records them but draws only
+    the newest)."""
+
+    MAX_LATE_S = 1.0
+    EARLY_S = 0.002          # a tick a little early still takes the frame due then
 
     def __init__(self, source, parent: QObject | None = None, *, speed: float = 1.0):
         super().__init__(parent)
         self.source = source
         self.fps = float(source.fps)
+        self.speed = float(speed)
+        self.dropped = 0
         self._input = QVideoFrameInput(self)
         self._session.setVideoFrameInput(self._input)
         self._frames: Iterator[tuple[np.ndarray, float]] | None = None
+        self._next: tuple[np.ndarray, float] | None = None
+        self._clock0: float | None = None     # perf_counter at which the source's time 0 is due
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._timer.setInterval(max(1, int(round(1000.0 / (self.fps * speed)))))
-        self._timer.timeout.connect(self._push)
+        self._timer.setInterval(max(1, int(round(1000.0 / (self.fps * self.speed)))))
+        self._timer.timeout.connect(self.catch_up)
 
     def start(self) -> None:
         if self._frames is None:
             self._frames = iter(self.source.frames())
+        self._clock0 = None                   # (re)started: the next frame is due now
         self._timer.start()
 
     def stop(self) -> None:
         self._timer.stop()
 
-    def _push(self) -> None:
-        if self._frames is None:
-            return
-        try:
-            image, t = next(self._frames)
-        except StopIteration:
-            self._timer.stop()
-            QTimer.singleShot(0, self.finished.emit)    # after the sink has delivered the last frame
-            return
+    def _due(self, t: float) -> float:
+        return cast(float, self._clock0) + t / self.speed
+
+    def _take(self) -> tuple[np.ndarray, float] | None:
+        if self._next is None and self._frames is not None:
+            self._next = next(self._frames, None)
+            if self._next is None:
+                self._frames = None
+                self._timer.stop()
+                QTimer.singleShot(0, self, self.finished.emit)   # after the last frame; never once deleted
+        return self._next
+
+    def catch_up(self) -> int:
+        """Push every frame due by now (the timer calls it; the window also before Record and at
+        Stop, so the recording holds every frame of the time it ran). Returns the frames pushed."""
+        if not self._timer.isActive():
+            return 0
+        now = time.perf_counter()
+        pushed = 0
+        while (item := self._take()) is not None:
+            image, t = item
+            if self._clock0 is None:
+                self._clock0 = now - t / self.speed
+            if self._due(t) > now + self.EARLY_S:
+                break
+            self._next = None
+            if now - self._due(t) > self.MAX_LATE_S:
+                self.dropped += 1                # lost, as a camera's overflowing buffer loses it
+                continue
+            after = self._take()
+            self._burst_behind = after is not None and self._due(after[1]) <= now + self.EARLY_S
+            self._send(image, t)
+            pushed += 1
+        self._burst_behind = False
+        return pushed
+
+    def _send(self, image: np.ndarray, t: float) -> None:
         arr = np.ascontiguousarray(image)
         h, w = arr.shape[:2]
         qimg = QImage(arr.data, w, h, arr.strides[0], QImage.Format.Format_BGR888).copy()

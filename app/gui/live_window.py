@@ -10,7 +10,10 @@ face detector) the panes mirror about the picture's vertical centre line.
 Stop finishes the recording (NAME.mp4) and emits ``recording_ready(path, rest, subject)``: the
 main window queues it like a dropped file, with the rest capture as the measures' rest window.
 Closing the window (or quitting) while recording finishes and hands over the recording the same
-way; a crash leaves NAME.recording.mp4, playable up to its last second.
+way; a crash leaves NAME.recording.mp4, playable up to its last second. Quit (Ctrl+Q) here is the
+main window's Quit, asked first while recording. A write that fails (a full disk) stops the
+recording at once and keeps the part written, said in one sentence. Stop compares the recording
+(its frames and their times) with the time Record was held and says plainly when frames were lost.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton,
                                QSizePolicy, QVBoxLayout, QWidget)
 
 from app import APP_NAME, logs
@@ -36,8 +39,9 @@ from app.gui.subject_fields import SubjectFields
 from app.live.heap import HeapTrimmer
 from app.live.landmarks import LatestLandmarks
 from app.live.panes import PaneDrawer, pane_scale
-from app.live.recorder import RecorderThread
+from app.live.recorder import RecorderThread, fresh_recording_path, write_failure_sentence
 from app.live.session import REST_SECONDS, rest_window
+from app.live.timing import RecordingTiming
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +97,8 @@ class LiveWindow(QWidget):
         self.frames_seen = 0
         self.pane_updates = 0
         self.handle_ms: collections.deque[float] = collections.deque(maxlen=600)   # frame in -> panes set
+        self.draws_skipped = 0                     # frames recorded but not drawn: a newer one was waiting
+        self.last_timing: RecordingTiming | None = None    # the last recording against the time Record was held
         self.last_recording: tuple[Path, tuple[float, float] | None, dict] | None = None
         self._models = None
         self._models_error = ""
@@ -105,12 +111,15 @@ class LiveWindow(QWidget):
         self._rec_last = 0.0                       # recording clock of its last frame
         self._rest_mark: float | None = None
         self._rec_wall0: float | None = None       # perf_counter at the recording's first frame (the sound's clock)
-        self._write_failure_said = False
+        self._rec_pressed = 0.0                    # perf_counter when Record was pressed
+        self._rec_arrived = 0.0                    # perf_counter when its last frame arrived
+        self._rec_times: list[float] = []          # the recorded frames' times (the recording's clock)
         self._audio_factory = audio_factory
         self._file_source = source is not None
         self._mic = None
         self.sound_note = ""                       # why a recording has no sound ("" = it has)
         self._closed = False
+        self._quit_agreed = False                  # Quit from this window, already confirmed
         self._heap = HeapTrimmer().start()          # frames freed in other threads go back to the system
         self._build()
         self._load_models(models_loader)
@@ -192,6 +201,10 @@ class LiveWindow(QWidget):
         self.record_action = self._shortcut("Ctrl+R", self.toggle_recording)
         self.rest_action = self._shortcut("Ctrl+M", self.capture_rest)
         self.freeze_action = self._shortcut("Space", self._space)
+        # Quit works from this window as from the main window (the shortcut of its Quit is a window shortcut)
+        self.quit_action = self._shortcut(QKeySequence(QKeySequence.StandardKey.Quit), self.quit_app)
+        if QKeySequence("Ctrl+Q") not in self.quit_action.shortcuts():
+            self.quit_action.setShortcuts([*self.quit_action.shortcuts(), QKeySequence("Ctrl+Q")])
         self.record_button.setToolTip("Start recording (Ctrl+R); press again to stop: the recording is then "
                                       "queued for processing in the main window")
         self.rest_button.setToolTip(f"Mark the rest: the {REST_SECONDS:g} s from now, while the face is relaxed, "
@@ -210,7 +223,7 @@ class LiveWindow(QWidget):
         if self.freeze_button.isEnabled():       # nothing to freeze without a picture
             self.freeze_button.toggle()
 
-    def _shortcut(self, key: str, slot) -> QAction:
+    def _shortcut(self, key: str | QKeySequence, slot) -> QAction:
         a = QAction(self)
         a.setShortcut(QKeySequence(key))
         a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -382,13 +395,20 @@ class LiveWindow(QWidget):
             self._marks, self._marks_size = LatestLandmarks(self._models, (w, h), fps), (w, h)
         if self._marks is not None:
             self._marks.offer(self.frames_seen, image, t)        # never waits for the model
+        if self._writer is not None and self._writer.error is not None:
+            self._recording_failed()                            # a full disk: stopped, the part kept
         if self._writer is not None:
             if self._rec_t0 is None:
                 self._rec_t0, self._rec_wall0 = t, arrived
             self._rec_last = t - self._rec_t0
             self._writer.write(image, self._rec_last)           # every frame, on the recording's clock
+            self._rec_times.append(self._rec_last)
+            self._rec_arrived = arrived
             self._show_status()
         if self.frozen:
+            return
+        if self.source is not None and self.source.behind:
+            self.draws_skipped += 1                             # recorded; the newer frame is drawn
             return
         line = self._marks.line if self._marks is not None else Midline.vertical((w, h))
         points = self._marks.points if self._marks is not None else None
@@ -430,11 +450,14 @@ class LiveWindow(QWidget):
             self.stop_recording()
 
     def _new_recording_path(self) -> Path:
-        stem = f"exam_{datetime.datetime.now():%Y-%m-%d_%H%M%S}"
-        path, n = self.folder / f"{stem}.mp4", 2
-        while path.exists() or path.with_name(path.stem + ".recording.mp4").exists():
-            path, n = self.folder / f"{stem}_{n}.mp4", n + 1
-        return path
+        return fresh_recording_path(self.folder, f"exam_{datetime.datetime.now():%Y-%m-%d_%H%M%S}")
+
+    def _catch_up(self) -> None:
+        """Frames already due from a file played as the camera, delivered now (before Record:
+        not part of the recording; at Stop: the last ones of it)."""
+        catch_up = getattr(self.source, "catch_up", None)
+        if catch_up is not None:
+            catch_up()
 
     def start_recording(self) -> bool:
         if self._writer is not None:
@@ -442,6 +465,8 @@ class LiveWindow(QWidget):
         if self.source is None or self.source.size is None:
             self.say("Nothing to record yet: no picture from the camera.")
             return False
+        self._catch_up()
+        pressed = time.perf_counter()     # frames due from now on are the recording's (opening it takes a while)
         mic, self.sound_note = self._open_microphone()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -452,7 +477,7 @@ class LiveWindow(QWidget):
             return False
         logs.note_private(self._writer.final)
         self._rec_t0, self._rec_wall0, self._rec_last, self._rest_mark = None, None, 0.0, None
-        self._write_failure_said = False
+        self._rec_pressed, self._rec_times = pressed, []
         self.say("")
         if mic is not None:
             self._mic = mic
@@ -505,6 +530,13 @@ class LiveWindow(QWidget):
         nothing could be handed over (the reason is said in the window)."""
         if self._writer is None:
             return None
+        if self._writer.error is None:
+            self._catch_up()             # the frames due until now belong to the recording
+        if self._writer is None:
+            return None                  # (a write failure seen while catching up stopped it)
+        # held: from Record to one frame after the last frame that arrived (a camera unplugged
+        # mid-recording sends no more frames: that time is not counted as frames missing)
+        held = (self._rec_arrived + 1.0 / self._fps() if self._rec_times else time.perf_counter()) - self._rec_pressed
         self._stop_microphone()
         writer, self._writer = self._writer, None
         self._update_controls()
@@ -515,10 +547,15 @@ class LiveWindow(QWidget):
             return None
         try:
             path = writer.finish()
+        except OSError as exc:           # a full disk: the part written is kept and named
+            self.say(write_failure_sentence(exc, writer.partial, writer.recorder.last_s))
+            self._show_status()
+            return None
         except Exception as exc:  # noqa: BLE001 - the partial file is kept and named
             self.say(f"The recording could not be finished ({exc}). What was recorded is kept as {writer.partial}.")
             self._show_status()
             return None
+        self.last_timing = RecordingTiming.of(held, self._rec_times, self._fps())
         rest = rest_window(self._rest_mark, self._rec_last)
         subject = self.subject_fields.current()
         if any(subject.values()):
@@ -530,8 +567,9 @@ class LiveWindow(QWidget):
             note += "; the rest capture was too close to Stop and is not used (the rest is found automatically)"
         elif rest is not None:
             note += f"; rest {rest[0]:.1f}-{rest[1]:.1f} s"
-        self.say(note + ". The main window processes it now (its queue shows the progress and the summary).",
-                 "info")
+        note += ". The main window processes it now (its queue shows the progress and the summary)."
+        lost = self.last_timing.sentence()
+        self.say(f"{lost} {note}" if lost else note, "warning" if lost else "info")
         self._show_status()
         self.recording_ready.emit(path, rest, subject)
         return path
@@ -554,17 +592,71 @@ class LiveWindow(QWidget):
             parts.append(f"rest marked at {_clock(self._rest_mark)}" + (f": hold still {left:.1f} s" if left > 0 else ""))
         if self.frozen:
             parts.append("panes frozen, still recording")
-        fps = self.source.fps if self.source is not None else camera_source.DEFAULT_FPS
+        fps = self._fps()
         if self._writer.backlog > 2 * fps:
             # the encoder is slower than the camera: frames wait in memory (none is lost); said so
             # that a clinician on a slow machine stops before the memory runs out
             parts.append(f"saving {self._writer.backlog / fps:.0f} s behind")
-        if self._writer.error is not None and not self._write_failure_said:
-            self._write_failure_said = True
-            self.say(f"The recording cannot be written ({self._writer.error}). Press Stop: what was written "
-                     "so far is kept.")
         self.status_label.setText("  \u00b7  ".join(parts))
         self.status_label.setStyleSheet("color: #c0392b; font-weight: bold;")
+
+    def _fps(self) -> float:
+        return self.source.fps if self.source is not None else camera_source.DEFAULT_FPS
+
+    def _recording_failed(self) -> None:
+        """A write failed (a full disk): nothing more can be recorded, so the recording stops now;
+        the part written is closed (playable) and named in one sentence. Not handed over: a cut
+        exam is the clinician's to judge, not to be processed as if complete."""
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        self._stop_microphone()
+        error = writer.error
+        writer.close_partial()
+        self.say(write_failure_sentence(error or OSError("write failed"), writer.partial, writer.recorder.last_s))
+        self._update_controls()
+
+    # =========================================================================================
+    # quitting from this window
+    def quit_app(self) -> None:
+        """Quit (Ctrl+Q) from the live window does what the main window's Quit does (which asks
+        while a file is processing); while recording it asks first, as stopping ends the exam."""
+        if self._writer is not None and not self._confirm_quit_while_recording():
+            return
+        owner = self.parentWidget()
+        quit_action = getattr(owner, "quit_action", None)
+        self._quit_agreed = True    # the main window's Quit asks may_quit(): answered already
+        try:
+            if isinstance(quit_action, QAction):
+                quit_action.trigger()
+            else:
+                self.close()        # a live window of its own (tests): closing it is quitting it
+        finally:
+            self._quit_agreed = False
+
+    def may_quit(self) -> bool:
+        """Whether the app may quit now (the main window asks before it quits): while recording,
+        the clinician is asked first (once per Quit)."""
+        if self._writer is None or self._quit_agreed or self._closed:
+            return True
+        return self._confirm_quit_while_recording()
+
+    def _confirm_quit_while_recording(self) -> bool:
+        """Modal; tests find it by its object name."""
+        box = QMessageBox(QMessageBox.Icon.Question, APP_NAME, "Stop recording and quit?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setObjectName("confirmQuitLive")
+        box.setInformativeText(f"The recording so far ({_clock(self._rec_last)}) is kept, complete, in "
+                               f"{self.folder}. It is not processed now: add it to the queue after FaceMirror "
+                               "opens again.")
+        box.button(QMessageBox.StandardButton.Yes).setText("Stop recording and quit")
+        box.button(QMessageBox.StandardButton.No).setText("Keep recording")
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setEscapeButton(QMessageBox.StandardButton.No)
+        try:
+            return box.exec() == QMessageBox.StandardButton.Yes
+        finally:
+            box.deleteLater()
 
     def _update_controls(self) -> None:
         rec = self._writer is not None

@@ -960,6 +960,10 @@ class MainWindow(QMainWindow):
             self.message("A model conversion is running; the window closes when it has finished", 60000)
             event.ignore()
             return
+        live = getattr(self, "live_window", None)     # issue 31 (live-safety): a live recording asks first
+        if live is not None and not live.may_quit():
+            event.ignore()
+            return
         if self.queue.running and not self._confirm_quit():
             event.ignore()
             return

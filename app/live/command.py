@@ -1,26 +1,71 @@
 """`python main.py live --source FILE --out DIR [--seconds N] [--rest START-END] [--patient ID]
 [--visit LABEL] [--overwrite]`: FILE played as the camera in real time, recorded as
-DIR/NAME.mp4 and then processed into DIR like a dropped file. Ctrl-C stops the recording (it is
-kept and processed); a second signal or a crash leaves NAME.recording.mp4, playable."""
+DIR/NAME.mp4 and then processed into DIR like a dropped file.
+
+Signals (Ctrl-C, SIGTERM, SIGHUP) only request a stop (app.cancel's event: never an exception in
+the middle of an import or a write), and the command ends with 130 / 143 / 129 and one line:
+while recording, the recording so far is kept as NAME.recording.mp4 (playable, not processed);
+while processing, the complete recording is kept and the pipeline leaves no output. A kept
+NAME.recording.mp4 (an interrupted exam) is never written over: a rerun records under the next
+free name and says so. A full disk while recording is one sentence; the part recorded is kept."""
 from __future__ import annotations
 
+import glob
+import signal
 import sys
-import threading
 from pathlib import Path
 
 
+def _signal_name() -> str:
+    from app import cancel
+
+    try:
+        return signal.Signals(cancel.received).name if cancel.received is not None else "a signal"
+    except ValueError:
+        return f"signal {cancel.received}"
+
+
 def live_command(args) -> int:
+    from app import cancel
+
+    if args.out is None:
+        print("error: give --out DIR (the folder for the recording and its outputs), or --window", file=sys.stderr)
+        return 2
+    # from here a signal only sets cancel.requested, which the recording and the pipeline watch
+    previous = cancel.install()
+    try:
+        return _live(args)
+    finally:
+        cancel.restore(previous)
+        cancel.clear()          # the command is over; an in-process caller may run another
+
+
+def _recording_path(out: Path, stem: str) -> tuple[Path, str]:
+    """The recording's name and a note for the terminal ("" when it is the plain NAME.mp4). An
+    interrupted recording's NAME.recording.mp4 is kept as it is: the new one takes the next free
+    name (one with no recording, kept part or outputs of that name)."""
+    from app.live.recorder import fresh_recording_path, partial_path
+
+    wanted = out / f"{stem}.mp4"
+    kept = partial_path(wanted)
+    if not kept.exists():
+        return wanted, ""
+    # NAME_2's outputs would make the pipeline refuse after the exam: any file NAME_2_* is in the way
+    fresh = fresh_recording_path(out, stem, taken=lambda p: bool(glob.glob(glob.escape(str(p.with_suffix(""))) + "_*")))
+    return fresh, (f"note: {kept.name} (an earlier, interrupted recording) is kept as it is; this recording "
+                   f"is {fresh.name}")
+
+
+def _live(args) -> int:
     from app import cancel, logs
     from app.engine.runtime import ModelFileError
+    from app.live.recorder import RecordingFailed
     from app.live.session import process_recording, record
     from app.live.sources import FileSource
     from app.measures import MeasuresError, parse_time_range
     from app.model_set import Models
     from app.video.reader import VideoError
 
-    if args.out is None:
-        print("error: give --out DIR (the folder for the recording and its outputs), or --window", file=sys.stderr)
-        return 2
     source_path = Path(args.source)
     logs.note_private(source_path)
     logs.note_private_words(args.patient, args.visit)
@@ -32,36 +77,67 @@ def live_command(args) -> int:
     except (MeasuresError, VideoError, ModelFileError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if cancel.requested.is_set():
+        print(f"stopped by {_signal_name()} before recording: nothing was recorded", file=sys.stderr)
+        return cancel.exit_code()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    recording = out / f"{args.name or source_path.stem + '_live'}.mp4"
-    if recording.exists() and not args.overwrite:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"error: cannot make the folder {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    stem = args.name or source_path.stem + "_live"
+    recording, note = _recording_path(out, stem)
+    if note:
+        print(note, file=sys.stderr)
+    elif recording.exists() and not args.overwrite:
         print(f"error: {recording.name} already exists in {out}; nothing was recorded. Use --name or --overwrite.",
               file=sys.stderr)
         return 2
-    if recording.exists():
-        recording.unlink()
-    stop = threading.Event()
-    previous = cancel.raise_on_signals()
+    print(f"live: playing {source_path.name} as the camera ({source.size[0]}x{source.size[1]}, "
+          f"{source.fps:.0f} fps); Ctrl-C stops and keeps the recording so far", flush=True)
+    first: list[float] = []
+
+    def on_panes(camera, left, right, t):
+        if not first:           # once: the exam runs (a signal from now on keeps a recording)
+            first.append(t)
+            print("recording: the first frame is in", flush=True)
+
     try:
-        print(f"live: playing {source_path.name} as the camera ({source.size[0]}x{source.size[1]}, "
-              f"{source.fps:.0f} fps); Ctrl-C stops the recording")
-        try:
-            final, stats = record(source, live_models, recording, stop=stop)
-        except cancel.Interrupted as exc:
-            print("stopped: the recording so far is kept as "
-                  f"{recording.with_name(recording.stem + '.recording.mp4').name}", file=sys.stderr)
-            return exc.exit_code
-        figures = stats.as_dict()
-        print(f"recorded {stats.recorded_frames} frames to {final.name}: display {figures['display_fps']} fps, "
-              f"pane latency p95 {figures['latency_p95_ms']} ms, landmarks {figures['landmark_fps']} fps")
-        if stats.landmark_error:
-            print(f"warning: the live landmarks failed ({stats.landmark_error}); the panes showed the last "
-                  "midline found. The recording itself is complete and is processed now.", file=sys.stderr)
-        result = process_recording(final, out, models, rest=rest, overwrite=args.overwrite, patient=args.patient,
-                                   visit=args.visit)
-    finally:
-        cancel.restore(previous)
+        final, stats = record(source, live_models, recording, abort=cancel.requested, on_panes=on_panes,
+                              replace=args.overwrite)
+    except RecordingFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:                       # the recording could not be opened
+        print(f"error: cannot record into {out}: {exc.strerror or exc}; nothing was recorded", file=sys.stderr)
+        return 2
+    timing = stats.timing
+    if stats.interrupted:
+        if stats.recorded_frames == 0:
+            final.unlink(missing_ok=True)        # this run's own empty file: nothing to keep
+            print(f"stopped by {_signal_name()} before the first frame: nothing was recorded", file=sys.stderr)
+        else:
+            print(f"stopped by {_signal_name()}: the recording so far ({stats.recorded_frames} frames, "
+                  f"{timing.recorded_s if timing else 0:.1f} s) is kept as {final} (playable; not processed)",
+                  file=sys.stderr)
+        return cancel.exit_code()
+    figures = stats.as_dict()
+    print(f"recorded {stats.recorded_frames} frames ({figures.get('recorded_s', 0):.1f} s) to {final.name}: "
+          f"display {figures['display_fps']} fps, pane latency p95 {figures['latency_p95_ms']} ms, "
+          f"landmarks {figures['landmark_fps']} fps")
+    if timing is not None and timing.frames_were_lost:
+        print(f"warning: {timing.sentence()}", file=sys.stderr)
+    if stats.landmark_error:
+        print(f"warning: the live landmarks failed ({stats.landmark_error}); the panes showed the last "
+              "midline found. The recording itself is complete and is processed now.", file=sys.stderr)
+    print(f"processing {final.name}...", flush=True)
+    result = process_recording(final, out, models, rest=rest, overwrite=args.overwrite, patient=args.patient,
+                               visit=args.visit, cancel=cancel.requested)
+    if result.cancelled:
+        print(f"stopped by {_signal_name()} while processing: the recording is kept, complete, as {final}; "
+              "no outputs were written", file=sys.stderr)
+        return cancel.exit_code()
     if not result.ok:
         print(f"error: the recording was kept ({final}) but could not be processed: {result.error}", file=sys.stderr)
         return 1

@@ -8,10 +8,16 @@ audio track starts at the recording's first frame: silence is put in front when 
 started later, and in a gap of more than 75 ms (dropped buffers), so the sound stays in step.
 
 The file is written under NAME.recording.mp4 and renamed to NAME.mp4 when it is complete; a
-file that still has the .recording name is the playable part of an interrupted recording.
+file that still has the .recording name is the playable part of an interrupted recording, so it is
+never written over: a recorder refuses a name whose .recording file exists (created exclusively),
+and :func:`fresh_recording_path` picks the next free name.
+
+A write that fails (a full disk) stops the recording: the part written so far is closed (playable
+up to its last complete fragment) and :func:`write_failure_sentence` says so in plain words.
 """
 from __future__ import annotations
 
+import errno
 import fractions
 import os
 from pathlib import Path
@@ -33,16 +39,116 @@ AUDIO_GAP_S = 0.075     # a longer hole in the sound is filled with silence; sho
 LIVE_SUPERFAST_MAX_PIXELS = 1280 * 720
 
 
+def partial_path(final: Path) -> Path:
+    """Where the recording of ``final`` is written until it is complete (NAME.recording.mp4)."""
+    final = Path(final)
+    return final.with_name(final.stem + PARTIAL_SUFFIX)
+
+
+def fresh_recording_path(folder: Path, stem: str, taken=None) -> Path:
+    """``folder/stem.mp4``, else ``stem_2.mp4``, ``stem_3.mp4``...: the first name with neither a
+    recording nor a kept interrupted recording (``.recording.mp4``), nor anything ``taken(path)``
+    says is in the way (e.g. the outputs of an earlier recording of that name)."""
+    path, n = Path(folder) / f"{stem}.mp4", 2
+    while path.exists() or partial_path(path).exists() or (taken is not None and taken(path)):
+        path, n = Path(folder) / f"{stem}_{n}.mp4", n + 1
+    return path
+
+
+def write_failure_sentence(exc: BaseException, partial: Path, recorded_s: float) -> str:
+    """One plain sentence for a recording stopped by a failed write (a full disk first of all)."""
+    code = getattr(exc, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        why = "the disk is full"
+    elif code == errno.EFBIG:
+        why = "the file grew larger than this disk or account allows"
+    else:
+        why = f"it could not be written ({getattr(exc, 'strerror', None) or exc})"
+    kept = playable_seconds(partial)
+    part = (f"the {kept:.1f} s recorded before that is kept, playable, as {partial}" if kept > 0
+            else f"nothing playable was written ({partial} is kept as it is)")
+    return (f"The recording stopped after {recorded_s:.1f} s because {why}: {part}; "
+            "free some space (or choose another folder) and record again.")
+
+
+def trim_to_whole_fragments(path: Path) -> int:
+    """Cut a fragmented MP4 that a failed write left with a torn end back to its last whole
+    fragment (moof + mdat), so that it plays to its end without a decoding error; cutting frees
+    space, so it works on a full disk. Returns the bytes cut (0: nothing was torn)."""
+    import struct
+
+    size = path.stat().st_size
+    keep = pos = 0
+    pending_moof = False          # a moof whose mdat is not (wholly) there is cut with it
+    with open(path, "rb") as f:
+        while pos + 8 <= size:
+            f.seek(pos)
+            length, kind = struct.unpack(">I4s", f.read(8))
+            if length == 1:
+                length = struct.unpack(">Q", f.read(8))[0]
+            if length < 8 or pos + length > size:
+                break                 # a torn box: the end
+            pos += length
+            if kind == b"moof":
+                pending_moof = True
+                continue
+            pending_moof = False
+            keep = pos
+    if pending_moof or keep < size:
+        with open(path, "r+b") as f:
+            f.truncate(keep)
+        return size - keep
+    return 0
+
+
+class RecordingFailed(Exception):
+    """A write failed (a full disk) and stopped the recording; the part written is kept as
+    ``partial``. Its text is :func:`write_failure_sentence`'s."""
+
+    def __init__(self, cause: BaseException, partial: Path, recorded_s: float):
+        super().__init__(write_failure_sentence(cause, partial, recorded_s))
+        self.cause, self.partial, self.recorded_s = cause, partial, recorded_s
+
+
+def playable_seconds(path: Path) -> float:
+    """How much of a (possibly cut) recording plays: the video packets that can be read, as seconds
+    (the end of the last one). Reads packets only, no decoding; 0.0 when nothing can be read."""
+    end = 0.0
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            for packet in container.demux(stream):
+                if packet.pts is not None and packet.size:
+                    end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+    except (av.FFmpegError, OSError, IndexError):
+        pass             # a cut last fragment: what was read before it plays
+    return end
+
+
 class Recorder:
     def __init__(self, final: Path, size: tuple[int, int], fps: float, *, audio: tuple[int, int] | None = None):
-        """``audio``: (sample rate, channels) of the PCM that :meth:`write_audio` will be given."""
+        """``audio``: (sample rate, channels) of the PCM that :meth:`write_audio` will be given.
+        Raises FileExistsError when ``final``'s .recording file exists: an interrupted recording
+        is never written over (choose another name: :func:`fresh_recording_path`)."""
         self.final = Path(final)
-        self.partial = self.final.with_name(self.final.stem + PARTIAL_SUFFIX)
+        self.partial = partial_path(self.final)
         self.frames = 0
+        self.failed: BaseException | None = None      # the write failure that stopped the recording
         self._last_ms = -1
-        self._container = av.open(str(self.partial), "w", format="mp4",
-                                  options={"movflags": "frag_keyframe+empty_moov+default_base_moof",
-                                           "flush_packets": "1"})   # each fragment reaches the disk at once
+        self._closed = False
+        try:
+            # created exclusively: FFmpeg's "w" would truncate a kept interrupted recording
+            os.close(os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        except FileExistsError:
+            raise FileExistsError(errno.EEXIST, f"{self.partial.name} already exists (an interrupted recording, "
+                                  "kept); it is never written over", str(self.partial)) from None
+        try:
+            self._container = av.open(str(self.partial), "w", format="mp4",
+                                      options={"movflags": "frag_keyframe+empty_moov+default_base_moof",
+                                               "flush_packets": "1"})   # each fragment reaches the disk at once
+        except BaseException:
+            self.partial.unlink(missing_ok=True)      # the empty file just made: ours
+            raise
         # a crash from here on leaves this file: the window's next launch names it (session_journal)
         session_journal.note_recording(self.partial)
         enc = choose_encoder()          # the outputs' encoder (VideoToolbox on a Mac, else libx264, ...)
@@ -81,10 +187,22 @@ class Recorder:
         w, h = self._size
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:h, :w]), format="bgr24")
         frame.pts, frame.time_base = ms, TIME_BASE
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        self._mux(self._stream.encode(frame))
         self._last_ms = ms
         self.frames += 1
+
+    @property
+    def last_s(self) -> float:
+        """The time of the last frame written (0.0 before the first)."""
+        return max(0, self._last_ms) / 1000.0
+
+    def _mux(self, packets) -> None:
+        try:
+            for packet in packets:
+                self._container.mux(packet)
+        except OSError as exc:       # a full disk: PyAV's errors with an errno are OSErrors
+            self.failed = self.failed or exc
+            raise
 
     def write_audio(self, samples: np.ndarray, t_s: float) -> None:
         """PCM int16 (n, channels) whose first sample was captured at ``t_s`` on the recording's clock."""
@@ -107,35 +225,57 @@ class Recorder:
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples).reshape(1, -1), format="s16", layout=layout)
         frame.sample_rate = self._audio_rate
         frame.pts, frame.time_base = self.audio_samples, fractions.Fraction(1, self._audio_rate)
-        for packet in self._audio.encode(frame):
-            self._container.mux(packet)
+        self._mux(self._audio.encode(frame))
         self.audio_samples += len(samples)
 
     def _flush(self) -> None:
-        for packet in self._stream.encode(None):
-            self._container.mux(packet)
+        self._mux(self._stream.encode(None))
         if self._audio is not None:
-            for packet in self._audio.encode(None):
-                self._container.mux(packet)
+            self._mux(self._audio.encode(None))
 
-    def finish(self) -> Path:
-        """Flush, close and put the recording in place (never over an existing file)."""
-        self._flush()
-        self._container.close()
-        session_journal.recording_closed(self.partial)     # from here the caller reports what happened
-        if self.final.exists():
+    def finish(self, *, replace: bool = False) -> Path:
+        """Flush, close and put the recording in place: never over an existing file, unless
+        ``replace`` (then the earlier recording is replaced only now, by the complete new one).
+        On a failure the .recording file is closed and kept (:meth:`close_partial`)."""
+        try:
+            self._flush()
+            self._close()
+        except BaseException:
+            self.close_partial()
+            raise
+        if self.final.exists() and not replace:
             raise FileExistsError(f"{self.final.name} already exists; the recording stays as {self.partial.name}")
         os.replace(self.partial, self.final)
         return self.final
 
     def close_partial(self) -> Path:
-        """Close after a failure or a quit: the .recording file stays, playable up to its last fragment."""
+        """Close after a failure or a quit: the .recording file stays, playable up to its last
+        fragment. After a failed write (a full disk) nothing more is forced onto the disk and a
+        second failure while closing is not raised: ``failed`` says what happened."""
+        if self._closed:
+            return self.partial
+        if self.failed is None:
+            try:
+                self._flush()
+            except OSError:
+                pass                 # kept in ``failed`` by _mux: the fragments written so far play
         try:
-            self._flush()
-        finally:
-            self._container.close()
-            session_journal.recording_closed(self.partial)     # kept, and reported by the caller now
+            self._close()
+        except (av.FFmpegError, OSError) as exc:
+            self.failed = self.failed or exc
+        if self.failed is not None:
+            try:
+                trim_to_whole_fragments(self.partial)     # a torn last fragment would end in an error
+            except OSError:
+                pass
         return self.partial
+
+    def _close(self) -> None:
+        self._closed = True          # once: a failed close is not tried again
+        try:
+            self._container.close()
+        finally:
+            session_journal.recording_closed(self.partial)     # closed: the caller reports what happened
 
 
 class RecorderThread:
@@ -198,14 +338,14 @@ class RecorderThread:
         self._queue.put(None)
         self._thread.join()
 
-    def finish(self) -> Path:
+    def finish(self, *, replace: bool = False) -> Path:
         """Write what is queued, then finish as :meth:`Recorder.finish`. After a write failure the
         partial file is closed (playable up to the failure) and the failure raised."""
         self._drain()
         if self.error is not None:
             self.recorder.close_partial()
             raise self.error
-        return self.recorder.finish()
+        return self.recorder.finish(replace=replace)
 
     def close_partial(self) -> Path:
         self._drain()

@@ -14,7 +14,8 @@ import numpy as np
 from app.live.heap import HeapTrimmer
 from app.live.landmarks import LatestLandmarks
 from app.live.panes import HEADLESS_PANE_WIDTH, PaneDrawer, pane_scale
-from app.live.recorder import RecorderThread
+from app.live.recorder import RecorderThread, RecordingFailed
+from app.live.timing import RecordingTiming
 
 # camera (annotated), left, right, time, at the panes' size; the mirrored arrays are reused for the
 # next frame: copy to keep them
@@ -31,6 +32,8 @@ class LiveStats:
     landmark_error: str | None = None     # the landmark thread failed (the panes kept the last midline)
     encoder_backlog_max: int = 0          # most frames ever waiting for the encoder (each a whole picture in memory)
     heap_trim_max_ms: float = 0.0         # the longest return of freed memory to the system (app.live.heap)
+    timing: RecordingTiming | None = None  # the recording's length against the time it ran (frames lost)
+    interrupted: bool = False             # stopped by ``abort``: the recording is the kept .recording file
 
     def as_dict(self) -> dict:
         lat = np.asarray(self.latencies_ms) if self.latencies_ms else np.array([np.nan])
@@ -39,42 +42,65 @@ class LiveStats:
                 "landmark_fps": round(self.landmark_runs / self.seconds, 2) if self.seconds else None,
                 "recorded_frames_dropped": self.frames - self.recorded_frames,
                 "encoder_backlog_max": self.encoder_backlog_max,
-                "heap_trim_max_ms": round(self.heap_trim_max_ms, 2)}
+                "heap_trim_max_ms": round(self.heap_trim_max_ms, 2),
+                **(self.timing.as_dict() if self.timing is not None else {})}
 
 
 def record(source, models, recording: Path, *, stop: threading.Event | None = None,
            on_panes: PanesCallback | None = None, max_seconds: float | None = None,
-           pane_width: int = HEADLESS_PANE_WIDTH) -> tuple[Path, LiveStats]:
+           pane_width: int = HEADLESS_PANE_WIDTH, abort: threading.Event | None = None,
+           replace: bool = False) -> tuple[Path, LiveStats]:
     """Run the exam until the source ends, ``stop`` is set or ``max_seconds`` pass. Returns the
-    finished recording and the figures. On an error the partial recording stays (playable).
+    finished recording and the figures. ``abort`` (a signal): stop as well, but keep the recording
+    as the interrupted NAME.recording.mp4 (returned, ``stats.interrupted``), not finished.
+    ``replace``: an existing ``recording`` is replaced when the new one is complete (never before).
+    A failed write (a full disk) stops the exam and raises RecordingFailed (its text one plain
+    sentence); the part recorded stays as NAME.recording.mp4, playable.
 
     ``models``: those of the live panes (Models.load(live=True)); ``pane_width``: the panes' drawn width
     in pixels (0: the camera's full size). As in the window, the encoder has a thread of its own,
     so the panes never wait for it; every frame is still recorded."""
     stop = stop or threading.Event()
+    abort = abort or threading.Event()
     marks = LatestLandmarks(models, source.size, source.fps)
     writer = RecorderThread(recording, source.size, source.fps)
     drawer = PaneDrawer()
     scale = pane_scale(source.size[0], pane_width)
     heap = HeapTrimmer().start()
     stats = LiveStats()
+    times: list[float] = []                # the frames' times (recorded in order)
+    first_arrival = last_arrival = 0.0
     t0 = time.perf_counter()
+    final = writer.partial
     finished = False
     try:
         for i, (image, t_s) in enumerate(source.frames()):
-            if stop.is_set() or (max_seconds is not None and t_s > max_seconds):
+            if stop.is_set() or abort.is_set() or writer.error is not None or \
+                    (max_seconds is not None and t_s > max_seconds):
                 break
             arrived = time.perf_counter()
+            first_arrival, last_arrival = (first_arrival or arrived), arrived
             marks.offer(i, image, t_s)                 # never waits for the model
             writer.write(image, t_s)                   # nor for the encoder (the source gives a new array each frame)
+            times.append(t_s)
             panes = drawer.draw(image, marks.line, marks.points, scale)
             if on_panes is not None:
                 on_panes(panes.camera, panes.left, panes.right, t_s)
             stats.latencies_ms.append((time.perf_counter() - arrived) * 1000.0)
             stats.frames += 1
             stats.encoder_backlog_max = max(stats.encoder_backlog_max, writer.backlog)
-        final = writer.finish()                        # waits for the encoder to catch up
-        finished = True
+        stats.interrupted = abort.is_set()
+        if writer.error is None and not stats.interrupted:
+            try:
+                final = writer.finish(replace=replace)     # waits for the encoder to catch up
+                finished = True
+            except OSError:
+                if writer.recorder.failed is None:
+                    raise                              # not a write failure (the name taken meanwhile)
+        failure = writer.error or writer.recorder.failed
+        if failure is not None:
+            writer.close_partial()
+            raise RecordingFailed(failure, writer.partial, writer.recorder.last_s) from failure
     finally:
         stats.seconds = time.perf_counter() - t0
         heap.stop()
@@ -86,6 +112,9 @@ def record(source, models, recording: Path, *, stop: threading.Event | None = No
         if not finished:
             writer.close_partial()                     # writes what was queued, then closes
         stats.recorded_frames = writer.frames
+        # the time the camera ran: from the first frame to one frame after the last
+        held = (last_arrival - first_arrival + 1.0 / source.fps) if times else 0.0
+        stats.timing = RecordingTiming.of(held, times[:writer.frames], source.fps)
     return final, stats
 
 
@@ -106,9 +135,11 @@ def rest_window(marked_s: float | None, last_s: float, seconds: float = REST_SEC
 
 
 def process_recording(recording: Path, out_dir: Path, models, *, rest: tuple[float, float] | None = None,
-                      overwrite: bool = False, patient: str | None = None, visit: str | None = None):
-    """The usual pipeline on the finished recording (the rest capture, when made, as --rest)."""
+                      overwrite: bool = False, patient: str | None = None, visit: str | None = None,
+                      cancel: threading.Event | None = None):
+    """The usual pipeline on the finished recording (the rest capture, when made, as --rest);
+    ``cancel`` set: it stops within a frame or two and leaves no output (``result.cancelled``)."""
     from app.pipeline import Pipeline, Settings
 
     settings = Settings(rest=rest, overwrite=overwrite, patient=patient, visit=visit)
-    return Pipeline(models, settings).process(recording, out_dir)
+    return Pipeline(models, settings).process(recording, out_dir, cancel=cancel)

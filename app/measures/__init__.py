@@ -35,7 +35,7 @@ __all__ = ["write_measures", "frame_measures", "region_values", "parse_time_rang
            "MEASURES"]
 
 SCHEMA = "facemirror.measures/2"   # 2: face frame per frame, plateau peaks with intervals, headlines
-TARGET_KEYS = ("measures_csv", "measures_json", "summary_html")
+TARGET_KEYS = ("measures_csv", "measures_json", "summary_html", "summary_pdf")
 MEASURES_FAILED = "no symmetry measures: "   # the pipeline's warning when a video could not be measured
 COARSE_WARNING = ("5-point landmarks (no STAR model): only the mouth-corner measures and the eye/mouth line tilts "
                   "are computed, and they are coarse")
@@ -135,7 +135,7 @@ def write_measures(landmarks_csv: Path, targets: dict[str, Path], *, rest: tuple
                    subject: dict | None = None) -> dict:
     """Compute the measures of a landmarks CSV and write the files named in ``targets``.
 
-    ``targets`` maps any of "measures_csv", "measures_json", "summary_html" to the exact path to
+    ``targets`` maps any of "measures_csv", "measures_json", "summary_html", "summary_pdf" to the exact path to
     write (the caller publishes them). ``rest`` = (start_s, end_s) on the player's clock overrides the rest detection;
     ``report`` = the NAME_report.json dict (verdict, models, settings) for the summary;
     ``frame_provider(times_ms)`` returns upright BGR frames (or None each) for its pictures.
@@ -154,4 +154,7 @@ def write_measures(landmarks_csv: Path, targets: dict[str, Path], *, rest: tuple
         from app.measures.summary import render_summary   # matplotlib only when a summary is wanted
         text = render_summary(track, table, analysis, result, report, frame_provider)
         Path(targets["summary_html"]).write_text(text, encoding="utf-8")
+    if "summary_pdf" in targets:
+        from app.measures.summary import write_summary_pdf
+        write_summary_pdf(Path(targets["summary_pdf"]), track, table, analysis, result, report, frame_provider)
     return result

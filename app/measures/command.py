@@ -19,7 +19,8 @@ from app.outputs import SUFFIX as OUTPUT_SUFFIX
 
 log = logging.getLogger(__name__)
 # app.outputs kinds -> write_measures target keys
-TARGET_FOR_KIND = {"measures_csv": "measures_csv", "measures_json": "measures_json", "summary": "summary_html"}
+TARGET_FOR_KIND = {"measures_csv": "measures_csv", "measures_json": "measures_json", "summary": "summary_html",
+                   "summary_pdf": "summary_pdf"}
 LANDMARKS_SUFFIX = "_landmarks"
 
 

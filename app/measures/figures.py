@@ -21,8 +21,11 @@ import numpy as np
 from app.measures.definitions import MEASURE_BY_NAME, SIDES
 from app.measures.io import LandmarkTrack, MeasureTable
 from app.measures.analysis import Analysis
+from app.verdict import GOOD, NOT_USABLE, WARNINGS
 
 RIGHT_COLOUR, LEFT_COLOUR = "#0072B2", "#D55E00"      # Okabe-Ito blue / vermillion (colour-blind safe)
+# The verdict's level as the summaries colour it (HTML and PDF)
+LEVEL_COLOUR = {GOOD: "#1b7f3b", WARNINGS: "#b35c00", NOT_USABLE: "#c62828"}
 REGION_COLOUR = {"brow": "#009E73", "eyes": "#CC79A7", "mouth": "#E69F00", "nose": "#56B4E9"}
 PLOT_MEASURES = {"brow": ["brow_height"], "eyes": ["palpebral_fissure", "eye_area"],
                  "mouth": ["commissure_excursion", "commissure_height", "smile_angle", "dental_show"],
@@ -81,24 +84,32 @@ def _shade(ax, analysis: Analysis, table: MeasureTable, region: str) -> None:
                    alpha=0.22 if own else 0.07, lw=0)
 
 
+def draw_region_chart(fig, table: MeasureTable, analysis: Analysis, region: str) -> None:
+    """Right-vs-left time series of a region's measures into ``fig`` (a Figure or SubFigure), rest
+    and segments shaded. The legend sits above the plots, never over a trace."""
+    names = (PLOT_MEASURES_5 if table.n_points == 5 else PLOT_MEASURES).get(region, [])
+    axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
+    sl = _decimate(len(table.times_ms))
+    for ax, name in zip(axes, names):
+        for side, colour in zip(SIDES, (RIGHT_COLOUR, LEFT_COLOUR)):
+            y, unit = _display(name, table.side(name, side))
+            ax.plot(table.times_s[sl], y[sl], color=colour, lw=1.1, label=f"patient {side}")
+        _shade(ax, analysis, table, region)
+        ax.set_ylabel(f"{MEASURE_BY_NAME[name].label}\n({unit})")
+        ax.grid(alpha=0.3, lw=0.5)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper right", ncols=2, frameon=False)
+    axes[-1].set_xlabel("time (s)")
+
+
 def region_chart_svg(table: MeasureTable, analysis: Analysis, region: str) -> str:
-    """Right-vs-left time series of a region's measures, rest and segments shaded."""
+    """The region's chart (:func:`draw_region_chart`) as inline SVG."""
     matplotlib, Figure, FigureCanvasSVG = _matplotlib()
     names = (PLOT_MEASURES_5 if table.n_points == 5 else PLOT_MEASURES).get(region, [])
     with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": f"facemirror-{region}",
                                 "font.size": 8}):
-        fig = Figure(figsize=(9.0, 0.6 + 1.5 * len(names)), layout="constrained")
-        axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
-        sl = _decimate(len(table.times_ms))
-        for ax, name in zip(axes, names):
-            for side, colour in zip(SIDES, (RIGHT_COLOUR, LEFT_COLOUR)):
-                y, unit = _display(name, table.side(name, side))
-                ax.plot(table.times_s[sl], y[sl], color=colour, lw=1.1, label=f"patient {side}")
-            _shade(ax, analysis, table, region)
-            ax.set_ylabel(f"{MEASURE_BY_NAME[name].label}\n({unit})")
-            ax.grid(alpha=0.3, lw=0.5)
-        axes[0].legend(loc="upper right", ncols=2, frameon=False)
-        axes[-1].set_xlabel("time (s)")
+        fig = Figure(figsize=(9.0, 0.8 + 1.5 * len(names)), layout="constrained")
+        draw_region_chart(fig, table, analysis, region)
         return svg_of(fig, FigureCanvasSVG)
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from app.measures.definitions import ASSUMED_IPD_MM, MEASURE_BY_NAME, SIDES, measures_for, regions_for
-from app.measures.figures import LEFT_COLOUR, PLOT_MEASURES, PLOT_MEASURES_5, RIGHT_COLOUR, pictures, \
+from app.measures.figures import LEFT_COLOUR, LEVEL_COLOUR, PLOT_MEASURES, PLOT_MEASURES_5, RIGHT_COLOUR, pictures, \
     region_chart_svg
 from app.measures.io import LandmarkTrack, MeasureTable
 from app.measures.analysis import Analysis
-from app.verdict import GOOD, NOT_USABLE, WARNINGS
+from app.verdict import GOOD
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -32,11 +32,20 @@ figure{margin:0}figcaption{font-size:.85em;color:#444}.r{color:RIGHT}.lft{color:
 tr.q td{color:#999}pre{font-size:.8em;background:#f7f7f7;padding:8px;overflow-x:auto}
 .ci{color:#666;font-size:.85em}table.head td,table.head th{font-size:1.05em;padding:4px 9px}
 table.record td{border:none;padding:1px 10px 1px 0}svg{max-width:100%;height:auto}
-@page{margin:14mm}
 @media print{body{margin:0;max-width:none;font-size:10pt}h2,h2+p{break-after:avoid}h2{margin-top:1.2em}
-table,figure,.pics,svg,h3{break-inside:avoid}h3{break-after:avoid}img{max-width:48%}}
+table,figure,.pics,svg,h3,.keep{break-inside:avoid}h3{break-after:avoid}img{max-width:48%}}
 """.replace("RIGHT", RIGHT_COLOUR).replace("LEFT", LEFT_COLOUR)
+# Changes are signed: a closing eye has a negative fissure change. Said wherever changes are shown.
+SIGN_NOTE = ("Signs: a positive change means the distance grew (brow raised, mouth corner moved out), a negative "
+             "one that it shrank (an eye closing narrows its fissure, so a full closure reads about minus the "
+             "resting opening); symmetry compares the sizes of the two sides' changes.")
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
+def _keep(*parts: str) -> str:
+    """Printed together on one page: a heading is never left alone at the foot of a page
+    (browsers do not all honour break-after: avoid; a block that may not break inside works)."""
+    return '<div class="keep">' + "".join(parts) + "</div>"
 
 
 def _e(x) -> str:
@@ -70,9 +79,6 @@ class _Clock:
         return f"{_mmss(seconds + self.start_s)} (frame {self.frame_at(seconds)})"
 
 
-_LEVEL_COLOUR = {GOOD: "#1b7f3b", WARNINGS: "#b35c00", NOT_USABLE: "#c62828"}
-
-
 def _verdict_html(report: dict | None) -> str:
     """The report's verdict as a clinician reads it: the level, then each reason and note on its own line."""
     verdict = (report or {}).get("verdict")
@@ -81,7 +87,7 @@ def _verdict_html(report: dict | None) -> str:
     if not isinstance(verdict, dict):
         return f'<h2>Verdict</h2><div class="verdict">{_e(verdict)}</div>'
     level = str(verdict.get("level", ""))
-    colour = _LEVEL_COLOUR.get(level, "#333")
+    colour = LEVEL_COLOUR.get(level, "#333")
     items = "".join(f"<li>{_e(r)}</li>" for r in verdict.get("reasons") or [])
     notes = "".join(f"<li>{_e(n)}</li>" for n in verdict.get("notes") or [])
     return (f'<h2>Verdict</h2><div class="verdict" style="border-left-color:{colour}">'
@@ -90,12 +96,15 @@ def _verdict_html(report: dict | None) -> str:
             + (f'<div class="sub">Notes:</div><ul>{notes}</ul>' if notes else "") + "</div>")
 
 
-def _warnings_html(result: dict, report: dict | None) -> str:
+def _warning_texts(result: dict, report: dict | None) -> list[str]:
     # The run's own "no symmetry measures" warning is stale once measures exist (e.g. made again with --rest).
     from app.measures import MEASURES_FAILED
     run = [w for w in (report or {}).get("warnings", []) if not str(w).startswith(MEASURES_FAILED)]
-    items = list(result.get("warnings", [])) + run
-    return "".join(f'<div class="warn">{_e(w)}</div>' for w in dict.fromkeys(items))
+    return list(dict.fromkeys([str(w) for w in result.get("warnings", [])] + [str(w) for w in run]))
+
+
+def _warnings_html(result: dict, report: dict | None) -> str:
+    return "".join(f'<div class="warn">{_e(w)}</div>' for w in _warning_texts(result, report))
 
 
 def _with_ci(value, ci, digits: int = 1) -> str:
@@ -182,21 +191,23 @@ def _segments_html(result: dict, n_points: int, clock: "_Clock") -> str:
                     "out), so an expression made there cannot be seen here.</p>")
         return "<h2>Expression segments</h2><p>No expression was found: the face stayed near its rest position.</p>"
     sided = [m.name for m in measures_for(n_points) if m.sided]
-    out = ["<h2>Expression segments</h2>",
-           f"<p class='sub'>Change from rest on the expression's plateau (median) per side, with 95 % intervals; "
-           f"lengths in mm assuming an interpupillary distance of {ASSUMED_IPD_MM:g} mm. Symmetry = 100 &times; "
-           "smaller / larger; a weaker side is named only when the interval excludes equal movement.</p>"]
+    intro = ("<h2>Expression segments</h2>"
+             f"<p class='sub'>Change from rest on the expression's plateau (median) per side, with 95 % intervals; "
+             f"lengths in mm assuming an interpupillary distance of {ASSUMED_IPD_MM:g} mm. {SIGN_NOTE} "
+             "Symmetry = 100 &times; smaller / larger; a weaker side is named only when the interval excludes "
+             "equal movement.</p>")
+    out = []
     for seg in result["segments"]:
         main = [n for n in sided if MEASURE_BY_NAME[n].region == seg["region"]]
         rest_names = [n for n in sided if n not in main]
-        out.append(f"<h3>{seg['index'] + 1}. {_e(seg['region'])} &nbsp; {clock(seg['start_s'])} &ndash; "
-                   f"{clock(seg['end_s'])}, peak {clock(seg['peak_s'])}</h3>")
-        out.append(_segment_rows(seg, main))
+        out.append(_keep(intro if not out else "",
+                         f"<h3>{seg['index'] + 1}. {_e(seg['region'])} &nbsp; {clock(seg['start_s'])} &ndash; "
+                         f"{clock(seg['end_s'])}, peak {clock(seg['peak_s'])}</h3>", _segment_rows(seg, main)))
         out.append(_whole_face_html(seg.get("whole_face") or {}))
         out.append(_closure_text(seg.get("eye_closure")))
         out.append(_hint_html(seg.get("synkinesis_hint")))
         if rest_names:
-            out.append(f"<p class='sub'>Other measures in this segment</p>{_segment_rows(seg, rest_names)}")
+            out.append(_keep("<p class='sub'>Other measures in this segment</p>", _segment_rows(seg, rest_names)))
     return "".join(out)
 
 
@@ -212,9 +223,10 @@ def _rest_html(result: dict, n_points: int) -> str:
                     f'<td class="lft">{_num(d["left" + key])}</td><td>{_num(d["difference" + key])}</td></tr>')
     head = ('<tr><th class="l">at rest</th><th>patient right</th><th>patient left</th>'
             '<th>right &minus; left</th></tr>')
-    return ("<h2>Rest: resting symmetry</h2><p class='sub'>Median over the rest window; heights are above the eye "
-            "line (negative = below it); MRD1/MRD2 = pupil to upper/lower lid. The right &minus; left column is "
-            "the resting asymmetry.</p>" + f"<table>{head}" + "".join(rows) + "</table>")
+    return _keep("<h2>Rest: resting symmetry</h2><p class='sub'>Median over the rest window; heights are above the "
+                 "eye line (negative = below it); MRD1/MRD2 = pupil to upper/lower lid. The right &minus; left column "
+                 "is the resting asymmetry (positive: the patient's right is larger or higher).</p>",
+                 f"<table>{head}" + "".join(rows) + "</table>")
 
 
 def _pictures_html(track: LandmarkTrack, table: MeasureTable, analysis: Analysis, frame_provider,
@@ -230,18 +242,47 @@ def _pictures_html(track: LandmarkTrack, table: MeasureTable, analysis: Analysis
                         f'({clock(float(track.times_ms[i]) / 1000)})</figcaption></figure>')
     note = "" if frame_provider is not None else \
         "<p class='sub'>Video frames were not available: the pictures show the landmarks.</p>"
-    return "<h2>Rest and peak frames</h2>" + note + f"<div class='pics'>{''.join(figs)}</div>"
+    return _keep("<h2>Rest and peak frames</h2>", note, f"<div class='pics'>{''.join(figs)}</div>")
 
 
 def _charts_html(table: MeasureTable, analysis: Analysis) -> str:
     plots = PLOT_MEASURES_5 if table.n_points == 5 else PLOT_MEASURES
-    out = ["<h2>Right vs left over time</h2>",
-           "<p class='sub'><span class='r'>&#9632; patient right</span> &nbsp; <span class='lft'>&#9632; patient "
-           "left</span> &nbsp; grey band: rest; coloured bands: expression segments (strong: this region).</p>"]
+    intro = ("<h2>Right vs left over time</h2>"
+             "<p class='sub'><span class='r'>&#9632; patient right</span> &nbsp; <span class='lft'>&#9632; patient "
+             "left</span> &nbsp; grey band: rest; coloured bands: expression segments (strong: this region).</p>")
+    out: list[str] = []
     for region in regions_for(table.n_points):
         if plots.get(region):
-            out.append(f"<h3>{_e(region)}</h3>{region_chart_svg(table, analysis, region)}")
+            out.append(_keep(intro if not out else "", f"<h3>{_e(region)}</h3>",
+                             region_chart_svg(table, analysis, region)))
     return "".join(out)
+
+
+def _file_name(path) -> str | None:
+    """The last part of a path written on any system (a report made on Windows read on a Mac)."""
+    if not path:
+        return None
+    return str(path).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def _css_string(text: str) -> str:
+    """``text`` as a CSS string literal inside a <style> element: quotes, backslashes, line breaks
+    and angle brackets escaped (a patient ID of "</style>" must not end the element)."""
+    return '"' + "".join(c if c.isprintable() and c not in '"\\<>' else f"\\{ord(c):x} " for c in text) + '"'
+
+
+def _page_css(result: dict, name: str) -> str:
+    """Who and what on every printed page, and "page n of m" (CSS page-margin boxes: Chromium-based
+    browsers and Edge print them; NAME_summary.pdf carries the same on every page for any reader)."""
+    rec, subj = result.get("recording") or {}, result.get("subject") or {}
+    who = f"Patient {subj.get('patient') or 'not given'} \u00b7 Visit {subj.get('visit') or 'not given'}"
+    what = f"{rec.get('file') or name}" + (f" \u00b7 sha256 {rec['sha256'][:12]}" if rec.get("sha256") else "")
+    small = "font-size:8pt;color:#444"
+    return (f"@page{{margin:16mm 14mm 16mm 14mm;"
+            f"@top-left{{content:{_css_string(who)};{small}}}"
+            f"@top-right{{content:{_css_string('FaceMirror symmetry summary')};{small}}}"
+            f"@bottom-left{{content:{_css_string(what)};{small}}}"
+            f"@bottom-right{{content:\"page \" counter(page) \" of \" counter(pages);{small}}}}}")
 
 
 def _kv_table(d: dict) -> str:
@@ -289,15 +330,19 @@ def _headlines_html(result: dict, clock: "_Clock") -> str:
     head = ('<tr><th class="l">movement</th><th class="l">unit</th><th>patient right (95 % interval)</th>'
             '<th>patient left</th><th>symmetry %</th><th class="l">weaker side</th><th class="l">segment</th></tr>')
     closure = next((h.get("eye_closure") for h in heads if h.get("eye_closure")), None)
-    return ("<h2>Headline measures</h2><p class='sub'>One measure per region, in the segment where it "
-            "moved most: brow raise = brow height, eye closure = palpebral fissure, smile = excursion of the mouth "
-            "corner from its rest position. Change from rest on the plateau of the movement.</p>"
-            f"<table class='head'>{head}{''.join(rows)}</table>" + _closure_text(closure))
+    return _keep("<h2>Headline measures</h2><p class='sub'>One measure per region, in the segment where it "
+                 "moved most: brow raise = brow height, eye closure = palpebral fissure, smile = excursion of the "
+                 f"mouth corner from its rest position. Change from rest on the plateau of the movement. {SIGN_NOTE}</p>",
+                 f"<table class='head'>{head}{''.join(rows)}</table>", _closure_text(closure))
 
 
 def _provenance_html(result: dict, report: dict | None) -> str:
     r = report or {}
-    basics = {"landmarks": result.get("source", {}).get("landmarks_csv"), "input video": r.get("input", {}).get("file"),
+    # names only, never folders: a printed page or a shared file must not carry the clinic's paths
+    csv_path, video = result.get("source", {}).get("landmarks_csv"), r.get("input", {}).get("file")
+    sha = (r.get("input") or {}).get("sha256")
+    basics = {"landmarks": _file_name(csv_path),
+              "input video": (f"{_file_name(video)} (sha256 {str(sha)[:12]}...)" if video and sha else _file_name(video)),
               "backend": r.get("backend"), "landmark points": result["mode"], "scale": result["scale"]["basis"],
               "display midline (videos)": r.get("midline_method_used"),
               "measuring midline": "bisector of the eyes in a face frame fitted in every frame (not the display "
@@ -325,7 +370,8 @@ def render_summary(track: LandmarkTrack, table: MeasureTable, analysis: Analysis
     clock = _Clock(track, report)
     head = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-            f"<title>{_e(name)} &ndash; FaceMirror summary</title><style>{CSS}</style></head><body>")
+            f"<title>{_e(name)} &ndash; FaceMirror summary</title><style>{CSS}{_page_css(result, name)}</style>"
+            "</head><body>")
     body = [f"<h1>FaceMirror symmetry summary</h1><div class='sub'>{_e(name)}</div>",
             _record_html(result, report), _verdict_html(report), _warnings_html(result, report),
             f"<p>Rest: {clock(rest['start_s'])} &ndash; {clock(rest['end_s'])} ({_e(rest['source'])}). "
@@ -339,3 +385,20 @@ def render_summary(track: LandmarkTrack, table: MeasureTable, analysis: Analysis
             _segments_html(result, table.n_points, clock),
             _charts_html(table, analysis), _provenance_html(result, report)]
     return head + "".join(body) + "</body></html>\n"
+
+
+def write_summary_pdf(path: Path, track: LandmarkTrack, table: MeasureTable, analysis: Analysis, result: dict,
+                      report: dict | None = None,
+                      frame_provider: Callable[[list[float]], list] | None = None) -> int:
+    """NAME_summary.pdf (app.measures.summary_pdf) with this page's clock, warnings and wording."""
+    from app.measures.summary_pdf import write_summary_pdf as write_pdf
+    return write_pdf(path, track, table, analysis, result, report, frame_provider, **pdf_wording(track, result, report))
+
+
+def pdf_wording(track: LandmarkTrack, result: dict, report: dict | None) -> dict:
+    """What the PDF says as this page says it: the player's clock, the warnings, the sign note."""
+    return {"clock": _Clock(track, report), "warnings": _warning_texts(result, report), "sign_note": _plain(SIGN_NOTE)}
+
+
+def _plain(text: str) -> str:
+    return html.unescape(text)
