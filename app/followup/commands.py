@@ -179,19 +179,20 @@ def _cross_patient_warnings(recordings: list) -> list[tuple[set[str], str]]:
     from app.followup.visits import near_duplicate_ids, same_recordings
 
     out = []
-    for group in near_duplicate_ids(sorted({str(r.patient) for r in recordings})):
-        out.append((set(group), f"patient IDs {' and '.join(group)} differ only in case, punctuation or leading zeros: the same "
-                   "patient? They are compared as different patients; correct the ID at processing if they are one"))
+    for ids in near_duplicate_ids(sorted({str(r.patient) for r in recordings})):
+        out.append((set(ids), f"patient IDs {' and '.join(ids)} differ only in case, punctuation or leading zeros: "
+                              "the same patient? They are compared as different patients; correct the ID at "
+                              "processing if they are one"))
     for group in same_recordings(recordings):
         where = sorted({f"patient {r.patient} visit {r.visit or '(no label)'}" for r in group})
-        sha = (group[0].sha256 or "")[:12]
+        named = f"the same recording ({group[0].file}, sha256 {(group[0].sha256 or '')[:12]}...)"
         who = {str(r.patient) for r in group}
         if len(where) > 1:
-            out.append((who, f"the same recording ({group[0].file}, sha256 {sha}...) is under {' and under '.join(where)}: "
-                       "one of them is mislabelled; a recording compared with itself shows no change"))
+            out.append((who, f"{named} is under {' and under '.join(where)}: one of them is mislabelled; a recording "
+                             "compared with itself shows no change"))
         else:
-            out.append((who, f"the same recording ({group[0].file}, sha256 {sha}...) was found {len(group)} times "
-                             f"for {where[0]} (processed or copied twice); its values are the same each time"))
+            out.append((who, f"{named} was found {len(group)} times for {where[0]} (processed or copied twice); its "
+                             "values are the same each time"))
     return out
 
 

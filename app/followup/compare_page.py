@@ -221,7 +221,7 @@ def _unit_of(name: str, visits: Sequence[Visit]) -> str:
 def _rest_table(visits: Sequence[Visit], rows: dict[str, list[float | None]]) -> str:
     if not rows:
         return "<p class='sub'>No resting values were found (the measures files are missing or have no rest).</p>"
-    
+
     head = "<tr><th class='l'>at rest: right &minus; left</th>" + "".join(
         f"<th>{e(v.label)}{f'<br>({NOT_USABLE})' if not v.usable else ''}</th>" for v in visits) + "</tr>"
     body = []

@@ -169,9 +169,9 @@ def group_visits(patient: str, recordings: list[Recording]) -> tuple[list[Visit]
         gap = (clusters[-1][0][0] - clusters[0][0][0]).days
         warnings.append(f"patient {patient}: recordings labelled {label} were made {gap} days apart "
                         f"({' and '.join(days)}); they are shown as separate visits, not merged: check the labels")
-        for c, d in zip(clusters, days):
-            recs_c = [r for _, r in c]
-            visits.append(Visit(f"{label} ({d})", recs_c, *_dated(recs_c), base=label))
+        for cluster, on in zip(clusters, days):
+            recs_c = [r for _, r in cluster]
+            visits.append(Visit(f"{label} ({on})", recs_c, *_dated(recs_c), base=label))
     for v in visits:
         for r in v.recordings:
             d = r.date()
@@ -184,13 +184,18 @@ def group_visits(patient: str, recordings: list[Recording]) -> tuple[list[Visit]
 # ---- order --------------------------------------------------------------------------------------
 
 def _contradiction(ordered: list[Visit], trusted_only: bool = True) -> tuple[Visit, Visit] | None:
-    """The first pair (earlier, later) in ``ordered`` whose dates say the opposite, by calendar day."""
+    """The first pair (earlier, later) in ``ordered`` whose dates say the opposite: trusted dates by
+    calendar day (a visit is a day), file times (with trusted_only=False) to the second."""
     dated = [v for v in ordered if v.date and (v.trusted or not trusted_only)]
     for i, a in enumerate(dated):
         for b in dated[i + 1:]:
-            if day(a.date) > day(b.date):
+            if day(a.date) > day(b.date) if trusted_only else _by_date(a)[0] > _by_date(b)[0]:
                 return a, b
     return None
+
+
+def _by_date(v: Visit) -> tuple:
+    return (when(v.date or "") or dt.datetime.min.replace(tzinfo=dt.timezone.utc), natural_key(v.label))
 
 
 def _name(v: Visit) -> str:
@@ -207,15 +212,11 @@ def order_visits(patient: str, visits: list[Visit], given: list[str] | None = No
     warnings: list[str] = []
     by_base = label_order(sorted({v.base for v in visits}))
 
-    def sub(v: Visit) -> tuple:        # a reused label's visits among themselves: by date
-        return (when(v.date).timestamp() if v.date and when(v.date) else 0.0, natural_key(v.label))
-
     if len(visits) <= 1:
         note = "One visit." if visits else "No visit."
         return visits, ORDER_DATE if visits and visits[0].trusted else ORDER_LABEL, note, warnings
     if all(v.trusted for v in visits):
-        ordered = sorted(visits, key=lambda v: (when(v.date or "") or dt.datetime.min.replace(tzinfo=dt.timezone.utc),
-                                                natural_key(v.label)))
+        ordered = sorted(visits, key=_by_date)
         if given:
             rank = {lb: i for i, lb in enumerate(given)}
             against = [v for v in ordered if v.base in rank]
@@ -239,7 +240,7 @@ def order_visits(patient: str, visits: list[Visit], given: list[str] | None = No
         if missing:
             raise OrderError(f"patient {patient}: --order does not name visit(s) {', '.join(sorted(set(missing)))}; "
                              "name every visit of the patient")
-        ordered = sorted(visits, key=lambda v: (rank[v.base], sub(v)))
+        ordered = sorted(visits, key=lambda v: (rank[v.base], _by_date(v)))
         bad = _contradiction(ordered)
         if bad:
             raise OrderError(f"patient {patient}: --order puts {bad[0].base} before {bad[1].base}, but "
@@ -247,21 +248,21 @@ def order_visits(patient: str, visits: list[Visit], given: list[str] | None = No
         return ordered, ORDER_GIVEN, f"Visits are in the order given with --order ({', '.join(given)}).", warnings
     if by_base:
         ranks, how = by_base
-        ordered = sorted(visits, key=lambda v: (ranks[v.base], sub(v)))
+        ordered = sorted(visits, key=lambda v: (ranks[v.base], _by_date(v)))
         bad = _contradiction(ordered)
         if bad:
             raise OrderError(f"patient {patient}: the labels put {bad[0].base} before {bad[1].base}, but "
                              f"{_say_dates(*bad)} (their own dates); give the order with --order")
         note = f"Visits are in the order their labels say: {how}."
         if _contradiction(ordered, trusted_only=False):
-            note += " The files' modification times say otherwise; they were set by copying and are ignored."
+            note += (" The files' modification times say otherwise; they change whenever a file is copied and are "
+                     "ignored.")
         return ordered, ORDER_LABEL, note, warnings
     if all(v.date for v in visits):
-        ordered = sorted(visits, key=lambda v: (when(v.date or "") or dt.datetime.min.replace(tzinfo=dt.timezone.utc),
-                                                natural_key(v.label)))
+        ordered = sorted(visits, key=_by_date)
         by_file = [v.label for v in ordered if not v.trusted]
-        warnings.append(f"patient {patient}: the place of visit(s) {', '.join(by_file)} comes from file modification times, which copying changes; "
-                        "give --order or --visit-date if it is wrong")
+        warnings.append(f"patient {patient}: the place of visit(s) {', '.join(by_file)} comes from file modification "
+                        "times, which copying changes; give --order or --visit-date if it is wrong")
         return (ordered, ORDER_FILE_TIME,
                 "Visits are in order of their dates; for " + ", ".join(by_file) + " that is the file's modification "
                 "time (last resort: copying a file changes it; give --order or --visit-date to be sure).", warnings)
