@@ -90,6 +90,9 @@ def trend_svg(t: RegionTrend, visits: Sequence[Visit]) -> str:
         for x, p in zip(xs, t.points):
             if not p.usable:
                 ax.annotate(NOT_USABLE, (x, 4), ha="center", fontsize=7, color="#c62828")
+            elif p.symmetry is None:      # say why there is no point rather than leave a silent gap
+                ax.annotate("no value" if "5-point" not in p.note else "5-point: not measurable", (x, 4),
+                            ha="center", fontsize=7, color="0.4")
         ax.set_xticks(xs, [f"{v.label}\n{(v.date or '')[:10]}" for v in visits])
         ax.set_xlim(-0.5, len(xs) - 0.5)
         ax.set_ylim(0, 105)

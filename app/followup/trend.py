@@ -31,7 +31,7 @@ FACE_SIZE_CHANGE = 0.2     # pupil distance in pixels differing by more than 20 
 FPS_CHANGE = 0.02
 NOT_MEASURABLE_5POINT = "not measurable in 5-point mode"
 REST_NOT_JUDGED = ("the measures give resting values without an interval, so a difference at rest cannot be told "
-                   "from noise and no change at rest is called")
+                   "from noise")
 
 
 def mdc95(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -253,6 +253,9 @@ def region_trend(visits: list[Visit], region: str) -> RegionTrend:
                 moves.append(f"the weaker side changed {step}")
         t.sentence += (" Visit to visit: " + "; ".join(moves) + "." if moves else
                        " No step from one visit to the next is beyond the measurement's error.")
+    without = [f"{_visit_name(p.visit)} ({p.note})" for p in points if p.usable and not p.in_trend and p.note]
+    if without:
+        t.sentence += " Without a value: " + "; ".join(without) + "."
     return t
 
 
