@@ -298,6 +298,30 @@ def test_one_recording_under_two_visits_of_one_patient_is_warned(tmp_path):
         "P-001 visit V2: one of them is mislabelled; a recording compared with itself shows no change"]
 
 
+def test_one_recording_read_twice_for_one_visit_is_warned_and_counted_once_in_the_trend(tmp_path):
+    same = "f" * 64
+    _visit(tmp_path / "in", "V1", 40.0, (36.0, 44.0), date=JAN, sha256=same)
+    _visit(tmp_path / "copy", "V1", 40.0, (36.0, 44.0), date=JAN, sha256=same)
+    _visit(tmp_path / "in", "V2", 60.0, (56.0, 64.0), date=MAR)
+    code, data, _ = _compare(tmp_path, inputs=[tmp_path / "in", tmp_path / "copy"])
+    assert code == 0
+    p = data["patients"][0]
+    assert p["warnings"] == ["the same recording (smile.mp4, sha256 ffffffffffff...) was found 2 times for patient "
+                             "P-001 visit V1 (processed or copied twice); its values are the same each time"]
+    assert [v["visit"] for v in p["visits"]] == ["V1", "V2"] and len(p["visits"][0]["recordings"]) == 2
+
+
+@pytest.mark.parametrize("ids, groups", [
+    (["P-001", "p001", "P 1", "P-002"], [["P 1", "P-001", "p001"]]),
+    (["P-010", "P-10", "P-100"], [["P-010", "P-10"]]),
+    (["AB-1", "AB-2", "ab-12"], []),
+])
+def test_near_identical_patient_ids(ids, groups):
+    from app.followup.visits import near_duplicate_ids
+
+    assert near_duplicate_ids(ids) == groups
+
+
 # ---- --visit-date through the documented commands ------------------------------------------------
 
 def test_visit_date_is_refused_when_not_a_date(capsys):
