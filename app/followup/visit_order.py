@@ -268,5 +268,6 @@ def order_visits(patient: str, visits: list[Visit], given: list[str] | None = No
                 "time (last resort: copying a file changes it; give --order or --visit-date to be sure).", warnings)
     undated = [v.label for v in visits if not v.date]
     raise OrderError(f"patient {patient}: the order of the visits ({', '.join(sorted(v.label for v in visits))}) "
-                     f"cannot be told: {', '.join(undated)} has no date and the labels do not say an order; "
+                     f"cannot be told: {', '.join(undated)} {'has' if len(undated) == 1 else 'have'} no date and the labels do "
+                     "not say an order; "
                      "give it with --order (e.g. --order " + ",".join(sorted(v.base for v in visits)) + ")")
