@@ -199,6 +199,7 @@ def prepare(args, cancel: threading.Event, out, err, threads: int | None = None)
     logs.note_private_words(patient, visit)
     settings = Settings(midline=args.midline, annotated=not args.no_annotated, overwrite=args.overwrite,
                         audio=not getattr(args, "no_audio", False), rest=rest, patient=patient, visit=visit,
+                        visit_date=getattr(args, "visit_date", None),
                         subject_from_folders=bool(getattr(args, "subject_from_folders", False)))
     expected = resume_check.Expected.of(models, settings.as_dict()) if getattr(args, "resume", False) else None
     return Plan(models=models, settings=settings, run_notices=run_notices, jobs=jobs, rows=rows,

@@ -18,6 +18,25 @@ def _subject_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--visit", default=None, metavar="LABEL", help="visit label or date, e.g. V2 or 2026-12-03")
 
 
+def visit_date(text: str) -> str:
+    """--visit-date: an ISO date (or date and time), kept as given; argparse's one-line error otherwise."""
+    import datetime as dt
+
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-03-15") from None
+    if when.year < 1990:
+        raise argparse.ArgumentTypeError(f"{text!r} is before 1990; write the visit's date as YYYY-MM-DD")
+    return text.strip()
+
+
+def _visit_date_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--visit-date", type=visit_date, default=None, metavar="YYYY-MM-DD",
+                        help="the visit's date, for recordings that carry no date of their own (`compare` orders "
+                             "visits by it; a date in the recording itself still wins)")
+
+
 def _folder_subject_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subject-from-folders", action="store_true",
                         help="videos laid out as PATIENT/VISIT/recording.mp4: take the patient ID and the visit "
@@ -90,6 +109,7 @@ def _build_parser() -> argparse.ArgumentParser:
     proc.add_argument("--rest", default=None, metavar="START-END",
                       help="rest window for the symmetry measures on the player's clock, e.g. 0:00-0:03 (default: the quietest stretch)")
     _subject_options(proc)
+    _visit_date_option(proc)
     _folder_subject_option(proc)
     proc.add_argument("--no-audio", action="store_true",
                       help="leave the input's audio out of the output videos (default: copied unchanged)")
@@ -115,6 +135,7 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="rest window instead of the detected one, on the player's clock, e.g. 0:00-0:03 or 1.5-4 (seconds)")
     meas.add_argument("--overwrite", action="store_true", help="replace existing measures and summary")
     _subject_options(meas)
+    _visit_date_option(meas)
 
     study = sub.add_parser("study", help="one table (CSV) of every processed video under output folders, for R or pandas")
     study.add_argument("folders", nargs="+", metavar="OUT_DIR", help="folders holding NAME_report.json files (searched recursively)")

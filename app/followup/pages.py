@@ -23,7 +23,7 @@ h3{font-size:1.02em;margin:1.1em 0 .3em 0}
 .sub{color:#666;margin-top:4px}.note{background:#f3f6fa;border-left:4px solid #0072B2;padding:6px 12px;margin:6px 0}
 .warn{background:#fff4e5;border-left:4px solid #E69F00;padding:6px 12px;margin:6px 0}
 .bad{background:#fdecea;border-left:4px solid #c62828;padding:6px 12px;margin:6px 0}
-.sentence{font-size:1.05em;margin:6px 0}
+.sentence{font-size:1.05em;margin:6px 0}.small{font-size:.85em}b.changed{color:#b35900}
 table{border-collapse:collapse;font-size:.88em;margin:8px 0;max-width:100%}
 td,th{border:1px solid #ddd;padding:3px 7px;text-align:right;overflow-wrap:break-word}
 .ci{white-space:nowrap}

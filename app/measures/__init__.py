@@ -76,10 +76,13 @@ def recording_record(report: dict | None) -> dict:
 
 
 def subject_record(report: dict | None, given: dict | None) -> dict:
-    """Patient ID and visit label: as given to `measures`, else as the run recorded them."""
+    """Patient ID and visit label (and the visit's date when one was given): as given to `measures`,
+    else as the run recorded them."""
     recorded = (report or {}).get("subject") or {}
     given = given or {}
-    return {k: given.get(k) or recorded.get(k) for k in ("patient", "visit")}
+    out = {k: given.get(k) or recorded.get(k) for k in ("patient", "visit")}
+    date = given.get("visit_date") or recorded.get("visit_date")
+    return {**out, "visit_date": date} if date else out
 
 
 def build_result(track: LandmarkTrack, table: MeasureTable, analysis: Analysis,

@@ -96,7 +96,8 @@ def measures_command(args) -> int:
     previous = cancel.raise_on_signals()    # a signal discards the partial files (run's finally)
     try:
         subject = {k: v for k, v in (("patient", getattr(args, "patient", None)),
-                                     ("visit", getattr(args, "visit", None))) if v}
+                                     ("visit", getattr(args, "visit", None)),
+                                     ("visit_date", getattr(args, "visit_date", None))) if v}
         finals = run(Path(args.landmarks_csv), args.out, args.rest, args.overwrite, subject or None)
     except cancel.Interrupted as exc:
         print("cancelled: nothing was written", file=sys.stderr)

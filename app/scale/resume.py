@@ -41,7 +41,7 @@ from app.outputs import read_json_object, SUFFIX, all_output_paths, parse_temp_n
 
 # Settings (app.pipeline.Settings fields) whose value changes what is written.
 OUTPUT_SETTINGS = ("midline", "annotated", "audio", "rest", "redetect_every", "max_frames", "patient", "visit",
-                   "subject_from_folders")
+                   "visit_date", "subject_from_folders")
 
 
 @dataclass(frozen=True)
