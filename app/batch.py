@@ -174,7 +174,7 @@ def prepare(args, cancel: threading.Event, out, err, threads: int | None = None)
         print("cancelled before processing started; nothing was written", file=err)
         return 1
     shard = None
-    if getattr(args, "shard", None):
+    if getattr(args, "shard", None) is not None:        # "" too: an unset variable is an error, not "all"
         try:
             shard = parse_shard(args.shard)
         except ShardError as exc:
@@ -199,6 +199,7 @@ def prepare(args, cancel: threading.Event, out, err, threads: int | None = None)
     logs.note_private_words(patient, visit)
     settings = Settings(midline=args.midline, annotated=not args.no_annotated, overwrite=args.overwrite,
                         audio=not getattr(args, "no_audio", False), rest=rest, patient=patient, visit=visit,
+                        visit_date=getattr(args, "visit_date", None),
                         subject_from_folders=bool(getattr(args, "subject_from_folders", False)))
     expected = resume_check.Expected.of(models, settings.as_dict()) if getattr(args, "resume", False) else None
     return Plan(models=models, settings=settings, run_notices=run_notices, jobs=jobs, rows=rows,
@@ -251,6 +252,7 @@ def _run_job(job: Job, number: int, plan: Plan, pipelines: tuple, cancel: thread
             print(note, file=out)
     print(f"[{number}/{len(plan.jobs)}] {plan.labels[video]} -> {out_dir}", file=out)
     use, replacing = pipelines
+    stale = False                   # the earlier set there was made from another recording
     if plan.expected is not None:
         decision = resume_check.check(video, out_dir, plan.expected)
         if decision.done:
@@ -261,14 +263,27 @@ def _run_job(job: Job, number: int, plan: Plan, pipelines: tuple, cancel: thread
             return FileRow(video, FAILED, decision.reason)
         if decision.outputs_exist:
             print(f"  redoing: {decision.reason}; the earlier outputs are replaced", file=out)
-            use = replacing
-    return _run_one(use, video, out_dir, cancel, out, err)
+            use, stale = replacing, decision.other_input
+    row = _run_one(use, video, out_dir, cancel, out, err)
+    if stale and row.status == FAILED:
+        return withdraw_stale(row, out_dir, err)
+    return row
+
+
+def withdraw_stale(row: FileRow, out_dir: Path, err) -> FileRow:
+    """A --resume redo of a changed input failed: the set still there describes the other
+    recording, so it is withdrawn (app.scale.resume.withdraw) and the row says so."""
+    note = resume_check.withdraw(row.path, out_dir)
+    if not note:
+        return row
+    print(f"  {note}", file=err)
+    return dataclasses.replace(row, note=f"{row.note}; {note}")
 
 
 def nothing_to_do(args, out, err) -> int:
     """No row at all: an error for a plain run; for a shard of an array job, whose inputs all hashed
     to other shards, success (the scheduler must not count it as failed)."""
-    if getattr(args, "shard", None):
+    if getattr(args, "shard", None) is not None:
         print("no inputs in this shard; nothing to do", file=out)
         return 0
     print("no videos given", file=err)

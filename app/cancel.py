@@ -1,4 +1,5 @@
-"""One cancel request for a headless batch, set by Ctrl-C (SIGINT), SIGTERM or SIGHUP.
+"""One cancel request for a headless batch, set by Ctrl-C (SIGINT), SIGTERM or SIGHUP (unless the
+process was started with SIGHUP ignored, as `nohup` does: then it stays ignored).
 
 Installed by main.py as the very first thing for `process`, so a signal at any moment of start-up
 (while numpy, OpenCV or ONNX Runtime are being imported, or the models loaded) only sets the event:
@@ -12,6 +13,9 @@ import signal
 import threading
 
 SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+# A hang-up that the process was started ignoring (`nohup main.py process ...`: the run must outlive
+# the terminal) is left ignored; SIGINT and SIGTERM are always ours (a scheduler's stop must work).
+RESPECT_IGNORED = ("SIGHUP",)
 requested = threading.Event()
 received: int | None = None     # the first signal's number (for the exit code a scheduler expects)
 CANCELLED = 1                   # cancelled without a signal (the window's Stop, a test)
@@ -47,8 +51,11 @@ def _install(handler) -> dict:
         return previous        # Python lets only the main thread set handlers
     for name in SIGNALS:
         sig = getattr(signal, name, None)
-        if sig is not None:
-            previous[sig] = signal.signal(sig, handler)
+        if sig is None:
+            continue
+        if name in RESPECT_IGNORED and signal.getsignal(sig) is signal.SIG_IGN:
+            continue           # `nohup` (or a scheduler) asked this process to ignore it: it stays ignored
+        previous[sig] = signal.signal(sig, handler)
     return previous
 
 

@@ -18,6 +18,25 @@ def _subject_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--visit", default=None, metavar="LABEL", help="visit label or date, e.g. V2 or 2026-12-03")
 
 
+def visit_date(text: str) -> str:
+    """--visit-date: an ISO date (or date and time), kept as given; argparse's one-line error otherwise."""
+    import datetime as dt
+
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-03-15") from None
+    if when.year < 1990:
+        raise argparse.ArgumentTypeError(f"{text!r} is before 1990; write the visit's date as YYYY-MM-DD")
+    return text.strip()
+
+
+def _visit_date_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--visit-date", type=visit_date, default=None, metavar="YYYY-MM-DD",
+                        help="the visit's date, for recordings that carry no date of their own (`compare` orders "
+                             "visits by it; a date in the recording itself still wins)")
+
+
 def _folder_subject_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subject-from-folders", action="store_true",
                         help="videos laid out as PATIENT/VISIT/recording.mp4: take the patient ID and the visit "
@@ -90,6 +109,7 @@ def _build_parser() -> argparse.ArgumentParser:
     proc.add_argument("--rest", default=None, metavar="START-END",
                       help="rest window for the symmetry measures on the player's clock, e.g. 0:00-0:03 (default: the quietest stretch)")
     _subject_options(proc)
+    _visit_date_option(proc)
     _folder_subject_option(proc)
     proc.add_argument("--no-audio", action="store_true",
                       help="leave the input's audio out of the output videos (default: copied unchanged)")
@@ -115,6 +135,7 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="rest window instead of the detected one, on the player's clock, e.g. 0:00-0:03 or 1.5-4 (seconds)")
     meas.add_argument("--overwrite", action="store_true", help="replace existing measures and summary")
     _subject_options(meas)
+    _visit_date_option(meas)
 
     study = sub.add_parser("study", help="one table (CSV) of every processed video under output folders, for R or pandas")
     study.add_argument("folders", nargs="+", metavar="OUT_DIR", help="folders holding NAME_report.json files (searched recursively)")
@@ -178,6 +199,23 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="width the panes are drawn at (default 640, a third of a 1920-pixel screen; 0: the "
                             "camera's full size)")
     blive.add_argument("--json", action="store_true", help="one JSON line with the figures")
+    bsoak = bench_sub.add_parser("soak", help="endurance: the real window for a clinic's length of time under an X server "
+                                              "(live exam 30 min, main window over 200 clips): exit code, memory slope, "
+                                              "threads, file descriptors, fatal errors")
+    bsoak.add_argument("which", nargs="?", choices=("live", "main", "both"), default="both")
+    bsoak.add_argument("--minutes", type=float, default=30.0, help="live: minutes Record is pressed in (default 30)")
+    bsoak.add_argument("--record-every", type=float, default=60.0, metavar="S", help="live: seconds between Records")
+    bsoak.add_argument("--record-seconds", type=float, default=5.0, metavar="S", help="live: length of each recording")
+    bsoak.add_argument("--clips", type=int, default=200, help="main: short clips processed, 20 per folder (default 200)")
+    bsoak.add_argument("--main-minutes", type=float, default=None, metavar="M",
+                       help="main: stop after M minutes even if clips are left (the file being processed is cancelled)")
+    bsoak.add_argument("--image", type=Path, default=None, help="face photograph for the media (default: "
+                                                               "../shared/media/portrait_frontal.jpg, else a drawn face)")
+    bsoak.add_argument("--display", default=None, help="X display number for our own Xvfb (default: DISPLAY, else a free one)")
+    bsoak.add_argument("--interval", type=float, default=2.0, help="seconds between samples of the process")
+    bsoak.add_argument("--keep", type=Path, default=None, help="work folder kept afterwards (media, outputs, logs)")
+    bsoak.add_argument("--screenshot", action="store_true", help="with --keep: a screenshot of the screen mid-run")
+    bsoak.add_argument("--json", action="store_true", help="one JSON object with the figures")
     bclu = bench_sub.add_parser("cluster", help="videos/hour through `process --ray` with 1 and 2 local Ray workers, "
                                                 "and Ray's overhead per video (needs the cluster extra)")
     bclu.add_argument("--videos", type=int, default=4, help="videos per worker count (default 4)")
@@ -225,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         from app.gui_launch import launch_gui
         return launch_gui(files=files)
+    if argv[:1] == ["process"]:
+        from app.scale.shards import join_option_value
+        argv = join_option_value(argv)        # --shard -1/3 reaches our own check
     args = parser.parse_args(argv)
     from app import logs
     logs.setup()

@@ -367,6 +367,8 @@ class Cleanup:
     folder: Path
     removed: list[Path] = field(default_factory=list)       # partial files of dead runs
     restored: list[Path] = field(default_factory=list)      # earlier results put back by a rollback
+    withdrawn: list[Path] = field(default_factory=list)     # half-published new results taken back by a rollback
+    completed: list[Path] = field(default_factory=list)     # results of a publish that was complete, kept
     kept: list[Path] = field(default_factory=list)          # earlier results moved aside, no journal
     pids: set[int] = field(default_factory=set)
 
@@ -376,9 +378,15 @@ class Cleanup:
         if self.removed:
             parts.append(f"removed {len(self.removed)} partial file{'s' if len(self.removed) != 1 else ''} left "
                          f"in {self.folder} by an interrupted run (process {pids})")
+        if self.withdrawn:
+            parts.append(f"rolled back a publish that an interrupted run had cut short in {self.folder}: removed its "
+                         f"incomplete set {', '.join(p.name for p in self.withdrawn)}")
         if self.restored:
             parts.append(f"put back the earlier results {', '.join(p.name for p in self.restored)} that an "
                          "interrupted run had moved aside")
+        if self.completed:
+            parts.append(f"finished a publish that an interrupted run had completed in {self.folder} "
+                         f"({', '.join(p.name for p in self.completed)} kept)")
         if self.kept:
             parts.append(f"kept {len(self.kept)} earlier result file(s) that an interrupted run had moved aside "
                          f"in {self.folder}: " + ", ".join(p.name for p in self.kept))
@@ -410,23 +418,23 @@ def clean_stale_files(folder: Path) -> Cleanup:
             continue
         result.pids.add(pid)
         if role == "journal":
-            result.restored += _recover_journal(path)
+            _recover_journal(path, result)
         else:
             _remove(path)
             result.removed.append(path)
     return result
 
 
-def _recover_journal(journal: Path) -> list[Path]:
-    """A run was killed while publishing: complete it (committed) or put the earlier set back."""
+def _recover_journal(journal: Path, result: Cleanup) -> None:
+    """A run was killed while publishing: complete it (committed) or put the earlier set back;
+    what was done goes into `result` (restored / withdrawn / completed), so the run says it."""
     folder = journal.parent
     try:
         data = json.loads(journal.read_text(encoding="utf-8"))
         plan, committed = data["plan"], bool(data["committed"])
     except (OSError, ValueError, KeyError, TypeError):
         log.warning("unreadable publish journal %s left in place", journal)
-        return []
-    restored = []
+        return
     for step in plan:
         final = folder / step["final"]
         old = folder / step["old"] if step.get("old") else None
@@ -434,20 +442,22 @@ def _recover_journal(journal: Path) -> list[Path]:
         if committed:
             if old is not None:
                 _remove(old)
+            if new is not None and final.exists():
+                result.completed.append(final)
             continue
         try:
             if old is not None and old.exists():
                 os.replace(old, final)          # the earlier file wins over a half-published set
-                restored.append(final)
+                result.restored.append(final)
             elif old is None and new is not None and final.exists() and (
                     not new.exists() or os.path.samefile(new, final)):
                 final.unlink()                  # ours, from the half-published set
+                result.withdrawn.append(final)
         except OSError as exc:
             log.error("could not roll back %s: %s", final, exc)
         if new is not None:
             _remove(new)
     _remove(journal)
-    return restored
 
 
 # ---- inputs -----------------------------------------------------------------------------------------

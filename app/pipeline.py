@@ -70,13 +70,15 @@ class Settings:
     rest: tuple[float, float] | None = None   # rest window (s) for the measures; None: the quietest stretch
     patient: str | None = None           # patient ID and visit label, for the report and the summary
     visit: str | None = None
+    visit_date: str | None = None        # the visit's date given by the user (ISO), for undated recordings
     subject_from_folders: bool = False   # PATIENT/VISIT/recording.mp4: IDs from the two folder names
 
     def subject_for(self, video: Path) -> dict:
         """Patient and visit of ``video``: as given, else (with subject_from_folders) its folders'."""
         video = Path(video).absolute()
         folders = (video.parent.parent.name, video.parent.name) if self.subject_from_folders else (None, None)
-        return {"patient": self.patient or folders[0] or None, "visit": self.visit or folders[1] or None}
+        return {"patient": self.patient or folders[0] or None, "visit": self.visit or folders[1] or None,
+                **({"visit_date": self.visit_date} if self.visit_date else {})}
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)

@@ -3,7 +3,17 @@
 Loads the installed models, runs one face detection and one STAR inference on a generated
 frame, proves which execution provider ran each model (ONNX Runtime's profiler: nodes per
 provider), encodes H.264 and decodes it with PyAV (OpenCV loaded), renders a plot, creates the main
-window and exits 0; any failure prints the reason and exits 1.
+window, proves the live camera's Qt Multimedia (below) and exits 0; any failure prints the reason
+and exits 1.
+
+Qt Multimedia (the live exam): QMediaDevices and a QMediaCaptureSession with a QVideoSink are
+created, which loads Qt's media backend; the check then reads which libraries the process has
+loaded and fails unless the platform's backend plugin and Qt's own FFmpeg libraries (not PyAV's
+or OpenCV's copies) came from the Qt tree, and the other expected plugins sit beside it
+(MULTIMEDIA_EXPECTED, per platform; the bundle check reads the same table). The camera and
+microphone permissions are printed; "denied" fails a frozen macOS app (every such app is signed:
+Qt answers "denied" when Info.plist lacks the usage strings), while "undetermined" (a CI runner,
+nobody asked yet) passes.
 
 The window uses the platform Qt would use for a user: Cocoa on macOS (so `open FaceMirror.app
 --args --self-test` loads the Cocoa platform and macOS style plugins), offscreen only where there
@@ -23,18 +33,18 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 
 class SelfTestFailure(RuntimeError):
     pass
 
 
-def _frame() -> np.ndarray:
+def _frame():
     """A 480x640 frame with a face-like pattern (the content does not matter for a self-test)."""
     import cv2
+    import numpy as np
 
     img = np.full((480, 640, 3), 90, np.uint8)
     cv2.ellipse(img, (320, 240), (110, 150), 0, 0, 360, (150, 170, 210), -1)
@@ -45,6 +55,7 @@ def _frame() -> np.ndarray:
 
 
 def _check_models(require_coreml: bool):
+    import numpy as np
     import onnxruntime as ort
 
     from app.engine import runtime
@@ -144,6 +155,145 @@ def _check_window(folder: Path) -> None:
     app.processEvents()
 
 
+# ---- Qt Multimedia: the live exam's camera and microphone
+
+@dataclass(frozen=True)
+class MultimediaFiles:
+    """What Qt Multimedia needs on one platform. Names are file names (regular expressions):
+    `backend` is the plugin Qt loads by default, `plugins` every plugin of plugins/multimedia that
+    must be there (the backend among them), `libraries` Qt's own FFmpeg, which the backend links
+    and which lives in Qt's lib folder (PyAV and OpenCV carry FFmpeg libraries of the same names
+    elsewhere), `qt_library` Qt's QtMultimedia library."""
+
+    backend: str
+    plugins: tuple[str, ...]
+    libraries: tuple[str, ...]
+    qt_library: str
+
+
+_FFMPEG_LIBS = ("avcodec", "avformat", "avutil", "swresample", "swscale")
+
+# Per platform (sys.platform), read from PySide6 6.11.3's wheels: macOS has an AVFoundation
+# backend beside the FFmpeg one (QT_MEDIA_BACKEND=darwin selects it), Linux only FFmpeg. The bundle
+# check (packaging/spec_bundle.py) requires the same files in a frozen app.
+MULTIMEDIA_EXPECTED = {
+    "darwin": MultimediaFiles(
+        backend=r"libffmpegmediaplugin\.dylib",
+        plugins=(r"libffmpegmediaplugin\.dylib", r"libdarwinmediaplugin\.dylib"),
+        libraries=tuple(rf"lib{n}\.\d+\.dylib" for n in _FFMPEG_LIBS),
+        qt_library=r"QtMultimedia\.framework/"),
+    "linux": MultimediaFiles(
+        backend=r"libffmpegmediaplugin\.so",
+        plugins=(r"libffmpegmediaplugin\.so",),
+        libraries=tuple(rf"lib{n}\.so\.\d+" for n in _FFMPEG_LIBS),
+        qt_library=r"libQt6Multimedia\.so\.6"),
+}
+
+
+def loaded_images() -> list[str]:
+    """Real paths of the shared libraries this process has loaded (Linux: /proc/self/maps; macOS:
+    dyld's image list, which may name a library by the top-level link PyInstaller makes to it, so
+    links are resolved). Empty where neither exists."""
+    if sys.platform == "darwin":
+        import ctypes
+
+        dyld = ctypes.CDLL(None)
+        dyld._dyld_get_image_name.restype = ctypes.c_char_p
+        dyld._dyld_get_image_name.argtypes = [ctypes.c_uint32]
+        names = (os.fsdecode(dyld._dyld_get_image_name(i) or b"") for i in range(dyld._dyld_image_count()))
+        return [os.path.realpath(n) for n in names if n]
+    maps = Path("/proc/self/maps")
+    if not maps.exists():
+        return []
+    return sorted({line.split(None, 5)[5].strip() for line in maps.read_text().splitlines()
+                   if len(line.split(None, 5)) == 6 and line.split(None, 5)[5].startswith("/")})
+
+
+def _qt_lib_dir(image: str) -> str:
+    """Qt's lib folder from the path of its QtMultimedia library (a framework on macOS)."""
+    parts = Path(image).parts
+    for i, part in enumerate(parts):
+        if part.endswith(".framework"):
+            return str(Path(*parts[:i]))
+    return str(Path(image).parent)
+
+
+def multimedia_problems(images: list[str], expected: MultimediaFiles, list_dir=os.listdir) -> list[str]:
+    """What is wrong with Qt Multimedia in a process that has created a capture session, from the
+    libraries it loaded: the backend plugin, the other plugins beside it, Qt's FFmpeg from Qt's own
+    lib folder (an FFmpeg of the same name loaded from PyAV's or OpenCV's folder does not count)."""
+    import re
+
+    def named(pattern: str) -> list[str]:
+        return [p for p in images if re.fullmatch(pattern, Path(p).name)]
+
+    qt = [p for p in images if re.search(expected.qt_library, p)]
+    if not qt:
+        return ["Qt's multimedia library is not loaded"]
+    lib_dir = _qt_lib_dir(qt[0])
+    backend = named(expected.backend)
+    if not backend:
+        return [f"no Qt multimedia backend was loaded (plugins/multimedia/{expected.backend} missing or "
+                "not loadable): the live exam would have no camera"]
+    plugin_dir = str(Path(backend[0]).parent)
+    try:
+        present = list_dir(plugin_dir)
+    except OSError:
+        present = []
+    problems = [f"Qt multimedia plugin {pattern} is missing from {Path(plugin_dir).name}/"
+                for pattern in expected.plugins if not any(re.fullmatch(pattern, f) for f in present)]
+    for pattern in expected.libraries:
+        if not [p for p in named(pattern) if str(Path(p).parent) == lib_dir]:
+            problems.append(f"Qt's FFmpeg library {pattern} was not loaded from Qt's lib folder")
+    return problems
+
+
+def permission_problem(camera: str, microphone: str, frozen_mac: bool) -> str | None:
+    """A problem when a signed (frozen macOS) app may not use the camera or microphone. macOS says
+    "denied" when the user refused, when Info.plist lacks the usage string, or (hardened runtime)
+    when the entitlement is missing; "undetermined" (nobody asked yet, a CI runner) is fine. From
+    source the answer is the terminal's, not the app's: never a failure."""
+    denied = [name for name, status in (("camera", camera), ("microphone", microphone)) if status == "denied"]
+    if not denied or not frozen_mac:
+        return None
+    return (f"{' and '.join(denied)} access is denied for this app: check System Settings > Privacy & "
+            "Security, and that the build carries NSCameraUsageDescription/NSMicrophoneUsageDescription "
+            "and the camera/audio-input entitlements")
+
+
+def _check_multimedia() -> None:
+    """QMediaDevices, a capture session with a video sink, the backend and Qt's FFmpeg, permissions."""
+    from PySide6.QtMultimedia import QMediaCaptureSession, QMediaDevices, QMediaFormat, QVideoSink
+
+    from app import paths
+    from app.gui import camera_source
+
+    devices = QMediaDevices()
+    session = QMediaCaptureSession()
+    sink = QVideoSink()
+    session.setVideoSink(sink)
+    if session.videoSink() is not sink:
+        raise SelfTestFailure("QMediaCaptureSession did not take the QVideoSink")
+    cameras, microphones = len(devices.videoInputs()), len(devices.audioInputs())
+    formats = len(QMediaFormat().supportedFileFormats(QMediaFormat.ConversionMode.Decode))
+    expected = MULTIMEDIA_EXPECTED.get(sys.platform)
+    if expected is None:
+        print(f"Qt Multimedia: no expected plugin set for {sys.platform}; files not checked")
+    else:
+        problems = multimedia_problems(loaded_images(), expected)
+        if problems:
+            raise SelfTestFailure("Qt Multimedia: " + "; ".join(problems))
+    if not formats:
+        raise SelfTestFailure("Qt Multimedia: the backend knows no media format (backend not working)")
+    camera, microphone = camera_source.camera_permission(), camera_source.microphone_permission()
+    print(f"Qt Multimedia: backend and Qt's FFmpeg loaded, {formats} formats; {cameras} camera(s), "
+          f"{microphones} microphone(s); permission camera: {camera}, microphone: {microphone}")
+    problem = permission_problem(camera, microphone, frozen_mac=sys.platform == "darwin" and paths.bundle_dir() is not None)
+    if problem:
+        raise SelfTestFailure(problem)
+    del session, sink, devices
+
+
 OPEN_EVENT_WAIT_S = 1.0
 
 
@@ -216,6 +366,7 @@ def run_self_test(require_coreml: bool = False, device_report: Path | None = Non
         with tempfile.TemporaryDirectory(prefix="facemirror-selftest-") as tmp:
             _check_media(Path(tmp))
             _check_window(Path(tmp))
+            _check_multimedia()
         print(f"backend: {models.describe()}")
         print("self-test passed")
         return 0

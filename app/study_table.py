@@ -7,6 +7,14 @@ measure cells empty. Inputs that failed have no report (nothing is published for
 row. Empty cell = no value. The table is written under a temporary name and renamed into place;
 an existing table is never replaced without --overwrite.
 
+Nothing found is dropped silently: every set of outputs found (files NAME_<kind> of one NAME in
+one folder) is a row or a named problem, counted at the end (exit 1): outputs without their
+report, a report that is not readable JSON, a measures file the report lists but that is missing
+or unreadable (the row is kept, its measure cells empty). The same video (input sha256) found in
+two places gives a row each, the later ones marked `duplicate_of` = the first one's report_json,
+and a warning (not a problem: every row is there). Paths in the table (`report_json`, `duplicate_of`) are relative to the table's own
+folder, so every row resolves from there whatever folder it was found through.
+
 COLUMNS is a contract shared with `agreement --study` and `compare`: names and order change only
 together with them (README "Study table"). The region cells come from measures.json "headlines",
 one object per region: {"region", "measure", "label", "segment", "peak_s", "unit",
@@ -32,7 +40,7 @@ REGION_FIELDS = ("measure", "unit", "right", "right_ci_low", "right_ci_high", "l
 COLUMNS = (["file", "input_sha256", "recorded_at", "patient", "visit", "verdict", "verdict_reasons", "usable",
             "mode", "app_version", "landmark_model_sha256", "detector_model_sha256"]
            + [f"{region}_{f}" for region in REGIONS for f in REGION_FIELDS]
-           + ["report_json"])
+           + ["report_json", "duplicate_of"])
 REASON_SEPARATOR = " | "
 REPORT_SUFFIX = SUFFIX["report"]
 MEASURES_SUFFIX = SUFFIX["measures_json"]
@@ -104,7 +112,7 @@ def row_for(report: dict, measures: dict | None, report_rel: str) -> dict[str, s
            "mode": _text(_dict(measures).get("mode")), "app_version": _text(_dict(report.get("app")).get("version")),
            "landmark_model_sha256": _text(_dict(models.get("star")).get("sha256")),
            "detector_model_sha256": _text(_dict(models.get("retinaface")).get("sha256")),
-           "report_json": report_rel}
+           "report_json": report_rel, "duplicate_of": ""}
     row.update(region_cells(_dict(measures)))
     return row
 
@@ -115,30 +123,83 @@ def find_reports(folder: Path) -> list[Path]:
                   if p.is_file() and not p.name.startswith(".") and len(p.name) > len(REPORT_SUFFIX))
 
 
-def collect(folders: list[Path]) -> tuple[list[dict[str, str]], list[str], int]:
-    """(rows, problems: reports that could not be read, how many JSON files were not FaceMirror's).
-    A report found through two of the given folders is listed once (under the first)."""
+def find_output_sets(folder: Path) -> dict[tuple[Path, str], list[str]]:
+    """Every set of FaceMirror outputs under `folder`: (its folder, NAME) -> the kinds found
+    (hidden temporary files left out)."""
+    sets: dict[tuple[Path, str], list[str]] = {}
+    for path in sorted(folder.rglob("*")):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        for kind, suffix in SUFFIX.items():
+            if path.name.endswith(suffix) and len(path.name) > len(suffix):
+                sets.setdefault((path.parent, path.name[: -len(suffix)]), []).append(kind)
+                break
+    return sets
+
+
+def _where(path: Path, table_dir: Path) -> str:
+    """`path` relative to the table's folder ("/" separated), absolute when there is no relative
+    path (another drive)."""
+    try:
+        return Path(os.path.relpath(path.resolve(), table_dir.resolve())).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def collect(folders: list[Path], table_dir: Path | None = None) -> tuple[list[dict[str, str]], list[str], int]:
+    """(rows, problems: output sets that give no row or an incomplete one, how many report files
+    were not FaceMirror's). A set found through two of the given folders is listed once (under the
+    first). Paths in the rows are relative to `table_dir` (default: the current folder)."""
+    table_dir = Path(table_dir) if table_dir is not None else Path.cwd()
     rows, problems, foreign = [], [], 0
     seen: set[Path] = set()
     for folder in folders:
-        for path in find_reports(folder):
-            real = path.resolve()
-            if real in seen:
+        for (where, stem), kinds in find_output_sets(folder).items():
+            report_path = where / f"{stem}{REPORT_SUFFIX}"
+            key = report_path.resolve()
+            if key in seen:
                 continue
-            seen.add(real)
-            report = read_json_object(path)
+            seen.add(key)
+            others = ", ".join(f"{stem}{SUFFIX[k]}" for k in kinds[:3]) + (", ..." if len(kinds) > 3 else "")
+            if "report" not in kinds:
+                problems.append(f"{where / stem}: outputs ({others}) without their {stem}{REPORT_SUFFIX}; no row "
+                                "(a run that failed or was cut short, or a copied folder: process it again)")
+                continue
+            report = read_json_object(report_path)
             if report is None:
-                problems.append(f"{path}: not readable as JSON")
+                problems.append(f"{report_path}: not readable as JSON; no row for this video")
                 continue
             if _dict(report.get("app")).get("name") != APP_NAME:
                 foreign += 1
                 continue
-            measures_path = path.with_name(path.name[: -len(REPORT_SUFFIX)] + MEASURES_SUFFIX)
-            measures = read_json_object(measures_path) if measures_path.exists() else None
-            if measures_path.exists() and measures is None:
-                problems.append(f"{measures_path}: not readable as JSON (its row has no measures)")
-            rows.append(row_for(report, measures, path.relative_to(folder).as_posix()))
+            measures_path = where / f"{stem}{MEASURES_SUFFIX}"
+            measures = None
+            if "measures_json" in kinds:
+                measures = read_json_object(measures_path)
+                if measures is None:
+                    problems.append(f"{measures_path}: not readable as JSON (its row has no measures)")
+            elif "measures_json" in _dict(report.get("outputs")):
+                problems.append(f"{measures_path}: missing although the report lists it (its row has no measures)")
+            rows.append(row_for(report, measures, _where(report_path, table_dir)))
     return rows, problems, foreign
+
+
+def mark_duplicates(rows: list[dict[str, str]]) -> list[str]:
+    """Rows of the same video (input_sha256) after the first get duplicate_of = its report_json;
+    returns one warning per duplicated video."""
+    first: dict[str, dict[str, str]] = {}
+    copies: dict[str, list[str]] = {}
+    for row in rows:
+        digest = row["input_sha256"]
+        if not digest:
+            continue
+        if digest in first:
+            row["duplicate_of"] = first[digest]["report_json"]
+            copies.setdefault(digest, []).append(row["report_json"])
+        else:
+            first[digest] = row
+    return [f"the same video (input sha256 {d[:12]}...) has {len(c) + 1} rows: {first[d]['report_json']}, "
+            f"{', '.join(c)}; the later rows are marked duplicate_of" for d, c in copies.items()]
 
 
 def table_text(rows: list[dict[str, str]]) -> str:
@@ -194,8 +255,8 @@ def study_command(args, out=sys.stdout, err=sys.stderr) -> int:
     if not target.parent.is_dir():
         print(f"error: the folder {target.parent} does not exist", file=err)
         return 2
-    rows, problems, foreign = collect(folders)
-    for problem in problems:
+    rows, problems, foreign = collect(folders, target.parent)
+    for problem in problems + mark_duplicates(rows):
         print(f"warning: {problem}", file=err)
     if foreign:
         print(f"ignored {foreign} *{REPORT_SUFFIX} file{'s' if foreign != 1 else ''} not written by {APP_NAME}", file=out)
@@ -212,6 +273,11 @@ def study_command(args, out=sys.stdout, err=sys.stderr) -> int:
         print(f"error: cannot write {target}: {exc.strerror or exc}", file=err)
         return 1
     unusable = sum(1 for r in rows if r["usable"] == "false")
-    print(f"wrote {target}: {len(rows)} video{'s' if len(rows) != 1 else ''}"
-          + (f", {unusable} marked not usable" if unusable else ""), file=out)
+    duplicates = sum(1 for r in rows if r["duplicate_of"])
+    print(f"wrote {target}: {len(rows)} row{'s' if len(rows) != 1 else ''}"
+          + (f", {unusable} marked not usable" if unusable else "")
+          + (f", {duplicates} marked duplicate_of" if duplicates else ""), file=out)
+    if problems:
+        print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} (named above); the table is incomplete "
+              "where they say", file=err)
     return 1 if problems else 0

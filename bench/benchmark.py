@@ -588,4 +588,7 @@ def benchmark_command(args) -> int:
     if args.what == "cluster":
         from bench.cluster import benchmark_cluster
         return benchmark_cluster(args.videos, args.seconds, _parse_size(args.size), image=args.image)
+    if args.what == "soak":
+        from bench.soak import soak_command
+        return soak_command(args)
     return 2

@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # Build, sign, notarize and package FaceMirror.app for Apple Silicon (see packaging/README.md).
 #
-#   packaging/build_macos.sh [--dry-run] [--no-notarize] [--skip-build] [--no-dmg]
+#   packaging/build_macos.sh [--dry-run] [--no-notarize] [--skip-build] [--no-dmg] [--ci-runtime] [--resume]
 #
 # Steps: PyInstaller build from FaceMirror.spec -> sign every Mach-O file inside-out with the
 # hardened runtime -> sign the .app with the entitlements -> verify -> notarize + staple the app
 # -> DMG -> sign, notarize + staple the DMG -> Gatekeeper assessment.
+#
+#   --ci-runtime  ad-hoc test builds (FACEMIRROR_CODESIGN_IDENTITY=-) get the hardened runtime too,
+#                 with packaging/entitlements-ci.plist (the release entitlements plus
+#                 com.apple.security.cs.disable-library-validation, without which the runtime
+#                 refuses the bundle's teamless ad-hoc dylibs): the runtime is exercised before a tag.
+#                 A Developer ID signature never takes that key (releases stay strict).
+#   --resume      a notarization that timed out: wait again for the submission IDs saved in
+#                 DIST_DIR/notary-state/ (`notarytool wait`), then staple and go on; the signed app
+#                 (and DMG) of the first run are reused, never rebuilt or re-signed.
 #
 # Environment:
 #   FACEMIRROR_CODESIGN_IDENTITY  required: "Developer ID Application: NAME (TEAMID)";
@@ -13,7 +22,8 @@
 #   FACEMIRROR_NOTARY_PROFILE     required unless --no-notarize: keychain profile made once with
 #                                 `xcrun notarytool store-credentials PROFILE ...`
 #   FACEMIRROR_NOTARY_KEYCHAIN    keychain holding that profile, when not the login keychain (CI)
-#   FACEMIRROR_ENTITLEMENTS       entitlements file (default: packaging/entitlements.plist)
+#   FACEMIRROR_ENTITLEMENTS       entitlements file (default: packaging/entitlements.plist;
+#                                 with --ci-runtime packaging/entitlements-ci.plist)
 #   DIST_DIR, BUILD_DIR           PyInstaller output and work folders (default: dist/, build/)
 #   PYINSTALLER                   PyInstaller command (default: pyinstaller on PATH)
 #   DRY_RUN=1                     same as --dry-run
@@ -49,12 +59,16 @@ DRY_RUN="${DRY_RUN:-0}"
 NOTARIZE=1
 BUILD=1
 MAKE_DMG=1
+CI_RUNTIME=0
+RESUME=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) DRY_RUN=1 ;;
     --no-notarize) NOTARIZE=0 ;;
     --skip-build) BUILD=0 ;;
     --no-dmg) MAKE_DMG=0 ;;
+    --ci-runtime) CI_RUNTIME=1 ;;
+    --resume) RESUME=1; BUILD=0 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
@@ -66,7 +80,11 @@ case "$DRY_RUN" in 1|true|yes) DRY_RUN=1 ;; *) DRY_RUN=0 ;; esac
 IDENTITY="${FACEMIRROR_CODESIGN_IDENTITY:-}"
 PROFILE="${FACEMIRROR_NOTARY_PROFILE:-}"
 NOTARY_KEYCHAIN="${FACEMIRROR_NOTARY_KEYCHAIN:-}"
-ENTITLEMENTS="${FACEMIRROR_ENTITLEMENTS:-$HERE/entitlements.plist}"
+if [ "$CI_RUNTIME" = 1 ]; then
+  ENTITLEMENTS="${FACEMIRROR_ENTITLEMENTS:-$HERE/entitlements-ci.plist}"
+else
+  ENTITLEMENTS="${FACEMIRROR_ENTITLEMENTS:-$HERE/entitlements.plist}"
+fi
 DIST_DIR="${DIST_DIR:-$ROOT/dist}"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 PYINSTALLER="${PYINSTALLER:-pyinstaller}"
@@ -84,12 +102,31 @@ if [ "$NOTARIZE" = 1 ] && [ -z "$PROFILE" ]; then
 then export FACEMIRROR_NOTARY_PROFILE=facemirror-notary (or pass --no-notarize for a local build)."
 fi
 [ -f "$ENTITLEMENTS" ] || die "entitlements file not found: $ENTITLEMENTS (FACEMIRROR_ENTITLEMENTS)"
+# Releases stay strict: a Developer ID signature never carries the CI-only exception, and the CI
+# runtime is for ad-hoc test builds only (which need that exception to start at all).
+NO_LIBRARY_VALIDATION="com.apple.security.cs.disable-library-validation"
+if [ "$IDENTITY" != "-" ]; then
+  [ "$CI_RUNTIME" = 0 ] || die "--ci-runtime is for ad-hoc test builds (FACEMIRROR_CODESIGN_IDENTITY=-); a release is signed with packaging/entitlements.plist"
+  if grep -q "<key>$NO_LIBRARY_VALIDATION</key>" "$ENTITLEMENTS"; then
+    die "$ENTITLEMENTS disables library validation: a release never does (use packaging/entitlements.plist)"
+  fi
+elif [ "$CI_RUNTIME" = 1 ] && ! grep -q "<key>$NO_LIBRARY_VALIDATION</key>" "$ENTITLEMENTS"; then
+  die "--ci-runtime needs $NO_LIBRARY_VALIDATION in $ENTITLEMENTS: the hardened runtime refuses the ad-hoc bundle's teamless dylibs without it"
+fi
 
 VERSION="$(sed -n "s/^__version__[[:space:]]*=[[:space:]]*['\"]\([^'\"]*\)['\"].*/\1/p" "$ROOT/app/__init__.py" | head -n 1)"
 [ -n "$VERSION" ] || die "cannot read __version__ from $ROOT/app/__init__.py"
 DMG="$DIST_DIR/$APP_NAME-$VERSION-arm64.dmg"
 NOTARY_ZIP="$DIST_DIR/$APP_NAME-$VERSION-notarize.zip"
 STAGE="$DIST_DIR/.dmg-staging"
+# Submission IDs (KIND.id) and finished steps (KIND.done) of this release's notarizations, so a
+# run that timed out can be resumed with --resume (CI: the job re-run restores DIST_DIR).
+STATE="$DIST_DIR/notary-state"
+if [ "$RESUME" = 1 ]; then
+  [ "$NOTARIZE" = 1 ] || die "--resume continues a notarization; it cannot be combined with --no-notarize"
+  [ "$DRY_RUN" = 1 ] || [ -s "$STATE/app.id" ] || [ -f "$STATE/app.done" ] \
+    || die "--resume: no saved notarization in $STATE (run without --resume to build and submit)"
+fi
 
 if [ "$DRY_RUN" = 0 ]; then
   needed="codesign xcrun ditto xattr"
@@ -134,13 +171,20 @@ retry() {
 }
 
 # codesign flags for code: hardened runtime (required for notarization) and a secure timestamp.
-# Ad-hoc test builds get neither: an ad-hoc signature has no Team ID, so the hardened runtime's
-# library validation refuses to load the bundle's own (equally teamless) dylibs ("different Team
-# IDs") and the app dies at its first import. Releases keep the strict path.
+# Ad-hoc builds get neither by default: an ad-hoc signature has no Team ID, so the hardened
+# runtime's library validation refuses to load the bundle's own (equally teamless) dylibs
+# ("different Team IDs") and the app dies at its first import. Releases keep the strict path.
+# --ci-runtime: ad-hoc with the hardened runtime (and the CI entitlements' library-validation
+# exception), so pull requests run what a release runs.
 SIGN_FLAGS=(--force)
-if [ "$IDENTITY" != "-" ]; then SIGN_FLAGS+=(--options runtime --timestamp); fi
+if [ "$IDENTITY" != "-" ]; then
+  SIGN_FLAGS+=(--options runtime --timestamp)
+elif [ "$CI_RUNTIME" = 1 ]; then
+  SIGN_FLAGS+=(--options runtime)
+fi
 SIGN_FLAGS+=(--sign "$IDENTITY")
-# How long notarytool waits for Apple's answer before giving up (the CI job has 75 minutes).
+# How long notarytool waits for Apple's answer before giving up (each of two submissions; the CI
+# job has 150 minutes, and a timeout is resumed with --resume).
 NOTARY_TIMEOUT="${FACEMIRROR_NOTARY_TIMEOUT:-30m}"
 
 # A secure timestamp needs Apple's timestamp server, which fails now and then: retried.
@@ -171,24 +215,56 @@ if [ -n "$NOTARY_KEYCHAIN" ]; then
   NOTARY_AUTH+=(--keychain "$NOTARY_KEYCHAIN")
 fi
 
+json_field() {  # json_field NAME: the first "NAME": "value" of notarytool's JSON on stdin
+  sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\([^\"]*\)\".*/\1/p" | head -n 1
+}
+
+# notarize FILE KIND: submit FILE (or take the ID a timed-out run saved in $STATE/KIND.id), wait
+# for Apple's answer, fail unless Accepted. The ID is saved before waiting, so a timeout leaves
+# what --resume needs.
 notarize() {
-  local file="$1" out id
+  local file="$1" kind="$2" out id status
   if [ "$DRY_RUN" = 1 ]; then
-    run xcrun notarytool submit "$file" "${NOTARY_AUTH[@]}" --wait --timeout "$NOTARY_TIMEOUT" --output-format json
+    run xcrun notarytool submit "$file" "${NOTARY_AUTH[@]}" --output-format json
+    run xcrun notarytool wait SUBMISSION_ID "${NOTARY_AUTH[@]}" --timeout "$NOTARY_TIMEOUT" --output-format json
     return 0
   fi
-  log "notarizing $(basename "$file") (waits for Apple's answer, usually a few minutes)"
-  if ! out="$(xcrun notarytool submit "$file" "${NOTARY_AUTH[@]}" --wait --timeout "$NOTARY_TIMEOUT" --output-format json)"; then
-    echo "$out" >&2
-    die "xcrun notarytool submit failed for $file"
+  if [ -s "$STATE/$kind.id" ]; then
+    id="$(cat "$STATE/$kind.id")"
+    log "resuming the notarization of $(basename "$file"): submission $id"
+  else
+    log "submitting $(basename "$file") for notarization"
+    if ! out="$(xcrun notarytool submit "$file" "${NOTARY_AUTH[@]}" --output-format json)"; then
+      echo "$out" >&2
+      die "xcrun notarytool submit failed for $file"
+    fi
+    echo "$out"
+    id="$(printf '%s' "$out" | json_field id)"
+    [ -n "$id" ] || die "notarytool submit printed no submission id for $file"
+    mkdir -p "$STATE"
+    printf '%s\n' "$id" > "$STATE/$kind.id.tmp" && mv "$STATE/$kind.id.tmp" "$STATE/$kind.id"
   fi
+  log "waiting for Apple's answer on $id (usually a few minutes; at most $NOTARY_TIMEOUT)"
+  out="$(xcrun notarytool wait "$id" "${NOTARY_AUTH[@]}" --timeout "$NOTARY_TIMEOUT" --output-format json)" || true
   echo "$out"
-  # notarytool exits 0 for a finished but rejected submission: read the status.
-  if ! printf '%s' "$out" | grep -q '"status"[[:space:]]*:[[:space:]]*"Accepted"'; then
-    id="$(printf '%s' "$out" | sed -n 's/.*"id"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1)"
-    die "notarization of $(basename "$file") was not accepted. Apple's log: xcrun notarytool log ${id:-SUBMISSION_ID} ${NOTARY_AUTH[*]}"
-  fi
+  status="$(printf '%s' "$out" | json_field status)"
+  case "$status" in
+    Accepted) ;;
+    Invalid|Rejected)
+      rm -f "$STATE/$kind.id"  # a refused submission cannot be resumed: the next run submits anew
+      die "notarization of $(basename "$file") was not accepted ($status). Apple's log: xcrun notarytool log $id ${NOTARY_AUTH[*]}" ;;
+    *)
+      die "notarization of $(basename "$file") did not finish within $NOTARY_TIMEOUT (status: ${status:-unknown}). Submission $id is saved in $STATE/$kind.id: run again with --resume (CI: re-run the job) to wait for it and staple; nothing is rebuilt" ;;
+  esac
 }
+
+done_step() { [ "$DRY_RUN" = 0 ] && [ -f "$STATE/$1.done" ]; }
+mark_done() { if [ "$DRY_RUN" = 0 ]; then mkdir -p "$STATE" && : > "$STATE/$1.done"; fi; }
+
+# A fresh run never inherits a previous run's submissions.
+if [ "$RESUME" = 0 ] && [ -e "$STATE" ]; then
+  run rm -rf "$STATE"
+fi
 
 # ---- 1. build
 if [ "$BUILD" = 1 ]; then
@@ -208,6 +284,10 @@ if [ ! -d "$APP" ]; then
 fi
 
 # ---- 2. sign inside-out: loose Mach-O files, then frameworks, then the app
+if [ "$RESUME" = 1 ]; then
+  log "resuming: the app signed and submitted by the first run is reused as it is"
+  run codesign --verify --deep --strict --verbose=2 "$APP"
+else
 log "signing with identity: $IDENTITY"
 if [ -d "$APP" ]; then
   run xattr -cr "$APP"  # Finder info / resource forks make codesign fail
@@ -254,18 +334,31 @@ fi
 # The bundle last: this signs Contents/MacOS/FaceMirror with the entitlements and seals resources.
 sign --entitlements "$ENTITLEMENTS" "$APP"
 run codesign --verify --deep --strict --verbose=2 "$APP"
+fi  # (not resuming)
 
 # ---- 3. notarize and staple the app (the ticket travels inside the bundle)
-if [ "$NOTARIZE" = 1 ]; then
-  run ditto -c -k --keepParent "$APP" "$NOTARY_ZIP"
-  notarize "$NOTARY_ZIP"
+if [ "$NOTARIZE" = 1 ] && done_step app; then
+  log "the app is already notarized and stapled (saved state)"
+elif [ "$NOTARIZE" = 1 ]; then
+  if [ "$DRY_RUN" = 1 ] || [ ! -s "$STATE/app.id" ]; then
+    run ditto -c -k --keepParent "$APP" "$NOTARY_ZIP"
+  fi
+  notarize "$NOTARY_ZIP" app
   run xcrun stapler staple "$APP"
   run xcrun stapler validate "$APP"
   run rm -f "$NOTARY_ZIP"
+  mark_done app
 fi
 
 # ---- 4. disk image: the stapled app plus an Applications link to drag it onto
-if [ "$MAKE_DMG" = 1 ]; then
+if [ "$MAKE_DMG" = 1 ] && [ "$NOTARIZE" = 1 ] && done_step dmg; then
+  log "the disk image is already notarized and stapled (saved state)"
+elif [ "$MAKE_DMG" = 1 ] && [ "$DRY_RUN" = 0 ] && [ -s "$STATE/dmg.id" ] && [ -f "$DMG" ]; then
+  notarize "$DMG" dmg
+  run xcrun stapler staple "$DMG"
+  run xcrun stapler validate "$DMG"
+  mark_done dmg
+elif [ "$MAKE_DMG" = 1 ]; then
   log "creating $(basename "$DMG")"
   run rm -rf "$STAGE"
   run mkdir -p "$STAGE"
@@ -281,9 +374,10 @@ if [ "$MAKE_DMG" = 1 ]; then
     retry "codesign --timestamp (DMG)" codesign --force --timestamp --sign "$IDENTITY" "$DMG"
   fi
   if [ "$NOTARIZE" = 1 ]; then
-    notarize "$DMG"
+    notarize "$DMG" dmg
     run xcrun stapler staple "$DMG"
     run xcrun stapler validate "$DMG"
+    mark_done dmg
   fi
 fi
 

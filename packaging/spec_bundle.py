@@ -14,6 +14,7 @@ from typing import Sequence
 
 from app.build_info import FILE_NAME as BUILD_INFO_NAME
 from app.model_files import MANIFEST_NAME, STAR_FILE
+from app.selftest import MULTIMEDIA_EXPECTED
 from spec_licences import LICENCE_MARKERS, LICENCES_DIR, LICENSE_NAME, NOTICES_NAME
 from spec_models import WEIGHTS_DEST
 from spec_toc import UNUSED_FILES
@@ -23,6 +24,31 @@ from spec_toc import UNUSED_FILES
 
 ICON_PNG = "resources/FaceMirror.png"  # the window icon; app/gui_launch.py looks for it there
 REQUIRED_PACKAGES = ("av", "matplotlib", "PIL", "cv2", "numpy", "onnxruntime", "PySide6")
+
+# Qt Multimedia (the live exam's camera and microphone) inside PySide6's tree: the binding, Qt's
+# library, the platform's plugins and Qt's own FFmpeg, from the table the self-test proves at run
+# time (app/selftest.py MULTIMEDIA_EXPECTED, per platform).
+QT_TREE = "PySide6/Qt"
+
+
+def bundle_platform(bundle: Path) -> str:
+    """The platform a bundle is for: a .app is macOS, a onedir folder is this machine's."""
+    return "darwin" if Path(bundle).suffix == ".app" else sys.platform
+
+
+def required_multimedia(platform: str) -> list[tuple[str, re.Pattern]]:
+    """(what, pattern on the path inside the data roots) of every Qt Multimedia file a bundle for
+    `platform` must carry; empty for a platform without an expected set."""
+    expected = MULTIMEDIA_EXPECTED.get(platform)
+    if expected is None:
+        return []
+    out = [("the PySide6 QtMultimedia binding", re.compile(r"^PySide6/QtMultimedia\.(abi3\.so|.*\.so|pyd)$")),
+           # imported by the QtMultimedia binding itself (spec_modules.USED_QT_MODULES)
+           ("the PySide6 QtNetwork binding", re.compile(r"^PySide6/QtNetwork\.(abi3\.so|.*\.so|pyd)$")),
+           ("Qt's QtMultimedia library", re.compile(rf"^{QT_TREE}/lib/{expected.qt_library}"))]
+    out += [(f"Qt multimedia plugin {p}", re.compile(rf"^{QT_TREE}/plugins/multimedia/{p}$")) for p in expected.plugins]
+    out += [(f"Qt's FFmpeg library {p}", re.compile(rf"^{QT_TREE}/lib/{p}$")) for p in expected.libraries]
+    return out
 
 
 def bundle_data_roots(bundle: Path) -> list[Path]:
@@ -64,13 +90,13 @@ def check_bundle(bundle: Path) -> list[str]:
     for pkg in REQUIRED_PACKAGES:
         if pkg not in names:
             problems.append(f"package {pkg} is missing")
-    for r in roots:
-        if not r.is_dir():
-            continue
-        for f in r.rglob("*"):
-            rel = f.relative_to(r).as_posix()
-            if UNUSED_FILES.search(rel) or rel.endswith(".qm") or "WebEngine" in rel:
-                problems.append(f"{rel} is bundled but the spec leaves it out (UNUSED_FILES / Qt filters)")
+    rels = [f.relative_to(r).as_posix() for r in roots if r.is_dir() for f in r.rglob("*")]
+    for what, pattern in required_multimedia(bundle_platform(bundle)):
+        if not any(pattern.search(rel) for rel in rels):
+            problems.append(f"{what} is missing ({pattern.pattern}): the live exam would have no camera")
+    for rel in rels:
+        if UNUSED_FILES.search(rel) or rel.endswith(".qm") or "WebEngine" in rel:
+            problems.append(f"{rel} is bundled but the spec leaves it out (UNUSED_FILES / Qt filters)")
     notices_path = _find(roots, NOTICES_NAME)
     # Whitespace-normalised: licence headers are centred with runs of spaces and line breaks.
     notices = " ".join(notices_path.read_text(encoding="utf-8").split()) if notices_path else ""

@@ -10,16 +10,20 @@ import re
 from pathlib import Path
 from typing import Iterable, Sequence
 
-# Qt modules the app imports. Everything else of PySide6 is excluded.
+# Qt modules the app imports, and the bindings those import themselves. Everything else of
+# PySide6 is excluded.
 # QtMultimedia: the live camera mode (QCamera, QMediaCaptureSession, QVideoSink, QMediaDevices).
-USED_QT_MODULES = ("QtCore", "QtGui", "QtWidgets", "QtMultimedia")
+# QtNetwork: the QtMultimedia binding imports it when it is imported (PySide6 6.11.3); without it
+# the frozen app's live exam failed with "libshiboken: could not import module 'PySide6.QtNetwork'"
+# (found by the self-test's Qt Multimedia check, issue 35).
+USED_QT_MODULES = ("QtCore", "QtGui", "QtWidgets", "QtMultimedia", "QtNetwork")
 
 # Fallback list of PySide6 modules to exclude when the installed PySide6 cannot be listed.
 KNOWN_UNUSED_QT_MODULES = (
     "Qt3DAnimation", "Qt3DCore", "Qt3DExtras", "Qt3DInput", "Qt3DLogic", "Qt3DRender", "QtAxContainer",
     "QtBluetooth", "QtCharts", "QtConcurrent", "QtDBus", "QtDataVisualization", "QtDesigner", "QtGraphs",
     "QtGraphsWidgets", "QtHelp", "QtHttpServer", "QtLocation", "QtMultimediaWidgets",
-    "QtNetwork", "QtNetworkAuth", "QtNfc", "QtOpenGL", "QtOpenGLWidgets", "QtPdf", "QtPdfWidgets",
+    "QtNetworkAuth", "QtNfc", "QtOpenGL", "QtOpenGLWidgets", "QtPdf", "QtPdfWidgets",
     "QtPositioning", "QtPrintSupport", "QtQml", "QtQuick", "QtQuick3D", "QtQuickControls2",
     "QtQuickTest", "QtQuickWidgets", "QtRemoteObjects", "QtScxml", "QtSensors", "QtSerialBus",
     "QtSerialPort", "QtSpatialAudio", "QtSql", "QtStateMachine", "QtSvg", "QtSvgWidgets", "QtTest",
@@ -46,11 +50,12 @@ EXCLUDED_THIRD_PARTY = (
     "hypothesis", "importlinter", "grimp",
 )
 
-# Third-party packages the app imports lazily at run time (video I/O, plots); listed so the bundle
-# has them even where PyInstaller's scan of the app's lazy imports could miss one. matplotlib
+# Third-party packages the app imports lazily at run time (video I/O, plots, the live camera and the
+# binding it imports itself); listed so the bundle has them even where PyInstaller's scan of the
+# app's lazy imports (or of a binding's own imports, made in C) could miss one. matplotlib
 # needs Pillow (PIL), which therefore stays in the bundle too.
-RUNTIME_THIRD_PARTY = ("av", "PySide6.QtMultimedia", "matplotlib", "matplotlib.backends.backend_agg", "matplotlib.backends.backend_svg",
-                       "matplotlib.backends.backend_pdf", "PIL")
+RUNTIME_THIRD_PARTY = ("av", "PySide6.QtMultimedia", "PySide6.QtNetwork", "matplotlib", "matplotlib.backends.backend_agg",
+                       "matplotlib.backends.backend_svg", "matplotlib.backends.backend_pdf", "PIL")
 
 # Distributions whose metadata the app reads at run time (app/diagnostics.py PACKAGES).
 METADATA_DISTRIBUTIONS = ("onnxruntime", "numpy", "opencv-python-headless", "PySide6-Essentials", "av", "matplotlib")

@@ -5,7 +5,14 @@ the WFLW layout (DESIGN.md) and plain geometry, and each expression states its t
 (how far a mouth corner moved, how far a brow rose, what gap an eye kept). A seated patient's head
 moves: it rolls, drifts and leans in (scale), and the display midline a landmarks CSV carries lags
 behind it (an exponential smoothing, like the app's). Landmark noise is Gaussian per coordinate in
-mm; glitch frames put one point far off.
+mm; glitch frames put one point far off (single frames or runs of any length).
+
+The head is three-dimensional: every point has a depth (:data:`DEPTH_MM`, towards the camera),
+written here from a simple head shape (a horizontally curved face, recessed orbits, a nose, lips in
+front of the teeth; round anthropometric figures, not the app's table), so that turning (yaw) and
+nodding (pitch) move each point as a real head does, about a pivot in the neck, and a camera at
+``camera_mm`` adds perspective. ``depth_scale`` makes the face flatter or deeper than that shape
+(people differ). Expressions move points in the face plane; their truth is that in-plane movement.
 
 Face coordinates here: x to the IMAGE right, y DOWN, millimetres, origin between the pupils; the
 patient's right half is the image left (x < 0). ``neutral_face()`` of tests/synthetic_face.py
@@ -40,6 +47,33 @@ def rest_face() -> np.ndarray:
 
 
 REST = rest_face()
+
+
+def face_depth() -> np.ndarray:
+    """(98,) depth of every point in mm, towards the camera, for the resting face.
+
+    A face is curved around the head (a cylinder of radius 80 mm seen from the front), the eyes sit
+    in their orbits, the brows on the brow ridge, the nose stands out from the nasal root to its tip,
+    the lips lie in front of the teeth and curve back to the mouth corners, the chin stands forward.
+    """
+    x = REST[:, 0]
+    z = -(x ** 2) / (2 * 80.0)
+    z[60:76] -= 7.0                                  # eye contours, in the orbit
+    z[96:98] -= 4.0                                  # the cornea bulges in front of the lid corners
+    z[33:51] += 2.0                                  # brow ridge
+    z[51:55] += (2.0, 8.0, 14.0, 18.0)               # nasal root to tip
+    z[[55, 59]] += 8.0                               # alae
+    z[[56, 58]] += 12.0
+    z[57] += 14.0                                    # columella base
+    lips = list(range(76, 96))
+    z[lips] += 12.0 * np.cos(np.clip(x[lips] / 26.0, -1, 1) * math.pi / 2) - 6.0   # lips curve back to the corners
+    towards_chin = np.minimum(np.arange(33), 32 - np.arange(33)) / 16      # 0 at the ears, 1 at the chin
+    z[:33] += 6.0 * np.sin(towards_chin * math.pi / 2) ** 4
+    return z
+
+
+DEPTH_MM = face_depth()
+NECK_PIVOT_MM = np.array([0.0, 40.0, -95.0])        # turning and nodding pivot: behind and below (y down)
 FISSURE_MM = float(REST[66, 1] - REST[62, 1])       # lid to lid at the eye centre (x of 62/66)
 MRD1_MM = float(REST[96, 1] - REST[62, 1])          # pupil up to the upper lid
 MRD2_MM = float(REST[66, 1] - REST[96, 1])          # pupil down to the lower lid
@@ -104,19 +138,58 @@ class Move:
     fall: float = 0.4
 
 
+def _ramp(x: float) -> float:
+    x = min(1.0, max(0.0, x))
+    return x * x * (3 - 2 * x)
+
+
 def envelope(t: float, m: Move) -> float:
-    def ramp(x: float) -> float:
-        x = min(1.0, max(0.0, x))
-        return x * x * (3 - 2 * x)
-    return ramp((t - m.t0) / m.rise) * (1 - ramp((t - m.t0 - m.rise - m.hold) / m.fall))
+    return _ramp((t - m.t0) / m.rise) * (1 - _ramp((t - m.t0 - m.rise - m.hold) / m.fall))
+
+
+def rotate_3d(pts: np.ndarray, depth: np.ndarray, yaw_deg: float, pitch_deg: float) -> np.ndarray:
+    """(K, 2) face points (mm, x right, y down) with depths (K,) -> (K, 3) after turning the head by
+    ``yaw_deg`` (nose to the image right) and nodding it by ``pitch_deg`` (chin up) about the neck."""
+    p = np.column_stack([pts, depth]) - NECK_PIVOT_MM
+    a, b = math.radians(yaw_deg), math.radians(pitch_deg)
+    yaw = np.array([[math.cos(a), 0.0, math.sin(a)], [0.0, 1.0, 0.0], [-math.sin(a), 0.0, math.cos(a)]])
+    # chin up: the points below the pivot (y down, positive) come forwards, the nose tip goes up
+    pitch = np.array([[1.0, 0.0, 0.0], [0.0, math.cos(b), -math.sin(b)], [0.0, math.sin(b), math.cos(b)]])
+    return p @ (yaw @ pitch).T + NECK_PIVOT_MM
+
+
+def glitch_run(start_s: float, duration_s: float, fps: float, point: int,
+               offset_mm: tuple[float, float]) -> list[tuple[int, int, tuple[float, float]]]:
+    """A detector that puts ``point`` ``offset_mm`` off for ``duration_s`` from ``start_s``."""
+    f0 = int(round(start_s * fps))
+    return [(f, point, offset_mm) for f in range(f0, f0 + max(1, int(round(duration_s * fps))))]
 
 
 @dataclass
 class HeadMotion:
-    """Smooth motion of a seated patient (all zero = a still head)."""
+    """Smooth motion of a seated patient (all zero = a still head).
+
+    Yaw (turning; positive = the nose to the image right) and pitch (nodding; positive = chin up)
+    rotate the 3-D face about the neck before it is projected: a sway of the given amplitude, a
+    held angle for the whole recording, and turns held between two times (smooth 0.3 s
+    transitions), e.g. a head that turns while smiling."""
     roll_deg: float = 0.0          # amplitude
     drift_px: float = 0.0          # amplitude, horizontal (vertical 60 %)
     scale: float = 0.0             # relative amplitude (leaning in and out)
+    yaw_deg: float = 0.0           # sway amplitude
+    pitch_deg: float = 0.0         # sway amplitude
+    yaw_held_deg: float = 0.0
+    pitch_held_deg: float = 0.0
+    turns: list[tuple[float, float, float, float]] = field(default_factory=list)   # (t0, t1, yaw, pitch)
+
+    def angles(self, t: float) -> tuple[float, float]:
+        """(yaw, pitch) in degrees at time ``t``."""
+        yaw = self.yaw_held_deg + self.yaw_deg * math.sin(2 * math.pi * t / 4.1 + 0.3)
+        pitch = self.pitch_held_deg + self.pitch_deg * math.sin(2 * math.pi * t / 3.3 + 1.9)
+        for t0, t1, y, p in self.turns:
+            k = _ramp((t - t0) / 0.3) * (1 - _ramp((t - t1) / 0.3))
+            yaw, pitch = yaw + k * y, pitch + k * p
+        return yaw, pitch
 
     def pose(self, t: float) -> tuple[float, np.ndarray, float]:
         roll = self.roll_deg * math.sin(2 * math.pi * t / 3.7)
@@ -137,6 +210,8 @@ class Recording:
     at_rest: list[tuple[str, str, float]] = field(default_factory=list)   # (kind, side, amount), e.g. ptosis
     centre_px: tuple[float, float] = (640.0, 330.0)
     display_lag_s: float = 0.4     # the CSV's smoothed midline lags the head by about this
+    camera_mm: float | None = None  # camera distance for perspective; None = orthographic
+    depth_scale: float = 1.0       # this face's depth relief relative to DEPTH_MM
 
     def times(self) -> np.ndarray:
         return np.arange(int(round(self.duration_s * self.fps))) / self.fps
@@ -170,12 +245,20 @@ class Recording:
         px = np.empty_like(faces)
         true_angle = np.empty(len(t))
         true_point = np.empty((len(t), 2))
+        depth = DEPTH_MM * self.depth_scale
         for f, tf in enumerate(t):
             roll, shift, scale = self.motion.pose(tf)
             r = math.radians(roll)
             rot = np.array([[math.cos(r), -math.sin(r)], [math.sin(r), math.cos(r)]])
             centre = np.asarray(self.centre_px) + shift
-            px[f] = faces[f] @ rot.T * (PX_PER_MM * scale) + centre
+            yaw, pitch = self.motion.angles(tf)
+            flat = faces[f]
+            if yaw or pitch or self.camera_mm:
+                p3 = rotate_3d(faces[f], depth, yaw, pitch)
+                # perspective: a point nearer the camera looks bigger (pinhole at camera_mm)
+                k = 1.0 if not self.camera_mm else self.camera_mm / (self.camera_mm - p3[:, 2])
+                flat = p3[:, :2] * (k if np.isscalar(k) else k[:, None])
+            px[f] = flat @ rot.T * (PX_PER_MM * scale) + centre
             down = rot @ np.array([0.0, 1.0])
             true_angle[f] = math.degrees(math.atan2(down[0], down[1]))
             true_point[f] = centre

@@ -290,3 +290,150 @@ def test_stats_libraries_are_imported_only_by_the_agreement_path():
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_shrout_fleiss_1979_icc_1_1(tmp_path):
+    """Shrout & Fleiss (1979), Table 4: ICC(1,1) = 0.17 for the Table 2 data (one-way random effects)."""
+    code, data = _run(tmp_path, _write(tmp_path / "r.csv", _csv(_sf_rows())))
+    assert code == 0
+    it = _item(data, "score")
+    assert round(it["icc1_1"]["value"], 2) == 0.17
+    lo, hi = it["icc1_1"]["ci95"]
+    assert lo < 0.17 < hi
+    html = (tmp_path / "out" / "agreement.html").read_text()
+    assert "ICC(1,1) (95 % CI)" in html and "0.17" in html
+
+
+def _bad_inputs(tmp_path):
+    empty = _write(tmp_path / "empty.csv", "")
+    blank = _write(tmp_path / "blank.csv", "\n \n\n")
+    binary = tmp_path / "photo.csv"
+    binary.write_bytes(bytes(range(256)) * 40)
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    header_only = _write(tmp_path / "header.csv", "target,rater,score\n")
+    return {"empty": (empty, "empty.csv is empty"), "blank": (blank, "blank.csv is empty"),
+            "binary": (binary, "photo.csv is not a CSV text file (it contains binary data)"),
+            "missing": (tmp_path / "nope.csv", "nope.csv does not exist"),
+            "folder": (folder, "folder.csv is a folder, not a CSV file"),
+            "header only": (header_only, "header.csv has no scores")}
+
+
+# (a study table with a header and no rows is a valid, empty table: not a bad --study)
+@pytest.mark.parametrize("case,as_study", [(c, False) for c in ("empty", "blank", "binary", "missing", "folder",
+                                                                 "header only")]
+                         + [(c, True) for c in ("empty", "blank", "binary", "missing", "folder")])
+def test_every_bad_file_is_one_sentence_and_exit_2_in_a_real_process(tmp_path, case, as_study):
+    """Through main.py in a child process, so that a traceback (exit 1) cannot hide behind pytest."""
+    path, words = _bad_inputs(tmp_path)[case]
+    if as_study:
+        ratings = _write(tmp_path / "r.csv", _csv(_sf_rows()))
+        argv = [str(ratings), "--study", str(path)]
+    else:
+        argv = [str(path)]
+    proc = subprocess.run([sys.executable, "main.py", "agreement", *argv, "--out", str(tmp_path / "out")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("score", ["1e300", "-1e300", "1e7", "-Infinity", "nan(1)"])
+def test_huge_or_non_finite_scores_are_refused_with_one_sentence(tmp_path, capsys, score):
+    rows = _sf_rows()
+    rows[2] = (rows[2][0], rows[2][1], score)
+    code, _ = _run(tmp_path, _write(tmp_path / "r.csv", _csv(rows)))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"error: row 4 of r.csv: the score '{score}' ")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_huge_facemirror_value_in_the_study_is_refused(tmp_path, capsys):
+    ratings = _write(tmp_path / "r.csv", _csv([(t, "Dr A", 50, "mouth_symmetry_pct") for t in ("a.mp4", "b.mp4", "c.mp4")],
+                                               ("target", "rater", "score", "item")))
+    study = _study(tmp_path / "study.csv", [("a.mp4", "P1", "V1", "true", 45), ("b.mp4", "P2", "V1", "true", "1e300"),
+                                            ("c.mp4", "P3", "V1", "true", 60)])
+    code, _ = _run(tmp_path, ratings, "--study", str(study))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "row 3 of study.csv, column 'mouth_symmetry_pct': the score '1e300' is beyond" in err[0]
+
+
+def test_a_constant_rater_is_explained_and_no_library_warning_reaches_the_terminal(tmp_path):
+    """Rater A gives every target 5: the correlations with A are undefined and the files say why;
+    scipy's and pingouin's own warnings (ConstantInputWarning, RuntimeWarning) stay silent."""
+    rows = [(f"t{t}", "A", 5) for t in range(6)] + [(f"t{t}", "B", t * 2) for t in range(6)]
+    ratings = _write(tmp_path / "r.csv", _csv(rows))
+    proc = subprocess.run([sys.executable, "-W", "default", "main.py", "agreement", str(ratings), "--out",
+                           str(tmp_path / "out")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr and "warn(" not in proc.stderr, proc.stderr
+    expected = ("A gave every target the same grade (5): a correlation with A is undefined (shown as '-')")
+    assert f"item 'score': {expected}" in proc.stderr.splitlines()
+    data = json.loads((tmp_path / "out" / "agreement.json").read_text())
+    it = _item(data, "score")
+    assert it["pearson"] is None and expected in it["notes"]
+    assert "the correlations are undefined" in it["pairs"][0]["note"]
+    assert it["bland_altman"]["bias"] == pytest.approx(5 - sum(t * 2 for t in range(6)) / 6)
+    assert expected.replace("'", "&#x27;") in (tmp_path / "out" / "agreement.html").read_text()
+
+
+def test_many_targets_give_a_density_plot_and_a_small_page(tmp_path):
+    """2,500 targets (beyond MAX_SCATTER): one raster density image per plot instead of 2,500 marks;
+    the bias in the JSON is the independent mean of the constructed differences."""
+    import numpy as np
+
+    from app.followup.agreement_page import MAX_SCATTER
+
+    rng = np.random.default_rng(7)
+    n = 2500
+    assert n > MAX_SCATTER
+    truth = rng.uniform(20, 90, n)
+    offset = rng.normal(3.0, 4.0, n)
+    rows = [(f"t{i}", "Dr A", round(truth[i], 3)) for i in range(n)]
+    rows += [(f"t{i}", "Dr B", round(truth[i] - offset[i], 3)) for i in range(n)]
+    code, data = _run(tmp_path, _write(tmp_path / "r.csv", _csv(rows)))
+    assert code == 0
+    diffs = [round(truth[i], 3) - round(truth[i] - offset[i], 3) for i in range(n)]
+    assert _item(data, "score")["bland_altman"]["bias"] == pytest.approx(sum(diffs) / n, abs=1e-9)
+    html = (tmp_path / "out" / "agreement.html").read_text()
+    # one plot: the density and its colour bar are two raster images, no mark per target
+    assert html.count("<svg") == 1 and html.count("<image") == 2 and html.count("<use") < 500      # glyphs and ticks; not 2,500 marks
+    assert "2500 targets, too many to draw one by one" in html
+    assert len(html.encode()) < 300_000
+
+
+def test_plots_are_capped_per_item_with_facemirror_pairs_first_and_the_cap_said(tmp_path):
+    from app.followup.agreement_page import MAX_PLOTS
+
+    raters = [f"judge {j}" for j in range(7)]          # 21 pairs of clinicians + 7 with FaceMirror
+    rows = [(f"c{t}.mp4", r, (t * 7 + j * 3) % 11, "mouth_symmetry_pct") for t in range(6) for j, r in enumerate(raters)]
+    ratings = _write(tmp_path / "r.csv", _csv(rows, ("target", "rater", "score", "item")))
+    study = _study(tmp_path / "study.csv", [(f"c{t}.mp4", f"P{t}", "V1", "true", t * 1.5) for t in range(6)])
+    code, data = _run(tmp_path, ratings, "--study", str(study))
+    assert code == 0 and len(_item(data, "mouth_symmetry_pct")["pairs"]) == 28
+    html = (tmp_path / "out" / "agreement.html").read_text()
+    assert html.count("<figure>") == MAX_PLOTS < 28
+    assert f"{MAX_PLOTS} of 28 pairs are plotted (those with FaceMirror first)" in html
+    titles = re.findall(r"<figure>", html)
+    assert len(titles) == MAX_PLOTS
+    assert len(_item(data, "mouth_symmetry_pct")["pairs"]) == 28       # the table keeps every pair
+
+
+def test_a_study_row_marked_duplicate_of_is_not_a_second_match(tmp_path):
+    """`study` marks the second row of the same recording duplicate_of: the join takes the first
+    row's value and is not refused as "matches 2 rows"."""
+    ratings = _write(tmp_path / "r.csv", _csv([(t, "Dr A", s, "mouth_symmetry_pct") for t, s in
+                                               (("a.mp4", 40), ("b.mp4", 60), ("c.mp4", 80))],
+                                              ("target", "rater", "score", "item")))
+    study = _study(tmp_path / "study.csv", [("a.mp4", "P1", "V1", "true", 42), ("b.mp4", "P2", "V1", "true", 61),
+                                            ("c.mp4", "P3", "V1", "true", 77), ("a.mp4", "P1", "V1", "true", 42)])
+    lines = study.read_text().splitlines()
+    lines[0] += ",duplicate_of"
+    lines[1:] = [ln + "," for ln in lines[1:4]] + [lines[4] + ",run1/a_report.json"]
+    study.write_text("\n".join(lines) + "\n")
+    code, data = _run(tmp_path, ratings, "--study", str(study))
+    assert code == 0
+    assert _item(data, "mouth_symmetry_pct")["bland_altman"]["bias"] == pytest.approx(((40 - 42) + (60 - 61) + (80 - 77)) / 3)

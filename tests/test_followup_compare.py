@@ -1,7 +1,9 @@
 """`compare`: synthetic patients whose visit-to-visit symmetry and intervals the test chooses.
 
 Truth: the values written into the synthetic NAME_measures.json files; a change is expected
-exactly when the test's intervals do not overlap."""
+exactly when the difference exceeds the minimal detectable change the test works out by hand from
+its intervals: MDC95 = 1.96 x sqrt(SE1^2 + SE2^2), SE = interval width / 3.92 (two 10-point wide
+intervals: 1.96 x sqrt(2) x 2.551 = 7.07; two 20-point wide ones: 14.14)."""
 from __future__ import annotations
 
 import csv
@@ -46,34 +48,44 @@ def test_three_visits_improving_45_60_75_are_reported_as_a_rise_with_their_numbe
     mouth = _region(data, "mouth")
     assert mouth["change"]["direction"] == "rose" and mouth["change"]["meaning"] == "more symmetric"
     assert (mouth["change"]["from_visit"], mouth["change"]["to_visit"]) == ("V1", "V3")
-    assert mouth["change"]["from"] == {"symmetry_pct": 45.0, "ci95": [40.0, 50.0]}
-    assert mouth["change"]["to"] == {"symmetry_pct": 75.0, "ci95": [70.0, 80.0]}
+    assert mouth["change"]["from"] == {"symmetry_pct": 45.0, "ci95": [40.0, 50.0], "weaker": "left", "right": 10.0,
+                                       "left": 4.5}
+    assert mouth["change"]["to"] == {"symmetry_pct": 75.0, "ci95": [70.0, 80.0], "weaker": "left", "right": 10.0,
+                                     "left": 7.5}
+    assert mouth["change"]["difference_pct"] == 30.0 and mouth["change"]["mdc95_pct"] == pytest.approx(7.07, abs=0.01)
+    assert mouth["change"]["real"] is True and mouth["change"]["conditions_changed"] == []
     assert [s["direction"] for s in mouth["steps"]] == ["rose", "rose"]
     assert [p["symmetry_pct"] for p in mouth["points"]] == [45.0, 60.0, 75.0]
     assert mouth["sentence"] == ("smile symmetry rose from 45 % (40-50) to 75 % (70-80) between visit V1 and visit V3 "
-                                 "(more symmetric). Visit to visit: rose between visit V1 and visit V2; rose between "
-                                 "visit V2 and visit V3.")
+                                 "(more symmetric; the change of 30 points is beyond the measurement's error of 7). "
+                                 "Visit to visit: rose between visit V1 and visit V2; rose between visit V2 and visit V3.")
     html = (out / "compare_P-001.html").read_text()
     assert mouth["sentence"].replace("'", "&#x27;") in html
     assert data["patients"][0]["order"] == "recording date"
 
 
 @pytest.mark.parametrize("first, second, direction", [
-    ((50.0, (40.0, 60.0)), (56.0, (46.0, 66.0)), "no change"),     # overlapping
-    ((50.0, (45.0, 60.0)), (65.0, (60.0, 70.0)), "no change"),     # touching at 60: still overlapping
+    ((50.0, (40.0, 60.0)), (56.0, (46.0, 66.0)), "no change"),     # 6 < MDC 14.14
+    ((50.0, (40.0, 60.0)), (64.0, (54.0, 74.0)), "no change"),     # 14 < 14.14
+    ((50.0, (40.0, 60.0)), (64.5, (54.5, 74.5)), "rose"),          # 14.5 > 14.14, although the intervals overlap
+    ((50.0, (45.0, 60.0)), (65.0, (60.0, 70.0)), "rose"),          # 15 > 1.96 x sqrt(3.827^2 + 2.551^2) = 9.01
     ((70.0, (65.0, 75.0)), (50.0, (45.0, 55.0)), "fell"),
 ])
-def test_a_change_is_called_only_when_the_intervals_do_not_overlap(tmp_path, first, second, direction):
+def test_a_change_is_called_only_beyond_the_minimal_detectable_change(tmp_path, first, second, direction):
     _patient(tmp_path / "in", [("V1", DATES[0], "good", *first), ("V2", DATES[1], "good", *second)])
     code, data, _ = _compare(tmp_path, tmp_path / "in")
     mouth = _region(data, "mouth")
     assert code == 0 and mouth["change"]["direction"] == direction
+    assert mouth["change"]["real"] is (direction != "no change")
     if direction == "no change":
-        assert mouth["sentence"].startswith("smile symmetry: no change beyond the measurement's uncertainty between "
+        assert mouth["sentence"].startswith("smile symmetry: no change beyond the measurement's error between "
                                             "visit V1 and visit V2")
+        assert mouth["sentence"].endswith("a change would need more than 14 points).")
         assert " rose " not in mouth["sentence"] and " fell " not in mouth["sentence"]
-    else:
+    elif direction == "fell":
         assert mouth["sentence"].startswith("smile symmetry fell from 70 % (65-75) to 50 % (45-55)")
+    else:
+        assert mouth["sentence"].startswith(f"smile symmetry rose from 50 % ({first[1][0]:.0f}-{first[1][1]:.0f})")
 
 
 def test_an_unusable_visit_is_shown_marked_and_left_out_of_the_trend(tmp_path):
@@ -104,7 +116,8 @@ def test_visits_are_ordered_by_recording_date_when_every_recording_has_one(tmp_p
     code, data, _ = _compare(tmp_path, tmp_path / "in")
     p = data["patients"][0]
     assert [v["visit"] for v in p["visits"]] == ["B", "A"]
-    assert p["order"] == "recording date" and "recording date" in p["order_note"]
+    assert p["order"] == "recording date"
+    assert p["order_note"] == "Visits are in order of their dates (the date the video file carries)."
     assert _region(data, "mouth")["change"]["direction"] == "rose"
 
 
@@ -114,9 +127,8 @@ def test_without_dates_visits_are_ordered_by_natural_label(tmp_path):
     code, data, _ = _compare(tmp_path, tmp_path / "in")
     p = data["patients"][0]
     assert [v["visit"] for v in p["visits"]] == ["V1", "V2", "V10"]
-    assert p["order"] == "visit label"
-    assert p["order_note"] == ("Visits are in order of their labels (natural order: V2 before V10), because 2 "
-                               "recording(s) have no recording date.")
+    assert p["order"] == "visit labels"
+    assert p["order_note"] == "Visits are in the order their labels say: numbered labels (V1 < V2 < V10)."
 
 
 def test_one_recording_per_expression_each_region_from_the_recording_that_moved_it(tmp_path):
@@ -248,7 +260,7 @@ def test_earlier_pages_are_not_replaced_without_overwrite(tmp_path, capsys):
     assert (tmp_path / "out" / "compare.json").read_bytes() == before
     code, data, out = _compare(tmp_path, tmp_path / "in", extra=("--overwrite",))
     assert code == 0 and sorted(p.name for p in out.iterdir()) == ["compare.json", "compare_P-001.html"]
-    assert _region(data, "mouth")["sentence"] == ("smile symmetry: only visit V1 has a usable value (45 % (40-50)); "
+    assert _region(data, "mouth")["sentence"] == ("smile symmetry: only visit V1 has a usable value (45 % (40-50), left weaker); "
                                                   "nothing to compare.")
 
 

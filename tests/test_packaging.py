@@ -70,8 +70,16 @@ if [ "$fail_n" -gt 0 ]; then
   fi
 fi
 printf '%s}\n' "$line" >> "$STUB_LOG"
+# notarytool: submit answers with an id (numbered per call), wait with STUB_NOTARY_STATUS;
+# "In Progress" makes wait exit 1, as when its --timeout ran out.
 if [ "$name" = xcrun ] && [ "${1-}" = notarytool ] && [ "${2-}" = submit ]; then
-  printf '{"id": "0f1e2d3c-test", "status": "%s", "message": "Processing complete"}\n' "${STUB_NOTARY_STATUS:-Accepted}"
+  n=$(( $(cat "$STUB_LOG.submits" 2>/dev/null || echo 0) + 1 ))
+  echo "$n" > "$STUB_LOG.submits"
+  printf '{"id": "0f1e2d3c-test-%s", "message": "Successfully uploaded file", "path": "%s"}\n' "$n" "$3"
+fi
+if [ "$name" = xcrun ] && [ "${1-}" = notarytool ] && [ "${2-}" = wait ]; then
+  printf '{"id": "%s", "status": "%s", "message": "Processing complete"}\n' "$3" "${STUB_NOTARY_STATUS:-Accepted}"
+  [ "${STUB_NOTARY_STATUS:-Accepted}" != "In Progress" ] || exit 1
 fi
 """
 
@@ -150,7 +158,7 @@ def fake_app(tmp_path):
 
 def _run(stubs: Path, dist: Path, *args: str, env_extra: dict | None = None, drop: tuple = ()):
     log = stubs.parent / "calls.jsonl"
-    for old in [log, *stubs.parent.glob("calls.jsonl.*.count")]:  # each run starts with a fresh log
+    for old in [log, *stubs.parent.glob("calls.jsonl.*")]:  # each run starts with a fresh log
         old.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FACEMIRROR_", "DRY_RUN"))}
     env.update({
@@ -229,19 +237,22 @@ def test_release_run_signs_inside_out_then_notarizes_staples_and_packages(stubs,
     assert verify > app_sign
     assert {"--deep", "--strict", "--verbose=2"} <= set(calls[verify]["argv"]) and calls[verify]["argv"][-1] == app
 
-    # Notarize the zipped app, then staple the app.
+    # Notarize the zipped app (submit, then wait on the saved id), then staple the app.
     submits = [i for i, c in enumerate(calls) if c["tool"] == "xcrun" and c["argv"][:2] == ["notarytool", "submit"]]
-    assert len(submits) == 2
-    for i in submits:
+    waits = [i for i, c in enumerate(calls) if c["tool"] == "xcrun" and c["argv"][:2] == ["notarytool", "wait"]]
+    assert len(submits) == 2 and len(waits) == 2
+    for i, w, n in zip(submits, waits, (1, 2)):
         a = calls[i]["argv"]
-        assert _opt(a, "--keychain-profile") == PROFILE and "--wait" in a and _opt(a, "--timeout") == "30m"
+        assert _opt(a, "--keychain-profile") == PROFILE and "--wait" not in a
+        assert calls[w]["argv"][2] == f"0f1e2d3c-test-{n}" and i < w
+        assert _opt(calls[w]["argv"], "--timeout") == "30m" and _opt(calls[w]["argv"], "--keychain-profile") == PROFILE
     zip_path = calls[submits[0]]["argv"][2]
     assert zip_path.endswith(".zip")
     zipping = _index(calls, lambda c: c["tool"] == "ditto" and c["argv"][-1] == zip_path)
     assert calls[zipping]["argv"][:3] == ["-c", "-k", "--keepParent"] and app in calls[zipping]["argv"]
     assert verify < zipping < submits[0]
     staple_app = _index(calls, lambda c: c["tool"] == "xcrun" and c["argv"][:2] == ["stapler", "staple"] and c["argv"][-1] == app)
-    assert staple_app > submits[0]
+    assert staple_app > waits[0]
 
     # DMG from the stapled app, then signed, notarized, stapled.
     create = _index(calls, lambda c: c["tool"] == "hdiutil" and c["argv"][:1] == ["create"])
@@ -254,7 +265,7 @@ def test_release_run_signs_inside_out_then_notarizes_staples_and_packages(stubs,
     assert dmg_sign > create
     assert calls[submits[1]]["argv"][2] == dmg and submits[1] > dmg_sign
     staple_dmg = _index(calls, lambda c: c["tool"] == "xcrun" and c["argv"][:2] == ["stapler", "staple"] and c["argv"][-1] == dmg)
-    assert staple_dmg > submits[1]
+    assert staple_dmg > waits[1]
 
     # Gatekeeper's view last.
     tail = calls[-2:]
@@ -298,7 +309,7 @@ def test_dry_run_prints_every_step_and_calls_nothing(stubs, fake_app):
     out = proc.stdout
     lines = [line for line in out.splitlines() if line.startswith("+ ")]
     for needle in ("pyinstaller", "codesign --force --options runtime --timestamp", "--entitlements",
-                   "codesign --verify --deep --strict", "notarytool submit", "stapler staple",
+                   "codesign --verify --deep --strict", "notarytool submit", "notarytool wait", "stapler staple",
                    "hdiutil create", "spctl --assess --type execute", "context:primary-signature"):
         assert any(needle in line for line in lines), needle
     for f in fake_app["code"]:
@@ -325,7 +336,9 @@ def test_missing_notary_profile_fails_clearly(stubs, fake_app):
 def test_rejected_notarization_stops_the_release(stubs, fake_app):
     proc, calls = _run(stubs, fake_app["dist"], "--skip-build", env_extra={"STUB_NOTARY_STATUS": "Invalid"})
     assert proc.returncode != 0
-    assert "not accepted" in proc.stderr and "notarytool log 0f1e2d3c-test" in proc.stderr
+    assert "not accepted (Invalid)" in proc.stderr and "notarytool log 0f1e2d3c-test-1" in proc.stderr
+    # A refused submission is not resumable: no saved id is left behind.
+    assert not (fake_app["dist"] / "notary-state" / "app.id").exists()
     assert not any(c["tool"] == "xcrun" and c["argv"][0] == "stapler" for c in calls)
     assert not any(c["tool"] == "hdiutil" for c in calls)
 
@@ -353,9 +366,9 @@ def test_notary_keychain_is_passed_to_notarytool(stubs, fake_app, tmp_path):
     kc = str(tmp_path / "ci signing.keychain-db")
     proc, calls = _run(stubs, fake_app["dist"], "--skip-build", env_extra={"FACEMIRROR_NOTARY_KEYCHAIN": kc})
     assert proc.returncode == 0, proc.stderr
-    submits = [c["argv"] for c in calls if c["tool"] == "xcrun" and c["argv"][:2] == ["notarytool", "submit"]]
-    assert len(submits) == 2 and all(_opt(a, "--keychain") == kc and _opt(a, "--keychain-profile") == PROFILE
-                                     for a in submits)
+    notary = [c["argv"] for c in calls if c["tool"] == "xcrun" and c["argv"][0] == "notarytool"]
+    assert len(notary) == 4 and all(_opt(a, "--keychain") == kc and _opt(a, "--keychain-profile") == PROFILE
+                                    for a in notary)
 
 
 def test_missing_entitlements_file_fails(stubs, fake_app, tmp_path):
@@ -410,13 +423,15 @@ def test_info_plist_declares_videos_folders_version_and_retina():
 def test_excludes_keep_torch_and_converters_out():
     ex = cfg.excluded_modules(REPO / "app", ["QtCore", "QtGui", "QtWidgets", "QtNetwork", "QtQml"])
     for name in ("torch", "torchvision", "onnx", "onnxscript", "tkinter", "app.convert",
-                 "PySide6.QtNetwork", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtWebEngineCore"):
+                 "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtWebEngineCore"):
         assert name in ex, name
+    assert "PySide6.QtNetwork" not in ex  # the QtMultimedia binding imports it
     for name in ("app.convert.nets.star", "app.convert.star", "app.convert.retinaface", "app.convert.fetch"):
         assert cfg.is_excluded(name, ex), name
     # This round the app imports PyAV (video I/O) and matplotlib (plots for the measures summary; it
     # needs Pillow) at run time.
-    for used in ("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "onnxruntime", "cv2", "numpy",
+    for used in ("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "PySide6.QtMultimedia", "PySide6.QtNetwork",
+                 "onnxruntime", "cv2", "numpy",
                  "av", "matplotlib", "PIL"):
         assert not cfg.is_excluded(used, ex), used
     for lazy in ("av", "matplotlib", "PIL"):  # imported inside functions: listed as hidden imports
@@ -426,6 +441,23 @@ def test_excludes_keep_torch_and_converters_out():
     assert "app.measures.summary" in hidden and "app.measures.command" in hidden
     assert not [m for m in hidden if cfg.is_excluded(m, ex)]
     assert not [m for m in hidden if m.startswith("app.convert")]
+
+
+def test_every_binding_the_used_qt_modules_import_is_bundled():
+    """Importing a kept binding imports others (QtMultimedia imports QtNetwork): each must be kept,
+    or the frozen app fails at that import ("libshiboken: could not import module"). Checked on the
+    installed PySide6, in a fresh interpreter."""
+    code = ("import importlib, sys\n"
+            f"for m in {list(cfg.USED_QT_MODULES)!r}: importlib.import_module('PySide6.' + m)\n"
+            "print(' '.join(sorted(m.split('.')[1] for m in sys.modules if m.startswith('PySide6.Qt'))))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    assert proc.returncode == 0, proc.stderr
+    imported = set(proc.stdout.split())
+    assert "QtNetwork" in imported  # PySide6 6.11.3's QtMultimedia needs it; a new pin may not
+    excluded = {m.split(".", 1)[1] for m in cfg.excluded_modules(REPO / "app", cfg.pyside6_modules_on_disk(
+        Path(__import__("PySide6").__file__).parent)) if m.startswith("PySide6.")}
+    assert not imported & excluded, f"bindings imported by the used ones but excluded: {sorted(imported & excluded)}"
 
 
 def test_converter_package_excluded(tmp_path):
@@ -855,8 +887,25 @@ def test_third_party_notices_carry_every_distributions_licence_and_the_codec_tex
             assert (PACKAGING / "licenses" / f).is_file()
 
 
+# Qt Multimedia as PyInstaller lays out PySide6 6.11.3 (Linux wheel: this machine's install; macOS:
+# the macosx_13_0_universal2 wheel), relative to the bundle's data root.
+QT_MULTIMEDIA_FILES = {
+    "linux": ["PySide6/QtMultimedia.abi3.so", "PySide6/QtNetwork.abi3.so", "PySide6/Qt/lib/libQt6Multimedia.so.6",
+              "PySide6/Qt/plugins/multimedia/libffmpegmediaplugin.so",
+              *(f"PySide6/Qt/lib/lib{n}" for n in ("avcodec.so.61", "avformat.so.61", "avutil.so.59", "swresample.so.5", "swscale.so.8"))],
+    "darwin": ["PySide6/QtMultimedia.abi3.so", "PySide6/QtNetwork.abi3.so",
+               "PySide6/Qt/lib/QtMultimedia.framework/Versions/A/QtMultimedia",
+               "PySide6/Qt/plugins/multimedia/libffmpegmediaplugin.dylib",
+               "PySide6/Qt/plugins/multimedia/libdarwinmediaplugin.dylib",
+               *(f"PySide6/Qt/lib/lib{n}.dylib" for n in ("avcodec.61", "avformat.61", "avutil.59", "swresample.5", "swscale.8"))],
+}
+
+
 def _fake_bundle(root: Path, *, star=True, detector_only=False, notices="full", skip=()) -> Path:
     internal = root / "_internal"
+    for rel in QT_MULTIMEDIA_FILES[sys.platform]:
+        if rel not in skip:
+            _write(internal / rel)
     for pkg in cfg.REQUIRED_PACKAGES:
         if pkg not in skip:
             _write(internal / pkg / "__init__.pyc")
@@ -905,6 +954,35 @@ def test_bundle_check_finds_what_is_missing(tmp_path):
     assert cfg.bundle_data_roots(app) == [app / "Contents" / "Resources", app / "Contents" / "Frameworks"]
 
 
+@pytest.mark.parametrize("platform", sorted(QT_MULTIMEDIA_FILES))
+def test_bundle_check_requires_qt_multimedia_per_platform(tmp_path, platform):
+    """Each plugin, Qt's FFmpeg library and QtMultimedia itself are required, on macOS (a .app laid
+    out from the macOS wheel's names, injected platform) and on Linux."""
+    def bundle(name, skip=()):
+        root = tmp_path / name / ("FaceMirror.app" if platform == "darwin" else "FaceMirror")
+        data = root / "Contents" / "Frameworks" if platform == "darwin" else root / "_internal"
+        for rel in QT_MULTIMEDIA_FILES[platform]:
+            if rel not in skip:
+                _write(data / rel)
+        return root
+
+    required = cfg.required_multimedia(platform)
+    assert len(required) == len(QT_MULTIMEDIA_FILES[platform])
+    assert cfg.bundle_platform(bundle("whole")) == (platform if platform == "darwin" else sys.platform)
+
+    def multimedia_problems(root):
+        return [p for p in cfg.check_bundle(root) if "live exam would have no camera" in p]
+
+    if platform == sys.platform or platform == "darwin":
+        assert multimedia_problems(bundle("whole")) == []
+        for rel in QT_MULTIMEDIA_FILES[platform]:
+            problems = multimedia_problems(bundle(rel.replace("/", "_"), skip=(rel,)))
+            assert len(problems) == 1, (rel, problems)
+    # Only Qt's own tree counts: PyAV's and OpenCV's FFmpeg of the same names do not.
+    assert not any(pat.search("cv2/__dot__dylibs/libavcodec.61.dylib") or pat.search("av.libs/libavcodec.so.61")
+                   for _, pat in required)
+
+
 def test_bundle_check_command_line(tmp_path):
     ok = subprocess.run([sys.executable, str(PACKAGING / "spec_config.py"), "check", str(_fake_bundle(tmp_path / "a"))],
                         capture_output=True, text=True)
@@ -949,7 +1027,7 @@ def test_macos_workflow_starts_the_app_as_users_do():
     """Static check of the CI steps that only a Mac can run (the workflow file is the contract)."""
     runs = (REPO / ".github" / "workflows" / "macos.yml").read_text()
     assert "runs-on: ${{ matrix.runner }}" in runs and "runner: [macos-15, macos-26]" in runs
-    assert "packaging/build_macos.sh --no-notarize\n" in runs  # test builds make the DMG too
+    assert "packaging/build_macos.sh --no-notarize --ci-runtime\n" in runs  # test builds make the DMG too, hardened
     assert "--no-dmg" not in runs
     assert 'open -n -W --stdout "$out" --stderr "$out.err" "$1" --args --self-test --require-coreml' in runs
     assert "Qt platform: cocoa, style: macos" in runs
@@ -1012,7 +1090,8 @@ def _step(wf, name_start):
 
 
 # First majors of GitHub's own actions that run on Node 24 (Node 20 is removed from the runners).
-NODE24_MAJORS = {"actions/checkout": 5, "actions/setup-python": 6, "actions/upload-artifact": 6, "actions/cache": 5}
+NODE24_MAJORS = {"actions/checkout": 5, "actions/setup-python": 6, "actions/upload-artifact": 6, "actions/cache": 5,
+                 "actions/cache/restore": 5, "actions/cache/save": 5}
 
 
 def test_workflow_actions_run_on_node_24_and_releases_are_never_cancelled():
@@ -1062,17 +1141,22 @@ def test_workflow_checks_what_the_spec_excludes_and_the_size_budget():
 
 def test_workflow_release_signing_and_launch_steps():
     wf = _workflow()
-    keychain = _step(wf, "Signing keychain")["run"]
+    keychain = (PACKAGING / "with_signing_keychain.sh").read_text()
     assert "-T /usr/bin/codesign" in keychain and " -A " not in keychain
     assert "--key " in keychain and "--issuer" in keychain and "--apple-id" not in keychain
+    release = _step(wf, "Build, sign, notarize, staple, DMG (releases)")
+    assert "packaging/with_signing_keychain.sh packaging/build_macos.sh" in release["run"]
+    assert release["env"]["MACOS_CERTIFICATE_P12"] == "${{ secrets.MACOS_CERTIFICATE_P12 }}"
+    # Secrets only reach the step that needs them.
+    assert not [s for s in _steps(wf) if s is not release and "secrets." in json.dumps(s)]
     quarantined = _step(wf, "Quarantined copy, as if downloaded")["run"]
     assert "spctl --assess --type execute -vv" in quarantined and "syspolicy_check distribution" in quarantined
     commands = [ln.strip() for ln in quarantined.splitlines() if not ln.strip().startswith("#")]
     assert not [c for c in commands if c.startswith("open ")]  # a quarantined launch can wait for a click until the job times out
     launch = _step(wf, "Start the app as a user does")["run"]
     assert "for attempt in" in launch and "hdiutil attach" in launch
-    cache = _step(wf, "Cache converted release models")
-    assert cache["uses"].startswith("actions/cache@") and "STAR_CHECKPOINT_SHA256" in cache["with"]["key"]
+    cache = _step(wf, "Restore converted release models")
+    assert cache["uses"].startswith("actions/cache/restore@") and "STAR_CHECKPOINT_SHA256" in cache["with"]["key"]
 
 
 def test_size_by_part_and_budget(tmp_path):
@@ -1142,3 +1226,181 @@ def test_the_ci_minimum_macos_step_reads_the_file_that_defines_min_macos():
     declared = next(n.value.value for n in tree.body
                     if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "MIN_MACOS")
     assert declared == cfg.MIN_MACOS
+
+
+# ============================================================================================
+# Pull requests: ad-hoc with the hardened runtime; releases stay strict (issue 35)
+
+def test_ci_runtime_signs_ad_hoc_with_the_hardened_runtime_and_the_ci_entitlements(stubs, fake_app):
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build", "--no-notarize", "--ci-runtime",
+                       env_extra={"FACEMIRROR_CODESIGN_IDENTITY": "-"}, drop=("FACEMIRROR_NOTARY_PROFILE",))
+    assert proc.returncode == 0, proc.stderr
+    signs = [c for c in calls if _is_sign(c) and not c["argv"][-1].endswith(".dmg")]
+    assert len(signs) > 10
+    for c in signs:
+        a = c["argv"]
+        assert _opt(a, "--sign") == "-" and _opt(a, "--options") == "runtime" and "--timestamp" not in a
+    app_sign = next(c for c in signs if c["argv"][-1] == str(fake_app["app"]))
+    assert _opt(app_sign["argv"], "--entitlements") == str(PACKAGING / "entitlements-ci.plist")
+
+
+def test_ci_entitlements_are_the_release_ones_plus_library_validation_only():
+    import plistlib
+
+    release = plistlib.loads((PACKAGING / "entitlements.plist").read_bytes())
+    ci = plistlib.loads((PACKAGING / "entitlements-ci.plist").read_bytes())
+    assert ci == {**release, "com.apple.security.cs.disable-library-validation": True}
+
+
+def test_releases_refuse_the_ci_runtime_and_the_ci_entitlements(stubs, fake_app):
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build", "--ci-runtime")
+    assert proc.returncode != 0 and "--ci-runtime is for ad-hoc test builds" in proc.stderr and calls == []
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build",
+                       env_extra={"FACEMIRROR_ENTITLEMENTS": str(PACKAGING / "entitlements-ci.plist")})
+    assert proc.returncode != 0 and "disables library validation: a release never does" in proc.stderr and calls == []
+    # An ad-hoc build asking for the runtime without the exception would die at start: refused too.
+    proc, calls = _run(stubs, fake_app["dist"], "--skip-build", "--no-notarize", "--ci-runtime",
+                       env_extra={"FACEMIRROR_CODESIGN_IDENTITY": "-",
+                                  "FACEMIRROR_ENTITLEMENTS": str(PACKAGING / "entitlements.plist")})
+    assert proc.returncode != 0 and "needs com.apple.security.cs.disable-library-validation" in proc.stderr
+
+
+# ============================================================================================
+# A notarization that times out is resumed, never rebuilt or re-signed (issue 35)
+
+def _notary(calls, sub):
+    return [c["argv"] for c in calls if c["tool"] == "xcrun" and c["argv"][:2] == ["notarytool", sub]]
+
+
+def test_a_timed_out_app_notarization_is_resumed_with_its_saved_id(stubs, fake_app):
+    dist = fake_app["dist"]
+    proc, calls = _run(stubs, dist, "--skip-build", env_extra={"STUB_NOTARY_STATUS": "In Progress"})
+    assert proc.returncode != 0
+    assert "did not finish within 30m" in proc.stderr and "--resume" in proc.stderr
+    assert (dist / "notary-state" / "app.id").read_text().strip() == "0f1e2d3c-test-1"
+    assert not any(c["tool"] == "hdiutil" for c in calls)
+
+    proc, calls = _run(stubs, dist, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert not any(c["tool"] == "pyinstaller" for c in calls) and not any(_is_sign(c) and c["argv"][-1] == str(fake_app["app"]) for c in calls)
+    assert not [c for c in calls if _is_sign(c) and not c["argv"][-1].endswith(".dmg")], "the submitted app was re-signed"
+    assert any(c["tool"] == "codesign" and "--verify" in c["argv"] for c in calls)
+    waits = _notary(calls, "wait")
+    assert waits[0][2] == "0f1e2d3c-test-1"             # the app: the saved submission, not a new one
+    assert len(_notary(calls, "submit")) == 1             # only the DMG is submitted
+    staple = [c["argv"][-1] for c in calls if c["tool"] == "xcrun" and c["argv"][:2] == ["stapler", "staple"]]
+    assert staple[0] == str(fake_app["app"]) and staple[1].endswith(".dmg")
+    assert (dist / "notary-state" / "app.done").exists() and (dist / "notary-state" / "dmg.done").exists()
+
+
+def test_a_timed_out_dmg_notarization_resumes_without_touching_the_stapled_app(stubs, fake_app, tmp_path):
+    dist = fake_app["dist"]
+    # The app's notarization is accepted; the DMG's times out (a stub that answers per id).
+    wait_stub = stubs / "xcrun"
+    wait_stub.write_text(wait_stub.read_text().replace(
+        '"${STUB_NOTARY_STATUS:-Accepted}"', '"$( [ "${3-}" = 0f1e2d3c-test-2 ] && echo "${STUB_DMG_STATUS:-Accepted}" || echo Accepted)"'))
+    dmg = dist / f"FaceMirror-{_app_version()}-arm64.dmg"
+    # hdiutil is a stub: make the image it "created" exist, as the real one would.
+    (stubs / "hdiutil").write_text(STUB + f'[ "${{1-}}" = create ] && : > "{dmg}"\n')
+    proc, _ = _run(stubs, dist, "--skip-build", env_extra={"STUB_DMG_STATUS": "In Progress"})
+    assert proc.returncode != 0 and "did not finish" in proc.stderr
+    assert (dist / "notary-state" / "app.done").exists() and (dist / "notary-state" / "dmg.id").exists()
+
+    proc, calls = _run(stubs, dist, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert _notary(calls, "submit") == [] and [w[2] for w in _notary(calls, "wait")] == ["0f1e2d3c-test-2"]
+    assert not any(c["tool"] == "hdiutil" for c in calls) and not any(_is_sign(c) for c in calls)
+    staple = [c["argv"][-1] for c in calls if c["tool"] == "xcrun" and c["argv"][:2] == ["stapler", "staple"]]
+    assert staple == [str(dmg)]
+    assert [c["tool"] for c in calls[-2:]] == ["spctl", "spctl"]
+
+
+def test_resume_needs_a_saved_submission_and_a_fresh_run_forgets_old_ones(stubs, fake_app):
+    dist = fake_app["dist"]
+    proc, calls = _run(stubs, dist, "--resume")
+    assert proc.returncode != 0 and "no saved notarization" in proc.stderr and calls == []
+    _write(dist / "notary-state" / "app.id", b"stale-id\n")
+    proc, calls = _run(stubs, dist, "--skip-build")
+    assert proc.returncode == 0, proc.stderr
+    assert "stale-id" not in [w[2] for w in _notary(calls, "wait")] and len(_notary(calls, "submit")) == 2
+
+
+# ============================================================================================
+# The release workflow: time, both STAR files cached, resumable notarization, the assertions, pins
+
+def test_release_job_has_150_minutes_and_pull_requests_75():
+    timeout = _workflow()["jobs"]["app"]["timeout-minutes"]
+    assert timeout == "${{ (matrix.release == 'true' || inputs.opencv_without_ffmpeg == true) && 150 || 75 }}"
+
+
+def test_opencv_without_ffmpeg_is_a_manual_test_build_of_the_pinned_version_never_a_release():
+    wf = _workflow()
+    step = _step(wf, "OpenCV from source without FFmpeg")
+    assert "env.RELEASE != 'true'" in step["if"] and "inputs.opencv_without_ffmpeg == true" in step["if"]
+    assert 'CMAKE_ARGS="-DWITH_FFMPEG=OFF"' in step["run"] and "--no-binary opencv-python-headless" in step["run"]
+    assert "opencv-python-headless==" in step["run"] and "pyproject.toml" in step["run"]  # the pin, from pyproject
+    assert 'sys.exit("OpenCV still has FFmpeg"' in step["run"]
+    on = wf.get("on", wf.get(True))  # PyYAML reads the key `on` as True
+    assert on["workflow_dispatch"]["inputs"]["opencv_without_ffmpeg"]["default"] is False
+
+
+def test_release_caches_both_star_files_and_needs_neither_torch_nor_network_when_warm():
+    wf = _workflow()
+    from app import model_files
+
+    manifest = model_files.load_manifest()["models"]
+    star_files = {manifest[k]["file"] for k in model_files.models_from_checkpoint(model_files.STAR_KEY, manifest)}
+    assert star_files == {"star_landmark_98.onnx", "star_landmark_98_live.onnx"}
+    restore, save = _step(wf, "Restore converted release models"), _step(wf, "Save converted release models")
+    for step in (restore, save):
+        assert {f"weights/{f}" for f in star_files} == set(step["with"]["path"].split())
+    assert save["with"]["key"] == "${{ steps.star.outputs.cache-primary-key }}"
+    assert "cache-hit != 'true'" in save["if"]
+    install = _step(wf, "Install pyproject's pins")["run"]
+    assert "extras=convert,dev" in install and "steps.star.outputs.cache-hit }}\" = true ]; then extras=dev" in install
+    models = _step(wf, "Real models")["run"]
+    assert "models fetch --no-convert" in models  # warm: no download, no converter
+    steps = [s.get("name", "") for s in _steps(wf)]
+    assert steps.index("Restore converted release models") < steps.index(next(n for n in steps if n.startswith("Install pyproject")))
+
+
+def test_release_notarization_state_is_saved_on_failure_and_resumed_by_a_re_run():
+    wf = _workflow()
+    restore = _step(wf, "Restore the notarization state")
+    save = _step(wf, "Save the notarization state")
+    assert restore["with"]["path"] == save["with"]["path"] == "dist"
+    assert save["with"]["key"] == "notary-${{ github.run_id }}-${{ github.run_attempt }}"
+    assert restore["with"]["restore-keys"] == "notary-${{ github.run_id }}-"   # any earlier attempt of this run
+    assert save["if"].startswith("failure()") and "dist/notary-state/*.id" in save["if"]
+    build = _step(wf, "Build, sign, notarize, staple, DMG (releases)")["run"]
+    assert "build_macos.sh --resume" in build and "steps.notary.outputs.cache-matched-key" in build
+    names = [s.get("name", "") for s in _steps(wf)]
+    assert names.index(restore["name"]) < names.index("Build, sign, notarize, staple, DMG (releases)") < names.index(save["name"])
+
+
+def test_workflow_asserts_the_signed_app_and_the_tag():
+    wf = _workflow()
+    tag = _step(wf, "The tag names the app's version")
+    assert tag["if"] == "startsWith(github.ref, 'refs/tags/')" and "check_release.py tag" in tag["run"]
+    signed = _step(wf, "Signed app")["run"]
+    assert "check_release.py app dist/FaceMirror.app --mode" in signed and "mode=release" in signed and "--tag" in signed
+    names = [s.get("name", "") for s in _steps(wf)]
+    assert names.index(tag["name"]) < names.index(next(n for n in names if n.startswith("Install pyproject")))
+
+
+def test_workflow_installs_from_pyprojects_pins_on_python_3_11():
+    """The macOS build uses the pins chosen for the window (README "Qt binding"): pyproject's
+    dependencies, installed from pyproject, checked after installing."""
+    import tomllib
+
+    wf = _workflow()
+    setup = next(s for s in _steps(wf) if s.get("uses", "").startswith("actions/setup-python"))
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert setup["with"]["python-version"] == "3.11" and project["requires-python"] == ">=3.11"
+    assert "PySide6-Essentials==6.11.3" in " ".join(project["dependencies"])
+    install = _step(wf, "Install pyproject's pins")["run"]
+    pip_lines = [ln for ln in install.splitlines() if "pip install" in ln]
+    assert pip_lines == [".venv/bin/python -m pip install --quiet --upgrade pip",
+                         '.venv/bin/python -m pip install --quiet -e ".[$extras]"']
+    check = _step(wf, "Installed versions are pyproject's pins")["run"]
+    assert 'project["dependencies"]' in check and "(3, 11)" in check

@@ -35,6 +35,10 @@ def test_self_test_from_source_proves_cpu_backend_media_and_window(installed_mod
     assert "matplotlib" in out and "plot rendered" in out
     assert "Qt platform: offscreen" in out
     assert "videos queued from files opened by the system: 0" in out
+    # Qt Multimedia: the FFmpeg backend and Qt's own FFmpeg were loaded; Linux has no permission
+    # prompts (Qt says granted)
+    assert "Qt Multimedia: backend and Qt's FFmpeg loaded" in out
+    assert "permission camera: granted, microphone: granted" in out
     assert out.rstrip().endswith("self-test passed")
 
 
@@ -123,3 +127,81 @@ def test_queue_probe_reads_the_container_with_pyav(tmp_path):
     (tmp_path / "notes.mp4").write_text("not a video")
     assert probe_video(tmp_path / "notes.mp4") == (None, None, None)
     assert probe_video(tmp_path / "missing.mp4") == (None, None, None)
+
+
+# ---- Qt Multimedia (the live exam's camera): the files loaded, per platform
+
+MAC_APP = "/Applications/FaceMirror.app/Contents/Frameworks"
+# What dyld lists in a frozen macOS app (paths as PyInstaller lays out PySide6 6.11.3's wheel),
+# with PyAV's and OpenCV's FFmpeg loaded too (the same library names in other folders).
+MAC_IMAGES = [
+    f"{MAC_APP}/PySide6/Qt/lib/QtCore.framework/Versions/A/QtCore",
+    f"{MAC_APP}/PySide6/QtMultimedia.abi3.so",
+    f"{MAC_APP}/PySide6/Qt/lib/QtMultimedia.framework/Versions/A/QtMultimedia",
+    f"{MAC_APP}/av/__dot__dylibs/libavcodec.62.dylib",
+    f"{MAC_APP}/cv2/__dot__dylibs/libavcodec.61.19.101.dylib",
+    f"{MAC_APP}/PySide6/Qt/plugins/multimedia/libffmpegmediaplugin.dylib",
+    *(f"{MAC_APP}/PySide6/Qt/lib/lib{n}.dylib" for n in ("avformat.61", "avcodec.61", "swresample.5", "swscale.8", "avutil.59")),
+]
+MAC_PLUGIN_DIR = ["libffmpegmediaplugin.dylib", "libdarwinmediaplugin.dylib"]
+
+
+def _mac_check(images, plugin_dir=MAC_PLUGIN_DIR):
+    return selftest.multimedia_problems(images, selftest.MULTIMEDIA_EXPECTED["darwin"], list_dir=lambda d: plugin_dir)
+
+
+def test_multimedia_check_passes_on_a_complete_mac_bundle_injected_platform():
+    assert _mac_check(MAC_IMAGES) == []
+
+
+def test_multimedia_check_fails_without_the_backend_or_a_plugin_injected_platform():
+    no_backend = [p for p in MAC_IMAGES if "mediaplugin" not in p]
+    assert any("no Qt multimedia backend was loaded" in p for p in _mac_check(no_backend))
+    assert _mac_check(MAC_IMAGES, ["libffmpegmediaplugin.dylib"]) == [
+        "Qt multimedia plugin libdarwinmediaplugin\\.dylib is missing from multimedia/"]
+    assert _mac_check([p for p in MAC_IMAGES if "QtMultimedia.framework" not in p]) == [
+        "Qt's multimedia library is not loaded"]
+
+
+def test_multimedia_check_counts_only_qts_own_ffmpeg_injected_platform():
+    """Qt's libavcodec missing while PyAV's and OpenCV's are loaded: still a failure."""
+    images = [p for p in MAC_IMAGES if not p.endswith("Qt/lib/libavcodec.61.dylib")]
+    assert _mac_check(images) == ["Qt's FFmpeg library libavcodec\\.\\d+\\.dylib was not loaded from Qt's lib folder"]
+
+
+def test_multimedia_check_fails_in_this_process_when_the_plugin_is_not_loaded(qapp, monkeypatch):
+    """The real check on Linux, with the loaded-library list stripped of the backend plugin."""
+    real = selftest.loaded_images
+    monkeypatch.setattr(selftest, "loaded_images", lambda: [p for p in real() if "mediaplugin" not in p])
+    with pytest.raises(selftest.SelfTestFailure, match="no Qt multimedia backend was loaded"):
+        selftest._check_multimedia()
+    monkeypatch.setattr(selftest, "loaded_images", real)
+    selftest._check_multimedia()  # and passes with what this process really loaded
+
+
+@pytest.mark.parametrize("camera, microphone, frozen_mac, fails", [
+    ("undetermined", "undetermined", True, False),   # a CI runner: nobody has been asked
+    ("granted", "denied", True, True),               # a signed app refused the microphone
+    ("denied", "granted", True, True),
+    ("denied", "denied", False, False),              # from source: the terminal's answer, not the app's
+    ("granted", "granted", True, False),
+])
+def test_permission_denied_fails_a_signed_mac_app_only_injected_platform(camera, microphone, frozen_mac, fails):
+    problem = selftest.permission_problem(camera, microphone, frozen_mac)
+    assert (problem is not None) == fails
+    if fails:
+        assert "denied" in problem and "NSCameraUsageDescription" in problem
+
+
+def test_denied_camera_fails_the_self_test_of_a_frozen_mac_app_injected_platform(qapp, monkeypatch, tmp_path):
+    from app import paths
+    from app.gui import camera_source
+
+    monkeypatch.setattr(selftest.sys, "platform", "darwin")
+    monkeypatch.setattr(selftest, "MULTIMEDIA_EXPECTED", {})  # the Linux files are what is loaded here
+    monkeypatch.setattr(paths, "bundle_dir", lambda: tmp_path)
+    monkeypatch.setattr(camera_source, "camera_permission", lambda: "denied")
+    with pytest.raises(selftest.SelfTestFailure, match="camera access is denied"):
+        selftest._check_multimedia()
+    monkeypatch.setattr(camera_source, "camera_permission", lambda: "undetermined")
+    selftest._check_multimedia()

@@ -113,3 +113,24 @@ def test_array_tasks_together_process_every_video_once(tmp_path, weights_dir):  
 
     code, out, err = process(tmp_path / "visits", "--out", tmp_path / "res3", "--shard", "4/4")
     assert code == 2 and "--shard 4/4" in err and not (tmp_path / "res3").exists()
+
+
+@pytest.mark.parametrize("value,words", [
+    ("", "--shard was given an empty value (an unset variable such as $SLURM_ARRAY_TASK_ID?)"),
+    ("  ", "--shard was given an empty value"),
+    ("-1/3", "--shard -1/3: I must be from 0 to N-1, not negative"),
+    ("-0/-3", "--shard -0/-3: the number of shards N must be at least 1")])
+def test_empty_or_negative_shard_through_the_command_line_is_our_one_sentence(tmp_path, value, words):
+    """As an array job writes it (`--shard "$TASK"` with the variable unset gives ""): exit 2 before
+    anything is read or written, never every input; main.py in a child process, as a scheduler runs it."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    clips = make_clips(tmp_path / "visits", 1)
+    proc = subprocess.run([sys.executable, "main.py", "process", str(clips[0].parent), "--out", str(tmp_path / "res"),
+                           "--shard", value], cwd=REPO, capture_output=True, text=True, timeout=300)
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(err) == 1 and err[0].startswith("error: ") and words in err[0], err
+    assert not (tmp_path / "res").exists()

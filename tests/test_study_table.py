@@ -4,6 +4,7 @@ atomically, never over an existing table without --overwrite."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -21,14 +22,14 @@ REGION = ["measure", "unit", "right", "right_ci_low", "right_ci_high", "left", "
           "symmetry_pct", "symmetry_ci_low", "symmetry_ci_high", "weaker"]
 CONTRACT = (["file", "input_sha256", "recorded_at", "patient", "visit", "verdict", "verdict_reasons", "usable",
              "mode", "app_version", "landmark_model_sha256", "detector_model_sha256"]
-            + [f"{r}_{f}" for r in ("brow", "eyes", "mouth") for f in REGION] + ["report_json"])
+            + [f"{r}_{f}" for r in ("brow", "eyes", "mouth") for f in REGION] + ["report_json", "duplicate_of"])
 
 
 def _report(file, level, reasons=(), **extra) -> dict:
     return {"app": {"name": "FaceMirror", "version": "0.1.0"},
             "models": {"retinaface": {"file": "r.onnx", "sha256": "d" * 64},
                        "star": {"file": "s.onnx", "sha256": "s" * 64}, "landmark_model": "STAR 98-point"},
-            "input": {"file": file, "sha256": "a" * 64}, "verdict": {"level": level, "reasons": list(reasons)},
+            "input": {"file": file, "sha256": hashlib.sha256(file.encode()).hexdigest()}, "verdict": {"level": level, "reasons": list(reasons)},
             **extra}
 
 
@@ -86,9 +87,10 @@ def test_one_row_per_video_with_the_contract_columns(study, tmp_path):
     assert code == 0, out + err
     header, rows = _read(tmp_path / "study.csv")
     assert header == CONTRACT
-    by = {r["report_json"]: r for r in rows}
+    by = {r["report_json"].removeprefix("res/"): r for r in rows}
     assert sorted(by) == ["p01/v1/smile_report.json", "p02/blink_report.json", "p03/odd_report.json",
                           "p04/bare_report.json"]
+    assert all(r["report_json"].startswith("res/") for r in rows)      # relative to the table's folder
     smile = by["p01/v1/smile_report.json"]
     assert smile["file"] == "smile.mov" and smile["input_sha256"] == "a" * 64
     assert (smile["recorded_at"], smile["patient"], smile["visit"]) == ("2026-05-01T10:00:00", "P01", "V1")
@@ -111,7 +113,8 @@ def test_one_row_per_video_with_the_contract_columns(study, tmp_path):
     bare = by["p04/bare_report.json"]
     assert bare["usable"] == "" and bare["file"] == "" and bare["app_version"] == ""
     assert "ignored 1 *_report.json file not written by FaceMirror" in out
-    assert "wrote " in out and "4 videos, 1 marked not usable" in out
+    assert "wrote " in out and "4 rows, 1 marked not usable" in out
+    assert err == ""
 
 
 def test_the_table_reads_into_pandas_with_numbers_and_booleans(study, tmp_path):
@@ -161,4 +164,85 @@ def test_a_real_run_gives_its_row(tmp_path, weights_dir):  # noqa: F811
     assert row["file"] == clip.name and row["input_sha256"] == sha256_file(clip)
     assert row["detector_model_sha256"] == sha256_file(DETECTOR) and row["landmark_model_sha256"] == ""
     assert row["verdict"] == "usable with warnings" and row["usable"] == "true"
-    assert row["mode"] == "5-point (coarse)" and row["report_json"] == f"{clip.stem}_report.json"
+    assert row["mode"] == "5-point (coarse)" and row["report_json"] == f"res/{clip.stem}_report.json"
+
+
+def test_every_output_set_is_a_row_or_a_named_counted_problem(tmp_path):
+    """A report missing beside its outputs, a broken report and a measures file the report lists but
+    that is gone are each named and counted (exit 1); the rows that can be made are still written."""
+    res = tmp_path / "res"
+    listed = {"report": "x", "measures_json": "x"}
+    _write(res / "a", "fine", {**_report("fine.mp4", "good"), "outputs": listed},
+           {"mode": "98-point WFLW", "headlines": [_headline("mouth", 4.0, 8.0, 50.0, "right")]})
+    _write(res / "b", "nomeasures", {**_report("nomeasures.mp4", "good"), "outputs": listed}, None)
+    _write(res / "c", "broken", "{ not json", None)
+    (res / "d").mkdir(parents=True)
+    (res / "d" / "orphan_measures.json").write_text("{}")            # a report that is missing
+    (res / "d" / "orphan_annotated.mp4").write_bytes(b"\x00" * 10)
+    _write(res / "e", "blink", _report("blink.mp4", "not usable"), None)   # lists no measures: no problem
+    code, out, err = _run([res], tmp_path / "study.csv")
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 4 and lines[-1] == "3 problems (named above); the table is incomplete where they say"
+    assert any(ln.startswith("warning: ") and "nomeasures_measures.json: missing although the report lists it" in ln
+               for ln in lines)
+    assert any("broken_report.json: not readable as JSON; no row for this video" in ln for ln in lines)
+    assert any("orphan: outputs (orphan_annotated.mp4, orphan_measures.json) without their orphan_report.json"
+               in ln for ln in lines)
+    rows = _read(tmp_path / "study.csv")[1]
+    assert sorted(r["file"] for r in rows) == ["blink.mp4", "fine.mp4", "nomeasures.mp4"]
+    assert "3 rows, 1 marked not usable" in out
+
+
+def test_the_same_video_in_two_output_folders_is_flagged_as_a_duplicate(tmp_path):
+    res1, res2 = tmp_path / "run1", tmp_path / "run2"
+    same = {**_report("smile.mp4", "good"), "input": {"file": "smile.mp4", "sha256": "f" * 64}}
+    _write(res1, "smile", same, None)
+    _write(res2 / "again", "smile", same, None)
+    _write(res2, "other", _report("other.mp4", "good"), None)
+    code, out, err = _run([res1, res2], tmp_path / "study.csv")
+    assert code == 0, err                     # every row is there: a warning, not a problem
+    assert err.strip() == ("warning: the same video (input sha256 ffffffffffff...) has 2 rows: run1/smile_report.json, "
+                           "run2/again/smile_report.json; the later rows are marked duplicate_of")
+    rows = {r["report_json"]: r for r in _read(tmp_path / "study.csv")[1]}
+    assert rows["run1/smile_report.json"]["duplicate_of"] == ""
+    assert rows["run2/again/smile_report.json"]["duplicate_of"] == "run1/smile_report.json"
+    assert rows["run2/other_report.json"]["duplicate_of"] == ""
+    assert "3 rows, 1 marked duplicate_of" in out
+
+
+def test_report_paths_resolve_from_the_tables_folder(tmp_path, monkeypatch):
+    """Folders given relative to another working directory, the table somewhere else: every
+    report_json opens from the table's folder."""
+    res = tmp_path / "data" / "res"
+    _write(res / "V1", "smile_V1", _report("smile_V1.mp4", "good"), None)
+    _write(res / "V2", "smile_V2", _report("smile_V2.mp4", "good"), None)
+    (tmp_path / "tables" / "deep").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "data")
+    code, out, err = _run([Path("res"), Path("res") / "V2"], tmp_path / "tables" / "deep" / "study.csv")
+    assert code == 0, err
+    rows = _read(tmp_path / "tables" / "deep" / "study.csv")[1]
+    assert len(rows) == 2
+    for row in rows:
+        assert row["report_json"].startswith("../../data/res/V")
+        report = json.loads((tmp_path / "tables" / "deep" / row["report_json"]).read_text())
+        assert report["input"]["file"] == row["file"]
+
+
+def test_a_table_made_from_several_folders_gives_compare_the_rest_values_of_every_row(tmp_path):
+    """Three visits found through three different folders, the table in a fourth: every row's
+    report_json resolves from the table, so compare's reader (app.followup.visits.from_study) finds
+    each visit's rest values (they are only in measures.json, not in the table)."""
+    from app.followup.visits import from_study
+
+    for v, value in (("V1", 1.5), ("V2", 2.5), ("V3", 3.5)):
+        _write(tmp_path / "clinic" / v, f"smile_{v}",
+               {**_report(f"smile_{v}.mp4", "good"), "subject": {"patient": "P1", "visit": v}},
+               {"mode": "98-point WFLW", "headlines": [_headline("mouth", 4.0, 8.0, 50.0, "right")],
+                "rest": {"start_s": 0.0, "end_s": 2.0, "values": {"mouth_corner_height": {"difference": value}}}})
+    (tmp_path / "tables").mkdir()
+    code, out, err = _run([tmp_path / "clinic" / v for v in ("V1", "V2", "V3")], tmp_path / "tables" / "study.csv")
+    assert code == 0, err
+    recordings = from_study(tmp_path / "tables" / "study.csv")
+    assert sorted((r.visit, r.rest["mouth_corner_height"]["difference"]) for r in recordings) == [
+        ("V1", 1.5), ("V2", 2.5), ("V3", 3.5)]

@@ -23,6 +23,7 @@ exit codes (0 all done, 1 some failed, 2 usage, 130 / 143 after SIGINT / SIGTERM
 """
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -50,8 +51,84 @@ LOCAL = "local"
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
+REACH_TIMEOUT_S = 20.0     # Ray's own connect to a dead address waits for minutes and ignores Ctrl-C
+
+
 class ClusterError(RuntimeError):
     """Ray could not be started or reached; the message is for the user."""
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """(host, port) of HOST:PORT (also ray://HOST:PORT and [IPv6]:PORT); None when there is no port."""
+    rest = address.split("://")[-1].rstrip("/")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def _in_thread(work, cancel: threading.Event, deadline: float):
+    """work() in a daemon thread, waiting while neither `cancel` is set nor `deadline` passed:
+    (done, result or exception). A lookup of an unknown host name can block for its own time."""
+    box: list = []
+    thread = threading.Thread(target=lambda: box.append(_attempt(work)), daemon=True, name="ray-reach")
+    thread.start()
+    while thread.is_alive() and not cancel.is_set() and time.monotonic() < deadline:
+        thread.join(0.1)
+    return (True, box[0]) if box else (False, None)
+
+
+def _attempt(work):
+    try:
+        return work()
+    except OSError as exc:
+        return exc
+
+
+def check_reachable(address: str, cancel: threading.Event, timeout_s: float = REACH_TIMEOUT_S) -> bool:
+    """Before Ray is asked (it retries a dead address for minutes, deaf to Ctrl-C): is something
+    listening at HOST:PORT? False when a signal cancelled the wait; ClusterError with one sentence
+    when the host is unknown, nothing listens there, or no answer came within `timeout_s`."""
+    import socket
+
+    parsed = _host_port(address)
+    if parsed is None:
+        return True                     # "auto": Ray finds the address itself
+    host, port = parsed
+    deadline = time.monotonic() + timeout_s
+    done, found = _in_thread(lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM), cancel, deadline)
+    if cancel.is_set():
+        return False
+    if not done:
+        raise ClusterError(f"cannot reach the Ray cluster at {address}: the name {host} was not resolved within "
+                           f"{timeout_s:.0f} s")
+    if isinstance(found, OSError):
+        raise ClusterError(f"cannot reach the Ray cluster at {address}: the host name {host} is not known "
+                           "(check the head node's name or give its IP address)")
+    last: OSError | None = None
+    for family, kind, proto, _, where in found:
+        while not cancel.is_set() and time.monotonic() < deadline:
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(min(0.5, max(0.05, deadline - time.monotonic())))
+                sock.connect(where)
+                return True
+            except TimeoutError:
+                continue                # no answer yet: try again until the deadline (checking cancel)
+            except OSError as exc:
+                last = exc
+                break
+            finally:
+                sock.close()
+    if cancel.is_set():
+        return False
+    if isinstance(last, ConnectionRefusedError):
+        raise ClusterError(f"cannot reach the Ray cluster at {address}: nothing listens there (connection refused); "
+                           "is the head node started (ray start --head) and the port right?")
+    if last is not None:
+        raise ClusterError(f"cannot reach the Ray cluster at {address}: {last.strerror or last}")
+    raise ClusterError(f"cannot reach the Ray cluster at {address}: no answer within {timeout_s:.0f} s "
+                       "(a firewall, or the wrong host?)")
 
 
 def _is_loopback(address: str | None) -> bool:
@@ -134,6 +211,17 @@ def ray_process_command(args, out=sys.stdout, err=sys.stderr) -> int:
         if ray is None:
             print(f"error: --ray needs Ray, which is not installed: {EXTRA_HINT}", file=err)
             return 2
+        if args.ray not in (LOCAL, "auto"):
+            print(f"Ray: reaching {args.ray} (up to {REACH_TIMEOUT_S:.0f} s) ...", file=out)
+            out.flush()
+            try:
+                reached = check_reachable(args.ray, requested)
+            except ClusterError as exc:
+                print(f"error: {exc}", file=err)
+                return 2
+            if not reached:
+                print("cancelled before processing started; nothing was written", file=err)
+                return cancel_signals.exit_code()
         code = _run(ray, args, cpus, retries, requested, out, err)
         return cancel_signals.exit_code() if requested.is_set() else code
 
@@ -159,7 +247,27 @@ def _run(ray, args, cpus: int, retries: int, cancel: threading.Event, out, err) 
     finally:
         if started:
             ray.shutdown()
+    if any(r.status == CANCELLED for r in rows):
+        sweep(plan, rows, out, err)
     return batch.summarize(plan.rows + rows, out)
+
+
+def sweep(plan, rows: list[FileRow], out, err, wait_s: float = 15.0) -> None:
+    """After a cancel (and after a local Ray's shutdown, which is when its workers die: a signal to
+    the whole process group can leave them running past our cancel), remove this computer's partial
+    files of dead workers from the folders of the cancelled inputs, waiting up to `wait_s` for
+    workers that are still exiting, and say what was removed and what could not be. (A failed task's
+    folder is cleaned by _finish; another driver's workers may be writing there meanwhile.)"""
+    folders = sorted({out_dir for (_, out_dir), row in zip(plan.jobs, rows) if row.status == CANCELLED})
+    for folder in folders:
+        note = _clean_after_kill(folder, wait_s)
+        if note:
+            print(note, file=out)
+        left = _others_partials(folder)
+        if left:
+            print(f"warning: {len(left)} partial file{'s' if len(left) != 1 else ''} of worker processes still running "
+                  f"(or on another computer) remain in {folder}; they are hidden, never results, and the next run "
+                  "writing there removes them", file=err)
 
 
 def task_spec(plan, cpus: int, resume: bool) -> dict:
@@ -245,9 +353,13 @@ def _row(value: dict, job, plan, out, err) -> FileRow:
         return batch.skipped_row(video, value["report"])
     status = DONE if value["outcome"]["ok"] else FAILED
     print(f"{label}: {status.value} on {value['host']} in {value['seconds']:.1f} s -> {out_dir}", file=out)
-    if value.get("redo"):
+    if value.get("redo") and status == DONE:
         print(f"  redone: {value['redo']}; the earlier outputs were replaced", file=out)
-    return batch.report_outcome(video, value["outcome"], out, err)
+    row = batch.report_outcome(video, value["outcome"], out, err)
+    if value.get("withdrawn"):
+        print(f"  {value['withdrawn']}", file=err)
+        row = dataclasses.replace(row, note=f"{row.note}; {value['withdrawn']}")
+    return row
 
 
 def _cancel(ray, pending: list, refs: dict, jobs, plan, out, err) -> dict[int, FileRow]:
@@ -275,21 +387,25 @@ def _cancel(ray, pending: list, refs: dict, jobs, plan, out, err) -> dict[int, F
     return rows
 
 
+def _others_partials(folder: Path) -> list[str]:
+    """Hidden temporary files in `folder` of processes other than this one."""
+    from app.outputs import parse_temp_name
+
+    try:
+        return [n for n in os.listdir(folder) if (t := parse_temp_name(n)) and t[1] != os.getpid()]
+    except OSError:
+        return []
+
+
 def _clean_after_kill(folder: Path, wait_s: float = 5.0) -> str:
     """clean_stale_files once the killed workers are really gone: Ray reports a task cancelled as
     soon as it has sent the kill, and a process that still exists keeps its files."""
-    from app.outputs import parse_temp_name
-
     deadline = time.monotonic() + wait_s
     removed: list[str] = []
     while True:
         note = clean_stale_files(folder).message()
         if note:
             removed.append(note)
-        try:
-            ours = [n for n in os.listdir(folder) if (t := parse_temp_name(n)) and t[1] != os.getpid()]
-        except OSError:
-            ours = []
-        if not ours or time.monotonic() > deadline:
+        if not _others_partials(folder) or time.monotonic() > deadline:
             return "; ".join(removed)
         time.sleep(0.2)

@@ -104,7 +104,7 @@ def run_video(video: str, out_dir: str, spec: dict) -> dict:
         return _failed(base, str(exc))
     video_path, folder = Path(video), Path(out_dir)
     cleanup = clean_stale_files(folder).message()   # e.g. a killed earlier attempt of this very task
-    overwrite, redo = bool(spec["settings"]["overwrite"]), ""
+    overwrite, redo, stale = bool(spec["settings"]["overwrite"]), "", False
     if spec["resume"]:
         decision = resume.check(video_path, folder, resume.Expected(models=spec["model_sha256"],
                                                                     settings=spec["settings"]))
@@ -116,10 +116,13 @@ def run_video(video: str, out_dir: str, spec: dict) -> dict:
         if decision.blocked:
             return _failed({**base, "cleanup": cleanup}, decision.reason)
         if decision.outputs_exist:
-            overwrite, redo = True, decision.reason
+            overwrite, redo, stale = True, decision.reason, decision.other_input
     settings = Settings(**{**spec["settings"], "overwrite": overwrite})
     t1 = time.perf_counter()
     result = Pipeline(models, settings).process(video_path, folder, on_progress=_crash_once_hook(video_path))
     outcome = outcome_of(result)
+    # a failed redo of a changed input: the set left there describes the other recording (batch.withdraw_stale)
+    withdrawn = resume.withdraw(video_path, folder) if stale and not outcome["ok"] and not outcome["cancelled"] else ""
     return {**base, "status": "done" if outcome["ok"] else "failed", "outcome": outcome, "redo": redo,
+            "withdrawn": withdrawn,
             "cleanup": cleanup, "seconds": time.perf_counter() - t0, "process_s": time.perf_counter() - t1}

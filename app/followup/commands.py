@@ -1,5 +1,5 @@
 """`main.py agreement RATINGS.csv [--study STUDY.csv] [--map ITEM=COLUMN] --out DIR [--overwrite]` and
-`main.py compare OUTPUTS... --out DIR [--overwrite]`.
+`main.py compare OUTPUTS... --out DIR [--order V1,V2,...] [--overwrite]`.
 
 Exit codes as the rest of the CLI: 0 done, 1 done but nothing could be computed (the files say
 why), 2 usage error or bad input (one sentence; nothing written), 130/143/129 on Ctrl-C/SIGTERM/SIGHUP.
@@ -36,6 +36,9 @@ def add_parsers(sub) -> None:
     cmp_.add_argument("--out", type=Path, required=True, help="output folder for compare_PATIENT.html and compare.json")
     cmp_.add_argument("--overwrite", action="store_true", help="replace earlier pages")
     cmp_.add_argument("--no-frames", action="store_true", help="leave out the rest and peak pictures (faster)")
+    cmp_.add_argument("--order", default=None, metavar="V1,V2,...",
+                      help="the visits' order, by label, for recordings without a date of their own (checked "
+                           "against the dates they have)")
 
 
 def _now() -> str:
@@ -78,6 +81,7 @@ def _agreement(args) -> int:
     from app.followup.agreement import StatsMissing, agreement, require_stats
     from app.followup.publish import refuse_existing, write_all
     from app.followup.ratings import RatingsError, join_study, parse_maps, read_ratings
+    from app.followup.tables import TableError
 
     try:
         require_stats()
@@ -96,7 +100,7 @@ def _agreement(args) -> int:
         ratings = read_ratings(Path(args.ratings))
         if args.study:
             ratings = join_study(ratings, Path(args.study), maps)
-    except (RatingsError, OutputError) as exc:
+    except (RatingsError, OutputError, TableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     from app.followup.agreement_page import render
@@ -106,8 +110,8 @@ def _agreement(args) -> int:
     sources = {"ratings": Path(args.ratings).name, "study": Path(args.study).name if args.study else None,
                "mapping": maps}
     data = {"app": {"name": APP_NAME, "version": __version__}, "created_utc": created, "sources": sources,
-            "method": {"icc": "pingouin intraclass_corr: icc2_1 = ICC(A,1), icc3_1 = ICC(C,1); targets not graded "
-                              "by every rater left out", "correlation": "scipy pearsonr, spearmanr",
+            "method": {"icc": "pingouin intraclass_corr: icc1_1 = ICC(1,1), icc2_1 = ICC(A,1), icc3_1 = ICC(C,1); "
+                              "targets not graded by every rater left out", "correlation": "scipy pearsonr, spearmanr",
                        "bland_altman": "difference = first - second rater; limits = bias -/+ 1.96 SD (n - 1)"},
             "notes": ratings.notes, "items": items}
     html = render(items, ratings.ratings, sources=sources, notes=ratings.notes, created=created)
@@ -116,7 +120,8 @@ def _agreement(args) -> int:
     except OutputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for line in ratings.notes + ratings.private_notes + [it["message"] for it in items if it.get("message")]:
+    item_lines = [f"item '{it['item']}': {n}" for it in items for n in it.get("notes", [])]
+    for line in ratings.notes + ratings.private_notes + [it["message"] for it in items if it.get("message")] + item_lines:
         print(line, file=sys.stderr)
     for p in finals:
         print(f"wrote {p}")
@@ -156,14 +161,56 @@ def compare_messages(args) -> tuple[int, list[str]]:
     return _run_guarded(lambda: _compare(args, say), say), said
 
 
+def parse_order(text: str | None) -> list[str] | None:
+    """--order "V1,V2,V3" -> ["V1", "V2", "V3"]; raises ValueError (one sentence) when it cannot be one."""
+    if text is None:
+        return None
+    labels = [t.strip() for t in text.split(",")]
+    if not any(labels) or not all(labels):
+        raise ValueError(f"--order {text!r} has an empty label; give the visit labels separated by commas "
+                         "(--order V1,V2,V3)")
+    twice = sorted({lb for lb in labels if labels.count(lb) > 1})
+    if twice:
+        raise ValueError(f"--order names {', '.join(twice)} more than once")
+    return labels
+
+
+def _cross_patient_warnings(recordings: list) -> list[tuple[set[str], str]]:
+    """([the patients it concerns], warning): the same recording read more than once, and patient IDs
+    that differ only in case or punctuation."""
+    from app.followup.visits import near_duplicate_ids, same_recordings
+
+    out = []
+    for ids in near_duplicate_ids(sorted({str(r.patient) for r in recordings})):
+        out.append((set(ids), f"patient IDs {' and '.join(ids)} differ only in case, punctuation or leading zeros: "
+                              "the same patient? They are compared as different patients; correct the ID at "
+                              "processing if they are one"))
+    for group in same_recordings(recordings):
+        where = sorted({f"patient {r.patient} visit {r.visit or '(no label)'}" for r in group})
+        named = f"the same recording ({group[0].file}, sha256 {(group[0].sha256 or '')[:12]}...)"
+        who = {str(r.patient) for r in group}
+        if len(where) > 1:
+            out.append((who, f"{named} is under {' and under '.join(where)}: one of them is mislabelled; a recording "
+                             "compared with itself shows no change"))
+        else:
+            out.append((who, f"{named} was found {len(group)} times for {where[0]} (processed or copied twice); its "
+                             "values are the same each time"))
+    return out
+
+
 def _compare(args, say: Say) -> int:
     from app import logs
     from app.followup.publish import refuse_existing, write_all
-    from app.followup.trend import natural_key
+    from app.followup.visit_order import RULE, OrderError, group_visits, natural_key, order_visits
     from app.followup.visits import collect
 
     for p in args.outputs:
         logs.note_private(p)
+    try:
+        given = parse_order(getattr(args, "order", None))
+    except ValueError as exc:
+        say(f"error: {exc}", error=True)
+        return 2
     recordings, problems = collect(list(args.outputs))
     for line in problems:
         say(f"warning: {line}", error=True)
@@ -179,6 +226,17 @@ def _compare(args, say: Say) -> int:
     for r in recordings:
         by_patient.setdefault(str(r.patient), []).append(r)
     tokens = patient_tokens(sorted(by_patient, key=natural_key))
+    shared = _cross_patient_warnings(recordings)
+    ordered: dict[str, tuple] = {}
+    try:
+        for patient in tokens:
+            visits, group_warnings = group_visits(patient, by_patient[patient])
+            visits, order, note, order_warnings = order_visits(patient, visits, given)
+            mine = [w for who, w in shared if patient in who]
+            ordered[patient] = (visits, order, note, group_warnings + order_warnings + mine)
+    except OrderError as exc:
+        say(f"error: {exc}", error=True)
+        return 2
     out = Path(args.out)
     pages = {p: out / f"compare_{tokens[p]}.html" for p in tokens}
     try:
@@ -190,24 +248,31 @@ def _compare(args, say: Say) -> int:
     files: dict[Path, str] = {}
     patients = []
     for patient in tokens:
-        html, data = _patient_page(patient, by_patient[patient], frames=not args.no_frames, created=created)
+        html, data = _patient_page(patient, *ordered[patient], frames=not args.no_frames, created=created)
         files[pages[patient]] = html
         data["page"] = pages[patient].name
         patients.append(data)
     summary = {"app": {"name": APP_NAME, "version": __version__}, "created_utc": created,
-               "method": {"order": "recording date (report input.recorded_at) when every recording has one, else "
-                                   "visit label in natural order",
-                          "change": "called only when the two visits' 95 % intervals of the symmetry do not overlap",
+               "method": {"order": RULE,
+                          "change": "real only beyond the measurement's own error: |difference| > MDC95 = 1.96 x "
+                                    "sqrt(SE1^2 + SE2^2), SE = (high - low) / (2 x 1.96) of each visit's 95 % interval; "
+                                    "a change of the weaker side (both named) is a change",
+                          "rest": "resting asymmetry has no interval in the measures: shown, never called a change",
                           "not_usable": "shown, never in a trend"},
-               "left_out_without_patient": len(without), "patients": patients}
+               "warnings": [w for _, w in shared], "left_out_without_patient": len(without), "patients": patients}
     files[out / "compare.json"] = _json(summary)
     try:
         write_all(files, args.overwrite)
     except OutputError as exc:
         say(f"error: {exc}", error=True)
         return 2
+    for _, line in shared:
+        say(f"warning: {line}", error=True)
     for data in patients:
-        say(f"patient {data['patient']}: {len(data['visits'])} visit(s)")
+        for line in data["warnings"]:
+            if all(line != w for _, w in shared):
+                say(f"warning: {line}", error=True)
+        say(f"patient {data['patient']}: {len(data['visits'])} visit(s); {data['order_note']}")
         for t in data["regions"]:
             say(f"  {t['sentence']}")
     for p in files:
@@ -215,11 +280,11 @@ def _compare(args, say: Say) -> int:
     return 0
 
 
-def _patient_page(patient: str, recordings: list, *, frames: bool, created: str) -> tuple[str, dict]:
+def _patient_page(patient: str, visits: list, order: str, order_note: str, warnings: list[str], *, frames: bool,
+                  created: str) -> tuple[str, dict]:
     from app.followup.compare_page import recording_pictures, render, rest_rows
-    from app.followup.trend import order_visits, trends
+    from app.followup.trend import REST_NOT_JUDGED, trends
 
-    visits, order, order_note = order_visits(recordings)
     region_trends = trends(visits)
     pictures: dict[str, tuple[list[tuple[str, str]], str | None]] | None = None
     reason = "--no-frames was given"
@@ -235,15 +300,18 @@ def _patient_page(patient: str, recordings: list, *, frames: bool, created: str)
                     break
             pictures[v.label] = (pics, source)
         reason = "neither the recordings nor their annotated videos were found where the reports say"
-    html = render(patient, visits, order_note, region_trends, pictures, reason, created)
+    html = render(patient, visits, order_note, region_trends, pictures, reason, created, warnings=warnings)
     rest = rest_rows(visits)
-    data = {"patient": patient, "order": order, "order_note": order_note,
-            "visits": [{"visit": v.label, "recorded_at": v.date, "usable": v.usable,
-                        "recordings": [{"file": r.file, "recorded_at": r.recorded_at, "verdict": r.level,
-                                        "reasons": r.reasons, "usable": r.usable, "source": r.source}
+    data = {"patient": patient, "order": order, "order_note": order_note, "warnings": warnings,
+            "visits": [{**v.as_dict(), "recorded_at": v.date,
+                        "recordings": [{"file": r.file, "sha256": r.sha256, "recorded_at": r.recorded_at,
+                                        "recorded_at_source": r.recorded_at_source, "visit_date": r.visit_date,
+                                        "verdict": r.level, "reasons": r.reasons, "usable": r.usable,
+                                        "conditions": r.conditions, "source": r.source}
                                        for r in v.recordings],
                         "rest_asymmetry": {name: vals[i] for name, vals in rest.items()}}
                        for i, v in enumerate(visits)],
+            "rest_change": {"judged": False, "reason": REST_NOT_JUDGED},
             "regions": [t.as_dict() for t in region_trends],
             "frames": bool(pictures and any(p for p, _ in pictures.values()))}
     return html, data

@@ -1,9 +1,12 @@
 """compare_<patient>.html: one patient's visits on one offline page, and its pictures.
 
-Sections: the visits (recording, date, verdict; "not usable" ones marked), per region the plain
-sentence, a trend chart (visit on x, headline symmetry % with its 95 % interval; unusable
-recordings as grey crosses, never joined to the trend line) and the values table, resting
-asymmetry per visit, and the rest and peak frames of each visit side by side when the
+Sections: the order rule and this patient's order, warnings (reused labels, dates against labels,
+the same recording twice, near-identical patient IDs), the visits (date and where it comes from,
+recording, verdict, the conditions that could explain a difference, changed ones marked; "not
+usable" ones marked), per region the plain sentence, a trend chart (visit on x, headline symmetry % with its 95 % interval; unusable
+recordings as grey crosses, never joined to the trend line), the values table and the changes
+table (difference, MDC95, real or not, weaker side, changed conditions), resting asymmetry per
+visit (no interval, so never called a change), and the rest and peak frames of each visit side by side when the
 recordings (or their annotated videos) can be read.
 """
 from __future__ import annotations
@@ -14,8 +17,9 @@ import math
 from collections.abc import Sequence
 
 from app.followup.pages import chart, e, interval, num, page
-from app.followup.trend import Point, RegionTrend, Visit
-from app.followup.visits import Recording
+from app.followup.trend import REST_NOT_JUDGED, Point, RegionTrend, Visit, changed_conditions, conditions_text
+from app.followup.visit_order import RULE
+from app.followup.visits import CONDITIONS, Recording
 from app.measures.definitions import MEASURE_BY_NAME
 from app.verdict import NOT_USABLE
 
@@ -86,6 +90,9 @@ def trend_svg(t: RegionTrend, visits: Sequence[Visit]) -> str:
         for x, p in zip(xs, t.points):
             if not p.usable:
                 ax.annotate(NOT_USABLE, (x, 4), ha="center", fontsize=7, color="#c62828")
+            elif p.symmetry is None:      # say why there is no point rather than leave a silent gap
+                ax.annotate("no value" if "5-point" not in p.note else "5-point: not measurable", (x, 4),
+                            ha="center", fontsize=7, color="0.4")
         ax.set_xticks(xs, [f"{v.label}\n{(v.date or '')[:10]}" for v in visits])
         ax.set_xlim(-0.5, len(xs) - 0.5)
         ax.set_ylim(0, 105)
@@ -107,16 +114,39 @@ def _level_cell(rec_level: str | None) -> str:
     return f"<td class='l{cls}'>{e(rec_level)}</td>"
 
 
+def _condition_cell(r: Recording, previous: Recording | None) -> str:
+    """The recording's conditions; those that differ from the previous visit's first recording marked."""
+    parts = []
+    for key, name in CONDITIONS.items():
+        if key == "verdict" or key not in r.conditions:
+            continue
+        value = r.conditions[key]
+        text = str(value)[:12] + "..." if key.endswith("_model") else str(value)
+        changed = previous is not None and any(c["what"] == key for c in _changed(previous, r))
+        item = f"{e(name)}: {e(text)}"
+        parts.append(f"<b class='changed'>{item} (changed)</b>" if changed else item)
+    return "<td class='l small'>" + "<br>".join(parts) + "</td>"
+
+
+def _changed(a: Recording, b: Recording) -> list[dict]:
+    return changed_conditions(a, b)
+
+
 def _visits_table(visits: Sequence[Visit]) -> str:
     rows = []
+    previous: Recording | None = None
     for v in visits:
         for r in v.recordings:
             marked = " class='unusable'" if not r.usable else ""
             reasons = "; ".join(r.reasons[:3]) + (" ..." if len(r.reasons) > 3 else "")
-            rows.append(f"<tr{marked}><td class='l'>{e(v.label)}</td><td class='l'>{e((r.recorded_at or '')[:10])}</td>"
-                        f"<td class='l'>{e(r.file)}</td>{_level_cell(r.level)}<td class='l'>{e(reasons)}</td></tr>")
-    head = ("<tr><th class='l'>visit</th><th class='l'>recorded</th><th class='l'>recording</th>"
-            "<th class='l'>verdict</th><th class='l'>reasons</th></tr>")
+            d = r.date()
+            date = f"{e((d[0] if d else '')[:10])}<br><span class='sub small'>{e(d[1]) if d else 'no date'}</span>"
+            rows.append(f"<tr{marked}><td class='l'>{e(v.label)}</td><td class='l'>{date}</td>"
+                        f"<td class='l'>{e(r.file)}</td>{_level_cell(r.level)}<td class='l'>{e(reasons)}</td>"
+                        f"{_condition_cell(r, previous)}</tr>")
+        previous = next((r for r in v.recordings if r.usable), v.recordings[0]) if v.recordings else previous
+    head = ("<tr><th class='l'>visit</th><th class='l'>date (from)</th><th class='l'>recording</th>"
+            "<th class='l'>verdict</th><th class='l'>reasons</th><th class='l'>conditions</th></tr>")
     return f"<table>{head}{''.join(rows)}</table>"
 
 
@@ -140,6 +170,28 @@ def _values_table(t: RegionTrend) -> str:
         rows.append(f"<tr{marked}><td class='l'>{e(p.visit)}</td><td class='l'>{e(p.file or '')}</td>{_side(p, 'right')}"
                     f"{_side(p, 'left')}<td>{sym}</td><td class='l'>{weaker}</td><td class='l'>{state}</td></tr>")
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _steps_table(t: RegionTrend) -> str:
+    if not t.steps:
+        return ""
+    head = ("<tr><th class='l'>from &rarr; to</th><th>symmetry %</th><th>difference</th><th>MDC95</th>"
+            "<th class='l'>real change?</th><th class='l'>weaker side</th><th class='l'>also changed</th></tr>")
+    rows = []
+    for c in t.steps:
+        f, to = c["from"], c["to"]
+        real = ("yes: " + ("beyond the error" if c["beyond_error"] else "the weaker side changed") if c["real"] else
+                "not judged (no interval)" if c["mdc95_pct"] is None else "no: within the error")
+        flip = c["weaker_side_changed"]
+        side = (f"<b>{e(flip['from'])} &rarr; {e(flip['to'])}</b>" if flip else
+                f"{e(f['weaker'] or '&ndash;')} &rarr; {e(to['weaker'] or '&ndash;')}".replace("&amp;ndash;", "&ndash;"))
+        cond = e(conditions_text(c["conditions_changed"])) if c["conditions_changed"] else "&ndash;"
+        rows.append(f"<tr><td class='l'>{e(c['from_visit'])} &rarr; {e(c['to_visit'])}</td>"
+                    f"<td>{num(f['symmetry_pct'], 0)} &rarr; {num(to['symmetry_pct'], 0)}</td>"
+                    f"<td>{'+' if c['difference_pct'] > 0 else ''}{num(c['difference_pct'], 1)}</td>"
+                    f"<td>{num(c['mdc95_pct'], 1)}</td><td class='l'>{e(real)}</td><td class='l'>{side}</td>"
+                    f"<td class='l'>{cond}</td></tr>")
+    return f"<h3>Visit to visit</h3><table>{head}{''.join(rows)}</table>"
 
 
 def rest_rows(visits: Sequence[Visit]) -> dict[str, list[float | None]]:
@@ -172,6 +224,7 @@ def _unit_of(name: str, visits: Sequence[Visit]) -> str:
 def _rest_table(visits: Sequence[Visit], rows: dict[str, list[float | None]]) -> str:
     if not rows:
         return "<p class='sub'>No resting values were found (the measures files are missing or have no rest).</p>"
+
     head = "<tr><th class='l'>at rest: right &minus; left</th>" + "".join(
         f"<th>{e(v.label)}{f'<br>({NOT_USABLE})' if not v.usable else ''}</th>" for v in visits) + "</tr>"
     body = []
@@ -204,14 +257,19 @@ def _pictures_html(visits: Sequence[Visit], pictures: dict[str, tuple[list[tuple
 
 def render(patient: str, visits: Sequence[Visit], order_note: str, trends: Sequence[RegionTrend],
            pictures: dict[str, tuple[list[tuple[str, str]], str | None]] | None, pictures_reason: str,
-           created: str) -> str:
+           created: str, warnings: Sequence[str] = ()) -> str:
     body = [f"<h1>Follow-up of patient {e(patient)}</h1>",
-            f"<div class='sub'>{len(visits)} visit(s). {e(order_note)}</div>",
-            "<div class='note'>For the clinician's own records: this page shows the patient ID, recording names and "
-            "the face. Symmetry = 100 &times; smaller / larger movement of the two sides at the expression's peak "
-            "(100 = equal). A change is called only when the two visits' 95 % intervals do not overlap; recordings "
-            f"rated \u201c{NOT_USABLE}\u201d are shown, marked, and never enter a trend.</div>",
-            "<h2>Visits</h2>", _visits_table(visits)]
+            f"<div class='sub'>{len(visits)} visit(s).</div>",
+            f"<div class='note'><b>Order of visits.</b> {e(order_note)}<br><span class='small'>{e(RULE)}</span></div>"]
+    body += [f"<div class='warn'><b>Warning:</b> {e(w)}</div>" for w in warnings]
+    body += ["<div class='note'>For the clinician's own records: this page shows the patient ID, recording names and "
+             "the face. Symmetry = 100 &times; smaller / larger movement of the two sides at the expression's peak "
+             "(100 = equal). A change is called real only beyond the measurement's own error: the minimal detectable "
+             "change (MDC95) from the two visits' 95 % intervals. Those intervals cover the frame-to-frame variation "
+             "within each recording, not how a patient's face varies from one session to the next. A change of the "
+             "weaker side is a change. Recordings rated "
+             f"“{NOT_USABLE}” are shown, marked, and never enter a trend.</div>",
+             "<h2>Visits</h2>", _visits_table(visits)]
     for t in trends:
         body.append(f"<section class='region' id='region-{e(t.region)}'><h2>{e(t.noun)} ({e(t.region)})</h2>")
         body.append(f"<p class='sentence'><b>{e(t.sentence)}</b></p>")
@@ -220,8 +278,16 @@ def render(patient: str, visits: Sequence[Visit], order_note: str, trends: Seque
             body.append(f"<div class='bad'>Left out (recording not usable): {e(', '.join(t.excluded))}</div>")
         if any(p.symmetry is not None for p in t.points):
             body.append(f"<figure>{trend_svg(t, visits)}</figure>")
-        body.append((_values_table(t) if measured else "") + "</section>")
+        body.append((_values_table(t) + _steps_table(t) if measured else _absent_table(t)) + "</section>")
     body.append("<h2>Resting asymmetry</h2><p class='sub'>Median over each visit's rest window; heights are "
-                "relative to the eye line.</p>" + _rest_table(visits, rest_rows(visits)))
+                f"relative to the eye line.</p><div class='warn'>No change at rest is called: {e(REST_NOT_JUDGED)}."
+                "</div>" + _rest_table(visits, rest_rows(visits)))
     body.append(_pictures_html(visits, pictures, pictures_reason))
     return page(f"FaceMirror follow-up {patient}", body, created)
+
+
+def _absent_table(t: RegionTrend) -> str:
+    """Why each visit has no value for a region nobody measured (5-point mode, not usable, did not move)."""
+    rows = "".join(f"<tr><td class='l'>{e(p.visit)}</td><td class='l'>{e(p.note or 'no value')}</td></tr>"
+                   for p in t.points)
+    return f"<table><tr><th class='l'>visit</th><th class='l'>no value because</th></tr>{rows}</table>"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,8 +51,10 @@ def decode(data: bytes, name: str) -> tuple[str, str]:
         return data.decode("latin-1"), "latin-1"
 
 
-def read_table(path: Path) -> Table:
-    """The whole table; blank lines skipped; every row as long as the header (missing cells empty)."""
+def scan_table(path: Path) -> tuple[Table, Iterator[tuple[int, list[str]]]]:
+    """The table's header (a Table without rows) and an iterator over its data rows as (line number,
+    stripped cells as long as the header), blank lines skipped: a large ratings file is read row by
+    row instead of as a dict per row. The iterator raises TableError for malformed CSV."""
     path = Path(path)
     try:
         if path.stat().st_size > MAX_BYTES:
@@ -64,30 +67,44 @@ def read_table(path: Path) -> Table:
     except OSError as exc:
         raise TableError(f"cannot read {path}: {exc.strerror or exc}") from None
     text, encoding = decode(data, path.name)
-    lines = text.splitlines()
-    header_line = next((ln for ln in lines if ln.strip()), None)
+    del data
+    header_line = next((ln for ln in io.StringIO(text) if ln.strip()), None)
     if header_line is None:
         raise TableError(f"{path.name} is empty")
     separator = max(SEPARATORS, key=header_line.count) if any(s in header_line for s in SEPARATORS) else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     columns: list[str] | None = None
-    rows: list[dict[str, str]] = []
-    numbers: list[int] = []
     try:
         for cells in reader:
-            if not any(c.strip() for c in cells):
-                continue
-            if columns is None:
+            if any(c.strip() for c in cells):
                 columns = [c.strip() for c in cells]
-                continue
-            cells = [c.strip() for c in cells] + [""] * (len(columns) - len(cells))
-            rows.append({k.lower(): v for k, v in zip(columns, cells)})
-            numbers.append(reader.line_num)
+                break
     except csv.Error as exc:
         raise TableError(f"{path.name} is not a well-formed CSV file (line {reader.line_num}: {exc})") from None
     assert columns is not None
     notes = [] if encoding.startswith("utf-8") else [f"{path.name} was read as {encoding} text"]
-    return Table(path, columns, rows, numbers, separator, encoding, notes)
+    width = len(columns)
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for cells in reader:
+                if not any(c.strip() for c in cells):
+                    continue
+                yield reader.line_num, [c.strip() for c in cells] + [""] * (width - len(cells))
+        except csv.Error as exc:
+            raise TableError(f"{path.name} is not a well-formed CSV file (line {reader.line_num}: {exc})") from None
+
+    return Table(path, columns, [], [], separator, encoding, notes), rows()
+
+
+def read_table(path: Path) -> Table:
+    """The whole table; blank lines skipped; every row as long as the header (missing cells empty)."""
+    table, rows = scan_table(path)
+    keys = table.keys
+    for line, cells in rows:
+        table.rows.append(dict(zip(keys, cells)))
+        table.row_numbers.append(line)
+    return table
 
 
 def number(text: str, separator: str) -> float | None:

@@ -1,66 +1,43 @@
-"""A patient's visits in order, and each region's headline symmetry from visit to visit.
+"""Each region's headline symmetry from visit to visit, and what changed between visits.
 
-Order: by the recording date (report ``input.recorded_at``) when every recording of the patient
-has one, else by visit label in natural order (V2 before V10); the result says which.
+Visits and their order: app/followup/visit_order.py. Per visit and region the point is the
+visit's usable recording whose headline moved most (a visit may have one recording per
+expression). Recordings rated "not usable" are shown, marked, and never enter the trend or its
+sentence.
 
-Per visit and region the point is the visit's usable recording whose headline moved most (a
-visit may have one recording per expression). Recordings rated "not usable" are shown, marked,
-and never enter the trend or its sentence.
-
-A change is called only when the two visits' 95 % intervals of the symmetry do not overlap (a
-conservative rule: two independent estimates whose 95 % intervals do not overlap differ at
-roughly p < 0.006). Otherwise: "no change beyond the measurement's uncertainty". A point without
-an interval cannot be judged and is said so.
+A change of the symmetry is called real only beyond the measurement's own error: the minimal
+detectable change at 95 % of the difference of two independent estimates,
+MDC95 = 1.96 x sqrt(SE1^2 + SE2^2), each SE taken from its 95 % bootstrap interval as
+(high - low) / (2 x 1.96). Otherwise: "no change beyond the measurement's error". A point without
+an interval cannot be judged and is said so. The weaker side changing from one side to the other
+(both named by the measures, which name one only when the sides differ beyond their interval) is
+a change whatever the symmetry does. Every change says what else changed between the two
+recordings that could explain it (mode, models, resolution, frame rate, face size, verdict).
 """
 from __future__ import annotations
 
-import re
+import math
 from dataclasses import dataclass, field
 
-from app.followup.visits import REGIONS, Headline, Recording
+from app.followup.visit_order import Visit, natural_key
+from app.followup.visits import CONDITIONS, REGIONS, Headline, Recording
+from app.measures.definitions import headline_measure
 
-ORDER_DATE = "recording date"
-ORDER_LABEL = "visit label"
+__all__ = ["REST_NOT_JUDGED", "Point", "RegionTrend", "Visit", "mdc95", "natural_key", "region_trend", "trends"]
+
 REGION_NOUN = {"mouth": "smile", "brow": "brow raise", "eyes": "eye closure"}
+Z95 = 1.959964
+FACE_SIZE_CHANGE = 0.2     # pupil distance in pixels differing by more than 20 % between recordings
+FPS_CHANGE = 0.02
+NOT_MEASURABLE_5POINT = "not measurable in 5-point mode"
+REST_NOT_JUDGED = ("the measures give resting values without an interval, so a difference at rest cannot be told "
+                   "from noise")
 
 
-def natural_key(text: str) -> list:
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t.casefold()) for t in re.findall(r"\d+|\D+", text)]
-
-
-@dataclass
-class Visit:
-    label: str
-    recordings: list[Recording]
-    date: str | None = None
-
-    @property
-    def usable(self) -> bool:
-        return any(r.usable for r in self.recordings)
-
-
-def visit_label(r: Recording) -> str:
-    return r.visit or (r.recorded_at[:10] if r.recorded_at else r.file)
-
-
-def order_visits(recordings: list[Recording]) -> tuple[list[Visit], str, str]:
-    """(visits in order, ORDER_DATE or ORDER_LABEL, a sentence saying so)."""
-    groups: dict[str, list[Recording]] = {}
-    for r in recordings:
-        groups.setdefault(visit_label(r), []).append(r)
-    visits = [Visit(k, v, min((r.recorded_at for r in v if r.recorded_at), default=None)) for k, v in groups.items()]
-    undated = sum(1 for r in recordings if not r.recorded_at)
-    if not undated:
-        visits.sort(key=lambda v: (v.date or "", natural_key(v.label)))
-        sources = {r.recorded_at_source for r in recordings if r.recorded_at_source}
-        file_times = any(s and s.startswith("file modification") for s in sources)
-        note = ("Visits are in order of recording date (the reports' input.recorded_at"
-                + ("; for some recordings that is the file's modification time, which copying can change"
-                   if file_times else "") + ").")
-        return visits, ORDER_DATE, note
-    visits.sort(key=lambda v: natural_key(v.label))
-    return visits, ORDER_LABEL, (f"Visits are in order of their labels (natural order: V2 before V10), because "
-                                 f"{undated} recording(s) have no recording date.")
+def mdc95(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Minimal detectable change (95 %) between two estimates given their 95 % intervals."""
+    se_a, se_b = (a[1] - a[0]) / (2 * Z95), (b[1] - b[0]) / (2 * Z95)
+    return Z95 * math.hypot(se_a, se_b)
 
 
 @dataclass
@@ -70,6 +47,7 @@ class Point:
     usable: bool
     headline: Headline | None
     note: str = ""
+    recording: Recording | None = None
 
     @property
     def symmetry(self) -> float | None:
@@ -78,6 +56,10 @@ class Point:
     @property
     def ci(self) -> tuple[float, float] | None:
         return self.headline.symmetry_ci95 if self.headline else None
+
+    @property
+    def weaker(self) -> str | None:
+        return self.headline.weaker if self.headline else None
 
     def as_dict(self) -> dict:
         h = self.headline
@@ -96,25 +78,32 @@ class Point:
         return self.usable and self.symmetry is not None
 
 
+def _absent(visit: Visit, region: str) -> str:
+    """Why a usable visit has no headline for ``region``: its mode cannot measure it, or it did not move."""
+    usable = [r for r in visit.recordings if r.usable]
+    if usable and all(r.coarse for r in usable) and headline_measure(region, 5) is None:
+        return NOT_MEASURABLE_5POINT
+    if usable and all(r.coarse is False or (r.coarse and headline_measure(region, 5)) for r in usable):
+        return "not measured (the region did not move in this visit's recordings)"
+    return "not measured (no value for this region in this visit's measures)"
+
+
 def point_for(visit: Visit, region: str) -> Point:
     usable = [r for r in visit.recordings if r.usable and region in r.headlines]
     if usable:
         best = max(usable, key=lambda r: r.headlines[region].size)
-        p = Point(visit.label, best.file, True, best.headlines[region])
+        p = Point(visit.label, best.file, True, best.headlines[region], recording=best)
         if p.symmetry is None:
             p.note = "no symmetry value (neither side moved beyond its noise)"
         return p
     unusable = [r for r in visit.recordings if not r.usable and region in r.headlines]
     if unusable:
         r = unusable[0]
-        return Point(visit.label, r.file, False, r.headlines[region], "recording not usable: left out of the trend")
+        return Point(visit.label, r.file, False, r.headlines[region], "recording not usable: left out of the trend",
+                     recording=r)
     if not visit.usable:
         return Point(visit.label, visit.recordings[0].file, False, None, "recording not usable: left out of the trend")
-    return Point(visit.label, None, True, None, "not measured (the region did not move in this visit's recordings)")
-
-
-def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    return a[0] <= b[1] and b[0] <= a[1]
+    return Point(visit.label, None, True, None, _absent(visit, region))
 
 
 def _pct(p: Point) -> str:
@@ -122,18 +111,93 @@ def _pct(p: Point) -> str:
     return s + (f" ({p.ci[0]:.0f}-{p.ci[1]:.0f})" if p.ci else " (no interval)")
 
 
+def _with_side(p: Point) -> str:
+    return _pct(p) + (f", {p.weaker} weaker" if p.weaker else "")
+
+
 def _visit_name(label: str) -> str:
     return label if label.lower().startswith("visit") else f"visit {label}"
 
 
-def judge(a: Point, b: Point) -> str:
-    """"rose", "fell", "no change" or "not judged" (a point without an interval)."""
+def _fmt(x) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def changed_conditions(a: Recording | None, b: Recording | None) -> list[dict]:
+    """What differs between the two recordings' conditions: [{what, name, from, to}] (known on both sides)."""
+    if a is None or b is None:
+        return []
+    out = []
+    for key, name in CONDITIONS.items():
+        x, y = a.conditions.get(key), b.conditions.get(key)
+        if x is None or y is None:
+            continue
+        if key == "face_px":
+            differs = abs(x - y) > FACE_SIZE_CHANGE * max(x, y)
+        elif key == "fps":
+            differs = abs(x - y) > FPS_CHANGE * max(x, y)
+        else:
+            differs = str(x).lower() != str(y).lower()
+        if differs:
+            shown = (str(x)[:12], str(y)[:12]) if key.endswith("_model") else (_fmt(x), _fmt(y))
+            out.append({"what": key, "name": name, "from": shown[0], "to": shown[1]})
+    return out
+
+
+def conditions_text(changes: list[dict]) -> str:
+    return "; ".join(f"{c['name']} {c['from']} -> {c['to']}" for c in changes)
+
+
+def _change(a: Point, b: Point) -> dict:
+    """The change from point a to point b: symmetry difference against its MDC95, the weaker side, conditions."""
     assert a.symmetry is not None and b.symmetry is not None
-    if a.ci is None or b.ci is None:
-        return "not judged"
-    if overlap(a.ci, b.ci):
-        return "no change"
-    return "rose" if b.symmetry > a.symmetry else "fell"
+    diff = b.symmetry - a.symmetry
+    mdc = mdc95(a.ci, b.ci) if a.ci and b.ci else None
+    beyond = mdc is not None and abs(diff) > mdc
+    flip = ({"from": a.weaker, "to": b.weaker} if a.weaker and b.weaker and a.weaker != b.weaker else None)
+    direction = ("not judged" if mdc is None else ("rose" if diff > 0 else "fell") if beyond else "no change")
+
+    def end(p: Point) -> dict:
+        h = p.headline
+        assert h is not None
+        return {"symmetry_pct": p.symmetry, "ci95": list(p.ci) if p.ci else None, "weaker": h.weaker,
+                "right": h.right.value, "left": h.left.value}
+
+    return {"from_visit": a.visit, "to_visit": b.visit, "from": end(a), "to": end(b),
+            "difference_pct": round(diff, 3), "mdc95_pct": round(mdc, 3) if mdc is not None else None,
+            "beyond_error": beyond, "direction": direction,
+            "meaning": {"rose": "more symmetric", "fell": "less symmetric"}.get(direction),
+            "weaker_side_changed": flip, "real": beyond or flip is not None,
+            "conditions_changed": changed_conditions(a.recording, b.recording)}
+
+
+def _sides_text(c: dict, unit: str) -> str:
+    f, t = c["from"], c["to"]
+    parts = [f"{side} {f[side]:.1f} -> {t[side]:.1f} {unit}".rstrip() for side in ("right", "left")
+             if f[side] is not None and t[side] is not None]
+    return "; ".join(parts)
+
+
+def change_sentence(noun: str, unit: str, c: dict, first: Point, last: Point) -> str:
+    between = f"between {_visit_name(c['from_visit'])} and {_visit_name(c['to_visit'])}"
+    d = c["direction"]
+    if d in ("rose", "fell"):
+        s = (f"{noun} symmetry {d} from {_pct(first)} to {_pct(last)} {between} ({c['meaning']}; the change of "
+             f"{abs(c['difference_pct']):.0f} points is beyond the measurement's error of {c['mdc95_pct']:.0f}).")
+    elif d == "no change":
+        s = (f"{noun} symmetry: no change beyond the measurement's error {between} ({_pct(first)} and {_pct(last)}; "
+             f"a change would need more than {c['mdc95_pct']:.0f} points).")
+    else:
+        s = (f"{noun} symmetry went from {_pct(first)} to {_pct(last)} {between}; without an interval for both, "
+             "no change can be judged.")
+    if c["weaker_side_changed"]:
+        flip = c["weaker_side_changed"]
+        s += (f" The weaker side changed from the {flip['from']} to the {flip['to']} ({_sides_text(c, unit)}): "
+              "a change, whatever the symmetry says.")
+    if c["conditions_changed"]:
+        s += (" Also changed between these recordings, which could explain part of the difference: "
+              + conditions_text(c["conditions_changed"]) + ".")
+    return s
 
 
 @dataclass
@@ -154,13 +218,6 @@ class RegionTrend:
                 "sentence": self.sentence, "left_out_not_usable": self.excluded}
 
 
-def _change(a: Point, b: Point) -> dict:
-    direction = judge(a, b)
-    return {"from_visit": a.visit, "to_visit": b.visit, "from": {"symmetry_pct": a.symmetry, "ci95": list(a.ci or []) or None},
-            "to": {"symmetry_pct": b.symmetry, "ci95": list(b.ci or []) or None}, "direction": direction,
-            "meaning": {"rose": "more symmetric", "fell": "less symmetric"}.get(direction)}
-
-
 def region_trend(visits: list[Visit], region: str) -> RegionTrend:
     points = [point_for(v, region) for v in visits]
     heads = [p.headline for p in points if p.headline is not None]
@@ -169,35 +226,36 @@ def region_trend(visits: list[Visit], region: str) -> RegionTrend:
     t.excluded = [p.visit for p in points if not p.usable]
     used = [p for p in points if p.in_trend]
     if not heads:
-        t.sentence = f"{noun}: not measured at any visit (the region did not move, or could not be measured)."
+        if points and all(p.note == NOT_MEASURABLE_5POINT for p in points if p.usable):
+            t.sentence = f"{noun}: {NOT_MEASURABLE_5POINT} (every usable visit was measured in 5-point mode)."
+        else:
+            t.sentence = f"{noun}: not measured at any visit (the region did not move, or could not be measured)."
         return t
     if not used:
         t.sentence = (f"{noun}: no usable visit has a symmetry value"
                       + (" (every visit that measured it is rated not usable)" if t.excluded else "") + "; nothing to compare.")
         return t
     if len(used) == 1:
-        t.sentence = (f"{noun} symmetry: only {_visit_name(used[0].visit)} has a usable value ({_pct(used[0])}); "
+        t.sentence = (f"{noun} symmetry: only {_visit_name(used[0].visit)} has a usable value ({_with_side(used[0])}); "
                       "nothing to compare.")
         return t
     first, last = used[0], used[-1]
     t.change = _change(first, last)
     t.steps = [_change(a, b) for a, b in zip(used, used[1:])]
-    d = t.change["direction"]
-    between = f"between {_visit_name(first.visit)} and {_visit_name(last.visit)}"
-    if d in ("rose", "fell"):
-        t.sentence = (f"{noun} symmetry {d} from {_pct(first)} to {_pct(last)} {between} "
-                      f"({t.change['meaning']}).")
-    elif d == "no change":
-        t.sentence = (f"{noun} symmetry: no change beyond the measurement's uncertainty {between} "
-                      f"({_pct(first)} and {_pct(last)}).")
-    else:
-        t.sentence = (f"{noun} symmetry went from {_pct(first)} to {_pct(last)} {between}; without an interval for "
-                      "both, no change can be judged.")
+    t.sentence = change_sentence(noun, t.unit or "", t.change, first, last)
     if len(used) > 2:
-        moves = [f"{s['direction']} between {_visit_name(s['from_visit'])} and {_visit_name(s['to_visit'])}"
-                 for s in t.steps if s["direction"] in ("rose", "fell")]
+        moves = []
+        for s in t.steps:
+            step = f"between {_visit_name(s['from_visit'])} and {_visit_name(s['to_visit'])}"
+            if s["direction"] in ("rose", "fell"):
+                moves.append(f"{s['direction']} {step}")
+            if s["weaker_side_changed"]:
+                moves.append(f"the weaker side changed {step}")
         t.sentence += (" Visit to visit: " + "; ".join(moves) + "." if moves else
-                       " No step from one visit to the next is beyond the uncertainty.")
+                       " No step from one visit to the next is beyond the measurement's error.")
+    without = [f"{_visit_name(p.visit)} ({p.note})" for p in points if p.usable and not p.in_trend and p.note]
+    if without:
+        t.sentence += " Without a value: " + "; ".join(without) + "."
     return t
 
 

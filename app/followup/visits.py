@@ -2,21 +2,27 @@
 
 From an output folder: every ``NAME_report.json`` that is FaceMirror's (``app.name``), searched
 recursively, with ``NAME_measures.json`` beside it. Used fields (the contracts in README "Outputs"):
-report ``subject`` {patient, visit}, ``input`` {file, recorded_at, recorded_at_source},
-``verdict`` {level, reasons}; measures ``headlines`` (one entry per region: region, measure,
-label, unit, peak_s, right/left {value, ci95}, symmetry_pct, symmetry_ci95, weaker) and ``rest``
-{start_s, end_s, values: {measure: {right, left, difference, *_mm}}}.
+report ``subject`` {patient, visit, visit_date}, ``input`` {file, sha256, width, height, fps,
+recorded_at, recorded_at_source}, ``verdict`` {level, reasons}, ``models`` {star, retinaface:
+{sha256}}, ``face_size.pupil_px_median``, ``app.version``; measures ``subject`` (which `measures
+--patient/--visit/--visit-date` may have set, so it wins over the report's), ``mode``,
+``headlines`` (one entry per region: region, measure, label, unit, peak_s, right/left {value,
+ci95}, symmetry_pct, symmetry_ci95, weaker) and ``rest`` {start_s, end_s, values: {measure:
+{right, left, difference, *_mm}}}.
 
 From a study.csv (made by `main.py study`): one row per recording, the region cells
 ``{region}_measure, _unit, _right, _right_ci_low/_high, _left, ..., _symmetry_pct,
-_symmetry_ci_low/_high, _weaker``; the row's ``report_json`` (relative to the study.csv's folder)
-adds the rest values and the video when it can be found there.
+_symmetry_ci_low/_high, _weaker``, ``input_sha256``, ``mode``, ``landmark_model_sha256``,
+``detector_model_sha256`` (and ``visit_date`` when the table has it); the row's ``report_json``
+(relative to the study.csv's folder) adds the rest values, the recording's conditions and the
+video when it can be found there.
 
 Anything missing or malformed becomes "no value", never an error.
 """
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +30,12 @@ from app import APP_NAME
 from app.followup.tables import Table, TableError, number, read_table
 from app.outputs import read_json_object, SUFFIX
 from app.verdict import NOT_USABLE
+from app.video.recorded_at import CONTAINER
+
+# Where a recording's date comes from, in the order the visit order trusts them (docs/FOLLOWUP.md).
+DATE_CONTAINER = "the date the video file carries"
+DATE_GIVEN = "the date given with --visit-date"
+DATE_FILE = "the file's modification time"
 
 REGIONS = ("brow", "eyes", "mouth")
 REPORT_SUFFIX = SUFFIX["report"]
@@ -70,10 +82,36 @@ class Recording:
     rest: dict[str, dict] = field(default_factory=dict)
     rest_window: tuple[float, float] | None = None
     videos: list[Path] = field(default_factory=list)     # where frames can be read, best first
+    sha256: str | None = None
+    visit_date: str | None = None        # given by the user (process/measures --visit-date)
+    conditions: dict = field(default_factory=dict)       # CONDITIONS: what could explain a difference
 
     @property
     def usable(self) -> bool:
         return self.level != NOT_USABLE
+
+    @property
+    def coarse(self) -> bool | None:
+        """True in 5-point mode, False with 98 points, None when the measures do not say."""
+        mode = self.conditions.get("mode")
+        return None if mode is None else mode.startswith("5-point")
+
+    def date(self) -> tuple[str, str] | None:
+        """(ISO date, where it comes from): the container's date, else the user's, else the file time."""
+        if self.recorded_at and self.recorded_at_source == CONTAINER:
+            return self.recorded_at, DATE_CONTAINER
+        if self.visit_date:
+            return self.visit_date, DATE_GIVEN
+        if self.recorded_at:      # a file time, or a study row whose source is not known: never trusted
+            return self.recorded_at, DATE_FILE
+        return None
+
+
+# The recording's conditions compared from visit to visit (key: what the page calls it).
+CONDITIONS = {"mode": "landmark mode", "landmark_model": "landmark model (sha256)",
+              "detector_model": "face detector model (sha256)", "resolution": "resolution",
+              "fps": "frame rate (fps)", "face_px": "face size (pupil distance, px)", "verdict": "verdict",
+              "app_version": "FaceMirror version"}
 
 
 # ---- defensive readers --------------------------------------------------------------------------
@@ -145,14 +183,34 @@ def from_report(path: Path) -> Recording | None:
     if report is None or _dict(report.get("app")).get("name") != APP_NAME:
         return None
     measures = read_json_object(path.with_name(path.name[: -len(REPORT_SUFFIX)] + MEASURES_SUFFIX)) or {}
-    inp, subject, verdict = _dict(report.get("input")), _dict(report.get("subject")), _dict(report.get("verdict"))
+    inp, verdict = _dict(report.get("input")), _dict(report.get("verdict"))
+    # `measures --patient/--visit/--visit-date` writes the measures' subject; the report keeps the run's
+    subject = {**_dict(report.get("subject")),
+               **{k: v for k, v in _dict(measures.get("subject")).items() if _text(v)}}
     file_name = (_text(inp.get("file")) or path.name[: -len(REPORT_SUFFIX)]).replace("\\", "/").rsplit("/", 1)[-1]
     reasons = verdict.get("reasons")
     rest, window = _rest_of(measures)
     return Recording(str(path), file_name, _text(subject.get("patient")), _text(subject.get("visit")),
                      _text(inp.get("recorded_at")), _text(inp.get("recorded_at_source")), _text(verdict.get("level")),
                      [str(r) for r in reasons] if isinstance(reasons, list) else [], headlines_of(measures),
-                     rest, window, _videos(report, path))
+                     rest, window, _videos(report, path), sha256=_text(inp.get("sha256")),
+                     visit_date=_text(subject.get("visit_date")), conditions=_conditions(report, measures))
+
+
+def _conditions(report: dict, measures: dict) -> dict:
+    inp, models = _dict(report.get("input")), _dict(report.get("models"))
+    width, height = _float(inp.get("width")), _float(inp.get("height"))
+    fps, face = _float(inp.get("fps")), _float(_dict(report.get("face_size")).get("pupil_px_median"))
+    mode = _text(measures.get("mode"))
+    if mode is None and _text(models.get("landmark_model")):
+        mode = "5-point (coarse)" if str(models["landmark_model"]).startswith("5-point") else "98-point WFLW"
+    return {k: v for k, v in {
+        "mode": mode, "landmark_model": _text(_dict(models.get("star")).get("sha256")),
+        "detector_model": _text(_dict(models.get("retinaface")).get("sha256")),
+        "resolution": f"{width:.0f}x{height:.0f}" if width and height else None,
+        "fps": round(fps, 3) if fps else None, "face_px": round(face, 1) if face else None,
+        "verdict": _text(_dict(report.get("verdict")).get("level")),
+        "app_version": _text(_dict(report.get("app")).get("version"))}.items() if v is not None}
 
 
 def find_reports(folder: Path) -> list[Path]:
@@ -197,7 +255,13 @@ def from_study(path: Path) -> list[Recording]:
         rec = Recording(f"{table.path.name} line {line}", row.get("file", ""), row.get("patient") or None,
                         row.get("visit") or None, row.get("recorded_at") or None, None, level,
                         [r.strip() for r in row.get("verdict_reasons", "").split(" | ") if r.strip()],
-                        _study_headlines(row, table.separator))
+                        _study_headlines(row, table.separator), sha256=row.get("input_sha256") or None,
+                        visit_date=row.get("visit_date") or None,
+                        conditions={k: v for k, v in (("mode", row.get("mode")),
+                                                      ("landmark_model", row.get("landmark_model_sha256")),
+                                                      ("detector_model", row.get("detector_model_sha256")),
+                                                      ("verdict", level),
+                                                      ("app_version", row.get("app_version"))) if v})
         report_rel = row.get("report_json", "")
         report_path = table.path.parent / report_rel if report_rel else None
         if report_path is not None and report_path.is_file():
@@ -209,6 +273,8 @@ def from_study(path: Path) -> list[Recording]:
                         rec.headlines[region].label, rec.headlines[region].peak_s = h.label, h.peak_s
                 rec.rest, rec.rest_window, rec.videos = full.rest, full.rest_window, full.videos
                 rec.recorded_at_source = full.recorded_at_source
+                rec.conditions = {**full.conditions, **rec.conditions}
+                rec.visit_date = rec.visit_date or full.visit_date
         out.append(rec)
     return out
 
@@ -250,3 +316,28 @@ def collect(paths: list[Path]) -> tuple[list[Recording], list[str]]:
         else:
             problems.append(f"{p}: no such file or folder")
     return recordings, problems
+
+
+# ---- the same recording twice, the same patient under two IDs -----------------------------------
+
+def id_key(patient: str) -> str:
+    """What is left of a patient ID when case, punctuation, spaces and leading zeros are ignored."""
+    text = re.sub(r"[^0-9a-z]+", "", patient.casefold())
+    return re.sub(r"\d+", lambda m: str(int(m.group(0))), text)
+
+
+def near_duplicate_ids(patients: list[str]) -> list[list[str]]:
+    """Groups of distinct patient IDs that differ only in case, punctuation or leading zeros."""
+    groups: dict[str, list[str]] = {}
+    for p in patients:
+        groups.setdefault(id_key(p), []).append(p)
+    return [sorted(set(g)) for g in groups.values() if len(set(g)) > 1]
+
+
+def same_recordings(recordings: list[Recording]) -> list[list[Recording]]:
+    """Groups of records of one recording (the same sha256), read from more than one place."""
+    groups: dict[str, list[Recording]] = {}
+    for r in recordings:
+        if r.sha256:
+            groups.setdefault(r.sha256.lower(), []).append(r)
+    return [g for g in groups.values() if len(g) > 1]

@@ -9,7 +9,8 @@ Qt-free. Entry points:
 * :func:`parse_time_range` - ``"0:00-0:03"`` -> (0.0, 3.0) for ``--rest``.
 
 Modules, in the order of the work: io (CSV in, CSV/JSON out), glitches (outliers out),
-face_frame (every frame fitted to the face's reference shape), definitions (per-frame measures),
+face_frame (every frame fitted to the face's reference shape, head_pose taking the turn and nod out
+with a 3-D mean face), definitions (per-frame measures),
 segments (rest, activity, one segment per expression), plateau (robust peaks and intervals),
 sides (right against left per segment), analysis (the whole video, headlines), figures
 (matplotlib SVG charts, pictures), record (who and what the summary is about), summary (HTML),
@@ -49,8 +50,9 @@ def _settings() -> dict:
             "segment_enter_exit": [ENTER, EXIT], "merge_gap_s": MERGE_GAP_S, "min_segment_s": MIN_SEGMENT_S,
             "peak": f"median over the plateau (frames with at least {PLATEAU_FRACTION:g} of the segment's largest "
                     f"activity) minus the median at rest; 95 % intervals from {RESAMPLES} block-bootstrap resamples",
-            "face_frame": "every frame fitted (similarity) to the video's reference shape of the eye corners and "
-                          "the nasal bridge; midline = the bisector of the eyes"}
+            "face_frame": "every frame fitted to the video's reference shape of the eye corners and the nasal "
+                          "bridge with a 3-D mean face (turn and nod taken out, frame maps averaged over +-0.1 s); "
+                          "midline = the bisector of the eyes"}
 
 
 def published_csv_name(track: LandmarkTrack, report: dict | None) -> str | None:
@@ -74,10 +76,13 @@ def recording_record(report: dict | None) -> dict:
 
 
 def subject_record(report: dict | None, given: dict | None) -> dict:
-    """Patient ID and visit label: as given to `measures`, else as the run recorded them."""
+    """Patient ID and visit label (and the visit's date when one was given): as given to `measures`,
+    else as the run recorded them."""
     recorded = (report or {}).get("subject") or {}
     given = given or {}
-    return {k: given.get(k) or recorded.get(k) for k in ("patient", "visit")}
+    out = {k: given.get(k) or recorded.get(k) for k in ("patient", "visit")}
+    date = given.get("visit_date") or recorded.get("visit_date")
+    return {**out, "visit_date": date} if date else out
 
 
 def build_result(track: LandmarkTrack, table: MeasureTable, analysis: Analysis,
@@ -92,6 +97,7 @@ def build_result(track: LandmarkTrack, table: MeasureTable, analysis: Analysis,
             warnings.append(f"{count} frame(s) left out of the measures: {reason}")
     if measured < len(ipd):
         warnings.append(f"{len(ipd) - measured} of {len(ipd)} frames have no measures (no face or left out)")
+    warnings += analysis.result.get("analysis_warnings", [])
     if table.glitches.points_replaced:
         warnings.append(f"{table.glitches.points_replaced} landmark position(s) in {table.glitches.frames_affected} "
                         "frame(s) jumped far from their neighbours and were replaced before measuring")

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.measures.definitions import HEADLINE_LABEL, MEASURE_BY_NAME, headline_measure, measures_for, rest_relative
+from app.measures.definitions import ASSUMED_IPD_MM, HEADLINE_LABEL, MEASURE_BY_NAME, headline_measure, measures_for, rest_relative
 from app.measures.io import MeasureTable, MeasuresError
-from app.measures.segments import (Segment, detect_rest, extend_rest, find_segments, region_activity, rest_from_seconds,
+from app.measures.segments import (NOISE_FLOOR, Segment, detect_rest, extend_rest, find_segments, region_activity, rest_from_seconds,
                                    rest_stats)
 from app.measures.sides import segment_dict
 
@@ -52,7 +52,38 @@ def _side_value(m, d: dict, side: str) -> dict:
     return {"value": m.to_display(d[side]), "ci95": [m.to_display(v) for v in ci]}
 
 
-def headlines(segments: list[dict], n_points: int) -> list[dict]:
+MAX_SYMMETRY_INTERVAL = 25.0   # points: a wider 95 % interval says nothing a clinician could file
+
+
+def landmark_noise_mm(table: MeasureTable, rest: tuple[int, int]) -> float | None:
+    """Typical landmark noise at rest, in mm: the median over points and coordinates of the robust
+    SD (1.4826 x MAD) of each point's face-frame position over the rest frames."""
+    fit = table.frames_fit
+    if fit is None:
+        return None
+    face = fit.face[rest[0]:rest[1]]
+    face = face[np.all(np.isfinite(face), axis=(1, 2))]
+    if len(face) < 5:
+        return None
+    mad = np.median(np.abs(face - np.median(face, axis=0)), axis=0)
+    return float(1.4826 * np.median(mad) * ASSUMED_IPD_MM)
+
+
+def _measurable(entry: dict, noise_mm: float | None) -> None:
+    """A headline whose symmetry interval is wider than :data:`MAX_SYMMETRY_INTERVAL` points is
+    reported as not measurable at this landmark noise (with the noise), never as a number."""
+    ci = entry["symmetry_ci95"]
+    if entry["symmetry_pct"] is None:
+        return
+    if ci and all(v is not None and math.isfinite(v) for v in ci) and ci[1] - ci[0] <= MAX_SYMMETRY_INTERVAL:
+        return
+    noise = f"about {noise_mm:.1f} mm per landmark at rest" if noise_mm is not None else "unknown"
+    entry.update(symmetry_estimate=entry["symmetry_pct"], symmetry_pct=None, weaker=None,
+                 not_measurable=f"not measurable at this landmark noise ({noise}): the symmetry's 95 % interval "
+                                f"is wider than {MAX_SYMMETRY_INTERVAL:g} points")
+
+
+def headlines(segments: list[dict], n_points: int, noise_mm: float | None = None) -> list[dict]:
     """One entry per region that moved: its headline measure in the segment where it moved most."""
     out = []
     for region in HEADLINE_REGIONS:
@@ -70,8 +101,48 @@ def headlines(segments: list[dict], n_points: int) -> list[dict]:
                  "moved": d["moved"], "segments_of_region": len(own)}
         if "eye_closure" in best:
             entry["eye_closure"] = best["eye_closure"]
+        _measurable(entry, noise_mm)
         out.append(entry)
     return out
+
+
+MIN_REST_S = 0.3
+REST_MOVED_FLOORS = 2.0      # a rest in which a measure drifts by more than 2 noise floors was not still
+
+
+def rest_stillness(table: MeasureTable, rest: tuple[int, int]) -> dict:
+    """How still the rest window was: per sided measure, the spread of the medians of the window's
+    three thirds (a drift or a movement inside it; landmark noise averages out over a third), and
+    the largest in noise floors, with what moved."""
+    a, b = rest
+    thirds = np.array_split(np.arange(a, b), 3)
+    worst = {"measure": None, "side": None, "change": 0.0, "floors": 0.0}
+    for m in measures_for(table.n_points):
+        if not m.sided or m.from_rest:
+            continue
+        for side in ("right", "left"):
+            x = table.side(m.name, side)
+            meds = [float(np.nanmedian(x[idx])) for idx in thirds if len(idx) and np.isfinite(x[idx]).any()]
+            if len(meds) < 2:
+                continue
+            change = max(meds) - min(meds)
+            floors = change / NOISE_FLOOR[m.kind]
+            if floors > worst["floors"]:
+                worst = {"measure": m.name, "side": side, "change": change, "floors": floors,
+                         "change_display": m.to_display(change), "unit": m.display_unit, "region": m.region}
+    worst["still"] = worst["floors"] <= REST_MOVED_FLOORS
+    return worst
+
+
+def head_pose_summary(table: MeasureTable) -> dict | None:
+    """Yaw and pitch against the video's median pose (98 points): 5th-95th percentile, degrees."""
+    fit = table.frames_fit
+    if fit is None or fit.angles is None or not np.isfinite(fit.angles).any():
+        return None
+    lo, hi = np.nanpercentile(fit.angles, [5, 95], axis=0)
+    return {"yaw_deg_p5_p95": [float(lo[0]), float(hi[0])], "pitch_deg_p5_p95": [float(lo[1]), float(hi[1])],
+            "method": "3-D mean face fitted per frame (eye corners, nasal bridge); angles relative to the "
+                      "video's median pose, scaled by the mean face's depth (a deeper face reads larger)"}
 
 
 def analyse(table: MeasureTable, rest_s: tuple[float, float] | None = None, clock_s: float = 0.0) -> Analysis:
@@ -79,6 +150,9 @@ def analyse(table: MeasureTable, rest_s: tuple[float, float] | None = None, cloc
     ``rest_s`` is on the player's clock, whose time at the first frame is ``clock_s``."""
     if len(table.times_ms) < 3:
         raise MeasuresError("the video has fewer than 3 frames; nothing to measure")
+    if rest_s is not None and rest_s[1] - rest_s[0] < MIN_REST_S:
+        raise MeasuresError(f"the rest window {rest_s[0]:g}-{rest_s[1]:g} s is shorter than {MIN_REST_S:g} s; "
+                            "give a stretch of at least a second where the face is relaxed")
     rest = rest_from_seconds(table, *rest_s, clock_s) if rest_s is not None else detect_rest(table)
     rest_relative(table.columns, slice(*rest))
     stats = rest_stats(table, rest)
@@ -94,12 +168,27 @@ def analyse(table: MeasureTable, rest_s: tuple[float, float] | None = None, cloc
     segments = find_segments(table, activity)
     t = table.times_s
     seg_dicts = [segment_dict(table, stats, seg, i, rest_slice) for i, seg in enumerate(segments)]
+    noise_mm = landmark_noise_mm(table, rest)
+    stillness = rest_stillness(table, rest)
+    warnings = []
+    if not stillness["still"]:
+        where = "the rest window you gave" if rest_s else "the detected rest window"
+        warnings.append(f"{where} was not still: the {stillness['region']} moved in it "
+                        f"({MEASURE_BY_NAME[stillness['measure']].label}, patient's {stillness['side']}, "
+                        f"{stillness['change_display']:.1f} {stillness['unit']}); every change is measured from "
+                        "this rest, so check it" + (" or give another with --rest" if not rest_s else ""))
     result = {
         "rest": {"start_s": float(rest_s[0]) - clock_s if rest_s else float(t[rest[0]]),   # CSV time, as
                  "end_s": float(rest_s[1]) - clock_s if rest_s else float(t[rest[1] - 1]),  # every time here
                  "source": "given" if rest_s else "detected (quietest stretch)",
-                 "frames": rest[1] - rest[0], "values": rest_table(table, stats)},
-        "headlines": headlines(seg_dicts, table.n_points),
+                 "frames": rest[1] - rest[0], "values": rest_table(table, stats),
+                 "stillness": {"still": stillness["still"], "largest_change": stillness.get("change_display"),
+                               "unit": stillness.get("unit"), "measure": stillness["measure"],
+                               "side": stillness["side"], "noise_floors": stillness["floors"]}},
+        "analysis_warnings": warnings,
+        "headlines": headlines(seg_dicts, table.n_points, noise_mm),
+        "landmark_noise_mm": noise_mm,
+        "head_pose": head_pose_summary(table),
         "segments": seg_dicts,
         "thresholds": dict(stats.threshold),
         "glitches": table.glitches.as_dict(),

@@ -96,7 +96,8 @@ def measures_command(args) -> int:
     previous = cancel.raise_on_signals()    # a signal discards the partial files (run's finally)
     try:
         subject = {k: v for k, v in (("patient", getattr(args, "patient", None)),
-                                     ("visit", getattr(args, "visit", None))) if v}
+                                     ("visit", getattr(args, "visit", None)),
+                                     ("visit_date", getattr(args, "visit_date", None))) if v}
         finals = run(Path(args.landmarks_csv), args.out, args.rest, args.overwrite, subject or None)
     except cancel.Interrupted as exc:
         print("cancelled: nothing was written", file=sys.stderr)
@@ -104,8 +105,10 @@ def measures_command(args) -> int:
     except (MeasuresError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
-        print(f"error: cannot write the measures: {exc}", file=sys.stderr)
+    except OSError as exc:      # plain words ("the disk is full"), never "[Errno 28]"; run() discarded its files
+        from app.outputs import write_error_message
+
+        print(f"error: cannot write the measures: {write_error_message(exc)}; nothing was written", file=sys.stderr)
         return 1
     finally:
         cancel.restore(previous)

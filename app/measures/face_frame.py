@@ -24,7 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STABLE_98 = (51, 52, 53, 54, 60, 64, 68, 72)
+from app.measures.head_pose import DEPTH_IPD_MM, MEAN_DEPTH_MM, POSE_POINTS_98, frontalise
+
+STABLE_98 = POSE_POINTS_98                  # nasal bridge to the tip (51-54), eye corners (60, 64, 68, 72)
+EYE_SIMILARITY_98 = (60, 64, 68, 72)
 EYE_CORNERS_98 = ((60, 64), (68, 72))       # (patient's right eye), (patient's left eye)
 PUPILS_98 = (96, 97)
 STABLE_5 = (0, 1)
@@ -37,6 +40,7 @@ class FaceFrames:
     ipd_px: np.ndarray        # (N,) pixels per IPD in each frame (from the fit's scale)
     reference: np.ndarray     # (S, 2) the stable points' reference shape (IPD units)
     pose: np.ndarray          # (N, 5) scale, cos, sin, centroid x, centroid y of each frame's fit
+    angles: np.ndarray | None = None   # (N, 2) yaw, pitch (deg) against the video's median pose (98 points)
 
     def to_image(self, i: int, face_pts: np.ndarray) -> np.ndarray:
         """Face coordinates of frame ``i`` back to image pixels (to draw the measuring axis)."""
@@ -87,10 +91,14 @@ def _similarity_to(src: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.nda
         return r / norm, a / r, b / r, sc
 
 
-def face_frames(points: np.ndarray, usable: np.ndarray | None = None) -> FaceFrames:
+def face_frames(points: np.ndarray, usable: np.ndarray | None = None,
+                times_s: np.ndarray | None = None) -> FaceFrames:
     """Fit every frame of ``points`` (N, K, 2 pixels; K = 98 or 5) to the video's reference shape.
 
     ``usable`` (N,) bool marks frames allowed to shape the reference (e.g. not turned away).
+    ``times_s`` (N,): with them, the 98-point frame maps are smoothed over :data:`POSE_SMOOTH_S`.
+    98 points: the head's turn and nod are taken out with a 3-D mean face
+    (:mod:`app.measures.head_pose`); 5 points: a similarity fit of the eye centres.
     """
     pts = np.asarray(points, np.float64)
     n, k = pts.shape[:2]
@@ -104,26 +112,95 @@ def face_frames(points: np.ndarray, usable: np.ndarray | None = None) -> FaceFra
         return FaceFrames(nan, np.full(n, np.nan), np.full((len(stable), 2), np.nan), np.full((n, 5), np.nan))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        ref = np.median(local[ok][:, stable], axis=0)
+        ref_local = np.median(local[ok][:, stable], axis=0)
         ipd = float(np.median(np.hypot(*(local[ok][:, PUPILS_98[1]] - local[ok][:, PUPILS_98[0]]).T))) \
             if k == 98 else 1.0
     # Put the reference itself into its eye-corner frame and IPD units, so that the midline of the
     # measures is the bisector of the reference eyes and the eye line is y = 0.
     ref_full = np.full((1, k, 2), np.nan)
-    ref_full[0, list(stable)] = ref
+    ref_full[0, list(stable)] = ref_local
     ref = eye_frame(_to_image(ref_full))[0, list(stable)] / ipd
+    # The similarity (roll, scale, shift; for the pictures' axis, and the whole fit with 5 points)
+    # uses the eye corners only: a turning nose must not be read as roll.
+    sim = [stable.index(i) for i in (EYE_SIMILARITY_98 if k == 98 else stable)]
     flipped = pts.copy()
     flipped[..., 1] *= -1                      # image y points down; face y points up
-    scale, c, s, centroid = _similarity_to(flipped[:, stable], ref)
-    rel = flipped - centroid[:, None, :]
-    x = c[:, None] * rel[..., 0] - s[:, None] * rel[..., 1]
-    y = s[:, None] * rel[..., 0] + c[:, None] * rel[..., 1]
-    face = np.stack([x, y], axis=-1) * scale[:, None, None] + ref.mean(axis=0)
+    scale, c, s, centroid = _similarity_to(flipped[:, [stable[j] for j in sim]], ref[sim])
     valid = np.all(np.isfinite(flipped[:, stable]), axis=(1, 2)) & np.isfinite(scale) & (scale > 0)
+    angles = np.full((n, 2), np.nan)
+    if k == 98:
+        face, ipd_px, angles = _frontal_face(pts, local, ref_local, ipd)
+        if times_s is not None:
+            face = smooth_maps(pts, face, times_s, usable)
+    else:
+        rel = flipped - centroid[:, None, :]
+        x = c[:, None] * rel[..., 0] - s[:, None] * rel[..., 1]
+        y = s[:, None] * rel[..., 0] + c[:, None] * rel[..., 1]
+        face = np.stack([x, y], axis=-1) * scale[:, None, None] + ref[sim].mean(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ipd_px = 1.0 / scale
+    valid &= np.isfinite(ipd_px) & (ipd_px > 0)
     face[~valid] = np.nan
+    ipd_px = np.where(valid, ipd_px, np.nan)
+    angles[~valid] = np.nan
+    return FaceFrames(face, ipd_px, ref[sim], np.column_stack([scale, c, s, centroid]), angles)
+
+
+def _frontal_face(pts: np.ndarray, local: np.ndarray, ref_local: np.ndarray,
+                  ipd: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """98 points: every frame frontalised to the reference pose (app.measures.head_pose), then put
+    into the reference's eye-corner frame in IPD units. Returns (face, ipd_px, yaw/pitch deg)."""
+    front, s, angles = frontalise(local, ref_local, ipd / DEPTH_IPD_MM)
+    corners = [STABLE_98.index(i) for i in EYE_SIMILARITY_98]          # 60, 64, 68, 72
+    right_eye = (ref_local[corners[0]] + ref_local[corners[1]]) / 2
+    left_eye = (ref_local[corners[2]] + ref_local[corners[3]]) / 2
+    v = left_eye - right_eye
+    d = float(np.hypot(*v))
+    ux, uy = v / d
+    rel = front - (right_eye + left_eye) / 2
+    face = np.stack([rel[..., 0] * ux + rel[..., 1] * uy, -rel[..., 0] * uy + rel[..., 1] * ux], axis=-1) / (d * ipd)
+    _, _, eye_px = _eye_axes(pts)
+    return face, s * eye_px * d * ipd, angles
+
+
+POSE_SMOOTH_S = 0.1        # half-window: a seated head's pose changes little in 0.2 s
+
+
+def smooth_maps(pts: np.ndarray, face: np.ndarray, times_s: np.ndarray,
+                usable: np.ndarray | None = None) -> np.ndarray:
+    """The frame maps (image -> face coordinates) averaged over +-:data:`POSE_SMOOTH_S`.
+
+    Each frame's map is affine in the image position and the point's model depth
+    (face = A img + B z + c): eight numbers, recovered exactly from the frame's 98 points. A map
+    made from eight noisy pose points carries their noise into every measured point (the mouth
+    corners sit 70 mm from the eye line, so a roll error of 1 deg moves them 1.2 mm); the head's
+    pose changes slowly, so averaging the maps over 7 frames (at 30 fps) removes most of that
+    noise and leaves the points' own movement untouched. Frames not ``usable`` (profile views)
+    lend their maps to no other frame."""
+    n = len(pts)
+    if n < 3:
+        return face
+    depth = MEAN_DEPTH_MM / DEPTH_IPD_MM
+    design = np.concatenate([pts, np.broadcast_to(depth[None, :, None], (n, 98, 1)), np.ones((n, 98, 1))], axis=2)
+    ok = np.all(np.isfinite(design), axis=(1, 2)) & np.all(np.isfinite(face), axis=(1, 2))
+    if usable is not None:
+        ok &= usable
+    params = np.full((n, 4, 2), np.nan)
+    if ok.any():
+        d, f = design[ok], face[ok]
+        params[ok] = np.linalg.solve(np.einsum("nki,nkj->nij", d, d), np.einsum("nki,nkj->nij", d, f))
+    dt = float(np.median(np.diff(times_s))) if n > 1 else 1 / 30
+    h = max(1, int(round(POSE_SMOOTH_S / max(dt, 1e-6))))
+    flat = np.where(ok[:, None], params.reshape(n, 8), 0.0)
+    csum = np.vstack([np.zeros((1, 8)), np.cumsum(flat, axis=0)])
+    ccount = np.concatenate([[0], np.cumsum(ok)])
+    lo, hi = np.clip(np.arange(n) - h, 0, n), np.clip(np.arange(n) + h + 1, 0, n)
+    count = (ccount[hi] - ccount[lo])[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
-        ipd_px = np.where(valid, 1.0 / scale, np.nan)
-    return FaceFrames(face, ipd_px, ref, np.column_stack([scale, c, s, centroid]))
+        smooth = ((csum[hi] - csum[lo]) / count).reshape(n, 4, 2)
+    out = np.einsum("nki,nij->nkj", design, smooth)
+    out[~ok] = np.nan
+    return out
 
 
 def _to_image(face_like: np.ndarray) -> np.ndarray:

@@ -14,6 +14,10 @@ centre frame, so the onset and release of an expression never deviate from it; a
 is its own median. A movement shorter than about half the window (a blink of 100-150 ms) is
 treated like a glitch in the lid points, which is wanted: measures compare held expressions.
 The window is long enough to remove runs of up to 5 consecutive glitch frames at 30 fps.
+
+Longer runs (:func:`bridge_runs`, before the Hampel pass): a point that jumps away in one frame
+and back within :data:`RUN_MAX_S` (1 s), staying off in between, is bridged by interpolation
+between the frames either side and counted (``runs``, ``longest_run_s``).
 """
 from __future__ import annotations
 
@@ -29,15 +33,63 @@ FLOOR_IPD = 0.06            # ~3.8 mm: never call a smaller jump a glitch (landm
 MIN_FINITE = 5              # frames with a face needed in a window to judge a point
 
 
+RUN_MAX_S = 1.0             # a point that jumps away and back within this is a glitch run
+RUN_K = 5.0                 # a jump: beyond 5 robust SD of the point's frame-to-frame steps (and the floor)
+
+
 @dataclass
 class GlitchReport:
     points_replaced: int      # point-frames replaced (x and y of one point count once)
     frames_affected: int      # frames with at least one replaced point
+    runs: int = 0             # runs (a point off and back within RUN_MAX_S) found and bridged
+    longest_run_s: float = 0.0
 
     def as_dict(self) -> dict:
         return {"points_replaced": self.points_replaced, "frames_affected": self.frames_affected,
-                "method": f"Hampel filter per point and coordinate: window +-{HALF_WINDOW_S:g} s, "
+                "runs": self.runs, "longest_run_s": self.longest_run_s,
+                "method": f"runs: a jump of one point and a jump back within {RUN_MAX_S:g} s, bridged; then a "
+                          f"Hampel filter per point and coordinate: window +-{HALF_WINDOW_S:g} s, "
                           f"{K_MAD:g} robust SD, floor {FLOOR_IPD:g} IPD"}
+
+
+def bridge_runs(rel: np.ndarray, times_s: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """Glitch runs: a point that jumps away in one frame, stays off, and jumps back (a jump of
+    about the opposite vector) within :data:`RUN_MAX_S`. Expressions rise over several frames,
+    so their frame-to-frame steps stay far below a glitch's jump. ``rel`` (N, K, 2), points
+    relative to the steady anchor. Returns (bridged copy, (N, K) bool mask, run durations)."""
+    out = rel.copy()
+    n, k = rel.shape[:2]
+    bad = np.zeros((n, k), bool)
+    durations: list[float] = []
+    dt = float(np.median(np.diff(times_s))) if n > 1 else 1 / 30
+    max_frames = int(round(RUN_MAX_S / max(dt, 1e-6))) + 1
+    steps = np.diff(rel, axis=0)                                     # (N-1, K, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mad = np.nanmedian(np.abs(steps - np.nanmedian(steps, axis=0)), axis=0)   # (K, 2)
+        limit = np.maximum(RUN_K * 1.4826 * np.nanmean(mad, axis=1), floor)       # (K,)
+    size = np.hypot(steps[..., 0], steps[..., 1])                                  # (N-1, K)
+    for p in range(k):
+        jumps = np.flatnonzero(np.nan_to_num(size[:, p]) > limit[p])
+        # the jump back need only be half as clear: it must also be the jump out reversed
+        backs = np.flatnonzero(np.nan_to_num(size[:, p]) > 0.5 * limit[p])
+        used: set[int] = set()
+        for a in jumps:
+            if a in used:
+                continue
+            for b in backs[(backs > a) & (backs <= a + max_frames)]:
+                back = steps[a, p] + steps[b, p]
+                level = np.nanmedian(rel[a + 1:b + 1, p], axis=0) - rel[a, p]
+                if (np.hypot(*back) < 0.5 * size[a, p]
+                        and np.hypot(*(level - steps[a, p])) < 0.5 * size[a, p]):
+                    # frames a+1..b are off; bridge them between the frames either side
+                    w = (np.arange(a + 1, b + 1) - a) / (b + 1 - a)
+                    out[a + 1:b + 1, p] = rel[a, p] + w[:, None] * (rel[b + 1, p] - rel[a, p])
+                    bad[a + 1:b + 1, p] = True
+                    durations.append(float(times_s[b + 1] - times_s[a + 1]))
+                    used.update((int(a), int(b)))
+                    break
+    return out, bad, durations
 
 
 def _half_window(times_s: np.ndarray) -> int:
@@ -80,6 +132,7 @@ def reject_glitches(points: np.ndarray, times_s: np.ndarray, scale_px: float,
         warnings.simplefilter("ignore", RuntimeWarning)
         anchor = np.nanmedian(pts[:, list(steady)], axis=1)               # (N, 2)
     rel = pts - anchor[:, None, :]
+    rel, run_bad, durations = bridge_runs(rel, times_s, FLOOR_IPD * scale_px)
     flat = rel.reshape(n, -1)
     padded = np.pad(flat, ((h, h), (0, 0)), mode="constant", constant_values=np.nan)
     windows = sliding_window_view(padded, 2 * h + 1, axis=0)          # (N, K*2, W), a view
@@ -92,5 +145,6 @@ def reject_glitches(points: np.ndarray, times_s: np.ndarray, scale_px: float,
     limit = np.maximum(K_MAD * 1.4826 * mad, FLOOR_IPD * scale_px)
     bad = enough & np.isfinite(flat) & (np.abs(flat - med) > limit)
     cleaned = np.where(bad, med, flat).reshape(pts.shape) + anchor[:, None, :]
-    per_point = bad.reshape(n, -1, 2).any(axis=2)
-    return cleaned, GlitchReport(int(per_point.sum()), int(per_point.any(axis=1).sum()))
+    per_point = bad.reshape(n, -1, 2).any(axis=2) | run_bad
+    return cleaned, GlitchReport(int(per_point.sum()), int(per_point.any(axis=1).sum()), len(durations),
+                                 max(durations, default=0.0))

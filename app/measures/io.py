@@ -181,7 +181,7 @@ def compute_table(track: LandmarkTrack) -> MeasureTable:
     # must not shape the reference shape either.
     with np.errstate(invalid="ignore"):
         small = raw_ipd < MIN_IPD_FRACTION * scale
-    fit = face_frames(cleaned, usable=~small)
+    fit = face_frames(cleaned, usable=~small, times_s=track.times_ms / 1000.0)
     data = {k: np.full(n, np.nan) for k in keys}
     for i in np.flatnonzero(np.isfinite(fit.ipd_px) & ~small):
         vals = face_measures(fit.face[i])

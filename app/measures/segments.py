@@ -32,7 +32,7 @@ ENTER, EXIT = 1.0, 0.5
 MERGE_GAP_S = 0.3
 MIN_SEGMENT_S = 0.25
 REST_WINDOW_S = 1.5
-REST_TOLERANCE = 1.25
+REST_TOLERANCE = 1.5
 ONSET_LOOKBACK_S = 0.5
 
 
@@ -137,7 +137,10 @@ def detect_rest(table: MeasureTable) -> tuple[int, int]:
                             f"has a measurable face in at least half its frames ({measured} of {n} frames have "
                             f"one); {REST_HINT}")
     best = float(np.min(costs))
-    start = int(np.flatnonzero(costs <= best * REST_TOLERANCE)[0])
+    quiet = costs <= best * REST_TOLERANCE + 1e-6
+    # A held expression is as quiet as rest; the earliest of the quiet windows is taken, and
+    # "quiet" allows for the chance spread of landmark noise between windows (1.5 x the quietest).
+    start = int(np.flatnonzero(quiet)[0])
     return start, start + win
 
 
@@ -155,6 +158,8 @@ def rest_from_seconds(table: MeasureTable, start_s: float, end_s: float, clock_s
 
 
 REST_MAX_S = 3.0
+PLATEAU_SMOOTH_S = 0.5
+REST_STILL_S = 0.3
 
 
 def extend_rest(rest: tuple[int, int], activity: dict[str, np.ndarray], times_s: np.ndarray) -> tuple[int, int]:
@@ -163,10 +168,18 @@ def extend_rest(rest: tuple[int, int], activity: dict[str, np.ndarray], times_s:
     the window is the earliest quiet one, so what precedes it is less quiet."""
     if not activity:
         return rest
-    still = np.all(np.vstack(list(activity.values())) < ENTER, axis=0)
+    # "Still" over 0.3 s: one noisy frame above the threshold must not end the rest (at 1 mm of
+    # landmark noise single frames do), a movement lasting 0.15 s or more does.
+    level = np.max(np.vstack(list(activity.values())), axis=0)
+    k = _window_frames(times_s, REST_STILL_S)
+    padded = np.pad(level, (k // 2, k - 1 - k // 2), mode="edge")
+    still = np.median(sliding_window_view(padded, k), axis=1) < ENTER
     a, b = rest
     while b < len(still) and still[b] and times_s[b] - times_s[a] <= REST_MAX_S:
         b += 1
+    if b < len(still) and not still[b]:
+        # a movement's first frames lie below the threshold: stop short of it by the smoothing span
+        b = max(rest[1], b - _window_frames(times_s, REST_STILL_S))
     return a, b
 
 
@@ -257,6 +270,12 @@ def find_segments(table: MeasureTable, activity: dict[str, np.ndarray]) -> list[
     runs = [(a, b, region) for region, act in activity.items() for a, b in _runs(act, t)]
     segments: list[Segment] = []
     lookback = _window_frames(t, ONSET_LOOKBACK_S)
+    # The plateau is picked on the activity's running median over 0.5 s: picked on single frames,
+    # it would keep the frames whose noise happened to push the activity up, and the plateau's
+    # median would inherit that noise as a bias its bootstrap interval cannot see.
+    k = _window_frames(t, PLATEAU_SMOOTH_S)
+    smooth = {r: np.median(sliding_window_view(np.pad(act, (k // 2, k - 1 - k // 2), mode="edge"), k), axis=1)
+              for r, act in activity.items()}
     for a, b, regions in _group_runs(runs):
         peaks = {r: float(np.max(activity[r][a:b + 1])) for r in regions}
         region = max(peaks, key=lambda r: peaks[r])
@@ -264,7 +283,7 @@ def find_segments(table: MeasureTable, activity: dict[str, np.ndarray]) -> list[
         ordered = [r for r in activity if r in regions]
         previous_end = max((s.end for s in segments), default=-1)
         search_from = max(a - lookback, previous_end + 1) if previous_end < a else a
-        plateaus = {r: a + plateau_frames(activity[r][a:b + 1]) for r in ordered}
+        plateaus = {r: a + plateau_frames(smooth[r][a:b + 1]) for r in ordered}
         segments.append(Segment(a, b, region, ordered, peak, max(0, search_from), plateaus))
     return segments
 

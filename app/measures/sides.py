@@ -1,11 +1,14 @@
 """Right against left within one expression segment (Qt-free, numpy only).
 
 Per measure and side: the peak change from rest as a plateau estimate with a 95 % interval
-(app.measures.plateau); ``symmetry_pct`` = 100 x smaller / larger magnitude with its interval
+(app.measures.plateau); a side ``moved`` when that estimate reaches the noise floor and its
+interval excludes 0; ``symmetry_pct`` = 100 x smaller / larger magnitude with its interval
 (0 when both sides move beyond their thresholds in opposite directions, None when neither
 moves); ``weaker`` = the side with the smaller magnitude, named only when the symmetry's
 interval stays below :data:`EQUAL_PCT` (otherwise the sides cannot be told apart); onset per side
-= the first time the change reaches half its own peak; ``onset_lag_ms`` = right - left.
+= the first time the change reaches half its own peak; ``onset_lag_ms`` = right - left, with
+``onset_lag_ci95_ms`` from the landmark noise over the slope of each rise; not shown (a note
+instead) when that interval is wider than +-150 ms.
 Eye segments also give the gap left at the fullest closure (lagophthalmos) per side.
 """
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy as np
 from app.measures.definitions import ASSUMED_IPD_MM, SIDES, MeasureDef, measures_for
 from app.measures.io import MeasureTable
 from app.measures.plateau import PeakEstimate, ci95, first_component, median_with_ci, paired_peaks
-from app.measures.segments import RestStats, Segment
+from app.measures.segments import NOISE_FLOOR, RestStats, Segment
 
 EQUAL_PCT = 95.0
 ONSET_FRACTION = 0.5
@@ -51,12 +54,72 @@ def side_peaks(table: MeasureTable, m: MeasureDef, frames: np.ndarray, rest: sli
     return paired_peaks(plateau, at_rest, _fps(table), combine)
 
 
+def moved_beyond_noise(p: PeakEstimate, floor: float) -> bool:
+    """A side moved when its plateau estimate is at least the measure's noise floor and its 95 %
+    interval excludes no movement. The estimate is a median over many frames, so the per-frame
+    threshold (4 robust SD of single frames at rest) would demand far more than the noise allows
+    and, at 1 mm of landmark noise, miss clearly different sides."""
+    if not math.isfinite(p.value) or abs(p.value) < floor:
+        return False
+    lo, hi = p.ci95
+    return not (math.isfinite(lo) and math.isfinite(hi) and lo <= 0.0 <= hi)
+
+
 def _symmetry(r: np.ndarray, lf: np.ndarray, moved_r: bool, moved_l: bool) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         sym = 100.0 * np.minimum(np.abs(r), np.abs(lf)) / np.maximum(np.abs(r), np.abs(lf))
     if moved_r and moved_l:
         sym = np.where(np.sign(r) != np.sign(lf), 0.0, sym)
     return sym
+
+
+MAX_ONSET_HALF_MS = 150.0
+
+
+def _onset_sd(change: np.ndarray, t: np.ndarray, window: slice, rest: slice, onset: float | None,
+              peak: float) -> float:
+    """Standard deviation (s) of an onset time from the landmark noise: the noise of the change at
+    rest (robust SD) over the slope of the rise where it crosses half the peak (a line fitted over
+    +-0.1 s), plus one frame's quantisation. Infinite when the rise cannot be timed."""
+    if onset is None or not math.isfinite(peak):
+        return math.inf
+    at_rest = change[rest][np.isfinite(change[rest])]
+    if len(at_rest) < 5:
+        return math.inf
+    sigma = 1.4826 * float(np.median(np.abs(at_rest - np.median(at_rest))))
+    dt = float(np.median(np.diff(t))) if len(t) > 1 else 1 / 30
+    near = np.flatnonzero(np.abs(t - onset) <= 0.1 + 1e-9)
+    near = near[(near >= (window.start or 0)) & np.isfinite(change[near])]
+    if len(near) < 3:
+        return math.inf
+    slope = float(np.polyfit(t[near], np.sign(peak) * change[near], 1)[0])
+    if slope <= 0:
+        return math.inf
+    return math.hypot(sigma / slope, dt / math.sqrt(12))
+
+
+def _symmetry_interval(r: PeakEstimate, lf: PeakEstimate, both_moved: bool) -> list[float]:
+    """95 % interval of the symmetry from the interval of the ratio of the two sides.
+
+    The symmetry folds the ratio at 1 (100 x smaller / larger), so a percentile interval of the
+    folded values can never reach 100 % for truly equal sides (any noise makes one side the
+    smaller): it then misses the truth in every recording. The ratio's own interval has no such
+    edge; folded, it reaches 100 % whenever the ratio's interval holds 1."""
+    big, small = (lf, r) if abs(lf.value) >= abs(r.value) else (r, lf)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lo, hi = ci95(small.samples / big.samples)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return [math.nan, math.nan]
+
+    def fold(x: float) -> float:
+        if x < 0 and both_moved:
+            return 0.0
+        x = abs(x)
+        return 100.0 * min(x, 1.0 / x) if x > 0 else 0.0
+    ends = [fold(lo), fold(hi)]
+    top = 100.0 if lo <= 1.0 <= hi or (not both_moved and lo <= -1.0 <= hi) else max(ends)
+    bottom = 0.0 if lo <= 0.0 <= hi else min(ends)
+    return [bottom, top]
 
 
 def _onset_s(change: np.ndarray, times_s: np.ndarray, peak: float) -> float | None:
@@ -77,15 +140,16 @@ def compare_sides(table: MeasureTable, stats: RestStats, m: MeasureDef, seg: Seg
     t = table.times_s
     peaks = side_peaks(table, m, seg.plateau_for(m.region), rest)
     out: dict = {"unit": m.unit}
-    moved, onsets = {}, {}
+    moved, onsets, spread = {}, {}, {}
     for s in SIDES:
         k = f"{m.name}_{s}"
         p = peaks[s]
-        moved[s] = math.isfinite(p.value) and abs(p.value) >= stats.threshold[k]
+        moved[s] = moved_beyond_noise(p, NOISE_FLOOR[m.kind])
         # commissure_excursion is itself a displacement from rest; every other column is a position
         change = table.columns[k] - (0.0 if m.name == "commissure_excursion" else stats.median[k])
         window = slice(seg.search_from, seg.end + 1)
         onsets[s] = _onset_s(change[window], t[window], p.value) if moved[s] else None
+        spread[s] = _onset_sd(change, t, window, rest, onsets[s], p.value)
         out[s], out[f"{s}_ci95"] = p.value, list(p.ci95)
         if m.mm_unit:
             out[f"{s}_mm"], out[f"{s}_mm_ci95"] = m.to_mm(p.value), [m.to_mm(v) for v in p.ci95]
@@ -97,15 +161,22 @@ def compare_sides(table: MeasureTable, stats: RestStats, m: MeasureDef, seg: Seg
         sym, sym_ci, weaker = None, None, None
     else:
         sym = float(_symmetry(np.array(r.value), np.array(lf.value), moved["right"], moved["left"]))
-        sym_ci = list(ci95(_symmetry(r.samples, lf.samples, moved["right"], moved["left"])))
-        # Near 100 % the ratio is capped, and a percentile interval can miss its own estimate: widen it.
+        sym_ci = _symmetry_interval(r, lf, moved["right"] and moved["left"])
         sym_ci = [min(sym_ci[0], sym), max(sym_ci[1], sym)] if math.isfinite(sym_ci[0]) else sym_ci
         distinct = sym < EQUAL_PCT and not (math.isfinite(sym_ci[1]) and sym_ci[1] >= EQUAL_PCT)
         weaker = min(SIDES, key=lambda s: abs(peaks[s].value)) if distinct else None
     out.update(symmetry_pct=sym, symmetry_ci95=sym_ci, weaker=weaker, moved=dict(moved),
                onset_s=dict(onsets))
     on_r, on_l = onsets["right"], onsets["left"]
-    out["onset_lag_ms"] = 1000.0 * (on_r - on_l) if on_r is not None and on_l is not None else None
+    out["onset_lag_ms"], out["onset_lag_ci95_ms"], out["onset_lag_note"] = None, None, None
+    if on_r is not None and on_l is not None:
+        lag = 1000.0 * (on_r - on_l)
+        half = 1000.0 * 1.96 * math.hypot(spread["right"], spread["left"])
+        if math.isfinite(half) and half <= MAX_ONSET_HALF_MS:
+            out["onset_lag_ms"], out["onset_lag_ci95_ms"] = lag, [lag - half, lag + half]
+        else:
+            out["onset_lag_note"] = (f"not shown: at this landmark noise the onsets cannot be timed within "
+                                     f"±{MAX_ONSET_HALF_MS:g} ms")
     return out
 
 

@@ -134,7 +134,7 @@ def _segment_rows(seg: dict, names: list[str]) -> str:
                     f'<td class="r">{_value_cell(m, d["right"], d.get("right_ci95"))}</td>'
                     f'<td class="lft">{_value_cell(m, d["left"], d.get("left_ci95"))}</td>'
                     f'<td>{_sym_cell(d)}</td>'
-                    f'<td class="l">{weaker}</td><td>{_num(d["onset_lag_ms"], 0)}</td></tr>')
+                    f'<td class="l">{weaker}</td><td>{_with_ci(d["onset_lag_ms"], d.get("onset_lag_ci95_ms"), 0)}</td></tr>')
     head = ('<tr><th class="l">change from rest (95 % interval)</th><th>patient right</th><th>patient left</th>'
             '<th>symmetry %</th><th class="l">weaker</th><th>onset lag ms (R&minus;L)</th></tr>')
     return f"<table>{head}{''.join(rows)}</table>"
@@ -323,9 +323,11 @@ def _headlines_html(result: dict, clock: "_Clock") -> str:
         right, left = (_with_ci(h[k]["value"], h[k]["ci95"]) for k in ("right", "left"))
         # no symmetry: neither side moved beyond its noise threshold, so no side is weaker either
         weaker = "&ndash;" if h["symmetry_pct"] is None else _e(h["weaker"] or "none")
+        symmetry = _e(h["not_measurable"]) if h.get("not_measurable") else _with_ci(h["symmetry_pct"],
+                                                                                 h.get("symmetry_ci95"), 0)
         rows.append(f'<tr><td class="l"><b>{_e(h["label"])}</b></td><td class="l">{_e(h["unit"])}</td>'
                     f'<td class="r">{right}</td><td class="lft">{left}</td>'
-                    f'<td><b>{_with_ci(h["symmetry_pct"], h.get("symmetry_ci95"), 0)}</b></td><td class="l">{weaker}</td>'
+                    f'<td><b>{symmetry}</b></td><td class="l">{weaker}</td>'
                     f'<td class="l">no. {h["segment"] + 1}, peak {clock(h["peak_s"])}</td></tr>')
     head = ('<tr><th class="l">movement</th><th class="l">unit</th><th>patient right (95 % interval)</th>'
             '<th>patient left</th><th>symmetry %</th><th class="l">weaker side</th><th class="l">segment</th></tr>')

@@ -41,7 +41,7 @@ from app.outputs import read_json_object, SUFFIX, all_output_paths, parse_temp_n
 
 # Settings (app.pipeline.Settings fields) whose value changes what is written.
 OUTPUT_SETTINGS = ("midline", "annotated", "audio", "rest", "redetect_every", "max_frames", "patient", "visit",
-                   "subject_from_folders")
+                   "visit_date", "subject_from_folders")
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class Decision:
     outputs_exist: bool = False                  # earlier outputs of NAME are in the folder (replace them)
     report: dict = field(default_factory=dict)   # the finished set's report (verdict, frames for the summary)
     blocked: bool = False                        # neither skip nor redo: `reason` says what to do
+    other_input: bool = False                    # the earlier set was made from another recording
 
 
 def _jsonish(value):
@@ -148,7 +149,7 @@ def check(video: Path, out_dir: Path, expected: Expected) -> Decision:
     except OSError as exc:
         return redo(f"cannot read the input: {exc.strerror or exc}")
     if facts.get("bytes") != size:
-        return redo("made from another input (other size)")
+        return Decision(False, "made from another input (other size)", outputs_exist=True, other_input=True)
     if not facts.get("sha256"):
         return redo("the report has no input sha256")
     try:
@@ -156,6 +157,34 @@ def check(video: Path, out_dir: Path, expected: Expected) -> Decision:
     except OSError as exc:
         return redo(f"cannot read the input: {exc.strerror or exc}")
     if digest != facts["sha256"]:
-        return redo("made from another input (other sha256)")
+        return Decision(False, "made from another input (other sha256)", outputs_exist=True, other_input=True)
     return Decision(True, "finished earlier with the same input, app version, models and settings",
                     outputs_exist=True, report=report)
+
+
+def withdraw(video: Path, out_dir: Path) -> str:
+    """Remove the output set of `video` in `out_dir` that was made from another recording, once
+    its redo failed: left in place it would be listed (by `study`, `compare`, a later --resume's
+    "redo") as this input's result, with the other recording's sha256 and measures. The report
+    goes first, so that a run killed half-way leaves outputs without a report, which `study` names
+    as a problem, never a set that looks finished. Returns what was done, for the user ("" when
+    nothing was there)."""
+    finals = all_output_paths(Path(video).stem, Path(out_dir))
+    order = ["report"] + [k for k in finals if k != "report"]
+    removed, stuck = [], []
+    for kind in order:
+        path = finals[kind]
+        try:
+            path.unlink()
+            removed.append(path.name)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            stuck.append(f"{path.name} ({exc.strerror or exc})")
+    if not removed and not stuck:
+        return ""
+    text = (f"withdrew the earlier outputs of {Path(video).name} in {out_dir} ({len(removed)} file"
+            f"{'s' if len(removed) != 1 else ''}): they were made from another recording and its redo failed")
+    if stuck:
+        text += f"; could not remove {', '.join(stuck)}: delete them by hand"
+    return text

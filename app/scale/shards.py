@@ -32,7 +32,8 @@ from pathlib import PurePath
 
 from app.outputs import Input
 
-_SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+_SPEC = re.compile(r"^\s*(-?\d+)\s*/\s*(-?\d+)\s*$")
+OPTION = "--shard"
 
 
 class ShardError(ValueError):
@@ -52,16 +53,34 @@ class Shard:
 
 
 def parse_shard(text: str) -> Shard:
-    """"I/N" with 0 <= I < N -> Shard; anything else raises ShardError."""
-    m = _SPEC.match(text or "")
+    """"I/N" with 0 <= I < N -> Shard; anything else raises ShardError. An empty value is an error,
+    never "no shard": an array job whose task variable is unset would otherwise make every task
+    process every input."""
+    if not (text or "").strip():
+        raise ShardError("--shard was given an empty value (an unset variable such as $SLURM_ARRAY_TASK_ID?); "
+                         "give I/N, e.g. 3/100, or leave --shard out to process every input")
+    m = _SPEC.match(text)
     if not m:
         raise ShardError(f"--shard takes I/N (e.g. 3/100, with I from 0 to N-1), not {text!r}")
     index, count = int(m.group(1)), int(m.group(2))
+    if index < 0:
+        raise ShardError(f"--shard {text.strip()}: I must be from 0 to N-1, not negative (SLURM: --array=0-(N-1))")
     if count < 1:
         raise ShardError(f"--shard {text}: the number of shards N must be at least 1")
     if index >= count:
         raise ShardError(f"--shard {text}: I must be from 0 to {count - 1} (SLURM: --array=0-{count - 1})")
     return Shard(index, count)
+
+
+def join_option_value(argv: list[str]) -> list[str]:
+    """``--shard -1/3`` as ``--shard=-1/3``: argparse takes a value starting with "-" for an option
+    and stops with its own message before ours (parse_shard's) can say what is wrong."""
+    out = list(argv)
+    for i in range(len(out) - 1):
+        if out[i] == OPTION and out[i + 1].startswith("-") and "/" in out[i + 1]:
+            out[i:i + 2] = [f"{OPTION}={out[i + 1]}"]
+            break
+    return out
 
 
 def _normal(parts: Sequence[str]) -> str:

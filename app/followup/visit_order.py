@@ -1,0 +1,273 @@
+"""A patient's recordings grouped into visits, and the visits put in order by one stated rule.
+
+The rule (docs/FOLLOWUP.md, "Order of visits"), first that applies:
+
+1. every visit has a trusted date (the recording's own date from its container, or a date the
+   user gave with ``--visit-date``): date order. Labels that say an order (V1 < V2) and disagree
+   are a warning on the page; an ``--order`` that disagrees is refused.
+2. ``--order V1,V2,V3`` given by the user: that order (it must name every visit; trusted dates
+   that disagree are refused).
+3. labels that say an order, all of one kind: numbered with one prefix (V1 < V2 < V10, "visit 3",
+   T0 < T1), times after surgery ("preop" / "baseline" < "6 weeks" < "3 months" < "1 year"), or
+   dates (2026-03-15). Trusted dates that disagree are refused (give --order).
+4. file modification times, the last resort (a copy sets them in any order), said on the page.
+Otherwise the order cannot be told and the command is refused with one sentence.
+
+Visits are grouped by label; recordings with one label whose trusted dates are more than a day
+apart are separate visits ("V1 (2026-01-10)", "V1 (2026-06-20)") with a warning, never merged.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from app.followup.visits import DATE_CONTAINER, DATE_FILE, DATE_GIVEN, Recording
+
+ORDER_DATE = "recording date"
+ORDER_GIVEN = "order given with --order"
+ORDER_LABEL = "visit labels"
+ORDER_FILE_TIME = "file modification time (last resort)"
+RULE = ("Visit order: the recordings' own dates (from the video file's container, or given with --visit-date) "
+        "when every visit has one; else the order given with --order; else labels that say an order "
+        "(V1 < V2 < V10; preop < 6 weeks < 3 months < 1 year; dates); file modification times only as a last "
+        "resort, and never against the labels.")
+SAME_VISIT = dt.timedelta(days=1)       # recordings of one label further apart than this are two visits
+TRUSTED = (DATE_CONTAINER, DATE_GIVEN)
+
+
+class OrderError(ValueError):
+    """The visits' order cannot be told or is contradicted; the message is one sentence."""
+
+
+@dataclass
+class Visit:
+    label: str                             # as shown ("V1", or "V1 (2026-01-10)" for a reused label)
+    recordings: list[Recording]
+    date: str | None = None                # the date the order uses, ISO
+    date_source: str | None = None         # DATE_CONTAINER, DATE_GIVEN or DATE_FILE
+    base: str = ""                         # the label as given
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def usable(self) -> bool:
+        return any(r.usable for r in self.recordings)
+
+    @property
+    def trusted(self) -> bool:
+        return self.date_source in TRUSTED
+
+    def as_dict(self) -> dict:
+        return {"visit": self.label, "label": self.base, "date": self.date, "date_source": self.date_source,
+                "usable": self.usable}
+
+
+def when(text: str) -> dt.datetime | None:
+    """An ISO date or date-time as an aware datetime (no zone: UTC), None when it is not one."""
+    try:
+        stamp = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+
+
+def day(text: str | None) -> str:
+    return (text or "")[:10]
+
+
+def natural_key(text: str) -> list:
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t.casefold()) for t in re.findall(r"\d+|\D+", text)]
+
+
+# ---- labels that say an order -------------------------------------------------------------------
+
+_BEFORE = {"preop", "preoperative", "pre", "baseline", "beforesurgery", "presurgery", "prior"}
+_UNIT_DAYS = {"d": 1.0, "day": 1.0, "days": 1.0, "w": 7.0, "wk": 7.0, "wks": 7.0, "week": 7.0, "weeks": 7.0,
+              "m": 30.44, "mo": 30.44, "mos": 30.44, "month": 30.44, "months": 30.44,
+              "y": 365.25, "yr": 365.25, "yrs": 365.25, "year": 365.25, "years": 365.25}
+_DURATION = re.compile(r"^(?:(?:post-?op|fu|follow-?up)\s*[:\-]?\s*)?\+?(\d+(?:[.,]\d+)?)\s*([a-z]+)"
+                       r"(?:\s*(?:post-?op(?:erative)?|postoperative|after surgery|post|later|fu))?$")
+_NUMBERED = re.compile(r"^([a-z][a-z .#_-]*?)?[\s#_-]*(\d+)$")
+
+
+def _duration_days(label: str) -> float | None:
+    t = label.strip().casefold()
+    if re.sub(r"[^a-z]", "", t) in _BEFORE:
+        return -1.0
+    if re.sub(r"[^a-z]", "", t) in ("postop", "postoperative"):
+        return 0.0
+    m = _DURATION.match(t)
+    if m and m.group(2) in _UNIT_DAYS:
+        return float(m.group(1).replace(",", ".")) * _UNIT_DAYS[m.group(2)]
+    return None
+
+
+def _numbered(label: str) -> tuple[str, int] | None:
+    m = _NUMBERED.match(label.strip().casefold())
+    return (re.sub(r"[^a-z]", "", m.group(1) or ""), int(m.group(2))) if m else None
+
+
+def label_order(labels: list[str]) -> tuple[dict[str, float], str] | None:
+    """({label: rank}, how) when every label says its place by one scheme, else None."""
+    if not labels:
+        return None
+    dates = {lb: when(lb) if re.fullmatch(r"\d{4}-\d\d-\d\d.*", lb.strip()) else None for lb in labels}
+    if all(dates.values()):
+        return {lb: d.timestamp() for lb, d in dates.items() if d}, "dates as labels"
+    numbered = {lb: _numbered(lb) for lb in labels}
+    prefixes = {n[0] for n in numbered.values() if n}
+    if all(numbered.values()) and len(prefixes) == 1:
+        return {lb: float(n[1]) for lb, n in numbered.items() if n}, "numbered labels (V1 < V2 < V10)"
+    durations = {lb: _duration_days(lb) for lb in labels}
+    if all(v is not None for v in durations.values()):
+        return ({lb: float(v) for lb, v in durations.items() if v is not None},
+                "times after surgery (preop < 6 weeks < 3 months < 1 year)")
+    return None
+
+
+# ---- grouping -----------------------------------------------------------------------------------
+
+def _base_label(r: Recording) -> str:
+    d = r.date()
+    return r.visit or (day(d[0]) if d and d[1] in TRUSTED else r.file)
+
+
+def _dated(recs: list[Recording]) -> tuple[str | None, str | None]:
+    """The visit's date: its earliest trusted date, else its earliest file time."""
+    for kinds in (TRUSTED, (DATE_FILE,)):
+        found = sorted((w, d[0], d[1]) for r in recs if (d := r.date()) and d[1] in kinds and (w := when(d[0])))
+        if found:
+            return found[0][1], found[0][2]
+    return None, None
+
+
+def group_visits(patient: str, recordings: list[Recording]) -> tuple[list[Visit], list[str]]:
+    """(visits, warnings). One visit per label, split where one label's trusted dates are apart."""
+    groups: dict[str, list[Recording]] = {}
+    for r in recordings:
+        groups.setdefault(_base_label(r), []).append(r)
+    visits: list[Visit] = []
+    warnings: list[str] = []
+    for label, recs in groups.items():
+        trusted = sorted(((w, r) for r in recs if (d := r.date()) and d[1] in TRUSTED and (w := when(d[0]))),
+                         key=lambda x: x[0])
+        clusters: list[list[tuple[dt.datetime, Recording]]] = []
+        for w, r in trusted:
+            if clusters and w - clusters[-1][-1][0] <= SAME_VISIT:
+                clusters[-1].append((w, r))
+            else:
+                clusters.append([(w, r)])
+        if len(clusters) <= 1:
+            visits.append(Visit(label, recs, *_dated(recs), base=label))
+            continue
+        undated = [r for r in recs if all(r is not x for _, x in trusted)]
+        days = [day(c[0][0].isoformat()) for c in clusters]
+        if undated:
+            raise OrderError(f"patient {patient}: recordings labelled {label} were made on {', '.join(days)} and "
+                             f"{len(undated)} more have no date of their own, so which visit they belong to cannot be "
+                             "told; give them their own visit label or --visit-date")
+        gap = (clusters[-1][0][0] - clusters[0][0][0]).days
+        warnings.append(f"patient {patient}: recordings labelled {label} were made {gap} days apart "
+                        f"({' and '.join(days)}); they are shown as separate visits, not merged: check the labels")
+        for cluster, on in zip(clusters, days):
+            recs_c = [r for _, r in cluster]
+            visits.append(Visit(f"{label} ({on})", recs_c, *_dated(recs_c), base=label))
+    for v in visits:
+        for r in v.recordings:
+            d = r.date()
+            if r.visit_date and d and d[1] == DATE_CONTAINER and day(r.visit_date) != day(d[0]):
+                warnings.append(f"patient {patient}: {r.file} ({v.label}) was given the visit date {day(r.visit_date)} "
+                                f"but the recording itself says {day(d[0])}; the recording's own date is used")
+    return visits, warnings
+
+
+# ---- order --------------------------------------------------------------------------------------
+
+def _contradiction(ordered: list[Visit], trusted_only: bool = True) -> tuple[Visit, Visit] | None:
+    """The first pair (earlier, later) in ``ordered`` whose dates say the opposite: trusted dates by
+    calendar day (a visit is a day), file times (with trusted_only=False) to the second."""
+    dated = [v for v in ordered if v.date and (v.trusted or not trusted_only)]
+    for i, a in enumerate(dated):
+        for b in dated[i + 1:]:
+            if day(a.date) > day(b.date) if trusted_only else _by_date(a)[0] > _by_date(b)[0]:
+                return a, b
+    return None
+
+
+def _by_date(v: Visit) -> tuple:
+    return (when(v.date or "") or dt.datetime.min.replace(tzinfo=dt.timezone.utc), natural_key(v.label))
+
+
+def _name(v: Visit) -> str:
+    return v.label if v.label.lower().startswith("visit") else f"visit {v.label}"
+
+
+def _say_dates(a: Visit, b: Visit) -> str:
+    return f"{_name(a)} is dated {day(a.date)} and {_name(b)} {day(b.date)}"
+
+
+def order_visits(patient: str, visits: list[Visit], given: list[str] | None = None) -> tuple[list[Visit], str, str,
+                                                                                             list[str]]:
+    """(visits in order, ORDER_*, the sentence the page shows, warnings). Raises OrderError."""
+    warnings: list[str] = []
+    by_base = label_order(sorted({v.base for v in visits}))
+
+    if len(visits) <= 1:
+        note = "One visit." if visits else "No visit."
+        return visits, ORDER_DATE if visits and visits[0].trusted else ORDER_LABEL, note, warnings
+    if all(v.trusted for v in visits):
+        ordered = sorted(visits, key=_by_date)
+        if given:
+            rank = {lb: i for i, lb in enumerate(given)}
+            against = [v for v in ordered if v.base in rank]
+            for a, b in zip(against, against[1:]):
+                if rank[a.base] > rank[b.base] and day(a.date) != day(b.date):
+                    raise OrderError(f"patient {patient}: --order puts {b.base} before {a.base}, but "
+                                     f"{_say_dates(a, b)} (their recordings' own dates); correct the labels or --order")
+        ranks = by_base[0] if by_base else {}
+        against_labels = next(((a, b) for i, a in enumerate(ordered) for b in ordered[i + 1:]
+                               if ranks and ranks[a.base] > ranks[b.base]), None)
+        if against_labels:
+            a, b = against_labels
+            warnings.append(f"patient {patient}: the recording dates put {_name(a)} ({day(a.date)}) before "
+                            f"{_name(b)} ({day(b.date)}), against their labels; the page follows the dates: "
+                            "check the labels or the camera's clock")
+        sources = sorted({v.date_source or "" for v in visits})
+        return ordered, ORDER_DATE, f"Visits are in order of their dates ({' and '.join(sources)}).", warnings
+    if given:
+        rank = {lb: i for i, lb in enumerate(given)}
+        missing = [v.base for v in visits if v.base not in rank]
+        if missing:
+            raise OrderError(f"patient {patient}: --order does not name visit(s) {', '.join(sorted(set(missing)))}; "
+                             "name every visit of the patient")
+        ordered = sorted(visits, key=lambda v: (rank[v.base], _by_date(v)))
+        bad = _contradiction(ordered)
+        if bad:
+            raise OrderError(f"patient {patient}: --order puts {bad[0].base} before {bad[1].base}, but "
+                             f"{_say_dates(*bad)} (their own dates); correct the labels or --order")
+        return ordered, ORDER_GIVEN, f"Visits are in the order given with --order ({', '.join(given)}).", warnings
+    if by_base:
+        ranks, how = by_base
+        ordered = sorted(visits, key=lambda v: (ranks[v.base], _by_date(v)))
+        bad = _contradiction(ordered)
+        if bad:
+            raise OrderError(f"patient {patient}: the labels put {bad[0].base} before {bad[1].base}, but "
+                             f"{_say_dates(*bad)} (their own dates); give the order with --order")
+        note = f"Visits are in the order their labels say: {how}."
+        if _contradiction(ordered, trusted_only=False):
+            note += (" The files' modification times say otherwise; they change whenever a file is copied and are "
+                     "ignored.")
+        return ordered, ORDER_LABEL, note, warnings
+    if all(v.date for v in visits):
+        ordered = sorted(visits, key=_by_date)
+        by_file = [v.label for v in ordered if not v.trusted]
+        warnings.append(f"patient {patient}: the place of visit(s) {', '.join(by_file)} comes from file modification "
+                        "times, which copying changes; give --order or --visit-date if it is wrong")
+        return (ordered, ORDER_FILE_TIME,
+                "Visits are in order of their dates; for " + ", ".join(by_file) + " that is the file's modification "
+                "time (last resort: copying a file changes it; give --order or --visit-date to be sure).", warnings)
+    undated = [v.label for v in visits if not v.date]
+    raise OrderError(f"patient {patient}: the order of the visits ({', '.join(sorted(v.label for v in visits))}) "
+                     f"cannot be told: {', '.join(undated)} {'has' if len(undated) == 1 else 'have'} no date and the labels do "
+                     "not say an order; "
+                     "give it with --order (e.g. --order " + ",".join(sorted(v.base for v in visits)) + ")")
