@@ -118,7 +118,9 @@ def test_compare_this_patients_visits_makes_and_opens_the_page(qtbot, tmp_path, 
     w.add_paths([_video(tmp_path / n / "smile.mp4") for n in ("V1", "V2", "other")])
     for job, patient in zip(w.model.jobs, ("P-014", "P-014", "P-999")):
         job.status, job.out_dir, job.subject = Status.DONE, job.path.parent, {"patient": patient, "visit": None}
-    w.table.selectRow(1)
+    from PySide6.QtCore import QItemSelectionModel   # not selectRow: a modifier seen as held would extend it
+    w.table.selectionModel().select(w.model.index(1, 0), QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                    | QItemSelectionModel.SelectionFlag.Rows)
     assert w.compare_action.isEnabled()
     w.compare_action.trigger()
     qtbot.waitUntil(lambda: bool(opened) or not w._comparing, timeout=60000)
