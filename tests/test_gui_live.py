@@ -51,7 +51,7 @@ def _decoded_times(path: Path) -> list[float]:
 
 def test_panes_update_at_the_sources_rate_with_the_file_backed_source(qtbot, models, tmp_path):
     w = _window(qtbot, models, tmp_path, seconds=1.0)
-    qtbot.waitUntil(lambda: w.frames_seen == 30, timeout=10000)
+    qtbot.waitUntil(lambda: w.frames_seen == 30, timeout=60000)
     # each frame drawn, unless a newer one was already waiting (a busy moment: the newest is drawn)
     assert w.pane_updates + w.draws_skipped == 30 and w.pane_updates > 0
     assert all(not p.view.image().isNull() for p in w.panes.values())
@@ -63,7 +63,7 @@ def test_panes_update_at_the_sources_rate_with_the_file_backed_source(qtbot, mod
 def test_frames_are_never_queued_behind_a_slow_landmark_model(qtbot, models, tmp_path, slow_landmarks):
     w = _window(qtbot, models, tmp_path, seconds=2.0)
     started = time.perf_counter()
-    qtbot.waitUntil(lambda: w.frames_seen == 60, timeout=10000)
+    qtbot.waitUntil(lambda: w.frames_seen == 60, timeout=60000)
     elapsed = time.perf_counter() - started
     assert w.pane_updates + w.draws_skipped == 60     # every frame shown (or a newer one in its place) ...
     assert w.landmark_runs <= 10                      # ... while the model saw only the newest ones
@@ -80,7 +80,7 @@ def test_recording_keeps_every_frame_and_stop_hands_it_over_with_the_rest(qtbot,
     qtbot.waitUntil(lambda: w.frames_seen >= first + 15, timeout=10000)
     w.capture_rest()
     marked = w._rest_mark
-    qtbot.waitUntil(lambda: w.frames_seen == 90, timeout=10000)       # the source's last frame
+    qtbot.waitUntil(lambda: w.frames_seen == 90, timeout=60000)       # the source's last frame
     with qtbot.waitSignal(w.recording_ready, timeout=10000) as got:
         w.toggle_recording()                                          # Stop
     path, rest, subject = got.args
@@ -121,7 +121,7 @@ def test_freeze_stops_the_panes_but_not_the_recording(qtbot, models, tmp_path):
     qtbot.keyClick(w, Qt.Key.Key_Space)
     assert not w.frozen
     qtbot.waitUntil(lambda: w.pane_updates > shown + 5, timeout=10000)
-    qtbot.waitUntil(lambda: w.frames_seen == 90, timeout=10000)
+    qtbot.waitUntil(lambda: w.frames_seen == 90, timeout=60000)
     path = w.stop_recording()
     assert len(_decoded_times(path)) == 90 - first + 1     # frozen or not, every frame was recorded
 
@@ -249,14 +249,20 @@ class ToneSource(QObject):
 def test_the_recording_has_the_sound_of_the_microphone_in_step(qtbot, models, tmp_path):
     w = _window(qtbot, models, tmp_path, seconds=3.0, audio_factory=ToneSource)
     qtbot.waitUntil(lambda: w.frames_seen >= 3, timeout=10000)
+    started = time.perf_counter()
     w.start_recording()
     assert "with sound" in w.status_label.text() or w.frames_seen < 5
-    qtbot.waitUntil(lambda: w.frames_seen == 90, timeout=10000)
+    # every frame of the clip delivered or, on a busy machine, dropped as an overflowing camera would
+    qtbot.waitUntil(lambda: w.frames_seen + w.source.dropped >= 90, timeout=60000)
     path = w.stop_recording()
+    held_s = time.perf_counter() - started
     with av.open(str(path)) as c:
         video_s = float(c.streams.video[0].duration * c.streams.video[0].time_base)
         samples = sum(f.samples for f in c.decode(audio=0))
-    assert abs(samples / 48000 - video_s) < 0.25          # the sound lasts as long as the pictures
+    # In step on a loaded machine too: the sound covers the pictures (nothing missing at the start
+    # or in gaps) and is never longer than the time Record was held (nothing doubled). How long
+    # after the last picture Stop came depends on the machine, so the end is bounded by the clock.
+    assert video_s - 0.25 < samples / 48000 < held_s + 0.25, (samples / 48000, video_s, held_s)
     assert "with sound" in w.notice.text()
 
 
@@ -264,7 +270,7 @@ def test_a_file_source_records_without_sound_and_says_so(qtbot, models, tmp_path
     w = _window(qtbot, models, tmp_path, seconds=1.0)
     qtbot.waitUntil(lambda: w.frames_seen >= 3, timeout=10000)
     w.start_recording()
-    qtbot.waitUntil(lambda: w.frames_seen == 30, timeout=10000)
+    qtbot.waitUntil(lambda: w.frames_seen == 30, timeout=60000)
     path = w.stop_recording()
     with av.open(str(path)) as c:
         assert not c.streams.audio
@@ -643,7 +649,7 @@ def test_a_camera_on_a_busy_computer_records_every_frame_and_draws_only_the_newe
     cam = ThreadCamera(count=90)
     w = _window(qtbot, models, tmp_path, source=False)
     w.set_source(cam)
-    qtbot.waitUntil(lambda: w.frames_seen == 1, timeout=10000)
+    qtbot.waitUntil(lambda: w.frames_seen == 1, timeout=60000)
     busy = _busy_gui_thread(qtbot)
     assert w.start_recording()
     cam.go.set()
