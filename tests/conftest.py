@@ -207,26 +207,42 @@ def slow_landmarks(monkeypatch):
     monkeypatch.setattr(landmarks.LatestLandmarks, "__init__", slow_init)
 
 
-# ---- pytest-xdist (make test runs two workers: -n 2 --dist loadgroup) ----------------------------
+# ---- pytest-xdist (make test runs two workers: -n 2) ---------------------------------------------
 
 # Started first, longest first: a long module started last would leave one worker idle at the end.
-# The first two also make the two converted models every other module waits for (one each, at once).
-FIRST = ("test_convert_star.py", "test_retinaface_convert.py", "test_frozen_build.py", "test_data_safety.py",
-         "test_gui_shutdown.py", "test_trust_pipeline.py", "test_convert_star_stacks.py", "test_gui_trust.py",
-         "test_ray_process.py", "test_gui_models.py", "test_gui_signals.py", "test_benchmark.py")
+# test_convert_star and test_retinaface_convert make the two converted models that many modules use.
+FIRST = ("test_soak.py", "test_convert_star.py", "test_retinaface_convert.py", "test_frozen_build.py",
+         "test_data_safety.py", "test_gui_shutdown.py", "test_trust_pipeline.py", "test_convert_star_stacks.py",
+         "test_gui_trust.py", "test_ray_process.py", "test_gui_models.py", "test_gui_signals.py", "test_benchmark.py")
+# Modules run on one worker with other modules: the tests of the local Ray share one cluster
+# (num_cpus=2, a session fixture), never one per worker on a 2-core machine.
+GROUPS = {"test_ray_process.py": "ray"}
 # Modules whose tests may run on either worker: each test is a slow subprocess of its own, and the
 # module's fixtures cost little. Every other module runs on one worker, so that its module-scoped
 # fixtures (a conversion, a processed clip) are made once.
 SPREAD = ("test_gui_shutdown.py",)
 
 
-@pytest.hookimpl(tryfirst=True)       # before xdist reads the groups
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    def module(item) -> str:
-        return item.path.name
-
     rank = {name: k for k, name in enumerate(FIRST)}
-    items.sort(key=lambda item: rank.get(module(item), len(FIRST)))     # stable: module order kept otherwise
-    for item in items:
-        if module(item) not in SPREAD and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(module(item)))
+    items.sort(key=lambda item: rank.get(item.path.name, len(FIRST)))     # stable: module order kept otherwise
+
+
+@pytest.hookimpl(optionalhook=True)      # a hook of pytest-xdist, when it is installed
+def pytest_xdist_make_scheduler(config, log):
+    """With -n N (--dist load, the default, or loadgroup): one unit of work per module (GROUPS and
+    SPREAD aside), handed out in collection order (FIRST). xdist's own loadgroup cannot do this
+    with pytest 9 (its xdist_group marks no longer reach the scheduler)."""
+    if config.getvalue("dist") not in ("load", "loadgroup"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            name = Path(module).name
+            return nodeid if name in SPREAD else GROUPS.get(name, module)
+
+    config.option.loadscopereorder = False          # FIRST's order, not the most tests first
+    return ModuleScheduling(config, log)

@@ -18,9 +18,8 @@ from app.outputs import SUFFIX
 from tests.conftest import REPO
 from tests.scale_helpers import files, finished_stems, hidden, make_clips, process, summary_rows, weights_dir  # noqa: F401
 
-# Under pytest-xdist every test of the local Ray runs on one worker: one local cluster (num_cpus=2) for
-# the whole run, never one per worker on a 2-core machine. A Ray test in another module joins this group.
-pytestmark = pytest.mark.xdist_group("ray")
+# Under pytest-xdist every test of this module runs on one worker (tests/conftest.py, GROUPS "ray"): one
+# local Ray (num_cpus=2) for the run; a Ray test in another module joins that group there.
 
 
 @pytest.fixture(scope="session")
