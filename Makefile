@@ -38,8 +38,11 @@ doctor: $(VENV)/.installed-run
 models: $(VENV)/.installed-convert
 	$(PY) main.py models fetch $(MODELS_ARGS)
 
+# Two pytest-xdist workers (CI has 2 cores; TEST_WORKERS=N for another count, 0 for one process);
+# tests/conftest.py keeps each module on one worker and starts the longest modules first.
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-test
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n $(TEST_WORKERS)
 
 # ruff on everything; mypy on the Qt-free core (the files listed in pyproject.toml); the import
 # table of docs/ARCHITECTURE.md (import-linter contracts in pyproject.toml)

@@ -48,28 +48,92 @@ def _torch_or_skip():
     return pytest.importorskip("torch", reason="converter extras (torch) not installed")
 
 
-@pytest.fixture(scope="session")
-def star_dev_model(tmp_path_factory) -> Path:
-    """A STAR-architecture ONNX model with random weights (seed 0), exported once per session."""
-    _torch_or_skip()
-    from app.convert.star import convert_star
+def run_root(tmp_path_factory) -> Path:
+    """The folder of this whole test run: the base temporary folder, or with pytest-xdist (make test
+    runs two workers) the folder holding every worker's own base folder."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
-    out = tmp_path_factory.mktemp("star_dev") / "star_landmark_98.onnx"
-    convert_star(None, out, random_weights=True, seed=0, overwrite=False, coreml_check=False,
-                 verify_inputs=1)
-    return out
+
+def made_once(tmp_path_factory, name: str, make) -> Path:
+    """A folder that make(folder) fills once per test run, whichever worker asks first: the others
+    wait on a lock and then read the same files (a conversion costs 10-40 s; two workers must not
+    both pay it). The folder is published by renaming only after make() returned, so nobody ever
+    sees a half-made one; a make() that raises leaves nothing and the next one to ask tries again."""
+    import fcntl
+    import shutil
+
+    root = run_root(tmp_path_factory)
+    folder = root / f"once-{name}"
+    with open(root / f"once-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)        # released when the file closes, even on an error
+        if not folder.is_dir():
+            work = root / f"once-{name}.making"
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir()
+            make(work)
+            work.rename(folder)
+    return folder
+
+
+def _project_manifest_sha():
+    import hashlib
+
+    from app.model_files import manifest_path
+
+    p = manifest_path()
+    return hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else None
+
+
+@pytest.fixture(scope="session")
+def star_dev_conversion(tmp_path_factory) -> dict:
+    """The development STAR model (random weights, seed 0) made the way a developer makes it:
+    `python main.py convert star --random-weights --overwrite` over a stale file, with the CoreML
+    checker and the default verification (noise, the synthetic face, the ../shared photos' faces).
+    Once per test run; tests/test_convert_star.py reads the command's output and exit status.
+    Returns {"out": model path, "returncode", "stdout", "stderr", "manifest_before", "manifest_after"}
+    (the project's manifest sha256 before and after: a conversion elsewhere must not touch it)."""
+    _torch_or_skip()
+    import json
+    import subprocess
+    import sys
+
+    def make(folder: Path) -> None:
+        out = folder / "star_landmark_98.onnx"
+        out.write_bytes(b"an old model")            # replaced: --overwrite
+        before = _project_manifest_sha()
+        # the repository's face detector finds the photos' faces, whatever a test set for itself
+        env = {k: v for k, v in os.environ.items() if k != "FACEMIRROR_WEIGHTS_DIR"}
+        proc = subprocess.run([sys.executable, "main.py", "convert", "star", "--random-weights", "--seed", "0",
+                               "--out", str(out), "--overwrite"], cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=900)
+        record = {"returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr,
+                  "manifest_before": before, "manifest_after": _project_manifest_sha()}
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        (folder / "convert_star.json").write_text(json.dumps(record))
+
+    folder = made_once(tmp_path_factory, "star_dev", make)
+    return {"out": folder / "star_landmark_98.onnx", **json.loads((folder / "convert_star.json").read_text())}
+
+
+@pytest.fixture(scope="session")
+def star_dev_model(star_dev_conversion) -> Path:
+    """A STAR-architecture ONNX model with random weights (seed 0), exported once per test run."""
+    return star_dev_conversion["out"]
 
 
 @pytest.fixture(scope="session")
 def retinaface_model(tmp_path_factory, retinaface_pth) -> Path:
-    """The real RetinaFace weights converted to ONNX, once per session."""
+    """The real RetinaFace weights converted to ONNX, once per test run."""
     _torch_or_skip()
-    from app.convert.retinaface import convert_retinaface
 
-    out = tmp_path_factory.mktemp("retinaface") / "retinaface_mobilenet025.onnx"
-    convert_retinaface(retinaface_pth, out, random_weights=False, seed=0, overwrite=False,
-                       coreml_check=False)
-    return out
+    def make(folder: Path) -> None:
+        from app.convert.retinaface import convert_retinaface
+
+        convert_retinaface(retinaface_pth, folder / "retinaface_mobilenet025.onnx", random_weights=False, seed=0,
+                           overwrite=False, coreml_check=False)
+
+    return made_once(tmp_path_factory, "retinaface", make) / "retinaface_mobilenet025.onnx"
 
 
 @pytest.fixture
@@ -144,3 +208,44 @@ def slow_landmarks(monkeypatch):
             return analyze(frame)
         self.analyzer.analyze = slow
     monkeypatch.setattr(landmarks.LatestLandmarks, "__init__", slow_init)
+
+
+# ---- pytest-xdist (make test runs two workers: -n 2) ---------------------------------------------
+
+# Started first, longest first: a long module started last would leave one worker idle at the end.
+# test_convert_star and test_retinaface_convert make the two converted models that many modules use.
+FIRST = ("test_soak.py", "test_convert_star.py", "test_retinaface_convert.py", "test_frozen_build.py",
+         "test_data_safety.py", "test_gui_shutdown.py", "test_trust_pipeline.py", "test_convert_star_stacks.py",
+         "test_gui_trust.py", "test_ray_process.py", "test_gui_models.py", "test_gui_signals.py", "test_benchmark.py")
+# Modules run on one worker with other modules: the tests of the local Ray share one cluster
+# (num_cpus=2, a session fixture), never one per worker on a 2-core machine.
+GROUPS = {"test_ray_process.py": "ray"}
+# Modules whose tests may run on either worker: each test is a slow subprocess of its own, and the
+# module's fixtures cost little. Every other module runs on one worker, so that its module-scoped
+# fixtures (a conversion, a processed clip) are made once.
+SPREAD = ("test_gui_shutdown.py",)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    rank = {name: k for k, name in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(FIRST)))     # stable: module order kept otherwise
+
+
+@pytest.hookimpl(optionalhook=True)      # a hook of pytest-xdist, when it is installed
+def pytest_xdist_make_scheduler(config, log):
+    """With -n N (--dist load, the default, or loadgroup): one unit of work per module (GROUPS and
+    SPREAD aside), handed out in collection order (FIRST). xdist's own loadgroup cannot do this
+    with pytest 9 (its xdist_group marks no longer reach the scheduler)."""
+    if config.getvalue("dist") not in ("load", "loadgroup"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            name = Path(module).name
+            return nodeid if name in SPREAD else GROUPS.get(name, module)
+
+    config.option.loadscopereorder = False          # FIRST's order, not the most tests first
+    return ModuleScheduling(config, log)

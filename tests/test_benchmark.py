@@ -67,7 +67,18 @@ def small_video(tmp_path_factory):
 
 # ---- benchmark star -----------------------------------------------------------------------------
 
-def test_benchmark_star_prints_gflops_and_fraction_of_peak(conv_star, capsys):
+@pytest.fixture
+def small_ceiling(monkeypatch):
+    """`benchmark star` measures the fp32 ceiling on 3072x3072 matrices (a dozen 58-GFLOP multiplies,
+    about 10 s here per run); these tests check what is printed and recorded, so the same kernels
+    run on 512x512 matrices (test_gemm_ceiling_is_measured_and_plausible checks the measurement)."""
+    gemm, child, ort_matmul = machine.measure_gemm_peak, machine.measure_gemm_peak_child, machine.measure_ort_matmul_peak
+    monkeypatch.setattr(machine, "measure_gemm_peak", lambda n=512, runs=2: gemm(n, runs))
+    monkeypatch.setattr(machine, "measure_gemm_peak_child", lambda n=512, runs=2: child(n, runs))
+    monkeypatch.setattr(machine, "measure_ort_matmul_peak", lambda threads, n=512, runs=2: ort_matmul(threads, n, runs))
+
+
+def test_benchmark_star_prints_gflops_and_fraction_of_peak(conv_star, capsys, small_ceiling):
     rc = cli.main(["benchmark", "star", "--model", str(conv_star), "--iterations", "3", "--warmup", "1",
                    "--no-torch", "--no-ceiling"])
     out = capsys.readouterr().out
@@ -80,7 +91,7 @@ def test_benchmark_star_prints_gflops_and_fraction_of_peak(conv_star, capsys):
     assert "load:" in out
 
 
-def test_benchmark_star_result_fields(conv_star, capsys):
+def test_benchmark_star_result_fields(conv_star, capsys, small_ceiling):
     res = benchmark.benchmark_star(conv_star, None, iterations=2, warmup=1, with_torch=False, ceiling=True)
     capsys.readouterr()
     assert res["gflop_per_run"] == pytest.approx(2 * 32 * 27 * 256 * 256 / 1e9)
@@ -93,7 +104,7 @@ def test_benchmark_star_result_fields(conv_star, capsys):
         assert res["conv_ceiling"]["gflops_median"] > 0
 
 
-def test_benchmark_star_with_a_stand_in_without_arithmetic_prints_no_gflops(stub_star, capsys):
+def test_benchmark_star_with_a_stand_in_without_arithmetic_prints_no_gflops(stub_star, capsys, small_ceiling):
     res = benchmark.benchmark_star(stub_star, None, iterations=2, warmup=0, with_torch=False, ceiling=False)
     out = capsys.readouterr().out
     assert "no GFLOP/s figure" in out and "fraction_of_peak" not in res

@@ -107,29 +107,44 @@ def test_manifest_beside_output_records_sha(star_dev_model):
 
 
 # ---------------------------------------------------------------------------------------------
-# From a checkpoint, over an existing file, with the CoreML checker
+# The CoreML checker, on the development model's conversion (conftest: `convert star` run once)
 # ---------------------------------------------------------------------------------------------
+def test_coreml_checker_one_partition_all_nodes(star_dev_conversion, star_dev_model):
+    entry = json.loads((star_dev_model.parent / "manifest.json").read_text())["models"]["star"]["converted"]
+    check = entry[star_dev_model.name]["coreml_mlprogram"]
+    assert check["partitions"] == 1
+    assert check["supported_nodes"] == check["total_nodes"] > 400
+    assert check["unsupported_ops"] == []
+    assert any(line.startswith("CoreML MLProgram: 1 partition(s)") for line in star_dev_conversion["stdout"].splitlines())
+
+
+# ---------------------------------------------------------------------------------------------
+# From a checkpoint, over an existing file
+# ---------------------------------------------------------------------------------------------
+# Channels whose point gate is closed (sigmoid(-15) = 3e-7): their heat mass is 1e-4..2e-2, and ONNX
+# Runtime's sigmoid (accurate to ~1e-7 absolute) moves their landmarks by up to 0.4 here.
+NEAR_EMPTY = list(range(0, 98, 7))
+
+
 @pytest.fixture(scope="module")
 def checkpoint_conversion(tmp_path_factory):
-    """Convert a 'module.'-prefixed checkpoint of random_star(0) over an existing file, with checks."""
+    """A 'module.'-prefixed checkpoint of random_star(0) with the last stack's point gate closed on the
+    NEAR_EMPTY channels, converted over an existing file (overwrite=True): one conversion for the
+    checkpoint path and for the ill-posed landmarks."""
+    net = random_star(0)
+    sd = net.state_dict()
+    sd["out_pointmaps.3.conv.bias"][NEAR_EMPTY] = -15.0
     d = tmp_path_factory.mktemp("star_ckpt")
     ckpt = d / "Landmark_98.pkl"
-    torch.save({"net": {"module." + k: v for k, v in random_star(0).state_dict().items()}}, ckpt)
+    torch.save({"net": {"module." + k: v for k, v in sd.items()}}, ckpt)
     out = d / "out" / "star.onnx"
     out.parent.mkdir()
     out.write_bytes(b"old model")
     before = _project_manifest_state()
     lines: list[str] = []
-    info = cs.convert_star(ckpt, out, overwrite=True, coreml_check=True, verify_inputs=0, log=lines.append)
+    info = cs.convert_star(ckpt, out, overwrite=True, coreml_check=False, verify_inputs=2, verify_photos=[],
+                           log=lines.append)
     return {"ckpt": ckpt, "out": out, "info": info, "log": lines, "manifest_before": before}
-
-
-def test_coreml_checker_one_partition_all_nodes(checkpoint_conversion):
-    check = checkpoint_conversion["info"]["coreml_mlprogram"]
-    assert check["partitions"] == 1
-    assert check["supported_nodes"] == check["total_nodes"] > 400
-    assert check["unsupported_ops"] == []
-    assert any(line.startswith("CoreML MLProgram: 1 partition(s)") for line in checkpoint_conversion["log"])
 
 
 def test_checkpoint_conversion_metadata_and_overwrite(checkpoint_conversion, star_dev_model):
@@ -142,13 +157,37 @@ def test_checkpoint_conversion_metadata_and_overwrite(checkpoint_conversion, sta
     info = checkpoint_conversion["info"]
     assert info["untrained"] is False and info["source_sha256"] == _sha(ckpt)
     assert info["max_landmark_diff"] <= 1e-4
-    # same weights as the development model, so the same outputs
+    # the development model's weights but for the NEAR_EMPTY channels' gate bias, so the same
+    # outputs on every other channel (each landmark comes from its own channel), and not on those
     x = cs.realistic_input()
-    a = _session(out).run(["landmarks"], {"input_image": x})[0]
-    b = _session(star_dev_model).run(["landmarks"], {"input_image": x})[0]
-    assert np.abs(a - b).max() < 1e-5
+    a = _session(out).run(["landmarks"], {"input_image": x})[0][0]
+    b = _session(star_dev_model).run(["landmarks"], {"input_image": x})[0][0]
+    others = [c for c in range(98) if c not in NEAR_EMPTY]
+    assert np.abs(a - b)[others].max() < 1e-5
+    assert np.abs(a - b)[NEAR_EMPTY].max(axis=1).min() > 1e-3
     assert not list(out.parent.glob(".*partial*"))
     assert _project_manifest_state() == checkpoint_conversion["manifest_before"]
+
+
+def test_checkpoint_with_near_empty_channels_converts(checkpoint_conversion):
+    out, ckpt, info = checkpoint_conversion["out"], checkpoint_conversion["ckpt"], checkpoint_conversion["info"]
+    assert out.is_file() and info["untrained"] is False
+    n_inputs = 3  # two noise inputs and the synthetic face
+    assert info["verify_inputs"] == n_inputs and info["landmark_channels"] == 98 * n_inputs
+    assert info["landmarks_compared"] == (98 - len(NEAR_EMPTY)) * n_inputs
+    assert info["max_landmark_diff"] <= cs.LANDMARK_TOLERANCE
+    assert any(f"landmarks compared on {info['landmarks_compared']} of {98 * n_inputs}" in line
+               for line in checkpoint_conversion["log"])
+    print("ill-posed landmark diff (not compared):", info["max_landmark_diff_ill_posed"])
+    # The written model is the faithful one: its well-posed landmarks match PyTorch.
+    x = cs.realistic_input()
+    lm = _session(out).run(["landmarks"], {"input_image": x})[0][0]
+    loaded = cs.build_network(ckpt, False, 0)
+    with torch.no_grad():
+        ref, hm = (t.numpy()[0] for t in loaded(torch.from_numpy(x)))
+    well = hm.sum(axis=(1, 2)) >= cs.MIN_HEAT_MASS
+    assert not well[NEAR_EMPTY].any() and well.sum() == 98 - len(NEAR_EMPTY)
+    assert np.abs(lm - ref)[well].max() <= cs.LANDMARK_TOLERANCE
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,38 +249,6 @@ def test_export_of_a_network_one_percent_off_is_refused(tmp_path, monkeypatch):
     assert any("landmarks compared on 196 of 196" in line for line in lines), lines
     assert list(out.parent.iterdir()) == []
     assert _project_manifest_state() == before
-
-
-# Channels whose point gate is closed (sigmoid(-15) = 3e-7): their heat mass is 1e-4..2e-2, and ONNX
-# Runtime's sigmoid (accurate to ~1e-7 absolute) moves their landmarks by up to 0.4 here.
-NEAR_EMPTY = list(range(0, 98, 7))
-
-
-def test_checkpoint_with_near_empty_channels_converts(tmp_path):
-    net = random_star(0)
-    sd = net.state_dict()
-    sd["out_pointmaps.3.conv.bias"][NEAR_EMPTY] = -15.0
-    ckpt = tmp_path / "Landmark_98.pkl"
-    torch.save({"net": {"module." + k: v for k, v in sd.items()}}, ckpt)
-    out = tmp_path / "star.onnx"
-    lines: list[str] = []
-    info = cs.convert_star(ckpt, out, coreml_check=False, verify_inputs=2, verify_photos=[], log=lines.append)
-    assert out.is_file() and info["untrained"] is False
-    n_inputs = 3  # two noise inputs and the synthetic face
-    assert info["verify_inputs"] == n_inputs and info["landmark_channels"] == 98 * n_inputs
-    assert info["landmarks_compared"] == (98 - len(NEAR_EMPTY)) * n_inputs
-    assert info["max_landmark_diff"] <= cs.LANDMARK_TOLERANCE
-    assert any(f"landmarks compared on {info['landmarks_compared']} of {98 * n_inputs}" in line for line in lines)
-    print("ill-posed landmark diff (not compared):", info["max_landmark_diff_ill_posed"])
-    # The written model is the faithful one: its well-posed landmarks match PyTorch.
-    x = cs.realistic_input()
-    lm = _session(out).run(["landmarks"], {"input_image": x})[0][0]
-    loaded = cs.build_network(ckpt, False, 0)
-    with torch.no_grad():
-        ref, hm = (t.numpy()[0] for t in loaded(torch.from_numpy(x)))
-    well = hm.sum(axis=(1, 2)) >= cs.MIN_HEAT_MASS
-    assert not well[NEAR_EMPTY].any() and well.sum() == 98 - len(NEAR_EMPTY)
-    assert np.abs(lm - ref)[well].max() <= cs.LANDMARK_TOLERANCE
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,20 +325,24 @@ def test_real_face_crops_are_centred_faces(media, tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Command line, end to end
 # ---------------------------------------------------------------------------------------------
-def test_cli_convert_then_refuse(tmp_path):
-    out = tmp_path / "cli" / "star.onnx"
-    cmd = [sys.executable, "main.py", "convert", "star", "--random-weights", "--out", str(out),
-           "--skip-coreml-check"]
-    before = _project_manifest_state()
-    first = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert out.is_file() and "UNTRAINED" in first.stdout
+def test_cli_convert_then_refuse(star_dev_conversion, tmp_path):
+    """`convert star --random-weights --overwrite` (conftest: the development model, made once) wrote
+    the model and its manifest; the same command without --overwrite refuses and keeps the file."""
+    first, out = star_dev_conversion, star_dev_conversion["out"]
+    assert first["returncode"] == 0, first["stdout"] + first["stderr"]
+    assert out.is_file() and "UNTRAINED" in first["stdout"]
     data = json.loads((out.parent / "manifest.json").read_text())
-    assert data["models"]["star"]["converted"]["star.onnx"]["sha256"] == _sha(out)
-    sha = _sha(out)
+    assert data["models"]["star"]["converted"]["star_landmark_98.onnx"]["sha256"] == _sha(out)
+    assert first["manifest_after"] == first["manifest_before"]      # the project's manifest untouched
 
+    mine = tmp_path / "cli" / out.name          # a copy: the shared model is never at stake here
+    mine.parent.mkdir()
+    mine.write_bytes(out.read_bytes())
+    sha = _sha(mine)
+    before = _project_manifest_state()
+    cmd = [sys.executable, "main.py", "convert", "star", "--random-weights", "--out", str(mine)]
     second = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert second.returncode != 0
     assert "already exists" in second.stderr and "--overwrite" in second.stderr
-    assert _sha(out) == sha
+    assert _sha(mine) == sha
     assert _project_manifest_state() == before

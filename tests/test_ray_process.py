@@ -18,6 +18,9 @@ from app.outputs import SUFFIX
 from tests.conftest import REPO
 from tests.scale_helpers import files, finished_stems, hidden, make_clips, process, summary_rows, weights_dir  # noqa: F401
 
+# Under pytest-xdist every test of this module runs on one worker (tests/conftest.py, GROUPS "ray"): one
+# local Ray (num_cpus=2) for the run; a Ray test in another module joins that group there.
+
 
 @pytest.fixture(scope="session")
 def ray_cluster():
@@ -172,10 +175,15 @@ def test_signals_cancel_a_ray_run_with_the_scheduler_exit_code(ray_cluster, tmp_
     proc = subprocess.Popen([sys.executable, "main.py", "process", str(clip), "--out", str(tmp_path / "res"),
                              "--ray", ray_cluster], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
+    # signalled only once the task writes its (hidden) partial files, mid-video: a generous deadline
+    # for a loaded machine, and a failure (never a signal at another moment) if it passes
+    deadline = time.monotonic() + 300
     while not hidden(tmp_path / "res") and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)              # the task is writing its (hidden) partial files: mid-video
+        time.sleep(0.05)
     assert proc.poll() is None, proc.communicate()
+    if not hidden(tmp_path / "res"):
+        proc.kill()
+        pytest.fail(f"no partial file within 300 s: {proc.communicate()}")
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, out + err
