@@ -27,12 +27,12 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
                                QSizePolicy, QVBoxLayout, QWidget)
 
 from app import APP_NAME, logs
 from app.engine.midline import Midline
-from app.gui import camera_source
+from app.gui import camera_source, safe_question
 from app.gui.prefs import Prefs
 from app.gui.preview import PreviewPane, bgr_to_qimage
 from app.gui.subject_fields import SubjectFields
@@ -643,20 +643,11 @@ class LiveWindow(QWidget):
 
     def _confirm_quit_while_recording(self) -> bool:
         """Modal; tests find it by its object name."""
-        box = QMessageBox(QMessageBox.Icon.Question, APP_NAME, "Stop recording and quit?",
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
-        box.setObjectName("confirmQuitLive")
-        box.setInformativeText(f"The recording so far ({_clock(self._rec_last)}) is kept, complete, in "
-                               f"{self.folder}. It is not processed now: add it to the queue after FaceMirror "
-                               "opens again.")
-        box.button(QMessageBox.StandardButton.Yes).setText("Stop recording and quit")
-        box.button(QMessageBox.StandardButton.No).setText("Keep recording")
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        box.setEscapeButton(QMessageBox.StandardButton.No)
-        try:
-            return box.exec() == QMessageBox.StandardButton.Yes
-        finally:
-            box.deleteLater()
+        return safe_question.ask(
+            self, "confirmQuitLive", "Stop recording and quit?",
+            f"The recording so far ({_clock(self._rec_last)}) is kept, complete, in {self.folder}. It is not "
+            "processed now: add it to the queue after FaceMirror opens again.", "Stop recording and quit",
+            "Keep recording")
 
     def _update_controls(self) -> None:
         rec = self._writer is not None

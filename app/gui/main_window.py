@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComb
 
 from app import __version__, APP_NAME, build_info, logs, notices
 from app.engine.midline import DEFAULT_METHOD, FALLBACK_CHOICE_REASON, METHOD_LABELS, METHOD_TIPS
-from app.gui import file_open
+from app.gui import file_open, safe_question
 from app.gui.open_failure import open_or_explain
 from app.gui.status_line import NoticeLabel, StatusLine
 from app.gui.background import BackgroundThread
@@ -593,21 +593,11 @@ class MainWindow(QMainWindow):
         find it by object name); the default keeps the results."""
         names = ", ".join(self.model.label(j) for j in finished[:3]) + (
             f" and {len(finished) - 3} more" if len(finished) > 3 else "")
-        box = QMessageBox(QMessageBox.Icon.Question, APP_NAME,
-                          f"Replace the results of {names}?", QMessageBox.StandardButton.Yes
-                          | QMessageBox.StandardButton.No, self)
-        box.setObjectName("confirmReplace")
-        box.setInformativeText("Processing a finished file again replaces its outputs (summary, videos, CSV, "
-                               "report, measures) when the new run has finished. Keep: nothing is queued and "
-                               "the results stay as they are.")
-        box.button(QMessageBox.StandardButton.Yes).setText("Process again and replace")
-        box.button(QMessageBox.StandardButton.No).setText("Keep the results")
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        box.setEscapeButton(QMessageBox.StandardButton.No)
-        try:
-            return box.exec() == QMessageBox.StandardButton.Yes
-        finally:
-            box.deleteLater()
+        return safe_question.ask(
+            self, "confirmReplace", f"Replace the results of {names}?",
+            "Processing a finished file again replaces its outputs (summary, videos, CSV, report, measures) when "
+            "the new run has finished. Keep: nothing is queued and the results stay as they are.",
+            "Process again and replace", "Keep the results")
 
     def _ask_videos(self) -> list[str]:
         patterns = " ".join(f"*{e}" for e in sorted(VIDEO_EXTENSIONS))
@@ -1022,22 +1012,12 @@ class MainWindow(QMainWindow):
         current = self.queue.current
         if self.queue.state is not QueueState.RUNNING or current is None or self._cancel_box is not None:
             return
-        box = QMessageBox(QMessageBox.Icon.Question, APP_NAME, "Stop processing?",
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
-        box.setObjectName("confirmCancel")
-        box.setInformativeText(f"{self.model.label(current)} is being processed: it is stopped and leaves no "
-                               "output; the files still waiting stay in the queue.")
-        box.button(QMessageBox.StandardButton.Yes).setText("Stop processing")
-        box.button(QMessageBox.StandardButton.No).setText("Keep processing")
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        box.setEscapeButton(QMessageBox.StandardButton.No)
-        self._cancel_box = box
-        try:
-            answer = box.exec()
-        finally:
-            self._cancel_box = None
-            box.deleteLater()
-        if answer == QMessageBox.StandardButton.Yes:
+        def keep_box(box) -> None:
+            self._cancel_box = box
+        if safe_question.ask(self, "confirmCancel", "Stop processing?",
+                             f"{self.model.label(current)} is being processed: it is stopped and leaves no output; "
+                             "the files still waiting stay in the queue.", "Stop processing", "Keep processing",
+                             shown=keep_box):
             self.cancel()
 
     def cancel(self) -> None:

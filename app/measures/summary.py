@@ -213,19 +213,13 @@ def _segments_html(result: dict, n_points: int, clock: "_Clock") -> str:
 
 def _rest_html(result: dict, n_points: int) -> str:
     """Resting symmetry: right, left and right - left of every sided measure at rest."""
-    rows = []
-    for name, d in result["rest"]["values"].items():
-        m = MEASURE_BY_NAME[name]
-        if not m.sided or m.from_rest:
-            continue
-        key = "_mm" if m.mm_unit else ""
-        rows.append(f'<tr><td class="l">{_e(m.label)} ({_e(m.display_unit)})</td><td class="r">{_num(d["right" + key])}</td>'
-                    f'<td class="lft">{_num(d["left" + key])}</td><td>{_num(d["difference" + key])}</td></tr>')
+    from app.measures.summary_pdf import REST_NOTE, rest_rows
+
+    rows = [f'<tr><td class="l">{_e(label)}</td><td class="r">{_num(r)}</td><td class="lft">{_num(lf)}</td>'
+            f'<td>{_num(diff)}</td></tr>' for label, r, lf, diff in rest_rows(result)]
     head = ('<tr><th class="l">at rest</th><th>patient right</th><th>patient left</th>'
             '<th>right &minus; left</th></tr>')
-    return _keep("<h2>Rest: resting symmetry</h2><p class='sub'>Median over the rest window; heights are above the "
-                 "eye line (negative = below it); MRD1/MRD2 = pupil to upper/lower lid. The right &minus; left column "
-                 "is the resting asymmetry (positive: the patient's right is larger or higher).</p>",
+    return _keep(f"<h2>Rest: resting symmetry</h2><p class='sub'>{_e(REST_NOTE)}</p>",
                  f"<table>{head}" + "".join(rows) + "</table>")
 
 
