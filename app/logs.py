@@ -77,11 +77,26 @@ def note_private_words(*words: str | None) -> None:
             _private.add(word.strip())
 
 
+_private_pattern: tuple[int, re.Pattern | None] = (0, None)
+
+
+def _private_regex() -> re.Pattern | None:
+    """The private names as one pattern, longest first, each only where it is not part of a longer
+    word: a folder named "out" must not turn "outputs" into "<name ...>puts". An underscore, a dot
+    or a space ends a word here, so "Anna Berg blink_annotated.mp4" still loses "Anna Berg blink"."""
+    global _private_pattern
+    if _private_pattern[0] != len(_private):
+        names = sorted(_private, key=len, reverse=True)
+        body = "|".join(re.escape(n) for n in names)
+        _private_pattern = (len(names), re.compile(rf"(?<![^\W_])(?:{body})(?![^\W_])") if names else None)
+    return _private_pattern[1]
+
+
 def redact(text: str) -> str:
     """The text with folders and recording/output file names replaced by opaque tokens."""
-    for name in sorted(_private, key=len, reverse=True):
-        if name in text:
-            text = text.replace(name, f"<name {_token(name)}>")
+    pattern = _private_regex()
+    if pattern is not None:
+        text = pattern.sub(lambda m: f"<name {_token(m.group(0))}>", text)
     return _FILE.sub(_file, _PATH.sub(_path, text))
 
 
@@ -112,12 +127,15 @@ class _CrashTracingFileHandler(logging.handlers.RotatingFileHandler):
     only, never a patient's file."""
 
     def trace_crashes(self) -> None:
-        if self.stream is None:
-            self.stream = self._open()
-        self.stream.write(f"--- {APP_NAME} process {os.getpid()}: a fatal error trace, if any, follows "
-                          "(faulthandler) ---\n")
-        self.stream.flush()
-        faulthandler.enable(file=self.stream, all_threads=True)
+        try:
+            if self.stream is None:
+                self.stream = self._open()
+            self.stream.write(f"--- {APP_NAME} process {os.getpid()}: a fatal error trace, if any, follows "
+                              "(faulthandler) ---\n")
+            self.stream.flush()
+            faulthandler.enable(file=self.stream, all_threads=True)
+        except (OSError, ValueError):
+            pass        # a full disk (or a size limit) at start: the app runs on; a crash goes to stderr
 
     def doRollover(self) -> None:
         super().doRollover()
@@ -178,6 +196,9 @@ def setup(level: int = logging.INFO) -> Path | None:
     handler.setFormatter(fmt)
     handler.setLevel(level)
     root.addHandler(handler)
+    # A log line that cannot be written (a full disk) is dropped, never a traceback on the
+    # user's terminal in the middle of the command's own plain message.
+    logging.raiseExceptions = False
     handler.trace_crashes()
     _log_unhandled_exceptions()
     quiet_native_libraries()

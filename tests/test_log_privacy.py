@@ -49,3 +49,13 @@ def test_diagnostic_text_has_no_recording_names(tmp_path):
     logging.getLogger("app.pipeline").warning("%s: cannot write outputs", tmp_path / "Anna Berg blink.mp4")
     text = diagnostic_text(backend="CPU")
     assert "cannot write outputs" in text and "Anna" not in text and "Berg" not in text
+
+
+def test_a_private_name_is_redacted_as_a_word_not_inside_other_words():
+    """A folder called "out" must not turn "outputs" into "<name ...>puts" (seen when one process had
+    handled such a folder before), while a recording's stem is still caught before an underscore."""
+    logs.note_private("/data/out/x.mp4")
+    logs.note_private("/clinic/Anna Berg blink.mp4")
+    text = logs.redact("cannot write outputs for Anna Berg blink_annotated.mp4 in out")
+    assert "outputs" in text and "Anna" not in text and "Berg" not in text
+    assert text.endswith("in <name " + logs._token("out") + ">")

@@ -168,6 +168,11 @@ def start_local(ray, num_cpus: int | None = None):
     """A private Ray instance on this machine (never one found through RAY_ADDRESS or an earlier
     `ray start`: address "local"), loopback only, no dashboard, a small object store (results are a
     few hundred bytes per video)."""
+    # Ray reads LOOPBACK_ENV once, at its import; a program that imported Ray before import_ray
+    # could set it (the test suite's other modules, an embedding program) would get a local
+    # instance bound to every interface. The constant Ray derived from it is set here instead.
+    from ray._private import ray_constants
+    ray_constants.ENABLE_RAY_CLUSTER = False
     return ray.init(address=LOCAL, num_cpus=num_cpus, include_dashboard=False,
                     object_store_memory=100 * 1024 * 1024, logging_level=logging.WARNING)
 
