@@ -348,7 +348,8 @@ def _remove(path: Path) -> bool:
 
 # ---- files left by runs that were killed ------------------------------------------------------------
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this computer still runs (ours, someone else's, or cannot tell)."""
     if pid == os.getpid():
         return True
     try:
@@ -406,7 +407,7 @@ def clean_stale_files(folder: Path) -> Cleanup:
     stale = []
     for name in names:
         parsed = parse_temp_name(name)
-        if parsed and parsed[2] == host and not _process_alive(parsed[1]):
+        if parsed and parsed[2] == host and not process_alive(parsed[1]):
             stale.append((parsed[0], name, parsed[1]))
     for role, name, pid in sorted(stale, key=lambda s: s[0] != "journal"):   # journals first
         path = folder / name

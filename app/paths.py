@@ -66,7 +66,8 @@ def user_log_dir() -> Path:
         return Path.home() / "Library" / "Logs" / APP_DIR_NAME
     if sys.platform == "win32":
         return user_data_dir() / "Logs"
-    return xdg_dir("XDG_STATE_HOME", Path.home() / ".local" / "state") / APP_DIR_NAME / "log"
+    return xdg_dir("XDG_STATE_HOME", Path.home() / ".local" / "state") / APP_DIR_NAME / "log"   # not
+    # user_state_dir(): FACEMIRROR_STATE_DIR must not move the log, which has its own override
 
 
 def weights_search_dirs() -> list[Path]:
@@ -88,11 +89,12 @@ def weights_search_dirs() -> list[Path]:
 
 
 def user_state_dir() -> Path:
-    """Per-user state that is neither data nor cache nor log (the window's session journal):
-    $XDG_STATE_HOME/FaceMirror on Linux (an empty or relative value counts as unset, as the XDG
-    rules say), the app's data folder on macOS and Windows."""
+    """Per-user state that is neither data nor cache (the log on Linux, the window's session
+    journal): FACEMIRROR_STATE_DIR (tests), else $XDG_STATE_HOME/FaceMirror on Linux, the app's
+    data folder on macOS and Windows."""
+    override = os.environ.get("FACEMIRROR_STATE_DIR")
+    if override:
+        return Path(override)
     if sys.platform in ("darwin", "win32"):
         return user_data_dir()
-    state = os.environ.get("XDG_STATE_HOME", "")
-    base = Path(state) if state and os.path.isabs(state) else Path.home() / ".local" / "state"
-    return base / APP_DIR_NAME
+    return xdg_dir("XDG_STATE_HOME", Path.home() / ".local" / "state") / APP_DIR_NAME

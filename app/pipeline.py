@@ -43,8 +43,6 @@ from app.verdict import assess
 from app.video.reader import VideoError, VideoReader, grab_frames
 
 # app.outputs kind -> app.measures.write_measures target key
-MEASURE_TARGETS = {"measures_csv": "measures_csv", "measures_json": "measures_json", "summary": "summary_html",
-                   "summary_pdf": "summary_pdf"}
 
 __all__ = ["Cancelled", "Models", "Pipeline", "Preview", "Progress", "Result", "Settings", "STAGE_THREAD",
            "csv_columns"]
@@ -252,9 +250,9 @@ class Pipeline:
     def _write_measures(self, reader: VideoReader, outputs: OutputSet, report: dict, result: Result) -> None:
         """NAME_measures.csv/.json and NAME_summary.html from the landmarks CSV just written. A video
         whose frames are all unusable for measuring keeps its other outputs, with a warning."""
-        from app.measures import MEASURES_FAILED, MeasuresError, write_measures
+        from app.measures import MEASURES_FAILED, TARGET_FOR_KIND, MeasuresError, write_measures
 
-        targets = {MEASURE_TARGETS[k]: outputs.temp[k] for k in MEASURE_KINDS if k in outputs.temp}
+        targets = {TARGET_FOR_KIND[k]: outputs.temp[k] for k in MEASURE_KINDS if k in outputs.temp}
         if not targets:
             return
         t = time.perf_counter()

@@ -34,10 +34,6 @@ _current: "Journal | None" = None
 
 
 def journal_dir() -> Path:
-    """Per-user state: FACEMIRROR_STATE_DIR (tests), else the platform's place for app state."""
-    override = os.environ.get("FACEMIRROR_STATE_DIR")
-    if override:
-        return Path(override) / "sessions"
     return paths.user_state_dir() / "sessions"
 
 
@@ -151,20 +147,10 @@ class Leftover:
         return "\n".join(lines)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True        # someone else's, or cannot tell: not ours to report
-    return True
-
-
 def left_by_crash() -> list[Leftover]:
     """Sessions of this computer whose process is gone without ending its journal; their partial
     outputs are removed here and their journals deleted (each is reported once)."""
-    from app.outputs import clean_stale_files
+    from app.outputs import clean_stale_files, process_alive
 
     folder = journal_dir()
     try:
@@ -184,7 +170,7 @@ def left_by_crash() -> list[Leftover]:
             log.warning("unreadable session journal removed")
             _unlink(path)
             continue
-        if pid == os.getpid() or data.get("host") != host or _alive(pid):
+        if data.get("host") != host or process_alive(pid):
             continue
         recordings = [Path(p) for p in data.get("recordings", []) if Path(p).is_file()]
         removed: list[Path] = []

@@ -140,6 +140,7 @@ def test_the_notice_is_shown_without_blocking_and_says_where_the_recording_is(cr
 def test_empty_or_relative_xdg_state_home_counts_as_unset(monkeypatch, tmp_path):
     from app import paths
 
+    monkeypatch.delenv("FACEMIRROR_STATE_DIR", raising=False)
     monkeypatch.setattr(paths.sys, "platform", "linux")
     monkeypatch.setattr(paths.Path, "home", lambda: tmp_path)
     for value in ("", "relative/state"):

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from app.gui.open_failure import open_or_explain
 from app.session_journal import Leftover
 
 TITLE = "FaceMirror did not close normally"
@@ -37,9 +37,7 @@ def show(parent: QWidget, leftovers: list[Leftover], log_file: Path | None) -> Q
 
     def clicked(button) -> None:        # any button closes the box; what happened goes to the status bar
         if button is folder_button and target is not None:
-            if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(target))):
-                QGuiApplication.clipboard().setText(str(target))
-                say(f"The folder could not be opened here; its path was copied: {target}")
+            open_or_explain(parent, target, "the recording's folder" if recordings else "the log folder", notify=say)
         elif button is copy_button:
             QGuiApplication.clipboard().setText(paths_text)
             say("Copied the kept recording's path." if recordings else "Copied the log's path.")

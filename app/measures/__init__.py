@@ -37,6 +37,9 @@ __all__ = ["write_measures", "frame_measures", "region_values", "parse_time_rang
 
 SCHEMA = "facemirror.measures/2"   # 2: face frame per frame, plateau peaks with intervals, headlines
 TARGET_KEYS = ("measures_csv", "measures_json", "summary_html", "summary_pdf")
+# The output kind (app.outputs) each target is published as: the pipeline and `measures` both use it.
+TARGET_FOR_KIND = {"measures_csv": "measures_csv", "measures_json": "measures_json", "summary": "summary_html",
+                   "summary_pdf": "summary_pdf"}
 MEASURES_FAILED = "no symmetry measures: "   # the pipeline's warning when a video could not be measured
 COARSE_WARNING = ("5-point landmarks (no STAR model): only the mouth-corner measures and the eye/mouth line tilts "
                   "are computed, and they are coarse")

@@ -13,14 +13,12 @@ import logging
 import sys
 from pathlib import Path
 
-from app.measures import MeasuresError, parse_time_range, write_measures
+from app.measures import TARGET_FOR_KIND, MeasuresError, parse_time_range, write_measures
 from app.outputs import MEASURE_KINDS, OutputError, OutputSet
 from app.outputs import SUFFIX as OUTPUT_SUFFIX
 
 log = logging.getLogger(__name__)
 # app.outputs kinds -> write_measures target keys
-TARGET_FOR_KIND = {"measures_csv": "measures_csv", "measures_json": "measures_json", "summary": "summary_html",
-                   "summary_pdf": "summary_pdf"}
 LANDMARKS_SUFFIX = "_landmarks"
 
 

@@ -18,6 +18,7 @@ from app.measures.definitions import ASSUMED_IPD_MM, MEASURE_BY_NAME, SIDES, mea
 from app.measures.figures import LEFT_COLOUR, LEVEL_COLOUR, PLOT_MEASURES, PLOT_MEASURES_5, RIGHT_COLOUR, pictures, \
     region_chart_svg
 from app.measures.io import LandmarkTrack, MeasureTable
+from app.measures.summary_pdf import REST_NOTE, file_name, rest_rows
 from app.measures.analysis import Analysis
 from app.verdict import GOOD
 
@@ -213,8 +214,6 @@ def _segments_html(result: dict, n_points: int, clock: "_Clock") -> str:
 
 def _rest_html(result: dict, n_points: int) -> str:
     """Resting symmetry: right, left and right - left of every sided measure at rest."""
-    from app.measures.summary_pdf import REST_NOTE, rest_rows
-
     rows = [f'<tr><td class="l">{_e(label)}</td><td class="r">{_num(r)}</td><td class="lft">{_num(lf)}</td>'
             f'<td>{_num(diff)}</td></tr>' for label, r, lf, diff in rest_rows(result)]
     head = ('<tr><th class="l">at rest</th><th>patient right</th><th>patient left</th>'
@@ -252,13 +251,6 @@ def _charts_html(table: MeasureTable, analysis: Analysis) -> str:
     return "".join(out)
 
 
-def _file_name(path) -> str | None:
-    """The last part of a path written on any system (a report made on Windows read on a Mac)."""
-    if not path:
-        return None
-    return str(path).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
-
-
 def _css_string(text: str) -> str:
     """``text`` as a CSS string literal inside a <style> element: quotes, backslashes, line breaks
     and angle brackets escaped (a patient ID of "</style>" must not end the element)."""
@@ -293,7 +285,7 @@ def _record_html(result: dict, report: dict | None) -> str:
     models = []
     for kind, v in (r.get("models") or {}).items():
         if isinstance(v, dict):
-            models.append(f"{kind}: {Path(str(v.get('file'))).name} (sha256 {str(v.get('sha256'))[:12]})")
+            models.append(f"{kind}: {file_name(v.get('file'))} (sha256 {str(v.get('sha256'))[:12]})")
     rows = {"recording": rec.get("file") or "(the landmarks file only)",
             "recording sha256": f"{sha[:16]}..." if sha else "not known",
             "recorded": f"{when} ({rec.get('recorded_at_source')})" if when else "not known",
@@ -337,8 +329,8 @@ def _provenance_html(result: dict, report: dict | None) -> str:
     # names only, never folders: a printed page or a shared file must not carry the clinic's paths
     csv_path, video = result.get("source", {}).get("landmarks_csv"), r.get("input", {}).get("file")
     sha = (r.get("input") or {}).get("sha256")
-    basics = {"landmarks": _file_name(csv_path),
-              "input video": (f"{_file_name(video)} (sha256 {str(sha)[:12]}...)" if video and sha else _file_name(video)),
+    basics = {"landmarks": file_name(csv_path) or None,
+              "input video": (f"{file_name(video)} (sha256 {str(sha)[:12]}...)" if video and sha else file_name(video) or None),
               "backend": r.get("backend"), "landmark points": result["mode"], "scale": result["scale"]["basis"],
               "display midline (videos)": r.get("midline_method_used"),
               "measuring midline": "bisector of the eyes in a face frame fitted in every frame (not the display "

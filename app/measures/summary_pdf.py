@@ -194,7 +194,7 @@ def _record(result: dict, report: dict | None) -> list[Block]:
     rec, subj, r = result.get("recording") or {}, result.get("subject") or {}, report or {}
     sha = rec.get("sha256")
     when = rec.get("recorded_at")
-    models = [f"{kind}: {_name(v.get('file'))} (sha256 {str(v.get('sha256'))[:12]})"
+    models = [f"{kind}: {file_name(v.get('file'))} (sha256 {str(v.get('sha256'))[:12]})"
               for kind, v in (r.get("models") or {}).items() if isinstance(v, dict)]
     rows = [["recording", rec.get("file") or "(the landmarks file only)"],
             ["recording sha256", f"{sha[:16]}..." if sha else "not known"],
@@ -311,21 +311,23 @@ def _rest(result: dict) -> list[Block]:
                          colours=[None, RIGHT_COLOUR, LEFT_COLOUR, None]))]
 
 
-def _name(path) -> str:
+def file_name(path) -> str:
+    """The last part of a path written on any system (a report made on Windows read on a Mac):
+    the summaries name files, never the folders they are in."""
     return str(path or "").replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
 
 
 def _provenance(result: dict, report: dict | None) -> list[Block]:
     r = report or {}
     sha = (r.get("input") or {}).get("sha256")
-    video = _name((r.get("input") or {}).get("file"))
-    rows = [["landmarks", _name(result.get("source", {}).get("landmarks_csv"))],
+    video = file_name((r.get("input") or {}).get("file"))
+    rows = [["landmarks", file_name(result.get("source", {}).get("landmarks_csv"))],
             ["input video", f"{video} (sha256 {str(sha)[:12]}...)" if video and sha else video],
             ["backend", str(r.get("backend") or "")], ["landmark points", str(result.get("mode") or "")],
             ["scale", str((result.get("scale") or {}).get("basis") or "")],
             ["display midline (videos)", str(r.get("midline_method_used") or "")],
             ["measuring midline", "bisector of the eyes in a face frame fitted in every frame"]]
-    rows += [[f"model: {k}", f"{_name(v.get('file'))} (sha256 {str(v.get('sha256'))[:12]}...)"]
+    rows += [[f"model: {k}", f"{file_name(v.get('file'))} (sha256 {str(v.get('sha256'))[:12]}...)"]
              for k, v in (r.get("models") or {}).items() if isinstance(v, dict)]
     rows += [[f"setting: {k}", str(v)] for k, v in (r.get("settings") or {}).items()
              if k not in ("midline", "patient", "visit")]
@@ -367,7 +369,7 @@ def build_pages(track: LandmarkTrack, table: MeasureTable, analysis: Analysis, r
     """The pages as matplotlib Figures. ``clock`` formats a time as the player shows it."""
     matplotlib, Figure, _svg = _matplotlib()
     clock = clock or (lambda s: f"{s:.1f} s")
-    csv_name = _name(result.get("source", {}).get("landmarks_csv")) or "landmarks"
+    csv_name = file_name(result.get("source", {}).get("landmarks_csv")) or "landmarks"
     name = csv_name.removesuffix("_landmarks.csv")
     rest = result["rest"]
     blocks: list[Block] = _record(result, report) + _verdict(report)
