@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.measures.definitions import ASSUMED_IPD_MM, HEADLINE_LABEL, MEASURE_BY_NAME, headline_measure, measures_for, rest_relative
+from app.measures.glitches import RUN_MAX_S
 from app.measures.io import MeasureTable, MeasuresError
 from app.measures.segments import (NOISE_FLOOR, Segment, detect_rest, extend_rest, find_segments, region_activity, rest_from_seconds,
                                    rest_stats)
@@ -106,6 +107,53 @@ def headlines(segments: list[dict], n_points: int, noise_mm: float | None = None
     return out
 
 
+# WFLW-98 points each headline region's measures are made of; the face frame's points (eye corners,
+# nasal bridge) carry every region. A 5-point track: every point carries every region.
+REGION_POINTS_98 = {"brow": set(range(33, 51)), "eyes": set(range(60, 76)) | {96, 97},
+                    "mouth": set(range(76, 96))}
+FRAME_POINTS_98 = {51, 52, 53, 54, 60, 64, 68, 72}
+
+
+def _long_run_reason(region: str, start_s: float, end_s: float, long_runs: list[dict], n_points: int,
+                     rest_s: tuple[float, float]) -> str | None:
+    """Why a region's movement between ``start_s`` and ``end_s`` cannot be measured: a landmark it
+    needs (or the rest it is measured from) lay inside a glitch run too long to bridge."""
+    needed = REGION_POINTS_98.get(region, set()) | FRAME_POINTS_98 if n_points == 98 else None
+    for run in long_runs:
+        if needed is not None and run["point"] not in needed:
+            continue
+        hits_move = run["start_s"] <= end_s and run["end_s"] >= start_s
+        hits_rest = run["start_s"] <= rest_s[1] and run["end_s"] >= rest_s[0]
+        if hits_move or hits_rest:
+            where = "this movement" if hits_move else "the rest it is measured from"
+            return (f"not measurable: landmark {run['point']} was off for {run['duration_s']:.1f} s "
+                    f"({run['start_s']:.1f}-{run['end_s']:.1f} s) during {where}, a detector glitch longer "
+                    "than can be bridged")
+    return None
+
+
+def mark_long_glitches(segments: list[dict], heads: list[dict], long_runs: list[dict], n_points: int,
+                       rest_s: tuple[float, float]) -> int:
+    """Segments and headlines touched by a glitch run too long to bridge: not measurable, with the
+    reason (the numbers are kept as ``symmetry_estimate``, never shown as a result). Returns how
+    many segments were marked."""
+    marked = 0
+    for seg in segments:
+        reason = _long_run_reason(seg["region"], seg["start_s"], seg["end_s"], long_runs, n_points, rest_s)
+        if reason:
+            seg["not_measurable"] = reason
+            marked += 1
+    by_index = {seg["index"]: seg for seg in segments}
+    for h in heads:
+        seg = by_index.get(h["segment"])
+        reason = seg and _long_run_reason(h["region"], seg["start_s"], seg["end_s"], long_runs, n_points, rest_s)
+        if reason:
+            if h.get("symmetry_pct") is not None:
+                h["symmetry_estimate"] = h["symmetry_pct"]
+            h.update(symmetry_pct=None, weaker=None, not_measurable=reason)
+    return marked
+
+
 MIN_REST_S = 0.3
 REST_MOVED_FLOORS = 2.0      # a rest in which a measure drifts by more than 2 noise floors was not still
 
@@ -177,6 +225,13 @@ def analyse(table: MeasureTable, rest_s: tuple[float, float] | None = None, cloc
                         f"({MEASURE_BY_NAME[stillness['measure']].label}, patient's {stillness['side']}, "
                         f"{stillness['change_display']:.1f} {stillness['unit']}); every change is measured from "
                         "this rest, so check it" + (" or give another with --rest" if not rest_s else ""))
+    heads = headlines(seg_dicts, table.n_points, noise_mm)
+    long_runs = table.glitches.long_runs
+    rest_times = (float(t[rest[0]]), float(t[rest[1] - 1]))
+    if long_runs:
+        marked = mark_long_glitches(seg_dicts, heads, long_runs, table.n_points, rest_times)
+        warnings.append(f"{len(long_runs)} landmark glitch run(s) longer than {RUN_MAX_S:g} s (not bridged); "
+                        f"{marked} movement segment(s) they touch are reported as not measurable")
     result = {
         "rest": {"start_s": float(rest_s[0]) - clock_s if rest_s else float(t[rest[0]]),   # CSV time, as
                  "end_s": float(rest_s[1]) - clock_s if rest_s else float(t[rest[1] - 1]),  # every time here
@@ -186,7 +241,7 @@ def analyse(table: MeasureTable, rest_s: tuple[float, float] | None = None, cloc
                                "unit": stillness.get("unit"), "measure": stillness["measure"],
                                "side": stillness["side"], "noise_floors": stillness["floors"]}},
         "analysis_warnings": warnings,
-        "headlines": headlines(seg_dicts, table.n_points, noise_mm),
+        "headlines": heads,
         "landmark_noise_mm": noise_mm,
         "head_pose": head_pose_summary(table),
         "segments": seg_dicts,

@@ -17,12 +17,15 @@ The window is long enough to remove runs of up to 5 consecutive glitch frames at
 
 Longer runs (:func:`bridge_runs`, before the Hampel pass): a point that jumps away in one frame
 and back within :data:`RUN_MAX_S` (1 s), staying off in between, is bridged by interpolation
-between the frames either side and counted (``runs``, ``longest_run_s``).
+between the frames either side and counted (``runs``, ``longest_run_s``). A point that stays off
+longer (jump out and back within :data:`LONG_RUN_MAX_S`) is NOT bridged (a real movement could be
+hidden under so long a gap) but counted in ``long_runs``, with its point and times: the analysis
+reports the segments it touches as not measurable, with that reason.
 """
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -34,6 +37,7 @@ MIN_FINITE = 5              # frames with a face needed in a window to judge a p
 
 
 RUN_MAX_S = 1.0             # a point that jumps away and back within this is a glitch run
+LONG_RUN_MAX_S = 30.0       # a jump back found later than RUN_MAX_S but within this: a long run, not bridged
 RUN_K = 5.0                 # a jump: beyond 5 robust SD of the point's frame-to-frame steps (and the floor)
 
 
@@ -43,26 +47,34 @@ class GlitchReport:
     frames_affected: int      # frames with at least one replaced point
     runs: int = 0             # runs (a point off and back within RUN_MAX_S) found and bridged
     longest_run_s: float = 0.0
+    long_runs: list[dict] = field(default_factory=list)   # {point, start_s, end_s}: off longer than RUN_MAX_S
 
     def as_dict(self) -> dict:
         return {"points_replaced": self.points_replaced, "frames_affected": self.frames_affected,
                 "runs": self.runs, "longest_run_s": self.longest_run_s,
+                "long_runs": len(self.long_runs), "long_run_list": [dict(r) for r in self.long_runs],
                 "method": f"runs: a jump of one point and a jump back within {RUN_MAX_S:g} s, bridged; then a "
                           f"Hampel filter per point and coordinate: window +-{HALF_WINDOW_S:g} s, "
-                          f"{K_MAD:g} robust SD, floor {FLOOR_IPD:g} IPD"}
+                          f"{K_MAD:g} robust SD, floor {FLOOR_IPD:g} IPD; a point off for longer than {RUN_MAX_S:g} s "
+                          f"(and back within {LONG_RUN_MAX_S:g} s) is not bridged: the movements it touches are "
+                          "reported as not measurable"}
 
 
-def bridge_runs(rel: np.ndarray, times_s: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray, list[float]]:
+def bridge_runs(rel: np.ndarray, times_s: np.ndarray, floor: float,
+                long_runs: list[tuple[int, int, int]] | None = None) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """Glitch runs: a point that jumps away in one frame, stays off, and jumps back (a jump of
     about the opposite vector) within :data:`RUN_MAX_S`. Expressions rise over several frames,
     so their frame-to-frame steps stay far below a glitch's jump. ``rel`` (N, K, 2), points
-    relative to the steady anchor. Returns (bridged copy, (N, K) bool mask, run durations)."""
+    relative to the steady anchor. Returns (bridged copy, (N, K) bool mask, run durations).
+    Runs longer than RUN_MAX_S (within LONG_RUN_MAX_S) are appended to ``long_runs`` as (point,
+    first off frame, last off frame) and left as they are."""
     out = rel.copy()
     n, k = rel.shape[:2]
     bad = np.zeros((n, k), bool)
     durations: list[float] = []
     dt = float(np.median(np.diff(times_s))) if n > 1 else 1 / 30
     max_frames = int(round(RUN_MAX_S / max(dt, 1e-6))) + 1
+    long_frames = int(round(LONG_RUN_MAX_S / max(dt, 1e-6))) + 1
     steps = np.diff(rel, axis=0)                                     # (N-1, K, 2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -77,18 +89,26 @@ def bridge_runs(rel: np.ndarray, times_s: np.ndarray, floor: float) -> tuple[np.
         for a in jumps:
             if a in used:
                 continue
-            for b in backs[(backs > a) & (backs <= a + max_frames)]:
+            for b in backs[(backs > a) & (backs <= a + long_frames)]:
                 back = steps[a, p] + steps[b, p]
                 level = np.nanmedian(rel[a + 1:b + 1, p], axis=0) - rel[a, p]
-                if (np.hypot(*back) < 0.5 * size[a, p]
-                        and np.hypot(*(level - steps[a, p])) < 0.5 * size[a, p]):
-                    # frames a+1..b are off; bridge them between the frames either side
-                    w = (np.arange(a + 1, b + 1) - a) / (b + 1 - a)
-                    out[a + 1:b + 1, p] = rel[a, p] + w[:, None] * (rel[b + 1, p] - rel[a, p])
-                    bad[a + 1:b + 1, p] = True
-                    durations.append(float(times_s[b + 1] - times_s[a + 1]))
+                if not np.hypot(*back) < 0.5 * size[a, p]:
+                    continue
+                if b > a + max_frames:
+                    # long: the point may move with an expression while off, so only the jump back is asked for
+                    if long_runs is not None:
+                        long_runs.append((p, int(a) + 1, int(b)))
                     used.update((int(a), int(b)))
                     break
+                if not np.hypot(*(level - steps[a, p])) < 0.5 * size[a, p]:
+                    continue
+                # frames a+1..b are off; bridge them between the frames either side
+                w = (np.arange(a + 1, b + 1) - a) / (b + 1 - a)
+                out[a + 1:b + 1, p] = rel[a, p] + w[:, None] * (rel[b + 1, p] - rel[a, p])
+                bad[a + 1:b + 1, p] = True
+                durations.append(float(times_s[b + 1] - times_s[a + 1]))
+                used.update((int(a), int(b)))
+                break
     return out, bad, durations
 
 
@@ -132,7 +152,8 @@ def reject_glitches(points: np.ndarray, times_s: np.ndarray, scale_px: float,
         warnings.simplefilter("ignore", RuntimeWarning)
         anchor = np.nanmedian(pts[:, list(steady)], axis=1)               # (N, 2)
     rel = pts - anchor[:, None, :]
-    rel, run_bad, durations = bridge_runs(rel, times_s, FLOOR_IPD * scale_px)
+    long_found: list[tuple[int, int, int]] = []
+    rel, run_bad, durations = bridge_runs(rel, times_s, FLOOR_IPD * scale_px, long_found)
     flat = rel.reshape(n, -1)
     padded = np.pad(flat, ((h, h), (0, 0)), mode="constant", constant_values=np.nan)
     windows = sliding_window_view(padded, 2 * h + 1, axis=0)          # (N, K*2, W), a view
@@ -146,5 +167,8 @@ def reject_glitches(points: np.ndarray, times_s: np.ndarray, scale_px: float,
     bad = enough & np.isfinite(flat) & (np.abs(flat - med) > limit)
     cleaned = np.where(bad, med, flat).reshape(pts.shape) + anchor[:, None, :]
     per_point = bad.reshape(n, -1, 2).any(axis=2) | run_bad
+    long_runs = [{"point": p, "start_s": float(times_s[a]), "end_s": float(times_s[b]),
+                  "duration_s": float(times_s[b] - times_s[a] + (times_s[1] - times_s[0] if n > 1 else 0.0))}
+                 for p, a, b in sorted(long_found, key=lambda r: r[1])]
     return cleaned, GlitchReport(int(per_point.sum()), int(per_point.any(axis=1).sum()), len(durations),
-                                 max(durations, default=0.0))
+                                 max(durations, default=0.0), long_runs)

@@ -4,10 +4,14 @@ A held expression is a plateau, not a maximum: the largest value (or a high perc
 noisy measure grows with the noise, which pulls a weak side towards the strong one and every
 symmetry towards 100 %. So the peak change from rest is
 
-    median over the plateau frames - median over the rest frames,
+    centre of the plateau frames - centre of the rest frames,
 
 where the plateau frames are the segment's frames whose activity is at least
-:data:`PLATEAU_FRACTION` of its largest activity. Both medians are unbiased under symmetric noise.
+:data:`PLATEAU_FRACTION` of its largest activity, and the centre is a 20 % trimmed mean (the mean
+of the middle 60 %). Both are unbiased under symmetric noise; the trimmed mean is nearly as steady
+as the mean under Gaussian noise (the median's spread is 1.25 x larger: at 1 mm of landmark noise
+the smile's symmetry varied by 3.8 points over 20 seeds with the median, 2.8 with the trimmed mean)
+and still ignores the odd wild frame.
 
 Intervals: a moving-block bootstrap (blocks of :data:`BLOCK_S`, since landmark noise is
 correlated over a few frames) resamples the plateau frames and the rest frames; the SAME
@@ -27,6 +31,12 @@ PLATEAU_FRACTION = 0.75
 RESAMPLES = 400
 BLOCK_S = 0.3
 SEED = 20261203
+# The bootstrap spread is widened by this factor before the percentiles are taken: over 20 seeds
+# per condition of the known-truth sweep (bench.measures_truth) the real spread of the estimates
+# was 0.9-1.45 x (about 1.2 x on average) the moving-block bootstrap's, which resamples frames
+# chosen from the same noisy recording (the plateau, picked on the activity, and the rest) and
+# so cannot see the noise of that choice; a 95 % interval must hold the truth 95 % of the time.
+WIDEN = 1.3
 MIN_FRAMES = 3
 
 
@@ -41,10 +51,15 @@ class PeakEstimate:
         return cls(math.nan, (math.nan, math.nan), np.full(RESAMPLES, np.nan))
 
 
+TRIM = 0.2
+
+
 def centre(x: np.ndarray, axis: int = 0) -> np.ndarray:
-    """The median along ``axis`` (a mean of the middle half was tried: its bootstrap interval
-    came out narrower than its real spread, and the intervals missed the truth too often)."""
-    return np.median(np.asarray(x, np.float64), axis=axis)
+    """The 20 % trimmed mean along ``axis``: the mean of the middle 60 % of the values."""
+    a = np.sort(np.asarray(x, np.float64), axis=axis)
+    n = a.shape[axis]
+    k = int(TRIM * n)
+    return np.take(a, np.arange(k, n - k), axis=axis).mean(axis=axis)
 
 
 def plateau_frames(activity: np.ndarray) -> np.ndarray:
@@ -85,7 +100,7 @@ def paired_peaks(plateau: dict[str, np.ndarray], rest: dict[str, np.ndarray], fp
 
     ``plateau[side]`` is (P, C) and ``rest[side]`` (R, C): the plateau and rest frames' values of a
     measure's C components (one for most measures; two for a displacement); rows with a missing
-    value on either side are dropped. ``combine`` maps the (..., C) median differences to the
+    value on either side are dropped. ``combine`` maps the (..., C) differences of the centres to the
     peak value (e.g. a signed vector length).
     """
     sides = list(plateau)
@@ -102,15 +117,17 @@ def paired_peaks(plateau: dict[str, np.ndarray], rest: dict[str, np.ndarray], fp
         p, r = plateau[s][p_ok], rest[s][r_ok]
         value = float(combine(centre(p, axis=0) - centre(r, axis=0)))
         boot = combine(centre(p[pi], axis=1) - centre(r[ri], axis=1))
+        boot = value + WIDEN * (boot - value)
         out[s] = PeakEstimate(value, ci95(boot), boot)
     return out
 
 
 def median_with_ci(values: np.ndarray, fps: float) -> tuple[float, tuple[float, float]]:
-    """Median of one series (e.g. the lid gap on a plateau) with the same block-bootstrap interval."""
+    """Median of one series (e.g. the lid gap on a plateau): its trimmed mean with the same widened block-bootstrap interval."""
     v = np.asarray(values, np.float64)
     v = v[np.isfinite(v)]
     if len(v) < MIN_FRAMES:
         return math.nan, (math.nan, math.nan)
     idx = _block_resamples(len(v), max(1, round(BLOCK_S * fps)), np.random.default_rng(SEED))
-    return float(centre(v)), ci95(centre(v[idx], axis=1))
+    value = float(centre(v))
+    return value, ci95(value + WIDEN * (centre(v[idx], axis=1) - value))
