@@ -1,7 +1,10 @@
 """The symmetry measures against known-geometry truth, swept over head pose, noise and glitches
 (source checkout only; the tests run a few representative seeds of the same conditions).
 
-    python -m bench.measures_truth [--seeds 20] [--only NAME ...] [--markdown]
+    python -m bench.measures_truth [--seeds 20] [--only WORDS ...]
+
+``--seeds`` and ``--only`` (conditions whose name contains one of the words) make a quicker
+subset for iterating; the validation table of docs/MEASURES.md is the full run.
 
 Every recording is the standard examination of tests/face_truth.py (a 3-D head, independent of
 app/measures): smile 5 vs 10 mm (truth 50 %, weaker right), symmetric brow raise 8 mm (100 %,
@@ -28,6 +31,10 @@ def conditions() -> dict[str, dict]:
                  + glitch_run(8.9, 1.0, 30, 62, (0.0, 6.0)))
     glitch_60 = (glitch_run(3.2, 1.0, 60, 44, (0.0, 12.0)) + glitch_run(5.6, 1.0, 60, 82, (8.0, -6.0))
                  + glitch_run(8.9, 1.0, 60, 62, (0.0, 6.0)))
+
+    def long_runs(fps: float) -> list:      # the same three points off for 1.5 s: "not measurable" is right
+        return (glitch_run(3.2, 1.5, fps, 44, (0.0, 12.0)) + glitch_run(5.6, 1.5, fps, 82, (8.0, -6.0))
+                + glitch_run(8.9, 1.5, fps, 62, (0.0, 6.0)))
     return {
         "still, no noise": {},
         "seated motion, noise 0.5 mm": dict(motion=HeadMotion(**seated), noise_mm=0.5),
@@ -48,6 +55,9 @@ def conditions() -> dict[str, dict]:
                                                        noise_mm=0.5, depth_scale=1.3, **cam),
         "glitch runs 1 s, 30 fps": dict(motion=HeadMotion(**seated), noise_mm=0.5, glitches=glitch_30),
         "glitch runs 1 s, 60 fps": dict(motion=HeadMotion(**seated), noise_mm=0.5, glitches=glitch_60, fps=60.0),
+        "glitch runs 1.5 s, 30 fps": dict(motion=HeadMotion(**seated), noise_mm=0.5, glitches=long_runs(30.0)),
+        "glitch runs 1.5 s, 60 fps": dict(motion=HeadMotion(**seated), noise_mm=0.5, glitches=long_runs(60.0),
+                                          fps=60.0),
     }
 
 

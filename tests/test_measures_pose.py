@@ -124,3 +124,26 @@ def test_glitch_runs_of_1_s_are_caught_counted_and_change_no_headline(fps):
     for region in TRUTH:
         assert dirty[region]["symmetry_pct"] == pytest.approx(clean[region]["symmetry_pct"], abs=3.0), region
         assert dirty[region]["weaker"] == clean[region]["weaker"], region
+
+
+@pytest.mark.parametrize("fps", [30.0, 60.0])
+def test_glitch_runs_longer_than_1_s_make_the_movements_they_touch_not_measurable(fps):
+    """The same three points off for 1.5 s: too long to bridge, so each movement is reported as
+    not measurable with the point and the times, never as a number; counted in measures.json."""
+    from tests.face_truth import glitch_run
+    runs = (glitch_run(3.2, 1.5, fps, 44, (0.0, 12.0)) + glitch_run(5.6, 1.5, fps, 82, (8.0, -6.0))
+            + glitch_run(8.9, 1.5, fps, 62, (0.0, 6.0)))
+    h, result = headlines(glitches=runs, motion=HeadMotion(**SEATED), noise_mm=0.5, seed=3, fps=fps)
+    assert result["glitches"]["long_runs"] == 3
+    assert sorted(r["point"] for r in result["glitches"]["long_run_list"]) == [44, 62, 82]
+    for region, point in (("brow", 44), ("mouth", 82), ("eyes", 62)):
+        assert h[region]["symmetry_pct"] is None and h[region]["weaker"] is None, region
+        assert f"landmark {point} was off for 1.5 s" in h[region]["not_measurable"], region
+        assert "not_measurable" in result["segments"][h[region]["segment"]]
+    assert any("longer than 1 s" in w for w in result["warnings"])
+
+
+def test_a_clean_noisy_recording_has_no_long_glitch_runs():
+    _, result = headlines(motion=HeadMotion(**SEATED), noise_mm=1.5, seed=5)
+    assert result["glitches"]["long_runs"] == 0
+    assert not any(h.get("not_measurable", "").startswith("not measurable: landmark") for h in result["headlines"])

@@ -120,3 +120,18 @@ def test_mrd1_and_mrd2_at_rest_including_a_drooping_lid():
     assert rest["mrd1"]["right_mm"] == pytest.approx(MRD1_MM - 2.5, abs=0.05)
     assert rest["mrd2"]["right_mm"] == pytest.approx(MRD2_MM, abs=0.05)
     assert rest["mrd1"]["difference_mm"] == pytest.approx(-2.5, abs=0.05)
+
+
+@pytest.mark.parametrize("seed", [61, 62])
+def test_resting_asymmetry_comes_with_an_interval_that_holds_the_truth(seed):
+    """A right upper lid drooping 2.5 mm at rest, 0.8 mm of landmark noise: MRD1 right - left is
+    -2.5 mm (its interval holds it and excludes 0); the brows are level (their interval holds 0)."""
+    _, _, result = analyse_track(exam(at_rest=[("ptosis", "right", 2.5)], motion=MOVING, noise_mm=0.8,
+                                      seed=seed).track())
+    rest = result["rest"]["values"]
+    lo, hi = rest["mrd1"]["difference_mm_ci95"]
+    assert lo <= -2.5 <= hi and hi < 0.0
+    lo, hi = rest["brow_height"]["difference_mm_ci95"]
+    assert lo <= 0.0 <= hi and hi - lo < 2.0
+    assert rest["brow_height"]["difference_ci95"][0] <= rest["brow_height"]["difference"] \
+        <= rest["brow_height"]["difference_ci95"][1]

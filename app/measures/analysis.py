@@ -17,6 +17,7 @@ from app.measures.glitches import RUN_MAX_S
 from app.measures.io import MeasureTable, MeasuresError
 from app.measures.segments import (NOISE_FLOOR, Segment, detect_rest, extend_rest, find_segments, region_activity, rest_from_seconds,
                                    rest_stats)
+from app.measures.plateau import median_with_ci
 from app.measures.sides import segment_dict
 
 HEADLINE_REGIONS = ("brow", "eyes", "mouth")
@@ -30,15 +31,35 @@ class Analysis:
     activity: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def rest_table(table: MeasureTable, stats) -> dict[str, dict]:
-    """Rest value of every measure; for sided ones also right - left (resting asymmetry)."""
+def _difference_ci(table: MeasureTable, name: str, rest: tuple[int, int], difference: float) -> list[float]:
+    """95 % interval of a resting right - left difference: the block bootstrap of the per-frame
+    difference over the rest frames (app.measures.plateau.median_with_ci), placed around the
+    reported difference (a difference of the two medians)."""
+    a, b = rest
+    per_frame = table.columns[f"{name}_right"][a:b] - table.columns[f"{name}_left"][a:b]
+    centre, (lo, hi) = median_with_ci(per_frame, _fps(table))
+    if not (math.isfinite(centre) and math.isfinite(lo) and math.isfinite(difference)):
+        return [math.nan, math.nan]
+    return [difference + lo - centre, difference + hi - centre]
+
+
+def _fps(table: MeasureTable) -> float:
+    return 1.0 / max(float(np.median(np.diff(table.times_s))), 1e-6) if len(table.times_s) > 1 else 30.0
+
+
+def rest_table(table: MeasureTable, stats, rest: tuple[int, int] | None = None) -> dict[str, dict]:
+    """Rest value of every measure; for sided ones also right - left (resting asymmetry) with its
+    95 % interval when the rest frames are given."""
     out: dict[str, dict] = {}
     for m in measures_for(table.n_points):
         if m.sided:
             r, lf = stats.median[f"{m.name}_right"], stats.median[f"{m.name}_left"]
             d: dict = {"right": r, "left": lf, "difference": r - lf}
+            ci = _difference_ci(table, m.name, rest, r - lf) if rest and not m.from_rest else [math.nan, math.nan]
+            d["difference_ci95"] = ci
             if m.mm_unit:
-                d.update(right_mm=m.to_mm(r), left_mm=m.to_mm(lf), difference_mm=m.to_mm(r - lf))
+                d.update(right_mm=m.to_mm(r), left_mm=m.to_mm(lf), difference_mm=m.to_mm(r - lf),
+                         difference_mm_ci95=[m.to_mm(v) for v in ci])
         else:
             d = {"value": stats.median[m.name]}
             if m.mm_unit:
@@ -236,7 +257,7 @@ def analyse(table: MeasureTable, rest_s: tuple[float, float] | None = None, cloc
         "rest": {"start_s": float(rest_s[0]) - clock_s if rest_s else float(t[rest[0]]),   # CSV time, as
                  "end_s": float(rest_s[1]) - clock_s if rest_s else float(t[rest[1] - 1]),  # every time here
                  "source": "given" if rest_s else "detected (quietest stretch)",
-                 "frames": rest[1] - rest[0], "values": rest_table(table, stats),
+                 "frames": rest[1] - rest[0], "values": rest_table(table, stats, rest),
                  "stillness": {"still": stillness["still"], "largest_change": stillness.get("change_display"),
                                "unit": stillness.get("unit"), "measure": stillness["measure"],
                                "side": stillness["side"], "noise_floors": stillness["floors"]}},

@@ -75,6 +75,7 @@ def bridge_runs(rel: np.ndarray, times_s: np.ndarray, floor: float,
     dt = float(np.median(np.diff(times_s))) if n > 1 else 1 / 30
     max_frames = int(round(RUN_MAX_S / max(dt, 1e-6))) + 1
     long_frames = int(round(LONG_RUN_MAX_S / max(dt, 1e-6))) + 1
+    settle = max(2, int(round(0.1 / max(dt, 1e-6))))
     steps = np.diff(rel, axis=0)                                     # (N-1, K, 2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -95,7 +96,14 @@ def bridge_runs(rel: np.ndarray, times_s: np.ndarray, floor: float,
                 if not np.hypot(*back) < 0.5 * size[a, p]:
                     continue
                 if b > a + max_frames:
-                    # long: the point may move with an expression while off, so only the jump back is asked for
+                    # long: the point may move with an expression while off, so its typical place need
+                    # only be nearer where it jumped to than where it was; where it was is a median of
+                    # several frames, so that one wild frame next to a noise step cannot pose as the
+                    # start of a run
+                    before = np.nanmedian(rel[max(0, a - settle):a + 1, p], axis=0)
+                    off = np.nanmedian(rel[a + 1:b + 1, p], axis=0) - before
+                    if not np.hypot(*(off - steps[a, p])) < min(np.hypot(*off), size[a, p]):
+                        continue
                     if long_runs is not None:
                         long_runs.append((p, int(a) + 1, int(b)))
                     used.update((int(a), int(b)))

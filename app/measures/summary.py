@@ -215,7 +215,7 @@ def _segments_html(result: dict, n_points: int, clock: "_Clock") -> str:
 def _rest_html(result: dict, n_points: int) -> str:
     """Resting symmetry: right, left and right - left of every sided measure at rest."""
     rows = [f'<tr><td class="l">{_e(label)}</td><td class="r">{_num(r)}</td><td class="lft">{_num(lf)}</td>'
-            f'<td>{_num(diff)}</td></tr>' for label, r, lf, diff in rest_rows(result)]
+            f'<td>{_with_ci(diff, ci)}</td></tr>' for label, r, lf, diff, ci in rest_rows(result)]
     head = ('<tr><th class="l">at rest</th><th>patient right</th><th>patient left</th>'
             '<th>right &minus; left</th></tr>')
     return _keep(f"<h2>Rest: resting symmetry</h2><p class='sub'>{_e(REST_NOTE)}</p>",

@@ -288,24 +288,26 @@ def _segments(result: dict, n_points: int, clock, sign_note: str) -> list[Block]
 
 REST_NOTE = ("Median over the rest window; heights are above the eye line (negative = below it); MRD1/MRD2 = "
              "pupil to upper/lower lid. The right \u2212 left column is the resting asymmetry (positive: the patient's "
-             "right is larger or higher).")
+             "right is larger or higher), with its 95 % interval in parentheses: an interval that holds 0 "
+             "shows no resting asymmetry beyond the landmark noise.")
 
 
-def rest_rows(result: dict) -> list[tuple[str, float | None, float | None, float | None]]:
-    """(label with unit, right, left, right - left) of every sided measure at rest, in display units;
-    the one source of the resting-symmetry table of the HTML and the PDF."""
+def rest_rows(result: dict) -> list[tuple[str, float | None, float | None, float | None, list | None]]:
+    """(label with unit, right, left, right - left, its 95 % interval) of every sided measure at
+    rest, in display units; the one source of the resting-symmetry table of the HTML and the PDF."""
     rows = []
     for name, d in result["rest"]["values"].items():
         m = MEASURE_BY_NAME[name]
         if not m.sided or m.from_rest:
             continue
         key = "_mm" if m.mm_unit else ""
-        rows.append((f"{m.label} ({m.display_unit})", d["right" + key], d["left" + key], d["difference" + key]))
+        rows.append((f"{m.label} ({m.display_unit})", d["right" + key], d["left" + key], d["difference" + key],
+                     d.get(f"difference{key}_ci95")))
     return rows
 
 
 def _rest(result: dict) -> list[Block]:
-    rows = [[label, _num(r), _num(lf), _num(diff)] for label, r, lf, diff in rest_rows(result)]
+    rows = [[label, _num(r), _num(lf), _with_ci(diff, ci)] for label, r, lf, diff, ci in rest_rows(result)]
     return [_keep(_heading("Rest: resting symmetry"), _paragraph(REST_NOTE, colour="#555"),
                   _table(["at rest", "patient right", "patient left", "right \u2212 left"], rows, [0.4, 0.2, 0.2, 0.2],
                          colours=[None, RIGHT_COLOUR, LEFT_COLOUR, None]))]
