@@ -13,8 +13,9 @@ as the mean under Gaussian noise (the median's spread is 1.25 x larger: at 1 mm 
 the smile's symmetry varied by 3.8 points over 20 seeds with the median, 2.8 with the trimmed mean)
 and still ignores the odd wild frame.
 
-Intervals: a circular block bootstrap (blocks of :data:`BLOCK_S`, since landmark noise is
-correlated over a few frames) resamples the plateau frames and the rest frames; the SAME
+Intervals: a circular block bootstrap (blocks of :data:`BLOCK_S`: the face frame's maps are
+averaged over +-0.1 s, so each frame's error is shared with its neighbours up to 0.2 s away; a
+block 2.5 x that long keeps most of that correlation, where 0.3 s blocks lost part of it) resamples the plateau frames and the rest frames; the SAME
 resampled frames are used for the right and the left side, so the symmetry ratio's interval keeps
 what the sides share. 95 % percentile intervals from :data:`RESAMPLES` resamples with a fixed seed
 (the same input always gives the same numbers).
@@ -29,13 +30,14 @@ import numpy as np
 
 PLATEAU_FRACTION = 0.75
 RESAMPLES = 400
-BLOCK_S = 0.3
+BLOCK_S = 0.5
 SEED = 20261203
 # The bootstrap spread is widened by this factor before the percentiles are taken: over 20 seeds
 # per condition of the known-truth sweep (bench.measures_truth) the real spread of the estimates
-# was 0.9-1.45 x (about 1.2 x on average) the moving-block bootstrap's, which resamples frames
-# chosen from the same noisy recording (the plateau, picked on the activity, and the rest) and
-# so cannot see the noise of that choice; a 95 % interval must hold the truth 95 % of the time.
+# was up to 1.45 x the plain bootstrap's (brow, 1 mm of noise), which resamples frames chosen from
+# the same noisy recording (the plateau, picked on the activity, and the rest) and so cannot see
+# the noise of that choice; a 95 % interval must hold the truth 95 % of the time. With 1.3 and
+# 0.5 s blocks the real spread is 0.7-1.1 x the widened one (bench.measures_truth, docs/MEASURES.md).
 WIDEN = 1.3
 MIN_FRAMES = 3
 
