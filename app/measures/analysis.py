@@ -31,15 +31,18 @@ class Analysis:
     activity: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def _difference_ci(table: MeasureTable, name: str, rest: tuple[int, int], difference: float) -> list[float]:
+REST_BLOCK_S = 0.2   # a rest of 2 s holds 10 such blocks (0.5 s blocks: 4, too few for a percentile)
+
+
+def _difference_ci(table: MeasureTable, name: str, rest: tuple[int, int], difference: float) -> list[float] | None:
     """95 % interval of a resting right - left difference: the block bootstrap of the per-frame
     difference over the rest frames (app.measures.plateau.median_with_ci), placed around the
     reported difference (a difference of the two medians)."""
     a, b = rest
     per_frame = table.columns[f"{name}_right"][a:b] - table.columns[f"{name}_left"][a:b]
-    centre, (lo, hi) = median_with_ci(per_frame, _fps(table))
+    centre, (lo, hi) = median_with_ci(per_frame, _fps(table), REST_BLOCK_S)
     if not (math.isfinite(centre) and math.isfinite(lo) and math.isfinite(difference)):
-        return [math.nan, math.nan]
+        return None
     return [difference + lo - centre, difference + hi - centre]
 
 
@@ -49,17 +52,17 @@ def _fps(table: MeasureTable) -> float:
 
 def rest_table(table: MeasureTable, stats, rest: tuple[int, int] | None = None) -> dict[str, dict]:
     """Rest value of every measure; for sided ones also right - left (resting asymmetry) with its
-    95 % interval when the rest frames are given."""
+    95 % interval when the rest frames are given (None where it cannot be had)."""
     out: dict[str, dict] = {}
     for m in measures_for(table.n_points):
         if m.sided:
             r, lf = stats.median[f"{m.name}_right"], stats.median[f"{m.name}_left"]
             d: dict = {"right": r, "left": lf, "difference": r - lf}
-            ci = _difference_ci(table, m.name, rest, r - lf) if rest and not m.from_rest else [math.nan, math.nan]
+            ci = _difference_ci(table, m.name, rest, r - lf) if rest and not m.from_rest else None
             d["difference_ci95"] = ci
             if m.mm_unit:
                 d.update(right_mm=m.to_mm(r), left_mm=m.to_mm(lf), difference_mm=m.to_mm(r - lf),
-                         difference_mm_ci95=[m.to_mm(v) for v in ci])
+                         difference_mm_ci95=[m.to_mm(v) for v in ci] if ci else None)
         else:
             d = {"value": stats.median[m.name]}
             if m.mm_unit:

@@ -131,12 +131,12 @@ def paired_peaks(plateau: dict[str, np.ndarray], rest: dict[str, np.ndarray], fp
     return out
 
 
-def median_with_ci(values: np.ndarray, fps: float) -> tuple[float, tuple[float, float]]:
+def median_with_ci(values: np.ndarray, fps: float, block_s: float = BLOCK_S) -> tuple[float, tuple[float, float]]:
     """Median of one series (e.g. the lid gap on a plateau): its trimmed mean with the same widened block-bootstrap interval."""
     v = np.asarray(values, np.float64)
     v = v[np.isfinite(v)]
     if len(v) < MIN_FRAMES:
         return math.nan, (math.nan, math.nan)
-    idx = _block_resamples(len(v), max(1, round(BLOCK_S * fps)), np.random.default_rng(SEED))
+    idx = _block_resamples(len(v), max(1, round(block_s * fps)), np.random.default_rng(SEED))
     value = float(centre(v))
     return value, ci95(_spread_about(value, centre(v[idx], axis=1)))
