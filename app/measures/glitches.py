@@ -2,8 +2,8 @@
 
 A landmark model sometimes puts one point far off for a frame or a few (a pupil on the brow, a
 lid on a reflection). Those frames would become the "peak" of an expression. The head's drift is
-taken out first (every point relative to the per-frame median of the steady points, which one
-bad point cannot move); then each coordinate of
+taken out first (every point relative to the per-frame median displacement of the steady points
+from their own places, which one bad point cannot move); then each coordinate of
 each point is compared with the median of a centred window of :data:`HALF_WINDOW_S` either side
 (a Hampel filter); values further from it than ``K_MAD`` robust standard deviations of the window,
 and further than a floor of :data:`FLOOR_IPD` interpupillary distances, are replaced by the window
@@ -158,7 +158,11 @@ def reject_glitches(points: np.ndarray, times_s: np.ndarray, scale_px: float,
     h = min(_half_window(times_s), (n - 1) // 2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        anchor = np.nanmedian(pts[:, list(steady)], axis=1)               # (N, 2)
+        # the steady points' typical displacement from their own places: a per-frame median of
+        # their raw positions would jump whenever two of them swap rank (a turning nose passes an
+        # eye corner), and every point would seem to jump with it
+        own = np.nanmedian(pts[:, list(steady)], axis=0)                    # (S, 2)
+        anchor = np.nanmedian(pts[:, list(steady)] - own, axis=1)          # (N, 2)
     rel = pts - anchor[:, None, :]
     long_found: list[tuple[int, int, int]] = []
     rel, run_bad, durations = bridge_runs(rel, times_s, FLOOR_IPD * scale_px, long_found)
