@@ -15,10 +15,11 @@ and still ignores the odd wild frame.
 
 Intervals: a circular block bootstrap (blocks of :data:`BLOCK_S`: the face frame's maps are
 averaged over +-0.1 s, so each frame's error is shared with its neighbours up to 0.2 s away; a
-block 2.5 x that long keeps most of that correlation, where 0.3 s blocks lost part of it) resamples the plateau frames and the rest frames; the SAME
-resampled frames are used for the right and the left side, so the symmetry ratio's interval keeps
-what the sides share. 95 % percentile intervals from :data:`RESAMPLES` resamples with a fixed seed
-(the same input always gives the same numbers).
+block 2.5 x that long keeps most of that correlation, where 0.3 s blocks lost part of it)
+resamples the plateau frames and the rest frames; the SAME resampled frames are used for the right
+and the left side, so the symmetry ratio's interval keeps what the sides share. The resamples are
+centred on the estimate and their spread widened by :data:`WIDEN`; 95 % percentile intervals from
+:data:`RESAMPLES` resamples with a fixed seed (the same input always gives the same numbers).
 """
 from __future__ import annotations
 
