@@ -49,8 +49,9 @@ def test_a_flatter_or_deeper_face_than_the_mean_face_still_reads_within_7_points
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_one_mm_of_landmark_noise(seed):
     h, result = headlines(motion=HeadMotion(yaw_deg=2.0, **SEATED), noise_mm=1.0, seed=seed, camera_mm=600.0)
-    # The issue asks +-7 points in every seed; measured over 20 seeds: smile down to -8.2, eye up to
-    # +8.8 (docs/MEASURES.md, python -m bench.measures_truth). This holds what is met: +-9 and the side.
+    # The issue asks +-7 points in every seed; measured over 20 seeds with trimmed means: smile within
+    # 6.3, the eye up to +8.4 in one seed (docs/MEASURES.md, python -m bench.measures_truth). This
+    # holds what is met in every seed: +-9 and the side (seeds 6, 8, 13 below pin the +-7).
     assert h["mouth"]["symmetry_pct"] == pytest.approx(50.0, abs=9.0) and h["mouth"]["weaker"] == "right"
     assert h["eyes"]["symmetry_pct"] == pytest.approx(60.0, abs=9.0) and h["eyes"]["weaker"] == "left"
     assert h["brow"]["symmetry_pct"] >= 90.0 and h["brow"]["weaker"] is None
