@@ -102,7 +102,14 @@ def bridge_runs(rel: np.ndarray, times_s: np.ndarray, floor: float,
                     # start of a run
                     before = np.nanmedian(rel[max(0, a - settle):a + 1, p], axis=0)
                     off = np.nanmedian(rel[a + 1:b + 1, p], axis=0) - before
-                    if not np.hypot(*(off - steps[a, p])) < min(np.hypot(*off), size[a, p]):
+                    # it also stays off just after the jump out and just before the jump back (a
+                    # single noisy frame springs back at once, a glitch run does not)
+                    first = np.nanmedian(rel[a + 1:a + 2 + settle, p], axis=0) - before
+                    last = np.nanmedian(rel[max(a + 1, b - settle):b + 1, p], axis=0) \
+                        - np.nanmedian(rel[b + 1:b + 2 + settle, p], axis=0)
+                    if not (np.hypot(*(off - steps[a, p])) < min(np.hypot(*off), size[a, p])
+                            and np.hypot(*(first - steps[a, p])) < 0.5 * size[a, p]
+                            and np.hypot(*(last + steps[b, p])) < 0.5 * size[a, p]):
                         continue
                     if long_runs is not None:
                         long_runs.append((p, int(a) + 1, int(b)))
