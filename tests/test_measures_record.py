@@ -94,4 +94,11 @@ def test_rest_is_read_on_the_players_clock(tmp_path):
     assert shifted["rest"]["frames"] == plain["rest"]["frames"]
     assert shifted["rest"]["values"] == plain["rest"]["values"]
     assert shifted["rest"]["start_s"] == pytest.approx(1.0)
-    assert "0:01.9" in (tmp_path / "b.html").read_text()       # 1.852 s on the player's clock
+    html = (tmp_path / "b.html").read_text()
+    assert "0:01.9" in html       # 1.852 s on the player's clock
+    # the resting asymmetry comes with its interval, in the JSON and in the rest table
+    brow = shifted["rest"]["values"]["brow_height"]
+    lo, hi = brow["difference_mm_ci95"]
+    assert lo <= brow["difference_mm"] <= hi
+    rest_table = html.split("Rest: resting symmetry", 1)[1].split("</table>", 1)[0]
+    assert f'({lo:.1f} to {hi:.1f})' in rest_table
