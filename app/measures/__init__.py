@@ -28,7 +28,7 @@ from app.measures.definitions import (ASSUMED_IPD_MM, MEASURES, REGIONS, SIDES, 
                                       live_measure, measures_for, region_values, regions_for)
 from app.measures.io import (LandmarkTrack, MeasuresError, MeasureTable, compute_table, read_landmarks_csv,
                              write_measures_csv, write_measures_json)
-from app.measures.plateau import PLATEAU_FRACTION, RESAMPLES, WIDEN
+from app.measures.plateau import CLIP_SD, PLATEAU_FRACTION, RESAMPLES, WIDEN
 from app.measures.segments import ENTER, EXIT, MERGE_GAP_S, MIN_SEGMENT_S, NOISE_FLOOR, NOISE_K, parse_time_range
 
 __all__ = ["write_measures", "frame_measures", "region_values", "parse_time_range", "MeasuresError",
@@ -51,9 +51,9 @@ def _settings() -> dict:
                             "angle_deg": NOISE_FLOOR["angle"]},
             "threshold": f"max({NOISE_K:g} x robust sigma at rest, noise floor)",
             "segment_enter_exit": [ENTER, EXIT], "merge_gap_s": MERGE_GAP_S, "min_segment_s": MIN_SEGMENT_S,
-            "peak": f"20 % trimmed mean over the plateau (frames with at least {PLATEAU_FRACTION:g} of the segment's "
-                    f"largest activity) minus that at rest; 95 % intervals from {RESAMPLES} block-bootstrap resamples, "
-                    f"their spread widened {WIDEN:g} x (measured on known truth)",
+            "peak": f"mean within {CLIP_SD:g} robust SD of the median over the plateau (frames with at least "
+                    f"{PLATEAU_FRACTION:g} of the segment's largest activity) minus that at rest; 95 % intervals from "
+                    f"{RESAMPLES} block-bootstrap resamples, their spread widened {WIDEN:g} x (measured on known truth)",
             "face_frame": "every frame fitted to the video's reference shape of the eye corners and the nasal "
                           "bridge with a 3-D mean face (turn and nod taken out, frame maps averaged over +-0.1 s); "
                           "midline = the bisector of the eyes"}

@@ -7,11 +7,12 @@ symmetry towards 100 %. So the peak change from rest is
     centre of the plateau frames - centre of the rest frames,
 
 where the plateau frames are the segment's frames whose activity is at least
-:data:`PLATEAU_FRACTION` of its largest activity, and the centre is a 20 % trimmed mean (the mean
-of the middle 60 %). Both are unbiased under symmetric noise; the trimmed mean is nearly as steady
-as the mean under Gaussian noise (the median's spread is 1.25 x larger: at 1 mm of landmark noise
-the smile's symmetry varied by 3.8 points over 20 seeds with the median, 2.8 with the trimmed mean)
-and still ignores the odd wild frame.
+:data:`PLATEAU_FRACTION` of its largest activity, and the centre is the mean of the values within
+2.5 robust SD of their median. Both are unbiased under symmetric noise; that clipped mean is nearly
+as steady as the mean under Gaussian noise (the median's spread is 1.25 x larger: at 1 mm of
+landmark noise the smile's symmetry varied by 3.8 points over 20 seeds with the median, 2.8 with a
+trimmed mean) and, like the median, ignores wild frames and another movement spilling into part
+of the plateau.
 
 Intervals: a circular block bootstrap (blocks of :data:`BLOCK_S`: the face frame's maps are
 averaged over +-0.1 s, so each frame's error is shared with its neighbours up to 0.2 s away; a
@@ -54,15 +55,21 @@ class PeakEstimate:
         return cls(math.nan, (math.nan, math.nan), np.full(RESAMPLES, np.nan))
 
 
-TRIM = 0.2
+CLIP_SD = 2.5
 
 
 def centre(x: np.ndarray, axis: int = 0) -> np.ndarray:
-    """The 20 % trimmed mean along ``axis``: the mean of the middle 60 % of the values."""
-    a = np.sort(np.asarray(x, np.float64), axis=axis)
-    n = a.shape[axis]
-    k = int(TRIM * n)
-    return np.take(a, np.arange(k, n - k), axis=axis).mean(axis=axis)
+    """The mean of the values within :data:`CLIP_SD` robust SD (1.4826 x MAD) of their median.
+
+    Under Gaussian noise it keeps ~99 % of the frames and is nearly as steady as the mean (a
+    median's spread is 1.25 x larger); another movement spilling into part of a plateau (a
+    cluster of frames far from the rest) is left out as the median would leave it out, which a
+    plain trimmed mean does not once it covers more than its trimmed fraction."""
+    a = np.asarray(x, np.float64)
+    med = np.median(a, axis=axis, keepdims=True)
+    dev = np.abs(a - med)
+    keep = dev <= CLIP_SD * 1.4826 * np.median(dev, axis=axis, keepdims=True) + 1e-12
+    return np.sum(np.where(keep, a, 0.0), axis=axis) / np.sum(keep, axis=axis)
 
 
 def plateau_frames(activity: np.ndarray) -> np.ndarray:
@@ -133,7 +140,7 @@ def paired_peaks(plateau: dict[str, np.ndarray], rest: dict[str, np.ndarray], fp
 
 
 def median_with_ci(values: np.ndarray, fps: float, block_s: float = BLOCK_S) -> tuple[float, tuple[float, float]]:
-    """Median of one series (e.g. the lid gap on a plateau): its trimmed mean with the same widened block-bootstrap interval."""
+    """One series (e.g. the lid gap on a plateau): its clipped mean (centre) with the same widened block-bootstrap interval."""
     v = np.asarray(values, np.float64)
     v = v[np.isfinite(v)]
     if len(v) < MIN_FRAMES:
