@@ -156,6 +156,11 @@ def _build_parser() -> argparse.ArgumentParser:
     live.add_argument("--fast", action="store_true", help="take frames as fast as they come (not real time)")
     live.add_argument("--rest", default=None, metavar="START-END", help="rest window of the recording, e.g. 0:00-0:02")
     live.add_argument("--overwrite", action="store_true", help="replace an earlier recording and outputs")
+    live.add_argument("--guided", action="store_true",
+                      help="run the guided exam (prompts printed with their times) while recording; writes "
+                           "NAME_protocol.json beside the recording and processes with it (docs/GUIDED_EXAM.md)")
+    live.add_argument("--protocol", default="standard", metavar="standard|FILE.json",
+                      help="the guided exam's protocol: the built-in 'standard' or a JSON file (with --guided)")
     _subject_options(live)
 
     bench = sub.add_parser("benchmark", help="print speed figures")

@@ -181,3 +181,16 @@ def test_zero_lead_and_relax_run_straight_into_the_hold():
     assert run.exam.phase is Phase.HOLD
     run.to_end()
     assert spans(run.exam) == [("smile", 0.0, 0.5), ("pucker", 0.5, 1.0)]
+
+
+def test_a_due_time_that_is_a_sum_of_floats_is_met_on_its_frame():
+    # 1.1 + 0.3 is 1.4000000000000001 in floats: the frame at 28/20 = 1.4 s must start the hold
+    protocol = Protocol("short", (Step("brow_raise", hold_s=0.5, lead_s=0.3, relax_s=0.3),
+                                  Step("smile", hold_s=0.5, lead_s=0.3, relax_s=0.3)))
+    exam = GuidedExam(protocol)
+    exam.start(0.0)
+    i = 0
+    while not exam.done:
+        i += 1
+        exam.tick(i / 20)
+    assert spans(exam) == [("brow_raise", 0.3, 0.8), ("smile", 1.4, 1.9)]

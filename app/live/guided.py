@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from app.measures.protocol import RELAX_PROMPT, Protocol, Record, TaskTime
 
+_EPS = 1e-6          # frame times are sums of floats: 1.1 + 0.3 must reach the frame at 1.4
 DONE_PROMPT = "Thank you: the exam is over"
 STOPPED_PROMPT = "The exam was stopped"
 
@@ -110,7 +111,7 @@ class GuidedExam:
     def tick(self, now: float) -> list[Cue]:
         """Advance to ``now`` (the time of the frame just recorded); the cues of what changed."""
         cues: list[Cue] = []
-        while self.phase in (Phase.COUNTDOWN, Phase.HOLD, Phase.RELAX) and now >= self._until:
+        while self.phase in (Phase.COUNTDOWN, Phase.HOLD, Phase.RELAX) and now >= self._until - _EPS:
             if self.phase is Phase.COUNTDOWN:
                 cues += self._hold(now)
             elif self.phase is Phase.HOLD:
