@@ -106,8 +106,8 @@ class GuidedPanel(QWidget):
         bar.addWidget(self.start_button)
         bar.addWidget(QLabel("Protocol:", self))
         self.protocol_combo = QComboBox(self)
-        self.protocol_combo.addItem(f"Standard exam ({len(STANDARD.steps)} tasks, about "
-                                    f"{STANDARD.duration_s / 60:.0f} min)", STANDARD.name)
+        self.protocol_combo.addItem(f"Standard exam ({len(STANDARD.steps)} tasks, {STANDARD.duration_s:.0f} s)",
+                                    STANDARD.name)
         self.protocol_combo.addItem(FILE_ITEM, None)
         self.protocol_combo.setToolTip("The movements asked for and their timing: the standard exam, or a protocol "
                                        "JSON file (docs/GUIDED_EXAM.md)")
@@ -185,7 +185,7 @@ class GuidedPanel(QWidget):
             self.choice_note.setText(str(exc))
             self.protocol_combo.setCurrentIndex(0)
             return False
-        label = f"{protocol.name} ({Path(path).name}, {len(protocol.steps)} tasks)"
+        label = f"{protocol.name} ({Path(path).name}, {len(protocol.steps)} tasks, {protocol.duration_s:.0f} s)"
         index = self.protocol_combo.findData(str(path))
         if index < 0:
             self.protocol_combo.insertItem(self.protocol_combo.count() - 1, label, str(path))
