@@ -73,7 +73,7 @@ def _frame_times(path: Path) -> list[float]:
 
 def test_the_exam_ends_the_recording_and_its_record_is_beside_it_when_handed_over(qtbot, models, tmp_path):
     w, handed = _window(qtbot, models, tmp_path)
-    assert w.start_guided()
+    assert w.guided.start()
     assert w.recording and w.guided.stage.isVisibleTo(w) and not w.guided.start_button.isVisibleTo(w)
     qtbot.waitUntil(lambda: bool(handed), timeout=30000)      # the protocol's end stopped the recording
     recording = handed[0]["recording"]
@@ -95,7 +95,7 @@ def test_stop_during_a_hold_keeps_the_tasks_held_to_their_end(qtbot, models, tmp
     protocol = {"name": "long", "steps": [{"task": "brow_raise", "hold_s": 0.5, "lead_s": 0.2, "relax_s": 0.2},
                                           {"task": "smile", "hold_s": 30, "lead_s": 0.2, "relax_s": 0.2}]}
     w, handed = _window(qtbot, models, tmp_path, protocol)
-    assert w.start_guided()
+    assert w.guided.start()
     qtbot.waitUntil(lambda: w.guided.exam is not None and w.guided.exam.phase is Phase.HOLD
                     and w.guided.exam.display(w.guided.now).step == 2, timeout=30000)
     assert w.guided.prompt_label.text() == "Smile with your lips closed"
@@ -111,7 +111,7 @@ def test_stop_during_a_hold_keeps_the_tasks_held_to_their_end(qtbot, models, tmp
 def test_repeat_in_the_relax_replaces_the_take(qtbot, models, tmp_path):
     protocol = {"name": "r", "steps": [{"task": "pucker", "hold_s": 0.5, "lead_s": 0.2, "relax_s": 20}]}
     w, handed = _window(qtbot, models, tmp_path, protocol)
-    assert w.start_guided()
+    assert w.guided.start()
     qtbot.waitUntil(lambda: w.guided.exam.phase is Phase.RELAX, timeout=30000)
     first = w.guided.exam.takes[0]
     assert w.guided.repeat_button.text().endswith("pucker")
@@ -126,7 +126,7 @@ def test_repeat_in_the_relax_replaces_the_take(qtbot, models, tmp_path):
 def test_a_stop_before_any_task_was_held_writes_no_record(qtbot, models, tmp_path):
     w, handed = _window(qtbot, models, tmp_path, {"name": "x", "steps": [
         {"task": "smile", "hold_s": 5, "lead_s": 10, "relax_s": 1}]})
-    assert w.start_guided()
+    assert w.guided.start()
     qtbot.waitUntil(lambda: len(w._rec_times) >= 5, timeout=20000)
     w.guided.stop_button.click()
     assert handed and not handed[0]["record_there"]
@@ -139,7 +139,7 @@ def test_a_record_that_cannot_be_written_leaves_none_and_is_not_handed_over(qtbo
 
     monkeypatch.setattr(guided_panel, "write_record", full_disk)
     w, handed = _window(qtbot, models, tmp_path)
-    assert w.start_guided()
+    assert w.guided.start()
     qtbot.waitUntil(lambda: not w.recording, timeout=30000)
     assert not handed
     assert "protocol record could not be written (No space left on device)" in w.notice.text()
@@ -153,7 +153,7 @@ def test_a_failed_recording_abandons_the_exam_without_a_record(qtbot, models, tm
     w, handed = _window(qtbot, models, tmp_path, {"name": "x", "steps": [
         {"task": "smile", "hold_s": 0.5, "lead_s": 0.1, "relax_s": 0.1},
         {"task": "pucker", "hold_s": 30, "lead_s": 0.1, "relax_s": 0.1}]})
-    assert w.start_guided()
+    assert w.guided.start()
     rec = w._writer.recorder
     rec._container = FullDisk(rec._container, good=40)      # the disk fills up after about 1.3 s
     qtbot.waitUntil(lambda: not w.recording, timeout=30000)
@@ -175,6 +175,7 @@ def test_a_leftover_record_never_lends_its_name_to_a_new_recording(qtbot, models
     leftover.write_text("{}")
     assert w.start_recording()
     assert w._writer.final.name == "exam_2026-01-02_030405_2.mp4"
+    qtbot.waitUntil(lambda: len(w._rec_times) >= 3, timeout=20000)     # something recorded to hand over
     w.stop_recording()
     assert leftover.read_text() == "{}" and handed and not handed[0]["record_there"]
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
                                QWidget)
 
@@ -75,14 +75,19 @@ def spoken_words(cue: Cue) -> str:
 
 
 class GuidedPanel(QWidget):
-    start_requested = Signal()      # the window starts recording, then calls begin()
-    stop_requested = Signal()       # the window stops recording (which calls publish())
-
     def __init__(self, parent: QWidget | None = None, *, engines: Sequence[str] | None | bool = True,
-                 speaker_factory: Callable[[QWidget], object] | None = None):
+                 speaker_factory: Callable[[QWidget], object] | None = None,
+                 start_recording: Callable[[], bool] | None = None, stop_recording: Callable[[], object] | None = None,
+                 say: Callable[[str], None] | None = None):
         """``engines``: the platform's speech engines (True: ask Qt); ``speaker_factory``: makes the
-        object whose ``say(text)`` speaks (default QTextToSpeech). Both injectable for tests."""
+        object whose ``say(text)`` speaks (default QTextToSpeech); both injectable for tests.
+        ``start_recording`` / ``stop_recording`` / ``say``: the live window's (its Stop calls
+        :meth:`publish` with the finished recording, or :meth:`abandon`)."""
         super().__init__(parent)
+        self._start_recording = start_recording or (lambda: False)
+        self._stop_recording = stop_recording or (lambda: None)
+        self._say = say or (lambda text: None)
+        self._ending = False                  # the protocol ran to its end: the recording's Stop is on its way
         self.setObjectName("guidedPanel")
         self.exam: GuidedExam | None = None
         self.now = 0.0                        # the last recorded frame's time
@@ -102,7 +107,7 @@ class GuidedPanel(QWidget):
         self.start_button = QPushButton("\u25b6 Guided exam", self)
         self.start_button.setToolTip("Record while the patient is led through the protocol's movements with large "
                                      "prompts and a countdown; the recording stops at the end of the protocol")
-        self.start_button.clicked.connect(self.start_requested)
+        self.start_button.clicked.connect(self.start)
         bar.addWidget(self.start_button)
         bar.addWidget(QLabel("Protocol:", self))
         self.protocol_combo = QComboBox(self)
@@ -152,7 +157,7 @@ class GuidedPanel(QWidget):
         self.stop_button = QPushButton("\u25a0 Stop exam", self.stage)
         self.stop_button.setToolTip("End the exam and the recording now: the tasks held to their end are kept "
                                     "with the recording, which is processed as usual")
-        self.stop_button.clicked.connect(self.stop_requested)
+        self.stop_button.clicked.connect(lambda: self._stop_recording())
         for b in (self.repeat_button, self.skip_button, self.stop_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)     # Space stays the window's Freeze
             b.setMinimumHeight(int(self.fontMetrics().height() * 2.2))
@@ -204,9 +209,23 @@ class GuidedPanel(QWidget):
     def running(self) -> bool:
         return self.exam is not None and not self.exam.done
 
+    def start(self) -> bool:
+        """Record while the exam leads the patient; the exam ends the recording at its end."""
+        if self.running:
+            return False
+        try:
+            protocol = self.chosen_protocol()
+        except ProtocolError as exc:
+            self._say(f"The guided exam cannot start: {exc}")
+            return False
+        if not self._start_recording():
+            return False
+        self.begin(protocol)
+        return True
+
     def begin(self, protocol: Protocol) -> None:
         """The recording has started: the exam starts at its first frame (tick)."""
-        self.exam, self.now = GuidedExam(protocol), 0.0
+        self.exam, self.now, self._ending = GuidedExam(protocol), 0.0, False
         if self.speak_box.isChecked() and self._speaker is None:
             try:
                 self._speaker = self._speaker_factory(self)
@@ -222,6 +241,9 @@ class GuidedPanel(QWidget):
             return
         self.now = now
         self._cues(self.exam.start(now) + self.exam.tick(now))
+        if self.exam.done and not self._ending:
+            self._ending = True
+            QTimer.singleShot(0, self._stop_recording)   # not from inside a frame (Stop delivers the last ones)
 
     def repeat(self) -> None:
         if self.exam is not None and not self.exam.done:

@@ -43,7 +43,7 @@ from app.live.panes import PaneDrawer, pane_scale
 from app.live.recorder import RecorderThread, fresh_recording_path, write_failure_sentence
 from app.live.session import REST_SECONDS, rest_window
 from app.live.timing import RecordingTiming
-from app.measures.protocol import ProtocolError, record_path_for
+from app.measures.protocol import record_path_for
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,6 @@ class LiveWindow(QWidget):
         self._quit_agreed = False                  # Quit from this window, already confirmed
         self._heap = HeapTrimmer().start()          # frames freed in other threads go back to the system
         self._speech_engines = speech_engines
-        self._guided_ending = False                # the protocol ran to its end: Stop is on its way
         self._build()
         self._load_models(models_loader)
         camera_source.application().aboutToQuit.connect(self.shutdown)   # quitting while recording keeps the recording
@@ -177,9 +176,8 @@ class LiveWindow(QWidget):
         root.addWidget(self.notice)
 
         # the guided exam (app.gui.guided_panel): its controls, and its prompts above the panes
-        self.guided = GuidedPanel(self, engines=self._speech_engines)
-        self.guided.start_requested.connect(self.start_guided)
-        self.guided.stop_requested.connect(self.stop_recording)
+        self.guided = GuidedPanel(self, engines=self._speech_engines, start_recording=self.start_recording,
+                                  stop_recording=self.stop_recording, say=self.say)
         root.addWidget(self.guided)
 
         panes = QHBoxLayout()
@@ -416,7 +414,7 @@ class LiveWindow(QWidget):
             self._writer.write(image, self._rec_last)           # every frame, on the recording's clock
             self._rec_times.append(self._rec_last)
             self._rec_arrived = arrived
-            self._guided_frame()
+            self.guided.tick(self._rec_last)      # on the recording's clock: the record matches the file
             self._show_status()
         if self.frozen:
             return
@@ -466,29 +464,6 @@ class LiveWindow(QWidget):
         # a NAME_protocol.json without its recording (by hand, or left) would be taken for this one's
         return fresh_recording_path(self.folder, f"exam_{datetime.datetime.now():%Y-%m-%d_%H%M%S}",
                                     taken=lambda p: record_path_for(p).exists())
-
-    def start_guided(self) -> bool:
-        """Record while the guided exam leads the patient; it ends the recording at its end."""
-        if self._writer is not None:
-            return False
-        try:
-            protocol = self.guided.chosen_protocol()
-        except ProtocolError as exc:
-            self.say(f"The guided exam cannot start: {exc}")
-            return False
-        if not self.start_recording():
-            return False
-        self._guided_ending = False
-        self.guided.begin(protocol)
-        return True
-
-    def _guided_frame(self) -> None:
-        if self.guided.exam is None:
-            return
-        self.guided.tick(self._rec_last)      # on the recording's clock: the record matches the file
-        if self.guided.exam.done and not self._guided_ending:
-            self._guided_ending = True
-            QTimer.singleShot(0, self.stop_recording)   # not from inside a frame (Stop delivers the last ones)
 
     def _catch_up(self) -> None:
         """Frames already due from a file played as the camera, delivered now (before Record:
