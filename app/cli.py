@@ -159,8 +159,8 @@ def _build_parser() -> argparse.ArgumentParser:
     live.add_argument("--guided", action="store_true",
                       help="run the guided exam (prompts printed with their times) while recording; writes "
                            "NAME_protocol.json beside the recording and processes with it (docs/GUIDED_EXAM.md)")
-    live.add_argument("--protocol", default="standard", metavar="standard|FILE.json",
-                      help="the guided exam's protocol: the built-in 'standard' or a JSON file (with --guided)")
+    live.add_argument("--protocol", default=None, metavar="standard|FILE.json",
+                      help="the guided exam's protocol: the built-in 'standard' (default) or a JSON file (with --guided)")
     _subject_options(live)
 
     bench = sub.add_parser("benchmark", help="print speed figures")

@@ -184,3 +184,10 @@ def test_the_guided_command_processes_the_shared_clip_with_its_record(tmp_path):
     record = read_record(tmp_path / "out" / "press_room_clip_live_protocol.json")
     assert [t.task for t in record.tasks] == ["brow_raise", "smile"]
     assert "hold      Raise your eyebrows" in p.stdout
+
+
+def test_a_protocol_without_guided_is_refused(setup, capsys):
+    clip = make_clip(setup.tmp / "clip.mp4", 1.0)
+    assert setup.run(clip, "--protocol", str(setup.protocol)) == 2
+    assert "--protocol goes with --guided" in capsys.readouterr().err
+    assert not (setup.tmp / "out").exists()

@@ -243,7 +243,7 @@ class GuidedPanel(QWidget):
         self._cues(self.exam.start(now) + self.exam.tick(now))
         if self.exam.done and not self._ending:
             self._ending = True
-            QTimer.singleShot(0, self._stop_recording)   # not from inside a frame (Stop delivers the last ones)
+            QTimer.singleShot(0, self, self._stop_recording)   # not from inside a frame; never once deleted
 
     def repeat(self) -> None:
         if self.exam is not None and not self.exam.done:
@@ -333,7 +333,7 @@ class GuidedPanel(QWidget):
         self.choice_note.setText(why or f"Last guided exam: {len(exam.takes)} of {exam.steps} tasks held to "
                                  "their end.")
         self.choice_note.setStyleSheet("color: #a03000;" if why else "color: #1e4d2b;")
-        QTimer.singleShot(END_SHOWN_MS, self._hide_stage)
+        QTimer.singleShot(END_SHOWN_MS, self, self._hide_stage)     # never once the panel is deleted
 
     def _hide_stage(self) -> None:
         if self.exam is None:          # not when a new exam began meanwhile

@@ -102,9 +102,12 @@ def _live(args) -> int:
     logs.note_private(source_path)
     logs.note_private_words(args.patient, args.visit)
     guided = getattr(args, "guided", False)
+    if getattr(args, "protocol", None) is not None and not guided:
+        print("error: --protocol goes with --guided (the guided exam's protocol)", file=sys.stderr)
+        return 2
     try:
         rest = parse_time_range(args.rest) if args.rest else None
-        protocol = load_protocol(args.protocol) if guided else None
+        protocol = load_protocol(args.protocol or "standard") if guided else None
         source = FileSource(source_path, realtime=not args.fast, max_seconds=args.seconds)
         live_models = Models.load(live=True)     # the panes' (STAR cut after 2 stacks where converted)
         models = Models.load() if live_models.live_cut else live_models     # the recording's: full STAR
