@@ -241,6 +241,13 @@ def write_table(path: Path, text: str, overwrite: bool) -> None:
 
 def _refusal(folders: list[Path], target: Path, overwrite: bool) -> str | None:
     """Why the command cannot start (one sentence, checked before any work), else None."""
+    try:
+        return _refusal_of_paths(folders, target, overwrite)
+    except OSError as exc:      # e.g. a file name longer than the file system allows (ENAMETOOLONG)
+        return f"cannot use {exc.filename or target}: {exc.strerror or exc}"
+
+
+def _refusal_of_paths(folders: list[Path], target: Path, overwrite: bool) -> str | None:
     missing = [f for f in folders if not f.is_dir()]
     if missing:
         return f"{missing[0]} is not a folder"

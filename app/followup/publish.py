@@ -95,9 +95,11 @@ def write_all(files: Mapping[Path, str | bytes], overwrite: bool) -> None:
         _write_temps(files, temps)
         _move_aside(temps, aside, overwrite)
         _place(temps, placed)
-    except (OSError, OutputError) as exc:
+    except BaseException as exc:
+        # Ctrl-C or SIGTERM (raised as an exception by the CLI's handlers) in the middle of the
+        # renames must not leave earlier results under hidden names: put them back, then go on.
         _roll_back(placed, aside)
-        if isinstance(exc, OutputError):
+        if not isinstance(exc, OSError):
             raise
         raise OutputError(f"cannot write the results in {finals[0].parent}: {write_error_message(exc)}; "
                           "nothing was changed") from None

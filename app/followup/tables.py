@@ -40,7 +40,11 @@ def decode(data: bytes, name: str) -> tuple[str, str]:
     if b"\x00" in data[:65536]:
         raise TableError(f"{name} is not a CSV text file (it contains binary data)")
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8 (with byte-order mark)"
+        try:
+            return data[3:].decode("utf-8", errors="strict"), "utf-8 (with byte-order mark)"
+        except UnicodeDecodeError as exc:   # a UTF-8 mark promises UTF-8: guessing another encoding would mislead
+            raise TableError(f"{name} starts with a UTF-8 byte-order mark but is not valid UTF-8 "
+                             f"(byte {exc.start + 3}); save it again as UTF-8") from None
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -89,7 +93,8 @@ def _header(reader, name: str) -> list[str]:
                 break
     except csv.Error as exc:
         raise _malformed(name, reader, exc) from None
-    assert columns is not None
+    if columns is None:      # only separators and blanks: no column names anywhere
+        raise TableError(f"{name} is empty (no column names)")
     return columns
 
 
