@@ -24,7 +24,7 @@ from app.measures.definitions import (MEASURE_BY_NAME, SIDES, TASK_MEASURES, Mea
                                       measures_for, task_columns)
 from app.measures.io import MeasureTable
 from app.measures.plateau import MIN_FRAMES, plateau_frames
-from app.measures.protocol import TASKS, Record
+from app.measures.protocol import TASKS, ProtocolError, Record
 from app.measures.segments import PLATEAU_SMOOTH_S, RestStats, Segment, find_segments, rest_stats
 from app.measures.sides import compare_sides, eye_closure, segment_dict
 
@@ -180,6 +180,10 @@ def task_results(table: MeasureTable, analysis: Analysis, record: Record, clock_
     fps = _fps(table)
     noise_mm = landmark_noise_mm(table, analysis.rest)
     segments = analysis.result.get("segments") or []
+    moving = [k for k in record.tasks if k.task != "rest"]
+    if moving and all(len(_task_frames(t, k.start_s, k.end_s, np.ones(len(t), bool))) == 0 for k in moving):
+        raise ProtocolError(f"its tasks ({moving[0].start_s:g}-{moving[-1].end_s:g} s) all lie outside the "
+                            f"recording ({t[0]:g}-{t[-1]:g} s on the player's clock); is it this recording's record?")
     entries = []
     for task in record.tasks:
         entry: dict = {"task": task.task, "start_s": task.start_s, "end_s": task.end_s, "prompt": TASKS[task.task],
@@ -187,6 +191,10 @@ def task_results(table: MeasureTable, analysis: Analysis, record: Record, clock_
                        "headline": None}
         frames = _task_frames(t, task.start_s, task.end_s, usable)
         entry["frames"] = int(len(frames))
+        if not len(_task_frames(t, task.start_s, task.end_s, np.ones(len(t), bool))):
+            entry["headline_note"] = f"the task lies outside the recording ({t[0]:g}-{t[-1]:g} s)"
+            entries.append(entry)
+            continue
         spec = TASK_HEADLINE[task.task]
         if spec is None:
             entry["headline_note"] = REST_REASON
