@@ -250,7 +250,7 @@ def _tasks(result: dict) -> list[Block]:
     """The guided exam's task table (words shared with the HTML: app.measures.task_summary)."""
     from app.measures import task_summary as ts
 
-    table = _table(ts.HEADER, ts.task_rows(result), [0.1, 0.09, 0.17, 0.13, 0.13, 0.13, 0.06, 0.19],
+    table = _table(ts.HEADER, ts.task_rows(result), [0.12, 0.09, 0.17, 0.12, 0.12, 0.12, 0.07, 0.19],
                    colours=[None, None, None, RIGHT_COLOUR, LEFT_COLOUR, None, None, None], size=6.5)
     blocks = [_keep(_heading(f"Tasks (guided exam: {(result.get('protocol') or {}).get('name', '')})"),
                     _paragraph(ts.INTRO, colour="#555"), table)]

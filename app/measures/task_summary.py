@@ -9,10 +9,9 @@ from __future__ import annotations
 import html
 import math
 
-HEADER = ["task", "when", "measure", "patient right", "patient left", "symmetry % (95 % interval)", "weaker",
-          "synkinesis"]
+HEADER = ["task", "when", "measure", "patient right", "patient left", "symmetry %", "weaker", "synkinesis"]
 INTRO = ("Each instructed movement measured on its own plateau inside the task's span: the change from the "
-         "protocol's rest in the measure the task tests, right against left, with 95 % intervals. Synkinesis: "
+         "protocol's rest in the measure the task tests, right against left, with 95 % intervals in brackets. Synkinesis: "
          "during smiles each eye's narrowing in % of its own resting opening; during eye closures each mouth "
          "corner's movement in mm. No composite grade.")
 UNTASKED_TITLE = "Movement outside the tasks"
@@ -53,6 +52,11 @@ def _closure(entry: dict) -> str:
     return "; ".join(gaps)
 
 
+def task_label(task: str) -> str:
+    """"gentle_eye_closure" -> "gentle eye closure" (the vocabulary's names, readable)."""
+    return task.replace("_", " ")
+
+
 def task_rows(result: dict) -> list[list[str]]:
     """Plain-text rows (HEADER's columns), one per task, in the record's order."""
     rows = []
@@ -60,7 +64,7 @@ def task_rows(result: dict) -> list[list[str]]:
         when = f"{_mmss(e['start_s'])}-{_mmss(e['end_s'])}"
         h = e.get("headline")
         if not h:
-            rows.append([e["task"], when, e.get("headline_note") or "-", "", "", "", "", ""])
+            rows.append([task_label(e["task"]), when, e.get("headline_note") or "-", "", "", "", "", ""])
             continue
         label = f"{h['label']} ({h['unit']})"
         if e.get("closure"):
@@ -71,7 +75,7 @@ def task_rows(result: dict) -> list[list[str]]:
             symmetry = h.get("note") or "no movement beyond the noise"
         else:
             symmetry = _ci(h["symmetry_pct"], h.get("ci95"), 0)
-        rows.append([e["task"], when, label, _ci(h["right"]["value"], h["right"]["ci95"]),
+        rows.append([task_label(e["task"]), when, label, _ci(h["right"]["value"], h["right"]["ci95"]),
                      _ci(h["left"]["value"], h["left"]["ci95"]), symmetry, h.get("weaker") or "none",
                      _synkinesis(e.get("synkinesis"))])
     return rows
