@@ -197,3 +197,49 @@ def test_measures_with_a_record_of_another_recording_says_so(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "late.json" in err and "outside the recording" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exam_landmarks.csv", "late.json"]
+
+
+# --- process ---------------------------------------------------------------------------------
+def test_process_with_a_bad_protocol_stops_before_anything(tmp_path, capsys):
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"not looked at: the record is checked first")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"tasks": [{"task": "wink", "start_s": 0, "end_s": 2}]}))
+    assert main(["process", str(video), "--protocol", str(bad), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bad.json" in err and "wink" in err
+    assert not (tmp_path / "out").exists()
+
+
+def _clip(tmp_path, portrait, n=40):
+    from tests import videos
+
+    _, frames = videos.transformed_frames(portrait, [(0, 1, 0, 0)] * n, (180, 200))
+    return videos.write_video(tmp_path / "clip.mp4", frames, fps=10)
+
+
+def test_process_uses_the_record_beside_the_recording(tmp_path, models_5pt, portrait):
+    from app.pipeline import Pipeline, Settings
+
+    video = _clip(tmp_path, portrait)
+    (tmp_path / "clip_protocol.json").write_text(json.dumps(
+        {"protocol": "standard", "version": 1, "tasks": [{"task": "rest", "start_s": 0.0, "end_s": 1.5},
+                                                         {"task": "smile", "start_s": 2.0, "end_s": 3.5}]}))
+    result = Pipeline(models_5pt, Settings(annotated=False)).process(video, tmp_path / "out")
+    assert result.ok, result.error
+    assert result.report["measures"]["protocol_record"] == "clip_protocol.json"
+    body = json.loads((tmp_path / "out" / "clip_measures.json").read_text())
+    assert [t["task"] for t in body["tasks"]] == ["rest", "smile"]
+    assert body["rest"]["source"] == "the protocol's rest task"
+
+
+def test_process_with_a_bad_record_beside_the_recording_keeps_the_video_outputs(tmp_path, models_5pt, portrait):
+    from app.pipeline import Pipeline, Settings
+
+    video = _clip(tmp_path, portrait, n=12)
+    (tmp_path / "clip_protocol.json").write_text("{not json")
+    result = Pipeline(models_5pt, Settings(annotated=False)).process(video, tmp_path / "out")
+    assert result.ok, result.error
+    assert any("clip_protocol.json" in w and "not valid JSON" in w for w in result.warnings), result.warnings
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    assert "clip_landmarks.csv" in names and "clip_measures.json" not in names
