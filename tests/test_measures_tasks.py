@@ -200,13 +200,16 @@ def test_measures_with_a_record_of_another_recording_says_so(tmp_path, capsys):
 
 
 # --- process ---------------------------------------------------------------------------------
-def test_process_with_a_bad_protocol_stops_before_anything(tmp_path, capsys):
+def test_process_with_a_bad_protocol_stops_before_anything(tmp_path):
+    from tests.scale_helpers import process
+
     video = tmp_path / "clip.mp4"
     video.write_bytes(b"not looked at: the record is checked first")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"tasks": [{"task": "wink", "start_s": 0, "end_s": 2}]}))
-    assert main(["process", str(video), "--protocol", str(bad), "--out", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err.strip()
+    code, _, err = process(video, "--protocol", bad, "--out", tmp_path / "out")
+    assert code == 2
+    err = err.strip()
     assert len(err.splitlines()) == 1 and "bad.json" in err and "wink" in err
     assert not (tmp_path / "out").exists()
 
