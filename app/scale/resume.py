@@ -7,7 +7,8 @@ be written, published together with the others, app/outputs.py):
 2. made with the same model files (every model's sha256, and no model more or less: installing
    STAR since makes a 5-point result outdated);
 3. with the same settings that shape the outputs (midline, annotated video, audio, rest window,
-   redetection interval, frame limit, patient and visit; not --overwrite or preview settings);
+   redetection interval, frame limit, patient and visit, the protocol record given; not --overwrite or
+   preview settings);
 4. every output it lists is in the folder (non-empty), so a set whose file was deleted is redone;
 5. from an input with the same size and the same sha256 as the file given now.
 
@@ -41,7 +42,7 @@ from app.outputs import read_json_object, SUFFIX, all_output_paths, parse_temp_n
 
 # Settings (app.pipeline.Settings fields) whose value changes what is written.
 OUTPUT_SETTINGS = ("midline", "annotated", "audio", "rest", "redetect_every", "max_frames", "patient", "visit",
-                   "visit_date", "subject_from_folders")
+                   "visit_date", "subject_from_folders", "protocol")   # protocol: the record given (its name)
 
 
 @dataclass(frozen=True)
