@@ -183,6 +183,15 @@ def prepare(args, cancel: threading.Event, out, err, threads: int | None = None)
     rest = _rest_window(args, err)
     if rest is False:
         return 2
+    protocol = getattr(args, "protocol", None)
+    if protocol is not None:
+        from app.measures.protocol import ProtocolError, read_record
+
+        try:
+            read_record(Path(protocol))       # a bad record stops the run before anything is written
+        except ProtocolError as exc:
+            print(f"error: --protocol: {exc}", file=err)
+            return 2
     models = _load_models(err, threads)
     if models is None:
         return 2
@@ -199,7 +208,7 @@ def prepare(args, cancel: threading.Event, out, err, threads: int | None = None)
     logs.note_private_words(patient, visit)
     settings = Settings(midline=args.midline, annotated=not args.no_annotated, overwrite=args.overwrite,
                         audio=not getattr(args, "no_audio", False), rest=rest, patient=patient, visit=visit,
-                        visit_date=getattr(args, "visit_date", None),
+                        visit_date=getattr(args, "visit_date", None), protocol=protocol,
                         subject_from_folders=bool(getattr(args, "subject_from_folders", False)))
     expected = resume_check.Expected.of(models, settings.as_dict()) if getattr(args, "resume", False) else None
     return Plan(models=models, settings=settings, run_notices=run_notices, jobs=jobs, rows=rows,
@@ -320,7 +329,8 @@ def outcome_of(result) -> dict:
     return {"ok": bool(result.ok), "cancelled": bool(result.cancelled), "error": result.error or "",
             "outputs_exist": bool(result.outputs_exist), "warnings": list(result.warnings),
             "verdict": verdict.get("level"), "reasons": list(verdict.get("reasons") or []),
-            "frames": int(result.frames), "fps": float(result.fps)}
+            "frames": int(result.frames), "fps": float(result.fps),
+            "protocol_record": ((result.report.get("measures") or {}).get("protocol_record") if result.ok else None)}
 
 
 def report_outcome(video: Path, outcome: dict, out, err) -> FileRow:
@@ -332,6 +342,8 @@ def report_outcome(video: Path, outcome: dict, out, err) -> FileRow:
             print(f"  warning: {w}", file=out)
         reasons = outcome["reasons"]
         own = [w for w in own if w not in reasons]      # the summary row says each fact once
+        if outcome.get("protocol_record"):
+            print(f"  measured per task with the protocol record {outcome['protocol_record']}", file=out)
         if reasons:
             print(f"  verdict: {outcome['verdict']}: " + "; ".join(reasons), file=out)
         return FileRow(Path(video), DONE, "; ".join(reasons + own), outcome["frames"], outcome["fps"], outcome["verdict"])

@@ -108,6 +108,9 @@ def _build_parser() -> argparse.ArgumentParser:
     proc.add_argument("--no-annotated", action="store_true", help="do not write NAME_annotated.mp4")
     proc.add_argument("--rest", default=None, metavar="START-END",
                       help="rest window for the symmetry measures on the player's clock, e.g. 0:00-0:03 (default: the quietest stretch)")
+    proc.add_argument("--protocol", type=Path, default=None, metavar="FILE",
+                      help="a guided exam's record (NAME_protocol.json): measures per task; default: the "
+                           "NAME_protocol.json beside each recording, when there is one")
     _subject_options(proc)
     _visit_date_option(proc)
     _folder_subject_option(proc)
@@ -134,6 +137,9 @@ def _build_parser() -> argparse.ArgumentParser:
     meas.add_argument("--rest", default=None, metavar="START-END",
                       help="rest window instead of the detected one, on the player's clock, e.g. 0:00-0:03 or 1.5-4 (seconds)")
     meas.add_argument("--overwrite", action="store_true", help="replace existing measures and summary")
+    meas.add_argument("--protocol", type=Path, default=None, metavar="FILE",
+                      help="a guided exam's record (NAME_protocol.json): measures per task; default: the "
+                           "NAME_protocol.json beside the CSV, when there is one")
     _subject_options(meas)
     _visit_date_option(meas)
 
@@ -156,6 +162,11 @@ def _build_parser() -> argparse.ArgumentParser:
     live.add_argument("--fast", action="store_true", help="take frames as fast as they come (not real time)")
     live.add_argument("--rest", default=None, metavar="START-END", help="rest window of the recording, e.g. 0:00-0:02")
     live.add_argument("--overwrite", action="store_true", help="replace an earlier recording and outputs")
+    live.add_argument("--guided", action="store_true",
+                      help="run the guided exam (prompts printed with their times) while recording; writes "
+                           "NAME_protocol.json beside the recording and processes with it (docs/GUIDED_EXAM.md)")
+    live.add_argument("--protocol", default=None, metavar="standard|FILE.json",
+                      help="the guided exam's protocol: the built-in 'standard' (default) or a JSON file (with --guided)")
     _subject_options(live)
 
     bench = sub.add_parser("benchmark", help="print speed figures")

@@ -149,27 +149,43 @@ def preflight(paths: dict[str, Path], overwrite: bool, min_free_bytes: int = MIN
     system, unwritable folder, almost full disk."""
     first_kind, first = next(iter(paths.items()))
     out_dir = first.parent
+    _make_output_folder(out_dir)
+    _refuse_long_names(_stem_of(first_kind, first), out_dir)
+    _refuse_existing_outputs(_stem_of(first_kind, first), out_dir, overwrite)
+    _refuse_unwritable_or_full(out_dir, min_free_bytes)
+
+
+def _make_output_folder(out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"output folder {out_dir} is a file")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from exc
+
+
+def _refuse_long_names(stem: str, out_dir: Path) -> None:
     name_max = _name_max(out_dir)
-    longest = max((p.name for p in all_output_paths(_stem_of(first_kind, first), out_dir).values()),
+    longest = max((p.name for p in all_output_paths(stem, out_dir).values()),
                   key=lambda n: len(os.fsencode(n)))
     if len(os.fsencode(longest)) > name_max:
         suffix = max(SUFFIX.values(), key=len)
         raise OutputError(f"the input's name is too long for its outputs: NAME{suffix} would be "
                           f"{len(os.fsencode(longest))} bytes, the file system allows {name_max}. "
                           "Rename the input to a shorter name.")
-    existing = [p for p in all_output_paths(_stem_of(first_kind, first), out_dir).values() if os.path.lexists(p)]
+
+
+def _refuse_existing_outputs(stem: str, out_dir: Path, overwrite: bool) -> None:
+    existing = [p for p in all_output_paths(stem, out_dir).values() if os.path.lexists(p)]
     folders = [p for p in existing if p.is_dir() and not p.is_symlink()]
     if folders:
         raise OutputError(f"{folders[0]} is a folder, not an output file; nothing was changed.")
     if existing and not overwrite:
         names = ", ".join(p.name for p in existing)
         raise OutputsExist(f"outputs already exist in {out_dir} ({names}); nothing was changed.", existing)
+
+
+def _refuse_unwritable_or_full(out_dir: Path, min_free_bytes: int) -> None:
     probe = out_dir / temp_name("partial", ".tmp")
     try:
         probe.write_bytes(b"")
@@ -215,6 +231,24 @@ class OutputSet:
             _remove(tmp)
 
     def publish(self, overwrite: bool) -> None:
+        present = self._check_publishable(overwrite)
+        plan = self._plan(present)
+        journal = self.out_dir / temp_name("journal", ".json")
+        try:
+            _write_journal(journal, plan, committed=False)
+        except OSError as exc:
+            raise OutputError(f"cannot write in {self.out_dir}: {write_error_message(exc)}; "
+                              "nothing was changed") from exc
+        self._swap_in(plan, journal)
+        _write_journal(journal, plan, committed=True, best_effort=True)
+        for step in plan:
+            if step["old"]:
+                _remove(self.out_dir / str(step["old"]))
+        _remove(journal)
+
+    def _check_publishable(self, overwrite: bool) -> dict[str, Path]:
+        """Every temporary file complete, and no result appeared meanwhile unless overwriting;
+        returns the results already present (those the publish replaces)."""
         for k, tmp in self.temp.items():
             if not tmp.is_file() or tmp.stat().st_size == 0:
                 raise OutputError(f"{self.final[k].name} was not written completely; nothing was published")
@@ -222,15 +256,18 @@ class OutputSet:
         if present and not overwrite:
             raise OutputError(f"{next(iter(present.values()))} appeared while processing; nothing was "
                               "replaced and nothing was published")
-        plan = [{"kind": k, "final": p.name, "old": temp_name("old", p.suffix) if k in present else None,
+        return present
+
+    def _plan(self, present: dict[str, Path]) -> list[dict]:
+        """One step per result touched: its final name, where the earlier file is parked (old) and
+        the temporary file that replaces it (new); the journal records this for recovery."""
+        return [{"kind": k, "final": p.name, "old": temp_name("old", p.suffix) if k in present else None,
                  "new": self.temp[k].name if k in self.temp else None}
                 for k, p in self.everything.items() if k in present or k in self.temp]
-        journal = self.out_dir / temp_name("journal", ".json")
-        try:
-            _write_journal(journal, plan, committed=False)
-        except OSError as exc:
-            raise OutputError(f"cannot write in {self.out_dir}: {write_error_message(exc)}; "
-                              "nothing was changed") from exc
+
+    def _swap_in(self, plan: list[dict], journal: Path) -> None:
+        """Park the earlier files, then place the new ones; on any failure undo what was done (so
+        the folder holds the earlier set) and say why."""
         done: list[tuple[str, dict]] = []
         try:
             for step in plan:
@@ -244,20 +281,18 @@ class OutputSet:
         except OSError as exc:
             problem = _rollback(self.out_dir, done)
             _remove(journal)
-            if isinstance(exc, (FileNotFoundError, FileExistsError)):
-                # a result file vanished or appeared under us: another run (or program) was putting
-                # results in place in the same folder at the same moment; what is there is now its
-                raise OutputError(f"another run wrote the same results into {self.out_dir} at the same moment; "
-                                  "this run published nothing, and the files there are now the other run's "
-                                  "(check them, or run this file again)") from exc
-            name = self._user_name(Path(exc.filename or ""))
-            raise OutputError(f"cannot move the outputs into place ({name}: {write_error_message(exc)}); "
-                              + (problem or "the earlier results were left as they were")) from exc
-        _write_journal(journal, plan, committed=True, best_effort=True)
-        for step in plan:
-            if step["old"]:
-                _remove(self.out_dir / str(step["old"]))
-        _remove(journal)
+            raise self._swap_error(exc, problem) from exc
+
+    def _swap_error(self, exc: OSError, problem: str) -> OutputError:
+        if isinstance(exc, (FileNotFoundError, FileExistsError)):
+            # a result file vanished or appeared under us: another run (or program) was putting
+            # results in place in the same folder at the same moment; what is there is now its
+            return OutputError(f"another run wrote the same results into {self.out_dir} at the same moment; "
+                               "this run published nothing, and the files there are now the other run's "
+                               "(check them, or run this file again)")
+        name = self._user_name(Path(exc.filename or ""))
+        return OutputError(f"cannot move the outputs into place ({name}: {write_error_message(exc)}); "
+                           + (problem or "the earlier results were left as they were"))
 
     def _user_name(self, path: Path) -> str:
         """The result file a path stands for: never one of this run's hidden temporary names."""
@@ -441,24 +476,34 @@ def _recover_journal(journal: Path, result: Cleanup) -> None:
         old = folder / step["old"] if step.get("old") else None
         new = folder / step["new"] if step.get("new") else None
         if committed:
-            if old is not None:
-                _remove(old)
-            if new is not None and final.exists():
-                result.completed.append(final)
-            continue
-        try:
-            if old is not None and old.exists():
-                os.replace(old, final)          # the earlier file wins over a half-published set
-                result.restored.append(final)
-            elif old is None and new is not None and final.exists() and (
-                    not new.exists() or os.path.samefile(new, final)):
-                final.unlink()                  # ours, from the half-published set
-                result.withdrawn.append(final)
-        except OSError as exc:
-            log.error("could not roll back %s: %s", final, exc)
-        if new is not None:
-            _remove(new)
+            _complete_step(final, old, new, result)
+        else:
+            _undo_step(final, old, new, result)
     _remove(journal)
+
+
+def _complete_step(final: Path, old: Path | None, new: Path | None, result: Cleanup) -> None:
+    """The set was committed: only the parked earlier file is left to remove."""
+    if old is not None:
+        _remove(old)
+    if new is not None and final.exists():
+        result.completed.append(final)
+
+
+def _undo_step(final: Path, old: Path | None, new: Path | None, result: Cleanup) -> None:
+    """The set was not committed: put the earlier file back, or withdraw ours where there was none."""
+    try:
+        if old is not None and old.exists():
+            os.replace(old, final)          # the earlier file wins over a half-published set
+            result.restored.append(final)
+        elif old is None and new is not None and final.exists() and (
+                not new.exists() or os.path.samefile(new, final)):
+            final.unlink()                  # ours, from the half-published set
+            result.withdrawn.append(final)
+    except OSError as exc:
+        log.error("could not roll back %s: %s", final, exc)
+    if new is not None:
+        _remove(new)
 
 
 # ---- inputs -----------------------------------------------------------------------------------------
@@ -510,24 +555,39 @@ def expand_inputs(items: Iterable[Path], *, by_extension: bool = False
     skipped: list[Path] = []
     for item in map(Path, items):
         if item.is_dir():
-            found = sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
-                           and not p.name.startswith("."))
-            own = [p for p in found if own_output_report(p) is not None]
-            skipped += own
-            videos = [p for p in found if p not in own]
-            if not videos:
-                refused.append((item, "folder contains no video files" if not own else
-                                "folder contains only FaceMirror outputs"))
-            inputs += [Input(p, item) for p in videos]
+            _expand_folder(item, inputs, refused, skipped)
         elif item.is_file():
-            if own_output_report(item) is not None:
-                skipped.append(item)     # e.g. `process results/*`: earlier outputs are not failures
-            elif by_extension and item.suffix.lower() not in VIDEO_EXTENSIONS:
-                refused.append((item, "not a video file"))
-            else:
-                inputs.append(Input(item, None))
+            _take_named_file(item, by_extension, inputs, refused, skipped)
         else:
             refused.append((item, "no such file or folder"))
+    return _unique_inputs(inputs), refused, skipped
+
+
+def _expand_folder(folder: Path, inputs: list[Input], refused: list[tuple[Path, str]],
+                   skipped: list[Path]) -> None:
+    found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
+                   and not p.name.startswith("."))
+    own = [p for p in found if own_output_report(p) is not None]
+    skipped += own
+    videos = [p for p in found if p not in own]
+    if not videos:
+        refused.append((folder, "folder contains no video files" if not own else
+                        "folder contains only FaceMirror outputs"))
+    inputs += [Input(p, folder) for p in videos]
+
+
+def _take_named_file(item: Path, by_extension: bool, inputs: list[Input], refused: list[tuple[Path, str]],
+                     skipped: list[Path]) -> None:
+    if own_output_report(item) is not None:
+        skipped.append(item)     # e.g. `process results/*`: earlier outputs are not failures
+    elif by_extension and item.suffix.lower() not in VIDEO_EXTENSIONS:
+        refused.append((item, "not a video file"))
+    else:
+        inputs.append(Input(item, None))
+
+
+def _unique_inputs(inputs: list[Input]) -> list[Input]:
+    """The same file (by its resolved path) once, first mention kept."""
     seen: set[Path] = set()
     unique = []
     for inp in inputs:
@@ -535,7 +595,7 @@ def expand_inputs(items: Iterable[Path], *, by_extension: bool = False
         if key not in seen:
             seen.add(key)
             unique.append(inp)
-    return unique, refused, skipped
+    return unique
 
 
 def find_videos(inputs: list[Path], *, by_extension: bool = False) -> tuple[list[Path], list[tuple[Path, str]]]:

@@ -66,6 +66,7 @@ class Settings:
     queue_size: int = 4
     max_frames: int | None = None        # stop after this many frames (benchmarks); None: all
     rest: tuple[float, float] | None = None   # rest window (s) for the measures; None: the quietest stretch
+    protocol: Path | None = None         # a guided exam's record (NAME_protocol.json); None: the one beside the video, if any
     patient: str | None = None           # patient ID and visit label, for the report and the summary
     visit: str | None = None
     visit_date: str | None = None        # the visit's date given by the user (ISO), for undated recordings
@@ -79,7 +80,10 @@ class Settings:
                 **({"visit_date": self.visit_date} if self.visit_date else {})}
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        if out.get("protocol") is not None:     # the report says which record, never where it lives
+            out["protocol"] = Path(out["protocol"]).name
+        return out
 
 
 @dataclass
@@ -255,13 +259,23 @@ class Pipeline:
         targets = {TARGET_FOR_KIND[k]: outputs.temp[k] for k in MEASURE_KINDS if k in outputs.temp}
         if not targets:
             return
+        from app.measures.protocol import ProtocolError, find_record, read_record
+
         t = time.perf_counter()
+        record_path: Path | None = None
         try:
+            # the record given, else NAME_protocol.json beside the recording (a bad one: no measures, said why)
+            record_path = self.settings.protocol or find_record(Path(reader.path))
+            record = read_record(Path(record_path)) if record_path else None
             body = write_measures(outputs.temp["landmarks"], targets, rest=self.settings.rest, report=report,
-                                  frame_provider=lambda times_ms: grab_frames(reader.path, times_ms))
+                                  frame_provider=lambda times_ms: grab_frames(reader.path, times_ms), record=record)
             report["measures"] = {"rest": body.get("rest"), "segments": len(body.get("segments") or []),
                                   "seconds": round(time.perf_counter() - t, 3)}
-        except MeasuresError as exc:
+            if record_path:
+                report["measures"]["protocol_record"] = Path(record_path).name
+        except (MeasuresError, ProtocolError) as exc:
+            if isinstance(exc, ProtocolError) and record_path and Path(record_path).name not in str(exc):
+                exc = ProtocolError(f"{Path(record_path).name}: {exc}")
             for kind in MEASURE_KINDS:
                 outputs.drop(kind)
             result.warnings.append(f"{MEASURES_FAILED}{exc}")

@@ -239,45 +239,73 @@ def write_table(path: Path, text: str, overwrite: bool) -> None:
             pass
 
 
+def _refusal(folders: list[Path], target: Path, overwrite: bool) -> str | None:
+    """Why the command cannot start (one sentence, checked before any work), else None."""
+    try:
+        return _refusal_of_paths(folders, target, overwrite)
+    except OSError as exc:      # e.g. a file name longer than the file system allows (ENAMETOOLONG)
+        return f"cannot use {exc.filename or target}: {exc.strerror or exc}"
+
+
+def _refusal_of_paths(folders: list[Path], target: Path, overwrite: bool) -> str | None:
+    missing = [f for f in folders if not f.is_dir()]
+    if missing:
+        return f"{missing[0]} is not a folder"
+    if target.is_dir():
+        return f"--out {target} is a folder; give the table's file name, e.g. {target / 'study.csv'}"
+    if os.path.lexists(target) and not overwrite:
+        return f"{target} already exists; nothing was changed (use --overwrite to replace it)"
+    if not target.parent.is_dir():
+        return f"the folder {target.parent} does not exist"
+    return None
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _write_failure(target: Path, rows: list[dict[str, str]], overwrite: bool) -> tuple[int, str] | None:
+    """Write the table; (exit code, message) when it could not be, else None. A name taken meanwhile
+    is bad input (2); a disk or permission error is a failed run (1)."""
+    try:
+        write_table(target, table_text(rows), overwrite)
+    except StudyError as exc:
+        return 2, str(exc)
+    except OSError as exc:
+        return 1, f"cannot write {target}: {exc.strerror or exc}"
+    return None
+
+
+def _wrote(target: Path, rows: list[dict[str, str]]) -> str:
+    unusable = sum(1 for r in rows if r["usable"] == "false")
+    duplicates = sum(1 for r in rows if r["duplicate_of"])
+    return (f"wrote {target}: {_plural(len(rows), 'row')}"
+            + (f", {unusable} marked not usable" if unusable else "")
+            + (f", {duplicates} marked duplicate_of" if duplicates else ""))
+
+
 def study_command(args, out=sys.stdout, err=sys.stderr) -> int:
     folders = [Path(f) for f in args.folders]
     target = Path(args.out)
-    missing = [f for f in folders if not f.is_dir()]
-    if missing:
-        print(f"error: {missing[0]} is not a folder", file=err)
-        return 2
-    if target.is_dir():
-        print(f"error: --out {target} is a folder; give the table's file name, e.g. {target / 'study.csv'}", file=err)
-        return 2
-    if os.path.lexists(target) and not args.overwrite:
-        print(f"error: {target} already exists; nothing was changed (use --overwrite to replace it)", file=err)
-        return 2
-    if not target.parent.is_dir():
-        print(f"error: the folder {target.parent} does not exist", file=err)
+    refused = _refusal(folders, target, args.overwrite)
+    if refused:
+        print(f"error: {refused}", file=err)
         return 2
     rows, problems, foreign = collect(folders, target.parent)
-    for problem in problems + mark_duplicates(rows):
+    for problem in problems + mark_duplicates(rows):      # marks the rows' duplicate_of: before writing
         print(f"warning: {problem}", file=err)
     if foreign:
-        print(f"ignored {foreign} *{REPORT_SUFFIX} file{'s' if foreign != 1 else ''} not written by {APP_NAME}", file=out)
+        print(f"ignored {_plural(foreign, f'*{REPORT_SUFFIX} file')} not written by {APP_NAME}", file=out)
     if not rows:
         print(f"error: no {APP_NAME} reports (NAME{REPORT_SUFFIX}) under {', '.join(map(str, folders))}; "
               "nothing was written", file=err)
         return 1
-    try:
-        write_table(target, table_text(rows), args.overwrite)
-    except StudyError as exc:
-        print(f"error: {exc}", file=err)
-        return 2
-    except OSError as exc:
-        print(f"error: cannot write {target}: {exc.strerror or exc}", file=err)
-        return 1
-    unusable = sum(1 for r in rows if r["usable"] == "false")
-    duplicates = sum(1 for r in rows if r["duplicate_of"])
-    print(f"wrote {target}: {len(rows)} row{'s' if len(rows) != 1 else ''}"
-          + (f", {unusable} marked not usable" if unusable else "")
-          + (f", {duplicates} marked duplicate_of" if duplicates else ""), file=out)
+    failure = _write_failure(target, rows, args.overwrite)
+    if failure:
+        code, message = failure
+        print(f"error: {message}", file=err)
+        return code
+    print(_wrote(target, rows), file=out)
     if problems:
-        print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} (named above); the table is incomplete "
-              "where they say", file=err)
+        print(f"{_plural(len(problems), 'problem')} (named above); the table is incomplete where they say", file=err)
     return 1 if problems else 0

@@ -178,27 +178,33 @@ def _face_size_facts(report: dict, v: _Verdict) -> None:
 def _cut_facts(report: dict, v: _Verdict) -> None:
     from app.engine.identity import FACE_CHANGE
 
-    cuts = report.get("scene_cuts") or {}
-    listed = cuts.get("cuts") or [{"time_s": t} for t in cuts.get("times_s") or []]
+    listed = _listed_cuts(report)
     if not listed:
         return
     start = float((report.get("input") or {}).get("start_time_s") or 0.0)
-
-    def at(cuts: list) -> str:
-        return ", ".join(f"{start + c['time_s']:.2f} s" for c in cuts[:5]) + (" ..." if len(cuts) > 5 else "")
-
     scene = [c for c in listed if c.get("kind") != FACE_CHANGE]
     swapped = [c for c in listed if c.get("kind") == FACE_CHANGE]
     if scene:
-        v.warn(f"the picture changes completely (a cut) at {at(scene)}: the face was looked for again there; "
-               "make sure the whole video shows the same patient")
+        v.warn(f"the picture changes completely (a cut) at {_cut_times(start, scene)}: the face was looked for "
+               "again there; make sure the whole video shows the same patient")
     other = [c for c in scene if c.get("identity_change")]
     if other:
-        v.warn(f"the face's proportions change at the cut at {at(other)}: probably another person from there on; "
-               "check before using the measures")
+        v.warn(f"the face's proportions change at the cut at {_cut_times(start, other)}: probably another person "
+               "from there on; check before using the measures")
     if swapped:
-        v.warn(f"another face appears in the patient's place at {at(swapped)} (the picture around it stays the "
-               "same): probably another person from there on; check before using the measures")
+        v.warn(f"another face appears in the patient's place at {_cut_times(start, swapped)} (the picture around "
+               "it stays the same): probably another person from there on; check before using the measures")
+
+
+def _listed_cuts(report: dict) -> list[dict]:
+    """The report's cuts; older reports list only their times."""
+    cuts = report.get("scene_cuts") or {}
+    return cuts.get("cuts") or [{"time_s": t} for t in cuts.get("times_s") or []]
+
+
+def _cut_times(start: float, cuts: list) -> str:
+    """The first five cuts' times on the input's own clock."""
+    return ", ".join(f"{start + c['time_s']:.2f} s" for c in cuts[:5]) + (" ..." if len(cuts) > 5 else "")
 
 
 def _measures_facts(report: dict, v: _Verdict, frames: int) -> None:

@@ -85,11 +85,16 @@ def _project_manifest_sha():
     return hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else None
 
 
+VERIFY_PHOTO = "portrait_frontal.jpg"      # the development STAR conversion's real face
+
+
 @pytest.fixture(scope="session")
 def star_dev_conversion(tmp_path_factory) -> dict:
     """The development STAR model (random weights, seed 0) made the way a developer makes it:
     `python main.py convert star --random-weights --overwrite` over a stale file, with the CoreML
-    checker and the default verification (noise, the synthetic face, the ../shared photos' faces).
+    checker and the verification (noise, the synthetic face, a real face: --verify-photo with one
+    ../shared photo when it is there, not all four: each verification input costs a PyTorch run of
+    full STAR, three quarters of the conversion's time; the comparison is the same on every input).
     Once per test run; tests/test_convert_star.py reads the command's output and exit status.
     Returns {"out": model path, "returncode", "stdout", "stderr", "manifest_before", "manifest_after"}
     (the project's manifest sha256 before and after: a conversion elsewhere must not touch it)."""
@@ -104,9 +109,10 @@ def star_dev_conversion(tmp_path_factory) -> dict:
         before = _project_manifest_sha()
         # the repository's face detector finds the photos' faces, whatever a test set for itself
         env = {k: v for k, v in os.environ.items() if k != "FACEMIRROR_WEIGHTS_DIR"}
+        photo = MEDIA / VERIFY_PHOTO
         proc = subprocess.run([sys.executable, "main.py", "convert", "star", "--random-weights", "--seed", "0",
-                               "--out", str(out), "--overwrite"], cwd=REPO, env=env, capture_output=True,
-                              text=True, timeout=900)
+                               "--out", str(out), "--overwrite", *(["--verify-photo", str(photo)] if photo.exists() else [])],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
         record = {"returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr,
                   "manifest_before": before, "manifest_after": _project_manifest_sha()}
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

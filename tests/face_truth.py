@@ -124,7 +124,28 @@ def ptosis(pts: np.ndarray, side: str, mm: float) -> None:
         pts[on_side(i, side), 1] += mm
 
 
-KINDS = {"smile": smile, "brow": brow_raise, "eye": eye_close, "jaw": jaw_drop}
+def pucker(pts: np.ndarray, side: str, mm: float) -> None:
+    """The mouth corner moves ``mm`` straight towards the midline (lips pursed); lip points near it
+    follow partly. Truth: commissure narrowing = ``mm`` (the corner's distance from the midline
+    shrinks by ``mm``; its height does not change)."""
+    v = np.array([-outward(side) * mm, 0.0])
+    for i, w in ((76, 1.0), (88, 0.9), (77, 0.5), (87, 0.5), (89, 0.4), (95, 0.4)):
+        pts[on_side(i, side)] += w * v
+
+
+def lower_lip_down(pts: np.ndarray, side: str, mm: float) -> None:
+    """The lower lip on ``side`` comes down ``mm`` (depressor labii inferioris): its outer and inner
+    edge between the corner and the midline (86, 87, 95 for the patient's right), the midline points
+    half as much per side; the corner and the chin stay. Truth: lower-lip depression = ``mm`` at
+    half the corner's distance from the midline (which lies between 86 and 87)."""
+    for i in (86, 87, 95):
+        pts[on_side(i, side), 1] += mm
+    for i in (85, 94):
+        pts[i, 1] += 0.5 * mm
+
+
+KINDS = {"smile": smile, "brow": brow_raise, "eye": eye_close, "jaw": jaw_drop, "pucker": pucker,
+         "lower_lip": lower_lip_down}
 
 
 @dataclass
@@ -277,3 +298,50 @@ def exam(smile_mm=(5.0, 10.0), brow_mm=(8.0, 8.0), eye_fraction=(1.0, 0.6), jaw_
     if jaw_mm:
         moves.append(Move("jaw", 4.9, jaw_mm, 0.0))
     return Recording(moves, **kw)
+
+
+# A guided examination (docs/GUIDED_EXAM.md) with its record: every task's movement starts 0.5 s after
+# the task's span opens (the patient's reaction) and relaxes after it closes. Truth per task, patient's
+# right against left: brow 6 / 8 mm; gentle closure 70 % / 90 % of the fissure, full 85 % / 100 %, the
+# LEFT mouth corner moving 2 mm outwards and up during the full closure (ocular-oral synkinesis); smile
+# 5 / 10 mm with the RIGHT eye narrowing 30 % of its fissure (oral-ocular synkinesis); open smile
+# 6 / 12 mm with the jaw opening 6 mm; pucker 3 / 6 mm; lower lip 3 / 6 mm with the jaw opening 3 mm.
+# ``unprompted``: a 6 mm brow raise on both sides between the open smile and the pucker, in no task.
+GUIDED_TRUTH = {
+    "brow_raise": (6.0, 8.0), "gentle_eye_closure": (0.7, 0.9), "full_eye_closure": (0.85, 1.0),
+    "smile": (5.0, 10.0), "smile_open": (6.0, 12.0), "pucker": (3.0, 6.0), "lower_lip": (3.0, 6.0),
+}
+GUIDED_KIND = {"brow_raise": "brow", "gentle_eye_closure": "eye", "full_eye_closure": "eye", "smile": "smile",
+               "smile_open": "smile", "pucker": "pucker", "lower_lip": "lower_lip"}
+SYNK_EYE_FRACTION = 0.3        # right eye, during "smile"
+SYNK_CORNER_MM = 2.0           # left mouth corner, during "full_eye_closure"
+TASK_SPAN_S = 2.8              # a task's recorded span
+TASK_EVERY_S = 4.0             # from one task's start to the next (the rest between: 1.2 s)
+REACTION_S = 0.5
+UNPROMPTED_GAP_S = 4.0         # the extra gap holding the unprompted movement
+
+
+def guided_exam(unprompted: bool = True, **kw) -> tuple[Recording, dict]:
+    """(recording, protocol record dict): rest 0-2.5 s, then the tasks of GUIDED_TRUTH in order."""
+    tasks = [{"task": "rest", "start_s": 0.0, "end_s": 2.5}]
+    moves: list[Move] = []
+    t = 3.0
+    for name, (right, left) in GUIDED_TRUTH.items():
+        if name == "pucker":
+            if unprompted:
+                moves.append(Move("brow", t + 0.8, 6.0, 6.0))
+            t += UNPROMPTED_GAP_S
+        tasks.append({"task": name, "start_s": t, "end_s": t + TASK_SPAN_S})
+        t0 = t + REACTION_S
+        moves.append(Move(GUIDED_KIND[name], t0, right, left))
+        if name == "smile":
+            moves.append(Move("eye", t0, SYNK_EYE_FRACTION, 0.0))
+        if name == "full_eye_closure":
+            moves.append(Move("smile", t0, 0.0, SYNK_CORNER_MM))
+        if name == "smile_open":
+            moves.append(Move("jaw", t0, 6.0, 0.0))
+        if name == "lower_lip":
+            moves.append(Move("jaw", t0, 3.0, 0.0))
+        t += TASK_EVERY_S
+    record = {"protocol": "truth", "version": 1, "tasks": tasks}
+    return Recording(moves, duration_s=t + 1.0, **kw), record

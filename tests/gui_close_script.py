@@ -5,6 +5,11 @@ the second run (answering "Stop processing and quit?" with "Stop and quit") or r
     python tests/gui_close_script.py FIRST.mp4 SECOND.mp4 OUT_DIR CLOSE_AT
 CLOSE_AT: frames of the second video done before closing; -1: close right after the second run.
 Prints one line "RESULT <json>" before exiting with launch_gui's status.
+
+The second run cannot end before the window is closed, however slowly the GUI thread is scheduled
+on a loaded machine: once it has reported CLOSE_AT frames, the pipeline's thread waits in its
+progress report until the close begins (then it carries on and meets the cancel as it would have).
+Nothing waits on a clock.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -25,6 +31,31 @@ QSettings.setDefaultFormat(QSettings.Format.IniFormat)
 QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
 app = QApplication(sys.argv[:1])
 state = {"step": 0, "asked": [], "statuses": []}
+closing = threading.Event()        # set by the GUI thread as it closes the window
+
+
+def hold_second_run_until_closing() -> None:
+    """The pipeline's progress callback for the second video: after CLOSE_AT frames (and before
+    its last frame, so nothing is published yet) it returns only once the close has begun."""
+    from app.pipeline import Pipeline
+
+    real = Pipeline.process
+
+    def process(self, input_path, out_dir, *, on_progress=None, **kw):
+        if close_at < 0 or Path(input_path).name != second.name or on_progress is None:
+            return real(self, input_path, out_dir, on_progress=on_progress, **kw)
+
+        def report(p):
+            on_progress(p)                 # the window hears of the frames first
+            if p.frames_total and close_at <= p.frames_done < p.frames_total:
+                if not closing.wait(600):  # a safety net only: the window closes long before
+                    print("the window was never closed", file=sys.stderr, flush=True)
+        return real(self, input_path, out_dir, on_progress=report, **kw)
+
+    Pipeline.process = process
+
+
+hold_second_run_until_closing()
 
 
 def window():
@@ -62,6 +93,7 @@ def step():
             state["statuses"] = [j.status.value for j in w.model.jobs]
             if w.is_running:
                 QTimer.singleShot(5, answer_question)
+            closing.set()
             w.close()                      # the window's close button
 
 

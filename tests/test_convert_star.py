@@ -20,7 +20,7 @@ from app.convert import star as cs  # noqa: E402
 from app.convert.common import (META_MODEL, META_SOURCE, META_SOURCE_SHA,  # noqa: E402
                                      META_UNTRAINED, ConvertError)
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.conftest import MEDIA, REPO, VERIFY_PHOTO  # noqa: E402
 
 
 def _sha(path: Path) -> str:
@@ -334,6 +334,11 @@ def test_cli_convert_then_refuse(star_dev_conversion, tmp_path):
     data = json.loads((out.parent / "manifest.json").read_text())
     assert data["models"]["star"]["converted"]["star_landmark_98.onnx"]["sha256"] == _sha(out)
     assert first["manifest_after"] == first["manifest_before"]      # the project's manifest untouched
+    # --verify-photo: the photo's face joined the noise and the synthetic face in the comparison
+    verifying = next(line for line in first["stdout"].splitlines() if line.startswith("STAR: verifying"))
+    if (MEDIA / VERIFY_PHOTO).exists():
+        assert verifying.endswith(f"on 6 input(s): noise 1, noise 2, noise 3, noise 4, synthetic face, "
+                                  f"face 1 of {VERIFY_PHOTO}"), verifying
 
     mine = tmp_path / "cli" / out.name          # a copy: the shared model is never at stake here
     mine.parent.mkdir()

@@ -119,15 +119,24 @@ def test_conversion_failure_is_reported(qtbot, empty_weights, monkeypatch, tmp_p
 
 
 def test_real_retinaface_conversion_from_the_window(qtbot, empty_weights, retinaface_pth, monkeypatch):
-    """The real converter on the real checkpoint, started from the window (torch and onnx installed)."""
+    """The real converter on the real checkpoint, started from the window (torch and onnx installed).
+    Its CoreML check and its verification on several inputs are the converter's own tests'
+    (tests/test_retinaface_convert.py): here one verification input and no CoreML check, half the time."""
     pytest.importorskip("torch")
     pytest.importorskip("onnx")
-    from app.gui import model_status
+    from app.gui import model_convert, model_status
+
+    real = model_convert._converter
+
+    def lighter(key):
+        convert = real(key)
+        return lambda ckpt, out, **kw: convert(ckpt, out, coreml_check=False, verify_inputs=1, **kw)
 
     monkeypatch.setattr(model_status, "converter_available", lambda: True)
+    monkeypatch.setattr(model_convert, "_converter", lighter)
     w = _window(qtbot)
     monkeypatch.setattr(w, "_ask_checkpoint", lambda key: str(retinaface_pth))
-    with qtbot.waitSignal(w.models_changed, timeout=120000) as reloaded:
+    with qtbot.waitSignal(w.models_changed, timeout=900000) as reloaded:   # a safety net: minutes on a loaded machine
         w.convert_model("retinaface")
     assert reloaded.args[0].can_process, w.models_panel.log_label.text()
     assert (empty_weights / "retinaface_mobilenet025.onnx").is_file()

@@ -1,17 +1,22 @@
-"""The soak of `main.py benchmark soak` (bench/soak.py), compressed (both soaks side by side: 4-5
-minutes wall on the shared 2-core machine at load average 17-19, less on a quiet one): the real
-app in a subprocess under an X server (our own Xvfb; Qt's offscreen platform only where Xvfb is
-missing), driven through its own buttons and actions. The live exam with a file as the camera for
-50 s with three recordings (each handed to the main window and processed), and, at the same time,
-the main window over 15 short clips in three folders. On PySide6 6.12.0 with Python 3.11 (a
+"""The soak of `main.py benchmark soak` (bench/soak.py), compressed (both soaks side by side,
+about a minute and a half of wall time on 2 idle cores): the real app in a subprocess under an X
+server (our own Xvfb; Qt's offscreen platform only where Xvfb is missing), driven through its own
+buttons and actions. The live exam with a file as the camera for 30 s with two recordings (each
+handed to the main window and processed), and, at the same time, the main window over 8 short
+clips in two folders (Start pressed for each). The 30-minute and 200-clip soaks are
+`main.py benchmark soak` (docs/performance.md, "Endurance"); this one is the suite's guard. On PySide6 6.12.0 with Python 3.11 (a
 reference to None lost per Qt call returning None, issue 31) the windows abort with "Fatal Python
 error: none_dealloc" (measured: the main window's soak, as the process ended), and the count of
-references to None falls while the live window shows the camera: this test fails.
+references to None falls while the live window shows the camera: this test fails (the live
+window loses several per camera frame: 722-2,541 in 50 s on a loaded machine, so hundreds in 30 s,
+against 0-1 on PySide6 6.11.3).
 
 The bounds are generous (a loaded 2-core machine): they catch a process that dies, a traceback, a
 thread or descriptor left behind per recording or per file, or memory growing by a frame's worth
 per frame; not the noise of allocators. Nothing here waits on a clock: the app's own events (ready,
-each file finished, closing) drive the soak; the timeouts are safety nets of many minutes.
+each file finished, closing) drive the soak; the timeouts are safety nets of many minutes. The
+live soak's length is a clock, so how many recordings fit in it depends on the machine's load;
+what is asserted is that every Record press gave a recording and each was processed.
 """
 from __future__ import annotations
 
@@ -24,11 +29,11 @@ from bench import soak
 
 pytestmark = pytest.mark.slow
 
-LIVE_SECONDS = 50.0
-RECORD_EVERY = 15.0          # Record at 5, 20 and 35 s, each for 3 s: three recordings
+LIVE_SECONDS = 30.0
+RECORD_EVERY = 12.0          # Record at 5 and 17 s, each for 3 s: two recordings (a third would end past 30 s)
 RECORD_SECONDS = 3.0
-CLIPS = 15
-PER_FOLDER = 5               # three folders: Start pressed three times, each queue run to its end
+CLIPS = 8
+PER_FOLDER = 4               # two folders: Start pressed twice, each queue run to its end
 
 THREADS_MORE = 10            # threads at close beyond those at start (both idle moments)
 FDS_MORE = 10
@@ -36,7 +41,8 @@ RSS_SLOPE_MB_PER_MIN = 300.0  # a 640x480 frame kept per frame would be ~1,600 M
 # references to None below their count when the window was ready: PySide6 6.11.3 measured 0-1 here
 # (eight soaks); 6.12.0 loses one per Qt call returning None, several per camera frame (issue 31):
 # 722 in the live soak's 50 s on a machine so loaded that the window drew a few frames a second
-NONE_REFS_FALL = 200
+# (433 in 30 s at that rate), 2,541 in another 50 s run
+NONE_REFS_FALL = 100
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +84,13 @@ def test_the_window_survives_and_closes_cleanly(soaks, kind):
 
 def test_every_recording_is_handed_over_and_processed(soaks):
     r = soaks["live"]
-    assert r["recordings"] == 3 and r["record_clicks"] == 3, r["problems"]
+    # two presses planned; the second needs the GUI thread to reach 17 s before 27 s, so a loaded
+    # machine may fit only one: every press must have given a recording either way
+    assert r["record_clicks"] >= 1 and r["recordings"] == r["record_clicks"], r["problems"]
     # each recording reached the main window's queue and ran to an end (a recording with too few
     # frames for a face may fail: that is a result, not a lost recording)
-    assert r["files_queued"] == 3
-    assert r["files_processed"] + r["files_failed"] == 3
+    assert r["files_queued"] == r["recordings"]
+    assert r["files_processed"] + r["files_failed"] == r["recordings"]
     assert r["files_processed"] >= 1, r["problems"]
 
 

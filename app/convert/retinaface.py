@@ -180,17 +180,8 @@ def tidy_graph(path: Path) -> int:
         del node.metadata_props[:]
         node.doc_string = ""
     model.graph.doc_string = ""
-    inferred = onnx.shape_inference.infer_shapes(model)
-    shapes = {}
-    for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
-        dims = vi.type.tensor_type.shape.dim
-        shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else None for d in dims]
-    consts = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
-    for node in model.graph.node:
-        if node.op_type == "Constant":
-            for attr in node.attribute:
-                if attr.name == "value":
-                    consts[node.output[0]] = numpy_helper.to_array(attr.t)
+    shapes = _static_shapes(model)
+    consts = _constant_values(model)
 
     roi_name = "facemirror_resize_roi"
     rewritten = 0
@@ -198,13 +189,9 @@ def tidy_graph(path: Path) -> int:
         if node.op_type != "Resize":
             continue
         inputs = list(node.input) + [""] * (4 - len(node.input))
-        x, roi, scales, sizes = inputs[:4]
-        in_shape = shapes.get(x)
-        if not sizes or sizes not in consts or not in_shape or None in in_shape:
-            continue
-        out_sizes = consts[sizes].astype(np.int64)
-        factors = out_sizes / np.asarray(in_shape, np.float64)
-        if not np.all(factors == np.round(factors)):
+        x, roi, _, sizes = inputs[:4]
+        factors = _whole_scale_factors(shapes.get(x), consts.get(sizes) if sizes else None)
+        if factors is None:
             continue
         scale_name = f"facemirror_resize_scales_{rewritten}"
         model.graph.initializer.append(numpy_helper.from_array(factors.astype(np.float32), scale_name))
@@ -213,17 +200,57 @@ def tidy_graph(path: Path) -> int:
         rewritten += 1
     if rewritten:
         model.graph.initializer.append(numpy_helper.from_array(np.zeros((0,), np.float32), roi_name))
-        # Drop Constant nodes that fed only the removed `sizes` inputs.
-        used = {i for n in model.graph.node for i in n.input} | {o.name for o in model.graph.output}
-        dead = [n for n in model.graph.node if n.op_type == "Constant" and n.output[0] not in used]
-        for n in dead:
-            model.graph.node.remove(n)
-        dead_inits = [t for t in model.graph.initializer if t.name not in used]
-        for t in dead_inits:
-            model.graph.initializer.remove(t)
+        _drop_dead_constants(model)
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return rewritten
+
+
+def _static_shapes(model) -> dict[str, list[int | None]]:
+    """Every value's inferred shape (None for a dimension that is not a fixed number)."""
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+        dims = vi.type.tensor_type.shape.dim
+        shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+    return shapes
+
+
+def _constant_values(model) -> dict[str, np.ndarray]:
+    """The values of the initializers and of the Constant nodes' outputs, by name."""
+    from onnx import numpy_helper
+
+    consts = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value":
+                    consts[node.output[0]] = numpy_helper.to_array(attr.t)
+    return consts
+
+
+def _whole_scale_factors(in_shape: list[int | None] | None, out_sizes: np.ndarray | None) -> np.ndarray | None:
+    """Resize's per-axis scale factors when the sizes are constant, the input shape is known and
+    every factor is a whole number; else None (that Resize is left as it is)."""
+    if out_sizes is None or not in_shape or None in in_shape:
+        return None
+    factors = out_sizes.astype(np.int64) / np.asarray(in_shape, np.float64)
+    if not np.all(factors == np.round(factors)):
+        return None
+    return factors
+
+
+def _drop_dead_constants(model) -> None:
+    """Drop Constant nodes and initializers that fed only the removed `sizes` inputs."""
+    used = {i for n in model.graph.node for i in n.input} | {o.name for o in model.graph.output}
+    dead = [n for n in model.graph.node if n.op_type == "Constant" and n.output[0] not in used]
+    for n in dead:
+        model.graph.node.remove(n)
+    dead_inits = [t for t in model.graph.initializer if t.name not in used]
+    for t in dead_inits:
+        model.graph.initializer.remove(t)
 
 
 def verify(model, onnx_path: Path, size: int, inputs: int = 3) -> dict:

@@ -231,10 +231,42 @@ def clean_graph(model) -> None:
     ONNX Runtime's CoreML checker counts Constant and Identity nodes and treats an empty optional
     input (Resize's roi) as a value of unknown shape; none of them is needed.
     """
-    from onnx import numpy_helper
-
     g = model.graph
     outputs = {o.name for o in g.output}
+    keep, rename = _fold_constants_and_identities(g, outputs)
+    _rewire(g, keep, rename)
+    del g.node[:]
+    g.node.extend(keep)
+    # drop initializers nothing uses any more
+    used = {i for n in g.node for i in n.input} | outputs
+    unused = [init for init in g.initializer if init.name not in used]
+    for init in unused:
+        g.initializer.remove(init)
+    del g.value_info[:]
+
+
+def _rewire(g, keep: list, rename: dict[str, str]) -> None:
+    """Inputs that read a dropped Identity read its source; an empty Resize roi reads one shared
+    empty initializer."""
+    from onnx import numpy_helper
+
+    roi_name = None
+    for node in keep:
+        for i, name in enumerate(node.input):
+            if name in rename:
+                node.input[i] = rename[name]
+        if node.op_type == "Resize" and len(node.input) > 1 and node.input[1] == "":
+            if roi_name is None:
+                roi_name = "resize_roi_unused"
+                g.initializer.append(numpy_helper.from_array(np.zeros((0,), np.float32), roi_name))
+            node.input[1] = roi_name
+
+
+def _fold_constants_and_identities(g, outputs: set[str]) -> tuple[list, dict[str, str]]:
+    """(the nodes kept, {an Identity's output: the name it stands for}); Constant nodes become
+    initializers. Identities that touch a graph output stay (the output name must survive)."""
+    from onnx import numpy_helper
+
     rename: dict[str, str] = {}
     keep = []
     for node in g.node:
@@ -247,24 +279,7 @@ def clean_graph(model) -> None:
             rename[node.output[0]] = rename.get(node.input[0], node.input[0])
             continue
         keep.append(node)
-    roi_name = None
-    for node in keep:
-        for i, name in enumerate(node.input):
-            if name in rename:
-                node.input[i] = rename[name]
-        if node.op_type == "Resize" and len(node.input) > 1 and node.input[1] == "":
-            if roi_name is None:
-                roi_name = "resize_roi_unused"
-                g.initializer.append(numpy_helper.from_array(np.zeros((0,), np.float32), roi_name))
-            node.input[1] = roi_name
-    del g.node[:]
-    g.node.extend(keep)
-    # drop initializers nothing uses any more
-    used = {i for n in g.node for i in n.input} | outputs
-    unused = [init for init in g.initializer if init.name not in used]
-    for init in unused:
-        g.initializer.remove(init)
-    del g.value_info[:]
+    return keep, rename
 
 
 def check_contract(path: Path) -> None:
@@ -459,6 +474,48 @@ def build_network(checkpoint, random_weights: bool, seed: int):
         raise ConvertError(str(exc)) from exc
 
 
+def _checked_source(checkpoint, random_weights: bool) -> Path | None:
+    """The checkpoint as a Path (None with random weights); exactly one of them must be given."""
+    if random_weights and checkpoint is not None:
+        raise ConvertError("give a checkpoint or --random-weights, not both")
+    if not random_weights and checkpoint is None:
+        raise ConvertError("give a STAR checkpoint file (Landmark_98.pkl) or --random-weights")
+    if checkpoint is None:
+        return None
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_file():
+        raise ConvertError(f"{checkpoint}: checkpoint file not found")
+    return checkpoint
+
+
+def _log_early_exit(stacks: int, name: str, log: Callable[[str], None]) -> None:
+    log(f"STAR: early exit after stack {stacks} of {model_files.STAR_STACKS} ({name}): later stacks are left "
+        f"out; recorded as the live panes' model '{model_files.STAR_LIVE_KEY}'"
+        + ("" if stacks == model_files.STAR_LIVE_STACKS else
+           f" (an experiment: the project's live model has {model_files.STAR_LIVE_STACKS} stacks)"))
+
+
+def _verify_export(net, tmp: Path, stacks: int, seed: int, verify_inputs: int, verify_photos: list[Path] | None,
+                   log: Callable[[str], None]) -> tuple[dict, object]:
+    """Compare ONNX Runtime with PyTorch on the verification inputs; raise ConvertError when they
+    disagree. Returns (the differences, the trained-model check) for the manifest."""
+    photos = default_verification_photos() if verify_photos is None else list(verify_photos)
+    references: dict = {}
+    inputs = verification_inputs(verify_inputs, 1234 + int(seed), photos, log, points_out=references)
+    log(f"STAR: verifying ONNX Runtime against PyTorch on {len(inputs)} input(s): "
+        + ", ".join(label for label, _ in inputs))
+    comparison = verify_onnx(net, tmp, inputs, stacks)
+    log(f"STAR: {comparison.summary()}")
+    for warning in comparison.warnings():
+        log(f"STAR: warning: {warning}")
+    problems = comparison.problems()
+    if problems:
+        raise ConvertError("verification failed: " + "; ".join(problems) + "; no model written")
+    diffs = comparison.as_dict()
+    trained_check = model_check(comparison, references, log, live=stacks < model_files.STAR_STACKS)
+    return diffs, trained_check
+
+
 def convert_star(checkpoint, out, *, random_weights: bool = False, seed: int = 0,
                  overwrite: bool = False, coreml_check: bool = True, verify_inputs: int = 4,
                  verify_photos: list[Path] | None = None, log: Callable[[str], None] = print,
@@ -479,17 +536,10 @@ def convert_star(checkpoint, out, *, random_weights: bool = False, seed: int = 0
 
     stacks = stack_count(stacks)
     name = model_name(stacks)
-    if random_weights and checkpoint is not None:
-        raise ConvertError("give a checkpoint or --random-weights, not both")
-    if not random_weights and checkpoint is None:
-        raise ConvertError("give a STAR checkpoint file (Landmark_98.pkl) or --random-weights")
+    checkpoint = _checked_source(checkpoint, random_weights)
     out = Path(out)
     check_cut_target(out, stacks)
     check_output_path(out, overwrite)
-    if checkpoint is not None:
-        checkpoint = Path(checkpoint)
-        if not checkpoint.is_file():
-            raise ConvertError(f"{checkpoint}: checkpoint file not found")
 
     try:
         import onnx
@@ -506,10 +556,7 @@ def convert_star(checkpoint, out, *, random_weights: bool = False, seed: int = 0
     net = build_network(checkpoint, random_weights, seed)
     source_sha = sha256_file(checkpoint) if checkpoint is not None else None
     if stacks < model_files.STAR_STACKS:
-        log(f"STAR: early exit after stack {stacks} of {model_files.STAR_STACKS} ({name}): later stacks are left "
-            f"out; recorded as the live panes' model '{model_files.STAR_LIVE_KEY}'"
-            + ("" if stacks == model_files.STAR_LIVE_STACKS else
-               f" (an experiment: the project's live model has {model_files.STAR_LIVE_STACKS} stacks)"))
+        _log_early_exit(stacks, name, log)
 
     tmp = temp_output_path(out)
     try:
@@ -517,27 +564,11 @@ def convert_star(checkpoint, out, *, random_weights: bool = False, seed: int = 0
         export_onnx(net, tmp, stacks=stacks)
         check_contract(tmp)
         set_metadata(tmp, star_metadata(name, stacks, checkpoint, source_sha, random_weights, seed))
-
-        photos = default_verification_photos() if verify_photos is None else list(verify_photos)
-        references: dict = {}
-        inputs = verification_inputs(verify_inputs, 1234 + int(seed), photos, log, points_out=references)
-        log(f"STAR: verifying ONNX Runtime against PyTorch on {len(inputs)} input(s): "
-            + ", ".join(label for label, _ in inputs))
-        comparison = verify_onnx(net, tmp, inputs, stacks)
-        log(f"STAR: {comparison.summary()}")
-        for warning in comparison.warnings():
-            log(f"STAR: warning: {warning}")
-        problems = comparison.problems()
-        if problems:
-            raise ConvertError("verification failed: " + "; ".join(problems) + "; no model written")
-        diffs = comparison.as_dict()
-        trained_check = model_check(comparison, references, log, live=stacks < model_files.STAR_STACKS)
-
+        diffs, trained_check = _verify_export(net, tmp, stacks, seed, verify_inputs, verify_photos, log)
         check_info = None
         if coreml_check:
             log("STAR: running ONNX Runtime's CoreML usability checker")
             check_info, _ = coreml_report(tmp, "STAR", log)
-
         finish_output(tmp, out, overwrite)
     except BaseException:
         discard(tmp)

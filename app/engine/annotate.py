@@ -197,6 +197,33 @@ def stamp_untrained(img: np.ndarray) -> np.ndarray:
     return img
 
 
+def _draw_box(out: np.ndarray, box: Sequence[float], lw: int) -> None:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    if all(math.isfinite(v) for v in (x1, y1, x2, y2)):
+        cv2.rectangle(out, _pt((x1, y1)), _pt((x2, y2)), COLOR_BOX, lw, cv2.LINE_AA)
+
+
+def _draw_landmarks(out: np.ndarray, landmarks, s: float) -> None:
+    """Dots at the finite landmarks; the 5 coarse points larger and in their own colour."""
+    pts = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
+    color = COLOR_LANDMARK_COARSE if len(pts) <= 5 else COLOR_LANDMARK
+    r = max(1, int(round(2 * s))) if len(pts) > 5 else max(2, int(round(3 * s)))
+    for p in pts[np.all(np.isfinite(pts), axis=1)]:
+        cv2.circle(out, _pt(p), r, color, -1, cv2.LINE_AA)
+
+
+def _draw_side_labels(out: np.ndarray, midline: Midline, box: Sequence[float] | None, s: float,
+                      source_mirrored: bool) -> None:
+    h, w = out.shape[:2]
+    font_scale = 1.2 * s
+    thick = max(1, int(round(2.5 * s)))
+    left_pos, right_pos = side_label_positions(midline, (w, h), offset_px=45 * s, box=box)
+    # image-left side shows the patient's RIGHT in an unmirrored recording
+    image_left_label, image_right_label = ("L", "R") if source_mirrored else ("R", "L")
+    _centered_text(out, image_left_label, left_pos, font_scale, thick, COLOR_LABEL)
+    _centered_text(out, image_right_label, right_pos, font_scale, thick, COLOR_LABEL)
+
+
 def annotate_frame(frame: np.ndarray, *, landmarks=None, box: Sequence[float] | None = None,
                    midline: Midline | None = None, raw_midline: Midline | None = None,
                    warning: str | None = None, warning_level: str = "warning",
@@ -213,30 +240,15 @@ def annotate_frame(frame: np.ndarray, *, landmarks=None, box: Sequence[float] | 
     lw = max(1, int(round(2 * s)))
 
     if box is not None:
-        x1, y1, x2, y2 = (float(v) for v in box)
-        if all(math.isfinite(v) for v in (x1, y1, x2, y2)):
-            cv2.rectangle(out, _pt((x1, y1)), _pt((x2, y2)), COLOR_BOX, lw, cv2.LINE_AA)
-
+        _draw_box(out, box, lw)
     if raw_midline is not None:
         _draw_line(out, raw_midline, COLOR_RAW_MIDLINE, max(1, lw // 2))
     if midline is not None:
         _draw_line(out, midline, COLOR_MIDLINE, lw)
-
     if landmarks is not None:
-        pts = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
-        color = COLOR_LANDMARK_COARSE if len(pts) <= 5 else COLOR_LANDMARK
-        r = max(1, int(round(2 * s))) if len(pts) > 5 else max(2, int(round(3 * s)))
-        for p in pts[np.all(np.isfinite(pts), axis=1)]:
-            cv2.circle(out, _pt(p), r, color, -1, cv2.LINE_AA)
-
+        _draw_landmarks(out, landmarks, s)
     if midline is not None:
-        font_scale = 1.2 * s
-        thick = max(1, int(round(2.5 * s)))
-        left_pos, right_pos = side_label_positions(midline, (w, h), offset_px=45 * s, box=box)
-        # image-left side shows the patient's RIGHT in an unmirrored recording
-        image_left_label, image_right_label = ("L", "R") if source_mirrored else ("R", "L")
-        _centered_text(out, image_left_label, left_pos, font_scale, thick, COLOR_LABEL)
-        _centered_text(out, image_right_label, right_pos, font_scale, thick, COLOR_LABEL)
+        _draw_side_labels(out, midline, box, s, source_mirrored)
 
     if warning:
         draw_banner(out, warning, warning_level, at_top=True)

@@ -159,6 +159,24 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = DEFAULT_NM
     return np.asarray(keep, dtype=np.int64)
 
 
+def _check_model_io(model_path: str | os.PathLike, inputs: list, outputs: list[str], hint: str) -> None:
+    """One input and the named RetinaFace outputs, or the model is not ours."""
+    if len(inputs) != 1 or any(name not in outputs for name in OUTPUT_NAMES):
+        raise runtime.ModelFileError(
+            f"{model_path}: not a FaceMirror RetinaFace model (inputs {[i.name for i in inputs]}, "
+            f"outputs {outputs}; expected outputs {list(OUTPUT_NAMES)}).{hint}")
+
+
+def _static_size(model_path: str | os.PathLike, shape: list, hint: str) -> tuple[int, int] | None:
+    """(height, width) of a model converted at a fixed input size; None for a dynamic one."""
+    if len(shape) != 4 or shape[1] != 3:
+        raise runtime.ModelFileError(f"{model_path}: input shape {shape} is not [1, 3, H, W].{hint}")
+    h, w = shape[2], shape[3]
+    if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0:
+        return (h, w)
+    return None
+
+
 class FaceDetector:
     """RetinaFace on ONNX Runtime: `detect(image_bgr)` -> faces sorted by score (best first).
 
@@ -182,25 +200,17 @@ class FaceDetector:
         create_command = session_kwargs["create_command"]
         self.session, self.backend = runtime.create_session(model_path, threads=threads, **session_kwargs)
         inputs = self.session.get_inputs()
-        outputs = [o.name for o in self.session.get_outputs()]
         hint = f" Recreate it with: {create_command}"
-        if len(inputs) != 1 or any(name not in outputs for name in OUTPUT_NAMES):
-            raise runtime.ModelFileError(
-                f"{model_path}: not a FaceMirror RetinaFace model (inputs {[i.name for i in inputs]}, "
-                f"outputs {outputs}; expected outputs {list(OUTPUT_NAMES)}).{hint}")
+        _check_model_io(model_path, inputs, [o.name for o in self.session.get_outputs()], hint)
         self.input_name = inputs[0].name
-        shape = list(inputs[0].shape)
-        if len(shape) != 4 or shape[1] != 3:
-            raise runtime.ModelFileError(f"{model_path}: input shape {shape} is not [1, 3, H, W].{hint}")
-        h, w = shape[2], shape[3]
-        if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0:
-            self.static_size: tuple[int, int] | None = (h, w)
+        self.static_size: tuple[int, int] | None = _static_size(model_path, list(inputs[0].shape), hint)
+        if self.static_size is not None:
+            h, w = self.static_size
             if detect_size is not None and detect_size != max(h, w):
                 raise ValueError(f"this RetinaFace model has a fixed {w}x{h} input; detect_size={detect_size} "
                                  f"needs a model converted at that size")
             self.detect_size = max(h, w)
         else:
-            self.static_size = None
             self.detect_size = int(detect_size or DEFAULT_DETECT_SIZE)
         if self.detect_size < 32:
             raise ValueError(f"detect_size must be at least 32, got {self.detect_size}")

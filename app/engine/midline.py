@@ -512,6 +512,16 @@ class MidlineEstimate:
         }
 
 
+def _near_state(theta_deg: float, rho: float, state: float | None) -> tuple[float, float]:
+    """The line is undirected: keep the measurement within 90 deg of the filter state."""
+    if state is not None:
+        while theta_deg - state > 90.0:
+            theta_deg, rho = theta_deg - 180.0, -rho
+        while theta_deg - state < -90.0:
+            theta_deg, rho = theta_deg + 180.0, -rho
+    return theta_deg, rho
+
+
 class MidlineSmoother:
     """Temporal smoothing of the midline: adaptive One-Euro filters on angle (deg) and offset (px).
 
@@ -561,32 +571,11 @@ class MidlineSmoother:
         self._n += 1
 
         if raw is None:
-            if self._smoothed is not None:
-                self._held_frames += 1
-                self._theta.break_continuity()
-                self._rho.break_continuity()
-            return MidlineEstimate(t_s, None, self._smoothed, self._smoothed is not None,
-                                   self._held_frames)
-
-        gap = None if self._last_meas_t is None else t_s - self._last_meas_t
-        if self._smoothed is None or gap is None or gap > self.reset_after_s or gap <= 0:
-            self._theta.reset()
-            self._rho.reset()
-            self._ref = raw.ref
-            dt = 1.0 / self.fps
-        else:
-            dt = gap
+            return self._hold(t_s)
+        dt = self._step_dt(raw, t_s)
         if self._ref is not None and raw.ref != self._ref:
             raw = raw.with_ref(self._ref)
-
-        theta_deg, rho = raw.angle_deg, raw.rho
-        # The line is undirected: keep the measurement within 90 deg of the filter state.
-        state = self._theta.value
-        if state is not None:
-            while theta_deg - state > 90.0:
-                theta_deg, rho = theta_deg - 180.0, -rho
-            while theta_deg - state < -90.0:
-                theta_deg, rho = theta_deg + 180.0, -rho
+        theta_deg, rho = _near_state(raw.angle_deg, raw.rho, self._theta.value)
         th = self._theta(theta_deg, dt)
         rh = self._rho(rho, dt)
         self._last_meas_t = t_s
@@ -600,6 +589,26 @@ class MidlineSmoother:
         self._smoothed = Midline.from_theta_rho(math.radians(th), rh, self._ref)
         self._held_frames = 0
         return MidlineEstimate(t_s, raw, self._smoothed, False, 0)
+
+    def _hold(self, t_s: float) -> MidlineEstimate:
+        """No line this frame: keep the last smoothed one (held), and let the filters know."""
+        if self._smoothed is not None:
+            self._held_frames += 1
+            self._theta.break_continuity()
+            self._rho.break_continuity()
+        return MidlineEstimate(t_s, None, self._smoothed, self._smoothed is not None,
+                               self._held_frames)
+
+    def _step_dt(self, raw: Midline, t_s: float) -> float:
+        """Seconds since the last measurement; after a long (or no, or backwards) gap the filters
+        start again from this line, at a nominal one-frame step."""
+        gap = None if self._last_meas_t is None else t_s - self._last_meas_t
+        if self._smoothed is None or gap is None or gap > self.reset_after_s or gap <= 0:
+            self._theta.reset()
+            self._rho.reset()
+            self._ref = raw.ref
+            return 1.0 / self.fps
+        return gap
 
     def run(self, raws: Iterable[Midline | None], times_s: Iterable[float] | None = None) -> list[MidlineEstimate]:
         """Convenience: smooth a whole sequence (offline use and tests)."""

@@ -292,20 +292,12 @@ def create_session(model_path: str | os.PathLike, *, threads: int | None = None,
     reasons: list[str] = []
     note = ""
     for provider in provider_plan(available_providers, prefer):
-        options: dict = {}
-        if provider == COREML:
-            try:
-                options = coreml_options(_coreml_cache_for(path, cache_dir, ort_version))
-            except CacheFolderError as exc:
-                reasons.append(f"{COREML} not used: {exc}")
-                note = note or "CoreML off: its model cache folder is unusable"
-                continue
-            providers = [(COREML, options), CPU]
-        elif provider == CUDA:
-            options = {"device_id": "0"}
-            providers = [(CUDA, options), CPU]
-        else:
-            providers = [CPU]
+        try:
+            providers, options = _providers_for(provider, path, cache_dir, ort_version)
+        except CacheFolderError as exc:
+            reasons.append(f"{COREML} not used: {exc}")
+            note = note or "CoreML off: its model cache folder is unusable"
+            continue
         try:
             session = factory(str(path), providers, threads)
         except Exception as exc:  # noqa: BLE001 - any init failure means: try the next one
@@ -315,20 +307,37 @@ def create_session(model_path: str | os.PathLike, *, threads: int | None = None,
             reasons.append(f"{provider} failed to initialise: {exc}")
             note = note or f"{_short(provider)} failed to start"
             continue
-        # ORT may silently drop a provider it could not register; trust the session's own list.
-        get_providers = getattr(session, "get_providers", None)
-        active = list(get_providers()) if get_providers is not None else [provider]
-        if provider != CPU and active and active[0] != provider:
-            reasons.append(f"{provider} was not registered by ONNX Runtime (active: {', '.join(active)})")
-            note = note or f"{_short(provider)} not registered"
-            provider, options = CPU, {}
-        meta = _read_metadata(session)
-        backend = Backend(provider=provider, label=provider_label(provider, threads), threads=threads,
-                          fallback_reasons=reasons, untrained=meta.get(META_UNTRAINED, "").lower() == "true",
-                          model_name=meta.get(META_MODEL, ""), provider_options=options,
-                          fallback_note=note if provider == CPU else "")
-        return session, backend
+        return session, _backend_of(session, provider, options, threads, reasons, note)
     raise AssertionError("unreachable: CPU is always in the plan")
+
+
+def _providers_for(provider: str, path: Path, cache_dir: Path | None,
+                   ort_version: str | None) -> tuple[list, dict]:
+    """(the providers list for ORT, the chosen provider's options); CPU always last as the fallback.
+    Raises CacheFolderError when CoreML's cache folder is unusable."""
+    if provider == COREML:
+        options = coreml_options(_coreml_cache_for(path, cache_dir, ort_version))
+        return [(COREML, options), CPU], options
+    if provider == CUDA:
+        options = {"device_id": "0"}
+        return [(CUDA, options), CPU], options
+    return [CPU], {}
+
+
+def _backend_of(session, provider: str, options: dict, threads: int, reasons: list[str], note: str) -> Backend:
+    """The Backend a created session actually runs on."""
+    # ORT may silently drop a provider it could not register; trust the session's own list.
+    get_providers = getattr(session, "get_providers", None)
+    active = list(get_providers()) if get_providers is not None else [provider]
+    if provider != CPU and active and active[0] != provider:
+        reasons.append(f"{provider} was not registered by ONNX Runtime (active: {', '.join(active)})")
+        note = note or f"{_short(provider)} not registered"
+        provider, options = CPU, {}
+    meta = _read_metadata(session)
+    return Backend(provider=provider, label=provider_label(provider, threads), threads=threads,
+                   fallback_reasons=reasons, untrained=meta.get(META_UNTRAINED, "").lower() == "true",
+                   model_name=meta.get(META_MODEL, ""), provider_options=options,
+                   fallback_note=note if provider == CPU else "")
 
 
 def _short(provider: str) -> str:

@@ -387,46 +387,66 @@ class FaceTracker:
             return False
         pts = np.asarray(landmarks_xy, np.float64).reshape(-1, 2)
         box = cur.box
-        if len(pts) < 2 or not np.all(np.isfinite(pts)):
+        extent = self._plausible_extent(pts, box)
+        if extent is None:
             return self._reject()
-        x1, y1 = pts.min(axis=0)
-        x2, y2 = pts.max(axis=0)
-        ew, eh = x2 - x1, y2 - y1
-        bsize = _box_size(box)
-        if bsize <= 0 or math.sqrt(max(ew, 0) * max(eh, 0)) < self.thresholds.min_spread * bsize:
-            return self._reject()  # collapsed
-        margin = 0.25 * bsize
-        inside = ((pts[:, 0] >= box[0] - margin) & (pts[:, 0] <= box[2] + margin)
-                  & (pts[:, 1] >= box[1] - margin) & (pts[:, 1] <= box[3] + margin))
-        if inside.mean() < 0.9:
-            return self._reject()
-        ext_c = np.array([(x1 + x2) / 2.0, (y1 + y2) / 2.0])
-        ew, eh = max(ew, 1e-6), max(eh, 1e-6)
-        if cur.source == SOURCE_DETECTOR:
-            bc = _center(box)
-            calib = np.array([(bc[0] - ext_c[0]) / ew, (bc[1] - ext_c[1]) / eh,
-                              (box[2] - box[0]) / ew, (box[3] - box[1]) / eh])
-            self._calib = calib if self._calib is None else 0.5 * (self._calib + calib)
-        if self._calib is not None:
-            dcx, dcy, sw, sh = self._calib
-            nxt = _box_from_center(ext_c[0] + dcx * ew, ext_c[1] + dcy * eh, sw * ew, sh * eh)
-        else:
-            side = max(ew, eh) * self.thresholds.default_box_scale
-            nxt = _box_from_center(ext_c[0], ext_c[1], side, side)
-        nsize = _box_size(nxt)
-        shift = float(np.linalg.norm(_center(nxt) - _center(box))) / bsize
-        scale = max(nsize / bsize, bsize / nsize) if nsize > 0 else float("inf")
-        if shift > self.thresholds.max_shift or scale > self.thresholds.max_scale_change:
-            return self._reject()
-        if self._anchor_size and max(nsize / self._anchor_size, self._anchor_size / nsize) > self.thresholds.max_size_ratio:
-            return self._reject()  # drifted in size since the last detection
-        if not self._mostly_in_frame(nxt):
+        nxt = self._box_from_extent(extent, box, cur.source)
+        if not self._plausible_next_box(nxt, box):
             return self._reject()
         self._next_box = nxt
         self._feedback = "ok"
         return True
 
     # -- internals -------------------------------------------------------------------------------
+    def _plausible_extent(self, pts: np.ndarray, box: np.ndarray) -> tuple[float, float, float, float] | None:
+        """(x1, y1, x2, y2) of the landmarks, or None when they are too few, not finite, collapsed
+        or mostly outside the current box."""
+        if len(pts) < 2 or not np.all(np.isfinite(pts)):
+            return None
+        x1, y1 = pts.min(axis=0)
+        x2, y2 = pts.max(axis=0)
+        ew, eh = x2 - x1, y2 - y1
+        bsize = _box_size(box)
+        if bsize <= 0 or math.sqrt(max(ew, 0) * max(eh, 0)) < self.thresholds.min_spread * bsize:
+            return None  # collapsed
+        margin = 0.25 * bsize
+        inside = ((pts[:, 0] >= box[0] - margin) & (pts[:, 0] <= box[2] + margin)
+                  & (pts[:, 1] >= box[1] - margin) & (pts[:, 1] <= box[3] + margin))
+        if inside.mean() < 0.9:
+            return None
+        return x1, y1, x2, y2
+
+    def _box_from_extent(self, extent: tuple[float, float, float, float], box: np.ndarray,
+                         source: str) -> np.ndarray:
+        """The next frame's box from the landmarks' extent, using the detector box's offset and
+        size relative to that extent (calibrated on detector frames) where known."""
+        x1, y1, x2, y2 = extent
+        ext_c = np.array([(x1 + x2) / 2.0, (y1 + y2) / 2.0])
+        ew, eh = max(x2 - x1, 1e-6), max(y2 - y1, 1e-6)
+        if source == SOURCE_DETECTOR:
+            bc = _center(box)
+            calib = np.array([(bc[0] - ext_c[0]) / ew, (bc[1] - ext_c[1]) / eh,
+                              (box[2] - box[0]) / ew, (box[3] - box[1]) / eh])
+            self._calib = calib if self._calib is None else 0.5 * (self._calib + calib)
+        if self._calib is not None:
+            dcx, dcy, sw, sh = self._calib
+            return _box_from_center(ext_c[0] + dcx * ew, ext_c[1] + dcy * eh, sw * ew, sh * eh)
+        side = max(ew, eh) * self.thresholds.default_box_scale
+        return _box_from_center(ext_c[0], ext_c[1], side, side)
+
+    def _plausible_next_box(self, nxt: np.ndarray, box: np.ndarray) -> bool:
+        """Not jumped or rescaled too far from this frame's box, not drifted in size since the
+        last detection, and mostly inside the frame."""
+        bsize = _box_size(box)
+        nsize = _box_size(nxt)
+        shift = float(np.linalg.norm(_center(nxt) - _center(box))) / bsize
+        scale = max(nsize / bsize, bsize / nsize) if nsize > 0 else float("inf")
+        if shift > self.thresholds.max_shift or scale > self.thresholds.max_scale_change:
+            return False
+        if self._anchor_size and max(nsize / self._anchor_size, self._anchor_size / nsize) > self.thresholds.max_size_ratio:
+            return False  # drifted in size since the last detection
+        return self._mostly_in_frame(nxt)
+
     def _reject(self) -> bool:
         self._next_box = None
         self._feedback = "implausible"
@@ -461,40 +481,10 @@ class FaceTracker:
     def _detect_step(self, frame: np.ndarray, reason: str, events: list[str]) -> Track:
         faces = list(self.detector.detect(frame))
         n = len(faces)
-        chosen = None
-        if self._phase == _START:
-            chosen = self._select(faces, require_dominant=False)
-            if chosen is not None:
-                events.append(EVENT_ACQUIRED)
-        elif self._phase == _AFTER_CUT:
-            chosen = self._select(faces, require_dominant=True)
-            if chosen is not None:
-                events.append(EVENT_ACQUIRED)
-        elif self._phase == _LOST:
-            chosen = self._match(faces, self._reacquire_ref(), reacquire=True)
-            if chosen is not None:
-                events.append(EVENT_REACQUIRED)
-            elif self.thresholds.relock_after is not None and self._lost_frames >= self.thresholds.relock_after:
-                chosen = self._relock_choice(faces)
-                if chosen is not None:
-                    events.append(EVENT_RELOCKED)
-        else:  # tracking
-            ref = self._next_box if self._next_box is not None else (self._current.box if self._current else None)
-            chosen = self._match(faces, ref, reacquire=False)
-
+        chosen = self._choose(faces, events)
         self._note_bystanders(faces, chosen)
         if chosen is not None:
-            self._phase = _TRACKING
-            self._since_detect = 1
-            self._misses = 0
-            if EVENT_ACQUIRED in events or EVENT_RELOCKED in events:
-                self._calib = None
-                self._sizes.clear()
-            self._anchor_size = _box_size(np.asarray(chosen.box, np.float64))
-            return Track(self._index, np.asarray(chosen.box, np.float64).copy(), float(chosen.score),
-                         np.asarray(chosen.points, np.float64).reshape(5, 2).copy(), n, SOURCE_DETECTOR,
-                         False, reason, tuple(events))
-
+            return self._detected(chosen, n, reason, events)
         if self._phase == _TRACKING:
             self._misses += 1
             if self.use_landmarks and self._next_box is not None and self._misses <= self.thresholds.max_misses:
@@ -505,6 +495,43 @@ class FaceTracker:
             self._misses = 0
             events.append(EVENT_LOST)
         return Track(self._index, None, None, None, n, SOURCE_NONE, True, reason, tuple(events))
+
+    def _choose(self, faces: list, events: list[str]):
+        """The patient among this frame's detections by the phase's rule (None: not found);
+        an acquisition, reacquisition or relock goes into `events`."""
+        if self._phase in (_START, _AFTER_CUT):
+            chosen = self._select(faces, require_dominant=self._phase == _AFTER_CUT)
+            if chosen is not None:
+                events.append(EVENT_ACQUIRED)
+            return chosen
+        if self._phase == _LOST:
+            return self._lost_choice(faces, events)
+        # tracking
+        ref = self._next_box if self._next_box is not None else (self._current.box if self._current else None)
+        return self._match(faces, ref, reacquire=False)
+
+    def _lost_choice(self, faces: list, events: list[str]):
+        chosen = self._match(faces, self._reacquire_ref(), reacquire=True)
+        if chosen is not None:
+            events.append(EVENT_REACQUIRED)
+        elif self.thresholds.relock_after is not None and self._lost_frames >= self.thresholds.relock_after:
+            chosen = self._relock_choice(faces)
+            if chosen is not None:
+                events.append(EVENT_RELOCKED)
+        return chosen
+
+    def _detected(self, chosen, n: int, reason: str, events: list[str]) -> Track:
+        """Track on the detector's box; a new acquisition forgets the old calibration and sizes."""
+        self._phase = _TRACKING
+        self._since_detect = 1
+        self._misses = 0
+        if EVENT_ACQUIRED in events or EVENT_RELOCKED in events:
+            self._calib = None
+            self._sizes.clear()
+        self._anchor_size = _box_size(np.asarray(chosen.box, np.float64))
+        return Track(self._index, np.asarray(chosen.box, np.float64).copy(), float(chosen.score),
+                     np.asarray(chosen.points, np.float64).reshape(5, 2).copy(), n, SOURCE_DETECTOR,
+                     False, reason, tuple(events))
 
     def _reacquire_ref(self) -> np.ndarray | None:
         """Where the patient was last seen, with their typical recent size (the last box before a
@@ -584,22 +611,28 @@ class FaceTracker:
         rc = _center(ref)
         best, best_key = None, None
         for f, box, iou in zip(faces, boxes, ious):
-            size = _box_size(box)
-            if size <= 0 or max(size / rsize, rsize / size) > self.thresholds.max_size_ratio:
-                continue
-            if max(size / anchor, anchor / size) > self.thresholds.max_size_ratio:
-                continue
-            dist = float(np.linalg.norm(_center(box) - rc)) / rsize
-            if reacquire:
-                ok = dist <= self.thresholds.reacquire_distance
-            else:
-                ok = iou >= self.thresholds.match_iou or dist <= self.thresholds.match_distance
-            if not ok:
-                continue
-            key = (-float(iou), dist)
-            if best_key is None or key < best_key:
+            key = self._match_key(box, float(iou), rc, rsize, anchor, reacquire)
+            if key is not None and (best_key is None or key < best_key):
                 best, best_key = f, key
         return best
+
+    def _match_key(self, box: np.ndarray, iou: float, rc: np.ndarray, rsize: float, anchor: float,
+                   reacquire: bool) -> tuple[float, float] | None:
+        """Sort key of a candidate (highest IoU, then nearest); None when it cannot be the same
+        person (other size, or too far)."""
+        size = _box_size(box)
+        if size <= 0 or max(size / rsize, rsize / size) > self.thresholds.max_size_ratio:
+            return None
+        if max(size / anchor, anchor / size) > self.thresholds.max_size_ratio:
+            return None
+        dist = float(np.linalg.norm(_center(box) - rc)) / rsize
+        if reacquire:
+            ok = dist <= self.thresholds.reacquire_distance
+        else:
+            ok = iou >= self.thresholds.match_iou or dist <= self.thresholds.match_distance
+        if not ok:
+            return None
+        return (-iou, dist)
 
     def _count(self, track: Track) -> None:
         s = self.stats

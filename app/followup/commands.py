@@ -77,10 +77,9 @@ def agreement_command(args) -> int:
 
 
 def _agreement(args) -> int:
-    from app import logs
     from app.followup.agreement import StatsMissing, agreement, require_stats
-    from app.followup.publish import refuse_existing, write_all
-    from app.followup.ratings import RatingsError, join_study, parse_maps, read_ratings
+    from app.followup.publish import write_all
+    from app.followup.ratings import RatingsError
     from app.followup.tables import TableError
 
     try:
@@ -88,24 +87,45 @@ def _agreement(args) -> int:
     except StatsMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.out)
-    finals = [out / name for name in AGREEMENT_FILES]
-    for p in [args.ratings] + ([args.study] if args.study else []):
-        logs.note_private(p)
+    finals = [Path(args.out) / name for name in AGREEMENT_FILES]
     try:
-        refuse_existing(finals, args.overwrite)
-        maps = parse_maps(args.map)
-        if maps and not args.study:
-            raise RatingsError("--map needs --study (it names study.csv columns)")
-        ratings = read_ratings(Path(args.ratings))
-        if args.study:
-            ratings = join_study(ratings, Path(args.study), maps)
+        ratings, maps = _read_grades(args, finals)
     except (RatingsError, OutputError, TableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    items = agreement(ratings.ratings)
+    try:
+        write_all(_agreement_files(args, maps, ratings, items, finals), args.overwrite)
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return _say_agreement(ratings, items, finals)
+
+
+def _read_grades(args, finals: list[Path]) -> tuple:
+    """(the raters' grades, with FaceMirror's when --study is given; the --map items). Every input
+    problem is found here, before any statistics and before anything is written: RatingsError,
+    OutputError (earlier results in the way) or TableError."""
+    from app import logs
+    from app.followup.publish import refuse_existing
+    from app.followup.ratings import RatingsError, join_study, parse_maps, read_ratings
+
+    for p in [args.ratings] + ([args.study] if args.study else []):
+        logs.note_private(p)
+    refuse_existing(finals, args.overwrite)
+    maps = parse_maps(args.map)
+    if maps and not args.study:
+        raise RatingsError("--map needs --study (it names study.csv columns)")
+    ratings = read_ratings(Path(args.ratings))
+    if args.study:
+        ratings = join_study(ratings, Path(args.study), maps)
+    return ratings, maps
+
+
+def _agreement_files(args, maps: dict[str, str], ratings, items: list[dict], finals: list[Path]) -> dict[Path, str]:
+    """agreement.html and agreement.json, by their final paths."""
     from app.followup.agreement_page import render
 
-    items = agreement(ratings.ratings)
     created = _now()
     sources = {"ratings": Path(args.ratings).name, "study": Path(args.study).name if args.study else None,
                "mapping": maps}
@@ -115,13 +135,19 @@ def _agreement(args) -> int:
                        "bland_altman": "difference = first - second rater; limits = bias -/+ 1.96 SD (n - 1)"},
             "notes": ratings.notes, "items": items}
     html = render(items, ratings.ratings, sources=sources, notes=ratings.notes, created=created)
-    try:
-        write_all({finals[0]: html, finals[1]: _json(data)}, args.overwrite)
-    except OutputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return {finals[0]: html, finals[1]: _json(data)}
+
+
+def _agreement_messages(ratings, items: list[dict]) -> list[str]:
+    """What the terminal is told about the grades and each item (the page shows the public part)."""
     item_lines = [f"item '{it['item']}': {n}" for it in items for n in it.get("notes", [])]
-    for line in ratings.notes + ratings.private_notes + [it["message"] for it in items if it.get("message")] + item_lines:
+    return ratings.notes + ratings.private_notes + [it["message"] for it in items if it.get("message")] + item_lines
+
+
+def _say_agreement(ratings, items: list[dict], finals: list[Path]) -> int:
+    """The messages and files on the terminal; the exit code: 1 when no item had enough grades for
+    any statistic (the files say why), else 0."""
+    for line in _agreement_messages(ratings, items):
         print(line, file=sys.stderr)
     for p in finals:
         print(f"wrote {p}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -85,7 +85,9 @@ def read_ratings(path: Path) -> Ratings:
         raise RatingsError(str(exc)) from None
 
 
-def _read_ratings(table: Table, cells_of_rows) -> Ratings:
+def _has_target_column(table: Table) -> bool:
+    """Whether the table names its targets in one column (else in patient and visit); RatingsError
+    naming the columns there are when a needed one is missing."""
     name = table.path.name
     has_target = table.has("target")
     if not has_target and not (table.has("patient") and table.has("visit")):
@@ -94,6 +96,23 @@ def _read_ratings(table: Table, cells_of_rows) -> Ratings:
     for needed in ("rater", "score"):
         if not table.has(needed):
             raise RatingsError(f"{name} has no '{needed}' column; its columns are: {', '.join(table.columns)}")
+    return has_target
+
+
+def _check_names(target: str, rater: str, line: int, name: str) -> None:
+    """A row names its target and a rater, and the rater is not FaceMirror (that name is the
+    study's measures, --study)."""
+    if not target or not rater:
+        raise RatingsError(f"row {line} of {name} has no {'target' if not target else 'rater'}")
+    if rater.casefold() == FACEMIRROR.casefold():
+        raise RatingsError(f"row {line} of {name} names the rater '{rater}', which is reserved for "
+                           "FaceMirror's own measures (--study); rename that rater")
+
+
+def _ratings_of_rows(table: Table, cells_of_rows, has_target: bool) -> tuple[list[Rating], int]:
+    """(the grades, how many score cells were empty or NA). This loop runs once per grade (hundreds
+    of thousands in a study), so it stays flat: one dict per row, checks in two calls."""
+    name = table.path.name
     has_item = table.has("item")
     wanted = {k: i for i, k in enumerate(table.keys) if k in ("target", "patient", "visit", "rater", "score", "item")}
     seen: dict[tuple[str, str, str], int] = {}
@@ -106,11 +125,7 @@ def _read_ratings(table: Table, cells_of_rows) -> Ratings:
         target, rater = same.setdefault(target, target), same.setdefault(rater, rater)
         item = (row.get("item") or DEFAULT_ITEM) if has_item else DEFAULT_ITEM
         item = same.setdefault(item, item)
-        if not target or not rater:
-            raise RatingsError(f"row {line} of {name} has no {'target' if not target else 'rater'}")
-        if rater.casefold() == FACEMIRROR.casefold():
-            raise RatingsError(f"row {line} of {name} names the rater '{rater}', which is reserved for "
-                               "FaceMirror's own measures (--study); rename that rater")
+        _check_names(target, rater, line, name)
         text = row["score"]
         if text.strip().lower() in MISSING:
             missing += 1
@@ -122,8 +137,13 @@ def _read_ratings(table: Table, cells_of_rows) -> Ratings:
                                f"same target and item '{item}'; keep one")
         seen[key] = line
         out.append(Rating(target, rater, item, score))
+    return out, missing
+
+
+def _read_ratings(table: Table, cells_of_rows) -> Ratings:
+    out, missing = _ratings_of_rows(table, cells_of_rows, _has_target_column(table))
     if not out:
-        raise RatingsError(f"{name} has no scores")
+        raise RatingsError(f"{table.path.name} has no scores")
     notes = list(table.notes)
     if missing:
         notes.append(f"{missing} empty (or NA) score cell{'s were' if missing != 1 else ' was'} read as a missing grade")
@@ -160,22 +180,85 @@ def _study_index(table: Table) -> dict[str, list[int]]:
     return index
 
 
-def join_study(ratings: Ratings, study_path: Path, maps: dict[str, str]) -> Ratings:
-    """``ratings`` plus FaceMirror's grades from study.csv for every item with a mapped column."""
+def _read_study(study_path: Path) -> Table:
+    """study.csv as a table, RatingsError when it cannot be read or is not FaceMirror's."""
     try:
         table = read_table(study_path)
     except TableError as exc:
         raise RatingsError(str(exc)) from None
-    name = table.path.name
     if not table.has("file"):
-        raise RatingsError(f"{name} is not a FaceMirror study table (it has no 'file' column)")
-    items = ratings.items
+        raise RatingsError(f"{table.path.name} is not a FaceMirror study table (it has no 'file' column)")
+    return table
+
+
+def _check_maps(maps: dict[str, str], items: list[str], table: Table) -> None:
+    """Every --map names an item of the ratings and a column of the study table."""
     for item, column in maps.items():
         if item not in items:
             raise RatingsError(f"--map names the item '{item}', which is not in the ratings (items: {', '.join(items)})")
         if not table.has(column):
             numeric = [c for c in table.columns if c.endswith(("_pct", "_right", "_left"))]
-            raise RatingsError(f"--map {item}={column}: {name} has no column '{column}' (e.g. {', '.join(numeric[:6])})")
+            raise RatingsError(f"--map {item}={column}: {table.path.name} has no column '{column}' "
+                               f"(e.g. {', '.join(numeric[:6])})")
+
+
+@dataclass
+class _Joined:
+    """FaceMirror's grades for one item, and the targets that got none (and why)."""
+    ratings: list[Rating] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)      # no study.csv row
+    unusable: int = 0                                       # the recording is "not usable"
+    empty: int = 0                                          # no number in the column
+
+    def notes(self, item: str, column: str) -> tuple[str, list[str]]:
+        """(the note for the page and terminal, notes naming targets: terminal only)."""
+        parts = [f"item '{item}': FaceMirror's grade is study.csv column '{column}'"]
+        private = []
+        if self.unmatched:
+            parts.append(f"{len(self.unmatched)} target(s) have no study.csv row")
+            private.append(f"item '{item}': no study.csv row for " + ", ".join(self.unmatched[:20])
+                           + (" ..." if len(self.unmatched) > 20 else ""))
+        if self.unusable:
+            parts.append(f"{self.unusable} target(s) left out because their recording is not usable")
+        if self.empty:
+            parts.append(f"{self.empty} target(s) have no value in that column")
+        return "; ".join(parts), private
+
+
+def _facemirror_grades(targets: list[str], item: str, column: str, table: Table,
+                       index: dict[str, list[int]]) -> _Joined:
+    """FaceMirror's grade of each target from its one study.csv row; RatingsError when a target
+    matches several rows (which recording was graded cannot be told)."""
+    name = table.path.name
+    joined = _Joined()
+    for target in targets:
+        rows = index.get(target, [])
+        if len(rows) > 1:
+            files = ", ".join(table.rows[i].get("file", "?") for i in rows[:3])
+            raise RatingsError(f"the target '{target}' matches {len(rows)} rows of {name} ({files}); "
+                               "name the recording's file as the target")
+        if not rows:
+            joined.unmatched.append(target)
+            continue
+        row = table.rows[rows[0]]
+        if row.get("usable", "").lower() == "false":
+            joined.unusable += 1
+            continue
+        text = row.get(column, "")
+        value = number(text, table.separator)
+        if value is None or not math.isfinite(value):
+            joined.empty += 1
+            continue
+        value = check_score(value, text, f"row {table.row_numbers[rows[0]]} of {name}, column '{column}'")
+        joined.ratings.append(Rating(target, FACEMIRROR, item, value))
+    return joined
+
+
+def join_study(ratings: Ratings, study_path: Path, maps: dict[str, str]) -> Ratings:
+    """``ratings`` plus FaceMirror's grades from study.csv for every item with a mapped column."""
+    table = _read_study(study_path)
+    items = ratings.items
+    _check_maps(maps, items, table)
     index = _study_index(table)
     out = list(ratings.ratings)
     notes, private = list(ratings.notes) + table.notes, list(ratings.private_notes)
@@ -185,35 +268,9 @@ def join_study(ratings: Ratings, study_path: Path, maps: dict[str, str]) -> Rati
             notes.append(f"item '{item}': no study.csv column of that name and no --map; FaceMirror is not a rater here")
             continue
         column = mapped.lower()
-        unmatched, unusable, empty = [], 0, 0
-        for target in ratings.targets(item):
-            rows = index.get(target, [])
-            if len(rows) > 1:
-                files = ", ".join(table.rows[i].get("file", "?") for i in rows[:3])
-                raise RatingsError(f"the target '{target}' matches {len(rows)} rows of {name} ({files}); "
-                                   "name the recording's file as the target")
-            if not rows:
-                unmatched.append(target)
-                continue
-            row = table.rows[rows[0]]
-            if row.get("usable", "").lower() == "false":
-                unusable += 1
-                continue
-            text = row.get(column, "")
-            value = number(text, table.separator)
-            if value is None or not math.isfinite(value):
-                empty += 1
-                continue
-            value = check_score(value, text, f"row {table.row_numbers[rows[0]]} of {name}, column '{column}'")
-            out.append(Rating(target, FACEMIRROR, item, value))
-        parts = [f"item '{item}': FaceMirror's grade is study.csv column '{column}'"]
-        if unmatched:
-            parts.append(f"{len(unmatched)} target(s) have no study.csv row")
-            private.append(f"item '{item}': no study.csv row for " + ", ".join(unmatched[:20])
-                           + (" ..." if len(unmatched) > 20 else ""))
-        if unusable:
-            parts.append(f"{unusable} target(s) left out because their recording is not usable")
-        if empty:
-            parts.append(f"{empty} target(s) have no value in that column")
-        notes.append("; ".join(parts))
+        joined = _facemirror_grades(ratings.targets(item), item, column, table, index)
+        out += joined.ratings
+        note, named = joined.notes(item, column)
+        notes.append(note)
+        private += named
     return Ratings(out, notes, private)

@@ -88,18 +88,28 @@ def _absent(visit: Visit, region: str) -> str:
     return "not measured (no value for this region in this visit's measures)"
 
 
-def point_for(visit: Visit, region: str) -> Point:
-    usable = [r for r in visit.recordings if r.usable and region in r.headlines]
+def _heads(r: Recording, guided: bool) -> dict[str, Headline]:
+    return r.task_headlines if guided else r.headlines
+
+
+def guided_visits(visits: list[Visit]) -> bool:
+    """Every usable visit followed a guided protocol: compare the task headlines (like with like)."""
+    usable = [v for v in visits if v.usable]
+    return bool(usable) and all(any(r.task_headlines for r in v.recordings if r.usable) for v in usable)
+
+
+def point_for(visit: Visit, region: str, guided: bool = False) -> Point:
+    usable = [r for r in visit.recordings if r.usable and region in _heads(r, guided)]
     if usable:
-        best = max(usable, key=lambda r: r.headlines[region].size)
-        p = Point(visit.label, best.file, True, best.headlines[region], recording=best)
+        best = max(usable, key=lambda r: _heads(r, guided)[region].size)
+        p = Point(visit.label, best.file, True, _heads(best, guided)[region], recording=best)
         if p.symmetry is None:
             p.note = "no symmetry value (neither side moved beyond its noise)"
         return p
-    unusable = [r for r in visit.recordings if not r.usable and region in r.headlines]
+    unusable = [r for r in visit.recordings if not r.usable and region in _heads(r, guided)]
     if unusable:
         r = unusable[0]
-        return Point(visit.label, r.file, False, r.headlines[region], "recording not usable: left out of the trend",
+        return Point(visit.label, r.file, False, _heads(r, guided)[region], "recording not usable: left out of the trend",
                      recording=r)
     if not visit.usable:
         return Point(visit.label, visit.recordings[0].file, False, None, "recording not usable: left out of the trend")
@@ -218,10 +228,12 @@ class RegionTrend:
                 "sentence": self.sentence, "left_out_not_usable": self.excluded}
 
 
-def region_trend(visits: list[Visit], region: str) -> RegionTrend:
-    points = [point_for(v, region) for v in visits]
+def region_trend(visits: list[Visit], region: str, guided: bool = False) -> RegionTrend:
+    """``guided``: every visit followed a protocol, so each point is the task's headline (a brow raise
+    asked for, not the largest brow movement found)."""
+    points = [point_for(v, region, guided) for v in visits]
     heads = [p.headline for p in points if p.headline is not None]
-    noun = REGION_NOUN.get(region, region)
+    noun = REGION_NOUN.get(region, region) + (" (guided task)" if guided else "")
     t = RegionTrend(region, noun, heads[0].measure if heads else None, heads[0].unit if heads else None, points)
     t.excluded = [p.visit for p in points if not p.usable]
     used = [p for p in points if p.in_trend]
@@ -260,4 +272,5 @@ def region_trend(visits: list[Visit], region: str) -> RegionTrend:
 
 
 def trends(visits: list[Visit]) -> list[RegionTrend]:
-    return [region_trend(visits, region) for region in REGIONS]
+    guided = guided_visits(visits)
+    return [region_trend(visits, region, guided) for region in REGIONS]

@@ -107,21 +107,50 @@ def _numbered(label: str) -> tuple[str, int] | None:
     return (re.sub(r"[^a-z]", "", m.group(1) or ""), int(m.group(2))) if m else None
 
 
+def _dates_as_labels(labels: list[str]) -> dict[str, float] | None:
+    """Labels that are ISO dates (2026-03-15): ranked by the date they name."""
+    dates = {lb: when(lb) if re.fullmatch(r"\d{4}-\d\d-\d\d.*", lb.strip()) else None for lb in labels}
+    if not all(dates.values()):
+        return None
+    return {lb: d.timestamp() for lb, d in dates.items() if d}
+
+
+def _numbered_labels(labels: list[str]) -> dict[str, float] | None:
+    """Labels numbered with one prefix (V1 < V2 < V10): ranked by the number. Two prefixes (V1, T1)
+    say no order between them."""
+    numbered = {lb: _numbered(lb) for lb in labels}
+    prefixes = {n[0] for n in numbered.values() if n}
+    if not all(numbered.values()) or len(prefixes) != 1:
+        return None
+    return {lb: float(n[1]) for lb, n in numbered.items() if n}
+
+
+def _times_after_surgery(labels: list[str]) -> dict[str, float] | None:
+    """Labels that are times after surgery (preop < 6 weeks < 3 months): ranked by days."""
+    durations = {lb: _duration_days(lb) for lb in labels}
+    if any(v is None for v in durations.values()):
+        return None
+    return {lb: float(v) for lb, v in durations.items() if v is not None}
+
+
+# The schemes a label can say its place by, tried in this order; the first that reads every label
+# wins. Each text is what the page prints as the rule that was applied, so a scheme and the
+# sentence that names it live on one line.
+_LABEL_SCHEMES = (
+    (_dates_as_labels, "dates as labels"),
+    (_numbered_labels, "numbered labels (V1 < V2 < V10)"),
+    (_times_after_surgery, "times after surgery (preop < 6 weeks < 3 months < 1 year)"),
+)
+
+
 def label_order(labels: list[str]) -> tuple[dict[str, float], str] | None:
     """({label: rank}, how) when every label says its place by one scheme, else None."""
     if not labels:
         return None
-    dates = {lb: when(lb) if re.fullmatch(r"\d{4}-\d\d-\d\d.*", lb.strip()) else None for lb in labels}
-    if all(dates.values()):
-        return {lb: d.timestamp() for lb, d in dates.items() if d}, "dates as labels"
-    numbered = {lb: _numbered(lb) for lb in labels}
-    prefixes = {n[0] for n in numbered.values() if n}
-    if all(numbered.values()) and len(prefixes) == 1:
-        return {lb: float(n[1]) for lb, n in numbered.items() if n}, "numbered labels (V1 < V2 < V10)"
-    durations = {lb: _duration_days(lb) for lb in labels}
-    if all(v is not None for v in durations.values()):
-        return ({lb: float(v) for lb, v in durations.items() if v is not None},
-                "times after surgery (preop < 6 weeks < 3 months < 1 year)")
+    for ranks_of, how in _LABEL_SCHEMES:
+        ranks = ranks_of(labels)
+        if ranks is not None:
+            return ranks, how
     return None
 
 
@@ -141,6 +170,57 @@ def _dated(recs: list[Recording]) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _by_trusted_day(recs: list[Recording]) -> list[list[tuple[dt.datetime, Recording]]]:
+    """The recordings with a trusted date, in date order, cut where the gap to the previous one is
+    more than SAME_VISIT: one list per visit. Recordings without a trusted date are left out."""
+    trusted = sorted(((w, r) for r in recs if (d := r.date()) and d[1] in TRUSTED and (w := when(d[0]))),
+                     key=lambda x: x[0])
+    clusters: list[list[tuple[dt.datetime, Recording]]] = []
+    for w, r in trusted:
+        if clusters and w - clusters[-1][-1][0] <= SAME_VISIT:
+            clusters[-1].append((w, r))
+        else:
+            clusters.append([(w, r)])
+    return clusters
+
+
+def _visits_of_label(patient: str, label: str, recs: list[Recording]) -> tuple[list[Visit], list[str]]:
+    """(visits, warnings) of one label: one visit, or one per day cluster when its trusted dates are
+    apart (with a warning: never merged). Raises OrderError when some recordings of a split label have no
+    date, since which visit they belong to cannot be told."""
+    clusters = _by_trusted_day(recs)
+    if len(clusters) <= 1:
+        return [Visit(label, recs, *_dated(recs), base=label)], []
+    clustered = [r for cluster in clusters for _, r in cluster]
+    undated = [r for r in recs if all(r is not x for x in clustered)]
+    days = [day(c[0][0].isoformat()) for c in clusters]
+    if undated:
+        raise OrderError(f"patient {patient}: recordings labelled {label} were made on {', '.join(days)} and "
+                         f"{len(undated)} more have no date of their own, so which visit they belong to cannot be "
+                         "told; give them their own visit label or --visit-date")
+    gap = (clusters[-1][0][0] - clusters[0][0][0]).days
+    warning = (f"patient {patient}: recordings labelled {label} were made {gap} days apart "
+               f"({' and '.join(days)}); they are shown as separate visits, not merged: check the labels")
+    visits = []
+    for cluster, on in zip(clusters, days):
+        recs_c = [r for _, r in cluster]
+        visits.append(Visit(f"{label} ({on})", recs_c, *_dated(recs_c), base=label))
+    return visits, [warning]
+
+
+def _given_date_warnings(patient: str, visits: list[Visit]) -> list[str]:
+    """A warning per recording whose --visit-date disagrees with the date in its own container (the
+    container's date is the one used)."""
+    warnings = []
+    for v in visits:
+        for r in v.recordings:
+            d = r.date()
+            if r.visit_date and d and d[1] == DATE_CONTAINER and day(r.visit_date) != day(d[0]):
+                warnings.append(f"patient {patient}: {r.file} ({v.label}) was given the visit date {day(r.visit_date)} "
+                                f"but the recording itself says {day(d[0])}; the recording's own date is used")
+    return warnings
+
+
 def group_visits(patient: str, recordings: list[Recording]) -> tuple[list[Visit], list[str]]:
     """(visits, warnings). One visit per label, split where one label's trusted dates are apart."""
     groups: dict[str, list[Recording]] = {}
@@ -149,36 +229,10 @@ def group_visits(patient: str, recordings: list[Recording]) -> tuple[list[Visit]
     visits: list[Visit] = []
     warnings: list[str] = []
     for label, recs in groups.items():
-        trusted = sorted(((w, r) for r in recs if (d := r.date()) and d[1] in TRUSTED and (w := when(d[0]))),
-                         key=lambda x: x[0])
-        clusters: list[list[tuple[dt.datetime, Recording]]] = []
-        for w, r in trusted:
-            if clusters and w - clusters[-1][-1][0] <= SAME_VISIT:
-                clusters[-1].append((w, r))
-            else:
-                clusters.append([(w, r)])
-        if len(clusters) <= 1:
-            visits.append(Visit(label, recs, *_dated(recs), base=label))
-            continue
-        undated = [r for r in recs if all(r is not x for _, x in trusted)]
-        days = [day(c[0][0].isoformat()) for c in clusters]
-        if undated:
-            raise OrderError(f"patient {patient}: recordings labelled {label} were made on {', '.join(days)} and "
-                             f"{len(undated)} more have no date of their own, so which visit they belong to cannot be "
-                             "told; give them their own visit label or --visit-date")
-        gap = (clusters[-1][0][0] - clusters[0][0][0]).days
-        warnings.append(f"patient {patient}: recordings labelled {label} were made {gap} days apart "
-                        f"({' and '.join(days)}); they are shown as separate visits, not merged: check the labels")
-        for cluster, on in zip(clusters, days):
-            recs_c = [r for _, r in cluster]
-            visits.append(Visit(f"{label} ({on})", recs_c, *_dated(recs_c), base=label))
-    for v in visits:
-        for r in v.recordings:
-            d = r.date()
-            if r.visit_date and d and d[1] == DATE_CONTAINER and day(r.visit_date) != day(d[0]):
-                warnings.append(f"patient {patient}: {r.file} ({v.label}) was given the visit date {day(r.visit_date)} "
-                                f"but the recording itself says {day(d[0])}; the recording's own date is used")
-    return visits, warnings
+        label_visits, label_warnings = _visits_of_label(patient, label, recs)
+        visits += label_visits
+        warnings += label_warnings
+    return visits, warnings + _given_date_warnings(patient, visits)
 
 
 # ---- order --------------------------------------------------------------------------------------
@@ -206,68 +260,114 @@ def _say_dates(a: Visit, b: Visit) -> str:
     return f"{_name(a)} is dated {day(a.date)} and {_name(b)} {day(b.date)}"
 
 
-def order_visits(patient: str, visits: list[Visit], given: list[str] | None = None) -> tuple[list[Visit], str, str,
-                                                                                             list[str]]:
-    """(visits in order, ORDER_*, the sentence the page shows, warnings). Raises OrderError."""
-    warnings: list[str] = []
-    by_base = label_order(sorted({v.base for v in visits}))
+Ordered = tuple[list[Visit], str, str, list[str]]     # order_visits' answer: visits, ORDER_*, sentence, warnings
 
-    if len(visits) <= 1:
-        note = "One visit." if visits else "No visit."
-        return visits, ORDER_DATE if visits and visits[0].trusted else ORDER_LABEL, note, warnings
-    if all(v.trusted for v in visits):
-        ordered = sorted(visits, key=_by_date)
-        if given:
-            rank = {lb: i for i, lb in enumerate(given)}
-            against = [v for v in ordered if v.base in rank]
-            for a, b in zip(against, against[1:]):
-                if rank[a.base] > rank[b.base] and day(a.date) != day(b.date):
-                    raise OrderError(f"patient {patient}: --order puts {b.base} before {a.base}, but "
-                                     f"{_say_dates(a, b)} (their recordings' own dates); correct the labels or --order")
-        ranks = by_base[0] if by_base else {}
-        against_labels = next(((a, b) for i, a in enumerate(ordered) for b in ordered[i + 1:]
-                               if ranks and ranks[a.base] > ranks[b.base]), None)
-        if against_labels:
-            a, b = against_labels
-            warnings.append(f"patient {patient}: the recording dates put {_name(a)} ({day(a.date)}) before "
-                            f"{_name(b)} ({day(b.date)}), against their labels; the page follows the dates: "
-                            "check the labels or the camera's clock")
-        sources = sorted({v.date_source or "" for v in visits})
-        return ordered, ORDER_DATE, f"Visits are in order of their dates ({' and '.join(sources)}).", warnings
+
+def _refuse_given_against_dates(patient: str, ordered: list[Visit], given: list[str]) -> None:
+    """OrderError when --order puts two visits the other way round from their trusted dates (visits
+    on one day may go either way)."""
+    rank = {lb: i for i, lb in enumerate(given)}
+    against = [v for v in ordered if v.base in rank]
+    for a, b in zip(against, against[1:]):
+        if rank[a.base] > rank[b.base] and day(a.date) != day(b.date):
+            raise OrderError(f"patient {patient}: --order puts {b.base} before {a.base}, but "
+                             f"{_say_dates(a, b)} (their recordings' own dates); correct the labels or --order")
+
+
+def _labels_against_dates(patient: str, ordered: list[Visit], ranks: dict[str, float]) -> list[str]:
+    """A warning when labels that say an order (ranks, empty when they say none) disagree with the
+    date order: the dates win, the page says so."""
+    pair = next(((a, b) for i, a in enumerate(ordered) for b in ordered[i + 1:]
+                 if ranks and ranks[a.base] > ranks[b.base]), None)
+    if not pair:
+        return []
+    a, b = pair
+    return [f"patient {patient}: the recording dates put {_name(a)} ({day(a.date)}) before "
+            f"{_name(b)} ({day(b.date)}), against their labels; the page follows the dates: "
+            "check the labels or the camera's clock"]
+
+
+def _order_by_trusted_dates(patient: str, visits: list[Visit], given: list[str] | None,
+                            by_base: tuple[dict[str, float], str] | None) -> Ordered:
+    """Rule 1: every visit has a trusted date."""
+    ordered = sorted(visits, key=_by_date)
     if given:
-        rank = {lb: i for i, lb in enumerate(given)}
-        missing = [v.base for v in visits if v.base not in rank]
-        if missing:
-            raise OrderError(f"patient {patient}: --order does not name visit(s) {', '.join(sorted(set(missing)))}; "
-                             "name every visit of the patient")
-        ordered = sorted(visits, key=lambda v: (rank[v.base], _by_date(v)))
-        bad = _contradiction(ordered)
-        if bad:
-            raise OrderError(f"patient {patient}: --order puts {bad[0].base} before {bad[1].base}, but "
-                             f"{_say_dates(*bad)} (their own dates); correct the labels or --order")
-        return ordered, ORDER_GIVEN, f"Visits are in the order given with --order ({', '.join(given)}).", warnings
-    if by_base:
-        ranks, how = by_base
-        ordered = sorted(visits, key=lambda v: (ranks[v.base], _by_date(v)))
-        bad = _contradiction(ordered)
-        if bad:
-            raise OrderError(f"patient {patient}: the labels put {bad[0].base} before {bad[1].base}, but "
-                             f"{_say_dates(*bad)} (their own dates); give the order with --order")
-        note = f"Visits are in the order their labels say: {how}."
-        if _contradiction(ordered, trusted_only=False):
-            note += (" The files' modification times say otherwise; they change whenever a file is copied and are "
-                     "ignored.")
-        return ordered, ORDER_LABEL, note, warnings
-    if all(v.date for v in visits):
-        ordered = sorted(visits, key=_by_date)
-        by_file = [v.label for v in ordered if not v.trusted]
-        warnings.append(f"patient {patient}: the place of visit(s) {', '.join(by_file)} comes from file modification "
-                        "times, which copying changes; give --order or --visit-date if it is wrong")
-        return (ordered, ORDER_FILE_TIME,
-                "Visits are in order of their dates; for " + ", ".join(by_file) + " that is the file's modification "
-                "time (last resort: copying a file changes it; give --order or --visit-date to be sure).", warnings)
+        _refuse_given_against_dates(patient, ordered, given)
+    warnings = _labels_against_dates(patient, ordered, by_base[0] if by_base else {})
+    sources = sorted({v.date_source or "" for v in visits})
+    return ordered, ORDER_DATE, f"Visits are in order of their dates ({' and '.join(sources)}).", warnings
+
+
+def _order_as_given(patient: str, visits: list[Visit], given: list[str]) -> Ordered:
+    """Rule 2: --order, which must name every visit and agree with the trusted dates there are."""
+    rank = {lb: i for i, lb in enumerate(given)}
+    missing = [v.base for v in visits if v.base not in rank]
+    if missing:
+        raise OrderError(f"patient {patient}: --order does not name visit(s) {', '.join(sorted(set(missing)))}; "
+                         "name every visit of the patient")
+    ordered = sorted(visits, key=lambda v: (rank[v.base], _by_date(v)))
+    bad = _contradiction(ordered)
+    if bad:
+        raise OrderError(f"patient {patient}: --order puts {bad[0].base} before {bad[1].base}, but "
+                         f"{_say_dates(*bad)} (their own dates); correct the labels or --order")
+    return ordered, ORDER_GIVEN, f"Visits are in the order given with --order ({', '.join(given)}).", []
+
+
+def _order_by_labels(patient: str, visits: list[Visit], by_base: tuple[dict[str, float], str]) -> Ordered:
+    """Rule 3: labels that say an order, refused where trusted dates disagree; file times that
+    disagree are only mentioned (a copy changes them)."""
+    ranks, how = by_base
+    ordered = sorted(visits, key=lambda v: (ranks[v.base], _by_date(v)))
+    bad = _contradiction(ordered)
+    if bad:
+        raise OrderError(f"patient {patient}: the labels put {bad[0].base} before {bad[1].base}, but "
+                         f"{_say_dates(*bad)} (their own dates); give the order with --order")
+    note = f"Visits are in the order their labels say: {how}."
+    if _contradiction(ordered, trusted_only=False):
+        note += (" The files' modification times say otherwise; they change whenever a file is copied and are "
+                 "ignored.")
+    return ordered, ORDER_LABEL, note, []
+
+
+def _order_by_file_times(patient: str, visits: list[Visit]) -> Ordered:
+    """Rule 4, the last resort: every visit has a date, some only a file modification time."""
+    ordered = sorted(visits, key=_by_date)
+    by_file = [v.label for v in ordered if not v.trusted]
+    warning = (f"patient {patient}: the place of visit(s) {', '.join(by_file)} comes from file modification "
+               "times, which copying changes; give --order or --visit-date if it is wrong")
+    return (ordered, ORDER_FILE_TIME,
+            "Visits are in order of their dates; for " + ", ".join(by_file) + " that is the file's modification "
+            "time (last resort: copying a file changes it; give --order or --visit-date to be sure).", [warning])
+
+
+def _nothing_to_order(visits: list[Visit]) -> Ordered:
+    """No visit or one: no order to tell."""
+    note = "One visit." if visits else "No visit."
+    return visits, ORDER_DATE if visits and visits[0].trusted else ORDER_LABEL, note, []
+
+
+def _cannot_tell(patient: str, visits: list[Visit]) -> OrderError:
     undated = [v.label for v in visits if not v.date]
-    raise OrderError(f"patient {patient}: the order of the visits ({', '.join(sorted(v.label for v in visits))}) "
-                     f"cannot be told: {', '.join(undated)} {'has' if len(undated) == 1 else 'have'} no date and the labels do "
-                     "not say an order; "
-                     "give it with --order (e.g. --order " + ",".join(sorted(v.base for v in visits)) + ")")
+    return OrderError(f"patient {patient}: the order of the visits ({', '.join(sorted(v.label for v in visits))}) "
+                      f"cannot be told: {', '.join(undated)} {'has' if len(undated) == 1 else 'have'} no date and the "
+                      "labels do not say an order; "
+                      "give it with --order (e.g. --order " + ",".join(sorted(v.base for v in visits)) + ")")
+
+
+def order_visits(patient: str, visits: list[Visit], given: list[str] | None = None) -> Ordered:
+    """(visits in order, ORDER_*, the sentence the page shows, warnings). Raises OrderError.
+
+    The rules of the module docstring, first that applies; each rule is one function, so the rule
+    applied and the sentence the page prints about it stay together."""
+    if len(visits) <= 1:
+        return _nothing_to_order(visits)
+    by_base = label_order(sorted({v.base for v in visits}))
+    if all(v.trusted for v in visits):
+        return _order_by_trusted_dates(patient, visits, given, by_base)
+    if given:
+        return _order_as_given(patient, visits, given)
+    if by_base:
+        return _order_by_labels(patient, visits, by_base)
+    if all(v.date for v in visits):
+        return _order_by_file_times(patient, visits)
+    raise _cannot_tell(patient, visits)

@@ -7,7 +7,8 @@ recorded_at, recorded_at_source}, ``verdict`` {level, reasons}, ``models`` {star
 {sha256}}, ``face_size.pupil_px_median``, ``app.version``; measures ``subject`` (which `measures
 --patient/--visit/--visit-date` may have set, so it wins over the report's), ``mode``,
 ``headlines`` (one entry per region: region, measure, label, unit, peak_s, right/left {value,
-ci95}, symmetry_pct, symmetry_ci95, weaker) and ``rest`` {start_s, end_s, values: {measure:
+ci95}, symmetry_pct, symmetry_ci95, weaker), ``tasks`` (a guided exam's, when present: the task
+headlines the trend uses when every visit followed a protocol) and ``rest`` {start_s, end_s, values: {measure:
 {right, left, difference, *_mm}}}.
 
 From a study.csv (made by `main.py study`): one row per recording, the region cells
@@ -85,6 +86,7 @@ class Recording:
     sha256: str | None = None
     visit_date: str | None = None        # given by the user (process/measures --visit-date)
     conditions: dict = field(default_factory=dict)       # CONDITIONS: what could explain a difference
+    task_headlines: dict[str, Headline] = field(default_factory=dict)   # a guided exam's, per region
 
     @property
     def usable(self) -> bool:
@@ -159,6 +161,31 @@ def headlines_of(measures: dict) -> dict[str, Headline]:
     return out
 
 
+# A guided exam's task that gives each region's headline (app.measures.tasks), first found wins.
+TASK_FOR_REGION = {"brow": ("brow_raise",), "eyes": ("full_eye_closure", "gentle_eye_closure"),
+                   "mouth": ("smile", "smile_open")}
+
+
+def task_headlines_of(measures: dict) -> dict[str, Headline]:
+    """Per region the headline of the guided exam's task that tests it (empty without a protocol)."""
+    items = measures.get("tasks")
+    tasks = [_dict(t) for t in items] if isinstance(items, list) else []
+    out: dict[str, Headline] = {}
+    for region, names in TASK_FOR_REGION.items():
+        for name in names:
+            task = next((t for t in tasks if t.get("task") == name and isinstance(t.get("headline"), dict)), None)
+            if task is None:
+                continue
+            h = task["headline"]
+            weaker = h.get("weaker") if h.get("weaker") in ("right", "left") else None
+            out[region] = Headline(region, _text(h.get("measure")) or "",
+                                   f"{name.replace('_', ' ')} (guided task)", _text(h.get("unit")) or "",
+                                   _side(h.get("right")), _side(h.get("left")), _float(h.get("symmetry_pct")),
+                                   _pair(h.get("ci95")), weaker, _float(task.get("start_s")))
+            break
+    return out
+
+
 def _rest_of(measures: dict) -> tuple[dict[str, dict], tuple[float, float] | None]:
     rest = _dict(measures.get("rest"))
     values = {k: v for k, v in _dict(rest.get("values")).items() if isinstance(v, dict)}
@@ -194,7 +221,8 @@ def from_report(path: Path) -> Recording | None:
                      _text(inp.get("recorded_at")), _text(inp.get("recorded_at_source")), _text(verdict.get("level")),
                      [str(r) for r in reasons] if isinstance(reasons, list) else [], headlines_of(measures),
                      rest, window, _videos(report, path), sha256=_text(inp.get("sha256")),
-                     visit_date=_text(subject.get("visit_date")), conditions=_conditions(report, measures))
+                     visit_date=_text(subject.get("visit_date")), conditions=_conditions(report, measures),
+                     task_headlines=task_headlines_of(measures))
 
 
 def _conditions(report: dict, measures: dict) -> dict:
@@ -272,6 +300,7 @@ def from_study(path: Path) -> list[Recording]:
                     if region in rec.headlines:
                         rec.headlines[region].label, rec.headlines[region].peak_s = h.label, h.peak_s
                 rec.rest, rec.rest_window, rec.videos = full.rest, full.rest_window, full.videos
+                rec.task_headlines = full.task_headlines
                 rec.recorded_at_source = full.recorded_at_source
                 rec.conditions = {**full.conditions, **rec.conditions}
                 rec.visit_date = rec.visit_date or full.visit_date

@@ -66,18 +66,32 @@ def probe_video(path: Path) -> tuple[int | None, float | None, float | None]:
             n = stream.frames
             rate = stream.average_rate or stream.guessed_rate
             fps = float(rate) if rate else None
-            duration = None
-            if stream.duration and stream.time_base:
-                duration = float(stream.duration * stream.time_base)
-            elif container.duration:
-                duration = container.duration / av.time_base
+            duration = _declared_duration_s(stream, container)
     except (av.FFmpegError, OSError, ValueError):
         return None, None, None
     fps = fps if fps and 0 < fps <= 1000 else None
+    frames, duration = _frames_and_duration(n, fps, duration)
+    return frames, fps, duration
+
+
+def _frames_and_duration(n: int | None, fps: float | None, duration: float | None
+                         ) -> tuple[int | None, float | None]:
+    """The declared frame count (else duration x fps), and the duration (else frames / fps)."""
     frames = int(n) if n and n > 0 else (int(round(duration * fps)) if duration and fps else None)
     if duration is None and frames and fps:
         duration = frames / fps
-    return frames, fps, duration
+    return frames, duration
+
+
+def _declared_duration_s(stream, container) -> float | None:
+    """The stream's own duration, else the container's; None when neither is declared."""
+    import av
+
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    return None
 
 
 def format_duration(seconds: float | None) -> str:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPus
 from app import APP_NAME, logs
 from app.engine.midline import Midline
 from app.gui import camera_source, safe_question
+from app.gui.guided_panel import GuidedPanel
 from app.gui.prefs import Prefs
 from app.gui.preview import PreviewPane, bgr_to_qimage
 from app.gui.subject_fields import SubjectFields
@@ -42,6 +43,7 @@ from app.live.panes import PaneDrawer, pane_scale
 from app.live.recorder import RecorderThread, fresh_recording_path, write_failure_sentence
 from app.live.session import REST_SECONDS, rest_window
 from app.live.timing import RecordingTiming
+from app.measures.protocol import record_path_for
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +83,13 @@ class LiveWindow(QWidget):
     recording_ready = Signal(object, object, object)   # Path, (rest start, end) s | None, {"patient", "visit"}
 
     def __init__(self, parent: QWidget | None = None, *, settings: QSettings | None = None, models_loader=None,
-                 folder: Path | None = None, source: camera_source.QtFrameSource | None = None, audio_factory=None):
+                 folder: Path | None = None, source: camera_source.QtFrameSource | None = None, audio_factory=None,
+                 speech_engines: list[str] | None | bool = True):
         """``models_loader``: a callable returning app.model_set.Models (run in a thread; default
         Models.load). ``source``: a frame source to use instead of a camera (tests, demos).
         ``audio_factory``: makes the sound source at Record (like camera_source.MicrophoneSource);
-        default the microphone with a camera, no sound with a given ``source``."""
+        default the microphone with a camera, no sound with a given ``source``. ``speech_engines``:
+        the platform's text-to-speech engines for the guided exam (True: ask Qt; tests inject them)."""
         super().__init__(parent)
         self.setWindowFlag(Qt.WindowType.Window)
         self.setWindowTitle(f"{APP_NAME} - Live exam")
@@ -121,6 +125,7 @@ class LiveWindow(QWidget):
         self._closed = False
         self._quit_agreed = False                  # Quit from this window, already confirmed
         self._heap = HeapTrimmer().start()          # frames freed in other threads go back to the system
+        self._speech_engines = speech_engines
         self._build()
         self._load_models(models_loader)
         camera_source.application().aboutToQuit.connect(self.shutdown)   # quitting while recording keeps the recording
@@ -169,6 +174,11 @@ class LiveWindow(QWidget):
         self.notice.setObjectName("liveNotice")
         self.notice.hide()
         root.addWidget(self.notice)
+
+        # the guided exam (app.gui.guided_panel): its controls, and its prompts above the panes
+        self.guided = GuidedPanel(self, engines=self._speech_engines, start_recording=self.start_recording,
+                                  stop_recording=self.stop_recording, say=self.say)
+        root.addWidget(self.guided)
 
         panes = QHBoxLayout()
         self.panes: dict[str, PreviewPane] = {}
@@ -404,6 +414,7 @@ class LiveWindow(QWidget):
             self._writer.write(image, self._rec_last)           # every frame, on the recording's clock
             self._rec_times.append(self._rec_last)
             self._rec_arrived = arrived
+            self.guided.tick(self._rec_last)      # on the recording's clock: the record matches the file
             self._show_status()
         if self.frozen:
             return
@@ -450,7 +461,9 @@ class LiveWindow(QWidget):
             self.stop_recording()
 
     def _new_recording_path(self) -> Path:
-        return fresh_recording_path(self.folder, f"exam_{datetime.datetime.now():%Y-%m-%d_%H%M%S}")
+        # a NAME_protocol.json without its recording (by hand, or left) would be taken for this one's
+        return fresh_recording_path(self.folder, f"exam_{datetime.datetime.now():%Y-%m-%d_%H%M%S}",
+                                    taken=lambda p: record_path_for(p).exists())
 
     def _catch_up(self) -> None:
         """Frames already due from a file played as the camera, delivered now (before Record:
@@ -542,17 +555,28 @@ class LiveWindow(QWidget):
         self._update_controls()
         if writer.frames == 0 and writer.backlog == 0 and self._rec_t0 is None:
             writer.close_partial().unlink(missing_ok=True)
+            self.guided.abandon("The guided exam ended with nothing recorded.")
             self.say("Nothing was recorded (no frame arrived).")
             self._show_status()
             return None
         try:
             path = writer.finish()
         except OSError as exc:           # a full disk: the part written is kept and named
+            self.guided.abandon("The guided exam stopped: the recording failed (see above).")
             self.say(write_failure_sentence(exc, writer.partial, writer.recorder.last_s))
             self._show_status()
             return None
         except Exception as exc:  # noqa: BLE001 - the partial file is kept and named
+            self.guided.abandon("The guided exam stopped: the recording failed (see above).")
             self.say(f"The recording could not be finished ({exc}). What was recorded is kept as {writer.partial}.")
+            self._show_status()
+            return None
+        try:
+            guided_note = self.guided.publish(path)     # NAME_protocol.json, now the recording is whole
+        except OSError as exc:
+            self.say(f"{path.name} is saved, but its protocol record could not be written "
+                     f"({exc.strerror or exc}); it is not processed now. Free some space, then add the recording "
+                     "to the queue (or write the record by hand: docs/GUIDED_EXAM.md).")
             self._show_status()
             return None
         self.last_timing = RecordingTiming.of(held, self._rec_times, self._fps())
@@ -563,6 +587,8 @@ class LiveWindow(QWidget):
             self.subject_fields.remember()
         self.last_recording = (path, rest, subject)
         note = f"Saved {path.name} ({_clock(self._rec_last)}, {self.sound_note or 'with sound'})"
+        if guided_note:
+            note += f"; {guided_note}"
         if self._rest_mark is not None and rest is None:
             note += "; the rest capture was too close to Stop and is not used (the rest is found automatically)"
         elif rest is not None:
@@ -613,6 +639,7 @@ class LiveWindow(QWidget):
         self._stop_microphone()
         error = writer.error
         writer.close_partial()
+        self.guided.abandon("The guided exam stopped: the recording failed (see above).")
         self.say(write_failure_sentence(error or OSError("write failed"), writer.partial, writer.recorder.last_s))
         self._update_controls()
 
@@ -657,6 +684,7 @@ class LiveWindow(QWidget):
         self.freeze_button.setEnabled(self.source is not None or self.frozen)
         self.camera_combo.setEnabled(not rec and self.camera_combo.count() > 0)  # one size per recording
         self.folder_button.setEnabled(not rec)
+        self.guided.start_button.setEnabled(self.source is not None and not rec)
         if not rec:
             self.status_label.setStyleSheet("")
             self._show_status()

@@ -1,6 +1,7 @@
 """The queue table: a model over Job rows, a progress-bar delegate, a background duration reader."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,50 +66,8 @@ class QueueModel(QAbstractTableModel):
         if not index.isValid() or index.row() >= len(self.queue):
             return None
         job = self.queue.job_at(index.row())
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == COL_FILE:
-                return self._labels.get(job.id, job.path.name)
-            if col == COL_DURATION:
-                if job.duration_s is not None:
-                    return format_duration(job.duration_s)
-                return "..." if not job.probed else "?"
-            if col == COL_STATUS:
-                return job.status_text
-            if col == COL_PROGRESS:
-                if job.status == Status.WAITING:
-                    return ""
-                if job.status in (Status.FAILED, Status.CANCELLED):   # no bar: never looks like success
-                    return job.status.value
-                if job.progress is None:
-                    return f"{job.frames_done} frames"
-                return f"{int(100 * job.progress)} %"
-            if col == COL_OUTPUT:
-                return str(self.out_dir_for(job))
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if col == COL_FILE:
-                return str(job.path)
-            if col in (COL_STATUS, COL_PROGRESS):
-                return job.status_tooltip
-            if col == COL_OUTPUT:
-                return str(self.out_dir_for(job))
-            if col == COL_DURATION and job.frames:
-                return f"about {job.frames} frames" + (f" at {job.fps:.2f} frames/s" if job.fps else "")
-        if role == Qt.ItemDataRole.DecorationRole and col == COL_STATUS:
-            icon = _LEVEL_ICON[job.level] if job.status == Status.DONE else _STATUS_ICON[job.status]
-            return QApplication.style().standardIcon(icon)
-        if role == Qt.ItemDataRole.ForegroundRole and col in (COL_STATUS, COL_PROGRESS):
-            colour = RED if job.status == Status.FAILED else _LEVEL_COLOUR.get(job.level)
-            return QBrush(colour) if colour is not None else None
-        if role == ProgressRole and col == COL_PROGRESS:
-            return job.progress
-        if role == ShowBarRole and col == COL_PROGRESS:
-            return job.status in (Status.PROCESSING, Status.DONE)
-        if role == LevelRole:
-            return job.level
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_DURATION, COL_PROGRESS):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
+        cell = _CELLS.get(role)
+        return cell(self, job, index.column()) if cell is not None else None
 
     # --- queue operations (the core's, with the view told of rows added, removed and moved) ---
     @property
@@ -201,6 +160,85 @@ class QueueModel(QAbstractTableModel):
 
     def out_dir_for(self, job: Job) -> Path:
         return self.queue.out_dir_for(job)
+
+
+# --- the cells: (model, job, column) -> the value of one role; None where a column has none ----
+def _duration_text(model: QueueModel, job: Job) -> str:
+    if job.duration_s is not None:
+        return format_duration(job.duration_s)
+    return "..." if not job.probed else "?"
+
+
+def _progress_text(model: QueueModel, job: Job) -> str:
+    if job.status == Status.WAITING:
+        return ""
+    if job.status in (Status.FAILED, Status.CANCELLED):   # no bar: never looks like success
+        return job.status.value
+    if job.progress is None:
+        return f"{job.frames_done} frames"
+    return f"{int(100 * job.progress)} %"
+
+
+def _duration_tooltip(model: QueueModel, job: Job) -> str | None:
+    if not job.frames:
+        return None
+    return f"about {job.frames} frames" + (f" at {job.fps:.2f} frames/s" if job.fps else "")
+
+
+_DISPLAY: dict[int, Callable[[QueueModel, Job], object]] = {
+    COL_FILE: QueueModel.label,
+    COL_DURATION: _duration_text,
+    COL_STATUS: lambda model, job: job.status_text,
+    COL_PROGRESS: _progress_text,
+    COL_OUTPUT: lambda model, job: str(model.out_dir_for(job)),
+}
+_TOOLTIP: dict[int, Callable[[QueueModel, Job], object]] = {
+    COL_FILE: lambda model, job: str(job.path),
+    COL_STATUS: lambda model, job: job.status_tooltip,
+    COL_PROGRESS: lambda model, job: job.status_tooltip,
+    COL_OUTPUT: lambda model, job: str(model.out_dir_for(job)),
+    COL_DURATION: _duration_tooltip,
+}
+
+
+def _by_column(table: dict[int, Callable[[QueueModel, Job], object]]) -> Callable[[QueueModel, Job, int], object]:
+    def cell(model: QueueModel, job: Job, col: int) -> object:
+        fn = table.get(col)
+        return fn(model, job) if fn is not None else None
+    return cell
+
+
+def _status_icon(model: QueueModel, job: Job, col: int) -> object:
+    if col != COL_STATUS:
+        return None
+    icon = _LEVEL_ICON[job.level] if job.status == Status.DONE else _STATUS_ICON[job.status]
+    return QApplication.style().standardIcon(icon)
+
+
+def _status_colour(model: QueueModel, job: Job, col: int) -> object:
+    if col not in (COL_STATUS, COL_PROGRESS):
+        return None
+    colour = RED if job.status == Status.FAILED else _LEVEL_COLOUR.get(job.level)
+    return QBrush(colour) if colour is not None else None
+
+
+def _alignment(model: QueueModel, job: Job, col: int) -> object:
+    if col not in (COL_DURATION, COL_PROGRESS):
+        return None
+    return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+
+_CELLS: dict[int, Callable[[QueueModel, Job, int], object]] = {
+    Qt.ItemDataRole.DisplayRole: _by_column(_DISPLAY),
+    Qt.ItemDataRole.ToolTipRole: _by_column(_TOOLTIP),
+    Qt.ItemDataRole.DecorationRole: _status_icon,
+    Qt.ItemDataRole.ForegroundRole: _status_colour,
+    ProgressRole: lambda model, job, col: job.progress if col == COL_PROGRESS else None,
+    ShowBarRole: lambda model, job, col: (job.status in (Status.PROCESSING, Status.DONE)
+                                          if col == COL_PROGRESS else None),
+    LevelRole: lambda model, job, col: job.level,
+    Qt.ItemDataRole.TextAlignmentRole: _alignment,
+}
 
 
 class StatusDelegate(QStyledItemDelegate):

@@ -7,13 +7,22 @@ the middle of an import or a write), and the command ends with 130 / 143 / 129 a
 while recording, the recording so far is kept as NAME.recording.mp4 (playable, not processed);
 while processing, the complete recording is kept and the pipeline leaves no output. A kept
 NAME.recording.mp4 (an interrupted exam) is never written over: a rerun records under the next
-free name and says so. A full disk while recording is one sentence; the part recorded is kept."""
+free name and says so. A full disk while recording is one sentence; the part recorded is kept.
+
+``--guided [--protocol standard|FILE.json]``: the guided exam (app.live.guided) runs on the frames'
+times, its prompts printed with their times, and the recording ends with the protocol. The record
+(NAME_protocol.json, app.measures.protocol) is written beside the finished recording, and only
+then: an interrupted recording keeps no record, and a record that cannot be written is said and
+nothing is processed. The pipeline finds the record beside the recording by its name."""
 from __future__ import annotations
 
 import glob
 import signal
 import sys
+import threading
 from pathlib import Path
+
+from app.measures.protocol import ProtocolError, load_protocol, record_path_for, write_record
 
 
 def _signal_name() -> str:
@@ -56,10 +65,33 @@ def _recording_path(out: Path, stem: str) -> tuple[Path, str]:
                    f"is {fresh.name}")
 
 
+def _say(cues) -> None:
+    for cue in cues:
+        print(f"prompt {cue.line()}", flush=True)
+
+
+def _publish_record(recording: Path, exam) -> None:
+    """NAME_protocol.json beside the finished recording: the guided exam's record, written whole;
+    else (no guided exam, or no task held to its end) none: an earlier one of that name (only there
+    with --overwrite, which replaced its recording) would contradict the new recording."""
+    path = record_path_for(recording)
+    record = exam.record() if exam is not None else None
+    if record is not None:
+        write_record(path, record)
+        print(f"wrote {path.name}: {len(record.tasks)} tasks "
+              f"({', '.join(t.task for t in record.tasks)})", flush=True)
+    else:
+        path.unlink(missing_ok=True)
+        if exam is not None:
+            print("warning: no task was held to its end: no protocol record; the recording is processed "
+                  "without one", file=sys.stderr)
+
+
 def _live(args) -> int:
     from app import cancel, logs
     from app.engine.runtime import ModelFileError
     from app.live.recorder import RecordingFailed
+    from app.live.guided import GuidedExam
     from app.live.session import process_recording, record
     from app.live.sources import FileSource
     from app.measures import MeasuresError, parse_time_range
@@ -69,12 +101,17 @@ def _live(args) -> int:
     source_path = Path(args.source)
     logs.note_private(source_path)
     logs.note_private_words(args.patient, args.visit)
+    guided = getattr(args, "guided", False)
+    if getattr(args, "protocol", None) is not None and not guided:
+        print("error: --protocol goes with --guided (the guided exam's protocol)", file=sys.stderr)
+        return 2
     try:
         rest = parse_time_range(args.rest) if args.rest else None
+        protocol = load_protocol(args.protocol or "standard") if guided else None
         source = FileSource(source_path, realtime=not args.fast, max_seconds=args.seconds)
         live_models = Models.load(live=True)     # the panes' (STAR cut after 2 stacks where converted)
         models = Models.load() if live_models.live_cut else live_models     # the recording's: full STAR
-    except (MeasuresError, VideoError, ModelFileError, OSError) as exc:
+    except (MeasuresError, ProtocolError, VideoError, ModelFileError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if cancel.requested.is_set():
@@ -90,22 +127,38 @@ def _live(args) -> int:
     recording, note = _recording_path(out, stem)
     if note:
         print(note, file=sys.stderr)
-    elif recording.exists() and not args.overwrite:
-        print(f"error: {recording.name} already exists in {out}; nothing was recorded. Use --name or --overwrite.",
-              file=sys.stderr)
-        return 2
+    else:
+        # a NAME_protocol.json with no recording (written by hand, or left from a deleted one) would be
+        # taken for this recording's: in the way like the recording itself
+        for taken in (recording, record_path_for(recording)):
+            if taken.exists() and not args.overwrite:
+                print(f"error: {taken.name} already exists in {out}; nothing was recorded. Use --name or "
+                      "--overwrite.", file=sys.stderr)
+                return 2
     print(f"live: playing {source_path.name} as the camera ({source.size[0]}x{source.size[1]}, "
           f"{source.fps:.0f} fps); Ctrl-C stops and keeps the recording so far", flush=True)
     first: list[float] = []
+    exam = GuidedExam(protocol) if protocol is not None else None
+    exam_over = threading.Event()         # the protocol ran to its end: the recording ends with it
+    last_t = [0.0]
 
     def on_panes(camera, left, right, t):
+        last_t[0] = t
         if not first:           # once: the exam runs (a signal from now on keeps a recording)
             first.append(t)
             print("recording: the first frame is in", flush=True)
+            if exam is not None:
+                print(f"guided exam: protocol {exam.protocol.name!r}, {exam.steps} tasks, about "
+                      f"{exam.protocol.duration_s:.0f} s (times on the recording's clock)", flush=True)
+                _say(exam.start(t))
+        if exam is not None:
+            _say(exam.tick(t))      # the frame t is recorded: the times are the file's
+            if exam.done:
+                exam_over.set()
 
     try:
         final, stats = record(source, live_models, recording, abort=cancel.requested, on_panes=on_panes,
-                              replace=args.overwrite)
+                              replace=args.overwrite, stop=exam_over)
     except RecordingFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -122,6 +175,10 @@ def _live(args) -> int:
                   f"{timing.recorded_s if timing else 0:.1f} s) is kept as {final} (playable; not processed)",
                   file=sys.stderr)
         return cancel.exit_code()
+    if exam is not None and not exam.done:
+        _say(exam.stop(last_t[0]))
+        print(f"warning: the source ended at {last_t[0]:.1f} s, before the protocol did: "
+              f"{len(exam.takes)} of {exam.steps} tasks were held to their end", file=sys.stderr)
     figures = stats.as_dict()
     print(f"recorded {stats.recorded_frames} frames ({figures.get('recorded_s', 0):.1f} s) to {final.name}: "
           f"display {figures['display_fps']} fps, pane latency p95 {figures['latency_p95_ms']} ms, "
@@ -131,6 +188,13 @@ def _live(args) -> int:
     if stats.landmark_error:
         print(f"warning: the live landmarks failed ({stats.landmark_error}); the panes showed the last "
               "midline found. The recording itself is complete and is processed now.", file=sys.stderr)
+    try:
+        _publish_record(final, exam)
+    except OSError as exc:
+        print(f"error: the recording is kept ({final}) but its protocol record could not be written "
+              f"({exc.strerror or exc}); nothing was processed. Free some space and write it by hand "
+              "(docs/GUIDED_EXAM.md), then process the recording.", file=sys.stderr)
+        return 1
     print(f"processing {final.name}...", flush=True)
     result = process_recording(final, out, models, rest=rest, overwrite=args.overwrite, patient=args.patient,
                                visit=args.visit, cancel=cancel.requested)

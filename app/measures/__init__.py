@@ -29,6 +29,7 @@ from app.measures.definitions import (ASSUMED_IPD_MM, MEASURES, REGIONS, SIDES, 
 from app.measures.io import (LandmarkTrack, MeasuresError, MeasureTable, compute_table, read_landmarks_csv,
                              write_measures_csv, write_measures_json)
 from app.measures.plateau import CLIP_SD, PLATEAU_FRACTION, RESAMPLES, WIDEN
+from app.measures.protocol import Record
 from app.measures.segments import ENTER, EXIT, MERGE_GAP_S, MIN_SEGMENT_S, NOISE_FLOOR, NOISE_K, parse_time_range
 
 __all__ = ["write_measures", "frame_measures", "region_values", "parse_time_range", "MeasuresError",
@@ -130,32 +131,46 @@ def build_result(track: LandmarkTrack, table: MeasureTable, analysis: Analysis,
 
 
 def analyse_track(track: LandmarkTrack, rest: tuple[float, float] | None = None,
-                  report: dict | None = None, subject: dict | None = None) -> tuple[MeasureTable, Analysis, dict]:
+                  report: dict | None = None, subject: dict | None = None,
+                  record: Record | None = None) -> tuple[MeasureTable, Analysis, dict]:
+    """``record``: a guided exam's record (app.measures.protocol); its rest task is the rest unless
+    ``rest`` is given, and the result gets "tasks" and "untasked" (app.measures.tasks)."""
+    from app.measures.tasks import rest_window, task_results
+
+    rest_from_record = rest is None and record is not None and rest_window(record) is not None
+    if rest_from_record and record is not None:
+        rest = rest_window(record)
     table = compute_table(track)
     if not np.any(np.isfinite(table.columns["ipd_px"])):
         raise MeasuresError("no frame has usable landmarks; nothing to measure")
     # --rest is read off a player, whose clock starts at the recording's first timestamp
     clock_s = float(((report or {}).get("input") or {}).get("start_time_s") or 0.0)
     analysis = analyse(table, rest, clock_s)
-    return table, analysis, build_result(track, table, analysis, report, subject)
+    result = build_result(track, table, analysis, report, subject)
+    if record is not None:
+        if rest_from_record:
+            result["rest"]["source"] = "the protocol's rest task"
+        result.update(task_results(table, analysis, record, clock_s))
+    return table, analysis, result
 
 
 def write_measures(landmarks_csv: Path, targets: dict[str, Path], *, rest: tuple[float, float] | None = None,
                    report: dict | None = None, frame_provider: FrameProvider | None = None,
-                   subject: dict | None = None) -> dict:
+                   subject: dict | None = None, record: Record | None = None) -> dict:
     """Compute the measures of a landmarks CSV and write the files named in ``targets``.
 
     ``targets`` maps any of "measures_csv", "measures_json", "summary_html", "summary_pdf" to the exact path to
     write (the caller publishes them). ``rest`` = (start_s, end_s) on the player's clock overrides the rest detection;
     ``report`` = the NAME_report.json dict (verdict, models, settings) for the summary;
     ``frame_provider(times_ms)`` returns upright BGR frames (or None each) for its pictures.
+    ``record`` = a guided exam's record (app.measures.protocol): per-task results under "tasks".
     Returns the JSON body. Raises MeasuresError for unusable input.
     """
     unknown = set(targets) - set(TARGET_KEYS)
     if unknown:
         raise ValueError(f"unknown target(s) {sorted(unknown)}; expected {TARGET_KEYS}")
     track = read_landmarks_csv(Path(landmarks_csv))
-    table, analysis, result = analyse_track(track, rest, report, subject)
+    table, analysis, result = analyse_track(track, rest, report, subject, record)
     if "measures_csv" in targets:
         write_measures_csv(table, Path(targets["measures_csv"]))
     if "measures_json" in targets:

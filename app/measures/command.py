@@ -1,10 +1,11 @@
-"""`python main.py measures NAME_landmarks.csv [--out DIR] [--rest 0:00-0:03] [--overwrite]`.
+"""`python main.py measures NAME_landmarks.csv [--out DIR] [--rest 0:00-0:03] [--protocol FILE] [--overwrite]`.
 
 Recomputes NAME_measures.csv, NAME_measures.json and NAME_summary.html from a landmarks CSV, e.g.
 with another rest window, without re-processing the video. The three files are written under
 temporary names and renamed into place only when all are complete; existing files are never
 replaced without --overwrite. NAME_report.json beside the CSV, when present, supplies the verdict,
-models, settings and the input video (for the pictures).
+models, settings and the input video (for the pictures). A guided exam's record (--protocol, else
+NAME_protocol.json beside the CSV or beside the recording) adds the results per task.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 from app.measures import TARGET_FOR_KIND, MeasuresError, parse_time_range, write_measures
+from app.measures.protocol import ProtocolError, Record, find_record, read_record
 from app.outputs import MEASURE_KINDS, OutputError, OutputSet
 from app.outputs import SUFFIX as OUTPUT_SUFFIX
 
@@ -53,8 +55,21 @@ def frame_provider_for(report: dict | None):
     return lambda times_ms: grab_frames(Path(video), times_ms)
 
 
+def protocol_record(given: Path | None, csv_path: Path, report: dict | None) -> tuple[Record, Path] | None:
+    """The guided exam's record: the file given, else NAME_protocol.json beside the CSV, else beside the
+    recording the report names. Raises ProtocolError (naming the file and the fault) for a bad one."""
+    if given is not None:
+        return read_record(Path(given)), Path(given)
+    video = ((report or {}).get("input") or {}).get("file")
+    for media in [csv_path] + ([Path(video)] if video else []):
+        found = find_record(media)
+        if found is not None:
+            return read_record(found), found
+    return None
+
+
 def run(csv_path: Path, out_dir: Path | None, rest_text: str | None, overwrite: bool,
-        subject: dict | None = None) -> dict[str, Path]:
+        subject: dict | None = None, protocol: Path | None = None, notes: list[str] | None = None) -> dict[str, Path]:
     """Do the work; raise MeasuresError / OutputError / OSError with a message for the user.
 
     The three files are published like every result set (app/outputs.OutputSet): all at once,
@@ -75,11 +90,18 @@ def run(csv_path: Path, out_dir: Path | None, rest_text: str | None, overwrite: 
                             "nothing was changed. Use --overwrite to replace them or --out to write elsewhere.")
     folder.mkdir(parents=True, exist_ok=True)
     report = load_report(csv_path)
+    found = protocol_record(protocol, csv_path, report)     # before anything is written
+    if found is not None and notes is not None:
+        notes.append(f"measured per task with the protocol record {found[1].name}")
     outputs = OutputSet(dict(finals), scope=MEASURE_KINDS)
     published = False
     try:
-        write_measures(csv_path, {TARGET_FOR_KIND[k]: outputs.temp[k] for k in MEASURE_KINDS}, rest=rest,
-                       report=report, frame_provider=frame_provider_for(report), subject=subject)
+        try:
+            write_measures(csv_path, {TARGET_FOR_KIND[k]: outputs.temp[k] for k in MEASURE_KINDS}, rest=rest,
+                           report=report, frame_provider=frame_provider_for(report), subject=subject,
+                           record=found[0] if found else None)
+        except ProtocolError as exc:      # the record does not fit this recording: say which record
+            raise ProtocolError(f"{found[1].name if found else 'protocol record'}: {exc}") from None
         outputs.publish(overwrite)
         published = True
     finally:
@@ -96,11 +118,13 @@ def measures_command(args) -> int:
         subject = {k: v for k, v in (("patient", getattr(args, "patient", None)),
                                      ("visit", getattr(args, "visit", None)),
                                      ("visit_date", getattr(args, "visit_date", None))) if v}
-        finals = run(Path(args.landmarks_csv), args.out, args.rest, args.overwrite, subject or None)
+        notes: list[str] = []
+        finals = run(Path(args.landmarks_csv), args.out, args.rest, args.overwrite, subject or None,
+                     getattr(args, "protocol", None), notes)
     except cancel.Interrupted as exc:
         print("cancelled: nothing was written", file=sys.stderr)
         return exc.exit_code
-    except (MeasuresError, OutputError) as exc:
+    except (MeasuresError, OutputError, ProtocolError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:      # plain words ("the disk is full"), never "[Errno 28]"; run() discarded its files
@@ -110,6 +134,8 @@ def measures_command(args) -> int:
         return 1
     finally:
         cancel.restore(previous)
+    for note in notes:
+        print(note)
     for p in finals.values():
         print(f"wrote {p}")
     return 0

@@ -319,3 +319,50 @@ def region_values(points: np.ndarray) -> dict[str, tuple[float, float]]:
     vals = frame_measures(points)
     return {region: (vals[f"{live_measure(region, n)}_right"], vals[f"{live_measure(region, n)}_left"])
             for region in regions_for(n)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Measures the guided exam's tasks need (app.measures.tasks), kept out of MEASURES so the segments,
+# the rest detection and the measures CSV stay as they are. Both are changes from the rest position
+# (filled by :func:`task_columns` once the rest is known), positive in the task's direction.
+TASK_MEASURES: tuple[MeasureDef, ...] = (
+    MeasureDef("lower_lip_depression", "mouth", "length", True, "lower-lip depression", from_rest=True),
+    MeasureDef("commissure_narrowing", "mouth", "length", True, "commissure narrowing", from_rest=True),
+)
+CHIN = (15, 16, 17)     # the chin's lowest points: the jaw's reference for the lower lip
+
+
+def _lower_lip_above_chin(face: np.ndarray, side: str, s_at: float) -> float:
+    """Height of the lower lip's outer edge above the chin, at distance ``s_at`` from the midline."""
+    p = _side_coords(face, side)
+    return _interp_y(p[list(OUTER_LOWER_LIP)], s_at) - float(np.mean(p[list(CHIN), 1]))
+
+
+def task_columns(faces: np.ndarray, columns: dict[str, np.ndarray], rest: slice) -> dict[str, np.ndarray]:
+    """Per-frame task measures of a video (98 points): ``{NAME_right, NAME_left}`` of TASK_MEASURES.
+
+    ``faces`` (N, 98, 2) face coordinates (IPD units; NaN rows for frames without a fit), ``columns``
+    the measure table's columns (``commissure_lateral_*``), ``rest`` the rest frames.
+
+    * lower_lip_depression: how far the lower lip's outer edge came down towards the chin, at half
+      the mouth corner's REST distance from the midline (a fixed place on the lip, so a moving corner
+      does not move it), against the chin: an opening jaw moves lip and chin alike and changes nothing.
+    * commissure_narrowing: how far the mouth corner moved towards the midline (a pucker).
+    """
+    out: dict[str, np.ndarray] = {}
+    n = len(faces)
+    usable = np.isfinite(faces).all(axis=(1, 2))
+    with np.errstate(invalid="ignore"):
+        for s in SIDES:
+            lateral = columns[f"commissure_lateral_{s}"]
+            lat_rest = lateral[rest][np.isfinite(lateral[rest])]
+            rest_lat = float(np.median(lat_rest)) if len(lat_rest) else math.nan
+            out[f"commissure_narrowing_{s}"] = rest_lat - lateral
+            height = np.full(n, np.nan)
+            if math.isfinite(rest_lat):
+                for i in np.flatnonzero(usable):
+                    height[i] = _lower_lip_above_chin(faces[i], s, rest_lat / 2)
+            at_rest = height[rest][np.isfinite(height[rest])]
+            rest_h = float(np.median(at_rest)) if len(at_rest) else math.nan
+            out[f"lower_lip_depression_{s}"] = rest_h - height
+    return out

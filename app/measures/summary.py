@@ -17,6 +17,7 @@ import numpy as np
 from app.measures.definitions import ASSUMED_IPD_MM, MEASURE_BY_NAME, SIDES, measures_for, regions_for
 from app.measures.figures import LEFT_COLOUR, LEVEL_COLOUR, PLOT_MEASURES, PLOT_MEASURES_5, RIGHT_COLOUR, pictures, \
     region_chart_svg
+from app.measures.task_summary import tasks_html
 from app.measures.io import LandmarkTrack, MeasureTable
 from app.measures.summary_pdf import REST_NOTE, file_name, rest_rows
 from app.measures.analysis import Analysis
@@ -368,8 +369,11 @@ def render_summary(track: LandmarkTrack, table: MeasureTable, analysis: Analysis
             "Patient's right = image left of the unmirrored video. Times are the player's clock"
             + (f" (the recording's first frame is at {_mmss(clock.start_s)})" if clock.start_s else "")
             + "; frames are numbered from 0 as in the landmarks CSV.</p>",
+            # a guided exam leads with its task table and the resting measures (app.measures.task_summary)
+            *((tasks_html(result), _rest_html(result, table.n_points)) if "tasks" in result else ()),
             _headlines_html(result, clock),
-            _pictures_html(track, table, analysis, frame_provider, clock), _rest_html(result, table.n_points),
+            _pictures_html(track, table, analysis, frame_provider, clock),
+            *(() if "tasks" in result else (_rest_html(result, table.n_points),)),
             _segments_html(result, table.n_points, clock),
             _charts_html(table, analysis), _provenance_html(result, report)]
     return head + "".join(body) + "</body></html>\n"

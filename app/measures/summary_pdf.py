@@ -246,6 +246,21 @@ def _headlines(result: dict, clock, sign_note: str) -> list[Block]:
     return [_keep(_heading("Headline measures"), intro, table)]
 
 
+def _tasks(result: dict) -> list[Block]:
+    """The guided exam's task table (words shared with the HTML: app.measures.task_summary)."""
+    from app.measures import task_summary as ts
+
+    table = _table(ts.HEADER, ts.task_rows(result), [0.12, 0.09, 0.17, 0.12, 0.12, 0.12, 0.07, 0.19],
+                   colours=[None, None, None, RIGHT_COLOUR, LEFT_COLOUR, None, None, None], size=6.5)
+    blocks = [_keep(_heading(f"Tasks (guided exam: {(result.get('protocol') or {}).get('name', '')})"),
+                    _paragraph(ts.INTRO, colour="#555"), table)]
+    if (sentence := ts.closure_comparison(result)):
+        blocks.append(_paragraph(sentence))
+    lines = ts.untasked_lines(result) or ["None: every movement fell inside a task."]
+    blocks.append(_keep(_heading(ts.UNTASKED_TITLE, size=9.5), *[_paragraph(x) for x in lines]))
+    return blocks
+
+
 def _segment_table(seg: dict, names: list[str]) -> Block:
     rows, greyed = [], []
     for name in names:
@@ -380,6 +395,8 @@ def build_pages(track: LandmarkTrack, table: MeasureTable, analysis: Analysis, r
                              f"{len(result['segments'])} expression segment(s). Patient's right = image left of the "
                              "unmirrored video. Times are the player's clock; frames are numbered from 0 as in the "
                              "landmarks CSV."))
+    if "tasks" in result:      # a guided exam leads with its task table and the resting measures
+        blocks += _tasks(result) + _rest(result)
     blocks += _headlines(result, clock, sign_note)
     rest_mid = (analysis.rest[0] + analysis.rest[1] - 1) // 2
     idx = [rest_mid] + [s.peak for s in analysis.segments]
@@ -390,7 +407,8 @@ def build_pages(track: LandmarkTrack, table: MeasureTable, analysis: Analysis, r
     if images:
         rows = _row_of_images(images)
         blocks += [_keep(_heading("Rest and peak frames"), rows[0])] + rows[1:]
-    blocks += _rest(result)
+    if "tasks" not in result:
+        blocks += _rest(result)
     blocks += _segments(result, table.n_points, clock, sign_note)
     plots = PLOT_MEASURES_5 if table.n_points == 5 else PLOT_MEASURES
     charts = [r for r in regions_for(table.n_points) if plots.get(r)]

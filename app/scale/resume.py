@@ -7,7 +7,8 @@ be written, published together with the others, app/outputs.py):
 2. made with the same model files (every model's sha256, and no model more or less: installing
    STAR since makes a 5-point result outdated);
 3. with the same settings that shape the outputs (midline, annotated video, audio, rest window,
-   redetection interval, frame limit, patient and visit; not --overwrite or preview settings);
+   redetection interval, frame limit, patient and visit, the protocol record given; not --overwrite or
+   preview settings);
 4. every output it lists is in the folder (non-empty), so a set whose file was deleted is redone;
 5. from an input with the same size and the same sha256 as the file given now.
 
@@ -41,7 +42,7 @@ from app.outputs import read_json_object, SUFFIX, all_output_paths, parse_temp_n
 
 # Settings (app.pipeline.Settings fields) whose value changes what is written.
 OUTPUT_SETTINGS = ("midline", "annotated", "audio", "rest", "redetect_every", "max_frames", "patient", "visit",
-                   "visit_date", "subject_from_folders")
+                   "visit_date", "subject_from_folders", "protocol")   # protocol: the record given (its name)
 
 
 @dataclass(frozen=True)
@@ -106,35 +107,55 @@ def check(video: Path, out_dir: Path, expected: Expected) -> Decision:
     finals = all_output_paths(video.stem, out_dir)
     journal = pending_journal(out_dir, {p.name for p in finals.values()})
     if journal is not None:
-        _, pid, host = parse_temp_name(journal.name) or ("", 0, "?")
-        return Decision(False, f"a publish of its outputs by another run (process {pid}, "
-                               f"computer tag {host}) is in progress or was cut short in "
-                               f"{out_dir}; run --resume again on that computer, or when no run is writing there "
-                               f"remove {journal.name}", outputs_exist=True, blocked=True)
+        return _blocked_by_journal(journal, out_dir)
     exist = any(os.path.lexists(p) for p in finals.values())
     if not exist:
         return Decision(False, "not processed yet")
-
-    def redo(reason: str) -> Decision:
-        return Decision(False, reason, outputs_exist=True)
-
     report = read_json_object(finals["report"])
     if report is None:
-        return redo("no readable report beside the earlier outputs")
+        return _redo("no readable report beside the earlier outputs")
+    reason = _made_otherwise(report, expected) or _missing_output(report, finals)
+    if reason:
+        return _redo(reason)
+    return _same_input(video, _section(report, "input")) or Decision(
+        True, "finished earlier with the same input, app version, models and settings",
+        outputs_exist=True, report=report)
+
+
+def _redo(reason: str) -> Decision:
+    """Earlier outputs are there but not this run's result: process again (replacing them)."""
+    return Decision(False, reason, outputs_exist=True)
+
+
+def _blocked_by_journal(journal: Path, out_dir: Path) -> Decision:
+    _, pid, host = parse_temp_name(journal.name) or ("", 0, "?")
+    return Decision(False, f"a publish of its outputs by another run (process {pid}, "
+                           f"computer tag {host}) is in progress or was cut short in "
+                           f"{out_dir}; run --resume again on that computer, or when no run is writing there "
+                           f"remove {journal.name}", outputs_exist=True, blocked=True)
+
+
+def _made_otherwise(report: dict, expected: Expected) -> str | None:
+    """Why the report was not made by this app, version, models and settings (None: it was)."""
     app = _section(report, "app")
     if app.get("name") != APP_NAME:
-        return redo("the report is not a FaceMirror report")
+        return "the report is not a FaceMirror report"
     if app.get("version") != expected.version:
-        return redo(f"made by version {app.get('version')}, this is {expected.version}")
+        return f"made by version {app.get('version')}, this is {expected.version}"
     if _report_models(report) != dict(expected.models):
-        return redo("made with other model files")
+        return "made with other model files"
     settings = _section(report, "settings")
     changed = [k for k in OUTPUT_SETTINGS if _jsonish(settings.get(k)) != _jsonish(expected.settings.get(k))]
     if changed:
-        return redo(f"made with other settings ({', '.join(changed)})")
+        return f"made with other settings ({', '.join(changed)})"
+    return None
+
+
+def _missing_output(report: dict, finals: dict[str, Path]) -> str | None:
+    """Why the outputs the report lists are not all there, non-empty (None: they are)."""
     listed = _section(report, "outputs")
     if "report" not in listed or any(k not in SUFFIX for k in listed):
-        return redo("the report does not list its outputs")
+        return "the report does not list its outputs"
     for kind in listed:
         path = finals[kind]
         try:
@@ -142,24 +163,27 @@ def check(video: Path, out_dir: Path, expected: Expected) -> Decision:
         except OSError:
             ok = False
         if not ok:
-            return redo(f"{path.name} is missing")
-    facts = _section(report, "input")
+            return f"{path.name} is missing"
+    return None
+
+
+def _same_input(video: Path, facts: dict) -> Decision | None:
+    """None when `video` is the input the report describes (size, then sha256), else why not."""
     try:
         size = video.stat().st_size
     except OSError as exc:
-        return redo(f"cannot read the input: {exc.strerror or exc}")
+        return _redo(f"cannot read the input: {exc.strerror or exc}")
     if facts.get("bytes") != size:
         return Decision(False, "made from another input (other size)", outputs_exist=True, other_input=True)
     if not facts.get("sha256"):
-        return redo("the report has no input sha256")
+        return _redo("the report has no input sha256")
     try:
         digest = sha256_file(video)
     except OSError as exc:
-        return redo(f"cannot read the input: {exc.strerror or exc}")
+        return _redo(f"cannot read the input: {exc.strerror or exc}")
     if digest != facts["sha256"]:
         return Decision(False, "made from another input (other sha256)", outputs_exist=True, other_input=True)
-    return Decision(True, "finished earlier with the same input, app version, models and settings",
-                    outputs_exist=True, report=report)
+    return None
 
 
 def withdraw(video: Path, out_dir: Path) -> str:

@@ -119,6 +119,19 @@ def sniff_file_kind(path: str | os.PathLike) -> str | None:
         return "empty"
     with open(p, "rb") as fh:
         head = fh.read(512)
+    known = _sniff_image(head, size) or _sniff_audio(head) or _sniff_ftyp_brand(head)
+    if known:
+        return known
+    if head[4:8] in _ISO_BOXES:
+        has = _iso_has_moov(p, size)
+        if has is False:
+            return "mp4-no-index"
+        return "iso-video"
+    return "text" if _is_text(head) else None
+
+
+def _sniff_image(head: bytes, size: int) -> str | None:
+    """'image:<type>' from the magic bytes of the still-image formats users mistake for videos."""
     if head.startswith(b"\xff\xd8\xff"):
         return "image:JPEG"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -131,6 +144,11 @@ def sniff_file_kind(path: str | os.PathLike) -> str | None:
         return "image:TIFF"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image:WebP"
+    return None
+
+
+def _sniff_audio(head: bytes) -> str | None:
+    """'audio:<type>' from the magic bytes of audio-only files."""
     if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
         return "audio:WAV"
     if head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and head[1] in (0xFB, 0xF3, 0xF2, 0xFA)):
@@ -139,24 +157,27 @@ def sniff_file_kind(path: str | os.PathLike) -> str | None:
         return "audio:AAC"
     if head.startswith(b"fLaC"):
         return "audio:FLAC"
-    if head[4:8] == b"ftyp":
-        major = head[8:12]
-        if major in _IMAGE_FTYP_BRANDS:
-            return "image:HEIC/AVIF"
-        if major in _AUDIO_FTYP_BRANDS:
-            return "audio:M4A"
-    if head[4:8] in _ISO_BOXES:
-        has = _iso_has_moov(p, size)
-        if has is False:
-            return "mp4-no-index"
-        return "iso-video"
+    return None
+
+
+def _sniff_ftyp_brand(head: bytes) -> str | None:
+    """ISO files whose major brand says image (HEIC/AVIF) or audio (M4A); None for video brands."""
+    if head[4:8] != b"ftyp":
+        return None
+    major = head[8:12]
+    if major in _IMAGE_FTYP_BRANDS:
+        return "image:HEIC/AVIF"
+    if major in _AUDIO_FTYP_BRANDS:
+        return "audio:M4A"
+    return None
+
+
+def _is_text(head: bytes) -> bool:
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError:
-        text = None
-    if text is not None and all(c.isprintable() or c in "\r\n\t\f" for c in text):
-        return "text"
-    return None
+        return False
+    return all(c.isprintable() or c in "\r\n\t\f" for c in text)
 
 
 
@@ -322,6 +343,15 @@ class VideoReader:
         self.codec = stream.codec_context.name
         self.pix_fmt = stream.codec_context.pix_fmt or ""
         self.time_base: fractions.Fraction = stream.time_base or fractions.Fraction(1, 90000)
+        self._probe_timing(stream, container)
+        self.audio = _audio_info(container)
+        first = next(frames, None)
+        if first is None:
+            raise VideoOpenError(self.path, _NO_FRAMES)
+        self._probe_first_frame(stream, first)
+
+    def _probe_timing(self, stream: av.video.stream.VideoStream, container: av.container.InputContainer) -> None:
+        """fps (the default where the file's is missing or absurd), duration and frame count."""
         rate = stream.average_rate or stream.guessed_rate
         fps = float(rate) if rate else float("nan")
         self.fps_reliable = bool(math.isfinite(fps) and 0 < fps <= self.MAX_REASONABLE_FPS)
@@ -334,10 +364,9 @@ class VideoReader:
             self.frame_count_estimate = int(round(self.duration_ms * self.fps / 1000.0)) or None
         else:
             self.frame_count_estimate = None
-        self.audio = _audio_info(container)
-        first = next(frames, None)
-        if first is None:
-            raise VideoOpenError(self.path, _NO_FRAMES)
+
+    def _probe_first_frame(self, stream: av.video.stream.VideoStream, first: av.VideoFrame) -> None:
+        """Orientation, pixel aspect, HDR and the upright size, all from the first frame."""
         self.rotation_deg, self.mirrored, self._orient_ops = _orientation(first)
         sar = stream.sample_aspect_ratio
         self._sar = float(sar) if sar and float(sar) > 0 and abs(float(sar) - 1.0) > 1e-3 else 1.0

@@ -547,20 +547,34 @@ def parameter_count(net: nn.Module | None = None) -> int:
 
 
 def _extract_state_dict(obj, path: Path) -> dict:
-    if isinstance(obj, dict) and isinstance(obj.get("net"), dict):
-        sd = obj["net"]
-    elif isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        sd = obj["state_dict"]
-    elif isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        sd = obj
-    else:
-        found = (f"a dict with keys {', '.join(map(str, list(obj)[:8]))}" if isinstance(obj, dict) and obj
-                 else f"{type(obj).__name__!s} {'(empty)' if not obj else ''}".strip())
+    sd = _weights_in(obj)
+    if sd is None:
         raise CheckpointError(f"{path} is not a STAR checkpoint: expected the network weights under 'net' "
-                              f"(or a plain state_dict), found {found}")
+                              f"(or a plain state_dict), found {_describe(obj)}")
     if sd and all(k.startswith("module.") for k in sd):
         sd = {k[len("module."):]: v for k, v in sd.items()}
     return sd
+
+
+def _weights_in(obj) -> dict | None:
+    """The state_dict in a loaded checkpoint: under 'net' (STAR's own), 'state_dict', or the
+    object itself when it is a dict of tensors; None when there is none."""
+    if not isinstance(obj, dict):
+        return None
+    if isinstance(obj.get("net"), dict):
+        return obj["net"]
+    if isinstance(obj.get("state_dict"), dict):
+        return obj["state_dict"]
+    if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return obj
+    return None
+
+
+def _describe(obj) -> str:
+    """What a loaded checkpoint holds instead, in a few words."""
+    if isinstance(obj, dict) and obj:
+        return f"a dict with keys {', '.join(map(str, list(obj)[:8]))}"
+    return f"{type(obj).__name__!s} {'(empty)' if not obj else ''}".strip()
 
 
 # Key prefixes that identify the other network FaceMirror converts, for a clearer message.
@@ -585,13 +599,17 @@ def check_state_dict(sd: dict, source: str = "checkpoint") -> None:
         return
     lines = [f"{source} is a checkpoint of another network: it does not match STAR WFLW (98 points, 4 stacks): "
              f"{len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} wrong-shape keys"]
-    if missing:
-        lines.append("  missing: " + ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
-    if unexpected:
-        lines.append("  unexpected: " + ", ".join(unexpected[:5]) + (" ..." if len(unexpected) > 5 else ""))
+    lines += _first_keys("missing", missing) + _first_keys("unexpected", unexpected)
     for k, got, want in wrong[:5]:
         lines.append(f"  shape of {k}: checkpoint {list(got)}, network {list(want)}")
     raise CheckpointError("\n".join(lines) + _other_network_hint(sd))
+
+
+def _first_keys(what: str, keys: list[str]) -> list[str]:
+    """A message line naming the first five keys (none when there are none)."""
+    if not keys:
+        return []
+    return [f"  {what}: " + ", ".join(keys[:5]) + (" ..." if len(keys) > 5 else "")]
 
 
 def load_star_checkpoint(path: str | Path) -> StarWFLW:
