@@ -5,11 +5,11 @@ import sys
 def _run() -> int:
     if sys.argv[1:2] == ["process"]:
         # First thing: Ctrl-C, SIGTERM and SIGHUP only request a cancel, at any moment of start-up.
-        from app import cancel
+        from app.base import cancel
 
         cancel.install()
     try:
-        from app.cli import main
+        from app.cli.main import main
 
         return main(sys.argv[1:])
     except KeyboardInterrupt:      # other commands: Ctrl-C ends them without a traceback

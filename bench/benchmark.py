@@ -276,10 +276,10 @@ _STAGE_NAMES = {"decode": "decode", "read_blocked": "reader waits for room",
 
 
 def _load_pipeline_models(star: Path | None, no_star: bool, faces: Path | None, threads: int | None):
-    from app import model_files
+    from app.base import model_files
     from app.engine.faces import CREATE_COMMAND as FACES_CMD, FaceDetector
     from app.engine.landmarks import StarLandmarkDetector
-    from app.pipeline import Models
+    from app.pipeline.run import Models
 
     files = {}
     rf = faces or model_files.find_model(model_files.RETINAFACE_KEY)
@@ -327,8 +327,8 @@ def _star_alone_ms(models, video: Path, iterations: int) -> list[float]:
 def benchmark_pipeline(video: Path, frames: int | None = None, star: Path | None = None, no_star: bool = False,
                        faces: Path | None = None, out_dir: Path | None = None, star_iterations: int = 20,
                        threads: int | None = None, annotated: bool = True, out=None) -> dict:
-    from app.pipeline import STAGE_THREAD, Pipeline, Settings
-    from app.stages.channel import WAIT_STAGES
+    from app.pipeline.run import STAGE_THREAD, Pipeline, Settings
+    from app.pipeline.stages.channel import WAIT_STAGES
     from app.video.reader import VideoReader
 
     out = out or sys.stdout

@@ -47,11 +47,11 @@ def memory_figures(samples: list[tuple[float, int]], warm_up_s: float = WARM_UP_
 
 
 def _models(star: Path | None):
-    from app.model_set import Models
+    from app.engine.model_set import Models
 
     if star is None:
         return Models.load(live=True)
-    from app import model_files
+    from app.base import model_files
     from app.engine.landmarks import StarLandmarkDetector
 
     models = Models.load()

@@ -3,7 +3,7 @@
     python bench/soak_driver.py live  --source FILE --out DIR --seconds S --record-every S --record-seconds S
     python bench/soak_driver.py main  --clips DIR --out DIR [--deadline S]
 
-It runs the real app: `app.gui_launch.launch_gui` (the code path of `python main.py` and of
+It runs the real app: `app.gui.launch.launch_gui` (the code path of `python main.py` and of
 `main.py live --window --source FILE`), its QApplication and its event loop, and drives the
 windows as a user would, through their own buttons and actions, from a QTimer on the GUI thread:
 
@@ -106,7 +106,7 @@ class Driver:
         return next((w for w in self.qapp.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()), None)
 
     def counts(self, w) -> dict:
-        from app.job_queue.jobs import Status
+        from app.batch.job_queue.jobs import Status
 
         jobs = w.model.jobs
         failed = [j for j in jobs if j.status == Status.FAILED]
@@ -246,10 +246,10 @@ def main(argv: list[str]) -> int:
     timer.timeout.connect(driver.poll)
     timer.start(POLL_MS)
 
-    from app import logs
-    from app.gui_launch import launch_gui
+    from app.base import logs
+    from app.gui.launch import launch_gui
 
-    logs.setup()                                             # as app.cli.main does before the window
+    logs.setup()                                             # as app.cli.main.main does before the window
     status = launch_gui(live_source=args.source if args.mode == "live" else None)
     timer.stop()
     emit("end", status=status, none_refs=none_refs(), **getattr(driver, "summary", {"problems": driver.problems}))

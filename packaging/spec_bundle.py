@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from app.build_info import FILE_NAME as BUILD_INFO_NAME
-from app.model_files import MANIFEST_NAME, STAR_FILE
-from app.selftest import MULTIMEDIA_EXPECTED
+from app.base.build_info import FILE_NAME as BUILD_INFO_NAME
+from app.base.model_files import MANIFEST_NAME, STAR_FILE
+from app.selftest.run import MULTIMEDIA_EXPECTED
 from spec_licences import LICENCE_MARKERS, LICENCES_DIR, LICENSE_NAME, NOTICES_NAME
 from spec_models import WEIGHTS_DEST
 from spec_toc import UNUSED_FILES
@@ -22,12 +22,12 @@ from spec_toc import UNUSED_FILES
 # --------------------------------------------------------------------------------------------
 # What a finished bundle must contain (checked after the build, and again on CI)
 
-ICON_PNG = "resources/FaceMirror.png"  # the window icon; app/gui_launch.py looks for it there
+ICON_PNG = "resources/FaceMirror.png"  # the window icon; app/gui/launch.py looks for it there
 REQUIRED_PACKAGES = ("av", "matplotlib", "PIL", "cv2", "numpy", "onnxruntime", "PySide6")
 
 # Qt Multimedia (the live exam's camera and microphone) inside PySide6's tree: the binding, Qt's
 # library, the platform's plugins and Qt's own FFmpeg, from the table the self-test proves at run
-# time (app/selftest.py MULTIMEDIA_EXPECTED, per platform).
+# time (app/selftest/run.py MULTIMEDIA_EXPECTED, per platform).
 QT_TREE = "PySide6/Qt"
 
 

@@ -33,8 +33,8 @@ if str(_HERE) not in sys.path:
 # Names of the app the spec reads through this module.
 from app import APP_NAME  # noqa: E402, F401
 from app import __version__ as APP_VERSION  # noqa: E402, F401
-from app.build_info import FILE_NAME as BUILD_INFO_NAME  # noqa: E402, F401
-from app.model_files import MANIFEST_NAME, STAR_FILE  # noqa: E402, F401
+from app.base.build_info import FILE_NAME as BUILD_INFO_NAME  # noqa: E402, F401
+from app.base.model_files import MANIFEST_NAME, STAR_FILE  # noqa: E402, F401
 from spec_bundle import *  # noqa: E402, F401, F403
 from spec_bundle import SIZE_BUDGET_FILE, check_bundle, size_report  # noqa: E402
 from spec_licences import *  # noqa: E402, F401, F403

@@ -88,7 +88,7 @@ def info_plist(version: str, build_number: str | None = None) -> dict:
     }
 
 
-# Container formats the app accepts (app/outputs.py VIDEO_EXTENSIONS) as uniform type
+# Container formats the app accepts (app/base/outputs.py VIDEO_EXTENSIONS) as uniform type
 # identifiers. macOS declares most of them; Matroska and WebM are imported below so Finder knows
 # them even where no other app declared them.
 CONTAINER_TYPES = {

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from app.engine.runtime import META_SOURCE_SHA, META_UNTRAINED
-from app.model_files import MANIFEST_NAME, STAR_FILE, sha256_file
+from app.base.model_files import MANIFEST_NAME, STAR_FILE, sha256_file
 
 # Environment variables the spec reads for the models.
 ENV_WEIGHTS_DIR = "FACEMIRROR_SPEC_WEIGHTS_DIR"        # take models from this folder instead of weights/
@@ -19,7 +19,7 @@ ENV_ALLOW_UNTRAINED = "FACEMIRROR_SPEC_ALLOW_UNTRAINED"  # 1: allow random-weigh
 ENV_DETECTOR_ONLY = "FACEMIRROR_SPEC_DETECTOR_ONLY"    # 1: build without STAR on purpose (said in the app)
 ENV_CHECKPOINT_SHA_PREFIX = "FACEMIRROR_SPEC_CHECKPOINT_SHA256_"  # + STAR / RETINAFACE: pinned checkpoint
 
-WEIGHTS_DEST = "weights"  # folder inside the bundle; app/paths.py looks in sys._MEIPASS/weights
+WEIGHTS_DEST = "weights"  # folder inside the bundle; app/base/paths.py looks in sys._MEIPASS/weights
 
 
 def env_flag(env: Mapping[str, str], name: str) -> bool:
@@ -194,5 +194,5 @@ def file_sha256(path: Path) -> str:
 
 
 def build_info(version: str, detector_only: bool, model_files: Sequence[str]) -> dict:
-    """What the app learns about its build (read by app/build_info.py)."""
+    """What the app learns about its build (read by app/base/build_info.py)."""
     return {"version": version, "detector_only": detector_only, "models": sorted(model_files)}

@@ -57,7 +57,7 @@ EXCLUDED_THIRD_PARTY = (
 RUNTIME_THIRD_PARTY = ("av", "PySide6.QtMultimedia", "PySide6.QtNetwork", "matplotlib", "matplotlib.backends.backend_agg",
                        "matplotlib.backends.backend_svg", "matplotlib.backends.backend_pdf", "PIL")
 
-# Distributions whose metadata the app reads at run time (app/diagnostics.py PACKAGES).
+# Distributions whose metadata the app reads at run time (app/base/diagnostics.py PACKAGES).
 METADATA_DISTRIBUTIONS = ("onnxruntime", "numpy", "opencv-python-headless", "PySide6-Essentials", "av", "matplotlib")
 
 # PyInstaller's matplotlib run-time hook points MPLCONFIGDIR at a new temporary folder at every

@@ -16,7 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # The app's log file goes to a throw-away folder, never the tester's own log folder.
 os.environ.setdefault("FACEMIRROR_LOG_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"),
                                                          f"facemirror-test-logs-{os.getpid()}"))
-# The window's session journal (app.session_journal) likewise, never the tester's own state folder.
+# The window's session journal (app.base.session_journal) likewise, never the tester's own state folder.
 os.environ.setdefault("FACEMIRROR_STATE_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"),
                                                            f"facemirror-test-state-{os.getpid()}"))
 
@@ -79,7 +79,7 @@ def made_once(tmp_path_factory, name: str, make) -> Path:
 def _project_manifest_sha():
     import hashlib
 
-    from app.model_files import manifest_path
+    from app.base.model_files import manifest_path
 
     p = manifest_path()
     return hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else None
@@ -161,7 +161,7 @@ def face_detector(retinaface_model):
 
 @pytest.fixture(scope="module")
 def models_5pt(face_detector, retinaface_model):
-    from app.model_set import Models
+    from app.engine.model_set import Models
     return Models(faces=face_detector, landmarks=None, files={"retinaface": retinaface_model})
 
 

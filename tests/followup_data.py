@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from app import APP_NAME
-from app.verdict import GOOD, NOT_USABLE, WARNINGS
+from app.results.verdict import GOOD, NOT_USABLE, WARNINGS
 from app.video.recorded_at import CONTAINER, FILE_TIME
 
 __all__ = ["CONTAINER", "FILE_TIME", "GOOD", "NOT_USABLE", "WARNINGS", "headline", "write_output_set"]

@@ -37,7 +37,7 @@ closing = threading.Event()        # set by the GUI thread as it closes the wind
 def hold_second_run_until_closing() -> None:
     """The pipeline's progress callback for the second video: after CLOSE_AT frames (and before
     its last frame, so nothing is published yet) it returns only once the close has begun."""
-    from app.pipeline import Pipeline
+    from app.pipeline.run import Pipeline
 
     real = Pipeline.process
 
@@ -101,7 +101,7 @@ timer = QTimer()
 timer.timeout.connect(step)
 timer.start(5)
 
-from app.gui_launch import launch_gui  # noqa: E402
+from app.gui.launch import launch_gui  # noqa: E402
 
 status = launch_gui()
 timer.stop()

@@ -45,6 +45,6 @@ timer = QTimer()
 timer.timeout.connect(step)
 timer.start(20)
 
-from app.gui_launch import launch_gui  # noqa: E402
+from app.gui.launch import launch_gui  # noqa: E402
 
 sys.exit(launch_gui(sys.argv[:1]))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.outputs import SUFFIX
+from app.base.outputs import SUFFIX
 from tests import videos
 from tests.conftest import MEDIA, REPO, _need
 
@@ -47,7 +47,7 @@ def make_clips(folder: Path, n: int, frames: int = 12, first_seed: int = 0, pref
 
 def process(*args) -> tuple[int, str, str]:
     """`python main.py process ARGS` in this process: (exit code, stdout, stderr)."""
-    from app.cli import _build_parser
+    from app.cli.main import _build_parser
 
     parsed = _build_parser().parse_args(["process", *map(str, args)])
     out, err = io.StringIO(), io.StringIO()
@@ -55,7 +55,7 @@ def process(*args) -> tuple[int, str, str]:
         from app.cluster.ray_runner import ray_process_command
         code = ray_process_command(parsed, out=out, err=err)
     else:
-        from app.batch import process_command
+        from app.batch.process import process_command
         code = process_command(parsed, out=out, err=err)
     return code, out.getvalue(), err.getvalue()
 

@@ -16,7 +16,7 @@ import json
 
 import pytest
 
-from app.outputs import KINDS
+from app.base.outputs import KINDS
 
 from tests import videos
 from tests.conftest import MEDIA, REPO, _need
@@ -163,7 +163,7 @@ def test_existing_outputs_unwritable_folder_and_missing_input(tmp_path, weights_
 def test_disk_almost_full_is_refused_before_work(tmp_path, models_dir_models, inputs, monkeypatch):
     import shutil as sh
     from collections import namedtuple
-    from app.pipeline import Pipeline, Settings
+    from app.pipeline.run import Pipeline, Settings
 
     Usage = namedtuple("Usage", "total used free")
     monkeypatch.setattr(sh, "disk_usage", lambda p: Usage(10**12, 10**12 - 10**6, 10**6))
@@ -175,7 +175,7 @@ def test_disk_almost_full_is_refused_before_work(tmp_path, models_dir_models, in
 @pytest.fixture(scope="module")
 def models_dir_models(retinaface_model):
     from app.engine.faces import FaceDetector
-    from app.pipeline import Models
+    from app.pipeline.run import Models
     return Models(faces=FaceDetector(retinaface_model), landmarks=None, files={"retinaface": retinaface_model})
 
 

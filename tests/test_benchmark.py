@@ -12,7 +12,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from app import cli
+from app.cli import main as cli
 from bench import benchmark, machine
 from tests.onnx_stubs import constant_landmarks_model
 
@@ -225,7 +225,7 @@ def test_benchmark_pipeline_keeps_outputs_with_out_and_5_point_path(small_video,
     assert res["star_alone_ms"] is None and "ratio_vs_star_alone" not in res
     assert "5-point" in out
     names = {p.name for p in (tmp_path / "kept").iterdir()}
-    from app.outputs import SUFFIX
+    from app.base.outputs import SUFFIX
     every = {f"bench_small{s}" for s in SUFFIX.values()}
     measures = {"bench_small_measures.csv", "bench_small_measures.json", "bench_small_summary.html", "bench_small_summary.pdf"}
     assert names in (every, every - measures)    # 5 frames may be too short to find a rest position

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from app import cli
+from app.cli import main as cli
 from app.live.sources import LoopedSource, SyntheticSource
 from bench.live import memory_figures
 

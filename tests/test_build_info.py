@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from app import build_info, paths
+from app.base import build_info, paths
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +34,7 @@ def test_full_or_unreadable_bundle_info_has_no_note(monkeypatch, tmp_path):
 
 
 def test_diagnostic_info_names_a_detector_only_build(monkeypatch):
-    from app import diagnostics
+    from app.base import diagnostics
 
     monkeypatch.setattr(build_info, "build_info", lambda: {"detector_only": True})
     assert diagnostics.diagnostic_text().splitlines()[0].endswith("(detector-only build)")

@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch", reason="converter extras (torch) not instal
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from app.model_files import manifest_path  # noqa: E402
+from app.base.model_files import manifest_path  # noqa: E402
 from app.convert.nets.star import random_star  # noqa: E402
 from app.convert import star as cs  # noqa: E402
 from app.convert.common import (META_MODEL, META_SOURCE, META_SOURCE_SHA,  # noqa: E402
@@ -303,7 +303,7 @@ def test_no_well_posed_channel_warns_and_does_not_refuse():
 def test_real_face_crops_are_centred_faces(media, tmp_path):
     """Crops cut by the converter from a photo contain the face, centred, as the app cuts them."""
     from app.engine.faces import FaceDetector
-    from app.model_files import RETINAFACE_KEY, find_model
+    from app.base.model_files import RETINAFACE_KEY, find_model
 
     photo = media("portrait_frontal.jpg")
     if find_model(RETINAFACE_KEY) is None:

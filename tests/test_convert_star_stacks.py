@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app import cli, model_files
+from app.cli import main as cli
+
+from app.base import model_files
 
 torch = pytest.importorskip("torch", reason="converter extras (torch) not installed")
 onnx = pytest.importorskip("onnx")
@@ -149,7 +151,7 @@ def test_the_live_models_take_the_cut_model_and_the_recordings_full_star(live_mo
                                                                          monkeypatch):
     """Models.load(live=True): the cut model where it is installed, else full STAR; Models.load(): full
     STAR always (recordings are analysed with it)."""
-    from app.model_set import Models
+    from app.engine.model_set import Models
 
     weights = tmp_path / "weights"
     weights.mkdir()

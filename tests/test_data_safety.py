@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from app.outputs import parse_temp_name, temp_name
+from app.base.outputs import parse_temp_name, temp_name
 from tests import videos
 from tests.conftest import MEDIA, REPO, _need
 from tests.ready_child import start_main
 
-from app.outputs import SUFFIX  # noqa: E402
+from app.base.outputs import SUFFIX  # noqa: E402
 
 ALL = tuple(SUFFIX.values())      # every output of a video: 3 videos, landmarks, report, measures, summary
 
@@ -282,7 +282,7 @@ def test_disk_full_for_a_second_mid_run_fails_the_file(small_disk, weights, clip
 @pytest.fixture(scope="module")
 def models(retinaface_model):
     from app.engine.faces import FaceDetector
-    from app.model_set import Models
+    from app.engine.model_set import Models
 
     return Models(faces=FaceDetector(retinaface_model), landmarks=None, files={"retinaface": retinaface_model})
 
@@ -311,8 +311,8 @@ def _old_results(out: Path) -> dict:
 
 
 def test_disk_full_in_the_landmarks_csv_mid_run(tmp_path, models, clips, monkeypatch):
-    from app import landmarks_csv
-    from app.pipeline import Pipeline, Settings
+    from app.results import landmarks_csv
+    from app.pipeline.run import Pipeline, Settings
 
     real_init = landmarks_csv.LandmarksCsv.__init__
 
@@ -333,8 +333,8 @@ def test_disk_full_in_the_landmarks_csv_mid_run(tmp_path, models, clips, monkeyp
 def test_disk_full_in_a_video_mid_run(tmp_path, models, clips, monkeypatch):
     """The PyAV writer raises VideoWriteError at once on a write error; here its write is made to
     do so after 40 frames."""
-    from app.pipeline import Pipeline, Settings
-    from app.stages import post
+    from app.pipeline.run import Pipeline, Settings
+    from app.pipeline.stages import post
     from app.video.writer import VideoWriteError
 
     real_write = post.VideoWriter.write
@@ -353,8 +353,8 @@ def test_disk_full_in_a_video_mid_run(tmp_path, models, clips, monkeypatch):
 
 
 def test_disk_full_when_writing_the_report(tmp_path, models, clips, monkeypatch):
-    from app import report
-    from app.pipeline import Pipeline, Settings
+    from app.results import report
+    from app.pipeline.run import Pipeline, Settings
 
     def full(path, data):
         with open(path, "w", encoding="utf-8") as fh:
@@ -362,7 +362,7 @@ def test_disk_full_when_writing_the_report(tmp_path, models, clips, monkeypatch)
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
     monkeypatch.setattr(report, "write_report", full)
-    monkeypatch.setattr("app.pipeline.write_report", full)
+    monkeypatch.setattr("app.pipeline.run.write_report", full)
     out = tmp_path / "out"
     before = _old_results(out)
     result = Pipeline(models, Settings(overwrite=True)).process(clips["a"], out)

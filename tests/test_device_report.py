@@ -9,7 +9,11 @@ import json
 
 import pytest
 
-from app import cli, model_files, selftest
+from app.cli import main as cli
+
+from app.base import model_files
+
+from app.selftest import run as selftest
 from app.engine import device_report as dr
 
 MAC_M2 = dr.PlatformFacts(system="Darwin", machine="arm64", is_vm=False, coreml_available=True,

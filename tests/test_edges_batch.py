@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from tests.conftest import REPO
 from tests.scale_helpers import finished_stems, make_clips, summary_rows, weights_dir  # noqa: F401
 from tests.test_measures_output import landmarks_csv
@@ -47,7 +47,7 @@ def _ignoring_hup():
 
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this system")
 def test_an_ignored_sighup_stays_ignored_and_the_others_still_cancel():
-    """In a child started with SIGHUP ignored (as nohup starts it): app.cancel leaves SIGHUP ignored
+    """In a child started with SIGHUP ignored (as nohup starts it): app.base.cancel leaves SIGHUP ignored
     (a hang-up neither cancels nor ends it) and still routes SIGTERM to a cancel."""
     code = ("import os, signal\n"
             "from app import cancel\n"
@@ -99,8 +99,8 @@ def test_a_changed_input_whose_redo_fails_withdraws_the_stale_set(tmp_path, weig
     """--resume finds the set made from another recording (the file was replaced), the redo fails
     (the new file is not a video): the old set is withdrawn and said so, and `study` no longer lists
     a row with the other recording's sha256."""
-    from app.model_files import sha256_file
-    from app.study_table import study_command
+    from app.base.model_files import sha256_file
+    from app.followup.study_table import study_command
     from tests.scale_helpers import process
 
     clip = make_clips(tmp_path / "in", 1)[0]
@@ -129,8 +129,8 @@ def test_a_failed_redo_of_the_same_recording_keeps_its_earlier_set(tmp_path, wei
     """Only a set from another recording is withdrawn: an outdated set of the same recording (other
     settings) whose redo fails stays, since it still describes this recording (the redo's failure is
     simulated at the batch's per-file step)."""
-    from app import batch
-    from app.job_queue import FileRow
+    from app.batch import process as batch
+    from app.batch.job_queue import FileRow
     from tests.scale_helpers import files, process
 
     clip = make_clips(tmp_path / "in", 1)[0]
@@ -148,7 +148,7 @@ def test_a_failed_redo_of_the_same_recording_keeps_its_earlier_set(tmp_path, wei
 def test_the_rollback_of_a_half_published_set_is_said_by_the_next_run(tmp_path, weights_dir):  # noqa: F811
     """A run killed after moving 2 of its new files into place (no earlier set there): the next
     `process` writing into that folder takes the incomplete set back and says so in words."""
-    from app.outputs import SUFFIX
+    from app.base.outputs import SUFFIX
     from tests.scale_helpers import process
     from tests.test_outputs import KILL_MID_PUBLISH
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.pipeline import Pipeline, Settings
+from app.pipeline.run import Pipeline, Settings
 from tests import videos
 from tests.conftest import MEDIA, _need
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app import model_files
+from app.base import model_files
 from app.convert import fetch
 
 REPO = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from tests.conftest import REPO
 
 pytest.importorskip("pingouin", reason="the stats extra (pingouin) is not installed")
@@ -273,7 +273,7 @@ def test_outputs_are_not_replaced_without_overwrite_and_no_temp_files_stay(tmp_p
 def test_without_the_stats_extra_one_sentence_and_exit_2(tmp_path):
     ratings = _write(tmp_path / "r.csv", _csv(_sf_rows()))
     code = ("import sys; sys.modules['pingouin'] = None\n"
-            "from app.cli import main\n"
+            "from app.cli.main import main\n"
             f"sys.exit(main(['agreement', {str(ratings)!r}, '--out', {str(tmp_path / 'out')!r}]))\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
@@ -283,9 +283,9 @@ def test_without_the_stats_extra_one_sentence_and_exit_2(tmp_path):
 
 
 def test_stats_libraries_are_imported_only_by_the_agreement_path():
-    code = ("import sys, pkgutil, importlib, app.followup, app.cli\n"
+    code = ("import sys, pkgutil, importlib, app.followup, app.cli.main\n"
             "for m in pkgutil.iter_modules(app.followup.__path__): importlib.import_module('app.followup.' + m.name)\n"
-            "app.cli._build_parser()\n"
+            "app.cli.main._build_parser()\n"
             "print(sorted(m for m in ('pingouin', 'pandas', 'scipy', 'seaborn') if m in sys.modules))\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from tests.followup_data import NOT_USABLE, WARNINGS, headline, write_output_set
 from tests.videos import write_video
 
@@ -268,7 +268,7 @@ def test_publish_puts_every_file_in_place_or_none_and_keeps_the_earlier_ones(tmp
     import os
 
     from app.followup import publish
-    from app.outputs import OutputError
+    from app.base.outputs import OutputError
 
     a, b = tmp_path / "compare_P.html", tmp_path / "compare.json"
     a.write_text("earlier page")

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from app.followup import publish, tables
-from app.study_table import study_command
+from app.followup.study_table import study_command
 
 
 @pytest.mark.parametrize("content", [b",,,\n", b";;;\n ; ;\n"])

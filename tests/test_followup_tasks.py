@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from app.cli import main
+from app.cli.main import main
 from tests.followup_data import headline, write_output_set
 
 DATES = ["2026-01-10T09:00:00+00:00", "2026-03-15T09:00:00+00:00"]

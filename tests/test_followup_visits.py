@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from tests.followup_data import FILE_TIME, headline, write_output_set
 
 JAN, MAR, JUN = "2026-01-10T09:00:00+00:00", "2026-03-15T09:00:00+00:00", "2026-06-20T09:00:00+00:00"

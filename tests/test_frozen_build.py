@@ -145,7 +145,7 @@ def test_frozen_measures_subcommand(frozen_app, tmp_path):
     frozen = json.loads((out / "clip_measures.json").read_text(encoding="utf-8"))
     assert [seg["region"] for seg in frozen["segments"]] == ["mouth", "brow"]  # the smile, then the brow raise
     # The frozen app computes what the source computes.
-    from app.cli import main
+    from app.cli.main import main
 
     assert main(["measures", str(csv_path), "--out", str(tmp_path / "source")]) == 0
     source = json.loads((tmp_path / "source" / "clip_measures.json").read_text(encoding="utf-8"))

@@ -20,7 +20,7 @@ from app.gui.guided_panel import GuidedPanel, speech_engines, speech_unavailable
 from app.live.guided import Phase  # noqa: E402
 from app.live.sources import SyntheticSource  # noqa: E402
 from app.measures.protocol import read_record  # noqa: E402
-from app.model_set import Models  # noqa: E402
+from app.engine.model_set import Models  # noqa: E402
 
 FPS = 30.0
 SHORT = {"name": "short", "steps": [{"task": "brow_raise", "hold_s": 0.5, "lead_s": 0.3, "relax_s": 0.3},

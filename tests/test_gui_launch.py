@@ -15,7 +15,7 @@ def test_launch_gui_opens_the_main_window(qtbot, qapp, tmp_path, monkeypatch):
     monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(tmp_path / "weights"))
     from app.gui import file_open
     from app.gui.main_window import MainWindow
-    from app.gui_launch import launch_gui
+    from app.gui.launch import launch_gui
 
     seen, stopped = [], []
 
@@ -49,7 +49,7 @@ def test_main_with_files_opens_the_window_with_them_queued(qtbot, qapp, tmp_path
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
     monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(tmp_path / "weights"))
-    from app import cli
+    from app.cli import main as cli
     from app.gui.main_window import MainWindow
 
     clip = tmp_path / "clip.mp4"
@@ -76,7 +76,8 @@ def test_main_with_files_opens_the_window_with_them_queued(qtbot, qapp, tmp_path
 
 
 def test_main_routes_paths_to_the_window_and_commands_elsewhere(tmp_path, monkeypatch, capsys):
-    from app import cli, gui_launch
+    from app.cli import main as cli
+    from app.gui import launch as gui_launch
 
     calls = []
     monkeypatch.setattr(gui_launch, "launch_gui", lambda *a, **k: calls.append(k) or 0)
@@ -95,7 +96,7 @@ def test_main_routes_paths_to_the_window_and_commands_elsewhere(tmp_path, monkey
 # Before Qt: can a window open here? (environment and libraries injected)
 # ---------------------------------------------------------------------------------------------
 def _all_libraries(name):
-    from app.gui_launch import XCB_LIBRARIES
+    from app.gui.launch import XCB_LIBRARIES
 
     return {n: soname for n, soname, _ in XCB_LIBRARIES}.get(name)
 
@@ -105,7 +106,7 @@ def _without(*missing):
 
 
 def test_no_display_on_linux_points_to_headless_processing():
-    from app.gui_launch import display_problem
+    from app.gui.launch import display_problem
 
     msg = display_problem(env={}, platform="linux", find_library=_all_libraries)
     assert msg and "no display" in msg and "DISPLAY" in msg and "main.py process" in msg
@@ -117,7 +118,7 @@ def test_no_display_on_linux_points_to_headless_processing():
 
 
 def test_x11_without_libxcb_cursor_names_the_package():
-    from app.gui_launch import display_problem
+    from app.gui.launch import display_problem
 
     msg = display_problem(env={"DISPLAY": ":0"}, platform="linux", find_library=_without("xcb-cursor"))
     assert "libxcb-cursor0" in msg and "sudo apt-get install libxcb-cursor0" in msg and "main.py process" in msg
@@ -127,7 +128,7 @@ def test_x11_without_libxcb_cursor_names_the_package():
 
 
 def test_a_library_of_another_version_counts_as_missing():
-    from app.gui_launch import missing_xcb_packages
+    from app.gui.launch import missing_xcb_packages
 
     old = lambda name: "libxcb-util.so.0" if name == "xcb-util" else _all_libraries(name)  # noqa: E731
     assert missing_xcb_packages(old, bundled=set()) == ["libxcb-util1"]
@@ -135,7 +136,7 @@ def test_a_library_of_another_version_counts_as_missing():
 
 
 def test_libraries_inside_a_frozen_bundle_count_as_present():
-    from app.gui_launch import display_problem, missing_xcb_packages
+    from app.gui.launch import display_problem, missing_xcb_packages
 
     none = _without("xcb-cursor", "xcb-icccm")
     assert missing_xcb_packages(none, bundled={"libxcb-cursor.so.0"}) == ["libxcb-icccm4"]
@@ -144,7 +145,7 @@ def test_libraries_inside_a_frozen_bundle_count_as_present():
 
 
 def test_no_problem_reported_where_a_window_can_open():
-    from app.gui_launch import display_problem
+    from app.gui.launch import display_problem
 
     nothing = _without(*[n for n in ("xcb-cursor", "xcb", "GL")])
     assert display_problem(env={"DISPLAY": ":0"}, platform="linux", find_library=_all_libraries) is None

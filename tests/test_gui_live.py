@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Qt, Signal  # noqa: E402
 from app.gui import camera_source  # noqa: E402
 from app.gui.camera_source import CameraInfo, PushedFileSource, QtFrameSource  # noqa: E402
 from app.live.sources import SyntheticSource  # noqa: E402
-from app.model_set import Models  # noqa: E402
+from app.engine.model_set import Models  # noqa: E402
 
 FPS = 30.0
 
@@ -389,7 +389,7 @@ def test_the_main_window_plays_a_file_as_the_camera_for_a_demonstration(qtbot, t
 
 
 def test_live_needs_an_out_folder_or_the_window_and_a_file_that_plays(tmp_path, capsys):
-    from app import cli
+    from app.cli import main as cli
 
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video")

@@ -171,7 +171,7 @@ def test_closing_during_a_conversion_waits_for_it(qtbot, empty_weights, monkeypa
 def test_an_absent_live_model_is_information_not_a_problem(empty_weights):
     """The live model (STAR cut after 2 stacks) is optional: without it nothing is missing for
     processing files and the models panel stays closed; Details mention it as information."""
-    from app import model_files
+    from app.base import model_files
     from app.gui import model_status
 
     for name in (model_files.STAR_FILE, model_files.RETINAFACE_FILE):
@@ -191,7 +191,7 @@ def test_converting_star_in_the_window_also_makes_the_live_model(qtbot, empty_we
     """One chosen STAR checkpoint gives full STAR and the live model (STAR cut after 2 stacks)."""
     import numpy as np
 
-    from app import model_files
+    from app.base import model_files
     from app.gui import model_convert, model_status
     from tests.onnx_stubs import constant_landmarks_model
 

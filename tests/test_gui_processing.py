@@ -15,7 +15,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt  # noqa: E402
 from tests import videos  # noqa: E402
 
 SCREENSHOT = "/tmp/facemirror_window_midrun.png"
-from app.outputs import KINDS  # noqa: E402 - every kind: videos, CSV, report, measures and summary
+from app.base.outputs import KINDS  # noqa: E402 - every kind: videos, CSV, report, measures and summary
 
 
 @pytest.fixture(autouse=True)
@@ -322,7 +322,7 @@ def test_partial_files_of_a_killed_run_are_removed_and_the_window_says_so(qtbot,
     import subprocess
     import sys
 
-    from app.outputs import temp_name
+    from app.base.outputs import temp_name
 
     out = tmp_path / "out"
     out.mkdir()

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from app.outputs import MEASURE_KINDS, SUFFIX
+from app.base.outputs import MEASURE_KINDS, SUFFIX
 
 from tests import videos
 from tests.conftest import MEDIA, REPO, _need

@@ -112,7 +112,7 @@ def test_settings_can_be_given_explicitly(qtbot, monkeypatch, tmp_path):
 
 def test_status_bar_says_detector_only_build_injected_build_info(qtbot, tmp_path, monkeypatch):
     """A detector-only frozen build (build_info.json from the spec), its facts injected."""
-    from app import build_info
+    from app.base import build_info
 
     monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(tmp_path / "weights"))
     monkeypatch.setattr(build_info, "build_info", lambda: {"detector_only": True})

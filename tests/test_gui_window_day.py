@@ -119,7 +119,7 @@ def _activate(qtbot, w):
 # ---- Esc ------------------------------------------------------------------------------------------
 
 def test_esc_on_the_quit_question_then_esc_again_keeps_processing(qtbot, tmp_path):
-    from app.job_queue import QueueState
+    from app.batch.job_queue import QueueState
 
     w = open_window(qtbot)
     job = _running(w, tmp_path, "a.mp4", "b.mp4")
@@ -202,7 +202,7 @@ def test_a_file_the_system_cannot_open_is_said_with_its_path_and_copy_path(qtbot
         w.open_output_action.trigger()
         path = tmp_path
     elif what == "log":
-        from app import logs
+        from app.base import logs
         w.show_log_action.trigger()
         path = logs.log_dir()
     else:
@@ -237,7 +237,7 @@ def test_a_compare_page_that_opens_replaces_comparing_in_the_status(qtbot, tmp_p
 
 @pytest.mark.parametrize("five_point", [False, True])
 def test_replace_existing_outputs_stays_on_screen_at_1024x700(qtbot, tmp_path, five_point):
-    from app import notices
+    from app.base import notices
     from app.gui.model_status import ModelStatus
 
     w = open_window(qtbot)
@@ -392,7 +392,7 @@ def test_shift_f10_and_the_menu_key_open_the_row_menu(qtbot, tmp_path, key, modi
 def test_the_open_dialog_starts_in_the_last_folder_else_videos_else_home(qtbot, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
-    from app import paths
+    from app.base import paths
 
     home = tmp_path / "home"
     home.mkdir()

@@ -117,7 +117,7 @@ def test_at_least_eight_queue_rows_visible_at_1280x800(qtbot, tmp_path):
 
 
 def test_untrained_headline_is_red_and_coarse_note_stays_orange():
-    from app import model_files, notices
+    from app.base import model_files, notices
     from app.gui.models_panel import COLOURS
     from app.gui.model_status import ModelStatus
 
@@ -194,7 +194,7 @@ def test_stop_and_quit_question_follows_the_queue(qtbot, tmp_path):
 
 
 def test_run_notices_are_removed_by_code_not_by_front_end_text():
-    from app import notices
+    from app.base import notices
 
     own = "head turned > 12 deg in 30 % of frames"
     warnings = [notices.TEXT[notices.COARSE], own, notices.TEXT[notices.UNTRAINED]]

@@ -20,8 +20,8 @@ import pytest
 import app.live.command as command
 import app.live.guided as guided
 import app.live.session as session
-from app import cancel
-from app.cli import _build_parser
+from app.base import cancel
+from app.cli.main import _build_parser
 from app.measures.protocol import read_record
 from tests.conftest import REPO
 
@@ -158,7 +158,7 @@ def test_a_signal_during_the_exam_keeps_the_recording_and_writes_no_record(setup
     class Interrupted(guided.GuidedExam):
         def tick(self, now):
             if now >= 1.0:
-                cancel.requested.set()                 # what Ctrl-C does (app.cancel's handler)
+                cancel.requested.set()                 # what Ctrl-C does (app.base.cancel's handler)
             return super().tick(now)
 
     monkeypatch.setattr(guided, "GuidedExam", Interrupted)

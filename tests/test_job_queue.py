@@ -1,4 +1,4 @@
-"""The queue and batch core (app.job_queue): Qt-free and fast, shared by the window and `process`."""
+"""The queue and batch core (app.batch.job_queue): Qt-free and fast, shared by the window and `process`."""
 from __future__ import annotations
 
 import ast
@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from app import notices, verdict
-from app.job_queue import BatchSummary, FileRow, JobQueue, QueueState, Status
-from app.job_queue.queue import STALE_FILES
+from app.base import notices
+
+from app.results import verdict
+from app.batch.job_queue import BatchSummary, FileRow, JobQueue, QueueState, Status
+from app.batch.job_queue.queue import STALE_FILES
 
 
 def _queue(tmp_path: Path, *names: str) -> JobQueue:
@@ -185,22 +187,22 @@ def test_the_terminal_summary_names_ten_inputs_not_done_at_most():
 
 
 def test_the_summary_is_written_in_one_place():
-    """The front ends take the end-of-batch text from app.job_queue.summary."""
+    """The front ends take the end-of-batch text from app.batch.job_queue.summary."""
     root = Path(__file__).resolve().parents[1] / "app"
-    for path in (root / "batch.py", root / "gui" / "main_window.py"):
+    for path in (root / "batch" / "process.py", root / "gui" / "main_window.py"):
         text = path.read_text(encoding="utf-8")
         assert "not rated good" not in text and "Queue finished" not in text, path
 
 
 @pytest.mark.parametrize("module", ["queue", "summary", "jobs"])
 def test_front_ends_compare_codes_not_notice_text(module):
-    """The core never tests a notice's words (app.notices.TEXT is only ever said, not compared)."""
-    path = Path(__file__).resolve().parents[1] / "app" / "job_queue" / f"{module}.py"
+    """The core never tests a notice's words (app.base.notices.TEXT is only ever said, not compared)."""
+    path = Path(__file__).resolve().parents[1] / "app" / "batch" / "job_queue" / f"{module}.py"
     assert "notices.TEXT" not in path.read_text(encoding="utf-8")
 
 
 def test_batch_leaves_out_the_run_notices_by_code():
-    from app import batch
+    from app.batch import process as batch
 
     tree = ast.parse(Path(batch.__file__).read_text(encoding="utf-8"))
     compares_text = [n for n in ast.walk(tree) if isinstance(n, ast.Compare)

@@ -13,7 +13,7 @@ import pytest
 
 from app.live.session import record
 from app.live.sources import SyntheticSource
-from app.model_set import Models
+from app.engine.model_set import Models
 from tests.conftest import REPO
 
 MEDIA = REPO.parent / "shared" / "media"
@@ -54,7 +54,7 @@ sys.path.insert(0, {repo!r})
 from pathlib import Path
 from app.live.session import record
 from app.live.sources import SyntheticSource
-from app.model_set import Models
+from app.engine.model_set import Models
 def crash(o, l, r, t):
     if t >= 2.5:
         os._exit(9)                  # a hard crash: no clean-up of any kind

@@ -148,7 +148,7 @@ def test_recording_with_an_injected_enospc_write_stops_with_one_sentence_and_kee
     from app.live import recorder as recorder_module
     from app.live.recorder import RecordingFailed
     from app.live.session import record
-    from app.model_set import Models
+    from app.engine.model_set import Models
 
     real_init = Recorder.__init__
 
@@ -226,8 +226,8 @@ def test_a_rerun_after_an_interrupted_exam_keeps_its_recording_and_records_under
 PROCESSING_CHILD = """
 import sys, threading
 sys.path.insert(0, {repo!r})
-from app import cancel
-from app.stages import analysis
+from app.base import cancel
+from app.pipeline.stages import analysis
 real = analysis.FrameAnalyzer.analyze
 def held(self, vf):
     if self.frames == 3:
@@ -235,7 +235,7 @@ def held(self, vf):
         cancel.requested.wait(120)          # the pipeline is mid-file (outputs open) when the signal lands
     return real(self, vf)
 analysis.FrameAnalyzer.analyze = held
-from app.cli import main
+from app.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -284,7 +284,7 @@ def test_the_session_result_says_when_the_computer_was_too_slow_for_the_camera(t
     three times too slow for 30 fps): the recording holds a third of the time the exam ran, and
     the session's figures and sentence say so; faster than the camera they say nothing."""
     from app.live.session import record
-    from app.model_set import Models
+    from app.engine.model_set import Models
 
     models = Models.load(threads=1)
     src = SyntheticSource((160, 120), fps=30.0, seconds=1.0, realtime=True)

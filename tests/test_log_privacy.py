@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-from app import logs
+from app.base import logs
 from tests import videos
 from tests.conftest import MEDIA, REPO, _need
 
@@ -42,11 +42,11 @@ def test_redact_keeps_program_files_and_hides_recordings():
 def test_diagnostic_text_has_no_recording_names(tmp_path):
     import logging
 
-    from app.diagnostics import diagnostic_text
+    from app.base.diagnostics import diagnostic_text
 
     logs.setup()
     logs.note_private(tmp_path / "Anna Berg blink.mp4")
-    logging.getLogger("app.pipeline").warning("%s: cannot write outputs", tmp_path / "Anna Berg blink.mp4")
+    logging.getLogger("app.pipeline.run").warning("%s: cannot write outputs", tmp_path / "Anna Berg blink.mp4")
     text = diagnostic_text(backend="CPU")
     assert "cannot write outputs" in text and "Anna" not in text and "Berg" not in text
 

@@ -20,7 +20,7 @@ def test_cli_run_writes_its_log_file_in_the_log_folder(tmp_path):
 
 
 def test_recent_errors_keep_warnings_for_diagnostics(tmp_path, monkeypatch):
-    from app import logs
+    from app.base import logs
 
     logs.recent_errors.records.clear()
     handler = logs.recent_errors
@@ -36,7 +36,7 @@ def test_recent_errors_keep_warnings_for_diagnostics(tmp_path, monkeypatch):
 
 
 def test_log_dir_follows_the_platform(monkeypatch, tmp_path):
-    from app import logs
+    from app.base import logs
 
     monkeypatch.delenv("FACEMIRROR_LOG_DIR", raising=False)
     monkeypatch.setattr(logs.sys, "platform", "darwin")
@@ -48,7 +48,7 @@ def test_log_dir_follows_the_platform(monkeypatch, tmp_path):
 
 
 def test_diagnostic_text_has_versions_backend_models_and_recent_errors():
-    from app import diagnostics, logs
+    from app.base import diagnostics, logs
 
     logs.recent_errors.records.clear()
     logs.recent_errors.records.append("2026-11-29 ERROR app.x: encoder failed")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from app.measures import write_measures
 from app.measures.io import csv_header
 from tests.synthetic_face import Event, Pose, canonical_track, csv_rows, five_points, place, times, write_csv
@@ -119,7 +119,7 @@ def test_five_point_csv_gives_coarse_measures(tmp_path):
 
 def test_pipeline_csv_columns_are_read(tmp_path):
     """The pipeline's own CSV header (all its columns, STAR and 5-point) is understood."""
-    from app.pipeline import csv_columns
+    from app.pipeline.run import csv_columns
 
     for coarse, n in ((False, 98), (True, 5)):
         src = landmarks_csv(tmp_path, name=f"p{n}", columns=csv_columns(coarse), n_points=n, duration=8.0,
@@ -261,7 +261,7 @@ def test_turned_head_low_score_and_profile_frames_are_left_out(tmp_path):
 
 def test_pipeline_temporary_csv_reports_its_final_name(tmp_path):
     """The pipeline calls write_measures on its temporary CSV; names come from the report's outputs."""
-    from app.outputs import temp_path
+    from app.base.outputs import temp_path
 
     final = tmp_path / "visit3_landmarks.csv"
     tmp_csv = temp_path(final)
@@ -274,7 +274,7 @@ def test_pipeline_temporary_csv_reports_its_final_name(tmp_path):
 
 
 def test_summary_shows_the_report_verdict_as_a_level_and_plain_reasons(tmp_path):
-    """The app's verdict dict (app/verdict.py) reads as a level and one line per reason, never as a
+    """The app's verdict dict (app/results/verdict.py) reads as a level and one line per reason, never as a
     Python dict."""
     src = landmarks_csv(tmp_path)
     verdict = {"level": "usable with warnings", "reasons": ["the face was not found in 12 % of frames"],

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from app.measures import analyse_track
 from app.measures.protocol import record_from_dict
 from tests.face_truth import (FISSURE_MM, GUIDED_TRUTH, SYNK_CORNER_MM, SYNK_EYE_FRACTION, HeadMotion,
@@ -222,7 +222,7 @@ def _clip(tmp_path, portrait, n=40):
 
 
 def test_process_uses_the_record_beside_the_recording(tmp_path, models_5pt, portrait):
-    from app.pipeline import Pipeline, Settings
+    from app.pipeline.run import Pipeline, Settings
 
     video = _clip(tmp_path, portrait)
     (tmp_path / "clip_protocol.json").write_text(json.dumps(
@@ -237,7 +237,7 @@ def test_process_uses_the_record_beside_the_recording(tmp_path, models_5pt, port
 
 
 def test_process_with_a_bad_record_beside_the_recording_keeps_the_video_outputs(tmp_path, models_5pt, portrait):
-    from app.pipeline import Pipeline, Settings
+    from app.pipeline.run import Pipeline, Settings
 
     video = _clip(tmp_path, portrait, n=12)
     (tmp_path / "clip_protocol.json").write_text("{not json")

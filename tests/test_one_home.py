@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from app import model_files, verdict
+from app.base import model_files
+
+from app.results import verdict
 from app.engine import midline
 from app.gui import jobs
-from app.stages.channel import STAGE_THREAD, WAIT_STAGES
+from app.pipeline.stages.channel import STAGE_THREAD, WAIT_STAGES
 from bench import benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +43,7 @@ def _where(predicate, skip: set[str]) -> list[str]:
 
 def test_verdict_levels_are_written_only_in_verdict_py():
     levels = set(verdict.LEVELS)
-    assert _where(lambda s: s in levels, {"app/verdict.py"}) == []
+    assert _where(lambda s: s in levels, {"app/results/verdict.py"}) == []
 
 
 def test_the_midline_default_is_written_only_in_midline_py():
@@ -51,7 +53,7 @@ def test_the_midline_default_is_written_only_in_midline_py():
 
 @pytest.mark.parametrize("name", [model_files.STAR_FILE, model_files.RETINAFACE_FILE, model_files.STAR_LIVE_FILE])
 def test_model_file_names_are_written_only_in_model_files_py(name):
-    assert _where(lambda s: name in s, {"app/model_files.py"}) == []
+    assert _where(lambda s: name in s, {"app/base/model_files.py"}) == []
 
 
 def test_the_manifest_says_what_model_files_says():
@@ -71,7 +73,7 @@ def test_the_manifest_says_what_model_files_says():
 
 def test_every_timed_stage_is_named_in_stage_thread():
     used = set()
-    for path in [*(ROOT / "app" / "stages").glob("*.py"), ROOT / "app" / "pipeline.py"]:
+    for path in [*(ROOT / "app" / "pipeline" / "stages").glob("*.py"), ROOT / "app" / "pipeline" / "run.py"]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and node.func.attr in ("stage", "add", "seconds") and node.args

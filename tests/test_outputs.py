@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from app import outputs as outputs_mod
-from app.outputs import (
+from app.base import outputs as outputs_mod
+from app.base.outputs import (
     KINDS,
     Input,
     OutputError,
@@ -269,7 +269,7 @@ def test_cleanup_removes_only_partial_files_of_processes_that_are_gone(tmp_path)
 KILL_MID_PUBLISH = r"""
 import os, sys
 from pathlib import Path
-from app import outputs
+from app.base import outputs
 folder, after, committed = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
 outs = outputs.OutputSet(outputs.output_paths(folder / "p.mp4", folder))
 for k, t in outs.temp.items():
@@ -378,7 +378,7 @@ def test_labels_show_enough_of_the_path_to_tell_inputs_apart(tmp_path):
 def test_losing_a_publish_race_says_what_happened_without_temp_names(tmp_path, monkeypatch):
     """Two --overwrite runs put the same results in place at the same moment: the other run's set
     lands while this one is moving its files; this one publishes nothing and says so truthfully."""
-    from app import outputs as outputs_module
+    from app.base import outputs as outputs_module
 
     paths = output_paths(tmp_path / "a.mp4", tmp_path, annotated=False)
     for p in paths.values():

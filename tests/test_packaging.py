@@ -406,7 +406,7 @@ def test_info_plist_declares_videos_folders_version_and_retina():
     assert folders["LSItemContentTypes"] == ["public.folder"]  # a folder dropped on the Dock icon
     assert "public.movie" in movies["LSItemContentTypes"]
     # Every container the app accepts has its type declared (system types, or imported below).
-    from app.outputs import VIDEO_EXTENSIONS
+    from app.base.outputs import VIDEO_EXTENSIONS
 
     assert set(cfg.CONTAINER_TYPES) == VIDEO_EXTENSIONS
     assert set(cfg.CONTAINER_TYPES.values()) <= set(movies["LSItemContentTypes"])
@@ -437,7 +437,7 @@ def test_excludes_keep_torch_and_converters_out():
     for lazy in ("av", "matplotlib", "PIL"):  # imported inside functions: listed as hidden imports
         assert lazy in cfg.RUNTIME_THIRD_PARTY
     hidden = cfg.app_hiddenimports(REPO / "app")
-    assert "app.cli" in hidden and "app.paths" in hidden and "app.gui.main_window" in hidden
+    assert "app.cli.main" in hidden and "app.base.paths" in hidden and "app.gui.main_window" in hidden
     assert "app.measures.summary" in hidden and "app.measures.command" in hidden
     assert not [m for m in hidden if cfg.is_excluded(m, ex)]
     assert not [m for m in hidden if m.startswith("app.convert")]
@@ -462,12 +462,12 @@ def test_every_binding_the_used_qt_modules_import_is_bundled():
 
 def test_converter_package_excluded(tmp_path):
     app_dir = tmp_path / "app"
-    for rel in ("__init__.py", "cli.py", "engine/__init__.py", "convert/__init__.py", "convert/star.py",
+    for rel in ("__init__.py", "cli/__init__.py", "cli/main.py", "engine/__init__.py", "convert/__init__.py", "convert/star.py",
                 "convert/fetch.py", "convert/nets/__init__.py", "convert/nets/net.py"):
         _write(app_dir / rel, b"")
     ex = cfg.excluded_app_modules(app_dir)
     assert "app.convert" in ex
-    assert cfg.app_hiddenimports(app_dir) == ["app", "app.cli", "app.engine"]
+    assert cfg.app_hiddenimports(app_dir) == ["app", "app.cli", "app.cli.main", "app.engine"]
 
 
 def test_pyside6_modules_listed_from_disk(tmp_path):
@@ -678,7 +678,7 @@ def test_spec_uses_the_config_and_builds_an_arm64_bundle():
     assert "FaceMirror.icns" in bundle["icon"] and "info_plist" in bundle["info_plist"]
     assert "BUNDLE_IDENTIFIER" in bundle["bundle_identifier"] and bundle["version"] == "VERSION"
     assert "excluded_modules" in analysis["excludes"] and analysis["datas"] == "model_datas + metadata_datas"
-    from app import diagnostics
+    from app.base import diagnostics
 
     assert set(diagnostics.PACKAGES) == set(cfg.METADATA_DISTRIBUTIONS)
     assert "filter_toc(a.binaries)" in src and "filter_toc(a.datas)" in src
@@ -1113,7 +1113,7 @@ def test_workflow_test_build_bundles_the_merged_manifest(tmp_path, monkeypatch):
     models = _step(wf, "Models (test builds")["run"]
     assert 'convert star --random-weights' in models and '--out "$dev/star_landmark_98.onnx"' in models
     assert 'FACEMIRROR_SPEC_WEIGHTS_DIR=$dev' in models
-    from app import model_files
+    from app.base import model_files
 
     dev = tmp_path / "devweights"
     _write(dev / "star_landmark_98.onnx", b"onnx")
@@ -1346,7 +1346,7 @@ def test_opencv_without_ffmpeg_is_a_manual_test_build_of_the_pinned_version_neve
 
 def test_release_caches_both_star_files_and_needs_neither_torch_nor_network_when_warm():
     wf = _workflow()
-    from app import model_files
+    from app.base import model_files
 
     manifest = model_files.load_manifest()["models"]
     star_files = {manifest[k]["file"] for k in model_files.models_from_checkpoint(model_files.STAR_KEY, manifest)}

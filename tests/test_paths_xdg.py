@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app import paths
+from app.base import paths
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = [("XDG_CACHE_HOME", paths.user_cache_dir, Path(".cache") / "FaceMirror"),

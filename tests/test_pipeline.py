@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from app.engine.midline import midline_from_5points
-from app.outputs import SUFFIX
-from app.pipeline import Models, Pipeline, Settings, csv_columns
+from app.base.outputs import SUFFIX
+from app.pipeline.run import Models, Pipeline, Settings, csv_columns
 from tests import videos
 
 N_MOTION = 60

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.cluster import ray_task
-from app.outputs import SUFFIX
+from app.base.outputs import SUFFIX
 from tests.conftest import REPO
 from tests.scale_helpers import files, finished_stems, hidden, make_clips, process, summary_rows, weights_dir  # noqa: F401
 
@@ -161,7 +161,7 @@ def test_bad_ray_options_are_usage_errors(tmp_path, bad):
 
 
 def test_ray_options_without_ray_are_refused(tmp_path):
-    from app.cli import main
+    from app.cli.main import main
 
     assert main(["process", str(tmp_path), "--ray-cpus", "2"]) == 2
 

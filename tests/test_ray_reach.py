@@ -99,10 +99,10 @@ def test_partials_of_workers_that_outlive_the_cancel_are_removed_once_they_die_a
     The workers are stood in for by child processes whose ids the partial files carry."""
     import io
 
-    from app.batch import CANCELLED, DONE, PlannedInput
+    from app.batch.process import CANCELLED, DONE, PlannedInput
     from app.cluster.ray_runner import sweep
-    from app.job_queue import FileRow
-    from app.outputs import temp_name
+    from app.batch.job_queue import FileRow
+    from app.base.outputs import temp_name
 
     dying = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     staying = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)

@@ -1,7 +1,7 @@
 """`process --resume`: a finished output set (same input sha256, app version, models, settings; every
 file there) is skipped in well under a second and left untouched; anything else is redone and
 replaced; a study killed (SIGKILL) at any point and resumed redoes no finished file and never
-shows a partial one (app/scale/resume.py)."""
+shows a partial one (app/batch/scale/resume.py)."""
 from __future__ import annotations
 
 import json
@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from app import __version__
-from app.model_files import sha256_file
-from app.outputs import SUFFIX
-from app.pipeline import Settings
-from app.scale import resume
+from app.base.model_files import sha256_file
+from app.base.outputs import SUFFIX
+from app.pipeline.run import Settings
+from app.batch.scale import resume
 from tests.conftest import REPO
 from tests.scale_helpers import (DETECTOR, files, finished_stems, hidden, make_clips, process,  # noqa: F401
                                  summary_rows, weights_dir)
@@ -127,7 +127,7 @@ def test_a_publish_pending_from_another_computer_blocks_instead_of_racing_it(fin
     later rollback could undo a redo half-way, so the input fails with what to do; nothing is touched."""
     clip, res = _copy(finished, tmp_path)
     _edit_report(res, clip.stem, _other_version)                # outdated: would be redone
-    from app.outputs import _host_tag
+    from app.base.outputs import _host_tag
 
     other = "ffff" if _host_tag() != "ffff" else "fffe"       # a computer tag that is not this one's
     journal = res / f".facemirror-journal-4242-{other}123456.json"

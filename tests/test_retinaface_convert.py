@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="converter extras (torch) not installed")
 onnx = pytest.importorskip("onnx", reason="converter extras (onnx) not installed")
 
-from app.model_files import sha256_file  # noqa: E402
+from app.base.model_files import sha256_file  # noqa: E402
 from app.convert.nets import retinaface as rf  # noqa: E402
 from app.convert.retinaface import (INPUT_NAME, MODEL_NAME, OUTPUT_NAMES,  # noqa: E402
                                           convert_retinaface, to_input)

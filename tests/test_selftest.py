@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from app import selftest
+from app.selftest import run as selftest
 from app.engine import backend_check, runtime
 
 
@@ -194,7 +194,7 @@ def test_permission_denied_fails_a_signed_mac_app_only_injected_platform(camera,
 
 
 def test_denied_camera_fails_the_self_test_of_a_frozen_mac_app_injected_platform(qapp, monkeypatch, tmp_path):
-    from app import paths
+    from app.base import paths
     from app.gui import camera_source
 
     monkeypatch.setattr(selftest.sys, "platform", "darwin")

@@ -22,9 +22,9 @@ CHILD = textwrap.dedent("""
     import sys, faulthandler
     from pathlib import Path
     import numpy as np
-    from app import logs, session_journal
+    from app.base import logs, session_journal
     from app.live.recorder import Recorder
-    from app.outputs import temp_name
+    from app.base.outputs import temp_name
 
     logs.setup()
     session_journal.start("window")
@@ -68,7 +68,7 @@ def test_a_fatal_error_leaves_its_trace_in_the_log_file(crashed):
 
 
 def test_the_next_launch_names_the_kept_recording_and_removes_partial_outputs(crashed):
-    from app import session_journal
+    from app.base import session_journal
     from app.video.reader import VideoReader
 
     _tmp, rec_dir, out_dir = crashed
@@ -90,7 +90,7 @@ def test_the_next_launch_names_the_kept_recording_and_removes_partial_outputs(cr
 
 
 def test_a_normal_end_leaves_nothing_to_report(tmp_path, monkeypatch):
-    from app import session_journal
+    from app.base import session_journal
 
     monkeypatch.setenv("FACEMIRROR_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setattr(session_journal, "_current", None)
@@ -106,7 +106,7 @@ def test_a_normal_end_leaves_nothing_to_report(tmp_path, monkeypatch):
 
 def test_a_live_session_of_another_process_is_not_reported(tmp_path, monkeypatch):
     """Two windows at once: the other one's journal is not a crash while its process lives."""
-    from app import session_journal
+    from app.base import session_journal
 
     monkeypatch.setenv("FACEMIRROR_STATE_DIR", str(tmp_path / "state"))
     other = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
@@ -125,7 +125,7 @@ def test_a_live_session_of_another_process_is_not_reported(tmp_path, monkeypatch
 def test_the_notice_is_shown_without_blocking_and_says_where_the_recording_is(crashed, qtbot):
     from PySide6.QtWidgets import QMainWindow
 
-    from app import session_journal
+    from app.base import session_journal
     from app.gui import crash_notice
 
     _tmp, rec_dir, _out = crashed
@@ -138,7 +138,7 @@ def test_the_notice_is_shown_without_blocking_and_says_where_the_recording_is(cr
 
 
 def test_empty_or_relative_xdg_state_home_counts_as_unset(monkeypatch, tmp_path):
-    from app import paths
+    from app.base import paths
 
     monkeypatch.delenv("FACEMIRROR_STATE_DIR", raising=False)
     monkeypatch.setattr(paths.sys, "platform", "linux")

@@ -1,5 +1,5 @@
 """`process --shard I/N`: N array tasks given the same command line process every input exactly
-once, and a file's shard never depends on the other files (app/scale/shards.py)."""
+once, and a file's shard never depends on the other files (app/batch/scale/shards.py)."""
 from __future__ import annotations
 
 import io
@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.batch import plan_jobs
-from app.outputs import Input
-from app.scale.shards import Shard, ShardError, input_key, parse_shard, select, shard_of
+from app.batch.process import plan_jobs
+from app.base.outputs import Input
+from app.batch.scale.shards import Shard, ShardError, input_key, parse_shard, select, shard_of
 from tests.scale_helpers import finished_stems, make_clips, process, summary_rows, weights_dir  # noqa: F401
 
 NAME = st.text(alphabet=st.sampled_from("abcXYZ019_-é "), min_size=1, max_size=8).map(str.strip).filter(bool)

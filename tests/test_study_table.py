@@ -12,11 +12,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.model_files import sha256_file
-from app.study_table import study_command
+from app.base.model_files import sha256_file
+from app.followup.study_table import study_command
 from tests.scale_helpers import DETECTOR, hidden, make_clips, process, weights_dir  # noqa: F401
 
-# The contract, written out here on purpose (not imported): a change to app/study_table.py that
+# The contract, written out here on purpose (not imported): a change to app/followup/study_table.py that
 # renames or reorders a column must fail this test.
 REGION = ["measure", "unit", "right", "right_ci_low", "right_ci_high", "left", "left_ci_low", "left_ci_high",
           "symmetry_pct", "symmetry_ci_low", "symmetry_ci_high", "weaker"]

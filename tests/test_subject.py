@@ -6,7 +6,7 @@ import csv
 import json
 from pathlib import Path
 
-from app.pipeline import Settings
+from app.pipeline.run import Settings
 from tests.scale_helpers import make_clips, process, weights_dir  # noqa: F401
 
 
@@ -33,7 +33,7 @@ def test_folder_layout_reaches_report_measures_and_study_table(tmp_path, weights
         measures = p.with_name(p.name.replace("_report.json", "_measures.json"))
         if measures.exists():
             assert json.loads(measures.read_text())["subject"]["patient"] == "P-014"
-    from app.cli import main
+    from app.cli.main import main
     assert main(["study", str(tmp_path / "out"), "--out", str(tmp_path / "study.csv")]) == 0
     with open(tmp_path / "study.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -41,6 +41,6 @@ def test_folder_layout_reaches_report_measures_and_study_table(tmp_path, weights
 
 
 def test_patient_ids_are_kept_out_of_the_log():
-    from app import logs
+    from app.base import logs
     logs.note_private_words("P-314159")
     assert "P-314159" not in logs.redact("processing P-314159 now")

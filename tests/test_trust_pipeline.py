@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from app.engine.annotate import COLOR_ERROR
-from app.pipeline import Models, Pipeline, Settings
+from app.pipeline.run import Models, Pipeline, Settings
 from app.video.reader import VideoReader
 from tests import videos
 
@@ -76,7 +76,7 @@ def press_room_run(tmp_path_factory):
 def test_press_room_clip_is_not_good(press_room_run):
     _, out = press_room_run
     rep = json.loads((out / "press_room_clip_report.json").read_text())
-    from app.model_set import LANDMARKS_5POINT
+    from app.engine.model_set import LANDMARKS_5POINT
 
     assert rep["models"]["landmark_model"] == LANDMARKS_5POINT        # the 5-point pipeline, as before
     v = rep["verdict"]

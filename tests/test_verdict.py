@@ -1,4 +1,4 @@
-"""The per-video verdict (app.verdict.assess) on report dicts shaped like the pipeline's.
+"""The per-video verdict (app.results.verdict.assess) on report dicts shaped like the pipeline's.
 
 End-to-end verdicts on real clips are in tests/test_trust_pipeline.py."""
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.engine.quality import QualityCounter, assess_frame
-from app.verdict import GOOD, NOT_USABLE, WARNINGS, assess, summary
+from app.results.verdict import GOOD, NOT_USABLE, WARNINGS, assess, summary
 
 
 def report(frames=300, *, no_face=0, yaw=0, roll=0, outside=0, low=0, usable=None, untrained=False,

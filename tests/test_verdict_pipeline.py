@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from app.engine.model_check import MAX_ERROR_IPD, STAR_FOR_DETECTOR_5, ModelCheck, point_error
-from app.pipeline import Models, Pipeline, Settings
-from app.verdict import MODEL_MISMATCH_REASON, NOT_USABLE, PUPIL_PX_FAIL, WARNINGS
+from app.pipeline.run import Models, Pipeline, Settings
+from app.results.verdict import MODEL_MISMATCH_REASON, NOT_USABLE, PUPIL_PX_FAIL, WARNINGS
 from tests import videos
 
 # face_detector, models_5pt, portrait, star_dev_model, media: tests/conftest.py
@@ -241,8 +241,8 @@ def test_random_weights_conversion_records_a_failed_model_check(star_dev_model):
 def _process(args) -> tuple[int, str, str]:
     import io
 
-    from app.batch import process_command
-    from app.cli import _build_parser
+    from app.batch.process import process_command
+    from app.cli.main import _build_parser
 
     out, err = io.StringIO(), io.StringIO()
     code = process_command(_build_parser().parse_args(["process", *map(str, args)]), out=out, err=err)

@@ -217,7 +217,7 @@ def test_damaged_h264_tail_ends_early(tmp_path, media):
 # ---- writer ----------------------------------------------------------------------------------------
 
 def test_writes_exactly_to_path_and_reads_back(tmp_path):
-    """No temporary name of its own (app/outputs chooses and publishes); H.264 yuv420p at the input rate."""
+    """No temporary name of its own (app/base/outputs chooses and publishes); H.264 yuv420p at the input rate."""
     size, fps, n = (320, 240), 29.97, 24
     p = tmp_path / ".NAME_left.partial.mp4"
     w = VideoWriter(p, size, time_base=time_base_for(fps), fps=fps)

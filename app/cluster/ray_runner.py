@@ -1,6 +1,6 @@
 """`python main.py process INPUTS --out DIR --ray [ADDRESS]`: one Ray task per video.
 
-The driver plans exactly as a plain run does (app.batch.prepare: models, collisions, --shard),
+The driver plans exactly as a plain run does (app.batch.process.prepare: models, collisions, --shard),
 submits one task per video (app.cluster.ray_task.run_video; --resume is checked in the task, so
 the hashing of a large study is spread over the cluster), prints each file's lines as it finishes,
 with the overall count and an estimate of the time left, and ends with the plain run's summary and
@@ -11,7 +11,7 @@ exit codes (0 all done, 1 some failed, 2 usage, 130 / 143 after SIGINT / SIGTERM
   files at the same paths (a shared file system).
 * A worker killed mid-video: Ray runs the task again (--ray-retries, default 3). The dead worker's
   hidden partial files are removed by the retry before it starts (same computer) or by the next
-  run writing into that folder there; nothing partial is ever published (app/outputs.py).
+  run writing into that folder there; nothing partial is ever published (app/base/outputs.py).
 * Cancel (Ctrl-C, SIGTERM from a scheduler): queued tasks are cancelled, running ones are killed
   (Ray force-cancel), this computer's partial files of the killed tasks are removed, the summary
   is printed and the exit status is 128 + the signal.
@@ -34,11 +34,11 @@ import time
 from pathlib import Path
 
 from app import PRIVACY_ENV, __version__
-from app import cancel as cancel_signals
-from app import batch
-from app.batch import CANCELLED, DONE, FAILED, SKIPPED
-from app.job_queue import FileRow
-from app.outputs import clean_stale_files
+from app.base import cancel as cancel_signals
+from app.batch import process as batch
+from app.batch.process import CANCELLED, DONE, FAILED, SKIPPED
+from app.batch.job_queue import FileRow
+from app.base.outputs import clean_stale_files
 
 EXTRA_HINT = "pip install 'facemirror[cluster]' (in a source checkout: .venv/bin/pip install -e '.[cluster]')"
 DEFAULT_CPUS = 1
@@ -394,7 +394,7 @@ def _cancel(ray, pending: list, refs: dict, jobs, plan, out, err) -> dict[int, F
 
 def _others_partials(folder: Path) -> list[str]:
     """Hidden temporary files in `folder` of processes other than this one."""
-    from app.outputs import parse_temp_name
+    from app.base.outputs import parse_temp_name
 
     try:
         return [n for n in os.listdir(folder) if (t := parse_temp_name(n)) and t[1] != os.getpid()]

@@ -4,7 +4,7 @@ Ray pickles `run_video` by reference, so a worker imports this module (the same 
 on every node, from the same Python). The module never imports Ray: everything it returns is plain
 data, and the driver (ray_runner) turns it into the same lines and summary rows as a plain run.
 
-Data safety is the pipeline's own (app/outputs.py): a worker killed mid-video leaves only hidden
+Data safety is the pipeline's own (app/base/outputs.py): a worker killed mid-video leaves only hidden
 temporary files, which the retried task (or the next run writing into that folder on the same
 computer) removes before it starts; nothing partial is ever published.
 """
@@ -32,10 +32,10 @@ def _load_models(files: dict[str, str], sha256: dict[str, str], threads: int):
     key = (tuple(sorted(files.items())), threads)
     if key in _models_cache:
         return _models_cache[key]
-    from app import model_files
+    from app.base import model_files
     from app.engine.faces import FaceDetector
     from app.engine.landmarks import StarLandmarkDetector
-    from app.model_set import Models
+    from app.engine.model_set import Models
 
     paths = {k: Path(v) for k, v in files.items()}
     for path in paths.values():
@@ -82,7 +82,8 @@ def run_video(video: str, out_dir: str, spec: dict) -> dict:
     model_files / model_sha256 (key -> path / sha256), threads, resume, version (the driver's).
     Returns {"status": "done"|"failed"|"skipped", "outcome" or "report", "host", "seconds", ...}."""
     t0 = time.perf_counter()
-    from app import __version__, logs
+    from app import __version__
+    from app.base import logs
 
     logs.setup()
     base = {"host": socket.gethostname(), "pid": os.getpid()}
@@ -91,11 +92,11 @@ def run_video(video: str, out_dir: str, spec: dict) -> dict:
                              f"{spec['version']}; install the same version on every node")
     import cv2
 
-    from app.batch import outcome_of
+    from app.batch.process import outcome_of
     from app.engine.runtime import ModelFileError
-    from app.outputs import clean_stale_files
-    from app.pipeline import Pipeline, Settings
-    from app.scale import resume
+    from app.base.outputs import clean_stale_files
+    from app.pipeline.run import Pipeline, Settings
+    from app.batch.scale import resume
 
     cv2.setNumThreads(spec["threads"])       # OpenCV's own pool would take every core of the node
     try:

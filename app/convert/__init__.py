@@ -25,7 +25,7 @@ def converter_for(key: str) -> Callable:
     """
     import functools
 
-    from app.model_files import RETINAFACE_KEY, STAR_KEY, STAR_LIVE_KEY, STAR_LIVE_STACKS
+    from app.base.model_files import RETINAFACE_KEY, STAR_KEY, STAR_LIVE_KEY, STAR_LIVE_STACKS
 
     if key == STAR_KEY:
         from app.convert.star import convert_star

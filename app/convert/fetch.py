@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from app import model_files
+from app.base import model_files
 
 DEFAULT_BASE_URL = model_files.WEIGHTS_DOWNLOAD_URL
 CHUNK = 1 << 16

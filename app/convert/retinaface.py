@@ -41,7 +41,7 @@ from typing import Callable
 
 import numpy as np
 
-from app.model_files import RETINAFACE_KEY, record_converted, sha256_file
+from app.base.model_files import RETINAFACE_KEY, record_converted, sha256_file
 from app.convert.common import (META_MODEL, META_SOURCE, META_SOURCE_SHA, META_UNTRAINED,
                                 ConvertError, check_output_path, coreml_report, discard, finish_output,
                                 load_checkpoint_safely, set_metadata, temp_output_path)

@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from app import model_files
+from app.base import model_files
 from app.convert.common import (META_MODEL, META_SOURCE, META_SOURCE_SHA, META_STAR_STACKS, META_UNTRAINED,
                                      ConvertError, check_output_path, discard, finish_output,
                                      coreml_report, set_metadata, temp_output_path)
@@ -94,7 +94,7 @@ def realistic_input() -> np.ndarray:
 
 def default_verification_photos() -> list[Path]:
     """Development photos beside the repository (../shared/media) when present, else none."""
-    from app import paths
+    from app.base import paths
 
     media = paths.repo_root().parent / "shared" / "media"
     if not media.is_dir():
@@ -109,7 +109,7 @@ def face_crops(photos: list[Path], limit: int = MAX_FACE_CROPS, log: Callable[[s
     Photos that cannot be read or have no face are skipped; no detector model means no crops."""
     import cv2
 
-    from app import model_files
+    from app.base import model_files
     from app.engine import runtime
     from app.engine.faces import FaceDetector
     from app.engine.landmarks import INPUT_SIZE as STAR_SIZE, crop_matrix
@@ -532,7 +532,7 @@ def convert_star(checkpoint, out, *, random_weights: bool = False, seed: int = 0
 
     Raises ConvertError (message meant for the user) on any problem; no partial file is left.
     """
-    from app.model_files import record_converted, sha256_file
+    from app.base.model_files import record_converted, sha256_file
 
     stacks = stack_count(stacks)
     name = model_name(stacks)

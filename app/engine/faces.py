@@ -41,7 +41,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from app import model_files
+from app.base import model_files
 from app.engine import runtime
 
 CREATE_COMMAND = model_files.RETINAFACE_CREATE_COMMAND

@@ -18,7 +18,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from app import model_files
+from app.base import model_files
 from app.engine import runtime
 
 INPUT_SIZE = 256

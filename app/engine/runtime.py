@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from app import paths
-from app.model_files import sha256_file
+from app.base import paths
+from app.base.model_files import sha256_file
 
 COREML = "CoreMLExecutionProvider"
 CUDA = "CUDAExecutionProvider"

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app import APP_NAME, __version__
-from app.outputs import OutputError
+from app.base.outputs import OutputError
 
 AGREEMENT_FILES = ("agreement.html", "agreement.json")
 
 
 def add_parsers(sub) -> None:
-    """The two subcommands' options (called by app/cli.py)."""
+    """The two subcommands' options (called by app/cli/main.py)."""
     agr = sub.add_parser("agreement", help="agreement between raters' grades (ICC, correlations, Bland-Altman); "
                                            "needs the stats extra")
     agr.add_argument("ratings", type=Path, help="RATINGS.csv in long format: target, rater, score (and item)")
@@ -60,7 +60,7 @@ def _print(line: str, error: bool = False) -> None:
 
 
 def _run_guarded(work, say: Say = _print) -> int:
-    from app import cancel
+    from app.base import cancel
 
     previous = cancel.raise_on_signals()     # a signal ends the command; publish's finally removes temp files
     try:
@@ -106,7 +106,7 @@ def _read_grades(args, finals: list[Path]) -> tuple:
     """(the raters' grades, with FaceMirror's when --study is given; the --map items). Every input
     problem is found here, before any statistics and before anything is written: RatingsError,
     OutputError (earlier results in the way) or TableError."""
-    from app import logs
+    from app.base import logs
     from app.followup.publish import refuse_existing
     from app.followup.ratings import RatingsError, join_study, parse_maps, read_ratings
 
@@ -225,7 +225,7 @@ def _cross_patient_warnings(recordings: list) -> list[tuple[set[str], str]]:
 
 
 def _compare(args, say: Say) -> int:
-    from app import logs
+    from app.base import logs
     from app.followup.publish import refuse_existing, write_all
     from app.followup.visit_order import RULE, OrderError, group_visits, natural_key, order_visits
     from app.followup.visits import collect

@@ -21,7 +21,7 @@ from app.followup.trend import REST_NOT_JUDGED, Point, RegionTrend, Visit, chang
 from app.followup.visit_order import RULE
 from app.followup.visits import CONDITIONS, Recording
 from app.measures.definitions import MEASURE_BY_NAME
-from app.verdict import NOT_USABLE
+from app.results.verdict import NOT_USABLE
 
 log = logging.getLogger(__name__)
 PICTURE_WIDTH = 220
@@ -51,7 +51,7 @@ def recording_pictures(rec: Recording) -> tuple[list[tuple[str, str]], str | Non
             wanted.append((f"{h.label.split(' (')[0]} peak", h.peak_s))
     if not wanted:
         return [], None
-    from app import logs
+    from app.base import logs
     from app.video.reader import VideoError, grab_frames
 
     for video in rec.videos:

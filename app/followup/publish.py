@@ -1,4 +1,4 @@
-"""Several result files put in place together, as the rest of the CLI does it (app/outputs.py).
+"""Several result files put in place together, as the rest of the CLI does it (app/base/outputs.py).
 
 Each file is written under a hidden temporary name of the app's pattern in its folder (so
 ``clean_stale_files`` removes it if the run is killed), flushed to disk, and only when all are
@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from app.outputs import OutputError, OutputsExist, temp_name, temp_path, write_error_message
+from app.base.outputs import OutputError, OutputsExist, temp_name, temp_path, write_error_message
 
 
 def refuse_existing(finals: list[Path], overwrite: bool) -> None:

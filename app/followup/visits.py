@@ -29,8 +29,8 @@ from pathlib import Path
 
 from app import APP_NAME
 from app.followup.tables import Table, TableError, number, read_table
-from app.outputs import read_json_object, SUFFIX
-from app.verdict import NOT_USABLE
+from app.base.outputs import read_json_object, SUFFIX
+from app.results.verdict import NOT_USABLE
 from app.video.recorded_at import CONTAINER
 
 # Where a recording's date comes from, in the order the visit order trusts them (docs/FOLLOWUP.md).
@@ -77,7 +77,7 @@ class Recording:
     visit: str | None
     recorded_at: str | None
     recorded_at_source: str | None
-    level: str | None                    # the verdict level (app/verdict.py), None when unknown
+    level: str | None                    # the verdict level (app/results/verdict.py), None when unknown
     reasons: list[str]
     headlines: dict[str, Headline]
     rest: dict[str, dict] = field(default_factory=dict)

@@ -1,4 +1,4 @@
-"""At launch: what the previous window session left when it ended unexpectedly (app.session_journal).
+"""At launch: what the previous window session left when it ended unexpectedly (app.base.session_journal).
 
 Shown once, without blocking the window (the clinician may have patients waiting): which
 recording is kept and where, which partial outputs were removed, and where the log is.
@@ -11,7 +11,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.gui.open_failure import open_or_explain
-from app.session_journal import Leftover
+from app.base.session_journal import Leftover
 
 TITLE = "FaceMirror did not close normally"
 

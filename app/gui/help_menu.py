@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QMainWindow, QMenu
 
-from app import diagnostics, logs, model_files
+from app.base import diagnostics, logs, model_files
 from app.gui import open_failure
 
 

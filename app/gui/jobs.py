@@ -1,17 +1,17 @@
 """The window's queue helpers, without Qt: which dropped paths are videos, durations, text for times.
 
 Kept Qt-free so the rules (what is accepted, how ETAs add up) are testable on their own. The jobs
-themselves and their states are app.job_queue's (re-exported here for the window's modules).
+themselves and their states are app.batch.job_queue's (re-exported here for the window's modules).
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Iterable
 
-from app.job_queue.jobs import Job, Status
-from app.outputs import VIDEO_EXTENSIONS, find_videos
-from app.stages.channel import STAGE_THREAD
-from app.stages.channel import WAIT_STAGES as PIPELINE_WAIT_STAGES
+from app.batch.job_queue.jobs import Job, Status
+from app.base.outputs import VIDEO_EXTENSIONS, find_videos
+from app.pipeline.stages.channel import STAGE_THREAD
+from app.pipeline.stages.channel import WAIT_STAGES as PIPELINE_WAIT_STAGES
 
 # The pipeline's working stages in its order (the CSV row is too short to show), then the idle
 # time of the inference thread waiting for decoded frames and of the post thread waiting for
@@ -31,7 +31,7 @@ def supported_extensions_text() -> str:
 def collect_videos(paths: Iterable) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Dropped or chosen files and folders -> (videos, refused with a reason).
 
-    Folders are searched recursively for video files (app.outputs.find_videos); a file is taken
+    Folders are searched recursively for video files (app.base.outputs.find_videos); a file is taken
     when its extension is a video extension, otherwise refused (not silently ignored).
     """
     return find_videos([Path(p) for p in paths], by_extension=True)

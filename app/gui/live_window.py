@@ -30,7 +30,9 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
                                QSizePolicy, QVBoxLayout, QWidget)
 
-from app import APP_NAME, logs
+from app import APP_NAME
+
+from app.base import logs
 from app.engine.midline import Midline
 from app.gui import camera_source, safe_question
 from app.gui.guided_panel import GuidedPanel
@@ -85,7 +87,7 @@ class LiveWindow(QWidget):
     def __init__(self, parent: QWidget | None = None, *, settings: QSettings | None = None, models_loader=None,
                  folder: Path | None = None, source: camera_source.QtFrameSource | None = None, audio_factory=None,
                  speech_engines: list[str] | None | bool = True):
-        """``models_loader``: a callable returning app.model_set.Models (run in a thread; default
+        """``models_loader``: a callable returning app.engine.model_set.Models (run in a thread; default
         Models.load). ``source``: a frame source to use instead of a camera (tests, demos).
         ``audio_factory``: makes the sound source at Record (like camera_source.MicrophoneSource);
         default the microphone with a camera, no sound with a given ``source``. ``speech_engines``:
@@ -270,7 +272,7 @@ class LiveWindow(QWidget):
                 if loader is not None:
                     models = loader()
                 else:
-                    from app.model_set import Models
+                    from app.engine.model_set import Models
 
                     models = Models.load(threads=2, live=True)    # two: the display and the encoder need the rest
                 self._loaded = (models, "")

@@ -7,7 +7,7 @@ status bar (backend, landmark model warning, version).
 Threads, all in one style (gui.background.BackgroundThread: a worker QObject in its own QThread,
 requests through queued signals): the PipelineWorker loads the models (Models.load) and runs the
 pipeline for one queued file at a time, cancelled through a threading.Event per file. The queue's
-state (jobs, what runs next, stop, the batch's counts, notices and summary) is app.job_queue's
+state (jobs, what runs next, stop, the batch's counts, notices and summary) is app.batch.job_queue's
 JobQueue: the window shows it and forwards the user's actions. A
 DurationProber reads the durations of added files; a model conversion runs in its own
 (model_convert.Conversion). Previews are polled from the worker on a timer. Closing the window
@@ -24,7 +24,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComb
                                QHeaderView, QLabel, QMainWindow, QMenu, QMessageBox, QSplitter, QStyle, QTableView,
                                QToolBar, QVBoxLayout, QWidget)
 
-from app import __version__, APP_NAME, build_info, logs, notices
+from app import __version__, APP_NAME
+
+from app.base import build_info, logs, notices
 from app.engine.midline import DEFAULT_METHOD, FALLBACK_CHOICE_REASON, METHOD_LABELS, METHOD_TIPS
 from app.gui import file_open, safe_question
 from app.gui.open_failure import open_or_explain
@@ -47,10 +49,10 @@ from app.gui.subject_fields import SubjectFields
 from app.gui.symmetry_trace import SymmetryTrace
 from app.gui.throughput import ThroughputPanel
 from app.gui.worker import JobFinished, JobProgress, PipelineWorker, ProcessRequest
-from app.job_queue import JobQueue, Notice, QueueState
-from app.job_queue.jobs import RETRYABLE
-from app.outputs import VIDEO_EXTENSIONS
-from app.pipeline import Settings
+from app.batch.job_queue import JobQueue, Notice, QueueState
+from app.batch.job_queue.jobs import RETRYABLE
+from app.base.outputs import VIDEO_EXTENSIONS
+from app.pipeline.run import Settings
 
 MESSAGE_MS = 12000
 PREVIEW_MAX_SIDE = 480      # pixels of the previews made by the pipeline (downscaled there)
@@ -898,7 +900,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     # =========================================================================================
-    # processing: the queue (app.job_queue) decides; the window says it and feeds the worker
+    # processing: the queue (app.batch.job_queue) decides; the window says it and feeds the worker
     def start(self) -> None:
         if self.queue.running or self.queue.closed:
             return

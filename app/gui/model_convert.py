@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app import model_files
+from app.base import model_files
 from app.gui.background import BackgroundThread
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app import model_files, notices, paths
+from app.base import model_files, notices, paths
 
 HF_REPO = model_files.WEIGHTS_REPO
 HF_URL = model_files.WEIGHTS_REPO_URL
@@ -45,7 +45,7 @@ class ModelStatus:
     backend_text: str = ""                         # e.g. "CPU, 2 threads | STAR 98-point"
     landmark_model_text: str = ""                  # "STAR 98-point", "5-point mode", ...
     warnings: list = field(default_factory=list)
-    notices: set = field(default_factory=set)       # app.notices codes that hold for these models
+    notices: set = field(default_factory=set)       # app.base.notices codes that hold for these models
     error: str = ""                                # why loading failed, for the user
 
     @property
@@ -172,7 +172,7 @@ def scan_model_files() -> ModelStatus:
 def load_models(threads: int | None = None):
     """Load the installed models. Returns (Models or None, ModelStatus); never raises."""
     from app.engine.runtime import ModelFileError
-    from app.pipeline import Models
+    from app.pipeline.run import Models
 
     status = scan_model_files()
     try:

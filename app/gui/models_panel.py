@@ -12,7 +12,7 @@ import html
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
 
-from app import model_files
+from app.base import model_files
 from app.gui import model_status
 from app.gui.model_status import SHORT_NAME, ModelStatus, checkpoint_names
 

@@ -10,9 +10,9 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar
 
 from app.gui.jobs import Job, Status, format_duration, probe_video
-from app import verdict
-from app.job_queue import JobQueue
-from app.outputs import distinct_labels
+from app.results import verdict
+from app.batch.job_queue import JobQueue
+from app.base.outputs import distinct_labels
 
 COLUMNS = ("File", "Duration", "Status", "Progress", "Output folder")
 COL_FILE, COL_DURATION, COL_STATUS, COL_PROGRESS, COL_OUTPUT = range(len(COLUMNS))
@@ -40,7 +40,7 @@ _LEVEL_COLOUR = {verdict.WARNINGS: AMBER, verdict.UNKNOWN: AMBER, verdict.NOT_US
 
 
 class QueueModel(QAbstractTableModel):
-    """The queue's table: shows app.job_queue.JobQueue (the jobs, their order and states) and tells
+    """The queue's table: shows app.batch.job_queue.JobQueue (the jobs, their order and states) and tells
     the view about each change; the queue's rules are the core's, not this model's."""
 
     def __init__(self, parent: QObject | None = None):

@@ -8,7 +8,7 @@ patient's ID silently.
 Patient IDs are remembered only when the user asks ("Offer earlier IDs", off by default): they
 would be stored in plain text in the user's settings and offered to the next person using the
 computer. Without that choice any stored history is removed (also the history an earlier version
-kept unasked). The log never shows the values (app.logs).
+kept unasked). The log never shows the values (app.base.logs).
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ with one payload object:
   models_ready(ModelStatus)          after each (re)load
   progress(JobProgress)              from the pipeline's calling thread (this QThread), ~5 per second
   job_finished(JobFinished)
-  notice(Notice)                     something to say once (app.job_queue.Notice: tested by code)
+  notice(Notice)                     something to say once (app.batch.job_queue.Notice: tested by code)
 
 Previews: the pipeline calls on_preview from its post thread (a plain Python thread) at most
 preview_fps per second; the three frames are made into QImages right there and stored as "the
@@ -28,9 +28,9 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from app.gui import model_status
 from app.gui.preview import bgr_to_qimage
-from app.job_queue import Notice
-from app.job_queue.queue import STALE_FILES
-from app.outputs import clean_stale_files
+from app.batch.job_queue import Notice
+from app.batch.job_queue.queue import STALE_FILES
+from app.base.outputs import clean_stale_files
 
 log = logging.getLogger(__name__)
 
@@ -41,20 +41,20 @@ class ProcessRequest:
     job_id: int
     input_path: Path
     out_dir: Path
-    settings: object                 # app.pipeline.Settings
+    settings: object                 # app.pipeline.run.Settings
     cancel: threading.Event          # set by the window; seen by the pipeline within a frame
 
 
 @dataclass(frozen=True)
 class JobProgress:
     job_id: int
-    progress: object                 # app.pipeline.Progress
+    progress: object                 # app.pipeline.run.Progress
 
 
 @dataclass(frozen=True)
 class JobFinished:
     job_id: int
-    result: object                   # app.pipeline.Result
+    result: object                   # app.pipeline.run.Result
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class PipelineWorker(QObject):
     models_ready = Signal(object)
     progress = Signal(object)          # JobProgress
     job_finished = Signal(object)      # JobFinished
-    notice = Signal(object)            # app.job_queue.Notice (stale files removed)
+    notice = Signal(object)            # app.batch.job_queue.Notice (stale files removed)
 
     def __init__(self, threads: int | None = None):
         super().__init__()
@@ -92,7 +92,7 @@ class PipelineWorker(QObject):
 
     @Slot(object)
     def process(self, request: ProcessRequest) -> None:
-        from app.pipeline import Pipeline, Result
+        from app.pipeline.run import Pipeline, Result
 
         job_id, input_path, out_dir = request.job_id, request.input_path, request.out_dir
         settings, cancel = request.settings, request.cancel

@@ -2,7 +2,7 @@
 [--visit LABEL] [--overwrite]`: FILE played as the camera in real time, recorded as
 DIR/NAME.mp4 and then processed into DIR like a dropped file.
 
-Signals (Ctrl-C, SIGTERM, SIGHUP) only request a stop (app.cancel's event: never an exception in
+Signals (Ctrl-C, SIGTERM, SIGHUP) only request a stop (app.base.cancel's event: never an exception in
 the middle of an import or a write), and the command ends with 130 / 143 / 129 and one line:
 while recording, the recording so far is kept as NAME.recording.mp4 (playable, not processed);
 while processing, the complete recording is kept and the pipeline leaves no output. A kept
@@ -26,7 +26,7 @@ from app.measures.protocol import ProtocolError, load_protocol, record_path_for,
 
 
 def _signal_name() -> str:
-    from app import cancel
+    from app.base import cancel
 
     try:
         return signal.Signals(cancel.received).name if cancel.received is not None else "a signal"
@@ -35,7 +35,7 @@ def _signal_name() -> str:
 
 
 def live_command(args) -> int:
-    from app import cancel
+    from app.base import cancel
 
     if args.out is None:
         print("error: give --out DIR (the folder for the recording and its outputs), or --window", file=sys.stderr)
@@ -88,14 +88,14 @@ def _publish_record(recording: Path, exam) -> None:
 
 
 def _live(args) -> int:
-    from app import cancel, logs
+    from app.base import cancel, logs
     from app.engine.runtime import ModelFileError
     from app.live.recorder import RecordingFailed
     from app.live.guided import GuidedExam
     from app.live.session import process_recording, record
     from app.live.sources import FileSource
     from app.measures import MeasuresError, parse_time_range
-    from app.model_set import Models
+    from app.engine.model_set import Models
     from app.video.reader import VideoError
 
     source_path = Path(args.source)

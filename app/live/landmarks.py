@@ -3,7 +3,7 @@
 The display hands every frame to :meth:`LatestLandmarks.offer`; the worker takes only the newest
 one when it is free (a one-frame slot, overwritten, never a queue), so frames that arrive while
 the model is busy are shown with the last midline. STAR where installed, else the detector's 5
-points (the same per-frame analysis as the pipeline: app.stages.analysis).
+points (the same per-frame analysis as the pipeline: app.pipeline.stages.analysis).
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ class _Frame(NamedTuple):
 
 class LatestLandmarks:
     def __init__(self, models, frame_size: tuple[int, int], fps: float):
-        from app.stages.analysis import FrameAnalyzer
-        from app.stages.channel import StageTimer
+        from app.pipeline.stages.analysis import FrameAnalyzer
+        from app.pipeline.stages.channel import StageTimer
 
         self.analyzer = FrameAnalyzer(models, midline_method=DEFAULT_METHOD, redetect_every=5,
                                       frame_size=frame_size, fps=fps, timer=StageTimer())

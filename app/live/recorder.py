@@ -26,7 +26,7 @@ from typing import cast
 import av
 import numpy as np
 
-from app import session_journal
+from app.base import session_journal
 from app.video.encoders import choose_encoder
 
 TIME_BASE = fractions.Fraction(1, 1000)      # capture times in milliseconds

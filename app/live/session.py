@@ -139,7 +139,7 @@ def process_recording(recording: Path, out_dir: Path, models, *, rest: tuple[flo
                       cancel: threading.Event | None = None):
     """The usual pipeline on the finished recording (the rest capture, when made, as --rest);
     ``cancel`` set: it stops within a frame or two and leaves no output (``result.cancelled``)."""
-    from app.pipeline import Pipeline, Settings
+    from app.pipeline.run import Pipeline, Settings
 
     settings = Settings(rest=rest, overwrite=overwrite, patient=patient, visit=visit)
     return Pipeline(models, settings).process(recording, out_dir, cancel=cancel)

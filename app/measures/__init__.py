@@ -38,7 +38,7 @@ __all__ = ["write_measures", "frame_measures", "region_values", "parse_time_rang
 
 SCHEMA = "facemirror.measures/2"   # 2: face frame per frame, plateau peaks with intervals, headlines
 TARGET_KEYS = ("measures_csv", "measures_json", "summary_html", "summary_pdf")
-# The output kind (app.outputs) each target is published as: the pipeline and `measures` both use it.
+# The output kind (app.base.outputs) each target is published as: the pipeline and `measures` both use it.
 TARGET_FOR_KIND = {"measures_csv": "measures_csv", "measures_json": "measures_json", "summary": "summary_html",
                    "summary_pdf": "summary_pdf"}
 MEASURES_FAILED = "no symmetry measures: "   # the pipeline's warning when a video could not be measured
@@ -63,7 +63,7 @@ def _settings() -> dict:
 def published_csv_name(track: LandmarkTrack, report: dict | None) -> str | None:
     """The landmarks CSV's final path: the pipeline passes its temporary file, whose final name is in
     the report's outputs."""
-    from app.outputs import parse_temp_name
+    from app.base.outputs import parse_temp_name
 
     if track.source is None:
         return None

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from app.measures import TARGET_FOR_KIND, MeasuresError, parse_time_range, write_measures
 from app.measures.protocol import ProtocolError, Record, find_record, read_record
-from app.outputs import MEASURE_KINDS, OutputError, OutputSet
-from app.outputs import SUFFIX as OUTPUT_SUFFIX
+from app.base.outputs import MEASURE_KINDS, OutputError, OutputSet
+from app.base.outputs import SUFFIX as OUTPUT_SUFFIX
 
 log = logging.getLogger(__name__)
-# app.outputs kinds -> write_measures target keys
+# app.base.outputs kinds -> write_measures target keys
 LANDMARKS_SUFFIX = "_landmarks"
 
 
@@ -72,10 +72,10 @@ def run(csv_path: Path, out_dir: Path | None, rest_text: str | None, overwrite: 
         subject: dict | None = None, protocol: Path | None = None, notes: list[str] | None = None) -> dict[str, Path]:
     """Do the work; raise MeasuresError / OutputError / OSError with a message for the user.
 
-    The three files are published like every result set (app/outputs.OutputSet): all at once,
+    The three files are published like every result set (app/base/outputs.OutputSet): all at once,
     earlier ones replaced only with --overwrite and then all or none.
     """
-    from app import logs
+    from app.base import logs
 
     logs.note_private(csv_path)
     logs.note_private_words(*(subject or {}).values())
@@ -111,7 +111,7 @@ def run(csv_path: Path, out_dir: Path | None, rest_text: str | None, overwrite: 
 
 
 def measures_command(args) -> int:
-    from app import cancel
+    from app.base import cancel
 
     previous = cancel.raise_on_signals()    # a signal discards the partial files (run's finally)
     try:
@@ -128,7 +128,7 @@ def measures_command(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:      # plain words ("the disk is full"), never "[Errno 28]"; run() discarded its files
-        from app.outputs import write_error_message
+        from app.base.outputs import write_error_message
 
         print(f"error: cannot write the measures: {write_error_message(exc)}; nothing was written", file=sys.stderr)
         return 1

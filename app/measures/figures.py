@@ -21,7 +21,7 @@ import numpy as np
 from app.measures.definitions import MEASURE_BY_NAME, SIDES
 from app.measures.io import LandmarkTrack, MeasureTable
 from app.measures.analysis import Analysis
-from app.verdict import GOOD, NOT_USABLE, WARNINGS
+from app.results.verdict import GOOD, NOT_USABLE, WARNINGS
 
 RIGHT_COLOUR, LEFT_COLOUR = "#0072B2", "#D55E00"      # Okabe-Ito blue / vermillion (colour-blind safe)
 # The verdict's level as the summaries colour it (HTML and PDF)
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 def _matplotlib():
     if "MPLCONFIGDIR" not in os.environ:
-        from app.paths import user_cache_dir
+        from app.base.paths import user_cache_dir
         target = user_cache_dir() / "matplotlib"
         try:
             target.mkdir(parents=True, exist_ok=True)

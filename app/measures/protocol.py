@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.outputs import temp_path
+from app.base.outputs import temp_path
 
 RECORD_VERSION = 1
 RECORD_SUFFIX = "_protocol.json"

@@ -21,7 +21,7 @@ from app.measures.task_summary import tasks_html
 from app.measures.io import LandmarkTrack, MeasureTable
 from app.measures.summary_pdf import REST_NOTE, file_name, rest_rows
 from app.measures.analysis import Analysis
-from app.verdict import GOOD
+from app.results.verdict import GOOD
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1100px}

@@ -29,7 +29,7 @@ from app.measures.definitions import ASSUMED_IPD_MM, MEASURE_BY_NAME, measures_f
 from app.measures.figures import LEFT_COLOUR, LEVEL_COLOUR, PLOT_MEASURES, PLOT_MEASURES_5, RIGHT_COLOUR, _matplotlib, \
     draw_region_chart, pictures
 from app.measures.io import LandmarkTrack, MeasureTable
-from app.verdict import GOOD
+from app.results.verdict import GOOD
 
 PAGE_W, PAGE_H = 8.27, 11.69                   # A4, inches
 LEFT, RIGHT, TOP, BOTTOM = 0.6, 0.6, 0.75, 0.7   # margins; header and footer sit inside them

@@ -1,6 +1,6 @@
 """Read a video file frame by frame (FFmpeg through PyAV), with clear errors for unusable files.
 
-Qt-free. The API below is the contract with app/pipeline.py (issue 10, media fidelity).
+Qt-free. The API below is the contract with app/pipeline/run.py (issue 10, media fidelity).
 
 ::
 

@@ -1,6 +1,6 @@
 """Write an H.264 MP4 (FFmpeg through PyAV) with the input's audio and exact frame times.
 
-Qt-free. The API below is the contract with app/pipeline.py (issue 10, media fidelity).
+Qt-free. The API below is the contract with app/pipeline/run.py (issue 10, media fidelity).
 
 ::
 

@@ -8,7 +8,7 @@ def _facemirror_mplconfig():
 
     if os.environ.get("MPLCONFIGDIR"):
         return
-    from app import paths
+    from app.base import paths
 
     folder = paths.user_cache_dir() / "matplotlib"
     try:

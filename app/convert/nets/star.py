@@ -43,7 +43,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from app.model_files import STAR_STACKS, star_stack_count
+from app.base.model_files import STAR_STACKS, star_stack_count
 
 # ---------------------------------------------------------------------------------------------
 # WFLW configuration (conf/alignment.py, data_definition == "WFLW")

@@ -1,0 +1,386 @@
+"""`python main.py process INPUT... [--out DIR] [--midline ...] [--overwrite] [--no-annotated]`.
+
+Files or folders (videos found inside; FaceMirror's own outputs skipped); a progress line per
+file; a summary table at the end (file as much of its path as tells it apart, status, verdict,
+frames, fps, note). Inputs whose outputs would collide are refused before anything starts; with
+--out, videos found in a folder keep that folder under it (app.base.outputs.out_dir_for). Ctrl-C,
+SIGTERM and SIGHUP cancel cleanly (nothing partial is left). Partial files of killed runs are
+removed from each output folder before it is written to, and the run says so.
+
+Studies at scale (docs/CLUSTER.md): `--shard I/N` takes only this shard's inputs
+(app/batch/scale/shards.py); `--resume` skips inputs whose output set is finished and current
+(app/batch/scale/resume.py) and replaces outdated sets. The Ray runner (app/cluster) uses the same
+planning (`prepare`), per-file lines (`report_outcome`) and summary (`summarize`). The plain run
+goes through its inputs with app.batch.job_queue's JobQueue, as the window does.
+
+Exit code 0 when every file succeeded (or was already done), 1 otherwise (each failure named), 2
+when nothing could start (no face detector model, bad arguments), 128 + the signal's number when a
+signal cancelled the run (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), as schedulers read it.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from app.base import cancel as cancel_signals
+from app.base import notices
+from app.batch.job_queue import BatchSummary, FileRow, Job, JobQueue, Status
+from app.base.outputs import (
+    Input,
+    clean_stale_files,
+    distinct_labels,
+    expand_inputs,
+    find_collisions,
+    out_dir_for,
+)
+from app.batch.scale import resume as resume_check
+from app.batch.scale.shards import Shard, ShardError, given_key, input_key, parse_shard, select
+
+if TYPE_CHECKING:   # the pipeline and the models load lazily (start-up stays fast, a signal is seen at once)
+    from app.engine.model_set import Models
+    from app.pipeline.run import Settings
+
+# the row statuses of a run (str enum members: they print and compare as their words)
+DONE, SKIPPED, FAILED, CANCELLED = Status.DONE, Status.SKIPPED, Status.FAILED, Status.CANCELLED
+
+
+def _fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = round(seconds)
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+class _Bar:
+    def __init__(self, out, width: int = 30):
+        self.out, self.width = out, width
+        self.tty = hasattr(out, "isatty") and out.isatty()
+        self._last_pct = -10
+
+    def __call__(self, p) -> None:
+        total = p.frames_total or 0
+        frac = min(1.0, p.frames_done / total) if total else 0.0
+        pct = int(frac * 100)
+        if not self.tty:  # logs: a line every 10 %
+            if pct >= self._last_pct + 10:
+                self._last_pct = pct - pct % 10
+                self.out.write(f"  {pct:3d} %  {p.frames_done}/{total or '?'} frames  {p.fps:5.1f} fps  "
+                               f"ETA {_fmt_time(p.eta_s)}\n")
+                self.out.flush()
+            return
+        filled = int(frac * self.width)
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.out.write(f"\r  [{bar}] {pct:3d} %  {p.frames_done}/{total or '?'}  {p.fps:5.1f} fps  "
+                       f"ETA {_fmt_time(p.eta_s)} ")
+        self.out.flush()
+
+    def done(self) -> None:
+        if self.tty:
+            self.out.write("\n")
+
+
+@contextlib.contextmanager
+def cancel_on_signals():
+    """Ctrl-C (SIGINT), SIGTERM and SIGHUP all cancel the same way: the running file stops within a
+    frame or two and leaves nothing, the rest is marked cancelled, the summary is printed. Yields
+    the cancel event (app.base.cancel.requested, which main.py may have armed at start-up already)."""
+    previous = cancel_signals.install()
+    try:
+        yield cancel_signals.requested
+    finally:
+        cancel_signals.restore(previous)
+        cancel_signals.clear()      # the batch is over; an in-process caller may run another
+
+
+def process_command(args, out=sys.stdout, err=sys.stderr) -> int:
+    with cancel_on_signals() as requested:
+        code = _process(args, requested, out, err)
+        return cancel_signals.exit_code() if requested.is_set() else code
+
+
+class PlannedInput(NamedTuple):
+    """An input to process and the folder its outputs go to (a pair, so it unpacks as one)."""
+    video: Path
+    out_dir: Path
+
+
+@dataclass
+class Plan:
+    """What a `process` run will do, the same for a plain run and a Ray run."""
+    models: Models
+    settings: Settings
+    run_notices: list[str]               # app.base.notices codes said once for the run, not on every row
+    jobs: list[PlannedInput]             # this shard's, in input order
+    rows: list[FileRow]                  # summary rows of inputs refused before anything starts
+    labels: dict[Path, str]
+    expected: resume_check.Expected | None   # --resume: what a finished set must have been made with
+
+
+def plan_jobs(args, out, err, shard: Shard | None = None) -> tuple[list[PlannedInput], list[FileRow]]:
+    """Inputs to process with their output folders, and rows for those refused before anything
+    starts; with a shard, only its own of both (collisions are found over ALL inputs first, so
+    every task of an array job refuses the same ones and no two tasks write the same outputs)."""
+    found, refused, skipped = expand_inputs([Path(p) for p in args.inputs])
+    if skipped:
+        print(f"skipped {len(skipped)} FaceMirror output file{'s' if len(skipped) != 1 else ''} "
+              "(outputs are never processed again)", file=out)
+    out_root = Path(args.out) if args.out else None
+    jobs = [PlannedInput(inp.path, out_dir_for(inp, out_root)) for inp in found]
+    collisions = find_collisions(jobs)
+    inputs: dict[Path, Input] = {inp.path: inp for inp in found}
+
+    def key(path: Path) -> str:
+        inp = inputs.get(Path(path))
+        return input_key(inp) if inp is not None else given_key(path)
+
+    rows = [FileRow(p, FAILED, reason) for p, reason in select(refused, shard, lambda r: key(r[0]))]
+    for video, reason in collisions.items():
+        if shard is None or shard.takes(key(video)):
+            print(f"not processed: {video}: {reason}", file=err)
+            rows.append(FileRow(video, FAILED, f"not processed: {reason}"))
+    total = len(jobs)
+    jobs = select([j for j in jobs if j.video not in collisions], shard, lambda j: key(j.video))
+    if shard is not None:
+        print(f"shard {shard}: {len(jobs)} of {total} input{'s' if total != 1 else ''}", file=out)
+    return jobs, rows
+
+
+def _load_models(err, threads: int | None = None):
+    from app.engine.runtime import ModelFileError
+    from app.pipeline.run import Models
+
+    try:
+        return Models.load(threads=threads)
+    except ModelFileError as exc:
+        print(f"error: {exc}", file=err)
+        return None
+
+
+def _warn_models(models, out, err) -> list[str]:
+    """Say once the warnings that hold for every file; returns their codes (not repeated on each row)."""
+    print(f"backend: {models.describe()}", file=out)
+    codes = notices.for_models(models)
+    for code in codes:
+        print(f"WARNING: {notices.TEXT[code]}. {notices.ADVICE[code]}", file=err)
+    return codes
+
+
+def prepare(args, cancel: threading.Event, out, err, threads: int | None = None) -> Plan | int:
+    """Validate the options, load the models, plan the jobs. Returns the Plan, or the exit code when
+    nothing can start (said on err)."""
+    if cancel.is_set():
+        print("cancelled before processing started; nothing was written", file=err)
+        return 1
+    shard = None
+    if getattr(args, "shard", None) is not None:        # "" too: an unset variable is an error, not "all"
+        try:
+            shard = parse_shard(args.shard)
+        except ShardError as exc:
+            print(f"error: {exc}", file=err)
+            return 2
+    rest = _rest_window(args, err)
+    if rest is False:
+        return 2
+    protocol = getattr(args, "protocol", None)
+    if protocol is not None:
+        from app.measures.protocol import ProtocolError, read_record
+
+        try:
+            read_record(Path(protocol))       # a bad record stops the run before anything is written
+        except ProtocolError as exc:
+            print(f"error: --protocol: {exc}", file=err)
+            return 2
+    models = _load_models(err, threads)
+    if models is None:
+        return 2
+    if cancel.is_set():
+        print("cancelled before processing started; nothing was written", file=err)
+        return 1
+    run_notices = _warn_models(models, out, err)
+    jobs, rows = plan_jobs(args, out, err, shard)
+
+    from app.pipeline.run import Settings
+
+    from app.base import logs
+    patient, visit = getattr(args, "patient", None), getattr(args, "visit", None)
+    logs.note_private_words(patient, visit)
+    settings = Settings(midline=args.midline, annotated=not args.no_annotated, overwrite=args.overwrite,
+                        audio=not getattr(args, "no_audio", False), rest=rest, patient=patient, visit=visit,
+                        visit_date=getattr(args, "visit_date", None), protocol=protocol,
+                        subject_from_folders=bool(getattr(args, "subject_from_folders", False)))
+    expected = resume_check.Expected.of(models, settings.as_dict()) if getattr(args, "resume", False) else None
+    return Plan(models=models, settings=settings, run_notices=run_notices, jobs=jobs, rows=rows,
+                labels=distinct_labels([v for v, _ in jobs]), expected=expected)
+
+
+def _process(args, cancel: threading.Event, out, err) -> int:
+    plan = prepare(args, cancel, out, err)
+    if isinstance(plan, int):
+        return plan
+
+    from app.pipeline.run import Pipeline
+
+    pipeline = Pipeline(plan.models, plan.settings)
+    # --resume replaces an outdated set (other version, models, settings or input) as a whole
+    replacing = Pipeline(plan.models, dataclasses.replace(plan.settings, overwrite=True))
+    queue = JobQueue()
+    for video, out_dir in plan.jobs:
+        queue.add(video, out_dir)
+    queue.start()
+    rows = list(plan.rows)
+    cleaned: set[Path] = set()
+    while (job := _next_job(queue, cancel)) is not None:
+        row = _run_job(job, queue.row_of(job.id) + 1, plan, (pipeline, replacing), cancel, cleaned, out, err)
+        queue.finish(job.id, row.status, message=row.note)
+        rows.append(row)
+    rows += [FileRow(job.path, CANCELLED, "not started") for job in queue.waiting()]   # a signal stopped the run
+    queue.end()
+    if not rows:
+        return nothing_to_do(args, out, err)
+    return summarize(rows, out)
+
+
+def _next_job(queue: JobQueue, cancel: threading.Event) -> Job | None:
+    """The next input, or None when all ran or a signal cancelled the run (the rest never starts)."""
+    if cancel.is_set():
+        queue.request_stop()
+    return queue.next_job()
+
+
+def _run_job(job: Job, number: int, plan: Plan, pipelines: tuple, cancel: threading.Event, cleaned: set[Path],
+             out, err) -> FileRow:
+    """One input: its folder cleaned of killed runs' partial files, --resume's decision, then the run."""
+    video, out_dir = job.path, job.out_dir
+    assert out_dir is not None                  # fixed by the plan
+    if out_dir not in cleaned:      # partial files of killed runs, before writing there (and before
+        cleaned.add(out_dir)        # --resume looks: a publish cut short is finished or undone first)
+        note = clean_stale_files(out_dir).message()
+        if note:
+            print(note, file=out)
+    print(f"[{number}/{len(plan.jobs)}] {plan.labels[video]} -> {out_dir}", file=out)
+    use, replacing = pipelines
+    stale = False                   # the earlier set there was made from another recording
+    if plan.expected is not None:
+        decision = resume_check.check(video, out_dir, plan.expected)
+        if decision.done:
+            print(f"  already done: {decision.reason}", file=out)
+            return skipped_row(video, decision.report)
+        if decision.blocked:
+            print(f"  failed: {decision.reason}", file=err)
+            return FileRow(video, FAILED, decision.reason)
+        if decision.outputs_exist:
+            print(f"  redoing: {decision.reason}; the earlier outputs are replaced", file=out)
+            use, stale = replacing, decision.other_input
+    row = _run_one(use, video, out_dir, cancel, out, err)
+    if stale and row.status == FAILED:
+        return withdraw_stale(row, out_dir, err)
+    return row
+
+
+def withdraw_stale(row: FileRow, out_dir: Path, err) -> FileRow:
+    """A --resume redo of a changed input failed: the set still there describes the other
+    recording, so it is withdrawn (app.batch.scale.resume.withdraw) and the row says so."""
+    note = resume_check.withdraw(row.path, out_dir)
+    if not note:
+        return row
+    print(f"  {note}", file=err)
+    return dataclasses.replace(row, note=f"{row.note}; {note}")
+
+
+def nothing_to_do(args, out, err) -> int:
+    """No row at all: an error for a plain run; for a shard of an array job, whose inputs all hashed
+    to other shards, success (the scheduler must not count it as failed)."""
+    if getattr(args, "shard", None) is not None:
+        print("no inputs in this shard; nothing to do", file=out)
+        return 0
+    print("no videos given", file=err)
+    return 1
+
+
+def _rest_window(args, err):
+    """--rest START-END as seconds (validated like `measures --rest`); None: not given; False: invalid
+    (said on err). A window outside a video is that video's warning ("no symmetry measures: ...")."""
+    text = getattr(args, "rest", None)
+    if not text:
+        return None
+    from app.measures import MeasuresError, parse_time_range
+
+    try:
+        return parse_time_range(text)
+    except MeasuresError as exc:
+        print(f"error: --rest: {exc}", file=err)
+        return False
+
+
+def skipped_row(video: Path, report: dict) -> FileRow:
+    """Summary row of an input whose finished set was kept (--resume): its verdict and frames."""
+    verdict = (report.get("verdict") or {}) if isinstance(report.get("verdict"), dict) else {}
+    frames = (report.get("frames") or {}).get("processed") if isinstance(report.get("frames"), dict) else 0
+    fps = (report.get("timings") or {}).get("fps") if isinstance(report.get("timings"), dict) else 0.0
+    return FileRow(Path(video), SKIPPED, "already done", int(frames or 0), float(fps or 0.0), verdict.get("level"))
+
+
+def outcome_of(result) -> dict:
+    """The plain facts of one app.pipeline.run.Result that the summary needs (picklable: a Ray task
+    returns it to the driver)."""
+    verdict = (result.report.get("verdict") or {}) if result.ok else {}
+    return {"ok": bool(result.ok), "cancelled": bool(result.cancelled), "error": result.error or "",
+            "outputs_exist": bool(result.outputs_exist), "warnings": list(result.warnings),
+            "verdict": verdict.get("level"), "reasons": list(verdict.get("reasons") or []),
+            "frames": int(result.frames), "fps": float(result.fps),
+            "protocol_record": ((result.report.get("measures") or {}).get("protocol_record") if result.ok else None)}
+
+
+def report_outcome(video: Path, outcome: dict, out, err) -> FileRow:
+    """Print one finished file's warnings, verdict or error; return its summary row. The run's
+    notices (said once at the start) are left out by app.base.notices, which knows their words."""
+    if outcome["ok"]:
+        own = notices.file_warnings(outcome["warnings"])
+        for w in own:
+            print(f"  warning: {w}", file=out)
+        reasons = outcome["reasons"]
+        own = [w for w in own if w not in reasons]      # the summary row says each fact once
+        if outcome.get("protocol_record"):
+            print(f"  measured per task with the protocol record {outcome['protocol_record']}", file=out)
+        if reasons:
+            print(f"  verdict: {outcome['verdict']}: " + "; ".join(reasons), file=out)
+        return FileRow(Path(video), DONE, "; ".join(reasons + own), outcome["frames"], outcome["fps"], outcome["verdict"])
+    status = CANCELLED if outcome["cancelled"] else FAILED
+    error = outcome["error"]
+    if outcome["outputs_exist"]:
+        error += " Use --overwrite to replace them or --out to write elsewhere."
+    print(f"  {status.value}: {error}", file=err)
+    return FileRow(Path(video), status, error, outcome["frames"])
+
+
+def _run_one(pipeline, video: Path, out_dir: Path, cancel, out, err) -> FileRow:
+    bar = _Bar(out)
+    t0 = time.perf_counter()
+    result = pipeline.process(video, out_dir, on_progress=bar, cancel=cancel)
+    bar.done()
+    row = report_outcome(video, outcome_of(result), out, err)
+    print(f"  {time.perf_counter() - t0:.1f} s", file=out)
+    return row
+
+
+def summarize(rows: list[FileRow], out) -> int:
+    """One line per input; the file column shows as much of the path as tells the inputs apart; then
+    the batch's summary line (app.batch.job_queue.summary). Returns the exit code: 0 when every input
+    succeeded (or was already done), else 1."""
+    labels = distinct_labels([r.path for r in rows])
+    width = max([len(labels[r.path]) for r in rows] + [4])
+    vwidth = max([len(str(r.verdict or "-")) for r in rows] + [7])
+    print(file=out)
+    print(f"{'file':{width}s}  {'status':9s} {'verdict':{vwidth}s} {'frames':>6s} {'fps':>5s}  note", file=out)
+    for r in rows:
+        print(f"{labels[r.path]:{width}s}  {r.status.value:9s} {r.verdict or '-':{vwidth}s} {r.frames:6d} "
+              f"{r.fps:5.1f}  {r.note}", file=out)
+    summary = BatchSummary.of_rows(rows, labels)
+    print(summary.terminal_text(), file=out)
+    return 0 if summary.succeeded == summary.total else 1

@@ -1,0 +1,2 @@
+"""The command line: `main` (the parser and each command's dispatch), `doctor`. Qt only through the window's
+launcher, lazily."""
