@@ -16,7 +16,8 @@ from typing import Iterable, Sequence
 # QtNetwork: the QtMultimedia binding imports it when it is imported (PySide6 6.11.3); without it
 # the frozen app's live exam failed with "libshiboken: could not import module 'PySide6.QtNetwork'"
 # (found by the self-test's Qt Multimedia check, issue 35).
-USED_QT_MODULES = ("QtCore", "QtGui", "QtWidgets", "QtMultimedia", "QtNetwork")
+USED_QT_MODULES = ("QtCore", "QtGui", "QtWidgets", "QtMultimedia", "QtNetwork",
+                   "QtTextToSpeech")   # the guided exam's spoken prompts (optional, off by default)
 
 # Fallback list of PySide6 modules to exclude when the installed PySide6 cannot be listed.
 KNOWN_UNUSED_QT_MODULES = (
@@ -27,7 +28,7 @@ KNOWN_UNUSED_QT_MODULES = (
     "QtPositioning", "QtPrintSupport", "QtQml", "QtQuick", "QtQuick3D", "QtQuickControls2",
     "QtQuickTest", "QtQuickWidgets", "QtRemoteObjects", "QtScxml", "QtSensors", "QtSerialBus",
     "QtSerialPort", "QtSpatialAudio", "QtSql", "QtStateMachine", "QtSvg", "QtSvgWidgets", "QtTest",
-    "QtTextToSpeech", "QtUiTools", "QtWebChannel", "QtWebEngineCore", "QtWebEngineQuick",
+    "QtUiTools", "QtWebChannel", "QtWebEngineCore", "QtWebEngineQuick",
     "QtWebEngineWidgets", "QtWebSockets", "QtXml",
 )
 
@@ -54,7 +55,8 @@ EXCLUDED_THIRD_PARTY = (
 # binding it imports itself); listed so the bundle has them even where PyInstaller's scan of the
 # app's lazy imports (or of a binding's own imports, made in C) could miss one. matplotlib
 # needs Pillow (PIL), which therefore stays in the bundle too.
-RUNTIME_THIRD_PARTY = ("av", "PySide6.QtMultimedia", "PySide6.QtNetwork", "matplotlib", "matplotlib.backends.backend_agg",
+RUNTIME_THIRD_PARTY = ("av", "PySide6.QtMultimedia", "PySide6.QtNetwork", "PySide6.QtTextToSpeech",
+                       "matplotlib", "matplotlib.backends.backend_agg",
                        "matplotlib.backends.backend_svg", "matplotlib.backends.backend_pdf", "PIL")
 
 # Distributions whose metadata the app reads at run time (app/base/diagnostics.py PACKAGES).

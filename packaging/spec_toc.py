@@ -22,24 +22,27 @@ UNUSED_QT_LIB_PREFIXES = (
     "PrintSupport",
 )
 
-# Qt libraries kept although a prefix above matches them (exact module names): QtMultimedia (the
+# Qt libraries kept although a prefix above matches them (exact module names): QtTextToSpeech (the
+# guided exam's spoken prompts, through the platform's engine: AVSpeechSynthesizer on macOS), QtMultimedia (the
 # live camera) and what it and its FFmpeg backend plugin link to (QtNetwork, QtConcurrent; on
 # Linux the plugin also links QtQml/QtQuick/QtOpenGL). QtMultimediaQuick/Widgets stay out.
 KEPT_QT_LIBS = frozenset({"Multimedia", "Network", "Concurrent", "Qml", "QmlModels", "QmlMeta",
-                          "QmlWorkerScript", "Quick", "OpenGL"})
+                          "QmlWorkerScript", "Quick", "OpenGL", "TextToSpeech"})
 
 # Qt plugin folders that no part of the app needs (SVG icons, vector images, QML debugging,
 # SQL, TLS/network status, Designer, printing, TUIO touch over the network, embedded-Linux EGL).
 UNUSED_QT_PLUGIN_TYPES = (
     "iconengines", "vectorimageformats", "qmltooling", "sqldrivers", "tls", "networkinformation",
     "designer", "printsupport", "generic", "egldeviceintegrations", "position", "sensors",
-    "webview", "texttospeech", "scenegraph", "qmllint",
+    "webview", "scenegraph", "qmllint",
 )
 # Single plugins we drop inside otherwise kept folders (matched against the file name): SVG/PDF
 # image formats, the virtual keyboard (QtQuick), Linux framebuffer/EGL/VNC platforms, and the
-# Wayland "adwaita" title-bar decoration (it needs QtSvg; the plain "bradient" one stays).
+# Wayland "adwaita" title-bar decoration (it needs QtSvg; the plain "bradient" one stays), and Qt's
+# "mock" speech engine (a test engine that says nothing: the app must see no engine rather than it).
 UNUSED_QT_PLUGIN_NAMES = re.compile(
-    r"(qsvg|qpdf|virtualkeyboard|qeglfs|qlinuxfb|qvnc|qvkkhrdisplay|qminimalegl|adwaita)", re.IGNORECASE)
+    r"(qsvg|qpdf|virtualkeyboard|qeglfs|qlinuxfb|qvnc|qvkkhrdisplay|qminimalegl|adwaita|texttospeech_mock)",
+    re.IGNORECASE)
 
 
 def norm_dest(dest: str) -> str:

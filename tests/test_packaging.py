@@ -504,8 +504,14 @@ def test_unused_qt_plugins_and_libraries_are_filtered_out():
         "PySide6/Qt/plugins/multimedia/libffmpegmediaplugin.so", "PySide6/Qt/lib/libQt6Network.so.6",
         "PySide6/Qt/lib/libQt6Qml.so.6", "PySide6/Qt/lib/QtQuick.framework/Versions/A/QtQuick",
         "PySide6/Qt/lib/libavcodec.so.63", "PySide6/QtMultimedia.abi3.so",
+        # the guided exam's spoken prompts: the binding, the library and the platform engines
+        "PySide6/QtTextToSpeech.abi3.so", "PySide6/Qt/lib/libQt6TextToSpeech.so.6",
+        "PySide6/Qt/lib/QtTextToSpeech.framework/Versions/A/QtTextToSpeech",
+        "PySide6/Qt/plugins/texttospeech/libqtexttospeech_darwin.dylib",
+        "PySide6/Qt/plugins/texttospeech/libqtexttospeech_speechd.so",
     ]
     drop = [
+        "PySide6/Qt/plugins/texttospeech/libqtexttospeech_mock.so",      # a test engine that says nothing
         "PySide6/Qt/lib/libQt6Svg.so.6", "PySide6/Qt/lib/libQt6QuickControls2.so.6",
         "PySide6/Qt/lib/libQt6MultimediaQuick.so.6", "PySide6/Qt/lib/QtMultimediaWidgets.framework/Versions/A/QtMultimediaWidgets",
         "PySide6/Qt/lib/QtWebEngineCore.framework/Versions/A/QtWebEngineCore", "PySide6/Qt/lib/libQt6Pdf.so.6",
@@ -521,6 +527,7 @@ def test_unused_qt_plugins_and_libraries_are_filtered_out():
         assert not cfg.should_drop(d), d
     assert "PySide6.QtMultimedia" in cfg.RUNTIME_THIRD_PARTY
     assert "PySide6.QtMultimedia" not in cfg.unused_pyside6_modules(["QtMultimedia", "QtWebEngineCore"])
+    assert "PySide6.QtTextToSpeech" not in cfg.unused_pyside6_modules(["QtTextToSpeech"])
     assert "PySide6.QtWebEngineCore" in cfg.unused_pyside6_modules(["QtMultimedia", "QtWebEngineCore"])
     for d in drop:
         assert cfg.should_drop(d), d

@@ -35,26 +35,30 @@ def xdg_dir(variable: str, default: Path) -> Path:
     return Path(value) if value and os.path.isabs(value) else default
 
 
-def user_data_dir() -> Path:
-    override = os.environ.get("FACEMIRROR_DATA_DIR")
-    if override:
-        return Path(override)
+def _user_dir(override: str, mac: tuple[str, ...], windows: tuple[str, tuple[str, ...]],
+              xdg: tuple[str, str]) -> Path:
+    """One per-user folder: the FACEMIRROR_* override (tests, custom installs), else the platform's
+    place: ~/Library/... on macOS, %VARIABLE%\\... on Windows, the XDG folder on Linux."""
+    value = os.environ.get(override)
+    if value:
+        return Path(value)
     if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / APP_DIR_NAME
+        return Path.home().joinpath("Library", *mac, APP_DIR_NAME)
     if sys.platform == "win32":
-        return Path(os.environ.get("APPDATA", Path.home())) / APP_DIR_NAME
-    return xdg_dir("XDG_DATA_HOME", Path.home() / ".local" / "share") / APP_DIR_NAME
+        variable, tail = windows
+        return Path(os.environ.get(variable, Path.home())).joinpath(APP_DIR_NAME, *tail)
+    variable, default = xdg
+    return xdg_dir(variable, Path.home() / default) / APP_DIR_NAME
+
+
+def user_data_dir() -> Path:
+    return _user_dir("FACEMIRROR_DATA_DIR", ("Application Support",), ("APPDATA", ()),
+                     ("XDG_DATA_HOME", ".local/share"))
 
 
 def user_cache_dir() -> Path:
-    override = os.environ.get("FACEMIRROR_CACHE_DIR")
-    if override:
-        return Path(override)
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / APP_DIR_NAME
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / APP_DIR_NAME / "Cache"
-    return xdg_dir("XDG_CACHE_HOME", Path.home() / ".cache") / APP_DIR_NAME
+    return _user_dir("FACEMIRROR_CACHE_DIR", ("Caches",), ("LOCALAPPDATA", ("Cache",)),
+                     ("XDG_CACHE_HOME", ".cache"))
 
 
 def user_log_dir() -> Path:
