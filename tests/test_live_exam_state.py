@@ -164,3 +164,39 @@ def test_the_frame_step_draws_about_the_landmarks_line_or_the_picture_centre():
     expected = PaneDrawer().draw(image, step.marks.line, None, 1.0)
     assert np.array_equal(at_band.left, expected.left) and np.array_equal(at_band.right, expected.right)
     assert not np.array_equal(at_band.right, PaneDrawer().draw(image, Midline.vertical((60, 40)), None, 1.0).right)
+
+
+def test_the_status_line_says_time_sound_rest_freeze_and_encoder_backlog():
+    from app.live.exam_text import clock, status_line
+
+    assert clock(75.25) == "1:15.2" and clock(-3) == "0:00.0"
+    exam = ExamState()
+    assert status_line(exam, frozen=False, sound_note="", backlog=0, fps=30.0) == "Not recording"
+    assert status_line(exam, frozen=True, sound_note="", backlog=0, fps=30.0) == "Frozen (not recording)"
+    exam.begin(pressed=0.0)
+    exam.frame(10.0, 0.1)
+    exam.frame(11.0, 1.1)                               # one second recorded
+    exam.mark_rest()
+    exam.frame(11.5, 1.6)
+    line = status_line(exam, frozen=True, sound_note="no sound (file source)", backlog=90, fps=30.0)
+    assert line.split("  \u00b7  ") == ["\u25cf REC 0:01.5", "no sound (file source)",
+                                        "rest marked at 0:01.0: hold still 1.0 s",
+                                        "panes frozen, still recording", "saving 3 s behind"]
+    assert "behind" not in status_line(exam, frozen=False, sound_note="", backlog=60, fps=30.0)
+
+
+def test_the_stop_sentence_puts_lost_frames_first_and_says_an_unused_rest():
+    from app.live.exam_text import saved_sentence
+
+    exam = ExamState()
+    exam.begin(pressed=0.0)
+    exam.frame(0.0, 0.0)
+    exam.mark_rest()
+    exam.frame(2.0, 2.0)
+    text = saved_sentence("exam.mp4", exam, (0.0, 1.5), sound_note="", guided_note="", lost="")
+    assert text.startswith("Saved exam.mp4 (0:02.0, with sound); rest 0.0-1.5 s. The main window")
+    exam.rest_mark = 1.9                                  # too close to Stop: no rest window
+    text = saved_sentence("exam.mp4", exam, None, sound_note="no sound: no microphone",
+                          guided_note="guided exam: 3 of 3 tasks", lost="12 frames were lost.")
+    assert text.startswith("12 frames were lost. Saved exam.mp4 (0:02.0, no sound: no microphone); guided exam")
+    assert "too close to Stop" in text
