@@ -82,7 +82,7 @@ def test_recording_keeps_every_frame_and_stop_hands_it_over_with_the_rest(qtbot,
     marked = w.rec.exam.rest_mark
     qtbot.waitUntil(lambda: w.frames_seen == 90, timeout=60000)       # the source's last frame
     with qtbot.waitSignal(w.recording_ready, timeout=10000) as got:
-        w.toggle_recording()                                          # Stop
+        w.rec.toggle()                                          # Stop
     path, rest, subject = got.args
     assert path.exists() and path.suffix == ".mp4" and not path.with_name(path.stem + ".recording.mp4").exists()
     times = np.array(_decoded_times(path))
@@ -348,7 +348,7 @@ def test_quit_or_crash_while_recording_leaves_a_playable_file(tmp_path, crash):
 
 def test_a_large_camera_picture_is_drawn_at_the_panes_size(qtbot, models, tmp_path):
     w = _window(qtbot, models, tmp_path, seconds=0.5)
-    assert w._display_scale(1920, 1080) < 0.75 and w._display_scale(320, 240) == 1.0
+    assert w.pane_panel.display_scale(1920, 1080) < 0.75 and w.pane_panel.display_scale(320, 240) == 1.0
 
 
 def test_a_full_disk_while_recording_injected_enospc_stops_it_with_one_sentence_and_keeps_the_part(
@@ -445,7 +445,7 @@ def test_a_busy_computer_no_longer_shortens_the_recording_of_a_file_camera(qtbot
     qtbot.waitUntil(lambda: w.frames_seen >= first + 60, timeout=30000)
     path = w.stop_recording()
     busy.stop()
-    timing = w.last_timing
+    timing = w.rec.last_timing
     times = np.array(_decoded_times(path))
     assert len(times) == timing.frames == w.frames_seen - first
     assert abs(timing.frames - timing.held_s * FPS) <= 2, timing          # every frame of the time held
@@ -464,7 +464,7 @@ def test_frames_lost_on_their_way_are_said_with_figures_when_stop_is_pressed(qtb
     first = w.frames_seen
     qtbot.waitUntil(lambda: w.frames_seen >= first + 15, timeout=30000)
     path = w.stop_recording()
-    timing = w.last_timing
+    timing = w.rec.last_timing
     assert path is not None and timing.frames_were_lost
     assert timing.recorded_s < 0.3 * timing.held_s and timing.lost_frames >= 2 * timing.frames
     text = w.notice.text()
@@ -599,8 +599,8 @@ def test_a_camera_that_stops_sending_is_not_taken_for_frames_missing(qtbot, mode
     ended = time.perf_counter()
     qtbot.waitUntil(lambda: time.perf_counter() - ended > 1.0, timeout=5000)    # Stop pressed a while later
     path = w.stop_recording()
-    assert path is not None and not w.last_timing.frames_were_lost and "missing" not in w.notice.text()
-    assert w.last_timing.frames == len(_decoded_times(path))
+    assert path is not None and not w.rec.last_timing.frames_were_lost and "missing" not in w.notice.text()
+    assert w.rec.last_timing.frames == len(_decoded_times(path))
 
 
 class ThreadCamera(QtFrameSource):

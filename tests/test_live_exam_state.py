@@ -200,3 +200,34 @@ def test_the_stop_sentence_puts_lost_frames_first_and_says_an_unused_rest():
                           guided_note="guided exam: 3 of 3 tasks", lost="12 frames were lost.")
     assert text.startswith("12 frames were lost. Saved exam.mp4 (0:02.0, no sound: no microphone); guided exam")
     assert "too close to Stop" in text
+
+
+def test_the_controls_follow_the_phase():
+    exam = ExamState()
+    assert exam.controls(has_source=False, frozen=False, has_cameras=False) == \
+        (False, False, False, False, True, False)             # no picture: nothing to record or freeze
+    idle = exam.controls(has_source=True, frozen=False, has_cameras=True)
+    assert idle.record and idle.freeze and idle.camera and idle.folder and idle.guided and not idle.rest
+    exam.begin(pressed=0.0)
+    rec = exam.controls(has_source=True, frozen=False, has_cameras=True)
+    assert rec.record and rec.rest and not rec.camera and not rec.folder and not rec.guided
+    # a camera unplugged mid-recording: Stop stays, and a frozen picture can still be let go
+    gone = exam.controls(has_source=False, frozen=True, has_cameras=False)
+    assert gone.record and gone.freeze and not gone.guided
+    exam.finish()
+    fin = exam.controls(has_source=True, frozen=False, has_cameras=True)
+    assert not fin.record and not fin.rest and not fin.camera and not fin.guided
+    exam.fail()
+    failed = exam.controls(has_source=True, frozen=False, has_cameras=True)
+    assert failed.record and failed.camera and failed.guided and not failed.rest
+
+
+def test_the_camera_opened_is_the_shown_then_the_remembered_then_the_default_then_the_first():
+    from app.gui.live_cameras import wanted_camera
+
+    ids = ["a", "b", "c"]
+    assert wanted_camera(ids, "b", "c", "a") == "b"
+    assert wanted_camera(ids, "gone", "c", "a") == "c"
+    assert wanted_camera(ids, None, "unplugged", "a") == "a"
+    assert wanted_camera(ids, None, None, None) == "a"
+    assert wanted_camera(["x"], None, None, "a") == "x"

@@ -66,6 +66,17 @@ class LiveCameras:
         self.view = view
         self.cameras: dict[str, camera_source.CameraInfo] = {}
 
+    def watch(self) -> None:
+        """The cameras of the system, followed as they are plugged in or out; the microphone's
+        permission asked now, so that Record finds it answered."""
+        from PySide6.QtMultimedia import QMediaDevices
+
+        self._devices = QMediaDevices(self.view)
+        self._devices.videoInputsChanged.connect(self.view.refresh_cameras)
+        self.view.refresh_cameras()
+        if camera_source.MicrophoneSource.available() and camera_source.microphone_permission() == "undetermined":
+            camera_source.request_microphone_permission(self.view)
+
     def _showing(self, camera_id: str) -> bool:
         source = self.view.source
         return isinstance(source, camera_source.CameraSource) and source.info.id == camera_id

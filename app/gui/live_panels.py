@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
 from app.gui.preview import PreviewPane, bgr_to_qimage
@@ -169,3 +170,13 @@ class LiveControlsBar(QWidget):
         self.landmark_label.setText("Landmarks: failed (midline held)")
         self.landmark_label.setToolTip(f"{type(error).__name__}: {error}")
 
+
+
+def window_shortcut(window: QWidget, key: str | QKeySequence, slot) -> QAction:
+    """A shortcut of ``window`` (only while it is the active window)."""
+    a = QAction(window)
+    a.setShortcut(QKeySequence(key))
+    a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+    a.triggered.connect(slot)
+    window.addAction(a)
+    return a

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from app.base import logs
-from app.gui import camera_source
+from app.gui import camera_source, safe_question
 from app.live.exam_state import Action, ExamState, Phase
-from app.live.exam_text import saved_sentence
+from app.live.exam_text import clock, saved_sentence
 from app.live.frame_step import LiveFrameStep
 from app.live.recorder import RecorderThread, fresh_recording_path, write_failure_sentence
 from app.live.session import rest_window
@@ -53,6 +53,13 @@ class LiveRecording:
 
     # =========================================================================================
     # Record
+    def toggle(self) -> None:
+        """Record / Stop (the button, Ctrl+R)."""
+        if self.step.writer is None:
+            self.view.start_recording()
+        else:
+            self.view.stop_recording()
+
     def start(self) -> bool:
         view = self.view
         if self.step.writer is not None:
@@ -60,7 +67,7 @@ class LiveRecording:
         if view.source is None or view.source.size is None:
             view.say("Nothing to record yet: no picture from the camera.")
             return False
-        view.catch_up()
+        self._catch_up()
         pressed = time.perf_counter()     # frames due from now on are the recording's (opening it takes a while)
         mic, self.sound_note = self._open_microphone()
         try:
@@ -83,6 +90,13 @@ class LiveRecording:
                      f"{camera_source.MIC_SETTINGS_PATH} for the next recording.")
         view.recording_changed()
         return True
+
+    def _catch_up(self) -> None:
+        """Frames already due from a file played as the camera, delivered now (before Record:
+        not part of the recording; at Stop: the last ones of it)."""
+        catch_up = getattr(self.view.source, "catch_up", None)
+        if catch_up is not None:
+            catch_up()
 
     def _new_path(self) -> Path:
         # a NAME_protocol.json without its recording (by hand, or left) would be taken for this one's
@@ -134,7 +148,7 @@ class LiveRecording:
         if self.step.writer is None:
             return None
         if self.step.writer.error is None:
-            self.view.catch_up()         # the frames due until now belong to the recording
+            self._catch_up()         # the frames due until now belong to the recording
         writer = self.step.writer
         if writer is None:
             return None                  # (a write failure seen while catching up stopped it)
@@ -197,6 +211,14 @@ class LiveRecording:
         view.show_status()
         view.recording_ready.emit(path, rest, subject)
         return path
+
+    def confirm_quit(self) -> bool:
+        """Whether to stop recording and quit: asked (modal; tests find it by its object name)."""
+        return safe_question.ask(
+            self.view, "confirmQuitLive", "Stop recording and quit?",
+            f"The recording so far ({clock(self.exam.last)}) is kept, complete, in {self.view.folder}. It is not "
+            "processed now: add it to the queue after FaceMirror opens again.", "Stop recording and quit",
+            "Keep recording")
 
     # =========================================================================================
     # a failed write

@@ -31,14 +31,15 @@ from PySide6.QtWidgets import QFileDialog, QVBoxLayout, QWidget
 
 from app import APP_NAME
 
-from app.gui import camera_source, safe_question
+from app.gui import camera_source
 from app.gui.guided_panel import GuidedPanel
 from app.gui.live_cameras import LiveCameras, ModelsInBackground
-from app.gui.live_panels import LiveControlsBar, LiveNotice, LivePanesPanel, LiveTopBar, landmark_label_text
+from app.gui.live_panels import (LiveControlsBar, LiveNotice, LivePanesPanel, LiveTopBar, landmark_label_text,
+                                 window_shortcut)
 from app.gui.live_recording import LiveRecording
 from app.gui.prefs import Prefs
 from app.live.exam_state import Action
-from app.live.exam_text import clock, status_line
+from app.live.exam_text import status_line
 from app.live.heap import HeapTrimmer
 from app.live.landmarks import LatestLandmarks
 
@@ -88,13 +89,7 @@ class LiveWindow(QWidget):
         if source is not None:
             self.set_source(source)
         else:
-            from PySide6.QtMultimedia import QMediaDevices
-
-            self._devices = QMediaDevices(self)
-            self._devices.videoInputsChanged.connect(self.refresh_cameras)
-            self.refresh_cameras()
-            if camera_source.MicrophoneSource.available() and camera_source.microphone_permission() == "undetermined":
-                camera_source.request_microphone_permission(self)    # asked now, answered before Record
+            self.cameras.watch()
         self._update_controls()
 
     # =========================================================================================
@@ -122,7 +117,7 @@ class LiveWindow(QWidget):
         self.record_button, self.rest_button = self.controls.record_button, self.controls.rest_button
         self.freeze_button, self.status_label = self.controls.freeze_button, self.controls.status_label
         self.landmark_label = self.controls.landmark_label
-        self.record_button.clicked.connect(self.toggle_recording)
+        self.record_button.clicked.connect(lambda: self.rec.toggle())
         self.rest_button.clicked.connect(self.capture_rest)
         self.freeze_button.toggled.connect(self.set_frozen)
         root.addWidget(self.controls)
@@ -133,11 +128,11 @@ class LiveWindow(QWidget):
         self.resize(1200, 560)
 
     def _shortcuts(self) -> None:
-        self.record_action = self._shortcut("Ctrl+R", self.toggle_recording)
-        self.rest_action = self._shortcut("Ctrl+M", self.capture_rest)
-        self.freeze_action = self._shortcut("Space", self._space)
+        self.record_action = window_shortcut(self, "Ctrl+R", lambda: self.rec.toggle())
+        self.rest_action = window_shortcut(self, "Ctrl+M", self.capture_rest)
+        self.freeze_action = window_shortcut(self, "Space", self._space)
         # Quit works from this window as from the main window (the shortcut of its Quit is a window shortcut)
-        self.quit_action = self._shortcut(QKeySequence(QKeySequence.StandardKey.Quit), self.quit_app)
+        self.quit_action = window_shortcut(self, QKeySequence(QKeySequence.StandardKey.Quit), self.quit_app)
         if QKeySequence("Ctrl+Q") not in self.quit_action.shortcuts():
             self.quit_action.setShortcuts([*self.quit_action.shortcuts(), QKeySequence("Ctrl+Q")])
 
@@ -148,14 +143,6 @@ class LiveWindow(QWidget):
     def _space(self) -> None:
         if self.freeze_button.isEnabled():       # nothing to freeze without a picture
             self.freeze_button.toggle()
-
-    def _shortcut(self, key: str | QKeySequence, slot) -> QAction:
-        a = QAction(self)
-        a.setShortcut(QKeySequence(key))
-        a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        a.triggered.connect(slot)
-        self.addAction(a)
-        return a
 
     def say(self, text: str, level: str = "warning") -> None:
         """A message that stays until the next one (or until it is cleared with ""); "warning" for
@@ -245,18 +232,8 @@ class LiveWindow(QWidget):
             step.marks.stop()
         step.marks, self._marks_size = LatestLandmarks(self._models, size, self.fps()), size
 
-    def _display_scale(self, w: int, h: int) -> float:
-        return self.pane_panel.display_scale(w, h)
-
     def fps(self) -> float:
         return self.source.fps if self.source is not None else camera_source.DEFAULT_FPS
-
-    def catch_up(self) -> None:
-        """Frames already due from a file played as the camera, delivered now (before Record:
-        not part of the recording; at Stop: the last ones of it)."""
-        catch_up = getattr(self.source, "catch_up", None)
-        if catch_up is not None:
-            catch_up()
 
     # =========================================================================================
     # freeze, rest, record (app/gui/live_recording.py)
@@ -271,22 +248,8 @@ class LiveWindow(QWidget):
         return self.rec.writer is not None
 
     @property
-    def last_timing(self):
-        return self.rec.last_timing
-
-    @property
     def last_recording(self):
         return self.rec.last_recording
-
-    @property
-    def sound_note(self) -> str:
-        return self.rec.sound_note
-
-    def toggle_recording(self) -> None:
-        if self.rec.writer is None:
-            self.start_recording()
-        else:
-            self.stop_recording()
 
     def start_recording(self) -> bool:
         return self.rec.start()
@@ -319,17 +282,15 @@ class LiveWindow(QWidget):
         self.show_status()
 
     def _update_controls(self) -> None:
-        exam, has_source = self.rec.exam, self.source is not None
-        rec = self.rec.writer is not None
-        self.record_button.setText("\u25a0 Stop" if rec else "\u25cf Record")
-        self.record_button.setEnabled(has_source and exam.allows(Action.RECORD) or exam.allows(Action.STOP))
-        self.rest_button.setEnabled(rec)
-        self.freeze_button.setEnabled(has_source or self.frozen)
-        # one camera and one folder per recording
-        self.camera_combo.setEnabled(exam.allows(Action.CHANGE_CAMERA) and self.camera_combo.count() > 0)
-        self.folder_button.setEnabled(exam.allows(Action.CHANGE_CAMERA))
-        self.guided.start_button.setEnabled(has_source and exam.allows(Action.RECORD))
-        if not rec:
+        recording = self.recording
+        can = self.rec.exam.controls(has_source=self.source is not None, frozen=self.frozen,
+                                     has_cameras=self.camera_combo.count() > 0)
+        self.record_button.setText("\u25a0 Stop" if recording else "\u25cf Record")
+        for widget, enabled in ((self.record_button, can.record), (self.rest_button, can.rest),
+                                (self.freeze_button, can.freeze), (self.camera_combo, can.camera),
+                                (self.folder_button, can.folder), (self.guided.start_button, can.guided)):
+            widget.setEnabled(enabled)
+        if not recording:
             self.show_status()
 
     # =========================================================================================
@@ -337,7 +298,7 @@ class LiveWindow(QWidget):
     def quit_app(self) -> None:
         """Quit (Ctrl+Q) from the live window does what the main window's Quit does (which asks
         while a file is processing); while recording it asks first, as stopping ends the exam."""
-        if self.rec.writer is not None and not self._confirm_quit_while_recording():
+        if self.rec.writer is not None and not self.rec.confirm_quit():
             return
         owner = self.parentWidget()
         quit_action = getattr(owner, "quit_action", None)
@@ -355,15 +316,7 @@ class LiveWindow(QWidget):
         the clinician is asked first (once per Quit)."""
         if self.rec.exam.allows(Action.QUIT_WITHOUT_ASKING) or self._quit_agreed or self._closed:
             return True
-        return self._confirm_quit_while_recording()
-
-    def _confirm_quit_while_recording(self) -> bool:
-        """Modal; tests find it by its object name."""
-        return safe_question.ask(
-            self, "confirmQuitLive", "Stop recording and quit?",
-            f"The recording so far ({clock(self.rec.exam.last)}) is kept, complete, in {self.folder}. It is not "
-            "processed now: add it to the queue after FaceMirror opens again.", "Stop recording and quit",
-            "Keep recording")
+        return self.rec.confirm_quit()
 
     # =========================================================================================
     # closing

@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from app.live.timing import RecordingTiming
 
@@ -40,6 +41,16 @@ class Action(enum.Enum):
     FREEZE = "freeze"               # the panes only: never touches the recording
     CHANGE_CAMERA = "change camera"  # also the folder: one size and one place per recording
     QUIT_WITHOUT_ASKING = "quit without asking"
+
+
+class Controls(NamedTuple):
+    """Which of the live window's controls are enabled (the window only applies it)."""
+    record: bool        # Record / Stop
+    rest: bool          # Capture rest (pressed before the first frame it says so)
+    freeze: bool
+    camera: bool        # the camera list
+    folder: bool        # Change... (the recordings' folder)
+    guided: bool        # the guided exam's Start
 
 
 class RefusedTransition(RuntimeError):
@@ -72,6 +83,14 @@ class ExamState:
         if action is Action.CAPTURE_REST:
             return self.phase is Phase.RECORDING and bool(self.times)   # the rest is marked on a frame
         return action in _ALLOWED[self.phase]
+
+    def controls(self, *, has_source: bool, frozen: bool, has_cameras: bool) -> Controls:
+        """What the window enables: nothing starts without a picture; a frozen picture can always
+        be let go; one camera and one folder per recording."""
+        record = has_source and self.allows(Action.RECORD)
+        return Controls(record=record or self.allows(Action.STOP), rest=self.recording,
+                        freeze=has_source or frozen, camera=self.allows(Action.CHANGE_CAMERA) and has_cameras,
+                        folder=self.allows(Action.CHANGE_CAMERA), guided=record)
 
     @property
     def recording(self) -> bool:
