@@ -64,6 +64,8 @@ class LiveRecording:
         view = self.view
         if self.step.writer is not None:
             return True
+        if not self.exam.allows(Action.RECORD):
+            return False                 # a recording being finished (Stop under way)
         if view.source is None or view.source.size is None:
             view.say("Nothing to record yet: no picture from the camera.")
             return False
