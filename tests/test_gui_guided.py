@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from app.gui import guided_panel, live_window  # noqa: E402
+from app.gui import guided_panel, live_recording  # noqa: E402
 from app.gui.camera_source import PushedFileSource  # noqa: E402
 from app.gui.guided_panel import GuidedPanel, speech_engines, speech_unavailable_reason  # noqa: E402
 from app.live.guided import Phase  # noqa: E402
@@ -127,7 +127,7 @@ def test_a_stop_before_any_task_was_held_writes_no_record(qtbot, models, tmp_pat
     w, handed = _window(qtbot, models, tmp_path, {"name": "x", "steps": [
         {"task": "smile", "hold_s": 5, "lead_s": 10, "relax_s": 1}]})
     assert w.guided.start()
-    qtbot.waitUntil(lambda: len(w._rec_times) >= 5, timeout=20000)
+    qtbot.waitUntil(lambda: len(w.rec.exam.times) >= 5, timeout=20000)
     w.guided.stop_button.click()
     assert handed and not handed[0]["record_there"]
     assert "no task was held to its end" in w.notice.text()
@@ -154,7 +154,7 @@ def test_a_failed_recording_abandons_the_exam_without_a_record(qtbot, models, tm
         {"task": "smile", "hold_s": 0.5, "lead_s": 0.1, "relax_s": 0.1},
         {"task": "pucker", "hold_s": 30, "lead_s": 0.1, "relax_s": 0.1}]})
     assert w.guided.start()
-    rec = w._writer.recorder
+    rec = w.rec.writer.recorder
     rec._container = FullDisk(rec._container, good=40)      # the disk fills up after about 1.3 s
     qtbot.waitUntil(lambda: not w.recording, timeout=30000)
     assert not handed and w.guided.exam is None
@@ -168,14 +168,14 @@ def test_a_leftover_record_never_lends_its_name_to_a_new_recording(qtbot, models
         def now(cls, tz=None):
             return cls(2026, 1, 2, 3, 4, 5)
 
-    monkeypatch.setattr(live_window.datetime, "datetime", Fixed)
+    monkeypatch.setattr(live_recording.datetime, "datetime", Fixed)
     w, handed = _window(qtbot, models, tmp_path)
     (tmp_path / "live").mkdir(exist_ok=True)
     leftover = tmp_path / "live" / "exam_2026-01-02_030405_protocol.json"
     leftover.write_text("{}")
     assert w.start_recording()
-    assert w._writer.final.name == "exam_2026-01-02_030405_2.mp4"
-    qtbot.waitUntil(lambda: len(w._rec_times) >= 3, timeout=20000)     # something recorded to hand over
+    assert w.rec.writer.final.name == "exam_2026-01-02_030405_2.mp4"
+    qtbot.waitUntil(lambda: len(w.rec.exam.times) >= 3, timeout=20000)     # something recorded to hand over
     w.stop_recording()
     assert leftover.read_text() == "{}" and handed and not handed[0]["record_there"]
 

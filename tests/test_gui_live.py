@@ -79,10 +79,10 @@ def test_recording_keeps_every_frame_and_stop_hands_it_over_with_the_rest(qtbot,
     first = w.frames_seen + 1
     qtbot.waitUntil(lambda: w.frames_seen >= first + 15, timeout=10000)
     w.capture_rest()
-    marked = w._rest_mark
+    marked = w.rec.exam.rest_mark
     qtbot.waitUntil(lambda: w.frames_seen == 90, timeout=60000)       # the source's last frame
     with qtbot.waitSignal(w.recording_ready, timeout=10000) as got:
-        w.toggle_recording()                                          # Stop
+        w.rec.toggle()                                          # Stop
     path, rest, subject = got.args
     assert path.exists() and path.suffix == ".mp4" and not path.with_name(path.stem + ".recording.mp4").exists()
     times = np.array(_decoded_times(path))
@@ -348,7 +348,7 @@ def test_quit_or_crash_while_recording_leaves_a_playable_file(tmp_path, crash):
 
 def test_a_large_camera_picture_is_drawn_at_the_panes_size(qtbot, models, tmp_path):
     w = _window(qtbot, models, tmp_path, seconds=0.5)
-    assert w._display_scale(1920, 1080) < 0.75 and w._display_scale(320, 240) == 1.0
+    assert w.pane_panel.display_scale(1920, 1080) < 0.75 and w.pane_panel.display_scale(320, 240) == 1.0
 
 
 def test_a_full_disk_while_recording_injected_enospc_stops_it_with_one_sentence_and_keeps_the_part(
@@ -358,7 +358,7 @@ def test_a_full_disk_while_recording_injected_enospc_stops_it_with_one_sentence_
     w = _window(qtbot, models, tmp_path, seconds=6.0)
     qtbot.waitUntil(lambda: w.frames_seen >= 3, timeout=10000)
     w.start_recording()
-    rec = w._writer.recorder
+    rec = w.rec.writer.recorder
     rec._container = FullDisk(rec._container, good=45)           # the write layer: the disk fills up after 1.5 s
     qtbot.waitUntil(lambda: not w.recording, timeout=20000)       # stopped by itself: nothing more can be written
     partial = list((tmp_path / "live").glob("*.recording.mp4"))
@@ -445,7 +445,7 @@ def test_a_busy_computer_no_longer_shortens_the_recording_of_a_file_camera(qtbot
     qtbot.waitUntil(lambda: w.frames_seen >= first + 60, timeout=30000)
     path = w.stop_recording()
     busy.stop()
-    timing = w.last_timing
+    timing = w.rec.last_timing
     times = np.array(_decoded_times(path))
     assert len(times) == timing.frames == w.frames_seen - first
     assert abs(timing.frames - timing.held_s * FPS) <= 2, timing          # every frame of the time held
@@ -464,7 +464,7 @@ def test_frames_lost_on_their_way_are_said_with_figures_when_stop_is_pressed(qtb
     first = w.frames_seen
     qtbot.waitUntil(lambda: w.frames_seen >= first + 15, timeout=30000)
     path = w.stop_recording()
-    timing = w.last_timing
+    timing = w.rec.last_timing
     assert path is not None and timing.frames_were_lost
     assert timing.recorded_s < 0.3 * timing.held_s and timing.lost_frames >= 2 * timing.frames
     text = w.notice.text()
@@ -505,7 +505,7 @@ def test_ctrl_q_in_the_live_window_quits_like_the_main_windows_quit(qtbot, tmp_p
     live.activateWindow()
     qtbot.waitUntil(live.isActiveWindow, timeout=10000)       # the shortcut works in the active window
     assert live.start_recording()
-    qtbot.waitUntil(lambda: live._writer.frames >= 10, timeout=10000)
+    qtbot.waitUntil(lambda: live.rec.writer.frames >= 10, timeout=10000)
 
     asked = _answer_live_quit(yes=False)
     qtbot.keyClick(live, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
@@ -543,7 +543,7 @@ def test_camera_frames_are_converted_on_the_cpu_to_the_right_colours():
     from PySide6.QtGui import QImage
     from PySide6.QtMultimedia import QVideoFrame, QVideoFrameFormat
 
-    from app.gui.camera_source import _mapped_to_bgr, frame_to_bgr
+    from app.gui.camera_frames import frame_to_bgr, mapped_to_bgr
 
     h, w = 120, 160
     yy, xx = np.mgrid[0:h, 0:w]
@@ -551,7 +551,7 @@ def test_camera_frames_are_converted_on_the_cpu_to_the_right_colours():
     bgr = cv2.GaussianBlur(bgr, (5, 5), 0)            # smooth colours: 4:2:0 keeps them
     frame = QVideoFrame(QImage(bgr.data, w, h, bgr.strides[0], QImage.Format.Format_BGR888).copy())
     assert frame.pixelFormat() == QVideoFrameFormat.PixelFormat.Format_BGRX8888
-    assert np.array_equal(_mapped_to_bgr(frame), bgr) and np.array_equal(frame_to_bgr(frame), bgr)
+    assert np.array_equal(mapped_to_bgr(frame), bgr) and np.array_equal(frame_to_bgr(frame), bgr)
 
     i420 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
     y, u, v = i420[:h], i420[h:h + h // 4].reshape(h // 2, w // 2), i420[h + h // 4:].reshape(h // 2, w // 2)
@@ -562,7 +562,7 @@ def test_camera_frames_are_converted_on_the_cpu_to_the_right_colours():
         dst = np.frombuffer(nv12.bits(plane), np.uint8, count=nv12.mappedBytes(plane)).reshape(-1, stride)
         dst[:rows.shape[0], :w] = rows
     nv12.unmap()
-    got = _mapped_to_bgr(nv12)
+    got = mapped_to_bgr(nv12)
     assert got is not None and got.shape == bgr.shape
     assert np.abs(got.astype(int) - bgr.astype(int)).mean() < 3.0
 
@@ -599,8 +599,8 @@ def test_a_camera_that_stops_sending_is_not_taken_for_frames_missing(qtbot, mode
     ended = time.perf_counter()
     qtbot.waitUntil(lambda: time.perf_counter() - ended > 1.0, timeout=5000)    # Stop pressed a while later
     path = w.stop_recording()
-    assert path is not None and not w.last_timing.frames_were_lost and "missing" not in w.notice.text()
-    assert w.last_timing.frames == len(_decoded_times(path))
+    assert path is not None and not w.rec.last_timing.frames_were_lost and "missing" not in w.notice.text()
+    assert w.rec.last_timing.frames == len(_decoded_times(path))
 
 
 class ThreadCamera(QtFrameSource):

@@ -127,8 +127,12 @@ class GuidedPanel(QWidget):
         self.choice_note.setStyleSheet("color: #a03000;")
         bar.addWidget(self.choice_note, 1)
         root.addLayout(bar)
+        root.addWidget(self._build_stage())
+        self.stage.hide()
 
-        self.stage = QWidget(self)            # the patient's part, shown while the exam runs
+    def _build_stage(self) -> QWidget:
+        """The patient's part, shown while the exam runs: the prompt, the countdown, Repeat / Skip / Stop."""
+        self.stage = QWidget(self)
         self.stage.setObjectName("guidedStage")
         self.stage.setStyleSheet("QWidget#guidedStage { background: #000000; border-radius: 6px; }")
         stage = QHBoxLayout(self.stage)
@@ -167,8 +171,7 @@ class GuidedPanel(QWidget):
         # one height whatever the prompt: a taller stage would move the buttons under the clinician's
         # pointer (a Stop pressed as a wrap moved it would land on Repeat) and make the panes jump
         self.stage.setFixedHeight(STAGE_PX)
-        root.addWidget(self.stage)
-        self.stage.hide()
+        return self.stage
 
     # =========================================================================================
     # the protocol

@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from app.measures.protocol import ProtocolError, load_protocol, record_path_for, write_record
 
@@ -87,20 +88,22 @@ def _publish_record(recording: Path, exam) -> None:
                   "without one", file=sys.stderr)
 
 
-def _live(args) -> int:
-    from app.base import cancel, logs
+class _Opened(NamedTuple):
+    source: Any             # app.live.sources.FileSource
+    live_models: object     # the panes' (STAR cut after 2 stacks where converted)
+    models: object          # the recording's: full STAR
+    rest: tuple[float, float] | None
+    protocol: object        # app.measures.protocol.Protocol, None without --guided
+
+
+def _open(args, source_path: Path) -> _Opened | int:
+    """The source, the models, --rest and the protocol; an exit code when one cannot be had."""
+    from app.engine.model_set import Models
     from app.engine.runtime import ModelFileError
-    from app.live.recorder import RecordingFailed
-    from app.live.guided import GuidedExam
-    from app.live.session import process_recording, record
     from app.live.sources import FileSource
     from app.measures import MeasuresError, parse_time_range
-    from app.engine.model_set import Models
     from app.video.reader import VideoError
 
-    source_path = Path(args.source)
-    logs.note_private(source_path)
-    logs.note_private_words(args.patient, args.visit)
     guided = getattr(args, "guided", False)
     if getattr(args, "protocol", None) is not None and not guided:
         print("error: --protocol goes with --guided (the guided exam's protocol)", file=sys.stderr)
@@ -109,95 +112,161 @@ def _live(args) -> int:
         rest = parse_time_range(args.rest) if args.rest else None
         protocol = load_protocol(args.protocol or "standard") if guided else None
         source = FileSource(source_path, realtime=not args.fast, max_seconds=args.seconds)
-        live_models = Models.load(live=True)     # the panes' (STAR cut after 2 stacks where converted)
-        models = Models.load() if live_models.live_cut else live_models     # the recording's: full STAR
+        live_models = Models.load(live=True)
+        models = Models.load() if live_models.live_cut else live_models
     except (MeasuresError, ProtocolError, VideoError, ModelFileError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if cancel.requested.is_set():
-        print(f"stopped by {_signal_name()} before recording: nothing was recorded", file=sys.stderr)
-        return cancel.exit_code()
+    return _Opened(source, live_models, models, rest, protocol)
+
+
+def _place(args, source_path: Path) -> Path | int:
+    """The recording's path in --out (made), or an exit code when it is in the way."""
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         print(f"error: cannot make the folder {out}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    stem = args.name or source_path.stem + "_live"
-    recording, note = _recording_path(out, stem)
+    recording, note = _recording_path(out, args.name or source_path.stem + "_live")
     if note:
         print(note, file=sys.stderr)
-    else:
-        # a NAME_protocol.json with no recording (written by hand, or left from a deleted one) would be
-        # taken for this recording's: in the way like the recording itself
-        for taken in (recording, record_path_for(recording)):
-            if taken.exists() and not args.overwrite:
-                print(f"error: {taken.name} already exists in {out}; nothing was recorded. Use --name or "
-                      "--overwrite.", file=sys.stderr)
-                return 2
+        return recording
+    # a NAME_protocol.json with no recording (written by hand, or left from a deleted one) would be
+    # taken for this recording's: in the way like the recording itself
+    for taken in (recording, record_path_for(recording)):
+        if taken.exists() and not args.overwrite:
+            print(f"error: {taken.name} already exists in {out}; nothing was recorded. Use --name or "
+                  "--overwrite.", file=sys.stderr)
+            return 2
+    return recording
+
+
+class _Prompts:
+    """The session's pane callback: says when the first frame is in, and runs the guided exam (if
+    any) on the recorded frames' times, printing its prompts; ``over`` is set when it ends."""
+
+    def __init__(self, protocol) -> None:
+        from app.live.guided import GuidedExam
+
+        self.exam = GuidedExam(protocol) if protocol is not None else None
+        self.over = threading.Event()     # the protocol ran to its end: the recording ends with it
+        self.first = False
+        self.last_t = 0.0
+
+    def __call__(self, camera, left, right, t: float) -> None:
+        self.last_t = t
+        if not self.first:      # once: the exam runs (a signal from now on keeps a recording)
+            self.first = True
+            print("recording: the first frame is in", flush=True)
+            if self.exam is not None:
+                print(f"guided exam: protocol {self.exam.protocol.name!r}, {self.exam.steps} tasks, about "
+                      f"{self.exam.protocol.duration_s:.0f} s (times on the recording's clock)", flush=True)
+                _say(self.exam.start(t))
+        if self.exam is not None:
+            _say(self.exam.tick(t))      # the frame t is recorded: the times are the file's
+            if self.exam.done:
+                self.over.set()
+
+    def end_early(self) -> None:
+        """The source ended before the protocol did: said, and the exam stopped there."""
+        if self.exam is None or self.exam.done:
+            return
+        _say(self.exam.stop(self.last_t))
+        print(f"warning: the source ended at {self.last_t:.1f} s, before the protocol did: "
+              f"{len(self.exam.takes)} of {self.exam.steps} tasks were held to their end", file=sys.stderr)
+
+
+def _live(args) -> int:
+    from app.base import cancel, logs
+
+    source_path = Path(args.source)
+    logs.note_private(source_path)
+    logs.note_private_words(args.patient, args.visit)
+    opened = _open(args, source_path)
+    if isinstance(opened, int):
+        return opened
+    if cancel.requested.is_set():
+        print(f"stopped by {_signal_name()} before recording: nothing was recorded", file=sys.stderr)
+        return cancel.exit_code()
+    recording = _place(args, source_path)
+    if isinstance(recording, int):
+        return recording
+    source = opened.source
     print(f"live: playing {source_path.name} as the camera ({source.size[0]}x{source.size[1]}, "
           f"{source.fps:.0f} fps); Ctrl-C stops and keeps the recording so far", flush=True)
-    first: list[float] = []
-    exam = GuidedExam(protocol) if protocol is not None else None
-    exam_over = threading.Event()         # the protocol ran to its end: the recording ends with it
-    last_t = [0.0]
-
-    def on_panes(camera, left, right, t):
-        last_t[0] = t
-        if not first:           # once: the exam runs (a signal from now on keeps a recording)
-            first.append(t)
-            print("recording: the first frame is in", flush=True)
-            if exam is not None:
-                print(f"guided exam: protocol {exam.protocol.name!r}, {exam.steps} tasks, about "
-                      f"{exam.protocol.duration_s:.0f} s (times on the recording's clock)", flush=True)
-                _say(exam.start(t))
-        if exam is not None:
-            _say(exam.tick(t))      # the frame t is recorded: the times are the file's
-            if exam.done:
-                exam_over.set()
-
+    prompts = _Prompts(opened.protocol)
+    recorded = _record(args, opened, recording, prompts)
+    if isinstance(recorded, int):
+        return recorded
+    final = recorded
     try:
-        final, stats = record(source, live_models, recording, abort=cancel.requested, on_panes=on_panes,
-                              replace=args.overwrite, stop=exam_over)
-    except RecordingFailed as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:                       # the recording could not be opened
-        print(f"error: cannot record into {out}: {exc.strerror or exc}; nothing was recorded", file=sys.stderr)
-        return 2
-    timing = stats.timing
-    if stats.interrupted:
-        if stats.recorded_frames == 0:
-            final.unlink(missing_ok=True)        # this run's own empty file: nothing to keep
-            print(f"stopped by {_signal_name()} before the first frame: nothing was recorded", file=sys.stderr)
-        else:
-            print(f"stopped by {_signal_name()}: the recording so far ({stats.recorded_frames} frames, "
-                  f"{timing.recorded_s if timing else 0:.1f} s) is kept as {final} (playable; not processed)",
-                  file=sys.stderr)
-        return cancel.exit_code()
-    if exam is not None and not exam.done:
-        _say(exam.stop(last_t[0]))
-        print(f"warning: the source ended at {last_t[0]:.1f} s, before the protocol did: "
-              f"{len(exam.takes)} of {exam.steps} tasks were held to their end", file=sys.stderr)
-    figures = stats.as_dict()
-    print(f"recorded {stats.recorded_frames} frames ({figures.get('recorded_s', 0):.1f} s) to {final.name}: "
-          f"display {figures['display_fps']} fps, pane latency p95 {figures['latency_p95_ms']} ms, "
-          f"landmarks {figures['landmark_fps']} fps")
-    if timing is not None and timing.frames_were_lost:
-        print(f"warning: {timing.sentence()}", file=sys.stderr)
-    if stats.landmark_error:
-        print(f"warning: the live landmarks failed ({stats.landmark_error}); the panes showed the last "
-              "midline found. The recording itself is complete and is processed now.", file=sys.stderr)
-    try:
-        _publish_record(final, exam)
+        _publish_record(final, prompts.exam)
     except OSError as exc:
         print(f"error: the recording is kept ({final}) but its protocol record could not be written "
               f"({exc.strerror or exc}); nothing was processed. Free some space and write it by hand "
               "(docs/GUIDED_EXAM.md), then process the recording.", file=sys.stderr)
         return 1
+    return _process(args, opened, final)
+
+
+def _record(args, opened: _Opened, recording: Path, prompts: _Prompts) -> Path | int:
+    """The exam recorded (app.live.session.record) and its figures printed: the finished
+    recording, or an exit code (a failed write, a signal)."""
+    from app.base import cancel
+    from app.live.recorder import RecordingFailed
+    from app.live.session import record
+
+    try:
+        final, stats = record(opened.source, opened.live_models, recording, abort=cancel.requested,
+                              on_panes=prompts, replace=args.overwrite, stop=prompts.over)
+    except RecordingFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:                       # the recording could not be opened
+        print(f"error: cannot record into {recording.parent}: {exc.strerror or exc}; nothing was recorded",
+              file=sys.stderr)
+        return 2
+    if stats.interrupted:
+        return _interrupted(final, stats)
+    prompts.end_early()
+    _print_figures(final, stats)
+    return final
+
+
+def _interrupted(final: Path, stats) -> int:
+    from app.base import cancel
+
+    timing = stats.timing
+    if stats.recorded_frames == 0:
+        final.unlink(missing_ok=True)        # this run's own empty file: nothing to keep
+        print(f"stopped by {_signal_name()} before the first frame: nothing was recorded", file=sys.stderr)
+    else:
+        print(f"stopped by {_signal_name()}: the recording so far ({stats.recorded_frames} frames, "
+              f"{timing.recorded_s if timing else 0:.1f} s) is kept as {final} (playable; not processed)",
+              file=sys.stderr)
+    return cancel.exit_code()
+
+
+def _print_figures(final: Path, stats) -> None:
+    figures = stats.as_dict()
+    print(f"recorded {stats.recorded_frames} frames ({figures.get('recorded_s', 0):.1f} s) to {final.name}: "
+          f"display {figures['display_fps']} fps, pane latency p95 {figures['latency_p95_ms']} ms, "
+          f"landmarks {figures['landmark_fps']} fps")
+    if stats.timing is not None and stats.timing.frames_were_lost:
+        print(f"warning: {stats.timing.sentence()}", file=sys.stderr)
+    if stats.landmark_error:
+        print(f"warning: the live landmarks failed ({stats.landmark_error}); the panes showed the last "
+              "midline found. The recording itself is complete and is processed now.", file=sys.stderr)
+
+
+def _process(args, opened: _Opened, final: Path) -> int:
+    from app.base import cancel
+    from app.live.session import process_recording
+
     print(f"processing {final.name}...", flush=True)
-    result = process_recording(final, out, models, rest=rest, overwrite=args.overwrite, patient=args.patient,
-                               visit=args.visit, cancel=cancel.requested)
+    result = process_recording(final, final.parent, opened.models, rest=opened.rest, overwrite=args.overwrite,
+                               patient=args.patient, visit=args.visit, cancel=cancel.requested)
     if result.cancelled:
         print(f"stopped by {_signal_name()} while processing: the recording is kept, complete, as {final}; "
               "no outputs were written", file=sys.stderr)

@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from app.live.heap import HeapTrimmer
+from app.live.exam_state import ExamState, Phase
+from app.live.frame_step import LiveFrameStep
 from app.live.landmarks import LatestLandmarks
-from app.live.panes import HEADLESS_PANE_WIDTH, PaneDrawer, pane_scale
+from app.live.panes import HEADLESS_PANE_WIDTH, pane_scale
 from app.live.recorder import RecorderThread, RecordingFailed
 from app.live.timing import RecordingTiming
 
@@ -62,60 +64,74 @@ def record(source, models, recording: Path, *, stop: threading.Event | None = No
     so the panes never wait for it; every frame is still recorded."""
     stop = stop or threading.Event()
     abort = abort or threading.Event()
-    marks = LatestLandmarks(models, source.size, source.fps)
-    writer = RecorderThread(recording, source.size, source.fps)
-    drawer = PaneDrawer()
-    scale = pane_scale(source.size[0], pane_width)
+    exam = ExamState()
+    exam.begin(origin=0.0)                     # the file's own times are the recording's (and the prompts')
+    step = LiveFrameStep(exam)
+    step.marks = marks = LatestLandmarks(models, source.size, source.fps)
+    step.writer = writer = RecorderThread(recording, source.size, source.fps)
     heap = HeapTrimmer().start()
     stats = LiveStats()
-    times: list[float] = []                # the frames' times (recorded in order)
-    first_arrival = last_arrival = 0.0
     t0 = time.perf_counter()
     final = writer.partial
-    finished = False
     try:
-        for i, (image, t_s) in enumerate(source.frames()):
-            if stop.is_set() or abort.is_set() or writer.error is not None or \
-                    (max_seconds is not None and t_s > max_seconds):
-                break
-            arrived = time.perf_counter()
-            first_arrival, last_arrival = (first_arrival or arrived), arrived
-            marks.offer(i, image, t_s)                 # never waits for the model
-            writer.write(image, t_s)                   # nor for the encoder (the source gives a new array each frame)
-            times.append(t_s)
-            panes = drawer.draw(image, marks.line, marks.points, scale)
-            if on_panes is not None:
-                on_panes(panes.camera, panes.left, panes.right, t_s)
-            stats.latencies_ms.append((time.perf_counter() - arrived) * 1000.0)
-            stats.frames += 1
-            stats.encoder_backlog_max = max(stats.encoder_backlog_max, writer.backlog)
+        _run(source, step, writer, stats, pane_scale(source.size[0], pane_width),
+             lambda t_s: stop.is_set() or abort.is_set() or writer.error is not None or
+             (max_seconds is not None and t_s > max_seconds), on_panes)
         stats.interrupted = abort.is_set()
-        if writer.error is None and not stats.interrupted:
-            try:
-                final = writer.finish(replace=replace)     # waits for the encoder to catch up
-                finished = True
-            except OSError:
-                if writer.recorder.failed is None:
-                    raise                              # not a write failure (the name taken meanwhile)
-        failure = writer.error or writer.recorder.failed
-        if failure is not None:
-            writer.close_partial()
-            raise RecordingFailed(failure, writer.partial, writer.recorder.last_s) from failure
+        final = _finish(writer, exam, replace=replace, interrupted=stats.interrupted)
     finally:
         stats.seconds = time.perf_counter() - t0
         heap.stop()
         stats.heap_trim_max_ms = heap.longest_ms
-        marks.stop()
-        stats.landmark_runs = marks.runs
-        if marks.error is not None:
-            stats.landmark_error = f"{type(marks.error).__name__}: {marks.error}"
-        if not finished:
+        _stop_landmarks(marks, stats)
+        if exam.phase is not Phase.IDLE:
             writer.close_partial()                     # writes what was queued, then closes
         stats.recorded_frames = writer.frames
-        # the time the camera ran: from the first frame to one frame after the last
-        held = (last_arrival - first_arrival + 1.0 / source.fps) if times else 0.0
-        stats.timing = RecordingTiming.of(held, times[:writer.frames], source.fps)
+        stats.timing = exam.timing(source.fps, writer.frames)
     return final, stats
+
+
+def _run(source, step: LiveFrameStep, writer: RecorderThread, stats: LiveStats, scale: float, ended: Callable[[float], bool],
+         on_panes: PanesCallback | None) -> None:
+    """The frames until ``ended(t)``: each taken and drawn (app.live.frame_step), its figures kept."""
+    for i, (image, t_s) in enumerate(source.frames()):
+        if ended(t_s):
+            break
+        arrived = time.perf_counter()
+        step.take(i, image, t_s, arrived)
+        panes = step.draw(image, scale)
+        if on_panes is not None:
+            on_panes(panes.camera, panes.left, panes.right, t_s)
+        stats.latencies_ms.append((time.perf_counter() - arrived) * 1000.0)
+        stats.frames += 1
+        stats.encoder_backlog_max = max(stats.encoder_backlog_max, writer.backlog)
+
+
+def _finish(writer: RecorderThread, exam: ExamState, *, replace: bool, interrupted: bool) -> Path:
+    """The finished recording (the exam back to IDLE); interrupted: the kept part, unfinished. A
+    write failure raises RecordingFailed (the part closed, playable)."""
+    exam.finish()
+    final = writer.partial
+    if writer.error is None and not interrupted:
+        try:
+            final = writer.finish(replace=replace)     # waits for the encoder to catch up
+            exam.finished()
+        except OSError:
+            if writer.recorder.failed is None:
+                raise                              # not a write failure (the name taken meanwhile)
+    failure = writer.error or writer.recorder.failed
+    if failure is not None:
+        exam.fail()
+        writer.close_partial()
+        raise RecordingFailed(failure, writer.partial, writer.recorder.last_s) from failure
+    return final
+
+
+def _stop_landmarks(marks: LatestLandmarks, stats: LiveStats) -> None:
+    marks.stop()
+    stats.landmark_runs = marks.runs
+    if marks.error is not None:
+        stats.landmark_error = f"{type(marks.error).__name__}: {marks.error}"
 
 
 REST_SECONDS = 1.5          # the rest capture: this long from the moment it is marked
