@@ -4,6 +4,7 @@ capture session -> video sink path a camera uses. Models: the installed ones (5-
 mode where STAR is absent), as tests/test_live.py."""
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -448,7 +449,10 @@ def test_a_busy_computer_no_longer_shortens_the_recording_of_a_file_camera(qtbot
     timing = w.rec.last_timing
     times = np.array(_decoded_times(path))
     assert len(times) == timing.frames == w.frames_seen - first
-    assert abs(timing.frames - timing.held_s * FPS) <= 2, timing          # every frame of the time held
+    # Every frame of the time held, give or take the frames due while the GUI thread was held at
+    # Stop (up to 100 ms: 3 frames) and 2 of scheduling on a loaded machine; the fault this test
+    # guards against lost most of them (0.7 s of a 3 s Record, about 70 frames).
+    assert abs(timing.frames - timing.held_s * FPS) <= math.ceil(0.100 * FPS) + 2, timing
     assert np.allclose(np.diff(times), 1 / FPS, atol=0.002)              # no holes
     assert not timing.frames_were_lost and "missing" not in w.notice.text()
     assert w.draws_skipped > 0                                            # only the newest frame was drawn
