@@ -51,6 +51,7 @@ from app.gui.throughput import ThroughputPanel
 from app.gui.worker import JobFinished, JobProgress, PipelineWorker, ProcessRequest
 from app.batch.job_queue import JobQueue, Notice, QueueState
 from app.batch.job_queue.jobs import RETRYABLE
+from app.batch.job_queue.runner import WINDOW_EXISTS_HINT, QueueRunner, outcome_of
 from app.base.outputs import VIDEO_EXTENSIONS
 from app.pipeline.run import Settings
 
@@ -269,6 +270,7 @@ class MainWindow(QMainWindow):
         top_layout.addWidget(self.throughput)
 
         self.model = QueueModel(self)
+        self.runner = QueueRunner(self.model.queue, WINDOW_EXISTS_HINT)
         self.table = QTableView(central)
         self.table.setModel(self.model)
         self.table.setAccessibleName("Queue of videos")
@@ -934,7 +936,7 @@ class MainWindow(QMainWindow):
                         patient=subject.get("patient"), visit=subject.get("visit"))
 
     def _start_next(self) -> None:
-        job = self.queue.next_job()
+        job = self.runner.next_request()
         if job is None:
             self._finish_queue()
             return
@@ -970,31 +972,18 @@ class MainWindow(QMainWindow):
 
     def _on_job_finished(self, finished: JobFinished) -> None:
         self._poll_preview()            # the last frames of this file
-        job_id, result = finished.job_id, finished.result
-        if result.ok:
-            own = notices.file_warnings(result.warnings)     # the run's notices are said once
-            job = self.queue.finish(job_id, Status.DONE, progress=1.0, message="; ".join(own),
-                                    outputs=dict(result.outputs), verdict=result.report.get("verdict"))
-            if job is not None:
-                self._last_output_dir = job.out_dir
-        elif result.cancelled:
-            self.queue.finish(job_id, Status.CANCELLED, message="")
+        job, ending = self.runner.on_result(finished.job_id, outcome_of(finished.result))
+        if ending.status == Status.DONE and job is not None:
+            self._last_output_dir = job.out_dir
+        elif ending.status == Status.CANCELLED:
             self.preview.clear()       # a cancelled file leaves nothing: no last frame of it either
             self.trace.clear()
-        else:
-            self._record_failure(job_id, result)
+        elif ending.status == Status.FAILED and job is not None and not self.queue.closed:
+            self.message(f"{job.path.name} failed: {ending.error}", 20000)
         if self.queue.closed:
             return
         self._start_next()
         self._update_confirm_quit()
-
-    def _record_failure(self, job_id: int, result) -> None:
-        error = result.error or "unknown error"
-        if result.outputs_exist:
-            error += ' Tick "Replace existing outputs" to replace them, or choose another output folder.'
-        job = self.queue.finish(job_id, Status.FAILED, message=error)
-        if job is not None and not self.queue.closed:
-            self.message(f"{job.path.name} failed: {error}", 20000)
 
     def _finish_queue(self) -> None:
         self._preview_timer.stop()
