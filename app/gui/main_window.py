@@ -30,10 +30,11 @@ from app.base import build_info, logs, notices
 from app.engine.midline import DEFAULT_METHOD, FALLBACK_CHOICE_REASON, METHOD_LABELS, METHOD_TIPS
 from app.gui import file_open, safe_question
 from app.gui.open_failure import open_or_explain
+from app.gui.presenters import actions, adding
 from app.gui.status_line import NoticeLabel, StatusLine
 from app.gui.background import BackgroundThread
 from app.gui import model_status as status_info
-from app.gui.jobs import Job, Status, collect_videos, queue_eta, refused_message
+from app.gui.jobs import Job, Status, collect_videos, queue_eta
 from app.gui.model_convert import Conversion
 from app.gui.model_status import (ModelStatus, SHORT_NAME, checkpoint_names, conversion_target_dir,
                                   converter_missing_hint, model_filename, scan_model_files)
@@ -89,8 +90,8 @@ class MainWindow(QMainWindow):
         self.model_status = status or scan_model_files()
         self.models_known = False          # a load attempt has finished
         self._comparing = False            # a compare page is being made (gui.compare_visits)
-        self._conversion: Conversion | None = None
-        self._close_after_conversion = False
+        self._conversion: Conversion | None = None      # the running conversion (waited for on quit)
+        self._conversion_phase = actions.Conversion.NONE
         self._confirm_box: QMessageBox | None = None   # "Stop processing and quit?" while it is asked
         self._cancel_box: QMessageBox | None = None    # "Stop processing?" (Esc) while it is asked
         self._last_output_dir: Path | None = None
@@ -470,22 +471,19 @@ class MainWindow(QMainWindow):
     # =========================================================================================
     # adding files
     def add_paths(self, paths) -> int:
-        """Add video files and folders; refuse anything else with a message. Returns rows added."""
+        """Add video files and folders; refuse anything else with a message. Returns rows added.
+        What happens to each file is presenters.adding's rule; this says it and asks the queue."""
         videos, refused = collect_videos(paths)
-        finished, requeue, fresh = self._sort_known(videos)
+        known = adding.sort_known(videos, self.model.find_job)
         subject = self.subject_fields.current()
-        added, duplicates = self._add_jobs(fresh, subject)
+        added, duplicates = self._add_jobs(known.fresh, subject)
         if added and any(subject.values()):
             logs.note_private_words(*subject.values())
             self.subject_fields.remember()      # only when the user asked ("Offer earlier IDs")
         if added:
             self.subject_fields.clear()         # the values belong to these videos, not to the next ones
-        again = self.model.retry([self.model.row_of(j.id) for j in requeue])
-        notes = self._added_notes(added, again, finished, duplicates)
-        if added and any(subject.values()):
-            notes[0] += " for " + ", ".join(f"{k} {v}" for k, v in subject.items() if v)
-        if refused:
-            notes.append(refused_message(refused))
+        again = self.model.retry([self.model.row_of(j.id) for j in known.requeue])
+        notes = adding.added_notes(added, again, known.finished, duplicates, refused, subject if added else None)
         if notes:
             self.message(". ".join(notes))
         self._update_actions()
@@ -500,21 +498,6 @@ class MainWindow(QMainWindow):
             job.subject, job.rest = dict(subject), rest
             self._request_probe.emit(ProbeRequest(job.id, job.path))
         return added, duplicates
-
-    @staticmethod
-    def _added_notes(added: list[Job], again: list[Job], finished: list[Path], duplicates: list[Path]) -> list[str]:
-        notes = []
-        if added:
-            notes.append(f"Added {len(added)} video{'s' if len(added) != 1 else ''}")
-        if again:
-            notes.append(f"{again[0].path.name}" + (f" and {len(again) - 1} more" if len(again) > 1 else "")
-                         + " queued again (had failed or been cancelled)")
-        if finished:
-            notes.append(f"{finished[0].name}" + (f" and {len(finished) - 1} more" if len(finished) > 1 else "")
-                         + " already processed (see its row): select it and press Retry to process it again")
-        if duplicates:
-            notes.append(f"{len(duplicates)} already in the queue")
-        return notes
 
     def open_live_exam(self, source_file: Path | None = None) -> None:
         """The live exam window; ``source_file``: a video played as the camera (`main.py live --window`)."""
@@ -557,20 +540,6 @@ class MainWindow(QMainWindow):
         self._update_actions()
         return True
 
-    def _sort_known(self, videos) -> tuple[list[Path], list[Job], list[Path]]:
-        """Split dropped videos: already finished (not added again: said so), failed or cancelled
-        rows (queued again in place), and the rest (added, or refused as duplicates)."""
-        finished, requeue, fresh = [], [], []
-        for v in videos:
-            job = self.model.find_job(v)
-            if job is not None and job.status == Status.DONE:
-                finished.append(Path(v))
-            elif job is not None and job.status in (Status.FAILED, Status.CANCELLED):
-                requeue.append(job)
-            else:
-                fresh.append(v)
-        return finished, requeue, fresh
-
     def retry_selected(self) -> None:
         """Queue the selected failed, cancelled or finished rows again, without re-adding them."""
         rows = self.selected_rows()
@@ -578,18 +547,7 @@ class MainWindow(QMainWindow):
         replace = self.overwrite_box.isChecked() or (bool(finished) and self._ask_replace(finished))
         again = self.model.retry(rows, replace_finished=replace)
         kept = [j for j in finished if j not in again]
-        if not again:
-            self.message(f"{self.model.label(kept[0])}" + (f" and {len(kept) - 1} more" if len(kept) > 1 else "")
-                         + " not queued again: its results are kept" if kept
-                         else "Select failed, cancelled or finished files to retry them")
-            self._update_actions()
-            return
-        replaced = sum(j in again for j in finished)
-        note = f" ({replaced} finished: {'its' if replaced == 1 else 'their'} outputs are replaced)" if replaced else ""
-        if kept:
-            note += f"; {len(kept)} finished kept as {'it is' if len(kept) == 1 else 'they are'}"
-        self.message(f"{len(again)} file{'s' if len(again) != 1 else ''} queued again{note}"
-                     + ("" if self.queue.running else ": press Start"))
+        self.message(adding.retry_note(again, finished, [self.model.label(j) for j in kept], self.queue.running))
         self._update_actions()
 
     def _ask_replace(self, finished: list[Job]) -> bool:
@@ -885,12 +843,16 @@ class MainWindow(QMainWindow):
         self.models_panel.set_converting(True, f"Converting {Path(checkpoint).name} to {out} ... "
                                                 "(this takes a minute)")
         self._conversion.start()
+        self._conversion_phase = actions.Conversion.RUNNING
         self._update_actions()
 
     def _on_conversion_finished(self, ok: bool, message: str) -> None:
         self._conversion = None
+        if self._conversion_phase is not actions.Conversion.RUNNING_THEN_CLOSE:
+            self._conversion_phase = actions.Conversion.NONE
         self.models_panel.set_converting(False, ("Done: " if ok else "Conversion failed: ") + message)
-        if self._close_after_conversion:
+        if self._conversion_phase is actions.Conversion.RUNNING_THEN_CLOSE:
+            self._conversion_phase = actions.Conversion.NONE
             self.close()
             return
         if ok:
@@ -1018,30 +980,44 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     # =========================================================================================
-    def _update_actions(self, *_args) -> None:
+    @property
+    def busy(self) -> actions.Busy:
+        """The window's one busy value (presenters.actions)."""
+        return actions.busy_of(self.queue.state, self._conversion_phase)
+
+    def _window_state(self) -> actions.WindowState:
         rows = self.selected_rows() if hasattr(self, "table") else []
         jobs = [self.model.job_at(r) for r in rows]
-        idle = not self.queue.running and self._conversion is None
-        self.start_action.setEnabled(idle and self.model_status.can_process and self.model.next_waiting() is not None)
-        self.cancel_action.setEnabled(self.queue.state is QueueState.RUNNING)
-        self.cancel_key_action.setEnabled(self.queue.state is QueueState.RUNNING)
-        # a row that has started is stopped by Cancel, never removed
-        self.remove_action.setEnabled(bool(jobs) and all(j.status != Status.PROCESSING for j in jobs))
-        self.retry_action.setEnabled(any(j.status in (Status.FAILED, Status.CANCELLED, Status.DONE) for j in jobs))
         single = len(rows) == 1
-        self.up_action.setEnabled(single and self.model.can_move(rows[0], -1))
-        self.down_action.setEnabled(single and self.model.can_move(rows[0], 1))
-        self.output_combo.setEnabled(not self.queue.running)
-        self.choose_output_action.setEnabled(not self.queue.running)
-        self.open_summary_action.setEnabled(single and self._summary_of(jobs[0]) is not None)
-        self.compare_action.setEnabled(single and patient_of(jobs[0]) is not None and not self._comparing)
+        selection = actions.Selection(
+            statuses=tuple(j.status for j in jobs),
+            can_move_up=single and self.model.can_move(rows[0], -1),
+            can_move_down=single and self.model.can_move(rows[0], 1),
+            has_summary=single and self._summary_of(jobs[0]) is not None,
+            has_patient=single and patient_of(jobs[0]) is not None)
+        return actions.WindowState(busy=self.busy, comparing=self._comparing,
+                                   can_process=self.model_status.can_process,
+                                   has_waiting=self.model.next_waiting() is not None, selection=selection)
+
+    def _update_actions(self, *_args) -> None:
+        on = actions.enabled_actions(self._window_state())
+        for name, targets in self._enabled_by_name().items():
+            for target in targets:
+                target.setEnabled(name in on)
         self._show_details()
+
+    def _enabled_by_name(self) -> dict:
+        return {actions.START: (self.start_action,), actions.CANCEL: (self.cancel_action, self.cancel_key_action),
+                actions.REMOVE: (self.remove_action,), actions.RETRY: (self.retry_action,),
+                actions.UP: (self.up_action,), actions.DOWN: (self.down_action,),
+                actions.OUTPUT: (self.output_combo, self.choose_output_action),
+                actions.OPEN_SUMMARY: (self.open_summary_action,), actions.COMPARE: (self.compare_action,)}
 
     # =========================================================================================
     # closing
     def closeEvent(self, event) -> None:  # noqa: N802
         if self._conversion is not None:
-            self._close_after_conversion = True
+            self._conversion_phase = actions.Conversion.RUNNING_THEN_CLOSE
             self.message("A model conversion is running; the window closes when it has finished", 60000)
             event.ignore()
             return
@@ -1080,17 +1056,12 @@ class MainWindow(QMainWindow):
             return
         yes, no = box.button(QMessageBox.StandardButton.Yes), box.button(QMessageBox.StandardButton.No)
         current = self.queue.current
-        if self.queue.running and current is not None:
-            box.setText("Stop processing and quit?")
-            box.setInformativeText(f"{self.model.label(current)} is being processed: it is stopped and "
-                                   "leaves no output; videos already finished keep their results.")
-            yes.setText("Stop and quit")
-            no.setText("Keep processing")
-        else:
-            box.setText("Processing has finished. Quit now?")
-            box.setInformativeText("Every result is written; nothing is lost by quitting.")
-            yes.setText("Quit")
-            no.setText("Keep the window open")
+        label = self.model.label(current) if self.queue.running and current is not None else None
+        text, informative, yes_text, no_text = adding.quit_question(label)
+        box.setText(text)
+        box.setInformativeText(informative)
+        yes.setText(yes_text)
+        no.setText(no_text)
 
     def shutdown(self) -> None:
         """Cancel the running file, stop the threads, remember the settings. Idempotent.
