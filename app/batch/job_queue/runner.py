@@ -24,14 +24,18 @@ CLI_EXISTS_HINT = " Use --overwrite to replace them or --out to write elsewhere.
 
 def outcome_of(result) -> dict:
     """The plain facts of one app.pipeline.run.Result that a row needs (picklable: a Ray task
-    returns it to the driver)."""
-    verdict = (result.report.get("verdict") or {}) if result.ok else {}
-    return {"ok": bool(result.ok), "cancelled": bool(result.cancelled), "error": result.error or "",
-            "outputs_exist": bool(result.outputs_exist), "warnings": list(result.warnings),
+    returns it to the driver). Fields a result-like object lacks take the Result's defaults."""
+    ok, report = bool(result.ok), getattr(result, "report", None) or {}
+    verdict = (report.get("verdict") or {}) if ok else {}
+    return {"ok": ok, "cancelled": bool(getattr(result, "cancelled", False)),
+            "error": getattr(result, "error", None) or "",
+            "outputs_exist": bool(getattr(result, "outputs_exist", False)),
+            "warnings": list(getattr(result, "warnings", None) or []),
             "verdict": verdict.get("level"), "reasons": list(verdict.get("reasons") or []),
-            "verdict_dict": dict(verdict) if verdict else None, "outputs": dict(result.outputs) if result.ok else {},
-            "frames": int(result.frames), "fps": float(result.fps),
-            "protocol_record": ((result.report.get("measures") or {}).get("protocol_record") if result.ok else None)}
+            "verdict_dict": dict(verdict) if verdict else None,
+            "outputs": dict(getattr(result, "outputs", None) or {}) if ok else {},
+            "frames": int(getattr(result, "frames", 0) or 0), "fps": float(getattr(result, "fps", 0.0) or 0.0),
+            "protocol_record": (report.get("measures") or {}).get("protocol_record") if ok else None}
 
 
 def unexpected_error(exc: BaseException) -> str:
