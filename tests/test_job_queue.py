@@ -189,12 +189,12 @@ def test_the_terminal_summary_names_ten_inputs_not_done_at_most():
 def test_the_summary_is_written_in_one_place():
     """The front ends take the end-of-batch text from app.batch.job_queue.summary."""
     root = Path(__file__).resolve().parents[1] / "app"
-    for path in (root / "batch" / "process.py", root / "gui" / "main_window.py"):
+    for path in (root / "batch" / "process.py", *sorted((root / "gui").glob("*.py"))):
         text = path.read_text(encoding="utf-8")
         assert "not rated good" not in text and "Queue finished" not in text, path
 
 
-@pytest.mark.parametrize("module", ["queue", "summary", "jobs"])
+@pytest.mark.parametrize("module", ["queue", "summary", "jobs", "runner"])
 def test_front_ends_compare_codes_not_notice_text(module):
     """The core never tests a notice's words (app.base.notices.TEXT is only ever said, not compared)."""
     path = Path(__file__).resolve().parents[1] / "app" / "batch" / "job_queue" / f"{module}.py"

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from app.base import cancel as cancel_signals
 from app.base import notices
 from app.batch.job_queue import BatchSummary, FileRow, Job, JobQueue, Status
+from app.batch.job_queue.runner import CLI_EXISTS_HINT, QueueRunner, ending_of, outcome_of
 from app.base.outputs import (
     Input,
     clean_stale_files,
@@ -233,9 +234,10 @@ def _process(args, cancel: threading.Event, out, err) -> int:
     for video, out_dir in plan.jobs:
         queue.add(video, out_dir)
     queue.start()
+    runner = QueueRunner(queue, CLI_EXISTS_HINT)
     rows = list(plan.rows)
     cleaned: set[Path] = set()
-    while (job := _next_job(queue, cancel)) is not None:
+    while (job := runner.next_request(cancel)) is not None:
         row = _run_job(job, queue.row_of(job.id) + 1, plan, (pipeline, replacing), cancel, cleaned, out, err)
         queue.finish(job.id, row.status, message=row.note)
         rows.append(row)
@@ -244,13 +246,6 @@ def _process(args, cancel: threading.Event, out, err) -> int:
     if not rows:
         return nothing_to_do(args, out, err)
     return summarize(rows, out)
-
-
-def _next_job(queue: JobQueue, cancel: threading.Event) -> Job | None:
-    """The next input, or None when all ran or a signal cancelled the run (the rest never starts)."""
-    if cancel.is_set():
-        queue.request_stop()
-    return queue.next_job()
 
 
 def _run_job(job: Job, number: int, plan: Plan, pipelines: tuple, cancel: threading.Event, cleaned: set[Path],
@@ -326,37 +321,20 @@ def skipped_row(video: Path, report: dict) -> FileRow:
     return FileRow(Path(video), SKIPPED, "already done", int(frames or 0), float(fps or 0.0), verdict.get("level"))
 
 
-def outcome_of(result) -> dict:
-    """The plain facts of one app.pipeline.run.Result that the summary needs (picklable: a Ray task
-    returns it to the driver)."""
-    verdict = (result.report.get("verdict") or {}) if result.ok else {}
-    return {"ok": bool(result.ok), "cancelled": bool(result.cancelled), "error": result.error or "",
-            "outputs_exist": bool(result.outputs_exist), "warnings": list(result.warnings),
-            "verdict": verdict.get("level"), "reasons": list(verdict.get("reasons") or []),
-            "frames": int(result.frames), "fps": float(result.fps),
-            "protocol_record": ((result.report.get("measures") or {}).get("protocol_record") if result.ok else None)}
-
-
 def report_outcome(video: Path, outcome: dict, out, err) -> FileRow:
     """Print one finished file's warnings, verdict or error; return its summary row. The run's
     notices (said once at the start) are left out by app.base.notices, which knows their words."""
-    if outcome["ok"]:
-        own = notices.file_warnings(outcome["warnings"])
-        for w in own:
-            print(f"  warning: {w}", file=out)
-        reasons = outcome["reasons"]
-        own = [w for w in own if w not in reasons]      # the summary row says each fact once
-        if outcome.get("protocol_record"):
-            print(f"  measured per task with the protocol record {outcome['protocol_record']}", file=out)
-        if reasons:
-            print(f"  verdict: {outcome['verdict']}: " + "; ".join(reasons), file=out)
-        return FileRow(Path(video), DONE, "; ".join(reasons + own), outcome["frames"], outcome["fps"], outcome["verdict"])
-    status = CANCELLED if outcome["cancelled"] else FAILED
-    error = outcome["error"]
-    if outcome["outputs_exist"]:
-        error += " Use --overwrite to replace them or --out to write elsewhere."
-    print(f"  {status.value}: {error}", file=err)
-    return FileRow(Path(video), status, error, outcome["frames"])
+    ending = ending_of(outcome, CLI_EXISTS_HINT)
+    if ending.status != DONE:
+        print(f"  {ending.status.value}: {ending.error}", file=err)
+        return FileRow(Path(video), ending.status, ending.error, ending.frames)
+    for w in ending.warnings:
+        print(f"  warning: {w}", file=out)
+    if outcome.get("protocol_record"):
+        print(f"  measured per task with the protocol record {outcome['protocol_record']}", file=out)
+    if ending.reasons:
+        print(f"  verdict: {ending.verdict_level}: " + "; ".join(ending.reasons), file=out)
+    return FileRow(Path(video), DONE, ending.note, ending.frames, ending.fps, ending.verdict_level)
 
 
 def _run_one(pipeline, video: Path, out_dir: Path, cancel, out, err) -> FileRow:

@@ -30,6 +30,7 @@ from app.gui import model_status
 from app.gui.preview import bgr_to_qimage
 from app.batch.job_queue import Notice
 from app.batch.job_queue.queue import STALE_FILES
+from app.batch.job_queue.runner import unexpected_error
 from app.base.outputs import clean_stale_files
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class PipelineWorker(QObject):
                 cancel=cancel)
         except Exception as exc:  # noqa: BLE001 - the pipeline should not raise; never kill the queue
             log.exception("pipeline raised")
-            result = Result(input=Path(input_path), ok=False, error=f"unexpected error: {type(exc).__name__}: {exc}")
+            result = Result(input=Path(input_path), ok=False, error=unexpected_error(exc))
         self._finished(job_id, result)
 
     def _finished(self, job_id: int, result) -> None:
