@@ -92,7 +92,7 @@ def run_video(video: str, out_dir: str, spec: dict) -> dict:
                              f"{spec['version']}; install the same version on every node")
     import cv2
 
-    from app.batch.process import outcome_of
+    from app.batch.job_queue.runner import outcome_of
     from app.engine.runtime import ModelFileError
     from app.base.outputs import clean_stale_files
     from app.pipeline.run import Pipeline, Settings
