@@ -50,7 +50,7 @@ def test_an_ignored_sighup_stays_ignored_and_the_others_still_cancel():
     """In a child started with SIGHUP ignored (as nohup starts it): app.base.cancel leaves SIGHUP ignored
     (a hang-up neither cancels nor ends it) and still routes SIGTERM to a cancel."""
     code = ("import os, signal\n"
-            "from app import cancel\n"
+            "from app.base import cancel\n"
             "cancel.install(); cancel.install()\n"            # main.py, then the batch
             "assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN\n"
             "os.kill(os.getpid(), signal.SIGHUP)\n"
@@ -65,7 +65,7 @@ def test_an_ignored_sighup_stays_ignored_and_the_others_still_cancel():
                           preexec_fn=_ignoring_hup)
     assert proc.returncode == 0 and proc.stdout.strip() == "alive", proc.stderr
     # without nohup a hang-up still cancels (exit status 129 through the handler)
-    plain = subprocess.run([sys.executable, "-c", "import os, signal\nfrom app import cancel\ncancel.install()\n"
+    plain = subprocess.run([sys.executable, "-c", "import os, signal\nfrom app.base import cancel\ncancel.install()\n"
                             "os.kill(os.getpid(), signal.SIGHUP)\nprint(cancel.exit_code())\n"],
                            cwd=REPO, capture_output=True, text=True, timeout=120)
     assert plain.stdout.strip() == "129", plain.stderr
@@ -130,7 +130,7 @@ def test_a_failed_redo_of_the_same_recording_keeps_its_earlier_set(tmp_path, wei
     settings) whose redo fails stays, since it still describes this recording (the redo's failure is
     simulated at the batch's per-file step)."""
     from app.batch import process as batch
-    from app.batch.job_queue import FileRow
+    from app.batch.job_queue.summary import FileRow
     from tests.scale_helpers import files, process
 
     clip = make_clips(tmp_path / "in", 1)[0]
