@@ -33,12 +33,14 @@ from app.gui.open_failure import open_or_explain
 from app.gui.status_line import NoticeLabel, StatusLine
 from app.gui.background import BackgroundThread
 from app.gui import model_status as status_info
-from app.gui.jobs import Job, Status, collect_videos, queue_eta, refused_message
+from app.batch.job_queue.jobs import Job, Status
+from app.gui.jobs import collect_videos, queue_eta, refused_message
 from app.gui.model_convert import Conversion
 from app.gui.model_status import (ModelStatus, SHORT_NAME, checkpoint_names, conversion_target_dir,
                                   converter_missing_hint, model_filename, scan_model_files)
 from app.gui.models_panel import ModelsPanel
-from app.gui.prefs import MIDLINE_METHODS, Prefs
+from app.engine.midline import MIDLINE_METHODS
+from app.gui.prefs import Prefs
 from app.gui.preview import PreviewStrip
 from app.gui.queue_model import (COL_DURATION, COL_FILE, COL_OUTPUT, COL_PROGRESS, COL_STATUS,
                                  DurationProber, ProbeRequest, ProgressDelegate, Probed, QueueModel,
@@ -49,7 +51,7 @@ from app.gui.subject_fields import SubjectFields
 from app.gui.symmetry_trace import SymmetryTrace
 from app.gui.throughput import ThroughputPanel
 from app.gui.worker import JobFinished, JobProgress, PipelineWorker, ProcessRequest
-from app.batch.job_queue import JobQueue, Notice, QueueState
+from app.batch.job_queue.queue import JobQueue, Notice, QueueState
 from app.batch.job_queue.jobs import RETRYABLE
 from app.base.outputs import VIDEO_EXTENSIONS
 from app.pipeline.run import Settings
