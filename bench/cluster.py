@@ -32,7 +32,8 @@ from types import SimpleNamespace
 
 
 def _plain_seconds(video: Path, out_dir: Path, threads: int) -> float:
-    from app.pipeline.run import Models, Pipeline, Settings
+    from app.engine.model_set import Models
+    from app.pipeline.run import Pipeline, Settings
 
     models = Models.load(threads=threads)
     t0 = time.perf_counter()
@@ -81,8 +82,9 @@ CONFIGS = ((1, 1), (2, 1), (1, 2))
 def benchmark_cluster(videos: int = 4, seconds: float = 10.0, size: tuple[int, int] = (1280, 720),
                       configs: tuple[tuple[int, int], ...] = CONFIGS, image: Path | None = None, out=None) -> int:
     from app.cluster.ray_runner import EXTRA_HINT, import_ray, task_spec
-    from app.pipeline.run import Models, Settings
-    from bench.benchmark import make_video
+    from app.engine.model_set import Models
+    from app.pipeline.run import Settings
+    from bench.media import make_video
 
     out = out or sys.stdout
     ray = import_ray(None)

@@ -71,7 +71,7 @@ def benchmark_live(source: Path | None, seconds: float, *, as_json: bool = False
     from app.live.panes import HEADLESS_PANE_WIDTH
     from app.live.session import record
     from app.live.sources import FileSource, LoopedSource
-    from bench.benchmark import make_video
+    from bench.media import make_video
     from bench.machine import LoadMeter, RssSampler
 
     with tempfile.TemporaryDirectory(prefix="facemirror-live-bench-") as tmp:

@@ -75,7 +75,7 @@ def drawn_face(path: Path, size: int = 480) -> Path:
 
 
 def face_image(image: Path | None, work: Path) -> tuple[Path, str]:
-    from bench.benchmark import DEFAULT_IMAGE
+    from bench.media import DEFAULT_IMAGE
 
     for candidate in (image, DEFAULT_IMAGE):
         if candidate is not None and Path(candidate).is_file():
@@ -88,7 +88,7 @@ def face_image(image: Path | None, work: Path) -> tuple[Path, str]:
 def make_clips(folder: Path, n: int, image: Path, size: tuple[int, int] = (320, 240), fps: float = 30.0,
                per_folder: int = CLIPS_PER_FOLDER) -> Path:
     """n clips of 1, 1.5 or 2 s, ``per_folder`` to a sub-folder (added one folder at a time)."""
-    from bench.benchmark import make_video
+    from bench.media import make_video
 
     for i in range(n):
         make_video(folder / f"visit{i // per_folder:03d}" / f"clip{i:04d}.mp4", size, 1.0 + 0.5 * (i % 3), fps,
@@ -354,7 +354,7 @@ def _round(x: float | None, nd: int) -> float | None:
 def soak_live(work: Path, display: Display, image: Path, minutes: float, record_every: float, record_seconds: float,
               size: tuple[int, int] = (640, 480), interval: float = 2.0, screenshot: bool = False,
               python: str | None = None) -> dict:
-    from bench.benchmark import make_video
+    from bench.media import make_video
 
     source = make_video(work / "camera.mp4", size, 10.0, 30.0, image, out=io.StringIO())
     seconds = minutes * 60.0

@@ -68,11 +68,28 @@ def test_gui_is_imported_by_nothing_below_it():
     assert not offenders
 
 
-def test_no_import_cycles_between_app_modules():
-    graph = {m: {i for i in imps if i in MODULES and i != m} for m, imps in MODULES.items()}
-    # a package's __init__ importing its own submodules is not a cycle of meaning
-    for m in graph:
-        graph[m] = {i for i in graph[m] if not i.startswith(m + ".")}
+def _edges(path: Path, known: set[str]) -> set[str]:
+    """The modules of `known` that a file imports. `from pkg import sub` is an edge to pkg.sub
+    alone when sub is a module (importing a submodule runs pkg/__init__.py first, as any import
+    does, without a name of pkg being used); `from pkg import name` is an edge to pkg."""
+    me = _module_name(path)
+    pkg = me if path.name == "__init__.py" else me.rsplit(".", 1)[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(pkg.split(".")[: len(pkg.split(".")) - node.level + 1] + ([base] if base else []))
+            subs = {f"{base}.{a.name}" for a in node.names}
+            out.update(subs & known)
+            if subs - known:
+                out.add(base)
+    return {m for m in out if m in known and m != me}
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
     seen: dict[str, int] = {}
     stack: list[str] = []
 
@@ -93,7 +110,20 @@ def test_no_import_cycles_between_app_modules():
     for m in sorted(graph):
         if m not in seen:
             cycle = visit(m)
-            assert cycle is None, " -> ".join(cycle)
+            if cycle:
+                return cycle
+    return None
+
+
+def test_no_import_cycles_in_app_and_bench():
+    """Every import statement (function-level ones too) of app/ and bench/, a package's __init__
+    included: a module that needs a name of its package's __init__ while that __init__ imports it
+    is a cycle too."""
+    files = [p for root in (APP, REPO / "bench") for p in root.rglob("*.py") if "__pycache__" not in p.parts]
+    known = {_module_name(p) for p in files}
+    graph = {_module_name(p): _edges(p, known) for p in files}
+    cycle = _cycle(graph)
+    assert cycle is None, " -> ".join(cycle)
 
 
 def test_import_linter_contracts_are_kept():

@@ -175,7 +175,7 @@ def test_disk_almost_full_is_refused_before_work(tmp_path, models_dir_models, in
 @pytest.fixture(scope="module")
 def models_dir_models(retinaface_model):
     from app.engine.faces import FaceDetector
-    from app.pipeline.run import Models
+    from app.engine.model_set import Models
     return Models(faces=FaceDetector(retinaface_model), landmarks=None, files={"retinaface": retinaface_model})
 
 

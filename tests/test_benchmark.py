@@ -14,6 +14,7 @@ import pytest
 
 from app.cli import main as cli
 from bench import benchmark, machine
+from bench.media import make_video
 from tests.onnx_stubs import constant_landmarks_model
 
 
@@ -61,7 +62,7 @@ def small_video(tmp_path_factory):
     from tests.conftest import MEDIA, _need
     image = _need(MEDIA / "portrait_frontal.jpg")
     out = tmp_path_factory.mktemp("video") / "bench_small.mp4"
-    benchmark.make_video(out, size=(320, 240), seconds=1.0, fps=12.0, image=image)
+    make_video(out, size=(320, 240), seconds=1.0, fps=12.0, image=image)
     return out
 
 

@@ -51,7 +51,7 @@ def test_looped_source_runs_on_with_increasing_times_until_its_length():
 
 
 def test_benchmark_live_prints_one_json_line_with_its_figures(tmp_path, capsys):
-    from bench.benchmark import make_video
+    from bench.media import make_video
 
     clip = make_video(tmp_path / "cam.mp4", (320, 240), 1.0, 15.0, out=open("/dev/null", "w"))
     assert cli.main(["benchmark", "live", "--source", str(clip), "--seconds", "2", "--json"]) == 0

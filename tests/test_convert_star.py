@@ -17,8 +17,8 @@ ort = pytest.importorskip("onnxruntime")
 from app.base.model_files import manifest_path  # noqa: E402
 from app.convert.nets.star import random_star  # noqa: E402
 from app.convert import star as cs  # noqa: E402
-from app.convert.common import (META_MODEL, META_SOURCE, META_SOURCE_SHA,  # noqa: E402
-                                     META_UNTRAINED, ConvertError)
+from app.engine.runtime import META_MODEL, META_SOURCE, META_SOURCE_SHA, META_UNTRAINED  # noqa: E402
+from app.convert.common import ConvertError  # noqa: E402
 
 from tests.conftest import MEDIA, REPO, VERIFY_PHOTO  # noqa: E402
 

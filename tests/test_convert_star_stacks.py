@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from app.cli import main as cli
+from app.cli import model_commands
 
 from app.base import model_files
 
@@ -18,7 +19,8 @@ ort = pytest.importorskip("onnxruntime")
 
 from app.convert import converter_for, fetch  # noqa: E402
 from app.convert import star as cs  # noqa: E402
-from app.convert.common import META_MODEL, META_STAR_STACKS, META_UNTRAINED, ConvertError  # noqa: E402
+from app.engine.runtime import META_MODEL, META_STAR_STACKS, META_UNTRAINED  # noqa: E402
+from app.convert.common import ConvertError  # noqa: E402
 from app.convert.nets.star import random_star  # noqa: E402
 
 STACKS = model_files.STAR_LIVE_STACKS
@@ -132,7 +134,7 @@ def test_cli_default_out_with_stacks_is_the_live_file(monkeypatch):
     (live_args, live_kw), (full_args, full_kw) = calls
     assert live_args[1] == Path("weights") / model_files.STAR_LIVE_FILE and live_kw["stacks"] == STACKS
     assert full_args[1] == Path("weights") / model_files.STAR_FILE and full_kw["stacks"] is None
-    assert cli.star_default_out(model_files.STAR_STACKS) == Path("weights") / model_files.STAR_FILE
+    assert model_commands.star_default_out(model_files.STAR_STACKS) == Path("weights") / model_files.STAR_FILE
 
 
 def test_models_fetch_makes_the_live_model_from_stars_checkpoint():

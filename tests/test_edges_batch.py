@@ -130,7 +130,7 @@ def test_a_failed_redo_of_the_same_recording_keeps_its_earlier_set(tmp_path, wei
     settings) whose redo fails stays, since it still describes this recording (the redo's failure is
     simulated at the batch's per-file step)."""
     from app.batch import process as batch
-    from app.batch.job_queue import FileRow
+    from app.batch.job_queue.summary import FileRow
     from tests.scale_helpers import files, process
 
     clip = make_clips(tmp_path / "in", 1)[0]

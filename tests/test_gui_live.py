@@ -375,7 +375,7 @@ def test_the_main_window_plays_a_file_as_the_camera_for_a_demonstration(qtbot, t
     """`main.py live --window --source FILE`: the live exam opens with FILE played as the camera,
     named so in the camera list (a demonstration is never taken for a camera), and looped as a
     camera never ends."""
-    from bench.benchmark import make_video
+    from bench.media import make_video
     from tests.conftest import open_window
 
     clip = make_video(tmp_path / "demo.mp4", (320, 240), 1.0, 15.0, out=open("/dev/null", "w"))
@@ -403,7 +403,7 @@ def test_live_needs_an_out_folder_or_the_window_and_a_file_that_plays(tmp_path, 
 def test_the_landmark_label_says_which_model_the_panes_use():
     from types import SimpleNamespace
 
-    from app.gui.live_window import landmark_label_text
+    from app.gui.live_panels import landmark_label_text
 
     def models(**kw):
         return SimpleNamespace(**({"coarse": False, "live_cut": False, "untrained": False} | kw))

@@ -172,7 +172,7 @@ def test_remove_and_reorder_waiting_items(window, qtbot, tmp_path):
     qtbot.keyClick(window.table, Qt.Key.Key_Delete)
     assert _names(window) == ["v1.mp4", "v3.mp4", "v2.mp4"]
     # a row being processed cannot be removed or moved past
-    from app.gui.jobs import Status
+    from app.batch.job_queue.jobs import Status
 
     first = window.model.job_at(0)
     window.model.update_job(first.id, status=Status.PROCESSING)
@@ -197,7 +197,8 @@ def test_duration_is_read_in_the_background(window, qtbot, tmp_path, media):
 
 
 def test_collect_videos_and_queue_eta(tmp_path):
-    from app.gui.jobs import Job, collect_videos, format_duration, format_stage_ms, queue_eta
+    from app.batch.job_queue.jobs import Job
+    from app.gui.jobs import collect_videos, format_duration, format_stage_ms, queue_eta
 
     v = _touch(tmp_path / "a.mp4")
     t = _touch(tmp_path / "a.txt")

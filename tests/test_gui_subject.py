@@ -102,7 +102,7 @@ def test_history_stored_by_an_earlier_version_is_removed_and_opting_out_forgets(
 def test_compare_this_patients_visits_makes_and_opens_the_page(qtbot, tmp_path, monkeypatch):
     """Finished rows (their output sets written by tests/followup_data.py) of one patient: the action
     makes the compare page in the background and opens it; a row of another patient is not on it."""
-    from app.gui.jobs import Status
+    from app.batch.job_queue.jobs import Status
     from tests.conftest import open_window
     from tests.followup_data import headline, write_output_set
 

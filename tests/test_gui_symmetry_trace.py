@@ -73,7 +73,7 @@ def test_auto_region_switches_to_the_moving_region(qtbot, kind, amp, region):
 def test_samples_from_5_points_are_labelled_with_the_5_point_measure(qtbot):
     """The window feeds ready-made values (from the pipeline's previews): the trace must still name
     the measure those values are (5 points: the commissure's distance from the midline)."""
-    from app.measures import live_measure
+    from app.measures.definitions import live_measure
     from app.measures.definitions import MEASURE_BY_NAME
 
     w = SymmetryTrace()

@@ -54,7 +54,7 @@ def _select(w, row):
 
 
 def _finished_row(w, tmp_path, name="smile.mp4"):
-    from app.gui.jobs import Status
+    from app.batch.job_queue.jobs import Status
 
     (video,) = _videos(tmp_path, name)
     (job,), _ = w.model.add_paths([video])
@@ -119,7 +119,7 @@ def _activate(qtbot, w):
 # ---- Esc ------------------------------------------------------------------------------------------
 
 def test_esc_on_the_quit_question_then_esc_again_keeps_processing(qtbot, tmp_path):
-    from app.batch.job_queue import QueueState
+    from app.batch.job_queue.queue import QueueState
 
     w = open_window(qtbot)
     job = _running(w, tmp_path, "a.mp4", "b.mp4")
@@ -143,7 +143,7 @@ def test_esc_on_the_quit_question_then_esc_again_keeps_processing(qtbot, tmp_pat
 # ---- Retry of a finished row -----------------------------------------------------------------------
 
 def test_retry_of_a_finished_row_asks_and_keeping_leaves_its_results_working(qtbot, tmp_path):
-    from app.gui.jobs import Status
+    from app.batch.job_queue.jobs import Status
 
     w = open_window(qtbot)
     job, summary = _finished_row(w, tmp_path)
@@ -170,7 +170,7 @@ def test_retry_of_a_finished_row_asks_and_keeping_leaves_its_results_working(qtb
 
 
 def test_retry_with_replace_ticked_does_not_ask(qtbot, tmp_path):
-    from app.gui.jobs import Status
+    from app.batch.job_queue.jobs import Status
 
     w = open_window(qtbot)
     job, _ = _finished_row(w, tmp_path)

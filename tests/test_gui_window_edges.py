@@ -27,7 +27,7 @@ def _window(qtbot):
 
 
 def _finished_row(w, tmp_path, name="smile.mp4", level="good", reasons=()):
-    from app.gui.jobs import Status
+    from app.batch.job_queue.jobs import Status
 
     video = tmp_path / name
     video.write_bytes(b"x")
@@ -148,7 +148,7 @@ def test_deleted_remembered_output_folder_is_not_recreated(qtbot, tmp_path):
 
 
 def test_queue_summary_counts_only_this_batch(qtbot, tmp_path):
-    from app.gui.jobs import Status
+    from app.batch.job_queue.jobs import Status
 
     w = _window(qtbot)
     _finished_row(w, tmp_path, "earlier.mp4", level="not usable", reasons=["earlier batch"])
@@ -164,7 +164,7 @@ def test_queue_summary_counts_only_this_batch(qtbot, tmp_path):
 
 
 def test_stop_and_quit_question_follows_the_queue(qtbot, tmp_path):
-    from app.gui.jobs import Status
+    from app.batch.job_queue.jobs import Status
     from app.gui.worker import JobFinished
 
     w = _window(qtbot)

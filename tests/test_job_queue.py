@@ -9,7 +9,9 @@ import pytest
 from app.base import notices
 
 from app.results import verdict
-from app.batch.job_queue import BatchSummary, FileRow, JobQueue, QueueState, Status
+from app.batch.job_queue.summary import BatchSummary, FileRow
+from app.batch.job_queue.queue import JobQueue, QueueState
+from app.batch.job_queue.jobs import Status
 from app.batch.job_queue.queue import STALE_FILES
 
 

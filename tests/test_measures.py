@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.measures import MeasuresError, column_names, frame_measures, parse_time_range
+from app.measures.io import MeasuresError
+from app.measures.definitions import column_names, frame_measures
+from app.measures.segments import parse_time_range
 from app.measures.definitions import MEASURES, SIDES, measures_for
 from app.measures.io import LandmarkTrack, compute_table
 from app.measures.analysis import analyse

@@ -119,7 +119,7 @@ def test_five_point_csv_gives_coarse_measures(tmp_path):
 
 def test_pipeline_csv_columns_are_read(tmp_path):
     """The pipeline's own CSV header (all its columns, STAR and 5-point) is understood."""
-    from app.pipeline.run import csv_columns
+    from app.results.landmarks_csv import csv_columns
 
     for coarse, n in ((False, 98), (True, 5)):
         src = landmarks_csv(tmp_path, name=f"p{n}", columns=csv_columns(coarse), n_points=n, duration=8.0,

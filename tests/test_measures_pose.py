@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.measures import MeasuresError, analyse_track
+from app.measures.io import MeasuresError
+from app.measures import analyse_track
 from tests.face_truth import HeadMotion, exam
 
 SEATED = dict(roll_deg=2.0, drift_px=10.0, scale=0.05)

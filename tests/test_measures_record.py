@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.measures import MeasuresError, write_measures
+from app.measures.io import MeasuresError
+from app.measures import write_measures
 from app.measures.io import read_landmarks_csv
 from tests.test_measures_output import landmarks_csv, targets
 

@@ -16,7 +16,9 @@ import pytest
 
 from app.engine.midline import midline_from_5points
 from app.base.outputs import SUFFIX
-from app.pipeline.run import Models, Pipeline, Settings, csv_columns
+from app.engine.model_set import Models
+from app.pipeline.run import Pipeline, Settings
+from app.results.landmarks_csv import csv_columns
 from tests import videos
 
 N_MOTION = 60

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.batch.job_queue import Job, QueueState, Status
+from app.batch.job_queue.jobs import Job, Status
+
+from app.batch.job_queue.queue import QueueState
 from app.gui.presenters import actions, adding
 from app.gui.presenters.actions import Busy, Conversion, Selection, WindowState, busy_of, enabled_actions
 

@@ -5,7 +5,8 @@ import threading
 from pathlib import Path
 
 from app.base import notices
-from app.batch.job_queue import JobQueue, Status
+from app.batch.job_queue.queue import JobQueue
+from app.batch.job_queue.jobs import Status
 from app.batch.job_queue.runner import (CLI_EXISTS_HINT, WINDOW_EXISTS_HINT, QueueRunner, ending_of,
                                         outcome_of, unexpected_error)
 from app.pipeline.run import Result

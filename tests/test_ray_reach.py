@@ -101,7 +101,7 @@ def test_partials_of_workers_that_outlive_the_cancel_are_removed_once_they_die_a
 
     from app.batch.process import CANCELLED, DONE, PlannedInput
     from app.cluster.ray_runner import sweep
-    from app.batch.job_queue import FileRow
+    from app.batch.job_queue.summary import FileRow
     from app.base.outputs import temp_name
 
     dying = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)

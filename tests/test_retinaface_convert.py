@@ -15,8 +15,8 @@ from app.base.model_files import sha256_file  # noqa: E402
 from app.convert.nets import retinaface as rf  # noqa: E402
 from app.convert.retinaface import (INPUT_NAME, MODEL_NAME, OUTPUT_NAMES,  # noqa: E402
                                           convert_retinaface, to_input)
-from app.convert.common import (META_MODEL, META_SOURCE_SHA, META_UNTRAINED,  # noqa: E402
-                                     ConvertError, run_coreml_check)
+from app.engine.runtime import META_MODEL, META_SOURCE_SHA, META_UNTRAINED  # noqa: E402
+from app.convert.common import ConvertError, run_coreml_check  # noqa: E402
 
 CHECKPOINT_SHA = "2979b33ffafda5d74b6948cd7a5b9a7a62f62b949cef24e95fd15d2883a65220"
 

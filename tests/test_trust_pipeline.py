@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from app.engine.annotate import COLOR_ERROR
-from app.pipeline.run import Models, Pipeline, Settings
+from app.engine.model_set import Models
+from app.pipeline.run import Pipeline, Settings
 from app.video.reader import VideoReader
 from tests import videos
 

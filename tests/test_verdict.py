@@ -160,7 +160,7 @@ def test_counter_usable_frames_ignore_the_coarse_flag():
 def test_job_row_text_and_tooltip_follow_the_verdict():
     from pathlib import Path
 
-    from app.gui.jobs import Job, Status
+    from app.batch.job_queue.jobs import Job, Status
 
     job = Job(id=1, path=Path("visit.mp4"), status=Status.DONE,
               verdict=assess(report(no_face=90, yaw=40)))

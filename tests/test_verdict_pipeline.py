@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from app.engine.model_check import MAX_ERROR_IPD, STAR_FOR_DETECTOR_5, ModelCheck, point_error
-from app.pipeline.run import Models, Pipeline, Settings
+from app.engine.model_set import Models
+from app.pipeline.run import Pipeline, Settings
 from app.results.verdict import MODEL_MISMATCH_REASON, NOT_USABLE, PUPIL_PX_FAIL, WARNINGS
 from tests import videos
 

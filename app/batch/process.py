@@ -29,8 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from app.base import cancel as cancel_signals
+from app.base import cli_options
 from app.base import notices
-from app.batch.job_queue import BatchSummary, FileRow, Job, JobQueue, Status
+from app.batch.job_queue.summary import BatchSummary, FileRow
+from app.batch.job_queue.jobs import Job, Status
+from app.batch.job_queue.queue import JobQueue
 from app.batch.job_queue.runner import CLI_EXISTS_HINT, QueueRunner, ending_of, outcome_of
 from app.base.outputs import (
     Input,
@@ -99,6 +102,45 @@ def cancel_on_signals():
         cancel_signals.clear()      # the batch is over; an in-process caller may run another
 
 
+def add_parser(sub) -> None:
+    """`process`'s options (app/cli/main.py adds each command's sub-parser; `--ray` is routed there)."""
+    from app.engine.midline import DEFAULT_METHOD, MIDLINE_METHODS
+
+    proc = sub.add_parser("process", help="process videos headless (files or folders)")
+    proc.add_argument("inputs", nargs="+", help="video files or folders containing videos")
+    proc.add_argument("--out", type=Path, default=None, help="output folder (default: beside each input)")
+    proc.add_argument("--midline", choices=list(MIDLINE_METHODS), default=DEFAULT_METHOD,
+                      help="midline definition (STAR only: without STAR the eye-centre bisector is used and a "
+                           f"non-default choice is reported as not honoured; default {DEFAULT_METHOD})")
+    proc.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    proc.add_argument("--no-annotated", action="store_true", help="do not write NAME_annotated.mp4")
+    proc.add_argument("--rest", default=None, metavar="START-END",
+                      help="rest window for the symmetry measures on the player's clock, e.g. 0:00-0:03 (default: the quietest stretch)")
+    proc.add_argument("--protocol", type=Path, default=None, metavar="FILE",
+                      help="a guided exam's record (NAME_protocol.json): measures per task; default: the "
+                           "NAME_protocol.json beside each recording, when there is one")
+    cli_options.subject_options(proc)
+    cli_options.visit_date_option(proc)
+    cli_options.folder_subject_option(proc)
+    proc.add_argument("--no-audio", action="store_true",
+                      help="leave the input's audio out of the output videos (default: copied unchanged)")
+    proc.add_argument("--shard", default=None, metavar="I/N",
+                      help="process only shard I of N (0 <= I < N; a stable split by the inputs' relative paths), "
+                           "e.g. --shard $SLURM_ARRAY_TASK_ID/100")
+    proc.add_argument("--resume", action="store_true",
+                      help="skip inputs whose outputs are finished (same input sha256, app version, models and "
+                           "settings); redo and replace any other earlier outputs")
+    proc.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                      help="one Ray task per video: without ADDRESS (or `local`) a local Ray on this machine, else "
+                           "the cluster at ADDRESS (host:port of `ray start --head`, or auto); put it after the "
+                           "inputs; needs the cluster extra")
+    proc.add_argument("--ray-cpus", type=int, default=None, metavar="N",
+                      help="CPUs per Ray task, and ONNX Runtime threads in it (default 1)")
+    proc.add_argument("--ray-retries", type=int, default=None, metavar="N",
+                      help="times Ray runs a video again when its worker dies (default 3)")
+    proc.set_defaults(run=process_command)
+
+
 def process_command(args, out=sys.stdout, err=sys.stderr) -> int:
     with cancel_on_signals() as requested:
         code = _process(args, requested, out, err)
@@ -154,7 +196,7 @@ def plan_jobs(args, out, err, shard: Shard | None = None) -> tuple[list[PlannedI
 
 def _load_models(err, threads: int | None = None):
     from app.engine.runtime import ModelFileError
-    from app.pipeline.run import Models
+    from app.engine.model_set import Models
 
     try:
         return Models.load(threads=threads)
@@ -304,7 +346,8 @@ def _rest_window(args, err):
     text = getattr(args, "rest", None)
     if not text:
         return None
-    from app.measures import MeasuresError, parse_time_range
+    from app.measures.io import MeasuresError
+    from app.measures.segments import parse_time_range
 
     try:
         return parse_time_range(text)

@@ -30,6 +30,11 @@ def _describe_model(key: str, path) -> list[str]:
     return lines
 
 
+def add_parser(sub) -> None:
+    sub.add_parser("doctor", help="versions, ONNX Runtime providers, model files present or missing").set_defaults(
+        run=lambda args: run_doctor())
+
+
 def run_doctor() -> int:
     print(f"{APP_NAME} {__version__}")
     print(f"Python {platform.python_version()} ({platform.system()} {platform.machine()})")

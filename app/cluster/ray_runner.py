@@ -37,7 +37,7 @@ from app import PRIVACY_ENV, __version__
 from app.base import cancel as cancel_signals
 from app.batch import process as batch
 from app.batch.process import CANCELLED, DONE, FAILED, SKIPPED
-from app.batch.job_queue import FileRow
+from app.batch.job_queue.summary import FileRow
 from app.base.outputs import clean_stale_files
 
 EXTRA_HINT = "pip install 'facemirror[cluster]' (in a source checkout: .venv/bin/pip install -e '.[cluster]')"

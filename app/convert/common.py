@@ -16,10 +16,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# ONNX metadata keys FaceMirror writes into every model it exports.
 from app.engine import runtime
-from app.engine.runtime import (META_MODEL, META_SOURCE, META_SOURCE_SHA, META_STAR_STACKS,  # noqa: F401 - re-exported
-                                META_UNTRAINED)
 
 
 class ConvertError(RuntimeError):

@@ -42,9 +42,9 @@ from typing import Callable
 import numpy as np
 
 from app.base.model_files import RETINAFACE_KEY, record_converted, sha256_file
-from app.convert.common import (META_MODEL, META_SOURCE, META_SOURCE_SHA, META_UNTRAINED,
-                                ConvertError, check_output_path, coreml_report, discard, finish_output,
-                                load_checkpoint_safely, set_metadata, temp_output_path)
+from app.engine.runtime import META_MODEL, META_SOURCE, META_SOURCE_SHA, META_UNTRAINED
+from app.convert.common import (ConvertError, check_output_path, coreml_report, discard,
+    finish_output, load_checkpoint_safely, set_metadata, temp_output_path)
 
 MODEL_NAME = "retinaface-mnet025"
 INPUT_NAME = "input_image"

@@ -28,9 +28,9 @@ from typing import Callable
 import numpy as np
 
 from app.base import model_files
-from app.convert.common import (META_MODEL, META_SOURCE, META_SOURCE_SHA, META_STAR_STACKS, META_UNTRAINED,
-                                     ConvertError, check_output_path, discard, finish_output,
-                                     coreml_report, set_metadata, temp_output_path)
+from app.engine.runtime import META_MODEL, META_SOURCE, META_SOURCE_SHA, META_STAR_STACKS, META_UNTRAINED
+from app.convert.common import (ConvertError, check_output_path, discard,
+    finish_output, coreml_report, set_metadata, temp_output_path)
 
 MODEL_NAME = "star-wflw-98"
 INPUT_NAME = "input_image"

@@ -19,8 +19,8 @@ from app.base.outputs import OutputError
 AGREEMENT_FILES = ("agreement.html", "agreement.json")
 
 
-def add_parsers(sub) -> None:
-    """The two subcommands' options (called by app/cli/main.py)."""
+def add_parser(sub) -> None:
+    """The two subcommands' options (app/cli/main.py adds each command's sub-parser)."""
     agr = sub.add_parser("agreement", help="agreement between raters' grades (ICC, correlations, Bland-Altman); "
                                            "needs the stats extra")
     agr.add_argument("ratings", type=Path, help="RATINGS.csv in long format: target, rater, score (and item)")
@@ -39,6 +39,8 @@ def add_parsers(sub) -> None:
     cmp_.add_argument("--order", default=None, metavar="V1,V2,...",
                       help="the visits' order, by label, for recordings without a date of their own (checked "
                            "against the dates they have)")
+    agr.set_defaults(run=agreement_command)
+    cmp_.set_defaults(run=compare_command)
 
 
 def _now() -> str:
@@ -224,19 +226,63 @@ def _cross_patient_warnings(recordings: list) -> list[tuple[set[str], str]]:
     return out
 
 
+class _Refused(Exception):
+    """A usage error or bad input of `compare`: said as one `error:` line, exit code 2, nothing written."""
+
+
 def _compare(args, say: Say) -> int:
+    try:
+        return _compare_or_refuse(args, say)
+    except _Refused as exc:
+        say(f"error: {exc}", error=True)
+        return 2
+
+
+def _compare_or_refuse(args, say: Say) -> int:
     from app.base import logs
     from app.followup.publish import refuse_existing, write_all
-    from app.followup.visit_order import RULE, OrderError, group_visits, natural_key, order_visits
-    from app.followup.visits import collect
+    from app.followup.visit_order import natural_key
 
     for p in args.outputs:
         logs.note_private(p)
     try:
         given = parse_order(getattr(args, "order", None))
     except ValueError as exc:
-        say(f"error: {exc}", error=True)
-        return 2
+        raise _Refused(exc) from None
+    recordings, without = _recordings_with_patient(args, say)
+    by_patient: dict[str, list] = {}
+    for r in recordings:
+        by_patient.setdefault(str(r.patient), []).append(r)
+    tokens = patient_tokens(sorted(by_patient, key=natural_key))
+    shared = _cross_patient_warnings(recordings)
+    ordered = _ordered_visits(tokens, by_patient, given, shared)
+    out = Path(args.out)
+    pages = {p: out / f"compare_{tokens[p]}.html" for p in tokens}
+    try:
+        refuse_existing(list(pages.values()) + [out / "compare.json"], args.overwrite)
+    except OutputError as exc:
+        raise _Refused(exc) from None
+    created = _now()
+    files: dict[Path, str] = {}
+    patients = []
+    for patient in tokens:
+        html, data = _patient_page(patient, *ordered[patient], frames=not args.no_frames, created=created)
+        files[pages[patient]] = html
+        data["page"] = pages[patient].name
+        patients.append(data)
+    files[out / "compare.json"] = _json(_compare_summary(created, shared, len(without), patients))
+    try:
+        write_all(files, args.overwrite)
+    except OutputError as exc:
+        raise _Refused(exc) from None
+    _say_compared(say, shared, patients, files)
+    return 0
+
+
+def _recordings_with_patient(args, say: Say) -> tuple[list, list]:
+    """(the recordings found that have a patient ID, those without one); problems said as warnings."""
+    from app.followup.visits import collect
+
     recordings, problems = collect(list(args.outputs))
     for line in problems:
         say(f"warning: {line}", error=True)
@@ -246,13 +292,14 @@ def _compare(args, say: Say) -> int:
         say(f"warning: {len(without)} recording(s) have no patient ID and are left out (process them with "
             "--patient ID)", error=True)
     if not recordings:
-        say("error: no processed recording with a patient ID was found in the given outputs", error=True)
-        return 2
-    by_patient: dict[str, list] = {}
-    for r in recordings:
-        by_patient.setdefault(str(r.patient), []).append(r)
-    tokens = patient_tokens(sorted(by_patient, key=natural_key))
-    shared = _cross_patient_warnings(recordings)
+        raise _Refused("no processed recording with a patient ID was found in the given outputs")
+    return recordings, without
+
+
+def _ordered_visits(tokens: dict, by_patient: dict[str, list], given, shared: list) -> dict[str, tuple]:
+    """Each patient's (visits, order, order note, warnings)."""
+    from app.followup.visit_order import OrderError, group_visits, order_visits
+
     ordered: dict[str, tuple] = {}
     try:
         for patient in tokens:
@@ -261,37 +308,24 @@ def _compare(args, say: Say) -> int:
             mine = [w for who, w in shared if patient in who]
             ordered[patient] = (visits, order, note, group_warnings + order_warnings + mine)
     except OrderError as exc:
-        say(f"error: {exc}", error=True)
-        return 2
-    out = Path(args.out)
-    pages = {p: out / f"compare_{tokens[p]}.html" for p in tokens}
-    try:
-        refuse_existing(list(pages.values()) + [out / "compare.json"], args.overwrite)
-    except OutputError as exc:
-        say(f"error: {exc}", error=True)
-        return 2
-    created = _now()
-    files: dict[Path, str] = {}
-    patients = []
-    for patient in tokens:
-        html, data = _patient_page(patient, *ordered[patient], frames=not args.no_frames, created=created)
-        files[pages[patient]] = html
-        data["page"] = pages[patient].name
-        patients.append(data)
-    summary = {"app": {"name": APP_NAME, "version": __version__}, "created_utc": created,
-               "method": {"order": RULE,
-                          "change": "real only beyond the measurement's own error: |difference| > MDC95 = 1.96 x "
-                                    "sqrt(SE1^2 + SE2^2), SE = (high - low) / (2 x 1.96) of each visit's 95 % interval; "
-                                    "a change of the weaker side (both named) is a change",
-                          "rest": "resting asymmetry has no interval in the measures: shown, never called a change",
-                          "not_usable": "shown, never in a trend"},
-               "warnings": [w for _, w in shared], "left_out_without_patient": len(without), "patients": patients}
-    files[out / "compare.json"] = _json(summary)
-    try:
-        write_all(files, args.overwrite)
-    except OutputError as exc:
-        say(f"error: {exc}", error=True)
-        return 2
+        raise _Refused(exc) from None
+    return ordered
+
+
+def _compare_summary(created: str, shared: list, without: int, patients: list) -> dict:
+    from app.followup.visit_order import RULE
+
+    return {"app": {"name": APP_NAME, "version": __version__}, "created_utc": created,
+            "method": {"order": RULE,
+                       "change": "real only beyond the measurement's own error: |difference| > MDC95 = 1.96 x "
+                                 "sqrt(SE1^2 + SE2^2), SE = (high - low) / (2 x 1.96) of each visit's 95 % interval; "
+                                 "a change of the weaker side (both named) is a change",
+                       "rest": "resting asymmetry has no interval in the measures: shown, never called a change",
+                       "not_usable": "shown, never in a trend"},
+            "warnings": [w for _, w in shared], "left_out_without_patient": without, "patients": patients}
+
+
+def _say_compared(say: Say, shared: list, patients: list, files: dict) -> None:
     for _, line in shared:
         say(f"warning: {line}", error=True)
     for data in patients:
@@ -303,7 +337,6 @@ def _compare(args, say: Say) -> int:
             say(f"  {t['sentence']}")
     for p in files:
         say(f"wrote {p}")
-    return 0
 
 
 def _patient_page(patient: str, visits: list, order: str, order_note: str, warnings: list[str], *, frames: bool,

@@ -17,7 +17,8 @@ import math
 from collections.abc import Sequence
 
 from app.followup.pages import chart, e, interval, num, page
-from app.followup.trend import REST_NOT_JUDGED, Point, RegionTrend, Visit, changed_conditions, conditions_text
+from app.followup.trend import REST_NOT_JUDGED, Point, RegionTrend, changed_conditions, conditions_text
+from app.followup.visit_order import Visit
 from app.followup.visit_order import RULE
 from app.followup.visits import CONDITIONS, Recording
 from app.measures.definitions import MEASURE_BY_NAME
@@ -197,21 +198,22 @@ def _steps_table(t: RegionTrend) -> str:
 def rest_rows(visits: Sequence[Visit]) -> dict[str, list[float | None]]:
     """Resting asymmetry (right - left, mm where the measure has mm) per measure, per visit; the
     visit's first usable recording with rest values (else its first recording)."""
-    chosen = []
-    for v in visits:
-        with_rest = [r for r in v.recordings if r.rest]
-        best = next((r for r in with_rest if r.usable), with_rest[0] if with_rest else None)
-        chosen.append(best.rest if best else {})
+    chosen = [_rest_of(v) for v in visits]
     names = list(dict.fromkeys(k for rest in chosen for k, d in rest.items() if "difference" in d))
-    out: dict[str, list[float | None]] = {}
-    for name in names:
-        vals = []
-        for rest in chosen:
-            d = rest.get(name) or {}
-            x = d.get("difference_mm", d.get("difference"))
-            vals.append(float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None)
-        out[name] = vals
-    return out
+    return {name: [_rest_difference(rest, name) for rest in chosen] for name in names}
+
+
+def _rest_of(visit: Visit) -> dict:
+    """The rest values of the visit's first usable recording that has them (else its first with them)."""
+    with_rest = [r for r in visit.recordings if r.rest]
+    best = next((r for r in with_rest if r.usable), with_rest[0] if with_rest else None)
+    return best.rest if best else {}
+
+
+def _rest_difference(rest: dict, name: str) -> float | None:
+    d = rest.get(name) or {}
+    x = d.get("difference_mm", d.get("difference"))
+    return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
 def _unit_of(name: str, visits: Sequence[Visit]) -> str:

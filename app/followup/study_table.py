@@ -284,6 +284,15 @@ def _wrote(target: Path, rows: list[dict[str, str]]) -> str:
             + (f", {duplicates} marked duplicate_of" if duplicates else ""))
 
 
+def add_parser(sub) -> None:
+    """`study`'s options (app/cli/main.py adds each command's sub-parser)."""
+    study = sub.add_parser("study", help="one table (CSV) of every processed video under output folders, for R or pandas")
+    study.add_argument("folders", nargs="+", metavar="OUT_DIR", help="folders holding NAME_report.json files (searched recursively)")
+    study.add_argument("--out", type=Path, required=True, help="the table to write, e.g. study.csv")
+    study.add_argument("--overwrite", action="store_true", help="replace an existing table")
+    study.set_defaults(run=study_command)
+
+
 def study_command(args, out=sys.stdout, err=sys.stderr) -> int:
     folders = [Path(f) for f in args.folders]
     target = Path(args.out)

@@ -232,43 +232,63 @@ def region_trend(visits: list[Visit], region: str, guided: bool = False) -> Regi
     """``guided``: every visit followed a protocol, so each point is the task's headline (a brow raise
     asked for, not the largest brow movement found)."""
     points = [point_for(v, region, guided) for v in visits]
-    heads = [p.headline for p in points if p.headline is not None]
-    noun = REGION_NOUN.get(region, region) + (" (guided task)" if guided else "")
-    t = RegionTrend(region, noun, heads[0].measure if heads else None, heads[0].unit if heads else None, points)
-    t.excluded = [p.visit for p in points if not p.usable]
+    t, measured = _trend_of(region, points, guided)
+    noun = t.noun
     used = [p for p in points if p.in_trend]
-    if not heads:
-        if points and all(p.note == NOT_MEASURABLE_5POINT for p in points if p.usable):
-            t.sentence = f"{noun}: {NOT_MEASURABLE_5POINT} (every usable visit was measured in 5-point mode)."
-        else:
-            t.sentence = f"{noun}: not measured at any visit (the region did not move, or could not be measured)."
-        return t
-    if not used:
-        t.sentence = (f"{noun}: no usable visit has a symmetry value"
-                      + (" (every visit that measured it is rated not usable)" if t.excluded else "") + "; nothing to compare.")
-        return t
-    if len(used) == 1:
-        t.sentence = (f"{noun} symmetry: only {_visit_name(used[0].visit)} has a usable value ({_with_side(used[0])}); "
-                      "nothing to compare.")
+    nothing = _nothing_to_compare(noun, points, used, measured, bool(t.excluded))
+    if nothing is not None:
+        t.sentence = nothing
         return t
     first, last = used[0], used[-1]
     t.change = _change(first, last)
     t.steps = [_change(a, b) for a, b in zip(used, used[1:])]
     t.sentence = change_sentence(noun, t.unit or "", t.change, first, last)
     if len(used) > 2:
-        moves = []
-        for s in t.steps:
-            step = f"between {_visit_name(s['from_visit'])} and {_visit_name(s['to_visit'])}"
-            if s["direction"] in ("rose", "fell"):
-                moves.append(f"{s['direction']} {step}")
-            if s["weaker_side_changed"]:
-                moves.append(f"the weaker side changed {step}")
-        t.sentence += (" Visit to visit: " + "; ".join(moves) + "." if moves else
-                       " No step from one visit to the next is beyond the measurement's error.")
-    without = [f"{_visit_name(p.visit)} ({p.note})" for p in points if p.usable and not p.in_trend and p.note]
-    if without:
-        t.sentence += " Without a value: " + "; ".join(without) + "."
+        t.sentence += _steps_sentence(t.steps)
+    t.sentence += _without_sentence(points)
     return t
+
+
+def _trend_of(region: str, points: list, guided: bool) -> tuple[RegionTrend, bool]:
+    """The region's trend before its change is known, and whether any visit measured it."""
+    heads = [p.headline for p in points if p.headline is not None]
+    noun = REGION_NOUN.get(region, region) + (" (guided task)" if guided else "")
+    t = RegionTrend(region, noun, heads[0].measure if heads else None, heads[0].unit if heads else None, points)
+    t.excluded = [p.visit for p in points if not p.usable]
+    return t, bool(heads)
+
+
+def _without_sentence(points: list) -> str:
+    without = [f"{_visit_name(p.visit)} ({p.note})" for p in points if p.usable and not p.in_trend and p.note]
+    return " Without a value: " + "; ".join(without) + "." if without else ""
+
+
+def _nothing_to_compare(noun: str, points: list, used: list, measured: bool, excluded: bool) -> str | None:
+    """The region's sentence when fewer than two visits have a usable value; None otherwise."""
+    if not measured:
+        if points and all(p.note == NOT_MEASURABLE_5POINT for p in points if p.usable):
+            return f"{noun}: {NOT_MEASURABLE_5POINT} (every usable visit was measured in 5-point mode)."
+        return f"{noun}: not measured at any visit (the region did not move, or could not be measured)."
+    if not used:
+        return (f"{noun}: no usable visit has a symmetry value"
+                + (" (every visit that measured it is rated not usable)" if excluded else "") + "; nothing to compare.")
+    if len(used) == 1:
+        return (f"{noun} symmetry: only {_visit_name(used[0].visit)} has a usable value ({_with_side(used[0])}); "
+                "nothing to compare.")
+    return None
+
+
+def _steps_sentence(steps: list[dict]) -> str:
+    """Visit to visit, for three visits or more: which steps rose, fell or changed the weaker side."""
+    moves = []
+    for s in steps:
+        step = f"between {_visit_name(s['from_visit'])} and {_visit_name(s['to_visit'])}"
+        if s["direction"] in ("rose", "fell"):
+            moves.append(f"{s['direction']} {step}")
+        if s["weaker_side_changed"]:
+            moves.append(f"the weaker side changed {step}")
+    return (" Visit to visit: " + "; ".join(moves) + "." if moves else
+            " No step from one visit to the next is beyond the measurement's error.")
 
 
 def trends(visits: list[Visit]) -> list[RegionTrend]:

@@ -278,34 +278,46 @@ def from_study(path: Path) -> list[Recording]:
         raise TableError(f"{table.path.name} is not a FaceMirror study table (it has no 'file' column)")
     out = []
     for row, line in zip(table.rows, table.row_numbers):
-        usable = row.get("usable", "").lower()
-        level = row.get("verdict") or (NOT_USABLE if usable == "false" else None)
-        rec = Recording(f"{table.path.name} line {line}", row.get("file", ""), row.get("patient") or None,
-                        row.get("visit") or None, row.get("recorded_at") or None, None, level,
-                        [r.strip() for r in row.get("verdict_reasons", "").split(" | ") if r.strip()],
-                        _study_headlines(row, table.separator), sha256=row.get("input_sha256") or None,
-                        visit_date=row.get("visit_date") or None,
-                        conditions={k: v for k, v in (("mode", row.get("mode")),
-                                                      ("landmark_model", row.get("landmark_model_sha256")),
-                                                      ("detector_model", row.get("detector_model_sha256")),
-                                                      ("verdict", level),
-                                                      ("app_version", row.get("app_version"))) if v})
-        report_rel = row.get("report_json", "")
-        report_path = table.path.parent / report_rel if report_rel else None
-        if report_path is not None and report_path.is_file():
-            full = from_report(report_path)
-            if full is not None:
-                # the row's own headline cells may lack the label and peak time: take them from measures.json
-                for region, h in full.headlines.items():
-                    if region in rec.headlines:
-                        rec.headlines[region].label, rec.headlines[region].peak_s = h.label, h.peak_s
-                rec.rest, rec.rest_window, rec.videos = full.rest, full.rest_window, full.videos
-                rec.task_headlines = full.task_headlines
-                rec.recorded_at_source = full.recorded_at_source
-                rec.conditions = {**full.conditions, **rec.conditions}
-                rec.visit_date = rec.visit_date or full.visit_date
+        rec = _study_row(table, row, line)
+        _complete_from_report(rec, table, row)
         out.append(rec)
     return out
+
+
+def _study_row(table: Table, row: dict, line: int) -> Recording:
+    """The recording as far as its row of the study table says."""
+    usable = row.get("usable", "").lower()
+    level = row.get("verdict") or (NOT_USABLE if usable == "false" else None)
+    return Recording(f"{table.path.name} line {line}", row.get("file", ""), row.get("patient") or None,
+                     row.get("visit") or None, row.get("recorded_at") or None, None, level,
+                     [r.strip() for r in row.get("verdict_reasons", "").split(" | ") if r.strip()],
+                     _study_headlines(row, table.separator), sha256=row.get("input_sha256") or None,
+                     visit_date=row.get("visit_date") or None,
+                     conditions={k: v for k, v in (("mode", row.get("mode")),
+                                                   ("landmark_model", row.get("landmark_model_sha256")),
+                                                   ("detector_model", row.get("detector_model_sha256")),
+                                                   ("verdict", level),
+                                                   ("app_version", row.get("app_version"))) if v})
+
+
+def _complete_from_report(rec: Recording, table: Table, row: dict) -> None:
+    """What the row leaves out, from the report it names when that report is where it says."""
+    report_rel = row.get("report_json", "")
+    report_path = table.path.parent / report_rel if report_rel else None
+    if report_path is None or not report_path.is_file():
+        return
+    full = from_report(report_path)
+    if full is None:
+        return
+    # the row's own headline cells may lack the label and peak time: take them from measures.json
+    for region, h in full.headlines.items():
+        if region in rec.headlines:
+            rec.headlines[region].label, rec.headlines[region].peak_s = h.label, h.peak_s
+    rec.rest, rec.rest_window, rec.videos = full.rest, full.rest_window, full.videos
+    rec.task_headlines = full.task_headlines
+    rec.recorded_at_source = full.recorded_at_source
+    rec.conditions = {**full.conditions, **rec.conditions}
+    rec.visit_date = rec.visit_date or full.visit_date
 
 
 def collect(paths: list[Path]) -> tuple[list[Recording], list[str]]:

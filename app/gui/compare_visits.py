@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app.gui.jobs import Job, Status
+from app.batch.job_queue.jobs import Job, Status
 
 COMPARE_FOLDER = "compare"
 

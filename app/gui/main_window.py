@@ -39,7 +39,8 @@ from app.gui.background import BackgroundThread
 from app.gui.model_convert import Conversion
 from app.gui.model_status import ModelStatus, scan_model_files
 from app.gui.models_panel import ModelsPanel
-from app.gui.prefs import MIDLINE_METHODS, Prefs
+from app.engine.midline import MIDLINE_METHODS
+from app.gui.prefs import Prefs
 from app.gui.preview import PreviewStrip
 from app.gui.queue_model import DurationProber, QueueModel
 from app.gui.queue_panel import build_queue_table
@@ -55,7 +56,7 @@ from app.gui.window_outputs import WindowOutputs
 from app.gui.window_run import MESSAGE_MS, PREVIEW_FPS, WindowRun
 from app.gui.window_models import WindowModels
 from app.gui.worker import PipelineWorker
-from app.batch.job_queue import JobQueue
+from app.batch.job_queue.queue import JobQueue
 from app.batch.job_queue.runner import WINDOW_EXISTS_HINT, QueueRunner
 
 

@@ -172,7 +172,7 @@ def scan_model_files() -> ModelStatus:
 def load_models(threads: int | None = None):
     """Load the installed models. Returns (Models or None, ModelStatus); never raises."""
     from app.engine.runtime import ModelFileError
-    from app.pipeline.run import Models
+    from app.engine.model_set import Models
 
     status = scan_model_files()
     try:

@@ -9,9 +9,10 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar
 
-from app.gui.jobs import Job, Status, format_duration, probe_video
+from app.batch.job_queue.jobs import Job, Status
+from app.gui.jobs import format_duration, probe_video
 from app.results import verdict
-from app.batch.job_queue import JobQueue
+from app.batch.job_queue.queue import JobQueue
 from app.base.outputs import distinct_labels
 
 COLUMNS = ("File", "Duration", "Status", "Progress", "Output folder")

@@ -17,7 +17,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from app.measures import ASSUMED_IPD_MM, REGIONS, live_measure, region_values
+from app.measures.definitions import ASSUMED_IPD_MM, REGIONS, live_measure, region_values
 from app.measures.definitions import regions_for
 from app.measures.definitions import MEASURE_BY_NAME
 

@@ -14,7 +14,8 @@ from PySide6.QtWidgets import QFileDialog
 from app.base import logs
 from app.base.outputs import VIDEO_EXTENSIONS
 from app.gui import safe_question
-from app.gui.jobs import Job, collect_videos
+from app.batch.job_queue.jobs import Job
+from app.gui.jobs import collect_videos
 from app.gui.presenters import adding
 from app.gui.queue_model import ProbeRequest, Probed
 

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QToolBar
 from app import APP_NAME, __version__
 from app.base import build_info
 from app.engine.midline import FALLBACK_CHOICE_REASON, METHOD_LABELS, METHOD_TIPS
-from app.gui.prefs import MIDLINE_METHODS
+from app.engine.midline import MIDLINE_METHODS
 from app.gui.status_line import NoticeLabel, StatusLine
 from app.gui.subject_fields import SubjectFields
 

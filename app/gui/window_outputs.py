@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QMenu
 
 from app.batch.job_queue.jobs import RETRYABLE
 from app.gui.compare_visits import COMPARE_FOLDER, folders_for, patient_of
-from app.gui.jobs import Job, Status
+from app.batch.job_queue.jobs import Job, Status
 from app.gui.open_failure import open_or_explain
 from app.gui.queue_model import COL_FILE
 

@@ -5,11 +5,12 @@ A mixin of MainWindow (it uses the window's runner, worker, previews and through
 """
 from __future__ import annotations
 
-from app.batch.job_queue import Notice, QueueState
+from app.batch.job_queue.queue import Notice, QueueState
 from app.batch.job_queue.runner import outcome_of
 from app.engine.midline import DEFAULT_METHOD
 from app.gui import safe_question
-from app.gui.jobs import Status, queue_eta
+from app.batch.job_queue.jobs import Status
+from app.gui.jobs import queue_eta
 from app.gui.worker import JobFinished, JobProgress, ProcessRequest
 from app.pipeline.run import Settings
 

@@ -28,7 +28,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from app.gui import model_status
 from app.gui.preview import bgr_to_qimage
-from app.batch.job_queue import Notice
+from app.batch.job_queue.queue import Notice
 from app.batch.job_queue.queue import STALE_FILES
 from app.batch.job_queue.runner import unexpected_error
 from app.base.outputs import clean_stale_files

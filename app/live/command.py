@@ -23,6 +23,7 @@ import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from app.base import cli_options
 from app.measures.protocol import ProtocolError, load_protocol, record_path_for, write_record
 
 
@@ -33,6 +34,31 @@ def _signal_name() -> str:
         return signal.Signals(cancel.received).name if cancel.received is not None else "a signal"
     except ValueError:
         return f"signal {cancel.received}"
+
+
+def add_parser(sub) -> None:
+    """`live`'s options (app/cli/main.py adds each command's sub-parser; `--window` is routed there)."""
+    live = sub.add_parser("live", help="live exam from a file played as the camera: mirrored panes, a recording, "
+                                       "then the usual outputs")
+    live.add_argument("--source", type=Path, required=True, help="video file played as the camera in real time")
+    live.add_argument("--out", type=Path, default=None, help="folder for the recording and its outputs (required "
+                                                           "without --window)")
+    live.add_argument("--window", action="store_true",
+                      help="open the window's live exam with SOURCE played as the camera (a demonstration or "
+                           "training without a camera: Freeze, Capture rest and Record work as with a camera; "
+                           "the recording goes to the live window's folder and is processed in the main window)")
+    live.add_argument("--name", default=None, help="recording name (default: SOURCE_live)")
+    live.add_argument("--seconds", type=float, default=None, help="stop recording after this many seconds")
+    live.add_argument("--fast", action="store_true", help="take frames as fast as they come (not real time)")
+    live.add_argument("--rest", default=None, metavar="START-END", help="rest window of the recording, e.g. 0:00-0:02")
+    live.add_argument("--overwrite", action="store_true", help="replace an earlier recording and outputs")
+    live.add_argument("--guided", action="store_true",
+                      help="run the guided exam (prompts printed with their times) while recording; writes "
+                           "NAME_protocol.json beside the recording and processes with it (docs/GUIDED_EXAM.md)")
+    live.add_argument("--protocol", default=None, metavar="standard|FILE.json",
+                      help="the guided exam's protocol: the built-in 'standard' (default) or a JSON file (with --guided)")
+    cli_options.subject_options(live)
+    live.set_defaults(run=live_command)
 
 
 def live_command(args) -> int:
@@ -101,7 +127,8 @@ def _open(args, source_path: Path) -> _Opened | int:
     from app.engine.model_set import Models
     from app.engine.runtime import ModelFileError
     from app.live.sources import FileSource
-    from app.measures import MeasuresError, parse_time_range
+    from app.measures.io import MeasuresError
+    from app.measures.segments import parse_time_range
     from app.video.reader import VideoError
 
     guided = getattr(args, "guided", False)

@@ -24,24 +24,20 @@ from collections.abc import Callable
 import numpy as np
 
 from app.measures.analysis import Analysis, analyse
-from app.measures.definitions import (ASSUMED_IPD_MM, MEASURES, REGIONS, SIDES, column_names, frame_measures,
-                                      live_measure, measures_for, region_values, regions_for)
+from app.measures.definitions import ASSUMED_IPD_MM, measures_for
 from app.measures.io import (LandmarkTrack, MeasuresError, MeasureTable, compute_table, read_landmarks_csv,
                              write_measures_csv, write_measures_json)
 from app.measures.plateau import CLIP_SD, PLATEAU_FRACTION, RESAMPLES, WIDEN
 from app.measures.protocol import Record
-from app.measures.segments import ENTER, EXIT, MERGE_GAP_S, MIN_SEGMENT_S, NOISE_FLOOR, NOISE_K, parse_time_range
+from app.measures.segments import ENTER, EXIT, MERGE_GAP_S, MIN_SEGMENT_S, NOISE_FLOOR, NOISE_K
 
-__all__ = ["write_measures", "frame_measures", "region_values", "parse_time_range", "MeasuresError",
-           "analyse_track", "column_names", "live_measure", "regions_for", "REGIONS", "SIDES", "ASSUMED_IPD_MM",
-           "MEASURES"]
+__all__ = ["write_measures", "analyse_track"]   # the rest has its home in the submodules
 
 SCHEMA = "facemirror.measures/2"   # 2: face frame per frame, plateau peaks with intervals, headlines
 TARGET_KEYS = ("measures_csv", "measures_json", "summary_html", "summary_pdf")
 # The output kind (app.base.outputs) each target is published as: the pipeline and `measures` both use it.
 TARGET_FOR_KIND = {"measures_csv": "measures_csv", "measures_json": "measures_json", "summary": "summary_html",
                    "summary_pdf": "summary_pdf"}
-MEASURES_FAILED = "no symmetry measures: "   # the pipeline's warning when a video could not be measured
 COARSE_WARNING = ("5-point landmarks (no STAR model): only the mouth-corner measures and the eye/mouth line tilts "
                   "are computed, and they are coarse")
 FrameProvider = Callable[[list[float]], list]

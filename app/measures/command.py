@@ -14,7 +14,10 @@ import logging
 import sys
 from pathlib import Path
 
-from app.measures import TARGET_FOR_KIND, MeasuresError, parse_time_range, write_measures
+from app.base import cli_options
+from app.measures import TARGET_FOR_KIND, write_measures
+from app.measures.io import MeasuresError
+from app.measures.segments import parse_time_range
 from app.measures.protocol import ProtocolError, Record, find_record, read_record
 from app.base.outputs import MEASURE_KINDS, OutputError, OutputSet
 from app.base.outputs import SUFFIX as OUTPUT_SUFFIX
@@ -82,6 +85,17 @@ def run(csv_path: Path, out_dir: Path | None, rest_text: str | None, overwrite: 
     if not csv_path.is_file():
         raise MeasuresError(f"{csv_path} is not a file")
     rest = parse_time_range(rest_text) if rest_text else None
+    finals = _targets(csv_path, out_dir, overwrite)
+    report = load_report(csv_path)
+    found = protocol_record(protocol, csv_path, report)     # before anything is written
+    if found is not None and notes is not None:
+        notes.append(f"measured per task with the protocol record {found[1].name}")
+    _publish(csv_path, finals, rest, report, subject, found, overwrite)
+    return {TARGET_FOR_KIND[k]: p for k, p in finals.items()}
+
+
+def _targets(csv_path: Path, out_dir: Path | None, overwrite: bool) -> dict[str, Path]:
+    """The final path of each measure output (its folder made); refused when they exist without --overwrite."""
     folder = Path(out_dir) if out_dir is not None else csv_path.parent
     finals = {k: folder / f"{base_name(csv_path)}{OUTPUT_SUFFIX[k]}" for k in MEASURE_KINDS}
     existing = [p.name for p in finals.values() if p.exists()]
@@ -89,10 +103,11 @@ def run(csv_path: Path, out_dir: Path | None, rest_text: str | None, overwrite: 
         raise MeasuresError(f"{', '.join(existing)} already exist(s) in {folder}; "
                             "nothing was changed. Use --overwrite to replace them or --out to write elsewhere.")
     folder.mkdir(parents=True, exist_ok=True)
-    report = load_report(csv_path)
-    found = protocol_record(protocol, csv_path, report)     # before anything is written
-    if found is not None and notes is not None:
-        notes.append(f"measured per task with the protocol record {found[1].name}")
+    return finals
+
+
+def _publish(csv_path: Path, finals: dict[str, Path], rest, report: dict | None, subject: dict | None,
+             found: tuple[Record, Path] | None, overwrite: bool) -> None:
     outputs = OutputSet(dict(finals), scope=MEASURE_KINDS)
     published = False
     try:
@@ -107,7 +122,22 @@ def run(csv_path: Path, out_dir: Path | None, rest_text: str | None, overwrite: 
     finally:
         if not published:
             outputs.discard()
-    return {TARGET_FOR_KIND[k]: p for k, p in finals.items()}
+
+
+def add_parser(sub) -> None:
+    """`measures`' options (app/cli/main.py adds each command's sub-parser)."""
+    meas = sub.add_parser("measures", help="symmetry measures and the HTML summary from a landmarks CSV")
+    meas.add_argument("landmarks_csv", type=Path, help="NAME_landmarks.csv (frame, time_ms, p0_x ... p97_y)")
+    meas.add_argument("--out", type=Path, default=None, help="output folder (default: beside the CSV)")
+    meas.add_argument("--rest", default=None, metavar="START-END",
+                      help="rest window instead of the detected one, on the player's clock, e.g. 0:00-0:03 or 1.5-4 (seconds)")
+    meas.add_argument("--overwrite", action="store_true", help="replace existing measures and summary")
+    meas.add_argument("--protocol", type=Path, default=None, metavar="FILE",
+                      help="a guided exam's record (NAME_protocol.json): measures per task; default: the "
+                           "NAME_protocol.json beside the CSV, when there is one")
+    cli_options.subject_options(meas)
+    cli_options.visit_date_option(meas)
+    meas.set_defaults(run=measures_command)
 
 
 def measures_command(args) -> int:

@@ -18,6 +18,10 @@ class MeasuresError(ValueError):
     """The input cannot be analysed; the message is for the user."""
 
 
+# The pipeline's warning when a video could not be measured (the summary leaves it out of its run warnings).
+MEASURES_FAILED = "no symmetry measures: "
+
+
 @dataclass
 class LandmarkTrack:
     """Landmarks of one video, one row per frame (NaN where a frame has no face)."""
@@ -131,6 +135,16 @@ def _read_rows(path: Path, fh) -> LandmarkTrack:
     header = next(reader, None)
     if not header:
         raise MeasuresError(f"{path.name} is empty or not a CSV file")
+    n, quality, wanted = _wanted_columns(path, header)
+    values = _wanted_values(reader, wanted)
+    if not len(values):
+        raise MeasuresError(f"{path.name} has a header but no frames")
+    return _track(path, values, n, quality)
+
+
+def _wanted_columns(path: Path, header: list[str]) -> tuple[int, list[str], list[int]]:
+    """(landmark count, quality columns present, the indices of the cells read: frame, time_ms,
+    the points' x and y, the midline (-1: absent), the quality columns)."""
     col = {name.strip(): i for i, name in enumerate(header)}
     missing = [c for c in ("frame", "time_ms") if c not in col]
     if missing:
@@ -140,15 +154,19 @@ def _read_rows(path: Path, fh) -> LandmarkTrack:
     pidx = [col[f"p{i}_{a}"] for i in range(n) for a in "xy"]
     mid_cols = [col.get(c) for c in ("midline_angle_deg", "midline_point_x", "midline_point_y")]
     quality = [c for c in EXCLUSION_COLUMNS if c in col]
-    # Only the needed cells, as numbers, row by row: memory stays ~1.6 KB per frame, not the whole
-    # text of a long recording's CSV (a 5-minute one held as strings took ~250 MB).
     wanted = [col["frame"], col["time_ms"]] + pidx + [-1 if i is None else i for i in mid_cols] \
         + [col[c] for c in quality]
+    return n, quality, wanted
+
+
+def _wanted_values(reader, wanted: list[int]) -> np.ndarray:
+    # Only the needed cells, as numbers, row by row: memory stays ~1.6 KB per frame, not the whole
+    # text of a long recording's CSV (a 5-minute one held as strings took ~250 MB).
     rows = [np.array([_float(r[i]) if 0 <= i < len(r) else math.nan for i in wanted]) for r in reader if r]
-    values = np.vstack(rows) if rows else np.empty((0, len(wanted)))
-    del rows
-    if not len(values):
-        raise MeasuresError(f"{path.name} has a header but no frames")
+    return np.vstack(rows) if rows else np.empty((0, len(wanted)))
+
+
+def _track(path: Path, values: np.ndarray, n: int, quality: list[str]) -> LandmarkTrack:
     frames, times = values[:, 0], values[:, 1]
     if not np.all(np.isfinite(times)) or np.any(np.diff(times) <= 0):
         raise MeasuresError(f"{path.name}: time_ms must be a number in every row and increase from row to row")

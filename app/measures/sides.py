@@ -156,19 +156,30 @@ def compare_sides(table: MeasureTable, stats: RestStats, m: MeasureDef, seg: Seg
         out[f"rest_{s}"] = stats.median[k]
     if m.mm_unit:
         out["unit_mm"] = m.mm_unit
-    r, lf = peaks["right"], peaks["left"]
-    if not (moved["right"] or moved["left"]):
-        sym, sym_ci, weaker = None, None, None
-    else:
-        sym = float(_symmetry(np.array(r.value), np.array(lf.value), moved["right"], moved["left"]))
-        sym_ci = _symmetry_interval(r, lf, moved["right"] and moved["left"])
-        sym_ci = [min(sym_ci[0], sym), max(sym_ci[1], sym)] if math.isfinite(sym_ci[0]) else sym_ci
-        distinct = sym < EQUAL_PCT and not (math.isfinite(sym_ci[1]) and sym_ci[1] >= EQUAL_PCT)
-        weaker = min(SIDES, key=lambda s: abs(peaks[s].value)) if distinct else None
+    sym, sym_ci, weaker = _symmetry_and_weaker(peaks, moved)
     out.update(symmetry_pct=sym, symmetry_ci95=sym_ci, weaker=weaker, moved=dict(moved),
                onset_s=dict(onsets))
+    out.update(_onset_lag(onsets, spread))
+    return out
+
+
+def _symmetry_and_weaker(peaks: dict, moved: dict) -> tuple:
+    """(symmetry %, its interval, the weaker side or None); all None when neither side moved."""
+    r, lf = peaks["right"], peaks["left"]
+    if not (moved["right"] or moved["left"]):
+        return None, None, None
+    sym = float(_symmetry(np.array(r.value), np.array(lf.value), moved["right"], moved["left"]))
+    sym_ci = _symmetry_interval(r, lf, moved["right"] and moved["left"])
+    sym_ci = [min(sym_ci[0], sym), max(sym_ci[1], sym)] if math.isfinite(sym_ci[0]) else sym_ci
+    distinct = sym < EQUAL_PCT and not (math.isfinite(sym_ci[1]) and sym_ci[1] >= EQUAL_PCT)
+    weaker = min(SIDES, key=lambda s: abs(peaks[s].value)) if distinct else None
+    return sym, sym_ci, weaker
+
+
+def _onset_lag(onsets: dict, spread: dict) -> dict:
+    """Right minus left onset in ms with its interval, or a note when the noise hides it."""
+    out = {"onset_lag_ms": None, "onset_lag_ci95_ms": None, "onset_lag_note": None}
     on_r, on_l = onsets["right"], onsets["left"]
-    out["onset_lag_ms"], out["onset_lag_ci95_ms"], out["onset_lag_note"] = None, None, None
     if on_r is not None and on_l is not None:
         lag = 1000.0 * (on_r - on_l)
         half = 1000.0 * 1.96 * math.hypot(spread["right"], spread["left"])

@@ -18,8 +18,8 @@ from app.measures.definitions import ASSUMED_IPD_MM, MEASURE_BY_NAME, SIDES, mea
 from app.measures.figures import LEFT_COLOUR, LEVEL_COLOUR, PLOT_MEASURES, PLOT_MEASURES_5, RIGHT_COLOUR, pictures, \
     region_chart_svg
 from app.measures.task_summary import tasks_html
-from app.measures.io import LandmarkTrack, MeasureTable
-from app.measures.summary_pdf import REST_NOTE, file_name, rest_rows
+from app.measures.io import MEASURES_FAILED, LandmarkTrack, MeasureTable
+from app.measures.summary_pdf import REST_NOTE, file_name, model_lines, rest_rows
 from app.measures.analysis import Analysis
 from app.results.verdict import GOOD
 
@@ -100,7 +100,6 @@ def _verdict_html(report: dict | None) -> str:
 
 def _warning_texts(result: dict, report: dict | None) -> list[str]:
     # The run's own "no symmetry measures" warning is stale once measures exist (e.g. made again with --rest).
-    from app.measures import MEASURES_FAILED
     run = [w for w in (report or {}).get("warnings", []) if not str(w).startswith(MEASURES_FAILED)]
     return list(dict.fromkeys([str(w) for w in result.get("warnings", [])] + [str(w) for w in run]))
 
@@ -280,14 +279,17 @@ def _kv_table(d: dict) -> str:
 
 def _record_html(result: dict, report: dict | None) -> str:
     """What this record is about: recording, subject, dates, versions (everything printed)."""
-    rec, subj, r = result.get("recording") or {}, result.get("subject") or {}, report or {}
+    body = "".join(f'<tr><td class="l"><b>{_e(k)}</b></td><td class="l">{_e(v)}</td></tr>'
+                   for k, v in _record_rows(result, report or {}).items() if v)
+    return f'<table class="record">{body}</table>'
+
+
+def _record_rows(result: dict, r: dict) -> dict:
+    rec, subj = result.get("recording") or {}, result.get("subject") or {}
     sha = rec.get("sha256")
     when = rec.get("recorded_at")
-    models = []
-    for kind, v in (r.get("models") or {}).items():
-        if isinstance(v, dict):
-            models.append(f"{kind}: {file_name(v.get('file'))} (sha256 {str(v.get('sha256'))[:12]})")
-    rows = {"recording": rec.get("file") or "(the landmarks file only)",
+    models = model_lines(r)
+    return {"recording": rec.get("file") or "(the landmarks file only)",
             "recording sha256": f"{sha[:16]}..." if sha else "not known",
             "recorded": f"{when} ({rec.get('recorded_at_source')})" if when else "not known",
             "patient": subj.get("patient") or "not given", "visit": subj.get("visit") or "not given",
@@ -295,9 +297,6 @@ def _record_html(result: dict, report: dict | None) -> str:
             "FaceMirror": " ".join(str(v) for v in (r.get("app") or {}).values()) or None,
             "models": "; ".join(models) or None,
             "landmarks": result["mode"]}
-    body = "".join(f'<tr><td class="l"><b>{_e(k)}</b></td><td class="l">{_e(v)}</td></tr>'
-                   for k, v in rows.items() if v)
-    return f'<table class="record">{body}</table>'
 
 
 def _headlines_html(result: dict, clock: "_Clock") -> str:

@@ -191,20 +191,29 @@ def _chart_image(table: MeasureTable, analysis: Analysis, region: str) -> np.nda
 
 
 def _record(result: dict, report: dict | None) -> list[Block]:
-    rec, subj, r = result.get("recording") or {}, result.get("subject") or {}, report or {}
+    rows = _record_rows(result, report or {})
+    return [_text(["FaceMirror symmetry summary"], size=15, weight="bold"),
+            _table(["", ""], [row for row in rows if row[1]], [0.2, 0.8])]
+
+
+def model_lines(report: dict) -> list[str]:
+    """"KIND: FILE (sha256 PREFIX)" for each model of a report (the HTML and the PDF record)."""
+    return [f"{kind}: {file_name(v.get('file'))} (sha256 {str(v.get('sha256'))[:12]})"
+            for kind, v in (report.get("models") or {}).items() if isinstance(v, dict)]
+
+
+def _record_rows(result: dict, r: dict) -> list[list[str]]:
+    rec, subj = result.get("recording") or {}, result.get("subject") or {}
     sha = rec.get("sha256")
     when = rec.get("recorded_at")
-    models = [f"{kind}: {file_name(v.get('file'))} (sha256 {str(v.get('sha256'))[:12]})"
-              for kind, v in (r.get("models") or {}).items() if isinstance(v, dict)]
-    rows = [["recording", rec.get("file") or "(the landmarks file only)"],
+    models = model_lines(r)
+    return [["recording", rec.get("file") or "(the landmarks file only)"],
             ["recording sha256", f"{sha[:16]}..." if sha else "not known"],
             ["recorded", f"{when} ({rec.get('recorded_at_source')})" if when else "not known"],
             ["patient", subj.get("patient") or "not given"], ["visit", subj.get("visit") or "not given"],
             ["analysed", str(result.get("analysed_at") or "")],
             ["FaceMirror", " ".join(str(v) for v in (r.get("app") or {}).values())],
             ["models", "; ".join(models)], ["landmarks", str(result.get("mode") or "")]]
-    return [_text(["FaceMirror symmetry summary"], size=15, weight="bold"),
-            _table(["", ""], [row for row in rows if row[1]], [0.2, 0.8])]
 
 
 def _verdict(report: dict | None) -> list[Block]:
@@ -335,7 +344,11 @@ def file_name(path) -> str:
 
 
 def _provenance(result: dict, report: dict | None) -> list[Block]:
-    r = report or {}
+    rows = _provenance_rows(result, report or {}) + _model_and_setting_rows(result, report or {})
+    return [_keep(_heading("Models and settings"), _table(["", ""], [x for x in rows if x[1]], [0.3, 0.7]))]
+
+
+def _provenance_rows(result: dict, r: dict) -> list[list[str]]:
     sha = (r.get("input") or {}).get("sha256")
     video = file_name((r.get("input") or {}).get("file"))
     rows = [["landmarks", file_name(result.get("source", {}).get("landmarks_csv"))],
@@ -344,12 +357,16 @@ def _provenance(result: dict, report: dict | None) -> list[Block]:
             ["scale", str((result.get("scale") or {}).get("basis") or "")],
             ["display midline (videos)", str(r.get("midline_method_used") or "")],
             ["measuring midline", "bisector of the eyes in a face frame fitted in every frame"]]
-    rows += [[f"model: {k}", f"{file_name(v.get('file'))} (sha256 {str(v.get('sha256'))[:12]}...)"]
+    return rows
+
+
+def _model_and_setting_rows(result: dict, r: dict) -> list[list[str]]:
+    rows = [[f"model: {k}", f"{file_name(v.get('file'))} (sha256 {str(v.get('sha256'))[:12]}...)"]
              for k, v in (r.get("models") or {}).items() if isinstance(v, dict)]
     rows += [[f"setting: {k}", str(v)] for k, v in (r.get("settings") or {}).items()
              if k not in ("midline", "patient", "visit")]
     rows += [[f"measures: {k}", str(v)] for k, v in (result.get("settings") or {}).items()]
-    return [_keep(_heading("Models and settings"), _table(["", ""], [x for x in rows if x[1]], [0.3, 0.7]))]
+    return rows
 
 
 # ---- pages ------------------------------------------------------------------------------------
@@ -380,6 +397,33 @@ def _furniture(fig, result: dict, name: str, page: int, pages: int) -> None:
     fig.text(_x(PAGE_W - RIGHT), _y(PAGE_H - 0.4), f"page {page} of {pages}", ha="right", **grey)
 
 
+def _frame_pictures(track: LandmarkTrack, table: MeasureTable, analysis: Analysis, frame_provider,
+                    clock) -> list[Block]:
+    rest_mid = (analysis.rest[0] + analysis.rest[1] - 1) // 2
+    idx = [rest_mid] + [s.peak for s in analysis.segments]
+    captions = ["rest"] + [f"{i + 1}. {s.region} peak" for i, s in enumerate(analysis.segments)]
+    images = [(im, f"{cap} ({clock(float(track.times_ms[i]) / 1000)})")
+              for uri, cap, i in zip(pictures(track, table, idx, frame_provider), captions, idx)
+              if (im := _decode(uri)) is not None]
+    if not images:
+        return []
+    rows = _row_of_images(images)
+    return [_keep(_heading("Rest and peak frames"), rows[0])] + rows[1:]
+
+
+def _charts(table: MeasureTable, analysis: Analysis) -> list[Block]:
+    blocks: list[Block] = []
+    plots = PLOT_MEASURES_5 if table.n_points == 5 else PLOT_MEASURES
+    charts = [r for r in regions_for(table.n_points) if plots.get(r)]
+    for k, region in enumerate(charts):
+        first = [_heading("Right vs left over time"),
+                 _paragraph("Blue: patient right; orange: patient left. Grey band: rest; coloured bands: expression "
+                            "segments (strong: this region).", colour="#555")] if k == 0 else []
+        blocks.append(_keep(*first, _text([region], size=9.5, weight="bold"),
+                            _image(_chart_image(table, analysis, region), BODY_W)))
+    return blocks
+
+
 def build_pages(track: LandmarkTrack, table: MeasureTable, analysis: Analysis, result: dict,
                 report: dict | None = None, frame_provider=None, *, clock=None, warnings: Sequence[str] = (),
                 sign_note: str = "") -> list:
@@ -398,26 +442,11 @@ def build_pages(track: LandmarkTrack, table: MeasureTable, analysis: Analysis, r
     if "tasks" in result:      # a guided exam leads with its task table and the resting measures
         blocks += _tasks(result) + _rest(result)
     blocks += _headlines(result, clock, sign_note)
-    rest_mid = (analysis.rest[0] + analysis.rest[1] - 1) // 2
-    idx = [rest_mid] + [s.peak for s in analysis.segments]
-    captions = ["rest"] + [f"{i + 1}. {s.region} peak" for i, s in enumerate(analysis.segments)]
-    images = [(im, f"{cap} ({clock(float(track.times_ms[i]) / 1000)})")
-              for uri, cap, i in zip(pictures(track, table, idx, frame_provider), captions, idx)
-              if (im := _decode(uri)) is not None]
-    if images:
-        rows = _row_of_images(images)
-        blocks += [_keep(_heading("Rest and peak frames"), rows[0])] + rows[1:]
+    blocks += _frame_pictures(track, table, analysis, frame_provider, clock)
     if "tasks" not in result:
         blocks += _rest(result)
     blocks += _segments(result, table.n_points, clock, sign_note)
-    plots = PLOT_MEASURES_5 if table.n_points == 5 else PLOT_MEASURES
-    charts = [r for r in regions_for(table.n_points) if plots.get(r)]
-    for k, region in enumerate(charts):
-        first = [_heading("Right vs left over time"),
-                 _paragraph("Blue: patient right; orange: patient left. Grey band: rest; coloured bands: expression "
-                            "segments (strong: this region).", colour="#555")] if k == 0 else []
-        blocks.append(_keep(*first, _text([region], size=9.5, weight="bold"),
-                            _image(_chart_image(table, analysis, region), BODY_W)))
+    blocks += _charts(table, analysis)
     blocks += _provenance(result, report)
 
     placed_pages = paginate(blocks)

@@ -254,7 +254,8 @@ class Pipeline:
     def _write_measures(self, reader: VideoReader, outputs: OutputSet, report: dict, result: Result) -> None:
         """NAME_measures.csv/.json and NAME_summary.html from the landmarks CSV just written. A video
         whose frames are all unusable for measuring keeps its other outputs, with a warning."""
-        from app.measures import MEASURES_FAILED, TARGET_FOR_KIND, MeasuresError, write_measures
+        from app.measures import TARGET_FOR_KIND, write_measures
+        from app.measures.io import MEASURES_FAILED, MeasuresError
 
         targets = {TARGET_FOR_KIND[k]: outputs.temp[k] for k in MEASURE_KINDS if k in outputs.temp}
         if not targets:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from app.batch.job_queue import QueueState, Status
+from app.batch.job_queue.queue import QueueState
+
+from app.batch.job_queue.jobs import Status
 from app.batch.job_queue.jobs import RETRYABLE
 
 # the names of the actions (and options) the window enables; the window maps each to its widget

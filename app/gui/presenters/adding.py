@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from app.batch.job_queue import Job, Status
+from app.batch.job_queue.jobs import Job, Status
 from app.gui.jobs import refused_message
 
 

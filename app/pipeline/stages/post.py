@@ -59,7 +59,7 @@ def _symmetry(r) -> dict | None:
     """This frame's right/left headline measures for the live trace (previewed frames only)."""
     if r.points is None or r.raw_line is None:
         return None
-    from app.measures import region_values
+    from app.measures.definitions import region_values
     try:
         return region_values(np.asarray(r.points, np.float64))
     except (ValueError, FloatingPointError, ZeroDivisionError):
