@@ -92,9 +92,11 @@ VERIFY_PHOTO = "portrait_frontal.jpg"      # the development STAR conversion's r
 def star_dev_conversion(tmp_path_factory) -> dict:
     """The development STAR model (random weights, seed 0) made the way a developer makes it:
     `python main.py convert star --random-weights --overwrite` over a stale file, with the CoreML
-    checker and the verification (noise, the synthetic face, a real face: --verify-photo with one
-    ../shared photo when it is there, not all four: each verification input costs a PyTorch run of
-    full STAR, three quarters of the conversion's time; the comparison is the same on every input).
+    checker and the verification on 3 inputs, one of each kind: --verify-inputs 1 (one noise input,
+    not the default 4) beside the synthetic face, and --verify-photo with one ../shared photo when it
+    is there (not all four). Each input costs a PyTorch run of full STAR, most of the conversion's
+    time, and the comparison is the same on every input; test_convert_star's refused export proves
+    that the check catches a wrong model.
     Once per test run; tests/test_convert_star.py reads the command's output and exit status.
     Returns {"out": model path, "returncode", "stdout", "stderr", "manifest_before", "manifest_after"}
     (the project's manifest sha256 before and after: a conversion elsewhere must not touch it)."""
@@ -111,7 +113,8 @@ def star_dev_conversion(tmp_path_factory) -> dict:
         env = {k: v for k, v in os.environ.items() if k != "FACEMIRROR_WEIGHTS_DIR"}
         photo = MEDIA / VERIFY_PHOTO
         proc = subprocess.run([sys.executable, "main.py", "convert", "star", "--random-weights", "--seed", "0",
-                               "--out", str(out), "--overwrite", *(["--verify-photo", str(photo)] if photo.exists() else [])],
+                               "--out", str(out), "--overwrite", "--verify-inputs", "1",
+                               *(["--verify-photo", str(photo)] if photo.exists() else [])],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
         record = {"returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr,
                   "manifest_before": before, "manifest_after": _project_manifest_sha()}
@@ -218,10 +221,14 @@ def slow_landmarks(monkeypatch):
 
 # ---- pytest-xdist (make test runs two workers: -n 2) ---------------------------------------------
 
-# Started first, longest first: a long module started last would leave one worker idle at the end.
-# test_convert_star and test_retinaface_convert make the two converted models that many modules use.
-FIRST = ("test_soak.py", "test_convert_star.py", "test_retinaface_convert.py", "test_frozen_build.py",
-         "test_data_safety.py", "test_gui_shutdown.py", "test_trust_pipeline.py", "test_convert_star_stacks.py",
+# Started first, longest first (CPU seconds, docs/performance.md "Test suite"), so that the two workers
+# end together: a long module started last would leave one worker idle at the end. The modules after
+# these are short (a few CPU seconds each) and fill the gaps. test_convert_star makes the STAR model
+# that many modules use (the other worker meanwhile runs the soak, which needs no model);
+# the first module to ask for the RetinaFace model makes it.
+FIRST = ("test_soak.py", "test_convert_star.py", "test_data_safety.py", "test_frozen_build.py",
+         "test_followup_agreement.py", "test_trust_pipeline.py", "test_gui_shutdown.py", "test_verdict_pipeline.py",
+         "test_star_model.py", "test_measures_output.py", "test_retinaface_convert.py", "test_convert_star_stacks.py",
          "test_gui_trust.py", "test_ray_process.py", "test_gui_models.py", "test_gui_signals.py", "test_benchmark.py")
 # Modules run on one worker with other modules: the tests of the local Ray share one cluster
 # (num_cpus=2, a session fixture), never one per worker on a 2-core machine.
@@ -255,3 +262,26 @@ def pytest_xdist_make_scheduler(config, log):
 
     config.option.loadscopereorder = False          # FIRST's order, not the most tests first
     return ModuleScheduling(config, log)
+
+
+# ---- CPU seconds per test (docs/performance.md "Test suite"): FACEMIRROR_TEST_CPU_LOG=FILE --------
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """With FACEMIRROR_TEST_CPU_LOG set, append "CPU seconds<TAB>node id" for each test (setup, call
+    and teardown: this process and the children it waited for; a local Ray's processes are not its
+    children). Wall times say little on a shared machine; CPU seconds add up to the suite's cost."""
+    log = os.environ.get("FACEMIRROR_TEST_CPU_LOG")
+    if not log:
+        yield
+        return
+    import resource
+
+    def cpu() -> float:
+        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    start = cpu()
+    yield
+    with open(log, "a") as fh:           # one short line per write: workers may append at once
+        fh.write(f"{cpu() - start:.2f}\t{item.nodeid}\n")

@@ -142,7 +142,7 @@ def checkpoint_conversion(tmp_path_factory):
     out.write_bytes(b"old model")
     before = _project_manifest_state()
     lines: list[str] = []
-    info = cs.convert_star(ckpt, out, overwrite=True, coreml_check=False, verify_inputs=2, verify_photos=[],
+    info = cs.convert_star(ckpt, out, overwrite=True, coreml_check=False, verify_inputs=1, verify_photos=[],
                            log=lines.append)
     return {"ckpt": ckpt, "out": out, "info": info, "log": lines, "manifest_before": before}
 
@@ -172,7 +172,7 @@ def test_checkpoint_conversion_metadata_and_overwrite(checkpoint_conversion, sta
 def test_checkpoint_with_near_empty_channels_converts(checkpoint_conversion):
     out, ckpt, info = checkpoint_conversion["out"], checkpoint_conversion["ckpt"], checkpoint_conversion["info"]
     assert out.is_file() and info["untrained"] is False
-    n_inputs = 3  # two noise inputs and the synthetic face
+    n_inputs = 2  # one noise input and the synthetic face
     assert info["verify_inputs"] == n_inputs and info["landmark_channels"] == 98 * n_inputs
     assert info["landmarks_compared"] == (98 - len(NEAR_EMPTY)) * n_inputs
     assert info["max_landmark_diff"] <= cs.LANDMARK_TOLERANCE
@@ -337,8 +337,7 @@ def test_cli_convert_then_refuse(star_dev_conversion, tmp_path):
     # --verify-photo: the photo's face joined the noise and the synthetic face in the comparison
     verifying = next(line for line in first["stdout"].splitlines() if line.startswith("STAR: verifying"))
     if (MEDIA / VERIFY_PHOTO).exists():
-        assert verifying.endswith(f"on 6 input(s): noise 1, noise 2, noise 3, noise 4, synthetic face, "
-                                  f"face 1 of {VERIFY_PHOTO}"), verifying
+        assert verifying.endswith(f"on 3 input(s): noise 1, synthetic face, face 1 of {VERIFY_PHOTO}"), verifying
 
     mine = tmp_path / "cli" / out.name          # a copy: the shared model is never at stake here
     mine.parent.mkdir()
@@ -351,3 +350,9 @@ def test_cli_convert_then_refuse(star_dev_conversion, tmp_path):
     assert "already exists" in second.stderr and "--overwrite" in second.stderr
     assert _sha(mine) == sha
     assert _project_manifest_state() == before
+
+
+def test_negative_noise_input_count_is_refused(tmp_path):
+    with pytest.raises(ConvertError, match="cannot be negative"):
+        cs.convert_star(None, tmp_path / "star.onnx", random_weights=True, verify_inputs=-1, log=lambda s: None)
+    assert list(tmp_path.iterdir()) == []

@@ -150,3 +150,9 @@ def test_random_weights_export_is_marked_untrained(tmp_path):
     det.detect(np.zeros((120, 160, 3), np.uint8))  # runs; random weights find nothing meaningful
     entry = json.loads((out.parent / "manifest.json").read_text())["models"]["retinaface"]
     assert entry["converted"][out.name]["untrained"] is True
+
+
+def test_a_check_without_inputs_is_refused(tmp_path):
+    with pytest.raises(ConvertError, match="at least one input"):
+        convert_retinaface(None, tmp_path / "rf.onnx", random_weights=True, verify_inputs=0, log=lambda s: None)
+    assert list(tmp_path.iterdir()) == []

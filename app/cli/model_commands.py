@@ -29,6 +29,10 @@ def add_parser(sub) -> None:
         c.add_argument("--seed", type=int, default=0, help="seed for --random-weights")
         c.add_argument("--overwrite", action="store_true", help="replace an existing output file")
         c.add_argument("--skip-coreml-check", action="store_true", help="do not run ONNX Runtime's CoreML checker")
+        c.add_argument("--verify-inputs", type=int, default=None, metavar="N",
+                       help="how many generated inputs the ONNX-vs-PyTorch check uses (STAR: uniform noise, "
+                            "default 4, besides the synthetic face and the photos' faces; RetinaFace: "
+                            "synthetic faces, default 3); each costs one PyTorch run")
         if name == "star":
             c.add_argument("--verify-photo", type=Path, action="append", default=None, metavar="PHOTO",
                            help="a photograph with a face; its face crops join the ONNX-vs-PyTorch check "
@@ -76,6 +80,8 @@ def convert_command(args) -> int:
         print(f"error: {EXTRAS_HINT}", file=sys.stderr)
         return 2
     extra = {"verify_photos": args.verify_photo} if getattr(args, "verify_photo", None) else {}
+    if args.verify_inputs is not None:
+        extra["verify_inputs"] = args.verify_inputs
     out = args.out
     if args.model == "star":
         extra["stacks"] = args.stacks

@@ -295,6 +295,8 @@ def convert_retinaface(checkpoint: str | Path | None, out: str | Path, *, random
     out = Path(out)
     if input_size <= 0 or input_size % 32:
         raise ConvertError(f"input size must be a positive multiple of 32, got {input_size}")
+    if verify_inputs < 1:
+        raise ConvertError(f"the ONNX-vs-PyTorch check needs at least one input, got {verify_inputs}")
     if not random_weights:
         if checkpoint is None:
             raise ConvertError("give the RetinaFace checkpoint (mobilenet0.25_Final.pth) or use --random-weights")

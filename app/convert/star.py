@@ -534,6 +534,8 @@ def convert_star(checkpoint, out, *, random_weights: bool = False, seed: int = 0
     """
     from app.base.model_files import record_converted, sha256_file
 
+    if verify_inputs < 0:
+        raise ConvertError(f"the number of noise inputs cannot be negative, got {verify_inputs}")
     stacks = stack_count(stacks)
     name = model_name(stacks)
     checkpoint = _checked_source(checkpoint, random_weights)
