@@ -110,19 +110,9 @@ def _icon_path():
     return None
 
 
-def launch_gui(argv: list[str] | None = None, *, live_source: Path | None = None,
-               files: list[Path] | None = None) -> int:
-    """The window; ``live_source``: a video file played as the camera in the live exam, opened at once;
-    ``files``: videos and folders queued at once (`main.py clip.mp4`), as a drop on the window queues them."""
-    problem = display_problem()
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
-    try:
-        from PySide6.QtWidgets import QApplication
-    except ImportError as exc:
-        print(f"error: the window needs PySide6 ({exc}); run: make run", file=sys.stderr)
-        return 2
+def _application(QApplication, argv: list[str] | None):
+    """The QApplication with the app's names, icon, Qt's messages routed to the log, and the
+    Finder/Dock open-file filter in place before the window exists."""
     from PySide6.QtGui import QIcon
 
     from app import APP_NAME
@@ -141,6 +131,23 @@ def launch_gui(argv: list[str] | None = None, *, live_source: Path | None = None
     icon = _icon_path()
     if icon is not None:
         app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+def launch_gui(argv: list[str] | None = None, *, live_source: Path | None = None,
+               files: list[Path] | None = None) -> int:
+    """The window; ``live_source``: a video file played as the camera in the live exam, opened at once;
+    ``files``: videos and folders queued at once (`main.py clip.mp4`), as a drop on the window queues them."""
+    problem = display_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    try:
+        from PySide6.QtWidgets import QApplication
+    except ImportError as exc:
+        print(f"error: the window needs PySide6 ({exc}); run: make run", file=sys.stderr)
+        return 2
+    app = _application(QApplication, argv)
 
     from app.base import logs, session_journal
     from app.gui import crash_notice
