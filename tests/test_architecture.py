@@ -22,19 +22,26 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    out: set[str] = set()
-    pkg = _module_name(path).rsplit(".", 1)[0] if path.name != "__init__.py" else _module_name(path)
-    for node in ast.walk(tree):
+def _import_statements(path: Path):
+    """(module, names) of every import statement of a file, relative ones made absolute; a plain
+    `import a.b` gives ("a.b", [])."""
+    me = _module_name(path)
+    pkg = me if path.name == "__init__.py" else me.rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            out.update(a.name for a in node.names)
+            yield from ((a.name, []) for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 base = ".".join(pkg.split(".")[: len(pkg.split(".")) - node.level + 1] + ([base] if base else []))
-            out.add(base)
-            out.update(f"{base}.{a.name}" for a in node.names)
+            yield base, [a.name for a in node.names]
+
+
+def _imports(path: Path) -> set[str]:
+    out: set[str] = set()
+    for base, names in _import_statements(path):
+        out.add(base)
+        out.update(f"{base}.{n}" for n in names)
     return out
 
 
@@ -73,19 +80,12 @@ def _edges(path: Path, known: set[str]) -> set[str]:
     alone when sub is a module (importing a submodule runs pkg/__init__.py first, as any import
     does, without a name of pkg being used); `from pkg import name` is an edge to pkg."""
     me = _module_name(path)
-    pkg = me if path.name == "__init__.py" else me.rsplit(".", 1)[0]
     out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            out.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                base = ".".join(pkg.split(".")[: len(pkg.split(".")) - node.level + 1] + ([base] if base else []))
-            subs = {f"{base}.{a.name}" for a in node.names}
-            out.update(subs & known)
-            if subs - known:
-                out.add(base)
+    for base, names in _import_statements(path):
+        subs = {f"{base}.{n}" for n in names}
+        out.update(subs & known)
+        if not names or subs - known:
+            out.add(base)
     return {m for m in out if m in known and m != me}
 
 
