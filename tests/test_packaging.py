@@ -8,7 +8,6 @@ icns container is parsed. No PyInstaller build happens here.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import os
 import re
@@ -16,6 +15,8 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.packaging_scripts import load as load_packaging_script
 
 import pytest
 
@@ -27,13 +28,7 @@ PROFILE = "facemirror-test-profile"
 MACHO_64 = b"\xcf\xfa\xed\xfe"  # MH_MAGIC_64, little-endian: what arm64 binaries start with
 
 
-def _load(name: str, path: Path):
-    # By path: packaging/ is not a Python package (it would shadow the PyPI `packaging`).
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+_load = load_packaging_script
 
 
 cfg = _load("facemirror_spec_config_test", PACKAGING / "spec_config.py")

@@ -8,22 +8,17 @@ were written from that format, not captured on a Mac here.
 """
 from __future__ import annotations
 
-import importlib.util
 import plistlib
-import sys
 from pathlib import Path
+
+from tests.packaging_scripts import load as load_packaging_script
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+_load = load_packaging_script
 
 
 check = _load("facemirror_check_release_test", REPO / "packaging" / "check_release.py")
