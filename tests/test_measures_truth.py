@@ -135,3 +135,17 @@ def test_resting_asymmetry_comes_with_an_interval_that_holds_the_truth(seed):
     assert lo <= 0.0 <= hi and hi - lo < 2.0
     assert rest["brow_height"]["difference_ci95"][0] <= rest["brow_height"]["difference"] \
         <= rest["brow_height"]["difference_ci95"][1]
+
+
+def test_a_plateau_shorter_than_a_bootstrap_block_still_gets_an_interval():
+    """Found on the press clip: a 10-frame plateau came back with a zero-width interval (each circular
+    block resample was the plateau rotated). Noisy values must give an interval of real width."""
+    import numpy as np
+
+    from app.measures.plateau import median_with_ci
+
+    rng = np.random.default_rng(3)
+    values = 5.0 + rng.normal(0.0, 0.5, size=10)           # 10 frames at 30 fps: shorter than a block
+    centre, (low, high) = median_with_ci(values, fps=30.0)
+    assert high - low > 0.2, (low, high)                    # the SE of a mean of 10 at sd 0.5 is ~0.16
+    assert low < centre < high

@@ -84,7 +84,10 @@ def _block_resamples(m: int, block: int, rng: np.random.Generator) -> np.ndarray
     """(RESAMPLES, m) indices into 0..m-1, made of consecutive blocks that wrap around the end
     (circular: every frame is drawn equally often; plain moving blocks under-draw the first and
     last frames, which on a plateau are its lower edges, and so shift the whole bootstrap)."""
-    block = max(1, min(block, m))
+    # At least 3 blocks: a series no longer than one block comes back from a circular draw as a
+    # rotation of itself, every resample has the same mean and the interval has zero width (a short
+    # plateau on a real recording read as certain, with a weaker side named).
+    block = max(1, min(block, m // 3))
     n_blocks = math.ceil(m / block)
     starts = rng.integers(0, m, size=(RESAMPLES, n_blocks))
     idx = (starts[:, :, None] + np.arange(block)).reshape(RESAMPLES, -1) % m
