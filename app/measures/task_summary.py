@@ -76,7 +76,8 @@ def task_rows(result: dict) -> list[list[str]]:
         else:
             symmetry = _ci(h["symmetry_pct"], h.get("ci95"), 0)
         rows.append([task_label(e["task"]), when, label, _ci(h["right"]["value"], h["right"]["ci95"]),
-                     _ci(h["left"]["value"], h["left"]["ci95"]), symmetry, h.get("weaker") or "none",
+                     _ci(h["left"]["value"], h["left"]["ci95"]), symmetry,
+                     h.get("weaker") or ("-" if h.get("not_measurable") else "none"),
                      _synkinesis(e.get("synkinesis"))])
     return rows
 

@@ -99,7 +99,8 @@ def _headline(table: MeasureTable, stats: RestStats, seg: Segment, rest: slice, 
         entry["note"] = "neither side moved beyond the landmark noise"
     out = {"measure": name, "label": entry["label"], "unit": entry["unit"], "symmetry_pct": entry["symmetry_pct"],
            "ci95": entry["symmetry_ci95"] if entry["symmetry_pct"] is not None else None,
-           "weaker": entry["weaker"] or "none", "right": entry["right"], "left": entry["left"],
+           # "none" says the sides were alike; a headline that could not be measured names no side
+           "weaker": entry["weaker"] or (None if "not_measurable" in entry else "none"), "right": entry["right"], "left": entry["left"],
            "moved": entry["moved"]}
     for key in ("not_measurable", "symmetry_estimate", "note"):
         if key in entry:
