@@ -37,6 +37,8 @@ from pathlib import Path
 
 from app import APP_NAME
 
+from app.base.wording import plural
+
 log = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".mpg", ".mpeg", ".wmv", ".webm", ".mts", ".m2ts", ".3gp"}
@@ -309,7 +311,7 @@ class OutputSet:
     def left_behind_message(self, left: list[Path]) -> str:
         if not left:
             return ""
-        return (f" {len(left)} partial file{'s' if len(left) != 1 else ''} could not be removed from {self.out_dir} "
+        return (f" {plural(len(left), 'partial file')} could not be removed from {self.out_dir} "
                 f"({', '.join(p.name for p in left[:3])}{', ...' if len(left) > 3 else ''}): the next run that "
                 "writes there removes them, or delete them once the folder can be written again.")
 
@@ -412,7 +414,7 @@ class Cleanup:
         parts = []
         pids = ", ".join(str(p) for p in sorted(self.pids))
         if self.removed:
-            parts.append(f"removed {len(self.removed)} partial file{'s' if len(self.removed) != 1 else ''} left "
+            parts.append(f"removed {plural(len(self.removed), 'partial file')} left "
                          f"in {self.folder} by an interrupted run (process {pids})")
         if self.withdrawn:
             parts.append(f"rolled back a publish that an interrupted run had cut short in {self.folder}: removed its "

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.base.wording import plural
 from app.base import paths
 
 log = logging.getLogger(__name__)
@@ -137,8 +138,8 @@ class Leftover:
             lines += [f"  {p}" for p in self.recordings]
         if self.removed:
             folders = sorted({str(p.parent) for p in self.removed})
-            lines.append(f"It was writing results when it stopped: {len(self.removed)} unfinished output "
-                         f"file{'s' if len(self.removed) != 1 else ''} in {', '.join(folders)} "
+            lines.append(f"It was writing results when it stopped: {plural(len(self.removed), 'unfinished output file')} "
+                         f"in {', '.join(folders)} "
                          "were removed. Earlier results and the videos themselves were not touched; "
                          "process those videos again.")
         lines += self.problems

@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 from app import PRIVACY_ENV, __version__
+from app.base.wording import plural
 from app.base import cancel as cancel_signals
 from app.batch import process as batch
 from app.batch.process import CANCELLED, DONE, FAILED, SKIPPED
@@ -270,7 +271,7 @@ def sweep(plan, rows: list[FileRow], out, err, wait_s: float = 15.0) -> None:
             print(note, file=out)
         left = _others_partials(folder)
         if left:
-            print(f"warning: {len(left)} partial file{'s' if len(left) != 1 else ''} of worker processes still running "
+            print(f"warning: {plural(len(left), 'partial file')} of worker processes still running "
                   f"(or on another computer) remain in {folder}; they are hidden, never results, and the next run "
                   "writing there removes them", file=err)
 
@@ -297,7 +298,7 @@ def _dispatch(ray, plan, args, cpus: int, retries: int, cancel: threading.Event,
     refs = {remote.remote(str(video.absolute()), str(out_dir.absolute()), spec): i
             for i, (video, out_dir) in enumerate(jobs)}
     total_cpus = int(ray.cluster_resources().get("CPU", 0))
-    print(f"Ray: {len(jobs)} video{'s' if len(jobs) != 1 else ''}, one task each ({cpus} CPU{'s' if cpus != 1 else ''}, "
+    print(f"Ray: {plural(len(jobs), 'video')}, one task each ({plural(cpus, 'CPU')}, "
           f"up to {retries} retries) on {total_cpus} CPUs", file=out)
     rows: dict[int, FileRow] = {}
     pending = list(refs)
@@ -335,7 +336,7 @@ def _finish(ray, ref, job, plan, retries: int, out, err) -> FileRow:
         return FileRow(video, CANCELLED, "cancelled")
     except ray.exceptions.WorkerCrashedError:
         clean_stale_files(out_dir)      # the dead workers' partial files, when they ran on this computer
-        error = (f"the worker processing it died {retries + 1} time{'s' if retries else ''} (killed, or out of "
+        error = (f"the worker processing it died {plural(retries + 1, 'time')} (killed, or out of "
                  "memory?); nothing was published")
         print(f"{label}: failed: {error}", file=err)
         return FileRow(video, FAILED, error)
@@ -370,7 +371,7 @@ def _row(value: dict, job, plan, out, err) -> FileRow:
 def _cancel(ray, pending: list, refs: dict, jobs, plan, out, err) -> dict[int, FileRow]:
     """Cancel what has not finished (a running video's worker is killed), keep what finished in the
     meantime, and remove this computer's partial files of the killed tasks."""
-    print(f"cancelling {len(pending)} unfinished task{'s' if len(pending) != 1 else ''} ...", file=err)
+    print(f"cancelling {plural(len(pending), 'unfinished task')} ...", file=err)
     for ref in pending:
         ray.cancel(ref, force=True)
     ray.wait(pending, num_returns=len(pending), timeout=30)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.base.wording import plural
 from app.engine import runtime
 
 KERNEL_SUFFIX = "_kernel_time"
@@ -35,7 +36,7 @@ class ProviderProof:
     agreement: tuple[bool, str] | None = None  # outputs vs the CPU provider (when not on the CPU)
 
     def summary(self) -> str:
-        counts = ", ".join(f"{_short(p)} {n} node{'s' if n != 1 else ''}" for p, n in sorted(self.nodes.items()))
+        counts = ", ".join(f"{_short(p)} {plural(n, 'node')}" for p, n in sorted(self.nodes.items()))
         return f"{self.model}: {self.backend.label}; executed: {counts or 'no nodes recorded'}"
 
 
@@ -73,7 +74,7 @@ def coreml_ran_graph(nodes: Mapping[str, int]) -> tuple[bool, str]:
     if others:
         ran = ", ".join(f"{_short(p)} {n}" for p, n in sorted(others.items()))
         return False, f"CoreML ran {coreml} partition(s) but other providers ran nodes too ({ran})"
-    return True, f"CoreML ran the whole graph ({coreml} partition{'s' if coreml != 1 else ''})"
+    return True, f"CoreML ran the whole graph ({plural(coreml, 'partition')})"
 
 
 # How far an accelerated provider's outputs may be from the CPU provider's on the same input,

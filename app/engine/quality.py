@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -118,15 +118,16 @@ class FrameQuality:
 
     def message(self) -> str:
         """Short human-readable warning ('' when ok), e.g. 'head turned (yaw 18 deg)'."""
-        parts = []
-        for n in self.names():
-            text = _MESSAGES[n]
-            if n == "roll" and self.roll_deg is not None:
-                text += f" (roll {self.roll_deg:+.0f} deg)"
-            if n == "yaw" and self.yaw_deg is not None:
-                text += f" (yaw {self.yaw_deg:+.0f} deg)"
-            parts.append(text)
-        return "; ".join(parts)
+        return "; ".join(self.worded(_MESSAGES, lambda name, deg: f" ({name} {deg:+.0f} deg)"))
+
+    def worded(self, words: dict[str, str], angle_text: Callable[[str, float], str]) -> list[str]:
+        """The raised flags that `words` names, each as its word; a head tilt or turn whose angle
+        is known gets angle_text(flag, degrees) appended (the log and the banner word it apart)."""
+        return [words[n] + self._angle_suffix(n, angle_text) for n in self.names() if n in words]
+
+    def _angle_suffix(self, flag: str, angle_text: Callable[[str, float], str]) -> str:
+        deg = {"roll": self.roll_deg, "yaw": self.yaw_deg}.get(flag)
+        return "" if deg is None else angle_text(flag, deg)
 
     def as_dict(self) -> dict[str, int | float | str]:
         """CSV row fragment with keys ``QUALITY_CSV_COLUMNS``."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from app.base.wording import plural
 from app.base import paths
 from app.base.model_files import sha256_file
 
@@ -195,7 +196,7 @@ def provider_label(provider: str, threads: int) -> str:
         return "CoreML (MLProgram, all units)"
     if provider == CUDA:
         return "CUDA (GPU 0)"
-    return f"CPU, {threads} thread{'s' if threads != 1 else ''}"
+    return f"CPU, {plural(threads, 'thread')}"
 
 
 def provider_plan(available: Sequence[str], prefer: Sequence[str] | None = None) -> list[str]:

@@ -31,6 +31,7 @@ import sys
 from pathlib import Path
 
 from app import APP_NAME
+from app.base.wording import plural
 from app.base.outputs import read_json_object, SUFFIX, temp_name
 from app.results.verdict import NOT_USABLE
 
@@ -260,10 +261,6 @@ def _refusal_of_paths(folders: list[Path], target: Path, overwrite: bool) -> str
     return None
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' if n != 1 else ''}"
-
-
 def _write_failure(target: Path, rows: list[dict[str, str]], overwrite: bool) -> tuple[int, str] | None:
     """Write the table; (exit code, message) when it could not be, else None. A name taken meanwhile
     is bad input (2); a disk or permission error is a failed run (1)."""
@@ -279,7 +276,7 @@ def _write_failure(target: Path, rows: list[dict[str, str]], overwrite: bool) ->
 def _wrote(target: Path, rows: list[dict[str, str]]) -> str:
     unusable = sum(1 for r in rows if r["usable"] == "false")
     duplicates = sum(1 for r in rows if r["duplicate_of"])
-    return (f"wrote {target}: {_plural(len(rows), 'row')}"
+    return (f"wrote {target}: {plural(len(rows), 'row')}"
             + (f", {unusable} marked not usable" if unusable else "")
             + (f", {duplicates} marked duplicate_of" if duplicates else ""))
 
@@ -304,7 +301,7 @@ def study_command(args, out=sys.stdout, err=sys.stderr) -> int:
     for problem in problems + mark_duplicates(rows):      # marks the rows' duplicate_of: before writing
         print(f"warning: {problem}", file=err)
     if foreign:
-        print(f"ignored {_plural(foreign, f'*{REPORT_SUFFIX} file')} not written by {APP_NAME}", file=out)
+        print(f"ignored {plural(foreign, f'*{REPORT_SUFFIX} file')} not written by {APP_NAME}", file=out)
     if not rows:
         print(f"error: no {APP_NAME} reports (NAME{REPORT_SUFFIX}) under {', '.join(map(str, folders))}; "
               "nothing was written", file=err)
@@ -316,5 +313,5 @@ def study_command(args, out=sys.stdout, err=sys.stderr) -> int:
         return code
     print(_wrote(target, rows), file=out)
     if problems:
-        print(f"{_plural(len(problems), 'problem')} (named above); the table is incomplete where they say", file=err)
+        print(f"{plural(len(problems), 'problem')} (named above); the table is incomplete where they say", file=err)
     return 1 if problems else 0

@@ -67,6 +67,7 @@ because the landmark model failed its check.
 """
 from __future__ import annotations
 
+from app.base.wording import plural
 from app.base import model_files
 
 GOOD = "good"
@@ -212,7 +213,7 @@ def _measures_facts(report: dict, v: _Verdict, frames: int) -> None:
     if isinstance(m, dict) and m.get("error"):
         v.warn(f"no symmetry measures: {m['error']}")      # the pipeline's warning, word for word
     elif frames < MIN_FRAMES:
-        v.warn(f"too short for symmetry measures: {frames} frame{'s' if frames != 1 else ''}")
+        v.warn(f"too short for symmetry measures: {plural(frames, 'frame')}")
 
 
 def _quality_facts(report: dict, v: _Verdict, frames: int) -> None:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import APP_NAME, __version__
+from app.base.wording import plural
 from app.base.model_files import sha256_file
 from app.base.outputs import read_json_object, SUFFIX, all_output_paths, parse_temp_name
 
@@ -207,8 +208,8 @@ def withdraw(video: Path, out_dir: Path) -> str:
             stuck.append(f"{path.name} ({exc.strerror or exc})")
     if not removed and not stuck:
         return ""
-    text = (f"withdrew the earlier outputs of {Path(video).name} in {out_dir} ({len(removed)} file"
-            f"{'s' if len(removed) != 1 else ''}): they were made from another recording and its redo failed")
+    text = (f"withdrew the earlier outputs of {Path(video).name} in {out_dir} "
+            f"({plural(len(removed), 'file')}): they were made from another recording and its redo failed")
     if stuck:
         text += f"; could not remove {', '.join(stuck)}: delete them by hand"
     return text
