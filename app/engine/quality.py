@@ -171,7 +171,7 @@ def eye_centres(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_landmarks(landmarks) -> np.ndarray:
     p = np.asarray(landmarks, dtype=np.float64)
-    if p.ndim != 2 or p.shape not in ((98, 2), (5, 2)):
+    if p.shape not in ((98, 2), (5, 2)):
         raise ValueError(f"landmarks must have shape (98, 2) or (5, 2), got {p.shape}")
     return p
 
@@ -230,8 +230,7 @@ def assess_frame(frame_size: Sequence[int], *, box: Sequence[float] | None = Non
         x, y = p[finite, 0], p[finite, 1]
         outside = bool(np.any((x < -0.5) | (x > w - 0.5) | (y < -0.5) | (y > h - 0.5)))
 
-    roll = estimate_roll_deg(p) if p is not None else None
-    yaw = estimate_yaw_deg(p) if p is not None else None
+    roll, yaw = (estimate_roll_deg(p), estimate_yaw_deg(p)) if p is not None else (None, None)
     return FrameQuality(
         no_face=False,
         low_score=score is not None and float(score) < LOW_SCORE_THRESHOLD,
