@@ -242,7 +242,8 @@ def _checked_options(args) -> tuple[Shard | None, tuple[float, float] | None]:
     return shard, rest
 
 
-def _cancelled_before_start(cancel: threading.Event, err) -> bool:
+def cancelled_before_start(cancel: threading.Event, err) -> bool:
+    """A signal came before anything was written: said on err (a plain run and a Ray run alike)."""
     if cancel.is_set():
         print("cancelled before processing started; nothing was written", file=err)
     return cancel.is_set()
@@ -251,7 +252,7 @@ def _cancelled_before_start(cancel: threading.Event, err) -> bool:
 def prepare(args, cancel: threading.Event, out, err, threads: int | None = None) -> Plan | int:
     """Validate the options, load the models, plan the jobs. Returns the Plan, or the exit code when
     nothing can start (said on err)."""
-    if _cancelled_before_start(cancel, err):
+    if cancelled_before_start(cancel, err):
         return 1
     try:
         shard, rest = _checked_options(args)
@@ -261,7 +262,7 @@ def prepare(args, cancel: threading.Event, out, err, threads: int | None = None)
     models = _load_models(err, threads)
     if models is None:
         return 2
-    if _cancelled_before_start(cancel, err):
+    if cancelled_before_start(cancel, err):
         return 1
     run_notices = _warn_models(models, out, err)
     jobs, rows = plan_jobs(args, out, err, shard)
@@ -364,16 +365,10 @@ def nothing_to_do(args, out, err) -> int:
 
 def skipped_row(video: Path, report: dict) -> FileRow:
     """Summary row of an input whose finished set was kept (--resume): its verdict and frames."""
-    frames = _section(report, "frames").get("processed")
-    fps = _section(report, "timings").get("fps")
+    frames = resume_check.report_section(report, "frames").get("processed")
+    fps = resume_check.report_section(report, "timings").get("fps")
     return FileRow(Path(video), SKIPPED, "already done", int(frames or 0), float(fps or 0.0),
-                   _section(report, "verdict").get("level"))
-
-
-def _section(report: dict, name: str) -> dict:
-    """One part of a report read back from disk; {} when it is missing or not an object."""
-    part = report.get(name)
-    return part if isinstance(part, dict) else {}
+                   resume_check.report_section(report, "verdict").get("level"))
 
 
 def report_outcome(video: Path, outcome: dict, out, err) -> FileRow:
