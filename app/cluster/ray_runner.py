@@ -201,35 +201,50 @@ def connect(ray, address: str | None) -> bool:
 def ray_process_command(args, out=sys.stdout, err=sys.stderr) -> int:
     cpus = DEFAULT_CPUS if args.ray_cpus is None else args.ray_cpus
     retries = DEFAULT_RETRIES if args.ray_retries is None else args.ray_retries
-    if cpus < 1:
-        print("error: --ray-cpus must be at least 1", file=err)
-        return 2
-    if retries < 0:
-        print("error: --ray-retries must be 0 or more", file=err)
-        return 2
-    if args.ray not in (LOCAL, "auto") and (":" not in args.ray or Path(args.ray).exists()):
-        # `process --ray videos/` reads the folder as the address: say so instead of "cannot reach"
-        print(f"error: --ray {args.ray}: the address must be HOST:PORT (or auto); without an address put --ray "
-              "after the inputs, or write --ray local", file=err)
+    refusal = _refused_option(args.ray, cpus, retries)
+    if refusal:
+        print(f"error: {refusal}", file=err)
         return 2
     with batch.cancel_on_signals() as requested:
         ray = import_ray(args.ray)
         if ray is None:
             print(f"error: --ray needs Ray, which is not installed: {EXTRA_HINT}", file=err)
             return 2
-        if args.ray not in (LOCAL, "auto"):
-            print(f"Ray: reaching {args.ray} (up to {REACH_TIMEOUT_S:.0f} s) ...", file=out)
-            out.flush()
-            try:
-                reached = check_reachable(args.ray, requested)
-            except ClusterError as exc:
-                print(f"error: {exc}", file=err)
-                return 2
-            if not reached:
-                print("cancelled before processing started; nothing was written", file=err)
-                return cancel_signals.exit_code()
+        unreached = _reach(args.ray, requested, out, err)
+        if unreached is not None:
+            return unreached
         code = _run(ray, args, cpus, retries, requested, out, err)
         return cancel_signals.exit_code() if requested.is_set() else code
+
+
+def _refused_option(address: str, cpus: int, retries: int) -> str | None:
+    """What is wrong with the --ray options (said before anything starts, exit code 2), or None."""
+    if cpus < 1:
+        return "--ray-cpus must be at least 1"
+    if retries < 0:
+        return "--ray-retries must be 0 or more"
+    if address not in (LOCAL, "auto") and (":" not in address or Path(address).exists()):
+        # `process --ray videos/` reads the folder as the address: say so instead of "cannot reach"
+        return (f"--ray {address}: the address must be HOST:PORT (or auto); without an address put --ray "
+                "after the inputs, or write --ray local")
+    return None
+
+
+def _reach(address: str, cancel: threading.Event, out, err) -> int | None:
+    """A cluster's address answers (check_reachable, said on out); else the exit code, said on err."""
+    if address in (LOCAL, "auto"):
+        return None
+    print(f"Ray: reaching {address} (up to {REACH_TIMEOUT_S:.0f} s) ...", file=out)
+    out.flush()
+    try:
+        reached = check_reachable(address, cancel)
+    except ClusterError as exc:
+        print(f"error: {exc}", file=err)
+        return 2
+    if not reached:
+        print("cancelled before processing started; nothing was written", file=err)
+        return cancel_signals.exit_code()
+    return None
 
 
 def _run(ray, args, cpus: int, retries: int, cancel: threading.Event, out, err) -> int:
@@ -245,8 +260,7 @@ def _run(ray, args, cpus: int, retries: int, cancel: threading.Event, out, err) 
         return 2
     cancel_signals.install()        # ray.init replaced the SIGTERM handler with its own (sys.exit)
     try:
-        if cancel.is_set():         # a signal while Ray was starting: submit nothing
-            print("cancelled before processing started; nothing was written", file=err)
+        if batch.cancelled_before_start(cancel, err):     # a signal while Ray was starting: submit nothing
             rows = [FileRow(video, CANCELLED, "not started") for video, _ in plan.jobs]
         else:
             rows = _dispatch(ray, plan, args, cpus, retries, cancel, out, err)
