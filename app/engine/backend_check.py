@@ -36,12 +36,8 @@ class ProviderProof:
     agreement: tuple[bool, str] | None = None  # outputs vs the CPU provider (when not on the CPU)
 
     def summary(self) -> str:
-        counts = ", ".join(f"{_short(p)} {plural(n, 'node')}" for p, n in sorted(self.nodes.items()))
+        counts = ", ".join(f"{runtime.short_name(p)} {plural(n, 'node')}" for p, n in sorted(self.nodes.items()))
         return f"{self.model}: {self.backend.label}; executed: {counts or 'no nodes recorded'}"
-
-
-def _short(provider: str) -> str:
-    return provider.replace("ExecutionProvider", "")
 
 
 def count_nodes_by_provider(events: Iterable[Mapping]) -> dict[str, int]:
@@ -68,11 +64,10 @@ def coreml_ran_graph(nodes: Mapping[str, int]) -> tuple[bool, str]:
     """
     coreml = nodes.get(runtime.COREML, 0)
     others = {p: n for p, n in nodes.items() if p != runtime.COREML and n}
+    ran = ", ".join(f"{runtime.short_name(p)} {n}" for p, n in sorted(others.items()))
     if coreml == 0:
-        ran = ", ".join(f"{_short(p)} {n}" for p, n in sorted(others.items())) or "nothing recorded"
-        return False, f"CoreML ran no node (executed: {ran})"
+        return False, f"CoreML ran no node (executed: {ran or 'nothing recorded'})"
     if others:
-        ran = ", ".join(f"{_short(p)} {n}" for p, n in sorted(others.items()))
         return False, f"CoreML ran {coreml} partition(s) but other providers ran nodes too ({ran})"
     return True, f"CoreML ran the whole graph ({plural(coreml, 'partition')})"
 

@@ -306,7 +306,7 @@ def create_session(model_path: str | os.PathLike, *, threads: int | None = None,
                 hint = f" Recreate it with: {create_command}" if create_command else ""
                 raise ModelFileError(f"cannot load model {path}: {exc}.{hint}") from exc
             reasons.append(f"{provider} failed to initialise: {exc}")
-            note = note or f"{_short(provider)} failed to start"
+            note = note or f"{short_name(provider)} failed to start"
             continue
         return session, _backend_of(session, provider, options, threads, reasons, note)
     raise AssertionError("unreachable: CPU is always in the plan")
@@ -332,7 +332,7 @@ def _backend_of(session, provider: str, options: dict, threads: int, reasons: li
     active = list(get_providers()) if get_providers is not None else [provider]
     if provider != CPU and active and active[0] != provider:
         reasons.append(f"{provider} was not registered by ONNX Runtime (active: {', '.join(active)})")
-        note = note or f"{_short(provider)} not registered"
+        note = note or f"{short_name(provider)} not registered"
         provider, options = CPU, {}
     meta = _read_metadata(session)
     return Backend(provider=provider, label=provider_label(provider, threads), threads=threads,
@@ -341,7 +341,8 @@ def _backend_of(session, provider: str, options: dict, threads: int, reasons: li
                    fallback_note=note if provider == CPU else "")
 
 
-def _short(provider: str) -> str:
+def short_name(provider: str) -> str:
+    """A provider as people name it: "CoreML" for CoreMLExecutionProvider."""
     return provider.replace("ExecutionProvider", "")
 
 
