@@ -67,7 +67,7 @@ because the landmark model failed its check.
 """
 from __future__ import annotations
 
-from app.base.wording import plural
+from app.base.wording import first_few, plural
 from app.base import model_files
 
 GOOD = "good"
@@ -195,21 +195,19 @@ def _cut_facts(report: dict, v: _Verdict) -> None:
     from app.engine.identity import FACE_CHANGE
 
     listed = _listed_cuts(report)
-    if not listed:
-        return
     start = float(_value(report, "input", "start_time_s") or 0.0)
     scene = [c for c in listed if c.get("kind") != FACE_CHANGE]
     swapped = [c for c in listed if c.get("kind") == FACE_CHANGE]
-    if scene:
-        v.warn(f"the picture changes completely (a cut) at {_cut_times(start, scene)}: the face was looked for "
-               "again there; make sure the whole video shows the same patient")
     other = [c for c in scene if c.get("identity_change")]
-    if other:
-        v.warn(f"the face's proportions change at the cut at {_cut_times(start, other)}: probably another person "
-               "from there on; check before using the measures")
-    if swapped:
-        v.warn(f"another face appears in the patient's place at {_cut_times(start, swapped)} (the picture around "
-               "it stays the same): probably another person from there on; check before using the measures")
+    for cuts, words in ((scene, "the picture changes completely (a cut) at {times}: the face was looked for again "
+                                "there; make sure the whole video shows the same patient"),
+                        (other, "the face's proportions change at the cut at {times}: probably another person from "
+                                "there on; check before using the measures"),
+                        (swapped, "another face appears in the patient's place at {times} (the picture around it "
+                                  "stays the same): probably another person from there on; check before using the "
+                                  "measures")):
+        if cuts:
+            v.warn(words.format(times=_cut_times(start, cuts)))
 
 
 def _listed_cuts(report: dict) -> list[dict]:
@@ -220,7 +218,7 @@ def _listed_cuts(report: dict) -> list[dict]:
 
 def _cut_times(start: float, cuts: list) -> str:
     """The first five cuts' times on the input's own clock."""
-    return ", ".join(f"{start + c['time_s']:.2f} s" for c in cuts[:5]) + (" ..." if len(cuts) > 5 else "")
+    return first_few([f"{start + c['time_s']:.2f} s" for c in cuts], 5)
 
 
 def _measures_facts(report: dict, v: _Verdict, frames: int) -> None:
