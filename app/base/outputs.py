@@ -374,9 +374,7 @@ def _rollback(folder: Path, done: list[tuple[str, dict]]) -> str:
 def _remove(path: Path) -> bool:
     """True when the file is gone."""
     try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
+        path.unlink(missing_ok=True)
     except OSError as exc:
         log.warning("could not remove %s: %s", path, exc)
         return False
