@@ -16,6 +16,7 @@ import logging
 import math
 from collections.abc import Sequence
 
+from app.base.wording import first_few
 from app.followup.pages import chart, e, interval, num, page
 from app.followup.trend import REST_NOT_JUDGED, Point, RegionTrend, changed_conditions, conditions_text
 from app.followup.visit_order import Visit
@@ -140,7 +141,7 @@ def _visits_table(visits: Sequence[Visit]) -> str:
     for v in visits:
         for r in v.recordings:
             marked = _unusable_class(r.usable)
-            reasons = "; ".join(r.reasons[:3]) + (" ..." if len(r.reasons) > 3 else "")
+            reasons = first_few(r.reasons, 3, sep="; ")
             d = r.date()
             date = f"{e((d[0] if d else '')[:10])}<br><span class='sub small'>{e(d[1]) if d else 'no date'}</span>"
             rows.append(f"<tr{marked}><td class='l'>{e(v.label)}</td><td class='l'>{date}</td>"
