@@ -515,26 +515,29 @@ class VideoReader:
             self.ended_early, self.end_reason = True, reason
             return
         interval = 1000.0 / self.fps
-        covered = (self.last_timestamp_ms or 0.0) + interval
+        covered = (self.last_timestamp_ms or 0.0) + interval        # the time the frames read cover
+        self.ended_early = self._stop_reason is not None or self._short_of_header(n, covered, interval)
+        self.end_reason = self._early_end_text(n, covered, interval) if self.ended_early else "end of file."
+
+    def _short_of_header(self, n: int, covered: float, interval: float) -> bool:
+        """Fewer frames than the header's exact count, or less time than its duration (a 1 % margin)."""
         est, dur = self.frame_count_estimate, self.duration_ms
         if self.frame_count_exact and est is not None:
-            short = n < est - max(2, int(0.01 * est))
-        elif dur:
-            short = dur - covered > max(2 * interval, 0.01 * dur)
-        else:
-            short = False
-        short = short or self._stop_reason is not None
-        self.ended_early = bool(short)
-        if not short:
-            self.end_reason = "end of file."
-            return
+            return n < est - max(2, int(0.01 * est))
+        if not dur:
+            return False
+        return dur - covered > max(2 * interval, 0.01 * dur)
+
+    def _early_end_text(self, n: int, covered: float, interval: float) -> str:
+        """Where the recording ends, of how long it should be, and why (the reader's or the file's)."""
+        est, dur = self.frame_count_estimate, self.duration_ms
         if self.frame_count_exact and est:       # the header's count outranks a duration of what is left
             dur = max(dur or 0.0, est * interval)
         total = f" of {_clock(dur)}" if dur else ""
         count = f"{n} of about {est} frames" if est else f"{n} frames"
         why = self._stop_reason or "the file is probably truncated or damaged"
-        self.end_reason = (f"the recording ends early at {_clock(covered)}{total} ({count}): {why}."
-                           .replace("): the file", "); the file"))
+        return (f"the recording ends early at {_clock(covered)}{total} ({count}): {why}."
+                .replace("): the file", "); the file"))
 
     # ---- single frames (grab_frames) ---------------------------------------------------------------
     def _frame_at_or_after(self, target_ms: float) -> np.ndarray | None:
