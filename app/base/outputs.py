@@ -37,6 +37,8 @@ from pathlib import Path
 
 from app import APP_NAME
 
+from app.base.wording import plural
+
 log = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".mpg", ".mpeg", ".wmv", ".webm", ".mts", ".m2ts", ".3gp"}
@@ -309,7 +311,7 @@ class OutputSet:
     def left_behind_message(self, left: list[Path]) -> str:
         if not left:
             return ""
-        return (f" {len(left)} partial file{'s' if len(left) != 1 else ''} could not be removed from {self.out_dir} "
+        return (f" {plural(len(left), 'partial file')} could not be removed from {self.out_dir} "
                 f"({', '.join(p.name for p in left[:3])}{', ...' if len(left) > 3 else ''}): the next run that "
                 "writes there removes them, or delete them once the folder can be written again.")
 
@@ -372,9 +374,7 @@ def _rollback(folder: Path, done: list[tuple[str, dict]]) -> str:
 def _remove(path: Path) -> bool:
     """True when the file is gone."""
     try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
+        path.unlink(missing_ok=True)
     except OSError as exc:
         log.warning("could not remove %s: %s", path, exc)
         return False
@@ -409,24 +409,24 @@ class Cleanup:
     pids: set[int] = field(default_factory=set)
 
     def message(self) -> str:
-        parts = []
+        """What was done, one clause per kind of file, in _CLEANUP_WORDS's order ("" when nothing)."""
         pids = ", ".join(str(p) for p in sorted(self.pids))
-        if self.removed:
-            parts.append(f"removed {len(self.removed)} partial file{'s' if len(self.removed) != 1 else ''} left "
-                         f"in {self.folder} by an interrupted run (process {pids})")
-        if self.withdrawn:
-            parts.append(f"rolled back a publish that an interrupted run had cut short in {self.folder}: removed its "
-                         f"incomplete set {', '.join(p.name for p in self.withdrawn)}")
-        if self.restored:
-            parts.append(f"put back the earlier results {', '.join(p.name for p in self.restored)} that an "
-                         "interrupted run had moved aside")
-        if self.completed:
-            parts.append(f"finished a publish that an interrupted run had completed in {self.folder} "
-                         f"({', '.join(p.name for p in self.completed)} kept)")
-        if self.kept:
-            parts.append(f"kept {len(self.kept)} earlier result file(s) that an interrupted run had moved aside "
-                         f"in {self.folder}: " + ", ".join(p.name for p in self.kept))
-        return "; ".join(parts)
+        done = [(words, getattr(self, kind)) for kind, words in _CLEANUP_WORDS]
+        return "; ".join(words.format(folder=self.folder, pids=pids, count=len(files),
+                                      partial_files=plural(len(files), "partial file"),
+                                      names=", ".join(p.name for p in files))
+                         for words, files in done if files)
+
+
+# What clean_stale_files did with each kind of file (a Cleanup list), in the order its message says it.
+_CLEANUP_WORDS = (
+    ("removed", "removed {partial_files} left in {folder} by an interrupted run (process {pids})"),
+    ("withdrawn", "rolled back a publish that an interrupted run had cut short in {folder}: removed its "
+                  "incomplete set {names}"),
+    ("restored", "put back the earlier results {names} that an interrupted run had moved aside"),
+    ("completed", "finished a publish that an interrupted run had completed in {folder} ({names} kept)"),
+    ("kept", "kept {count} earlier result file(s) that an interrupted run had moved aside in {folder}: {names}"),
+)
 
 
 def clean_stale_files(folder: Path) -> Cleanup:

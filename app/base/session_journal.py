@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.base.wording import plural
 from app.base import paths
 
 log = logging.getLogger(__name__)
@@ -137,8 +138,8 @@ class Leftover:
             lines += [f"  {p}" for p in self.recordings]
         if self.removed:
             folders = sorted({str(p.parent) for p in self.removed})
-            lines.append(f"It was writing results when it stopped: {len(self.removed)} unfinished output "
-                         f"file{'s' if len(self.removed) != 1 else ''} in {', '.join(folders)} "
+            lines.append(f"It was writing results when it stopped: {plural(len(self.removed), 'unfinished output file')} "
+                         f"in {', '.join(folders)} "
                          "were removed. Earlier results and the videos themselves were not touched; "
                          "process those videos again.")
         lines += self.problems
@@ -150,7 +151,7 @@ class Leftover:
 def left_by_crash() -> list[Leftover]:
     """Sessions of this computer whose process is gone without ending its journal; their partial
     outputs are removed here and their journals deleted (each is reported once)."""
-    from app.base.outputs import clean_stale_files, process_alive
+    from app.base.outputs import process_alive
 
     folder = journal_dir()
     try:
@@ -172,19 +173,28 @@ def left_by_crash() -> list[Leftover]:
             continue
         if data.get("host") != host or process_alive(pid):
             continue
-        recordings = [Path(p) for p in data.get("recordings", []) if Path(p).is_file()]
-        removed: list[Path] = []
-        problems: list[str] = []
-        for out in data.get("folders", []):
-            cleanup = clean_stale_files(Path(out))
-            removed += cleanup.removed
-            if cleanup.kept:
-                problems.append(cleanup.message())
-        found.append(Leftover(path, str(data.get("started", "?")), recordings, removed, problems))
+        leftover = _clean_up_after(path, data)
+        found.append(leftover)
         _unlink(path)
         log.warning("the previous session (process %s) ended unexpectedly: %d recording(s) kept, "
-                    "%d partial file(s) removed", pid, len(recordings), len(removed))
+                    "%d partial file(s) removed", pid, len(leftover.recordings), len(leftover.removed))
     return found
+
+
+def _clean_up_after(journal: Path, data: dict) -> Leftover:
+    """What a dead session left: its recordings still there (kept), its output folders cleaned of
+    partial files (app.base.outputs.clean_stale_files); folders it could not clean are problems."""
+    from app.base.outputs import clean_stale_files
+
+    recordings = [Path(p) for p in data.get("recordings", []) if Path(p).is_file()]
+    removed: list[Path] = []
+    problems: list[str] = []
+    for out in data.get("folders", []):
+        cleanup = clean_stale_files(Path(out))
+        removed += cleanup.removed
+        if cleanup.kept:
+            problems.append(cleanup.message())
+    return Leftover(journal, str(data.get("started", "?")), recordings, removed, problems)
 
 
 def _unlink(path: Path) -> None:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from app.base import cancel as cancel_signals
 from app.base import cli_options
 from app.base import notices
+from app.base.wording import plural
 from app.batch.job_queue.summary import BatchSummary, FileRow
 from app.batch.job_queue.jobs import Job, Status
 from app.batch.job_queue.queue import JobQueue
@@ -171,8 +172,7 @@ def plan_jobs(args, out, err, shard: Shard | None = None) -> tuple[list[PlannedI
     every task of an array job refuses the same ones and no two tasks write the same outputs)."""
     found, refused, skipped = expand_inputs([Path(p) for p in args.inputs])
     if skipped:
-        print(f"skipped {len(skipped)} FaceMirror output file{'s' if len(skipped) != 1 else ''} "
-              "(outputs are never processed again)", file=out)
+        print(f"skipped {plural(len(skipped), 'FaceMirror output file')} (outputs are never processed again)", file=out)
     out_root = Path(args.out) if args.out else None
     jobs = [PlannedInput(inp.path, out_dir_for(inp, out_root)) for inp in found]
     collisions = find_collisions(jobs)
@@ -183,14 +183,13 @@ def plan_jobs(args, out, err, shard: Shard | None = None) -> tuple[list[PlannedI
         return input_key(inp) if inp is not None else given_key(path)
 
     rows = [FileRow(p, FAILED, reason) for p, reason in select(refused, shard, lambda r: key(r[0]))]
-    for video, reason in collisions.items():
-        if shard is None or shard.takes(key(video)):
-            print(f"not processed: {video}: {reason}", file=err)
-            rows.append(FileRow(video, FAILED, f"not processed: {reason}"))
+    for video, reason in select(list(collisions.items()), shard, lambda c: key(c[0])):
+        print(f"not processed: {video}: {reason}", file=err)
+        rows.append(FileRow(video, FAILED, f"not processed: {reason}"))
     total = len(jobs)
     jobs = select([j for j in jobs if j.video not in collisions], shard, lambda j: key(j.video))
     if shard is not None:
-        print(f"shard {shard}: {len(jobs)} of {total} input{'s' if total != 1 else ''}", file=out)
+        print(f"shard {shard}: {len(jobs)} of {plural(total, 'input')}", file=out)
     return jobs, rows
 
 
@@ -214,52 +213,76 @@ def _warn_models(models, out, err) -> list[str]:
     return codes
 
 
+class _BadOption(Exception):
+    """An option's value that stops the run before anything starts (exit code 2); the text says why."""
+
+
+def _checked_options(args) -> tuple[Shard | None, tuple[float, float] | None]:
+    """--shard and --rest parsed, and --protocol's record read (a bad record stops the run before
+    anything is written); raises _BadOption with the words to print."""
+    from app.measures.io import MeasuresError
+    from app.measures.protocol import ProtocolError, read_record
+    from app.measures.segments import parse_time_range
+
+    shard_text, rest_text, protocol = (getattr(args, name, None) for name in ("shard", "rest", "protocol"))
+    try:
+        # "" too: an unset variable is an error, not "all"
+        shard = parse_shard(shard_text) if shard_text is not None else None
+    except ShardError as exc:
+        raise _BadOption(str(exc)) from exc
+    try:
+        rest = parse_time_range(rest_text) if rest_text else None
+    except MeasuresError as exc:
+        raise _BadOption(f"--rest: {exc}") from exc
+    try:
+        if protocol is not None:
+            read_record(Path(protocol))
+    except ProtocolError as exc:
+        raise _BadOption(f"--protocol: {exc}") from exc
+    return shard, rest
+
+
+def cancelled_before_start(cancel: threading.Event, err) -> bool:
+    """A signal came before anything was written: said on err (a plain run and a Ray run alike)."""
+    if cancel.is_set():
+        print("cancelled before processing started; nothing was written", file=err)
+    return cancel.is_set()
+
+
 def prepare(args, cancel: threading.Event, out, err, threads: int | None = None) -> Plan | int:
     """Validate the options, load the models, plan the jobs. Returns the Plan, or the exit code when
     nothing can start (said on err)."""
-    if cancel.is_set():
-        print("cancelled before processing started; nothing was written", file=err)
+    if cancelled_before_start(cancel, err):
         return 1
-    shard = None
-    if getattr(args, "shard", None) is not None:        # "" too: an unset variable is an error, not "all"
-        try:
-            shard = parse_shard(args.shard)
-        except ShardError as exc:
-            print(f"error: {exc}", file=err)
-            return 2
-    rest = _rest_window(args, err)
-    if rest is False:
+    try:
+        shard, rest = _checked_options(args)
+    except _BadOption as exc:
+        print(f"error: {exc}", file=err)
         return 2
-    protocol = getattr(args, "protocol", None)
-    if protocol is not None:
-        from app.measures.protocol import ProtocolError, read_record
-
-        try:
-            read_record(Path(protocol))       # a bad record stops the run before anything is written
-        except ProtocolError as exc:
-            print(f"error: --protocol: {exc}", file=err)
-            return 2
     models = _load_models(err, threads)
     if models is None:
         return 2
-    if cancel.is_set():
-        print("cancelled before processing started; nothing was written", file=err)
+    if cancelled_before_start(cancel, err):
         return 1
     run_notices = _warn_models(models, out, err)
     jobs, rows = plan_jobs(args, out, err, shard)
+    settings = _settings(args, rest)
+    expected = resume_check.Expected.of(models, settings.as_dict()) if getattr(args, "resume", False) else None
+    return Plan(models=models, settings=settings, run_notices=run_notices, jobs=jobs, rows=rows,
+                labels=distinct_labels([v for v, _ in jobs]), expected=expected)
 
+
+def _settings(args, rest: tuple[float, float] | None) -> Settings:
+    """The pipeline's settings from the options (the patient's and visit's words kept out of the log)."""
     from app.pipeline.run import Settings
 
     from app.base import logs
     patient, visit = getattr(args, "patient", None), getattr(args, "visit", None)
     logs.note_private_words(patient, visit)
-    settings = Settings(midline=args.midline, annotated=not args.no_annotated, overwrite=args.overwrite,
-                        audio=not getattr(args, "no_audio", False), rest=rest, patient=patient, visit=visit,
-                        visit_date=getattr(args, "visit_date", None), protocol=protocol,
-                        subject_from_folders=bool(getattr(args, "subject_from_folders", False)))
-    expected = resume_check.Expected.of(models, settings.as_dict()) if getattr(args, "resume", False) else None
-    return Plan(models=models, settings=settings, run_notices=run_notices, jobs=jobs, rows=rows,
-                labels=distinct_labels([v for v, _ in jobs]), expected=expected)
+    return Settings(midline=args.midline, annotated=not args.no_annotated, overwrite=args.overwrite,
+                    audio=not getattr(args, "no_audio", False), rest=rest, patient=patient, visit=visit,
+                    visit_date=getattr(args, "visit_date", None), protocol=getattr(args, "protocol", None),
+                    subject_from_folders=bool(getattr(args, "subject_from_folders", False)))
 
 
 def _process(args, cancel: threading.Event, out, err) -> int:
@@ -340,28 +363,12 @@ def nothing_to_do(args, out, err) -> int:
     return 1
 
 
-def _rest_window(args, err):
-    """--rest START-END as seconds (validated like `measures --rest`); None: not given; False: invalid
-    (said on err). A window outside a video is that video's warning ("no symmetry measures: ...")."""
-    text = getattr(args, "rest", None)
-    if not text:
-        return None
-    from app.measures.io import MeasuresError
-    from app.measures.segments import parse_time_range
-
-    try:
-        return parse_time_range(text)
-    except MeasuresError as exc:
-        print(f"error: --rest: {exc}", file=err)
-        return False
-
-
 def skipped_row(video: Path, report: dict) -> FileRow:
     """Summary row of an input whose finished set was kept (--resume): its verdict and frames."""
-    verdict = (report.get("verdict") or {}) if isinstance(report.get("verdict"), dict) else {}
-    frames = (report.get("frames") or {}).get("processed") if isinstance(report.get("frames"), dict) else 0
-    fps = (report.get("timings") or {}).get("fps") if isinstance(report.get("timings"), dict) else 0.0
-    return FileRow(Path(video), SKIPPED, "already done", int(frames or 0), float(fps or 0.0), verdict.get("level"))
+    frames = resume_check.report_section(report, "frames").get("processed")
+    fps = resume_check.report_section(report, "timings").get("fps")
+    return FileRow(Path(video), SKIPPED, "already done", int(frames or 0), float(fps or 0.0),
+                   resume_check.report_section(report, "verdict").get("level"))
 
 
 def report_outcome(video: Path, outcome: dict, out, err) -> FileRow:

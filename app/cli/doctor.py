@@ -63,7 +63,12 @@ def run_doctor() -> int:
     except metadata.PackageNotFoundError:
         print("converter extras: not installed (only needed to convert checkpoints: "
               ".venv/bin/pip install -e '.[convert]')")
+    _report_model_files()
+    return 0
 
+
+def _report_model_files() -> None:
+    """Each expected model file: found (its facts), optional and absent, or missing (how to make it)."""
     print("model files (searched: " + ", ".join(str(d) for d in paths.weights_search_dirs()) + ")")
     missing = 0
     for m in model_files.expected_models():
@@ -91,4 +96,3 @@ def run_doctor() -> int:
               "converter extras): python main.py models fetch")
         if model_files.find_model(model_files.STAR_KEY) is None:
             print("Without the STAR model FaceMirror runs in 5-point mode (the detector's 5 points): the midline is coarse.")
-    return 0

@@ -141,12 +141,12 @@ def _live(args) -> int:
 
 
 def _process(args) -> int:
-    if args.ray is None and args.ray_cpus is None and args.ray_retries is None:
+    if args.ray is None:
+        if args.ray_cpus is not None or args.ray_retries is not None:
+            print("error: --ray-cpus and --ray-retries go with --ray", file=sys.stderr)
+            return 2
         from app.batch.process import process_command
         return process_command(args)
-    if args.ray is None:
-        print("error: --ray-cpus and --ray-retries go with --ray", file=sys.stderr)
-        return 2
     try:
         from app.cluster.ray_runner import ray_process_command
     except ImportError:     # the app bundle leaves the Ray runner out (packaging/spec_config.py)

@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 from app import PRIVACY_ENV, __version__
+from app.base.wording import plural
 from app.base import cancel as cancel_signals
 from app.batch import process as batch
 from app.batch.process import CANCELLED, DONE, FAILED, SKIPPED
@@ -200,35 +201,50 @@ def connect(ray, address: str | None) -> bool:
 def ray_process_command(args, out=sys.stdout, err=sys.stderr) -> int:
     cpus = DEFAULT_CPUS if args.ray_cpus is None else args.ray_cpus
     retries = DEFAULT_RETRIES if args.ray_retries is None else args.ray_retries
-    if cpus < 1:
-        print("error: --ray-cpus must be at least 1", file=err)
-        return 2
-    if retries < 0:
-        print("error: --ray-retries must be 0 or more", file=err)
-        return 2
-    if args.ray not in (LOCAL, "auto") and (":" not in args.ray or Path(args.ray).exists()):
-        # `process --ray videos/` reads the folder as the address: say so instead of "cannot reach"
-        print(f"error: --ray {args.ray}: the address must be HOST:PORT (or auto); without an address put --ray "
-              "after the inputs, or write --ray local", file=err)
+    refusal = _refused_option(args.ray, cpus, retries)
+    if refusal:
+        print(f"error: {refusal}", file=err)
         return 2
     with batch.cancel_on_signals() as requested:
         ray = import_ray(args.ray)
         if ray is None:
             print(f"error: --ray needs Ray, which is not installed: {EXTRA_HINT}", file=err)
             return 2
-        if args.ray not in (LOCAL, "auto"):
-            print(f"Ray: reaching {args.ray} (up to {REACH_TIMEOUT_S:.0f} s) ...", file=out)
-            out.flush()
-            try:
-                reached = check_reachable(args.ray, requested)
-            except ClusterError as exc:
-                print(f"error: {exc}", file=err)
-                return 2
-            if not reached:
-                print("cancelled before processing started; nothing was written", file=err)
-                return cancel_signals.exit_code()
+        unreached = _reach(args.ray, requested, out, err)
+        if unreached is not None:
+            return unreached
         code = _run(ray, args, cpus, retries, requested, out, err)
         return cancel_signals.exit_code() if requested.is_set() else code
+
+
+def _refused_option(address: str, cpus: int, retries: int) -> str | None:
+    """What is wrong with the --ray options (said before anything starts, exit code 2), or None."""
+    if cpus < 1:
+        return "--ray-cpus must be at least 1"
+    if retries < 0:
+        return "--ray-retries must be 0 or more"
+    if address not in (LOCAL, "auto") and (":" not in address or Path(address).exists()):
+        # `process --ray videos/` reads the folder as the address: say so instead of "cannot reach"
+        return (f"--ray {address}: the address must be HOST:PORT (or auto); without an address put --ray "
+                "after the inputs, or write --ray local")
+    return None
+
+
+def _reach(address: str, cancel: threading.Event, out, err) -> int | None:
+    """A cluster's address answers (check_reachable, said on out); else the exit code, said on err."""
+    if address in (LOCAL, "auto"):
+        return None
+    print(f"Ray: reaching {address} (up to {REACH_TIMEOUT_S:.0f} s) ...", file=out)
+    out.flush()
+    try:
+        reached = check_reachable(address, cancel)
+    except ClusterError as exc:
+        print(f"error: {exc}", file=err)
+        return 2
+    if not reached:
+        print("cancelled before processing started; nothing was written", file=err)
+        return cancel_signals.exit_code()
+    return None
 
 
 def _run(ray, args, cpus: int, retries: int, cancel: threading.Event, out, err) -> int:
@@ -244,8 +260,7 @@ def _run(ray, args, cpus: int, retries: int, cancel: threading.Event, out, err) 
         return 2
     cancel_signals.install()        # ray.init replaced the SIGTERM handler with its own (sys.exit)
     try:
-        if cancel.is_set():         # a signal while Ray was starting: submit nothing
-            print("cancelled before processing started; nothing was written", file=err)
+        if batch.cancelled_before_start(cancel, err):     # a signal while Ray was starting: submit nothing
             rows = [FileRow(video, CANCELLED, "not started") for video, _ in plan.jobs]
         else:
             rows = _dispatch(ray, plan, args, cpus, retries, cancel, out, err)
@@ -270,7 +285,7 @@ def sweep(plan, rows: list[FileRow], out, err, wait_s: float = 15.0) -> None:
             print(note, file=out)
         left = _others_partials(folder)
         if left:
-            print(f"warning: {len(left)} partial file{'s' if len(left) != 1 else ''} of worker processes still running "
+            print(f"warning: {plural(len(left), 'partial file')} of worker processes still running "
                   f"(or on another computer) remain in {folder}; they are hidden, never results, and the next run "
                   "writing there removes them", file=err)
 
@@ -297,7 +312,7 @@ def _dispatch(ray, plan, args, cpus: int, retries: int, cancel: threading.Event,
     refs = {remote.remote(str(video.absolute()), str(out_dir.absolute()), spec): i
             for i, (video, out_dir) in enumerate(jobs)}
     total_cpus = int(ray.cluster_resources().get("CPU", 0))
-    print(f"Ray: {len(jobs)} video{'s' if len(jobs) != 1 else ''}, one task each ({cpus} CPU{'s' if cpus != 1 else ''}, "
+    print(f"Ray: {plural(len(jobs), 'video')}, one task each ({plural(cpus, 'CPU')}, "
           f"up to {retries} retries) on {total_cpus} CPUs", file=out)
     rows: dict[int, FileRow] = {}
     pending = list(refs)
@@ -335,7 +350,7 @@ def _finish(ray, ref, job, plan, retries: int, out, err) -> FileRow:
         return FileRow(video, CANCELLED, "cancelled")
     except ray.exceptions.WorkerCrashedError:
         clean_stale_files(out_dir)      # the dead workers' partial files, when they ran on this computer
-        error = (f"the worker processing it died {retries + 1} time{'s' if retries else ''} (killed, or out of "
+        error = (f"the worker processing it died {plural(retries + 1, 'time')} (killed, or out of "
                  "memory?); nothing was published")
         print(f"{label}: failed: {error}", file=err)
         return FileRow(video, FAILED, error)
@@ -370,7 +385,7 @@ def _row(value: dict, job, plan, out, err) -> FileRow:
 def _cancel(ray, pending: list, refs: dict, jobs, plan, out, err) -> dict[int, FileRow]:
     """Cancel what has not finished (a running video's worker is killed), keep what finished in the
     meantime, and remove this computer's partial files of the killed tasks."""
-    print(f"cancelling {len(pending)} unfinished task{'s' if len(pending) != 1 else ''} ...", file=err)
+    print(f"cancelling {plural(len(pending), 'unfinished task')} ...", file=err)
     for ref in pending:
         ray.cancel(ref, force=True)
     ray.wait(pending, num_returns=len(pending), timeout=30)

@@ -123,18 +123,10 @@ def _centered_text(img, text: str, centre, scale: float, thickness: int, color) 
 def banner_for(quality) -> tuple[str, str] | None:
     """(text, level) for a frame's quality flags (app.engine.quality.FrameQuality), or None when
     the frame needs no banner. No face is an "error" (red); the other flags are "warning" (amber)."""
-    names = [n for n in quality.names() if n in _BANNER_WORDS]
-    if not names:
+    parts = quality.worded(_BANNER_WORDS, lambda _flag, deg: f" {abs(deg):.0f} DEG")
+    if not parts:
         return None
-    parts = []
-    for n in names:
-        text = _BANNER_WORDS[n]
-        if n == "yaw" and quality.yaw_deg is not None:
-            text += f" {abs(quality.yaw_deg):.0f} DEG"
-        if n == "roll" and quality.roll_deg is not None:
-            text += f" {abs(quality.roll_deg):.0f} DEG"
-        parts.append(text)
-    return " / ".join(parts), ("error" if "no_face" in names else "warning")
+    return " / ".join(parts), ("error" if quality.no_face else "warning")
 
 
 def _preview_unit(w: int, h: int) -> float:

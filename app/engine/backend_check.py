@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.base.wording import plural
 from app.engine import runtime
 
 KERNEL_SUFFIX = "_kernel_time"
@@ -35,12 +36,8 @@ class ProviderProof:
     agreement: tuple[bool, str] | None = None  # outputs vs the CPU provider (when not on the CPU)
 
     def summary(self) -> str:
-        counts = ", ".join(f"{_short(p)} {n} node{'s' if n != 1 else ''}" for p, n in sorted(self.nodes.items()))
+        counts = ", ".join(f"{runtime.short_name(p)} {plural(n, 'node')}" for p, n in sorted(self.nodes.items()))
         return f"{self.model}: {self.backend.label}; executed: {counts or 'no nodes recorded'}"
-
-
-def _short(provider: str) -> str:
-    return provider.replace("ExecutionProvider", "")
 
 
 def count_nodes_by_provider(events: Iterable[Mapping]) -> dict[str, int]:
@@ -67,13 +64,12 @@ def coreml_ran_graph(nodes: Mapping[str, int]) -> tuple[bool, str]:
     """
     coreml = nodes.get(runtime.COREML, 0)
     others = {p: n for p, n in nodes.items() if p != runtime.COREML and n}
+    ran = ", ".join(f"{runtime.short_name(p)} {n}" for p, n in sorted(others.items()))
     if coreml == 0:
-        ran = ", ".join(f"{_short(p)} {n}" for p, n in sorted(others.items())) or "nothing recorded"
-        return False, f"CoreML ran no node (executed: {ran})"
+        return False, f"CoreML ran no node (executed: {ran or 'nothing recorded'})"
     if others:
-        ran = ", ".join(f"{_short(p)} {n}" for p, n in sorted(others.items()))
         return False, f"CoreML ran {coreml} partition(s) but other providers ran nodes too ({ran})"
-    return True, f"CoreML ran the whole graph ({coreml} partition{'s' if coreml != 1 else ''})"
+    return True, f"CoreML ran the whole graph ({plural(coreml, 'partition')})"
 
 
 # How far an accelerated provider's outputs may be from the CPU provider's on the same input,

@@ -112,30 +112,33 @@ def mirror_both(frame: np.ndarray, midline: Midline, *, source_mirrored: bool = 
     synchronously); the returned pair is then ``out``.
     """
     w, h = _check_frame(frame)
-    if out is not None:
-        for buf in out:
-            if not isinstance(buf, np.ndarray) or buf.shape != frame.shape or buf.dtype != frame.dtype:
-                raise ValueError("out arrays must have the frame's shape and dtype")
-        left_buf, right_buf = (out.right, out.left) if source_mirrored else (out.left, out.right)
+    # keep_image_right: the reflection with the image-right side put back; keep_image_left: the
+    # frame with its image-right side replaced by the reflection
+    if out is None:
+        keep_image_right, keep_image_left = reflect_frame(frame, midline), frame.copy()
+    else:
+        keep_image_right, keep_image_left = _reflection_into(out, frame, midline, source_mirrored)
     right_side = image_right_mask((w, h), midline)  # image-right = patient's left (unmirrored)
-    # output keeping the image-right side: the reflection with the image-right side put back
-    if out is None:
-        keep_image_right = reflect_frame(frame, midline)
-    else:
-        keep_image_right = left_buf
-        cv2.warpAffine(frame, midline.reflection_matrix(), (w, h), dst=keep_image_right,
-                       flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    # output keeping the image-left side: its image-right side replaced by the reflection
-    if out is None:
-        keep_image_left = frame.copy()
-    else:
-        keep_image_left = right_buf
-        np.copyto(keep_image_left, frame)
     cv2.copyTo(keep_image_right, right_side, keep_image_left)   # still the pure reflection here
     cv2.copyTo(frame, right_side, keep_image_right)
     if source_mirrored:
         return MirrorPair(left=keep_image_left, right=keep_image_right)
     return MirrorPair(left=keep_image_right, right=keep_image_left)
+
+
+def _reflection_into(out: MirrorPair, frame: np.ndarray, midline: Midline,
+                     source_mirrored: bool) -> tuple[np.ndarray, np.ndarray]:
+    """mirror_both's starting point written into the caller's pair: (the reflection, a copy of the
+    frame), each in the buffer that ends up as the side it will show."""
+    for buf in out:
+        if not isinstance(buf, np.ndarray) or buf.shape != frame.shape or buf.dtype != frame.dtype:
+            raise ValueError("out arrays must have the frame's shape and dtype")
+    reflection, copy = (out.right, out.left) if source_mirrored else (out.left, out.right)
+    h, w = frame.shape[:2]
+    cv2.warpAffine(frame, midline.reflection_matrix(), (w, h), dst=reflection,
+                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    np.copyto(copy, frame)
+    return reflection, copy
 
 
 def mirror_anatomical_left(frame: np.ndarray, midline: Midline, *, source_mirrored: bool = False) -> np.ndarray:

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -118,15 +118,16 @@ class FrameQuality:
 
     def message(self) -> str:
         """Short human-readable warning ('' when ok), e.g. 'head turned (yaw 18 deg)'."""
-        parts = []
-        for n in self.names():
-            text = _MESSAGES[n]
-            if n == "roll" and self.roll_deg is not None:
-                text += f" (roll {self.roll_deg:+.0f} deg)"
-            if n == "yaw" and self.yaw_deg is not None:
-                text += f" (yaw {self.yaw_deg:+.0f} deg)"
-            parts.append(text)
-        return "; ".join(parts)
+        return "; ".join(self.worded(_MESSAGES, lambda name, deg: f" ({name} {deg:+.0f} deg)"))
+
+    def worded(self, words: dict[str, str], angle_text: Callable[[str, float], str]) -> list[str]:
+        """The raised flags that `words` names, each as its word; a head tilt or turn whose angle
+        is known gets angle_text(flag, degrees) appended (the log and the banner word it apart)."""
+        return [words[n] + self._angle_suffix(n, angle_text) for n in self.names() if n in words]
+
+    def _angle_suffix(self, flag: str, angle_text: Callable[[str, float], str]) -> str:
+        deg = {"roll": self.roll_deg, "yaw": self.yaw_deg}.get(flag)
+        return "" if deg is None else angle_text(flag, deg)
 
     def as_dict(self) -> dict[str, int | float | str]:
         """CSV row fragment with keys ``QUALITY_CSV_COLUMNS``."""
@@ -170,7 +171,7 @@ def eye_centres(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_landmarks(landmarks) -> np.ndarray:
     p = np.asarray(landmarks, dtype=np.float64)
-    if p.ndim != 2 or p.shape not in ((98, 2), (5, 2)):
+    if p.shape not in ((98, 2), (5, 2)):
         raise ValueError(f"landmarks must have shape (98, 2) or (5, 2), got {p.shape}")
     return p
 
@@ -229,8 +230,7 @@ def assess_frame(frame_size: Sequence[int], *, box: Sequence[float] | None = Non
         x, y = p[finite, 0], p[finite, 1]
         outside = bool(np.any((x < -0.5) | (x > w - 0.5) | (y < -0.5) | (y > h - 0.5)))
 
-    roll = estimate_roll_deg(p) if p is not None else None
-    yaw = estimate_yaw_deg(p) if p is not None else None
+    roll, yaw = (estimate_roll_deg(p), estimate_yaw_deg(p)) if p is not None else (None, None)
     return FrameQuality(
         no_face=False,
         low_score=score is not None and float(score) < LOW_SCORE_THRESHOLD,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from app.base.wording import plural
 from app.base import paths
 from app.base.model_files import sha256_file
 
@@ -195,7 +196,7 @@ def provider_label(provider: str, threads: int) -> str:
         return "CoreML (MLProgram, all units)"
     if provider == CUDA:
         return "CUDA (GPU 0)"
-    return f"CPU, {threads} thread{'s' if threads != 1 else ''}"
+    return f"CPU, {plural(threads, 'thread')}"
 
 
 def provider_plan(available: Sequence[str], prefer: Sequence[str] | None = None) -> list[str]:
@@ -305,7 +306,7 @@ def create_session(model_path: str | os.PathLike, *, threads: int | None = None,
                 hint = f" Recreate it with: {create_command}" if create_command else ""
                 raise ModelFileError(f"cannot load model {path}: {exc}.{hint}") from exc
             reasons.append(f"{provider} failed to initialise: {exc}")
-            note = note or f"{_short(provider)} failed to start"
+            note = note or f"{short_name(provider)} failed to start"
             continue
         return session, _backend_of(session, provider, options, threads, reasons, note)
     raise AssertionError("unreachable: CPU is always in the plan")
@@ -331,7 +332,7 @@ def _backend_of(session, provider: str, options: dict, threads: int, reasons: li
     active = list(get_providers()) if get_providers is not None else [provider]
     if provider != CPU and active and active[0] != provider:
         reasons.append(f"{provider} was not registered by ONNX Runtime (active: {', '.join(active)})")
-        note = note or f"{_short(provider)} not registered"
+        note = note or f"{short_name(provider)} not registered"
         provider, options = CPU, {}
     meta = _read_metadata(session)
     return Backend(provider=provider, label=provider_label(provider, threads), threads=threads,
@@ -340,7 +341,8 @@ def _backend_of(session, provider: str, options: dict, threads: int, reasons: li
                    fallback_note=note if provider == CPU else "")
 
 
-def _short(provider: str) -> str:
+def short_name(provider: str) -> str:
+    """A provider as people name it: "CoreML" for CoreMLExecutionProvider."""
     return provider.replace("ExecutionProvider", "")
 
 

@@ -82,12 +82,12 @@ def bland_altman_svg(x: np.ndarray, y: np.ndarray, names: Sequence[str], item: s
     def draw(fig):
         if len(x) > MAX_SCATTER:      # fixed margins: constrained layout would double the drawing time
             fig.subplots_adjust(left=0.14, right=0.97, bottom=0.13, top=0.92)
-        ax = fig.subplots()
-        if len(x) <= MAX_SCATTER:
+            ax = fig.subplots()
+            _density(fig, ax, x, y, names, agreement_sd)
+        else:
+            ax = fig.subplots()
             pg.plot_blandaltman(pd.Series(x, name=names[0]), pd.Series(y, name=names[1]), agreement=agreement_sd,
                                 ax=ax, color="#0072B2", alpha=0.8, s=16)
-        else:
-            _density(fig, ax, x, y, names, agreement_sd)
         ax.set_title(f"{item}: {names[0]} \u2212 {names[1]} (n = {len(x)})", fontsize=8)
         ax.grid(alpha=0.3, lw=0.5)
 

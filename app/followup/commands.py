@@ -194,7 +194,7 @@ def parse_order(text: str | None) -> list[str] | None:
     if text is None:
         return None
     labels = [t.strip() for t in text.split(",")]
-    if not any(labels) or not all(labels):
+    if not all(labels):
         raise ValueError(f"--order {text!r} has an empty label; give the visit labels separated by commas "
                          "(--order V1,V2,V3)")
     twice = sorted({lb for lb in labels if labels.count(lb) > 1})
@@ -326,11 +326,12 @@ def _compare_summary(created: str, shared: list, without: int, patients: list) -
 
 
 def _say_compared(say: Say, shared: list, patients: list, files: dict) -> None:
-    for _, line in shared:
+    said = [line for _, line in shared]
+    for line in said:
         say(f"warning: {line}", error=True)
     for data in patients:
         for line in data["warnings"]:
-            if all(line != w for _, w in shared):
+            if line not in said:            # a warning about several patients is said once, above
                 say(f"warning: {line}", error=True)
         say(f"patient {data['patient']}: {len(data['visits'])} visit(s); {data['order_note']}")
         for t in data["regions"]:
@@ -339,25 +340,28 @@ def _say_compared(say: Say, shared: list, patients: list, files: dict) -> None:
         say(f"wrote {p}")
 
 
+def _visit_pictures(visit) -> tuple[list[tuple[str, str]], str | None]:
+    """The rest and peak frames of the visit's first recording (usable ones first) whose video can
+    be read, and that video's name; ([], None) when none can."""
+    from app.followup.compare_page import recording_pictures
+
+    for r in sorted(visit.recordings, key=lambda r: not r.usable):
+        pics, source = recording_pictures(r)
+        if pics:
+            return pics, source
+    return [], None
+
+
 def _patient_page(patient: str, visits: list, order: str, order_note: str, warnings: list[str], *, frames: bool,
                   created: str) -> tuple[str, dict]:
-    from app.followup.compare_page import recording_pictures, render, rest_rows
+    from app.followup.compare_page import render, rest_rows
     from app.followup.trend import REST_NOT_JUDGED, trends
 
     region_trends = trends(visits)
     pictures: dict[str, tuple[list[tuple[str, str]], str | None]] | None = None
     reason = "--no-frames was given"
     if frames:
-        pictures = {}
-        for v in visits:
-            pics: list[tuple[str, str]] = []
-            source = None
-            for r in sorted(v.recordings, key=lambda r: not r.usable):
-                got, src = recording_pictures(r)
-                if got:
-                    pics, source = got, src
-                    break
-            pictures[v.label] = (pics, source)
+        pictures = {v.label: _visit_pictures(v) for v in visits}
         reason = "neither the recordings nor their annotated videos were found where the reports say"
     html = render(patient, visits, order_note, region_trends, pictures, reason, created, warnings=warnings)
     rest = rest_rows(visits)

@@ -16,6 +16,7 @@ import logging
 import math
 from collections.abc import Sequence
 
+from app.base.wording import first_few
 from app.followup.pages import chart, e, interval, num, page
 from app.followup.trend import REST_NOT_JUDGED, Point, RegionTrend, changed_conditions, conditions_text
 from app.followup.visit_order import Visit
@@ -108,6 +109,11 @@ def trend_svg(t: RegionTrend, visits: Sequence[Visit]) -> str:
 
 # ---- tables -------------------------------------------------------------------------------------
 
+def _unusable_class(usable: bool) -> str:
+    """The class attribute that greys out a row or cell of what is not usable ('' for what is)."""
+    return "" if usable else UNUSABLE_CELL
+
+
 def _level_cell(rec_level: str | None) -> str:
     if rec_level is None:
         return "<td class='l'>no verdict</td>"
@@ -118,19 +124,15 @@ def _level_cell(rec_level: str | None) -> str:
 def _condition_cell(r: Recording, previous: Recording | None) -> str:
     """The recording's conditions; those that differ from the previous visit's first recording marked."""
     parts = []
+    changed = {c["what"] for c in changed_conditions(previous, r)}      # none without a previous visit
     for key, name in CONDITIONS.items():
         if key == "verdict" or key not in r.conditions:
             continue
         value = r.conditions[key]
         text = str(value)[:12] + "..." if key.endswith("_model") else str(value)
-        changed = previous is not None and any(c["what"] == key for c in _changed(previous, r))
         item = f"{e(name)}: {e(text)}"
-        parts.append(f"<b class='changed'>{item} (changed)</b>" if changed else item)
+        parts.append(f"<b class='changed'>{item} (changed)</b>" if key in changed else item)
     return "<td class='l small'>" + "<br>".join(parts) + "</td>"
-
-
-def _changed(a: Recording, b: Recording) -> list[dict]:
-    return changed_conditions(a, b)
 
 
 def _visits_table(visits: Sequence[Visit]) -> str:
@@ -138,8 +140,8 @@ def _visits_table(visits: Sequence[Visit]) -> str:
     previous: Recording | None = None
     for v in visits:
         for r in v.recordings:
-            marked = " class='unusable'" if not r.usable else ""
-            reasons = "; ".join(r.reasons[:3]) + (" ..." if len(r.reasons) > 3 else "")
+            marked = _unusable_class(r.usable)
+            reasons = first_few(r.reasons, 3, sep="; ")
             d = r.date()
             date = f"{e((d[0] if d else '')[:10])}<br><span class='sub small'>{e(d[1]) if d else 'no date'}</span>"
             rows.append(f"<tr{marked}><td class='l'>{e(v.label)}</td><td class='l'>{date}</td>"
@@ -164,7 +166,7 @@ def _values_table(t: RegionTrend) -> str:
             "<th>symmetry % (95 % CI)</th><th class='l'>weaker</th><th class='l'>in the trend</th></tr>")
     rows = []
     for p in t.points:
-        marked = " class='unusable'" if not p.usable else ""
+        marked = _unusable_class(p.usable)
         sym = f"{num(p.symmetry, 0)}{interval(p.ci, 0)}" if p.symmetry is not None else "&ndash;"
         weaker = e(p.headline.weaker) if p.headline and p.headline.weaker else "&ndash;"
         state = "yes" if p.in_trend else e(p.note or "no")
@@ -216,7 +218,7 @@ def _rest_difference(rest: dict, name: str) -> float | None:
     return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
-def _unit_of(name: str, visits: Sequence[Visit]) -> str:
+def _unit_of(name: str) -> str:
     m = MEASURE_BY_NAME.get(name)
     if m is not None:
         return (m.mm_unit or "deg").replace("^2", "\u00b2")
@@ -233,8 +235,8 @@ def _rest_table(visits: Sequence[Visit], rows: dict[str, list[float | None]]) ->
     for name, vals in rows.items():
         m = MEASURE_BY_NAME.get(name)
         label = m.label if m is not None else name.replace("_", " ")
-        cells = "".join(f"<td{UNUSABLE_CELL if not v.usable else ''}>{num(x)}</td>" for v, x in zip(visits, vals))
-        body.append(f"<tr><td class='l'>{e(label)} ({e(_unit_of(name, visits))})</td>{cells}</tr>")
+        cells = "".join(f"<td{_unusable_class(v.usable)}>{num(x)}</td>" for v, x in zip(visits, vals))
+        body.append(f"<tr><td class='l'>{e(label)} ({e(_unit_of(name))})</td>{cells}</tr>")
     return f"<table>{head}{''.join(body)}</table>"
 
 

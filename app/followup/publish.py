@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from app.base.wording import first_few
 from app.base.outputs import OutputError, OutputsExist, temp_name, temp_path, write_error_message
 
 
@@ -21,16 +22,9 @@ def refuse_existing(finals: list[Path], overwrite: bool) -> None:
         raise OutputError(f"{folders[0]} is a folder, not an output file; nothing was changed")
     existing = [p for p in finals if os.path.lexists(p)]
     if existing and not overwrite:
-        names = ", ".join(p.name for p in existing[:5]) + (", ..." if len(existing) > 5 else "")
+        names = first_few([p.name for p in existing], 5, more=", ...")
         raise OutputsExist(f"{names} already exist(s) in {existing[0].parent}; nothing was changed. "
                            "Use --overwrite to replace them or --out to write elsewhere.", existing)
-
-
-def _remove(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
 
 
 def _make_folders(finals: list[Path]) -> None:
@@ -77,7 +71,7 @@ def _place(temps: dict[Path, Path], placed: list[Path]) -> None:
 def _roll_back(placed: list[Path], aside: dict[Path, Path]) -> None:
     """Undo a publish that failed part way: remove the new files, put the earlier ones back."""
     for final in placed:
-        _remove(final)
+        final.unlink(missing_ok=True)
     for final, old in aside.items():
         if not os.path.lexists(final):
             os.rename(old, final)
@@ -105,6 +99,6 @@ def write_all(files: Mapping[Path, str | bytes], overwrite: bool) -> None:
                           "nothing was changed") from None
     finally:
         for tmp in temps.values():
-            _remove(tmp)
+            tmp.unlink(missing_ok=True)
     for old in aside.values():
-        _remove(old)
+        old.unlink(missing_ok=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from app.base.wording import first_few
 from app.followup.tables import Table, TableError, number, read_table, scan_table
 
 FACEMIRROR = "FaceMirror"
@@ -216,8 +217,7 @@ class _Joined:
         private = []
         if self.unmatched:
             parts.append(f"{len(self.unmatched)} target(s) have no study.csv row")
-            private.append(f"item '{item}': no study.csv row for " + ", ".join(self.unmatched[:20])
-                           + (" ..." if len(self.unmatched) > 20 else ""))
+            private.append(f"item '{item}': no study.csv row for " + first_few(self.unmatched, 20))
         if self.unusable:
             parts.append(f"{self.unusable} target(s) left out because their recording is not usable")
         if self.empty:

@@ -31,10 +31,11 @@ import sys
 from pathlib import Path
 
 from app import APP_NAME
+from app.base.wording import first_few, plural
 from app.base.outputs import read_json_object, SUFFIX, temp_name
 from app.results.verdict import NOT_USABLE
+from app.followup.visits import REGIONS, first_headlines, weaker_side
 
-REGIONS = ("brow", "eyes", "mouth")
 REGION_FIELDS = ("measure", "unit", "right", "right_ci_low", "right_ci_high", "left", "left_ci_low",
                  "left_ci_high", "symmetry_pct", "symmetry_ci_low", "symmetry_ci_high", "weaker")
 COLUMNS = (["file", "input_sha256", "recorded_at", "patient", "visit", "verdict", "verdict_reasons", "usable",
@@ -74,20 +75,11 @@ def _pair(value) -> tuple[str, str]:
 def region_cells(measures: dict) -> dict[str, str]:
     """The {region}_* cells from measures.json "headlines" (the first headline of each region)."""
     cells = {f"{region}_{f}": "" for region in REGIONS for f in REGION_FIELDS}
-    headlines = measures.get("headlines")
-    if not isinstance(headlines, list):
-        return cells
-    seen: set[str] = set()
-    for h in headlines:
-        region = _dict(h).get("region")
-        if region not in REGIONS or region in seen:
-            continue
-        seen.add(region)
+    for region, h in first_headlines(measures).items():
         right, left = _dict(h.get("right")), _dict(h.get("left"))
         values = {"measure": _text(h.get("measure")), "unit": _text(h.get("unit")),
                   "right": _number(right.get("value")), "left": _number(left.get("value")),
-                  "symmetry_pct": _number(h.get("symmetry_pct")),
-                  "weaker": h.get("weaker") if h.get("weaker") in ("right", "left") else ""}
+                  "symmetry_pct": _number(h.get("symmetry_pct")), "weaker": weaker_side(h.get("weaker")) or ""}
         values["right_ci_low"], values["right_ci_high"] = _pair(right.get("ci95"))
         values["left_ci_low"], values["left_ci_high"] = _pair(left.get("ci95"))
         values["symmetry_ci_low"], values["symmetry_ci_high"] = _pair(h.get("symmetry_ci95"))
@@ -160,7 +152,7 @@ def collect(folders: list[Path], table_dir: Path | None = None) -> tuple[list[di
             if key in seen:
                 continue
             seen.add(key)
-            others = ", ".join(f"{stem}{SUFFIX[k]}" for k in kinds[:3]) + (", ..." if len(kinds) > 3 else "")
+            others = first_few([f"{stem}{SUFFIX[k]}" for k in kinds], 3, more=", ...")
             if "report" not in kinds:
                 problems.append(f"{where / stem}: outputs ({others}) without their {stem}{REPORT_SUFFIX}; no row "
                                 "(a run that failed or was cut short, or a copied folder: process it again)")
@@ -172,16 +164,22 @@ def collect(folders: list[Path], table_dir: Path | None = None) -> tuple[list[di
             if _dict(report.get("app")).get("name") != APP_NAME:
                 foreign += 1
                 continue
-            measures_path = where / f"{stem}{MEASURES_SUFFIX}"
-            measures = None
-            if "measures_json" in kinds:
-                measures = read_json_object(measures_path)
-                if measures is None:
-                    problems.append(f"{measures_path}: not readable as JSON (its row has no measures)")
-            elif "measures_json" in _dict(report.get("outputs")):
-                problems.append(f"{measures_path}: missing although the report lists it (its row has no measures)")
+            measures = _measures_of(where / f"{stem}{MEASURES_SUFFIX}", "measures_json" in kinds, report, problems)
             rows.append(row_for(report, measures, _where(report_path, table_dir)))
     return rows, problems, foreign
+
+
+def _measures_of(path: Path, found: bool, report: dict, problems: list[str]) -> dict | None:
+    """The set's measures (None without them); a measures file that is unreadable, or missing
+    although the report lists it, is a problem (the row is kept, its measure cells empty)."""
+    if not found:
+        if "measures_json" in _dict(report.get("outputs")):
+            problems.append(f"{path}: missing although the report lists it (its row has no measures)")
+        return None
+    measures = read_json_object(path)
+    if measures is None:
+        problems.append(f"{path}: not readable as JSON (its row has no measures)")
+    return measures
 
 
 def mark_duplicates(rows: list[dict[str, str]]) -> list[str]:
@@ -233,10 +231,7 @@ def write_table(path: Path, text: str, overwrite: bool) -> None:
                 raise StudyError(f"{path} appeared while the table was made; nothing was changed") from None
             os.rename(tmp, path)
     finally:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
+        tmp.unlink(missing_ok=True)
 
 
 def _refusal(folders: list[Path], target: Path, overwrite: bool) -> str | None:
@@ -260,10 +255,6 @@ def _refusal_of_paths(folders: list[Path], target: Path, overwrite: bool) -> str
     return None
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' if n != 1 else ''}"
-
-
 def _write_failure(target: Path, rows: list[dict[str, str]], overwrite: bool) -> tuple[int, str] | None:
     """Write the table; (exit code, message) when it could not be, else None. A name taken meanwhile
     is bad input (2); a disk or permission error is a failed run (1)."""
@@ -279,7 +270,7 @@ def _write_failure(target: Path, rows: list[dict[str, str]], overwrite: bool) ->
 def _wrote(target: Path, rows: list[dict[str, str]]) -> str:
     unusable = sum(1 for r in rows if r["usable"] == "false")
     duplicates = sum(1 for r in rows if r["duplicate_of"])
-    return (f"wrote {target}: {_plural(len(rows), 'row')}"
+    return (f"wrote {target}: {plural(len(rows), 'row')}"
             + (f", {unusable} marked not usable" if unusable else "")
             + (f", {duplicates} marked duplicate_of" if duplicates else ""))
 
@@ -304,7 +295,7 @@ def study_command(args, out=sys.stdout, err=sys.stderr) -> int:
     for problem in problems + mark_duplicates(rows):      # marks the rows' duplicate_of: before writing
         print(f"warning: {problem}", file=err)
     if foreign:
-        print(f"ignored {_plural(foreign, f'*{REPORT_SUFFIX} file')} not written by {APP_NAME}", file=out)
+        print(f"ignored {plural(foreign, f'*{REPORT_SUFFIX} file')} not written by {APP_NAME}", file=out)
     if not rows:
         print(f"error: no {APP_NAME} reports (NAME{REPORT_SUFFIX}) under {', '.join(map(str, folders))}; "
               "nothing was written", file=err)
@@ -316,5 +307,5 @@ def study_command(args, out=sys.stdout, err=sys.stderr) -> int:
         return code
     print(_wrote(target, rows), file=out)
     if problems:
-        print(f"{_plural(len(problems), 'problem')} (named above); the table is incomplete where they say", file=err)
+        print(f"{plural(len(problems), 'problem')} (named above); the table is incomplete where they say", file=err)
     return 1 if problems else 0

@@ -29,6 +29,7 @@ REGION_NOUN = {"mouth": "smile", "brow": "brow raise", "eyes": "eye closure"}
 Z95 = 1.959964
 FACE_SIZE_CHANGE = 0.2     # pupil distance in pixels differing by more than 20 % between recordings
 FPS_CHANGE = 0.02
+RELATIVE_CHANGE = {"face_px": FACE_SIZE_CHANGE, "fps": FPS_CHANGE}   # conditions compared as numbers
 NOT_MEASURABLE_5POINT = "not measurable in 5-point mode"
 REST_NOT_JUDGED = ("the measures give resting values without an interval, so a difference at rest cannot be told "
                    "from noise")
@@ -142,12 +143,8 @@ def changed_conditions(a: Recording | None, b: Recording | None) -> list[dict]:
         x, y = a.conditions.get(key), b.conditions.get(key)
         if x is None or y is None:
             continue
-        if key == "face_px":
-            differs = abs(x - y) > FACE_SIZE_CHANGE * max(x, y)
-        elif key == "fps":
-            differs = abs(x - y) > FPS_CHANGE * max(x, y)
-        else:
-            differs = str(x).lower() != str(y).lower()
+        tolerance = RELATIVE_CHANGE.get(key)    # numbers within it are the same; words compare as words
+        differs = str(x).lower() != str(y).lower() if tolerance is None else abs(x - y) > tolerance * max(x, y)
         if differs:
             shown = (str(x)[:12], str(y)[:12]) if key.endswith("_model") else (_fmt(x), _fmt(y))
             out.append({"what": key, "name": name, "from": shown[0], "to": shown[1]})

@@ -191,12 +191,11 @@ def _visits_of_label(patient: str, label: str, recs: list[Recording]) -> tuple[l
     clusters = _by_trusted_day(recs)
     if len(clusters) <= 1:
         return [Visit(label, recs, *_dated(recs), base=label)], []
-    clustered = [r for cluster in clusters for _, r in cluster]
-    undated = [r for r in recs if all(r is not x for x in clustered)]
+    undated = len(recs) - sum(len(cluster) for cluster in clusters)     # the clusters hold the dated ones
     days = [day(c[0][0].isoformat()) for c in clusters]
     if undated:
         raise OrderError(f"patient {patient}: recordings labelled {label} were made on {', '.join(days)} and "
-                         f"{len(undated)} more have no date of their own, so which visit they belong to cannot be "
+                         f"{undated} more have no date of their own, so which visit they belong to cannot be "
                          "told; give them their own visit label or --visit-date")
     gap = (clusters[-1][0][0] - clusters[0][0][0]).days
     warning = (f"patient {patient}: recordings labelled {label} were made {gap} days apart "

@@ -145,20 +145,32 @@ def _side(v) -> Side:
     return Side(_float(d.get("value")), _pair(d.get("ci95")))
 
 
-def headlines_of(measures: dict) -> dict[str, Headline]:
-    out: dict[str, Headline] = {}
+def first_headlines(measures: dict) -> dict[str, dict]:
+    """measures.json's "headlines" by region: the first one of each of REGIONS (malformed ones left out)."""
     items = measures.get("headlines")
-    for h in items if isinstance(items, list) else []:
-        h = _dict(h)
-        region = h.get("region")
-        if region not in REGIONS or region in out:
-            continue
-        weaker = h.get("weaker") if h.get("weaker") in ("right", "left") else None
-        out[region] = Headline(region, _text(h.get("measure")) or "", _text(h.get("label")) or region,
-                               _text(h.get("unit")) or "", _side(h.get("right")), _side(h.get("left")),
-                               _float(h.get("symmetry_pct")), _pair(h.get("symmetry_ci95")), weaker,
-                               _float(h.get("peak_s")))
-    return out
+    first: dict[str, dict] = {}
+    for h in map(_dict, items if isinstance(items, list) else []):
+        if h.get("region") in REGIONS:
+            first.setdefault(h["region"], h)
+    return first
+
+
+def weaker_side(value) -> str | None:
+    """The weaker side a headline names ("right" or "left"); None when it names none (or garbage)."""
+    return value if value in ("right", "left") else None
+
+
+def _headline(h: dict, region: str, label: str, interval_key: str, peak_s: float | None) -> Headline:
+    """A headline of measures.json (a region's, or a guided task's: they differ in the label, the
+    key of the symmetry's interval and where the peak time is)."""
+    return Headline(region, _text(h.get("measure")) or "", label, _text(h.get("unit")) or "",
+                    _side(h.get("right")), _side(h.get("left")), _float(h.get("symmetry_pct")),
+                    _pair(h.get(interval_key)), weaker_side(h.get("weaker")), peak_s)
+
+
+def headlines_of(measures: dict) -> dict[str, Headline]:
+    return {region: _headline(h, region, _text(h.get("label")) or region, "symmetry_ci95", _float(h.get("peak_s")))
+            for region, h in first_headlines(measures).items()}
 
 
 # A guided exam's task that gives each region's headline (app.measures.tasks), first found wins.
@@ -176,12 +188,8 @@ def task_headlines_of(measures: dict) -> dict[str, Headline]:
             task = next((t for t in tasks if t.get("task") == name and isinstance(t.get("headline"), dict)), None)
             if task is None:
                 continue
-            h = task["headline"]
-            weaker = h.get("weaker") if h.get("weaker") in ("right", "left") else None
-            out[region] = Headline(region, _text(h.get("measure")) or "",
-                                   f"{name.replace('_', ' ')} (guided task)", _text(h.get("unit")) or "",
-                                   _side(h.get("right")), _side(h.get("left")), _float(h.get("symmetry_pct")),
-                                   _pair(h.get("ci95")), weaker, _float(task.get("start_s")))
+            out[region] = _headline(task["headline"], region, f"{name.replace('_', ' ')} (guided task)", "ci95",
+                                    _float(task.get("start_s")))
             break
     return out
 
@@ -263,12 +271,11 @@ def _study_headlines(row: dict[str, str], sep: str) -> dict[str, Headline]:
         measure = row.get(f"{region}_measure", "")
         if not measure:
             continue
-        weaker = row.get(f"{region}_weaker")
         out[region] = Headline(region, measure, measure.replace("_", " "), row.get(f"{region}_unit", ""),
                                _study_side(row, f"{region}_right", sep), _study_side(row, f"{region}_left", sep),
                                number(row.get(f"{region}_symmetry_pct", ""), sep),
                                _cell_pair(row, f"{region}_symmetry_ci_low", f"{region}_symmetry_ci_high", sep),
-                               weaker if weaker in ("right", "left") else None)
+                               weaker_side(row.get(f"{region}_weaker")))
     return out
 
 
@@ -284,15 +291,20 @@ def from_study(path: Path) -> list[Recording]:
     return out
 
 
+def _cell(row: dict[str, str], column: str) -> str | None:
+    """A study table's cell; None when it is empty or the table has no such column (no value)."""
+    return row.get(column) or None
+
+
 def _study_row(table: Table, row: dict, line: int) -> Recording:
     """The recording as far as its row of the study table says."""
     usable = row.get("usable", "").lower()
     level = row.get("verdict") or (NOT_USABLE if usable == "false" else None)
-    return Recording(f"{table.path.name} line {line}", row.get("file", ""), row.get("patient") or None,
-                     row.get("visit") or None, row.get("recorded_at") or None, None, level,
+    return Recording(f"{table.path.name} line {line}", row.get("file", ""), _cell(row, "patient"),
+                     _cell(row, "visit"), _cell(row, "recorded_at"), None, level,
                      [r.strip() for r in row.get("verdict_reasons", "").split(" | ") if r.strip()],
-                     _study_headlines(row, table.separator), sha256=row.get("input_sha256") or None,
-                     visit_date=row.get("visit_date") or None,
+                     _study_headlines(row, table.separator), sha256=_cell(row, "input_sha256"),
+                     visit_date=_cell(row, "visit_date"),
                      conditions={k: v for k, v in (("mode", row.get("mode")),
                                                    ("landmark_model", row.get("landmark_model_sha256")),
                                                    ("detector_model", row.get("detector_model_sha256")),
@@ -320,6 +332,21 @@ def _complete_from_report(rec: Recording, table: Table, row: dict) -> None:
     rec.visit_date = rec.visit_date or full.visit_date
 
 
+def _from_folder(folder: Path, seen: set[str]) -> list[Recording]:
+    """The recordings of the FaceMirror reports under `folder` not met before (`seen`: resolved
+    report paths, updated here)."""
+    found = []
+    for r in find_reports(folder):
+        key = str(r.resolve())
+        if key in seen:
+            continue
+        seen.add(key)
+        rec = from_report(r)
+        if rec is not None:
+            found.append(rec)
+    return found
+
+
 def collect(paths: list[Path]) -> tuple[list[Recording], list[str]]:
     """(recordings, problems). A path is a folder (searched), a NAME_report.json, or a study .csv."""
     recordings: list[Recording] = []
@@ -327,17 +354,8 @@ def collect(paths: list[Path]) -> tuple[list[Recording], list[str]]:
     seen: set[str] = set()
     for p in map(Path, paths):
         if p.is_dir():
-            reports = find_reports(p)
-            found = 0
-            for r in reports:
-                key = str(r.resolve())
-                if key in seen:
-                    continue
-                seen.add(key)
-                rec = from_report(r)
-                if rec is not None:
-                    recordings.append(rec)
-                    found += 1
+            found = _from_folder(p, seen)
+            recordings += found
             if not found:
                 problems.append(f"{p}: no FaceMirror report (NAME_report.json) found in this folder")
         elif p.is_file() and p.name.endswith(REPORT_SUFFIX):

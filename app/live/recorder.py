@@ -55,15 +55,16 @@ def fresh_recording_path(folder: Path, stem: str, taken=None) -> Path:
     return path
 
 
+# Why a write failed, in the user's words, by the error's errno (others: the system's own words).
+_WHY_WRITE_FAILED: dict[int | None, str] = {
+    errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk is full",
+    errno.EFBIG: "the file grew larger than this disk or account allows"}
+
+
 def write_failure_sentence(exc: BaseException, partial: Path, recorded_s: float) -> str:
     """One plain sentence for a recording stopped by a failed write (a full disk first of all)."""
-    code = getattr(exc, "errno", None)
-    if code in (errno.ENOSPC, errno.EDQUOT):
-        why = "the disk is full"
-    elif code == errno.EFBIG:
-        why = "the file grew larger than this disk or account allows"
-    else:
-        why = f"it could not be written ({getattr(exc, 'strerror', None) or exc})"
+    why = (_WHY_WRITE_FAILED.get(getattr(exc, "errno", None))
+           or f"it could not be written ({getattr(exc, 'strerror', None) or exc})")
     kept = playable_seconds(partial)
     part = (f"the {kept:.1f} s recorded before that is kept, playable, as {partial}" if kept > 0
             else f"nothing playable was written ({partial} is kept as it is)")
@@ -79,7 +80,6 @@ def trim_to_whole_fragments(path: Path) -> int:
 
     size = path.stat().st_size
     keep = pos = 0
-    pending_moof = False          # a moof whose mdat is not (wholly) there is cut with it
     with open(path, "rb") as f:
         while pos + 8 <= size:
             f.seek(pos)
@@ -89,12 +89,9 @@ def trim_to_whole_fragments(path: Path) -> int:
             if length < 8 or pos + length > size:
                 break                 # a torn box: the end
             pos += length
-            if kind == b"moof":
-                pending_moof = True
-                continue
-            pending_moof = False
-            keep = pos
-    if pending_moof or keep < size:
+            if kind != b"moof":       # a moof is kept only with the box after it (its mdat)
+                keep = pos
+    if keep < size:
         with open(path, "r+b") as f:
             f.truncate(keep)
         return size - keep

@@ -185,13 +185,17 @@ class Pipeline:
                 left = outputs.discard()
                 if left and result.error:
                     result.error += outputs.left_behind_message(left)
-        if result.error:
-            log.info("%s: %s", input_path, result.error)
-        else:
-            verdict = result.report.get("verdict") or {}
-            log.info("%s: done, %d frames at %.1f fps, backend %s, verdict %s: %s", input_path, result.frames,
-                     result.fps, self.models.describe(), verdict.get("level"), "; ".join(verdict.get("reasons") or []))
+        self._log_outcome(result)
         return result
+
+    def _log_outcome(self, result: Result) -> None:
+        """One log line per video: its error, or its frames, speed, backend and verdict."""
+        if result.error:
+            log.info("%s: %s", result.input, result.error)
+            return
+        verdict = result.report.get("verdict") or {}
+        log.info("%s: done, %d frames at %.1f fps, backend %s, verdict %s: %s", result.input, result.frames,
+                 result.fps, self.models.describe(), verdict.get("level"), "; ".join(verdict.get("reasons") or []))
 
     # ------------------------------------------------------------------------------------------
     def _run(self, reader: VideoReader, outputs: OutputSet, result: Result, on_progress, on_preview,

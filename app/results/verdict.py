@@ -67,6 +67,7 @@ because the landmark model failed its check.
 """
 from __future__ import annotations
 
+from app.base.wording import first_few, plural
 from app.base import model_files
 
 GOOD = "good"
@@ -86,6 +87,16 @@ LOW_SCORE_WARN = 0.10
 USABLE_FAIL = 0.50
 OTHER_FACE_WARN = 0.02
 EARLY_END_FAIL = 0.50
+# The per-frame quality flags counted in the report, most serious first: (flag, warn above this share
+# of frames, fail at or above it (None: never), the reason; {share} is the share of frames, {yaw_max}
+# and {roll_max} the head angles the flag allows).
+_FLAG_RULES = (
+    ("no_face", NO_FACE_WARN, NO_FACE_FAIL, "the face was not found in {share} of frames"),
+    ("yaw", YAW_WARN, YAW_FAIL, "the head was turned more than {yaw_max:.0f} deg in {share} of frames"),
+    ("partly_outside", OUTSIDE_WARN, OUTSIDE_FAIL, "the face was partly outside the picture in {share} of frames"),
+    ("roll", ROLL_WARN, None, "the head was tilted more than {roll_max:.0f} deg in {share} of frames"),
+    ("low_score", LOW_SCORE_WARN, None, "the face detection was uncertain in {share} of frames"),
+)
 
 UNTRAINED_REASON = "untrained landmark model: the landmarks and the midline are meaningless"
 COARSE_REASON = ("5-point mode (no STAR landmark model): the midline comes from the face detector's 5 points "
@@ -142,12 +153,17 @@ class _Verdict:
         return {"level": self.level, "reasons": self._fails + self._warnings, "notes": list(self.notes)}
 
 
+def _value(report: dict, section: str, key: str):
+    """report[section][key], None when the section or the key is missing (older or partial reports)."""
+    return (report.get(section) or {}).get(key)
+
+
 def _model_facts(report: dict, v: _Verdict) -> None:
     models = report.get("models") or {}
     star = models.get("star") or {}
     if star.get("untrained"):
         v.fail(UNTRAINED_REASON)
-    if (models.get("retinaface") or {}).get("untrained"):
+    if _value(models, "retinaface", "untrained"):
         v.fail("untrained face detector model: faces and the midline are meaningless")
     if models.get("landmark_model") == model_files.LANDMARKS_5POINT:
         v.warn(COARSE_REASON)
@@ -160,11 +176,11 @@ def _model_facts(report: dict, v: _Verdict) -> None:
 def model_mismatch(report: dict) -> bool:
     """The landmark model's points do not match the face: recording rules would blame the recording
     for the model's fault, so they are not applied."""
-    return (report.get("model_check") or {}).get("ok") is False
+    return _value(report, "model_check", "ok") is False
 
 
 def _face_size_facts(report: dict, v: _Verdict) -> None:
-    median = (report.get("face_size") or {}).get("pupil_px_median")
+    median = _value(report, "face_size", "pupil_px_median")
     if median is None:
         return
     if median < PUPIL_PX_FAIL:
@@ -179,21 +195,19 @@ def _cut_facts(report: dict, v: _Verdict) -> None:
     from app.engine.identity import FACE_CHANGE
 
     listed = _listed_cuts(report)
-    if not listed:
-        return
-    start = float((report.get("input") or {}).get("start_time_s") or 0.0)
+    start = float(_value(report, "input", "start_time_s") or 0.0)
     scene = [c for c in listed if c.get("kind") != FACE_CHANGE]
     swapped = [c for c in listed if c.get("kind") == FACE_CHANGE]
-    if scene:
-        v.warn(f"the picture changes completely (a cut) at {_cut_times(start, scene)}: the face was looked for "
-               "again there; make sure the whole video shows the same patient")
     other = [c for c in scene if c.get("identity_change")]
-    if other:
-        v.warn(f"the face's proportions change at the cut at {_cut_times(start, other)}: probably another person "
-               "from there on; check before using the measures")
-    if swapped:
-        v.warn(f"another face appears in the patient's place at {_cut_times(start, swapped)} (the picture around "
-               "it stays the same): probably another person from there on; check before using the measures")
+    for cuts, words in ((scene, "the picture changes completely (a cut) at {times}: the face was looked for again "
+                                "there; make sure the whole video shows the same patient"),
+                        (other, "the face's proportions change at the cut at {times}: probably another person from "
+                                "there on; check before using the measures"),
+                        (swapped, "another face appears in the patient's place at {times} (the picture around it "
+                                  "stays the same): probably another person from there on; check before using the "
+                                  "measures")):
+        if cuts:
+            v.warn(words.format(times=_cut_times(start, cuts)))
 
 
 def _listed_cuts(report: dict) -> list[dict]:
@@ -204,7 +218,7 @@ def _listed_cuts(report: dict) -> list[dict]:
 
 def _cut_times(start: float, cuts: list) -> str:
     """The first five cuts' times on the input's own clock."""
-    return ", ".join(f"{start + c['time_s']:.2f} s" for c in cuts[:5]) + (" ..." if len(cuts) > 5 else "")
+    return first_few([f"{start + c['time_s']:.2f} s" for c in cuts], 5)
 
 
 def _measures_facts(report: dict, v: _Verdict, frames: int) -> None:
@@ -212,7 +226,7 @@ def _measures_facts(report: dict, v: _Verdict, frames: int) -> None:
     if isinstance(m, dict) and m.get("error"):
         v.warn(f"no symmetry measures: {m['error']}")      # the pipeline's warning, word for word
     elif frames < MIN_FRAMES:
-        v.warn(f"too short for symmetry measures: {frames} frame{'s' if frames != 1 else ''}")
+        v.warn(f"too short for symmetry measures: {plural(frames, 'frame')}")
 
 
 def _quality_facts(report: dict, v: _Verdict, frames: int) -> None:
@@ -220,19 +234,10 @@ def _quality_facts(report: dict, v: _Verdict, frames: int) -> None:
 
     q = report.get("quality_flags") or {}
     n = max(frames, int(q.get("frames") or 0), 1)
-    no_face = int(q.get("no_face") or 0)
-    v.flag(no_face / n, NO_FACE_WARN, NO_FACE_FAIL, f"the face was not found in {_pct(no_face, n)} of frames")
-    yaw = int(q.get("yaw") or 0)
-    v.flag(yaw / n, YAW_WARN, YAW_FAIL,
-           f"the head was turned more than {YAW_MAX_DEG:.0f} deg in {_pct(yaw, n)} of frames")
-    outside = int(q.get("partly_outside") or 0)
-    v.flag(outside / n, OUTSIDE_WARN, OUTSIDE_FAIL,
-           f"the face was partly outside the picture in {_pct(outside, n)} of frames")
-    roll = int(q.get("roll") or 0)
-    v.flag(roll / n, ROLL_WARN, None,
-           f"the head was tilted more than {ROLL_MAX_DEG:.0f} deg in {_pct(roll, n)} of frames")
-    low = int(q.get("low_score") or 0)
-    v.flag(low / n, LOW_SCORE_WARN, None, f"the face detection was uncertain in {_pct(low, n)} of frames")
+    for flag, warn_at, fail_at, text in _FLAG_RULES:
+        count = int(q.get(flag) or 0)
+        v.flag(count / n, warn_at, fail_at,
+               text.format(share=_pct(count, n), yaw_max=YAW_MAX_DEG, roll_max=ROLL_MAX_DEG))
     usable = q.get("frames_usable")
     if usable is not None and int(usable) / n < USABLE_FAIL:
         v.fail(f"only {_pct(int(usable), n)} of frames are usable (face found, facing the camera, inside the picture)")
@@ -242,7 +247,7 @@ def _recording_facts(report: dict, v: _Verdict, frames: int) -> None:
     f = report.get("frames") or {}
     if not f.get("ended_early"):
         return
-    fps = float((report.get("input") or {}).get("fps") or 0.0)
+    fps = float(_value(report, "input", "fps") or 0.0)
     expected = int(f.get("estimated_total") or 0)
     if fps > 0 and expected > 0:
         reason = (f"recording ends early at {_clock(frames / fps)} of {_clock(expected / fps)} "
@@ -262,7 +267,7 @@ def _tracking_facts(report: dict, v: _Verdict) -> None:
     if runs and others / runs >= OTHER_FACE_WARN:
         v.warn(f"another face was present in {_pct(others, runs)} of the frames checked: make sure the patient "
                "was followed")
-    relocked = int((t.get("events") or {}).get("relocked") or 0)
+    relocked = int(_value(t, "events", "relocked") or 0)
     if relocked:
         times = "once" if relocked == 1 else f"{relocked} times"
         v.warn(f"the face was found again away from where it was lost ({times}): make sure it is the patient")
@@ -273,7 +278,7 @@ def assess(report: dict) -> dict:
 
     Reasons are plain sentences for a clinician, the most serious kinds first."""
     v = _Verdict()
-    frames = int((report.get("frames") or {}).get("processed") or 0)
+    frames = int(_value(report, "frames", "processed") or 0)
     _model_facts(report, v)
     _recording_facts(report, v, frames)
     if not model_mismatch(report):      # garbage landmarks say nothing about the recording

@@ -119,44 +119,37 @@ def sniff_file_kind(path: str | os.PathLike) -> str | None:
         return "empty"
     with open(p, "rb") as fh:
         head = fh.read(512)
-    known = _sniff_image(head, size) or _sniff_audio(head) or _sniff_ftyp_brand(head)
+    known = _sniff_magic(head, size) or _sniff_ftyp_brand(head)
     if known:
         return known
     if head[4:8] in _ISO_BOXES:
-        has = _iso_has_moov(p, size)
-        if has is False:
-            return "mp4-no-index"
-        return "iso-video"
+        return "mp4-no-index" if _iso_has_moov(p, size) is False else "iso-video"
     return "text" if _is_text(head) else None
 
 
-def _sniff_image(head: bytes, size: int) -> str | None:
-    """'image:<type>' from the magic bytes of the still-image formats users mistake for videos."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image:JPEG"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image:PNG"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image:GIF"
+# Magic bytes of the still images users mistake for videos and of audio-only files (first match wins).
+_MAGIC_PREFIXES = (
+    (b"\xff\xd8\xff", "image:JPEG"), (b"\x89PNG\r\n\x1a\n", "image:PNG"), (b"GIF87a", "image:GIF"),
+    (b"GIF89a", "image:GIF"), (b"II*\x00", "image:TIFF"), (b"MM\x00*", "image:TIFF"),
+    (b"ID3", "audio:MP3"), (b"fLaC", "audio:FLAC"),
+)
+_RIFF_FORMS = {b"WEBP": "image:WebP", b"WAVE": "audio:WAV"}          # bytes 8-12 of a RIFF file
+# the second byte of a raw MPEG audio stream's first frame header (after the 0xFF sync byte)
+_FRAME_SYNC = {b"\xfb": "audio:MP3", b"\xf3": "audio:MP3", b"\xf2": "audio:MP3", b"\xfa": "audio:MP3",
+               b"\xf1": "audio:AAC", b"\xf9": "audio:AAC"}
+
+
+def _sniff_magic(head: bytes, size: int) -> str | None:
+    """'image:<type>' or 'audio:<type>' from a file's first bytes, None for anything else."""
+    for prefix, kind in _MAGIC_PREFIXES:
+        if head.startswith(prefix):
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] in _RIFF_FORMS:
+        return _RIFF_FORMS[head[8:12]]
+    if head[:1] == b"\xff" and head[1:2] in _FRAME_SYNC:
+        return _FRAME_SYNC[head[1:2]]
     if head.startswith(b"BM") and len(head) >= 26 and int.from_bytes(head[2:6], "little") == size:
-        return "image:BMP"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "image:TIFF"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image:WebP"
-    return None
-
-
-def _sniff_audio(head: bytes) -> str | None:
-    """'audio:<type>' from the magic bytes of audio-only files."""
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "audio:WAV"
-    if head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and head[1] in (0xFB, 0xF3, 0xF2, 0xFA)):
-        return "audio:MP3"
-    if len(head) >= 2 and head[0] == 0xFF and head[1] in (0xF1, 0xF9):
-        return "audio:AAC"
-    if head.startswith(b"fLaC"):
-        return "audio:FLAC"
+        return "image:BMP"      # a BMP header carries the file's size
     return None
 
 
@@ -215,6 +208,18 @@ def _orientation(frame: av.VideoFrame) -> tuple[int, bool, list[Callable[[np.nda
     if theta == 0 and m[4] < 0:
         return 0, True, [lambda i: cv2.flip(i, 0)]
     return 0, False, []
+
+
+# What a file refused before decoding is, by the kind its first bytes show (sniff_file_kind; "{}" is
+# the format after "image:" or "audio:").
+_REFUSED_KINDS = {
+    "empty": "the file is empty (0 bytes), so it is not a usable video. The recording or the copy may have failed.",
+    "image": "is a still image ({}), not a video file. FaceMirror needs a video recording.",
+    "audio": "contains audio only ({}), no video. FaceMirror needs a video recording.",
+    "text": "is a text file, not a video file.",
+    "mp4-no-index": ("the video file is incomplete: its index is missing, which usually means the recording was "
+                     "interrupted or the file was not copied completely. Try the original file from the camera."),
+}
 _NOT_OPENABLE = ("not a video file that can be opened: it may be damaged or incomplete, contain no "
                  "video track (audio only), or use a format this computer cannot decode.")
 _NO_FRAMES = ("contains no video frames that can be decoded: it may be damaged, contain audio only, "
@@ -293,21 +298,9 @@ class VideoReader:
             raise VideoOpenError(p, "cannot be read: permission denied.") from None
         except OSError as exc:
             raise VideoOpenError(p, f"cannot be read ({exc.strerror or exc}).") from None
-        if kind == "empty":
-            raise VideoOpenError(p, "the file is empty (0 bytes), so it is not a usable video. "
-                                    "The recording or the copy may have failed.")
-        if kind and kind.startswith("image:"):
-            raise VideoOpenError(p, f"is a still image ({kind[6:]}), not a video file. "
-                                    "FaceMirror needs a video recording.")
-        if kind and kind.startswith("audio:"):
-            raise VideoOpenError(p, f"contains audio only ({kind[6:]}), no video. "
-                                    "FaceMirror needs a video recording.")
-        if kind == "text":
-            raise VideoOpenError(p, "is a text file, not a video file.")
-        if kind == "mp4-no-index":
-            raise VideoOpenError(p, "the video file is incomplete: its index is missing, which usually "
-                                    "means the recording was interrupted or the file was not copied "
-                                    "completely. Try the original file from the camera.")
+        family, _, detail = (kind or "").partition(":")
+        if family in _REFUSED_KINDS:
+            raise VideoOpenError(p, _REFUSED_KINDS[family].format(detail))
 
     def _open(self) -> None:
         """Open the container and the video stream (again, for a second pass)."""
@@ -322,9 +315,7 @@ class VideoReader:
         stream = _pick_video_stream(container)
         if stream is None:
             if container.streams.audio:
-                codec = container.streams.audio[0].codec_context.name
-                raise VideoOpenError(self.path, f"contains audio only ({codec}), no video. "
-                                                "FaceMirror needs a video recording.")
+                raise VideoOpenError(self.path, _REFUSED_KINDS["audio"].format(container.streams.audio[0].codec_context.name))
             raise VideoOpenError(self.path, "contains no video track.")
         stream.thread_type = "AUTO"               # frame + slice threads
         stream.codec_context.thread_count = self.threads
@@ -524,26 +515,29 @@ class VideoReader:
             self.ended_early, self.end_reason = True, reason
             return
         interval = 1000.0 / self.fps
-        covered = (self.last_timestamp_ms or 0.0) + interval
+        covered = (self.last_timestamp_ms or 0.0) + interval        # the time the frames read cover
+        self.ended_early = self._stop_reason is not None or self._short_of_header(n, covered, interval)
+        self.end_reason = self._early_end_text(n, covered, interval) if self.ended_early else "end of file."
+
+    def _short_of_header(self, n: int, covered: float, interval: float) -> bool:
+        """Fewer frames than the header's exact count, or less time than its duration (a 1 % margin)."""
         est, dur = self.frame_count_estimate, self.duration_ms
         if self.frame_count_exact and est is not None:
-            short = n < est - max(2, int(0.01 * est))
-        elif dur:
-            short = dur - covered > max(2 * interval, 0.01 * dur)
-        else:
-            short = False
-        short = short or self._stop_reason is not None
-        self.ended_early = bool(short)
-        if not short:
-            self.end_reason = "end of file."
-            return
+            return n < est - max(2, int(0.01 * est))
+        if not dur:
+            return False
+        return dur - covered > max(2 * interval, 0.01 * dur)
+
+    def _early_end_text(self, n: int, covered: float, interval: float) -> str:
+        """Where the recording ends, of how long it should be, and why (the reader's or the file's)."""
+        est, dur = self.frame_count_estimate, self.duration_ms
         if self.frame_count_exact and est:       # the header's count outranks a duration of what is left
             dur = max(dur or 0.0, est * interval)
         total = f" of {_clock(dur)}" if dur else ""
         count = f"{n} of about {est} frames" if est else f"{n} frames"
         why = self._stop_reason or "the file is probably truncated or damaged"
-        self.end_reason = (f"the recording ends early at {_clock(covered)}{total} ({count}): {why}."
-                           .replace("): the file", "); the file"))
+        return (f"the recording ends early at {_clock(covered)}{total} ({count}): {why}."
+                .replace("): the file", "); the file"))
 
     # ---- single frames (grab_frames) ---------------------------------------------------------------
     def _frame_at_or_after(self, target_ms: float) -> np.ndarray | None:

@@ -113,12 +113,16 @@ def _fsync(fh: BinaryIO) -> None:
     os.fsync(fd)
 
 
+# What a failed write means for the user, by its errno (others: the system's own words).
+_WRITE_ERRORS: dict[int | None, str] = {
+    errno.ENOSPC: "the disk is full, so the video could not be written. Free some space and run again",
+    errno.EDQUOT: "the disk is full, so the video could not be written. Free some space and run again",
+    errno.EIO: "the disk reported an input/output error while writing (a removable or network drive?)",
+}
+
+
 def _os_error_text(exc: OSError) -> str:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return "the disk is full, so the video could not be written. Free some space and run again"
-    if exc.errno == errno.EIO:
-        return "the disk reported an input/output error while writing (a removable or network drive?)"
-    return f"writing the file failed ({exc.strerror or exc})"
+    return _WRITE_ERRORS.get(exc.errno) or f"writing the file failed ({exc.strerror or exc})"
 
 
 def _even_size(size: tuple[int, int]) -> tuple[tuple[int, int], str | None]:
@@ -148,9 +152,7 @@ class VideoWriter:
             raise ValueError(f"invalid time base {time_base}")
         self.fps = float(fps) if fps and np.isfinite(fps) and fps > 0 else 30.0
         self.encoder = encoder or choose_encoder()
-        self.encoded_size, self.size_adjustment = _even_size(self.frame_size)
-        if min(self.encoded_size) < 2:
-            raise ValueError(f"frame size {frame_size} too small to encode")
+        self.encoded_size, self.size_adjustment = _even_size(self.frame_size)    # >= 2 x 2, checked above
         self.frames_written = 0
         self.pts_adjusted = 0
         self._last_pts: int | None = None
@@ -218,8 +220,7 @@ class VideoWriter:
             pts = self._last_pts + 1
             self.pts_adjusted += 1
         ew, eh = self.encoded_size
-        if (ew, eh) != (w, h):
-            image = image[:eh, :ew]
+        image = image[:eh, :ew]             # H.264's even size (the whole frame when it is even)
         frame = bgr_to_yuv420p(np.ascontiguousarray(image))
         frame.pts = pts
         frame.time_base = self.time_base
@@ -348,7 +349,7 @@ def _read_back(path: Path) -> tuple[int, float | None, float | None, bool]:
                 last_t = t if last_t is None else max(last_t, t)
             if not decoded:
                 try:
-                    decoded = bool(packet.decode()) or decoded
+                    decoded = bool(packet.decode())
                 except av.FFmpegError:
                     decoded = False
         if not decoded:

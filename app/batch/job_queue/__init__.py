@@ -9,8 +9,3 @@
 The window (app.gui) only shows this state and forwards the user's actions; app.batch.process runs its
 plain loop through the same queue; app.cluster uses the rows and the summary.
 """
-from app.batch.job_queue.jobs import Job, Status
-from app.batch.job_queue.queue import JobQueue, Notice, QueueState
-from app.batch.job_queue.summary import BatchSummary, FileRow
-
-__all__ = ["BatchSummary", "FileRow", "Job", "JobQueue", "Notice", "QueueState", "Status"]

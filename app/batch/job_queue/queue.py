@@ -131,8 +131,12 @@ class JobQueue:
 
     def finished_among(self, rows: Iterable[int]) -> list[Job]:
         """The finished (done) jobs of these rows: their outputs exist, so a retry replaces them."""
-        return [self._jobs[r] for r in sorted(set(rows)) if 0 <= r < len(self._jobs)
-                and self._jobs[r].status == Status.DONE]
+        return self._jobs_at(rows, {Status.DONE})
+
+    def _jobs_at(self, rows: Iterable[int], statuses) -> list[Job]:
+        """The jobs of these rows (each once, in row order; rows that do not exist ignored) whose
+        status is one of `statuses`."""
+        return [self._jobs[r] for r in sorted(set(rows)) if 0 <= r < len(self._jobs) and self._jobs[r].status in statuses]
 
     def retry(self, rows: Iterable[int], *, replace_finished: bool = False) -> list[Job]:
         """Put failed, cancelled or finished rows back to waiting; returns the jobs queued again.
@@ -141,19 +145,13 @@ class JobQueue:
         its outputs): its run then replaces them (``Job.replace``). Without it the row is left as
         it is, its results still open: queued again it could only fail with "outputs already
         exist", and it would have lost its summary on the way."""
-        again = []
-        for row in sorted(set(rows)):
-            if not (0 <= row < len(self._jobs) and self._jobs[row].status in RETRYABLE):
-                continue
-            job = self._jobs[row]
-            if job.status == Status.DONE and not replace_finished:
-                continue
+        again = self._jobs_at(rows, RETRYABLE if replace_finished else set(RETRYABLE) - {Status.DONE})
+        for job in again:
             replace = job.replace or job.status == Status.DONE
             self.update(job.id, status=Status.WAITING, progress=0.0 if job.frames else None, frames_done=0,
                         message="", verdict=None, outputs={}, out_dir=None, replace=replace)
             if self.running:
                 self._run_ids.add(job.id)
-            again.append(job)
         return again
 
     def next_waiting(self) -> Job | None:

@@ -25,17 +25,23 @@ CLI_EXISTS_HINT = " Use --overwrite to replace them or --out to write elsewhere.
 def outcome_of(result) -> dict:
     """The plain facts of one app.pipeline.run.Result that a row needs (picklable: a Ray task
     returns it to the driver). Fields a result-like object lacks take the Result's defaults."""
-    ok, report = bool(result.ok), getattr(result, "report", None) or {}
-    verdict = (report.get("verdict") or {}) if ok else {}
+    ok = bool(result.ok)
+    report = _field(result, "report", {}) if ok else {}     # only a finished run's report is read
+    verdict = report.get("verdict") or {}
     return {"ok": ok, "cancelled": bool(getattr(result, "cancelled", False)),
-            "error": getattr(result, "error", None) or "",
+            "error": _field(result, "error", ""),
             "outputs_exist": bool(getattr(result, "outputs_exist", False)),
-            "warnings": list(getattr(result, "warnings", None) or []),
+            "warnings": list(_field(result, "warnings", [])),
             "verdict": verdict.get("level"), "reasons": list(verdict.get("reasons") or []),
             "verdict_dict": dict(verdict) if verdict else None,
-            "outputs": dict(getattr(result, "outputs", None) or {}) if ok else {},
-            "frames": int(getattr(result, "frames", 0) or 0), "fps": float(getattr(result, "fps", 0.0) or 0.0),
-            "protocol_record": (report.get("measures") or {}).get("protocol_record") if ok else None}
+            "outputs": dict(_field(result, "outputs", {})) if ok else {},
+            "frames": int(_field(result, "frames", 0)), "fps": float(_field(result, "fps", 0.0)),
+            "protocol_record": (report.get("measures") or {}).get("protocol_record")}
+
+
+def _field(result, name: str, default):
+    """A Result's field; `default` where a result-like object lacks it or holds None."""
+    return getattr(result, name, None) or default
 
 
 def unexpected_error(exc: BaseException) -> str:

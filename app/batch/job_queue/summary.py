@@ -6,6 +6,7 @@ window's Status column, the terminal's summary table).
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,7 +64,7 @@ class BatchSummary:
 
     @classmethod
     def of_rows(cls, rows: list[FileRow], labels: dict[Path, str]) -> BatchSummary:
-        count = {s: sum(1 for r in rows if r.status == s) for s in Status}
+        count = Counter(r.status for r in rows)
         return cls(done=count[Status.DONE], skipped=count[Status.SKIPPED], failed=count[Status.FAILED],
                    cancelled=count[Status.CANCELLED], flagged=sum(r.flagged for r in rows),
                    not_done=[labels[r.path] for r in rows if not r.succeeded])

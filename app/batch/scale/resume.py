@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import APP_NAME, __version__
+from app.base.wording import plural
 from app.base.model_files import sha256_file
 from app.base.outputs import read_json_object, SUFFIX, all_output_paths, parse_temp_name
 
@@ -73,13 +74,14 @@ def _jsonish(value):
     return json.loads(json.dumps(value))
 
 
-def _section(report: dict, key: str) -> dict:
+def report_section(report: dict, key: str) -> dict:
+    """One part of a report read back from disk; {} when it is missing or not an object."""
     value = report.get(key)
     return value if isinstance(value, dict) else {}
 
 
 def _report_models(report: dict) -> dict[str, object]:
-    models = _section(report, "models")
+    models = report_section(report, "models")
     return {k: v["sha256"] for k, v in models.items() if isinstance(v, dict) and "sha256" in v}
 
 
@@ -117,7 +119,7 @@ def check(video: Path, out_dir: Path, expected: Expected) -> Decision:
     reason = _made_otherwise(report, expected) or _missing_output(report, finals)
     if reason:
         return _redo(reason)
-    return _same_input(video, _section(report, "input")) or Decision(
+    return _same_input(video, report_section(report, "input")) or Decision(
         True, "finished earlier with the same input, app version, models and settings",
         outputs_exist=True, report=report)
 
@@ -137,14 +139,14 @@ def _blocked_by_journal(journal: Path, out_dir: Path) -> Decision:
 
 def _made_otherwise(report: dict, expected: Expected) -> str | None:
     """Why the report was not made by this app, version, models and settings (None: it was)."""
-    app = _section(report, "app")
+    app = report_section(report, "app")
     if app.get("name") != APP_NAME:
         return "the report is not a FaceMirror report"
     if app.get("version") != expected.version:
         return f"made by version {app.get('version')}, this is {expected.version}"
     if _report_models(report) != dict(expected.models):
         return "made with other model files"
-    settings = _section(report, "settings")
+    settings = report_section(report, "settings")
     changed = [k for k in OUTPUT_SETTINGS if _jsonish(settings.get(k)) != _jsonish(expected.settings.get(k))]
     if changed:
         return f"made with other settings ({', '.join(changed)})"
@@ -153,7 +155,7 @@ def _made_otherwise(report: dict, expected: Expected) -> str | None:
 
 def _missing_output(report: dict, finals: dict[str, Path]) -> str | None:
     """Why the outputs the report lists are not all there, non-empty (None: they are)."""
-    listed = _section(report, "outputs")
+    listed = report_section(report, "outputs")
     if "report" not in listed or any(k not in SUFFIX for k in listed):
         return "the report does not list its outputs"
     for kind in listed:
@@ -170,19 +172,14 @@ def _missing_output(report: dict, finals: dict[str, Path]) -> str | None:
 def _same_input(video: Path, facts: dict) -> Decision | None:
     """None when `video` is the input the report describes (size, then sha256), else why not."""
     try:
-        size = video.stat().st_size
+        if facts.get("bytes") != video.stat().st_size:
+            return Decision(False, "made from another input (other size)", outputs_exist=True, other_input=True)
+        if not facts.get("sha256"):
+            return _redo("the report has no input sha256")
+        if sha256_file(video) != facts["sha256"]:
+            return Decision(False, "made from another input (other sha256)", outputs_exist=True, other_input=True)
     except OSError as exc:
         return _redo(f"cannot read the input: {exc.strerror or exc}")
-    if facts.get("bytes") != size:
-        return Decision(False, "made from another input (other size)", outputs_exist=True, other_input=True)
-    if not facts.get("sha256"):
-        return _redo("the report has no input sha256")
-    try:
-        digest = sha256_file(video)
-    except OSError as exc:
-        return _redo(f"cannot read the input: {exc.strerror or exc}")
-    if digest != facts["sha256"]:
-        return Decision(False, "made from another input (other sha256)", outputs_exist=True, other_input=True)
     return None
 
 
@@ -207,8 +204,8 @@ def withdraw(video: Path, out_dir: Path) -> str:
             stuck.append(f"{path.name} ({exc.strerror or exc})")
     if not removed and not stuck:
         return ""
-    text = (f"withdrew the earlier outputs of {Path(video).name} in {out_dir} ({len(removed)} file"
-            f"{'s' if len(removed) != 1 else ''}): they were made from another recording and its redo failed")
+    text = (f"withdrew the earlier outputs of {Path(video).name} in {out_dir} "
+            f"({plural(len(removed), 'file')}): they were made from another recording and its redo failed")
     if stuck:
         text += f"; could not remove {', '.join(stuck)}: delete them by hand"
     return text
