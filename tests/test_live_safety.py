@@ -183,6 +183,21 @@ def test_a_torn_last_fragment_is_cut_back_to_the_last_whole_one(tmp_path):
     assert 30 <= len(times) < 90 and np.allclose(np.diff(times), 1 / 30, atol=0.002)
 
 
+def test_a_file_torn_inside_a_64_bit_box_size_is_cut_not_a_crash(tmp_path):
+    """A full disk can stop a write inside a box header whose size is 64-bit (size field 1): the
+    size's 8 bytes are not all there. That box is torn like any other (it raised struct.error, which
+    escaped close_partial's OSError handling after a failed write)."""
+    rec = Recorder(tmp_path / "exam.mp4", (320, 240), 30.0)
+    for img, t in SyntheticSource((320, 240), fps=30.0, seconds=1.0).frames():
+        rec.write(img, t)
+    path = rec.close_partial()
+    whole = path.stat().st_size
+    with open(path, "ab") as f:
+        f.write((1).to_bytes(4, "big") + b"mdat" + b"\x00\x00\x00")    # 3 of the 8 size bytes
+    assert trim_to_whole_fragments(path) == 11 and path.stat().st_size == whole
+    assert len(_decoded(path)) == 30
+
+
 def test_the_recording_timing_counts_lost_frames_from_known_times():
     fps = 30.0
     every = [i / fps for i in range(90)]

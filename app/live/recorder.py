@@ -84,8 +84,9 @@ def trim_to_whole_fragments(path: Path) -> int:
         while pos + 8 <= size:
             f.seek(pos)
             length, kind = struct.unpack(">I4s", f.read(8))
-            if length == 1:
-                length = struct.unpack(">Q", f.read(8))[0]
+            if length == 1:                   # a 64-bit size follows; a disk that filled inside it tore the box
+                wide = f.read(8)
+                length = struct.unpack(">Q", wide)[0] if len(wide) == 8 else 0
             if length < 8 or pos + length > size:
                 break                 # a torn box: the end
             pos += length
