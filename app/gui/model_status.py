@@ -116,37 +116,37 @@ class ModelStatus:
     def summary_html(self, *, converter: bool | None = None) -> str:
         """The models panel's Details: which files, the commands that make them, where they are
         searched, and warnings (for whoever installs the models)."""
-        parts = []
-        if self.missing:
-            parts.append("<p><b>For whoever installs the models</b> (the required face detector first):</p><ul>")
-            order = [model_files.RETINAFACE_KEY, model_files.STAR_KEY]
-            for m in sorted(self.missing, key=lambda m: order.index(m.key) if m.key in order else len(order)):
-                parts.append(f"<li><b>{html.escape(m.filename, quote=False)}</b> ({html.escape(ROLE.get(m.key, m.description), quote=False)})"
-                             f"<br>create it with <code>{html.escape(m.create_command, quote=False)}</code></li>")
-            parts.append("</ul>")
-            ckpts = ", ".join(f"<code>{html.escape(c, quote=False)}</code>" for c in checkpoint_names(self.missing_keys))
-            parts.append(
-                "<p>The official checkpoints are published by OpenFace 3.0 (Hugging Face repository "
-                f"<a href='{HF_URL}'>{HF_REPO}</a>: {ckpts}). "
-                f"<code>{FETCH_COMMAND}</code> downloads and converts them, or download them yourself "
-                "and convert them here with the buttons below.</p>")
-            parts.append("<p>Model folders searched: "
-                         + ", ".join(f"<code>{html.escape(str(d), quote=False)}</code>" for d in paths.weights_search_dirs())
-                         + "</p>")
-            if converter is None:
-                converter = converter_available()
-            if not converter:
-                parts.append(f"<p>{html.escape(converter_missing_hint(), quote=False)}</p>")
+        parts = self._missing_html(converter) if self.missing else []
         for m in self.absent_optional:
             meaning = model_files.ABSENT_OPTIONAL.get(m.key, m.description)
-            parts.append(f"<p>Optional, not installed: <b>{html.escape(m.filename, quote=False)}</b> "
-                         f"({html.escape(meaning, quote=False)}); create it with "
-                         f"<code>{html.escape(m.create_command, quote=False)}</code></p>")
+            parts.append(f"<p>Optional, not installed: <b>{_esc(m.filename)}</b> ({_esc(meaning)}); create it with "
+                         f"<code>{_esc(m.create_command)}</code></p>")
         if self.error:
-            parts.append(f"<p style='color:#c62828'><b>Cannot load the models:</b> {html.escape(self.error, quote=False)}</p>")
-        for w in self.warnings:
-            parts.append(f"<p style='color:#b35c00'><b>WARNING:</b> {html.escape(w, quote=False)}</p>")
+            parts.append(f"<p style='color:#c62828'><b>Cannot load the models:</b> {_esc(self.error)}</p>")
+        parts.extend(f"<p style='color:#b35c00'><b>WARNING:</b> {_esc(w)}</p>" for w in self.warnings)
         return "".join(parts)
+
+    def _missing_html(self, converter: bool | None) -> list[str]:
+        """The missing files (the required face detector first), where the checkpoints are
+        published, the folders searched, and what the conversion needs when it cannot run here."""
+        order = [model_files.RETINAFACE_KEY, model_files.STAR_KEY]
+        parts = ["<p><b>For whoever installs the models</b> (the required face detector first):</p><ul>"]
+        for m in sorted(self.missing, key=lambda m: order.index(m.key) if m.key in order else len(order)):
+            parts.append(f"<li><b>{_esc(m.filename)}</b> ({_esc(ROLE.get(m.key, m.description))})"
+                         f"<br>create it with <code>{_esc(m.create_command)}</code></li>")
+        ckpts = ", ".join(f"<code>{_esc(c)}</code>" for c in checkpoint_names(self.missing_keys))
+        parts.append("</ul><p>The official checkpoints are published by OpenFace 3.0 (Hugging Face repository "
+                     f"<a href='{HF_URL}'>{HF_REPO}</a>: {ckpts}). <code>{FETCH_COMMAND}</code> downloads and "
+                     "converts them, or download them yourself and convert them here with the buttons below.</p>")
+        parts.append("<p>Model folders searched: "
+                     + ", ".join(f"<code>{_esc(str(d))}</code>" for d in paths.weights_search_dirs()) + "</p>")
+        if not (converter_available() if converter is None else converter):
+            parts.append(f"<p>{_esc(converter_missing_hint())}</p>")
+        return parts
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
 
 
 def scan_model_files() -> ModelStatus:
