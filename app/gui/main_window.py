@@ -57,7 +57,7 @@ from app.gui.window_outputs import Outputs
 from app.gui.window_run import MESSAGE_MS, RunControl, RunView
 from app.pipeline.run import Settings
 
-# each presenters.actions name -> the actions (and option widgets) it enables
+# each presenters.actions name -> the actions it enables (OUTPUT also enables the output folder choice)
 ENABLED_BY = {actions.START: ("start",), actions.CANCEL: ("cancel", "cancel_key"), actions.REMOVE: ("remove",),
               actions.RETRY: ("retry",), actions.UP: ("up",), actions.DOWN: ("down",),
               actions.OUTPUT: ("choose_output",), actions.OPEN_SUMMARY: ("open_summary",),
@@ -93,7 +93,7 @@ class MainWindow(QMainWindow):
         self.prefs = Prefs(settings)
         self.model = QueueModel(self)
         self.runner = QueueRunner(self.model.queue, WINDOW_EXISTS_HINT)
-        self.actions = WindowActions(self, self._slots())
+        self.action_set = WindowActions(self, self._slots())
         self._build_bars()
         self._build_central()
         self._compose(status or scan_model_files(), threads)
@@ -122,9 +122,9 @@ class MainWindow(QMainWindow):
 
     def _build_bars(self) -> None:
         """The queue toolbar, the options bar and the patient bar (each on its own line), the status bar."""
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, queue_toolbar(self, self.actions))
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, queue_toolbar(self, self.action_set))
         self.addToolBarBreak()
-        self.options = OptionsBar(self, self.prefs, self.actions["choose_output"])
+        self.options = OptionsBar(self, self.prefs, self.action_set["choose_output"])
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.options)
         self.addToolBarBreak()
         subject_bar, self.subject_fields = subject_toolbar(self, self.prefs.s)
@@ -140,7 +140,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.models_panel)
         self.run_view = RunView(central)
         self.preview, self.trace, self.throughput = self.run_view.preview, self.run_view.trace, self.run_view.throughput
-        self.queue_panel = QueuePanel(self.model, central, self.actions,
+        self.queue_panel = QueuePanel(self.model, central, self.action_set,
                                       open_row=lambda: self.outputs.open_summary_or_folder(),
                                       relayout=self._fit_queue_rows)
         self.splitter = QSplitter(Qt.Orientation.Vertical, central)
@@ -179,13 +179,13 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         self.file_menu = self.menuBar().addMenu("&File")
-        self.actions.fill(self.file_menu, FILE_MENU)
+        self.action_set.fill(self.file_menu, FILE_MENU)
         install_help_menu(self, backend_text=lambda: self.backend_label.text(), notify=self.message,
                           open_path=self.outputs.open_path)
 
     def _name_parts(self) -> None:
         """The actions and widgets that tests, the self-test and the live window's Quit reach on the window."""
-        for name, action in self.actions.by_name.items():
+        for name, action in self.action_set.by_name.items():
             setattr(self, f"{name}_action", action)
         bar, options = self.status_bar, self.options
         self.backend_label, self.warning_label, self.version_label = bar.backend_label, bar.warning_label, bar.version_label
@@ -242,7 +242,7 @@ class MainWindow(QMainWindow):
         on = actions.enabled_actions(self._window_state())
         for name, targets in ENABLED_BY.items():
             for target in targets:
-                self.actions[target].setEnabled(name in on)
+                self.action_set[target].setEnabled(name in on)
         self.output_combo.setEnabled(actions.OUTPUT in on)
         self.queue_panel.show_details()
 
@@ -301,7 +301,7 @@ class MainWindow(QMainWindow):
 
     @property
     def worker_thread(self) -> QThread:
-        return self.run.thread
+        return self.run.worker_thread
 
     @property
     def model_status(self) -> ModelStatus:

@@ -91,7 +91,7 @@ class RunControl(QObject):
         self.request_load.emit()
 
     @property
-    def thread(self) -> QThread:
+    def worker_thread(self) -> QThread:
         return self._background.thread
 
     def stop(self) -> None:
