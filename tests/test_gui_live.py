@@ -20,6 +20,7 @@ from app.gui import camera_source  # noqa: E402
 from app.gui.camera_source import CameraInfo, PushedFileSource, QtFrameSource  # noqa: E402
 from app.live.sources import SyntheticSource  # noqa: E402
 from app.engine.model_set import Models  # noqa: E402
+from tests.gui_helpers import answer_box  # noqa: E402
 
 FPS = 30.0
 
@@ -478,34 +479,26 @@ def test_frames_lost_on_their_way_are_said_with_figures_when_stop_is_pressed(qtb
 
 
 def _answer_live_quit(yes: bool) -> list:
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QMessageBox
-
-    asked: list = []
-
-    def click():
-        box = next((b for b in QApplication.topLevelWidgets() if isinstance(b, QMessageBox)
-                    and b.objectName() == "confirmQuitLive" and b.isVisible()), None)
-        if box is None:
-            QTimer.singleShot(20, click)
-            return
-        asked.append(box.text())
-        box.button(QMessageBox.StandardButton.Yes if yes else QMessageBox.StandardButton.No).click()
-
-    QTimer.singleShot(20, click)
-    return asked
+    return answer_box("confirmQuitLive", yes)
 
 
-def test_ctrl_q_in_the_live_window_quits_like_the_main_windows_quit(qtbot, tmp_path, monkeypatch):
+def _recording_live_exam(qtbot, tmp_path, monkeypatch):
+    """The main window (no models: nothing processes) and its live window, showing a synthetic
+    picture and recording into tmp_path/live."""
     from tests.conftest import open_window
 
-    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(tmp_path / "weights"))   # no models: nothing processes
+    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(tmp_path / "weights"))
     w = open_window(qtbot)
     w.open_live_exam()
     live = w.live_window
     live.set_source(PushedFileSource(SyntheticSource((320, 240), fps=FPS, seconds=60.0)))
     live.folder = tmp_path / "live"
     qtbot.waitUntil(lambda: live.frames_seen >= 3, timeout=10000)
+    return w, live
+
+
+def test_ctrl_q_in_the_live_window_quits_like_the_main_windows_quit(qtbot, tmp_path, monkeypatch):
+    w, live = _recording_live_exam(qtbot, tmp_path, monkeypatch)
     live.activateWindow()
     qtbot.waitUntil(live.isActiveWindow, timeout=10000)       # the shortcut works in the active window
     assert live.start_recording()
@@ -572,15 +565,7 @@ def test_camera_frames_are_converted_on_the_cpu_to_the_right_colours():
 
 
 def test_quit_in_the_main_window_asks_first_while_the_live_window_records(qtbot, tmp_path, monkeypatch):
-    from tests.conftest import open_window
-
-    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(tmp_path / "weights"))
-    w = open_window(qtbot)
-    w.open_live_exam()
-    live = w.live_window
-    live.set_source(PushedFileSource(SyntheticSource((320, 240), fps=FPS, seconds=60.0)))
-    live.folder = tmp_path / "live"
-    qtbot.waitUntil(lambda: live.frames_seen >= 3, timeout=10000)
+    w, live = _recording_live_exam(qtbot, tmp_path, monkeypatch)
     assert live.start_recording()
     asked = _answer_live_quit(yes=False)
     w.quit_action.trigger()                                   # File > Quit, or Ctrl+Q in the main window

@@ -59,7 +59,7 @@ def test_without_torch_the_window_says_how_to_install_the_extras(qtbot, empty_we
     w = _window(qtbot)
     assert ".venv/bin/pip install -e '.[convert]'" in w.models_panel.label.text()
     assert not any(b.isEnabled() for b in w.models_panel.buttons.values())
-    w.convert_model("retinaface")                        # e.g. from a shortcut: explained, not crashed
+    w.models.convert_model("retinaface")                        # e.g. from a shortcut: explained, not crashed
     assert "pip install -e '.[convert]'" in w.statusBar().currentMessage()
 
 
@@ -84,7 +84,7 @@ def test_convert_button_runs_the_converter_in_the_background_and_reloads(qtbot, 
 
     monkeypatch.setattr(model_convert, "_converter", lambda key: fake_convert)
     w = _window(qtbot)
-    monkeypatch.setattr(w, "_ask_checkpoint", lambda key: str(checkpoint))
+    monkeypatch.setattr(w.models, "ask_checkpoint", lambda key: str(checkpoint))
     with qtbot.waitSignal(w.models_changed, timeout=30000) as reloaded:
         w.models_panel.buttons["retinaface"].click()
         assert w.models_panel.log_label.text().startswith("Converting ")
@@ -110,8 +110,8 @@ def test_conversion_failure_is_reported(qtbot, empty_weights, monkeypatch, tmp_p
 
     monkeypatch.setattr(model_convert, "_converter", lambda key: bad_convert)
     w = _window(qtbot)
-    monkeypatch.setattr(w, "_ask_checkpoint", lambda key: str(tmp_path / "whatever.pkl"))
-    w.convert_model("star")
+    monkeypatch.setattr(w.models, "ask_checkpoint", lambda key: str(tmp_path / "whatever.pkl"))
+    w.models.convert_model("star")
     qtbot.waitUntil(lambda: w.models_panel.log_label.text().startswith("Conversion failed"), timeout=10000)
     assert "Conversion failed: this is not a STAR checkpoint" in w.models_panel.log_label.text()
     assert "this is not a STAR checkpoint" in w.statusBar().currentMessage()
@@ -135,9 +135,9 @@ def test_real_retinaface_conversion_from_the_window(qtbot, empty_weights, retina
     monkeypatch.setattr(model_status, "converter_available", lambda: True)
     monkeypatch.setattr(model_convert, "_converter", lighter)
     w = _window(qtbot)
-    monkeypatch.setattr(w, "_ask_checkpoint", lambda key: str(retinaface_pth))
+    monkeypatch.setattr(w.models, "ask_checkpoint", lambda key: str(retinaface_pth))
     with qtbot.waitSignal(w.models_changed, timeout=900000) as reloaded:   # a safety net: minutes on a loaded machine
-        w.convert_model("retinaface")
+        w.models.convert_model("retinaface")
     assert reloaded.args[0].can_process, w.models_panel.log_label.text()
     assert (empty_weights / "retinaface_mobilenet025.onnx").is_file()
     assert (empty_weights / "manifest.json").is_file()      # sha256 recorded beside the model
@@ -157,8 +157,8 @@ def test_closing_during_a_conversion_waits_for_it(qtbot, empty_weights, monkeypa
 
     monkeypatch.setattr(model_convert, "_converter", lambda key: slow_convert)
     w = _window(qtbot)
-    monkeypatch.setattr(w, "_ask_checkpoint", lambda key: str(tmp_path / "Landmark_98.pkl"))
-    w.convert_model("star")
+    monkeypatch.setattr(w.models, "ask_checkpoint", lambda key: str(tmp_path / "Landmark_98.pkl"))
+    w.models.convert_model("star")
     assert w.models_panel.log_label.text().startswith("Converting ")
     w.close()
     assert w.isVisible()                                   # not yet: the converter cannot be interrupted
@@ -208,8 +208,8 @@ def test_converting_star_in_the_window_also_makes_the_live_model(qtbot, empty_we
     assert model_files.models_sharing_checkpoint(model_files.STAR_KEY) == [model_files.STAR_LIVE_KEY]
     assert model_files.models_sharing_checkpoint(model_files.RETINAFACE_KEY) == []
     w = _window(qtbot)
-    monkeypatch.setattr(w, "_ask_checkpoint", lambda key: str(tmp_path / "Landmark_98.pkl"))
-    w.convert_model(model_files.STAR_KEY)
+    monkeypatch.setattr(w.models, "ask_checkpoint", lambda key: str(tmp_path / "Landmark_98.pkl"))
+    w.models.convert_model(model_files.STAR_KEY)
     qtbot.waitUntil(lambda: w.models_panel.log_label.text().startswith("Done"), timeout=20000)
     assert calls == [(model_files.STAR_KEY, model_files.STAR_FILE), (model_files.STAR_LIVE_KEY, model_files.STAR_LIVE_FILE)]
     assert f"also made {model_files.STAR_LIVE_FILE}" in w.models_panel.log_label.text()

@@ -226,22 +226,9 @@ def test_close_while_running_stops_the_thread_and_leaves_no_partial_output(qtbot
 
 def answer_quit_question(yes: bool) -> list:
     """Answer the "Stop processing and quit?" box as a user would (click its button) once it shows."""
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from tests.gui_helpers import answer_box
 
-    asked: list = []
-
-    def click():
-        box = next((b for b in QApplication.topLevelWidgets() if isinstance(b, QMessageBox)
-                    and b.objectName() == "confirmQuit" and b.isVisible()), None)
-        if box is None:
-            QTimer.singleShot(20, click)
-            return
-        asked.append(box.text())
-        box.button(QMessageBox.StandardButton.Yes if yes else QMessageBox.StandardButton.No).click()
-
-    QTimer.singleShot(20, click)
-    return asked
+    return answer_box("confirmQuit", yes)
 
 
 def _face_template():

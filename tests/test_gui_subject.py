@@ -123,7 +123,7 @@ def test_compare_this_patients_visits_makes_and_opens_the_page(qtbot, tmp_path, 
                                     | QItemSelectionModel.SelectionFlag.Rows)
     assert w.compare_action.isEnabled()
     w.compare_action.trigger()
-    qtbot.waitUntil(lambda: bool(opened) or not w._comparing, timeout=60000)
+    qtbot.waitUntil(lambda: bool(opened) or not w.outputs.comparing, timeout=60000)
     assert opened, w.statusBar().currentMessage()
     page = opened[0]
     assert page.startswith(str(tmp_path / "V2" / "compare"))

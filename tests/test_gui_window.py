@@ -75,20 +75,20 @@ def test_settings_are_remembered(qtbot, monkeypatch, tmp_path):
     out.mkdir()
     w = _window(qtbot)
     w.show()
-    assert w.output_folder is None                      # default: beside each input
+    assert w.options.output_folder is None                      # default: beside each input
     w.set_output_folder(out)
     w.midline_combo.setCurrentIndex(w.midline_combo.findData("pupils"))
     w.resize(760, 580)   # the offscreen screen is 800 x 600
     w.close()
 
     w2 = _window(qtbot)
-    assert w2.output_folder == out
-    assert w2.midline == "pupils"
+    assert w2.options.output_folder == out
+    assert w2.options.midline == "pupils"
     assert (w2.width(), w2.height()) == (760, 580)
     w2.set_output_folder(None)
     w2.close()
     w3 = _window(qtbot)
-    assert w3.output_folder is None
+    assert w3.options.output_folder is None
     assert w3.output_combo.count() == 2                  # the folder stays offered
     # nothing was written outside the temporary settings folder
     assert list((tmp_path / "settings").rglob("*.conf")) or list((tmp_path / "settings").rglob("*.ini"))

@@ -17,14 +17,13 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QTimer  # noqa: E402
 from PySide6.QtGui import QGuiApplication, QImage  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox  # noqa: E402
+from tests.gui_helpers import no_models, select_row  # noqa: E402, F401 - no_models: a fixture
 
 
 SHOT = "/tmp/facemirror_window_1024x700.png"
 
 
-@pytest.fixture(autouse=True)
-def isolated(isolated_qsettings, tmp_path, monkeypatch):
-    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+pytestmark = pytest.mark.usefixtures("no_models")
 
 
 def open_window(qtbot):
@@ -48,11 +47,6 @@ def _videos(tmp_path, *names):
     return out
 
 
-def _select(w, row):
-    w.table.selectionModel().select(w.model.index(row, 0), QItemSelectionModel.SelectionFlag.ClearAndSelect
-                                    | QItemSelectionModel.SelectionFlag.Rows)
-
-
 def _finished_row(w, tmp_path, name="smile.mp4"):
     from app.batch.job_queue.jobs import Status
 
@@ -68,7 +62,7 @@ def _finished_row(w, tmp_path, name="smile.mp4"):
 def _running(w, tmp_path, *names):
     """Rows queued and the first one 'processing' (the worker is disconnected: nothing really runs)."""
     w.model_status.loaded = True
-    w._request_process.disconnect()
+    w.run.request_process.disconnect()
     w.add_paths(_videos(tmp_path, *names))
     w.start()
     assert w.is_running
@@ -149,7 +143,7 @@ def test_retry_of_a_finished_row_asks_and_keeping_leaves_its_results_working(qtb
     job, summary = _finished_row(w, tmp_path)
     opened = []
     w._open_url = lambda url: opened.append(url.toLocalFile()) or True
-    _select(w, 0)
+    select_row(w, 0)
     assert not w.overwrite_box.isChecked()
     seen: list[str] = []
     _answer_when_asked("confirmReplace", QMessageBox.StandardButton.No, seen)
@@ -174,7 +168,7 @@ def test_retry_with_replace_ticked_does_not_ask(qtbot, tmp_path):
 
     w = open_window(qtbot)
     job, _ = _finished_row(w, tmp_path)
-    _select(w, 0)
+    select_row(w, 0)
     w.overwrite_box.setChecked(True)
     w.retry_action.trigger()                              # a question here would block the test
     assert job.status is Status.WAITING
@@ -193,7 +187,7 @@ def _cannot_open_box():
 def test_a_file_the_system_cannot_open_is_said_with_its_path_and_copy_path(qtbot, tmp_path, what):
     w = open_window(qtbot)
     job, summary = _finished_row(w, tmp_path)
-    _select(w, 0)
+    select_row(w, 0)
     w._open_url = lambda url: False                       # no application for the file
     if what == "summary":
         w.open_summary_action.trigger()
@@ -210,8 +204,8 @@ def test_a_file_the_system_cannot_open_is_said_with_its_path_and_copy_path(qtbot
         page.parent.mkdir()
         page.write_text("<html></html>")
         w.message("Comparing the visits of patient P1...")
-        w._comparing = True
-        w._on_compared(str(page), "")
+        w.outputs.comparing = True
+        w.outputs.on_compared(str(page), "")
         path = page
     qtbot.waitUntil(lambda: _cannot_open_box() is not None, timeout=5000)
     box = _cannot_open_box()
@@ -229,7 +223,7 @@ def test_a_compare_page_that_opens_replaces_comparing_in_the_status(qtbot, tmp_p
     page.write_text("<html></html>")
     w._open_url = lambda url: True
     w.message("Comparing the visits of patient P1...")
-    w._on_compared(str(page), "")
+    w.outputs.on_compared(str(page), "")
     assert "Comparing" not in w.statusBar().currentMessage() and str(page) in w.statusBar().currentMessage()
 
 
@@ -246,7 +240,7 @@ def test_replace_existing_outputs_stays_on_screen_at_1024x700(qtbot, tmp_path, f
     long_folder.mkdir(parents=True)
     w.set_output_folder(long_folder)
     if five_point:       # the 5-point note and a long backend line, as with the detector only
-        w._show_model_status(ModelStatus(loaded=True, notices={notices.COARSE},
+        w.models.show_status(ModelStatus(loaded=True, notices={notices.COARSE},
                                          backend_text="CPU, 2 threads | 5-point mode (coarse midline)"))
     QApplication.processEvents()
     qtbot.waitUntil(lambda: w.overwrite_box.isVisible(), timeout=3000)
@@ -301,14 +295,14 @@ def test_a_long_notice_is_cut_at_a_word_with_the_full_text_in_its_tooltip(qtbot)
 def test_remove_is_disabled_once_the_selected_row_starts(qtbot, tmp_path):
     w = open_window(qtbot)
     w.model_status.loaded = True
-    w._request_process.disconnect()
+    w.run.request_process.disconnect()
     w.add_paths(_videos(tmp_path, "a.mp4", "b.mp4"))
-    _select(w, 0)
+    select_row(w, 0)
     assert w.remove_action.isEnabled()
     w.start()                                            # row 0 starts while selected
     assert w.queue.current is w.model.job_at(0)
     assert not w.remove_action.isEnabled()
-    _select(w, 1)
+    select_row(w, 1)
     assert w.remove_action.isEnabled()
     w.table.selectionModel().select(w.model.index(0, 0), QItemSelectionModel.SelectionFlag.Select
                                     | QItemSelectionModel.SelectionFlag.Rows)
@@ -325,7 +319,7 @@ def test_a_cancel_clears_the_previews(qtbot, tmp_path):
     w.preview.set_images(12, img, img, img)
     assert w.preview.has_images()
     w.cancel()
-    w._on_job_finished(JobFinished(job.id, _cancelled()))
+    w.run.on_job_finished(JobFinished(job.id, _cancelled()))
     assert not w.is_running
     assert all(p.view.image().isNull() for p in w.preview.panes.values())
 
@@ -336,11 +330,11 @@ def test_files_done_counts_every_row_of_the_run(qtbot, tmp_path):
     w = open_window(qtbot)
     first = _running(w, tmp_path, "a.mp4", "b.mp4", "c.mp4", "d.mp4")
     assert "(1 of 4)" in w.throughput.file_label.text()
-    w._on_job_finished(JobFinished(first.id, _ok()))
+    w.run.on_job_finished(JobFinished(first.id, _ok()))
     second = w.queue.current
     assert "(2 of 4)" in w.throughput.file_label.text()
     w.cancel()
-    w._on_job_finished(JobFinished(second.id, _cancelled()))
+    w.run.on_job_finished(JobFinished(second.id, _cancelled()))
     assert w.throughput.bar.text() == "1 of 4 files done (cancelled)"
 
 
@@ -354,7 +348,7 @@ def test_shift_f10_and_the_menu_key_open_the_row_menu(qtbot, tmp_path, key, modi
     w = open_window(qtbot)
     _finished_row(w, tmp_path)
     w.add_paths(_videos(tmp_path, "b.mp4"))
-    _select(w, 1)
+    select_row(w, 1)
     w.table.setCurrentIndex(w.model.index(1, 0))
     _activate(qtbot, w)
     w.table.setFocus()
@@ -402,16 +396,16 @@ def test_the_open_dialog_starts_in_the_last_folder_else_videos_else_home(qtbot, 
     w = open_window(qtbot)
     starts = []
     monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a, **k: (starts.append(a[2]), ([], ""))[1]))
-    w.add_videos_dialog()
+    w.editor.add_videos_dialog()
     assert Path(starts[-1]) == home and Path(starts[-1]) != paths.repo_root()
     (home / "Videos").mkdir()
-    w.add_videos_dialog()
+    w.editor.add_videos_dialog()
     assert Path(starts[-1]) == home / "Videos"
     last = tmp_path / "clinic" / "monday"
     last.mkdir(parents=True)
     w.prefs.last_input_folder = str(last)
-    w.add_videos_dialog()
+    w.editor.add_videos_dialog()
     assert Path(starts[-1]) == last
     last.rmdir()                                          # unmounted or deleted: the next best
-    w.add_videos_dialog()
+    w.editor.add_videos_dialog()
     assert Path(starts[-1]) == home / "Videos"

@@ -12,14 +12,13 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
-from tests.conftest import open_window
+from tests.conftest import open_window  # noqa: E402
+from tests.gui_helpers import no_models, select_row  # noqa: E402, F401 - no_models: a fixture
 
 RED = "#c62828"
 
 
-@pytest.fixture(autouse=True)
-def isolated(isolated_qsettings, tmp_path, monkeypatch):
-    monkeypatch.setenv("FACEMIRROR_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+pytestmark = pytest.mark.usefixtures("no_models")
 
 
 def _window(qtbot):
@@ -37,13 +36,6 @@ def _finished_row(w, tmp_path, name="smile.mp4", level="good", reasons=()):
     w.model.update_job(job.id, status=Status.DONE, progress=1.0, outputs={"summary": str(summary)},
                        verdict={"level": level, "reasons": list(reasons)})
     return job, summary
-
-
-def _select(w, row):
-    from PySide6.QtCore import QItemSelectionModel
-
-    w.table.selectionModel().select(w.model.index(row, 0), QItemSelectionModel.SelectionFlag.ClearAndSelect
-                                    | QItemSelectionModel.SelectionFlag.Rows)
 
 
 def test_title_is_not_repeated(qtbot):
@@ -74,11 +66,11 @@ def test_open_summary_by_enter_menu_and_double_click(qtbot, tmp_path):
     waiting.write_bytes(b"x")
     w.model.add_paths([waiting])
     job, summary = _finished_row(w, tmp_path)
-    _select(w, 0)                     # a waiting row: no summary to open
+    select_row(w, 0)                     # a waiting row: no summary to open
     assert not w.open_summary_action.isEnabled()
-    _select(w, 1)
+    select_row(w, 1)
     assert w.open_summary_action.isEnabled()
-    menu = w._row_menu()
+    menu = w.queue_panel.row_menu()
     assert w.open_summary_action in menu.actions() and w.open_output_action in menu.actions()
     w.table.setFocus()
     qtbot.keyClick(w.table, Qt.Key.Key_Return)
@@ -92,7 +84,7 @@ def test_status_line_shows_every_reason_in_full(qtbot, tmp_path):
     w = _window(qtbot)
     reasons = [f"reason number {i}: " + "a long explanation of what was found " * 3 for i in range(4)]
     _finished_row(w, tmp_path, level="usable with warnings", reasons=reasons)
-    _select(w, 0)
+    select_row(w, 0)
     assert w.details_label.isVisible()
     for r in reasons:
         assert r in w.details_label.text()
@@ -142,7 +134,7 @@ def test_deleted_remembered_output_folder_is_not_recreated(qtbot, tmp_path):
     prefs.sync()
     gone.rmdir()
     w = _window(qtbot)
-    assert w.output_folder is None
+    assert w.options.output_folder is None
     assert "no longer exists" in w.statusBar().currentMessage()
     assert not gone.exists()
 
@@ -159,7 +151,7 @@ def test_queue_summary_counts_only_this_batch(qtbot, tmp_path):
     job = w.queue.next_job()
     w.queue.finish(job.id, Status.DONE, progress=1.0, verdict={"level": "good", "reasons": []})
     with qtbot.waitSignal(w.queue_finished, timeout=5000) as finished:
-        w._finish_queue()
+        w.run.finish_queue()
     assert "1 done" in finished.args[0] and "not rated good" not in finished.args[0]
 
 
@@ -173,21 +165,21 @@ def test_stop_and_quit_question_follows_the_queue(qtbot, tmp_path):
     (job,), _ = w.model.add_paths([video])
     assert w.queue.start() and w.queue.next_job() is job
     assert job.status == Status.PROCESSING and w.is_running
-    w._request_process.disconnect()            # nothing really runs: the row finishes below
+    w.run.request_process.disconnect()            # nothing really runs: the row finishes below
     seen = {}
 
     def while_asked():
-        box = w._confirm_box
+        box = w.quit_question.box
         seen["before"] = box.text() + " " + box.informativeText()
         result = SimpleNamespace(ok=True, cancelled=False, warnings=[], outputs={},
                                  report={"verdict": {"level": "good", "reasons": []}})
-        w._on_job_finished(JobFinished(job.id, result))     # the file it asks about finishes
+        w.run.on_job_finished(JobFinished(job.id, result))     # the file it asks about finishes
         seen["after"] = box.text()
         seen["yes"] = box.button(QMessageBox.StandardButton.Yes).text()
         box.button(QMessageBox.StandardButton.Yes).click()
 
     QTimer.singleShot(100, while_asked)
-    assert w._confirm_quit()
+    assert w.quit_question.confirm()
     assert "running.mp4" in seen["before"] and seen["before"].startswith("Stop processing")
     assert seen["after"].startswith("Processing has finished") and seen["yes"] == "Quit"
     assert not w.is_running

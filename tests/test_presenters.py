@@ -49,7 +49,8 @@ def test_idle_with_waiting_files_and_models_may_start_and_nothing_else_without_a
 
 
 @pytest.mark.parametrize("kw", [{"can_process": False}, {"has_waiting": False}, {"busy": Busy.CONVERTING},
-                                {"busy": Busy.PROCESSING}, {"busy": Busy.STOPPING}, {"busy": Busy.CLOSED}])
+                                {"busy": Busy.PROCESSING}, {"busy": Busy.STOPPING}, {"busy": Busy.CLOSED},
+                                {"busy": Busy.CONVERTING_THEN_CLOSE}])
 def test_start_needs_idle_models_and_a_waiting_file(kw):
     assert actions.START not in enabled_actions(_state(**kw))
 

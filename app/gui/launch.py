@@ -74,24 +74,30 @@ def missing_xcb_packages(find_library: Callable[[str], str | None] = ctypes.util
     return missing
 
 
+def _window_system(env: Mapping[str, str]) -> str | None:
+    """What Qt will draw on: "headless" (a platform that needs no display), "wayland", "xcb"
+    (X11), or None when the chosen (or any) display is not there."""
+    chosen = env.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
+    if chosen in _HEADLESS_PLATFORMS:
+        return "headless"
+    present = {"wayland": bool(env.get("WAYLAND_DISPLAY")), "xcb": bool(env.get("DISPLAY"))}
+    if chosen in present:
+        return chosen if present[chosen] else None
+    return next((name for name, there in present.items() if there), None)   # Wayland first, as Qt does
+
+
 def display_problem(env: Mapping[str, str] | None = None, platform: str | None = None,
                     find_library: Callable[[str], str | None] = ctypes.util.find_library,
                     bundled: set[str] | None = None) -> str | None:
     """Why Qt cannot open a window here (a message for the user), or None when it should."""
-    env = os.environ if env is None else env
-    platform = sys.platform if platform is None else platform
-    if not platform.startswith("linux"):
+    if not (sys.platform if platform is None else platform).startswith("linux"):
         return None  # macOS (cocoa) and Windows always have their platform
-    chosen = env.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
-    if chosen in _HEADLESS_PLATFORMS:
-        return None
-    x11, wayland = bool(env.get("DISPLAY")), bool(env.get("WAYLAND_DISPLAY"))
-    if chosen == "wayland" and not wayland or chosen == "xcb" and not x11 or not (x11 or wayland):
+    system = _window_system(os.environ if env is None else env)
+    if system is None:
         return ("no display: this machine has no graphical session (neither DISPLAY nor WAYLAND_DISPLAY is set), "
                 "so the FaceMirror window cannot open. " + HEADLESS_HINT)
-    if wayland and chosen != "xcb":
-        return None  # Qt's Wayland plugin; the xcb libraries are not needed
-    missing = missing_xcb_packages(find_library, bundled)
+    # only Qt's xcb plugin needs the X11 libraries
+    missing = missing_xcb_packages(find_library, bundled) if system == "xcb" else []
     if not missing:
         return None
     return (f"the window cannot open on this X11 desktop: Qt needs libraries that are not installed "

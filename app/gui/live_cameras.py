@@ -83,29 +83,35 @@ class LiveCameras:
 
     def refresh(self) -> None:
         """Fill the camera list (also when a camera is plugged in or out) and open the remembered one."""
-        view, combo = self.view, self.view.camera_combo
-        cameras = camera_source.list_cameras()
-        current = combo.currentData()
+        view = self.view
+        current = view.camera_combo.currentData()
+        self._fill_list(camera_source.list_cameras())
+        if view.recording and isinstance(view.source, camera_source.CameraSource):
+            self._keep_recording_camera()
+        elif self.cameras:
+            self._open_wanted(current)
+        elif not isinstance(view.source, camera_source.PushedFileSource):   # a file played as camera stays
+            view.stop_source()
+            view.say(camera_source.NO_CAMERA_MESSAGE)
+            view.pane_panel.no_picture("No camera (see above)")
+        view.recording_changed()
+
+    def _fill_list(self, cameras: list[camera_source.CameraInfo]) -> None:
+        combo = self.view.camera_combo
         combo.blockSignals(True)
         combo.clear()
         for cam in cameras:
             combo.addItem(cam.name, cam.id)
         combo.blockSignals(False)
         self.cameras = {c.id: c for c in cameras}
-        if view.recording and isinstance(view.source, camera_source.CameraSource):
-            self._keep_recording_camera()
-        elif not cameras:
-            if not isinstance(view.source, camera_source.PushedFileSource):
-                view.stop_source()
-                view.say(camera_source.NO_CAMERA_MESSAGE)
-                view.pane_panel.no_picture("No camera (see above)")
-        else:
-            default = next((c.id for c in cameras if c.device is not None and c.device.isDefault()), None)
-            wanted = wanted_camera([c.id for c in cameras], current, view.prefs.camera, default)
-            combo.setCurrentIndex(combo.findData(wanted))
-            if not self._showing(wanted):
-                self.open(self.cameras[wanted])
-        view.recording_changed()
+
+    def _open_wanted(self, current: str | None) -> None:
+        """Show (and open) the camera shown before, else the remembered one, else the system's default."""
+        default = next((c.id for c in self.cameras.values() if c.device is not None and c.device.isDefault()), None)
+        wanted = wanted_camera(list(self.cameras), current, self.view.prefs.camera, default)
+        self.view.camera_combo.setCurrentIndex(self.view.camera_combo.findData(wanted))
+        if not self._showing(wanted):
+            self.open(self.cameras[wanted])
 
     def _keep_recording_camera(self) -> None:
         # never another camera in the middle of a recording (one picture size per file)

@@ -1,18 +1,22 @@
 """FaceMirror main window: a thin view that composes panels and wires signals (issue 34).
 
-What it holds: the models banner (missing models, warnings, conversion), three live previews, the
-throughput line, the queue table, the toolbars (queue actions; output folder and midline; patient)
-and the status bar (backend, landmark model warning, version).
+What it shows: the models banner (missing models, warnings, conversion), three live previews and
+the symmetry trace, the throughput line, the queue table and the selected row's details, the
+toolbars (queue actions; output folder, replace and midline; patient and visit) and the status
+bar (backend, landmark model warning, version).
 
-Where each part lives:
+The window keeps layout and wiring only. Each part owns its widgets and state and receives what it
+needs (the queue model, other parts, a few callbacks) in its constructor:
 - decisions without Qt: app.gui.presenters (enabled_actions from one Busy value; the rules and
   notes for added files) and app.batch.job_queue (JobQueue's state machine; runner.QueueRunner,
   the one mapping from a run to its row, shared with `process`);
-- widgets: window_actions (actions, File menu), window_bars (toolbars, status bar), queue_panel
-  (the table and the selected row's details), preview, throughput, symmetry_trace, models_panel;
-- behaviour, as mixins of this class: window_adding (adding files, editing the queue),
-  window_outputs (output options, opening results, compare, row menu), window_run (the run loop),
-  window_models (model status, conversion), window_closing (quit questions, shutdown order).
+- window_actions (the actions, the File menu's, toolbar's and row menu's layouts), window_bars
+  (queue and patient toolbars, status bar), window_options (output folder, replace, midline),
+  queue_panel (table, row menu, details line), preview, throughput, symmetry_trace, models_panel;
+- window_adding (QueueEditor: adding files, Retry, Remove, Move, durations; FileDrops),
+  window_outputs (Outputs: summaries, folders, compare), window_run (RunControl: the worker and
+  the run loop), window_models (ModelsControl: model status, conversion), window_closing
+  (QuitQuestion), window_live (LiveExams).
 
 Threads, all in one style (gui.background.BackgroundThread: a worker QObject in its own QThread,
 requests through queued signals): the PipelineWorker loads the models (Models.load) and runs the
@@ -20,52 +24,58 @@ pipeline for one queued file at a time, cancelled through a threading.Event per 
 DurationProber reads the durations of added files; a CompareWorker makes compare pages; a model
 conversion runs in its own (model_convert.Conversion). Previews are polled from the worker on a
 timer. Closing the window while a file is processing asks "Stop processing and quit?"; quitting
-cancels the running file, stops the threads in a fixed order (see background.py) and leaves no
-partial output.
+cancels the running file, stops the threads in a fixed order (shutdown) and leaves no partial output.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, Qt, QThread, QTimer, Signal
-from PySide6.QtWidgets import (QApplication, QMainWindow, QMessageBox, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import QSettings, QSize, Qt, QThread, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from app import __version__, APP_NAME
-
-from app.gui import file_open
-from app.gui.presenters import actions
-from app.gui.background import BackgroundThread
-from app.gui.model_convert import Conversion
-from app.gui.model_status import ModelStatus, scan_model_files
-from app.gui.models_panel import ModelsPanel
-from app.engine.midline import MIDLINE_METHODS
-from app.gui.prefs import Prefs
-from app.gui.preview import PreviewStrip
-from app.gui.queue_model import DurationProber, QueueModel
-from app.gui.queue_panel import build_queue_table
-from app.gui.help_menu import install_help_menu
-from app.gui.compare_visits import CompareWorker, patient_of
-from app.gui.symmetry_trace import SymmetryTrace
-from app.gui.throughput import ThroughputPanel
-from app.gui.window_actions import install_actions, install_file_menu
-from app.gui.window_bars import build_status_bar, install_toolbars
-from app.gui.window_adding import WindowAdding
-from app.gui.window_closing import WindowClosing
-from app.gui.window_outputs import WindowOutputs
-from app.gui.window_run import MESSAGE_MS, PREVIEW_FPS, WindowRun
-from app.gui.window_models import WindowModels
-from app.gui.worker import PipelineWorker
+from app.batch.job_queue.jobs import Job
 from app.batch.job_queue.queue import JobQueue
 from app.batch.job_queue.runner import WINDOW_EXISTS_HINT, QueueRunner
+from app.gui import file_open
+from app.gui.help_menu import install_help_menu
+from app.gui.model_status import ModelStatus, scan_model_files
+from app.gui.models_panel import ModelsPanel
+from app.gui.prefs import Prefs
+from app.gui.presenters import actions
+from app.gui.queue_model import QueueModel
+from app.gui.queue_panel import QueuePanel
+from app.gui.window_actions import FILE_MENU, WindowActions
+from app.gui.window_adding import FileDrops, QueueEditor
+from app.gui.window_bars import WindowStatusBar, queue_toolbar, subject_toolbar
+from app.gui.window_closing import QuitQuestion
+from app.gui.window_live import LiveExams
+from app.gui.window_models import ModelsControl
+from app.gui.window_options import OptionsBar
+from app.gui.window_outputs import Outputs
+from app.gui.window_run import MESSAGE_MS, RunControl, RunView
+from app.pipeline.run import Settings
+
+# each presenters.actions name -> the actions it enables (OUTPUT also enables the output folder choice)
+ENABLED_BY = {actions.START: ("start",), actions.CANCEL: ("cancel", "cancel_key"), actions.REMOVE: ("remove",),
+              actions.RETRY: ("retry",), actions.UP: ("up",), actions.DOWN: ("down",),
+              actions.OUTPUT: ("choose_output",), actions.OPEN_SUMMARY: ("open_summary",),
+              actions.COMPARE: ("compare",)}
 
 
-class MainWindow(WindowAdding, WindowOutputs, WindowRun, WindowModels, WindowClosing, QMainWindow):
-    # requests to the worker (queued to its thread)
-    _request_load = Signal()
-    _request_process = Signal(object)     # worker.ProcessRequest
-    _request_probe = Signal(object)       # queue_model.ProbeRequest
-    _request_compare = Signal(object, object, str)
+def default_size(window: QWidget) -> QSize:
+    """1280 x 800, or less on a smaller screen."""
+    size = QSize(1280, 800)
+    screen = window.screen() or QApplication.primaryScreen()
+    if screen is not None:
+        avail = screen.availableGeometry().size()
+        if avail.width() >= 640 and avail.height() >= 480:
+            size = size.boundedTo(QSize(int(avail.width() * 0.95), int(avail.height() * 0.9)))
+    return size
+
+
+class MainWindow(QMainWindow):
     # for observers (tests, accessibility tools)
     models_changed = Signal(object)
     queue_finished = Signal(str)
@@ -80,112 +90,120 @@ class MainWindow(WindowAdding, WindowOutputs, WindowRun, WindowModels, WindowClo
         # ("FaceMirror 0.1.0 - FaceMirror"): make the title that name
         QApplication.instance().setApplicationDisplayName(title)
         self.setWindowTitle(title)
-        self.setAcceptDrops(True)
         self.prefs = Prefs(settings)
-        self.model_status = status or scan_model_files()
-        self.models_known = False          # a load attempt has finished
-        self._comparing = False            # a compare page is being made (gui.compare_visits)
-        self._conversion: Conversion | None = None      # the running conversion (waited for on quit)
-        self._conversion_phase = actions.Conversion.NONE
-        self._confirm_box: QMessageBox | None = None   # "Stop processing and quit?" while it is asked
-        self._cancel_box: QMessageBox | None = None    # "Stop processing?" (Esc) while it is asked
-        self._last_output_dir: Path | None = None
-
-        install_actions(self)
-        self._build_ui()
-        install_file_menu(self)
-        install_help_menu(self, backend_text=lambda: self.backend_label.text(), notify=self.message,
-                          open_path=self._open_path)
-        self._restore_prefs()
-        self._show_model_status(self.model_status)
-        self._start_worker(threads)
+        self.model = QueueModel(self)
+        self.runner = QueueRunner(self.model.queue, WINDOW_EXISTS_HINT)
+        self.action_set = WindowActions(self, self._slots())
+        self._build_bars()
+        self._build_central()
+        self._compose(status or scan_model_files(), threads)
+        self._build_menus()
+        self._name_parts()
+        self._restore_layout()
+        self.drops = FileDrops(self, self.add_paths)
         self._file_open = file_open.install(QApplication.instance())
         self._file_open.attach(self.add_paths)
         QApplication.instance().aboutToQuit.connect(self.shutdown)
+        self.run.begin()
         self._update_actions()
 
     # =========================================================================================
-    # building
-    def _build_ui(self) -> None:
-        install_toolbars(self)
-        self._build_central()
+    # building: the parts, then their wiring
+    def _slots(self) -> dict:
+        """What each action does (window_actions.SPECS names); the parts exist when one is triggered."""
+        return {"add": lambda: self.editor.add_videos_dialog(), "add_folder": lambda: self.editor.add_folder_dialog(),
+                "remove": lambda: self.editor.remove_selected(), "up": lambda: self.editor.move_selected(-1),
+                "down": lambda: self.editor.move_selected(1), "retry": lambda: self.editor.retry_selected(),
+                "start": lambda: self.run.start(), "cancel": lambda: self.run.cancel(),
+                "cancel_key": lambda: self.run.cancel_asked(), "choose_output": lambda: self.options.choose_output_folder(),
+                "open_output": lambda: self.outputs.open_output_folder(),
+                "open_summary": lambda: self.outputs.open_summary(), "compare": lambda: self.outputs.compare_visits(),
+                "live": lambda: self.open_live_exam(), "quit": self.close}
+
+    def _build_bars(self) -> None:
+        """The queue toolbar, the options bar and the patient bar (each on its own line), the status bar."""
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, queue_toolbar(self, self.action_set))
+        self.addToolBarBreak()
+        self.options = OptionsBar(self, self.prefs, self.action_set["choose_output"])
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.options)
+        self.addToolBarBreak()
+        subject_bar, self.subject_fields = subject_toolbar(self, self.prefs.s)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, subject_bar)
+        self.status_bar = WindowStatusBar(self)
+        self.setStatusBar(self.status_bar)
 
     def _build_central(self) -> None:
         central = QWidget(self)
         layout = QVBoxLayout(central)
         self.models_panel = ModelsPanel(central)
-        self.models_panel.convert_requested.connect(self.convert_model)
         self.models_label = self.models_panel.label
         layout.addWidget(self.models_panel)
-
-        top = QWidget(central)
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        self.preview = PreviewStrip(top)
-        self.throughput = ThroughputPanel(top)
-        top_layout.addWidget(self.preview, 1)
-        self.trace = SymmetryTrace(top)
-        self.trace.setToolTip("Patient's right (blue) and left (orange) movement of the most active region, "
-                              "live; the finished summary has every measure")
-        top_layout.addWidget(self.trace)
-        top_layout.addWidget(self.throughput)
-
-        self.model = QueueModel(self)
-        self.runner = QueueRunner(self.model.queue, WINDOW_EXISTS_HINT)
-        build_queue_table(self, central)
-
+        self.run_view = RunView(central)
+        self.preview, self.trace, self.throughput = self.run_view.preview, self.run_view.trace, self.run_view.throughput
+        self.queue_panel = QueuePanel(self.model, central, self.action_set,
+                                      open_row=lambda: self.outputs.open_summary_or_folder(),
+                                      relayout=self._fit_queue_rows)
         self.splitter = QSplitter(Qt.Orientation.Vertical, central)
         self.splitter.setObjectName("mainSplitter")
-        self.splitter.addWidget(top)
-        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.run_view)
+        self.splitter.addWidget(self.queue_panel.table)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
         layout.addWidget(self.splitter, 1)
-        layout.addWidget(self.details_label)
+        layout.addWidget(self.queue_panel.details_label)
         self.setCentralWidget(central)
 
-        build_status_bar(self)
-        self._start_helpers()
+    def _compose(self, status: ModelStatus, threads: int | None) -> None:
+        """The behaviour: each part with what it needs; ``_update_actions`` after any change."""
+        changed, notify = self._update_actions, self.message
+        self.models = ModelsControl(self, status, panel=self.models_panel, status_bar=self.status_bar,
+                                    options=self.options, queue=self.queue, prefs=self.prefs,
+                                    load=lambda: self.run.request_load.emit(), notify=notify, changed=changed,
+                                    close_window=self.close)
+        self.outputs = Outputs(self, self.model, self.queue_panel, self.options, open_url=lambda url: self._open_url(url),
+                               notify=notify, changed=changed)
+        self.quit_question = QuitQuestion(self, self.model, lambda: self.live.window)
+        self.run = RunControl(self, self.model, self.runner, options=self.options, models=self.models,
+                              outputs=self.outputs, view=self.run_view, models_panel=self.models_panel,
+                              threads=threads, notify=notify, changed=changed,
+                              file_ended=self.quit_question.follow_queue)
+        self.editor = QueueEditor(self, self.model, self.queue_panel, subject=self.subject_fields, options=self.options,
+                                  prefs=self.prefs, notify=notify, changed=changed, start=self.run.start,
+                                  ask_replace=lambda finished: self._ask_replace(finished))
+        self.live = LiveExams(self, self.prefs, self.editor.add_recording)
+        self.queue_panel.selection_changed.connect(changed)
+        self.options.output_changed.connect(self.model.set_default_out_dir)
+        self.models.models_changed.connect(self.models_changed)
+        self.run.queue_finished.connect(self.queue_finished)
 
-    def _start_helpers(self) -> None:
-        """The compare and probe threads, the preview timer; the options' signals."""
-        comparer = CompareWorker()
-        self._comparer = BackgroundThread(comparer, "facemirror-compare", self)
-        self._request_compare.connect(comparer.compare)
-        comparer.done.connect(self._on_compared)
-        self._comparer.start()
+    def _build_menus(self) -> None:
+        self.file_menu = self.menuBar().addMenu("&File")
+        self.action_set.fill(self.file_menu, FILE_MENU)
+        install_help_menu(self, backend_text=lambda: self.backend_label.text(), notify=self.message,
+                          open_path=self.outputs.open_path)
 
-        prober = DurationProber()
-        self._prober = BackgroundThread(prober, "facemirror-probe", self)
-        self._request_probe.connect(prober.probe)
-        prober.probed.connect(self._on_probed)
-        self._prober.start()
-        self._preview_timer = QTimer(self)
-        self._preview_timer.setInterval(max(10, int(1000 / PREVIEW_FPS)))
-        self._preview_timer.timeout.connect(self._poll_preview)
-        self.output_combo.currentIndexChanged.connect(self._output_choice_changed)
-        self.midline_combo.currentIndexChanged.connect(self._midline_changed)
+    def _name_parts(self) -> None:
+        """The actions and widgets that tests, the self-test and the live window's Quit reach on the window."""
+        for name, action in self.action_set.by_name.items():
+            setattr(self, f"{name}_action", action)
+        bar, options = self.status_bar, self.options
+        self.backend_label, self.warning_label, self.version_label = bar.backend_label, bar.warning_label, bar.version_label
+        self.output_combo, self.overwrite_box, self.midline_combo = options.output_combo, options.overwrite_box, options.midline_combo
+        self.midline_note, self.midline_note_action = options.midline_note, options.midline_note_action
+        self.table, self.details_label = self.queue_panel.table, self.queue_panel.details_label
 
-    def _restore_prefs(self) -> None:
+    # =========================================================================================
+    # layout: size, the splitter between previews and queue (remembered)
+    def _restore_layout(self) -> None:
         geometry = self.prefs.geometry()
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(self._default_size())
+            self.resize(default_size(self))
         splitter = self.prefs.splitter()
         self._fit_rows = splitter is None or not self.splitter.restoreState(splitter)
         self.splitter.splitterMoved.connect(self._user_moved_splitter)
-        folder = self.prefs.last_output_folder
-        if folder is not None and Path(folder).is_dir():
-            self.output_combo.addItem(str(folder), str(folder))
-            self.output_combo.setItemData(1, str(folder), Qt.ItemDataRole.ToolTipRole)
-        elif folder is not None:   # deleted or unmounted: never recreated behind the user's back
-            self.prefs.output_folder = None
-            self._missing_folder_note = (f"The remembered output folder {folder} no longer exists: outputs go "
-                                         "beside each input video until you choose an output folder")
-        if self.prefs.output_folder is not None and self.output_combo.count() > 1:
-            self.output_combo.setCurrentIndex(1)
-        self.model.set_default_out_dir(self.output_folder)
-        self.midline_combo.setCurrentIndex(max(0, MIDLINE_METHODS.index(self.prefs.midline)))
+        self._missing_folder_note = self.options.restore()
+        self.model.set_default_out_dir(self.options.output_folder)
 
     def _user_moved_splitter(self, *_args) -> None:
         self._fit_rows = False
@@ -202,51 +220,76 @@ class MainWindow(WindowAdding, WindowOutputs, WindowRun, WindowModels, WindowClo
         top, table = self.splitter.sizes()
         total = top + table
         spare = total - self.splitter.widget(0).minimumSizeHint().height()
-        want = min(self._rows_height, spare)
+        want = min(self.queue_panel.rows_height, spare)
         if table < want:
             self.splitter.setSizes([total - want, want])
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
-        note = getattr(self, "_missing_folder_note", None)
-        if note:
-            self._missing_folder_note = None
+        if self._missing_folder_note:
+            note, self._missing_folder_note = self._missing_folder_note, ""
             self.message(note, 30000)
 
-    def _default_size(self) -> QSize:
-        """1280 x 800, or less on a smaller screen."""
-        size = QSize(1280, 800)
-        screen = self.screen() or QApplication.primaryScreen()
-        if screen is not None:
-            avail = screen.availableGeometry().size()
-            if avail.width() >= 640 and avail.height() >= 480:
-                size = size.boundedTo(QSize(int(avail.width() * 0.95), int(avail.height() * 0.9)))
-        return size
+    # =========================================================================================
+    # wiring: which actions are enabled (presenters.actions)
+    def _window_state(self) -> actions.WindowState:
+        return actions.WindowState(busy=actions.busy_of(self.queue.state, self.models.phase),
+                                   comparing=self.outputs.comparing, can_process=self.models.status.can_process,
+                                   has_waiting=self.model.next_waiting() is not None,
+                                   selection=self.queue_panel.selection())
 
-    def _start_worker(self, threads: int | None) -> None:
-        self._worker = PipelineWorker(threads)
-        self._background = BackgroundThread(self._worker, "facemirror-worker", self)
-        self._thread = self._background.thread
-        self._request_load.connect(self._worker.load_models)
-        self._request_process.connect(self._worker.process)
-        self._worker.models_ready.connect(self._on_models_ready)
-        self._worker.progress.connect(self._on_progress)
-        self._worker.job_finished.connect(self._on_job_finished)
-        self._worker.notice.connect(self._on_notice)
-        self._background.start()
-        self._request_load.emit()
+    def _update_actions(self, *_args) -> None:
+        on = actions.enabled_actions(self._window_state())
+        for name, targets in ENABLED_BY.items():
+            for target in targets:
+                self.action_set[target].setEnabled(name in on)
+        self.output_combo.setEnabled(actions.OUTPUT in on)
+        self.queue_panel.show_details()
 
     # =========================================================================================
-    # properties
-    @property
-    def output_folder(self) -> Path | None:
-        data = self.output_combo.currentData()
-        return Path(data) if data else None
+    # entry points (the command line, the live window, tests) and the window's own dialogs
+    def add_paths(self, paths) -> int:
+        return self.editor.add_paths(paths)
+
+    def add_recording(self, path, rest=None, subject=None) -> bool:
+        return self.editor.add_recording(path, rest, subject)
+
+    def start(self) -> None:
+        self.run.start()
+
+    def cancel(self) -> None:
+        self.run.cancel()
+
+    def open_live_exam(self, source_file: Path | None = None) -> None:
+        self.live.open(source_file)
 
     @property
-    def midline(self) -> str:
-        return self.midline_combo.currentData() or MIDLINE_METHODS[0]
+    def live_window(self):
+        return self.live.window
 
+    def selected_rows(self) -> list[int]:
+        return self.queue_panel.selected_rows()
+
+    def set_output_folder(self, folder: Path | None) -> None:
+        self.options.set_output_folder(folder)
+
+    def message(self, text: str, ms: int = MESSAGE_MS) -> None:
+        """A non-blocking notice in the status bar."""
+        self.status_bar.showMessage(text, ms)
+
+    # where the window meets the user's desktop and questions (tests replace these)
+    def _open_url(self, url: QUrl) -> bool:
+        return QDesktopServices.openUrl(url)
+
+    def _ask_replace(self, finished: list[Job]) -> bool:
+        return self.editor.ask_replace(finished)
+
+    def _settings(self, job: Job | None = None) -> Settings:
+        """The pipeline's Settings for a job (window_run: the one place that makes them)."""
+        return self.run.settings(job)
+
+    # =========================================================================================
+    # state, for observers
     @property
     def queue(self) -> JobQueue:
         """The jobs and the run's state (the table shows the same queue)."""
@@ -258,42 +301,51 @@ class MainWindow(WindowAdding, WindowOutputs, WindowRun, WindowModels, WindowClo
 
     @property
     def worker_thread(self) -> QThread:
-        return self._thread
+        return self.run.worker_thread
 
-    def message(self, text: str, ms: int = MESSAGE_MS) -> None:
-        """A non-blocking notice in the status bar."""
-        self.statusBar().showMessage(text, ms)
+    @property
+    def model_status(self) -> ModelStatus:
+        return self.models.status
+
+    @property
+    def models_known(self) -> bool:
+        return self.models.known
+
+    @property
+    def five_point_mode(self) -> bool:
+        return self.models.five_point_mode
 
     # =========================================================================================
-    @property
-    def busy(self) -> actions.Busy:
-        """The window's one busy value (presenters.actions)."""
-        return actions.busy_of(self.queue.state, self._conversion_phase)
+    # closing
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self.models.close_after_conversion() or not self.quit_question.may_quit():
+            event.ignore()
+            return
+        self.shutdown()
+        super().closeEvent(event)
 
-    def _window_state(self) -> actions.WindowState:
-        rows = self.selected_rows() if hasattr(self, "table") else []
-        jobs = [self.model.job_at(r) for r in rows]
-        single = len(rows) == 1
-        selection = actions.Selection(
-            statuses=tuple(j.status for j in jobs),
-            can_move_up=single and self.model.can_move(rows[0], -1),
-            can_move_down=single and self.model.can_move(rows[0], 1),
-            has_summary=single and self._summary_of(jobs[0]) is not None,
-            has_patient=single and patient_of(jobs[0]) is not None)
-        return actions.WindowState(busy=self.busy, comparing=self._comparing,
-                                   can_process=self.model_status.can_process,
-                                   has_waiting=self.model.next_waiting() is not None, selection=selection)
+    def shutdown(self) -> None:
+        """Cancel the running file, stop the threads, remember the settings. Idempotent.
 
-    def _update_actions(self, *_args) -> None:
-        on = actions.enabled_actions(self._window_state())
-        for name, targets in self._enabled_by_name().items():
-            for target in targets:
-                target.setEnabled(name in on)
-        self._show_details()
-
-    def _enabled_by_name(self) -> dict:
-        return {actions.START: (self.start_action,), actions.CANCEL: (self.cancel_action, self.cancel_key_action),
-                actions.REMOVE: (self.remove_action,), actions.RETRY: (self.retry_action,),
-                actions.UP: (self.up_action,), actions.DOWN: (self.down_action,),
-                actions.OUTPUT: (self.output_combo, self.choose_output_action),
-                actions.OPEN_SUMMARY: (self.open_summary_action,), actions.COMPARE: (self.compare_action,)}
+        Order matters for a clean exit: cancel first so the pipeline returns within a frame or two,
+        then stop each BackgroundThread (waits, drops requests never started, delivers results
+        already queued, releases ONNX sessions and images) while Python and Qt are fully alive."""
+        if self.queue.closed:
+            return
+        self.queue.close()              # cancels the running file; late results start nothing
+        self.live.close()               # finishes a recording in progress (kept on disk, complete)
+        try:
+            self.prefs.set_geometry(self.saveGeometry())
+            self.prefs.set_splitter(self.splitter.saveState())
+            self.prefs.sync()
+        except RuntimeError:
+            pass
+        self.run.stop()
+        self.models.wait()
+        self.editor.stop()
+        self.outputs.stop()
+        self._file_open.detach(self.add_paths)
+        try:
+            QApplication.instance().aboutToQuit.disconnect(self.shutdown)
+        except (RuntimeError, TypeError):
+            pass

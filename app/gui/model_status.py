@@ -34,6 +34,25 @@ SHORT_NAME = {model_files.RETINAFACE_KEY: "face detector (RetinaFace)",
               model_files.STAR_KEY: "landmarks (STAR)"}
 
 
+# what the models panel tells the clinician (clinician_html), problem by problem, then what to do
+_DETECTOR_MISSING = ("<li><b>Face detector - required, not installed.</b> FaceMirror uses it to find the face in "
+                     "every frame. Until it is installed no video can be processed.</li>")
+_STAR_MISSING = ("<li><b>Landmark model (STAR) - optional, not installed.</b> It places 98 points on the face for an "
+                 "accurate midline. Without it the midline comes from 5 points found by the face detector and is "
+                 "coarser; videos can still be processed and each result says so.</li>")
+_UNTRAINED = ("<li><b>The landmark model is an untrained test model.</b> Its results are meaningless: every output "
+              "video is marked <i>UNTRAINED MODEL - NOT FOR CLINICAL USE</i> and every result is rated not "
+              "usable.</li>")
+_NOT_LOADED = ("<li><b>The models could not be loaded.</b> No video can be processed until this is fixed (the "
+               "reason is under Details).</li>")
+_TODO_CONVERT = ("If you have the downloaded checkpoint file, click the <i>Convert</i> button and choose it; "
+                 "FaceMirror prepares the model in the background.")
+_TODO_INSTALL = ("Otherwise ask the person who installed FaceMirror (or your IT support) to install the models: "
+                 "<i>Details</i> tells them how.")
+_TODO_TRAINED = ("Ask the person who installed FaceMirror to install the trained models: <i>Details</i> tells "
+                 "them how.")
+
+
 @dataclass
 class ModelStatus:
     found: dict = field(default_factory=dict)      # key -> path
@@ -82,73 +101,52 @@ class ModelStatus:
         """For the person using the app, before any command: what is missing (the required face
         detector first, then the optional landmark model), what it means, and what to do."""
         missing = self.missing_keys
-        items = []
-        if model_files.RETINAFACE_KEY in missing:
-            items.append("<li><b>Face detector - required, not installed.</b> FaceMirror uses it to find the "
-                         "face in every frame. Until it is installed no video can be processed.</li>")
-        if model_files.STAR_KEY in missing:
-            items.append("<li><b>Landmark model (STAR) - optional, not installed.</b> It places 98 points on "
-                         "the face for an accurate midline. Without it the midline comes from 5 points found "
-                         "by the face detector and is coarser; videos can still be processed and each "
-                         "result says so.</li>")
-        if notices.UNTRAINED in self.notices:
-            items.append("<li><b>The landmark model is an untrained test model.</b> Its results are "
-                         "meaningless: every output video is marked <i>UNTRAINED MODEL - NOT FOR CLINICAL "
-                         "USE</i> and every result is rated not usable.</li>")
-        if self.error:
-            items.append("<li><b>The models could not be loaded.</b> No video can be processed until this is "
-                         "fixed (the reason is under Details).</li>")
+        found = ((model_files.RETINAFACE_KEY in missing, _DETECTOR_MISSING), (model_files.STAR_KEY in missing, _STAR_MISSING),
+                 (notices.UNTRAINED in self.notices, _UNTRAINED), (bool(self.error), _NOT_LOADED))
+        items = [text for there, text in found if there]
         if not items:
             return ""
-        todo = []
         if missing:
-            if converter is None:
-                converter = converter_available()
-            if converter:
-                todo.append("If you have the downloaded checkpoint file, click the <i>Convert</i> button "
-                            "and choose it; FaceMirror prepares the model in the background.")
-            todo.append("Otherwise ask the person who installed FaceMirror (or your IT support) to install "
-                        "the models: <i>Details</i> tells them how.")
-        elif self.error or notices.UNTRAINED in self.notices:
-            todo.append("Ask the person who installed FaceMirror to install the trained models: "
-                        "<i>Details</i> tells them how.")
-        html_todo = f"<p><b>What to do:</b> {' '.join(todo)}</p>" if todo else ""
-        return f"<ul style='margin:0'>{''.join(items)}</ul>{html_todo}"
+            convert = converter_available() if converter is None else converter
+            todo = ([_TODO_CONVERT] if convert else []) + [_TODO_INSTALL]
+        else:       # an untrained model or a load error
+            todo = [_TODO_TRAINED]
+        return f"<ul style='margin:0'>{''.join(items)}</ul><p><b>What to do:</b> {' '.join(todo)}</p>"
 
     def summary_html(self, *, converter: bool | None = None) -> str:
         """The models panel's Details: which files, the commands that make them, where they are
         searched, and warnings (for whoever installs the models)."""
-        parts = []
-        if self.missing:
-            parts.append("<p><b>For whoever installs the models</b> (the required face detector first):</p><ul>")
-            order = [model_files.RETINAFACE_KEY, model_files.STAR_KEY]
-            for m in sorted(self.missing, key=lambda m: order.index(m.key) if m.key in order else len(order)):
-                parts.append(f"<li><b>{html.escape(m.filename, quote=False)}</b> ({html.escape(ROLE.get(m.key, m.description), quote=False)})"
-                             f"<br>create it with <code>{html.escape(m.create_command, quote=False)}</code></li>")
-            parts.append("</ul>")
-            ckpts = ", ".join(f"<code>{html.escape(c, quote=False)}</code>" for c in checkpoint_names(self.missing_keys))
-            parts.append(
-                "<p>The official checkpoints are published by OpenFace 3.0 (Hugging Face repository "
-                f"<a href='{HF_URL}'>{HF_REPO}</a>: {ckpts}). "
-                f"<code>{FETCH_COMMAND}</code> downloads and converts them, or download them yourself "
-                "and convert them here with the buttons below.</p>")
-            parts.append("<p>Model folders searched: "
-                         + ", ".join(f"<code>{html.escape(str(d), quote=False)}</code>" for d in paths.weights_search_dirs())
-                         + "</p>")
-            if converter is None:
-                converter = converter_available()
-            if not converter:
-                parts.append(f"<p>{html.escape(converter_missing_hint(), quote=False)}</p>")
+        parts = self._missing_html(converter) if self.missing else []
         for m in self.absent_optional:
             meaning = model_files.ABSENT_OPTIONAL.get(m.key, m.description)
-            parts.append(f"<p>Optional, not installed: <b>{html.escape(m.filename, quote=False)}</b> "
-                         f"({html.escape(meaning, quote=False)}); create it with "
-                         f"<code>{html.escape(m.create_command, quote=False)}</code></p>")
+            parts.append(f"<p>Optional, not installed: <b>{_esc(m.filename)}</b> ({_esc(meaning)}); create it with "
+                         f"<code>{_esc(m.create_command)}</code></p>")
         if self.error:
-            parts.append(f"<p style='color:#c62828'><b>Cannot load the models:</b> {html.escape(self.error, quote=False)}</p>")
-        for w in self.warnings:
-            parts.append(f"<p style='color:#b35c00'><b>WARNING:</b> {html.escape(w, quote=False)}</p>")
+            parts.append(f"<p style='color:#c62828'><b>Cannot load the models:</b> {_esc(self.error)}</p>")
+        parts.extend(f"<p style='color:#b35c00'><b>WARNING:</b> {_esc(w)}</p>" for w in self.warnings)
         return "".join(parts)
+
+    def _missing_html(self, converter: bool | None) -> list[str]:
+        """The missing files (the required face detector first), where the checkpoints are
+        published, the folders searched, and what the conversion needs when it cannot run here."""
+        order = [model_files.RETINAFACE_KEY, model_files.STAR_KEY]
+        parts = ["<p><b>For whoever installs the models</b> (the required face detector first):</p><ul>"]
+        for m in sorted(self.missing, key=lambda m: order.index(m.key) if m.key in order else len(order)):
+            parts.append(f"<li><b>{_esc(m.filename)}</b> ({_esc(ROLE.get(m.key, m.description))})"
+                         f"<br>create it with <code>{_esc(m.create_command)}</code></li>")
+        ckpts = ", ".join(f"<code>{_esc(c)}</code>" for c in checkpoint_names(self.missing_keys))
+        parts.append("</ul><p>The official checkpoints are published by OpenFace 3.0 (Hugging Face repository "
+                     f"<a href='{HF_URL}'>{HF_REPO}</a>: {ckpts}). <code>{FETCH_COMMAND}</code> downloads and "
+                     "converts them, or download them yourself and convert them here with the buttons below.</p>")
+        parts.append("<p>Model folders searched: "
+                     + ", ".join(f"<code>{_esc(str(d))}</code>" for d in paths.weights_search_dirs()) + "</p>")
+        if not (converter_available() if converter is None else converter):
+            parts.append(f"<p>{_esc(converter_missing_hint())}</p>")
+        return parts
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
 
 
 def scan_model_files() -> ModelStatus:

@@ -1,89 +1,114 @@
-"""The main window's actions (toolbar buttons, menu items, shortcuts) and its File menu.
+"""The main window's actions (toolbar buttons, menu items, shortcuts), and where each is shown.
 
-Built here so the window only wires them: each action calls a slot of the window, and the window
-enables them from app.gui.presenters.actions.enabled_actions.
+One table says each action's text, tooltip, shortcuts and icon; one layout per place (the File
+menu, the queue toolbar, the queue's row menu) says which actions it shows, in groups between
+separators, and `fill` puts any layout into a menu or a toolbar. The window hands in the slot of
+each action and enables them from app.gui.presenters.actions.enabled_actions.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QStyle
+from PySide6.QtWidgets import QStyle, QWidget
+
+SP = QStyle.StandardPixmap
+KEY = QKeySequence.StandardKey
 
 
-def make_action(window, text: str, tip: str, shortcuts, slot, icon=None) -> QAction:
-    """One of the window's actions: its shortcuts (each standard key's bindings) named in its tooltip."""
-    a = QAction(text, window)
-    if icon is not None:
-        a.setIcon(window.style().standardIcon(icon))
+@dataclass(frozen=True)
+class ActionSpec:
+    text: str
+    tip: str
+    shortcuts: tuple = ()                # QKeySequence.StandardKey or key strings
+    icon: QStyle.StandardPixmap | None = None
+
+
+# name -> what it looks like; the window's slots are keyed by the same names
+SPECS: dict[str, ActionSpec] = {
+    "add": ActionSpec("Add videos...", "Add video files to the queue", (KEY.Open,), SP.SP_DialogOpenButton),
+    "add_folder": ActionSpec("Add folder...", "Add every video in a folder (and its subfolders)",
+                             ("Ctrl+Shift+O",), SP.SP_DirOpenIcon),
+    "remove": ActionSpec("Remove", "Remove the selected files from the queue", (KEY.Delete, "Backspace"),
+                         SP.SP_TrashIcon),
+    "up": ActionSpec("Move up", "Move the selected waiting file up", ("Ctrl+Up",), SP.SP_ArrowUp),
+    "down": ActionSpec("Move down", "Move the selected waiting file down", ("Ctrl+Down",), SP.SP_ArrowDown),
+    "start": ActionSpec("Start", "Process the waiting files", ("Ctrl+R", "Ctrl+Return"), SP.SP_MediaPlay),
+    "cancel": ActionSpec("Cancel", "Stop processing now; the file being processed leaves no output (Esc asks first)",
+                         (), SP.SP_MediaStop),
+    # Esc asks before it stops anything: Esc is pressed to dismiss things (the quit question, a
+    # menu, a completer), and a second Esc after one of those cancelled the running file unasked.
+    "cancel_key": ActionSpec("Cancel...", "Ask, then stop processing", ("Esc",)),
+    "open_output": ActionSpec("Open output folder", "Show the output folder of the selected (or last) file",
+                              ("Ctrl+E",), SP.SP_DirLinkIcon),
+    "retry": ActionSpec("Retry", "Queue the selected failed, cancelled or finished files again (the current "
+                        "options apply, e.g. Replace existing outputs)", ("Ctrl+Shift+R",), SP.SP_BrowserReload),
+    "choose_output": ActionSpec("Choose output folder...",
+                                "Write all outputs into one folder instead of beside each input",
+                                ("Ctrl+Shift+E",), SP.SP_DirIcon),
+    "compare": ActionSpec("Compare this patient's visits", "One page with this patient's visits side by side (the "
+                          "queue's finished files with the same patient ID, and earlier ones in their output folders)",
+                          (), SP.SP_FileDialogDetailedView),
+    "open_summary": ActionSpec("Open summary", "Open the visual summary of the selected finished file (Enter or "
+                               "double-click in the queue)", (), SP.SP_FileDialogContentsView),
+    "live": ActionSpec("Live exam...", "Examine with a camera: mirrored halves live, record, and the recording is "
+                       "queued here", ("Ctrl+L",)),
+    "quit": ActionSpec("Quit", "Quit FaceMirror (asks first while a file is processing)", (KEY.Quit, "Ctrl+Q")),
+}
+
+# where each action is shown: groups of action names, a separator between groups
+FILE_MENU = (("add", "add_folder", "live"), ("open_summary", "open_output", "choose_output"), ("quit",))
+QUEUE_TOOLBAR = (("add", "add_folder", "remove", "up", "down"), ("start", "cancel", "retry"), ("open_output",))
+ROW_MENU = (("open_summary", "compare", "open_output"), ("retry", "remove"))
+
+
+def key_bindings(shortcuts) -> tuple[list[QKeySequence], list[QKeySequence]]:
+    """(every binding, without repeats; the main binding of each shortcut, for the tooltip)."""
     seqs: list[QKeySequence] = []
-    shown: list[QKeySequence] = []     # the tooltip names the main binding of each shortcut
-    for s in shortcuts or []:
+    shown: list[QKeySequence] = []
+    for s in shortcuts:
         bindings = QKeySequence.keyBindings(s) if isinstance(s, QKeySequence.StandardKey) else [QKeySequence(s)]
         bindings = [b for b in bindings if not b.isEmpty() and all(b != o for o in seqs)]
         seqs.extend(bindings)
         shown.extend(bindings[:1])
+    return seqs, shown
+
+
+def make_action(window: QWidget, spec: ActionSpec, slot: Callable) -> QAction:
+    """One of the window's actions: its shortcuts (each standard key's bindings) named in its tooltip."""
+    a = QAction(spec.text, window)
+    if spec.icon is not None:
+        a.setIcon(window.style().standardIcon(spec.icon))
+    seqs, shown = key_bindings(spec.shortcuts)
+    tip = spec.tip
     if seqs:
         a.setShortcuts(seqs)
-        keys = ", ".join(q.toString(QKeySequence.SequenceFormat.NativeText) for q in shown)
-        tip = f"{tip} ({keys})"
+        tip += " (" + ", ".join(q.toString(QKeySequence.SequenceFormat.NativeText) for q in shown) + ")"
     a.setToolTip(tip)     # no status tip: hovering must not wipe a notice from the status bar
     a.triggered.connect(slot)
     window.addAction(a)   # shortcuts work wherever the focus is in the window
     return a
 
 
-def install_actions(window) -> None:
-    """The window's actions, as attributes of the window (its toolbars, menus and tests use them)."""
-    SP = QStyle.StandardPixmap
-    window.add_action = make_action(window, "Add videos...", "Add video files to the queue",
-                                   [QKeySequence.StandardKey.Open], window.add_videos_dialog, SP.SP_DialogOpenButton)
-    window.add_folder_action = make_action(window, "Add folder...", "Add every video in a folder (and its subfolders)",
-                                          ["Ctrl+Shift+O"], window.add_folder_dialog, SP.SP_DirOpenIcon)
-    window.remove_action = make_action(window, "Remove", "Remove the selected files from the queue",
-                                      [QKeySequence.StandardKey.Delete, "Backspace"], window.remove_selected,
-                                      SP.SP_TrashIcon)
-    window.up_action = make_action(window, "Move up", "Move the selected waiting file up", ["Ctrl+Up"],
-                                  lambda: window.move_selected(-1), SP.SP_ArrowUp)
-    window.down_action = make_action(window, "Move down", "Move the selected waiting file down", ["Ctrl+Down"],
-                                    lambda: window.move_selected(1), SP.SP_ArrowDown)
-    window.start_action = make_action(window, "Start", "Process the waiting files", ["Ctrl+R", "Ctrl+Return"],
-                                     window.start, SP.SP_MediaPlay)
-    window.cancel_action = make_action(window, "Cancel", "Stop processing now; the file being processed leaves no "
-                                      "output (Esc asks first)", [], window.cancel, SP.SP_MediaStop)
-    # Esc asks before it stops anything: Esc is pressed to dismiss things (the quit question, a
-    # menu, a completer), and a second Esc after one of those cancelled the running file unasked.
-    window.cancel_key_action = make_action(window, "Cancel...", "Ask, then stop processing", ["Esc"], window.cancel_asked)
-    window.open_output_action = make_action(window, "Open output folder",
-                                           "Show the output folder of the selected (or last) file",
-                                           ["Ctrl+E"], window.open_output_folder, SP.SP_DirLinkIcon)
-    window.retry_action = make_action(window, "Retry", "Queue the selected failed, cancelled or finished files again "
-                                     "(the current options apply, e.g. Replace existing outputs)",
-                                     ["Ctrl+Shift+R"], window.retry_selected, SP.SP_BrowserReload)
-    window.choose_output_action = make_action(window, "Choose output folder...",
-                                             "Write all outputs into one folder instead of beside each input",
-                                             ["Ctrl+Shift+E"], window.choose_output_folder, SP.SP_DirIcon)
-    window.compare_action = make_action(
-        window,
-        "Compare this patient's visits", "One page with this patient's visits side by side (the queue's "
-        "finished files with the same patient ID, and earlier ones in their output folders)", [],
-        window.compare_visits, SP.SP_FileDialogDetailedView)
-    window.open_summary_action = make_action(window, "Open summary",
-                                            "Open the visual summary of the selected finished file "
-                                            "(Enter or double-click in the queue)",
-                                            [], window.open_summary, SP.SP_FileDialogContentsView)
-    window.live_action = make_action(window, "Live exam...", "Examine with a camera: mirrored halves live, record, "
-                                    "and the recording is queued here", ["Ctrl+L"], window.open_live_exam)
-    window.quit_action = make_action(window, "Quit", "Quit FaceMirror (asks first while a file is processing)",
-                                    [QKeySequence.StandardKey.Quit, "Ctrl+Q"], window.close)
-    window.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+def fill(target, layout, actions: Mapping[str, QAction]) -> None:
+    """Put a layout (FILE_MENU, QUEUE_TOOLBAR, ROW_MENU) into a QMenu or a QToolBar."""
+    for i, group in enumerate(layout):
+        if i:
+            target.addSeparator()
+        for name in group:
+            target.addAction(actions[name])
 
 
-def install_file_menu(window) -> None:
-    menu = window.menuBar().addMenu("&File")
-    for a in (window.add_action, window.add_folder_action, window.live_action):
-        menu.addAction(a)
-    menu.addSeparator()
-    for a in (window.open_summary_action, window.open_output_action, window.choose_output_action):
-        menu.addAction(a)
-    menu.addSeparator()
-    menu.addAction(window.quit_action)
-    window.file_menu = menu
+class WindowActions:
+    """The window's actions by name (``by_name``); ``slots``: what each does, by the same names."""
+
+    def __init__(self, window: QWidget, slots: Mapping[str, Callable]):
+        self.by_name: dict[str, QAction] = {name: make_action(window, spec, slots[name]) for name, spec in SPECS.items()}
+        self.by_name["quit"].setMenuRole(QAction.MenuRole.QuitRole)
+
+    def __getitem__(self, name: str) -> QAction:
+        return self.by_name[name]
+
+    def fill(self, target, layout) -> None:
+        fill(target, layout, self.by_name)

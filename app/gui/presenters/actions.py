@@ -70,23 +70,31 @@ class WindowState:
     selection: Selection = Selection()
 
 
+# what each busy state allows of the run and the output folder (fixed while a batch runs; a
+# second Cancel while stopping cannot help); Start also needs the detector and a waiting row
+RUN_ACTIONS: dict[Busy, frozenset[str]] = {
+    Busy.IDLE: frozenset({START, OUTPUT}),
+    Busy.PROCESSING: frozenset({CANCEL}),
+    Busy.STOPPING: frozenset(),
+    Busy.CONVERTING: frozenset({OUTPUT}),
+    Busy.CONVERTING_THEN_CLOSE: frozenset({OUTPUT}),
+    Busy.CLOSED: frozenset({OUTPUT}),
+}
+
+
+def _row_actions(sel: Selection, comparing: bool) -> dict[str, bool]:
+    """The actions on the selected rows, whatever runs."""
+    one = sel.single
+    return {REMOVE: bool(sel.statuses) and Status.PROCESSING not in sel.statuses,   # a started row: Cancel stops it
+            RETRY: any(s in RETRYABLE for s in sel.statuses),
+            UP: one and sel.can_move_up, DOWN: one and sel.can_move_down,
+            OPEN_SUMMARY: one and sel.has_summary,
+            COMPARE: one and sel.has_patient and not comparing}
+
+
 def enabled_actions(state: WindowState) -> frozenset[str]:
     """The names (this module's constants) of the actions usable in `state`."""
-    sel, busy = state.selection, state.busy
-    on: set[str] = set()
-    if busy is Busy.IDLE and state.can_process and state.has_waiting:
-        on.add(START)
-    if busy is Busy.PROCESSING:
-        on.add(CANCEL)
-    if busy not in (Busy.PROCESSING, Busy.STOPPING):
-        on.add(OUTPUT)                   # the output folder is fixed while a batch runs
-    # a row that has started is stopped by Cancel, never removed
-    if sel.statuses and Status.PROCESSING not in sel.statuses:
-        on.add(REMOVE)
-    if any(s in RETRYABLE for s in sel.statuses):
-        on.add(RETRY)
-    if sel.single:
-        on.update(name for name, ok in ((UP, sel.can_move_up), (DOWN, sel.can_move_down),
-                                        (OPEN_SUMMARY, sel.has_summary),
-                                        (COMPARE, sel.has_patient and not state.comparing)) if ok)
-    return frozenset(on)
+    run = RUN_ACTIONS[state.busy]
+    if not (state.can_process and state.has_waiting):
+        run -= {START}
+    return run | {name for name, ok in _row_actions(state.selection, state.comparing).items() if ok}

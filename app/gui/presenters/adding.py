@@ -40,25 +40,23 @@ def _first_and_more(names: list[str]) -> str:
     return names[0] + (f" and {len(names) - 1} more" if len(names) > 1 else "")
 
 
+def _added_note(added: list[Job], subject: dict | None) -> str:
+    named = ", ".join(f"{k} {v}" for k, v in (subject or {}).items() if v)
+    return f"Added {len(added)} video{'s' if len(added) != 1 else ''}" + (f" for {named}" if named else "")
+
+
 def added_notes(added: list[Job], again: list[Job], finished: list[Path], duplicates: list[Path],
                 refused: list[tuple[Path, str]] = (), subject: dict | None = None) -> list[str]:
-    """What the status bar says after adding (joined with ". "); empty: nothing to say."""
-    notes = []
-    if added:
-        notes.append(f"Added {len(added)} video{'s' if len(added) != 1 else ''}")
-        named = {k: v for k, v in (subject or {}).items() if v}
-        if named:
-            notes[0] += " for " + ", ".join(f"{k} {v}" for k, v in named.items())
-    if again:
-        notes.append(_first_and_more([j.path.name for j in again]) + " queued again (had failed or been cancelled)")
-    if finished:
-        notes.append(_first_and_more([p.name for p in finished])
-                     + " already processed (see its row): select it and press Retry to process it again")
-    if duplicates:
-        notes.append(f"{len(duplicates)} already in the queue")
-    if refused:
-        notes.append(refused_message(list(refused)))
-    return notes
+    """What the status bar says after adding (joined with ". "); empty: nothing to say. Each kind
+    of file is said only when there is one of its kind, in this order."""
+    said = ((added, lambda: _added_note(added, subject)),
+            (again, lambda: _first_and_more([j.path.name for j in again])
+             + " queued again (had failed or been cancelled)"),
+            (finished, lambda: _first_and_more([p.name for p in finished])
+             + " already processed (see its row): select it and press Retry to process it again"),
+            (duplicates, lambda: f"{len(duplicates)} already in the queue"),
+            (refused, lambda: refused_message(list(refused))))
+    return [note() for files, note in said if files]
 
 
 def retry_note(again: list[Job], finished: list[Job], kept_labels: list[str], running: bool) -> str:
