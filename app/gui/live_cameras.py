@@ -7,8 +7,10 @@ import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QComboBox
 
 from app.gui import camera_source
+from app.gui.prefs import Prefs
 
 
 class ModelsInBackground:
@@ -60,44 +62,53 @@ def wanted_camera(ids: list[str], current: str | None, remembered: str | None, d
 
 
 class LiveCameras:
-    """The camera list of ``view`` (the live window: its combo box, prefs, source and notice)."""
+    """The camera list: fills ``combo``, remembers the choice in ``prefs`` and opens a camera. From
+    the window: ``source()`` (the frame source shown now), ``recording()``, ``show(source)`` (show
+    this camera), ``no_picture(why)`` (the source stopped, the panes say why), ``say(text)`` (the
+    notice), ``changed()`` (the list changed: the controls follow). ``parent``: of the cameras
+    and the permission questions."""
 
-    def __init__(self, view):
-        self.view = view
+    def __init__(self, parent: QObject, combo: QComboBox, prefs: Prefs, *,
+                 source: Callable[[], camera_source.QtFrameSource | None], recording: Callable[[], bool],
+                 show: Callable[[camera_source.QtFrameSource], None], no_picture: Callable[[str], None],
+                 say: Callable[..., None], changed: Callable[[], None]):
+        self._parent, self._combo, self._prefs = parent, combo, prefs
+        self._source, self._recording, self._show = source, recording, show
+        self._no_picture, self._say, self._changed = no_picture, say, changed
         self.cameras: dict[str, camera_source.CameraInfo] = {}
+        combo.activated.connect(self.chosen)
 
     def watch(self) -> None:
         """The cameras of the system, followed as they are plugged in or out; the microphone's
         permission asked now, so that Record finds it answered."""
         from PySide6.QtMultimedia import QMediaDevices
 
-        self._devices = QMediaDevices(self.view)
-        self._devices.videoInputsChanged.connect(self.view.refresh_cameras)
-        self.view.refresh_cameras()
+        self._devices = QMediaDevices(self._parent)
+        self._devices.videoInputsChanged.connect(self.refresh)
+        self.refresh()
         if camera_source.MicrophoneSource.available() and camera_source.microphone_permission() == "undetermined":
-            camera_source.request_microphone_permission(self.view)
+            camera_source.request_microphone_permission(self._parent)
 
     def _showing(self, camera_id: str) -> bool:
-        source = self.view.source
+        source = self._source()
         return isinstance(source, camera_source.CameraSource) and source.info.id == camera_id
 
     def refresh(self) -> None:
         """Fill the camera list (also when a camera is plugged in or out) and open the remembered one."""
-        view = self.view
-        current = view.camera_combo.currentData()
+        current = self._combo.currentData()
         self._fill_list(camera_source.list_cameras())
-        if view.recording and isinstance(view.source, camera_source.CameraSource):
-            self._keep_recording_camera()
+        source = self._source()
+        if self._recording() and isinstance(source, camera_source.CameraSource):
+            self._keep_recording_camera(source)
         elif self.cameras:
             self._open_wanted(current)
-        elif not isinstance(view.source, camera_source.PushedFileSource):   # a file played as camera stays
-            view.stop_source()
-            view.say(camera_source.NO_CAMERA_MESSAGE)
-            view.pane_panel.no_picture("No camera (see above)")
-        view.recording_changed()
+        elif not isinstance(source, camera_source.PushedFileSource):   # a file played as camera stays
+            self._say(camera_source.NO_CAMERA_MESSAGE)
+            self._no_picture("No camera (see above)")
+        self._changed()
 
     def _fill_list(self, cameras: list[camera_source.CameraInfo]) -> None:
-        combo = self.view.camera_combo
+        combo = self._combo
         combo.blockSignals(True)
         combo.clear()
         for cam in cameras:
@@ -108,41 +119,38 @@ class LiveCameras:
     def _open_wanted(self, current: str | None) -> None:
         """Show (and open) the camera shown before, else the remembered one, else the system's default."""
         default = next((c.id for c in self.cameras.values() if c.device is not None and c.device.isDefault()), None)
-        wanted = wanted_camera(list(self.cameras), current, self.view.prefs.camera, default)
-        self.view.camera_combo.setCurrentIndex(self.view.camera_combo.findData(wanted))
+        wanted = wanted_camera(list(self.cameras), current, self._prefs.camera, default)
+        self._combo.setCurrentIndex(self._combo.findData(wanted))
         if not self._showing(wanted):
             self.open(self.cameras[wanted])
 
-    def _keep_recording_camera(self) -> None:
+    def _keep_recording_camera(self, source: camera_source.CameraSource) -> None:
         # never another camera in the middle of a recording (one picture size per file)
-        view = self.view
-        recording_id = view.source.info.id
+        recording_id = source.info.id
         if recording_id in self.cameras:
-            view.camera_combo.setCurrentIndex(view.camera_combo.findData(recording_id))
+            self._combo.setCurrentIndex(self._combo.findData(recording_id))
         else:
-            view.say("The camera was disconnected. Press Stop to keep the recording so far; "
-                     "then choose a camera to go on.")
+            self._say("The camera was disconnected. Press Stop to keep the recording so far; "
+                      "then choose a camera to go on.")
 
     def chosen(self, index: int) -> None:
-        camera_id = self.view.camera_combo.itemData(index)
+        camera_id = self._combo.itemData(index)
         if camera_id is None:
             return
-        self.view.prefs.camera = camera_id
-        self.view.prefs.sync()
+        self._prefs.camera = camera_id
+        self._prefs.sync()
         if not self._showing(camera_id):
             self.open(self.cameras[camera_id])
 
     def open(self, info: camera_source.CameraInfo) -> None:
-        view = self.view
         permission = camera_source.camera_permission()
         if permission == "denied":
-            view.stop_source()
-            view.say(camera_source.DENIED_MESSAGE)
-            view.pane_panel.no_picture("The camera is not allowed (see above)")
+            self._say(camera_source.DENIED_MESSAGE)
+            self._no_picture("The camera is not allowed (see above)")
             return
         if permission == "undetermined":
-            view.say("Waiting for permission to use the camera (answer the system's question)...")
+            self._say("Waiting for permission to use the camera (answer the system's question)...")
             camera_source.request_camera_permission(
-                view, lambda granted: self.open(info) if granted else view.say(camera_source.DENIED_MESSAGE))
+                self._parent, lambda granted: self.open(info) if granted else self._say(camera_source.DENIED_MESSAGE))
             return
-        view.set_source(camera_source.CameraSource(info, view))
+        self._show(camera_source.CameraSource(info, self._parent))

@@ -11,12 +11,16 @@ from __future__ import annotations
 import datetime
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from PySide6.QtWidgets import QWidget
 
 from app.base import logs
 from app.gui import camera_source, safe_question
+from app.gui.guided_panel import GuidedPanel
+from app.gui.subject_fields import SubjectFields
 from app.live.exam_state import Action, ExamState, Phase
 from app.live.exam_text import clock, saved_sentence
 from app.live.frame_step import LiveFrameStep
@@ -31,14 +35,24 @@ FAILED_EXAM = "The guided exam stopped: the recording failed (see above)."
 
 
 class LiveRecording:
-    """``view``: the live window (its source, folder, guided panel, subject fields, notice and
-    controls); ``audio_factory``: makes the sound source at Record (tests); ``file_source``: the
-    frames come from a file (no microphone by default)."""
+    """Receives ``parent`` (of the microphone and the quit question), the guided panel (its clock
+    is the recording's), the subject fields, and from the window: ``source()`` and ``fps()`` (the
+    frames shown now), ``folder()`` (the recordings' folder, as chosen now), ``say(text, level)``
+    (the notice), ``changed()`` (a recording started or ended: the controls follow), ``status()``
+    (the status line), ``hand_over(path, rest, subject)`` (a finished recording, for the queue).
+    ``audio_factory``: makes the sound source at Record (tests); ``file_source``: the frames come
+    from a file (no microphone by default)."""
 
-    def __init__(self, view, *, audio_factory=None, file_source: bool = False):
-        self.view = view
+    def __init__(self, parent: QWidget, *, guided: GuidedPanel, subject: SubjectFields,
+                 source: Callable[[], camera_source.QtFrameSource | None], fps: Callable[[], float],
+                 folder: Callable[[], Path], say: Callable[..., None], changed: Callable[[], None],
+                 status: Callable[[], None], hand_over: Callable[[Path, tuple[float, float] | None, dict], None],
+                 audio_factory=None, file_source: bool = False):
+        self._parent, self._guided, self._subject = parent, guided, subject
+        self._source, self._fps, self._folder = source, fps, folder
+        self._say, self._changed, self._status, self._hand_over_to = say, changed, status, hand_over
         self.exam = ExamState()
-        self.step = LiveFrameStep(self.exam, on_recorded=view.guided.tick)   # on the recording's clock
+        self.step = LiveFrameStep(self.exam, on_recorded=guided.tick)   # on the recording's clock
         self.sound_note = ""                       # why a recording has no sound ("" = it has)
         self.last_timing: RecordingTiming | None = None    # the last recording against the time Record was held
         self.last_recording: tuple[Path, tuple[float, float] | None, dict] | None = None
@@ -56,53 +70,54 @@ class LiveRecording:
     def toggle(self) -> None:
         """Record / Stop (the button, Ctrl+R)."""
         if self.step.writer is None:
-            self.view.start_recording()
+            self.start()
         else:
-            self.view.stop_recording()
+            self.stop()
 
     def start(self) -> bool:
-        view = self.view
         if self.step.writer is not None:
             return True
         if not self.exam.allows(Action.RECORD):
             return False                 # a recording being finished (Stop under way)
-        if view.source is None or view.source.size is None:
-            view.say("Nothing to record yet: no picture from the camera.")
+        source, folder = self._source(), self._folder()
+        if source is None or source.size is None:
+            self._say("Nothing to record yet: no picture from the camera.")
             return False
         self._catch_up()
         pressed = time.perf_counter()     # frames due from now on are the recording's (opening it takes a while)
         mic, self.sound_note = self._open_microphone()
         try:
-            view.folder.mkdir(parents=True, exist_ok=True)
-            writer = RecorderThread(self._new_path(), view.source.size, view.source.fps,
+            folder.mkdir(parents=True, exist_ok=True)
+            writer = RecorderThread(self._new_path(folder), source.size, source.fps,
                                     audio=(mic.rate, mic.channels) if mic is not None else None)
         except Exception as exc:  # noqa: BLE001 - a folder that cannot be written, an encoder missing
-            view.say(f"Cannot record into {view.folder}: {exc}. Choose another folder (Change...).")
+            self._say(f"Cannot record into {folder}: {exc}. Choose another folder (Change...).")
             return False
         logs.note_private(writer.final)
         self.exam.begin(pressed)
         self.step.writer = writer
-        view.say("")
+        self._say("")
         if mic is not None:
             self._mic = mic
             mic.chunk.connect(self._on_audio)
             mic.start()
         elif camera_source.MIC_SETTINGS_PATH in self.sound_note:
-            view.say("Recording without sound: FaceMirror may not use the microphone. Allow it in "
+            self._say("Recording without sound: FaceMirror may not use the microphone. Allow it in "
                      f"{camera_source.MIC_SETTINGS_PATH} for the next recording.")
-        view.recording_changed()
+        self._changed()
         return True
 
     def _catch_up(self) -> None:
         """Frames already due from a file played as the camera, delivered now (before Record:
         not part of the recording; at Stop: the last ones of it)."""
-        catch_up = getattr(self.view.source, "catch_up", None)
+        catch_up = getattr(self._source(), "catch_up", None)
         if catch_up is not None:
             catch_up()
 
-    def _new_path(self) -> Path:
+    @staticmethod
+    def _new_path(folder: Path) -> Path:
         # a NAME_protocol.json without its recording (by hand, or left) would be taken for this one's
-        return fresh_recording_path(self.view.folder, f"exam_{datetime.datetime.now():%Y-%m-%d_%H%M%S}",
+        return fresh_recording_path(folder, f"exam_{datetime.datetime.now():%Y-%m-%d_%H%M%S}",
                                     taken=lambda p: record_path_for(p).exists())
 
     def _open_microphone(self):
@@ -116,7 +131,7 @@ class LiveRecording:
                 return None, "no sound: no microphone"
             if camera_source.microphone_permission() != "granted":
                 return None, f"no sound: microphone not allowed ({camera_source.MIC_SETTINGS_PATH})"
-            return camera_source.MicrophoneSource(self.view), ""
+            return camera_source.MicrophoneSource(self._parent), ""
         except Exception as exc:  # noqa: BLE001 - the video is recorded all the same
             log.warning("microphone not opened: %s", exc)
             return None, f"no sound: the microphone could not be opened ({exc})"
@@ -136,11 +151,11 @@ class LiveRecording:
     # Capture rest
     def capture_rest(self) -> None:
         if self.step.writer is None or not self.exam.allows(Action.CAPTURE_REST):
-            self.view.say("Capture rest works while recording: press Record first.")
+            self._say("Capture rest works while recording: press Record first.")
             return
         self.exam.mark_rest()
-        self.view.say("")
-        self.view.show_status()
+        self._say("")
+        self._status()
 
     # =========================================================================================
     # Stop
@@ -154,12 +169,12 @@ class LiveRecording:
         writer = self.step.writer
         if writer is None:
             return None                  # (a write failure seen while catching up stopped it)
-        held_timing = self.exam.timing(self.view.fps())
+        held_timing = self.exam.timing(self._fps())
         self._stop_microphone()
         self.step.writer = None
         self.exam.finish()
         path = self._finish(writer)
-        self.view.recording_changed()
+        self._changed()
         if path is None:
             return None
         self.last_timing = held_timing
@@ -168,12 +183,11 @@ class LiveRecording:
     def _finish(self, writer: RecorderThread) -> Path | None:
         """The recording finished and its protocol record written; None (said) when nothing was
         recorded or either could not be written (the part kept and named)."""
-        view = self.view
         if writer.frames == 0 and writer.backlog == 0 and not self.exam.started:
             writer.close_partial().unlink(missing_ok=True)
             self.exam.finished()
-            view.guided.abandon("The guided exam ended with nothing recorded.")
-            view.say("Nothing was recorded (no frame arrived).")
+            self._guided.abandon("The guided exam ended with nothing recorded.")
+            self._say("Nothing was recorded (no frame arrived).")
             return None
         try:
             path = writer.finish()
@@ -186,9 +200,9 @@ class LiveRecording:
             return None
         self.exam.finished()
         try:
-            self._guided_note = view.guided.publish(path)     # NAME_protocol.json, now the recording is whole
+            self._guided_note = self._guided.publish(path)     # NAME_protocol.json, now the recording is whole
         except OSError as exc:
-            view.say(f"{path.name} is saved, but its protocol record could not be written "
+            self._say(f"{path.name} is saved, but its protocol record could not be written "
                      f"({exc.strerror or exc}); it is not processed now. Free some space, then add the recording "
                      "to the queue (or write the record by hand: docs/GUIDED_EXAM.md).")
             return None
@@ -196,29 +210,28 @@ class LiveRecording:
 
     def _failed(self, sentence: str) -> None:
         self.exam.fail()
-        self.view.guided.abandon(FAILED_EXAM)
-        self.view.say(sentence)
+        self._guided.abandon(FAILED_EXAM)
+        self._say(sentence)
 
     def _hand_over(self, path: Path) -> Path:
-        view = self.view
         rest = rest_window(self.exam.rest_mark, self.exam.last)
-        subject = view.subject_fields.current()
+        subject = self._subject.current()
         if any(subject.values()):
             logs.note_private_words(*subject.values())
-            view.subject_fields.remember()
+            self._subject.remember()
         self.last_recording = (path, rest, subject)
         lost = self.last_timing.sentence() if self.last_timing is not None else ""
-        view.say(saved_sentence(path.name, self.exam, rest, sound_note=self.sound_note,
-                                guided_note=self._guided_note, lost=lost), "warning" if lost else "info")
-        view.show_status()
-        view.recording_ready.emit(path, rest, subject)
+        self._say(saved_sentence(path.name, self.exam, rest, sound_note=self.sound_note,
+                                 guided_note=self._guided_note, lost=lost), "warning" if lost else "info")
+        self._status()
+        self._hand_over_to(path, rest, subject)
         return path
 
     def confirm_quit(self) -> bool:
         """Whether to stop recording and quit: asked (modal; tests find it by its object name)."""
         return safe_question.ask(
-            self.view, "confirmQuitLive", "Stop recording and quit?",
-            f"The recording so far ({clock(self.exam.last)}) is kept, complete, in {self.view.folder}. It is not "
+            self._parent, "confirmQuitLive", "Stop recording and quit?",
+            f"The recording so far ({clock(self.exam.last)}) is kept, complete, in {self._folder()}. It is not "
             "processed now: add it to the queue after FaceMirror opens again.", "Stop recording and quit",
             "Keep recording")
 
@@ -237,4 +250,4 @@ class LiveRecording:
         if self.exam.phase is Phase.RECORDING:
             self._failed(write_failure_sentence(error or OSError("write failed"), writer.partial,
                                                 writer.recorder.last_s))
-        self.view.recording_changed()
+        self._changed()

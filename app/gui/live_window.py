@@ -82,8 +82,7 @@ class LiveWindow(QWidget):
         self._heap = HeapTrimmer().start()          # frames freed in other threads go back to the system
         self._speech_engines = speech_engines
         self._build()
-        self.cameras = LiveCameras(self)
-        self.rec = LiveRecording(self, audio_factory=audio_factory, file_source=source is not None)
+        self._compose(audio_factory, file_source=source is not None)
         self._models_loader = ModelsInBackground(self, models_loader, self._models_ready)
         camera_source.application().aboutToQuit.connect(self.shutdown)   # quitting while recording keeps the recording
         if source is not None:
@@ -99,7 +98,6 @@ class LiveWindow(QWidget):
         self.top = LiveTopBar(self.prefs.s, self)
         self.camera_combo, self.subject_fields = self.top.camera_combo, self.top.subject_fields
         self.folder_label, self.folder_button = self.top.folder_label, self.top.folder_button
-        self.camera_combo.activated.connect(lambda index: self.cameras.chosen(index))
         for edit in self.subject_fields.edits.values():
             edit.returnPressed.connect(self.setFocus)    # back to the window, where Space freezes
         self.folder_button.clicked.connect(self.choose_folder)
@@ -117,18 +115,30 @@ class LiveWindow(QWidget):
         self.record_button, self.rest_button = self.controls.record_button, self.controls.rest_button
         self.freeze_button, self.status_label = self.controls.freeze_button, self.controls.status_label
         self.landmark_label = self.controls.landmark_label
-        self.record_button.clicked.connect(lambda: self.rec.toggle())
-        self.rest_button.clicked.connect(self.capture_rest)
-        self.freeze_button.toggled.connect(self.set_frozen)
         root.addWidget(self.controls)
-        self._shortcuts()
         self.top.show_folder(self.folder)
         # the window, not the patient field, has the focus: Space must freeze, not type a space
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.resize(1200, 560)
 
+    def _compose(self, audio_factory, *, file_source: bool) -> None:
+        """The behaviour: the camera list and the recording, each with what it needs; then the
+        buttons and shortcuts wired to them."""
+        self.cameras = LiveCameras(self, self.camera_combo, self.prefs, source=lambda: self.source,
+                                   recording=lambda: self.recording, show=self.set_source,
+                                   no_picture=self._no_picture, say=self.say, changed=self.recording_changed)
+        self.rec = LiveRecording(self, guided=self.guided, subject=self.subject_fields, source=lambda: self.source,
+                                 fps=self.fps, folder=lambda: self.folder, say=self.say,
+                                 changed=self.recording_changed, status=self.show_status,
+                                 hand_over=self.recording_ready.emit, audio_factory=audio_factory,
+                                 file_source=file_source)
+        self.record_button.clicked.connect(self.rec.toggle)
+        self.rest_button.clicked.connect(self.capture_rest)
+        self.freeze_button.toggled.connect(self.set_frozen)
+        self._shortcuts()
+
     def _shortcuts(self) -> None:
-        self.record_action = window_shortcut(self, "Ctrl+R", lambda: self.rec.toggle())
+        self.record_action = window_shortcut(self, "Ctrl+R", self.rec.toggle)
         self.rest_action = window_shortcut(self, "Ctrl+M", self.capture_rest)
         self.freeze_action = window_shortcut(self, "Space", self._space)
         # Quit works from this window as from the main window (the shortcut of its Quit is a window shortcut)
@@ -186,6 +196,11 @@ class LiveWindow(QWidget):
         self.pane_panel.waiting()
         source.start()
         self._update_controls()
+
+    def _no_picture(self, why: str) -> None:
+        """No camera to show (none, or not allowed): the source stopped, the panes say why."""
+        self.stop_source()
+        self.pane_panel.no_picture(why)
 
     def stop_source(self) -> None:
         if self.source is None:
