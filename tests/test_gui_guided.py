@@ -52,7 +52,7 @@ def _window(qtbot, models, tmp_path, protocol: dict = SHORT, seconds: float = 20
     w = LiveWindow(models_loader=lambda: models, folder=tmp_path / "live", source=src, speech_engines=[], **kw)
     qtbot.addWidget(w)
     w.show()
-    qtbot.waitUntil(lambda: w._models is not None and w.frames_seen >= 3, timeout=20000)
+    qtbot.waitUntil(lambda: w.feed.models is not None and w.frames_seen >= 3, timeout=20000)
     path = tmp_path / "protocol.json"
     path.write_text(json.dumps(protocol))
     assert w.guided.set_protocol_file(path)

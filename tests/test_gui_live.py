@@ -42,7 +42,7 @@ def _window(qtbot, models, tmp_path, seconds=2.0, source=True, **kw):
     w = LiveWindow(models_loader=lambda: models, folder=tmp_path / "live", source=src, **kw)
     qtbot.addWidget(w)
     w.show()
-    qtbot.waitUntil(lambda: w._models is not None, timeout=20000)
+    qtbot.waitUntil(lambda: w.feed.models is not None, timeout=20000)
     return w
 
 
@@ -55,11 +55,11 @@ def test_panes_update_at_the_sources_rate_with_the_file_backed_source(qtbot, mod
     w = _window(qtbot, models, tmp_path, seconds=1.0)
     qtbot.waitUntil(lambda: w.frames_seen == 30, timeout=60000)
     # each frame drawn, unless a newer one was already waiting (a busy moment: the newest is drawn)
-    assert w.pane_updates + w.draws_skipped == 30 and w.pane_updates > 0
+    assert w.feed.pane_updates + w.feed.draws_skipped == 30 and w.feed.pane_updates > 0
     assert all(not p.view.image().isNull() for p in w.panes.values())
     assert w.panes["camera"].view.image().size() == w.panes["left"].view.image().size()
     assert "File" in w.camera_combo.currentText() or "Synthetic" in w.camera_combo.currentText()
-    qtbot.waitUntil(lambda: w.landmark_runs > 0, timeout=10000)
+    qtbot.waitUntil(lambda: w.feed.landmark_runs > 0, timeout=10000)
 
 
 def test_frames_are_never_queued_behind_a_slow_landmark_model(qtbot, models, tmp_path, slow_landmarks):
@@ -67,10 +67,10 @@ def test_frames_are_never_queued_behind_a_slow_landmark_model(qtbot, models, tmp
     started = time.perf_counter()
     qtbot.waitUntil(lambda: w.frames_seen == 60, timeout=60000)
     elapsed = time.perf_counter() - started
-    assert w.pane_updates + w.draws_skipped == 60     # every frame shown (or a newer one in its place) ...
-    assert w.landmark_runs <= 10                      # ... while the model saw only the newest ones
+    assert w.feed.pane_updates + w.feed.draws_skipped == 60     # every frame shown (or a newer one in its place) ...
+    assert w.feed.landmark_runs <= 10                      # ... while the model saw only the newest ones
     assert elapsed < 3.5                              # no backlog: the frames came at the camera's pace
-    assert np.percentile(list(w.handle_ms), 95) < 50  # and the display never waited for the model
+    assert np.percentile(list(w.feed.handle_ms), 95) < 50  # and the display never waited for the model
 
 
 def test_recording_keeps_every_frame_and_stop_hands_it_over_with_the_rest(qtbot, models, tmp_path):
@@ -115,14 +115,14 @@ def test_freeze_stops_the_panes_but_not_the_recording(qtbot, models, tmp_path):
     w.start_recording()
     first = w.frames_seen + 1
     qtbot.keyClick(w, Qt.Key.Key_Space)                     # Space freezes
-    assert w.frozen and w.freeze_button.isChecked()
-    shown, seen = w.pane_updates, w.frames_seen
+    assert w.feed.frozen and w.freeze_button.isChecked()
+    shown, seen = w.feed.pane_updates, w.frames_seen
     qtbot.waitUntil(lambda: w.frames_seen >= seen + 20, timeout=10000)
-    assert w.pane_updates == shown
+    assert w.feed.pane_updates == shown
     assert "frozen" in w.status_label.text().lower() and "REC" in w.status_label.text()
     qtbot.keyClick(w, Qt.Key.Key_Space)
-    assert not w.frozen
-    qtbot.waitUntil(lambda: w.pane_updates > shown + 5, timeout=10000)
+    assert not w.feed.frozen
+    qtbot.waitUntil(lambda: w.feed.pane_updates > shown + 5, timeout=10000)
     qtbot.waitUntil(lambda: w.frames_seen == 90, timeout=60000)
     path = w.stop_recording()
     assert len(_decoded_times(path)) == 90 - first + 1     # frozen or not, every frame was recorded
@@ -456,7 +456,7 @@ def test_a_busy_computer_no_longer_shortens_the_recording_of_a_file_camera(qtbot
     assert abs(timing.frames - timing.held_s * FPS) <= math.ceil(0.100 * FPS) + 2, timing
     assert np.allclose(np.diff(times), 1 / FPS, atol=0.002)              # no holes
     assert not timing.frames_were_lost and "missing" not in w.notice.text()
-    assert w.draws_skipped > 0                                            # only the newest frame was drawn
+    assert w.feed.draws_skipped > 0                                            # only the newest frame was drawn
 
 
 def test_frames_lost_on_their_way_are_said_with_figures_when_stop_is_pressed(qtbot, models, tmp_path):
@@ -647,4 +647,4 @@ def test_a_camera_on_a_busy_computer_records_every_frame_and_draws_only_the_newe
     busy.stop()
     times = np.array(_decoded_times(path))
     assert len(times) == 89 and np.allclose(np.diff(times), 1 / FPS, atol=0.002)   # all since Record
-    assert w.draws_skipped > 0 and w.pane_updates + w.draws_skipped == 90
+    assert w.feed.draws_skipped > 0 and w.feed.pane_updates + w.feed.draws_skipped == 90

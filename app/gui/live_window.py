@@ -1,10 +1,11 @@
 """The live exam window: a camera, three panes (the camera with the midline, the patient's left
 mirrored, the patient's right mirrored) at the camera's rate, Freeze, Capture rest, Record / Stop.
 
-A thin view: the panels are app/gui/live_panels.py and app/gui/guided_panel.py; what is allowed
-when is app.live.exam_state (idle / recording / finishing / failed), what each frame does is
-app.live.frame_step (both shared with the `live` command), the recording's Qt side is
-app/gui/live_recording.py.
+A thin view that lays out and wires composed parts, none of which sees the window: the panels
+(app/gui/live_panels.py, app/gui/guided_panel.py), the camera list (live_cameras.LiveCameras),
+the frames shown (live_feed.LiveFeed) and the recording (live_recording.LiveRecording). What is
+allowed when is app.live.exam_state (idle / recording / finishing / failed), what each frame does
+is app.live.frame_step (both shared with the `live` command).
 
 Threads: frames arrive on the GUI thread (camera_source); each is handed to the landmark thread
 (app.live.landmarks.LatestLandmarks: a one-frame slot, so the panes use the last midline found and
@@ -20,11 +21,8 @@ main window's Quit, asked first while recording.
 """
 from __future__ import annotations
 
-import collections
-import time
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QVBoxLayout, QWidget
@@ -34,6 +32,7 @@ from app import APP_NAME
 from app.gui import camera_source
 from app.gui.guided_panel import GuidedPanel
 from app.gui.live_cameras import LiveCameras, ModelsInBackground
+from app.gui.live_feed import LiveFeed
 from app.gui.live_panels import (LiveControlsBar, LiveNotice, LivePanesPanel, LiveTopBar, landmark_label_text,
                                  window_shortcut)
 from app.gui.live_recording import LiveRecording
@@ -41,7 +40,6 @@ from app.gui.prefs import Prefs
 from app.live.exam_state import Action
 from app.live.exam_text import status_line
 from app.live.heap import HeapTrimmer
-from app.live.landmarks import LatestLandmarks
 
 __all__ = ["LiveWindow", "default_live_folder", "landmark_label_text"]
 
@@ -68,15 +66,6 @@ class LiveWindow(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
         self.prefs = Prefs(settings)
         self.folder = folder or self.prefs.live_folder or default_live_folder()
-        self.source: camera_source.QtFrameSource | None = None
-        self.frozen = False
-        self.frames_seen = 0
-        self.pane_updates = 0
-        self.handle_ms: collections.deque[float] = collections.deque(maxlen=600)   # frame in -> panes set
-        self.draws_skipped = 0                     # frames recorded but not drawn: a newer one was waiting
-        self._models = None
-        self._models_error = ""
-        self._marks_size: tuple[int, int] | None = None
         self._closed = False
         self._quit_agreed = False                  # Quit from this window, already confirmed
         self._heap = HeapTrimmer().start()          # frames freed in other threads go back to the system
@@ -128,13 +117,15 @@ class LiveWindow(QWidget):
                                    recording=lambda: self.recording, show=self.set_source,
                                    no_picture=self._no_picture, say=self.say, changed=self.recording_changed)
         self.rec = LiveRecording(self, guided=self.guided, subject=self.subject_fields, source=lambda: self.source,
-                                 fps=self.fps, folder=lambda: self.folder, say=self.say,
+                                 fps=lambda: self.feed.fps(), folder=lambda: self.folder, say=self.say,
                                  changed=self.recording_changed, status=self.show_status,
                                  hand_over=self.recording_ready.emit, audio_factory=audio_factory,
                                  file_source=file_source)
+        self.feed = LiveFeed(self.pane_panel, self.controls, self.rec.step, recording=lambda: self.recording,
+                             write_failed=self.rec.write_failed, say=self.say, status=self.show_status)
         self.record_button.clicked.connect(self.rec.toggle)
         self.rest_button.clicked.connect(self.capture_rest)
-        self.freeze_button.toggled.connect(self.set_frozen)
+        self.freeze_button.toggled.connect(self.feed.set_frozen)
         self._shortcuts()
 
     def _shortcuts(self) -> None:
@@ -165,99 +156,39 @@ class LiveWindow(QWidget):
     def _models_ready(self, models, error: str) -> None:
         if self._closed:
             return
-        self._models, self._models_error = models, error
+        self.feed.models = models
         self.controls.show_models(models, error)
-
-    @property
-    def landmark_runs(self) -> int:
-        marks = self.rec.step.marks
-        return marks.runs if marks is not None else 0
 
     def refresh_cameras(self) -> None:
         """Fill the camera list (also when a camera is plugged in or out) and open the remembered one."""
         self.cameras.refresh()
 
-    def open_camera(self, info: camera_source.CameraInfo) -> None:
-        self.cameras.open(info)
-
     # =========================================================================================
-    # frames
+    # frames (app/gui/live_feed.py)
+    @property
+    def source(self) -> camera_source.QtFrameSource | None:
+        return self.feed.source
+
+    @property
+    def frames_seen(self) -> int:
+        return self.feed.frames_seen
+
     def set_source(self, source: camera_source.QtFrameSource) -> None:
-        self.stop_source()
         if isinstance(source, camera_source.PushedFileSource):
             # the list names what is shown, so a demo is never taken for a camera
             self.camera_combo.clear()
             path = getattr(source.source, "path", None)
             self.camera_combo.addItem(f"File: {path.name}" if path else "Synthetic test picture")
-        self.source = source
-        source.frame.connect(self._on_frame)
-        source.failed.connect(self._on_source_failed)
-        self.say("")
-        self.pane_panel.waiting()
-        source.start()
+        self.feed.show(source)
         self._update_controls()
 
     def _no_picture(self, why: str) -> None:
         """No camera to show (none, or not allowed): the source stopped, the panes say why."""
-        self.stop_source()
+        self.feed.stop()
         self.pane_panel.no_picture(why)
 
-    def stop_source(self) -> None:
-        if self.source is None:
-            return
-        src, self.source = self.source, None
-        src.frame.disconnect(self._on_frame)
-        src.failed.disconnect(self._on_source_failed)
-        src.stop()
-        src.deleteLater()
-
-    def _on_source_failed(self, text: str) -> None:
-        self.say(text + (" The recording so far is kept: press Stop to hand it over." if self.recording else ""))
-
-    def _on_frame(self, image: np.ndarray, t: float) -> None:
-        """Every frame: the shared step (landmark slot, recorder, guided clock), then the panes
-        unless frozen or a newer frame is already waiting."""
-        arrived = time.perf_counter()
-        self.frames_seen += 1
-        h, w = image.shape[:2]
-        self._landmarks_for((w, h))
-        writer = self.rec.writer
-        if writer is not None and writer.error is not None:
-            self.rec.write_failed()                             # a full disk: stopped, the part kept
-        if self.rec.step.take(self.frames_seen, image, t, arrived) is not None:
-            self.show_status()
-        if self.frozen:
-            return
-        if self.source is not None and self.source.behind:
-            self.draws_skipped += 1                             # recorded; the newer frame is drawn
-            return
-        self.pane_panel.show_panes(self.rec.step.draw(image, self.pane_panel.display_scale(w, h)))   # at the size shown
-        self.pane_updates += 1
-        self.handle_ms.append((time.perf_counter() - arrived) * 1000.0)
-        marks = self.rec.step.marks
-        if marks is not None and marks.error is not None and self.frames_seen % 30 == 0:
-            self.controls.show_landmarks_failed(marks.error)
-
-    def _landmarks_for(self, size: tuple[int, int]) -> None:
-        """The landmark thread, once the models are in, (re)made for the frames' size."""
-        step = self.rec.step
-        if self._models is None or (step.marks is not None and self._marks_size == size):
-            return
-        if step.marks is not None:
-            step.marks.stop()
-        step.marks, self._marks_size = LatestLandmarks(self._models, size, self.fps()), size
-
-    def fps(self) -> float:
-        return self.source.fps if self.source is not None else camera_source.DEFAULT_FPS
-
     # =========================================================================================
-    # freeze, rest, record (app/gui/live_recording.py)
-    def set_frozen(self, frozen: bool) -> None:
-        self.frozen = bool(frozen)
-        self.controls.show_frozen(self.frozen)
-        self.pane_panel.show_frozen(self.frozen)
-        self.show_status()
-
+    # rest, record (app/gui/live_recording.py)
     @property
     def recording(self) -> bool:
         return self.rec.writer is not None
@@ -287,8 +218,8 @@ class LiveWindow(QWidget):
 
     def show_status(self) -> None:
         writer = self.rec.writer
-        text = status_line(self.rec.exam, frozen=self.frozen, sound_note=self.rec.sound_note,
-                           backlog=writer.backlog if writer is not None else 0, fps=self.fps())
+        text = status_line(self.rec.exam, frozen=self.feed.frozen, sound_note=self.rec.sound_note,
+                           backlog=writer.backlog if writer is not None else 0, fps=self.feed.fps())
         self.controls.show_status(text, writer is not None)
 
     def recording_changed(self) -> None:
@@ -298,7 +229,7 @@ class LiveWindow(QWidget):
 
     def _update_controls(self) -> None:
         recording = self.recording
-        can = self.rec.exam.controls(has_source=self.source is not None, frozen=self.frozen,
+        can = self.rec.exam.controls(has_source=self.source is not None, frozen=self.feed.frozen,
                                      has_cameras=self.camera_combo.count() > 0)
         self.record_button.setText("\u25a0 Stop" if recording else "\u25cf Record")
         for widget, enabled in ((self.record_button, can.record), (self.rest_button, can.rest),
@@ -351,12 +282,8 @@ class LiveWindow(QWidget):
             self.stop_recording()
         self._closed = True
         self._models_loader.stop()
-        self.stop_source()
-        if self.rec.step.marks is not None:
-            self.rec.step.marks.stop()
-            self.rec.step.marks = None
+        self.feed.close()                      # the camera, the landmark thread, the models
         self._heap.stop()
-        self._models = None                    # ONNX sessions freed now, not by the collector at exit
         try:
             camera_source.application().aboutToQuit.disconnect(self.shutdown)
         except (RuntimeError, TypeError):
