@@ -81,7 +81,7 @@ class LiveWindow(QWidget):
         self._update_controls()
 
     # =========================================================================================
-    # building: the panels, their signals, the shortcuts
+    # building: the panels and their layout; the parts composed over them and wired
     def _build(self) -> None:
         root = QVBoxLayout(self)
         self.top = LiveTopBar(self.prefs.s, self)
@@ -111,8 +111,8 @@ class LiveWindow(QWidget):
         self.resize(1200, 560)
 
     def _compose(self, audio_factory, *, file_source: bool) -> None:
-        """The behaviour: the camera list and the recording, each with what it needs; then the
-        buttons and shortcuts wired to them."""
+        """The behaviour: the camera list, the recording and the frames shown, each with what it
+        needs (never the window); then the buttons and shortcuts wired to them."""
         self.cameras = LiveCameras(self, self.camera_combo, self.prefs, source=lambda: self.source,
                                    recording=lambda: self.recording, show=self.set_source,
                                    no_picture=self._no_picture, say=self.say, changed=self.recording_changed)
@@ -149,7 +149,6 @@ class LiveWindow(QWidget):
         """A message that stays until the next one (or until it is cleared with ""); "warning" for
         what stops the exam (no camera, permission), "info" for what went well."""
         self.notice.say(text, level)
-
 
     # =========================================================================================
     # models, cameras (app/gui/live_cameras.py)
