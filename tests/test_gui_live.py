@@ -306,6 +306,39 @@ def test_a_camera_unplugged_while_recording_is_said_and_never_replaced_mid_file(
     assert w.stop_recording() is not None
 
 
+def test_the_camera_list_is_a_part_of_its_own_given_a_list_prefs_and_callbacks(qtbot, monkeypatch):
+    """LiveCameras without a live window: what it shows, says and remembers goes through what it
+    was given."""
+    from PySide6.QtWidgets import QComboBox
+
+    from app.gui.live_cameras import LiveCameras
+    from app.gui.prefs import Prefs
+
+    cams = [CameraInfo("cam-a", "USB Camera"), CameraInfo("cam-b", "FaceTime HD Camera")]
+    _fake_cameras(monkeypatch, cams)
+    combo, prefs, shown, said, blank, changes = QComboBox(), Prefs(), [], [], [], []
+    qtbot.addWidget(combo)
+    prefs.camera = "cam-b"
+    recording = [False]
+    parts = LiveCameras(combo, combo, prefs, source=lambda: shown[-1] if shown else None,
+                        recording=lambda: recording[0], show=shown.append, no_picture=blank.append,
+                        say=lambda text, *level: said.append(text), changed=lambda: changes.append(1))
+    parts.refresh()
+    assert [s.info.id for s in shown] == ["cam-b"] and combo.currentText() == "FaceTime HD Camera"   # remembered
+    assert changes and not said and not blank
+    combo.setCurrentIndex(0)
+    combo.activated.emit(0)                                        # the clinician picks cam-a
+    assert shown[-1].info.id == "cam-a" and prefs.camera == "cam-a"
+    recording[0] = True
+    cams.pop(0)                                                    # cam-a unplugged while recording
+    parts.refresh()
+    assert len(shown) == 2 and "disconnected" in said[-1]          # never another camera mid-file
+    recording[0] = False
+    cams.clear()
+    parts.refresh()
+    assert said[-1] == camera_source.NO_CAMERA_MESSAGE and blank == ["No camera (see above)"]
+
+
 QUIT_OR_CRASH = """
 import os, sys
 sys.path.insert(0, {repo!r})
