@@ -77,7 +77,7 @@ def _side_value(m, d: dict, side: str) -> dict:
     return {"value": m.to_display(d[side]), "ci95": [m.to_display(v) for v in ci]}
 
 
-MAX_SYMMETRY_INTERVAL = 25.0   # points: a wider 95 % interval says nothing a clinician could file
+MAX_SYMMETRY_INTERVAL = 30.0   # points: a wider 95 % interval says nothing a clinician could file (docs/MEASURES.md)
 
 
 def landmark_noise_mm(table: MeasureTable, rest: tuple[int, int]) -> float | None:
