@@ -18,9 +18,12 @@ Intervals: a circular block bootstrap (blocks of :data:`BLOCK_S`: the face frame
 averaged over +-0.1 s, so each frame's error is shared with its neighbours up to 0.2 s away; a
 block 2.5 x that long keeps most of that correlation, where 0.3 s blocks lost part of it)
 resamples the plateau frames and the rest frames; the SAME resampled frames are used for the right
-and the left side, so the symmetry ratio's interval keeps what the sides share. The resamples are
-centred on the estimate and their spread widened by :data:`WIDEN`; 95 % percentile intervals from
-:data:`RESAMPLES` resamples with a fixed seed (the same input always gives the same numbers).
+and the left side, so the symmetry ratio's interval keeps what the sides share. The resampled
+centres of the plateau and of the rest are each spread by sqrt(k / (k - 1)) for the k blocks they
+hold (:func:`few_blocks_factor`: a 1.5 s plateau is only 3 blocks, and the spread of 3 block means
+taken with divisor 3 is a third short); the resamples are then centred on the estimate and their
+spread widened by :data:`WIDEN`; 95 % percentile intervals from :data:`RESAMPLES` resamples with a
+fixed seed (the same input always gives the same numbers).
 """
 from __future__ import annotations
 
