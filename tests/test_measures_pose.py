@@ -184,3 +184,19 @@ def test_a_frontal_head_gets_no_perspective_term():
     for region in TRUTH:
         lo, hi = h[region]["symmetry_ci95"]
         assert hi - lo < 0.5, (region, lo, hi)
+
+
+def test_a_turn_alone_moves_no_point_up_or_down():
+    """A still face (no expression, no noise, no perspective) turning 10 deg and back: the turn
+    shrinks the fit's horizontal scale by cos(yaw); a vertical scale tied to it stretched the face
+    1.5 % upwards in every turned frame (mouth corners 0.85 mm down, brows 0.4 mm up: a smile
+    read 2.5 points low when the head turned during it). Nothing may move by more than 0.2 mm."""
+    from app.measures.io import compute_table
+
+    table = compute_table(exam(smile_mm=(0.0, 0.0), brow_mm=(0.0, 0.0), eye_fraction=(0.0, 0.0),
+                               motion=HeadMotion(turns=[(4.5, 7.2, 10.0, 0.0)])).track())
+    still, turned = 30, 180                         # 1 s (facing the camera) and 6 s (turned 10 deg)
+    for name in ("commissure_height", "brow_height", "palpebral_fissure"):
+        for side in ("right", "left"):
+            moved_mm = 63.0 * (table.side(name, side)[turned] - table.side(name, side)[still])
+            assert abs(moved_mm) < 0.2, (name, side, moved_mm)
