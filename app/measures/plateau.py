@@ -184,3 +184,19 @@ def median_with_ci(values: np.ndarray, fps: float, block_s: float = BLOCK_S) -> 
     idx = _block_resamples(len(v), block, np.random.default_rng(SEED))
     value = float(centre(v))
     return value, ci95(_spread_about(value, _inflate(centre(v[idx], axis=1), few_blocks_factor(len(v), block))))
+
+
+def median_difference_ci(a: np.ndarray, b: np.ndarray, fps: float, block_s: float) -> tuple[float, float]:
+    """95 % interval of median(a) - median(b) over the same frames (a resting right - left, whose
+    values are the rest medians): the same widened block bootstrap, of that estimator itself. (The
+    interval of the per-frame difference's clipped mean, placed around the medians' difference,
+    was a median's 1.25 x spread short: it held a drooping lid's MRD1 difference in 35 of 40
+    noisy exams.)"""
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < MIN_FRAMES:
+        return math.nan, math.nan
+    a, b = np.asarray(a, np.float64)[ok], np.asarray(b, np.float64)[ok]
+    block = max(1, round(block_s * fps))
+    idx = _block_resamples(len(a), block, np.random.default_rng(SEED))
+    boot = _inflate(np.median(a[idx], axis=1) - np.median(b[idx], axis=1), few_blocks_factor(len(a), block))
+    return ci95(_spread_about(float(np.median(a) - np.median(b)), boot))
