@@ -1,10 +1,12 @@
 """The symmetry measures against known-geometry truth, swept over head pose, noise and glitches
 (source checkout only; the tests run a few representative seeds of the same conditions).
 
-    python -m bench.measures_truth [--seeds 20] [--only WORDS ...]
+    python -m bench.measures_truth [--seeds 20] [--first-seed 0] [--only WORDS ...]
 
 ``--seeds`` and ``--only`` (conditions whose name contains one of the words) make a quicker
-subset for iterating; the validation table of docs/MEASURES.md is the full run.
+subset for iterating; ``--first-seed`` draws other recordings than the table's (seeds 0-19), to
+check on fresh seeds anything chosen while looking at those; the validation table of
+docs/MEASURES.md is the full run.
 
 Every recording is the standard examination of tests/face_truth.py (a 3-D head, independent of
 app/measures): smile 5 vs 10 mm (truth 50 %, weaker right), symmetric brow raise 8 mm (100 %,
@@ -95,7 +97,7 @@ def fmt_row(name: str, n: int, rows: dict) -> str:
         err = r["err"]
         worst = max(err, key=abs) if err else math.nan
         mean = sum(err) / len(err) if err else math.nan
-        cov = f"{100 * r['covered'] / r['n_ci']:.0f} %" if r["n_ci"] else "-"
+        cov = f"{100 * r['covered'] / r['n_ci']:.0f} % ({r['covered']}/{r['n_ci']})" if r["n_ci"] else "-"
         side = f"{r['named']}/{n} {TRUTH[region][1]}" if TRUTH[region][1] else f"{n - r['wrong_side']}/{n} none"
         width = f", interval width {sum(r['width']) / len(r['width']):.0f}" if r["width"] else ""
         gone = f"{r['missing']} missing, {r['not_measurable']} not measurable"
@@ -106,6 +108,7 @@ def fmt_row(name: str, n: int, rows: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--only", nargs="*", help="conditions whose name contains one of these words")
     args = ap.parse_args(argv)
     conds = conditions()
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|" + "---|" * 9)
     for name, kwargs in conds.items():
         t0 = time.perf_counter()
-        seeds = range(1) if not kwargs.get("noise_mm") else range(args.seeds)
+        seeds = range(1) if not kwargs.get("noise_mm") else range(args.first_seed, args.first_seed + args.seeds)
         print(fmt_row(name, len(seeds), run_condition(kwargs, seeds)), f"<!-- {time.perf_counter() - t0:.0f} s -->",
               flush=True)
 

@@ -158,3 +158,45 @@ def test_a_clean_noisy_recording_has_no_long_glitch_runs():
     _, result = headlines(motion=HeadMotion(**SEATED), noise_mm=1.5, seed=5)
     assert result["glitches"]["long_runs"] == 0
     assert not any(h.get("not_measurable", "").startswith("not measurable: landmark") for h in result["headlines"])
+
+
+@pytest.mark.parametrize("yaw", [10.0, -10.0])
+@pytest.mark.parametrize("camera_mm", [380.0, 1500.0])
+def test_a_held_turn_seen_from_near_or_far_keeps_the_truth_inside_the_intervals(yaw, camera_mm):
+    """No landmark noise, so the bootstrap has nothing to resample: only the perspective term
+    (app.measures.perspective: the nearer half of a turned face looks larger, by an amount the
+    landmarks cannot tell without the camera distance) can make the intervals reach the truth.
+    Near the nearest distance the intervals allow (350 mm) and far from it."""
+    h, _ = headlines(motion=HeadMotion(yaw_held_deg=yaw), noise_mm=0.0, camera_mm=camera_mm)
+    for region, (truth, weaker) in TRUTH.items():
+        lo, hi = h[region]["symmetry_ci95"]
+        assert lo <= truth <= hi, (region, h[region]["symmetry_pct"], lo, hi)
+        assert h[region]["weaker"] == weaker, region
+    # the reading itself is that of a camera at infinity: at 380 mm the symmetric brow reads low
+    if camera_mm < 500:
+        assert h["brow"]["symmetry_pct"] < 99.0
+
+
+def test_a_frontal_head_gets_no_perspective_term():
+    """A head that does not turn gives both sides the same magnification: the intervals of a
+    noiseless frontal exam stay as narrow as the bootstrap makes them (here: nothing to resample)."""
+    h, _ = headlines(motion=HeadMotion(), noise_mm=0.0, camera_mm=380.0)
+    for region in TRUTH:
+        lo, hi = h[region]["symmetry_ci95"]
+        assert hi - lo < 0.5, (region, lo, hi)
+
+
+def test_a_turn_alone_moves_no_point_up_or_down():
+    """A still face (no expression, no noise, no perspective) turning 10 deg and back: the turn
+    shrinks the fit's horizontal scale by cos(yaw); a vertical scale tied to it stretched the face
+    1.5 % upwards in every turned frame (mouth corners 0.85 mm down, brows 0.4 mm up: a smile
+    read 2.5 points low when the head turned during it). Nothing may move by more than 0.2 mm."""
+    from app.measures.io import compute_table
+
+    table = compute_table(exam(smile_mm=(0.0, 0.0), brow_mm=(0.0, 0.0), eye_fraction=(0.0, 0.0),
+                               motion=HeadMotion(turns=[(4.5, 7.2, 10.0, 0.0)])).track())
+    still, turned = 30, 180                         # 1 s (facing the camera) and 6 s (turned 10 deg)
+    for name in ("commissure_height", "brow_height", "palpebral_fissure"):
+        for side in ("right", "left"):
+            moved_mm = 63.0 * (table.side(name, side)[turned] - table.side(name, side)[still])
+            assert abs(moved_mm) < 0.2, (name, side, moved_mm)

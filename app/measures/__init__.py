@@ -12,6 +12,7 @@ Modules, in the order of the work: io (CSV in, CSV/JSON out), glitches (outliers
 face_frame (every frame fitted to the face's reference shape, head_pose taking the turn and nod out
 with a 3-D mean face), definitions (per-frame measures),
 segments (rest, activity, one segment per expression), plateau (robust peaks and intervals),
+perspective (how much larger a turned head's nearer half can look: the intervals' head-turn term),
 sides (right against left per segment), analysis (the whole video, headlines), figures
 (matplotlib SVG charts, pictures), record (who and what the summary is about), summary (HTML),
 command (CLI).
@@ -27,6 +28,7 @@ from app.measures.analysis import Analysis, analyse
 from app.measures.definitions import ASSUMED_IPD_MM, measures_for
 from app.measures.io import (LandmarkTrack, MeasuresError, MeasureTable, compute_table, read_landmarks_csv,
                              write_measures_csv, write_measures_json)
+from app.measures.perspective import CAMERA_MIN_MM
 from app.measures.plateau import CLIP_SD, PLATEAU_FRACTION, RESAMPLES, WIDEN
 from app.measures.protocol import Record
 from app.measures.segments import ENTER, EXIT, MERGE_GAP_S, MIN_SEGMENT_S, NOISE_FLOOR, NOISE_K
@@ -50,7 +52,9 @@ def _settings() -> dict:
             "segment_enter_exit": [ENTER, EXIT], "merge_gap_s": MERGE_GAP_S, "min_segment_s": MIN_SEGMENT_S,
             "peak": f"mean within {CLIP_SD:g} robust SD of the median over the plateau (frames with at least "
                     f"{PLATEAU_FRACTION:g} of the segment's largest activity) minus that at rest; 95 % intervals from "
-                    f"{RESAMPLES} block-bootstrap resamples, their spread widened {WIDEN:g} x (measured on known truth)",
+                    f"{RESAMPLES} block-bootstrap resamples, their spread widened sqrt(k / (k - 1)) for k blocks and "
+                    f"{WIDEN:g} x (measured on known truth); the symmetry's interval also holds every camera distance "
+                    f"from {CAMERA_MIN_MM:g} mm to infinity for the head's turn",
             "face_frame": "every frame fitted to the video's reference shape of the eye corners and the nasal "
                           "bridge with a 3-D mean face (turn and nod taken out, frame maps averaged over +-0.1 s); "
                           "midline = the bisector of the eyes"}

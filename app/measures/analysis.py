@@ -17,7 +17,7 @@ from app.measures.glitches import RUN_MAX_S
 from app.measures.io import MeasureTable, MeasuresError
 from app.measures.segments import (NOISE_FLOOR, Segment, detect_rest, extend_rest, find_segments, region_activity, rest_from_seconds,
                                    rest_stats)
-from app.measures.plateau import median_with_ci
+from app.measures.plateau import median_difference_ci
 from app.measures.sides import segment_dict
 
 HEADLINE_REGIONS = ("brow", "eyes", "mouth")
@@ -35,15 +35,17 @@ REST_BLOCK_S = 0.2   # a rest of 2 s holds 10 such blocks (0.5 s blocks: 4, too 
 
 
 def _difference_ci(table: MeasureTable, name: str, rest: tuple[int, int], difference: float) -> list[float] | None:
-    """95 % interval of a resting right - left difference: the block bootstrap of the per-frame
-    difference over the rest frames (app.measures.plateau.median_with_ci), placed around the
-    reported difference (a difference of the two medians)."""
+    """95 % interval of a resting right - left difference (a difference of the two rest medians):
+    the block bootstrap of that difference over the rest frames
+    (app.measures.plateau.median_difference_ci), placed around the reported difference."""
     a, b = rest
-    per_frame = table.columns[f"{name}_right"][a:b] - table.columns[f"{name}_left"][a:b]
-    centre, (lo, hi) = median_with_ci(per_frame, _fps(table), REST_BLOCK_S)
-    if not (math.isfinite(centre) and math.isfinite(lo) and math.isfinite(difference)):
+    right, left = table.columns[f"{name}_right"][a:b], table.columns[f"{name}_left"][a:b]
+    lo, hi = median_difference_ci(right, left, _fps(table), REST_BLOCK_S)
+    if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(difference)):
         return None
-    return [difference + lo - centre, difference + hi - centre]
+    both = np.isfinite(right) & np.isfinite(left)
+    shift = difference - float(np.median(right[both]) - np.median(left[both]))   # frames one side lacks
+    return [lo + shift, hi + shift]
 
 
 def _fps(table: MeasureTable) -> float:
@@ -77,7 +79,7 @@ def _side_value(m, d: dict, side: str) -> dict:
     return {"value": m.to_display(d[side]), "ci95": [m.to_display(v) for v in ci]}
 
 
-MAX_SYMMETRY_INTERVAL = 25.0   # points: a wider 95 % interval says nothing a clinician could file
+MAX_SYMMETRY_INTERVAL = 30.0   # points: a wider 95 % interval says nothing a clinician could file (docs/MEASURES.md)
 
 
 def landmark_noise_mm(table: MeasureTable, rest: tuple[int, int]) -> float | None:

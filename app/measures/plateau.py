@@ -18,9 +18,12 @@ Intervals: a circular block bootstrap (blocks of :data:`BLOCK_S`: the face frame
 averaged over +-0.1 s, so each frame's error is shared with its neighbours up to 0.2 s away; a
 block 2.5 x that long keeps most of that correlation, where 0.3 s blocks lost part of it)
 resamples the plateau frames and the rest frames; the SAME resampled frames are used for the right
-and the left side, so the symmetry ratio's interval keeps what the sides share. The resamples are
-centred on the estimate and their spread widened by :data:`WIDEN`; 95 % percentile intervals from
-:data:`RESAMPLES` resamples with a fixed seed (the same input always gives the same numbers).
+and the left side, so the symmetry ratio's interval keeps what the sides share. The resampled
+centres of the plateau and of the rest are each spread by sqrt(k / (k - 1)) for the k blocks they
+hold (:func:`few_blocks_factor`: a 1.5 s plateau is only 3 blocks, and the spread of 3 block means
+taken with divisor 3 is a third short); the resamples are then centred on the estimate and their
+spread widened by :data:`WIDEN`; 95 % percentile intervals from :data:`RESAMPLES` resamples with a
+fixed seed (the same input always gives the same numbers).
 """
 from __future__ import annotations
 
@@ -38,8 +41,9 @@ SEED = 20261203
 # per condition of the known-truth sweep (bench.measures_truth) the real spread of the estimates
 # was up to 1.45 x the plain bootstrap's (brow, 1 mm of noise), which resamples frames chosen from
 # the same noisy recording (the plateau, picked on the activity, and the rest) and so cannot see
-# the noise of that choice; a 95 % interval must hold the truth 95 % of the time. With 1.3 and
-# 0.5 s blocks the real spread is 0.7-1.1 x the widened one (bench.measures_truth, docs/MEASURES.md).
+# the noise of that choice; a 95 % interval must hold the truth 95 % of the time. Set on seeds 0-19
+# before the few-blocks factor (few_blocks_factor) was added; with both, the intervals held the
+# truth in 90-100 % of fresh seeds 1000-1029 (bench.measures_truth --first-seed, docs/MEASURES.md).
 WIDEN = 1.3
 MIN_FRAMES = 3
 
@@ -49,6 +53,7 @@ class PeakEstimate:
     value: float                  # the peak change from rest
     ci95: tuple[float, float]     # 2.5th and 97.5th percentile of the bootstrap
     samples: np.ndarray           # (RESAMPLES,) bootstrap values (for ratios of two sides)
+    near_value: float | None = None   # the value seen from the nearest camera allowed (app.measures.perspective)
 
     @classmethod
     def missing(cls) -> "PeakEstimate":
@@ -94,6 +99,21 @@ def _block_resamples(m: int, block: int, rng: np.random.Generator) -> np.ndarray
     return idx[:, :m]
 
 
+def few_blocks_factor(m: int, block: int) -> float:
+    """sqrt(k / (k - 1)) for a series of ``m`` frames holding k = m / ``block`` blocks: a block
+    bootstrap's variance of a mean is the spread of k block means with divisor k, not k - 1, so it
+    is short by (k - 1) / k, which for a 1.5 s plateau of 0.5 s blocks (k = 3) is a third of the
+    variance (the n - 1 of a sample variance, counted in blocks)."""
+    k = m / max(1, min(block, m // 3))
+    return math.sqrt(k / (k - 1.0))
+
+
+def _inflate(boot: np.ndarray, factor: float) -> np.ndarray:
+    """Resampled centres (RESAMPLES, ...) moved away from their median by ``factor``."""
+    mid = np.median(boot, axis=0)
+    return mid + factor * (boot - mid)
+
+
 def _spread_about(value: np.ndarray, boot: np.ndarray) -> np.ndarray:
     """The bootstrap values moved to centre on the estimate and their spread widened by
     :data:`WIDEN`: the bootstrap gives the spread, the estimate the place."""
@@ -137,9 +157,22 @@ def paired_peaks(plateau: dict[str, np.ndarray], rest: dict[str, np.ndarray], fp
     for s in sides:
         p, r = plateau[s][p_ok], rest[s][r_ok]
         value = float(combine(centre(p, axis=0) - centre(r, axis=0)))
-        boot = _spread_about(value, combine(centre(p[pi], axis=1) - centre(r[ri], axis=1)))
+        boot_p = _inflate(centre(p[pi], axis=1), few_blocks_factor(len(p), block))
+        boot_r = _inflate(centre(r[ri], axis=1), few_blocks_factor(len(r), block))
+        boot = _spread_about(value, combine(boot_p - boot_r))
         out[s] = PeakEstimate(value, ci95(boot), boot)
     return out
+
+
+def paired_values(plateau: dict[str, np.ndarray], rest: dict[str, np.ndarray],
+                  combine: Combine = first_component) -> dict[str, float]:
+    """The estimates of :func:`paired_peaks` alone (no interval), from the same frames."""
+    sides = list(plateau)
+    p_ok = np.all([np.all(np.isfinite(plateau[s]), axis=1) for s in sides], axis=0)
+    r_ok = np.all([np.all(np.isfinite(rest[s]), axis=1) for s in sides], axis=0)
+    if p_ok.sum() < MIN_FRAMES or r_ok.sum() < MIN_FRAMES:
+        return {s: math.nan for s in sides}
+    return {s: float(combine(centre(plateau[s][p_ok], axis=0) - centre(rest[s][r_ok], axis=0))) for s in sides}
 
 
 def median_with_ci(values: np.ndarray, fps: float, block_s: float = BLOCK_S) -> tuple[float, tuple[float, float]]:
@@ -148,6 +181,23 @@ def median_with_ci(values: np.ndarray, fps: float, block_s: float = BLOCK_S) -> 
     v = v[np.isfinite(v)]
     if len(v) < MIN_FRAMES:
         return math.nan, (math.nan, math.nan)
-    idx = _block_resamples(len(v), max(1, round(block_s * fps)), np.random.default_rng(SEED))
+    block = max(1, round(block_s * fps))
+    idx = _block_resamples(len(v), block, np.random.default_rng(SEED))
     value = float(centre(v))
-    return value, ci95(_spread_about(value, centre(v[idx], axis=1)))
+    return value, ci95(_spread_about(value, _inflate(centre(v[idx], axis=1), few_blocks_factor(len(v), block))))
+
+
+def median_difference_ci(a: np.ndarray, b: np.ndarray, fps: float, block_s: float) -> tuple[float, float]:
+    """95 % interval of median(a) - median(b) over the same frames (a resting right - left, whose
+    values are the rest medians): the same widened block bootstrap, of that estimator itself. (The
+    interval of the per-frame difference's clipped mean, placed around the medians' difference,
+    was a median's 1.25 x spread short: it held a drooping lid's MRD1 difference in 35 of 40
+    noisy exams.)"""
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < MIN_FRAMES:
+        return math.nan, math.nan
+    a, b = np.asarray(a, np.float64)[ok], np.asarray(b, np.float64)[ok]
+    block = max(1, round(block_s * fps))
+    idx = _block_resamples(len(a), block, np.random.default_rng(SEED))
+    boot = _inflate(np.median(a[idx], axis=1) - np.median(b[idx], axis=1), few_blocks_factor(len(a), block))
+    return ci95(_spread_about(float(np.median(a) - np.median(b)), boot))

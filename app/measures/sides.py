@@ -19,7 +19,8 @@ import numpy as np
 
 from app.measures.definitions import ASSUMED_IPD_MM, SIDES, MeasureDef, measures_for
 from app.measures.io import MeasureTable
-from app.measures.plateau import PeakEstimate, ci95, first_component, median_with_ci, paired_peaks
+from app.measures.perspective import nearest_camera_gain
+from app.measures.plateau import PeakEstimate, ci95, first_component, median_with_ci, paired_peaks, paired_values
 from app.measures.segments import NOISE_FLOOR, RestStats, Segment
 
 EQUAL_PCT = 95.0
@@ -46,12 +47,22 @@ def _components(table: MeasureTable, m: MeasureDef, side: str) -> list[np.ndarra
 
 
 def side_peaks(table: MeasureTable, m: MeasureDef, frames: np.ndarray, rest: slice) -> dict[str, PeakEstimate]:
-    """Plateau-minus-rest estimate of ``m`` on both sides over ``frames``."""
+    """Plateau-minus-rest estimate of ``m`` on both sides over ``frames``, each with its value as a
+    camera at the nearest distance allowed would have seen it (``near_value``,
+    app.measures.perspective; None without a pose)."""
     comps = {s: _components(table, m, s) for s in SIDES}
     plateau = {s: np.column_stack([c[frames] for c in comps[s]]) for s in SIDES}
     at_rest = {s: np.column_stack([c[rest] for c in comps[s]]) for s in SIDES}
     combine = _signed_length if len(comps["right"]) == 2 else first_component
-    return paired_peaks(plateau, at_rest, _fps(table), combine)
+    peaks = paired_peaks(plateau, at_rest, _fps(table), combine)
+    gain = nearest_camera_gain(table, m)
+    if gain is not None:
+        # positions measured by a camera at infinity, undone for one at the nearest distance
+        near = paired_values({s: plateau[s] / gain[s][frames, None] for s in SIDES},
+                             {s: at_rest[s] / gain[s][rest, None] for s in SIDES}, combine)
+        for s in SIDES:
+            peaks[s].near_value = near[s]
+    return peaks
 
 
 def moved_beyond_noise(p: PeakEstimate, floor: float) -> bool:
@@ -110,6 +121,7 @@ def _symmetry_interval(r: PeakEstimate, lf: PeakEstimate, both_moved: bool) -> l
         lo, hi = ci95(small.samples / big.samples)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return [math.nan, math.nan]
+    lo, hi = _with_perspective(lo, hi, small, big)
 
     def fold(x: float) -> float:
         if x < 0 and both_moved:
@@ -120,6 +132,18 @@ def _symmetry_interval(r: PeakEstimate, lf: PeakEstimate, both_moved: bool) -> l
     top = 100.0 if lo <= 1.0 <= hi or (not both_moved and lo <= -1.0 <= hi) else max(ends)
     bottom = 0.0 if lo <= 0.0 <= hi else min(ends)
     return [bottom, top]
+
+
+def _with_perspective(lo: float, hi: float, small: PeakEstimate, big: PeakEstimate) -> tuple[float, float]:
+    """The ratio's interval stretched to hold the ratio a camera at the nearest allowed distance
+    would give (app.measures.perspective): the truth lies between the camera-at-infinity estimate
+    and that one for every distance in between, so the interval must reach both."""
+    if small.near_value is None or big.near_value is None or not big.near_value or not big.value:
+        return lo, hi
+    shift = small.near_value / big.near_value - small.value / big.value
+    if not math.isfinite(shift):
+        return lo, hi
+    return lo + min(0.0, shift), hi + max(0.0, shift)
 
 
 def _onset_s(change: np.ndarray, times_s: np.ndarray, peak: float) -> float | None:
