@@ -35,6 +35,11 @@ REST_NOT_JUDGED = ("the measures give resting values without an interval, so a d
                    "from noise")
 
 
+def _listed(pair: tuple | None) -> list | None:
+    """An interval as JSON writes it: a list, or None when there is none."""
+    return list(pair) if pair else None
+
+
 def mdc95(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Minimal detectable change (95 %) between two estimates given their 95 % intervals."""
     se_a, se_b = (a[1] - a[0]) / (2 * Z95), (b[1] - b[0]) / (2 * Z95)
@@ -65,11 +70,11 @@ class Point:
     def as_dict(self) -> dict:
         h = self.headline
         d: dict = {"visit": self.visit, "file": self.file, "usable": self.usable, "in_trend": self.in_trend,
-                   "symmetry_pct": self.symmetry, "symmetry_ci95": list(self.ci) if self.ci else None}
+                   "symmetry_pct": self.symmetry, "symmetry_ci95": _listed(self.ci)}
         if h is not None:
             d.update(measure=h.measure, unit=h.unit, weaker=h.weaker,
-                     right={"value": h.right.value, "ci95": list(h.right.ci95) if h.right.ci95 else None},
-                     left={"value": h.left.value, "ci95": list(h.left.ci95) if h.left.ci95 else None})
+                     right={"value": h.right.value, "ci95": _listed(h.right.ci95)},
+                     left={"value": h.left.value, "ci95": _listed(h.left.ci95)})
         if self.note:
             d["note"] = self.note
         return d
@@ -81,11 +86,12 @@ class Point:
 
 def _absent(visit: Visit, region: str) -> str:
     """Why a usable visit has no headline for ``region``: its mode cannot measure it, or it did not move."""
-    usable = [r for r in visit.recordings if r.usable]
-    if usable and all(r.coarse for r in usable) and headline_measure(region, 5) is None:
-        return NOT_MEASURABLE_5POINT
-    if usable and all(r.coarse is False or (r.coarse and headline_measure(region, 5)) for r in usable):
+    modes = {r.coarse for r in visit.recordings if r.usable}     # True: 5-point, False: 98-point, None: unknown
+    measuring_modes = {False, True} if headline_measure(region, 5) else {False}
+    if modes and modes <= measuring_modes:
         return "not measured (the region did not move in this visit's recordings)"
+    if modes == {True}:     # every recording 5-point, and 5 points do not measure the region
+        return NOT_MEASURABLE_5POINT
     return "not measured (no value for this region in this visit's measures)"
 
 
@@ -100,16 +106,16 @@ def guided_visits(visits: list[Visit]) -> bool:
 
 
 def point_for(visit: Visit, region: str, guided: bool = False) -> Point:
-    usable = [r for r in visit.recordings if r.usable and region in _heads(r, guided)]
+    measured = [r for r in visit.recordings if region in _heads(r, guided)]
+    usable = [r for r in measured if r.usable]
     if usable:
         best = max(usable, key=lambda r: _heads(r, guided)[region].size)
         p = Point(visit.label, best.file, True, _heads(best, guided)[region], recording=best)
         if p.symmetry is None:
             p.note = "no symmetry value (neither side moved beyond its noise)"
         return p
-    unusable = [r for r in visit.recordings if not r.usable and region in _heads(r, guided)]
-    if unusable:
-        r = unusable[0]
+    if measured:    # by unusable recordings only
+        r = measured[0]
         return Point(visit.label, r.file, False, _heads(r, guided)[region], "recording not usable: left out of the trend",
                      recording=r)
     if not visit.usable:
@@ -167,7 +173,7 @@ def _change(a: Point, b: Point) -> dict:
     def end(p: Point) -> dict:
         h = p.headline
         assert h is not None
-        return {"symmetry_pct": p.symmetry, "ci95": list(p.ci) if p.ci else None, "weaker": h.weaker,
+        return {"symmetry_pct": p.symmetry, "ci95": _listed(p.ci), "weaker": h.weaker,
                 "right": h.right.value, "left": h.left.value}
 
     return {"from_visit": a.visit, "to_visit": b.visit, "from": end(a), "to": end(b),
