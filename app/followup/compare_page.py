@@ -175,6 +175,11 @@ def _values_table(t: RegionTrend) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+# Whether a step is a real change, by its direction (a step that changed the weaker side only is one too).
+REAL_CHANGE = {"rose": "yes: beyond the error", "fell": "yes: beyond the error", "no change": "no: within the error",
+               "not judged": "not judged (no interval)"}
+
+
 def _steps_table(t: RegionTrend) -> str:
     if not t.steps:
         return ""
@@ -183,9 +188,8 @@ def _steps_table(t: RegionTrend) -> str:
     rows = []
     for c in t.steps:
         f, to = c["from"], c["to"]
-        real = ("yes: " + ("beyond the error" if c["beyond_error"] else "the weaker side changed") if c["real"] else
-                "not judged (no interval)" if c["mdc95_pct"] is None else "no: within the error")
         flip = c["weaker_side_changed"]
+        real = "yes: the weaker side changed" if flip and not c["beyond_error"] else REAL_CHANGE[c["direction"]]
         side = (f"<b>{e(flip['from'])} &rarr; {e(flip['to'])}</b>" if flip else
                 f"{e(f['weaker'] or '&ndash;')} &rarr; {e(to['weaker'] or '&ndash;')}".replace("&amp;ndash;", "&ndash;"))
         cond = e(conditions_text(c["conditions_changed"])) if c["conditions_changed"] else "&ndash;"

@@ -166,9 +166,15 @@ def _change(a: Point, b: Point) -> dict:
     assert a.symmetry is not None and b.symmetry is not None
     diff = b.symmetry - a.symmetry
     mdc = mdc95(a.ci, b.ci) if a.ci and b.ci else None
-    beyond = mdc is not None and abs(diff) > mdc
-    flip = ({"from": a.weaker, "to": b.weaker} if a.weaker and b.weaker and a.weaker != b.weaker else None)
-    direction = ("not judged" if mdc is None else ("rose" if diff > 0 else "fell") if beyond else "no change")
+    if mdc is None:
+        direction = "not judged"
+    elif abs(diff) > mdc:
+        direction = "rose" if diff > 0 else "fell"
+    else:
+        direction = "no change"
+    beyond = direction in ("rose", "fell")
+    # weaker_side() names "right", "left" or None
+    flip = {"from": a.weaker, "to": b.weaker} if a.weaker != b.weaker and None not in (a.weaker, b.weaker) else None
 
     def end(p: Point) -> dict:
         h = p.headline
@@ -256,7 +262,8 @@ def _trend_of(region: str, points: list, guided: bool) -> tuple[RegionTrend, boo
     """The region's trend before its change is known, and whether any visit measured it."""
     heads = [p.headline for p in points if p.headline is not None]
     noun = REGION_NOUN.get(region, region) + (" (guided task)" if guided else "")
-    t = RegionTrend(region, noun, heads[0].measure if heads else None, heads[0].unit if heads else None, points)
+    measure, unit = (heads[0].measure, heads[0].unit) if heads else (None, None)
+    t = RegionTrend(region, noun, measure, unit, points)
     t.excluded = [p.visit for p in points if not p.usable]
     return t, bool(heads)
 
