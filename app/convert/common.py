@@ -143,10 +143,7 @@ def finish_output(tmp: Path, out: Path, overwrite: bool) -> None:
 
 
 def discard(tmp: Path) -> None:
-    try:
-        tmp.unlink()
-    except FileNotFoundError:
-        pass
+    tmp.unlink(missing_ok=True)
 
 
 def set_metadata(onnx_path: Path, meta: dict[str, str], ort_version: str | None = None, *,
