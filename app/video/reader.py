@@ -184,6 +184,20 @@ def _transpose(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img.transpose(1, 0, 2))
 
 
+# For 0, 90 and 270 degrees clockwise: whether the display matrix also mirrors, and the image
+# operations that make such a frame upright.
+_MIRRORS: dict[int, Callable[[np.ndarray], bool]] = {
+    0: lambda m: m[4] < 0, 90: lambda m: m[3] > 0, 270: lambda m: m[3] < 0}
+_UPRIGHT_OPS: dict[tuple[int, bool], tuple[Callable[[np.ndarray], np.ndarray], ...]] = {
+    (0, False): (),
+    (0, True): (lambda i: cv2.flip(i, 0),),
+    (90, False): (lambda i: cv2.rotate(i, _CW),),
+    (90, True): (_transpose,),
+    (270, False): (lambda i: cv2.rotate(i, _CCW),),
+    (270, True): (lambda i: cv2.flip(cv2.rotate(i, _CW), 0),),
+}
+
+
 def _orientation(frame: av.VideoFrame) -> tuple[int, bool, list[Callable[[np.ndarray], np.ndarray]]]:
     """(clockwise rotation, whether it also mirrors, image operations) from the frame's display matrix.
 
@@ -196,18 +210,14 @@ def _orientation(frame: av.VideoFrame) -> tuple[int, bool, list[Callable[[np.nda
         return 0, False, []
     m = np.frombuffer(memoryview(sd), dtype=np.int32)  # type: ignore[arg-type]  # SideData has the buffer protocol
     theta = int(round(-(frame.rotation or 0))) % 360            # PyAV: counter-clockwise
-    if theta == 90:
-        return (90, True, [_transpose]) if m[3] > 0 else (90, False, [lambda i: cv2.rotate(i, _CW)])
-    if theta == 270:
-        if m[3] < 0:
-            return 270, True, [lambda i: cv2.flip(cv2.rotate(i, _CW), 0)]
-        return 270, False, [lambda i: cv2.rotate(i, _CCW)]
-    if theta == 180:
+    if theta == 180:        # two flips, each decided by its own diagonal element
         ops = ([lambda i: cv2.flip(i, 1)] if m[0] < 0 else []) + ([lambda i: cv2.flip(i, 0)] if m[4] < 0 else [])
         return 180, len(ops) == 1, ops
-    if theta == 0 and m[4] < 0:
-        return 0, True, [lambda i: cv2.flip(i, 0)]
-    return 0, False, []
+    mirrors = _MIRRORS.get(theta)
+    if mirrors is None:     # not a multiple of 90 degrees
+        return 0, False, []
+    mirrored = bool(mirrors(m))
+    return theta, mirrored, list(_UPRIGHT_OPS[theta, mirrored])
 
 
 # What a file refused before decoding is, by the kind its first bytes show (sniff_file_kind; "{}" is
