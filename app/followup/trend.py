@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from app.followup.visit_order import Visit, natural_key
+from app.followup.visit_order import Visit, natural_key, visit_name
 from app.followup.visits import CONDITIONS, REGIONS, Headline, Recording
 from app.measures.definitions import headline_measure
 
@@ -132,10 +132,6 @@ def _with_side(p: Point) -> str:
     return _pct(p) + (f", {p.weaker} weaker" if p.weaker else "")
 
 
-def _visit_name(label: str) -> str:
-    return label if label.lower().startswith("visit") else f"visit {label}"
-
-
 def _fmt(x) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 
@@ -198,7 +194,7 @@ def _sides_text(c: dict, unit: str) -> str:
 
 
 def change_sentence(noun: str, unit: str, c: dict, first: Point, last: Point) -> str:
-    between = f"between {_visit_name(c['from_visit'])} and {_visit_name(c['to_visit'])}"
+    between = f"between {visit_name(c['from_visit'])} and {visit_name(c['to_visit'])}"
     d = c["direction"]
     if d in ("rose", "fell"):
         s = (f"{noun} symmetry {d} from {_pct(first)} to {_pct(last)} {between} ({c['meaning']}; the change of "
@@ -269,7 +265,7 @@ def _trend_of(region: str, points: list, guided: bool) -> tuple[RegionTrend, boo
 
 
 def _without_sentence(points: list) -> str:
-    without = [f"{_visit_name(p.visit)} ({p.note})" for p in points if p.usable and not p.in_trend and p.note]
+    without = [f"{visit_name(p.visit)} ({p.note})" for p in points if p.usable and not p.in_trend and p.note]
     return " Without a value: " + "; ".join(without) + "." if without else ""
 
 
@@ -283,7 +279,7 @@ def _nothing_to_compare(noun: str, points: list, used: list, measured: bool, exc
         return (f"{noun}: no usable visit has a symmetry value"
                 + (" (every visit that measured it is rated not usable)" if excluded else "") + "; nothing to compare.")
     if len(used) == 1:
-        return (f"{noun} symmetry: only {_visit_name(used[0].visit)} has a usable value ({_with_side(used[0])}); "
+        return (f"{noun} symmetry: only {visit_name(used[0].visit)} has a usable value ({_with_side(used[0])}); "
                 "nothing to compare.")
     return None
 
@@ -292,7 +288,7 @@ def _steps_sentence(steps: list[dict]) -> str:
     """Visit to visit, for three visits or more: which steps rose, fell or changed the weaker side."""
     moves = []
     for s in steps:
-        step = f"between {_visit_name(s['from_visit'])} and {_visit_name(s['to_visit'])}"
+        step = f"between {visit_name(s['from_visit'])} and {visit_name(s['to_visit'])}"
         if s["direction"] in ("rose", "fell"):
             moves.append(f"{s['direction']} {step}")
         if s["weaker_side_changed"]:

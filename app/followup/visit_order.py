@@ -251,12 +251,13 @@ def _by_date(v: Visit) -> tuple:
     return (when(v.date or "") or dt.datetime.min.replace(tzinfo=dt.timezone.utc), natural_key(v.label))
 
 
-def _name(v: Visit) -> str:
-    return v.label if v.label.lower().startswith("visit") else f"visit {v.label}"
+def visit_name(label: str) -> str:
+    """How sentences name a visit: "visit V1", but "Visit 2" as it is."""
+    return label if label.lower().startswith("visit") else f"visit {label}"
 
 
 def _say_dates(a: Visit, b: Visit) -> str:
-    return f"{_name(a)} is dated {day(a.date)} and {_name(b)} {day(b.date)}"
+    return f"{visit_name(a.label)} is dated {day(a.date)} and {visit_name(b.label)} {day(b.date)}"
 
 
 Ordered = tuple[list[Visit], str, str, list[str]]     # order_visits' answer: visits, ORDER_*, sentence, warnings
@@ -281,8 +282,8 @@ def _labels_against_dates(patient: str, ordered: list[Visit], ranks: dict[str, f
     if not pair:
         return []
     a, b = pair
-    return [f"patient {patient}: the recording dates put {_name(a)} ({day(a.date)}) before "
-            f"{_name(b)} ({day(b.date)}), against their labels; the page follows the dates: "
+    return [f"patient {patient}: the recording dates put {visit_name(a.label)} ({day(a.date)}) before "
+            f"{visit_name(b.label)} ({day(b.date)}), against their labels; the page follows the dates: "
             "check the labels or the camera's clock"]
 
 
