@@ -143,11 +143,12 @@ def _visits_table(visits: Sequence[Visit]) -> str:
             marked = _unusable_class(r.usable)
             reasons = first_few(r.reasons, 3, sep="; ")
             d = r.date()
-            date = f"{e((d[0] if d else '')[:10])}<br><span class='sub small'>{e(d[1]) if d else 'no date'}</span>"
+            on, source = (d[0][:10], d[1]) if d else ("", "no date")
+            date = f"{e(on)}<br><span class='sub small'>{e(source)}</span>"
             rows.append(f"<tr{marked}><td class='l'>{e(v.label)}</td><td class='l'>{date}</td>"
                         f"<td class='l'>{e(r.file)}</td>{_level_cell(r.level)}<td class='l'>{e(reasons)}</td>"
                         f"{_condition_cell(r, previous)}</tr>")
-        previous = next((r for r in v.recordings if r.usable), v.recordings[0]) if v.recordings else previous
+        previous = next((r for r in v.recordings if r.usable), v.recordings[0])     # a visit has recordings
     head = ("<tr><th class='l'>visit</th><th class='l'>date (from)</th><th class='l'>recording</th>"
             "<th class='l'>verdict</th><th class='l'>reasons</th><th class='l'>conditions</th></tr>")
     return f"<table>{head}{''.join(rows)}</table>"

@@ -258,7 +258,7 @@ def find_reports(folder: Path) -> list[Path]:
 
 def _cell_pair(row: dict[str, str], lo: str, hi: str, sep: str) -> tuple[float, float] | None:
     a, b = number(row.get(lo, ""), sep), number(row.get(hi, ""), sep)
-    return _pair([a, b]) if a is not None and b is not None else None
+    return _pair([a, b])        # None when either cell is empty
 
 
 def _study_side(row: dict[str, str], prefix: str, sep: str) -> Side:
