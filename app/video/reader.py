@@ -74,8 +74,10 @@ class VideoFrame(NamedTuple):
 
 # ---- file sniffing ------------------------------------------------------------------------------
 
-_IMAGE_FTYP_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis"}
-_AUDIO_FTYP_BRANDS = {b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B "}
+# What an ISO file is by its major brand, for the brands that are not video
+_FTYP_KINDS = {**dict.fromkeys((b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif",
+                                b"avis"), "image:HEIC/AVIF"),
+               **dict.fromkeys((b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B "), "audio:M4A")}
 _ISO_BOXES = {b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot", b"uuid"}
 
 
@@ -155,14 +157,7 @@ def _sniff_magic(head: bytes, size: int) -> str | None:
 
 def _sniff_ftyp_brand(head: bytes) -> str | None:
     """ISO files whose major brand says image (HEIC/AVIF) or audio (M4A); None for video brands."""
-    if head[4:8] != b"ftyp":
-        return None
-    major = head[8:12]
-    if major in _IMAGE_FTYP_BRANDS:
-        return "image:HEIC/AVIF"
-    if major in _AUDIO_FTYP_BRANDS:
-        return "audio:M4A"
-    return None
+    return _FTYP_KINDS.get(head[8:12]) if head[4:8] == b"ftyp" else None
 
 
 def _is_text(head: bytes) -> bool:
