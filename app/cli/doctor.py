@@ -74,12 +74,15 @@ def _report_model_files() -> None:
     for m in model_files.expected_models():
         path = model_files.find_model(m.key)
         print(f"  {m.filename}: {m.description}")
-        if path is None and not m.required:
+        if path is not None:
+            for line in _describe_model(m.key, path):
+                print(line)
+        elif not m.required:
             # e.g. the live model: nothing is missing for processing files, so not counted
             meaning = model_files.ABSENT_OPTIONAL.get(m.key, "")
             print(f"    not installed (optional{': ' + meaning if meaning else ''}). Create it with:")
             print(f"      {m.create_command}")
-        elif path is None:
+        else:
             missing += 1
             if paths.bundle_dir() is not None:
                 # The app bundle has no converter: models come from a source checkout.
@@ -88,9 +91,6 @@ def _report_model_files() -> None:
             else:
                 print("    MISSING. Create it with:")
                 print(f"      {m.create_command}")
-        else:
-            for line in _describe_model(m.key, path):
-                print(line)
     if missing:
         print("To download the official checkpoints and convert them in one step (needs internet and the "
               "converter extras): python main.py models fetch")

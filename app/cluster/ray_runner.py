@@ -280,9 +280,7 @@ def sweep(plan, rows: list[FileRow], out, err, wait_s: float = 15.0) -> None:
     folder is cleaned by _finish; another driver's workers may be writing there meanwhile.)"""
     folders = sorted({out_dir for (_, out_dir), row in zip(plan.jobs, rows) if row.status == CANCELLED})
     for folder in folders:
-        note = _clean_after_kill(folder, wait_s)
-        if note:
-            print(note, file=out)
+        _clean_after_kill(folder, out, wait_s)
         left = _others_partials(folder)
         if left:
             print(f"warning: {plural(len(left), 'partial file')} of worker processes still running "
@@ -401,9 +399,7 @@ def _cancel(ray, pending: list, refs: dict, jobs, plan, out, err) -> dict[int, F
         else:
             rows[i] = _row(value, jobs[i], plan, out, err)
     for folder in sorted({jobs[i].out_dir for i, r in rows.items() if r.status == CANCELLED}):
-        note = _clean_after_kill(folder)
-        if note:
-            print(note, file=out)
+        _clean_after_kill(folder, out)
     return rows
 
 
@@ -417,9 +413,10 @@ def _others_partials(folder: Path) -> list[str]:
         return []
 
 
-def _clean_after_kill(folder: Path, wait_s: float = 5.0) -> str:
-    """clean_stale_files once the killed workers are really gone: Ray reports a task cancelled as
-    soon as it has sent the kill, and a process that still exists keeps its files."""
+def _clean_after_kill(folder: Path, out, wait_s: float = 5.0) -> None:
+    """clean_stale_files once the killed workers are really gone (Ray reports a task cancelled as
+    soon as it has sent the kill, and a process that still exists keeps its files); what was
+    removed is said on `out`."""
     deadline = time.monotonic() + wait_s
     removed: list[str] = []
     while True:
@@ -427,5 +424,7 @@ def _clean_after_kill(folder: Path, wait_s: float = 5.0) -> str:
         if note:
             removed.append(note)
         if not _others_partials(folder) or time.monotonic() > deadline:
-            return "; ".join(removed)
+            break
         time.sleep(0.2)
+    if removed:
+        print("; ".join(removed), file=out)

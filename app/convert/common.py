@@ -143,10 +143,15 @@ def finish_output(tmp: Path, out: Path, overwrite: bool) -> None:
 
 
 def discard(tmp: Path) -> None:
-    try:
-        tmp.unlink()
-    except FileNotFoundError:
-        pass
+    tmp.unlink(missing_ok=True)
+
+
+def drop_unused_initializers(graph) -> None:
+    """In place: remove the ONNX graph's initializers that nothing reads any more (no node's
+    input, no graph output), left behind by a clean-up that removed their readers."""
+    used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
+    for init in [t for t in graph.initializer if t.name not in used]:
+        graph.initializer.remove(init)
 
 
 def set_metadata(onnx_path: Path, meta: dict[str, str], ort_version: str | None = None, *,

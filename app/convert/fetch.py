@@ -72,8 +72,7 @@ def download(url: str, dest: Path, *, expected_sha256: str | None = None, timeou
         os.replace(tmp, dest)
         return digest
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
 
 
 def model_entries(manifest: dict) -> dict:

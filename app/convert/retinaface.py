@@ -43,7 +43,7 @@ import numpy as np
 
 from app.base.model_files import RETINAFACE_KEY, record_converted, sha256_file
 from app.engine.runtime import META_MODEL, META_SOURCE, META_SOURCE_SHA, META_UNTRAINED
-from app.convert.common import (ConvertError, check_output_path, coreml_report, discard,
+from app.convert.common import (ConvertError, check_output_path, coreml_report, discard, drop_unused_initializers,
     finish_output, load_checkpoint_safely, set_metadata, temp_output_path)
 
 MODEL_NAME = "retinaface-mnet025"
@@ -248,9 +248,7 @@ def _drop_dead_constants(model) -> None:
     dead = [n for n in model.graph.node if n.op_type == "Constant" and n.output[0] not in used]
     for n in dead:
         model.graph.node.remove(n)
-    dead_inits = [t for t in model.graph.initializer if t.name not in used]
-    for t in dead_inits:
-        model.graph.initializer.remove(t)
+    drop_unused_initializers(model.graph)
 
 
 def verify(model, onnx_path: Path, size: int, inputs: int = 3) -> dict:

@@ -29,7 +29,7 @@ import numpy as np
 
 from app.base import model_files
 from app.engine.runtime import META_MODEL, META_SOURCE, META_SOURCE_SHA, META_STAR_STACKS, META_UNTRAINED
-from app.convert.common import (ConvertError, check_output_path, discard,
+from app.convert.common import (ConvertError, check_output_path, discard, drop_unused_initializers,
     finish_output, coreml_report, set_metadata, temp_output_path)
 
 MODEL_NAME = "star-wflw-98"
@@ -237,11 +237,7 @@ def clean_graph(model) -> None:
     _rewire(g, keep, rename)
     del g.node[:]
     g.node.extend(keep)
-    # drop initializers nothing uses any more
-    used = {i for n in g.node for i in n.input} | outputs
-    unused = [init for init in g.initializer if init.name not in used]
-    for init in unused:
-        g.initializer.remove(init)
+    drop_unused_initializers(g)
     del g.value_info[:]
 
 

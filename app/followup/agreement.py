@@ -188,15 +188,14 @@ def _item_agreement(entry: dict, m: np.ndarray, complete: np.ndarray, agreement_
         entry["message"] = f"item '{item}': every grade is the same; the ICC is undefined"
     else:
         entry.update(icc(full, raters))
-        undefined = [ICC_LABELS[k] for k in ICC_KEYS if entry[k] is None or entry[k]["value"] is None]
+        undefined = [ICC_LABELS[k] for k in ICC_KEYS if entry[k]["value"] is None]     # icc() gives every key
         if undefined:
             entry["notes"].append(f"{', '.join(undefined)} undefined for these grades (no variance between the "
                                   "targets, or none within them): shown as '-'")
-    if len(raters) == 2:
+    if len(raters) == 2:    # the pair's common targets are the complete ones, enough for its Bland-Altman
         pair = entry["pairs"][0]
         entry["pearson"], entry["spearman"] = pair.get("pearson"), pair.get("spearman")
-        if "bland_altman" in pair:
-            entry["bland_altman"] = pair["bland_altman"]
+        entry["bland_altman"] = pair["bland_altman"]
     return entry
 
 

@@ -84,21 +84,13 @@ def _agreement(args) -> int:
     from app.followup.ratings import RatingsError
     from app.followup.tables import TableError
 
-    try:
-        require_stats()
-    except StatsMissing as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     finals = [Path(args.out) / name for name in AGREEMENT_FILES]
-    try:
+    try:    # the statistics packages, the inputs (all read before any statistics), then the outputs
+        require_stats()
         ratings, maps = _read_grades(args, finals)
-    except (RatingsError, OutputError, TableError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    items = agreement(ratings.ratings)
-    try:
+        items = agreement(ratings.ratings)
         write_all(_agreement_files(args, maps, ratings, items, finals), args.overwrite)
-    except OutputError as exc:
+    except (StatsMissing, RatingsError, OutputError, TableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return _say_agreement(ratings, items, finals)
@@ -231,9 +223,11 @@ class _Refused(Exception):
 
 
 def _compare(args, say: Say) -> int:
+    from app.followup.visit_order import OrderError
+
     try:
         return _compare_or_refuse(args, say)
-    except _Refused as exc:
+    except (_Refused, OrderError, OutputError) as exc:     # the visits' order cannot be told; outputs in the way
         say(f"error: {exc}", error=True)
         return 2
 
@@ -258,10 +252,7 @@ def _compare_or_refuse(args, say: Say) -> int:
     ordered = _ordered_visits(tokens, by_patient, given, shared)
     out = Path(args.out)
     pages = {p: out / f"compare_{tokens[p]}.html" for p in tokens}
-    try:
-        refuse_existing(list(pages.values()) + [out / "compare.json"], args.overwrite)
-    except OutputError as exc:
-        raise _Refused(exc) from None
+    refuse_existing(list(pages.values()) + [out / "compare.json"], args.overwrite)
     created = _now()
     files: dict[Path, str] = {}
     patients = []
@@ -271,10 +262,7 @@ def _compare_or_refuse(args, say: Say) -> int:
         data["page"] = pages[patient].name
         patients.append(data)
     files[out / "compare.json"] = _json(_compare_summary(created, shared, len(without), patients))
-    try:
-        write_all(files, args.overwrite)
-    except OutputError as exc:
-        raise _Refused(exc) from None
+    write_all(files, args.overwrite)
     _say_compared(say, shared, patients, files)
     return 0
 
@@ -298,17 +286,14 @@ def _recordings_with_patient(args, say: Say) -> tuple[list, list]:
 
 def _ordered_visits(tokens: dict, by_patient: dict[str, list], given, shared: list) -> dict[str, tuple]:
     """Each patient's (visits, order, order note, warnings)."""
-    from app.followup.visit_order import OrderError, group_visits, order_visits
+    from app.followup.visit_order import group_visits, order_visits
 
     ordered: dict[str, tuple] = {}
-    try:
-        for patient in tokens:
-            visits, group_warnings = group_visits(patient, by_patient[patient])
-            visits, order, note, order_warnings = order_visits(patient, visits, given)
-            mine = [w for who, w in shared if patient in who]
-            ordered[patient] = (visits, order, note, group_warnings + order_warnings + mine)
-    except OrderError as exc:
-        raise _Refused(exc) from None
+    for patient in tokens:
+        visits, group_warnings = group_visits(patient, by_patient[patient])
+        visits, order, note, order_warnings = order_visits(patient, visits, given)
+        mine = [w for who, w in shared if patient in who]
+        ordered[patient] = (visits, order, note, group_warnings + order_warnings + mine)
     return ordered
 
 

@@ -143,11 +143,12 @@ def _visits_table(visits: Sequence[Visit]) -> str:
             marked = _unusable_class(r.usable)
             reasons = first_few(r.reasons, 3, sep="; ")
             d = r.date()
-            date = f"{e((d[0] if d else '')[:10])}<br><span class='sub small'>{e(d[1]) if d else 'no date'}</span>"
+            on, source = (d[0][:10], d[1]) if d else ("", "no date")
+            date = f"{e(on)}<br><span class='sub small'>{e(source)}</span>"
             rows.append(f"<tr{marked}><td class='l'>{e(v.label)}</td><td class='l'>{date}</td>"
                         f"<td class='l'>{e(r.file)}</td>{_level_cell(r.level)}<td class='l'>{e(reasons)}</td>"
                         f"{_condition_cell(r, previous)}</tr>")
-        previous = next((r for r in v.recordings if r.usable), v.recordings[0]) if v.recordings else previous
+        previous = next((r for r in v.recordings if r.usable), v.recordings[0])     # a visit has recordings
     head = ("<tr><th class='l'>visit</th><th class='l'>date (from)</th><th class='l'>recording</th>"
             "<th class='l'>verdict</th><th class='l'>reasons</th><th class='l'>conditions</th></tr>")
     return f"<table>{head}{''.join(rows)}</table>"
@@ -175,6 +176,11 @@ def _values_table(t: RegionTrend) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+# Whether a step is a real change, by its direction (a step that changed the weaker side only is one too).
+REAL_CHANGE = {"rose": "yes: beyond the error", "fell": "yes: beyond the error", "no change": "no: within the error",
+               "not judged": "not judged (no interval)"}
+
+
 def _steps_table(t: RegionTrend) -> str:
     if not t.steps:
         return ""
@@ -183,9 +189,8 @@ def _steps_table(t: RegionTrend) -> str:
     rows = []
     for c in t.steps:
         f, to = c["from"], c["to"]
-        real = ("yes: " + ("beyond the error" if c["beyond_error"] else "the weaker side changed") if c["real"] else
-                "not judged (no interval)" if c["mdc95_pct"] is None else "no: within the error")
         flip = c["weaker_side_changed"]
+        real = "yes: the weaker side changed" if flip and not c["beyond_error"] else REAL_CHANGE[c["direction"]]
         side = (f"<b>{e(flip['from'])} &rarr; {e(flip['to'])}</b>" if flip else
                 f"{e(f['weaker'] or '&ndash;')} &rarr; {e(to['weaker'] or '&ndash;')}".replace("&amp;ndash;", "&ndash;"))
         cond = e(conditions_text(c["conditions_changed"])) if c["conditions_changed"] else "&ndash;"

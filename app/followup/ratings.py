@@ -114,7 +114,6 @@ def _ratings_of_rows(table: Table, cells_of_rows, has_target: bool) -> tuple[lis
     """(the grades, how many score cells were empty or NA). This loop runs once per grade (hundreds
     of thousands in a study), so it stays flat: one dict per row, checks in two calls."""
     name = table.path.name
-    has_item = table.has("item")
     wanted = {k: i for i, k in enumerate(table.keys) if k in ("target", "patient", "visit", "rater", "score", "item")}
     seen: dict[tuple[str, str, str], int] = {}
     out: list[Rating] = []
@@ -124,7 +123,7 @@ def _ratings_of_rows(table: Table, cells_of_rows, has_target: bool) -> tuple[lis
         row = {k: cells[i] for k, i in wanted.items()}
         target, rater = _target_of(row, has_target), row["rater"]
         target, rater = same.setdefault(target, target), same.setdefault(rater, rater)
-        item = (row.get("item") or DEFAULT_ITEM) if has_item else DEFAULT_ITEM
+        item = row.get("item") or DEFAULT_ITEM      # no "item" in a table without the column
         item = same.setdefault(item, item)
         _check_names(target, rater, line, name)
         text = row["score"]

@@ -109,12 +109,6 @@ def row_for(report: dict, measures: dict | None, report_rel: str) -> dict[str, s
     return row
 
 
-def find_reports(folder: Path) -> list[Path]:
-    """NAME_report.json files under `folder`, sorted; temporary (hidden) files left out."""
-    return sorted(p for p in folder.rglob(f"*{REPORT_SUFFIX}")
-                  if p.is_file() and not p.name.startswith(".") and len(p.name) > len(REPORT_SUFFIX))
-
-
 def find_output_sets(folder: Path) -> dict[tuple[Path, str], list[str]]:
     """Every set of FaceMirror outputs under `folder`: (its folder, NAME) -> the kinds found
     (hidden temporary files left out)."""

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SEPARATORS = ",;\t"
+SEPARATORS = ",;\t"      # the comma first: _separator's choice when a header has none
 MAX_BYTES = 200_000_000
 
 
@@ -76,7 +76,7 @@ def _separator(text: str, name: str) -> str:
     header_line = next((ln for ln in io.StringIO(text) if ln.strip()), None)
     if header_line is None:
         raise TableError(f"{name} is empty")
-    return max(SEPARATORS, key=header_line.count) if any(s in header_line for s in SEPARATORS) else ","
+    return max(SEPARATORS, key=header_line.count)      # ties (none at all) go to the first: a comma
 
 
 def _malformed(name: str, reader, exc: csv.Error) -> TableError:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from app.followup.visit_order import Visit, natural_key
+from app.followup.visit_order import Visit, natural_key, visit_name
 from app.followup.visits import CONDITIONS, REGIONS, Headline, Recording
 from app.measures.definitions import headline_measure
 
@@ -33,6 +33,11 @@ RELATIVE_CHANGE = {"face_px": FACE_SIZE_CHANGE, "fps": FPS_CHANGE}   # condition
 NOT_MEASURABLE_5POINT = "not measurable in 5-point mode"
 REST_NOT_JUDGED = ("the measures give resting values without an interval, so a difference at rest cannot be told "
                    "from noise")
+
+
+def _listed(pair: tuple | None) -> list | None:
+    """An interval as JSON writes it: a list, or None when there is none."""
+    return list(pair) if pair else None
 
 
 def mdc95(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -65,11 +70,11 @@ class Point:
     def as_dict(self) -> dict:
         h = self.headline
         d: dict = {"visit": self.visit, "file": self.file, "usable": self.usable, "in_trend": self.in_trend,
-                   "symmetry_pct": self.symmetry, "symmetry_ci95": list(self.ci) if self.ci else None}
+                   "symmetry_pct": self.symmetry, "symmetry_ci95": _listed(self.ci)}
         if h is not None:
             d.update(measure=h.measure, unit=h.unit, weaker=h.weaker,
-                     right={"value": h.right.value, "ci95": list(h.right.ci95) if h.right.ci95 else None},
-                     left={"value": h.left.value, "ci95": list(h.left.ci95) if h.left.ci95 else None})
+                     right={"value": h.right.value, "ci95": _listed(h.right.ci95)},
+                     left={"value": h.left.value, "ci95": _listed(h.left.ci95)})
         if self.note:
             d["note"] = self.note
         return d
@@ -81,11 +86,12 @@ class Point:
 
 def _absent(visit: Visit, region: str) -> str:
     """Why a usable visit has no headline for ``region``: its mode cannot measure it, or it did not move."""
-    usable = [r for r in visit.recordings if r.usable]
-    if usable and all(r.coarse for r in usable) and headline_measure(region, 5) is None:
-        return NOT_MEASURABLE_5POINT
-    if usable and all(r.coarse is False or (r.coarse and headline_measure(region, 5)) for r in usable):
+    modes = {r.coarse for r in visit.recordings if r.usable}     # True: 5-point, False: 98-point, None: unknown
+    measuring_modes = {False, True} if headline_measure(region, 5) else {False}
+    if modes and modes <= measuring_modes:
         return "not measured (the region did not move in this visit's recordings)"
+    if modes == {True}:     # every recording 5-point, and 5 points do not measure the region
+        return NOT_MEASURABLE_5POINT
     return "not measured (no value for this region in this visit's measures)"
 
 
@@ -100,16 +106,16 @@ def guided_visits(visits: list[Visit]) -> bool:
 
 
 def point_for(visit: Visit, region: str, guided: bool = False) -> Point:
-    usable = [r for r in visit.recordings if r.usable and region in _heads(r, guided)]
+    measured = [r for r in visit.recordings if region in _heads(r, guided)]
+    usable = [r for r in measured if r.usable]
     if usable:
         best = max(usable, key=lambda r: _heads(r, guided)[region].size)
         p = Point(visit.label, best.file, True, _heads(best, guided)[region], recording=best)
         if p.symmetry is None:
             p.note = "no symmetry value (neither side moved beyond its noise)"
         return p
-    unusable = [r for r in visit.recordings if not r.usable and region in _heads(r, guided)]
-    if unusable:
-        r = unusable[0]
+    if measured:    # by unusable recordings only
+        r = measured[0]
         return Point(visit.label, r.file, False, _heads(r, guided)[region], "recording not usable: left out of the trend",
                      recording=r)
     if not visit.usable:
@@ -124,10 +130,6 @@ def _pct(p: Point) -> str:
 
 def _with_side(p: Point) -> str:
     return _pct(p) + (f", {p.weaker} weaker" if p.weaker else "")
-
-
-def _visit_name(label: str) -> str:
-    return label if label.lower().startswith("visit") else f"visit {label}"
 
 
 def _fmt(x) -> str:
@@ -160,14 +162,20 @@ def _change(a: Point, b: Point) -> dict:
     assert a.symmetry is not None and b.symmetry is not None
     diff = b.symmetry - a.symmetry
     mdc = mdc95(a.ci, b.ci) if a.ci and b.ci else None
-    beyond = mdc is not None and abs(diff) > mdc
-    flip = ({"from": a.weaker, "to": b.weaker} if a.weaker and b.weaker and a.weaker != b.weaker else None)
-    direction = ("not judged" if mdc is None else ("rose" if diff > 0 else "fell") if beyond else "no change")
+    if mdc is None:
+        direction = "not judged"
+    elif abs(diff) > mdc:
+        direction = "rose" if diff > 0 else "fell"
+    else:
+        direction = "no change"
+    beyond = direction in ("rose", "fell")
+    # weaker_side() names "right", "left" or None
+    flip = {"from": a.weaker, "to": b.weaker} if a.weaker != b.weaker and None not in (a.weaker, b.weaker) else None
 
     def end(p: Point) -> dict:
         h = p.headline
         assert h is not None
-        return {"symmetry_pct": p.symmetry, "ci95": list(p.ci) if p.ci else None, "weaker": h.weaker,
+        return {"symmetry_pct": p.symmetry, "ci95": _listed(p.ci), "weaker": h.weaker,
                 "right": h.right.value, "left": h.left.value}
 
     return {"from_visit": a.visit, "to_visit": b.visit, "from": end(a), "to": end(b),
@@ -186,7 +194,7 @@ def _sides_text(c: dict, unit: str) -> str:
 
 
 def change_sentence(noun: str, unit: str, c: dict, first: Point, last: Point) -> str:
-    between = f"between {_visit_name(c['from_visit'])} and {_visit_name(c['to_visit'])}"
+    between = f"between {visit_name(c['from_visit'])} and {visit_name(c['to_visit'])}"
     d = c["direction"]
     if d in ("rose", "fell"):
         s = (f"{noun} symmetry {d} from {_pct(first)} to {_pct(last)} {between} ({c['meaning']}; the change of "
@@ -250,13 +258,14 @@ def _trend_of(region: str, points: list, guided: bool) -> tuple[RegionTrend, boo
     """The region's trend before its change is known, and whether any visit measured it."""
     heads = [p.headline for p in points if p.headline is not None]
     noun = REGION_NOUN.get(region, region) + (" (guided task)" if guided else "")
-    t = RegionTrend(region, noun, heads[0].measure if heads else None, heads[0].unit if heads else None, points)
+    measure, unit = (heads[0].measure, heads[0].unit) if heads else (None, None)
+    t = RegionTrend(region, noun, measure, unit, points)
     t.excluded = [p.visit for p in points if not p.usable]
     return t, bool(heads)
 
 
 def _without_sentence(points: list) -> str:
-    without = [f"{_visit_name(p.visit)} ({p.note})" for p in points if p.usable and not p.in_trend and p.note]
+    without = [f"{visit_name(p.visit)} ({p.note})" for p in points if p.usable and not p.in_trend and p.note]
     return " Without a value: " + "; ".join(without) + "." if without else ""
 
 
@@ -270,7 +279,7 @@ def _nothing_to_compare(noun: str, points: list, used: list, measured: bool, exc
         return (f"{noun}: no usable visit has a symmetry value"
                 + (" (every visit that measured it is rated not usable)" if excluded else "") + "; nothing to compare.")
     if len(used) == 1:
-        return (f"{noun} symmetry: only {_visit_name(used[0].visit)} has a usable value ({_with_side(used[0])}); "
+        return (f"{noun} symmetry: only {visit_name(used[0].visit)} has a usable value ({_with_side(used[0])}); "
                 "nothing to compare.")
     return None
 
@@ -279,7 +288,7 @@ def _steps_sentence(steps: list[dict]) -> str:
     """Visit to visit, for three visits or more: which steps rose, fell or changed the weaker side."""
     moves = []
     for s in steps:
-        step = f"between {_visit_name(s['from_visit'])} and {_visit_name(s['to_visit'])}"
+        step = f"between {visit_name(s['from_visit'])} and {visit_name(s['to_visit'])}"
         if s["direction"] in ("rose", "fell"):
             moves.append(f"{s['direction']} {step}")
         if s["weaker_side_changed"]:

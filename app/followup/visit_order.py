@@ -81,7 +81,10 @@ def natural_key(text: str) -> list:
 
 # ---- labels that say an order -------------------------------------------------------------------
 
-_BEFORE = {"preop", "preoperative", "pre", "baseline", "beforesurgery", "presurgery", "prior"}
+# Labels that are a word, by their letters: days after surgery (before it: -1)
+_WORD_DAYS = {**dict.fromkeys(("preop", "preoperative", "pre", "baseline", "beforesurgery", "presurgery", "prior"),
+                              -1.0),
+              "postop": 0.0, "postoperative": 0.0}
 _UNIT_DAYS = {"d": 1.0, "day": 1.0, "days": 1.0, "w": 7.0, "wk": 7.0, "wks": 7.0, "week": 7.0, "weeks": 7.0,
               "m": 30.44, "mo": 30.44, "mos": 30.44, "month": 30.44, "months": 30.44,
               "y": 365.25, "yr": 365.25, "yrs": 365.25, "year": 365.25, "years": 365.25}
@@ -92,10 +95,9 @@ _NUMBERED = re.compile(r"^([a-z][a-z .#_-]*?)?[\s#_-]*(\d+)$")
 
 def _duration_days(label: str) -> float | None:
     t = label.strip().casefold()
-    if re.sub(r"[^a-z]", "", t) in _BEFORE:
-        return -1.0
-    if re.sub(r"[^a-z]", "", t) in ("postop", "postoperative"):
-        return 0.0
+    word = _WORD_DAYS.get(re.sub(r"[^a-z]", "", t))
+    if word is not None:
+        return word
     m = _DURATION.match(t)
     if m and m.group(2) in _UNIT_DAYS:
         return float(m.group(1).replace(",", ".")) * _UNIT_DAYS[m.group(2)]
@@ -251,12 +253,13 @@ def _by_date(v: Visit) -> tuple:
     return (when(v.date or "") or dt.datetime.min.replace(tzinfo=dt.timezone.utc), natural_key(v.label))
 
 
-def _name(v: Visit) -> str:
-    return v.label if v.label.lower().startswith("visit") else f"visit {v.label}"
+def visit_name(label: str) -> str:
+    """How sentences name a visit: "visit V1", but "Visit 2" as it is."""
+    return label if label.lower().startswith("visit") else f"visit {label}"
 
 
 def _say_dates(a: Visit, b: Visit) -> str:
-    return f"{_name(a)} is dated {day(a.date)} and {_name(b)} {day(b.date)}"
+    return f"{visit_name(a.label)} is dated {day(a.date)} and {visit_name(b.label)} {day(b.date)}"
 
 
 Ordered = tuple[list[Visit], str, str, list[str]]     # order_visits' answer: visits, ORDER_*, sentence, warnings
@@ -281,8 +284,8 @@ def _labels_against_dates(patient: str, ordered: list[Visit], ranks: dict[str, f
     if not pair:
         return []
     a, b = pair
-    return [f"patient {patient}: the recording dates put {_name(a)} ({day(a.date)}) before "
-            f"{_name(b)} ({day(b.date)}), against their labels; the page follows the dates: "
+    return [f"patient {patient}: the recording dates put {visit_name(a.label)} ({day(a.date)}) before "
+            f"{visit_name(b.label)} ({day(b.date)}), against their labels; the page follows the dates: "
             "check the labels or the camera's clock"]
 
 

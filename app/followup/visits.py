@@ -258,7 +258,7 @@ def find_reports(folder: Path) -> list[Path]:
 
 def _cell_pair(row: dict[str, str], lo: str, hi: str, sep: str) -> tuple[float, float] | None:
     a, b = number(row.get(lo, ""), sep), number(row.get(hi, ""), sep)
-    return _pair([a, b]) if a is not None and b is not None else None
+    return _pair([a, b])        # None when either cell is empty
 
 
 def _study_side(row: dict[str, str], prefix: str, sep: str) -> Side:
@@ -315,10 +315,7 @@ def _study_row(table: Table, row: dict, line: int) -> Recording:
 def _complete_from_report(rec: Recording, table: Table, row: dict) -> None:
     """What the row leaves out, from the report it names when that report is where it says."""
     report_rel = row.get("report_json", "")
-    report_path = table.path.parent / report_rel if report_rel else None
-    if report_path is None or not report_path.is_file():
-        return
-    full = from_report(report_path)
+    full = from_report(table.path.parent / report_rel) if report_rel else None    # None: not there, or not a report
     if full is None:
         return
     # the row's own headline cells may lack the label and peak time: take them from measures.json

@@ -74,8 +74,10 @@ class VideoFrame(NamedTuple):
 
 # ---- file sniffing ------------------------------------------------------------------------------
 
-_IMAGE_FTYP_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis"}
-_AUDIO_FTYP_BRANDS = {b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B "}
+# What an ISO file is by its major brand, for the brands that are not video
+_FTYP_KINDS = {**dict.fromkeys((b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif",
+                                b"avis"), "image:HEIC/AVIF"),
+               **dict.fromkeys((b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B "), "audio:M4A")}
 _ISO_BOXES = {b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot", b"uuid"}
 
 
@@ -155,14 +157,7 @@ def _sniff_magic(head: bytes, size: int) -> str | None:
 
 def _sniff_ftyp_brand(head: bytes) -> str | None:
     """ISO files whose major brand says image (HEIC/AVIF) or audio (M4A); None for video brands."""
-    if head[4:8] != b"ftyp":
-        return None
-    major = head[8:12]
-    if major in _IMAGE_FTYP_BRANDS:
-        return "image:HEIC/AVIF"
-    if major in _AUDIO_FTYP_BRANDS:
-        return "audio:M4A"
-    return None
+    return _FTYP_KINDS.get(head[8:12]) if head[4:8] == b"ftyp" else None
 
 
 def _is_text(head: bytes) -> bool:
@@ -184,6 +179,20 @@ def _transpose(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img.transpose(1, 0, 2))
 
 
+# For 0, 90 and 270 degrees clockwise: whether the display matrix also mirrors, and the image
+# operations that make such a frame upright.
+_MIRRORS: dict[int, Callable[[np.ndarray], bool]] = {
+    0: lambda m: m[4] < 0, 90: lambda m: m[3] > 0, 270: lambda m: m[3] < 0}
+_UPRIGHT_OPS: dict[tuple[int, bool], tuple[Callable[[np.ndarray], np.ndarray], ...]] = {
+    (0, False): (),
+    (0, True): (lambda i: cv2.flip(i, 0),),
+    (90, False): (lambda i: cv2.rotate(i, _CW),),
+    (90, True): (_transpose,),
+    (270, False): (lambda i: cv2.rotate(i, _CCW),),
+    (270, True): (lambda i: cv2.flip(cv2.rotate(i, _CW), 0),),
+}
+
+
 def _orientation(frame: av.VideoFrame) -> tuple[int, bool, list[Callable[[np.ndarray], np.ndarray]]]:
     """(clockwise rotation, whether it also mirrors, image operations) from the frame's display matrix.
 
@@ -196,18 +205,14 @@ def _orientation(frame: av.VideoFrame) -> tuple[int, bool, list[Callable[[np.nda
         return 0, False, []
     m = np.frombuffer(memoryview(sd), dtype=np.int32)  # type: ignore[arg-type]  # SideData has the buffer protocol
     theta = int(round(-(frame.rotation or 0))) % 360            # PyAV: counter-clockwise
-    if theta == 90:
-        return (90, True, [_transpose]) if m[3] > 0 else (90, False, [lambda i: cv2.rotate(i, _CW)])
-    if theta == 270:
-        if m[3] < 0:
-            return 270, True, [lambda i: cv2.flip(cv2.rotate(i, _CW), 0)]
-        return 270, False, [lambda i: cv2.rotate(i, _CCW)]
-    if theta == 180:
+    if theta == 180:        # two flips, each decided by its own diagonal element
         ops = ([lambda i: cv2.flip(i, 1)] if m[0] < 0 else []) + ([lambda i: cv2.flip(i, 0)] if m[4] < 0 else [])
         return 180, len(ops) == 1, ops
-    if theta == 0 and m[4] < 0:
-        return 0, True, [lambda i: cv2.flip(i, 0)]
-    return 0, False, []
+    mirrors = _MIRRORS.get(theta)
+    if mirrors is None:     # not a multiple of 90 degrees
+        return 0, False, []
+    mirrored = bool(mirrors(m))
+    return theta, mirrored, list(_UPRIGHT_OPS[theta, mirrored])
 
 
 # What a file refused before decoding is, by the kind its first bytes show (sniff_file_kind; "{}" is

@@ -145,7 +145,7 @@ class VideoWriter:
                  fps: float, audio_source: str | os.PathLike | None = None, encoder: Encoder | None = None):
         self.path = Path(path)
         self.frame_size = (int(frame_size[0]), int(frame_size[1]))
-        if self.frame_size[0] < 2 or self.frame_size[1] < 2:
+        if min(self.frame_size) < 2:
             raise ValueError(f"invalid frame size {frame_size}")
         self.time_base = fractions.Fraction(time_base)
         if self.time_base <= 0:
@@ -298,9 +298,7 @@ class VideoWriter:
         if self._state == "aborted":
             return
         self._state = "aborted"
-        closers = [obj.close for obj in (self._container, self._file) if obj is not None]
-        if self._audio is not None:
-            closers.insert(0, self._audio.close)
+        closers = [obj.close for obj in (self._audio, self._container, self._file) if obj is not None]
         for closer in closers:
             try:
                 closer()
@@ -338,15 +336,14 @@ def _read_back(path: Path) -> tuple[int, float | None, float | None, bool]:
     """(video packets, first and last presentation time in s, first frame decodes) of a written file."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        count, first_t, last_t, decoded = 0, None, None, False
+        count, decoded = 0, False
+        times: list[float] = []
         for packet in container.demux(stream):
             if packet.size == 0:
                 continue
             count += 1
             if packet.pts is not None:
-                t = float(packet.pts * packet.time_base)
-                first_t = t if first_t is None else min(first_t, t)
-                last_t = t if last_t is None else max(last_t, t)
+                times.append(float(packet.pts * packet.time_base))
             if not decoded:
                 try:
                     decoded = bool(packet.decode())
@@ -357,4 +354,4 @@ def _read_back(path: Path) -> tuple[int, float | None, float | None, bool]:
                 decoded = bool(stream.codec_context.decode(None))
             except av.FFmpegError:
                 pass
-    return count, first_t, last_t, decoded
+    return count, min(times, default=None), max(times, default=None), decoded

@@ -181,17 +181,13 @@ def clean_state_dict(raw: Mapping) -> "OrderedDict[str, torch.Tensor]":
         if key in raw and isinstance(raw[key], Mapping):
             raw = raw[key]
             break
-    out: "OrderedDict[str, torch.Tensor]" = OrderedDict()
-    for k, v in raw.items():
-        name = k[len("module."):] if k.startswith("module.") else k
-        out[name] = v
+    out: "OrderedDict[str, torch.Tensor]" = OrderedDict((k.removeprefix("module."), v) for k, v in raw.items())
     return out
 
 
 def check_state_dict(model: nn.Module, state: Mapping) -> list[str]:
     """Differences between a checkpoint and the network: missing, unexpected and mis-shaped keys."""
     own = model.state_dict()
-    problems = []
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     def shape(v) -> tuple:
@@ -199,13 +195,9 @@ def check_state_dict(model: nn.Module, state: Mapping) -> list[str]:
 
     shapes = [f"{k}: checkpoint {shape(state[k])} vs network {shape(own[k])}"
               for k in own if k in state and shape(state[k]) != shape(own[k])]
-    if missing:
-        problems.append(f"{len(missing)} missing key(s), first: {', '.join(missing[:5])}")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected key(s), first: {', '.join(map(str, unexpected[:5]))}")
-    if shapes:
-        problems.append(f"{len(shapes)} shape mismatch(es), first: {'; '.join(shapes[:5])}")
-    return problems
+    kinds = (("missing key(s)", missing, ", "), ("unexpected key(s)", list(map(str, unexpected)), ", "),
+             ("shape mismatch(es)", shapes, "; "))
+    return [f"{len(found)} {what}, first: {sep.join(found[:5])}" for what, found, sep in kinds if found]
 
 
 def randomize_(model: nn.Module, seed: int) -> nn.Module:
