@@ -406,3 +406,24 @@ def test_losing_a_publish_race_says_what_happened_without_temp_names(tmp_path, m
     mine.discard()
     assert {p.read_text() for p in paths.values()} == {"other"}     # the other run's complete set
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths.values())
+
+
+def test_reading_an_earlier_result_never_opens_a_named_pipe(tmp_path):
+    """A study table's report_json can name anything; a FIFO there must read as 'not a report'
+    (opening one for reading blocks until a writer comes, which would hang `compare` or `study`)."""
+    import os
+    import threading
+
+    from app.base.outputs import read_json_object
+
+    fifo = tmp_path / "clip_report.json"
+    os.mkfifo(fifo)
+    result: list = []
+    reader = threading.Thread(target=lambda: result.append(read_json_object(fifo)), daemon=True)
+    reader.start()
+    reader.join(30)
+    blocked = reader.is_alive()
+    if blocked:                                  # unblock the reader so the test process can end
+        with open(fifo, "w"):
+            pass
+    assert not blocked and result == [None]

@@ -91,7 +91,10 @@ class OutputsExist(OutputError):
 
 def read_json_object(path: Path) -> dict | None:
     """A JSON object from a file FaceMirror wrote (report, measures), or None when it is missing,
-    unreadable, not JSON or not an object: readers of earlier results skip such files."""
+    unreadable, not JSON or not an object: readers of earlier results skip such files. Only a
+    regular file is opened: a named pipe where a study table points would block the reader forever."""
+    if not Path(path).is_file():
+        return None
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
