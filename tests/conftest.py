@@ -13,6 +13,14 @@ import pytest
 import app  # noqa: F401  first: sets ORT_DISABLE_TELEMETRY before any test imports onnxruntime
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# One OpenMP/OpenBLAS thread per test process (and the subprocesses it starts: they inherit it).
+# `make test` runs two workers on two cores, so a second PyTorch thread finds no free core and its
+# OpenMP threads spin-wait for each other: measured on the 2-core machine under load, full STAR's
+# PyTorch forward took 4.9-5.7 CPU s with 2 threads against 0.6-0.8 s with 1, and the converter
+# modules (test_convert_star, _stacks, test_star_model, test_retinaface_convert) 188 CPU s against
+# 85 s. The app's ONNX Runtime sessions set their own thread count (app.engine.runtime); the results
+# are the same with any thread count (PyTorch's reductions differ by rounding only).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 # The app's log file goes to a throw-away folder, never the tester's own log folder.
 os.environ.setdefault("FACEMIRROR_LOG_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"),
                                                          f"facemirror-test-logs-{os.getpid()}"))

@@ -21,6 +21,7 @@ what is asserted is that every Record press gave a recording and each was proces
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 import pytest
@@ -114,7 +115,10 @@ def test_no_reference_to_none_is_lost(soaks, kind):
     """The mechanism of issue 31's aborts, seen before the count reaches zero: a run that ends
     before the abort still shows None's reference count falling while the window works."""
     r = soaks[kind]
-    if r["none_refs_ready"] is None:
+    if sys.version_info >= (3, 12):
         pytest.skip("None is immortal on this Python (3.12+): no reference to it can be lost")
+    # on 3.11 a missing count means the soak never reported a tick: it died or never got ready
+    assert r["none_refs_ready"] is not None, (f"{kind}: no reference count of None was reported (exit code "
+                                              f"{r['exit_code']}, {r['exit_signal']}): {r['fatal']} {r['problems']}")
     fall = r["none_refs_ready"] - r["none_refs_min"]
     assert fall <= NONE_REFS_FALL, f"{kind}: {fall} references to None lost while the window ran"
