@@ -134,6 +134,33 @@ def star_dev_conversion(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="session")
+def star_live_dev_conversion(tmp_path_factory) -> dict:
+    """The development live model: STAR cut after STAR_LIVE_STACKS stacks (random weights, seed 0),
+    converted in-process with one noise input and the synthetic face, no CoreML check, no photo.
+    Once per test run: test_convert_star_stacks checks it, and test_convert_star's checkpoint
+    conversion (a cut model too) compares its outputs with it.
+    Returns {"out": model path, "info": the converter's record, "log": its lines}."""
+    _torch_or_skip()
+    import json
+
+    def make(folder: Path) -> None:
+        from app.base import model_files
+        from app.convert import star
+
+        lines: list[str] = []
+        info = star.convert_star(None, folder / model_files.STAR_LIVE_FILE, random_weights=True, seed=0,
+                                 coreml_check=False, verify_inputs=1, verify_photos=[], log=lines.append,
+                                 stacks=model_files.STAR_LIVE_STACKS)
+        (folder / "convert_star_live.json").write_text(json.dumps({"info": info, "log": lines}))
+
+    from app.base import model_files
+
+    folder = made_once(tmp_path_factory, "star_live_dev", make)
+    return {"out": folder / model_files.STAR_LIVE_FILE,
+            **json.loads((folder / "convert_star_live.json").read_text())}
+
+
+@pytest.fixture(scope="session")
 def star_dev_model(star_dev_conversion) -> Path:
     """A STAR-architecture ONNX model with random weights (seed 0), exported once per test run."""
     return star_dev_conversion["out"]
