@@ -79,7 +79,8 @@ class Hold:
         self.name, self.at = name, at
 
     def report(self, p, cancel) -> None:
-        while self.at <= p.frames_done < (p.frames_total or 0) and not cancel.is_set():
+        end = time.monotonic() + 300       # a safety net only: a cancel that never comes lets the file end
+        while self.at <= p.frames_done < (p.frames_total or 0) and not cancel.is_set() and time.monotonic() < end:
             time.sleep(0.02)
 
 
