@@ -21,6 +21,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # 85 s. The app's ONNX Runtime sessions set their own thread count (app.engine.runtime); the results
 # are the same with any thread count (PyTorch's reductions differ by rounding only).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Likewise one ONNX Runtime intra-op thread for the app's sessions (app.engine.runtime.default_threads;
+# tests that pass threads= keep theirs, and the frozen self-test runs in a bare environment with the
+# default): with both cores busy a second thread only waits for one, RetinaFace on a 640x360 frame
+# took 34 CPU ms with 2 threads against 30 with 1 (measured interleaved under load). No test compares
+# figures with a run made at another thread count (no stored outputs; truth is built independently).
+os.environ.setdefault("FACEMIRROR_THREADS", "1")
 # The app's log file goes to a throw-away folder, never the tester's own log folder.
 os.environ.setdefault("FACEMIRROR_LOG_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"),
                                                          f"facemirror-test-logs-{os.getpid()}"))
