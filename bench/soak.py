@@ -353,10 +353,11 @@ def _round(x: float | None, nd: int) -> float | None:
 # the two soaks
 def soak_live(work: Path, display: Display, image: Path, minutes: float, record_every: float, record_seconds: float,
               size: tuple[int, int] = (640, 480), interval: float = 2.0, screenshot: bool = False,
-              python: str | None = None) -> dict:
+              python: str | None = None, fps: float = 30.0) -> dict:
+    """``fps``: the camera's frame rate (the file is played at it, as a camera delivers frames)."""
     from bench.media import make_video
 
-    source = make_video(work / "camera.mp4", size, 10.0, 30.0, image, out=io.StringIO())
+    source = make_video(work / "camera.mp4", size, 10.0, fps, image, out=io.StringIO())
     seconds = minutes * 60.0
     args = ["--source", str(source), "--seconds", f"{seconds:g}", "--record-every", f"{record_every:g}",
             "--record-seconds", f"{record_seconds:g}", "--first-record", f"{min(5.0, record_every / 2):g}",

@@ -13,6 +13,20 @@ import pytest
 import app  # noqa: F401  first: sets ORT_DISABLE_TELEMETRY before any test imports onnxruntime
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# One OpenMP/OpenBLAS thread per test process (and the subprocesses it starts: they inherit it).
+# `make test` runs two workers on two cores, so a second PyTorch thread finds no free core and its
+# OpenMP threads spin-wait for each other: measured on the 2-core machine under load, full STAR's
+# PyTorch forward took 4.9-5.7 CPU s with 2 threads against 0.6-0.8 s with 1, and the converter
+# modules (test_convert_star, _stacks, test_star_model, test_retinaface_convert) 188 CPU s against
+# 85 s. The app's ONNX Runtime sessions set their own thread count (app.engine.runtime); the results
+# are the same with any thread count (PyTorch's reductions differ by rounding only).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Likewise one ONNX Runtime intra-op thread for the app's sessions (app.engine.runtime.default_threads;
+# tests that pass threads= keep theirs, and the frozen self-test runs in a bare environment with the
+# default): with both cores busy a second thread only waits for one, RetinaFace on a 640x360 frame
+# took 34 CPU ms with 2 threads against 30 with 1 (measured interleaved under load). No test compares
+# figures with a run made at another thread count (no stored outputs; truth is built independently).
+os.environ.setdefault("FACEMIRROR_THREADS", "1")
 # The app's log file goes to a throw-away folder, never the tester's own log folder.
 os.environ.setdefault("FACEMIRROR_LOG_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"),
                                                          f"facemirror-test-logs-{os.getpid()}"))
@@ -123,6 +137,33 @@ def star_dev_conversion(tmp_path_factory) -> dict:
 
     folder = made_once(tmp_path_factory, "star_dev", make)
     return {"out": folder / "star_landmark_98.onnx", **json.loads((folder / "convert_star.json").read_text())}
+
+
+@pytest.fixture(scope="session")
+def star_live_dev_conversion(tmp_path_factory) -> dict:
+    """The development live model: STAR cut after STAR_LIVE_STACKS stacks (random weights, seed 0),
+    converted in-process with one noise input and the synthetic face, no CoreML check, no photo.
+    Once per test run: test_convert_star_stacks checks it, and test_convert_star's checkpoint
+    conversion (a cut model too) compares its outputs with it.
+    Returns {"out": model path, "info": the converter's record, "log": its lines}."""
+    _torch_or_skip()
+    import json
+
+    def make(folder: Path) -> None:
+        from app.base import model_files
+        from app.convert import star
+
+        lines: list[str] = []
+        info = star.convert_star(None, folder / model_files.STAR_LIVE_FILE, random_weights=True, seed=0,
+                                 coreml_check=False, verify_inputs=1, verify_photos=[], log=lines.append,
+                                 stacks=model_files.STAR_LIVE_STACKS)
+        (folder / "convert_star_live.json").write_text(json.dumps({"info": info, "log": lines}))
+
+    from app.base import model_files
+
+    folder = made_once(tmp_path_factory, "star_live_dev", make)
+    return {"out": folder / model_files.STAR_LIVE_FILE,
+            **json.loads((folder / "convert_star_live.json").read_text())}
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """STAR early exit (issue 25): `convert star --stacks K` writes STAR cut after K of its 4 stacks,
-for the live exam's panes. One 2-stack conversion (random weights) serves the whole module."""
+for the live exam's panes. One 2-stack conversion (random weights, conftest's star_live_dev_conversion)
+serves the whole module."""
 from __future__ import annotations
 
 import json
@@ -28,12 +29,10 @@ REPO_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
 
 @pytest.fixture(scope="module")
-def live_model(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("star_live") / model_files.STAR_LIVE_FILE
-    lines: list[str] = []
-    info = cs.convert_star(None, out, random_weights=True, seed=0, coreml_check=False, verify_inputs=1,
-                           verify_photos=[], log=lines.append, stacks=STACKS)
-    return {"out": out, "info": info, "log": lines}
+def live_model(star_live_dev_conversion) -> dict:
+    """The 2-stack conversion (random weights, seed 0; conftest: made once per test run, also used
+    by test_convert_star's checkpoint conversion)."""
+    return star_live_dev_conversion
 
 
 def _meta(path: Path) -> dict:

@@ -38,7 +38,10 @@ def setup(tmp_path_factory, retinaface_model):
     _, frames = videos.transformed_frames(base, videos.transform_sequence(40, 8.0, 8.0, 0.04), (w / 2, h * 0.4))
     first = videos.write_video(folder / "first_visit.mp4", frames[:10])
     second = videos.write_video(folder / "second_visit.mp4", frames)
-    return first, second, retinaface_model.parent
+    # closing right after the second run: its length does not matter, so 10 frames (a quarter of the work)
+    (folder / "short").mkdir()
+    second_short = videos.write_video(folder / "short" / "second_visit.mp4", frames[:10])
+    return first, second, second_short, retinaface_model.parent
 
 
 def _run(first, second, out, close_at, weights):
@@ -58,9 +61,9 @@ def _complete_set(names: list[str], stem: str) -> bool:
 
 @pytest.mark.parametrize("close_at, rnd", RUNS)
 def test_close_during_or_right_after_a_second_run_exits_cleanly(tmp_path, setup, close_at, rnd):
-    first, second, weights = setup
+    first, second, second_short, weights = setup
     out = tmp_path / "out"
-    proc = _run(first, second, out, close_at, weights)
+    proc = _run(first, second if close_at >= 0 else second_short, out, close_at, weights)
     line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
     result = json.loads(line[len("RESULT "):]) if line else None
     problems = []
