@@ -38,12 +38,32 @@ def start_process_cli(args, weights: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for_progress(proc: subprocess.Popen) -> None:
-    """Return once the run printed its first progress line (its first frame is done)."""
+def wait_for_line(proc: subprocess.Popen, ready) -> str:
+    """Read the child's stdout up to the first line for which ready(line) is true (its readiness);
+    fails if the child ends first."""
     line = ""
-    while "frames" not in line:
+    while not ready(line):
         line = proc.stdout.readline()
         assert line or proc.poll() is None, proc.stderr.read()
+    return line
+
+
+def wait_for_progress(proc: subprocess.Popen) -> None:
+    """Return once the run printed its first progress line (its first frame is done)."""
+    wait_for_line(proc, lambda line: "frames" in line)
+
+
+def signal_when_ready(proc: subprocess.Popen, sig: int, ready, timeout: float = 300) -> tuple[str, str]:
+    """Send `sig` once the child printed a line for which ready(line) is true, and return the rest of
+    its stdout and its stderr when it ended. The child never outlives a failure here."""
+    try:
+        wait_for_line(proc, ready)
+        proc.send_signal(sig)
+        return proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def files(folder: Path) -> dict[str, str]:
