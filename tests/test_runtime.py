@@ -126,21 +126,21 @@ def test_untrained_metadata_is_reported(model_file):
     assert backend.model_name == "star-wflw-98"
 
 
-def test_missing_model_names_path_and_command(tmp_path):
-    missing = tmp_path / "nope.onnx"
+def _refusal_names_path_and_command(model: Path) -> None:
     with pytest.raises(runtime.ModelFileError) as exc:
-        runtime.create_session(missing, create_command="python main.py convert star X")
-    assert str(missing) in str(exc.value)
+        runtime.create_session(model, create_command="python main.py convert star X")
+    assert str(model) in str(exc.value)
     assert "python main.py convert star X" in str(exc.value)
+
+
+def test_missing_model_names_path_and_command(tmp_path):
+    _refusal_names_path_and_command(tmp_path / "nope.onnx")
 
 
 def test_corrupt_model_names_path_and_command_with_real_onnxruntime(tmp_path):
     bad = tmp_path / "corrupt.onnx"
     bad.write_bytes(b"\x00garbage" * 100)
-    with pytest.raises(runtime.ModelFileError) as exc:
-        runtime.create_session(bad, create_command="python main.py convert star X")
-    assert str(bad) in str(exc.value)
-    assert "python main.py convert star X" in str(exc.value)
+    _refusal_names_path_and_command(bad)
 
 
 def test_empty_model_file(tmp_path):
