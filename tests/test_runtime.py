@@ -74,11 +74,17 @@ def test_coreml_cache_defaults_to_user_cache_dir_not_bundle(monkeypatch, tmp_pat
     assert opts["ModelCacheDirectory"] == str(tmp_path / "userCache" / "coreml")
 
 
-def test_coreml_init_failure_falls_back_to_cpu_with_reason(model_file):
-    rec = Recorder(fail={runtime.COREML})
-    _, backend = runtime.create_session(model_file, threads=2, session_factory=rec,
+def _coreml_fallback(model_file, rec: Recorder, threads: int):
+    """A session where CoreML is offered first and does not work: the backend, which must be CPU."""
+    _, backend = runtime.create_session(model_file, threads=threads, session_factory=rec,
                                         available_providers=[runtime.COREML, runtime.CPU])
     assert backend.provider == runtime.CPU
+    return backend
+
+
+def test_coreml_init_failure_falls_back_to_cpu_with_reason(model_file):
+    rec = Recorder(fail={runtime.COREML})
+    backend = _coreml_fallback(model_file, rec, threads=2)
     assert backend.label == "CPU, 2 threads"
     assert len(backend.fallback_reasons) == 1
     assert "CoreML" in backend.fallback_reasons[0] and "exploded" in backend.fallback_reasons[0]
@@ -86,10 +92,7 @@ def test_coreml_init_failure_falls_back_to_cpu_with_reason(model_file):
 
 
 def test_coreml_silently_dropped_by_ort_is_reported(model_file):
-    rec = Recorder(drop={runtime.COREML})
-    _, backend = runtime.create_session(model_file, threads=1, session_factory=rec,
-                                        available_providers=[runtime.COREML, runtime.CPU])
-    assert backend.provider == runtime.CPU
+    backend = _coreml_fallback(model_file, Recorder(drop={runtime.COREML}), threads=1)
     assert backend.label == "CPU, 1 thread"
     assert "not registered" in backend.fallback_reasons[0]
 
