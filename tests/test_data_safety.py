@@ -257,9 +257,17 @@ def test_disk_full_for_a_second_mid_run_fails_the_file(small_disk, weights, clip
     proc = start_cli([clips["long"], "--out", small_disk], weights)
     wait_for_progress(proc)
     filler = _fill(small_disk)
-    time.sleep(1.0)
+    full_since, seen, steps = time.monotonic(), "", 0
+    while steps < 2:            # full while the run does two more 10 % steps (30 frames) or fails, however
+        line = proc.stdout.readline()        # slow the machine (a fixed second could pass without a write)
+        if not line:
+            break
+        seen += line
+        steps += "frames" in line
+    time.sleep(max(0.0, 1.0 - (time.monotonic() - full_since)))         # and at least the second of the issue
     filler.unlink()
     stdout, stderr = proc.communicate(timeout=120)
+    stdout = seen + stdout
     assert proc.returncode == 1, stdout
     assert "disk is full" in stdout + stderr
     assert files(small_disk) == {}
