@@ -251,7 +251,7 @@ def _process(args) -> tuple[int, str, str]:
 
 
 def test_process_rest_is_honoured_and_validated(tmp_path, detector_only_weights, portrait):
-    clip = _clip(portrait, 45, tmp_path / "rest.mp4")           # 1.5 s
+    clip = _clip(portrait, 30, tmp_path / "rest.mp4")           # 1.0 s: the window 0.2-0.9 s lies inside
     code, _, err = _process([clip, "--out", tmp_path / "bad", "--rest", "soon"])
     assert code == 2 and "--rest" in err and "START-END" in err
     assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
