@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from app.cli.main import main
+from tests.cli_runs import signal_when_ready
 from tests.conftest import REPO
 from tests.scale_helpers import finished_stems, make_clips, summary_rows, weights_dir  # noqa: F401
 from tests.test_measures_output import landmarks_csv
@@ -75,21 +76,14 @@ def test_an_ignored_sighup_stays_ignored_and_the_others_still_cancel():
 def test_a_run_under_nohup_survives_a_hang_up_and_finishes(tmp_path, weights_dir):  # noqa: F811
     """`nohup main.py process ...`: SIGHUP after the first file has started (the child's own progress
     line says so) changes nothing; every file is done, exit 0."""
-    clips = make_clips(tmp_path / "in", 2, frames=30)
+    # 8 frames each: after the first file's first frame, its other frames, its measures and summary
+    # (about 2.5 CPU s) and the whole second file are still to come when the hang-up arrives
+    clips = make_clips(tmp_path / "in", 2, frames=8)
     proc = subprocess.Popen(["nohup", sys.executable, "main.py", "process", *map(str, clips), "--out",
                              str(tmp_path / "res")], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    try:
-        line = ""
-        while "frames" not in line:                         # readiness: the first file is being processed
-            line = proc.stdout.readline()
-            assert line or proc.poll() is None, proc.stderr.read()
-        proc.send_signal(signal.SIGHUP)
-        stdout, stderr = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    # readiness: the first file is being processed (its first progress line)
+    stdout, stderr = signal_when_ready(proc, signal.SIGHUP, lambda line: "frames" in line)
     assert proc.returncode == 0, stdout + stderr
     assert summary_rows(stdout) == {c.name: "done" for c in clips}
     assert finished_stems(tmp_path / "res") == {c.stem for c in clips}
@@ -103,7 +97,7 @@ def test_a_changed_input_whose_redo_fails_withdraws_the_stale_set(tmp_path, weig
     from app.followup.study_table import study_command
     from tests.scale_helpers import process
 
-    clip = make_clips(tmp_path / "in", 1)[0]
+    clip = make_clips(tmp_path / "in", 1, frames=2)[0]       # nothing to measure: which files stay is the point
     code, out, err = process(clip, "--out", tmp_path / "res")
     assert code == 0, out + err
     old_sha = sha256_file(clip)
@@ -133,7 +127,7 @@ def test_a_failed_redo_of_the_same_recording_keeps_its_earlier_set(tmp_path, wei
     from app.batch.job_queue.summary import FileRow
     from tests.scale_helpers import files, process
 
-    clip = make_clips(tmp_path / "in", 1)[0]
+    clip = make_clips(tmp_path / "in", 1, frames=2)[0]       # nothing to measure: which files stay is the point
     code, out, err = process(clip, "--out", tmp_path / "res")
     assert code == 0, out + err
     before = files(tmp_path / "res")
@@ -148,7 +142,7 @@ def test_a_failed_redo_of_the_same_recording_keeps_its_earlier_set(tmp_path, wei
 def test_the_rollback_of_a_half_published_set_is_said_by_the_next_run(tmp_path, weights_dir):  # noqa: F811
     """A run killed after moving 2 of its new files into place (no earlier set there): the next
     `process` writing into that folder takes the incomplete set back and says so in words."""
-    from app.base.outputs import SUFFIX
+    from tests.cli_runs import UNMEASURED, names
     from tests.scale_helpers import process
     from tests.test_outputs import KILL_MID_PUBLISH
 
@@ -158,9 +152,9 @@ def test_the_rollback_of_a_half_published_set_is_said_by_the_next_run(tmp_path, 
     assert killed.returncode == 9
     half = sorted(n for n in (p.name for p in res.iterdir()) if not n.startswith("."))
     assert len(half) == 2 and all(n.startswith("p_") for n in half)
-    clip = make_clips(tmp_path / "in", 1)[0]
+    clip = make_clips(tmp_path / "in", 1, frames=2)[0]       # nothing to measure: which set stays is the point
     code, out, err = process(clip, "--out", res)
     assert code == 0, out + err
     assert (f"rolled back a publish that an interrupted run had cut short in {res}: removed its incomplete set "
             f"{', '.join(half)}") in out or (f"removed its incomplete set {', '.join(reversed(half))}" in out), out
-    assert sorted(p.name for p in res.iterdir()) == sorted(f"{clip.stem}{s}" for s in SUFFIX.values())
+    assert sorted(p.name for p in res.iterdir()) == names(clip.stem, UNMEASURED)

@@ -17,6 +17,7 @@ import pytest
 
 from app.cli.main import main
 from tests.conftest import REPO
+from tests.fresh_imports import packages_loaded
 
 pytest.importorskip("pingouin", reason="the stats extra (pingouin) is not installed")
 
@@ -283,13 +284,10 @@ def test_without_the_stats_extra_one_sentence_and_exit_2(tmp_path):
 
 
 def test_stats_libraries_are_imported_only_by_the_agreement_path():
-    code = ("import sys, pkgutil, importlib, app.followup, app.cli.main\n"
-            "for m in pkgutil.iter_modules(app.followup.__path__): importlib.import_module('app.followup.' + m.name)\n"
-            "app.cli.main._build_parser()\n"
-            "print(sorted(m for m in ('pingouin', 'pandas', 'scipy', 'seaborn') if m in sys.modules))\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[]"
+    setup = ("import pkgutil, importlib, app.followup, app.cli.main\n"
+             "for m in pkgutil.iter_modules(app.followup.__path__): importlib.import_module('app.followup.' + m.name)\n"
+             "app.cli.main._build_parser()")
+    assert packages_loaded(setup, ("pingouin", "pandas", "scipy", "seaborn")) == []
 
 
 def test_shrout_fleiss_1979_icc_1_1(tmp_path):

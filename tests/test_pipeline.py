@@ -139,7 +139,7 @@ def test_outputs_report_and_csv(tmp_path, models_5pt, portrait):
 
 
 def test_no_annotated_option(tmp_path, models_5pt, portrait):
-    _, frames = videos.transformed_frames(portrait, [(0, 1, 0, 0)] * 3, (180, 200))
+    _, frames = videos.transformed_frames(portrait, [(0, 1, 0, 0)] * 2, (180, 200))   # nothing to measure
     video = videos.write_video(tmp_path / "c.mp4", frames)
     result = Pipeline(models_5pt, Settings(annotated=False)).process(video, tmp_path / "o")
     assert result.ok
@@ -212,7 +212,7 @@ def test_disk_full_during_encoding_leaves_no_file(tmp_path, models_5pt, portrait
 
 
 def test_existing_outputs_are_not_overwritten(tmp_path, models_5pt, portrait):
-    _, frames = videos.transformed_frames(portrait, [(0, 1, 0, 0)] * 3, (180, 200))
+    _, frames = videos.transformed_frames(portrait, [(0, 1, 0, 0)] * 2, (180, 200))   # nothing to measure
     video = videos.write_video(tmp_path / "e.mp4", frames)
     out = tmp_path / "out"
     out.mkdir()
@@ -223,4 +223,4 @@ def test_existing_outputs_are_not_overwritten(tmp_path, models_5pt, portrait):
     assert sorted(p.name for p in out.iterdir()) == ["e_report.json"]
     result = Pipeline(models_5pt, Settings(overwrite=True)).process(video, out)
     assert result.ok
-    assert json.loads((out / "e_report.json").read_text())["frames"]["processed"] == 3
+    assert json.loads((out / "e_report.json").read_text())["frames"]["processed"] == 2

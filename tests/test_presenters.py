@@ -1,8 +1,6 @@
 """The main window's presenters (app.gui.presenters): its decisions, tested without Qt."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,16 +10,12 @@ from app.batch.job_queue.jobs import Job, Status
 from app.batch.job_queue.queue import QueueState
 from app.gui.presenters import actions, adding
 from app.gui.presenters.actions import Busy, Conversion, Selection, WindowState, busy_of, enabled_actions
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.fresh_imports import packages_loaded
 
 
 def test_the_presenters_import_no_qt():
-    code = ("import sys\nimport app.gui.presenters.actions, app.gui.presenters.adding\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6')))")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[]"
+    assert packages_loaded("import app.gui.presenters.actions, app.gui.presenters.adding",
+                           ("PySide6", "shiboken6")) == []
 
 
 # --- busy state -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from app.cluster.ray_runner import ClusterError, check_reachable
+from tests.cli_runs import signal_when_ready
 from tests.conftest import REPO
 
 pytest.importorskip("ray", reason="the cluster extra (ray) is not installed")
@@ -78,15 +79,11 @@ def test_ctrl_c_while_waiting_for_an_address_that_does_not_answer(tmp_path, deaf
     proc = subprocess.Popen([sys.executable, "main.py", "process", str(tmp_path / "a.mp4"), "--out",
                              str(tmp_path / "res"), "--ray", f"127.0.0.1:{deaf_port}"], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith(f"Ray: reaching 127.0.0.1:{deaf_port}"), line + proc.stderr.read()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    def reaching(line: str) -> bool:          # readiness: its first line says it is reaching the address
+        assert not line or line.startswith(f"Ray: reaching 127.0.0.1:{deaf_port}"), line
+        return bool(line)
+
+    out, err = signal_when_ready(proc, signal.SIGINT, reaching, timeout=120)
     assert proc.returncode == 130, out + err
     assert err.strip() == "cancelled before processing started; nothing was written"
     assert not (tmp_path / "res").exists()

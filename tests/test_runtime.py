@@ -74,11 +74,17 @@ def test_coreml_cache_defaults_to_user_cache_dir_not_bundle(monkeypatch, tmp_pat
     assert opts["ModelCacheDirectory"] == str(tmp_path / "userCache" / "coreml")
 
 
-def test_coreml_init_failure_falls_back_to_cpu_with_reason(model_file):
-    rec = Recorder(fail={runtime.COREML})
-    _, backend = runtime.create_session(model_file, threads=2, session_factory=rec,
+def _coreml_fallback(model_file, rec: Recorder, threads: int):
+    """A session where CoreML is offered first and does not work: the backend, which must be CPU."""
+    _, backend = runtime.create_session(model_file, threads=threads, session_factory=rec,
                                         available_providers=[runtime.COREML, runtime.CPU])
     assert backend.provider == runtime.CPU
+    return backend
+
+
+def test_coreml_init_failure_falls_back_to_cpu_with_reason(model_file):
+    rec = Recorder(fail={runtime.COREML})
+    backend = _coreml_fallback(model_file, rec, threads=2)
     assert backend.label == "CPU, 2 threads"
     assert len(backend.fallback_reasons) == 1
     assert "CoreML" in backend.fallback_reasons[0] and "exploded" in backend.fallback_reasons[0]
@@ -86,10 +92,7 @@ def test_coreml_init_failure_falls_back_to_cpu_with_reason(model_file):
 
 
 def test_coreml_silently_dropped_by_ort_is_reported(model_file):
-    rec = Recorder(drop={runtime.COREML})
-    _, backend = runtime.create_session(model_file, threads=1, session_factory=rec,
-                                        available_providers=[runtime.COREML, runtime.CPU])
-    assert backend.provider == runtime.CPU
+    backend = _coreml_fallback(model_file, Recorder(drop={runtime.COREML}), threads=1)
     assert backend.label == "CPU, 1 thread"
     assert "not registered" in backend.fallback_reasons[0]
 
@@ -126,21 +129,21 @@ def test_untrained_metadata_is_reported(model_file):
     assert backend.model_name == "star-wflw-98"
 
 
-def test_missing_model_names_path_and_command(tmp_path):
-    missing = tmp_path / "nope.onnx"
+def _refusal_names_path_and_command(model: Path) -> None:
     with pytest.raises(runtime.ModelFileError) as exc:
-        runtime.create_session(missing, create_command="python main.py convert star X")
-    assert str(missing) in str(exc.value)
+        runtime.create_session(model, create_command="python main.py convert star X")
+    assert str(model) in str(exc.value)
     assert "python main.py convert star X" in str(exc.value)
+
+
+def test_missing_model_names_path_and_command(tmp_path):
+    _refusal_names_path_and_command(tmp_path / "nope.onnx")
 
 
 def test_corrupt_model_names_path_and_command_with_real_onnxruntime(tmp_path):
     bad = tmp_path / "corrupt.onnx"
     bad.write_bytes(b"\x00garbage" * 100)
-    with pytest.raises(runtime.ModelFileError) as exc:
-        runtime.create_session(bad, create_command="python main.py convert star X")
-    assert str(bad) in str(exc.value)
-    assert "python main.py convert star X" in str(exc.value)
+    _refusal_names_path_and_command(bad)
 
 
 def test_empty_model_file(tmp_path):

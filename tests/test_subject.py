@@ -21,7 +21,7 @@ def test_subject_from_folders_unless_given():
 def test_folder_layout_reaches_report_measures_and_study_table(tmp_path, weights_dir):  # noqa: F811
     study = tmp_path / "study"
     make_clips(study / "P-014" / "V1", 1, prefix="smile")
-    make_clips(study / "P-014" / "V2", 1, first_seed=1, prefix="smile")
+    make_clips(study / "P-014" / "V2", 1, frames=2, first_seed=1, prefix="smile")    # nothing to measure
     code, out, err = process(study, "--out", tmp_path / "out", "--subject-from-folders", "--no-annotated")
     assert code == 0, err
     reports = sorted((tmp_path / "out").rglob("*_report.json"))
@@ -29,10 +29,9 @@ def test_folder_layout_reaches_report_measures_and_study_table(tmp_path, weights
     subjects = sorted(json.loads(p.read_text())["subject"]["visit"] for p in reports)
     assert subjects == ["V1", "V2"]
     assert all(json.loads(p.read_text())["subject"]["patient"] == "P-014" for p in reports)
-    for p in reports:
-        measures = p.with_name(p.name.replace("_report.json", "_measures.json"))
-        if measures.exists():
-            assert json.loads(measures.read_text())["subject"]["patient"] == "P-014"
+    measured = [p.with_name(p.name.replace("_report.json", "_measures.json")) for p in reports]
+    assert [m.exists() for m in measured] == [True, False]          # V1's 12 frames are measured
+    assert json.loads(measured[0].read_text())["subject"]["patient"] == "P-014"
     from app.cli.main import main
     assert main(["study", str(tmp_path / "out"), "--out", str(tmp_path / "study.csv")]) == 0
     with open(tmp_path / "study.csv", newline="", encoding="utf-8") as fh:
