@@ -39,6 +39,8 @@ MIN_FINITE = 5              # frames with a face needed in a window to judge a p
 RUN_MAX_S = 1.0             # a point that jumps away and back within this is a glitch run
 LONG_RUN_MAX_S = 30.0       # a jump back found later than RUN_MAX_S but within this: a long run, not bridged
 RUN_K = 5.0                 # a jump: beyond 5 robust SD of the point's frame-to-frame steps (and the floor)
+NEAR_S = 0.25               # a candidate jump back: the one most opposite the jump out within this after it
+SHIFT_FRAMES = 3            # frames either side of a jump whose medians tell a shift of level from a noisy frame
 
 
 @dataclass
@@ -75,7 +77,7 @@ def bridge_runs(rel: np.ndarray, times_s: np.ndarray, floor: float,
     dt = float(np.median(np.diff(times_s))) if n > 1 else 1 / 30
     max_frames = int(round(RUN_MAX_S / max(dt, 1e-6))) + 1
     long_frames = int(round(LONG_RUN_MAX_S / max(dt, 1e-6))) + 1
-    settle = max(2, int(round(0.1 / max(dt, 1e-6))))
+    near_frames = max(SHIFT_FRAMES, int(round(NEAR_S / max(dt, 1e-6))))
     steps = np.diff(rel, axis=0)                                     # (N-1, K, 2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -90,33 +92,36 @@ def bridge_runs(rel: np.ndarray, times_s: np.ndarray, floor: float,
         for a in jumps:
             if a in used:
                 continue
-            for b in backs[(backs > a) & (backs <= a + long_frames)]:
-                back = steps[a, p] + steps[b, p]
-                level = np.nanmedian(rel[a + 1:b + 1, p], axis=0) - rel[a, p]
-                if not np.hypot(*back) < 0.5 * size[a, p]:
+            cands = backs[(backs > a) & (backs <= a + long_frames)]
+            for b in cands:
+                # the jump back is judged on medians either side (not the two frame-to-frame steps, on
+                # which four frames' noise and the face's movement while the point is off add up)
+                if _level_shift(rel[:, p], a, b, SHIFT_FRAMES, 0.5 * limit[p]) is None:
+                    continue
+                # a noise step a few frames before the jump back passes too (its median window after
+                # takes in the frames already back), and so does a lid that starts to open while its
+                # point is off: of those within NEAR_S, the step most opposite the jump out is the jump back
+                near = [c for c in cands[(cands >= b) & (cands <= b + near_frames)]
+                        if _level_shift(rel[:, p], a, c, SHIFT_FRAMES, 0.5 * limit[p]) is not None]
+                b = max(near, key=lambda c: -float(np.dot(steps[c, p], steps[a, p])))
+                jump = _level_shift(rel[:, p], a, b, SHIFT_FRAMES, 0.5 * limit[p])
+                # it stays off in between: the point may move with an expression while off, so its
+                # typical place need only be nearer where it jumped to than where it was
+                before = np.nanmedian(rel[max(0, a + 1 - SHIFT_FRAMES):a + 1, p], axis=0)
+                off = np.nanmedian(rel[a + 1:b + 1, p], axis=0) - before
+                if jump is None or not np.hypot(*(off - jump)) < np.hypot(*off):
                     continue
                 if b > a + max_frames:
-                    # long: the point may move with an expression while off, so its typical place need
-                    # only be nearer where it jumped to than where it was; where it was is a median of
-                    # several frames, so that one wild frame next to a noise step cannot pose as the
-                    # start of a run
-                    before = np.nanmedian(rel[max(0, a - settle):a + 1, p], axis=0)
-                    off = np.nanmedian(rel[a + 1:b + 1, p], axis=0) - before
-                    # it also stays off just after the jump out and just before the jump back (a
-                    # single noisy frame springs back at once, a glitch run does not)
-                    first = np.nanmedian(rel[a + 1:a + 2 + settle, p], axis=0) - before
-                    last = np.nanmedian(rel[max(a + 1, b - settle):b + 1, p], axis=0) \
-                        - np.nanmedian(rel[b + 1:b + 2 + settle, p], axis=0)
-                    if not (np.hypot(*(off - steps[a, p])) < min(np.hypot(*off), size[a, p])
-                            and np.hypot(*(first - steps[a, p])) < 0.5 * size[a, p]
-                            and np.hypot(*(last + steps[b, p])) < 0.5 * size[a, p]):
+                    # long: not bridged (a real movement could hide under so long a gap). A noise step
+                    # before a run (the jump out of a lid that starts closing) would pair with the run's
+                    # jump back as well: a later jump out that pairs with it starts the run
+                    if any(_level_shift(rel[:, p], a2, b, SHIFT_FRAMES, 0.5 * limit[p]) is not None
+                           for a2 in jumps[(jumps > a) & (jumps < b)]):
                         continue
                     if long_runs is not None:
                         long_runs.append((p, int(a) + 1, int(b)))
                     used.update((int(a), int(b)))
                     break
-                if not np.hypot(*(level - steps[a, p])) < 0.5 * size[a, p]:
-                    continue
                 # frames a+1..b are off; bridge them between the frames either side
                 w = (np.arange(a + 1, b + 1) - a) / (b + 1 - a)
                 out[a + 1:b + 1, p] = rel[a, p] + w[:, None] * (rel[b + 1, p] - rel[a, p])
@@ -125,6 +130,25 @@ def bridge_runs(rel: np.ndarray, times_s: np.ndarray, floor: float,
                 used.update((int(a), int(b)))
                 break
     return out, bad, durations
+
+
+def _level_shift(track: np.ndarray, a: int, b: int, m: int, least: float) -> np.ndarray | None:
+    """The shift of level at the step after frame ``a`` of one point's (N, 2) ``track``, if the step
+    after frame ``b`` shifts it back; else None. Both are judged on medians of up to ``m`` frames
+    either side of each step, and both must exceed ``least``. At 60 fps a 1 s run has 60
+    frame-to-frame noise steps, and one of them now and then looks like the jump back (large enough,
+    about the jump out reversed) though the point stays off after it: the medians see that it does."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        before = np.nanmedian(track[max(0, a + 1 - m):a + 1], axis=0)
+        first = np.nanmedian(track[a + 1:min(b + 1, a + 1 + m)], axis=0)
+        last = np.nanmedian(track[max(a + 1, b + 1 - m):b + 1], axis=0)
+        after = np.nanmedian(track[b + 1:b + 1 + m], axis=0)
+    out, back = first - before, after - last
+    big = max(np.hypot(*out), np.hypot(*back))
+    if min(np.hypot(*out), np.hypot(*back)) > least and np.hypot(*(out + back)) < 0.5 * big:
+        return out
+    return None
 
 
 def _half_window(times_s: np.ndarray) -> int:
