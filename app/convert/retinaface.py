@@ -61,6 +61,19 @@ TOL_REGRESSION = 1e-3
 TOL_SCORE = 1e-4
 
 
+NO_CHECKPOINT = "give the RetinaFace checkpoint (mobilenet0.25_Final.pth) or use --random-weights"
+
+
+def _existing_checkpoint(checkpoint: str | Path | None) -> Path:
+    """The checkpoint's path; ConvertError when none was given or it is not a file."""
+    if checkpoint is None:
+        raise ConvertError(NO_CHECKPOINT)
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise ConvertError(f"checkpoint not found: {path}")
+    return path
+
+
 def _load_checkpoint(checkpoint: Path):
     """Safe loading; an unreadable file is explained in plain words (ConvertError)."""
     return load_checkpoint_safely(checkpoint)
@@ -83,6 +96,8 @@ def build_model(checkpoint: Path | None, random_weights: bool, seed: int):
 
     if random_weights:
         return rf.build(None, seed=seed)
+    if checkpoint is None:
+        raise ConvertError(NO_CHECKPOINT)
     raw = _load_checkpoint(checkpoint)
     try:
         state = rf.clean_state_dict(raw)
@@ -112,7 +127,7 @@ def verification_images(size: int, count: int = 3, seed: int = 1234) -> list[np.
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     for k in range(count):
         base = np.stack([60 + 80 * xx, 80 + 60 * yy, 100 + 50 * (1 - xx)], axis=-1)
-        img = base.astype(np.float32)
+        img: np.ndarray = base.astype(np.float32)
         cx, cy = size * (0.35 + 0.3 * rng.random()), size * (0.35 + 0.2 * rng.random())
         fw = size * (0.12 + 0.15 * k)
         fh = fw * 1.3
@@ -295,22 +310,17 @@ def convert_retinaface(checkpoint: str | Path | None, out: str | Path, *, random
         raise ConvertError(f"input size must be a positive multiple of 32, got {input_size}")
     if verify_inputs < 1:
         raise ConvertError(f"the ONNX-vs-PyTorch check needs at least one input, got {verify_inputs}")
-    if not random_weights:
-        if checkpoint is None:
-            raise ConvertError("give the RetinaFace checkpoint (mobilenet0.25_Final.pth) or use --random-weights")
-        checkpoint = Path(checkpoint)
-        if not checkpoint.is_file():
-            raise ConvertError(f"checkpoint not found: {checkpoint}")
+    ckpt = None if random_weights else _existing_checkpoint(checkpoint)
     check_output_path(out, overwrite)
 
     t0 = time.perf_counter()
-    if random_weights:
+    if ckpt is None:
         source_name, source_sha = f"random weights (seed {seed})", ""
         log(f"RetinaFace: random weights, seed {seed} (the exported model is marked UNTRAINED)")
     else:
-        source_name, source_sha = checkpoint.name, sha256_file(checkpoint)
-        log(f"RetinaFace: loading {checkpoint} (sha256 {source_sha[:12]}...)")
-    model = build_model(checkpoint, random_weights, seed)
+        source_name, source_sha = ckpt.name, sha256_file(ckpt)
+        log(f"RetinaFace: loading {ckpt} (sha256 {source_sha[:12]}...)")
+    model = build_model(ckpt, random_weights, seed)
 
     tmp = temp_output_path(out)
     try:

@@ -75,7 +75,7 @@ def realistic_input() -> np.ndarray:
     """A smooth synthetic face crop (skin oval, brows, eyes, nose, mouth) in the model's range."""
     import cv2
 
-    img = np.zeros((256, 256, 3), np.uint8)
+    img: np.ndarray = np.zeros((256, 256, 3), np.uint8)
     yy, xx = np.mgrid[0:256, 0:256]
     img[..., 0] = (60 + 0.3 * yy).astype(np.uint8)
     img[..., 1] = (70 + 0.2 * xx).astype(np.uint8)
@@ -192,7 +192,7 @@ def model_check(comparison: Comparison, references: dict, log: Callable[[str], N
     figures = ", ".join(f"{k} {v:.2f}" for k, v in errors.items())
     log(f"STAR: model check (landmarks vs the face's 5 points, in pupil distances; trained <= {MAX_ERROR_IPD}): "
         + (figures or "no face to check"))
-    if ok is False:
+    if ok is False and median is not None:     # ok is False only when median was measured
         log("STAR: WARNING: THESE WEIGHTS DO NOT BEHAVE LIKE A TRAINED STAR MODEL: its landmarks do not match "
             "the faces (median error {:.2f} pupil distances). The conversion is faithful, but {}.".format(
                 median, "the live exam's panes will show wrong landmarks" if live else

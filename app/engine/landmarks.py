@@ -31,7 +31,7 @@ CREATE_COMMAND = model_files.STAR_CREATE_COMMAND
 LANDMARKS_OUTPUT = "landmarks"
 
 
-def crop_matrix(box: Sequence[float], size: int = INPUT_SIZE) -> np.ndarray:
+def crop_matrix(box: Sequence[float] | np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
     """3x3 matrix from frame pixels to STAR crop pixels for a face box (x1, y1, x2, y2)."""
     x1, y1, x2, y2 = (float(v) for v in box[:4])
     w, h = x2 - x1, y2 - y1

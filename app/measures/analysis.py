@@ -171,8 +171,9 @@ def mark_long_glitches(segments: list[dict], heads: list[dict], long_runs: list[
             marked += 1
     by_index = {seg["index"]: seg for seg in segments}
     for h in heads:
-        seg = by_index.get(h["segment"])
-        reason = seg and _long_run_reason(h["region"], seg["start_s"], seg["end_s"], long_runs, n_points, rest_s)
+        head_seg = by_index.get(h["segment"])
+        reason = (_long_run_reason(h["region"], head_seg["start_s"], head_seg["end_s"], long_runs, n_points, rest_s)
+                  if head_seg is not None else None)
         if reason:
             if h.get("symmetry_pct") is not None:
                 h["symmetry_estimate"] = h["symmetry_pct"]
@@ -190,7 +191,8 @@ def rest_stillness(table: MeasureTable, rest: tuple[int, int]) -> dict:
     the largest in noise floors, with what moved."""
     a, b = rest
     thirds = np.array_split(np.arange(a, b), 3)
-    worst = {"measure": None, "side": None, "change": 0.0, "floors": 0.0}
+    worst: dict[str, object] = {"measure": None, "side": None, "change": 0.0, "floors": 0.0}
+    worst_floors = 0.0
     for m in measures_for(table.n_points):
         if not m.sided or m.from_rest:
             continue
@@ -201,10 +203,11 @@ def rest_stillness(table: MeasureTable, rest: tuple[int, int]) -> dict:
                 continue
             change = max(meds) - min(meds)
             floors = change / NOISE_FLOOR[m.kind]
-            if floors > worst["floors"]:
+            if floors > worst_floors:
+                worst_floors = floors
                 worst = {"measure": m.name, "side": side, "change": change, "floors": floors,
                          "change_display": m.to_display(change), "unit": m.display_unit, "region": m.region}
-    worst["still"] = worst["floors"] <= REST_MOVED_FLOORS
+    worst["still"] = worst_floors <= REST_MOVED_FLOORS
     return worst
 
 

@@ -52,7 +52,7 @@ def frame_provider_for(report: dict | None):
     if not video or not Path(video).is_file():
         return None
     try:
-        from app.video.reader import grab_frames  # type: ignore[attr-defined]
+        from app.video.reader import grab_frames
     except ImportError:
         return None
     return lambda times_ms: grab_frames(Path(video), times_ms)

@@ -114,7 +114,7 @@ def _inflate(boot: np.ndarray, factor: float) -> np.ndarray:
     return mid + factor * (boot - mid)
 
 
-def _spread_about(value: np.ndarray, boot: np.ndarray) -> np.ndarray:
+def _spread_about(value: float, boot: np.ndarray) -> np.ndarray:
     """The bootstrap values moved to centre on the estimate and their spread widened by
     :data:`WIDEN`: the bootstrap gives the spread, the estimate the place."""
     return value + WIDEN * (boot - np.median(boot, axis=0))

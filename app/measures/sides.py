@@ -202,7 +202,8 @@ def _symmetry_and_weaker(peaks: dict, moved: dict) -> tuple:
 
 def _onset_lag(onsets: dict, spread: dict) -> dict:
     """Right minus left onset in ms with its interval, or a note when the noise hides it."""
-    out = {"onset_lag_ms": None, "onset_lag_ci95_ms": None, "onset_lag_note": None}
+    out: dict[str, float | list[float] | str | None] = {"onset_lag_ms": None, "onset_lag_ci95_ms": None,
+                                                        "onset_lag_note": None}
     on_r, on_l = onsets["right"], onsets["left"]
     if on_r is not None and on_l is not None:
         lag = 1000.0 * (on_r - on_l)

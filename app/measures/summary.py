@@ -197,7 +197,7 @@ def _segments_html(result: dict, n_points: int, clock: "_Clock") -> str:
              f"lengths in mm assuming an interpupillary distance of {ASSUMED_IPD_MM:g} mm. {SIGN_NOTE} "
              "Symmetry = 100 &times; smaller / larger; a weaker side is named only when the interval excludes "
              "equal movement.</p>")
-    out = []
+    out: list[str] = []
     for seg in result["segments"]:
         main = [n for n in sided if MEASURE_BY_NAME[n].region == seg["region"]]
         rest_names = [n for n in sided if n not in main]

@@ -213,10 +213,12 @@ def randomize_(model: nn.Module, seed: int) -> nn.Module:
                     m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.01)
             elif isinstance(m, nn.BatchNorm2d):
                 n = m.num_features
-                m.weight.copy_(1.0 + 0.1 * torch.randn(n, generator=gen))
-                m.bias.copy_(0.1 * torch.randn(n, generator=gen))
-                m.running_mean.copy_(0.1 * torch.randn(n, generator=gen))
-                m.running_var.copy_(1.0 + 0.1 * torch.rand(n, generator=gen))
+                if m.weight is not None and m.bias is not None:     # None only for a non-affine BN
+                    m.weight.copy_(1.0 + 0.1 * torch.randn(n, generator=gen))
+                    m.bias.copy_(0.1 * torch.randn(n, generator=gen))
+                if m.running_mean is not None and m.running_var is not None:  # None without running statistics
+                    m.running_mean.copy_(0.1 * torch.randn(n, generator=gen))
+                    m.running_var.copy_(1.0 + 0.1 * torch.rand(n, generator=gen))
     return model
 
 
