@@ -89,11 +89,11 @@ def bridge_runs(rel: np.ndarray, times_s: np.ndarray, floor: float,
         # the jump back need only be half as clear: it must also be the jump out reversed
         backs = np.flatnonzero(np.nan_to_num(size[:, p]) > 0.5 * limit[p])
         used: set[int] = set()
-        for a in jumps:
+        for a in jumps.tolist():
             if a in used:
                 continue
             cands = backs[(backs > a) & (backs <= a + long_frames)]
-            for b in cands:
+            for b in cands.tolist():
                 # the jump back is judged on medians either side (not the two frame-to-frame steps, on
                 # which four frames' noise and the face's movement while the point is off add up)
                 if _level_shift(rel[:, p], a, b, SHIFT_FRAMES, 0.5 * limit[p]) is None:
@@ -101,7 +101,7 @@ def bridge_runs(rel: np.ndarray, times_s: np.ndarray, floor: float,
                 # a noise step a few frames before the jump back passes too (its median window after
                 # takes in the frames already back), and so does a lid that starts to open while its
                 # point is off: of those within NEAR_S, the step most opposite the jump out is the jump back
-                near = [c for c in cands[(cands >= b) & (cands <= b + near_frames)]
+                near = [c for c in cands[(cands >= b) & (cands <= b + near_frames)].tolist()
                         if _level_shift(rel[:, p], a, c, SHIFT_FRAMES, 0.5 * limit[p]) is not None]
                 b = max(near, key=lambda c: -float(np.dot(steps[c, p], steps[a, p])))
                 jump = _level_shift(rel[:, p], a, b, SHIFT_FRAMES, 0.5 * limit[p])
