@@ -19,7 +19,7 @@ from app.measures.figures import LEFT_COLOUR, LEVEL_COLOUR, PLOT_MEASURES, PLOT_
     region_chart_svg
 from app.measures.task_summary import tasks_html
 from app.measures.io import MEASURES_FAILED, LandmarkTrack, MeasureTable
-from app.measures.summary_pdf import REST_NOTE, file_name, model_lines, rest_rows
+from app.measures.summary_pdf import REST_NOTE, file_name, record_rows, rest_rows
 from app.measures.analysis import Analysis
 from app.results.verdict import GOOD
 
@@ -280,23 +280,8 @@ def _kv_table(d: dict) -> str:
 def _record_html(result: dict, report: dict | None) -> str:
     """What this record is about: recording, subject, dates, versions (everything printed)."""
     body = "".join(f'<tr><td class="l"><b>{_e(k)}</b></td><td class="l">{_e(v)}</td></tr>'
-                   for k, v in _record_rows(result, report or {}).items() if v)
+                   for k, v in record_rows(result, report or {}) if v)
     return f'<table class="record">{body}</table>'
-
-
-def _record_rows(result: dict, r: dict) -> dict:
-    rec, subj = result.get("recording") or {}, result.get("subject") or {}
-    sha = rec.get("sha256")
-    when = rec.get("recorded_at")
-    models = model_lines(r)
-    return {"recording": rec.get("file") or "(the landmarks file only)",
-            "recording sha256": f"{sha[:16]}..." if sha else "not known",
-            "recorded": f"{when} ({rec.get('recorded_at_source')})" if when else "not known",
-            "patient": subj.get("patient") or "not given", "visit": subj.get("visit") or "not given",
-            "analysed": result.get("analysed_at"),
-            "FaceMirror": " ".join(str(v) for v in (r.get("app") or {}).values()) or None,
-            "models": "; ".join(models) or None,
-            "landmarks": result["mode"]}
 
 
 def _headlines_html(result: dict, clock: "_Clock") -> str:

@@ -191,7 +191,7 @@ def _chart_image(table: MeasureTable, analysis: Analysis, region: str) -> np.nda
 
 
 def _record(result: dict, report: dict | None) -> list[Block]:
-    rows = _record_rows(result, report or {})
+    rows = record_rows(result, report or {})
     return [_text(["FaceMirror symmetry summary"], size=15, weight="bold"),
             _table(["", ""], [row for row in rows if row[1]], [0.2, 0.8])]
 
@@ -202,7 +202,9 @@ def model_lines(report: dict) -> list[str]:
             for kind, v in (report.get("models") or {}).items() if isinstance(v, dict)]
 
 
-def _record_rows(result: dict, r: dict) -> list[list[str]]:
+def record_rows(result: dict, r: dict) -> list[list[str]]:
+    """What the record is about as (label, text) rows, "" where nothing is known: the one source of
+    the record table at the head of the HTML and the PDF (each leaves the empty rows out)."""
     rec, subj = result.get("recording") or {}, result.get("subject") or {}
     sha = rec.get("sha256")
     when = rec.get("recorded_at")
