@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from app.measures.definitions import ASSUMED_IPD_MM, MEASURE_BY_NAME, SIDES, measures_for, regions_for
+from app.measures.definitions import ASSUMED_IPD_MM, MEASURE_BY_NAME, SIDES, regions_for
 from app.measures.figures import LEFT_COLOUR, LEVEL_COLOUR, PLOT_MEASURES, PLOT_MEASURES_5, RIGHT_COLOUR, pictures, \
     region_chart_svg
 from app.measures.task_summary import tasks_html
 from app.measures.io import MEASURES_FAILED, LandmarkTrack, MeasureTable
-from app.measures.summary_pdf import REST_NOTE, file_name, record_rows, rest_rows
+from app.measures.summary_pdf import REST_NOTE, file_name, record_rows, rest_rows, segment_measure_names
 from app.measures.analysis import Analysis
 from app.results.verdict import GOOD
 
@@ -191,7 +191,6 @@ def _segments_html(result: dict, n_points: int, clock: "_Clock") -> str:
                     f"measured; {total - measured} of {total} frames had no measures (no face found or left "
                     "out), so an expression made there cannot be seen here.</p>")
         return "<h2>Expression segments</h2><p>No expression was found: the face stayed near its rest position.</p>"
-    sided = [m.name for m in measures_for(n_points) if m.sided]
     intro = ("<h2>Expression segments</h2>"
              f"<p class='sub'>Change from rest on the expression's plateau (median) per side, with 95 % intervals; "
              f"lengths in mm assuming an interpupillary distance of {ASSUMED_IPD_MM:g} mm. {SIGN_NOTE} "
@@ -199,8 +198,7 @@ def _segments_html(result: dict, n_points: int, clock: "_Clock") -> str:
              "equal movement.</p>")
     out = []
     for seg in result["segments"]:
-        main = [n for n in sided if MEASURE_BY_NAME[n].region == seg["region"]]
-        rest_names = [n for n in sided if n not in main]
+        main, rest_names = segment_measure_names(seg, n_points)
         out.append(_keep(intro if not out else "",
                          f"<h3>{seg['index'] + 1}. {_e(seg['region'])} &nbsp; {clock(seg['start_s'])} &ndash; "
                          f"{clock(seg['end_s'])}, peak {clock(seg['peak_s'])}</h3>", _segment_rows(seg, main)))

@@ -290,6 +290,13 @@ def _segment_table(seg: dict, names: list[str]) -> Block:
                   colours=[None, RIGHT_COLOUR, LEFT_COLOUR, None, None, None], greyed=greyed)
 
 
+def segment_measure_names(seg: dict, n_points: int) -> tuple[list[str], list[str]]:
+    """The sided measures of a segment's own region, then all the others: the two tables each
+    segment has in the HTML and the PDF summary."""
+    sided = [m for m in measures_for(n_points) if m.sided]
+    return [m.name for m in sided if m.region == seg["region"]], [m.name for m in sided if m.region != seg["region"]]
+
+
 def _segments(result: dict, n_points: int, clock, sign_note: str) -> list[Block]:
     if not result["segments"]:
         return [_keep(_heading("Expression segments"),
@@ -298,11 +305,9 @@ def _segments(result: dict, n_points: int, clock, sign_note: str) -> list[Block]
                        f"in mm assuming an interpupillary distance of {ASSUMED_IPD_MM:g} mm. {sign_note} Symmetry = "
                        "100 x smaller / larger; a weaker side is named only when the interval excludes equal "
                        "movement; grey rows: neither side moved beyond its threshold.", colour="#555")
-    sided = [m.name for m in measures_for(n_points) if m.sided]
     blocks: list[Block] = []
     for seg in result["segments"]:
-        main = [n for n in sided if MEASURE_BY_NAME[n].region == seg["region"]]
-        others = [n for n in sided if n not in main]
+        main, others = segment_measure_names(seg, n_points)
         title = _text([f"{seg['index'] + 1}. {seg['region']}   {clock(seg['start_s'])} - {clock(seg['end_s'])}, "
                        f"peak {clock(seg['peak_s'])}"], size=9.5, weight="bold")
         first = [_heading("Expression segments"), intro] if not blocks else []
