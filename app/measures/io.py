@@ -61,6 +61,12 @@ class MeasureTable:
         return self.columns[f"{name}_{side}"]
 
 
+def player_start_s(report: dict | None) -> float:
+    """The player's clock at the recording's first frame, where the landmarks CSV's times start
+    at 0 (the run report's input.start_time_s; 0 when there is no report or it does not say)."""
+    return float(((report or {}).get("input") or {}).get("start_time_s") or 0.0)
+
+
 def _float(cell: str) -> float:
     try:
         return float(cell) if cell.strip() else math.nan

@@ -18,7 +18,7 @@ from app.measures.definitions import ASSUMED_IPD_MM, MEASURE_BY_NAME, SIDES, reg
 from app.measures.figures import LEFT_COLOUR, LEVEL_COLOUR, PLOT_MEASURES, PLOT_MEASURES_5, RIGHT_COLOUR, pictures, \
     region_chart_svg
 from app.measures.task_summary import tasks_html
-from app.measures.io import MEASURES_FAILED, LandmarkTrack, MeasureTable
+from app.measures.io import MEASURES_FAILED, LandmarkTrack, MeasureTable, player_start_s
 from app.measures.summary_pdf import REST_NOTE, file_name, record_rows, rest_rows, segment_measure_names
 from app.measures.analysis import Analysis
 from app.results.verdict import GOOD
@@ -69,7 +69,7 @@ class _Clock:
     frame is at 0.852 s would otherwise be 25 frames off), with the frame number beside them."""
 
     def __init__(self, track: LandmarkTrack, report: dict | None):
-        self.start_s = float(((report or {}).get("input") or {}).get("start_time_s") or 0.0)
+        self.start_s = player_start_s(report)
         self.times_ms = np.asarray(track.times_ms, dtype=np.float64)
         self.frames = np.asarray(track.frames)
 
