@@ -137,9 +137,8 @@ def analyse_track(track: LandmarkTrack, rest: tuple[float, float] | None = None,
     ``rest`` is given, and the result gets "tasks" and "untasked" (app.measures.tasks)."""
     from app.measures.tasks import rest_window, task_results
 
-    rest_from_record = rest is None and record is not None and rest_window(record) is not None
-    if rest_from_record and record is not None:
-        rest = rest_window(record)
+    record_rest = rest_window(record) if rest is None and record is not None else None
+    rest = rest or record_rest
     table = compute_table(track)
     if not np.any(np.isfinite(table.columns["ipd_px"])):
         raise MeasuresError("no frame has usable landmarks; nothing to measure")
@@ -148,7 +147,7 @@ def analyse_track(track: LandmarkTrack, rest: tuple[float, float] | None = None,
     analysis = analyse(table, rest, clock_s)
     result = build_result(track, table, analysis, report, subject)
     if record is not None:
-        if rest_from_record:
+        if record_rest is not None:
             result["rest"]["source"] = "the protocol's rest task"
         result.update(task_results(table, analysis, record, clock_s))
     return table, analysis, result
