@@ -186,7 +186,7 @@ def _segments_html(result: dict, n_points: int, clock: "_Clock") -> str:
     if not result["segments"]:
         frames = result.get("frames") or {}
         total, measured = frames.get("total", 0), frames.get("measured", 0)
-        if total and measured < 0.8 * total:
+        if measured < 0.8 * total:      # never when there are no frames: measured >= 0
             return ("<h2>Expression segments</h2><p>No expression was found in the frames that could be "
                     f"measured; {total - measured} of {total} frames had no measures (no face found or left "
                     "out), so an expression made there cannot be seen here.</p>")
