@@ -19,7 +19,7 @@ from app.measures.figures import LEFT_COLOUR, LEVEL_COLOUR, PLOT_MEASURES, PLOT_
     region_chart_svg
 from app.measures.task_summary import tasks_html
 from app.measures.io import MEASURES_FAILED, LandmarkTrack, MeasureTable, player_start_s
-from app.measures.summary_pdf import REST_NOTE, file_name, record_rows, rest_rows, segment_measure_names
+from app.measures.summary_pdf import REST_NOTE, file_name, input_video_text, record_rows, rest_rows, segment_measure_names
 from app.measures.analysis import Analysis
 from app.results.verdict import GOOD
 
@@ -310,10 +310,8 @@ def _headlines_html(result: dict, clock: "_Clock") -> str:
 def _provenance_html(result: dict, report: dict | None) -> str:
     r = report or {}
     # names only, never folders: a printed page or a shared file must not carry the clinic's paths
-    csv_path, video = result.get("source", {}).get("landmarks_csv"), r.get("input", {}).get("file")
-    sha = (r.get("input") or {}).get("sha256")
-    basics = {"landmarks": file_name(csv_path) or None,
-              "input video": (f"{file_name(video)} (sha256 {str(sha)[:12]}...)" if video and sha else file_name(video) or None),
+    basics = {"landmarks": file_name(result.get("source", {}).get("landmarks_csv")) or None,
+              "input video": input_video_text(r) or None,
               "backend": r.get("backend"), "landmark points": result["mode"], "scale": result["scale"]["basis"],
               "display midline (videos)": r.get("midline_method_used"),
               "measuring midline": "bisector of the eyes in a face frame fitted in every frame (not the display "

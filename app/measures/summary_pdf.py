@@ -355,11 +355,17 @@ def _provenance(result: dict, report: dict | None) -> list[Block]:
     return [_keep(_heading("Models and settings"), _table(["", ""], [x for x in rows if x[1]], [0.3, 0.7]))]
 
 
+def input_video_text(r: dict) -> str:
+    """The run report's input video by name, with its sha256 prefix when known ("" when none):
+    as the HTML and the PDF summary name it."""
+    inp = r.get("input") or {}
+    video, sha = file_name(inp.get("file")), inp.get("sha256")
+    return f"{video} (sha256 {str(sha)[:12]}...)" if video and sha else video
+
+
 def _provenance_rows(result: dict, r: dict) -> list[list[str]]:
-    sha = (r.get("input") or {}).get("sha256")
-    video = file_name((r.get("input") or {}).get("file"))
     rows = [["landmarks", file_name(result.get("source", {}).get("landmarks_csv"))],
-            ["input video", f"{video} (sha256 {str(sha)[:12]}...)" if video and sha else video],
+            ["input video", input_video_text(r)],
             ["backend", str(r.get("backend") or "")], ["landmark points", str(result.get("mode") or "")],
             ["scale", str((result.get("scale") or {}).get("basis") or "")],
             ["display midline (videos)", str(r.get("midline_method_used") or "")],
