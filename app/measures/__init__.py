@@ -26,8 +26,8 @@ import numpy as np
 
 from app.measures.analysis import Analysis, analyse
 from app.measures.definitions import ASSUMED_IPD_MM, measures_for
-from app.measures.io import (LandmarkTrack, MeasuresError, MeasureTable, compute_table, read_landmarks_csv,
-                             write_measures_csv, write_measures_json)
+from app.measures.io import (LandmarkTrack, MeasuresError, MeasureTable, compute_table, player_start_s,
+                             read_landmarks_csv, write_measures_csv, write_measures_json)
 from app.measures.perspective import CAMERA_MIN_MM
 from app.measures.plateau import CLIP_SD, PLATEAU_FRACTION, RESAMPLES, WIDEN
 from app.measures.protocol import Record
@@ -137,18 +137,17 @@ def analyse_track(track: LandmarkTrack, rest: tuple[float, float] | None = None,
     ``rest`` is given, and the result gets "tasks" and "untasked" (app.measures.tasks)."""
     from app.measures.tasks import rest_window, task_results
 
-    rest_from_record = rest is None and record is not None and rest_window(record) is not None
-    if rest_from_record and record is not None:
-        rest = rest_window(record)
+    record_rest = rest_window(record) if rest is None and record is not None else None
+    rest = rest or record_rest
     table = compute_table(track)
     if not np.any(np.isfinite(table.columns["ipd_px"])):
         raise MeasuresError("no frame has usable landmarks; nothing to measure")
     # --rest is read off a player, whose clock starts at the recording's first timestamp
-    clock_s = float(((report or {}).get("input") or {}).get("start_time_s") or 0.0)
+    clock_s = player_start_s(report)
     analysis = analyse(table, rest, clock_s)
     result = build_result(track, table, analysis, report, subject)
     if record is not None:
-        if rest_from_record:
+        if record_rest is not None:
             result["rest"]["source"] = "the protocol's rest task"
         result.update(task_results(table, analysis, record, clock_s))
     return table, analysis, result

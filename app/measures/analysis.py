@@ -249,11 +249,12 @@ def analyse(table: MeasureTable, rest_s: tuple[float, float] | None = None, cloc
     stillness = rest_stillness(table, rest)
     warnings = []
     if not stillness["still"]:
-        where = "the rest window you gave" if rest_s else "the detected rest window"
+        where, advice = ("the rest window you gave", "") if rest_s else \
+            ("the detected rest window", " or give another with --rest")
         warnings.append(f"{where} was not still: the {stillness['region']} moved in it "
                         f"({MEASURE_BY_NAME[stillness['measure']].label}, patient's {stillness['side']}, "
                         f"{stillness['change_display']:.1f} {stillness['unit']}); every change is measured from "
-                        "this rest, so check it" + (" or give another with --rest" if not rest_s else ""))
+                        f"this rest, so check it{advice}")
     heads = headlines(seg_dicts, table.n_points, noise_mm)
     long_runs = table.glitches.long_runs
     rest_times = (float(t[rest[0]]), float(t[rest[1] - 1]))
@@ -261,9 +262,10 @@ def analyse(table: MeasureTable, rest_s: tuple[float, float] | None = None, cloc
         marked = mark_long_glitches(seg_dicts, heads, long_runs, table.n_points, rest_times)
         warnings.append(f"{len(long_runs)} landmark glitch run(s) longer than {RUN_MAX_S:g} s (not bridged); "
                         f"{marked} movement segment(s) they touch are reported as not measurable")
+    # the rest as given, on the CSV's clock as every time here, or as detected
+    start_s, end_s = (float(rest_s[0]) - clock_s, float(rest_s[1]) - clock_s) if rest_s else rest_times
     result = {
-        "rest": {"start_s": float(rest_s[0]) - clock_s if rest_s else float(t[rest[0]]),   # CSV time, as
-                 "end_s": float(rest_s[1]) - clock_s if rest_s else float(t[rest[1] - 1]),  # every time here
+        "rest": {"start_s": start_s, "end_s": end_s,
                  "source": "given" if rest_s else "detected (quietest stretch)",
                  "frames": rest[1] - rest[0], "values": rest_table(table, stats, rest),
                  "stillness": {"still": stillness["still"], "largest_change": stillness.get("change_display"),

@@ -61,6 +61,12 @@ class MeasureTable:
         return self.columns[f"{name}_{side}"]
 
 
+def player_start_s(report: dict | None) -> float:
+    """The player's clock at the recording's first frame, where the landmarks CSV's times start
+    at 0 (the run report's input.start_time_s; 0 when there is no report or it does not say)."""
+    return float(((report or {}).get("input") or {}).get("start_time_s") or 0.0)
+
+
 def _float(cell: str) -> float:
     try:
         return float(cell) if cell.strip() else math.nan
@@ -152,10 +158,9 @@ def _wanted_columns(path: Path, header: list[str]) -> tuple[int, list[str], list
                             "a landmarks CSV needs frame, time_ms and p0_x ... p97_y")
     n = _point_count(set(col))
     pidx = [col[f"p{i}_{a}"] for i in range(n) for a in "xy"]
-    mid_cols = [col.get(c) for c in ("midline_angle_deg", "midline_point_x", "midline_point_y")]
+    mid_cols = [col.get(c, -1) for c in ("midline_angle_deg", "midline_point_x", "midline_point_y")]
     quality = [c for c in EXCLUSION_COLUMNS if c in col]
-    wanted = [col["frame"], col["time_ms"]] + pidx + [-1 if i is None else i for i in mid_cols] \
-        + [col[c] for c in quality]
+    wanted = [col["frame"], col["time_ms"]] + pidx + mid_cols + [col[c] for c in quality]
     return n, quality, wanted
 
 

@@ -145,7 +145,7 @@ def protocol_from_dict(data: dict) -> Protocol:
         relax = _number(item.get("relax_s", 3.0), f"step {i} relax_s")
         if not MIN_TASK_S <= hold <= MAX_TASK_S:
             raise ProtocolError(f"step {i} ({task}) holds {hold:g} s; give {MIN_TASK_S:g} to {MAX_TASK_S:g} s")
-        if lead < 0 or relax < 0 or lead > MAX_TASK_S or relax > MAX_TASK_S:
+        if not (0 <= lead <= MAX_TASK_S and 0 <= relax <= MAX_TASK_S):
             raise ProtocolError(f"step {i} ({task}): lead_s and relax_s must be 0 to {MAX_TASK_S:g} s")
         steps.append(Step(task, hold, lead, relax))
     return Protocol(name.strip(), tuple(steps))

@@ -229,12 +229,12 @@ def _runs(active: np.ndarray, times_s: np.ndarray) -> list[tuple[int, int]]:
     runs: list[list[int]] = []
     on = False
     for i, a in enumerate(active):
-        if not on and a >= ENTER:
-            on = True
-            runs.append([i, i])
-        elif on and a >= EXIT:
+        if a >= (EXIT if on else ENTER):    # a run starts above ENTER and lasts while above EXIT
+            if not on:
+                runs.append([i, i])
             runs[-1][1] = i
-        elif on:
+            on = True
+        else:
             on = False
     merged: list[list[int]] = []
     for r in runs:

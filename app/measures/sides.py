@@ -240,21 +240,20 @@ def synkinesis_hint(seg: Segment, measures: dict) -> dict | None:
         pf = measures["palpebral_fissure"]
         sides = {}
         for s in SIDES:
-            rest = pf[f"rest_{s}"]
-            pct = 100.0 * max(0.0, -pf[s]) / rest if rest and rest > 0 and math.isfinite(pf[s]) else None
+            rest = pf[f"rest_{s}"]               # a float (NaN when the rest had no measure)
+            pct = 100.0 * max(0.0, -pf[s]) / rest if rest > 0 and math.isfinite(pf[s]) else None
             sides[s] = {"fissure_narrowing_pct": pct, "flag": pct is not None and pct >= SYNK_FISSURE_PCT}
-        return {"kind": "eye narrowing during a mouth movement", **sides,
-                "flag": any(sides[s]["flag"] for s in SIDES),
-                "note": "a full smile narrows both eyes a little; marked or one-sided narrowing suggests "
-                        "oral-ocular synkinesis"}
-    if seg.region == "eyes" and "commissure_height" in measures:
+        kind = "eye narrowing during a mouth movement"
+        note = "a full smile narrows both eyes a little; marked or one-sided narrowing suggests oral-ocular synkinesis"
+    elif seg.region == "eyes" and "commissure_height" in measures:
         ch = measures["commissure_height"]
         sides = {s: {"commissure_change_mm": ch[s] * ASSUMED_IPD_MM if math.isfinite(ch[s]) else None,
                      "flag": math.isfinite(ch[s]) and abs(ch[s]) >= SYNK_COMMISSURE_IPD} for s in SIDES}
-        return {"kind": "mouth-corner movement during an eye movement", **sides,
-                "flag": any(sides[s]["flag"] for s in SIDES),
-                "note": "a mouth corner that moves with eye closure suggests ocular-oral synkinesis"}
-    return None
+        kind = "mouth-corner movement during an eye movement"
+        note = "a mouth corner that moves with eye closure suggests ocular-oral synkinesis"
+    else:
+        return None
+    return {"kind": kind, **sides, "flag": any(sides[s]["flag"] for s in SIDES), "note": note}
 
 
 def whole_face(table: MeasureTable, stats: RestStats, seg: Segment, rest: slice) -> dict:

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from app.measures.definitions import ASSUMED_IPD_MM, MEASURE_BY_NAME, SIDES, measures_for, regions_for
+from app.measures.definitions import ASSUMED_IPD_MM, MEASURE_BY_NAME, SIDES, regions_for
 from app.measures.figures import LEFT_COLOUR, LEVEL_COLOUR, PLOT_MEASURES, PLOT_MEASURES_5, RIGHT_COLOUR, pictures, \
     region_chart_svg
 from app.measures.task_summary import tasks_html
-from app.measures.io import MEASURES_FAILED, LandmarkTrack, MeasureTable
-from app.measures.summary_pdf import REST_NOTE, file_name, model_lines, rest_rows
+from app.measures.io import MEASURES_FAILED, LandmarkTrack, MeasureTable, player_start_s
+from app.measures.summary_pdf import REST_NOTE, file_name, input_video_text, record_rows, rest_rows, segment_measure_names
 from app.measures.analysis import Analysis
 from app.results.verdict import GOOD
 
@@ -69,7 +69,7 @@ class _Clock:
     frame is at 0.852 s would otherwise be 25 frames off), with the frame number beside them."""
 
     def __init__(self, track: LandmarkTrack, report: dict | None):
-        self.start_s = float(((report or {}).get("input") or {}).get("start_time_s") or 0.0)
+        self.start_s = player_start_s(report)
         self.times_ms = np.asarray(track.times_ms, dtype=np.float64)
         self.frames = np.asarray(track.frames)
 
@@ -186,12 +186,11 @@ def _segments_html(result: dict, n_points: int, clock: "_Clock") -> str:
     if not result["segments"]:
         frames = result.get("frames") or {}
         total, measured = frames.get("total", 0), frames.get("measured", 0)
-        if total and measured < 0.8 * total:
+        if measured < 0.8 * total:      # never when there are no frames: measured >= 0
             return ("<h2>Expression segments</h2><p>No expression was found in the frames that could be "
                     f"measured; {total - measured} of {total} frames had no measures (no face found or left "
                     "out), so an expression made there cannot be seen here.</p>")
         return "<h2>Expression segments</h2><p>No expression was found: the face stayed near its rest position.</p>"
-    sided = [m.name for m in measures_for(n_points) if m.sided]
     intro = ("<h2>Expression segments</h2>"
              f"<p class='sub'>Change from rest on the expression's plateau (median) per side, with 95 % intervals; "
              f"lengths in mm assuming an interpupillary distance of {ASSUMED_IPD_MM:g} mm. {SIGN_NOTE} "
@@ -199,8 +198,7 @@ def _segments_html(result: dict, n_points: int, clock: "_Clock") -> str:
              "equal movement.</p>")
     out: list[str] = []
     for seg in result["segments"]:
-        main = [n for n in sided if MEASURE_BY_NAME[n].region == seg["region"]]
-        rest_names = [n for n in sided if n not in main]
+        main, rest_names = segment_measure_names(seg, n_points)
         out.append(_keep(intro if not out else "",
                          f"<h3>{seg['index'] + 1}. {_e(seg['region'])} &nbsp; {clock(seg['start_s'])} &ndash; "
                          f"{clock(seg['end_s'])}, peak {clock(seg['peak_s'])}</h3>", _segment_rows(seg, main)))
@@ -280,23 +278,8 @@ def _kv_table(d: dict) -> str:
 def _record_html(result: dict, report: dict | None) -> str:
     """What this record is about: recording, subject, dates, versions (everything printed)."""
     body = "".join(f'<tr><td class="l"><b>{_e(k)}</b></td><td class="l">{_e(v)}</td></tr>'
-                   for k, v in _record_rows(result, report or {}).items() if v)
+                   for k, v in record_rows(result, report or {}) if v)
     return f'<table class="record">{body}</table>'
-
-
-def _record_rows(result: dict, r: dict) -> dict:
-    rec, subj = result.get("recording") or {}, result.get("subject") or {}
-    sha = rec.get("sha256")
-    when = rec.get("recorded_at")
-    models = model_lines(r)
-    return {"recording": rec.get("file") or "(the landmarks file only)",
-            "recording sha256": f"{sha[:16]}..." if sha else "not known",
-            "recorded": f"{when} ({rec.get('recorded_at_source')})" if when else "not known",
-            "patient": subj.get("patient") or "not given", "visit": subj.get("visit") or "not given",
-            "analysed": result.get("analysed_at"),
-            "FaceMirror": " ".join(str(v) for v in (r.get("app") or {}).values()) or None,
-            "models": "; ".join(models) or None,
-            "landmarks": result["mode"]}
 
 
 def _headlines_html(result: dict, clock: "_Clock") -> str:
@@ -327,10 +310,8 @@ def _headlines_html(result: dict, clock: "_Clock") -> str:
 def _provenance_html(result: dict, report: dict | None) -> str:
     r = report or {}
     # names only, never folders: a printed page or a shared file must not carry the clinic's paths
-    csv_path, video = result.get("source", {}).get("landmarks_csv"), r.get("input", {}).get("file")
-    sha = (r.get("input") or {}).get("sha256")
-    basics = {"landmarks": file_name(csv_path) or None,
-              "input video": (f"{file_name(video)} (sha256 {str(sha)[:12]}...)" if video and sha else file_name(video) or None),
+    basics = {"landmarks": file_name(result.get("source", {}).get("landmarks_csv")) or None,
+              "input video": input_video_text(r) or None,
               "backend": r.get("backend"), "landmark points": result["mode"], "scale": result["scale"]["basis"],
               "display midline (videos)": r.get("midline_method_used"),
               "measuring midline": "bisector of the eyes in a face frame fitted in every frame (not the display "

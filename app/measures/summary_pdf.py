@@ -191,7 +191,7 @@ def _chart_image(table: MeasureTable, analysis: Analysis, region: str) -> np.nda
 
 
 def _record(result: dict, report: dict | None) -> list[Block]:
-    rows = _record_rows(result, report or {})
+    rows = record_rows(result, report or {})
     return [_text(["FaceMirror symmetry summary"], size=15, weight="bold"),
             _table(["", ""], [row for row in rows if row[1]], [0.2, 0.8])]
 
@@ -202,7 +202,9 @@ def model_lines(report: dict) -> list[str]:
             for kind, v in (report.get("models") or {}).items() if isinstance(v, dict)]
 
 
-def _record_rows(result: dict, r: dict) -> list[list[str]]:
+def record_rows(result: dict, r: dict) -> list[list[str]]:
+    """What the record is about as (label, text) rows, "" where nothing is known: the one source of
+    the record table at the head of the HTML and the PDF (each leaves the empty rows out)."""
     rec, subj = result.get("recording") or {}, result.get("subject") or {}
     sha = rec.get("sha256")
     when = rec.get("recorded_at")
@@ -288,6 +290,13 @@ def _segment_table(seg: dict, names: list[str]) -> Block:
                   colours=[None, RIGHT_COLOUR, LEFT_COLOUR, None, None, None], greyed=greyed)
 
 
+def segment_measure_names(seg: dict, n_points: int) -> tuple[list[str], list[str]]:
+    """The sided measures of a segment's own region, then all the others: the two tables each
+    segment has in the HTML and the PDF summary."""
+    sided = [m for m in measures_for(n_points) if m.sided]
+    return [m.name for m in sided if m.region == seg["region"]], [m.name for m in sided if m.region != seg["region"]]
+
+
 def _segments(result: dict, n_points: int, clock, sign_note: str) -> list[Block]:
     if not result["segments"]:
         return [_keep(_heading("Expression segments"),
@@ -296,11 +305,9 @@ def _segments(result: dict, n_points: int, clock, sign_note: str) -> list[Block]
                        f"in mm assuming an interpupillary distance of {ASSUMED_IPD_MM:g} mm. {sign_note} Symmetry = "
                        "100 x smaller / larger; a weaker side is named only when the interval excludes equal "
                        "movement; grey rows: neither side moved beyond its threshold.", colour="#555")
-    sided = [m.name for m in measures_for(n_points) if m.sided]
     blocks: list[Block] = []
     for seg in result["segments"]:
-        main = [n for n in sided if MEASURE_BY_NAME[n].region == seg["region"]]
-        others = [n for n in sided if n not in main]
+        main, others = segment_measure_names(seg, n_points)
         title = _text([f"{seg['index'] + 1}. {seg['region']}   {clock(seg['start_s'])} - {clock(seg['end_s'])}, "
                        f"peak {clock(seg['peak_s'])}"], size=9.5, weight="bold")
         first = [_heading("Expression segments"), intro] if not blocks else []
@@ -348,11 +355,17 @@ def _provenance(result: dict, report: dict | None) -> list[Block]:
     return [_keep(_heading("Models and settings"), _table(["", ""], [x for x in rows if x[1]], [0.3, 0.7]))]
 
 
+def input_video_text(r: dict) -> str:
+    """The run report's input video by name, with its sha256 prefix when known ("" when none):
+    as the HTML and the PDF summary name it."""
+    inp = r.get("input") or {}
+    video, sha = file_name(inp.get("file")), inp.get("sha256")
+    return f"{video} (sha256 {str(sha)[:12]}...)" if video and sha else video
+
+
 def _provenance_rows(result: dict, r: dict) -> list[list[str]]:
-    sha = (r.get("input") or {}).get("sha256")
-    video = file_name((r.get("input") or {}).get("file"))
     rows = [["landmarks", file_name(result.get("source", {}).get("landmarks_csv"))],
-            ["input video", f"{video} (sha256 {str(sha)[:12]}...)" if video and sha else video],
+            ["input video", input_video_text(r)],
             ["backend", str(r.get("backend") or "")], ["landmark points", str(result.get("mode") or "")],
             ["scale", str((result.get("scale") or {}).get("basis") or "")],
             ["display midline (videos)", str(r.get("midline_method_used") or "")],

@@ -86,10 +86,10 @@ def _side_entry(m: MeasureDef, d: dict, side: str, sign: float) -> dict:
 def _headline(table: MeasureTable, stats: RestStats, seg: Segment, rest: slice, name: str,
               noise_mm: float | None) -> dict:
     """The task's measure right against left, in mm (positive in the task's direction)."""
-    measure = "palpebral_fissure" if name == "eye_closure" else name
+    # a closure is measured as the fissure's decrease
+    measure, sign = ("palpebral_fissure", -1.0) if name == "eye_closure" else (name, 1.0)
     m = TASK_MEASURE_BY_NAME.get(measure) or MEASURE_BY_NAME[measure]
     d = compare_sides(table, stats, m, seg, rest)
-    sign = -1.0 if name == "eye_closure" else 1.0        # a closure is the fissure's decrease
     entry = {"measure": name, "label": HEADLINE_LABELS[name], "unit": m.display_unit,
              "symmetry_pct": d["symmetry_pct"], "symmetry_ci95": d["symmetry_ci95"], "weaker": d["weaker"],
              "right": _side_entry(m, d, "right", sign), "left": _side_entry(m, d, "left", sign),
