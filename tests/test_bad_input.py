@@ -1,11 +1,8 @@
 """Bad input through the headless CLI: one clear message each, nothing lost, the batch goes on."""
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 import wave
 from pathlib import Path
@@ -19,13 +16,8 @@ import pytest
 from app.base.outputs import KINDS
 
 from tests import videos
-from tests.conftest import MEDIA, REPO, _need
-
-
-def run_cli(args, weights_dir, timeout=600):
-    env = dict(os.environ, FACEMIRROR_WEIGHTS_DIR=str(weights_dir))
-    return subprocess.run([sys.executable, "main.py", "process", *map(str, args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+from tests.cli_runs import process_cli, signal_when_ready, start_process_cli
+from tests.conftest import MEDIA, _need
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +85,7 @@ def test_batch_with_bad_files_names_each_failure_and_goes_on(tmp_path, weights_d
     out = tmp_path / "out"
     order = ["empty", "truncated", "text", "audio", "image", "noface", "good", "two", "leaving", "rotated", "large"]
     t0 = time.perf_counter()
-    proc = run_cli([inputs[k] for k in order] + ["--out", out], weights_dir)
+    proc = process_cli([inputs[k] for k in order] + ["--out", out], weights_dir)
     print(f"\nbatch of {len(order)} files: {time.perf_counter() - t0:.1f} s\n{proc.stdout}\n{proc.stderr}")
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr + proc.stdout
@@ -141,23 +133,23 @@ def test_batch_with_bad_files_names_each_failure_and_goes_on(tmp_path, weights_d
 
 def test_existing_outputs_unwritable_folder_and_missing_input(tmp_path, weights_dir, inputs):
     out = tmp_path / "out"
-    first = run_cli([inputs["good"], "--out", out], weights_dir)
+    first = process_cli([inputs["good"], "--out", out], weights_dir)
     assert first.returncode == 0, first.stderr
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
-    again = run_cli([inputs["good"], "--out", out], weights_dir)
+    again = process_cli([inputs["good"], "--out", out], weights_dir)
     assert again.returncode == 1
     assert "already exist" in again.stderr and "--overwrite" in again.stderr
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
-    forced = run_cli([inputs["good"], "--out", out, "--overwrite"], weights_dir)
+    forced = process_cli([inputs["good"], "--out", out, "--overwrite"], weights_dir)
     assert forced.returncode == 0
 
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
-    bad_out = run_cli([inputs["good"], "--out", blocker / "sub"], weights_dir)
+    bad_out = process_cli([inputs["good"], "--out", blocker / "sub"], weights_dir)
     assert bad_out.returncode == 1
     assert "cannot create output folder" in bad_out.stderr and "Traceback" not in bad_out.stderr
 
-    missing = run_cli([tmp_path / "nope.mp4", inputs["good"], "--out", tmp_path / "o2"], weights_dir)
+    missing = process_cli([tmp_path / "nope.mp4", inputs["good"], "--out", tmp_path / "o2"], weights_dir)
     assert missing.returncode == 1
     assert "no such file" in missing.stdout
     assert (tmp_path / "o2" / "good_report.json").exists()  # the batch went on
@@ -187,16 +179,9 @@ def test_ctrl_c_cancels_cleanly(tmp_path, weights_dir, portrait):
     _, frames = videos.transformed_frames(portrait, [(0, 1, 0, 0)] * 150, (w / 2, h / 2))
     video = videos.write_video(tmp_path / "long.mp4", frames)
     out = tmp_path / "out"
-    env = dict(os.environ, FACEMIRROR_WEIGHTS_DIR=str(weights_dir))
-    proc = subprocess.Popen([sys.executable, "main.py", "process", str(video), "--out", str(out)], cwd=REPO,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # wait until processing has started (the first progress line), then press Ctrl-C
-    line = ""
-    while "frames" not in line:
-        line = proc.stdout.readline()
-        assert line or proc.poll() is None
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    proc = start_process_cli([video, "--out", out], weights_dir)
+    # once processing has started (the first progress line), press Ctrl-C
+    stdout, stderr = signal_when_ready(proc, signal.SIGINT, lambda line: "frames" in line, timeout=60)
     assert proc.returncode == 130                 # 128 + SIGINT, as shells expect
     assert "cancelled" in stdout + stderr
     assert not out.exists() or list(out.iterdir()) == []

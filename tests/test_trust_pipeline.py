@@ -49,17 +49,10 @@ def test_clean_clip_has_only_the_five_point_warning(tmp_path, models_5pt, clean_
 def pupils_cli_run(tmp_path_factory, retinaface_model, clean_clip):
     """`process --midline pupils --no-annotated` on the clean clip in 5-point mode, once for the two
     tests that read what it printed and what its report says."""
-    import os
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO
+    from tests.cli_runs import process_cli
 
     out = tmp_path_factory.mktemp("pupils")
-    env = dict(os.environ, FACEMIRROR_WEIGHTS_DIR=str(retinaface_model.parent))
-    proc = subprocess.run([sys.executable, "main.py", "process", str(clean_clip), "--out", str(out),
-                           "--midline", "pupils", "--no-annotated"], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=600)
+    proc = process_cli([clean_clip, "--out", out, "--midline", "pupils", "--no-annotated"], retinaface_model.parent)
     assert proc.returncode == 0, proc.stderr
     return proc, json.loads((out / "clean_report.json").read_text())
 
